@@ -1,0 +1,13 @@
+"""ftrack_like_api: production tracking for film, TV and games studios.
+
+Importing the package is cheap: the query parser, the server and everything else
+load when first used.
+"""
+
+from __future__ import annotations
+
+from .exceptions import Error, ExpressionError, ParameterError, QueryError
+
+__version__ = "0.1.0"
+
+__all__ = ["Error", "ExpressionError", "ParameterError", "QueryError", "__version__"]

@@ -1,0 +1,90 @@
+"""Every error the package raises, in one tree.
+
+::
+
+    Error                       base of everything raised on purpose here
+     └── QueryError             a query text that cannot be used: where and why
+          ├── ParameterError    a bound parameter that is missing or cannot be a value
+          └── ExpressionError   an event subscription expression that cannot be used
+
+Errors from libraries underneath (pyparsing, and later requests, sqlite3, psycopg)
+are translated into these at the boundary; none of theirs escapes.
+"""
+
+from __future__ import annotations
+
+__all__ = ["Error", "ExpressionError", "ParameterError", "QueryError"]
+
+
+class Error(Exception):
+    """Base of every error raised by ``ftrack_like_api``."""
+
+
+class QueryError(Error):
+    """A query text that cannot be parsed or used.
+
+    ``text`` is the text as given. Where the problem has a place, ``position``
+    is its 0-based index into ``text``, ``line`` and ``column`` are 1-based, and
+    the message shows the line with a caret under the spot. ``expected`` says
+    what would have been valid there, when that is known.
+    """
+
+    kind = "query"
+
+    def __init__(
+        self,
+        reason: str,
+        text: str | None = None,
+        position: int | None = None,
+        expected: str | None = None,
+    ) -> None:
+        self.reason = reason
+        self.text = text
+        self.position = position
+        self.expected = expected
+        self.line, self.column = _line_and_column(text, position)
+        super().__init__(self._message())
+
+    def _message(self) -> str:
+        if self.text is None:
+            return self.reason
+        if self.position is None:
+            return f"{self.reason} in {self.kind} {_shorten(self.text, _WINDOW * 2)!r}"
+        line_text = self.text.split("\n")[self.line - 1]
+        start = max(0, self.column - 1 - _WINDOW)
+        before = ("…" if start else "") + line_text[start : self.column - 1]
+        after = line_text[self.column - 1 :]
+        shown = before + _shorten(after, _WINDOW)
+        # Keep tabs under tabs so the caret lines up however the terminal draws them.
+        caret = "".join("\t" if c == "\t" else " " for c in before) + "^"
+        return (
+            f"{self.reason} at line {self.line}, column {self.column} of the {self.kind}:\n"
+            f"    {shown}\n"
+            f"    {caret}"
+        )
+
+
+class ParameterError(QueryError):
+    """A bound parameter (``:name``) without a value, or with a value that cannot be one."""
+
+
+class ExpressionError(QueryError):
+    """An event subscription expression that cannot be parsed."""
+
+    kind = "expression"
+
+
+_WINDOW = 60  # characters of context shown either side of an error
+
+
+def _shorten(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[:limit] + "…"
+
+
+def _line_and_column(text: str | None, position: int | None) -> tuple[int | None, int | None]:
+    if text is None or position is None:
+        return None, None
+    position = max(0, min(position, len(text)))
+    line = text.count("\n", 0, position) + 1
+    column = position - (text.rfind("\n", 0, position) + 1) + 1
+    return line, column

@@ -1,0 +1,5 @@
+"""Installs ftrack_like_api; the metadata lives in setup.cfg."""
+
+from setuptools import setup
+
+setup()
