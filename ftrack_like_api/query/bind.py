@@ -40,7 +40,8 @@ def bind(query: ast.Query, values: Mapping[str, Any] | None = None, /, **kwargs:
     wanted = parameters(query)
     missing = sorted(wanted - given.keys())
     if missing:
-        raise ParameterError(f"No value given for {_names(missing)}", render(query))
+        given_names = f" (given: {_names(sorted(given))})" if given else ""
+        raise ParameterError(f"No value given for {_names(missing)}{given_names}", render(query))
     unused = sorted(given.keys() - wanted)
     if unused:
         raise ParameterError(f"Values given for {_names(unused)}, which the query does not use", render(query))

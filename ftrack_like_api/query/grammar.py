@@ -101,6 +101,7 @@ def query_grammar(actions: Mapping[str, ParseAction] | None = None) -> pp.Parser
     # words ahead are the `from Type` that ends the list.
     from_clause_ahead = FROM + identifier + (pp.StringEnd() | WHERE | GROUP | ORDER | OFFSET | LIMIT)
     projection = rule(aggregate | ~from_clause_ahead + path, "projection")
+    projection.ignore_whitespace(recursive=False)  # the look-ahead made it whitespace-blind: errors drifted
     projections = rule(
         SELECT.suppress() - pp.Group(projection + pp.ZeroOrMore(COMMA - projection))("projections") - FROM.suppress(),
         "projections",
