@@ -1,0 +1,1 @@
+"""Events: the subscription expression language (:mod:`.expression`); the hub comes with the server."""

@@ -30,7 +30,7 @@ import pyparsing as pp
 
 from ..exceptions import ExpressionError
 
-__all__ = ["And", "Condition", "Expression", "Not", "Or", "match", "parse", "render"]
+__all__ = ["And", "Condition", "Expression", "Not", "OPERATORS", "Or", "match", "parse", "render"]
 
 OPERATORS: dict[str, Callable[[Any, Any], bool]] = {
     "=": operator.eq, "!=": operator.ne, "<=": operator.le, ">=": operator.ge, "<": operator.lt, ">": operator.gt,

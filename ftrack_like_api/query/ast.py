@@ -32,6 +32,7 @@ __all__ = [
     "Membership",
     "Node",
     "Not",
+    "OPERATOR_SPELLINGS",
     "Operator",
     "Or",
     "OrderKey",
@@ -46,7 +47,7 @@ __all__ = [
     "walk",
 ]
 
-IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 #: Aggregate functions allowed in a projection, e.g. ``count(id)``.
 AGGREGATE_FUNCTIONS = ("avg", "count", "max", "min", "sum")
@@ -91,7 +92,7 @@ class Quantifier(enum.Enum):
 
 
 def _check_identifier(name: object, what: str) -> None:
-    if not isinstance(name, str) or not IDENTIFIER.fullmatch(name):
+    if not isinstance(name, str) or not _IDENTIFIER.fullmatch(name):
         raise ValueError(f"{what} must be an identifier ([A-Za-z_][A-Za-z0-9_]*), not {name!r}")
 
 
