@@ -133,15 +133,11 @@ _PARSER.streamline()
 _LOCK = threading.Lock()
 
 
+@functools.lru_cache(maxsize=1024)
 def parse(text: str) -> Expression:
-    """Parse a subscription expression, or raise :class:`ExpressionError`."""
+    """Parse a subscription expression, or raise :class:`ExpressionError`. Memoised."""
     if not isinstance(text, str):
         raise TypeError(f"an expression is text (str), not {type(text).__name__}")
-    return _parse(text)
-
-
-@functools.lru_cache(maxsize=1024)
-def _parse(text: str) -> Expression:
     try:
         with _LOCK:
             return _PARSER.parse_string(text)[0]

@@ -110,19 +110,17 @@ _PARSER.streamline()
 _LOCK = threading.Lock()
 
 
+@functools.lru_cache(maxsize=CACHE_SIZE)
 def parse(text: str) -> ast.Query:
     """Parse query text into a :class:`~.ast.Query`, or raise :class:`QueryError`.
+
+    Memoised: ``parse.cache_info()`` and ``parse.cache_clear()`` are there.
 
     >>> parse('Task where name is "comp"').where
     Comparison(path=Path(segments=('name',)), operator=<Operator.IS: 'is'>, value=Literal(value='comp'))
     """
     if not isinstance(text, str):
         raise TypeError(f"a query is text (str), not {type(text).__name__}")
-    return _parse(text)
-
-
-@functools.lru_cache(maxsize=CACHE_SIZE)
-def _parse(text: str) -> ast.Query:
     try:
         with _LOCK:
             return _PARSER.parse_string(text)[0]

@@ -13,32 +13,32 @@ from ftrack_like_api.query import build, parse
 
 def test_the_same_text_is_parsed_once():
     text = "select name from Task where name is :name"
-    build._parse.cache_clear()
+    parse.cache_clear()
     first = parse(text)
     again = parse(text)
-    info = build._parse.cache_info()
+    info = parse.cache_info()
     assert again is first
     assert (info.misses, info.hits) == (1, 1)
 
 
 def test_the_cache_is_bounded():
-    assert build._parse.cache_info().maxsize == build.CACHE_SIZE
+    assert parse.cache_info().maxsize == build.CACHE_SIZE
 
 
 def test_a_failed_parse_is_not_cached_as_a_result():
-    build._parse.cache_clear()
+    parse.cache_clear()
     for _ in range(2):
         try:
             parse("Task where")
         except Exception:
             pass
-    assert build._parse.cache_info().currsize == 0
+    assert parse.cache_info().currsize == 0
 
 
 def test_threads_parsing_at_once_get_what_one_thread_gets():
     texts = [f'select name, status.name from Task where name is "shot{i}" and (bid > {i} or id in (a, b)) limit {i}'
              for i in range(300)]
-    build._parse.cache_clear()
+    parse.cache_clear()
     results: dict[int, list] = {}
     errors = []
     start = threading.Barrier(8)
@@ -56,8 +56,8 @@ def test_threads_parsing_at_once_get_what_one_thread_gets():
     for thread in threads:
         thread.join()
     assert errors == []
-    build._parse.cache_clear()
-    expected = [build.parse(t) for t in texts]
+    parse.cache_clear()
+    expected = [parse(t) for t in texts]
     assert len(results) == 8
     for n, got in results.items():
         assert (got if n % 2 else list(reversed(got))) == expected
