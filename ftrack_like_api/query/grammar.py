@@ -100,8 +100,9 @@ def query_grammar(actions: Mapping[str, ParseAction] | None = None) -> pp.Parser
     # `from` and `group` are real attribute names: a projection is a path unless the
     # words ahead are the `from Type` that ends the list.
     from_clause_ahead = FROM + identifier + (pp.StringEnd() | WHERE | GROUP | ORDER | OFFSET | LIMIT)
-    projection = rule(aggregate | ~from_clause_ahead + path, "projection")
-    projection.ignore_whitespace(recursive=False)  # the look-ahead made it whitespace-blind: errors drifted
+    # A look-ahead skips no whitespace by default; then errors are placed before the spot.
+    not_from_clause = (~from_clause_ahead).ignore_whitespace(recursive=False)
+    projection = rule(aggregate | not_from_clause + path, "projection")
     projections = rule(
         SELECT.suppress() - pp.Group(projection + pp.ZeroOrMore(COMMA - projection))("projections") - FROM.suppress(),
         "projections",

@@ -129,6 +129,7 @@ def test_no_text_raises_anything_but_expression_error(text):
         expression = parse(text)
     except ExpressionError as error:
         assert error.text == text and str(error)
+        assert not any(mark in (error.expected or "") for mark in ("Re:(", "W:(", "{", "Suppress:", "|")), error.reason
         return
     assert parse(render(expression)) == expression
     match(expression, EVENT)

@@ -21,6 +21,8 @@ def error_for(text):
         ('Task where name "x"', 17, "operator, 'in', 'not_in', 'has' or 'any'"),
         ("select name from", 17, "entity type"),
         ("select from Task", 8, "projection"),
+        ("select a, from Task", 11, "projection"),
+        ("select a ,\n from Task", 2, "projection"),
         ("Task where (a is 1", 19, "')'"),
         ("Task limit x", 12, "whole number"),
         ("Task limit -1", 12, "whole number"),
@@ -35,8 +37,8 @@ def error_for(text):
 )
 def test_the_error_names_the_spot_and_what_would_fit(text, column, expected):
     error = error_for(text)
-    assert (error.line, error.column) == (1, column)
-    assert error.position == column - 1
+    assert (error.line, error.column) == (text.count("\n", 0, error.position) + 1, column)
+    assert error.position == text.rfind("\n", 0, error.position) + column
     assert error.expected == expected
     assert error.text == text
     assert f"Expected {expected}, found" in str(error)
