@@ -3,6 +3,7 @@
 ::
 
     Error                       base of everything raised on purpose here
+     ├── SchemaError            an entity type or schema definition that cannot be used
      └── QueryError             a query text that cannot be used: where and why
           ├── ParameterError    a bound parameter that is missing or cannot be a value
           └── ExpressionError   an event subscription expression that cannot be used
@@ -13,11 +14,15 @@ are translated into these at the boundary; none of theirs escapes.
 
 from __future__ import annotations
 
-__all__ = ["Error", "ExpressionError", "ParameterError", "QueryError"]
+__all__ = ["Error", "ExpressionError", "ParameterError", "QueryError", "SchemaError"]
 
 
 class Error(Exception):
     """Base of every error raised by ``ftrack_like_api``."""
+
+
+class SchemaError(Error):
+    """An entity type, attribute or schema definition that cannot be used."""
 
 
 class QueryError(Error):

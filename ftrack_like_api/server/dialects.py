@@ -1,0 +1,68 @@
+"""What differs between SQLite and PostgreSQL, declared in one place.
+
+Everything else in the server is one code path over SQLAlchemy Core.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, Sequence
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
+
+__all__ = ["Dialect", "POSTGRESQL", "SQLITE", "dialect_for", "engine_url"]
+
+
+@dataclasses.dataclass(frozen=True)
+class Dialect:
+    """The facts of one database that the server's SQL depends on."""
+
+    name: str
+    #: Most bound parameters one statement may carry.
+    max_binds: int
+    #: An ``in`` list longer than this is sent as one array/JSON parameter instead.
+    long_in_list: int = 500
+    #: Errors that mean "try the whole transaction again" (deadlock, serialization).
+    retry_sqlstates: tuple[str, ...] = ()
+
+    def in_values(self, column: sa.ColumnElement[Any], values: Sequence[Any]) -> sa.ColumnElement[bool]:
+        """``column IN values`` with the values always bound, however many there are."""
+        if not values:
+            return sa.false()
+        if len(values) <= self.long_in_list:
+            return column.in_(values)
+        if self.name == "postgresql":
+            array_type = postgresql.ARRAY(column.type)
+            return column == sa.any_(sa.bindparam(None, list(values), type_=array_type))
+        # SQLite: one JSON parameter, unpacked by json_each.
+        import json
+
+        elements = sa.func.json_each(sa.bindparam(None, json.dumps(list(values), default=str))).table_valued("value")
+        return column.in_(sa.select(elements.c.value))
+
+    def rows_per_insert(self, columns: int) -> int:
+        """How many rows one multi-row INSERT may carry with ``columns`` values each."""
+        return max(1, min(1000, self.max_binds // max(1, columns)))
+
+
+SQLITE = Dialect(name="sqlite", max_binds=32_766)
+POSTGRESQL = Dialect(name="postgresql", max_binds=65_535, retry_sqlstates=("40001", "40P01"))
+
+
+def dialect_for(url: str) -> Dialect:
+    """The dialect of a database URL."""
+    scheme = url.split(":", 1)[0].split("+", 1)[0]
+    if scheme == "sqlite":
+        return SQLITE
+    if scheme in ("postgresql", "postgres"):
+        return POSTGRESQL
+    raise ValueError(f"Unsupported database URL {url!r}: use sqlite:///path or postgresql://…")
+
+
+def engine_url(url: str) -> str:
+    """The SQLAlchemy URL for a user's URL: ``postgresql://`` is served by psycopg 3."""
+    for prefix in ("postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url

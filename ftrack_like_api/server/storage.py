@@ -1,0 +1,187 @@
+"""Tables and indexes from the schema, the engine, and upgrades of an older database.
+
+Each table holds every type stored in it (a polymorphic family such as Context,
+Project and the TypedContext types shares ``context``); its columns are the union of
+their stored scalar attributes, named as the attributes are. Every reference gets a
+foreign key and an index; classifier columns and attributes marked ``index`` get an
+index; ``unique`` ones a unique constraint.
+
+The database records the schema version and hash it was built with. Opening an
+older database adds what is missing (tables, columns, indexes) instead of failing.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import sqlalchemy as sa
+
+from ..exceptions import SchemaError
+from ..schema import EntityType, Schema
+from .dialects import Dialect, engine_url
+
+__all__ = ["SCHEMA_VERSION", "Storage"]
+
+log = logging.getLogger(__name__)
+
+#: Raise when the storage layout changes in a way an upgrade must know about.
+SCHEMA_VERSION = 1
+
+COLUMN_TYPES: dict[str, Any] = {
+    "string": sa.Text,
+    "text": sa.Text,
+    "integer": sa.BigInteger,
+    "number": sa.Float,
+    "boolean": sa.Boolean,
+    "datetime": sa.DateTime,
+    "date": sa.Date,
+    "json": sa.Text,
+    "variable": sa.Text,
+    "object": sa.Text,
+}
+
+
+class Storage:
+    """The tables of a schema on one database."""
+
+    def __init__(self, schema: Schema, dialect: Dialect) -> None:
+        self.schema = schema
+        self.dialect = dialect
+        self.metadata = sa.MetaData()
+        self.tables: dict[str, sa.Table] = {}
+        self.meta = sa.Table(
+            "ftrack_like_meta",
+            self.metadata,
+            sa.Column("key", sa.Text, primary_key=True),
+            sa.Column("value", sa.Text, nullable=False),
+        )
+        self._build()
+
+    def table(self, entity_type: EntityType) -> sa.Table:
+        return self.tables[entity_type.table]  # type: ignore[index]
+
+    # --- building -------------------------------------------------------------------------
+
+    def _build(self) -> None:
+        families: dict[str, list[EntityType]] = {}
+        for entity_type in self.schema:
+            families.setdefault(entity_type.table, []).append(entity_type)  # type: ignore[arg-type]
+        for table_name, members in families.items():
+            self.tables[table_name] = self._table(table_name, members)
+
+    def _table(self, name: str, members: list[EntityType]) -> sa.Table:
+        keys = {m.primary_key for m in members}
+        if len(keys) != 1:
+            raise SchemaError(f"Types in table {name!r} disagree on the primary key: {sorted(keys)}")
+        primary_key = next(iter(keys))
+        columns: dict[str, sa.Column[Any]] = {}
+        indexed: set[str] = set()
+        unique: set[str] = set()
+        classifiers = {column for m in members for column in m.classifier}
+        for member in members:
+            for attribute in member.scalars:
+                column_type = COLUMN_TYPES[attribute.type or "string"]
+                if attribute.name in columns:
+                    if not isinstance(columns[attribute.name].type, column_type):
+                        raise SchemaError(f"Table {name!r}: attribute {attribute.name!r} has two types")
+                    continue
+                arguments: list[Any] = []
+                if attribute.references:
+                    target = self.schema[attribute.references]
+                    arguments.append(
+                        sa.ForeignKey(
+                            f"{target.table}.{target.primary_key[0]}",
+                            ondelete=(attribute.on_delete or "").upper() or None,
+                            use_alter=self.dialect.name == "postgresql",
+                        )
+                    )
+                    indexed.add(attribute.name)
+                is_key = attribute.name in primary_key
+                autoincrement = is_key and attribute.type == "integer" and len(primary_key) == 1
+                columns[attribute.name] = sa.Column(
+                    attribute.name,
+                    column_type(),
+                    *arguments,
+                    primary_key=is_key,
+                    autoincrement=autoincrement,
+                    nullable=not is_key,
+                )
+                if attribute.index:
+                    indexed.add(attribute.name)
+                if attribute.unique:
+                    unique.add(attribute.name)
+        indexed |= classifiers
+        indexed -= set(primary_key[:1]) | unique
+        constraints = [sa.UniqueConstraint(c, name=f"uq_{name}_{c}") for c in sorted(unique)]
+        indexes = [sa.Index(f"ix_{name}_{c}", c) for c in sorted(indexed)]
+        return sa.Table(name, self.metadata, *columns.values(), *constraints, *indexes)
+
+    # --- the database ---------------------------------------------------------------------
+
+    def create_engine(self, url: str, **options: Any) -> sa.Engine:
+        """An engine for ``url`` with the settings this storage needs."""
+        if self.dialect.name == "sqlite":
+            engine = sa.create_engine(engine_url(url), **options)
+            sa.event.listen(engine, "connect", _sqlite_connect)
+            sa.event.listen(engine, "begin", _sqlite_begin)
+            return engine
+        return sa.create_engine(engine_url(url), pool_pre_ping=True, **options)
+
+    def install(self, connection: sa.Connection) -> bool:
+        """Create or upgrade the tables; True when the database was new."""
+        inspector = sa.inspect(connection)
+        existing = set(inspector.get_table_names())
+        new = self.meta.name not in existing
+        if not new:
+            self._upgrade(connection, inspector, existing)
+        self.metadata.create_all(connection, checkfirst=True)
+        self._record(connection)
+        return new
+
+    def _upgrade(self, connection: sa.Connection, inspector: sa.Inspector, existing: set[str]) -> None:
+        rows = dict(connection.execute(sa.select(self.meta.c.key, self.meta.c.value)).all())
+        version = int(rows.get("schema_version", "0"))
+        if version > SCHEMA_VERSION:
+            raise SchemaError(
+                f"The database was written by a newer version (storage version {version}, this is "
+                f"{SCHEMA_VERSION}); upgrade ftrack_like_api"
+            )
+        preparer = connection.dialect.identifier_preparer
+        for name, table in self.tables.items():
+            if name not in existing:
+                continue  # create_all adds it
+            present = {c["name"] for c in inspector.get_columns(name)}
+            for column in table.columns:
+                if column.name in present:
+                    continue
+                kind = column.type.compile(dialect=connection.dialect)
+                log.info("upgrade: adding column %s.%s", name, column.name)
+                connection.exec_driver_sql(
+                    f"ALTER TABLE {preparer.quote(name)} ADD COLUMN {preparer.quote(column.name)} {kind}"
+                )
+            for index in table.indexes:
+                index.create(connection, checkfirst=True)
+
+    def _record(self, connection: sa.Connection) -> None:
+        for key, value in (("schema_version", str(SCHEMA_VERSION)), ("schema_hash", self.schema.hash)):
+            updated = connection.execute(self.meta.update().where(self.meta.c.key == key).values(value=value))
+            if not updated.rowcount:
+                connection.execute(self.meta.insert().values(key=key, value=value))
+
+
+def _sqlite_connect(dbapi_connection: Any, connection_record: Any) -> None:
+    # Let SQLAlchemy's "begin" event start transactions (pysqlite's own is off).
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    for pragma in ("journal_mode=WAL", "busy_timeout=30000", "foreign_keys=ON", "synchronous=NORMAL"):
+        cursor.execute(f"PRAGMA {pragma}")
+    cursor.close()
+
+
+def _sqlite_begin(connection: sa.Connection) -> None:
+    # A batch that writes takes the write lock up front: a deferred transaction that
+    # upgrades from reading to writing can fail at once with "database is locked"
+    # instead of waiting out the busy timeout.
+    immediate = connection.get_execution_options().get("ftrack_writes", False)
+    connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
