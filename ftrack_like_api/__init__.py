@@ -6,8 +6,8 @@ load when first used.
 
 from __future__ import annotations
 
-from .exceptions import Error, ExpressionError, ParameterError, QueryError, SchemaError
+from .exceptions import Error, ExpressionError, ParameterError, QueryError, SchemaError, ValidationError
 
 __version__ = "0.1.0"
 
-__all__ = ["Error", "ExpressionError", "ParameterError", "QueryError", "SchemaError", "__version__"]
+__all__ = ["Error", "ExpressionError", "ParameterError", "QueryError", "SchemaError", "ValidationError", "__version__"]

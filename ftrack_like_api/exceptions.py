@@ -4,6 +4,7 @@
 
     Error                       base of everything raised on purpose here
      ├── SchemaError            an entity type or schema definition that cannot be used
+     ├── ValidationError        an operation of a batch the server refuses: which one and why
      └── QueryError             a query text that cannot be used: where and why
           ├── ParameterError    a bound parameter that is missing or cannot be a value
           └── ExpressionError   an event subscription expression that cannot be used
@@ -14,7 +15,7 @@ are translated into these at the boundary; none of theirs escapes.
 
 from __future__ import annotations
 
-__all__ = ["Error", "ExpressionError", "ParameterError", "QueryError", "SchemaError"]
+__all__ = ["Error", "ExpressionError", "ParameterError", "QueryError", "SchemaError", "ValidationError"]
 
 
 class Error(Exception):
@@ -23,6 +24,33 @@ class Error(Exception):
 
 class SchemaError(Error):
     """An entity type, attribute or schema definition that cannot be used."""
+
+
+class ValidationError(Error):
+    """An operation that cannot be carried out: an unknown attribute, a wrong value, a missing entity …
+
+    ``code`` names the kind of problem (``unknown_attribute``, ``wrong_type``,
+    ``immutable``, ``missing_required``, ``duplicate_key``, ``missing_reference``,
+    ``not_found``, ``still_referenced`` …). In a batch, ``index``, ``action``,
+    ``entity_type`` and ``entity_key`` say which operation it was.
+    """
+
+    def __init__(self, reason: str, code: str = "invalid") -> None:
+        self.reason = reason
+        self.code = code
+        self.index: int | None = None
+        self.action: str | None = None
+        self.entity_type: str | None = None
+        self.entity_key: object = None
+        super().__init__(reason)
+
+    def at(self, index: int, action: str | None, entity_type: str | None, entity_key: object) -> ValidationError:
+        """This error, placed at operation ``index`` of a batch."""
+        self.index, self.action, self.entity_type, self.entity_key = index, action, entity_type, entity_key
+        place = " ".join(str(part) for part in (action, entity_type) if part)
+        key = f" {entity_key}" if entity_key not in (None, [], ()) else ""
+        self.args = (f"Operation {index} ({place}{key}): {self.reason}",)
+        return self
 
 
 class QueryError(Error):

@@ -1,0 +1,282 @@
+"""The engine behind the HTTP server and the embedded mode: execute a batch.
+
+>>> backend = Backend.from_url("sqlite:///studio.db")          # doctest: +SKIP
+>>> backend.execute([{"action": "query", "expression": "Task limit 1"}], user="admin")  # doctest: +SKIP
+
+A batch runs in one transaction: every operation is carried out, or none is. The
+answer is a list with one result per operation, or — when one fails — one error
+object (ftrack's format) that also names the failing operation::
+
+    {"exception": "ValidationError", "content": "Operation 2 (create Shot): …",
+     "error_code": "missing_reference",
+     "operation": {"index": 2, "action": "create", "entity_type": "Shot", "entity_key": null}}
+
+A new database is created, its tables built and seeded on first use; an older one
+is upgraded.
+"""
+
+from __future__ import annotations
+
+import importlib.resources
+import json
+import logging
+import time
+from typing import Any, Callable, Mapping, Sequence
+
+import sqlalchemy as sa
+
+from .. import __version__
+from ..exceptions import Error, QueryError, SchemaError, ValidationError
+from ..schema import Schema
+from .compiler import Compiler
+from .dialects import Dialect, dialect_for
+from .reader import Reader
+from .seed import seed
+from .storage import Storage
+from .writer import BatchContext, Writer
+
+__all__ = ["Backend", "load_schema"]
+
+log = logging.getLogger(__name__)
+
+WRITE_ACTIONS = frozenset({"create", "update", "delete"})
+RETRIES = 5
+
+
+def load_schema(name: str = "production") -> Schema:
+    """A schema shipped in ``ftrack_like_api/server/schemas/``."""
+    text = importlib.resources.files(__package__).joinpath("schemas", f"{name}.json").read_text(encoding="utf-8")
+    return Schema.from_definition(json.loads(text))
+
+
+class Backend:
+    """Executes wire-format batches against one database."""
+
+    def __init__(self, engine: sa.Engine, schema: Schema, dialect: Dialect, storage: Storage) -> None:
+        self.engine = engine
+        self.schema = schema
+        self.dialect = dialect
+        self.storage = storage
+        self.compiler = Compiler(schema, storage)
+        self.reader = Reader(self.compiler)
+        self.writer = Writer(self.compiler)
+        self._users: dict[str, str] = {}
+        self._actions: dict[str, Callable[[BatchContext, Mapping[str, Any]], Any]] = {
+            "query_server_information": self._server_information,
+            "query_schemas": lambda batch, operation: self.schema.to_ftrack(),
+            "query": self._query,
+            "create": self._create,
+            "update": self._update,
+            "delete": self._delete,
+        }
+
+    @classmethod
+    def from_url(cls, url: str, schema: Schema | None = None, **engine_options: Any) -> Backend:
+        """A backend on ``sqlite:///path`` or ``postgresql://…``; a new database is built and seeded."""
+        dialect = dialect_for(url)
+        schema = schema or load_schema()
+        storage = Storage(schema, dialect)
+        engine = storage.create_engine(url, **engine_options)
+        for attempt in range(RETRIES):
+            try:
+                with engine.connect().execution_options(ftrack_writes=True) as connection, connection.begin():
+                    if storage.install(connection):
+                        seed(connection, storage)
+                break
+            except sa.exc.DBAPIError as error:
+                # Two processes opening one new database at once: one builds it, the other tries again.
+                if attempt == RETRIES - 1:
+                    raise
+                log.info("database install raced another process, trying again: %s", error.orig)
+                time.sleep(0.2 * (attempt + 1))
+        return cls(engine, schema, dialect, storage)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    # --- a batch ------------------------------------------------------------------------------
+
+    def execute(self, operations: Sequence[Mapping[str, Any]], user: str) -> list[Any] | dict[str, Any]:
+        """Carry out a batch as ``user`` (a username): a list of results, or one error object."""
+        if not isinstance(operations, (list, tuple)):
+            return _error("ValidationError", "A batch is a list of operations", "bad_request")
+        writes = any(isinstance(o, Mapping) and o.get("action") in WRITE_ACTIONS for o in operations)
+        for attempt in range(RETRIES):
+            try:
+                return self._run(operations, user, writes)
+            except sa.exc.DBAPIError as error:
+                if attempt < RETRIES - 1 and self._retryable(error):
+                    log.info("batch hit %s, trying again (%d)", error.orig, attempt + 1)
+                    time.sleep(0.05 * (attempt + 1))
+                    continue
+                log.exception("batch failed in the database")
+                return _error("ServerError", f"The database failed: {error.orig}", "database")
+        raise AssertionError("unreachable")
+
+    def _run(self, operations: Sequence[Mapping[str, Any]], user: str, writes: bool) -> list[Any] | dict[str, Any]:
+        with self.engine.connect().execution_options(ftrack_writes=writes) as connection:
+            transaction = connection.begin()
+            try:
+                batch = BatchContext(connection, self._user_id(connection, user))
+                results = []
+                for index, operation in enumerate(operations):
+                    results.append(self._operation(batch, index, operation))
+                transaction.commit()
+                return results
+            except ValidationError as error:
+                transaction.rollback()
+                return _validation_error(error)
+            except sa.exc.IntegrityError as error:
+                transaction.rollback()
+                failed = getattr(error, "ftrack_index", None)
+                return _validation_error(self._diagnose(operations, user, failed, error))
+            except BaseException:
+                transaction.rollback()
+                raise
+
+    def _operation(self, batch: BatchContext, index: int, operation: Mapping[str, Any]) -> Any:
+        action = operation.get("action") if isinstance(operation, Mapping) else None
+        entity_type = operation.get("entity_type") if isinstance(operation, Mapping) else None
+        entity_key = operation.get("entity_key") if isinstance(operation, Mapping) else None
+        handler = self._actions.get(action)  # type: ignore[arg-type]
+        if handler is None:
+            raise ValidationError(f"Invalid action {action!r}", "invalid_action").at(index, action, None, None)
+        try:
+            return handler(batch, operation)
+        except ValidationError as error:
+            raise error.at(index, action, entity_type, entity_key) from None
+        except QueryError as error:
+            raise ValidationError(str(error), "invalid_query").at(index, action, entity_type, entity_key) from None
+        except sa.exc.IntegrityError as error:
+            error.ftrack_index = index  # type: ignore[attr-defined]
+            raise
+
+    def _retryable(self, error: sa.exc.DBAPIError) -> bool:
+        state = getattr(error.orig, "sqlstate", None)
+        if state in self.dialect.retry_sqlstates:
+            return True
+        return self.dialect.name == "sqlite" and "database is locked" in str(error.orig)
+
+    def _user_id(self, connection: sa.Connection, username: str) -> str | None:
+        if username in self._users:
+            return self._users[username]
+        resource = self.storage.tables["resource"]
+        found = connection.execute(
+            sa.select(resource.c.id).where(resource.c.username == username, resource.c.resource_type == "user")
+        ).scalar()
+        if found is not None:
+            self._users[username] = found
+        return found
+
+    # --- actions ------------------------------------------------------------------------------
+
+    def _server_information(self, batch: BatchContext, operation: Mapping[str, Any]) -> dict[str, Any]:
+        information: dict[str, Any] = {
+            "version": __version__,
+            "schema_hash": self.schema.hash,
+            "is_timezone_support_enabled": True,
+            "storage_scenario": {"scenario": "ftrack.automatic", "data": {}},
+        }
+        for value in operation.get("values") or ():
+            if value == "schema_hash":
+                continue
+            information.setdefault(value, None)
+        return information
+
+    def _query(self, batch: BatchContext, operation: Mapping[str, Any]) -> dict[str, Any]:
+        expression = operation.get("expression")
+        if not isinstance(expression, str):
+            raise ValidationError("A query needs an 'expression' (text)", "bad_request")
+        return self.reader.query(batch.connection, expression)
+
+    def _create(self, batch: BatchContext, operation: Mapping[str, Any]) -> dict[str, Any]:
+        data = dict(operation.get("entity_data") or {})
+        return {"action": "create", "data": self.writer.create(batch, operation.get("entity_type"), data)}  # type: ignore[arg-type]
+
+    def _update(self, batch: BatchContext, operation: Mapping[str, Any]) -> dict[str, Any]:
+        data = self.writer.update(
+            batch, operation.get("entity_type"), operation.get("entity_key"), operation.get("entity_data") or {}  # type: ignore[arg-type]
+        )
+        return {"action": "update", "data": data}
+
+    def _delete(self, batch: BatchContext, operation: Mapping[str, Any]) -> dict[str, Any]:
+        self.writer.delete(batch, operation.get("entity_type"), operation.get("entity_key"))  # type: ignore[arg-type]
+        return {"action": "delete", "data": True}
+
+    # --- when the database refuses ------------------------------------------------------------
+
+    def _diagnose(
+        self, operations: Sequence[Mapping[str, Any]], user: str, index: int | None, error: sa.exc.IntegrityError
+    ) -> ValidationError:
+        """Why operation ``index`` broke a constraint: replay what came before it, then look."""
+        if index is None:
+            return ValidationError(f"The database refused the batch: {error.orig}", "integrity")
+        operation = operations[index]
+        place = (index, operation.get("action"), operation.get("entity_type"), operation.get("entity_key"))
+        with self.engine.connect().execution_options(ftrack_writes=True) as connection:
+            transaction = connection.begin()
+            try:
+                batch = BatchContext(connection, self._user_id(connection, user))
+                for earlier in range(index):
+                    self._operation(batch, earlier, operations[earlier])
+                reason = self.writer_problem(batch, operation) or f"the database refused it: {error.orig}"
+            finally:
+                transaction.rollback()
+        code = reason.split(":", 1)[0] if ":" in reason and " " not in reason.split(":", 1)[0] else "integrity"
+        return ValidationError(reason.split(": ", 1)[1] if code != "integrity" else reason, code).at(*place)
+
+    def writer_problem(self, batch: BatchContext, operation: Mapping[str, Any]) -> str | None:
+        """The broken constraint of one create or update, as ``code: explanation``."""
+        entity_type = self.schema[operation["entity_type"]]
+        data = operation.get("entity_data") or {}
+        table = self.storage.table(entity_type)
+        connection = batch.connection
+        action = operation.get("action")
+        if action == "delete":
+            return "still_referenced: other entities still refer to it; delete or change them first"
+        if action == "create":
+            key = {k: data.get(k) for k in entity_type.primary_key}
+            if all(v is not None for v in key.values()):
+                where = [table.c[k] == self.writer.key(entity_type, list(key.values()))[k] for k in key]
+                if connection.execute(sa.select(sa.literal(1)).select_from(table).where(*where)).first():
+                    shown = ", ".join(f"{k} {v}" for k, v in key.items())
+                    return f"duplicate_key: a {entity_type.name} with {shown} exists already"
+        values = dict(data)
+        for attribute in entity_type.attributes.values():
+            if attribute.name in data and attribute.kind.value == "reference" and isinstance(data[attribute.name], Mapping):
+                target = self.schema[attribute.target]  # type: ignore[index]
+                values[attribute.via[0]] = data[attribute.name].get(target.primary_key[0])
+        for name, value in values.items():
+            attribute = entity_type.attributes.get(name)
+            if attribute is None or value is None:
+                continue
+            if attribute.references:
+                target = self.schema[attribute.references]
+                other = self.storage.table(target)
+                hit = connection.execute(
+                    sa.select(sa.literal(1)).select_from(other).where(other.c[target.primary_key[0]] == value)
+                ).first()
+                if hit is None:
+                    return (f"missing_reference: {entity_type.name}.{name} is {value}, "
+                            f"but there is no {target.name} with that id")  # fmt: skip
+            if attribute.unique:
+                hit = connection.execute(sa.select(sa.literal(1)).select_from(table).where(table.c[name] == value)).first()
+                if hit is not None:
+                    return f"duplicate_value: a {entity_type.name} with {name} {value!r} exists already"
+        return None
+
+
+def _validation_error(error: ValidationError) -> dict[str, Any]:
+    answer = _error("ValidationError", str(error), error.code)
+    answer["operation"] = {
+        "index": error.index, "action": error.action, "entity_type": error.entity_type, "entity_key": error.entity_key,
+    }  # fmt: skip
+    return answer
+
+
+def _error(exception: str, content: str, code: str | None) -> dict[str, Any]:
+    return {"exception": exception, "content": content, "error_code": code}
+
+
+# Error and SchemaError are re-exported for callers that catch what from_url raises.
+_ = (Error, SchemaError)

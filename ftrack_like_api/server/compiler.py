@@ -1,0 +1,333 @@
+"""Query AST → SQLAlchemy Core: conditions, type filters, ordering, validation.
+
+Values are always bound. A path through a reference or a collection becomes an
+``EXISTS`` subquery correlated on the join keys (no row is ever multiplied, so no
+``DISTINCT``); ``has``/``any`` group several conditions on one related entity the
+same way. Ordering through references uses a scalar subquery. Names are checked
+against the schema before any SQL exists; a mistake is a :class:`QueryError`
+naming the type, the attribute and the closest real names.
+"""
+
+from __future__ import annotations
+
+import datetime
+import difflib
+import json
+from typing import Any, Callable
+
+import sqlalchemy as sa
+
+from ..exceptions import QueryError
+from ..query import ast
+from ..schema import Attribute, EntityType, Kind, Schema
+from ..wire import parse_datetime, to_utc
+from .storage import Storage
+
+__all__ = ["Compiler"]
+
+Leaf = Callable[[EntityType, sa.FromClause, Attribute], sa.ColumnElement[bool]]
+
+
+class Compiler:
+    """Builds SQL for one schema on one storage."""
+
+    def __init__(self, schema: Schema, storage: Storage) -> None:
+        self.schema = schema
+        self.storage = storage
+        self.dialect = storage.dialect
+        self._filters: dict[str, tuple[tuple[tuple[str, Any], ...], ...]] = {}
+
+    # --- names ----------------------------------------------------------------------------
+
+    def entity_type(self, name: str, text: str | None = None) -> EntityType:
+        if name not in self.schema:
+            raise QueryError(f"Unknown entity type {name!r}{_close(name, self.schema.types)}", text)
+        return self.schema[name]
+
+    def attribute(self, entity_type: EntityType, name: str, text: str | None = None) -> Attribute:
+        attribute = entity_type.attributes.get(name)
+        if attribute is None or (attribute.hidden and name not in entity_type.classifier):
+            visible = [a for a, spec in entity_type.attributes.items() if not spec.hidden]
+            raise QueryError(f"{entity_type.name} has no attribute {name!r}{_close(name, visible)}", text)
+        return attribute
+
+    def target(self, attribute: Attribute) -> EntityType:
+        return self.schema[attribute.target]  # type: ignore[index]
+
+    # --- which rows are of a type -----------------------------------------------------------
+
+    def type_filter(self, entity_type: EntityType, table: sa.FromClause) -> sa.ColumnElement[bool] | None:
+        """The condition that selects rows of ``entity_type`` (its subtypes included) in its table."""
+        variants = self._filters.get(entity_type.name)
+        if variants is None:
+            own = entity_type.classifier
+            family = self.schema.subtypes(entity_type.name)
+            if all(own.items() <= member.classifier.items() for member in family):
+                variants = (tuple(own.items()),)
+            else:
+                variants = tuple(dict.fromkeys(tuple(member.classifier.items()) for member in family))
+            self._filters[entity_type.name] = variants
+        clauses = [sa.and_(*(table.c[column] == value for column, value in variant)) for variant in variants if variant]
+        if not clauses:
+            return None
+        return clauses[0] if len(clauses) == 1 else sa.or_(*clauses)
+
+    # --- conditions -------------------------------------------------------------------------
+
+    def condition(
+        self, entity_type: EntityType, table: sa.FromClause, node: ast.Expression, text: str | None = None
+    ) -> sa.ColumnElement[bool]:
+        """SQL for a ``where`` expression on rows of ``entity_type`` in ``table``."""
+        if isinstance(node, ast.And):
+            return sa.and_(*(self.condition(entity_type, table, o, text) for o in node.operands))
+        if isinstance(node, ast.Or):
+            return sa.or_(*(self.condition(entity_type, table, o, text) for o in node.operands))
+        if isinstance(node, ast.Not):
+            return sa.not_(self.condition(entity_type, table, node.operand, text))
+        if isinstance(node, ast.Comparison):
+            return self._walk(entity_type, table, node.path, text, lambda t, tb, a: self._compare(t, tb, a, node, text))
+        if isinstance(node, ast.Membership):
+            return self._walk(entity_type, table, node.path, text, lambda t, tb, a: self._member(t, tb, a, node, text))
+        if isinstance(node, ast.Relation):
+            return self._walk(entity_type, table, node.path, text, lambda t, tb, a: self._relation(t, tb, a, node, text))
+        raise QueryError(f"Not a condition: {node!r}", text)
+
+    def _walk(
+        self, entity_type: EntityType, table: sa.FromClause, path: ast.Path, text: str | None, leaf: Leaf,
+        depth: int = 0,
+    ) -> sa.ColumnElement[bool]:  # fmt: skip
+        attribute = self.attribute(entity_type, path.segments[depth], text)
+        if depth == len(path.segments) - 1:
+            return leaf(entity_type, table, attribute)
+        if attribute.kind is Kind.SCALAR:
+            raise QueryError(
+                f"{entity_type.name}.{attribute.name} is a value, so {path} cannot go on past it", text
+            )
+        return self.related(
+            entity_type, table, attribute,
+            lambda target, inner: self._walk(target, inner, path, text, leaf, depth + 1),
+        )  # fmt: skip
+
+    def related(
+        self,
+        entity_type: EntityType,
+        table: sa.FromClause,
+        attribute: Attribute,
+        inner: Callable[[EntityType, sa.FromClause], sa.ColumnElement[bool]] | None = None,
+    ) -> sa.ColumnElement[bool]:
+        """EXISTS a related entity (through ``attribute``) for which ``inner`` holds."""
+        target = self.target(attribute)
+        other = self.storage.table(target).alias()
+        where = self.join(entity_type, table, attribute, other)
+        if inner is not None:
+            where.append(inner(target, other))
+        return sa.exists(sa.select(sa.literal(1)).select_from(other).where(*where))
+
+    def join(
+        self, entity_type: EntityType, table: sa.FromClause, attribute: Attribute, other: sa.FromClause
+    ) -> list[sa.ColumnElement[bool]]:
+        """Conditions tying rows of ``other`` (the attribute's target) to a row of ``table``."""
+        target = self.target(attribute)
+        where: list[sa.ColumnElement[bool]] = []
+        if attribute.kind is Kind.REFERENCE:
+            where += [other.c[key] == table.c[local] for key, local in zip(target.primary_key, attribute.via)]
+        elif attribute.through is not None:
+            link_type = self.schema[attribute.through.type]
+            link = self.storage.table(link_type).alias()
+            where.append(
+                sa.exists(
+                    sa.select(sa.literal(1))
+                    .select_from(link)
+                    .where(
+                        link.c[attribute.through.local] == table.c[entity_type.primary_key[0]],
+                        link.c[attribute.through.remote] == other.c[target.primary_key[0]],
+                    )
+                )
+            )
+        else:
+            where += [other.c[remote] == table.c[key] for remote, key in zip(attribute.via, entity_type.primary_key)]
+        where += [other.c[column] == value for column, value in attribute.where.items()]
+        type_filter = self.type_filter(target, other)
+        if type_filter is not None:
+            where.append(type_filter)
+        return where
+
+    def _relation(
+        self, entity_type: EntityType, table: sa.FromClause, attribute: Attribute, node: ast.Relation, text: str | None
+    ) -> sa.ColumnElement[bool]:
+        word = node.quantifier.value
+        if attribute.kind is Kind.SCALAR:
+            raise QueryError(f"{entity_type.name}.{attribute.name} is a value; '{word}' goes with a relation", text)
+        if word == "has" and attribute.kind is not Kind.REFERENCE:
+            raise QueryError(f"{entity_type.name}.{attribute.name} is a collection: use 'any', not 'has'", text)
+        if word == "any" and attribute.kind is Kind.REFERENCE:
+            raise QueryError(f"{entity_type.name}.{attribute.name} is a reference: use 'has', not 'any'", text)
+        if node.condition is None:
+            return self.related(entity_type, table, attribute)
+        condition = node.condition
+        return self.related(entity_type, table, attribute, lambda t, tb: self.condition(t, tb, condition, text))
+
+    def _column(
+        self, entity_type: EntityType, table: sa.FromClause, attribute: Attribute, text: str | None
+    ) -> tuple[sa.ColumnElement[Any], Attribute]:
+        if attribute.kind is Kind.SCALAR and not attribute.computed:
+            return table.c[attribute.name], attribute
+        if attribute.kind is Kind.REFERENCE and len(attribute.via) == 1:
+            local = entity_type.attributes[attribute.via[0]]
+            return table.c[local.name], local
+        kind = "computed" if attribute.computed else attribute.kind.value
+        hint = f": use {attribute.name} any (…)" if attribute.kind in (Kind.COLLECTION, Kind.MAPPED) else ""
+        raise QueryError(f"{entity_type.name}.{attribute.name} is a {kind} attribute and cannot be compared{hint}", text)
+
+    def _compare(
+        self, entity_type: EntityType, table: sa.FromClause, attribute: Attribute, node: ast.Comparison, text: str | None
+    ) -> sa.ColumnElement[bool]:
+        column, scalar = self._column(entity_type, table, attribute, text)
+        value = _literal(node.value, text)
+        operator = node.operator
+        where = f"{entity_type.name}.{attribute.name}"
+        if value is None:
+            if operator is ast.Operator.IS:
+                return column.is_(None)
+            if operator is ast.Operator.IS_NOT:
+                return column.is_not(None)
+            raise QueryError(f"{where}: None can be compared with 'is' and 'is_not' only", text)
+        if operator in (ast.Operator.LIKE, ast.Operator.NOT_LIKE):
+            pattern = value if isinstance(value, str) else json.dumps(value)
+            target = column if scalar.type in ("string", "text", "variable", "json") else sa.cast(column, sa.Text)
+            return target.like(pattern) if operator is ast.Operator.LIKE else target.not_like(pattern)
+        bound = self.coerce(scalar, value, where, text)
+        return {
+            ast.Operator.IS: lambda: column == bound,
+            ast.Operator.IS_NOT: lambda: column != bound,
+            ast.Operator.GREATER: lambda: column > bound,
+            ast.Operator.LESS: lambda: column < bound,
+            ast.Operator.GREATER_OR_EQUAL: lambda: column >= bound,
+            ast.Operator.LESS_OR_EQUAL: lambda: column <= bound,
+        }[operator]()
+
+    def _member(
+        self, entity_type: EntityType, table: sa.FromClause, attribute: Attribute, node: ast.Membership, text: str | None
+    ) -> sa.ColumnElement[bool]:
+        column, scalar = self._column(entity_type, table, attribute, text)
+        where = f"{entity_type.name}.{attribute.name}"
+        if isinstance(node.values, ast.Parameter):
+            raise QueryError(f"Parameter :{node.values.name} has no value (bind it before running the query)", text)
+        if isinstance(node.values, ast.Subquery):
+            clause = column.in_(self.subquery(node.values, text))
+        else:
+            values = [_literal(v, text) for v in node.values]
+            present = [self.coerce(scalar, v, where, text) for v in values if v is not None]
+            clause = self.dialect.in_values(column, present)
+            if len(present) < len(values):
+                clause = sa.or_(clause, column.is_(None))
+        return sa.not_(clause) if node.negated else clause
+
+    def subquery(self, node: ast.Subquery, text: str | None) -> sa.Select[Any]:
+        entity_type = self.entity_type(node.entity_type, text)
+        table = self.storage.table(entity_type).alias()
+        if len(node.projection.segments) != 1:
+            raise QueryError(f"A subquery selects one attribute of {entity_type.name}, not {node.projection}", text)
+        attribute = self.attribute(entity_type, node.projection.segments[0], text)
+        column, _ = self._column(entity_type, table, attribute, text)
+        where = [self.type_filter(entity_type, table)]
+        if node.where is not None:
+            where.append(self.condition(entity_type, table, node.where, text))
+        return sa.select(column).where(*[w for w in where if w is not None])
+
+    # --- ordering ---------------------------------------------------------------------------
+
+    def order_column(
+        self, entity_type: EntityType, table: sa.FromClause, path: ast.Path, text: str | None
+    ) -> sa.ColumnElement[Any]:
+        """What to sort by for a path: a column, or a scalar subquery through references."""
+        attribute = self.attribute(entity_type, path.segments[0], text)
+        if len(path.segments) == 1:
+            return self._column(entity_type, table, attribute, text)[0]
+        if attribute.kind is not Kind.REFERENCE:
+            raise QueryError(f"Cannot order by {path}: {entity_type.name}.{attribute.name} is not a reference", text)
+        target = self.target(attribute)
+        other = self.storage.table(target).alias()
+        inner = self.order_column(target, other, ast.Path(path.segments[1:]), text)
+        return sa.select(inner).where(*self.join(entity_type, table, attribute, other)).limit(1).scalar_subquery()
+
+    # --- values -----------------------------------------------------------------------------
+
+    def coerce(self, attribute: Attribute, value: Any, where: str, text: str | None = None) -> Any:
+        """A query value as the column of ``attribute`` stores it, or a QueryError saying why not."""
+        try:
+            return coerce_value(attribute.type or "string", value)
+        except (TypeError, ValueError) as error:
+            raise QueryError(f"{where} is {_article(attribute.type)}: {error}", text) from None
+
+
+def coerce_value(kind: str, value: Any) -> Any:
+    """``value`` as a column of type ``kind`` stores it; TypeError/ValueError when it cannot be."""
+    if value is None:
+        return None
+    if kind in ("string", "text", "json"):
+        if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+            raise TypeError(f"{value!r} is not text")
+        return value if isinstance(value, str) else str(value)
+    if kind == "variable":
+        return json.dumps(value)
+    if kind == "boolean":
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.lower() in ("true", "false", "1", "0"):
+            return value.lower() in ("true", "1")
+        if isinstance(value, int) and value in (0, 1):
+            return bool(value)
+        raise ValueError(f"{value!r} is not true or false")
+    if kind in ("integer", "number"):
+        if isinstance(value, bool):
+            raise TypeError(f"{value!r} is not a number")
+        if isinstance(value, str):
+            try:
+                value = float(value) if kind == "number" else int(value)
+            except ValueError:
+                raise ValueError(f"{value!r} is not a number") from None
+        if not isinstance(value, (int, float)):
+            raise TypeError(f"{value!r} is not a number")
+        if kind == "integer" and (isinstance(value, float) and not value.is_integer()):
+            raise ValueError(f"{value!r} is not a whole number")
+        return int(value) if kind == "integer" else value
+    if kind == "datetime":
+        if isinstance(value, datetime.datetime):
+            moment = value
+        elif isinstance(value, str):
+            try:
+                moment = parse_datetime(value)
+            except ValueError:
+                raise ValueError(f"{value!r} is not an ISO 8601 date or datetime") from None
+        else:
+            raise TypeError(f"{value!r} is not a datetime")
+        return to_utc(moment).replace(tzinfo=None)
+    if kind == "date":
+        if isinstance(value, datetime.datetime):
+            return value.date()
+        if isinstance(value, datetime.date):
+            return value
+        if isinstance(value, str):
+            try:
+                return datetime.date.fromisoformat(value[:10])
+            except ValueError:
+                raise ValueError(f"{value!r} is not an ISO 8601 date") from None
+        raise TypeError(f"{value!r} is not a date")
+    return value
+
+
+def _literal(value: ast.Value, text: str | None) -> Any:
+    if isinstance(value, ast.Parameter):
+        raise QueryError(f"Parameter :{value.name} has no value (bind it before running the query)", text)
+    return value.value
+
+
+def _article(kind: str | None) -> str:
+    return {"integer": "a whole number", "number": "a number", "boolean": "a boolean", "datetime": "a datetime",
+            "date": "a date", "variable": "a value", "json": "JSON text"}.get(kind or "", "text")  # fmt: skip
+
+
+def _close(name: str, choices: Any) -> str:
+    close = difflib.get_close_matches(name, list(choices), n=3, cutoff=0.6)
+    return f"; did you mean {', '.join(close)}?" if close else ""

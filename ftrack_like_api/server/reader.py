@@ -1,0 +1,325 @@
+"""Run a ``query`` action: rows in the wire format, nested projections included.
+
+The main query selects the rows of the queried type. Each reference or collection
+named by a projection (``status.name``, ``assignments.resource.username``) is then
+loaded with one more query per level, for all rows at once, keyed on the join
+columns: 5,000 tasks with ``status.name`` cost two queries, not 5,001, and no row
+is multiplied by a join. Each entity is encoded in full the first time it appears
+in an answer; later appearances are references (type and primary key) and any new
+attributes merge into the first.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+from typing import Any, Iterable, Mapping
+
+import sqlalchemy as sa
+
+from ..exceptions import QueryError
+from ..query import ast, parse
+from ..schema import Attribute, EntityType, Kind
+from ..wire import encode_date, encode_datetime
+from .compiler import Compiler
+
+__all__ = ["Reader"]
+
+AGGREGATES = {"count": sa.func.count, "sum": sa.func.sum, "avg": sa.func.avg, "min": sa.func.min, "max": sa.func.max}
+
+#: A projection tree: attribute name → (attribute, the tree below it).
+Tree = dict[str, tuple[Attribute, "Tree"]]
+
+
+class Reader:
+    """Answers ``query`` actions for one compiler's schema and storage."""
+
+    def __init__(self, compiler: Compiler) -> None:
+        self.compiler = compiler
+        self.schema = compiler.schema
+        self.storage = compiler.storage
+        self._concrete: dict[str, list[tuple[EntityType, tuple[tuple[str, Any], ...]]]] = {}
+
+    def query(self, connection: sa.Connection, text: str) -> dict[str, Any]:
+        query = parse(text)
+        entity_type = self.compiler.entity_type(query.entity_type, text)
+        if query.group_by or any(isinstance(p, ast.Aggregate) for p in query.projections):
+            rows, more = self._grouped(connection, entity_type, query, text)
+        else:
+            rows, more = self._entities(connection, entity_type, query, text)
+        offset = query.offset or 0
+        following = offset + query.limit if more and query.limit is not None else None
+        return {"action": "query", "data": rows, "metadata": {"next": {"offset": following}}}
+
+    # --- entities ---------------------------------------------------------------------------
+
+    def _entities(
+        self, connection: sa.Connection, entity_type: EntityType, query: ast.Query, text: str
+    ) -> tuple[list[Any], bool]:
+        paths = [p for p in query.projections if isinstance(p, ast.Path)] or [
+            ast.Path.of(name) for name in entity_type.default_projections
+        ]
+        tree = self._tree(entity_type, paths, text)
+        table = self.storage.table(entity_type)
+        where = [self.compiler.type_filter(entity_type, table)]
+        if query.where is not None:
+            where.append(self.compiler.condition(entity_type, table, query.where, text))
+        statement = sa.select(*self._columns(entity_type, table, tree)).where(*[w for w in where if w is not None])
+        order = [
+            self.compiler.order_column(entity_type, table, key.path, text) for key in query.order_by
+        ]  # fmt: skip
+        order = [c.desc() if key.descending else c.asc() for c, key in zip(order, query.order_by)]
+        statement = statement.order_by(*order, *(table.c[k] for k in entity_type.primary_key))
+        statement, limit = _page(statement, query)
+        rows = connection.execute(statement).mappings().all()
+        more = limit is not None and len(rows) > limit
+        rows = rows[:limit] if limit is not None else rows
+        registry: dict[tuple[Any, ...], dict[str, Any]] = {}
+        data, parents = [], []
+        for row in rows:
+            canonical, written = self._encode(entity_type, row, tree, registry)
+            data.append(written)
+            parents.append((canonical, row))
+        self._load(connection, entity_type, parents, tree, registry, text)
+        return data, more
+
+    def _tree(self, entity_type: EntityType, paths: Iterable[ast.Path], text: str) -> Tree:
+        tree: Tree = {}
+        for path in paths:
+            level, current = tree, entity_type
+            for depth, name in enumerate(path.segments):
+                attribute = self.compiler.attribute(current, name, text)
+                if attribute.computed:
+                    raise QueryError(f"{current.name}.{name} is computed and cannot be selected yet", text)
+                last = depth == len(path.segments) - 1
+                if attribute.kind is Kind.SCALAR and not last:
+                    raise QueryError(f"{current.name}.{name} is a value, so {path} cannot go on past it", text)
+                if attribute.kind in (Kind.COLLECTION, Kind.MAPPED) and len(current.primary_key) != 1:
+                    raise QueryError(f"{current.name} has a composite key; select its {name} separately", text)
+                if attribute.kind is Kind.REFERENCE and len(self.compiler.target(attribute).primary_key) != 1:
+                    raise QueryError(f"{current.name}.{name} points at a composite key; select its keys instead", text)
+                level = level.setdefault(name, (attribute, {}))[1]
+                if attribute.kind is not Kind.SCALAR:
+                    current = self.compiler.target(attribute)
+        return tree
+
+    def _columns(self, entity_type: EntityType, table: sa.FromClause, tree: Tree) -> list[sa.ColumnElement[Any]]:
+        names = dict.fromkeys(entity_type.primary_key)
+        for member in self.schema.subtypes(entity_type.name):
+            names.update(dict.fromkeys(self._system(member)))
+            names.update(dict.fromkeys(member.classifier))
+        for name, (attribute, _) in tree.items():
+            if attribute.kind is Kind.SCALAR:
+                names[name] = None
+            elif attribute.kind is Kind.REFERENCE:
+                names.update(dict.fromkeys(attribute.via))
+        return [table.c[name] for name in names]
+
+    def _system(self, entity_type: EntityType) -> list[str]:
+        return [
+            name for name in entity_type.system_projections
+            if (a := entity_type.attributes.get(name)) is not None and a.kind is Kind.SCALAR and not a.hidden
+        ]  # fmt: skip
+
+    def concrete(self, entity_type: EntityType, row: Mapping[str, Any]) -> EntityType:
+        """The most specific type (``entity_type`` or a subtype) whose classifier the row has."""
+        candidates = self._concrete.get(entity_type.name)
+        if candidates is None:
+            family = [t for t in self.schema.subtypes(entity_type.name)]
+            family.sort(key=lambda t: (len(t.classifier), not t.abstract), reverse=True)
+            candidates = [(t, tuple(t.classifier.items())) for t in family]
+            self._concrete[entity_type.name] = candidates
+        for candidate, classifier in candidates:
+            if all(row.get(column) == value for column, value in classifier):
+                return candidate
+        return entity_type
+
+    def _encode(
+        self, entity_type: EntityType, row: Mapping[str, Any], tree: Tree, registry: dict[tuple[Any, ...], dict[str, Any]]
+    ) -> tuple[dict[str, Any], dict[str, Any]]:
+        """(the entity's one full encoding, what to write at this place: it, or a reference)."""
+        concrete = self.concrete(entity_type, row)
+        key = tuple(row[k] for k in concrete.primary_key)
+        encoded: dict[str, Any] = {"__entity_type__": concrete.name}
+        for name in concrete.primary_key:
+            encoded[name] = row[name]
+        for name in self._system(concrete):
+            encoded[name] = _out(concrete.attributes[name], row[name])
+        for name, (attribute, _) in tree.items():
+            if attribute.kind is Kind.SCALAR:
+                encoded[name] = _out(attribute, row[name])
+        identity = (concrete.table, key)
+        first = registry.get(identity)
+        if first is None:
+            registry[identity] = encoded
+            return encoded, encoded
+        for name, value in encoded.items():
+            first.setdefault(name, value)
+        reference = {"__entity_type__": concrete.name, **{k: row[k] for k in concrete.primary_key}}
+        return first, reference
+
+    def _load(
+        self,
+        connection: sa.Connection,
+        entity_type: EntityType,
+        parents: list[tuple[dict[str, Any], Mapping[str, Any]]],
+        tree: Tree,
+        registry: dict[tuple[Any, ...], dict[str, Any]],
+        text: str,
+    ) -> None:
+        """Fill the reference and collection projections of ``parents``, one query per attribute."""
+        for name, (attribute, subtree) in tree.items():
+            if attribute.kind is Kind.SCALAR or not parents:
+                continue
+            target = self.compiler.target(attribute)
+            if attribute.kind is Kind.MAPPED:
+                subtree = {**{n: (target.attributes[n], {}) for n in (attribute.key, attribute.value)}, **subtree}
+            table = self.storage.table(target)
+            columns = self._columns(target, table, subtree)
+            children: dict[tuple[Any, ...], tuple[dict[str, Any], Mapping[str, Any]]] = {}
+            if attribute.kind is Kind.REFERENCE:
+                wanted = {row[attribute.via[0]] for _, row in parents} - {None}
+                found = {
+                    row[target.primary_key[0]]: row
+                    for row in self._fetch(connection, target, table, columns, table.c[target.primary_key[0]], wanted)
+                }
+                for canonical, row in parents:
+                    hit = found.get(row[attribute.via[0]])
+                    if hit is None:
+                        canonical[name] = None
+                        continue
+                    child, written = self._encode(target, hit, subtree, registry)
+                    canonical[name] = written
+                    children[id(child)] = (child, hit)
+            else:
+                parent_key = entity_type.primary_key[0]
+                keys = {row[parent_key] for _, row in parents}
+                grouped: dict[Any, list[Mapping[str, Any]]] = {}
+                for row in self._fetch_members(connection, entity_type, attribute, target, table, columns, keys):
+                    grouped.setdefault(row["__parent__"], []).append(row)
+                for canonical, row in parents:
+                    items = []
+                    for hit in grouped.get(row[parent_key], ()):
+                        child, written = self._encode(target, hit, subtree, registry)
+                        items.append(written)
+                        children[id(child)] = (child, hit)
+                    canonical[name] = items
+            self._load(connection, target, list(children.values()), subtree, registry, text)
+
+    def _fetch(
+        self,
+        connection: sa.Connection,
+        target: EntityType,
+        table: sa.FromClause,
+        columns: list[sa.ColumnElement[Any]],
+        key: sa.ColumnElement[Any],
+        wanted: set[Any],
+    ) -> list[Mapping[str, Any]]:
+        if not wanted:
+            return []
+        where = [self.storage.dialect.in_values(key, sorted(wanted, key=str))]
+        type_filter = self.compiler.type_filter(target, table)
+        if type_filter is not None:
+            where.append(type_filter)
+        return connection.execute(sa.select(*columns).where(*where)).mappings().all()  # type: ignore[return-value]
+
+    def _fetch_members(
+        self,
+        connection: sa.Connection,
+        owner: EntityType,
+        attribute: Attribute,
+        target: EntityType,
+        table: sa.Table,
+        columns: list[sa.ColumnElement[Any]],
+        keys: set[Any],
+    ) -> list[Mapping[str, Any]]:
+        keys = sorted(keys - {None}, key=str)
+        if not keys:
+            return []
+        dialect = self.storage.dialect
+        where = [table.c[column] == value for column, value in attribute.where.items()]
+        type_filter = self.compiler.type_filter(target, table)
+        if type_filter is not None:
+            where.append(type_filter)
+        if attribute.through is not None:
+            link = self.storage.table(self.schema[attribute.through.type]).alias()
+            parent = link.c[attribute.through.local]
+            source = table.join(link, link.c[attribute.through.remote] == table.c[target.primary_key[0]])
+            statement = sa.select(*columns, parent.label("__parent__")).select_from(source)
+            where.append(dialect.in_values(parent, keys))
+        else:
+            parent = table.c[attribute.via[0]]
+            statement = sa.select(*columns, parent.label("__parent__"))
+            where.append(dialect.in_values(parent, keys))
+        statement = statement.where(*where).order_by(*(table.c[k] for k in target.primary_key))
+        return connection.execute(statement).mappings().all()  # type: ignore[return-value]
+
+    # --- grouped rows -----------------------------------------------------------------------
+
+    def _grouped(
+        self, connection: sa.Connection, entity_type: EntityType, query: ast.Query, text: str
+    ) -> tuple[list[Any], bool]:
+        table = self.storage.table(entity_type)
+        compiler = self.compiler
+        columns, attributes = [], {}
+        grouped = {str(p) for p in query.group_by}
+        for projection in query.projections:
+            if isinstance(projection, ast.Aggregate):
+                column = compiler.order_column(entity_type, table, projection.path, text)
+                columns.append(AGGREGATES[projection.function](column).label(projection.key))
+                continue
+            if str(projection) not in grouped:
+                raise QueryError(f"{projection} is selected beside aggregates, so it must be in 'group by'", text)
+            columns.append(compiler.order_column(entity_type, table, projection, text).label(str(projection)))
+            attributes[str(projection)] = self._leaf(entity_type, projection)
+        where = [compiler.type_filter(entity_type, table)]
+        if query.where is not None:
+            where.append(compiler.condition(entity_type, table, query.where, text))
+        group = [compiler.order_column(entity_type, table, p, text) for p in query.group_by]
+        statement = sa.select(*columns).select_from(table).where(*[w for w in where if w is not None]).group_by(*group)
+        order = [compiler.order_column(entity_type, table, key.path, text) for key in query.order_by]
+        order = [c.desc() if key.descending else c.asc() for c, key in zip(order, query.order_by)]
+        statement = statement.order_by(*order, *group)
+        statement, limit = _page(statement, query)
+        rows = connection.execute(statement).mappings().all()
+        more = limit is not None and len(rows) > limit
+        rows = rows[:limit] if limit is not None else rows
+        return [
+            {k: (_out(attributes[k], v) if k in attributes else _number(v)) for k, v in row.items()} for row in rows
+        ], more  # fmt: skip
+
+    def _leaf(self, entity_type: EntityType, path: ast.Path) -> Attribute:
+        current = entity_type
+        for name in path.segments[:-1]:
+            current = self.compiler.target(current.attributes[name])
+        return current.attributes[path.segments[-1]]
+
+
+def _page(statement: sa.Select[Any], query: ast.Query) -> tuple[sa.Select[Any], int | None]:
+    if query.offset:
+        statement = statement.offset(query.offset)
+    if query.limit is not None:
+        # One row more than asked tells whether there is a next page.
+        statement = statement.limit(query.limit + 1)
+    return statement, query.limit
+
+
+def _out(attribute: Attribute, value: Any) -> Any:
+    """A stored value as the wire carries it."""
+    if value is None:
+        return None
+    if isinstance(value, datetime.datetime):
+        return encode_datetime(value)
+    if isinstance(value, datetime.date):
+        return encode_date(value)
+    if attribute.type == "variable":
+        return json.loads(value)
+    return value
+
+
+def _number(value: Any) -> Any:
+    # Aggregates come back as Decimal on PostgreSQL.
+    if value is not None and not isinstance(value, (int, float, str, bool)):
+        number = float(value)
+        return int(number) if number.is_integer() else number
+    return value
