@@ -46,6 +46,14 @@ class Compiler:
 
     def attribute(self, entity_type: EntityType, name: str, text: str | None = None) -> Attribute:
         attribute = entity_type.attributes.get(name)
+        if attribute is None:
+            # Through a polymorphic type, a subtype's attribute is there too (Resource → User.username):
+            # the subtypes share the table, so the column exists.
+            attribute = next(
+                (sub.attributes[name] for sub in self.schema.subtypes(entity_type.name)
+                 if name in sub.attributes and not sub.attributes[name].hidden),
+                None,
+            )  # fmt: skip
         if attribute is None or (attribute.hidden and name not in entity_type.classifier):
             visible = [a for a, spec in entity_type.attributes.items() if not spec.hidden]
             raise QueryError(f"{entity_type.name} has no attribute {name!r}{_close(name, visible)}", text)
@@ -167,7 +175,7 @@ class Compiler:
         condition = node.condition
         return self.related(entity_type, table, attribute, lambda t, tb: self.condition(t, tb, condition, text))
 
-    def _column(
+    def column(
         self, entity_type: EntityType, table: sa.FromClause, attribute: Attribute, text: str | None
     ) -> tuple[sa.ColumnElement[Any], Attribute]:
         if attribute.kind is Kind.SCALAR and not attribute.computed:
@@ -182,7 +190,7 @@ class Compiler:
     def _compare(
         self, entity_type: EntityType, table: sa.FromClause, attribute: Attribute, node: ast.Comparison, text: str | None
     ) -> sa.ColumnElement[bool]:
-        column, scalar = self._column(entity_type, table, attribute, text)
+        column, scalar = self.column(entity_type, table, attribute, text)
         value = _literal(node.value, text)
         operator = node.operator
         where = f"{entity_type.name}.{attribute.name}"
@@ -209,7 +217,7 @@ class Compiler:
     def _member(
         self, entity_type: EntityType, table: sa.FromClause, attribute: Attribute, node: ast.Membership, text: str | None
     ) -> sa.ColumnElement[bool]:
-        column, scalar = self._column(entity_type, table, attribute, text)
+        column, scalar = self.column(entity_type, table, attribute, text)
         where = f"{entity_type.name}.{attribute.name}"
         if isinstance(node.values, ast.Parameter):
             raise QueryError(f"Parameter :{node.values.name} has no value (bind it before running the query)", text)
@@ -229,7 +237,7 @@ class Compiler:
         if len(node.projection.segments) != 1:
             raise QueryError(f"A subquery selects one attribute of {entity_type.name}, not {node.projection}", text)
         attribute = self.attribute(entity_type, node.projection.segments[0], text)
-        column, _ = self._column(entity_type, table, attribute, text)
+        column, _ = self.column(entity_type, table, attribute, text)
         where = [self.type_filter(entity_type, table)]
         if node.where is not None:
             where.append(self.condition(entity_type, table, node.where, text))
@@ -243,7 +251,7 @@ class Compiler:
         """What to sort by for a path: a column, or a scalar subquery through references."""
         attribute = self.attribute(entity_type, path.segments[0], text)
         if len(path.segments) == 1:
-            return self._column(entity_type, table, attribute, text)[0]
+            return self.column(entity_type, table, attribute, text)[0]
         if attribute.kind is not Kind.REFERENCE:
             raise QueryError(f"Cannot order by {path}: {entity_type.name}.{attribute.name} is not a reference", text)
         target = self.target(attribute)

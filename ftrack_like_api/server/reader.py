@@ -146,7 +146,7 @@ class Reader:
         for name in self._system(concrete):
             encoded[name] = _out(concrete.attributes[name], row[name])
         for name, (attribute, _) in tree.items():
-            if attribute.kind is Kind.SCALAR:
+            if attribute.kind is Kind.SCALAR and name in concrete.attributes:
                 encoded[name] = _out(attribute, row[name])
         identity = (concrete.table, key)
         first = registry.get(identity)
@@ -261,25 +261,28 @@ class Reader:
     ) -> tuple[list[Any], bool]:
         table = self.storage.table(entity_type)
         compiler = self.compiler
+        joined = _Joins(compiler, entity_type, table, text)
         columns, attributes = [], {}
         grouped = {str(p) for p in query.group_by}
         for projection in query.projections:
             if isinstance(projection, ast.Aggregate):
-                column = compiler.order_column(entity_type, table, projection.path, text)
+                column, _ = joined.column(projection.path)
                 columns.append(AGGREGATES[projection.function](column).label(projection.key))
                 continue
             if str(projection) not in grouped:
                 raise QueryError(f"{projection} is selected beside aggregates, so it must be in 'group by'", text)
-            columns.append(compiler.order_column(entity_type, table, projection, text).label(str(projection)))
-            attributes[str(projection)] = self._leaf(entity_type, projection)
+            column, attributes[str(projection)] = joined.column(projection)
+            columns.append(column.label(str(projection)))
+        group = [joined.column(p)[0] for p in query.group_by]
+        order = [joined.column(key.path)[0] for key in query.order_by]
+        order = [c.desc() if key.descending else c.asc() for c, key in zip(order, query.order_by)]
         where = [compiler.type_filter(entity_type, table)]
         if query.where is not None:
             where.append(compiler.condition(entity_type, table, query.where, text))
-        group = [compiler.order_column(entity_type, table, p, text) for p in query.group_by]
-        statement = sa.select(*columns).select_from(table).where(*[w for w in where if w is not None]).group_by(*group)
-        order = [compiler.order_column(entity_type, table, key.path, text) for key in query.order_by]
-        order = [c.desc() if key.descending else c.asc() for c, key in zip(order, query.order_by)]
-        statement = statement.order_by(*order, *group)
+        statement = (
+            sa.select(*columns).select_from(joined.source).where(*[w for w in where if w is not None])
+            .group_by(*group).order_by(*order, *group)
+        )  # fmt: skip
         statement, limit = _page(statement, query)
         rows = connection.execute(statement).mappings().all()
         more = limit is not None and len(rows) > limit
@@ -288,11 +291,32 @@ class Reader:
             {k: (_out(attributes[k], v) if k in attributes else _number(v)) for k, v in row.items()} for row in rows
         ], more  # fmt: skip
 
-    def _leaf(self, entity_type: EntityType, path: ast.Path) -> Attribute:
-        current = entity_type
-        for name in path.segments[:-1]:
-            current = self.compiler.target(current.attributes[name])
-        return current.attributes[path.segments[-1]]
+
+class _Joins:
+    """Outer joins along reference paths, for grouped queries (PostgreSQL groups by columns, not subqueries)."""
+
+    def __init__(self, compiler: Compiler, entity_type: EntityType, table: sa.FromClause, text: str) -> None:
+        self.compiler, self.entity_type, self.table, self.text = compiler, entity_type, table, text
+        self.source: sa.FromClause = table
+        self._aliases: dict[tuple[str, ...], tuple[EntityType, sa.FromClause]] = {}
+
+    def column(self, path: ast.Path) -> tuple[sa.ColumnElement[Any], Attribute]:
+        current, alias = self.entity_type, self.table
+        for depth, name in enumerate(path.segments[:-1]):
+            attribute = self.compiler.attribute(current, name, self.text)
+            if attribute.kind is not Kind.REFERENCE:
+                raise QueryError(f"Cannot group by {path}: {current.name}.{name} is not a reference", self.text)
+            prefix = path.segments[: depth + 1]
+            if prefix not in self._aliases:
+                target = self.compiler.target(attribute)
+                other = self.compiler.storage.table(target).alias()
+                on = sa.and_(*self.compiler.join(current, alias, attribute, other))
+                self.source = self.source.outerjoin(other, on)
+                self._aliases[prefix] = (target, other)
+            current, alias = self._aliases[prefix]
+        attribute = self.compiler.attribute(current, path.segments[-1], self.text)
+        column, _ = self.compiler.column(current, alias, attribute, self.text)
+        return column, attribute
 
 
 def _page(statement: sa.Select[Any], query: ast.Query) -> tuple[sa.Select[Any], int | None]:

@@ -61,7 +61,8 @@ class Writer:
         row, after = self._values(batch, entity_type, data, creating=True)
         for attribute in entity_type.scalars:
             if attribute.name not in row and attribute.has_default:
-                row[attribute.name] = str(uuid.uuid4()) if attribute.default == "{uid}" else attribute.default
+                default = str(uuid.uuid4()) if attribute.default == "{uid}" else attribute.default
+                row[attribute.name] = coerce_value(attribute.type or "string", default)
         row.update(entity_type.classifier)
         for attribute in entity_type.scalars:
             if row.get(attribute.name) is None and attribute.fill:
