@@ -83,3 +83,9 @@ class Batch:
 @pytest.fixture(scope="module")
 def call(backend):
     return Batch(backend)
+
+
+@pytest.fixture(scope="module")
+def call_as(backend):
+    """``call_as("jo")``: a client acting as another user."""
+    return lambda username: Batch(backend, user=username)

@@ -1,0 +1,189 @@
+"""create, update and delete: what is filled, what is refused, and that a batch is all or nothing."""
+
+import uuid
+
+import pytest
+
+
+def new_id():
+    return str(uuid.uuid4())
+
+
+def create(entity_type, **data):
+    data.setdefault("id", new_id())
+    return {"action": "create", "entity_type": entity_type, "entity_key": [data["id"]], "entity_data": data}
+
+
+@pytest.fixture(scope="module")
+def project(call):
+    schema_id = call.query("ProjectSchema")[0]["id"]
+    return call.create("Project", name=f"p{uuid.uuid4().hex[:6]}", full_name="Write tests", project_schema_id=schema_id)
+
+
+def test_a_script_creating_shot_name_parent_works(call, project):
+    sequence, shot, task = new_id(), new_id(), new_id()
+    answers = call(
+        create("Sequence", id=sequence, name="sq010", parent={"__entity_type__": "Project", "id": project["id"]}),
+        create("Shot", id=shot, name="sh010", parent={"__entity_type__": "Sequence", "id": sequence}),
+        create("Task", id=task, name="comp", parent={"__entity_type__": "Shot", "id": shot}),
+    )
+    shot_data, task_data = answers[1]["data"], answers[2]["data"]
+    assert shot_data["project_id"] == project["id"]
+    assert shot_data["context_type"] == "task" and shot_data["object_type_id"] == "bad911de-3bd6-47b9-8b46-3476e237cb36"
+    for filled in ("status_id", "type_id", "priority_id", "sort", "created_at", "created_by_id"):
+        assert shot_data[filled] is not None, filled
+    row = call.query(f"select status.name, type.name, priority.name, created_by.username from Task where id is {task}")[0]
+    assert (row["status"]["name"], row["type"]["name"]) == ("Not started", "Generic")
+    assert row["priority"]["name"] == "None" and row["created_by"]["username"] == "admin"
+
+
+def test_sort_counts_up_under_a_parent(call, project):
+    parent = call.create("Folder", name="f", parent_id=project["id"])["id"]
+    sorts = [call.create("Folder", name=f"f{i}", parent_id=parent)["sort"] for i in range(3)]
+    assert sorts == [0, 1, 2]
+
+
+def test_a_project_fills_status_and_is_global(call):
+    schema_id = call.query("ProjectSchema")[0]["id"]
+    created = call.create("Project", name="plain", project_schema_id=schema_id)
+    assert (created["status"], created["is_global"], created["project_id"]) == ("active", False, created["id"])
+
+
+def test_created_by_is_the_acting_user(call, call_as):
+    call.create("User", username="writer")
+    as_writer = call_as("writer")
+    note = as_writer.create("Note", content="hi")
+    assert call.query(f"select author.username from Note where id is {note['id']}")[0]["author"]["username"] == "writer"
+
+
+def test_defaults_uid_and_values(call):
+    created = call({"action": "create", "entity_type": "Location", "entity_key": [], "entity_data": {"name": "studio.disk"}})
+    assert uuid.UUID(created[0]["data"]["id"])
+
+
+def test_asset_versions_number_themselves(call, project):
+    asset = call.create("Asset", name="hero", context_id=project["id"])["id"]
+    versions = call(*[create("AssetVersion", asset_id=asset) for _ in range(3)])
+    assert [v["data"]["version"] for v in versions] == [1, 2, 3]
+    assert call.create("AssetVersion", asset_id=asset)["version"] == 4
+    status = call.query(f"select status.name from AssetVersion where asset_id is {asset} limit 1")[0]["status"]
+    assert status["name"] == "Pending review"
+
+
+def test_client_chosen_keys_let_a_batch_refer_to_its_own_creates(call, project):
+    shot, task, appointment = new_id(), new_id(), new_id()
+    user = call.query('User where username is "admin"')[0]["id"]
+    call(
+        create("Shot", id=shot, name="sh900", parent_id=project["id"]),
+        create("Task", id=task, name="fx", parent_id=shot),
+        create("Appointment", id=appointment, type="assignment", context_id=task, resource_id=user),
+    )
+    assert call.query(f"select assignments.resource.username from Task where id is {task}")[0]["assignments"]
+
+
+def test_update_returns_what_changed(call, project):
+    task = call.create("Task", name="roto", parent_id=project["id"])["id"]
+    answer = call({"action": "update", "entity_type": "Task", "entity_key": [task],
+                   "entity_data": {"name": "paint", "bid": 4, "description": "more"}})[0]
+    assert answer == {"action": "update", "data": {
+        "__entity_type__": "Task", "id": task, "project_id": project["id"], "context_type": "task",
+        "object_type_id": "11c137c0-ee7e-4f9c-91c5-8c77cec22b2c", "name": "paint", "bid": 4, "description": "more"}}
+
+
+def test_update_a_reference_by_entity(call, project):
+    task = call.create("Task", name="lay", parent_id=project["id"])["id"]
+    approved = call.query('Status where name is "Approved"')[0]["id"]
+    call({"action": "update", "entity_type": "Task", "entity_key": [task],
+          "entity_data": {"status": {"__entity_type__": "Status", "id": approved}}})
+    assert call.query(f"select status_id from Task where id is {task}")[0]["status_id"] == approved
+
+
+def test_datetimes_are_stored_as_instants(call, project):
+    task = call.create("Task", name="t", parent_id=project["id"],
+                       start_date={"__type__": "datetime", "value": "2024-05-01T10:00:00+02:00"})
+    assert task["start_date"] == {"__type__": "datetime", "value": "2024-05-01T08:00:00"}
+
+
+def test_composite_keys_create_update_query_delete(call, project):
+    key = [project["id"], "pipeline"]
+    call({"action": "create", "entity_type": "Metadata", "entity_key": key,
+          "entity_data": {"parent_id": key[0], "key": key[1], "value": "v1"}})
+    row = call.query(f'Metadata where parent_id is "{key[0]}" and key is "pipeline"')[0]
+    assert (row["value"], row["parent_type"]) == ("v1", "Project")
+    call({"action": "update", "entity_type": "Metadata", "entity_key": key, "entity_data": {"value": "v2"}})
+    assert call.query(f'select value from Metadata where parent_id is "{key[0]}"')[0]["value"] == "v2"
+    call({"action": "delete", "entity_type": "Metadata", "entity_key": key})
+    assert call.query(f'Metadata where parent_id is "{key[0]}"') == []
+
+
+def test_delete_cascades_to_owned_entities(call, project):
+    shot = call.create("Shot", name="gone", parent_id=project["id"])["id"]
+    task = call.create("Task", name="gone", parent_id=shot)["id"]
+    call({"action": "create", "entity_type": "Metadata", "entity_key": [shot, "k"],
+          "entity_data": {"parent_id": shot, "key": "k", "value": "v"}})
+    call({"action": "delete", "entity_type": "Shot", "entity_key": [shot]})
+    assert call.query(f"Context where id in ({shot}, {task})") == []
+    assert call.query(f'Metadata where parent_id is "{shot}"') == []
+
+
+@pytest.mark.parametrize(
+    "operation, code, words",
+    [
+        (create("Tsk", name="x"), "unknown_type", "Unknown entity type 'Tsk'; did you mean Task?"),
+        (create("TypedContext", name="x"), "abstract_type", "TypedContext is abstract: create one of"),
+        (create("Task", nmae="x"), "unknown_attribute", "Task has no attribute 'nmae'; did you mean name?"),
+        (create("Task", name="x", bid="lots"), "wrong_type", "Task.bid takes a number: 'lots' is not a number"),
+        (create("Task", name="x", start_date="soon"), "wrong_type", "Task.start_date takes a datetime"),
+        (create("Task", name="x", parent_id="missing-parent"), "missing_reference",
+         "Task.parent_id is missing-parent, but there is no Context with that id"),
+        (create("Membership", user_id=None), "missing_required", "Membership needs a value for user_id, group_id"),
+        (create("Task", name="x", status={"__entity_type__": "Type", "id": "x"}), "wrong_type",
+         "Task.status refers to a Status, not a Type"),
+        ({"action": "update", "entity_type": "Task", "entity_key": ["nope"], "entity_data": {"name": "x"}},
+         "not_found", "No Task with id nope"),
+        ({"action": "delete", "entity_type": "Task", "entity_key": ["nope"]}, "not_found", "No Task with id nope"),
+        ({"action": "update", "entity_type": "Metadata", "entity_key": ["only-one"], "entity_data": {}},
+         "bad_key", "Metadata is keyed by parent_id, key"),
+        ({"action": "frobnicate"}, "invalid_action", "Invalid action 'frobnicate'"),
+    ],
+)
+def test_a_refused_operation_says_which_and_why(call, operation, code, words):
+    error = call.error({"action": "query", "expression": "Task limit 1"}, operation)
+    assert error["exception"] == "ValidationError"
+    assert error["error_code"] == code
+    assert words in error["content"], error["content"]
+    assert error["operation"]["index"] == 1
+    assert error["content"].startswith("Operation 1 (")
+
+
+def test_immutable_attributes_refuse_updates(call, project):
+    task = call.create("Task", name="imm", parent_id=project["id"])["id"]
+    error = call.error({"action": "update", "entity_type": "Task", "entity_key": [task],
+                        "entity_data": {"object_type_id": "x"}})
+    assert error["error_code"] == "immutable" and "Task.object_type_id is immutable" in error["content"]
+
+
+def test_duplicate_key_and_duplicate_value(call, project):
+    task = call.create("Task", name="dup", parent_id=project["id"])["id"]
+    error = call.error(create("Task", id=task, name="again", parent_id=project["id"]))
+    assert error["error_code"] == "duplicate_key" and f"a Task with id {task} exists already" in error["content"]
+    error = call.error(create("User", username="admin"))
+    assert error["error_code"] == "duplicate_value" and "username 'admin'" in error["content"]
+
+
+def test_a_failing_batch_stores_nothing(call, project):
+    shot, task = new_id(), new_id()
+    error = call.error(
+        create("Shot", id=shot, name="atomic", parent_id=project["id"]),
+        create("Task", id=task, name="atomic", parent_id=shot),
+        create("Task", name="broken", parent_id="missing"),
+    )
+    assert error["operation"]["index"] == 2 and error["error_code"] == "missing_reference"
+    assert call.query(f"Context where id in ({shot}, {task})") == []
+
+
+def test_an_error_after_a_constraint_names_the_operation_in_a_long_batch(call, project):
+    operations = [create("Task", name=f"t{i}", parent_id=project["id"]) for i in range(50)]
+    operations.insert(37, create("Task", name="bad", parent_id="nowhere"))
+    error = call.error(*operations)
+    assert error["operation"]["index"] == 37
