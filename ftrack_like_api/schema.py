@@ -80,6 +80,9 @@ class Attribute:
     value: str = "value"
     #: Scalars that hold another type's key: that type (``format: foreign_key``).
     references: str | None = None
+    #: Whether storage backs ``references`` with a database constraint (not where one
+    #: column holds keys of several types, as custom attribute values do).
+    foreign_key: bool = True
     default: Any = dataclasses.field(default=None)
     has_default: bool = False
     required: bool = False

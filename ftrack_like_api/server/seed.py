@@ -81,6 +81,7 @@ LOCATIONS = [  # name, label, id (the ids ftrack's client knows)
 ]
 CUSTOM_ATTRIBUTE_TYPES = ["text", "number", "boolean", "date", "enumerator", "dynamic enumerator", "expression",
                           "url", "notificationtype"]  # fmt: skip
+USER_TYPES = [("user", "ac9fa5aa-4361-11e0-b7cc-0019bb4983d8"), ("service", None)]
 NOTE_CATEGORIES = ["Default", "Internal", "External", "Client feedback"]
 LIST_CATEGORIES = ["Default", "Dailies", "Client review"]
 
@@ -100,9 +101,11 @@ def seed(connection: sa.Connection, storage: Storage) -> None:
         if rows:
             connection.execute(tables[table].insert(), rows)
 
+    insert("user_type", [{"id": fixed or seed_id("user type", name), "name": name} for name, fixed in USER_TYPES])
     admin = seed_id("user", ADMIN_USERNAME)
     insert("resource", [{"id": admin, "resource_type": "user", "username": ADMIN_USERNAME, "first_name": "Studio",
-                         "last_name": "Admin", "is_active": True, "require_details_update": False}])  # fmt: skip
+                         "last_name": "Admin", "is_active": True, "require_details_update": False,
+                         "user_type_id": USER_TYPES[0][1]}])  # fmt: skip
     insert("object_type", [
         {"id": oid, "name": name, "sort": sort, "icon": icon, "is_taskable": taskable, "is_time_reportable": reportable,
          "is_leaf": leaf, "is_typeable": typeable, "is_statusable": True, "is_schedulable": schedulable,

@@ -87,7 +87,7 @@ class Storage:
                         raise SchemaError(f"Table {name!r}: attribute {attribute.name!r} has two types")
                     continue
                 arguments: list[Any] = []
-                if attribute.references:
+                if attribute.references and attribute.foreign_key:
                     target = self.schema[attribute.references]
                     arguments.append(
                         sa.ForeignKey(
@@ -96,6 +96,7 @@ class Storage:
                             use_alter=self.dialect.name == "postgresql",
                         )
                     )
+                if attribute.references:
                     indexed.add(attribute.name)
                 is_key = attribute.name in primary_key
                 autoincrement = is_key and attribute.type == "integer" and len(primary_key) == 1

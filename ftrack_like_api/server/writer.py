@@ -443,15 +443,19 @@ class Writer:
         )
 
     def _fill_parent_type(self, batch: BatchContext, entity_type: EntityType, row: dict[str, Any]) -> Any:
+        """The type of the entity a Metadata row belongs to: look in each table that has metadata."""
         parent = row.get("parent_id")
+        roots: dict[str, EntityType] = {}
         for owner in self.schema:
             metadata = owner.attributes.get("metadata")
-            if owner.base is not None or metadata is None or metadata.kind is not Kind.MAPPED:
-                continue
-            table = self.storage.table(owner)
-            found = batch.connection.execute(sa.select(table).where(table.c[owner.primary_key[0]] == parent)).mappings().first()
+            if metadata is not None and metadata.kind is Kind.MAPPED:
+                root = self._ancestry(owner)[-1]
+                roots.setdefault(root.table, root)  # type: ignore[arg-type]
+        for root in roots.values():
+            table = self.storage.table(root)
+            found = batch.connection.execute(sa.select(table).where(table.c[root.primary_key[0]] == parent)).mappings().first()
             if found is not None:
-                return self.concrete(owner, found).name
+                return self.concrete(root, found).name
         return None
 
 

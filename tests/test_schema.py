@@ -1,0 +1,167 @@
+"""The schema model, our shipped schema, and its export checked against a real ftrack answer."""
+
+import json
+import pathlib
+
+import pytest
+
+from ftrack_like_api.exceptions import SchemaError
+from ftrack_like_api.schema import Kind, Schema
+
+pytest.importorskip("sqlalchemy", reason="the shipped schema loads through the server package")
+from ftrack_like_api.server import load_schema  # noqa: E402
+
+FIXTURES = pathlib.Path(__file__).resolve().parents[2] / "shared" / "data" / "ftrack-wire-fixtures"
+REAL = json.loads((FIXTURES / "query_schemas.json").read_text()) if FIXTURES.exists() else None
+needs_fixtures = pytest.mark.skipif(REAL is None, reason=f"the wire fixtures are not at {FIXTURES}")
+
+REQUIRED_TYPES = """Context TypedContext Project Folder Episode Sequence Shot AssetBuild Task Milestone ObjectType
+Status State Type Priority ProjectSchema WorkflowSchema TaskTypeSchema User Group Membership Appointment Timelog Note
+NoteCategory NoteComponent Asset AssetType AssetVersion AssetVersionLink Component FileComponent ContainerComponent
+SequenceComponent ComponentLocation Location Metadata CustomAttributeConfiguration CustomAttributeType
+CustomAttributeValue ContextCustomAttributeValue TypedContextLink List ListObject TypedContextList AssetVersionList
+Scope Job Event""".split()
+
+PROPERTY_TYPES = {"string", "boolean", "integer", "number", "variable", "object", "array", "mapped_array"}
+FORMATS = {"date-time", "date", "foreign_key", "json"}
+
+
+def check_ftrack_schemas(schemas):
+    """The rules a client reads query_schemas by; returns the problems found."""
+    problems = []
+    names = {s["id"] for s in schemas}
+    for schema in schemas:
+        name = schema["id"]
+        properties = schema.get("properties")
+        if schema.get("type") != "object" or not isinstance(properties, dict):
+            problems.append(f"{name}: not an object with properties")
+            continue
+        key = schema.get("primary_key")
+        if not key or not set(key) <= set(properties):
+            problems.append(f"{name}: primary key {key} not among its properties")
+        # The real answer's required and default_projections lists may name non-properties
+        # (ListCustomAttributeLink.required names from_entity_type): lists, nothing more.
+        for field in ("required", "immutable", "computed", "default_projections", "system_projections"):
+            if not isinstance(schema.get(field, []), list):
+                problems.append(f"{name}.{field}: not a list")
+        for prop_name, prop in properties.items():
+            if "$ref" in prop:
+                if prop["$ref"] not in names:
+                    problems.append(f"{name}.{prop_name}: $ref to unknown {prop['$ref']}")
+                continue
+            kind = prop.get("type")
+            if kind is not None and kind not in PROPERTY_TYPES:
+                problems.append(f"{name}.{prop_name}: unknown type {kind}")
+            if kind is None and prop.get("format") != "foreign_key":
+                problems.append(f"{name}.{prop_name}: no type")
+            if "format" in prop and prop["format"] not in FORMATS:
+                problems.append(f"{name}.{prop_name}: unknown format {prop['format']}")
+            if kind in ("array", "mapped_array") and prop.get("items", {}).get("$ref") not in names:
+                problems.append(f"{name}.{prop_name}: items of unknown type")
+            pair = prop.get("key_value_attributes")
+            if kind == "mapped_array" and pair is not None and set(pair) != {"key", "value"}:
+                problems.append(f"{name}.{prop_name}: key_value_attributes without key and value")
+        alias = schema.get("alias_for")
+        if isinstance(alias, dict) and alias.get("id") not in names:
+            problems.append(f"{name}: alias_for names unknown {alias.get('id')}")
+    return problems
+
+
+@pytest.fixture(scope="module")
+def export():
+    return load_schema().to_ftrack()
+
+
+@needs_fixtures
+def test_the_real_answer_passes_the_rules():
+    assert check_ftrack_schemas(REAL) == []
+    assert len(Schema.from_ftrack(REAL).types) == 116
+
+
+def test_our_export_passes_the_same_rules(export):
+    assert check_ftrack_schemas(export) == []
+    # … and the stricter ones the real answer does not always keep.
+    for schema in export:
+        for field in ("required", "immutable", "default_projections"):
+            assert set(schema[field]) <= set(schema["properties"]), (schema["id"], field)
+    reread = Schema.from_ftrack(export)
+    assert set(reread.types) == {s["id"] for s in export}
+
+
+def test_the_export_covers_every_type_a_studio_needs(export):
+    assert set(REQUIRED_TYPES) <= {s["id"] for s in export}
+
+
+@needs_fixtures
+def test_names_keys_projections_and_kinds_match_ftrack(export):
+    real = {s["id"]: s for s in REAL}
+
+    def kind(prop):
+        if "$ref" in prop:
+            return ("reference", prop["$ref"])
+        if prop.get("type") in ("array", "mapped_array"):
+            return (prop["type"], prop["items"]["$ref"])
+        return ("scalar", prop.get("type", "string"), prop.get("format"))
+
+    differences = []
+    for ours in export:
+        theirs = real.get(ours["id"])
+        if theirs is None:
+            continue
+        for field in ("primary_key", "default_projections"):
+            if ours[field] != theirs[field]:
+                differences.append(f"{ours['id']}.{field}: {ours[field]} != {theirs[field]}")
+        for name, prop in ours["properties"].items():
+            if name in theirs["properties"] and kind(prop) != kind(theirs["properties"][name]):
+                differences.append(f"{ours['id']}.{name}: {kind(prop)} != {kind(theirs['properties'][name])}")
+    assert differences == []
+
+
+@needs_fixtures
+def test_polymorphic_types_carry_ftrack_classifiers(export):
+    by_name = {s["id"]: s for s in export}
+    real = {s["id"]: s for s in REAL}
+    for name in ("Task", "Shot", "Sequence", "Folder", "Episode", "AssetBuild", "Milestone"):
+        ours = by_name[name]["alias_for"]
+        assert ours["id"] == "TypedContext"
+        assert ours["classifiers"]["object_type_id"] == real[name]["alias_for"]["classifiers"]["object_typeid"]
+
+
+def test_the_hash_is_stable_and_follows_the_content():
+    first, second = load_schema(), load_schema()
+    assert first.hash == second.hash and len(first.hash) == 32
+    definition = {"types": {"Thing": {"attributes": {"id": "string"}}}}
+    changed = {"types": {"Thing": {"attributes": {"id": "string", "name": "string"}}}}
+    assert Schema.from_definition(definition).hash != Schema.from_definition(changed).hash
+
+
+def test_inheritance_classifiers_and_subtypes():
+    schema = load_schema()
+    task = schema["Task"]
+    assert task.table == "context" and task.base == "TypedContext"
+    assert task.classifier == {"context_type": "task", "object_type_id": "11c137c0-ee7e-4f9c-91c5-8c77cec22b2c"}
+    assert task.attributes["status"].kind is Kind.REFERENCE and task.attributes["status"].via == ("status_id",)
+    assert {t.name for t in schema.subtypes("TypedContext")} >= {"Task", "Shot", "Sequence", "TypedContext"}
+    assert schema["Metadata"].primary_key == ("parent_id", "key")
+
+
+@pytest.mark.parametrize(
+    "definition, words",
+    [
+        ({"types": {}}, "non-empty 'types'"),
+        ({"types": {"A": {"extends": "B"}}}, "A extends unknown type 'B'"),
+        ({"types": {"A": {"extends": "B"}, "B": {"extends": "A"}}}, "extend each other in a circle"),
+        ({"types": {"A": {"attributes": {"id": "strnig"}}}}, "A.id: unknown scalar type 'strnig'"),
+        ({"types": {"A": {"attributes": {"id": "string", "b": {"ref": "B"}}}}}, "A.b: unknown type 'B'"),
+        ({"types": {"A": {"attributes": {"id": {"type": "string", "colour": 1}}}}}, "unknown attribute settings"),
+        ({"types": {"A": {"primary_key": ["key"], "attributes": {"id": "string"}}}}, "primary key 'key' is not"),
+    ],
+)
+def test_a_broken_definition_says_what_is_wrong(definition, words):
+    with pytest.raises(SchemaError, match=words):
+        Schema.from_definition(definition)
+
+
+def test_an_unknown_type_suggests_close_names():
+    with pytest.raises(SchemaError, match="Unknown entity type 'Tsak'; did you mean Task"):
+        load_schema()["Tsak"]
