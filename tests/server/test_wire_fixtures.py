@@ -26,7 +26,7 @@ def shape(value):
             return f"<{value['__type__']}>"
         return {key: shape(item) for key, item in value.items()}
     if isinstance(value, list):
-        return sorted((shape(item) for item in value), key=json.dumps)
+        return sorted((shape(item) for item in value), key=lambda item: json.dumps(item, sort_keys=True))
     if value is None:
         return "<null>"
     return f"<{type(value).__name__ if not isinstance(value, float) else 'int'}>"
