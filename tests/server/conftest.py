@@ -48,6 +48,14 @@ def database(request, tmp_path_factory):
     drop()
 
 
+@pytest.fixture(params=DATABASES)
+def fresh_database(request, tmp_path_factory):
+    """The URL of a new database for one test, on each database kind in turn."""
+    url, drop = database_url(request.param, tmp_path_factory)
+    yield url
+    drop()
+
+
 @pytest.fixture(scope="module")
 def backend(database):
     backend = Backend.from_url(database)

@@ -1,0 +1,59 @@
+"""Opening a database: new ones are built and seeded once, old ones upgraded, newer ones refused."""
+
+import pytest
+import sqlalchemy as sa
+
+from ftrack_like_api.exceptions import SchemaError
+from ftrack_like_api.server import Backend
+from ftrack_like_api.server.storage import SCHEMA_VERSION
+
+
+def test_opening_twice_seeds_once(fresh_database):
+    for _ in range(2):
+        backend = Backend.from_url(fresh_database)
+        statuses = backend.execute([{"action": "query", "expression": "select name from Status"}], "admin")
+        users = backend.execute([{"action": "query", "expression": "select username from User"}], "admin")
+        backend.close()
+    assert len(statuses[0]["data"]) == 9
+    assert [u["username"] for u in users[0]["data"]] == ["admin"]
+
+
+def test_an_older_database_is_upgraded_not_broken(fresh_database):
+    backend = Backend.from_url(fresh_database)
+    backend.execute([{"action": "create", "entity_type": "Scope", "entity_key": ["s1"],
+                      "entity_data": {"id": "s1", "name": "kept"}}], "admin")
+    with backend.engine.begin() as connection:
+        # What an older version would have left: no job table, no AssetType.component column, no version.
+        connection.exec_driver_sql("DROP TABLE job")
+        connection.exec_driver_sql("ALTER TABLE asset_type DROP COLUMN component")
+        connection.execute(backend.storage.meta.delete().where(backend.storage.meta.c.key == "schema_version"))
+    backend.close()
+
+    backend = Backend.from_url(fresh_database)
+    with backend.engine.connect() as connection:
+        inspector = sa.inspect(connection)
+        assert "job" in inspector.get_table_names()
+        assert "component" in {c["name"] for c in inspector.get_columns("asset_type")}
+        version = connection.execute(
+            sa.select(backend.storage.meta.c.value).where(backend.storage.meta.c.key == "schema_version")
+        ).scalar()
+    assert version == str(SCHEMA_VERSION)
+    answer = backend.execute([{"action": "query", "expression": "select name from Scope"}], "admin")
+    assert [row["name"] for row in answer[0]["data"]] == ["kept"]
+    backend.execute([{"action": "create", "entity_type": "Job", "entity_key": ["j1"], "entity_data": {"id": "j1"}}], "admin")
+    backend.close()
+
+
+def test_a_database_from_a_newer_version_is_refused(fresh_database):
+    backend = Backend.from_url(fresh_database)
+    with backend.engine.begin() as connection:
+        meta = backend.storage.meta
+        connection.execute(meta.update().where(meta.c.key == "schema_version").values(value=str(SCHEMA_VERSION + 1)))
+    backend.close()
+    with pytest.raises(SchemaError, match="written by a newer version"):
+        Backend.from_url(fresh_database)
+
+
+def test_an_unknown_database_url_says_what_works():
+    with pytest.raises(ValueError, match="use sqlite:///path or postgresql://"):
+        Backend.from_url("mysql://localhost/studio")
