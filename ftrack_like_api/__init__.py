@@ -7,7 +7,6 @@ load when first used.
 from __future__ import annotations
 
 from .exceptions import Error, ExpressionError, ParameterError, QueryError, SchemaError, ValidationError
-
-__version__ = "0.1.0"
+from .version import __version__
 
 __all__ = ["Error", "ExpressionError", "ParameterError", "QueryError", "SchemaError", "ValidationError", "__version__"]

@@ -1,7 +1,9 @@
 """The engine behind the HTTP server and the embedded mode: execute a batch.
 
->>> backend = Backend.from_url("sqlite:///studio.db")          # doctest: +SKIP
->>> backend.execute([{"action": "query", "expression": "Task limit 1"}], user="admin")  # doctest: +SKIP
+::
+
+    backend = Backend.from_url("sqlite:///studio.db")
+    backend.execute([{"action": "query", "expression": "Task limit 1"}], user="admin")
 
 A batch runs in one transaction: every operation is carried out, or none is. The
 answer is a list with one result per operation, or — when one fails — one error
@@ -25,9 +27,9 @@ from typing import Any, Callable, Mapping, Sequence
 
 import sqlalchemy as sa
 
-from .. import __version__
-from ..exceptions import Error, QueryError, SchemaError, ValidationError
+from ..exceptions import QueryError, ValidationError
 from ..schema import Schema
+from ..version import __version__
 from .compiler import Compiler
 from .dialects import Dialect, dialect_for
 from .reader import Reader
@@ -77,18 +79,11 @@ class Backend:
         schema = schema or load_schema()
         storage = Storage(schema, dialect)
         engine = storage.create_engine(url, **engine_options)
-        for attempt in range(RETRIES):
-            try:
-                with engine.connect().execution_options(ftrack_writes=True) as connection, connection.begin():
-                    if storage.install(connection):
-                        seed(connection, storage)
-                break
-            except sa.exc.DBAPIError as error:
-                # Two processes opening one new database at once: one builds it, the other tries again.
-                if attempt == RETRIES - 1:
-                    raise
-                log.info("database install raced another process, trying again: %s", error.orig)
-                time.sleep(0.2 * (attempt + 1))
+        try:
+            _install(engine, storage)
+        except BaseException:
+            engine.dispose()
+            raise
         return cls(engine, schema, dialect, storage)
 
     def close(self) -> None:
@@ -266,6 +261,21 @@ class Backend:
         return None
 
 
+def _install(engine: sa.Engine, storage: Storage) -> None:
+    for attempt in range(RETRIES):
+        try:
+            with engine.connect().execution_options(ftrack_writes=True) as connection, connection.begin():
+                if storage.install(connection):
+                    seed(connection, storage)
+            return
+        except sa.exc.DBAPIError as error:
+            # Two processes opening one new database at once: one builds it, the other tries again.
+            if attempt == RETRIES - 1:
+                raise
+            log.info("database install raced another process, trying again: %s", error.orig)
+            time.sleep(0.2 * (attempt + 1))
+
+
 def _validation_error(error: ValidationError) -> dict[str, Any]:
     answer = _error("ValidationError", str(error), error.code)
     answer["operation"] = {
@@ -277,6 +287,3 @@ def _validation_error(error: ValidationError) -> dict[str, Any]:
 def _error(exception: str, content: str, code: str | None) -> dict[str, Any]:
     return {"exception": exception, "content": content, "error_code": code}
 
-
-# Error and SchemaError are re-exported for callers that catch what from_url raises.
-_ = (Error, SchemaError)
