@@ -108,14 +108,17 @@ class Backend:
                 return _error("ServerError", f"The database failed: {error.orig}", "database")
         raise AssertionError("unreachable")
 
-    def _run(self, operations: Sequence[Mapping[str, Any]], user: str, writes: bool) -> list[Any] | dict[str, Any]:
+    def _run(
+        self, operations: Sequence[Mapping[str, Any]], user: str, writes: bool, grouped: bool = True
+    ) -> list[Any] | dict[str, Any]:
         with self.engine.connect().execution_options(ftrack_writes=writes) as connection:
             transaction = connection.begin()
             try:
-                batch = BatchContext(connection, self._user_id(connection, user))
+                batch = BatchContext(connection, self._user_id(connection, user), grouped=grouped)
                 results = []
                 for index, operation in enumerate(operations):
                     results.append(self._operation(batch, index, operation))
+                batch.flush()
                 transaction.commit()
                 return results
             except ValidationError as error:
@@ -124,6 +127,9 @@ class Backend:
             except sa.exc.IntegrityError as error:
                 transaction.rollback()
                 failed = getattr(error, "ftrack_index", None)
+                if grouped:
+                    # A multi-row insert failed: run the batch again one row at a time to find the operation.
+                    return self._run(operations, user, writes, grouped=False)
                 return _validation_error(self._diagnose(operations, user, failed, error))
             except BaseException:
                 transaction.rollback()

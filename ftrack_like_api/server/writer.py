@@ -29,18 +29,59 @@ __all__ = ["BatchContext", "Writer"]
 
 
 class BatchContext:
-    """What one batch knows: the connection, the acting user, and lookups made so far."""
+    """What one batch knows: the connection, the acting user, lookups made so far, rows to insert.
 
-    def __init__(self, connection: sa.Connection, user_id: str | None) -> None:
-        self.connection = connection
+    Creates of one type in a row are queued and sent as one multi-row insert; anything
+    that reads or writes through :attr:`connection` sends the queue first, so every
+    statement sees the rows before it. ``grouped=False`` inserts each row at once (to
+    find which operation broke a constraint).
+    """
+
+    def __init__(self, connection: sa.Connection, user_id: str | None, grouped: bool = True) -> None:
+        self._connection = connection
         self.user_id = user_id
+        self.grouped = grouped
         self.now = datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None)
         self.cache: dict[tuple[Any, ...], Any] = {}
+        self._table: sa.Table | None = None
+        self._rows: list[dict[str, Any]] = []
+        self._rows_per_insert = 1000
+
+    @property
+    def connection(self) -> sa.Connection:
+        """The batch's connection, with every queued row inserted."""
+        self.flush()
+        return self._connection
 
     def remember(self, key: tuple[Any, ...], compute: Any) -> Any:
         if key not in self.cache:
             self.cache[key] = compute()
         return self.cache[key]
+
+    def insert(self, table: sa.Table, row: dict[str, Any], rows_per_insert: int) -> None:
+        """Insert ``row`` into ``table``, now or with the next rows for the same table."""
+        if not self.grouped:
+            self._connection.execute(table.insert(), [row])
+            return
+        if table is not self._table:
+            self.flush()
+            self._table = table
+        self._rows.append(row)
+        self._rows_per_insert = rows_per_insert
+
+    def flush(self) -> None:
+        if not self._rows:
+            return
+        table, rows = self._table, self._rows
+        self._table, self._rows = None, []
+        columns = list(dict.fromkeys(name for row in rows for name in row))
+        uniform = [{name: row.get(name) for name in columns} for row in rows]
+        step = self._rows_per_insert
+        for start in range(0, len(uniform), step):
+            self._connection.execute(
+                table.insert().execution_options(insertmanyvalues_page_size=step),  # type: ignore[union-attr]
+                uniform[start : start + step],
+            )
 
 
 class Writer:
@@ -76,13 +117,14 @@ class Writer:
         if missing:
             raise ValidationError(f"{type_name} needs a value for {', '.join(missing)}", "missing_required")
         table = self.storage.table(entity_type)
-        key_columns = [table.c[k] for k in entity_type.primary_key]
-        statement = table.insert().values({k: v for k, v in row.items() if v is not None})
+        values = {k: v for k, v in row.items() if v is not None}
         if any(row.get(k) is None for k in entity_type.primary_key):
-            generated = batch.connection.execute(statement.returning(*key_columns)).one()
+            # The database makes the key: insert now, and read it back.
+            key_columns = [table.c[k] for k in entity_type.primary_key]
+            generated = batch.connection.execute(table.insert().values(values).returning(*key_columns)).one()
             row.update(zip(entity_type.primary_key, generated))
         else:
-            batch.connection.execute(statement)
+            batch.insert(table, values, self.storage.dialect.rows_per_insert(len(table.c)))
         for apply in after:
             apply(row)
         return self._written(entity_type, row, [a.name for a in entity_type.scalars if not a.hidden])
