@@ -41,7 +41,7 @@ __all__ = ["Backend", "load_schema"]
 
 log = logging.getLogger(__name__)
 
-WRITE_ACTIONS = frozenset({"create", "update", "delete"})
+WRITE_ACTIONS = frozenset({"create", "update", "delete", "reset_remote"})
 RETRIES = 5
 
 
@@ -70,6 +70,7 @@ class Backend:
             "create": self._create,
             "update": self._update,
             "delete": self._delete,
+            "reset_remote": self._reset_remote,
         }
 
     @classmethod
@@ -203,6 +204,12 @@ class Backend:
     def _delete(self, batch: BatchContext, operation: Mapping[str, Any]) -> dict[str, Any]:
         self.writer.delete(batch, operation.get("entity_type"), operation.get("entity_key"))  # type: ignore[arg-type]
         return {"action": "delete", "data": True}
+
+    def _reset_remote(self, batch: BatchContext, operation: Mapping[str, Any]) -> dict[str, Any]:
+        reset_type = operation.get("reset_type")
+        if reset_type == "api_key":
+            raise ValidationError("API keys are issued by the HTTP server's authentication, not by the backend", "unsupported")
+        return {"data": self.writer.reset(batch, operation.get("entity_type"), operation.get("entity_key"), reset_type)}  # type: ignore[arg-type]
 
     # --- when the database refuses ------------------------------------------------------------
 

@@ -166,6 +166,24 @@ class Writer:
                     batch.connection.execute(items.delete().where(items.c[attribute.via[0]] == owned))
         return True
 
+    # --- reset ------------------------------------------------------------------------------
+
+    def reset(self, batch: BatchContext, type_name: str, key: Any, attribute_name: Any) -> Any:
+        """Put one attribute back to its schema default; the new value, as the wire writes it."""
+        entity_type = self._type(type_name)
+        attribute = entity_type.attributes.get(attribute_name) if isinstance(attribute_name, str) else None
+        if attribute is None or attribute.kind is not Kind.SCALAR or attribute.hidden:
+            raise ValidationError(f"{type_name} has no attribute {attribute_name!r} to reset", "unknown_attribute")
+        if not attribute.has_default or attribute.immutable:
+            raise ValidationError(f"{type_name}.{attribute.name} has no default to go back to", "no_default")
+        keys = self.key(entity_type, key)
+        self._existing(batch, entity_type, keys)
+        default = str(uuid.uuid4()) if attribute.default == "{uid}" else attribute.default
+        value = coerce_value(attribute.type or "string", default)
+        table = self.storage.table(entity_type)
+        batch.connection.execute(table.update().where(*[table.c[k] == v for k, v in keys.items()]).values({attribute.name: value}))
+        return _out(attribute, value)
+
     # --- pieces -----------------------------------------------------------------------------
 
     def _type(self, name: str) -> EntityType:

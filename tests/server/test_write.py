@@ -187,3 +187,14 @@ def test_an_error_after_a_constraint_names_the_operation_in_a_long_batch(call, p
     operations.insert(37, create("Task", name="bad", parent_id="nowhere"))
     error = call.error(*operations)
     assert error["operation"]["index"] == 37
+
+
+def test_reset_remote_puts_an_attribute_back_to_its_default(call, project):
+    task = call.create("Task", name="reset", parent_id=project["id"], bid=7)["id"]
+    answer = call({"action": "reset_remote", "reset_type": "bid", "entity_type": "Task", "entity_key": task})[0]
+    assert answer == {"data": 0}
+    assert call.query(f"select bid from Task where id is {task}")[0]["bid"] == 0
+    error = call.error({"action": "reset_remote", "reset_type": "name", "entity_type": "Task", "entity_key": "x"})
+    assert "No Task with id x" in error["content"]
+    error = call.error({"action": "reset_remote", "reset_type": "api_key", "entity_type": "User", "entity_key": "x"})
+    assert error["error_code"] == "unsupported"
