@@ -43,6 +43,8 @@ log = logging.getLogger(__name__)
 
 WRITE_ACTIONS = frozenset({"create", "update", "delete", "reset_remote"})
 RETRIES = 5
+#: Rows written between two refreshes of the query planner's statistics.
+OPTIMIZE_EVERY = 10_000
 
 
 def load_schema(name: str = "production") -> Schema:
@@ -63,6 +65,7 @@ class Backend:
         self.reader = Reader(self.compiler)
         self.writer = Writer(self.compiler)
         self._users: dict[str, str] = {}
+        self._written_since_optimize = 0
         self._actions: dict[str, Callable[[BatchContext, Mapping[str, Any]], Any]] = {
             "query_server_information": self._server_information,
             "query_schemas": lambda batch, operation: self.schema.to_ftrack(),
@@ -121,6 +124,8 @@ class Backend:
                     results.append(self._operation(batch, index, operation))
                 batch.flush()
                 transaction.commit()
+                if writes:
+                    self._after_writes(connection, len(operations))
                 return results
             except ValidationError as error:
                 transaction.rollback()
@@ -135,6 +140,13 @@ class Backend:
             except BaseException:
                 transaction.rollback()
                 raise
+
+    def _after_writes(self, connection: sa.Connection, count: int) -> None:
+        self._written_since_optimize += count
+        if self._written_since_optimize >= OPTIMIZE_EVERY:
+            self._written_since_optimize = 0
+            with connection.begin():
+                self.storage.optimize(connection)
 
     def _operation(self, batch: BatchContext, index: int, operation: Mapping[str, Any]) -> Any:
         action = operation.get("action") if isinstance(operation, Mapping) else None
@@ -277,9 +289,12 @@ class Backend:
 def _install(engine: sa.Engine, storage: Storage) -> None:
     for attempt in range(RETRIES):
         try:
-            with engine.connect().execution_options(ftrack_writes=True) as connection, connection.begin():
-                if storage.install(connection):
-                    seed(connection, storage)
+            with engine.connect().execution_options(ftrack_writes=True) as connection:
+                with connection.begin():
+                    if storage.install(connection):
+                        seed(connection, storage)
+                with connection.begin():
+                    storage.optimize(connection)
             return
         except sa.exc.DBAPIError as error:
             # Two processes opening one new database at once: one builds it, the other tries again.

@@ -112,8 +112,9 @@ class Storage:
                     indexed.add(attribute.name)
                 if attribute.unique:
                     unique.add(attribute.name)
-        indexed |= classifiers
-        indexed -= set(primary_key[:1]) | unique
+        # Classifier columns get no index of their own: a handful of values over millions of
+        # rows, an index on one only tempts the planner away from the selective ones.
+        indexed -= set(primary_key[:1]) | unique | classifiers
         constraints = [sa.UniqueConstraint(c, name=f"uq_{name}_{c}") for c in sorted(unique)]
         indexes = [sa.Index(f"ix_{name}_{c}", c) for c in sorted(indexed)]
         return sa.Table(name, self.metadata, *columns.values(), *constraints, *indexes)
@@ -128,6 +129,17 @@ class Storage:
             sa.event.listen(engine, "begin", _sqlite_begin)
             return engine
         return sa.create_engine(engine_url(url), pool_pre_ping=True, **options)
+
+    def optimize(self, connection: sa.Connection) -> None:
+        """Refresh the planner's statistics where that is the database's job to ask for.
+
+        SQLite plans without statistics until ANALYZE runs; ``PRAGMA optimize`` (with an
+        analysis limit, so it stays cheap on big tables) gathers them where they are
+        missing or stale. PostgreSQL's autovacuum does this by itself.
+        """
+        if self.dialect.name == "sqlite":
+            connection.exec_driver_sql("PRAGMA analysis_limit=1000")
+            connection.exec_driver_sql("PRAGMA optimize=0x10002")
 
     def install(self, connection: sa.Connection) -> bool:
         """Create or upgrade the tables; True when the database was new."""
@@ -161,6 +173,11 @@ class Storage:
                 connection.exec_driver_sql(
                     f"ALTER TABLE {preparer.quote(name)} ADD COLUMN {preparer.quote(column.name)} {kind}"
                 )
+            wanted = {index.name for index in table.indexes}
+            for index in inspector.get_indexes(name):
+                if index["name"] and index["name"].startswith("ix_") and index["name"] not in wanted:
+                    log.info("upgrade: dropping index %s", index["name"])
+                    connection.exec_driver_sql(f"DROP INDEX {preparer.quote(index['name'])}")
             for index in table.indexes:
                 index.create(connection, checkfirst=True)
 

@@ -27,6 +27,8 @@ def test_an_older_database_is_upgraded_not_broken(fresh_database):
         connection.exec_driver_sql("DROP TABLE job")
         connection.exec_driver_sql("ALTER TABLE asset_type DROP COLUMN component")
         connection.execute(backend.storage.meta.delete().where(backend.storage.meta.c.key == "schema_version"))
+        # … and an index this version no longer makes.
+        connection.exec_driver_sql("CREATE INDEX ix_context_context_type ON context (context_type)")
     backend.close()
 
     backend = Backend.from_url(fresh_database)
@@ -34,6 +36,8 @@ def test_an_older_database_is_upgraded_not_broken(fresh_database):
         inspector = sa.inspect(connection)
         assert "job" in inspector.get_table_names()
         assert "component" in {c["name"] for c in inspector.get_columns("asset_type")}
+        assert "ix_context_context_type" not in {i["name"] for i in inspector.get_indexes("context")}
+        assert "ix_context_project_id" in {i["name"] for i in inspector.get_indexes("context")}
         version = connection.execute(
             sa.select(backend.storage.meta.c.value).where(backend.storage.meta.c.key == "schema_version")
         ).scalar()
