@@ -141,6 +141,8 @@ class EntityType:
     classifier: Mapping[str, Any] = dataclasses.field(default_factory=dict)
     #: The classifier this type adds to its base's, exported as ftrack's ``alias_for``.
     own_classifier: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+    #: Indexes over several columns, for the filters and orders that are common together.
+    indexes: tuple[tuple[str, ...], ...] = ()
 
     def attribute(self, name: str) -> Attribute | None:
         return self.attributes.get(name)
@@ -325,6 +327,7 @@ def _entity_type(name: str, spec: Mapping[str, Any], base: EntityType | None) ->
         table=spec.get("table", base.table if base else _table_name(name)),
         classifier=classifier,
         own_classifier=own_classifier,
+        indexes=tuple(dict.fromkeys([*(base.indexes if base else ()), *(tuple(i) for i in spec.get("indexes", ()))])),
     )
 
 

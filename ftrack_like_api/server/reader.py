@@ -70,7 +70,9 @@ class Reader:
             self.compiler.order_column(entity_type, table, key.path, text) for key in query.order_by
         ]  # fmt: skip
         order = [c.desc() if key.descending else c.asc() for c, key in zip(order, query.order_by)]
-        statement = statement.order_by(*order, *(table.c[k] for k in entity_type.primary_key))
+        if order or query.offset or query.limit is not None:
+            # Pages must not overlap or skip: the key settles ties. A full read needs no sort.
+            statement = statement.order_by(*order, *(table.c[k] for k in entity_type.primary_key))
         statement, limit = _page(statement, query)
         rows = _dicts(connection.execute(statement))
         more = limit is not None and len(rows) > limit
@@ -156,8 +158,11 @@ class Reader:
         def plan_for(concrete: EntityType) -> tuple[Any, ...]:
             names = dict.fromkeys([*self._system(concrete), *(n for n in scalars if n in concrete.attributes)])
             fields = tuple((name, _CONVERTERS.get(concrete.attributes[name].type or "")) for name in names)
+            plain = tuple(name for name, convert in fields if convert is None)
+            converted = tuple((name, convert) for name, convert in fields if convert is not None)
+            plain_of = operator.itemgetter(*plain) if len(plain) > 1 else (lambda row: (row[plain[0]],)) if plain else (lambda row: ())
             keys = concrete.primary_key
-            return concrete.name, concrete.table, keys, operator.itemgetter(*keys), len(keys) == 1, fields
+            return concrete.name, concrete.table, keys, operator.itemgetter(*keys), len(keys) == 1, fields, plain, plain_of, converted
 
         def encode(row: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
             values = classifier_of(row)
@@ -167,7 +172,7 @@ class Reader:
             plan = plans.get(concrete.name)
             if plan is None:
                 plan = plans[concrete.name] = plan_for(concrete)
-            name, table, keys, key_of, single, fields = plan
+            name, table, keys, key_of, single, fields, plain, plain_of, converted = plan
             key = key_of(row)
             identity = (table, key)
             first = registry.get(identity)
@@ -188,9 +193,10 @@ class Reader:
                 encoded[keys[0]] = key
             else:
                 encoded.update(zip(keys, key))
-            for field, convert in fields:
+            encoded.update(zip(plain, plain_of(row)))
+            for field, convert in converted:
                 value = row[field]
-                encoded[field] = convert(value) if convert is not None and value is not None else value
+                encoded[field] = convert(value) if value is not None else None
             registry[identity] = encoded
             mine.add(identity)
             return encoded, encoded
@@ -368,7 +374,7 @@ class _Joins:
 def _dicts(result: sa.CursorResult[Any]) -> list[dict[str, Any]]:
     """Rows as plain dicts: several times cheaper to read from than row mappings."""
     keys = list(result.keys())
-    return [dict(zip(keys, row)) for row in result]
+    return [dict(zip(keys, row)) for row in result.fetchall()]
 
 
 def _page(statement: sa.Select[Any], query: ast.Query) -> tuple[sa.Select[Any], int | None]:

@@ -117,6 +117,8 @@ class Storage:
         indexed -= set(primary_key[:1]) | unique | classifiers
         constraints = [sa.UniqueConstraint(c, name=f"uq_{name}_{c}") for c in sorted(unique)]
         indexes = [sa.Index(f"ix_{name}_{c}", c) for c in sorted(indexed)]
+        composite = dict.fromkeys(index for member in members for index in member.indexes)
+        indexes += [sa.Index(f"ix_{name}_{'_'.join(columns)}", *columns) for columns in composite]
         return sa.Table(name, self.metadata, *columns.values(), *constraints, *indexes)
 
     # --- the database ---------------------------------------------------------------------
