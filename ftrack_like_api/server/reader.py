@@ -14,7 +14,7 @@ from __future__ import annotations
 import datetime
 import json
 import operator
-from typing import Any, Callable, Iterable, Mapping
+from typing import Any, Callable, Iterable, Mapping, Sequence
 
 import sqlalchemy as sa
 
@@ -27,6 +27,10 @@ from .compiler import Compiler
 __all__ = ["Reader"]
 
 AGGREGATES = {"count": sa.func.count, "sum": sa.func.sum, "avg": sa.func.avg, "min": sa.func.min, "max": sa.func.max}
+
+#: A row of a result (a tuple), and where its columns are.
+Row = Sequence[Any]
+Index = dict[str, int]
 
 #: A projection tree: attribute name → (attribute, the tree below it).
 Tree = dict[str, tuple[Attribute, "Tree"]]
@@ -74,17 +78,17 @@ class Reader:
             # Pages must not overlap or skip: the key settles ties. A full read needs no sort.
             statement = statement.order_by(*order, *(table.c[k] for k in entity_type.primary_key))
         statement, limit = _page(statement, query)
-        rows = _dicts(connection.execute(statement))
+        index, rows = _rows(connection.execute(statement))
         more = limit is not None and len(rows) > limit
         rows = rows[:limit] if limit is not None else rows
         registry: dict[tuple[Any, ...], dict[str, Any]] = {}
         data, parents = [], []
-        encode = self.encoder(entity_type, tree, registry)
+        encode = self.encoder(entity_type, tree, registry, index)
         for row in rows:
             canonical, written = encode(row)
             data.append(written)
             parents.append((canonical, row))
-        self._load(connection, entity_type, parents, tree, registry, text)
+        self._load(connection, entity_type, parents, index, tree, registry, text)
         return data, more
 
     def _tree(self, entity_type: EntityType, paths: Iterable[ast.Path], text: str) -> Tree:
@@ -140,16 +144,17 @@ class Reader:
         return next((t for t in family if all(row.get(c) == v for c, v in t.classifier.items())), entity_type)
 
     def encoder(
-        self, entity_type: EntityType, tree: Tree, registry: dict[tuple[Any, ...], dict[str, Any]]
-    ) -> Callable[[Mapping[str, Any]], tuple[dict[str, Any], dict[str, Any]]]:
-        """A function from a row to (the entity's one full encoding, what to write at this place).
+        self, entity_type: EntityType, tree: Tree, registry: dict[tuple[Any, ...], dict[str, Any]], index: Index
+    ) -> Callable[[Row], tuple[dict[str, Any], dict[str, Any]]]:
+        """A function from a row (a tuple; ``index`` maps column names to positions) to
+        (the entity's one full encoding, what to write at this place).
 
         The first time an entity appears in an answer it is written in full; after that,
         as a reference, and attributes asked for at the later place merge into the first.
         Everything that does not depend on the row is worked out here, once.
         """
         columns, _, by_values = self._family(entity_type)
-        classifier_of = operator.itemgetter(*columns) if columns else (lambda row: None)
+        classifier_of = operator.itemgetter(*(index[c] for c in columns)) if columns else (lambda row: None)
         scalars = tuple(name for name, (a, _) in tree.items() if a.kind is Kind.SCALAR)
         plans: dict[str, tuple[Any, ...]] = {}
         references: dict[tuple[Any, ...], dict[str, Any]] = {}
@@ -158,17 +163,20 @@ class Reader:
         def plan_for(concrete: EntityType) -> tuple[Any, ...]:
             names = dict.fromkeys([*self._system(concrete), *(n for n in scalars if n in concrete.attributes)])
             fields = tuple((name, _CONVERTERS.get(concrete.attributes[name].type or "")) for name in names)
-            plain = tuple(name for name, convert in fields if convert is None)
-            converted = tuple((name, convert) for name, convert in fields if convert is not None)
-            plain_of = operator.itemgetter(*plain) if len(plain) > 1 else (lambda row: (row[plain[0]],)) if plain else (lambda row: ())
+            fields = tuple((name, convert, index[name]) for name, convert in fields)
+            plain = tuple(name for name, convert, _ in fields if convert is None)
+            converted = tuple(field for field in fields if field[1] is not None)
+            plain_of = _getter([index[name] for name in plain])
             keys = concrete.primary_key
-            return concrete.name, concrete.table, keys, operator.itemgetter(*keys), len(keys) == 1, fields, plain, plain_of, converted
+            key_of = operator.itemgetter(*(index[k] for k in keys))
+            return concrete.name, concrete.table, keys, key_of, len(keys) == 1, fields, plain, plain_of, converted
 
         def encode(row: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
             values = classifier_of(row)
             concrete = by_values.get(values)
             if concrete is None:
-                concrete = by_values[values] = self.concrete(entity_type, row)
+                named = {column: row[index[column]] for column in columns}
+                concrete = by_values[values] = self.concrete(entity_type, named)
             plan = plans.get(concrete.name)
             if plan is None:
                 plan = plans[concrete.name] = plan_for(concrete)
@@ -178,9 +186,9 @@ class Reader:
             first = registry.get(identity)
             if first is not None:
                 if identity not in mine:
-                    for field, convert in fields:
+                    for field, convert, position in fields:
                         if field not in first:
-                            value = row[field]
+                            value = row[position]
                             first[field] = convert(value) if convert is not None and value is not None else value
                     mine.add(identity)
                 reference = references.get(identity)
@@ -194,8 +202,8 @@ class Reader:
             else:
                 encoded.update(zip(keys, key))
             encoded.update(zip(plain, plain_of(row)))
-            for field, convert in converted:
-                value = row[field]
+            for field, convert, position in converted:
+                value = row[position]
                 encoded[field] = convert(value) if value is not None else None
             registry[identity] = encoded
             mine.add(identity)
@@ -207,7 +215,8 @@ class Reader:
         self,
         connection: sa.Connection,
         entity_type: EntityType,
-        parents: list[tuple[dict[str, Any], Mapping[str, Any]]],
+        parents: list[tuple[dict[str, Any], Row]],
+        index: Index,
         tree: Tree,
         registry: dict[tuple[Any, ...], dict[str, Any]],
         text: str,
@@ -221,17 +230,17 @@ class Reader:
                 subtree = {**{n: (target.attributes[n], {}) for n in (attribute.key, attribute.value)}, **subtree}
             table = self.storage.table(target)
             columns = self._columns(target, table, subtree)
-            children: dict[int, tuple[dict[str, Any], Mapping[str, Any]]] = {}
-            encode = self.encoder(target, subtree, registry)
+            children: dict[int, tuple[dict[str, Any], Row]] = {}
             if attribute.kind is Kind.REFERENCE:
-                wanted = {row[attribute.via[0]] for _, row in parents} - {None}
-                found = {
-                    row[target.primary_key[0]]: row
-                    for row in self._fetch(connection, target, table, columns, table.c[target.primary_key[0]], wanted)
-                }
+                via = index[attribute.via[0]]
+                wanted = {row[via] for _, row in parents} - {None}
+                found_index, hits = self._fetch(connection, target, table, columns, table.c[target.primary_key[0]], wanted)
+                encode = self.encoder(target, subtree, registry, found_index)
+                key_position = found_index.get(target.primary_key[0])
+                found = {hit[key_position]: hit for hit in hits}
                 repeats: dict[Any, dict[str, Any] | None] = {}
                 for canonical, row in parents:
-                    key = row[attribute.via[0]]
+                    key = row[via]
                     if key in repeats:  # many rows, few targets: write the reference, skip the work
                         canonical[name] = repeats[key]
                         continue
@@ -244,11 +253,14 @@ class Reader:
                     repeats[key] = encode(hit)[1]
                     children[id(child)] = (child, hit)
             else:
-                parent_key = entity_type.primary_key[0]
+                parent_key = index[entity_type.primary_key[0]]
                 keys = {row[parent_key] for _, row in parents}
-                grouped: dict[Any, list[Mapping[str, Any]]] = {}
-                for row in self._fetch_members(connection, entity_type, attribute, target, table, columns, keys):
-                    grouped.setdefault(row["__parent__"], []).append(row)
+                grouped: dict[Any, list[Row]] = {}
+                found_index, hits = self._fetch_members(connection, entity_type, attribute, target, table, columns, keys)
+                encode = self.encoder(target, subtree, registry, found_index)
+                owner = found_index.get("__parent__")
+                for hit in hits:
+                    grouped.setdefault(hit[owner], []).append(hit)
                 for canonical, row in parents:
                     items = []
                     for hit in grouped.get(row[parent_key], ()):
@@ -256,7 +268,7 @@ class Reader:
                         items.append(written)
                         children[id(child)] = (child, hit)
                     canonical[name] = items
-            self._load(connection, target, list(children.values()), subtree, registry, text)
+            self._load(connection, target, list(children.values()), found_index, subtree, registry, text)
 
     def _fetch(
         self,
@@ -266,14 +278,14 @@ class Reader:
         columns: list[sa.ColumnElement[Any]],
         key: sa.ColumnElement[Any],
         wanted: set[Any],
-    ) -> list[Mapping[str, Any]]:
+    ) -> tuple[Index, list[Row]]:
         if not wanted:
-            return []
+            return {}, []
         where = [self.storage.dialect.in_values(key, sorted(wanted, key=str))]
         type_filter = self.compiler.type_filter(target, table)
         if type_filter is not None:
             where.append(type_filter)
-        return _dicts(connection.execute(sa.select(*columns).where(*where)))
+        return _rows(connection.execute(sa.select(*columns).where(*where)))
 
     def _fetch_members(
         self,
@@ -284,10 +296,10 @@ class Reader:
         table: sa.Table,
         columns: list[sa.ColumnElement[Any]],
         keys: set[Any],
-    ) -> list[Mapping[str, Any]]:
+    ) -> tuple[Index, list[Row]]:
         keys = sorted(keys - {None}, key=str)
         if not keys:
-            return []
+            return {}, []
         dialect = self.storage.dialect
         where = [table.c[column] == value for column, value in attribute.where.items()]
         type_filter = self.compiler.type_filter(target, table)
@@ -304,7 +316,7 @@ class Reader:
             statement = sa.select(*columns, parent.label("__parent__"))
             where.append(dialect.in_values(parent, keys))
         statement = statement.where(*where).order_by(*(table.c[k] for k in target.primary_key))
-        return _dicts(connection.execute(statement))
+        return _rows(connection.execute(statement))
 
     # --- grouped rows -----------------------------------------------------------------------
 
@@ -371,10 +383,20 @@ class _Joins:
         return column, attribute
 
 
-def _dicts(result: sa.CursorResult[Any]) -> list[dict[str, Any]]:
-    """Rows as plain dicts: several times cheaper to read from than row mappings."""
-    keys = list(result.keys())
-    return [dict(zip(keys, row)) for row in result.fetchall()]
+def _rows(result: sa.CursorResult[Any]) -> tuple[Index, list[Row]]:
+    """Every row of a result, and where each column is in a row."""
+    index = {name: position for position, name in enumerate(result.keys())}
+    return index, result.fetchall()  # type: ignore[return-value]
+
+
+def _getter(positions: list[int]) -> Callable[[Row], tuple[Any, ...]]:
+    """A function giving the values at ``positions`` of a row, as a tuple however many there are."""
+    if len(positions) > 1:
+        return operator.itemgetter(*positions)  # type: ignore[return-value]
+    if positions:
+        position = positions[0]
+        return lambda row: (row[position],)
+    return lambda row: ()
 
 
 def _page(statement: sa.Select[Any], query: ast.Query) -> tuple[sa.Select[Any], int | None]:
