@@ -17,6 +17,7 @@ hash of that export, the ``schema_hash`` of ``query_server_information``.
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import enum
 import hashlib
 import json
@@ -185,7 +186,7 @@ class Schema:
         try:
             return self.types[name]
         except KeyError:
-            raise SchemaError(f"Unknown entity type {name!r}{_suggest(name, self.types)}") from None
+            raise SchemaError(f"Unknown entity type {name!r}{self.suggest(name, self.types)}") from None
 
     def __contains__(self, name: object) -> bool:
         return name in self.types
@@ -204,6 +205,24 @@ class Schema:
                     break
                 base = self.types[base].base
         return found
+
+    def ancestry(self, name: str) -> list[EntityType]:
+        """``name`` and the types it extends, nearest first."""
+        chain = [self[name]]
+        while chain[-1].base is not None:
+            chain.append(self[chain[-1].base])
+        return chain
+
+    def concrete(self, name: str, values: Mapping[str, Any]) -> EntityType:
+        """The most specific of ``name`` and its subtypes whose classifier ``values`` (a row) has."""
+        family = sorted(self.subtypes(name), key=lambda t: (len(t.classifier), not t.abstract), reverse=True)
+        return next((t for t in family if all(values.get(c) == v for c, v in t.classifier.items())), self[name])
+
+    @staticmethod
+    def suggest(name: str, choices: Iterable[str]) -> str:
+        """``"; did you mean X, Y?"`` for the names in ``choices`` close to ``name``, else ``""``."""
+        close = difflib.get_close_matches(name, list(choices), n=3, cutoff=0.6)
+        return f"; did you mean {', '.join(close)}?" if close else ""
 
     def to_ftrack(self) -> list[dict[str, Any]]:
         """Every type in ftrack's ``query_schemas`` format, sorted by name."""
@@ -396,10 +415,3 @@ def _from_ftrack_property(
 
 def _table_name(type_name: str) -> str:
     return "".join(f"_{c.lower()}" if c.isupper() and i else c.lower() for i, c in enumerate(type_name))
-
-
-def _suggest(name: str, choices: Iterable[str]) -> str:
-    import difflib
-
-    close = difflib.get_close_matches(name, list(choices), n=3, cutoff=0.6)
-    return f"; did you mean {', '.join(close)}?" if close else ""

@@ -19,11 +19,14 @@ is upgraded.
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import importlib.resources
 import json
 import logging
+import threading
 import time
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any, Callable, Iterator, Mapping, Sequence
 
 import sqlalchemy as sa
 
@@ -100,6 +103,10 @@ class Backend:
         if not isinstance(operations, (list, tuple)):
             return _error("ValidationError", "A batch is a list of operations", "bad_request")
         writes = any(isinstance(o, Mapping) and o.get("action") in WRITE_ACTIONS for o in operations)
+        with _collector_paused():
+            return self._execute(operations, user, writes)
+
+    def _execute(self, operations: Sequence[Mapping[str, Any]], user: str, writes: bool) -> list[Any] | dict[str, Any]:
         for attempt in range(RETRIES):
             try:
                 return self._run(operations, user, writes)
@@ -239,28 +246,27 @@ class Backend:
                 batch = BatchContext(connection, self._user_id(connection, user))
                 for earlier in range(index):
                     self._operation(batch, earlier, operations[earlier])
-                reason = self.writer_problem(batch, operation) or f"the database refused it: {error.orig}"
+                code, reason = self._problem(batch, operation) or ("integrity", f"the database refused it: {error.orig}")
             finally:
                 transaction.rollback()
-        code = reason.split(":", 1)[0] if ":" in reason and " " not in reason.split(":", 1)[0] else "integrity"
-        return ValidationError(reason.split(": ", 1)[1] if code != "integrity" else reason, code).at(*place)
+        return ValidationError(reason, code).at(*place)
 
-    def writer_problem(self, batch: BatchContext, operation: Mapping[str, Any]) -> str | None:
-        """The broken constraint of one create or update, as ``code: explanation``."""
+    def _problem(self, batch: BatchContext, operation: Mapping[str, Any]) -> tuple[str, str] | None:
+        """The constraint one operation broke: (error code, explanation), or None when none is found."""
         entity_type = self.schema[operation["entity_type"]]
         data = operation.get("entity_data") or {}
         table = self.storage.table(entity_type)
         connection = batch.connection
         action = operation.get("action")
         if action == "delete":
-            return "still_referenced: other entities still refer to it; delete or change them first"
+            return "still_referenced", "other entities still refer to it; delete or change them first"
         if action == "create":
             key = {k: data.get(k) for k in entity_type.primary_key}
             if all(v is not None for v in key.values()):
                 where = [table.c[k] == self.writer.key(entity_type, list(key.values()))[k] for k in key]
                 if connection.execute(sa.select(sa.literal(1)).select_from(table).where(*where)).first():
                     shown = ", ".join(f"{k} {v}" for k, v in key.items())
-                    return f"duplicate_key: a {entity_type.name} with {shown} exists already"
+                    return "duplicate_key", f"a {entity_type.name} with {shown} exists already"
         values = dict(data)
         for attribute in entity_type.attributes.values():
             if attribute.name in data and attribute.kind.value == "reference" and isinstance(data[attribute.name], Mapping):
@@ -277,13 +283,42 @@ class Backend:
                     sa.select(sa.literal(1)).select_from(other).where(other.c[target.primary_key[0]] == value)
                 ).first()
                 if hit is None:
-                    return (f"missing_reference: {entity_type.name}.{name} is {value}, "
-                            f"but there is no {target.name} with that id")  # fmt: skip
+                    return "missing_reference", f"{entity_type.name}.{name} is {value}, but there is no {target.name} with that id"
             if attribute.unique:
                 hit = connection.execute(sa.select(sa.literal(1)).select_from(table).where(table.c[name] == value)).first()
                 if hit is not None:
-                    return f"duplicate_value: a {entity_type.name} with {name} {value!r} exists already"
+                    return "duplicate_value", f"a {entity_type.name} with {name} {value!r} exists already"
         return None
+
+
+_collector_lock = threading.Lock()
+_collector_users = 0
+_collector_was_enabled = False
+
+
+@contextlib.contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Pause Python's cyclic garbage collector while a batch runs.
+
+    Answering a query allocates a dict per entity and no cycles; with the collector on,
+    its full collections walk every live object again and again (a 75,000-row answer
+    spends about 40% of its time there). Reference counting still frees everything.
+    Batches on several threads share one pause: the collector comes back when the last
+    one ends, as it was before the first began.
+    """
+    global _collector_users, _collector_was_enabled
+    with _collector_lock:
+        if _collector_users == 0:
+            _collector_was_enabled = gc.isenabled()
+            gc.disable()
+        _collector_users += 1
+    try:
+        yield
+    finally:
+        with _collector_lock:
+            _collector_users -= 1
+            if _collector_users == 0 and _collector_was_enabled:
+                gc.enable()
 
 
 def _install(engine: sa.Engine, storage: Storage) -> None:

@@ -10,9 +10,6 @@ naming the type, the attribute and the closest real names.
 
 from __future__ import annotations
 
-import datetime
-import difflib
-import json
 from typing import Any, Callable
 
 import sqlalchemy as sa
@@ -20,8 +17,8 @@ import sqlalchemy as sa
 from ..exceptions import QueryError
 from ..query import ast
 from ..schema import Attribute, EntityType, Kind, Schema
-from ..wire import parse_datetime, to_utc
 from .storage import Storage
+from .values import coerce_value, describe
 
 __all__ = ["Compiler"]
 
@@ -41,7 +38,7 @@ class Compiler:
 
     def entity_type(self, name: str, text: str | None = None) -> EntityType:
         if name not in self.schema:
-            raise QueryError(f"Unknown entity type {name!r}{_close(name, self.schema.types)}", text)
+            raise QueryError(f"Unknown entity type {name!r}{self.schema.suggest(name, self.schema.types)}", text)
         return self.schema[name]
 
     def attribute(self, entity_type: EntityType, name: str, text: str | None = None) -> Attribute:
@@ -56,7 +53,7 @@ class Compiler:
             )  # fmt: skip
         if attribute is None or (attribute.hidden and name not in entity_type.classifier):
             visible = [a for a, spec in entity_type.attributes.items() if not spec.hidden]
-            raise QueryError(f"{entity_type.name} has no attribute {name!r}{_close(name, visible)}", text)
+            raise QueryError(f"{entity_type.name} has no attribute {name!r}{self.schema.suggest(name, visible)}", text)
         return attribute
 
     def target(self, attribute: Attribute) -> EntityType:
@@ -261,81 +258,15 @@ class Compiler:
 
     # --- values -----------------------------------------------------------------------------
 
-    def coerce(self, attribute: Attribute, value: Any, where: str, text: str | None = None) -> Any:
+    def coerce(self, attribute: Attribute, value: Any, where: str, text: str | None = None) -> Any:  # noqa: D102
         """A query value as the column of ``attribute`` stores it, or a QueryError saying why not."""
         try:
             return coerce_value(attribute.type or "string", value)
         except (TypeError, ValueError) as error:
-            raise QueryError(f"{where} is {_article(attribute.type)}: {error}", text) from None
-
-
-def coerce_value(kind: str, value: Any) -> Any:
-    """``value`` as a column of type ``kind`` stores it; TypeError/ValueError when it cannot be."""
-    if value is None:
-        return None
-    if kind in ("string", "text", "json"):
-        if isinstance(value, bool) or not isinstance(value, (str, int, float)):
-            raise TypeError(f"{value!r} is not text")
-        return value if isinstance(value, str) else str(value)
-    if kind == "variable":
-        return json.dumps(value)
-    if kind == "boolean":
-        if isinstance(value, bool):
-            return value
-        if isinstance(value, str) and value.lower() in ("true", "false", "1", "0"):
-            return value.lower() in ("true", "1")
-        if isinstance(value, int) and value in (0, 1):
-            return bool(value)
-        raise ValueError(f"{value!r} is not true or false")
-    if kind in ("integer", "number"):
-        if isinstance(value, bool):
-            raise TypeError(f"{value!r} is not a number")
-        if isinstance(value, str):
-            try:
-                value = float(value) if kind == "number" else int(value)
-            except ValueError:
-                raise ValueError(f"{value!r} is not a number") from None
-        if not isinstance(value, (int, float)):
-            raise TypeError(f"{value!r} is not a number")
-        if kind == "integer" and (isinstance(value, float) and not value.is_integer()):
-            raise ValueError(f"{value!r} is not a whole number")
-        return int(value) if kind == "integer" else value
-    if kind == "datetime":
-        if isinstance(value, datetime.datetime):
-            moment = value
-        elif isinstance(value, str):
-            try:
-                moment = parse_datetime(value)
-            except ValueError:
-                raise ValueError(f"{value!r} is not an ISO 8601 date or datetime") from None
-        else:
-            raise TypeError(f"{value!r} is not a datetime")
-        return to_utc(moment).replace(tzinfo=None)
-    if kind == "date":
-        if isinstance(value, datetime.datetime):
-            return value.date()
-        if isinstance(value, datetime.date):
-            return value
-        if isinstance(value, str):
-            try:
-                return datetime.date.fromisoformat(value[:10])
-            except ValueError:
-                raise ValueError(f"{value!r} is not an ISO 8601 date") from None
-        raise TypeError(f"{value!r} is not a date")
-    return value
+            raise QueryError(f"{where} is {describe(attribute.type)}: {error}", text) from None
 
 
 def _literal(value: ast.Value, text: str | None) -> Any:
     if isinstance(value, ast.Parameter):
         raise QueryError(f"Parameter :{value.name} has no value (bind it before running the query)", text)
     return value.value
-
-
-def _article(kind: str | None) -> str:
-    return {"integer": "a whole number", "number": "a number", "boolean": "a boolean", "datetime": "a datetime",
-            "date": "a date", "variable": "a value", "json": "JSON text"}.get(kind or "", "text")  # fmt: skip
-
-
-def _close(name: str, choices: Any) -> str:
-    close = difflib.get_close_matches(name, list(choices), n=3, cutoff=0.6)
-    return f"; did you mean {', '.join(close)}?" if close else ""

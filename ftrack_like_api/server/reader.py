@@ -11,8 +11,6 @@ attributes merge into the first.
 
 from __future__ import annotations
 
-import datetime
-import json
 import operator
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
@@ -21,8 +19,8 @@ import sqlalchemy as sa
 from ..exceptions import QueryError
 from ..query import ast, parse
 from ..schema import Attribute, EntityType, Kind
-from ..wire import encode_date, encode_datetime
 from .compiler import Compiler
+from .values import CONVERTERS, to_wire
 
 __all__ = ["Reader"]
 
@@ -138,11 +136,6 @@ class Reader:
             known = self._concrete[entity_type.name] = (columns, family, {})
         return known
 
-    def concrete(self, entity_type: EntityType, row: Mapping[str, Any]) -> EntityType:
-        """The most specific type (``entity_type`` or a subtype) whose classifier the row has."""
-        _, family, _ = self._family(entity_type)
-        return next((t for t in family if all(row.get(c) == v for c, v in t.classifier.items())), entity_type)
-
     def encoder(
         self, entity_type: EntityType, tree: Tree, registry: dict[tuple[Any, ...], dict[str, Any]], index: Index
     ) -> Callable[[Row], tuple[dict[str, Any], dict[str, Any]]]:
@@ -162,7 +155,7 @@ class Reader:
 
         def plan_for(concrete: EntityType) -> tuple[Any, ...]:
             names = dict.fromkeys([*self._system(concrete), *(n for n in scalars if n in concrete.attributes)])
-            fields = tuple((name, _CONVERTERS.get(concrete.attributes[name].type or "")) for name in names)
+            fields = tuple((name, CONVERTERS.get(concrete.attributes[name].type or "")) for name in names)
             fields = tuple((name, convert, index[name]) for name, convert in fields)
             plain = tuple(name for name, convert, _ in fields if convert is None)
             converted = tuple(field for field in fields if field[1] is not None)
@@ -176,7 +169,7 @@ class Reader:
             concrete = by_values.get(values)
             if concrete is None:
                 named = {column: row[index[column]] for column in columns}
-                concrete = by_values[values] = self.concrete(entity_type, named)
+                concrete = by_values[values] = self.schema.concrete(entity_type.name, named)
             plan = plans.get(concrete.name)
             if plan is None:
                 plan = plans[concrete.name] = plan_for(concrete)
@@ -352,7 +345,7 @@ class Reader:
         more = limit is not None and len(rows) > limit
         rows = rows[:limit] if limit is not None else rows
         return [
-            {k: (_out(attributes[k], v) if k in attributes else _number(v)) for k, v in row.items()} for row in rows
+            {k: (to_wire(attributes[k].type, v) if k in attributes else _number(v)) for k, v in row.items()} for row in rows
         ], more  # fmt: skip
 
 
@@ -406,26 +399,6 @@ def _page(statement: sa.Select[Any], query: ast.Query) -> tuple[sa.Select[Any], 
         # One row more than asked tells whether there is a next page.
         statement = statement.limit(query.limit + 1)
     return statement, query.limit
-
-
-_CONVERTERS = {
-    "datetime": encode_datetime,
-    "date": encode_date,
-    "variable": json.loads,
-}
-
-
-def _out(attribute: Attribute, value: Any) -> Any:
-    """A stored value as the wire carries it."""
-    if value is None:
-        return None
-    if isinstance(value, datetime.datetime):
-        return encode_datetime(value)
-    if isinstance(value, datetime.date):
-        return encode_date(value)
-    if attribute.type == "variable":
-        return json.loads(value)
-    return value
 
 
 def _number(value: Any) -> Any:

@@ -22,8 +22,8 @@ import sqlalchemy as sa
 from ..exceptions import ValidationError
 from ..schema import Attribute, EntityType, Kind
 from ..wire import decode_value
-from .compiler import Compiler, _close, coerce_value
-from .reader import _out
+from .compiler import Compiler
+from .values import coerce_value, describe, to_wire
 
 __all__ = ["BatchContext", "Writer"]
 
@@ -137,7 +137,7 @@ class Writer:
         entity_type = self._type(type_name)
         keys = self.key(entity_type, key)
         current = self._existing(batch, entity_type, keys)
-        concrete = self.concrete(entity_type, current)
+        concrete = self.schema.concrete(entity_type.name, current)
         changes, after = self._values(batch, concrete, data, creating=False)
         table = self.storage.table(entity_type)
         if changes:
@@ -182,13 +182,13 @@ class Writer:
         value = coerce_value(attribute.type or "string", default)
         table = self.storage.table(entity_type)
         batch.connection.execute(table.update().where(*[table.c[k] == v for k, v in keys.items()]).values({attribute.name: value}))
-        return _out(attribute, value)
+        return to_wire(attribute.type, value)
 
     # --- pieces -----------------------------------------------------------------------------
 
     def _type(self, name: str) -> EntityType:
         if not isinstance(name, str) or name not in self.schema:
-            raise ValidationError(f"Unknown entity type {name!r}{_close(str(name), self.schema.types)}", "unknown_type")
+            raise ValidationError(f"Unknown entity type {name!r}{self.schema.suggest(str(name), self.schema.types)}", "unknown_type")
         return self.schema[name]
 
     def key(self, entity_type: EntityType, key: Any) -> dict[str, Any]:
@@ -221,13 +221,6 @@ class Writer:
             raise ValidationError(f"No {entity_type.name} with {shown}", "not_found")
         return dict(found)
 
-    def concrete(self, entity_type: EntityType, row: Mapping[str, Any]) -> EntityType:
-        family = sorted(self.schema.subtypes(entity_type.name), key=lambda t: len(t.classifier), reverse=True)
-        for candidate in family:
-            if all(row.get(c) == v for c, v in candidate.classifier.items()):
-                return candidate
-        return entity_type
-
     def _values(
         self, batch: BatchContext, entity_type: EntityType, data: Mapping[str, Any], creating: bool
     ) -> tuple[dict[str, Any], list[Any]]:
@@ -243,7 +236,7 @@ class Writer:
             if attribute is None or attribute.hidden:
                 visible = [a for a, spec in entity_type.attributes.items() if not spec.hidden]
                 raise ValidationError(
-                    f"{entity_type.name} has no attribute {name!r}{_close(name, visible)}", "unknown_attribute"
+                    f"{entity_type.name} has no attribute {name!r}{self.schema.suggest(name, visible)}", "unknown_attribute"
                 )
             if attribute.computed:
                 raise ValidationError(f"{entity_type.name}.{name} is computed and cannot be set", "computed")
@@ -268,7 +261,7 @@ class Writer:
             return coerce_value(attribute.type or "string", decode_value(value))
         except (TypeError, ValueError) as error:
             raise ValidationError(
-                f"{entity_type.name}.{attribute.name} takes {_kind(attribute.type)}: {error}", "wrong_type"
+                f"{entity_type.name}.{attribute.name} takes {describe(attribute.type)}: {error}", "wrong_type"
             ) from None
 
     def _reference(self, entity_type: EntityType, attribute: Attribute, value: Any) -> dict[str, Any]:
@@ -277,7 +270,7 @@ class Writer:
             return {local: None for local in attribute.via}
         if isinstance(value, Mapping):
             named = value.get("__entity_type__", target.name)
-            if named not in self.schema or target.name not in {t.name for t in self._ancestry(self.schema[named])}:
+            if named not in self.schema or target.name not in {t.name for t in self.schema.ancestry(named)}:
                 raise ValidationError(
                     f"{entity_type.name}.{attribute.name} refers to a {target.name}, not a {named}", "wrong_type"
                 )
@@ -294,12 +287,6 @@ class Writer:
         return {
             local: self._coerce(entity_type, entity_type.attributes[local], v) for local, v in zip(attribute.via, values)
         }
-
-    def _ancestry(self, entity_type: EntityType) -> list[EntityType]:
-        chain = [entity_type]
-        while chain[-1].base is not None:
-            chain.append(self.schema[chain[-1].base])
-        return chain
 
     def _collection(self, batch: BatchContext, entity_type: EntityType, attribute: Attribute, value: Any) -> Any:
         """Make the collection hold exactly the listed entities, once the owner row exists."""
@@ -350,7 +337,7 @@ class Writer:
         for name in names:
             attribute = entity_type.attributes.get(name)
             if attribute is not None and attribute.kind is Kind.SCALAR:
-                written[name] = _out(attribute, row.get(name))
+                written[name] = to_wire(attribute.type, row.get(name))
         return written
 
     def _system(self, entity_type: EntityType) -> list[str]:
@@ -509,16 +496,11 @@ class Writer:
         for owner in self.schema:
             metadata = owner.attributes.get("metadata")
             if metadata is not None and metadata.kind is Kind.MAPPED:
-                root = self._ancestry(owner)[-1]
+                root = self.schema.ancestry(owner.name)[-1]
                 roots.setdefault(root.table, root)  # type: ignore[arg-type]
         for root in roots.values():
             table = self.storage.table(root)
             found = batch.connection.execute(sa.select(table).where(table.c[root.primary_key[0]] == parent)).mappings().first()
             if found is not None:
-                return self.concrete(root, found).name
+                return self.schema.concrete(root.name, found).name
         return None
-
-
-def _kind(kind: str | None) -> str:
-    return {"integer": "a whole number", "number": "a number", "boolean": "true or false", "datetime": "a datetime",
-            "date": "a date", "variable": "any JSON value"}.get(kind or "", "text")  # fmt: skip

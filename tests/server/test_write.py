@@ -198,3 +198,33 @@ def test_reset_remote_puts_an_attribute_back_to_its_default(call, project):
     assert "No Task with id x" in error["content"]
     error = call.error({"action": "reset_remote", "reset_type": "api_key", "entity_type": "User", "entity_key": "x"})
     assert error["error_code"] == "unsupported"
+
+
+def test_deleting_what_others_refer_to_is_refused_and_changes_nothing(call, project):
+    status = call.create("Status", name="Temporary", is_active=True)["id"]
+    task = call.create("Task", name="uses status", parent_id=project["id"], status_id=status)["id"]
+    error = call.error({"action": "delete", "entity_type": "Status", "entity_key": [status]})
+    assert error["error_code"] == "still_referenced" and error["operation"]["index"] == 0
+    assert call.query(f"select status_id from Task where id is {task}")[0]["status_id"] == status
+
+
+def test_batches_leave_the_garbage_collector_as_they_found_it(backend):
+    import gc
+    import threading
+
+    assert gc.isenabled()
+    threads = [
+        threading.Thread(target=backend.execute, args=([{"action": "query", "expression": "Status"}] * 20, "admin"))
+        for _ in range(8)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        backend.execute([{"action": "query", "expression": "Status"}], "admin")
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
