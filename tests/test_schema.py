@@ -11,9 +11,8 @@ from ftrack_like_api.schema import Kind, Schema
 pytest.importorskip("sqlalchemy", reason="the shipped schema loads through the server package")
 from ftrack_like_api.server import load_schema  # noqa: E402
 
-FIXTURES = pathlib.Path(__file__).resolve().parents[2] / "shared" / "data" / "ftrack-wire-fixtures"
-REAL = json.loads((FIXTURES / "query_schemas.json").read_text()) if FIXTURES.exists() else None
-needs_fixtures = pytest.mark.skipif(REAL is None, reason=f"the wire fixtures are not at {FIXTURES}")
+FIXTURES = pathlib.Path(__file__).resolve().parent / "fixtures" / "ftrack-wire"
+REAL = json.loads((FIXTURES / "query_schemas.json").read_text())
 
 REQUIRED_TYPES = """Context TypedContext Project Folder Episode Sequence Shot AssetBuild Task Milestone ObjectType
 Status State Type Priority ProjectSchema WorkflowSchema TaskTypeSchema User Group Membership Appointment Timelog Note
@@ -72,7 +71,6 @@ def export():
     return load_schema().to_ftrack()
 
 
-@needs_fixtures
 def test_the_real_answer_passes_the_rules():
     assert check_ftrack_schemas(REAL) == []
     assert len(Schema.from_ftrack(REAL).types) == 116
@@ -92,7 +90,6 @@ def test_the_export_covers_every_type_a_studio_needs(export):
     assert set(REQUIRED_TYPES) <= {s["id"] for s in export}
 
 
-@needs_fixtures
 def test_names_keys_projections_and_kinds_match_ftrack(export):
     real = {s["id"]: s for s in REAL}
 
@@ -117,7 +114,6 @@ def test_names_keys_projections_and_kinds_match_ftrack(export):
     assert differences == []
 
 
-@needs_fixtures
 def test_polymorphic_types_carry_ftrack_classifiers(export):
     by_name = {s["id"]: s for s in export}
     real = {s["id"]: s for s in REAL}

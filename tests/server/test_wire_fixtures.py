@@ -6,8 +6,7 @@ import uuid
 
 import pytest
 
-FIXTURES = pathlib.Path(__file__).resolve().parents[3] / "shared" / "data" / "ftrack-wire-fixtures"
-pytestmark = pytest.mark.skipif(not FIXTURES.exists(), reason=f"the wire fixtures are not at {FIXTURES}")
+FIXTURES = pathlib.Path(__file__).resolve().parents[1] / "fixtures" / "ftrack-wire"
 
 
 def fixture(name):
