@@ -10,6 +10,7 @@ naming the type, the attribute and the closest real names.
 
 from __future__ import annotations
 
+import json
 from typing import Any, Callable
 
 import sqlalchemy as sa

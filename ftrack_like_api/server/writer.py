@@ -112,7 +112,7 @@ class Writer:
                     row[attribute.name] = coerce_value(attribute.type or "string", value)
         missing = [
             a.name for a in entity_type.scalars
-            if a.required and row.get(a.name) is None and not (a.fill == "sequence")
+            if a.required and row.get(a.name) is None and a.fill != "sequence"
         ]  # fmt: skip
         if missing:
             raise ValidationError(f"{type_name} needs a value for {', '.join(missing)}", "missing_required")

@@ -2,6 +2,7 @@
 
 import pytest
 
+from ftrack_like_api.exceptions import QueryError
 from ftrack_like_api.query import parse, render
 from ftrack_like_api.query.ast import (
     Aggregate,
@@ -292,7 +293,7 @@ def test_whitespace_and_newlines_are_free():
 
 def test_render_is_canonical():
     text = "SELECT name FROM Task WHERE name = 'it''s' LIMIT 5 OFFSET 2"
-    with pytest.raises(Exception):
+    with pytest.raises(QueryError):
         parse(text)  # SQL-style doubled quotes are not an escape here
     query = parse("SELECT name FROM Task WHERE name = 'x' AND bid AFTER 2 LIMIT 5 OFFSET 2")
     assert render(query) == 'select name from Task where name is "x" and bid > 2 offset 2 limit 5'

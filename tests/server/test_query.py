@@ -86,6 +86,9 @@ def test_spec_example_and_or_not_like(call, studio):
     assert names(call, expression) == ["sh010", "sh020"]
     assert names(call, 'Shot where status.name like "%Omit%"') == ["sh030"]
     assert names(call, 'Shot where status.name not_like "%Omit%"') == ["sh010", "sh020"]
+    # like on a number compares its text; a pattern written as a number is its text too.
+    assert names(call, 'Task where bid like "2%"') == ["comp"]
+    assert names(call, "Task where name like 5") == []
 
 
 def test_spec_example_is_not_none(call, studio):
@@ -166,7 +169,7 @@ def test_a_hundred_thousand_ids_in_one_in(call, studio):
 
 
 def test_polymorphic_types_return_each_row_as_its_own_type(call, studio):
-    rows = call.query(f'TypedContext where project.name is "tutorial"')
+    rows = call.query('TypedContext where project.name is "tutorial"')
     kinds = sorted({r["__entity_type__"] for r in rows})
     assert kinds == ["Sequence", "Shot", "Task"]
     everything = call.query("Context")
@@ -179,7 +182,7 @@ def test_rows_carry_the_system_projections(call, studio):
 
 
 def test_each_entity_is_encoded_once_then_referenced(call, studio):
-    rows = call.query(f'select status.name from Shot where parent.name is "sq010" order by name')
+    rows = call.query('select status.name from Shot where parent.name is "sq010" order by name')
     status_ids = [r["status"]["id"] for r in rows]
     assert len(set(status_ids)) == 2
     rows = call.query('select status.name from Task where status.name is "Not started" order by name')

@@ -28,6 +28,7 @@ def test_a_script_creating_shot_name_parent_works(call, project):
         create("Task", id=task, name="comp", parent={"__entity_type__": "Shot", "id": shot}),
     )
     shot_data, task_data = answers[1]["data"], answers[2]["data"]
+    assert task_data["parent_id"] == shot and task_data["project_id"] == project["id"]
     assert shot_data["project_id"] == project["id"]
     assert shot_data["context_type"] == "task" and shot_data["object_type_id"] == "bad911de-3bd6-47b9-8b46-3476e237cb36"
     for filled in ("status_id", "type_id", "priority_id", "sort", "created_at", "created_by_id"):
