@@ -127,7 +127,7 @@ class Compiler:
         where = self.join(entity_type, table, attribute, other)
         if inner is not None:
             where.append(inner(target, other))
-        return sa.exists(sa.select(sa.literal(1)).select_from(other).where(*where))
+        return sa.exists(sa.select(sa.literal(1)).select_from(other).where(*where).correlate_except(other))
 
     def join(
         self, entity_type: EntityType, table: sa.FromClause, attribute: Attribute, other: sa.FromClause
@@ -140,6 +140,8 @@ class Compiler:
         elif attribute.through is not None:
             link_type = self.schema[attribute.through.type]
             link = self.storage.table(link_type).alias()
+            # Explicit correlation: `table` belongs to a select two levels up, and
+            # SQLAlchemy correlates only with the select right around by itself.
             where.append(
                 sa.exists(
                     sa.select(sa.literal(1))
@@ -148,6 +150,7 @@ class Compiler:
                         link.c[attribute.through.local] == table.c[entity_type.primary_key[0]],
                         link.c[attribute.through.remote] == other.c[target.primary_key[0]],
                     )
+                    .correlate_except(link)
                 )
             )
         else:

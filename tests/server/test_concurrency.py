@@ -50,3 +50,28 @@ def test_processes_writing_at_once_lose_nothing(backend, call, database):
     assert versions == list(range(1, processes * batches * 3 + 1))
     tasks = call.query(f'Task where parent_id is {project} and name is "concurrent"')
     assert len(tasks) == processes * batches * 3
+
+
+OPENER = textwrap.dedent(
+    """
+    import sys
+    from ftrack_like_api.server import Backend
+
+    backend = Backend.from_url(sys.argv[1])
+    answer = backend.execute([{"action": "query", "expression": "select username from User"}], "admin")
+    backend.close()
+    print(len(answer[0]["data"]))
+    """
+)
+
+
+def test_processes_opening_one_new_database_at_once_build_it_once(fresh_database):
+    openers = [
+        subprocess.Popen([sys.executable, "-c", OPENER, fresh_database], stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True)
+        for _ in range(4)
+    ]  # fmt: skip
+    for opener in openers:
+        out, err = opener.communicate(timeout=240)
+        assert opener.returncode == 0, err
+        assert out.strip() == "1"  # one admin: seeded once

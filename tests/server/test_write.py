@@ -229,3 +229,31 @@ def test_batches_leave_the_garbage_collector_as_they_found_it(backend):
         assert not gc.isenabled()
     finally:
         gc.enable()
+
+
+def test_setting_a_collection_through_a_link_type(call, project):
+    tasks = [call.create("Task", name=f"listed{i}", parent_id=project["id"])["id"] for i in range(3)]
+    category = call.query("ListCategory")[0]["id"]
+    listing = call.create("TypedContextList", name="dailies", project_id=project["id"], category_id=category,
+                          items=[{"__entity_type__": "Task", "id": tasks[0]}, {"__entity_type__": "Task", "id": tasks[1]}])
+    items = call.query(f"select items from TypedContextList where id is {listing['id']}")[0]["items"]
+    assert sorted(i["id"] for i in items) == sorted(tasks[:2])
+    call({"action": "update", "entity_type": "TypedContextList", "entity_key": [listing["id"]],
+          "entity_data": {"items": [{"__entity_type__": "Task", "id": tasks[1]}, {"__entity_type__": "Task", "id": tasks[2]}]}})
+    items = call.query(f"select items from TypedContextList where id is {listing['id']}")[0]["items"]
+    assert sorted(i["id"] for i in items) == sorted(tasks[1:])
+    assert [t["name"] for t in call.query(f'Task where lists any (name is "dailies") order by name')] == ["listed1", "listed2"]
+
+
+def test_setting_a_collection_of_owned_entities(call, project):
+    asset = call.create("Asset", name="owned", context_id=project["id"])["id"]
+    first, second = (call.create("AssetVersion", asset_id=asset)["id"] for _ in range(2))
+    components = [call.create("FileComponent", name=f"c{i}")["id"] for i in range(2)]
+    call({"action": "update", "entity_type": "AssetVersion", "entity_key": [first],
+          "entity_data": {"components": [{"__entity_type__": "FileComponent", "id": c} for c in components]}})
+    assert len(call.query(f"Component where version_id is {first}")) == 2
+    call({"action": "update", "entity_type": "AssetVersion", "entity_key": [second],
+          "entity_data": {"components": [{"__entity_type__": "FileComponent", "id": components[0]}]}})
+    call({"action": "update", "entity_type": "AssetVersion", "entity_key": [first], "entity_data": {"components": []}})
+    assert [c["id"] for c in call.query(f"Component where version_id is {second}")] == [components[0]]
+    assert call.query(f"Component where version_id is {first}") == []
