@@ -74,6 +74,10 @@ class Attribute:
     #: the target's attributes holding our key.
     via: tuple[str, ...] = ()
     through: Through | None = None
+    #: Collections that follow a tree: the attribute holding the parent's key (``parent_id``),
+    #: walked ``up`` (ancestors) or ``down`` (descendants) as far as it goes.
+    recursive: str | None = None
+    direction: str = "up"
     #: Collections: the target's attribute values that select the items (e.g. type=assignment).
     where: Mapping[str, Any] = dataclasses.field(default_factory=dict)
     #: Mapped attributes: the target's attributes that are the key and the value.

@@ -124,10 +124,47 @@ class Compiler:
         """EXISTS a related entity (through ``attribute``) for which ``inner`` holds."""
         target = self.target(attribute)
         other = self.storage.table(target).alias()
-        where = self.join(entity_type, table, attribute, other)
+        if attribute.recursive is not None:
+            chain = self.chain(entity_type, table, attribute)
+            source: sa.FromClause = chain.join(other, other.c[target.primary_key[0]] == chain.c.id)
+            own: tuple[sa.FromClause, ...] = (other, chain)
+            where = [w for w in [self.type_filter(target, other)] if w is not None]
+        else:
+            source, own, where = other, (other,), self.join(entity_type, table, attribute, other)
         if inner is not None:
             where.append(inner(target, other))
-        return sa.exists(sa.select(sa.literal(1)).select_from(other).where(*where).correlate_except(other))
+        return sa.exists(sa.select(sa.literal(1)).select_from(source).where(*where).correlate_except(*own))
+
+    def chain(self, entity_type: EntityType, table: sa.FromClause, attribute: Attribute) -> sa.CTE:
+        """The keys above (or below) one row of ``table`` along ``attribute.recursive``: a recursive CTE."""
+        parent, key = attribute.recursive, entity_type.primary_key[0]
+        step = self.storage.table(entity_type).alias()
+        if attribute.direction == "up":
+            chain = sa.select(table.c[parent].label("id")).correlate(table).cte(recursive=True, nesting=True)
+            following = sa.select(step.c[parent].label("id")).join(chain, step.c[key] == chain.c.id)
+            following = following.where(step.c[parent].is_not(None))
+        else:
+            start = self.storage.table(entity_type).alias()
+            anchor = sa.select(start.c[key].label("id")).where(start.c[parent] == table.c[key]).correlate(table)
+            chain = anchor.cte(recursive=True, nesting=True)
+            following = sa.select(step.c[key].label("id")).join(chain, step.c[parent] == chain.c.id)
+        return chain.union_all(following)
+
+    def chains(self, entity_type: EntityType, attribute: Attribute, keys: list[Any]) -> sa.CTE:
+        """``chain`` for many rows at once: (root, id, depth) for every key above or below each of ``keys``."""
+        parent, key = attribute.recursive, entity_type.primary_key[0]
+        start, step = self.storage.table(entity_type).alias(), self.storage.table(entity_type).alias()
+        if attribute.direction == "up":
+            anchor = sa.select(start.c[key].label("root"), start.c[parent].label("id"), sa.literal(1).label("depth"))
+            anchor = anchor.where(self.dialect.in_values(start.c[key], keys), start.c[parent].is_not(None))
+            chain = anchor.cte(recursive=True)
+            following = sa.select(chain.c.root, step.c[parent], chain.c.depth + 1).join(chain, step.c[key] == chain.c.id)
+            following = following.where(step.c[parent].is_not(None))
+        else:
+            anchor = sa.select(start.c[parent].label("root"), start.c[key].label("id"), sa.literal(1).label("depth"))
+            chain = anchor.where(self.dialect.in_values(start.c[parent], keys)).cte(recursive=True)
+            following = sa.select(chain.c.root, step.c[key], chain.c.depth + 1).join(chain, step.c[parent] == chain.c.id)
+        return chain.union_all(following)
 
     def join(
         self, entity_type: EntityType, table: sa.FromClause, attribute: Attribute, other: sa.FromClause

@@ -298,6 +298,13 @@ class Reader:
         type_filter = self.compiler.type_filter(target, table)
         if type_filter is not None:
             where.append(type_filter)
+        if attribute.recursive is not None:
+            chain = self.compiler.chains(owner, attribute, keys)
+            source = chain.join(table, table.c[target.primary_key[0]] == chain.c.id)
+            statement = sa.select(*columns, chain.c.root.label("__parent__")).select_from(source).where(*where)
+            # Ancestors read from the top down, as a path does; descendants level by level.
+            depth = chain.c.depth.desc() if attribute.direction == "up" else chain.c.depth.asc()
+            return _rows(connection.execute(statement.order_by(depth, *(table.c[k] for k in target.primary_key))))
         if attribute.through is not None:
             link = self.storage.table(self.schema[attribute.through.type]).alias()
             parent = link.c[attribute.through.local]

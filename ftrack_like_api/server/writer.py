@@ -248,6 +248,10 @@ class Writer:
                 row[name] = self._coerce(entity_type, attribute, value)
             elif attribute.kind is Kind.REFERENCE:
                 row.update(self._reference(entity_type, attribute, value))
+            elif attribute.kind is Kind.COLLECTION and attribute.recursive is not None:
+                raise ValidationError(
+                    f"{entity_type.name}.{name} follows the hierarchy: set {attribute.recursive} instead", "derived"
+                )
             elif attribute.kind is Kind.COLLECTION:
                 after.append(self._collection(batch, entity_type, attribute, value))
             elif value not in (None, [], {}):

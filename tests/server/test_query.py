@@ -214,3 +214,24 @@ def test_a_malformed_query_is_an_error_object_with_the_caret(call, studio):
     error = call.error({"action": "query", "expression": "Task where name"})
     assert error["exception"] == "ValidationError"
     assert "Expected operator" in error["content"] and "^" in error["content"]
+
+
+def test_ancestors_and_descendants_follow_the_hierarchy(call, studio):
+    assert names(call, 'Task where ancestors any (name is "sq010")') == ["anim", "comp", "comp"]
+    assert names(call, 'Task where ancestors any (name is "sq020")') == ["light"]
+    assert names(call, 'Sequence where descendants any (name is "light")') == ["sq020"]
+    assert names(call, f'Shot where project_id is {studio["project"]} and not descendants any ()') == []
+    assert names(call, f'TypedContext where project_id is {studio["project"]} and not ancestors any ()') == ["sq010", "sq020"]
+
+
+def test_ancestors_read_from_the_top_and_descendants_level_by_level(call, studio):
+    row = call.query(f"select ancestors.name from Task where id is {studio['sh020/comp']}")[0]
+    assert [a["name"] for a in row["ancestors"]] == ["sq010", "sh020"]
+    row = call.query(f"select descendants.name from Sequence where id is {studio['sq020']}")[0]
+    assert [d["name"] for d in row["descendants"]] == ["sh030", "light"]
+
+
+def test_the_hierarchy_collections_cannot_be_written(call, studio):
+    error = call.error({"action": "update", "entity_type": "Task", "entity_key": [studio["sh010/comp"]],
+                        "entity_data": {"ancestors": []}})
+    assert error["error_code"] == "derived" and "set parent_id instead" in error["content"]
