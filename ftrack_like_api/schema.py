@@ -93,6 +93,8 @@ class Attribute:
     required: bool = False
     immutable: bool = False
     computed: bool = False
+    #: Computed attributes: how the server works the value out (see ``server/computed.py``).
+    compute: str | None = None
     index: bool = False
     unique: bool = False
     #: Stored and usable in queries, left out of the ftrack export.

@@ -20,6 +20,7 @@ from ..exceptions import QueryError
 from ..query import ast, parse
 from ..schema import Attribute, EntityType, Kind
 from .compiler import Compiler
+from .computed import Computed
 from .values import CONVERTERS, to_wire
 
 __all__ = ["Reader"]
@@ -41,6 +42,11 @@ class Reader:
         self.compiler = compiler
         self.schema = compiler.schema
         self.storage = compiler.storage
+        self.computed = Computed(compiler)
+        for entity_type in self.schema:
+            for attribute in entity_type.attributes.values():
+                if attribute.computed:
+                    self.computed.check(entity_type, attribute)
         self._concrete: dict[str, tuple[tuple[str, ...], list[EntityType], dict[tuple[Any, ...], EntityType]]] = {}
 
     def query(self, connection: sa.Connection, text: str) -> dict[str, Any]:
@@ -95,8 +101,6 @@ class Reader:
             level, current = tree, entity_type
             for depth, name in enumerate(path.segments):
                 attribute = self.compiler.attribute(current, name, text)
-                if attribute.computed:
-                    raise QueryError(f"{current.name}.{name} is computed and cannot be selected yet", text)
                 last = depth == len(path.segments) - 1
                 if attribute.kind is Kind.SCALAR and not last:
                     raise QueryError(f"{current.name}.{name} is a value, so {path} cannot go on past it", text)
@@ -114,12 +118,16 @@ class Reader:
         for member in self.schema.subtypes(entity_type.name):
             names.update(dict.fromkeys(self._system(member)))
             names.update(dict.fromkeys(member.classifier))
+        computed = []
         for name, (attribute, _) in tree.items():
-            if attribute.kind is Kind.SCALAR:
+            if attribute.computed:
+                if self.computed.is_column(attribute):
+                    computed.append(self.computed.column(entity_type, table, attribute))
+            elif attribute.kind is Kind.SCALAR:
                 names[name] = None
             elif attribute.kind is Kind.REFERENCE:
                 names.update(dict.fromkeys(attribute.via))
-        return [table.c[name] for name in names]
+        return [table.c[name] for name in names] + computed
 
     def _system(self, entity_type: EntityType) -> list[str]:
         return [
@@ -148,7 +156,10 @@ class Reader:
         """
         columns, _, by_values = self._family(entity_type)
         classifier_of = operator.itemgetter(*(index[c] for c in columns)) if columns else (lambda row: None)
-        scalars = tuple(name for name, (a, _) in tree.items() if a.kind is Kind.SCALAR)
+        scalars = tuple(
+            name for name, (a, _) in tree.items()
+            if a.kind is Kind.SCALAR and (not a.computed or self.computed.is_column(a))
+        )  # fmt: skip
         plans: dict[str, tuple[Any, ...]] = {}
         references: dict[tuple[Any, ...], dict[str, Any]] = {}
         mine: set[tuple[Any, ...]] = set()
@@ -215,6 +226,10 @@ class Reader:
         text: str,
     ) -> None:
         """Fill the reference and collection projections of ``parents``, one query per attribute."""
+        for attribute, _ in tree.values():
+            if attribute.computed and not self.computed.is_column(attribute) and parents:
+                key = index[entity_type.primary_key[0]]
+                self.computed.fill(connection, entity_type, attribute, [(c, row[key]) for c, row in parents])
         for name, (attribute, subtree) in tree.items():
             if attribute.kind is Kind.SCALAR or not parents:
                 continue

@@ -235,3 +235,21 @@ def test_the_hierarchy_collections_cannot_be_written(call, studio):
     error = call.error({"action": "update", "entity_type": "Task", "entity_key": [studio["sh010/comp"]],
                         "entity_data": {"ancestors": []}})
     assert error["error_code"] == "derived" and "set parent_id instead" in error["content"]
+
+
+def test_computed_link_and_time_logged(call, studio):
+    row = call.query(f"select link, time_logged, bid_time_logged_difference from Task where id is {studio['sh010/comp']}")[0]
+    assert [(step["name"], step["type"]) for step in row["link"]] == [
+        ("tutorial", "Project"), ("sq010", "TypedContext"), ("sh010", "TypedContext"), ("comp", "TypedContext"),
+    ]
+    assert row["time_logged"] == 3600 and row["bid_time_logged_difference"] == 2.0 - 3600
+    nested = call.query(f"select parent.link from Task where id is {studio['sh030/light']}")[0]["parent"]
+    assert [step["name"] for step in nested["link"]] == ["tutorial", "sq020", "sh030"]
+
+
+def test_computed_attributes_cannot_be_set_or_compared(call, studio):
+    error = call.error({"action": "update", "entity_type": "Task", "entity_key": [studio["sh010/comp"]],
+                        "entity_data": {"time_logged": 5}})
+    assert error["error_code"] == "computed"
+    error = call.error({"action": "query", "expression": "Task where time_logged > 0"})
+    assert "Task.time_logged is a computed attribute and cannot be compared" in error["content"]
