@@ -6,7 +6,30 @@ load when first used.
 
 from __future__ import annotations
 
-from .exceptions import Error, ExpressionError, ParameterError, QueryError, SchemaError, ValidationError
+from .exceptions import (
+    Error,
+    ExpressionError,
+    MultipleResultsFoundError,
+    NoResultFoundError,
+    ParameterError,
+    QueryError,
+    SchemaError,
+    ServerError,
+    TransportError,
+    ValidationError,
+)
 from .version import __version__
 
-__all__ = ["Error", "ExpressionError", "ParameterError", "QueryError", "SchemaError", "ValidationError", "__version__"]
+__all__ = [
+    "Error",
+    "ExpressionError",
+    "MultipleResultsFoundError",
+    "NoResultFoundError",
+    "ParameterError",
+    "QueryError",
+    "SchemaError",
+    "ServerError",
+    "TransportError",
+    "ValidationError",
+    "__version__",
+]

@@ -5,6 +5,10 @@
     Error                       base of everything raised on purpose here
      ├── SchemaError            an entity type or schema definition that cannot be used
      ├── ValidationError        an operation of a batch the server refuses: which one and why
+     ├── ServerError            the server answered a batch with an error (client side)
+     ├── TransportError         the server could not be reached, or its answer not read
+     ├── NoResultFoundError     ``one()`` found nothing
+     ├── MultipleResultsFoundError  ``one()`` found more than one
      └── QueryError             a query text that cannot be used: where and why
           ├── ParameterError    a bound parameter that is missing or cannot be a value
           └── ExpressionError   an event subscription expression that cannot be used
@@ -15,7 +19,18 @@ are translated into these at the boundary; none of theirs escapes.
 
 from __future__ import annotations
 
-__all__ = ["Error", "ExpressionError", "ParameterError", "QueryError", "SchemaError", "ValidationError"]
+__all__ = [
+    "Error",
+    "ExpressionError",
+    "MultipleResultsFoundError",
+    "NoResultFoundError",
+    "ParameterError",
+    "QueryError",
+    "SchemaError",
+    "ServerError",
+    "TransportError",
+    "ValidationError",
+]
 
 
 class Error(Exception):
@@ -51,6 +66,36 @@ class ValidationError(Error):
         key = f" {entity_key}" if entity_key not in (None, [], ()) else ""
         self.args = (f"Operation {index} ({place}{key}): {self.reason}",)
         return self
+
+
+class ServerError(Error):
+    """The server answered a batch with an error object; nothing of the batch was stored.
+
+    ``exception`` is the server's name for it (``ValidationError``, ``PermissionError`` …),
+    ``content`` its explanation, ``code`` its ``error_code``, and ``operation`` — when the
+    server says — the failing operation: ``{"index", "action", "entity_type", "entity_key"}``.
+    """
+
+    def __init__(self, answer: dict) -> None:  # type: ignore[type-arg]
+        self.answer = answer
+        self.exception = str(answer.get("exception", "ServerError"))
+        self.content = str(answer.get("content", ""))
+        self.code = answer.get("error_code")
+        operation = answer.get("operation")
+        self.operation = operation if isinstance(operation, dict) else None
+        super().__init__(f"{self.exception}: {self.content}" if self.content else self.exception)
+
+
+class TransportError(Error):
+    """The server could not be reached, or what came back was not an answer."""
+
+
+class NoResultFoundError(Error):
+    """A query that should find one entity found none."""
+
+
+class MultipleResultsFoundError(Error):
+    """A query that should find one entity found several."""
 
 
 class QueryError(Error):

@@ -1,7 +1,17 @@
-"""Test settings shared by the whole suite."""
+"""Test settings and fixtures shared by the whole suite.
+
+Databases: ``FTRACK_LIKE_TEST_DATABASES`` lists the databases to run on (default
+``sqlite,postgresql``). PostgreSQL is the server at ``FTRACK_LIKE_TEST_POSTGRES``
+(``bash .ci/run`` sets it when 127.0.0.1:5432 answers); without it, its tests are
+skipped with that reason. Each test module gets a fresh database (``database``), or
+each test (``fresh_database``): a new SQLite file, or a PostgreSQL schema of its own
+that is dropped afterwards.
+"""
 
 import os
+import uuid
 
+import pytest
 from hypothesis import HealthCheck, settings
 
 # Hypothesis' per-example deadline is a timing assertion; speed is measured in
@@ -11,3 +21,45 @@ settings.register_profile(
     "ci", deadline=None, max_examples=1000, suppress_health_check=[HealthCheck.too_slow]
 )
 settings.load_profile("ci" if os.environ.get("CI") else "dev")
+
+
+DATABASES = [name.strip() for name in os.environ.get("FTRACK_LIKE_TEST_DATABASES", "sqlite,postgresql").split(",")]
+POSTGRES = os.environ.get("FTRACK_LIKE_TEST_POSTGRES")
+
+
+def database_url(kind, tmp_path_factory):
+    """A URL for a new, empty database of ``kind``, and how to remove it."""
+    if kind == "sqlite":
+        return f"sqlite:///{tmp_path_factory.mktemp('db') / 'studio.db'}", lambda: None
+    if not POSTGRES:
+        pytest.skip("PostgreSQL tests need FTRACK_LIKE_TEST_POSTGRES (bash .ci/run sets it when PostgreSQL runs)")
+    schema = f"test_{uuid.uuid4().hex[:12]}"
+    import sqlalchemy as sa
+
+    engine = sa.create_engine(POSTGRES.replace("postgresql://", "postgresql+psycopg://", 1))
+    with engine.begin() as connection:
+        connection.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
+    separator = "&" if "?" in POSTGRES else "?"
+
+    def drop():
+        with engine.begin() as connection:
+            connection.exec_driver_sql(f'DROP SCHEMA "{schema}" CASCADE')
+        engine.dispose()
+
+    return f"{POSTGRES}{separator}options=-csearch_path%3D{schema}", drop
+
+
+@pytest.fixture(scope="module", params=DATABASES)
+def database(request, tmp_path_factory):
+    """The URL of a fresh database for this module, on each database kind in turn."""
+    url, drop = database_url(request.param, tmp_path_factory)
+    yield url
+    drop()
+
+
+@pytest.fixture(params=DATABASES)
+def fresh_database(request, tmp_path_factory):
+    """The URL of a new database for one test, on each database kind in turn."""
+    url, drop = database_url(request.param, tmp_path_factory)
+    yield url
+    drop()

@@ -46,28 +46,55 @@ def is_public(name: str, value: object) -> bool:
 
 
 def layer(module: str) -> str:
-    matches = [prefix for prefix in LAYER_OF if module == prefix or module.startswith(prefix + ".")]
+    matches = [
+        prefix for prefix in LAYER_OF
+        if module == prefix or (module.startswith(prefix + ".") and prefix != "ftrack_like_api")
+    ]  # fmt: skip
     # Modules not named above are client modules (session, cache, entity …).
     return LAYER_OF[max(matches, key=len)] if matches else "client"
 
 
-def imported_modules(module: str) -> set[str]:
+def imported_modules(module: str, lazy: bool = True) -> set[str]:
+    """The package modules ``module`` imports; with ``lazy=False``, only those imported at load time.
+
+    Imports under ``if TYPE_CHECKING:`` never run and are not counted.
+    """
     path = PACKAGE.joinpath(*module.split(".")[1:])
     source = path / "__init__.py" if path.is_dir() else path.with_suffix(".py")
     is_package = source.name == "__init__.py"
+    tree = ast.parse(source.read_text(), str(source))
+    runtime = [
+        node for node in tree.body
+        if not (isinstance(node, ast.If) and getattr(node.test, "id", getattr(node.test, "attr", "")) == "TYPE_CHECKING")
+    ]  # fmt: skip
     found = set()
-    for node in ast.walk(ast.parse(source.read_text(), str(source))):
-        if isinstance(node, ast.Import):
-            found.update(alias.name for alias in node.names)
-        elif isinstance(node, ast.ImportFrom):
-            if node.level:
-                base = module.split(".")[: len(module.split(".")) - node.level + (1 if is_package else 0)]
-                target = ".".join(base + ([node.module] if node.module else []))
-                found.add(target)
-                found.update(f"{target}.{alias.name}" for alias in node.names)
-            elif node.module:
-                found.add(node.module)
+    for statement in runtime:
+        if not lazy and isinstance(statement, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            nodes = [n for n in ast.walk(statement) if n is statement or not _in_function(statement, n)]
+        else:
+            nodes = list(ast.walk(statement))
+        for node in nodes:
+            if isinstance(node, ast.Import):
+                found.update(alias.name for alias in node.names)
+            elif isinstance(node, ast.ImportFrom):
+                if node.level:
+                    base = module.split(".")[: len(module.split(".")) - node.level + (1 if is_package else 0)]
+                    target = ".".join(base + ([node.module] if node.module else []))
+                    submodules = {f"{target}.{a.name}" for a in node.names if importable(f"{target}.{a.name}")}
+                    # `from .. import symbol` imports the module symbol, not the package's facade.
+                    found.update(submodules or {target})
+                elif node.module:
+                    found.add(node.module)
     return {name for name in found if name.startswith("ftrack_like_api") and importable(name)}
+
+
+def _in_function(root: ast.AST, node: ast.AST) -> bool:
+    """Whether ``node`` sits inside a function body below ``root`` (a class's methods included)."""
+    for child in ast.walk(root):
+        if isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef)) and child is not root:
+            if any(inner is node for inner in ast.walk(child)):
+                return True
+    return isinstance(root, (ast.FunctionDef, ast.AsyncFunctionDef)) and node is not root
 
 
 def importable(name: str) -> bool:
@@ -76,18 +103,34 @@ def importable(name: str) -> bool:
     return path.is_dir() or path.with_suffix(".py").exists()
 
 
+#: "Only the local transport touches the server package, and lazily" (ARCHITECTURE.md).
+LAZY_SERVER_IMPORT = "ftrack_like_api.transport.local"
+
+
 @pytest.mark.parametrize("module", MODULES)
 def test_layers_import_only_what_they_may(module):
     own = layer(module)
-    wrong = {name for name in imported_modules(module) if layer(name) not in MAY_IMPORT[own] and name != module}
+    imported = imported_modules(module)
+    if module == LAZY_SERVER_IMPORT:
+        eager = imported_modules(module, lazy=False)
+        assert not {name for name in eager if layer(name) == "server"}, f"{module} must import the server lazily"
+        imported = {name for name in imported if layer(name) != "server"}
+    wrong = {name for name in imported if layer(name) not in MAY_IMPORT[own] and name != module}
     # A package's __init__ may import its own modules.
     wrong = {name for name in wrong if not name.startswith(module + ".")}
     assert not wrong, f"{module} ({own} layer) imports {sorted(wrong)}"
 
 
+def test_the_local_transport_imports_the_server_only_when_used():
+    assert any(layer(name) == "server" for name in imported_modules(LAZY_SERVER_IMPORT))
+    assert not any(layer(name) == "server" for name in imported_modules(LAZY_SERVER_IMPORT, lazy=False))
+
+
 def test_the_layer_rule_catches_a_server_import_in_the_language():
     assert layer("ftrack_like_api.server.backend") not in MAY_IMPORT[layer("ftrack_like_api.query.build")]
+    assert layer("ftrack_like_api.session") == "client"
     assert layer("ftrack_like_api.session") not in MAY_IMPORT["server"]
+    assert layer("ftrack_like_api.server") not in MAY_IMPORT[layer("ftrack_like_api.transport.http")]
 
 
 @pytest.mark.parametrize("module", ["ftrack_like_api", *MODULES])

@@ -15,6 +15,7 @@ from typing import Any, Iterable
 
 import sqlalchemy as sa
 
+from .. import symbol
 from .storage import Storage
 
 __all__ = ["ADMIN_USERNAME", "seed"]
@@ -73,11 +74,11 @@ ASSET_TYPES = [
     ("Upload", "upload"), ("Cache", "cache"),
 ]  # fmt: skip
 LOCATIONS = [  # name, label, id (the ids ftrack's client knows)
-    ("ftrack.origin", "Origin", "ce9b348f-8809-11e3-821c-20c9d081909b"),
-    ("ftrack.unmanaged", "Unmanaged", "cb268ecc-8809-11e3-a7e2-20c9d081909b"),
-    ("ftrack.review", "Review", "cd41be70-8809-11e3-b98a-20c9d081909b"),
-    ("ftrack.connect", "Connect", "07b82a97-8cf9-11e3-9383-20c9d081909b"),
-    ("ftrack.server", "Server", "3a372bde-05bc-11e4-8908-20c9d081909b"),
+    ("ftrack.origin", "Origin", symbol.ORIGIN_LOCATION_ID),
+    ("ftrack.unmanaged", "Unmanaged", symbol.UNMANAGED_LOCATION_ID),
+    ("ftrack.review", "Review", symbol.REVIEW_LOCATION_ID),
+    ("ftrack.connect", "Connect", symbol.CONNECT_LOCATION_ID),
+    ("ftrack.server", "Server", symbol.SERVER_LOCATION_ID),
 ]
 CUSTOM_ATTRIBUTE_TYPES = ["text", "number", "boolean", "date", "enumerator", "dynamic enumerator", "expression",
                           "url", "notificationtype"]  # fmt: skip

@@ -1,60 +1,12 @@
-"""Fixtures for the backend: the same tests on SQLite and on PostgreSQL.
+"""Fixtures for the backend; the databases themselves come from tests/conftest.py."""
 
-``FTRACK_LIKE_TEST_DATABASES`` lists the databases to run on (default
-``sqlite,postgresql``). PostgreSQL is the server at ``FTRACK_LIKE_TEST_POSTGRES``
-(``bash .ci/run`` sets it when 127.0.0.1:5432 answers); without it, its tests are
-skipped with that reason. Each test module gets a fresh database: a new SQLite
-file, or a PostgreSQL schema of its own that is dropped afterwards.
-"""
-
-import os
 import uuid
 
 import pytest
 
-sa = pytest.importorskip("sqlalchemy", reason="the server extra is not installed")
+pytest.importorskip("sqlalchemy", reason="the server extra is not installed")
 
 from ftrack_like_api.server import Backend  # noqa: E402
-
-DATABASES = [name.strip() for name in os.environ.get("FTRACK_LIKE_TEST_DATABASES", "sqlite,postgresql").split(",")]
-POSTGRES = os.environ.get("FTRACK_LIKE_TEST_POSTGRES")
-
-
-def database_url(kind, tmp_path_factory):
-    """A URL for a new, empty database of ``kind``, and how to remove it."""
-    if kind == "sqlite":
-        return f"sqlite:///{tmp_path_factory.mktemp('db') / 'studio.db'}", lambda: None
-    if not POSTGRES:
-        pytest.skip("PostgreSQL tests need FTRACK_LIKE_TEST_POSTGRES (bash .ci/run sets it when PostgreSQL runs)")
-    schema = f"test_{uuid.uuid4().hex[:12]}"
-    engine = sa.create_engine(POSTGRES.replace("postgresql://", "postgresql+psycopg://", 1))
-    with engine.begin() as connection:
-        connection.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
-    separator = "&" if "?" in POSTGRES else "?"
-
-    def drop():
-        with engine.begin() as connection:
-            connection.exec_driver_sql(f'DROP SCHEMA "{schema}" CASCADE')
-        engine.dispose()
-
-    return f"{POSTGRES}{separator}options=-csearch_path%3D{schema}", drop
-
-
-@pytest.fixture(scope="module", params=DATABASES)
-def database(request, tmp_path_factory):
-    """The URL of a fresh database for this module, on each database kind in turn."""
-    url, drop = database_url(request.param, tmp_path_factory)
-    yield url
-    drop()
-
-
-@pytest.fixture(params=DATABASES)
-def fresh_database(request, tmp_path_factory):
-    """The URL of a new database for one test, on each database kind in turn."""
-    url, drop = database_url(request.param, tmp_path_factory)
-    yield url
-    drop()
-
 
 @pytest.fixture(scope="module")
 def backend(database):

@@ -1,0 +1,54 @@
+"""Sentinels and well-known ids.
+
+``NOT_SET`` stands for "no value known" (never fetched, or not given) where ``None`` is
+a real value an attribute can hold.
+"""
+
+from __future__ import annotations
+
+import enum
+
+__all__ = [
+    "CONNECT_LOCATION_ID",
+    "NOT_SET",
+    "ORIGIN_LOCATION_ID",
+    "REVIEW_LOCATION_ID",
+    "SERVER_LOCATION_ID",
+    "State",
+    "UNMANAGED_LOCATION_ID",
+]
+
+
+class _NotSet(enum.Enum):
+    NOT_SET = "NOT_SET"
+
+    def __repr__(self) -> str:
+        return "NOT_SET"
+
+    def __bool__(self) -> bool:
+        return False
+
+
+#: No value known: never fetched, or not given. Falsy, and only ever itself.
+NOT_SET = _NotSet.NOT_SET
+
+
+class State(enum.Enum):
+    """Where an entity stands against the server."""
+
+    #: As the server has it, as far as the session knows.
+    UNCHANGED = "unchanged"
+    #: Created in this session and not committed yet.
+    CREATED = "created"
+    #: Changed in this session and not committed yet.
+    MODIFIED = "modified"
+    #: Deleted in this session and not committed yet.
+    DELETED = "deleted"
+
+
+#: The built-in locations, with the ids ftrack's own client knows them by.
+ORIGIN_LOCATION_ID = "ce9b348f-8809-11e3-821c-20c9d081909b"
+UNMANAGED_LOCATION_ID = "cb268ecc-8809-11e3-a7e2-20c9d081909b"
+REVIEW_LOCATION_ID = "cd41be70-8809-11e3-b98a-20c9d081909b"
+CONNECT_LOCATION_ID = "07b82a97-8cf9-11e3-9383-20c9d081909b"
+SERVER_LOCATION_ID = "3a372bde-05bc-11e4-8908-20c9d081909b"

@@ -1,0 +1,46 @@
+"""The transport contract."""
+
+from __future__ import annotations
+
+import abc
+from typing import Any, Mapping, Sequence
+
+from ..exceptions import ServerError, TransportError
+
+__all__ = ["Transport", "answer_of"]
+
+
+class Transport(abc.ABC):
+    """Carries a batch of wire-format operations to a backend and brings back the results.
+
+    :meth:`handle` returns one result per operation, in order. It raises
+    :class:`~ftrack_like_api.exceptions.ServerError` when the server answered with an
+    error (then nothing of the batch was stored), and
+    :class:`~ftrack_like_api.exceptions.TransportError` when there was no usable answer.
+    Errors of the libraries underneath never escape.
+    """
+
+    @abc.abstractmethod
+    def handle(self, batch: Sequence[Mapping[str, Any]]) -> list[Any]:
+        """Send ``batch``; the list of results."""
+
+    def close(self) -> None:
+        """Let go of connections and files. A closed transport may be used again: it reopens."""
+
+    def __enter__(self) -> Transport:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+
+def answer_of(batch: Sequence[Mapping[str, Any]], answer: Any) -> list[Any]:
+    """Check a backend's answer to ``batch``: the results, or the error it stands for."""
+    if isinstance(answer, dict) and "exception" in answer:
+        raise ServerError(answer)
+    if not isinstance(answer, list) or len(answer) != len(batch):
+        raise TransportError(
+            f"The server answered {len(batch)} operation(s) with {type(answer).__name__}"
+            f"{f' of {len(answer)}' if isinstance(answer, list) else ''}, not one result each"
+        )
+    return answer
