@@ -1,0 +1,182 @@
+"""The unit of work: what a session changed, as operations, and the batch they make.
+
+A session records every create, attribute change and delete as an operation value in
+an :class:`Operations` queue. The queue keeps them in order and indexed by entity, so
+"what is pending for this entity" and its :class:`~ftrack_like_api.symbol.State` are
+answered without a scan. :meth:`Operations.plan` folds the queue into the batch sent on
+``commit()``:
+
+- a create and a later delete of the same entity cancel out, with everything between;
+- the last write to an attribute wins;
+- changes to an entity created in the same unit of work fold into its create;
+- each entity's operation keeps the place of its first operation, and a delete the place
+  of the delete, so creates come before whatever refers to them.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, Callable, Iterator, Mapping, Sequence, Union
+
+from .symbol import State
+
+__all__ = [
+    "CreateEntityOperation",
+    "DeleteEntityOperation",
+    "Identity",
+    "Operation",
+    "Operations",
+    "UpdateEntityOperation",
+    "chunked",
+]
+
+#: (entity type, primary key values): one entity.
+Identity = tuple[str, tuple[Any, ...]]
+
+
+@dataclasses.dataclass(frozen=True)
+class CreateEntityOperation:
+    """An entity created with ``entity_data`` (attribute name → value)."""
+
+    entity_type: str
+    entity_key: Mapping[str, Any]
+    entity_data: Mapping[str, Any]
+
+    @property
+    def identity(self) -> Identity:
+        return (self.entity_type, tuple(self.entity_key.values()))
+
+
+@dataclasses.dataclass(frozen=True)
+class UpdateEntityOperation:
+    """One attribute of an entity changed from ``old_value`` to ``new_value``."""
+
+    entity_type: str
+    entity_key: Mapping[str, Any]
+    attribute_name: str
+    old_value: Any
+    new_value: Any
+
+    @property
+    def identity(self) -> Identity:
+        return (self.entity_type, tuple(self.entity_key.values()))
+
+
+@dataclasses.dataclass(frozen=True)
+class DeleteEntityOperation:
+    """An entity deleted."""
+
+    entity_type: str
+    entity_key: Mapping[str, Any]
+
+    @property
+    def identity(self) -> Identity:
+        return (self.entity_type, tuple(self.entity_key.values()))
+
+
+Operation = Union[CreateEntityOperation, UpdateEntityOperation, DeleteEntityOperation]
+
+
+@dataclasses.dataclass
+class _Pending:
+    """What one entity's operations add up to, and where in the batch it goes."""
+
+    action: str  # "create", "update" or "delete"
+    entity_type: str
+    entity_key: Mapping[str, Any]
+    data: dict[str, Any]
+    place: int
+
+
+class Operations:
+    """An ordered queue of operations, indexed by the entity they concern."""
+
+    def __init__(self) -> None:
+        self._operations: list[Operation] = []
+        self._by_entity: dict[Identity, list[Operation]] = {}
+
+    def push(self, operation: Operation) -> None:
+        """Record ``operation`` after every operation so far."""
+        self._operations.append(operation)
+        self._by_entity.setdefault(operation.identity, []).append(operation)
+
+    def __len__(self) -> int:
+        return len(self._operations)
+
+    def __iter__(self) -> Iterator[Operation]:
+        return iter(list(self._operations))
+
+    def __bool__(self) -> bool:
+        return bool(self._operations)
+
+    def clear(self) -> None:
+        self._operations.clear()
+        self._by_entity.clear()
+
+    def for_entity(self, identity: Identity) -> list[Operation]:
+        """The operations recorded for one entity, in order."""
+        return list(self._by_entity.get(identity, ()))
+
+    def entities(self) -> list[Identity]:
+        """Every entity with an operation, in the order of its first one."""
+        return list(self._by_entity)
+
+    def state(self, identity: Identity) -> State:
+        """Where the entity stands: created, deleted, modified or unchanged here."""
+        operations = self._by_entity.get(identity)
+        if not operations:
+            return State.UNCHANGED
+        if isinstance(operations[-1], DeleteEntityOperation):
+            return State.DELETED
+        if isinstance(operations[0], CreateEntityOperation):
+            return State.CREATED
+        return State.MODIFIED
+
+    def plan(self, encode: Callable[[Any], Any] = lambda value: value) -> list[dict[str, Any]]:
+        """The batch these operations add up to, in the wire format; ``encode`` writes each value."""
+        pending: dict[Identity, _Pending] = {}
+        done: list[_Pending] = []  # entities deleted and created again under the same key
+        for place, operation in enumerate(self._operations):
+            identity = operation.identity
+            current = pending.get(identity)
+            if isinstance(operation, CreateEntityOperation):
+                if current is not None:
+                    done.append(pending.pop(identity))
+                pending[identity] = _Pending(
+                    "create", operation.entity_type, operation.entity_key, dict(operation.entity_data), place
+                )
+            elif isinstance(operation, UpdateEntityOperation):
+                if current is None or current.action == "delete":
+                    if current is not None:
+                        done.append(pending.pop(identity))
+                    current = pending[identity] = _Pending(
+                        "update", operation.entity_type, operation.entity_key, {}, place
+                    )
+                current.data[operation.attribute_name] = operation.new_value
+            else:
+                if current is not None and current.action == "create":
+                    del pending[identity]  # created and deleted here: the server never hears of it
+                    continue
+                pending[identity] = _Pending("delete", operation.entity_type, operation.entity_key, {}, place)
+        batch = []
+        for entry in sorted([*done, *pending.values()], key=lambda entry: entry.place):
+            key = [encode(value) for value in entry.entity_key.values()]
+            written: dict[str, Any] = {"action": entry.action, "entity_type": entry.entity_type, "entity_key": key}
+            if entry.action == "create":
+                data = {"__entity_type__": entry.entity_type, **entry.entity_key, **entry.data}
+                written["entity_data"] = {name: encode(value) for name, value in data.items()}
+            elif entry.action == "update":
+                written["entity_data"] = {name: encode(value) for name, value in entry.data.items()}
+            batch.append(written)
+        return batch
+
+
+def chunked(batch: Sequence[dict[str, Any]], size: int | None) -> list[list[dict[str, Any]]]:
+    """``batch`` in consecutive chunks of at most ``size`` operations (one chunk if ``size`` is None)."""
+    if size is not None and size < 1:
+        raise ValueError(f"a chunk holds at least one operation, not {size}")
+    if not batch:
+        return []
+    if size is None:
+        return [list(batch)]
+    return [list(batch[start : start + size]) for start in range(0, len(batch), size)]
