@@ -267,7 +267,9 @@ class Backend:
                 if connection.execute(sa.select(sa.literal(1)).select_from(table).where(*where)).first():
                     shown = ", ".join(f"{k} {v}" for k, v in key.items())
                     return "duplicate_key", f"a {entity_type.name} with {shown} exists already"
-        values = dict(data)
+        key = operation.get("entity_key")
+        keys = key if isinstance(key, (list, tuple)) else [key]
+        values = {**dict(zip(entity_type.primary_key, keys)), **data}
         for attribute in entity_type.attributes.values():
             if attribute.name in data and attribute.kind.value == "reference" and isinstance(data[attribute.name], Mapping):
                 target = self.schema[attribute.target]  # type: ignore[index]

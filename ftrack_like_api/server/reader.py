@@ -21,6 +21,7 @@ from ..query import ast, parse
 from ..schema import Attribute, EntityType, Kind
 from .compiler import Compiler
 from .computed import Computed
+from .custom_attributes import CustomAttributes
 from .values import CONVERTERS, to_wire
 
 __all__ = ["Reader"]
@@ -43,6 +44,7 @@ class Reader:
         self.schema = compiler.schema
         self.storage = compiler.storage
         self.computed = Computed(compiler)
+        self.custom = CustomAttributes(compiler)
         for entity_type in self.schema:
             for attribute in entity_type.attributes.values():
                 if attribute.computed:
@@ -269,6 +271,8 @@ class Reader:
                 owner = found_index.get("__parent__")
                 for hit in hits:
                     grouped.setdefault(hit[owner], []).append(hit)
+                if attribute.kind is Kind.MAPPED and self.custom.holds(target):
+                    self._add_unstored_values(connection, target, parents, index, parent_key, found_index, grouped)
                 for canonical, row in parents:
                     items = []
                     for hit in grouped.get(row[parent_key], ()):
@@ -277,6 +281,36 @@ class Reader:
                         children[id(child)] = (child, hit)
                     canonical[name] = items
             self._load(connection, target, list(children.values()), found_index, subtree, registry, text)
+
+    def _add_unstored_values(
+        self,
+        connection: sa.Connection,
+        target: EntityType,
+        parents: list[tuple[dict[str, Any], Row]],
+        index: Index,
+        owner_key: int,
+        found_index: Index,
+        grouped: dict[Any, list[Row]],
+    ) -> None:
+        """Add to ``grouped`` the custom attributes each owner has but no stored value for."""
+        object_type = index.get("object_type_id")
+        project = index.get("project_id")
+        configuration = found_index["configuration_id"]
+        owners = []
+        for canonical, row in parents:
+            concrete = self.schema[canonical["__entity_type__"]]
+            key = row[owner_key]
+            project_id = row[project] if project is not None else (key if concrete.name == "Project" else None)
+            owners.append((concrete, key, row[object_type] if object_type is not None else None, project_id))
+        stored = {key: {hit[configuration] for hit in hits} for key, hits in grouped.items()}
+        width = len(found_index)
+        for key, values in self.custom.missing(connection, owners, stored).items():
+            for value in values:
+                row = [None] * width
+                for column, item in {**target.classifier, **value, "__parent__": key}.items():
+                    if column in found_index:
+                        row[found_index[column]] = item
+                grouped.setdefault(key, []).append(tuple(row))
 
     def _fetch(
         self,

@@ -136,7 +136,13 @@ class Writer:
     ) -> dict[str, Any]:
         entity_type = self._type(type_name)
         keys = self.key(entity_type, key)
-        current = self._existing(batch, entity_type, keys)
+        try:
+            current = self._existing(batch, entity_type, keys)
+        except ValidationError as error:
+            if error.code != "not_found" or not self._is_custom_attribute_value(entity_type):
+                raise
+            # A custom attribute without a stored value is shown with its default; setting it stores it.
+            return self.create(batch, type_name, {**data, **keys})
         concrete = self.schema.concrete(entity_type.name, current)
         changes, after = self._values(batch, concrete, data, creating=False)
         table = self.storage.table(entity_type)
@@ -148,6 +154,9 @@ class Writer:
             apply(row)
         names = list(dict.fromkeys([*self._system(concrete), *changes]))
         return self._written(concrete, row, names)
+
+    def _is_custom_attribute_value(self, entity_type: EntityType) -> bool:
+        return any(t.name == "CustomAttributeValue" for t in self.schema.ancestry(entity_type.name))
 
     # --- delete -----------------------------------------------------------------------------
 
