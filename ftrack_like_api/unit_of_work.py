@@ -35,43 +35,35 @@ Identity = tuple[str, tuple[Any, ...]]
 
 
 @dataclasses.dataclass(frozen=True)
-class CreateEntityOperation:
-    """An entity created with ``entity_data`` (attribute name → value)."""
-
+class _EntityOperation:
     entity_type: str
     entity_key: Mapping[str, Any]
-    entity_data: Mapping[str, Any]
 
     @property
     def identity(self) -> Identity:
+        """(entity type, primary key values): the entity this operation concerns."""
         return (self.entity_type, tuple(self.entity_key.values()))
 
 
 @dataclasses.dataclass(frozen=True)
-class UpdateEntityOperation:
+class CreateEntityOperation(_EntityOperation):
+    """An entity created with ``entity_data`` (attribute name → value)."""
+
+    entity_data: Mapping[str, Any]
+
+
+@dataclasses.dataclass(frozen=True)
+class UpdateEntityOperation(_EntityOperation):
     """One attribute of an entity changed from ``old_value`` to ``new_value``."""
 
-    entity_type: str
-    entity_key: Mapping[str, Any]
     attribute_name: str
     old_value: Any
     new_value: Any
 
-    @property
-    def identity(self) -> Identity:
-        return (self.entity_type, tuple(self.entity_key.values()))
-
 
 @dataclasses.dataclass(frozen=True)
-class DeleteEntityOperation:
+class DeleteEntityOperation(_EntityOperation):
     """An entity deleted."""
-
-    entity_type: str
-    entity_key: Mapping[str, Any]
-
-    @property
-    def identity(self) -> Identity:
-        return (self.entity_type, tuple(self.entity_key.values()))
 
 
 Operation = Union[CreateEntityOperation, UpdateEntityOperation, DeleteEntityOperation]

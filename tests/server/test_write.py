@@ -242,7 +242,7 @@ def test_setting_a_collection_through_a_link_type(call, project):
           "entity_data": {"items": [{"__entity_type__": "Task", "id": tasks[1]}, {"__entity_type__": "Task", "id": tasks[2]}]}})
     items = call.query(f"select items from TypedContextList where id is {listing['id']}")[0]["items"]
     assert sorted(i["id"] for i in items) == sorted(tasks[1:])
-    assert [t["name"] for t in call.query(f'Task where lists any (name is "dailies") order by name')] == ["listed1", "listed2"]
+    assert [t["name"] for t in call.query('Task where lists any (name is "dailies") order by name')] == ["listed1", "listed2"]
 
 
 def test_setting_a_collection_of_owned_entities(call, project):
