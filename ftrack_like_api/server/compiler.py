@@ -11,7 +11,9 @@ naming the type, the attribute and the closest real names.
 from __future__ import annotations
 
 import json
-from typing import Any, Callable
+import contextlib
+import contextvars
+from typing import Any, Callable, Iterator
 
 import sqlalchemy as sa
 
@@ -24,6 +26,11 @@ from .values import coerce_value, describe
 __all__ = ["Compiler"]
 
 Leaf = Callable[[EntityType, sa.FromClause, Attribute], sa.ColumnElement[bool]]
+
+#: Set while a query compiles: runs a related-keys subquery now, giving its keys, or None when there are many.
+_resolver: contextvars.ContextVar[Callable[[sa.Select[Any]], list[Any] | None] | None] = contextvars.ContextVar(
+    "ftrack_like_resolver", default=None
+)
 
 
 class Compiler:
@@ -121,19 +128,64 @@ class Compiler:
         attribute: Attribute,
         inner: Callable[[EntityType, sa.FromClause], sa.ColumnElement[bool]] | None = None,
     ) -> sa.ColumnElement[bool]:
-        """EXISTS a related entity (through ``attribute``) for which ``inner`` holds."""
+        """A related entity (through ``attribute``) exists for which ``inner`` holds.
+
+        Single-key relations compile to an uncorrelated ``IN`` subquery — the database
+        starts from the related rows and walks the key's index, instead of running a
+        subquery per outer row — with ``IS NOT NULL`` guards so that ``not`` means what
+        it meant. Composite keys and tree walks use a correlated ``EXISTS``.
+        """
         target = self.target(attribute)
         other = self.storage.table(target).alias()
+        conditions = [w for w in [self.type_filter(target, other)] if w is not None]
+        conditions += [other.c[column] == value for column, value in attribute.where.items()]
+        if inner is not None:
+            conditions.append(inner(target, other))
+        single = len(entity_type.primary_key) == 1 and len(target.primary_key) == 1
         if attribute.recursive is not None:
             chain = self.chain(entity_type, table, attribute)
-            source: sa.FromClause = chain.join(other, other.c[target.primary_key[0]] == chain.c.id)
-            own: tuple[sa.FromClause, ...] = (other, chain)
-            where = [w for w in [self.type_filter(target, other)] if w is not None]
-        else:
-            source, own, where = other, (other,), self.join(entity_type, table, attribute, other)
+            source = chain.join(other, other.c[target.primary_key[0]] == chain.c.id)
+            select = sa.select(sa.literal(1)).select_from(source).where(*conditions)
+            return sa.exists(select.correlate_except(other, chain))
+        if attribute.kind is Kind.REFERENCE and len(attribute.via) == 1 and single:
+            local = table.c[attribute.via[0]]
+            return sa.and_(local.is_not(None), self._in(local, sa.select(other.c[target.primary_key[0]]).where(*conditions)))
+        if attribute.through is not None and single:
+            link = self.storage.table(self.schema[attribute.through.type]).alias()
+            owner = link.c[attribute.through.local]
+            source = link.join(other, link.c[attribute.through.remote] == other.c[target.primary_key[0]])
+            members = sa.select(owner).select_from(source).where(owner.is_not(None), *conditions)
+            return self._in(table.c[entity_type.primary_key[0]], members)
+        if attribute.kind is not Kind.REFERENCE and len(attribute.via) == 1 and single:
+            owner = other.c[attribute.via[0]]
+            members = sa.select(owner).where(owner.is_not(None), *conditions)
+            return self._in(table.c[entity_type.primary_key[0]], members)
+        where = self.join(entity_type, table, attribute, other)
         if inner is not None:
             where.append(inner(target, other))
-        return sa.exists(sa.select(sa.literal(1)).select_from(source).where(*where).correlate_except(*own))
+        return sa.exists(sa.select(sa.literal(1)).select_from(other).where(*where).correlate_except(other))
+
+    def _in(self, column: sa.ColumnElement[Any], keys: sa.Select[Any]) -> sa.ColumnElement[bool]:
+        """``column IN keys``; with the keys themselves when a query running now finds few of them.
+
+        Given the values, the database's planner sees how few rows match and uses the
+        column's index; given a subquery it cannot know, and a paged query may walk the
+        whole table in key order looking for rows that are not there.
+        """
+        resolve = _resolver.get()
+        found = resolve(keys) if resolve is not None else None
+        if found is None:
+            return column.in_(keys)
+        return self.dialect.in_values(column, found)
+
+    @contextlib.contextmanager
+    def resolving(self, resolve: Callable[[sa.Select[Any]], list[Any] | None]) -> Iterator[None]:
+        """While compiling inside this block, small related-keys subqueries run at once through ``resolve``."""
+        token = _resolver.set(resolve)
+        try:
+            yield
+        finally:
+            _resolver.reset(token)
 
     def chain(self, entity_type: EntityType, table: sa.FromClause, attribute: Attribute) -> sa.CTE:
         """The keys above (or below) one row of ``table`` along ``attribute.recursive``: a recursive CTE."""

@@ -26,6 +26,9 @@ from .values import CONVERTERS, to_wire
 
 __all__ = ["Reader"]
 
+#: A related-keys subquery finding at most this many keys is run first and its keys bound as values.
+RESOLVE_AT_MOST = 500
+
 AGGREGATES = {"count": sa.func.count, "sum": sa.func.sum, "avg": sa.func.avg, "min": sa.func.min, "max": sa.func.max}
 
 #: A row of a result (a tuple), and where its columns are.
@@ -54,10 +57,16 @@ class Reader:
     def query(self, connection: sa.Connection, text: str) -> dict[str, Any]:
         query = parse(text)
         entity_type = self.compiler.entity_type(query.entity_type, text)
-        if query.group_by or any(isinstance(p, ast.Aggregate) for p in query.projections):
-            rows, more = self._grouped(connection, entity_type, query, text)
-        else:
-            rows, more = self._entities(connection, entity_type, query, text)
+
+        def resolve(keys: sa.Select[Any]) -> list[Any] | None:
+            found = connection.execute(keys.limit(RESOLVE_AT_MOST + 1)).scalars().all()
+            return list(found) if len(found) <= RESOLVE_AT_MOST else None
+
+        with self.compiler.resolving(resolve):
+            if query.group_by or any(isinstance(p, ast.Aggregate) for p in query.projections):
+                rows, more = self._grouped(connection, entity_type, query, text)
+            else:
+                rows, more = self._entities(connection, entity_type, query, text)
         offset = query.offset or 0
         following = offset + query.limit if more and query.limit is not None else None
         return {"action": "query", "data": rows, "metadata": {"next": {"offset": following}}}
