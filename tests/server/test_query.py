@@ -253,3 +253,20 @@ def test_computed_attributes_cannot_be_set_or_compared(call, studio):
     assert error["error_code"] == "computed"
     error = call.error({"action": "query", "expression": "Task where time_logged > 0"})
     assert "Task.time_logged is a computed attribute and cannot be compared" in error["content"]
+
+
+@pytest.mark.parametrize("resolve_at_most", [500, 0], ids=["keys-as-values", "subquery"])
+def test_relations_mean_the_same_whichever_way_they_run(call, studio, monkeypatch, resolve_at_most):
+    from ftrack_like_api.server import reader
+
+    monkeypatch.setattr(reader, "RESOLVE_AT_MOST", resolve_at_most)
+    loose = call.create("Timelog", duration=60)["id"]  # no context at all
+    try:
+        assert names(call, 'Shot where parent.name is "sq010"') == ["sh010", "sh020"]
+        assert names(call, 'Task where assignments any (resource.username is "jo")') == ["comp"]
+        with_context = call.query('Timelog where context.name is "comp"')
+        without = call.query('Timelog where not context.name is "comp"')
+        assert loose in {t["id"] for t in without} and loose not in {t["id"] for t in with_context}
+        assert names(call, 'Task where not timelogs any (duration > 0)') == ["anim", "comp", "light"]
+    finally:
+        call({"action": "delete", "entity_type": "Timelog", "entity_key": [loose]})
