@@ -7,8 +7,10 @@ load when first used.
 from __future__ import annotations
 
 from .exceptions import (
+    AttributeValueError,
     Error,
     ExpressionError,
+    ImmutableAttributeError,
     MultipleResultsFoundError,
     NoResultFoundError,
     ParameterError,
@@ -16,13 +18,16 @@ from .exceptions import (
     SchemaError,
     ServerError,
     TransportError,
+    UnknownAttributeError,
     ValidationError,
 )
 from .version import __version__
 
 __all__ = [
+    "AttributeValueError",
     "Error",
     "ExpressionError",
+    "ImmutableAttributeError",
     "MultipleResultsFoundError",
     "NoResultFoundError",
     "ParameterError",
@@ -30,6 +35,7 @@ __all__ = [
     "SchemaError",
     "ServerError",
     "TransportError",
+    "UnknownAttributeError",
     "ValidationError",
     "__version__",
 ]

@@ -9,6 +9,9 @@
      ├── TransportError         the server could not be reached, or its answer not read
      ├── NoResultFoundError     ``one()`` found nothing
      ├── MultipleResultsFoundError  ``one()`` found more than one
+     ├── UnknownAttributeError  an entity has no such attribute (also a KeyError)
+     ├── ImmutableAttributeError    an attribute that cannot be set (immutable or computed)
+     ├── AttributeValueError    a value of the wrong kind for an attribute (also a TypeError)
      └── QueryError             a query text that cannot be used: where and why
           ├── ParameterError    a bound parameter that is missing or cannot be a value
           └── ExpressionError   an event subscription expression that cannot be used
@@ -20,8 +23,10 @@ are translated into these at the boundary; none of theirs escapes.
 from __future__ import annotations
 
 __all__ = [
+    "AttributeValueError",
     "Error",
     "ExpressionError",
+    "ImmutableAttributeError",
     "MultipleResultsFoundError",
     "NoResultFoundError",
     "ParameterError",
@@ -29,6 +34,7 @@ __all__ = [
     "SchemaError",
     "ServerError",
     "TransportError",
+    "UnknownAttributeError",
     "ValidationError",
 ]
 
@@ -96,6 +102,21 @@ class NoResultFoundError(Error):
 
 class MultipleResultsFoundError(Error):
     """A query that should find one entity found several."""
+
+
+class UnknownAttributeError(Error, KeyError):
+    """An entity has no attribute of that name; the message names the close ones."""
+
+    def __str__(self) -> str:  # KeyError would quote the whole message
+        return str(self.args[0]) if self.args else ""
+
+
+class ImmutableAttributeError(Error):
+    """An attribute that cannot be set: immutable once created, or computed by the server."""
+
+
+class AttributeValueError(Error, TypeError):
+    """A value of the wrong kind for an attribute: the message says what was expected."""
 
 
 class QueryError(Error):

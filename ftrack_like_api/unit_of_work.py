@@ -105,6 +105,11 @@ class Operations:
         self._operations.clear()
         self._by_entity.clear()
 
+    def discard(self, identity: Identity) -> None:
+        """Forget the operations of one entity (its changes were committed)."""
+        if self._by_entity.pop(identity, None) is not None:
+            self._operations = [o for o in self._operations if o.identity != identity]
+
     def for_entity(self, identity: Identity) -> list[Operation]:
         """The operations recorded for one entity, in order."""
         return list(self._by_entity.get(identity, ()))

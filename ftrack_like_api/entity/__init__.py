@@ -1,0 +1,9 @@
+"""Entities and the classes built for them from the server's schemas."""
+
+from __future__ import annotations
+
+from .base import Entity
+from .collection import Collection, KeyValueMappedCollection
+from .factory import build_types
+
+__all__ = ["Collection", "Entity", "KeyValueMappedCollection", "build_types"]

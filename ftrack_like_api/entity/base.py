@@ -1,0 +1,151 @@
+"""Entities: one object per (type, primary key) in a session, read and written like a dict.
+
+``task["name"]`` reads an attribute: the value changed in this session if there is
+one, else the server's; a value never fetched is fetched (with the same attribute of
+every entity that came in the same answer) when the session auto-populates, and is
+``NOT_SET`` otherwise. ``task["name"] = "comp"`` changes it and records the change for
+the next ``commit()``. ``keys()`` are the type's attributes.
+"""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import MutableMapping
+from typing import TYPE_CHECKING, Any, ClassVar, Iterator
+
+from ..exceptions import AttributeValueError, ImmutableAttributeError, UnknownAttributeError
+from ..schema import Attribute, EntityType, Kind, Schema
+from ..symbol import NOT_SET, State
+from .collection import Collection, KeyValueMappedCollection
+
+if TYPE_CHECKING:
+    from ..session import Session
+
+__all__ = ["Entity"]
+
+_SCALAR_TYPES: dict[str, tuple[type, ...]] = {
+    "string": (str,), "text": (str,), "json": (str,), "integer": (int,), "number": (int, float),
+    "boolean": (bool,), "datetime": (datetime.datetime,), "date": (datetime.date,),
+}  # fmt: skip
+
+
+class Entity(MutableMapping):  # type: ignore[type-arg]
+    """Base of every entity class; the classes themselves are built from the schemas."""
+
+    __slots__ = ("session", "_remote", "_local", "_group", "__weakref__")
+
+    #: The entity type's name (``Task``) and schema; set on each built class.
+    entity_type: ClassVar[str] = ""
+    schema: ClassVar[EntityType]
+
+    def __init__(self, session: Session, remote: dict[str, Any] | None = None) -> None:
+        self.session = session
+        self._remote: dict[str, Any] = remote if remote is not None else {}
+        self._local: dict[str, Any] = {}
+        self._group: list[Entity] | None = None
+
+    # --- identity -----------------------------------------------------------------------------
+
+    @property
+    def primary_key(self) -> dict[str, Any]:
+        """The primary key attributes and their values."""
+        return {name: self._known(name) for name in self.schema.primary_key}
+
+    @property
+    def identity(self) -> tuple[str, tuple[Any, ...]]:
+        """(type, primary key values): what the session's identity map keys this entity by."""
+        return (self.entity_type, tuple(self._known(name) for name in self.schema.primary_key))
+
+    def _known(self, name: str) -> Any:
+        return self._local[name] if name in self._local else self._remote.get(name, NOT_SET)
+
+    # --- the mapping ----------------------------------------------------------------------------
+
+    def attribute(self, name: str) -> Attribute:
+        """The schema attribute ``name``, or an error naming the close ones."""
+        attribute = self.schema.attributes.get(name)
+        if attribute is None:
+            raise UnknownAttributeError(
+                f"{self.entity_type} has no attribute {name!r}{Schema.suggest(name, self.schema.attributes)}"
+            )
+        return attribute
+
+    def __getitem__(self, name: str) -> Any:
+        attribute = self.attribute(name)
+        if name in self._local:
+            value = self._local[name]
+        else:
+            value = self._remote.get(name, NOT_SET)
+            if value is NOT_SET:
+                value = self.session.populate_on_read(self, name)
+        if value is NOT_SET:
+            return NOT_SET
+        if attribute.kind is Kind.COLLECTION and not isinstance(value, Collection):
+            return Collection(self, name, value)
+        if attribute.kind is Kind.MAPPED:
+            return KeyValueMappedCollection(self, attribute, value)
+        return value
+
+    def __setitem__(self, name: str, value: Any) -> None:
+        attribute = self.attribute(name)
+        state = self.session.state(self)
+        if attribute.computed:
+            raise ImmutableAttributeError(f"{self.entity_type}.{name} is computed by the server and cannot be set")
+        if attribute.immutable and state is not State.CREATED:
+            raise ImmutableAttributeError(f"{self.entity_type}.{name} is immutable: it can only be set on create")
+        if state is State.DELETED:
+            raise ImmutableAttributeError(f"{self!r} is deleted in this session; it cannot change")
+        if attribute.kind is Kind.MAPPED:
+            raise AttributeValueError(f"set {self.entity_type}.{name} by key: entity[{name!r}][key] = value")
+        value = self._checked(attribute, value)
+        old = self._known(name)
+        self._local[name] = value
+        self.session.record_update(self, name, old, value)
+
+    def _checked(self, attribute: Attribute, value: Any) -> Any:
+        where = f"{self.entity_type}.{attribute.name}"
+        if attribute.kind is Kind.SCALAR:
+            if value is None or attribute.type in (None, "variable", "object"):
+                return value
+            kinds = _SCALAR_TYPES.get(attribute.type, (object,))
+            is_bool = isinstance(value, bool)
+            if not isinstance(value, kinds) or (is_bool and attribute.type in ("integer", "number")):
+                names = " or ".join(k.__name__ for k in kinds)
+                raise AttributeValueError(f"{where} takes {names}, not {type(value).__name__} {value!r}")
+            if attribute.type == "datetime" and value.tzinfo is None:
+                return value.replace(tzinfo=datetime.timezone.utc)
+            return value
+        if attribute.kind is Kind.REFERENCE:
+            if value is not None and not self._is_a(value, attribute.target):
+                raise AttributeValueError(f"{where} takes a {attribute.target}, not {value!r}")
+            return value
+        items = list(value) if not isinstance(value, (str, bytes, dict)) else None
+        if items is None or not all(self._is_a(item, attribute.target) for item in items):
+            raise AttributeValueError(f"{where} takes a list of {attribute.target} entities, not {value!r}")
+        return Collection(self, attribute.name, items, local=True)
+
+    def _is_a(self, value: Any, type_name: str | None) -> bool:
+        return isinstance(value, Entity) and isinstance(value, self.session.types[type_name])  # type: ignore[index]
+
+    def __delitem__(self, name: str) -> None:
+        raise ImmutableAttributeError(f"attributes cannot be removed from an entity; set {name!r} to None instead")
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.schema.attributes)
+
+    def __len__(self) -> int:
+        return len(self.schema.attributes)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self.schema.attributes
+
+    def __eq__(self, other: object) -> bool:
+        return self is other
+
+    __hash__ = object.__hash__
+
+    def __repr__(self) -> str:
+        name = self._local.get("name", self._remote.get("name", NOT_SET))
+        key = ", ".join(str(v) for v in self.identity[1])
+        shown = f"{key[:8]}…" if len(key) > 9 else key
+        return f"<{self.entity_type} {name!r} {shown}>" if isinstance(name, str) else f"<{self.entity_type} {shown}>"

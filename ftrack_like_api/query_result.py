@@ -1,0 +1,81 @@
+"""Lazy, paged query results."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Iterator
+
+from .exceptions import MultipleResultsFoundError, NoResultFoundError
+from .query import ast, render
+
+if TYPE_CHECKING:
+    from .entity import Entity
+    from .session import Session
+
+__all__ = ["QueryResult"]
+
+
+class QueryResult:
+    """The entities a query finds, fetched a page at a time when first needed.
+
+    Iterate it, or call :meth:`all`, :meth:`first` or :meth:`one`. Paging changes only
+    the parsed query's ``offset`` and ``limit``; a ``limit`` in the query is respected.
+    """
+
+    def __init__(self, session: Session, query: ast.Query, page_size: int = 500) -> None:
+        if page_size < 1:
+            raise ValueError(f"page_size must be at least 1, not {page_size}")
+        self.session = session
+        self.query = query
+        self.page_size = page_size
+        self._all: list[Entity] | None = None
+
+    @property
+    def expression(self) -> str:
+        return render(self.query)
+
+    def _pages(self) -> Iterator[Entity]:
+        offset = self.query.offset or 0
+        remaining = self.query.limit
+        while remaining is None or remaining > 0:
+            size = self.page_size if remaining is None else min(self.page_size, remaining)
+            entities, following = self.session.fetch(self.query.page(offset, size))
+            yield from entities
+            if remaining is not None:
+                remaining -= len(entities)
+            if following is None or not entities:
+                return
+            offset = following
+
+    def __iter__(self) -> Iterator[Entity]:
+        if self._all is not None:
+            return iter(list(self._all))
+        return self._pages()
+
+    def all(self) -> list[Entity]:
+        """Every entity found (fetched once, then remembered)."""
+        if self._all is None:
+            self._all = list(self._pages())
+        return list(self._all)
+
+    def first(self) -> Entity | None:
+        """The first entity found, or None; fetches one row."""
+        entities, _ = self.session.fetch(self.query.page(self.query.offset, 1))
+        return entities[0] if entities else None
+
+    def one(self) -> Entity:
+        """The one entity found; NoResultFoundError or MultipleResultsFoundError otherwise."""
+        entities, _ = self.session.fetch(self.query.page(self.query.offset, 2))
+        if not entities:
+            raise NoResultFoundError(f"No entity found by {self.expression!r}")
+        if len(entities) > 1:
+            raise MultipleResultsFoundError(f"More than one entity found by {self.expression!r}")
+        return entities[0]
+
+    def __len__(self) -> int:
+        return len(self.all())
+
+    def __getitem__(self, index: int) -> Entity:
+        return self.all()[index]
+
+    def __repr__(self) -> str:
+        return f"<QueryResult {self.expression!r}>"

@@ -1,0 +1,410 @@
+"""The Session: the facade a script talks to.
+
+::
+
+    session = Session(server_url="sqlite:///studio.db", api_user="admin")
+    shot = session.query('Shot where name is "sh010"').one()
+    task = session.create("Task", {"name": "comp", "parent": shot})
+    task["bid"] = 2.5
+    session.commit()                      # one batch: the create, with bid folded in
+
+The session wires the parts together and keeps none of their logic: the transport
+(how batches travel), the unit of work (what changed), the identity map (one object
+per entity), the merger (server data into entities) and the entity classes built
+from the server's schemas. Nothing reaches the server until it is needed: the
+schemas load on first use.
+
+Threads: reads and queries may run on several threads at once; recording changes,
+``commit`` and ``rollback`` take the session's lock, so they are safe too, but two
+threads changing the same entities at once will interleave their changes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime
+import json
+import os
+import threading
+import uuid
+from typing import Any, Iterator, Mapping, Sequence
+
+from .entity import Collection, Entity, build_types
+from .exceptions import ImmutableAttributeError, UnknownAttributeError
+from .identity_map import IdentityMap
+from .merge import Merger
+from .query import ast, bind, parse, render
+from .query_result import QueryResult
+from .schema import Kind, Schema
+from .symbol import NOT_SET, State
+from .transport import LocalTransport, Transport
+from .unit_of_work import CreateEntityOperation, DeleteEntityOperation, Operations, UpdateEntityOperation, chunked
+from .wire import decode_value, encode_date, encode_datetime
+
+__all__ = ["Session"]
+
+#: How many entities one populate query asks for at most.
+POPULATE_CHUNK = 500
+
+
+class Session:
+    """A connection to a studio's data: query, create, change, delete, commit.
+
+    ``server_url`` (or ``FTRACK_SERVER``) is a database URL for the embedded mode —
+    ``sqlite:///studio.db`` (a new file is created and seeded, with an ``admin`` user),
+    ``postgresql://…`` — and the session acts as ``api_user`` (or ``FTRACK_API_USER``).
+    ``api_key`` (or ``FTRACK_API_KEY``/``FTRACK_APIKEY``) is for servers that check one.
+    With ``auto_populate`` off, a value never fetched reads as ``NOT_SET``. ``chunk_size``
+    splits a large commit into batches of that many operations (each atomic on its own).
+    """
+
+    def __init__(
+        self,
+        server_url: str | None = None,
+        api_key: str | None = None,
+        api_user: str | None = None,
+        auto_populate: bool = True,
+        transport: Transport | None = None,
+        page_size: int = 500,
+        chunk_size: int | None = None,
+    ) -> None:
+        self.server_url = server_url or os.environ.get("FTRACK_SERVER")
+        self.api_user = api_user or os.environ.get("FTRACK_API_USER")
+        self.api_key = api_key or os.environ.get("FTRACK_API_KEY") or os.environ.get("FTRACK_APIKEY")
+        if transport is None:
+            if not self.server_url:
+                raise ValueError("Session needs server_url (or FTRACK_SERVER): sqlite:///studio.db, postgresql://…")
+            if not self.api_user:
+                raise ValueError("Session needs api_user (or FTRACK_API_USER): the user the session acts as")
+            if self.server_url.startswith(("http://", "https://")):
+                raise ValueError("http(s) servers need the HTTP transport, which comes with the server; "
+                                 "use a database URL for the embedded mode")  # fmt: skip
+            transport = LocalTransport(self.server_url, self.api_user)
+        if chunk_size is not None and chunk_size < 1:
+            raise ValueError(f"chunk_size must be at least 1, not {chunk_size}")
+        self.transport = transport
+        self.auto_populate = auto_populate
+        self.record_operations = True
+        self.page_size = page_size
+        self.chunk_size = chunk_size
+        self.identity_map = IdentityMap()
+        self.recorded_operations = Operations()
+        self._merger = Merger(self)
+        self._lock = threading.RLock()
+        self._server_information: dict[str, Any] | None = None
+        self._schemas: list[dict[str, Any]] | None = None
+        self._schema: Schema | None = None
+        self._types: dict[str, type[Entity]] | None = None
+
+    # --- what the server is ---------------------------------------------------------------------
+
+    def _load_schemas(self) -> None:
+        with self._lock:
+            if self._schemas is None:
+                information, schemas = self.call([{"action": "query_server_information"}, {"action": "query_schemas"}])
+                self._server_information = information
+                self._schema = Schema.from_ftrack(schemas)
+                self._types = build_types(self._schema)
+                self._schemas = schemas
+
+    @property
+    def server_information(self) -> dict[str, Any]:
+        self._load_schemas()
+        return self._server_information  # type: ignore[return-value]
+
+    @property
+    def schemas(self) -> list[dict[str, Any]]:
+        """The server's ``query_schemas`` answer."""
+        self._load_schemas()
+        return self._schemas  # type: ignore[return-value]
+
+    @property
+    def types(self) -> dict[str, type[Entity]]:
+        """The entity classes, by type name, built from the schemas."""
+        self._load_schemas()
+        return self._types  # type: ignore[return-value]
+
+    def _type(self, name: str) -> type[Entity]:
+        cls = self.types.get(name)
+        if cls is None:
+            raise UnknownAttributeError(f"Unknown entity type {name!r}{Schema.suggest(name, self.types)}")
+        return cls
+
+    def call(self, batch: Sequence[Mapping[str, Any]]) -> list[Any]:
+        """Send a batch of wire-format operations as it is; the results."""
+        return self.transport.handle(batch)
+
+    # --- reading ----------------------------------------------------------------------------------
+
+    def query(self, expression: str, page_size: int | None = None, **values: Any) -> QueryResult:
+        """The entities ``expression`` finds, fetched lazily; ``:name`` parameters take ``values``.
+
+        Entities given as values stand for their primary key.
+        """
+        query = parse(expression)
+        if values:
+            query = bind(query, {name: self._key_value(value) for name, value in values.items()})
+        self._type(query.entity_type)
+        return QueryResult(self, query, page_size or self.page_size)
+
+    def _key_value(self, value: Any) -> Any:
+        if isinstance(value, Entity):
+            key = value.identity[1]
+            return key[0] if len(key) == 1 else list(key)
+        if isinstance(value, (list, tuple, set)):
+            return [self._key_value(item) for item in value]
+        return value
+
+    def fetch(self, query: ast.Query) -> tuple[list[Entity], int | None]:
+        """Run one page of a query: its entities, and the offset of the next page (None at the end)."""
+        answer = self.call([{"action": "query", "expression": render(query)}])[0]
+        with self._lock:
+            entities = self._merger.merge_all(answer["data"])
+        return entities, answer["metadata"]["next"]["offset"]
+
+    def get(self, entity_type: str, key: Any) -> Entity | None:
+        """The entity of ``entity_type`` with primary key ``key`` (a value, a list or a mapping), or None."""
+        cls = self._type(entity_type)
+        names = cls.schema.primary_key
+        values = [key[n] for n in names] if isinstance(key, Mapping) else list(key) if isinstance(key, (list, tuple)) else [key]
+        if len(values) != len(names):
+            raise ValueError(f"{entity_type} is keyed by {', '.join(names)}, not {key!r}")
+        known = self.identity_map.get((entity_type, tuple(values)))
+        if known is not None:
+            return known
+        condition = " and ".join(f"{name} is :k{index}" for index, name in enumerate(names))
+        return self.query(f"{entity_type} where {condition}", **{f"k{i}": v for i, v in enumerate(values)}).first()
+
+    def populate(self, entities: Entity | Sequence[Entity], projections: str) -> None:
+        """Fetch ``projections`` (``"name, status.name"``) for ``entities``: one query per type and chunk."""
+        entities = [entities] if isinstance(entities, Entity) else list(entities)
+        by_type: dict[str, list[Entity]] = {}
+        for entity in entities:
+            if self.state(entity) is not State.CREATED:
+                by_type.setdefault(entity.entity_type, []).append(entity)
+        for entity_type, members in by_type.items():
+            names = self.types[entity_type].schema.primary_key
+            for start in range(0, len(members), POPULATE_CHUNK):
+                chunk = members[start : start + POPULATE_CHUNK]
+                if len(names) == 1:
+                    query = parse(f"select {projections} from {entity_type} where {names[0]} in :keys")
+                    query = bind(query, keys=[e.identity[1][0] for e in chunk])
+                else:
+                    query = self._composite(entity_type, projections, names, chunk)
+                self.fetch(query)
+
+    def _composite(self, entity_type: str, projections: str, names: Sequence[str], chunk: list[Entity]) -> ast.Query:
+        clauses, values = [], {}
+        for row, entity in enumerate(chunk):
+            parts = []
+            for column, (name, value) in enumerate(zip(names, entity.identity[1])):
+                values[f"v{row}_{column}"] = value
+                parts.append(f"{name} is :v{row}_{column}")
+            clauses.append(f"({' and '.join(parts)})")
+        return bind(parse(f"select {projections} from {entity_type} where {' or '.join(clauses)}"), values)
+
+    def populate_on_read(self, entity: Entity, name: str) -> Any:
+        """A value read but never fetched: fetch it, with the same attribute of the entity's group."""
+        if not self.auto_populate or self.state(entity) is State.CREATED:
+            return NOT_SET
+        group = entity._group or [entity]
+        wanted = [e for e in group if name not in e._remote and name not in e._local and self.state(e) is not State.CREATED]
+        if entity not in wanted:
+            wanted.append(entity)
+        attribute = entity.attribute(name)
+        if attribute.kind is Kind.MAPPED:
+            target = self.types[attribute.target].schema  # type: ignore[index]
+            projection = f"{name}.{attribute.key}, {name}.{attribute.value}"
+            if target.primary_key:
+                projection += "".join(f", {name}.{k}" for k in target.primary_key)
+        else:
+            projection = name
+        self.populate(wanted, projection)
+        return entity._remote.get(name, NOT_SET)
+
+    # --- changing ---------------------------------------------------------------------------------
+
+    def create(self, entity_type: str, data: Mapping[str, Any] | None = None) -> Entity:
+        """A new entity, recorded for the next commit; defaults apply (``{uid}`` is a new uuid)."""
+        cls = self._type(entity_type)
+        schema = cls.schema
+        entity = cls(self)
+        values: dict[str, Any] = {}
+        for attribute in schema.attributes.values():
+            if attribute.kind is Kind.SCALAR and attribute.has_default and not attribute.computed:
+                values[attribute.name] = str(uuid.uuid4()) if attribute.default == "{uid}" else attribute.default
+        for name, value in (data or {}).items():
+            attribute = entity.attribute(name)
+            if attribute.computed:
+                raise ImmutableAttributeError(f"{entity_type}.{name} is computed by the server and cannot be set")
+            values[name] = entity._checked(attribute, value)
+        entity._local.update(values)
+        if any(entity._local.get(k) is None for k in schema.primary_key):
+            raise ValueError(f"{entity_type} needs {', '.join(schema.primary_key)} to be created")
+        with self._lock:
+            if entity.identity in self.identity_map:
+                raise ValueError(f"{entity!r} exists in this session already")
+            self.identity_map.add(entity)
+            self._record(CreateEntityOperation(entity_type, entity.primary_key, dict(values)))
+        return entity
+
+    def delete(self, entity: Entity) -> None:
+        """Delete ``entity`` on the next commit."""
+        with self._lock:
+            self._record(DeleteEntityOperation(entity.entity_type, entity.primary_key))
+
+    def record_update(self, entity: Entity, name: str, old: Any, new: Any) -> None:
+        """Record that one attribute of ``entity`` changed (entities call this)."""
+        with self._lock:
+            self._record(UpdateEntityOperation(entity.entity_type, entity.primary_key, name, old, new))
+
+    def _record(self, operation: Any) -> None:
+        if self.record_operations:
+            self.recorded_operations.push(operation)
+
+    def state(self, entity: Entity) -> State:
+        """Where ``entity`` stands: created, modified, deleted here, or unchanged."""
+        return self.recorded_operations.state(entity.identity)
+
+    def _entities_in(self, state: State) -> list[Entity]:
+        found = []
+        for identity in self.recorded_operations.entities():
+            entity = self.identity_map.get(identity)
+            if entity is not None and self.recorded_operations.state(identity) is state:
+                found.append(entity)
+        return found
+
+    @property
+    def created(self) -> list[Entity]:
+        return self._entities_in(State.CREATED)
+
+    @property
+    def modified(self) -> list[Entity]:
+        return self._entities_in(State.MODIFIED)
+
+    @property
+    def deleted(self) -> list[Entity]:
+        return self._entities_in(State.DELETED)
+
+    def commit(self) -> None:
+        """Send every recorded change in one batch (or ``chunk_size`` batches), then forget them.
+
+        If the server refuses, nothing of that batch is stored, a ServerError says which
+        operation and why, and every change is still recorded here: fix it and commit
+        again, or ``rollback()``.
+        """
+        with self._lock:
+            batch = self.recorded_operations.plan(self.encode_value)
+            if not batch:
+                return
+            for chunk in chunked(batch, self.chunk_size):
+                results = self.call(chunk)
+                self._committed(chunk, results)
+
+    def _committed(self, chunk: list[dict[str, Any]], results: list[Any]) -> None:
+        for operation, result in zip(chunk, results):
+            identity = (operation["entity_type"], tuple(operation["entity_key"]))
+            entity = self.identity_map.get(identity)
+            if operation["action"] == "delete":
+                self.identity_map.discard(identity)
+            elif entity is not None:
+                for name, value in entity._local.items():
+                    entity._remote[name] = tuple(value) if isinstance(value, Collection) else value
+                entity._local.clear()
+                data = result.get("data") if isinstance(result, dict) else None
+                if isinstance(data, dict):
+                    self._merger.merge(data)
+            self.recorded_operations.discard(identity)
+
+    def rollback(self) -> None:
+        """Forget every recorded change: created entities go, changed ones read as the server has them."""
+        with self._lock:
+            for identity in self.recorded_operations.entities():
+                entity = self.identity_map.get(identity)
+                if entity is None:
+                    continue
+                if self.recorded_operations.state(identity) is State.CREATED:
+                    self.identity_map.discard(identity)  # it keeps its values, but leaves the session
+                else:
+                    entity._local.clear()
+            self.recorded_operations.clear()
+
+    def reset(self) -> None:
+        """Forget everything: recorded changes and every entity seen (the schemas stay)."""
+        with self._lock:
+            self.rollback()
+            self.identity_map.clear()
+
+    def close(self) -> None:
+        self.transport.close()
+
+    def __enter__(self) -> Session:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    # --- modes ------------------------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def auto_populating(self, enabled: bool) -> Iterator[None]:
+        """Auto-populate on or off inside the block."""
+        before, self.auto_populate = self.auto_populate, enabled
+        try:
+            yield
+        finally:
+            self.auto_populate = before
+
+    @contextlib.contextmanager
+    def operation_recording(self, enabled: bool) -> Iterator[None]:
+        """Record changes as operations, or not, inside the block."""
+        before, self.record_operations = self.record_operations, enabled
+        try:
+            yield
+        finally:
+            self.record_operations = before
+
+    # --- encoding -----------------------------------------------------------------------------------
+
+    def encode_value(self, value: Any) -> Any:
+        """A value as the wire carries it: entities as references, datetimes and dates tagged."""
+        if isinstance(value, Entity):
+            return {"__entity_type__": value.entity_type, **value.primary_key}
+        if isinstance(value, (Collection, list, tuple)):
+            return [self.encode_value(item) for item in value]
+        if isinstance(value, datetime.datetime):
+            return encode_datetime(value)
+        if isinstance(value, datetime.date):
+            return encode_date(value)
+        return value
+
+    def encode(self, data: Any) -> str:
+        """``data`` as JSON text, entities as references."""
+
+        def walk(value: Any) -> Any:
+            if isinstance(value, Mapping) and not isinstance(value, Entity):
+                return {key: walk(item) for key, item in value.items()}
+            if isinstance(value, (list, tuple)) and not isinstance(value, Collection):
+                return [walk(item) for item in value]
+            return self.encode_value(value)
+
+        return json.dumps(walk(data))
+
+    def decode(self, text: str) -> Any:
+        """JSON text from :meth:`encode` or the server: entities merged into this session."""
+
+        def walk(value: Any) -> Any:
+            if isinstance(value, dict):
+                if "__entity_type__" in value:
+                    return self._merger.merge(value)
+                if "__type__" in value:
+                    return decode_value(value)
+                return {key: walk(item) for key, item in value.items()}
+            if isinstance(value, list):
+                return [walk(item) for item in value]
+            return value
+
+        return walk(json.loads(text))
+
+    def __repr__(self) -> str:
+        return f"<Session {self.server_url!r} as {self.api_user!r}>"

@@ -1,0 +1,248 @@
+"""The Session on a real backend: queries, identity, auto-populate, the unit of work, errors."""
+
+import pathlib
+import uuid
+
+import pytest
+
+from ftrack_like_api import (
+    AttributeValueError,
+    ImmutableAttributeError,
+    MultipleResultsFoundError,
+    NoResultFoundError,
+    ServerError,
+    UnknownAttributeError,
+)
+from ftrack_like_api.session import Session
+from ftrack_like_api.symbol import NOT_SET, State
+
+pytest.importorskip("sqlalchemy", reason="the embedded mode needs the server extra")
+
+
+class Counting:
+    """Wraps a session's transport to count the batches it sends."""
+
+    def __init__(self, session):
+        session.types  # the schemas load once, before counting starts
+        self.batches = []
+        self._handle = session.transport.handle
+        session.transport.handle = self
+
+    def __call__(self, batch):
+        self.batches.append(batch)
+        return self._handle(batch)
+
+
+@pytest.fixture(scope="module")
+def studio(database):
+    """A project with a sequence, 200 shots and a task on the first."""
+    with Session(server_url=database, api_user="admin") as session:
+        project = session.create("Project", {"name": f"p{uuid.uuid4().hex[:6]}", "full_name": "Session tests",
+                                             "project_schema": session.query("ProjectSchema").first()})  # fmt: skip
+        sequence = session.create("Sequence", {"name": "sq010", "parent": project})
+        shots = [session.create("Shot", {"name": f"sh{i:03d}", "parent": sequence}) for i in range(200)]
+        session.create("Task", {"name": "comp", "parent": shots[0]})
+        session.commit()
+        return {"url": database, "project": project["id"], "sequence": sequence["id"]}
+
+
+@pytest.fixture
+def session(studio):
+    with Session(server_url=studio["url"], api_user="admin") as made:
+        yield made
+
+
+def test_a_session_needs_a_place_and_a_user(monkeypatch):
+    for name in ("FTRACK_SERVER", "FTRACK_API_USER"):
+        monkeypatch.delenv(name, raising=False)
+    with pytest.raises(ValueError, match="needs server_url"):
+        Session(api_user="admin")
+    with pytest.raises(ValueError, match="needs api_user"):
+        Session(server_url="sqlite:///x.db")
+    with pytest.raises(ValueError, match="HTTP transport"):
+        Session(server_url="https://studio.example", api_user="admin")
+
+
+def test_the_environment_names_server_and_user(monkeypatch, tmp_path):
+    monkeypatch.setenv("FTRACK_SERVER", f"sqlite:///{tmp_path / 'env.db'}")
+    monkeypatch.setenv("FTRACK_API_USER", "admin")
+    session = Session()
+    assert (session.server_url, session.api_user) == (f"sqlite:///{tmp_path / 'env.db'}", "admin")
+
+
+def test_constructing_a_session_touches_nothing(tmp_path):
+    path = pathlib.Path(tmp_path) / "lazy.db"
+    session = Session(server_url=f"sqlite:///{path}", api_user="admin")
+    assert not path.exists()
+    assert session.query("Status").first() is not None
+    assert path.exists()
+    session.close()
+
+
+def test_query_all_first_one_and_pages(session, studio):
+    counting = Counting(session)
+    shots = session.query(f"Shot where parent_id is {studio['sequence']}", page_size=64).all()
+    assert len(shots) == 200 and len(counting.batches) == 4
+    assert session.query(f'Shot where name is "sh007" and parent_id is {studio["sequence"]}').one()["name"] == "sh007"
+    with pytest.raises(NoResultFoundError):
+        session.query('Shot where name is "nope"').one()
+    with pytest.raises(MultipleResultsFoundError):
+        session.query(f"Shot where parent_id is {studio['sequence']}").one()
+    assert session.query('Shot where name is "nope"').first() is None
+    limited = session.query(f"Shot where parent_id is {studio['sequence']} order by name offset 10 limit 5", page_size=2)
+    assert [s["name"] for s in limited] == ["sh010", "sh011", "sh012", "sh013", "sh014"]
+
+
+def test_one_object_per_entity(session, studio):
+    first = session.query('Shot where name is "sh001"').one()
+    again = session.query(f"Shot where parent_id is {studio['sequence']}").all()
+    assert any(shot is first for shot in again)
+    assert session.get("Shot", first["id"]) is first
+
+
+def test_reading_a_value_never_fetched_fetches_it_for_the_whole_answer_in_one_call(session, studio):
+    shots = session.query(f"select name from Shot where parent_id is {studio['sequence']}").all()
+    counting = Counting(session)
+    statuses = {shot["status"]["name"] for shot in shots}  # 200 shots: status, then status.name
+    assert statuses == {"Not started"}
+    assert len(counting.batches) == 2
+
+
+def test_without_auto_populate_a_value_never_fetched_is_not_set(session):
+    shot = session.query("select name from Shot").first()
+    with session.auto_populating(False):
+        assert shot["sort"] is NOT_SET
+    assert shot["sort"] is not NOT_SET
+
+
+def test_create_and_change_then_commit_sends_one_batch_with_server_values_back(session, studio):
+    shot = session.query('Shot where name is "sh002"').one()
+    task = session.create("Task", {"name": "anim", "parent": shot})
+    task["bid"] = 4.0
+    task["description"] = "walk cycle"
+    assert session.state(task) is State.CREATED and session.created == [task]
+    counting = Counting(session)
+    session.commit()
+    assert len(counting.batches) == 1 and len(counting.batches[0]) == 1
+    assert counting.batches[0][0]["entity_data"]["bid"] == 4.0
+    assert session.state(task) is State.UNCHANGED
+    assert task["status"]["name"] == "Not started" and task["project_id"] == studio["project"]
+    with Session(server_url=studio["url"], api_user="admin") as other:
+        assert other.get("Task", task["id"])["description"] == "walk cycle"
+
+
+def test_a_refused_commit_keeps_every_change(session):
+    shot = session.query('Shot where name is "sh003"').one()
+    good = session.create("Task", {"name": "fx", "parent": shot})
+    bad = session.create("Task", {"name": "broken", "parent_id": "no-such-parent"})
+    with pytest.raises(ServerError) as raised:
+        session.commit()
+    assert raised.value.code == "missing_reference" and raised.value.operation["index"] == 1
+    assert len(session.recorded_operations) == 2 and session.state(good) is State.CREATED
+    bad["parent"] = shot
+    session.commit()
+    assert session.query(f"Task where id is {bad['id']}").one() is bad
+
+
+def test_rollback_forgets_changes_and_created_entities(session):
+    shot = session.query('Shot where name is "sh004"').one()
+    name = shot["name"]
+    shot["name"] = "renamed"
+    created = session.create("Task", {"name": "temp", "parent": shot})
+    assert shot["name"] == "renamed" and session.state(shot) is State.MODIFIED
+    session.rollback()
+    assert shot["name"] == name and len(session.recorded_operations) == 0
+    assert session.get("Task", created["id"]) is None
+
+
+def test_delete_removes_it_everywhere(session):
+    shot = session.query('Shot where name is "sh005"').one()
+    task = session.create("Task", {"name": "gone", "parent": shot})
+    session.commit()
+    session.delete(task)
+    assert session.state(task) is State.DELETED
+    session.commit()
+    assert task.identity not in session.identity_map
+    assert session.query(f"Task where id is {task['id']}").first() is None
+
+
+def test_created_then_deleted_never_reaches_the_server(session):
+    counting = Counting(session)
+    task = session.create("Task", {"name": "never", "parent_id": "whatever"})
+    session.delete(task)
+    session.commit()
+    assert counting.batches == []
+
+
+def test_custom_attributes_and_metadata_by_key(session, studio):
+    number = session.query('CustomAttributeType where name is "number"').one()
+    session.create("CustomAttributeConfiguration", {"key": "fps", "entity_type": "task", "type": number,
+                                                    "object_type_id": "11c137c0-ee7e-4f9c-91c5-8c77cec22b2c",
+                                                    "default": 24})  # fmt: skip
+    session.commit()
+    task = session.query('Task where name is "comp"').first()
+    assert task["custom_attributes"]["fps"] == 24
+    task["custom_attributes"]["fps"] = 25
+    shot = task["parent"]
+    shot["metadata"]["vendor"] = "acme"
+    session.commit()
+    with Session(server_url=studio["url"], api_user="admin") as other:
+        again = other.get("Task", task["id"])
+        assert again["custom_attributes"]["fps"] == 25
+        assert dict(other.get("Shot", shot["id"])["metadata"]) == {"vendor": "acme"}
+        with pytest.raises(KeyError, match="has no custom_attributes entry 'nope'"):
+            again["custom_attributes"]["nope"] = 1
+
+
+def test_appending_to_a_collection_records_one_change(session):
+    category = session.query("ListCategory").first()
+    project = session.query("Project").first()
+    listing = session.create("TypedContextList", {"name": "dailies", "category": category, "project": project})
+    session.commit()
+    shots = session.query("Shot").all()
+    tasks = session.query("Task").all()
+    before = len(session.recorded_operations)
+    for task in tasks:
+        listing["items"].append(task)
+    assert len(session.recorded_operations) == before + 1
+    session.commit()
+    assert {t["id"] for t in listing["items"]} == {t["id"] for t in tasks}
+    assert shots  # queried only to have more entities about
+
+
+def test_bound_parameters_and_entities_as_values(session, studio):
+    sequence = session.get("Sequence", studio["sequence"])
+    shots = session.query("Shot where parent_id is :parent and name in :names", parent=sequence,
+                          names=["sh001", 'sh"002']).all()  # fmt: skip
+    assert [s["name"] for s in shots] == ["sh001"]
+
+
+def test_mistakes_fail_where_they_are_made_and_say_what_would_be_right(session):
+    task = session.query("Task").first()
+    with pytest.raises(UnknownAttributeError, match="Task has no attribute 'nmae'; did you mean name"):
+        task["nmae"]
+    with pytest.raises(AttributeValueError, match="Task.bid takes int or float, not str 'lots'"):
+        task["bid"] = "lots"
+    with pytest.raises(ImmutableAttributeError, match="Task.id is immutable"):
+        task["id"] = "x"
+    with pytest.raises(ImmutableAttributeError, match="Task.link is computed"):
+        task["link"] = []
+    with pytest.raises(AttributeValueError, match="Task.parent takes a Context"):
+        task["parent"] = session.query("Status").first()
+    with pytest.raises(UnknownAttributeError, match="Unknown entity type 'Tsak'; did you mean Task"):
+        session.create("Tsak")
+    assert len(session.recorded_operations) == 0
+
+
+def test_an_entity_shows_what_it_is_and_its_keys_are_its_attributes(session):
+    task = session.query('Task where name is "comp"').first()
+    assert repr(task).startswith("<Task 'comp' ") and repr(task).endswith("…>")
+    assert "name" in task.keys() and "status" in task and len(task) == len(task.schema.attributes)
+    assert isinstance(task, session.types["TypedContext"]) and isinstance(task, session.types["Context"])
+
+
+def test_encode_and_decode(session):
+    task = session.query("Task").first()
+    text = session.encode({"task": task, "tasks": [task], "n": 1})
+    assert '"__entity_type__": "Task"' in text
+    assert session.decode(text)["task"] is task
