@@ -1,7 +1,7 @@
 """ftrack_like_api: production tracking for film, TV and games studios.
 
-Importing the package is cheap: the query parser, the server and everything else
-load when first used.
+Importing the package is cheap: ``Session``, the query parser, the server and
+everything else load when first used.
 """
 
 from __future__ import annotations
@@ -34,8 +34,18 @@ __all__ = [
     "QueryError",
     "SchemaError",
     "ServerError",
+    "Session",
     "TransportError",
     "UnknownAttributeError",
     "ValidationError",
     "__version__",
 ]
+
+
+def __getattr__(name: str) -> object:
+    # Session loads the query parser and more: only when a script asks for it.
+    if name == "Session":
+        from .session import Session
+
+        return Session
+    raise AttributeError(f"module 'ftrack_like_api' has no attribute {name!r}")
