@@ -21,8 +21,9 @@ class IdentityMap:
     def get(self, identity: Identity) -> Entity | None:
         return self._entities.get(identity)
 
-    def add(self, entity: Entity) -> None:
-        self._entities[entity.identity] = entity
+    def add(self, entity: Entity, identity: Identity | None = None) -> None:
+        """Hold ``entity`` (under ``identity`` when the caller knows it already)."""
+        self._entities[identity if identity is not None else entity.identity] = entity
 
     def discard(self, identity: Identity) -> None:
         self._entities.pop(identity, None)

@@ -8,6 +8,8 @@ of them has fetches it for the whole group in one round trip.
 
 from __future__ import annotations
 
+import datetime
+from sys import intern
 from typing import TYPE_CHECKING, Any, Mapping
 
 from .exceptions import TransportError
@@ -26,44 +28,92 @@ class Merger:
 
     def __init__(self, session: Session) -> None:
         self.session = session
+        self._plans: dict[Any, tuple[Any, tuple[str, ...], dict[str, int]]] = {}
 
     def merge_all(self, items: list[Mapping[str, Any]]) -> list[Entity]:
         """Merge the entities of one answer; they form one group per type."""
         groups: dict[str, list[Entity]] = {}
         return [self.merge(item, groups) for item in items]
 
+    def _plan(self, name: Any) -> tuple[Any, tuple[str, ...], dict[str, int]]:
+        """(class, primary key names, field → how to merge it) for one type, worked out once."""
+        plan = self._plans.get(name)
+        if plan is None:
+            cls = self.session.types.get(name)
+            if cls is None:
+                raise TransportError(f"The server sent an entity of type {name!r}, which its schemas do not have")
+            kinds = {a.name: _HOW[a.kind] for a in cls.schema.attributes.values()}
+            for key in cls.schema.primary_key:  # unique per entity: nothing to share
+                kinds[key] = _UNSHARED
+            plan = self._plans[name] = (cls, cls.schema.primary_key, kinds)
+        return plan
+
+    def _reference(self, value: Mapping[str, Any], groups: dict[str, list[Entity]] | None) -> Entity:
+        """A referenced entity; a bare reference to one already known costs a lookup, no merge."""
+        cls, key_names, _ = self._plan(value.get("__entity_type__"))
+        if len(value) == len(key_names) + 1:
+            try:
+                known = self.session.identity_map.get((cls.entity_type, tuple(value[k] for k in key_names)))
+            except KeyError:
+                known = None
+            if known is not None:
+                return known
+        return self.merge(value, groups)
+
     def merge(self, data: Mapping[str, Any], groups: dict[str, list[Entity]] | None = None) -> Entity:
         """The session's entity for ``data``, its server values brought up to date."""
         name = data.get("__entity_type__")
-        cls = self.session.types.get(name)  # type: ignore[arg-type]
-        if cls is None:
-            raise TransportError(f"The server sent an entity of type {name!r}, which its schemas do not have")
-        schema = cls.schema
+        cls, key_names, kinds = self._plan(name)
         try:
-            key = tuple(data[k] for k in schema.primary_key)
+            key = tuple(data[k] for k in key_names)
         except KeyError as missing:
             raise TransportError(f"The server sent a {name} without its key {missing.args[0]!r}") from None
-        entity = self.session.identity_map.get((name, key))
+        identity = (cls.entity_type, key)  # the class's name: one string shared by every entity
+        entity = self.session.identity_map.get(identity)
         if entity is None:
-            entity = cls(self.session, dict(zip(schema.primary_key, key)))
-            self.session.identity_map.add(entity)
+            entity = cls(self.session, dict(zip(key_names, key)))
+            self.session.identity_map.add(entity, identity)  # type: ignore[arg-type]
         if groups is not None:
             # An entity belongs to the answer it last came in: its siblings there are
             # the ones a read of a missing attribute fetches along with it.
-            group = groups.setdefault(name, [])
+            group = groups.setdefault(name, [])  # type: ignore[arg-type]
             if entity._group is not group:
                 group.append(entity)
                 entity._group = group
         remote = entity._remote
-        attributes = schema.attributes
         for field, value in data.items():
-            attribute = attributes.get(field)
-            if attribute is None:
+            how = kinds.get(field)
+            if how is None:
                 continue
-            if attribute.kind is Kind.SCALAR:
-                remote[field] = decode_value(value)
-            elif attribute.kind is Kind.REFERENCE:
-                remote[field] = None if value is None else self.merge(value, groups)
+            if how == _SCALAR:
+                if type(value) is str:
+                    # Keys, types and names repeat across thousands of entities: keep one copy.
+                    remote[field] = intern(value) if len(value) <= _INTERN_UP_TO else value
+                elif type(value) is dict:
+                    remote[field] = _decode(value)
+                else:
+                    remote[field] = value
+            elif how == _UNSHARED:
+                remote[field] = value
+            elif how == _REFERENCE:
+                remote[field] = None if value is None else self._reference(value, groups)
             else:
                 remote[field] = tuple(self.merge(item, groups) for item in value or ())
         return entity
+
+
+_SCALAR, _REFERENCE, _MANY, _UNSHARED = 0, 1, 2, 3
+_UTC = datetime.timezone.utc
+
+
+def _decode(value: dict[str, Any]) -> Any:
+    """A tagged wire value; datetimes on a fast path (most of what a query brings back)."""
+    if value.get("__type__") == "datetime":
+        try:
+            moment = datetime.datetime.fromisoformat(value["value"])
+        except (ValueError, TypeError):
+            return decode_value(value)  # 'Z' before Python 3.11, and whatever else the slow path knows
+        return moment.replace(tzinfo=_UTC) if moment.tzinfo is None else moment.astimezone(_UTC)
+    return decode_value(value)
+_HOW = {Kind.SCALAR: _SCALAR, Kind.REFERENCE: _REFERENCE, Kind.COLLECTION: _MANY, Kind.MAPPED: _MANY}
+_INTERN_UP_TO = 40

@@ -29,6 +29,7 @@ import threading
 import uuid
 from typing import Any, Iterator, Mapping, Sequence
 
+from . import collector
 from .entity import Collection, Entity, build_types
 from .exceptions import ImmutableAttributeError, UnknownAttributeError
 from .identity_map import IdentityMap
@@ -158,7 +159,7 @@ class Session:
     def fetch(self, query: ast.Query) -> tuple[list[Entity], int | None]:
         """Run one page of a query: its entities, and the offset of the next page (None at the end)."""
         answer = self.call([{"action": "query", "expression": render(query)}])[0]
-        with self._lock:
+        with self._lock, collector.paused():
             entities = self._merger.merge_all(answer["data"])
         return entities, answer["metadata"]["next"]["offset"]
 
@@ -238,7 +239,8 @@ class Session:
             if attribute.computed:
                 raise ImmutableAttributeError(f"{entity_type}.{name} is computed by the server and cannot be set")
             values[name] = entity._checked(attribute, value)
-        entity._local.update(values)
+        for name, value in values.items():
+            entity._set_local(name, value)
         if any(entity._local.get(k) is None for k in schema.primary_key):
             raise ValueError(f"{entity_type} needs {', '.join(schema.primary_key)} to be created")
         with self._lock:
@@ -310,9 +312,9 @@ class Session:
             elif entity is not None:
                 for name, value in entity._local.items():
                     entity._remote[name] = tuple(value) if isinstance(value, Collection) else value
-                entity._local.clear()
+                entity._forget_local()
                 data = result.get("data") if isinstance(result, dict) else None
-                if isinstance(data, dict):
+                if isinstance(data, dict) and "__entity_type__" in data:
                     self._merger.merge(data)
             self.recorded_operations.discard(identity)
 
@@ -326,7 +328,7 @@ class Session:
                 if self.recorded_operations.state(identity) is State.CREATED:
                     self.identity_map.discard(identity)  # it keeps its values, but leaves the session
                 else:
-                    entity._local.clear()
+                    entity._forget_local()
             self.recorded_operations.clear()
 
     def reset(self) -> None:

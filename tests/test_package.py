@@ -23,6 +23,7 @@ LAYER_OF = {
     "ftrack_like_api.exceptions": "base",
     "ftrack_like_api.symbol": "base",
     "ftrack_like_api.version": "base",
+    "ftrack_like_api.collector": "base",
     "ftrack_like_api.query": "language",
     "ftrack_like_api.event.expression": "language",
     "ftrack_like_api.event": "client",

@@ -246,3 +246,11 @@ def test_encode_and_decode(session):
     text = session.encode({"task": task, "tasks": [task], "n": 1})
     assert '"__entity_type__": "Task"' in text
     assert session.decode(text)["task"] is task
+
+
+def test_a_new_entitys_collections_start_empty(session):
+    listing = session.create("TypedContextList", {"name": "new"})
+    assert list(listing["items"]) == [] and dict(listing["custom_attributes"]) == {}
+    listing["items"].append(session.query("Task").first())
+    assert len(listing["items"]) == 1
+    session.rollback()

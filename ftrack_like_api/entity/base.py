@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import datetime
 from collections.abc import MutableMapping
-from typing import TYPE_CHECKING, Any, ClassVar, Iterator
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any, ClassVar, Iterator, Mapping
 
 from ..exceptions import AttributeValueError, ImmutableAttributeError, UnknownAttributeError
 from ..schema import Attribute, EntityType, Kind, Schema
@@ -22,6 +23,10 @@ if TYPE_CHECKING:
     from ..session import Session
 
 __all__ = ["Entity"]
+
+#: The local values of an entity changed in no way: one shared, read-only, empty mapping
+#: (a dict per entity would cost 64 bytes each, for the many entities only ever read).
+NO_LOCAL: Mapping[str, Any] = MappingProxyType({})
 
 _SCALAR_TYPES: dict[str, tuple[type, ...]] = {
     "string": (str,), "text": (str,), "json": (str,), "integer": (int,), "number": (int, float),
@@ -41,8 +46,18 @@ class Entity(MutableMapping):  # type: ignore[type-arg]
     def __init__(self, session: Session, remote: dict[str, Any] | None = None) -> None:
         self.session = session
         self._remote: dict[str, Any] = remote if remote is not None else {}
-        self._local: dict[str, Any] = {}
+        self._local: Mapping[str, Any] = NO_LOCAL
         self._group: list[Entity] | None = None
+
+    def _set_local(self, name: str, value: Any) -> None:
+        """Hold ``value`` as this session's (uncommitted) value of ``name``."""
+        if self._local is NO_LOCAL:
+            self._local = {}
+        self._local[name] = value  # type: ignore[index]
+
+    def _forget_local(self) -> None:
+        """Drop every uncommitted value: reads go back to the server's."""
+        self._local = NO_LOCAL
 
     # --- identity -----------------------------------------------------------------------------
 
@@ -79,7 +94,10 @@ class Entity(MutableMapping):  # type: ignore[type-arg]
             if value is NOT_SET:
                 value = self.session.populate_on_read(self, name)
         if value is NOT_SET:
-            return NOT_SET
+            if attribute.kind in (Kind.COLLECTION, Kind.MAPPED) and self.session.state(self) is State.CREATED:
+                value = ()  # a new entity's collections start empty
+            else:
+                return NOT_SET
         if attribute.kind is Kind.COLLECTION and not isinstance(value, Collection):
             return Collection(self, name, value)
         if attribute.kind is Kind.MAPPED:
@@ -99,7 +117,7 @@ class Entity(MutableMapping):  # type: ignore[type-arg]
             raise AttributeValueError(f"set {self.entity_type}.{name} by key: entity[{name!r}][key] = value")
         value = self._checked(attribute, value)
         old = self._known(name)
-        self._local[name] = value
+        self._set_local(name, value)
         self.session.record_update(self, name, old, value)
 
     def _checked(self, attribute: Attribute, value: Any) -> Any:

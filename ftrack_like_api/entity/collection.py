@@ -39,7 +39,7 @@ class Collection(MutableSequence):  # type: ignore[type-arg]
         if not self._local:
             self._local = True
             old = tuple(self._items)
-            self.owner._local[self.name] = self
+            self.owner._set_local(self.name, self)
             self.owner.session.record_update(self.owner, self.name, old, self)
 
     @overload
@@ -128,7 +128,7 @@ class KeyValueMappedCollection(MutableMapping):  # type: ignore[type-arg]
              self.attribute.key: key, self.attribute.value: value},
         )  # fmt: skip
         self._items.append(created)
-        self.owner._local[self.attribute.name] = tuple(self._items)
+        self.owner._set_local(self.attribute.name, tuple(self._items))
 
     def __delitem__(self, key: str) -> None:
         item = self._find(key)
@@ -136,7 +136,7 @@ class KeyValueMappedCollection(MutableMapping):  # type: ignore[type-arg]
             raise KeyError(key)
         self.owner.session.delete(item)
         self._items.remove(item)
-        self.owner._local[self.attribute.name] = tuple(self._items)
+        self.owner._set_local(self.attribute.name, tuple(self._items))
 
     def __iter__(self) -> Iterator[str]:
         return iter([item[self.attribute.key] for item in self._items])

@@ -19,17 +19,15 @@ is upgraded.
 
 from __future__ import annotations
 
-import contextlib
-import gc
 import importlib.resources
 import json
 import logging
-import threading
 import time
-from typing import Any, Callable, Iterator, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 import sqlalchemy as sa
 
+from .. import collector
 from ..exceptions import QueryError, ValidationError
 from ..schema import Schema
 from ..version import __version__
@@ -103,7 +101,7 @@ class Backend:
         if not isinstance(operations, (list, tuple)):
             return _error("ValidationError", "A batch is a list of operations", "bad_request")
         writes = any(isinstance(o, Mapping) and o.get("action") in WRITE_ACTIONS for o in operations)
-        with _collector_paused():
+        with collector.paused():
             return self._execute(operations, user, writes)
 
     def _execute(self, operations: Sequence[Mapping[str, Any]], user: str, writes: bool) -> list[Any] | dict[str, Any]:
@@ -291,36 +289,6 @@ class Backend:
                 if hit is not None:
                     return "duplicate_value", f"a {entity_type.name} with {name} {value!r} exists already"
         return None
-
-
-_collector_lock = threading.Lock()
-_collector_users = 0
-_collector_was_enabled = False
-
-
-@contextlib.contextmanager
-def _collector_paused() -> Iterator[None]:
-    """Pause Python's cyclic garbage collector while a batch runs.
-
-    Answering a query allocates a dict per entity and no cycles; with the collector on,
-    its full collections walk every live object again and again (a 75,000-row answer
-    spends about 40% of its time there). Reference counting still frees everything.
-    Batches on several threads share one pause: the collector comes back when the last
-    one ends, as it was before the first began.
-    """
-    global _collector_users, _collector_was_enabled
-    with _collector_lock:
-        if _collector_users == 0:
-            _collector_was_enabled = gc.isenabled()
-            gc.disable()
-        _collector_users += 1
-    try:
-        yield
-    finally:
-        with _collector_lock:
-            _collector_users -= 1
-            if _collector_users == 0 and _collector_was_enabled:
-                gc.enable()
 
 
 def _install(engine: sa.Engine, storage: Storage) -> None:
