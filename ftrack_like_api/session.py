@@ -250,6 +250,33 @@ class Session:
             self._record(CreateEntityOperation(entity_type, entity.primary_key, dict(values)))
         return entity
 
+    def ensure(
+        self, entity_type: str, data: Mapping[str, Any], identifying_keys: Sequence[str] | None = None
+    ) -> Entity:
+        """The entity of ``entity_type`` matching ``data`` on ``identifying_keys`` (default: every key).
+
+        Found: its other keys are set from ``data`` where they differ. Not found: it is
+        created from ``data``. Values are bound into the query, never formatted into it.
+        Like ``create``, nothing is sent until ``commit()``.
+        """
+        keys = list(identifying_keys) if identifying_keys is not None else list(data)
+        if not keys:
+            raise ValueError("ensure needs at least one identifying key")
+        missing = [key for key in keys if key not in data]
+        if missing:
+            raise ValueError(f"identifying keys {missing} have no value in data")
+        condition = " and ".join(
+            f"{key} is None" if data[key] is None else f"{key} is :v{index}" for index, key in enumerate(keys)
+        )  # fmt: skip
+        values = {f"v{index}": data[key] for index, key in enumerate(keys) if data[key] is not None}
+        found = self.query(f"{entity_type} where {condition}", **values).first()
+        if found is None:
+            return self.create(entity_type, data)
+        for key, value in data.items():
+            if key not in keys and found[key] != value:
+                found[key] = value
+        return found
+
     def delete(self, entity: Entity) -> None:
         """Delete ``entity`` on the next commit."""
         with self._lock:

@@ -254,3 +254,39 @@ def test_a_new_entitys_collections_start_empty(session):
     listing["items"].append(session.query("Task").first())
     assert len(listing["items"]) == 1
     session.rollback()
+
+
+def test_ensure_finds_or_creates_with_values_bound(session):
+    odd = 'it\'s "odd" and or'
+    first = session.ensure("Location", {"name": odd, "label": "one"}, identifying_keys=["name"])
+    assert session.state(first) is State.CREATED
+    session.commit()
+    again = session.ensure("Location", {"name": odd, "label": "two"}, identifying_keys=["name"])
+    assert again is first and again["label"] == "two" and session.state(again) is State.MODIFIED
+    session.commit()
+    with pytest.raises(ValueError, match="no value in data"):
+        session.ensure("Location", {"name": "x"}, identifying_keys=["label"])
+
+
+def test_inspection_answers_without_a_scan(session):
+    from ftrack_like_api import inspection
+
+    task = session.query('Task where name is "comp"').first()
+    assert inspection.identity(task) == ("Task", (task["id"],))
+    assert inspection.primary_key(task) == {"id": task["id"]}
+    assert inspection.state(task) is State.UNCHANGED
+    task["bid"] = 3.0
+    assert inspection.state(task) is State.MODIFIED
+    session.rollback()
+
+
+def test_the_formatter_shows_an_entity_and_what_it_refers_to(session):
+    from ftrack_like_api.formatter import format
+
+    task = session.query('select name, bid, parent.name from Task where name is "comp"').first()
+    text = format(task, ["name", "bid", "parent"], recursive=True)
+    lines = text.splitlines()
+    assert lines[0] == repr(task)
+    assert lines[1].split() == ["name", "'comp'"]
+    assert "parent:" in text and "<Shot 'sh000'" in text
+    assert "(not fetched)" not in format(task)
