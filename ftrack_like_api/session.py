@@ -24,6 +24,7 @@ from __future__ import annotations
 import contextlib
 import datetime
 import json
+import logging
 import os
 import threading
 import uuid
@@ -31,9 +32,12 @@ from typing import Any, Iterator, Mapping, Sequence
 
 from . import collector
 from .entity import Collection, Entity, build_types
+from .event.base import Event
+from .event.hub import EventHub
 from .exceptions import ImmutableAttributeError, UnknownAttributeError
 from .identity_map import IdentityMap
 from .merge import Merger
+from .plugin import discover
 from .query import ast, bind, parse, render
 from .query_result import QueryResult
 from .schema import Kind, Schema
@@ -43,6 +47,11 @@ from .unit_of_work import CreateEntityOperation, DeleteEntityOperation, Operatio
 from .wire import decode_value, encode_date, encode_datetime
 
 __all__ = ["Session"]
+
+log = logging.getLogger(__name__)
+
+#: Published once per entity type as the classes are built; a subscriber may answer with the class to use.
+CONSTRUCT_ENTITY_TYPE = "ftrack.api.session.construct-entity-type"
 
 #: How many entities one populate query asks for at most.
 POPULATE_CHUNK = 500
@@ -55,7 +64,9 @@ class Session:
     ``sqlite:///studio.db`` (a new file is created and seeded, with an ``admin`` user),
     ``postgresql://…`` — and the session acts as ``api_user`` (or ``FTRACK_API_USER``).
     ``api_key`` (or ``FTRACK_API_KEY``/``FTRACK_APIKEY``) is for servers that check one.
-    With ``auto_populate`` off, a value never fetched reads as ``NOT_SET``. ``chunk_size``
+    With ``auto_populate`` off, a value never fetched reads as ``NOT_SET``. Plugins under
+    ``plugin_paths`` (or ``FTRACK_EVENT_PLUGIN_PATH``) register when the session is made,
+    with the ``plugin_arguments`` they accept. ``chunk_size``
     splits a large commit into batches of that many operations (each atomic on its own).
     """
 
@@ -65,6 +76,8 @@ class Session:
         api_key: str | None = None,
         api_user: str | None = None,
         auto_populate: bool = True,
+        plugin_paths: Sequence[str] | str | None = None,
+        plugin_arguments: Mapping[str, Any] | None = None,
         transport: Transport | None = None,
         page_size: int = 500,
         chunk_size: int | None = None,
@@ -96,6 +109,13 @@ class Session:
         self._schemas: list[dict[str, Any]] | None = None
         self._schema: Schema | None = None
         self._types: dict[str, type[Entity]] | None = None
+        self.event_hub = EventHub()
+        if plugin_paths is None:
+            plugin_paths = os.environ.get("FTRACK_EVENT_PLUGIN_PATH", "")
+        if isinstance(plugin_paths, str):
+            plugin_paths = [path for path in plugin_paths.split(os.pathsep) if path]
+        #: The plugin files registered with this session.
+        self.plugins = discover(plugin_paths, self, plugin_arguments)
 
     # --- what the server is ---------------------------------------------------------------------
 
@@ -105,8 +125,18 @@ class Session:
                 information, schemas = self.call([{"action": "query_server_information"}, {"action": "query_schemas"}])
                 self._server_information = information
                 self._schema = Schema.from_ftrack(schemas)
-                self._types = build_types(self._schema)
+                by_name = {schema["id"]: schema for schema in schemas}
+                self._types = build_types(self._schema, construct=lambda name, made: self._construct(name, made, by_name))
                 self._schemas = schemas
+
+    def _construct(self, name: str, made: type[Entity], schemas: Mapping[str, Any]) -> type[Entity]:
+        """The class for ``name``: a plugin's, if one answers the construct-entity-type event."""
+        event = Event(CONSTRUCT_ENTITY_TYPE, data={"schema": schemas[name], "schemas": schemas, "default": made})
+        for answer in self.event_hub.publish(event, synchronous=True):
+            if isinstance(answer, type) and issubclass(answer, Entity):
+                return answer
+            log.warning("a %s subscriber answered %r, which is not an Entity class; ignored", CONSTRUCT_ENTITY_TYPE, answer)
+        return made
 
     @property
     def server_information(self) -> dict[str, Any]:
