@@ -23,9 +23,11 @@ from __future__ import annotations
 
 import contextlib
 import datetime
+import hashlib
 import json
 import logging
 import os
+import tempfile
 import threading
 import uuid
 from typing import Any, Iterator, Mapping, Sequence
@@ -78,6 +80,7 @@ class Session:
         auto_populate: bool = True,
         plugin_paths: Sequence[str] | str | None = None,
         plugin_arguments: Mapping[str, Any] | None = None,
+        schema_cache_path: str | os.PathLike[str] | bool | None = None,
         transport: Transport | None = None,
         page_size: int = 500,
         chunk_size: int | None = None,
@@ -109,6 +112,10 @@ class Session:
         self._schemas: list[dict[str, Any]] | None = None
         self._schema: Schema | None = None
         self._types: dict[str, type[Entity]] | None = None
+        if schema_cache_path is None:
+            schema_cache_path = os.environ.get("FTRACK_API_SCHEMA_CACHE_PATH") or tempfile.gettempdir()
+        #: Where the server's schemas are kept between sessions (None: not kept).
+        self.schema_cache_path = None if schema_cache_path is False else os.path.expanduser(os.fspath(schema_cache_path))  # type: ignore[arg-type]
         self.event_hub = EventHub()
         if plugin_paths is None:
             plugin_paths = os.environ.get("FTRACK_EVENT_PLUGIN_PATH", "")
@@ -119,10 +126,46 @@ class Session:
 
     # --- what the server is ---------------------------------------------------------------------
 
+    def _schema_cache_file(self, schema_hash: str) -> str | None:
+        if self.schema_cache_path is None or not schema_hash:
+            return None
+        server = hashlib.sha1(str(self.server_url).encode()).hexdigest()[:12]
+        return os.path.join(self.schema_cache_path, f"ftrack_like_api_schemas_{server}_{schema_hash}.json")
+
+    def _cached_schemas(self, path: str | None) -> list[dict[str, Any]] | None:
+        if path is None:
+            return None
+        try:
+            with open(path, encoding="utf-8") as file:
+                schemas = json.load(file)
+        except FileNotFoundError:
+            return None
+        except (OSError, ValueError) as error:
+            log.warning("schema cache %s is unreadable (%s); fetching the schemas again", path, error)
+            return None
+        return schemas if isinstance(schemas, list) else None
+
+    def _keep_schemas(self, path: str | None, schemas: list[dict[str, Any]]) -> None:
+        if path is None:
+            return
+        try:
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            partial = f"{path}.{os.getpid()}.{threading.get_ident()}.part"
+            with open(partial, "w", encoding="utf-8") as file:
+                json.dump(schemas, file)
+            os.replace(partial, path)  # readers see the whole file or none
+        except OSError as error:
+            log.warning("cannot keep the schemas in %s: %s", path, error)
+
     def _load_schemas(self) -> None:
         with self._lock:
             if self._schemas is None:
-                information, schemas = self.call([{"action": "query_server_information"}, {"action": "query_schemas"}])
+                information = self.call([{"action": "query_server_information"}])[0]
+                path = self._schema_cache_file(str(information.get("schema_hash", "")))
+                schemas = self._cached_schemas(path)
+                if schemas is None:
+                    schemas = self.call([{"action": "query_schemas"}])[0]
+                    self._keep_schemas(path, schemas)
                 self._server_information = information
                 self._schema = Schema.from_ftrack(schemas)
                 by_name = {schema["id"]: schema for schema in schemas}

@@ -63,3 +63,16 @@ def fresh_database(request, tmp_path_factory):
     url, drop = database_url(request.param, tmp_path_factory)
     yield url
     drop()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def schema_cache(tmp_path_factory):
+    """Sessions made by tests keep their schemas in the test run's folder, not the machine's temp."""
+    folder = tmp_path_factory.mktemp("schema-cache")
+    before = os.environ.get("FTRACK_API_SCHEMA_CACHE_PATH")
+    os.environ["FTRACK_API_SCHEMA_CACHE_PATH"] = str(folder)
+    yield folder
+    if before is None:
+        os.environ.pop("FTRACK_API_SCHEMA_CACHE_PATH", None)
+    else:
+        os.environ["FTRACK_API_SCHEMA_CACHE_PATH"] = before

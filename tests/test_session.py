@@ -290,3 +290,33 @@ def test_the_formatter_shows_an_entity_and_what_it_refers_to(session):
     assert lines[1].split() == ["name", "'comp'"]
     assert "parent:" in text and "<Shot 'sh000'" in text
     assert "(not fetched)" not in format(task)
+
+
+def test_schemas_are_kept_by_server_and_hash(studio, tmp_path):
+    cache = tmp_path / "schemas"
+    first = Session(server_url=studio["url"], api_user="admin", schema_cache_path=cache)
+    first.types
+    files = list(cache.iterdir())
+    assert len(files) == 1 and first.server_information["schema_hash"] in files[0].name
+    second = Session(server_url=studio["url"], api_user="admin", schema_cache_path=cache)
+    counting = []
+    handle = second.transport.handle
+    second.transport.handle = lambda batch: counting.append(batch) or handle(batch)
+    assert "Task" in second.types
+    assert [op["action"] for batch in counting for op in batch] == ["query_server_information"]
+    files[0].write_text("{not json")
+    third = Session(server_url=studio["url"], api_user="admin", schema_cache_path=cache)
+    assert "Task" in third.types  # an unreadable cache is fetched again, not trusted
+    elsewhere = Session(server_url=f"sqlite:///{tmp_path / 'other.db'}", api_user="admin", schema_cache_path=cache)
+    elsewhere.types
+    assert len(list(cache.glob("*.json"))) == 2  # another server, another file
+    for session in (first, second, third, elsewhere):
+        session.close()
+
+
+def test_no_schema_cache_when_told_not_to(studio, tmp_path, monkeypatch):
+    monkeypatch.setattr("tempfile.tempdir", str(tmp_path))
+    session = Session(server_url=studio["url"], api_user="admin", schema_cache_path=False)
+    session.types
+    assert session.schema_cache_path is None and list(tmp_path.iterdir()) == []
+    session.close()
