@@ -29,11 +29,17 @@ class Merger:
     def __init__(self, session: Session) -> None:
         self.session = session
         self._plans: dict[Any, tuple[Any, tuple[str, ...], dict[str, int]]] = {}
+        self.touched: list[Entity] = []
 
     def merge_all(self, items: list[Mapping[str, Any]]) -> list[Entity]:
-        """Merge the entities of one answer; they form one group per type."""
+        """Merge the entities of one answer; they form one group per type.
+
+        :attr:`touched` then holds every entity the answer changed, nested ones included.
+        """
         groups: dict[str, list[Entity]] = {}
-        return [self.merge(item, groups) for item in items]
+        merged = [self.merge(item, groups) for item in items]
+        self.touched = [entity for group in groups.values() for entity in group]
+        return merged
 
     def _plan(self, name: Any) -> tuple[Any, tuple[str, ...], dict[str, int]]:
         """(class, primary key names, field → how to merge it) for one type, worked out once."""

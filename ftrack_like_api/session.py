@@ -30,9 +30,11 @@ import os
 import tempfile
 import threading
 import uuid
-from typing import Any, Iterator, Mapping, Sequence
+from collections.abc import MutableMapping
+from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
 
 from . import collector
+from .cache import KeyMaker, StringKeyMaker
 from .entity import Collection, Entity, build_types
 from .event.base import Event
 from .event.hub import EventHub
@@ -81,6 +83,8 @@ class Session:
         plugin_paths: Sequence[str] | str | None = None,
         plugin_arguments: Mapping[str, Any] | None = None,
         schema_cache_path: str | os.PathLike[str] | bool | None = None,
+        cache: MutableMapping[str, Any] | Callable[[Session], MutableMapping[str, Any]] | None = None,
+        cache_key_maker: KeyMaker | None = None,
         transport: Transport | None = None,
         page_size: int = 500,
         chunk_size: int | None = None,
@@ -116,6 +120,9 @@ class Session:
             schema_cache_path = os.environ.get("FTRACK_API_SCHEMA_CACHE_PATH") or tempfile.gettempdir()
         #: Where the server's schemas are kept between sessions (None: not kept).
         self.schema_cache_path = None if schema_cache_path is False else os.path.expanduser(os.fspath(schema_cache_path))  # type: ignore[arg-type]
+        #: Where entities' server values are kept beyond the identity map (None: nowhere).
+        self.cache = cache(self) if callable(cache) and not isinstance(cache, MutableMapping) else cache
+        self.cache_key_maker = cache_key_maker or StringKeyMaker()
         self.event_hub = EventHub()
         if plugin_paths is None:
             plugin_paths = os.environ.get("FTRACK_EVENT_PLUGIN_PATH", "")
@@ -234,7 +241,36 @@ class Session:
         answer = self.call([{"action": "query", "expression": render(query)}])[0]
         with self._lock, collector.paused():
             entities = self._merger.merge_all(answer["data"])
+            if self.cache is not None:
+                self._keep(self._merger.touched)
         return entities, answer["metadata"]["next"]["offset"]
+
+    # --- the cache ---------------------------------------------------------------------------------
+
+    def cache_key(self, entity_type: str, key: Sequence[Any]) -> str:
+        """The cache key of an entity: server, type and primary key, by ``cache_key_maker``."""
+        return self.cache_key_maker.key(self.server_url, entity_type, *key)
+
+    def _keep(self, entities: Iterable[Entity]) -> None:
+        """Write the server values of ``entities`` into the cache."""
+        kept = {}
+        for entity in entities:
+            data = {"__entity_type__": entity.entity_type}
+            data.update((name, self.encode_value(value)) for name, value in entity._remote.items())
+            kept[self.cache_key(entity.entity_type, entity.identity[1])] = data
+        if kept:
+            self.cache.update(kept)  # type: ignore[union-attr]
+
+    def _from_cache(self, entity_type: str, key: Sequence[Any]) -> Entity | None:
+        """The entity as the cache has it (merged into this session), or None."""
+        if self.cache is None:
+            return None
+        try:
+            data = self.cache[self.cache_key(entity_type, key)]
+        except KeyError:
+            return None
+        with self._lock:
+            return self._merger.merge(data)
 
     def get(self, entity_type: str, key: Any) -> Entity | None:
         """The entity of ``entity_type`` with primary key ``key`` (a value, a list or a mapping), or None."""
@@ -243,7 +279,7 @@ class Session:
         values = [key[n] for n in names] if isinstance(key, Mapping) else list(key) if isinstance(key, (list, tuple)) else [key]
         if len(values) != len(names):
             raise ValueError(f"{entity_type} is keyed by {', '.join(names)}, not {key!r}")
-        known = self.identity_map.get((entity_type, tuple(values)))
+        known = self.identity_map.get((entity_type, tuple(values))) or self._from_cache(entity_type, values)
         if known is not None:
             return known
         condition = " and ".join(f"{name} is :k{index}" for index, name in enumerate(names))
@@ -285,6 +321,12 @@ class Session:
         wanted = [e for e in group if name not in e._remote and name not in e._local and self.state(e) is not State.CREATED]
         if entity not in wanted:
             wanted.append(entity)
+        if self.cache is not None:
+            for member in wanted:
+                self._from_cache(member.entity_type, member.identity[1])
+            wanted = [e for e in wanted if name not in e._remote]
+            if not wanted:
+                return entity._remote.get(name, NOT_SET)
         attribute = entity.attribute(name)
         if attribute.kind is Kind.MAPPED:
             target = self.types[attribute.target].schema  # type: ignore[index]
@@ -401,14 +443,20 @@ class Session:
                 return
             for chunk in chunked(batch, self.chunk_size):
                 results = self.call(chunk)
-                self._committed(chunk, results)
+                touched = self._committed(chunk, results)
+                if self.cache is not None:
+                    self._keep(touched)  # what changed, not the whole session: cost follows the change
 
-    def _committed(self, chunk: list[dict[str, Any]], results: list[Any]) -> None:
+    def _committed(self, chunk: list[dict[str, Any]], results: list[Any]) -> list[Entity]:
+        """Settle what one committed batch changed; the entities still in the session it touched."""
+        touched = []
         for operation, result in zip(chunk, results):
             identity = (operation["entity_type"], tuple(operation["entity_key"]))
             entity = self.identity_map.get(identity)
             if operation["action"] == "delete":
                 self.identity_map.discard(identity)
+                if self.cache is not None:
+                    self.cache.pop(self.cache_key(*identity), None)
             elif entity is not None:
                 for name, value in entity._local.items():
                     entity._remote[name] = tuple(value) if isinstance(value, Collection) else value
@@ -416,7 +464,9 @@ class Session:
                 data = result.get("data") if isinstance(result, dict) else None
                 if isinstance(data, dict) and "__entity_type__" in data:
                     self._merger.merge(data)
+                touched.append(entity)
             self.recorded_operations.discard(identity)
+        return touched
 
     def rollback(self) -> None:
         """Forget every recorded change: created entities go, changed ones read as the server has them."""

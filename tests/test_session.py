@@ -320,3 +320,49 @@ def test_no_schema_cache_when_told_not_to(studio, tmp_path, monkeypatch):
     session.types
     assert session.schema_cache_path is None and list(tmp_path.iterdir()) == []
     session.close()
+
+
+def test_a_second_session_over_the_same_file_cache_starts_warm(studio, tmp_path):
+    from ftrack_like_api.cache import FileCache, LayeredCache, MemoryCache, SerialisedCache
+
+    def file_cache(session):
+        return LayeredCache([MemoryCache(), SerialisedCache(FileCache(tmp_path / "entities.sqlite"))])
+
+    with Session(server_url=studio["url"], api_user="admin", cache=file_cache) as first:
+        tasks = first.query("select name, bid, created_at from Task").all()
+        known = {task["id"]: (task["name"], task["bid"], task["created_at"]) for task in tasks}
+    with Session(server_url=studio["url"], api_user="admin", cache=file_cache) as second:
+        second.types
+        calls = []
+        handle = second.transport.handle
+        second.transport.handle = lambda batch: calls.append(batch) or handle(batch)
+        for key, (name, bid, created) in known.items():
+            task = second.get("Task", key)
+            assert (task["name"], task["bid"], task["created_at"]) == (name, bid, created)
+        assert calls == []  # every value came from the file
+        task = second.get("Task", next(iter(known)))
+        task["bid"] = 9.5
+        second.commit()
+    with Session(server_url=studio["url"], api_user="admin", cache=file_cache) as third:
+        assert third.get("Task", task["id"])["bid"] == 9.5  # a commit keeps what it changed
+
+
+def test_a_commit_keeps_only_what_it_changed_in_the_cache(studio):
+    from ftrack_like_api.cache import MemoryCache
+
+    class Counting(MemoryCache):
+        def __init__(self):
+            super().__init__()
+            self.written = 0
+
+        def update(self, other=(), /, **kwargs):
+            self.written += len(dict(other, **kwargs))
+            super().update(other, **kwargs)
+
+    cache = Counting()
+    with Session(server_url=studio["url"], api_user="admin", cache=cache) as session:
+        shots = session.query("Shot").all()
+        before = cache.written
+        shots[0]["description"] = "hero"
+        session.commit()
+        assert len(shots) > 100 and cache.written - before == 1
