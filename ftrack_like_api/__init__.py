@@ -35,6 +35,7 @@ __all__ = [
     "SchemaError",
     "ServerError",
     "Session",
+    "SessionAuthentication",
     "TransportError",
     "UnknownAttributeError",
     "ValidationError",
@@ -48,4 +49,8 @@ def __getattr__(name: str) -> object:
         from .session import Session
 
         return Session
+    if name == "SessionAuthentication":  # requests loads only for it
+        from .authentication import SessionAuthentication
+
+        return SessionAuthentication
     raise AttributeError(f"module 'ftrack_like_api' has no attribute {name!r}")

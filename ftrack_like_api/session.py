@@ -245,6 +245,24 @@ class Session:
                 self._keep(self._merger.touched)
         return entities, answer["metadata"]["next"]["offset"]
 
+    def merge(self, value: Any) -> Any:
+        """Bring entities into this session: wire-format data, an entity of another session, or lists of them.
+
+        Only the values present are merged; values changed here and not committed stay.
+        """
+        if isinstance(value, Entity):
+            if value.session is self:
+                return value
+            data = {"__entity_type__": value.entity_type}
+            data.update((name, value.session.encode_value(item)) for name, item in value._remote.items())
+            return self.merge(data)
+        if isinstance(value, Mapping) and "__entity_type__" in value:
+            with self._lock:
+                return self._merger.merge(value)
+        if isinstance(value, (list, tuple)):
+            return [self.merge(item) for item in value]
+        return value
+
     # --- the cache ---------------------------------------------------------------------------------
 
     def cache_key(self, entity_type: str, key: Sequence[Any]) -> str:

@@ -366,3 +366,25 @@ def test_a_commit_keeps_only_what_it_changed_in_the_cache(studio):
         shots[0]["description"] = "hero"
         session.commit()
         assert len(shots) > 100 and cache.written - before == 1
+
+
+def test_merge_brings_in_entities_of_another_session_or_wire_data(studio, session):
+    with Session(server_url=studio["url"], api_user="admin") as other:
+        theirs = other.query('select name, bid from Task where name is "comp"').first()
+        ours = session.merge(theirs)
+        assert ours is not theirs and ours.session is session and ours["name"] == "comp"
+        assert session.merge(ours) is ours
+    shot = session.merge({"__entity_type__": "Shot", "id": "not-on-the-server", "name": "from elsewhere"})
+    assert shot["name"] == "from elsewhere" and session.merge([shot]) == [shot]
+
+
+def test_session_authentication_for_plain_requests():
+    import requests
+
+    from ftrack_like_api import SessionAuthentication
+
+    prepared = requests.Request("GET", "http://127.0.0.1/health", auth=SessionAuthentication("k3y", "jo")).prepare()
+    assert prepared.headers["ftrack-api-key"] == "k3y" and prepared.headers["ftrack-user"] == "jo"
+    assert "k3y" not in repr(SessionAuthentication("k3y", "jo"))
+    with pytest.raises(ValueError):
+        SessionAuthentication("", "jo")
