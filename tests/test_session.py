@@ -388,3 +388,49 @@ def test_session_authentication_for_plain_requests():
     assert "k3y" not in repr(SessionAuthentication("k3y", "jo"))
     with pytest.raises(ValueError):
         SessionAuthentication("", "jo")
+
+
+def test_merging_never_overwrites_a_value_changed_here(studio, session):
+    shot = session.query('select name, description from Shot where name is "sh009"').one()
+    shot["description"] = "mine, not committed"
+    with Session(server_url=studio["url"], api_user="admin") as other:
+        theirs = other.query('Shot where name is "sh009"').one()
+        theirs["description"] = "theirs, committed"
+        other.commit()
+    again = session.query('select description from Shot where name is "sh009"').one()
+    assert again is shot and shot["description"] == "mine, not committed"
+    session.rollback()
+    assert shot["description"] == "theirs, committed"
+
+
+def test_a_session_shared_between_threads(studio):
+    import threading
+
+    errors = []
+    with Session(server_url=studio["url"], api_user="admin") as shared:
+        shared.types
+
+        def read():
+            try:
+                for shot in shared.query(f"select name from Shot where parent_id is {studio['sequence']}", page_size=50):
+                    assert shot["sort"] is not NOT_SET and shot["status"]["name"]
+            except Exception as error:  # pragma: no cover - reported below
+                errors.append(error)
+
+        def write(n):
+            try:
+                shot = shared.query('Shot where name is "sh010"').one()
+                task = shared.create("Task", {"name": f"threaded{n}", "parent": shot})
+                shared.commit()
+                assert shared.state(task) is State.UNCHANGED
+            except Exception as error:  # pragma: no cover - reported below
+                errors.append(error)
+
+        threads = [threading.Thread(target=read) for _ in range(4)] + [threading.Thread(target=write, args=(n,)) for n in range(2)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert errors == []
+        names = {t["name"] for t in shared.query('Task where name like "threaded%"')}
+        assert names == {"threaded0", "threaded1"}
