@@ -67,7 +67,9 @@ class Session:
     ``server_url`` (or ``FTRACK_SERVER``) is a database URL for the embedded mode —
     ``sqlite:///studio.db`` (a new file is created and seeded, with an ``admin`` user),
     ``postgresql://…`` — and the session acts as ``api_user`` (or ``FTRACK_API_USER``).
-    ``api_key`` (or ``FTRACK_API_KEY``/``FTRACK_APIKEY``) is for servers that check one.
+    ``http(s)://`` URLs reach a server (``ftrack-like serve``) with ``api_key`` (or
+    ``FTRACK_API_KEY``/``FTRACK_APIKEY``), waiting at most ``timeout`` seconds
+    (connect, read).
     With ``auto_populate`` off, a value never fetched reads as ``NOT_SET``. Plugins under
     ``plugin_paths`` (or ``FTRACK_EVENT_PLUGIN_PATH``) register when the session is made,
     with the ``plugin_arguments`` they accept. ``chunk_size``
@@ -86,6 +88,7 @@ class Session:
         cache: MutableMapping[str, Any] | Callable[[Session], MutableMapping[str, Any]] | None = None,
         cache_key_maker: KeyMaker | None = None,
         transport: Transport | None = None,
+        timeout: float | tuple[float, float] = (10.0, 300.0),
         page_size: int = 500,
         chunk_size: int | None = None,
     ) -> None:
@@ -98,9 +101,11 @@ class Session:
             if not self.api_user:
                 raise ValueError("Session needs api_user (or FTRACK_API_USER): the user the session acts as")
             if self.server_url.startswith(("http://", "https://")):
-                raise ValueError("http(s) servers need the HTTP transport, which comes with the server; "
-                                 "use a database URL for the embedded mode")  # fmt: skip
-            transport = LocalTransport(self.server_url, self.api_user)
+                from .transport.http import HttpTransport  # requests loads only for a server
+
+                transport = HttpTransport(self.server_url, self.api_user, self.api_key or "", timeout=timeout)
+            else:
+                transport = LocalTransport(self.server_url, self.api_user)
         if chunk_size is not None and chunk_size < 1:
             raise ValueError(f"chunk_size must be at least 1, not {chunk_size}")
         self.transport = transport

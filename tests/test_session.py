@@ -59,7 +59,7 @@ def test_a_session_needs_a_place_and_a_user(monkeypatch):
         Session(api_user="admin")
     with pytest.raises(ValueError, match="needs api_user"):
         Session(server_url="sqlite:///x.db")
-    with pytest.raises(ValueError, match="HTTP transport"):
+    with pytest.raises(ValueError, match="needs api_user and api_key"):
         Session(server_url="https://studio.example", api_user="admin")
 
 

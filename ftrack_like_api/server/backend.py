@@ -34,7 +34,8 @@ from ..version import __version__
 from .compiler import Compiler
 from .dialects import Dialect, dialect_for
 from .reader import Reader
-from .seed import seed
+from .auth import Authenticator, define_tables
+from .seed import ADMIN_USERNAME, seed, seed_id
 from .storage import Storage
 from .writer import BatchContext, Writer
 
@@ -66,6 +67,8 @@ class Backend:
         self.reader = Reader(self.compiler)
         self.writer = Writer(self.compiler)
         self._users: dict[str, str] = {}
+        #: API keys and roles (set by :meth:`from_url`).
+        self.auth: Authenticator | None = None
         self._written_since_optimize = 0
         self._actions: dict[str, Callable[[BatchContext, Mapping[str, Any]], Any]] = {
             "query_server_information": self._server_information,
@@ -83,13 +86,16 @@ class Backend:
         dialect = dialect_for(url)
         schema = schema or load_schema()
         storage = Storage(schema, dialect)
+        auth_tables = define_tables(storage.metadata)
         engine = storage.create_engine(url, **engine_options)
         try:
-            _install(engine, storage)
+            _install(engine, storage, auth_tables)
         except BaseException:
             engine.dispose()
             raise
-        return cls(engine, schema, dialect, storage)
+        backend = cls(engine, schema, dialect, storage)
+        backend.auth = Authenticator(engine, auth_tables, storage.tables["resource"])
+        return backend
 
     def close(self) -> None:
         self.engine.dispose()
@@ -291,13 +297,16 @@ class Backend:
         return None
 
 
-def _install(engine: sa.Engine, storage: Storage) -> None:
+def _install(engine: sa.Engine, storage: Storage, auth_tables: dict[str, sa.Table]) -> None:
     for attempt in range(RETRIES):
         try:
             with engine.connect().execution_options(ftrack_writes=True) as connection:
                 with connection.begin():
                     if storage.install(connection):
                         seed(connection, storage)
+                        connection.execute(
+                            auth_tables["user_role"].insert().values(user_id=seed_id("user", ADMIN_USERNAME), role="admin")
+                        )
                 with connection.begin():
                     storage.optimize(connection)
             return

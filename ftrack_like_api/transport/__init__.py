@@ -2,7 +2,7 @@
 
 - :class:`LocalTransport`: in-process, for ``sqlite:///…`` and ``postgresql://…`` URLs
   (the embedded mode). The server package loads when the first batch is sent.
-- ``HttpTransport`` (with the HTTP server): for ``http(s)://`` URLs.
+- :class:`HttpTransport`: for ``http(s)://`` URLs (``requests`` loads only when it is used).
 """
 
 from __future__ import annotations
@@ -10,4 +10,12 @@ from __future__ import annotations
 from .base import Transport
 from .local import LocalTransport
 
-__all__ = ["LocalTransport", "Transport"]
+__all__ = ["HttpTransport", "LocalTransport", "Transport"]
+
+
+def __getattr__(name: str) -> object:
+    if name == "HttpTransport":
+        from .http import HttpTransport
+
+        return HttpTransport
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,0 +1,120 @@
+"""The HTTP server: ftrack's JSON API on ``POST /api``, plus ``/health`` and ``/ready``.
+
+An ASGI app (starlette); ``ftrack-like serve`` runs it under uvicorn. It keeps nothing
+in memory between requests that another worker would need: run several against one
+PostgreSQL and they agree.
+
+``POST /api`` takes a JSON list of operations with ``ftrack-user`` and
+``ftrack-api-key`` headers and answers a list of results, or one error object. With
+``ftrack-strict-api: true`` an error comes with a 4xx/5xx status; without, with 200, as
+ftrack's server does. A body in gzip (``Content-Encoding: gzip``) is read, and answers
+are gzipped for clients that accept it. ``ftrack-idempotency-key`` makes a retried batch
+run once. Limits (body size, operations per batch) are clear errors, not crashes.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import logging
+import time
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.middleware import Middleware
+from starlette.middleware.gzip import GZipMiddleware
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from .backend import WRITE_ACTIONS, Backend
+
+__all__ = ["create_app"]
+
+log = logging.getLogger(__name__)
+
+#: Largest request body accepted, after decompression.
+MAX_BODY = 64 * 1024 * 1024
+#: Most operations one batch may carry.
+MAX_OPERATIONS = 50_000
+_STATUS = {"InvalidCredentialsError": 401, "PermissionError": 403, "ValidationError": 400, "ServerError": 500}
+
+
+def create_app(backend: Backend, max_body: int = MAX_BODY, max_operations: int = MAX_OPERATIONS) -> Starlette:
+    """The ASGI app serving ``backend``."""
+
+    def error(request: Request, exception: str, content: str, code: str | None = None) -> Response:
+        return _error_answer(request, {"exception": exception, "content": content, "error_code": code})
+
+    async def api(request: Request) -> Response:
+        started = time.perf_counter()
+        username = request.headers.get("ftrack-user", "")
+        outcome = "refused"
+        actions: list[Any] = []
+        try:
+            user_id = await run_in_threadpool(backend.auth.verify, username, request.headers.get("ftrack-api-key", ""))  # type: ignore[union-attr]
+            if user_id is None:
+                # The same answer whether the user or the key was wrong: it tells nobody who exists.
+                return error(request, "InvalidCredentialsError", "The credentials were not accepted")
+            body = await request.body()
+            if request.headers.get("content-encoding", "").lower() == "gzip":
+                try:
+                    body = gzip.decompress(body)
+                except (OSError, EOFError):
+                    return error(request, "ValidationError", "The body is not valid gzip", "bad_request")
+            if len(body) > max_body:
+                return error(request, "ValidationError", f"The body is over {max_body} bytes", "too_large")
+            try:
+                batch = json.loads(body)
+            except ValueError as reason:
+                return error(request, "ValidationError", f"The body is not JSON: {reason}", "bad_request")
+            if not isinstance(batch, list):
+                return error(request, "ValidationError", "The body must be a JSON list of operations", "bad_request")
+            if len(batch) > max_operations:
+                return error(request, "ValidationError", f"A batch holds at most {max_operations} operations", "too_large")
+            actions = [op.get("action") if isinstance(op, dict) else None for op in batch]
+            writes = any(action in WRITE_ACTIONS for action in actions)
+            if writes and await run_in_threadpool(backend.auth.role, user_id) == "read-only":  # type: ignore[union-attr]
+                return error(request, "PermissionError", f"{username} may read, not write", "read_only")
+            key = request.headers.get("ftrack-idempotency-key")
+            if key:
+                remembered = await run_in_threadpool(backend.auth.remembered, user_id, key)  # type: ignore[union-attr]
+                if remembered is not None:
+                    outcome = "repeated"
+                    return JSONResponse(remembered)
+            answer: Any = await run_in_threadpool(backend.execute, batch, username)
+            if key:
+                await run_in_threadpool(backend.auth.remember, user_id, key, answer)  # type: ignore[union-attr]
+            if isinstance(answer, dict):
+                outcome = f"error {answer.get('error_code')}"
+                return _error_answer(request, answer)
+            outcome = "ok"
+            return JSONResponse(answer)
+        finally:
+            # Who, what, how it went and how long: never a key or a value.
+            log.info("api user=%s actions=%s %s in %.1f ms", username or "-",
+                     ",".join(sorted({str(a) for a in actions})) or "-", outcome, (time.perf_counter() - started) * 1000)  # fmt: skip
+
+    async def health(request: Request) -> Response:
+        return JSONResponse({"status": "alive"})
+
+    async def ready(request: Request) -> Response:
+        try:
+            await run_in_threadpool(backend.execute, [{"action": "query_server_information"}], "")
+        except Exception as reason:  # the database is the one thing this checks
+            return JSONResponse({"status": "not ready", "reason": str(reason)}, status_code=503)
+        return JSONResponse({"status": "ready"})
+
+    return Starlette(
+        routes=[Route("/api", api, methods=["POST"]), Route("/health", health), Route("/ready", ready)],
+        middleware=[Middleware(GZipMiddleware, minimum_size=1024)],
+    )
+
+
+def _error_answer(request: Request, answer: dict[str, Any]) -> Response:
+    """An error object: with its 4xx/5xx status in strict mode, with 200 otherwise (a 401 always)."""
+    exception = str(answer.get("exception"))
+    strict = request.headers.get("ftrack-strict-api", "").lower() == "true"
+    status = _STATUS.get(exception, 400) if strict or exception == "InvalidCredentialsError" else 200
+    return JSONResponse(answer, status_code=status)

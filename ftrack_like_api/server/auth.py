@@ -1,0 +1,184 @@
+"""Who may call the server: named API keys, roles, and remembered answers for retried batches.
+
+- **API keys** are per user and named (one per script, so the log says which script did
+  what). A key is 32 random bytes; the server keeps only its SHA-256 (a key that random
+  needs no slow hash: there is nothing to guess), when it was made and last used, and
+  whether it was revoked.
+- **Roles**: ``admin`` (manages users and everyone's keys), ``user``, ``read-only``
+  (cannot write).
+- **Idempotency**: a batch sent with an idempotency key is answered from memory when the
+  same user sends the same key again within a day, so a retry after a dropped
+  connection is carried out once.
+
+These tables live beside the entity tables but are not entities: no query reaches them.
+"""
+
+from __future__ import annotations
+
+import datetime
+import hashlib
+import hmac
+import json
+import secrets
+import uuid
+from typing import Any
+
+import sqlalchemy as sa
+
+from ..exceptions import ValidationError
+
+__all__ = ["ROLES", "Authenticator", "define_tables"]
+
+ROLES = ("admin", "user", "read-only")
+#: How long an answer to an idempotent batch is remembered.
+IDEMPOTENCY_WINDOW = datetime.timedelta(days=1)
+#: last_used_at is written at most this often per key, not on every request.
+LAST_USED_EVERY = datetime.timedelta(minutes=1)
+
+
+def define_tables(metadata: sa.MetaData) -> dict[str, sa.Table]:
+    """The authentication tables, added to ``metadata`` (call before the tables are created)."""
+    return {
+        "api_key": sa.Table(
+            "api_key", metadata,
+            sa.Column("id", sa.Text, primary_key=True),
+            sa.Column("user_id", sa.Text, sa.ForeignKey("resource.id", ondelete="CASCADE"), nullable=False, index=True),
+            sa.Column("name", sa.Text, nullable=False),
+            sa.Column("secret_hash", sa.Text, nullable=False, unique=True),
+            sa.Column("created_at", sa.DateTime, nullable=False),
+            sa.Column("last_used_at", sa.DateTime),
+            sa.Column("revoked_at", sa.DateTime),
+        ),
+        "user_role": sa.Table(
+            "user_role", metadata,
+            sa.Column("user_id", sa.Text, sa.ForeignKey("resource.id", ondelete="CASCADE"), primary_key=True),
+            sa.Column("role", sa.Text, nullable=False),
+        ),
+        "idempotent_answer": sa.Table(
+            "idempotent_answer", metadata,
+            sa.Column("user_id", sa.Text, primary_key=True),
+            sa.Column("key", sa.Text, primary_key=True),
+            sa.Column("answer", sa.Text, nullable=False),
+            sa.Column("created_at", sa.DateTime, nullable=False, index=True),
+        ),
+    }  # fmt: skip
+
+
+def _now() -> datetime.datetime:
+    return datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None)
+
+
+def _digest(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+class Authenticator:
+    """API keys, roles and remembered answers on one backend's database."""
+
+    def __init__(self, engine: sa.Engine, tables: dict[str, sa.Table], users: sa.Table) -> None:
+        self.engine = engine
+        self.keys = tables["api_key"]
+        self.roles = tables["user_role"]
+        self.answers = tables["idempotent_answer"]
+        self.users = users
+
+    # --- users and roles --------------------------------------------------------------------------
+
+    def user_id(self, connection: sa.Connection, username: str) -> str | None:
+        return connection.execute(
+            sa.select(self.users.c.id).where(self.users.c.username == username, self.users.c.resource_type == "user")
+        ).scalar()
+
+    def role(self, user_id: str) -> str:
+        with self.engine.connect() as connection:
+            role = connection.execute(sa.select(self.roles.c.role).where(self.roles.c.user_id == user_id)).scalar()
+        return role or "user"
+
+    def set_role(self, username: str, role: str) -> None:
+        if role not in ROLES:
+            raise ValidationError(f"A role is one of {', '.join(ROLES)}, not {role!r}", "bad_role")
+        with self.engine.begin() as connection:
+            user = self._require(connection, username)
+            connection.execute(self.roles.delete().where(self.roles.c.user_id == user))
+            connection.execute(self.roles.insert().values(user_id=user, role=role))
+
+    def _require(self, connection: sa.Connection, username: str) -> str:
+        user = self.user_id(connection, username)
+        if user is None:
+            raise ValidationError(f"No user {username!r}", "not_found")
+        return user
+
+    # --- keys -------------------------------------------------------------------------------------
+
+    def create_key(self, username: str, name: str) -> str:
+        """A new API key for ``username``, labelled ``name``: shown once, kept only as a hash."""
+        if not name:
+            raise ValidationError("An API key needs a name (which script or person uses it)", "bad_request")
+        secret = secrets.token_urlsafe(32)
+        with self.engine.begin() as connection:
+            user = self._require(connection, username)
+            connection.execute(self.keys.insert().values(
+                id=str(uuid.uuid4()), user_id=user, name=name, secret_hash=_digest(secret), created_at=_now(),
+            ))  # fmt: skip
+        return secret
+
+    def list_keys(self, username: str | None = None) -> list[dict[str, Any]]:
+        """Every key (of one user): name, owner, when made and last used, whether revoked. Never the key."""
+        statement = sa.select(
+            self.keys.c.id, self.keys.c.name, self.users.c.username, self.keys.c.created_at, self.keys.c.last_used_at,
+            self.keys.c.revoked_at,
+        ).join(self.users, self.users.c.id == self.keys.c.user_id).order_by(self.users.c.username, self.keys.c.created_at)
+        if username is not None:
+            statement = statement.where(self.users.c.username == username)
+        with self.engine.connect() as connection:
+            return [dict(row) for row in connection.execute(statement).mappings()]
+
+    def revoke(self, username: str, name: str) -> int:
+        """Revoke ``username``'s keys called ``name``; how many were."""
+        with self.engine.begin() as connection:
+            user = self._require(connection, username)
+            return connection.execute(
+                self.keys.update()
+                .where(self.keys.c.user_id == user, self.keys.c.name == name, self.keys.c.revoked_at.is_(None))
+                .values(revoked_at=_now())
+            ).rowcount  # fmt: skip
+
+    def verify(self, username: str, secret: str) -> str | None:
+        """The user's id if ``secret`` is a live key of that active user, else None (whichever part was wrong)."""
+        if not username or not secret:
+            return None
+        digest = _digest(secret)
+        with self.engine.connect() as connection:
+            row = connection.execute(
+                sa.select(self.keys.c.id, self.keys.c.secret_hash, self.keys.c.last_used_at, self.users.c.id.label("user"))
+                .join(self.users, self.users.c.id == self.keys.c.user_id)
+                .where(self.keys.c.secret_hash == digest, self.keys.c.revoked_at.is_(None),
+                       self.users.c.username == username, self.users.c.is_active.is_(True))
+            ).first()  # fmt: skip
+        if row is None or not hmac.compare_digest(row.secret_hash, digest):
+            return None
+        now = _now()
+        if row.last_used_at is None or now - row.last_used_at > LAST_USED_EVERY:
+            with self.engine.begin() as connection:
+                connection.execute(self.keys.update().where(self.keys.c.id == row.id).values(last_used_at=now))
+        return str(row.user)
+
+    # --- remembered answers -----------------------------------------------------------------------
+
+    def remembered(self, user_id: str, key: str) -> Any | None:
+        """The answer given to this user's batch with this idempotency key within a day, if any."""
+        with self.engine.connect() as connection:
+            row = connection.execute(
+                sa.select(self.answers.c.answer, self.answers.c.created_at)
+                .where(self.answers.c.user_id == user_id, self.answers.c.key == key)
+            ).first()  # fmt: skip
+        if row is None or _now() - row.created_at > IDEMPOTENCY_WINDOW:
+            return None
+        return json.loads(row.answer)
+
+    def remember(self, user_id: str, key: str, answer: Any) -> None:
+        now = _now()
+        with self.engine.begin() as connection:
+            connection.execute(self.answers.delete().where(self.answers.c.created_at < now - IDEMPOTENCY_WINDOW))
+            connection.execute(self.answers.delete().where(self.answers.c.user_id == user_id, self.answers.c.key == key))
+            connection.execute(self.answers.insert().values(user_id=user_id, key=key, answer=json.dumps(answer), created_at=now))

@@ -1,0 +1,174 @@
+"""The HTTP server and HttpTransport, on a real uvicorn server on 127.0.0.1 (an ephemeral port)."""
+
+import contextlib
+import gzip
+import json
+import socket
+import threading
+import time
+import uuid
+
+import pytest
+import requests
+import uvicorn
+from starlette.applications import Starlette
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from ftrack_like_api.exceptions import ServerError, TransportError
+from ftrack_like_api.server.app import create_app
+from ftrack_like_api.session import Session
+from ftrack_like_api.transport.http import HttpTransport
+
+
+@contextlib.contextmanager
+def serving(app):
+    """``app`` under uvicorn on 127.0.0.1, an ephemeral port; its base URL."""
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        assert time.monotonic() < deadline and thread.is_alive(), "the server did not start"
+        time.sleep(0.01)
+    try:
+        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=30)
+        sock.close()
+
+
+@pytest.fixture(scope="module")
+def server(backend):
+    with serving(create_app(backend, max_operations=1000)) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def admin_key(backend):
+    return backend.auth.create_key("admin", "http tests")
+
+
+def post(url, batch, key, user="admin", **headers):
+    return requests.post(f"{url}/api", data=json.dumps(batch), headers={
+        "ftrack-user": user, "ftrack-api-key": key, "content-type": "application/json", **headers})  # fmt: skip
+
+
+def test_health_and_ready(server):
+    assert requests.get(f"{server}/health").json() == {"status": "alive"}
+    assert requests.get(f"{server}/ready").json() == {"status": "ready"}
+
+
+def test_a_batch_over_http(server, admin_key):
+    transport = HttpTransport(server, "admin", admin_key)
+    results = transport.handle([{"action": "query_server_information"}, {"action": "query", "expression": "Status limit 1"}])
+    assert "schema_hash" in results[0] and len(results[1]["data"]) == 1
+    transport.close()
+
+
+def test_wrong_credentials_say_nothing_about_who_exists(server, admin_key):
+    wrong_key = post(server, [{"action": "query_schemas"}], "not-a-key")
+    no_user = post(server, [{"action": "query_schemas"}], admin_key, user="nobody")
+    assert wrong_key.status_code == no_user.status_code == 401
+    assert wrong_key.json() == no_user.json() == {
+        "exception": "InvalidCredentialsError", "content": "The credentials were not accepted", "error_code": None}
+    with pytest.raises(ServerError, match="InvalidCredentialsError"):
+        HttpTransport(server, "admin", "not-a-key").handle([{"action": "query_schemas"}])
+
+
+def test_strict_and_lenient_errors(server, admin_key):
+    bad = [{"action": "query", "expression": "Task where"}]
+    lenient = post(server, bad, admin_key)
+    strict = post(server, bad, admin_key, **{"ftrack-strict-api": "true"})
+    assert lenient.status_code == 200 and strict.status_code == 400
+    assert lenient.json()["exception"] == strict.json()["exception"] == "ValidationError"
+    assert "Expected condition" in strict.json()["content"]
+
+
+def test_bodies_that_are_not_batches_are_clear_errors(server, admin_key):
+    headers = {"ftrack-user": "admin", "ftrack-api-key": admin_key, "ftrack-strict-api": "true"}
+    not_json = requests.post(f"{server}/api", data="{nope", headers=headers)
+    assert not_json.status_code == 400 and "not JSON" in not_json.json()["content"]
+    not_list = requests.post(f"{server}/api", data="{}", headers=headers)
+    assert "JSON list" in not_list.json()["content"]
+    too_many = post(server, [{"action": "query_server_information"}] * 1001, admin_key, **{"ftrack-strict-api": "true"})
+    assert too_many.status_code == 400 and "at most 1000 operations" in too_many.json()["content"]
+
+
+def test_gzip_both_ways(server, admin_key):
+    body = gzip.compress(json.dumps([{"action": "query_schemas"}]).encode())
+    response = requests.post(f"{server}/api", data=body, headers={
+        "ftrack-user": "admin", "ftrack-api-key": admin_key, "content-encoding": "gzip", "accept-encoding": "gzip"})  # fmt: skip
+    assert response.status_code == 200 and response.headers["content-encoding"] == "gzip"
+    assert len(response.json()[0]) > 40
+
+
+def test_read_only_users_read_and_cannot_write(server, backend):
+    backend.execute([{"action": "create", "entity_type": "User", "entity_key": [str(uuid.uuid4())],
+                      "entity_data": {"username": "viewer"}}], "admin")  # fmt: skip
+    backend.auth.set_role("viewer", "read-only")
+    key = backend.auth.create_key("viewer", "dashboard")
+    assert post(server, [{"action": "query", "expression": "Status limit 1"}], key, user="viewer").json()[0]["data"]
+    refused = post(server, [{"action": "delete", "entity_type": "Status", "entity_key": ["x"]}], key, user="viewer",
+                   **{"ftrack-strict-api": "true"})  # fmt: skip
+    assert refused.status_code == 403 and refused.json()["exception"] == "PermissionError"
+
+
+def test_a_retried_batch_runs_once(server, admin_key):
+    key = str(uuid.uuid4())
+    batch = [{"action": "create", "entity_type": "Scope", "entity_key": [key], "entity_data": {"id": key, "name": key}}]
+    first = post(server, batch, admin_key, **{"ftrack-idempotency-key": "retry-1"})
+    again = post(server, batch, admin_key, **{"ftrack-idempotency-key": "retry-1"})
+    assert first.json() == again.json() and first.json()[0]["action"] == "create"
+    fresh = post(server, batch, admin_key, **{"ftrack-idempotency-key": "retry-2"})
+    assert fresh.json()["error_code"] == "duplicate_key"  # without the same key it would have run twice
+
+
+def test_revoked_keys_stop_working(server, backend):
+    key = backend.auth.create_key("admin", "short lived")
+    assert post(server, [{"action": "query_schemas"}], key).status_code == 200
+    assert backend.auth.revoke("admin", "short lived") == 1
+    assert post(server, [{"action": "query_schemas"}], key).status_code == 401
+    listed = [k for k in backend.auth.list_keys("admin") if k["name"] == "short lived"]
+    assert listed[0]["revoked_at"] is not None and listed[0]["last_used_at"] is not None
+
+
+def test_the_transport_retries_busy_answers_then_gives_the_result():
+    calls = []
+
+    async def api(request):
+        calls.append(1)
+        if len(calls) < 3:
+            return JSONResponse({"busy": True}, status_code=503, headers={"Retry-After": "0"})
+        return JSONResponse([{"ok": True}])
+
+    with serving(Starlette(routes=[Route("/api", api, methods=["POST"])])) as url:
+        assert HttpTransport(url, "admin", "k", backoff=0.01).handle([{"action": "x"}]) == [{"ok": True}]
+    assert len(calls) == 3
+
+
+def test_no_server_is_a_transport_error_after_retries():
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    sock.close()  # nothing listens there now
+    transport = HttpTransport(f"http://127.0.0.1:{port}", "admin", "k", retries=2, backoff=0.01, timeout=(1, 1))
+    with pytest.raises(TransportError, match="No answer from .* after 3 tries"):
+        transport.handle([{"action": "query_schemas"}])
+
+
+def test_a_session_over_http(server, admin_key):
+    with Session(server_url=server, api_user="admin", api_key=admin_key, schema_cache_path=False) as session:
+        schema = session.query("ProjectSchema").first()
+        project = session.create("Project", {"name": f"http{uuid.uuid4().hex[:6]}", "project_schema": schema})
+        task = session.create("Task", {"name": "comp", "parent": session.create("Shot", {"name": "sh", "parent": project})})
+        session.commit()
+        assert task["status"]["name"] == "Not started"
+        broken = session.create("Task", {"name": "x", "parent_id": "missing"})
+        with pytest.raises(ServerError) as raised:
+            session.commit()
+        assert raised.value.code == "missing_reference" and session.state(broken).value == "created"
+        session.rollback()
