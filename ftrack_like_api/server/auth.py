@@ -27,7 +27,7 @@ import sqlalchemy as sa
 
 from ..exceptions import ValidationError
 
-__all__ = ["ROLES", "Authenticator", "define_tables"]
+__all__ = ["Authenticator", "ROLES", "define_tables"]
 
 ROLES = ("admin", "user", "read-only")
 #: How long an answer to an idempotent batch is remembered.
