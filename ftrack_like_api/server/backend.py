@@ -100,6 +100,12 @@ class Backend:
     def close(self) -> None:
         self.engine.dispose()
 
+    def __enter__(self) -> Backend:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
     # --- a batch ------------------------------------------------------------------------------
 
     def execute(self, operations: Sequence[Mapping[str, Any]], user: str) -> list[Any] | dict[str, Any]:

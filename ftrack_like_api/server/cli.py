@@ -1,0 +1,231 @@
+"""``ftrack-like``: run the server and manage a studio database from the command line.
+
+Every subcommand takes ``--database URL`` (default: ``FTRACK_LIKE_DATABASE``, else a
+SQLite file in the user data folder). Errors are one readable line and a non-zero exit.
+
+::
+
+    ftrack-like init
+    ftrack-like user add jo --role user
+    ftrack-like key create --user jo --name nuke-publisher      # the key, alone on the last line
+    ftrack-like serve --host 0.0.0.0 --port 8000 --workers 4
+    ftrack-like query 'select name, status.name from Task limit 5'
+"""
+
+from __future__ import annotations
+
+import argparse
+import code
+import json
+import os
+import pathlib
+import sys
+import uuid
+from typing import Any, Sequence
+
+from ..exceptions import Error
+from .auth import ROLES
+from .backend import Backend
+
+__all__ = ["app_from_environment", "default_database", "main"]
+
+DATABASE_VARIABLE = "FTRACK_LIKE_DATABASE"
+
+
+def default_database() -> str:
+    """``FTRACK_LIKE_DATABASE``, else ``studio.db`` in the user data folder (XDG_DATA_HOME)."""
+    if os.environ.get(DATABASE_VARIABLE):
+        return os.environ[DATABASE_VARIABLE]
+    base = pathlib.Path(os.environ.get("XDG_DATA_HOME") or pathlib.Path.home() / ".local" / "share")
+    folder = base / "ftrack-like"
+    folder.mkdir(parents=True, exist_ok=True)
+    return f"sqlite:///{folder / 'studio.db'}"
+
+
+def app_from_environment() -> Any:
+    """The ASGI app for ``FTRACK_LIKE_DATABASE`` (what each ``serve`` worker imports)."""
+    from .app import create_app
+
+    return create_app(Backend.from_url(default_database()))
+
+
+def _backend(options: argparse.Namespace) -> Backend:
+    return Backend.from_url(options.database)
+
+
+def _execute(backend: Backend, operations: list[dict[str, Any]]) -> list[Any]:
+    answer = backend.execute(operations, "admin")
+    if isinstance(answer, dict):
+        raise Error(answer["content"])
+    return answer
+
+
+def init(options: argparse.Namespace) -> int:
+    with _backend(options) as backend:
+        users = _execute(backend, [{"action": "query", "expression": "select username from User"}])[0]["data"]
+    print(f"{options.database} is ready: {len(backend.schema.types)} entity types, users {', '.join(u['username'] for u in users)}")
+    return 0
+
+
+def user_add(options: argparse.Namespace) -> int:
+    with _backend(options) as backend:
+        key = str(uuid.uuid4())
+        data = {"id": key, "username": options.name, "first_name": options.first_name, "last_name": options.last_name,
+                "email": options.email}  # fmt: skip
+        _execute(backend, [{"action": "create", "entity_type": "User", "entity_key": [key],
+                            "entity_data": {k: v for k, v in data.items() if v is not None}}])  # fmt: skip
+        backend.auth.set_role(options.name, options.role)  # type: ignore[union-attr]
+    print(f"user {options.name} added ({options.role})")
+    return 0
+
+
+def user_list(options: argparse.Namespace) -> int:
+    with _backend(options) as backend:
+        users = _execute(backend, [{"action": "query", "expression":
+                                    "select username, first_name, last_name, email, is_active from User order by username"}])  # fmt: skip
+        for user in users[0]["data"]:
+            role = backend.auth.role(user["id"])  # type: ignore[union-attr]
+            state = "active" if user["is_active"] else "disabled"
+            print(f"{user['username']:20} {role:10} {state:9} {user.get('email') or ''}")
+    return 0
+
+
+def user_disable(options: argparse.Namespace) -> int:
+    with _backend(options) as backend:
+        found = _execute(backend, [{"action": "query", "expression": "User where username is " + json.dumps(options.name)}])
+        if not found[0]["data"]:
+            raise Error(f"No user {options.name!r}")
+        user = found[0]["data"][0]
+        _execute(backend, [{"action": "update", "entity_type": "User", "entity_key": [user["id"]],
+                            "entity_data": {"is_active": False}}])  # fmt: skip
+    print(f"user {options.name} disabled: their keys no longer work")
+    return 0
+
+
+def key_create(options: argparse.Namespace) -> int:
+    with _backend(options) as backend:
+        secret = backend.auth.create_key(options.user, options.name)  # type: ignore[union-attr]
+    print(f"API key {options.name!r} for {options.user} (shown once; keep it secret):")
+    print(secret)
+    return 0
+
+
+def key_list(options: argparse.Namespace) -> int:
+    with _backend(options) as backend:
+        for key in backend.auth.list_keys(options.user):  # type: ignore[union-attr]
+            used = key["last_used_at"].isoformat(timespec="seconds") if key["last_used_at"] else "never used"
+            state = "revoked" if key["revoked_at"] else "live"
+            print(f"{key['username']:20} {key['name']:30} {state:8} made {key['created_at']:%Y-%m-%d}, {used}")
+    return 0
+
+
+def key_revoke(options: argparse.Namespace) -> int:
+    with _backend(options) as backend:
+        count = backend.auth.revoke(options.user, options.name)  # type: ignore[union-attr]
+        if not count:
+            raise Error(f"{options.user} has no live key named {options.name!r}")
+    print(f"revoked {count} key(s) named {options.name!r} of {options.user}")
+    return 0
+
+
+def serve(options: argparse.Namespace) -> int:
+    import uvicorn
+
+    os.environ[DATABASE_VARIABLE] = options.database
+    with _backend(options):  # create and seed before the workers start
+        pass
+    print(f"serving {options.database} on http://{options.host}:{options.port} with {options.workers} worker(s)",
+          flush=True)  # fmt: skip
+    uvicorn.run("ftrack_like_api.server.cli:app_from_environment", factory=True, host=options.host,
+                port=options.port, workers=options.workers, log_level=options.log_level)  # fmt: skip
+    return 0
+
+
+def query(options: argparse.Namespace) -> int:
+    with _backend(options) as backend:
+        rows = _execute(backend, [{"action": "query", "expression": options.expression}])[0]["data"]
+    if options.json:
+        print(json.dumps(rows, indent=2))
+        return 0
+    columns = list(dict.fromkeys(
+        key for row in rows for key in row if key != "__entity_type__" and not isinstance(row[key], (dict, list))
+    ))  # fmt: skip
+    widths = {c: max([len(c)] + [len(str(row.get(c, ""))) for row in rows]) for c in columns}
+    print("  ".join(c.ljust(widths[c]) for c in columns))
+    for row in rows:
+        print("  ".join(str(row.get(c, "")).ljust(widths[c]) for c in columns))
+    print(f"({len(rows)} row{'s' if len(rows) != 1 else ''})")
+    return 0
+
+
+def shell(options: argparse.Namespace) -> int:
+    from ..session import Session
+
+    session = Session(server_url=options.database, api_user="admin")
+    banner = f"ftrack_like_api shell on {options.database}: `session` is connected as admin."
+    code.interact(banner=banner, local={"session": session}, exitmsg="")
+    session.close()
+    return 0
+
+
+def demo(options: argparse.Namespace) -> int:
+    from .demo import main as run_demo
+
+    return run_demo(["--database", options.database])
+
+
+def parser() -> argparse.ArgumentParser:
+    top = argparse.ArgumentParser(prog="ftrack-like", description="Run the server and manage a studio database.")
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--database", default=None, help="database URL (default: $FTRACK_LIKE_DATABASE or a SQLite file "
+                                                        "in the user data folder)")  # fmt: skip
+    commands = top.add_subparsers(dest="command", required=True, metavar="command")
+
+    def command(name: str, handler: Any, help: str, parent: Any = commands) -> argparse.ArgumentParser:
+        made = parent.add_parser(name, parents=[common], help=help, description=help)
+        made.set_defaults(handler=handler)
+        return made
+
+    command("init", init, "create and seed the database and the admin user (safe to run twice)")
+    served = command("serve", serve, "serve the HTTP API")
+    served.add_argument("--host", default="127.0.0.1")
+    served.add_argument("--port", type=int, default=8000)
+    served.add_argument("--workers", type=int, default=1)
+    served.add_argument("--log-level", default="info")
+    users = commands.add_parser("user", help="add, list and disable users").add_subparsers(dest="action", required=True)
+    added = command("add", user_add, "add a user", users)
+    added.add_argument("name")
+    added.add_argument("--role", choices=ROLES, default="user")
+    added.add_argument("--first-name")
+    added.add_argument("--last-name")
+    added.add_argument("--email")
+    command("list", user_list, "list users", users)
+    command("disable", user_disable, "disable a user (their keys stop working)", users).add_argument("name")
+    keys = commands.add_parser("key", help="create, list and revoke API keys").add_subparsers(dest="action", required=True)
+    created = command("create", key_create, "create an API key (printed alone on the last line)", keys)
+    created.add_argument("--user", required=True)
+    created.add_argument("--name", required=True, help="what uses it: a script, a tool, a person")
+    command("list", key_list, "list API keys (never the keys themselves)", keys).add_argument("--user")
+    revoked = command("revoke", key_revoke, "revoke a user's key by name", keys)
+    revoked.add_argument("--user", required=True)
+    revoked.add_argument("--name", required=True)
+    asked = command("query", query, "run a query; print a table, or JSON")
+    asked.add_argument("expression")
+    asked.add_argument("--json", action="store_true")
+    command("shell", shell, "a Python shell with a connected `session`")
+    command("demo", demo, "build a demo production and tour it")
+    return top
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    options = parser().parse_args(argv)
+    options.database = options.database or default_database()
+    try:
+        return int(options.handler(options) or 0)
+    except (Error, ValueError) as error:
+        print(f"error: {error}", file=sys.stderr)  # one line; a query error adds the line with its caret
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,97 @@
+"""``ftrack-like``: every subcommand on a real database, and `serve` as a real process."""
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+
+import pytest
+import requests
+
+from ftrack_like_api.server.cli import main
+
+
+@pytest.fixture
+def run(fresh_database, capsys):
+    def run(*arguments):
+        code = main([*arguments, "--database", fresh_database])
+        out, err = capsys.readouterr()
+        return code, out, err
+
+    return run
+
+
+def test_init_is_safe_twice(run):
+    for _ in range(2):
+        code, out, _ = run("init")
+        assert code == 0 and "is ready: 62 entity types, users admin" in out
+
+
+def test_users_and_keys(run, fresh_database):
+    assert run("user", "add", "jo", "--role", "read-only", "--email", "jo@example.com")[0] == 0
+    code, out, _ = run("user", "list")
+    assert "jo" in out and "read-only" in out and "admin" in out
+    code, out, _ = run("key", "create", "--user", "jo", "--name", "dashboard")
+    key = out.strip().splitlines()[-1]
+    assert code == 0 and len(key) >= 40 and " " not in key
+    code, out, _ = run("key", "list", "--user", "jo")
+    assert "dashboard" in out and "live" in out and key not in out
+    assert run("key", "revoke", "--user", "jo", "--name", "dashboard")[0] == 0
+    assert "revoked" in run("key", "list")[1]
+    assert run("user", "disable", "jo")[0] == 0 and "disabled" in run("user", "list")[1]
+
+
+def test_query_as_table_and_json(run):
+    code, out, _ = run("query", "select name, sort from Status where name like \"%ed\" order by name")
+    lines = out.splitlines()
+    assert code == 0 and lines[0].split() == ["id", "name", "sort"] and "Approved" in out and lines[-1] == "(4 rows)"
+    code, out, _ = run("query", "select name from Priority order by value", "--json")
+    assert [row["name"] for row in json.loads(out)] == ["None", "Low", "Medium", "High", "Urgent"]
+
+
+def test_errors_are_one_readable_line_and_a_non_zero_exit(run):
+    code, _, err = run("key", "create", "--user", "nobody", "--name", "x")
+    assert code == 1 and err == "error: No user 'nobody'\n"
+    code, _, err = run("query", "Task where")
+    assert code == 1 and err.startswith("error: Operation 0 (query): Expected condition")
+    with pytest.raises(SystemExit):
+        main(["user", "add", "x", "--role", "emperor"])
+
+
+def test_the_demo_runs_on_the_database_given(run):
+    code, out, _ = run("demo")
+    assert code == 0 and "Created the demo production" in out
+
+
+def test_serve_runs_a_server_that_answers(tmp_path):
+    executable = shutil.which("ftrack-like", path=os.path.dirname(sys.executable)) or shutil.which("ftrack-like")
+    assert executable, "ftrack-like is not installed (pip install -e '.[server]')"
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    sock.close()
+    database = f"sqlite:///{tmp_path / 'served.db'}"
+    server = subprocess.Popen([executable, "serve", "--port", str(port), "--database", database, "--log-level", "warning"],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if requests.get(f"http://127.0.0.1:{port}/ready", timeout=1).status_code == 200:
+                    break
+            except requests.ConnectionError:
+                pass
+            assert server.poll() is None, server.stderr.read()
+            assert time.monotonic() < deadline, "the server did not come up"
+            time.sleep(0.1)
+        key = subprocess.run([executable, "key", "create", "--user", "admin", "--name", "t", "--database", database],
+                             capture_output=True, text=True, check=True).stdout.strip().splitlines()[-1]  # fmt: skip
+        answer = requests.post(f"http://127.0.0.1:{port}/api", json=[{"action": "query", "expression": "Status limit 1"}],
+                               headers={"ftrack-user": "admin", "ftrack-api-key": key})  # fmt: skip
+        assert answer.status_code == 200 and answer.json()[0]["data"]
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
