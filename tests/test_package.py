@@ -30,6 +30,7 @@ LAYER_OF = {
     "ftrack_like_api.wire": "wire",
     "ftrack_like_api.schema": "schema",
     "ftrack_like_api.server": "server",
+    "ftrack_like_api.cli": "application",
 }
 MAY_IMPORT = {
     "base": {"base"},
@@ -39,6 +40,7 @@ MAY_IMPORT = {
     "client": {"base", "language", "wire", "schema", "client"},
     "server": {"base", "language", "wire", "schema", "server"},
     "facade": {"base", "language", "wire", "schema", "client"},
+    "application": {"base", "language", "wire", "schema", "client", "server", "application"},
 }
 
 

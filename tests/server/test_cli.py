@@ -11,7 +11,7 @@ import time
 import pytest
 import requests
 
-from ftrack_like_api.server.cli import main
+from ftrack_like_api.cli import main
 
 
 @pytest.fixture
@@ -94,4 +94,4 @@ def test_serve_runs_a_server_that_answers(tmp_path):
         assert answer.status_code == 200 and answer.json()[0]["data"]
     finally:
         server.terminate()
-        server.wait(timeout=30)
+        server.communicate(timeout=30)  # waits, and closes the pipes

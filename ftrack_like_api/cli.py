@@ -1,5 +1,8 @@
 """``ftrack-like``: run the server and manage a studio database from the command line.
 
+The application layer: it uses the server (to serve and to manage) and the client
+(``shell``), which never import each other.
+
 Every subcommand takes ``--database URL`` (default: ``FTRACK_LIKE_DATABASE``, else a
 SQLite file in the user data folder). Errors are one readable line and a non-zero exit.
 
@@ -23,9 +26,9 @@ import sys
 import uuid
 from typing import Any, Sequence
 
-from ..exceptions import Error
-from .auth import ROLES
-from .backend import Backend
+from .exceptions import Error
+from .server.auth import ROLES
+from .server.backend import Backend
 
 __all__ = ["app_from_environment", "default_database", "main"]
 
@@ -44,7 +47,7 @@ def default_database() -> str:
 
 def app_from_environment() -> Any:
     """The ASGI app for ``FTRACK_LIKE_DATABASE`` (what each ``serve`` worker imports)."""
-    from .app import create_app
+    from .server.app import create_app
 
     return create_app(Backend.from_url(default_database()))
 
@@ -136,7 +139,7 @@ def serve(options: argparse.Namespace) -> int:
         pass
     print(f"serving {options.database} on http://{options.host}:{options.port} with {options.workers} worker(s)",
           flush=True)  # fmt: skip
-    uvicorn.run("ftrack_like_api.server.cli:app_from_environment", factory=True, host=options.host,
+    uvicorn.run("ftrack_like_api.cli:app_from_environment", factory=True, host=options.host,
                 port=options.port, workers=options.workers, log_level=options.log_level)  # fmt: skip
     return 0
 
@@ -159,7 +162,7 @@ def query(options: argparse.Namespace) -> int:
 
 
 def shell(options: argparse.Namespace) -> int:
-    from ..session import Session
+    from .session import Session
 
     session = Session(server_url=options.database, api_user="admin")
     banner = f"ftrack_like_api shell on {options.database}: `session` is connected as admin."
@@ -169,7 +172,7 @@ def shell(options: argparse.Namespace) -> int:
 
 
 def demo(options: argparse.Namespace) -> int:
-    from .demo import main as run_demo
+    from .server.demo import main as run_demo
 
     return run_demo(["--database", options.database])
 
