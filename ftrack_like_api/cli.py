@@ -172,9 +172,10 @@ def shell(options: argparse.Namespace) -> int:
 
 
 def demo(options: argparse.Namespace) -> int:
-    from .server.demo import main as run_demo
+    from .demo import main as run_demo
 
-    return run_demo(["--database", options.database])
+    # The demo builds in a new temporary database unless one is named: never in the studio's.
+    return run_demo(["--database", options.database] if options.database else [])
 
 
 def parser() -> argparse.ArgumentParser:
@@ -216,13 +217,14 @@ def parser() -> argparse.ArgumentParser:
     asked.add_argument("expression")
     asked.add_argument("--json", action="store_true")
     command("shell", shell, "a Python shell with a connected `session`")
-    command("demo", demo, "build a demo production and tour it")
+    command("demo", demo, "serve a demo studio and exercise it through a Session over HTTP")
     return top
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     options = parser().parse_args(argv)
-    options.database = options.database or default_database()
+    if options.database is None and options.command != "demo":
+        options.database = default_database()
     try:
         return int(options.handler(options) or 0)
     except (Error, ValueError) as error:

@@ -31,6 +31,7 @@ LAYER_OF = {
     "ftrack_like_api.schema": "schema",
     "ftrack_like_api.server": "server",
     "ftrack_like_api.cli": "application",
+    "ftrack_like_api.demo": "application",
 }
 MAY_IMPORT = {
     "base": {"base"},
