@@ -63,7 +63,7 @@ def test_errors_are_one_readable_line_and_a_non_zero_exit(run):
 
 def test_the_demo_runs_on_the_database_given(run):
     code, out, _ = run("demo")
-    assert code == 0 and "Created the demo production" in out
+    assert code == 0 and "creates recorded, sent in one commit" in out
 
 
 def test_serve_runs_a_server_that_answers(tmp_path):
