@@ -44,6 +44,10 @@ __all__ = ["Backend", "load_schema"]
 log = logging.getLogger(__name__)
 
 WRITE_ACTIONS = frozenset({"create", "update", "delete", "reset_remote"})
+#: The ftrack server version whose protocol this server speaks, as ``query_server_information``
+#: reports it: clients check it (the official one wants 3.3.11 or later). Our own version is
+#: ``ftrack_like_api_version``.
+PROTOCOL_VERSION = "4.13.0"
 RETRIES = 5
 #: Rows written between two refreshes of the query planner's statistics.
 OPTIMIZE_EVERY = 10_000
@@ -203,7 +207,8 @@ class Backend:
 
     def _server_information(self, batch: BatchContext, operation: Mapping[str, Any]) -> dict[str, Any]:
         information: dict[str, Any] = {
-            "version": __version__,
+            "version": PROTOCOL_VERSION,
+            "ftrack_like_api_version": __version__,
             "schema_hash": self.schema.hash,
             "is_timezone_support_enabled": True,
             "storage_scenario": {"scenario": "ftrack.automatic", "data": {}},

@@ -263,7 +263,12 @@ class Writer:
                 )
             elif attribute.kind is Kind.COLLECTION:
                 after.append(self._collection(batch, entity_type, attribute, value))
-            elif value not in (None, [], {}):
+            elif isinstance(value, list) and all(isinstance(item, Mapping) for item in value):
+                # Mapped items (metadata, custom attribute values) are entities of their own,
+                # created, changed and deleted by their own operations; a client that sends
+                # the owner's list of them (ftrack's does) only mirrors those. Nothing to do.
+                continue
+            elif value not in (None, {}):
                 raise ValidationError(
                     f"{entity_type.name}.{name} is set through its {attribute.target} entities", "unsupported"
                 )

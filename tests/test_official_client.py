@@ -1,0 +1,106 @@
+"""The official ftrack-python-api client, unchanged, against our server.
+
+It is installed from the package index into a virtual environment of its own (its pins,
+pyparsing<3 and arrow<1, clash with ours), once per test run, and driven by a script
+against a real server on 127.0.0.1. In CI a failed install fails the test; elsewhere it
+skips, saying why.
+"""
+
+import os
+import subprocess
+import sys
+import textwrap
+import venv
+
+import pytest
+
+pytest.importorskip("uvicorn", reason="the server extra is not installed")
+
+from ftrack_like_api.demo import serving  # noqa: E402
+from ftrack_like_api.server import Backend  # noqa: E402
+
+SCRIPT = textwrap.dedent(
+    """
+    import json, sys, uuid
+    import ftrack_api
+
+    server, user, key = sys.argv[1:4]
+    said = {}
+
+    def start():
+        return ftrack_api.Session(server_url=server, api_user=user, api_key=key,
+                                  auto_connect_event_hub=False, schema_cache_path=False)
+
+    session = start()
+    said["types"] = len(session.types)
+    schema = session.query("ProjectSchema").first()
+    project = session.create("Project", {"name": "official-" + uuid.uuid4().hex[:6], "full_name": "Official",
+                                         "project_schema": schema})
+    sequence = session.create("Sequence", {"name": "sq010", "parent": project})
+    shot = session.create("Shot", {"name": "sh010", "parent": sequence})
+    task = session.create("Task", {"name": "comp", "parent": shot})
+    session.commit()
+    said["status"] = task["status"]["name"]
+    rows = session.query(
+        "select name, status.name, assignments.resource.username from Task where project.id is '{}'".format(project["id"])
+    ).all()
+    said["queried"] = [row["name"] for row in rows]
+    task["name"] = "comp2"
+    session.commit()
+    session.populate(rows, "bid, type.name")
+    said["type"] = rows[0]["type"]["name"]
+    shot["metadata"]["vendor"] = "acme"
+    session.commit()
+    location = session.ensure("Location", {"name": "official." + uuid.uuid4().hex[:6]})
+    session.commit()
+    said["ensured"] = session.ensure("Location", {"name": location["name"]})["id"] == location["id"]
+    note = session.create("Note", {"content": "hi"})
+    component = session.create("FileComponent", {"name": "main"})
+    session.create("NoteComponent", {"note_id": note["id"], "component_id": component["id"]})
+    session.commit()
+    composite = session.query(
+        "NoteComponent where note_id is '{}' and component_id is '{}'".format(note["id"], component["id"])).one()
+    said["composite"] = [composite["note_id"] == note["id"], composite["component_id"] == component["id"]]
+
+    again = start()
+    fresh_task = again.get("Task", task["id"])
+    said["renamed"] = fresh_task["name"]
+    said["metadata"] = dict(again.get("Shot", shot["id"])["metadata"])
+    again.delete(fresh_task)
+    again.commit()
+    said["deleted"] = again.query("Task where id is '{}'".format(task["id"])).first() is None
+    said["project"] = project["id"]
+    print(json.dumps(said))
+    """
+)
+
+
+@pytest.fixture(scope="session")
+def official_python(tmp_path_factory):
+    """The python of a virtual environment with ftrack-python-api installed from the package index."""
+    folder = tmp_path_factory.mktemp("ftrack-official")
+    venv.create(folder, with_pip=True)
+    python = str(folder / ("Scripts" if os.name == "nt" else "bin") / "python")
+    installed = subprocess.run([python, "-m", "pip", "install", "-q", "ftrack-python-api"], capture_output=True, text=True)
+    if installed.returncode != 0:
+        if os.environ.get("CI"):
+            pytest.fail(f"installing ftrack-python-api failed:\n{installed.stderr[-2000:]}")
+        pytest.skip(f"ftrack-python-api could not be installed here: {installed.stderr.strip().splitlines()[-1:]}")
+    return python
+
+
+def test_the_official_client_runs_unchanged_against_our_server(official_python, database):
+    with Backend.from_url(database) as backend, serving(backend) as url:
+        key = backend.auth.create_key("admin", "official client")
+        run = subprocess.run([official_python, "-c", SCRIPT, url, "admin", key], capture_output=True, text=True, timeout=300)
+        assert run.returncode == 0, run.stderr[-3000:]
+        import json
+
+        said = json.loads(run.stdout.strip().splitlines()[-1])
+        assert said["types"] == len(backend.schema.types)
+        assert said["status"] == "Not started" and said["queried"] == ["comp"] and said["type"] == "Generic"
+        assert said["renamed"] == "comp2" and said["metadata"] == {"vendor": "acme"}
+        assert said["ensured"] is True and said["deleted"] is True and said["composite"] == [True, True]
+        stored = backend.execute([{"action": "query", "expression":
+                                   f"select name from Shot where project_id is {said['project']}"}], "admin")  # fmt: skip
+        assert [shot["name"] for shot in stored[0]["data"]] == ["sh010"]
