@@ -45,8 +45,8 @@ log = logging.getLogger(__name__)
 
 WRITE_ACTIONS = frozenset({"create", "update", "delete", "reset_remote"})
 #: The ftrack server version whose protocol this server speaks, as ``query_server_information``
-#: reports it: clients check it (the official one wants 3.3.11 or later). Our own version is
-#: ``ftrack_like_api_version``.
+#: reports it: clients check it (the official one wants 3.3.11 or later). Our own version comes
+#: when asked for: ``{"action": "query_server_information", "values": ["ftrack_like_api_version"]}``.
 PROTOCOL_VERSION = "4.13.0"
 RETRIES = 5
 #: Rows written between two refreshes of the query planner's statistics.
@@ -208,15 +208,14 @@ class Backend:
     def _server_information(self, batch: BatchContext, operation: Mapping[str, Any]) -> dict[str, Any]:
         information: dict[str, Any] = {
             "version": PROTOCOL_VERSION,
-            "ftrack_like_api_version": __version__,
             "schema_hash": self.schema.hash,
             "is_timezone_support_enabled": True,
             "storage_scenario": {"scenario": "ftrack.automatic", "data": {}},
         }
+        extras = {"ftrack_like_api_version": __version__}  # ours, given when asked for
         for value in operation.get("values") or ():
-            if value == "schema_hash":
-                continue
-            information.setdefault(value, None)
+            if value != "schema_hash":
+                information.setdefault(value, extras.get(value))
         return information
 
     def _query(self, batch: BatchContext, operation: Mapping[str, Any]) -> dict[str, Any]:

@@ -257,3 +257,10 @@ def test_setting_a_collection_of_owned_entities(call, project):
     call({"action": "update", "entity_type": "AssetVersion", "entity_key": [first], "entity_data": {"components": []}})
     assert [c["id"] for c in call.query(f"Component where version_id is {second}")] == [components[0]]
     assert call.query(f"Component where version_id is {first}") == []
+
+
+def test_server_information_gives_our_version_when_asked(call):
+    plain = call({"action": "query_server_information"})[0]
+    asked = call({"action": "query_server_information", "values": ["ftrack_like_api_version"]})[0]
+    assert "ftrack_like_api_version" not in plain and asked["ftrack_like_api_version"]
+    assert plain["version"] == "4.13.0"
