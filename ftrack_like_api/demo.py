@@ -13,9 +13,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import pathlib
-import socket
 import tempfile
-import threading
 import time
 from typing import Any, Iterator, Sequence
 
@@ -44,26 +42,10 @@ TOUR = [
 @contextlib.contextmanager
 def serving(backend: Backend) -> Iterator[str]:
     """The HTTP server for ``backend`` on 127.0.0.1, an ephemeral port, in a thread; its URL."""
-    import uvicorn
+    from .server.app import create_app, serving as serving_app
 
-    from .server.app import create_app
-
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    server = uvicorn.Server(uvicorn.Config(create_app(backend), log_level="warning", lifespan="off"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("the demo server did not start")
-        time.sleep(0.01)
-    try:
-        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=30)
-        sock.close()
+    with serving_app(create_app(backend)) as url:
+        yield url
 
 
 def build_production(session: Session) -> dict[str, Any]:

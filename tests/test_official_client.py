@@ -8,7 +8,6 @@ skips, saying why.
 
 import os
 import subprocess
-import sys
 import textwrap
 import venv
 
@@ -16,7 +15,7 @@ import pytest
 
 pytest.importorskip("uvicorn", reason="the server extra is not installed")
 
-from ftrack_like_api.demo import serving  # noqa: E402
+from ftrack_like_api.demo import serving  # noqa: E402 - the backend-serving helper the demo uses
 from ftrack_like_api.server import Backend  # noqa: E402
 
 SCRIPT = textwrap.dedent(

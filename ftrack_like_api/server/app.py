@@ -14,11 +14,14 @@ run once. Limits (body size, operations per batch) are clear errors, not crashes
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import json
 import logging
+import socket
+import threading
 import time
-from typing import Any
+from typing import Any, Iterator
 
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
@@ -30,7 +33,7 @@ from starlette.routing import Route
 
 from .backend import WRITE_ACTIONS, Backend
 
-__all__ = ["create_app"]
+__all__ = ["create_app", "serving"]
 
 log = logging.getLogger(__name__)
 
@@ -118,3 +121,30 @@ def _error_answer(request: Request, answer: dict[str, Any]) -> Response:
     strict = request.headers.get("ftrack-strict-api", "").lower() == "true"
     status = _STATUS.get(exception, 400) if strict or exception == "InvalidCredentialsError" else 200
     return JSONResponse(answer, status_code=status)
+
+
+@contextlib.contextmanager
+def serving(app: Any, host: str = "127.0.0.1") -> Iterator[str]:
+    """``app`` under uvicorn in a thread, on ``host`` and a port the system picks; its base URL.
+
+    For demos and tests: ``ftrack-like serve`` is the way to run a server for people.
+    """
+    import uvicorn
+
+    sock = socket.socket()
+    sock.bind((host, 0))
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            sock.close()
+            raise RuntimeError("the server did not start")
+        time.sleep(0.01)
+    try:
+        yield f"http://{host}:{sock.getsockname()[1]}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=30)
+        sock.close()

@@ -1,44 +1,20 @@
 """The HTTP server and HttpTransport, on a real uvicorn server on 127.0.0.1 (an ephemeral port)."""
 
-import contextlib
 import gzip
 import json
 import socket
-import threading
-import time
 import uuid
 
 import pytest
 import requests
-import uvicorn
 from starlette.applications import Starlette
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from ftrack_like_api.exceptions import ServerError, TransportError
-from ftrack_like_api.server.app import create_app
+from ftrack_like_api.server.app import create_app, serving
 from ftrack_like_api.session import Session
 from ftrack_like_api.transport.http import HttpTransport
-
-
-@contextlib.contextmanager
-def serving(app):
-    """``app`` under uvicorn on 127.0.0.1, an ephemeral port; its base URL."""
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        assert time.monotonic() < deadline and thread.is_alive(), "the server did not start"
-        time.sleep(0.01)
-    try:
-        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=30)
-        sock.close()
 
 
 @pytest.fixture(scope="module")
