@@ -40,6 +40,7 @@ __all__ = [
     "UnknownAttributeError",
     "ValidationError",
     "__version__",
+    "signin",
 ]
 
 
@@ -49,8 +50,8 @@ def __getattr__(name: str) -> object:
         from .session import Session
 
         return Session
-    if name == "SessionAuthentication":  # requests loads only for it
-        from .authentication import SessionAuthentication
+    if name in ("SessionAuthentication", "signin"):  # requests loads only for these
+        from . import authentication
 
-        return SessionAuthentication
+        return getattr(authentication, name)
     raise AttributeError(f"module 'ftrack_like_api' has no attribute {name!r}")

@@ -10,11 +10,15 @@
 
 from __future__ import annotations
 
+import dataclasses
+import datetime
 from typing import Any
 
 import requests
 
-__all__ = ["SessionAuthentication"]
+from .exceptions import ServerError, TransportError
+
+__all__ = ["SessionAuthentication", "SignIn", "signin"]
 
 
 class SessionAuthentication(requests.auth.AuthBase):
@@ -38,3 +42,36 @@ class SessionAuthentication(requests.auth.AuthBase):
 
     def __repr__(self) -> str:  # never the key itself
         return f"SessionAuthentication(api_user={self.api_user!r})"
+
+
+@dataclasses.dataclass(frozen=True)
+class SignIn:
+    """A bearer token from signing in with a password, and when it expires."""
+
+    token: str = dataclasses.field(repr=False)
+    expires_at: datetime.datetime
+    username: str
+
+    def __str__(self) -> str:
+        return self.token
+
+
+def signin(server_url: str, username: str, password: str, timeout: float = 30.0) -> SignIn:
+    """Sign in to a server with a password; use the result as ``Session(server_url, token=...)``.
+
+    A wrong password or user gets one ServerError, whichever it was; too many failures in
+    a row are refused for a while (the error says how long).
+    """
+    try:
+        response = requests.post(
+            server_url.rstrip("/") + "/signin", json={"username": username, "password": password}, timeout=timeout
+        )
+        answer = response.json()
+    except requests.RequestException as reason:
+        raise TransportError(f"No answer from {server_url}: {reason}") from reason
+    except ValueError:
+        raise TransportError(f"{server_url} answered {response.status_code} with something that is not JSON") from None
+    if response.status_code != 200 or "token" not in answer:
+        raise ServerError(answer if isinstance(answer, dict) else {"exception": "ServerError", "content": str(answer)})
+    expires = datetime.datetime.fromisoformat(answer["expires_at"])
+    return SignIn(answer["token"], expires, answer.get("username", username))

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import code
+import getpass
 import json
 import os
 import pathlib
@@ -102,6 +103,14 @@ def user_disable(options: argparse.Namespace) -> int:
         _execute(backend, [{"action": "update", "entity_type": "User", "entity_key": [user["id"]],
                             "entity_data": {"is_active": False}}])  # fmt: skip
     print(f"user {options.name} disabled: their keys no longer work")
+    return 0
+
+
+def user_password(options: argparse.Namespace) -> int:
+    password = sys.stdin.readline().rstrip("\n") if options.password_stdin else getpass.getpass(f"Password for {options.name}: ")
+    with _backend(options) as backend:
+        backend.auth.set_password(options.name, password)  # type: ignore[union-attr]
+    print(f"password set for {options.name}: sign in with ftrack_like_api.signin(server, {options.name!r}, password)")
     return 0
 
 
@@ -205,6 +214,9 @@ def parser() -> argparse.ArgumentParser:
     added.add_argument("--email")
     command("list", user_list, "list users", users)
     command("disable", user_disable, "disable a user (their keys stop working)", users).add_argument("name")
+    passworded = command("password", user_password, "set a user's password (for signing in)", users)
+    passworded.add_argument("name")
+    passworded.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
     keys = commands.add_parser("key", help="create, list and revoke API keys").add_subparsers(dest="action", required=True)
     created = command("create", key_create, "create an API key (printed alone on the last line)", keys)
     created.add_argument("--user", required=True)

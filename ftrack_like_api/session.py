@@ -68,8 +68,8 @@ class Session:
     ``sqlite:///studio.db`` (a new file is created and seeded, with an ``admin`` user),
     ``postgresql://…`` — and the session acts as ``api_user`` (or ``FTRACK_API_USER``).
     ``http(s)://`` URLs reach a server (``ftrack-like serve``) with ``api_key`` (or
-    ``FTRACK_API_KEY``/``FTRACK_APIKEY``), waiting at most ``timeout`` seconds
-    (connect, read).
+    ``FTRACK_API_KEY``/``FTRACK_APIKEY``), or a ``token`` from
+    :func:`ftrack_like_api.signin`, waiting at most ``timeout`` seconds (connect, read).
     With ``auto_populate`` off, a value never fetched reads as ``NOT_SET``. Plugins under
     ``plugin_paths`` (or ``FTRACK_EVENT_PLUGIN_PATH``) register when the session is made,
     with the ``plugin_arguments`` they accept. ``chunk_size``
@@ -88,6 +88,7 @@ class Session:
         cache: MutableMapping[str, Any] | Callable[[Session], MutableMapping[str, Any]] | None = None,
         cache_key_maker: KeyMaker | None = None,
         transport: Transport | None = None,
+        token: Any = None,
         timeout: float | tuple[float, float] = (10.0, 300.0),
         page_size: int = 500,
         chunk_size: int | None = None,
@@ -95,6 +96,8 @@ class Session:
         self.server_url = server_url or os.environ.get("FTRACK_SERVER")
         self.api_user = api_user or os.environ.get("FTRACK_API_USER")
         self.api_key = api_key or os.environ.get("FTRACK_API_KEY") or os.environ.get("FTRACK_APIKEY")
+        if token is not None and not self.api_user:
+            self.api_user = getattr(token, "username", None)
         if transport is None:
             if not self.server_url:
                 raise ValueError("Session needs server_url (or FTRACK_SERVER): sqlite:///studio.db, postgresql://…")
@@ -103,7 +106,7 @@ class Session:
             if self.server_url.startswith(("http://", "https://")):
                 from .transport.http import HttpTransport  # requests loads only for a server
 
-                transport = HttpTransport(self.server_url, self.api_user, self.api_key or "", timeout=timeout)
+                transport = HttpTransport(self.server_url, self.api_user, self.api_key, timeout=timeout, token=token)
             else:
                 transport = LocalTransport(self.server_url, self.api_user)
         if chunk_size is not None and chunk_size < 1:

@@ -5,7 +5,7 @@ in memory between requests that another worker would need: run several against o
 PostgreSQL and they agree.
 
 ``POST /api`` takes a JSON list of operations with ``ftrack-user`` and
-``ftrack-api-key`` headers and answers a list of results, or one error object. With
+``ftrack-api-key`` headers (or ``Authorization: Bearer <token>`` from ``POST /signin``) and answers a list of results, or one error object. With
 ``ftrack-strict-api: true`` an error comes with a 4xx/5xx status; without, with 200, as
 ftrack's server does. A body in gzip (``Content-Encoding: gzip``) is read, and answers
 are gzipped for clients that accept it. ``ftrack-idempotency-key`` makes a retried batch
@@ -31,6 +31,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from .auth import Refusal
 from .backend import WRITE_ACTIONS, Backend
 
 __all__ = ["create_app", "serving"]
@@ -56,10 +57,10 @@ def create_app(backend: Backend, max_body: int = MAX_BODY, max_operations: int =
         outcome = "refused"
         actions: list[Any] = []
         try:
-            user_id = await run_in_threadpool(backend.auth.verify, username, request.headers.get("ftrack-api-key", ""))  # type: ignore[union-attr]
-            if user_id is None:
-                # The same answer whether the user or the key was wrong: it tells nobody who exists.
-                return error(request, "InvalidCredentialsError", "The credentials were not accepted")
+            try:
+                user_id, username = await run_in_threadpool(_authenticate, backend.auth, request.headers)
+            except Refusal as refusal:
+                return _refused(refusal)
             body = await request.body()
             if request.headers.get("content-encoding", "").lower() == "gzip":
                 try:
@@ -99,6 +100,21 @@ def create_app(backend: Backend, max_body: int = MAX_BODY, max_operations: int =
             log.info("api user=%s actions=%s %s in %.1f ms", username or "-",
                      ",".join(sorted({str(a) for a in actions})) or "-", outcome, (time.perf_counter() - started) * 1000)  # fmt: skip
 
+    async def signin(request: Request) -> Response:
+        try:
+            given = json.loads(await request.body())
+            username, password = str(given["username"]), str(given["password"])
+        except (ValueError, KeyError, TypeError):
+            return JSONResponse({"exception": "ValidationError", "content": "Send {\"username\": …, \"password\": …}",
+                                 "error_code": "bad_request"}, status_code=400)  # fmt: skip
+        try:
+            token, expires = await run_in_threadpool(backend.auth.sign_in, username, password)  # type: ignore[union-attr]
+        except Refusal as refusal:
+            log.info("signin user=%s refused", username)
+            return _refused(refusal)
+        log.info("signin user=%s ok", username)
+        return JSONResponse({"token": token, "expires_at": expires.isoformat(), "username": username})
+
     async def health(request: Request) -> Response:
         return JSONResponse({"status": "alive"})
 
@@ -110,9 +126,34 @@ def create_app(backend: Backend, max_body: int = MAX_BODY, max_operations: int =
         return JSONResponse({"status": "ready"})
 
     return Starlette(
-        routes=[Route("/api", api, methods=["POST"]), Route("/health", health), Route("/ready", ready)],
+        routes=[
+            Route("/api", api, methods=["POST"]), Route("/signin", signin, methods=["POST"]),
+            Route("/health", health), Route("/ready", ready),
+        ],
         middleware=[Middleware(GZipMiddleware, minimum_size=1024)],
     )
+
+
+def _authenticate(auth: Any, headers: Any) -> tuple[str, str]:
+    """(user id, username) from a bearer token or ftrack-user + ftrack-api-key; Refusal otherwise."""
+    bearer = headers.get("authorization", "")
+    if bearer.lower().startswith("bearer "):
+        return auth.verify_token(bearer[7:].strip())  # type: ignore[no-any-return]
+    username = headers.get("ftrack-user", "")
+    auth.check_throttle(username)
+    user_id = auth.verify(username, headers.get("ftrack-api-key", ""))
+    if user_id is None:
+        auth.failed(username)
+        # The same answer whether the user or the key was wrong: it tells nobody who exists.
+        raise Refusal("The credentials were not accepted")
+    return user_id, username
+
+
+def _refused(refusal: Refusal) -> Response:
+    headers = {"Retry-After": str(refusal.retry_after)} if refusal.retry_after else None
+    answer = {"exception": "InvalidCredentialsError", "content": refusal.reason, "error_code":
+              "throttled" if refusal.status == 429 else "invalid_credentials"}  # fmt: skip
+    return JSONResponse(answer, status_code=refusal.status, headers=headers)
 
 
 def _error_answer(request: Request, answer: dict[str, Any]) -> Response:

@@ -6,6 +6,11 @@
   whether it was revoked.
 - **Roles**: ``admin`` (manages users and everyone's keys), ``user``, ``read-only``
   (cannot write).
+- **Passwords** (for people) are hashed with scrypt, memory-hard, salted. Signing in
+  with one gives a bearer token that expires; the server keeps the token's SHA-256.
+- **Throttling**: more than a few failed sign-ins or key checks for one user name in a
+  quarter of an hour are refused for a while, whoever tries. The count lives in the
+  database, so every worker agrees.
 - **Idempotency**: a batch sent with an idempotency key is answered from memory when the
   same user sends the same key again within a day, so a retry after a dropped
   connection is carried out once.
@@ -27,13 +32,20 @@ import sqlalchemy as sa
 
 from ..exceptions import ValidationError
 
-__all__ = ["Authenticator", "ROLES", "define_tables"]
+__all__ = ["Authenticator", "ROLES", "Refusal", "define_tables", "hash_password", "password_matches"]
 
 ROLES = ("admin", "user", "read-only")
 #: How long an answer to an idempotent batch is remembered.
 IDEMPOTENCY_WINDOW = datetime.timedelta(days=1)
 #: last_used_at is written at most this often per key, not on every request.
 LAST_USED_EVERY = datetime.timedelta(minutes=1)
+#: How long a sign-in token lasts.
+TOKEN_LIFETIME = datetime.timedelta(hours=12)
+#: Failures for one user name within FAILURE_WINDOW before further tries are refused.
+MAX_FAILURES = 10
+FAILURE_WINDOW = datetime.timedelta(minutes=15)
+#: scrypt's cost: 16 MiB of memory per hash.
+SCRYPT = {"n": 2**14, "r": 8, "p": 1}
 
 
 def define_tables(metadata: sa.MetaData) -> dict[str, sa.Table]:
@@ -54,6 +66,23 @@ def define_tables(metadata: sa.MetaData) -> dict[str, sa.Table]:
             sa.Column("user_id", sa.Text, sa.ForeignKey("resource.id", ondelete="CASCADE"), primary_key=True),
             sa.Column("role", sa.Text, nullable=False),
         ),
+        "user_password": sa.Table(
+            "user_password", metadata,
+            sa.Column("user_id", sa.Text, sa.ForeignKey("resource.id", ondelete="CASCADE"), primary_key=True),
+            sa.Column("hash", sa.Text, nullable=False),
+        ),
+        "auth_token": sa.Table(
+            "auth_token", metadata,
+            sa.Column("token_hash", sa.Text, primary_key=True),
+            sa.Column("user_id", sa.Text, sa.ForeignKey("resource.id", ondelete="CASCADE"), nullable=False),
+            sa.Column("expires_at", sa.DateTime, nullable=False),
+        ),
+        "auth_failure": sa.Table(
+            "auth_failure", metadata,
+            sa.Column("id", sa.Text, primary_key=True),
+            sa.Column("username", sa.Text, nullable=False, index=True),
+            sa.Column("at", sa.DateTime, nullable=False),
+        ),
         "idempotent_answer": sa.Table(
             "idempotent_answer", metadata,
             sa.Column("user_id", sa.Text, primary_key=True),
@@ -62,6 +91,32 @@ def define_tables(metadata: sa.MetaData) -> dict[str, sa.Table]:
             sa.Column("created_at", sa.DateTime, nullable=False, index=True),
         ),
     }  # fmt: skip
+
+
+class Refusal(Exception):
+    """Why a request was not let in: ``reason`` for the client, ``status`` for HTTP, ``retry_after`` seconds."""
+
+    def __init__(self, reason: str, status: int = 401, retry_after: int | None = None) -> None:
+        super().__init__(reason)
+        self.reason, self.status, self.retry_after = reason, status, retry_after
+
+
+def hash_password(password: str) -> str:
+    """``scrypt$n$r$p$salt$hash``: salted and memory-hard."""
+    salt = secrets.token_bytes(16)
+    digest = hashlib.scrypt(password.encode(), salt=salt, dklen=32, **SCRYPT)
+    return "scrypt${n}${r}${p}$".format(**SCRYPT) + f"{salt.hex()}${digest.hex()}"
+
+
+def password_matches(password: str, stored: str) -> bool:
+    try:
+        kind, n, r, p, salt, digest = stored.split("$")
+    except ValueError:
+        return False
+    if kind != "scrypt":
+        return False
+    candidate = hashlib.scrypt(password.encode(), salt=bytes.fromhex(salt), n=int(n), r=int(r), p=int(p), dklen=32)
+    return hmac.compare_digest(candidate.hex(), digest)
 
 
 def _now() -> datetime.datetime:
@@ -80,6 +135,9 @@ class Authenticator:
         self.keys = tables["api_key"]
         self.roles = tables["user_role"]
         self.answers = tables["idempotent_answer"]
+        self.passwords = tables["user_password"]
+        self.tokens = tables["auth_token"]
+        self.failures = tables["auth_failure"]
         self.users = users
 
     # --- users and roles --------------------------------------------------------------------------
@@ -162,6 +220,67 @@ class Authenticator:
             with self.engine.begin() as connection:
                 connection.execute(self.keys.update().where(self.keys.c.id == row.id).values(last_used_at=now))
         return str(row.user)
+
+    # --- people: passwords, tokens, throttling ------------------------------------------------------
+
+    def set_password(self, username: str, password: str) -> None:
+        if len(password) < 8:
+            raise ValidationError("A password needs at least 8 characters", "weak_password")
+        with self.engine.begin() as connection:
+            user = self._require(connection, username)
+            connection.execute(self.passwords.delete().where(self.passwords.c.user_id == user))
+            connection.execute(self.passwords.insert().values(user_id=user, hash=hash_password(password)))
+
+    def check_throttle(self, username: str) -> None:
+        """Refuse (429) while ``username`` has had too many failures lately."""
+        since = _now() - FAILURE_WINDOW
+        with self.engine.connect() as connection:
+            recent = connection.execute(
+                sa.select(sa.func.count(), sa.func.min(self.failures.c.at))
+                .where(self.failures.c.username == username, self.failures.c.at > since)
+            ).one()  # fmt: skip
+        if recent[0] >= MAX_FAILURES:
+            wait = int((recent[1] + FAILURE_WINDOW - _now()).total_seconds()) + 1
+            raise Refusal(f"Too many failed attempts; try again in {wait} s", status=429, retry_after=wait)
+
+    def failed(self, username: str) -> None:
+        now = _now()
+        with self.engine.begin() as connection:
+            connection.execute(self.failures.delete().where(self.failures.c.at < now - FAILURE_WINDOW))
+            connection.execute(self.failures.insert().values(id=str(uuid.uuid4()), username=username, at=now))
+
+    def sign_in(self, username: str, password: str) -> tuple[str, datetime.datetime]:
+        """A token and when it expires, for the right password; Refusal otherwise (the same whoever asks)."""
+        self.check_throttle(username)
+        with self.engine.connect() as connection:
+            row = connection.execute(
+                sa.select(self.passwords.c.hash, self.users.c.id)
+                .join(self.users, self.users.c.id == self.passwords.c.user_id)
+                .where(self.users.c.username == username, self.users.c.is_active.is_(True))
+            ).first()  # fmt: skip
+        if row is None or not password_matches(password, row.hash):
+            self.failed(username)
+            raise Refusal("The credentials were not accepted")
+        token = secrets.token_urlsafe(32)
+        expires = _now() + TOKEN_LIFETIME
+        with self.engine.begin() as connection:
+            connection.execute(self.tokens.delete().where(self.tokens.c.expires_at < _now()))
+            connection.execute(self.tokens.insert().values(token_hash=_digest(token), user_id=row.id, expires_at=expires))
+        return token, expires.replace(tzinfo=datetime.timezone.utc)
+
+    def verify_token(self, token: str) -> tuple[str, str]:
+        """(user id, username) for a live token; Refusal saying why not (an expired one says so)."""
+        with self.engine.connect() as connection:
+            row = connection.execute(
+                sa.select(self.tokens.c.expires_at, self.users.c.id, self.users.c.username)
+                .join(self.users, self.users.c.id == self.tokens.c.user_id)
+                .where(self.tokens.c.token_hash == _digest(token), self.users.c.is_active.is_(True))
+            ).first()  # fmt: skip
+        if row is None:
+            raise Refusal("The credentials were not accepted")
+        if row.expires_at <= _now():
+            raise Refusal(f"The token expired at {row.expires_at.isoformat(timespec='seconds')}Z; sign in again")
+        return str(row.id), str(row.username)
 
     # --- remembered answers -----------------------------------------------------------------------
 

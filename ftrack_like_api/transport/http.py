@@ -31,19 +31,21 @@ class HttpTransport(Transport):
         self,
         server_url: str,
         api_user: str,
-        api_key: str,
+        api_key: str | None = None,
         timeout: float | tuple[float, float] = (10.0, 300.0),
         retries: int = 4,
         backoff: float = 0.5,
         verify: bool | str = True,
+        token: str | None = None,
     ) -> None:
         if not server_url.startswith(("http://", "https://")):
             raise ValueError(f"HttpTransport needs an http(s) URL, not {server_url!r}")
-        if not api_user or not api_key:
-            raise ValueError("HttpTransport needs api_user and api_key (or FTRACK_API_USER, FTRACK_API_KEY)")
+        if not token and (not api_user or not api_key):
+            raise ValueError("HttpTransport needs api_user and api_key (or FTRACK_API_USER, FTRACK_API_KEY), or a token")
         self.url = server_url.rstrip("/") + "/api"
         self.api_user = api_user
         self._api_key = api_key
+        self._token = str(token) if token else None
         self.timeout = timeout
         self.retries = retries
         self.backoff = backoff
@@ -53,10 +55,11 @@ class HttpTransport(Transport):
     def _session(self) -> requests.Session:
         if self._http is None:
             http = requests.Session()
-            http.headers.update({
-                "ftrack-user": self.api_user, "ftrack-api-key": self._api_key, "ftrack-strict-api": "true",
-                "content-type": "application/json", "accept": "application/json",
-            })  # fmt: skip
+            http.headers.update({"ftrack-strict-api": "true", "content-type": "application/json", "accept": "application/json"})
+            if self._token:
+                http.headers["authorization"] = f"Bearer {self._token}"
+            else:
+                http.headers.update({"ftrack-user": self.api_user, "ftrack-api-key": self._api_key})  # type: ignore[dict-item]
             self._http = http
         return self._http
 

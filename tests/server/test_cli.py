@@ -44,6 +44,17 @@ def test_users_and_keys(run, fresh_database):
     assert run("user", "disable", "jo")[0] == 0 and "disabled" in run("user", "list")[1]
 
 
+def test_setting_a_password(run, monkeypatch):
+    import io
+
+    monkeypatch.setattr("sys.stdin", io.StringIO("long enough secret\n"))
+    code, out, _ = run("user", "password", "admin", "--password-stdin")
+    assert code == 0 and "password set for admin" in out
+    monkeypatch.setattr("sys.stdin", io.StringIO("short\n"))
+    code, _, err = run("user", "password", "admin", "--password-stdin")
+    assert code == 1 and "at least 8 characters" in err
+
+
 def test_query_as_table_and_json(run):
     code, out, _ = run("query", "select name, sort from Status where name like \"%ed\" order by name")
     lines = out.splitlines()

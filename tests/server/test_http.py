@@ -50,7 +50,8 @@ def test_wrong_credentials_say_nothing_about_who_exists(server, admin_key):
     no_user = post(server, [{"action": "query_schemas"}], admin_key, user="nobody")
     assert wrong_key.status_code == no_user.status_code == 401
     assert wrong_key.json() == no_user.json() == {
-        "exception": "InvalidCredentialsError", "content": "The credentials were not accepted", "error_code": None}
+        "exception": "InvalidCredentialsError", "content": "The credentials were not accepted",
+        "error_code": "invalid_credentials"}
     with pytest.raises(ServerError, match="InvalidCredentialsError"):
         HttpTransport(server, "admin", "not-a-key").handle([{"action": "query_schemas"}])
 
@@ -148,3 +149,65 @@ def test_a_session_over_http(server, admin_key):
             session.commit()
         assert raised.value.code == "missing_reference" and session.state(broken).value == "created"
         session.rollback()
+
+
+def test_people_sign_in_with_a_password_and_use_the_token(server, backend):
+    from ftrack_like_api import signin
+
+    backend.execute([{"action": "create", "entity_type": "User", "entity_key": [str(uuid.uuid4())],
+                      "entity_data": {"username": "person"}}], "admin")  # fmt: skip
+    backend.auth.set_password("person", "correct horse battery")
+    signed = signin(server, "person", "correct horse battery")
+    assert signed.username == "person" and signed.expires_at.tzinfo is not None and "token" not in repr(signed)
+    with Session(server_url=server, token=signed, schema_cache_path=False) as session:
+        assert session.api_user == "person"
+        assert session.query("Status").first() is not None
+    stored = backend.auth.passwords
+    with backend.engine.connect() as connection:
+        kept = connection.execute(stored.select()).all()
+    assert all(row.hash.startswith("scrypt$16384$8$1$") and "correct" not in row.hash for row in kept)
+
+
+def test_a_wrong_password_and_an_unknown_user_get_one_answer(server, backend):
+    from ftrack_like_api import signin
+
+    backend.execute([{"action": "create", "entity_type": "User", "entity_key": [str(uuid.uuid4())],
+                      "entity_data": {"username": "answerer"}}], "admin")  # fmt: skip
+    backend.auth.set_password("answerer", "the real password")
+    with pytest.raises(ServerError) as wrong:
+        signin(server, "answerer", "not the password")
+    with pytest.raises(ServerError) as unknown:
+        signin(server, "nobody-at-all", "whatever password")
+    assert str(wrong.value) == str(unknown.value) == "InvalidCredentialsError: The credentials were not accepted"
+
+
+def test_an_expired_token_says_so(server, backend):
+    import datetime
+    import hashlib
+
+    from ftrack_like_api import signin
+
+    backend.execute([{"action": "create", "entity_type": "User", "entity_key": [str(uuid.uuid4())],
+                      "entity_data": {"username": "expiring"}}], "admin")  # fmt: skip
+    backend.auth.set_password("expiring", "a long password")
+    signed = signin(server, "expiring", "a long password")
+    tokens = backend.auth.tokens
+    with backend.engine.begin() as connection:
+        connection.execute(tokens.update().where(tokens.c.token_hash == hashlib.sha256(str(signed).encode()).hexdigest())
+                           .values(expires_at=datetime.datetime(2000, 1, 1)))  # fmt: skip
+    response = requests.post(f"{server}/api", json=[{"action": "query_schemas"}], headers={"authorization": f"Bearer {signed}"})
+    assert response.status_code == 401
+    assert response.json()["content"] == "The token expired at 2000-01-01T00:00:00Z; sign in again"
+
+
+def test_repeated_failures_are_throttled_for_everyone_trying_that_name(server, backend):
+    from ftrack_like_api import signin
+
+    for _ in range(10):
+        with pytest.raises(ServerError):
+            signin(server, "target", "guess")
+    response = requests.post(f"{server}/signin", json={"username": "target", "password": "guess"})
+    assert response.status_code == 429 and int(response.headers["Retry-After"]) > 0
+    assert "Too many failed attempts" in response.json()["content"]
+    keyed = post(server, [{"action": "query_schemas"}], "any-key", user="target")
+    assert keyed.status_code == 429
