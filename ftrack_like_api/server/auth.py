@@ -20,6 +20,7 @@ These tables live beside the entity tables but are not entities: no query reache
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import hashlib
 import hmac
@@ -147,9 +148,9 @@ class Authenticator:
             sa.select(self.users.c.id).where(self.users.c.username == username, self.users.c.resource_type == "user")
         ).scalar()
 
-    def role(self, user_id: str) -> str:
-        with self.engine.connect() as connection:
-            role = connection.execute(sa.select(self.roles.c.role).where(self.roles.c.user_id == user_id)).scalar()
+    def role(self, user_id: str, connection: sa.Connection | None = None) -> str:
+        with contextlib.nullcontext(connection) if connection is not None else self.engine.connect() as reading:
+            role = reading.execute(sa.select(self.roles.c.role).where(self.roles.c.user_id == user_id)).scalar()
         return role or "user"
 
     def set_role(self, username: str, role: str) -> None:
@@ -168,12 +169,16 @@ class Authenticator:
 
     # --- keys -------------------------------------------------------------------------------------
 
-    def create_key(self, username: str, name: str) -> str:
+    def _writing(self, connection: sa.Connection | None) -> Any:
+        """The caller's connection (inside its transaction), or a transaction of our own."""
+        return contextlib.nullcontext(connection) if connection is not None else self.engine.begin()
+
+    def create_key(self, username: str, name: str, connection: sa.Connection | None = None) -> str:
         """A new API key for ``username``, labelled ``name``: shown once, kept only as a hash."""
         if not name:
             raise ValidationError("An API key needs a name (which script or person uses it)", "bad_request")
         secret = secrets.token_urlsafe(32)
-        with self.engine.begin() as connection:
+        with self._writing(connection) as connection:
             user = self._require(connection, username)
             connection.execute(self.keys.insert().values(
                 id=str(uuid.uuid4()), user_id=user, name=name, secret_hash=_digest(secret), created_at=_now(),
@@ -191,9 +196,9 @@ class Authenticator:
         with self.engine.connect() as connection:
             return [dict(row) for row in connection.execute(statement).mappings()]
 
-    def revoke(self, username: str, name: str) -> int:
+    def revoke(self, username: str, name: str, connection: sa.Connection | None = None) -> int:
         """Revoke ``username``'s keys called ``name``; how many were."""
-        with self.engine.begin() as connection:
+        with self._writing(connection) as connection:
             user = self._require(connection, username)
             return connection.execute(
                 self.keys.update()

@@ -241,8 +241,24 @@ class Backend:
     def _reset_remote(self, batch: BatchContext, operation: Mapping[str, Any]) -> dict[str, Any]:
         reset_type = operation.get("reset_type")
         if reset_type == "api_key":
-            raise ValidationError("API keys are issued by the HTTP server's authentication, not by the backend", "unsupported")
+            return {"data": self._reset_api_key(batch, operation)}
         return {"data": self.writer.reset(batch, operation.get("entity_type"), operation.get("entity_key"), reset_type)}  # type: ignore[arg-type]
+
+    def _reset_api_key(self, batch: BatchContext, operation: Mapping[str, Any]) -> str:
+        """A new key named ``api_key`` for a user, their old one revoked; yourself, or anyone if admin."""
+        if operation.get("entity_type") != "User" or self.auth is None:
+            raise ValidationError("reset_remote api_key takes a User", "bad_request")
+        key = operation.get("entity_key")
+        user_id = key[0] if isinstance(key, (list, tuple)) else key
+        resource = self.storage.tables["resource"]
+        username = batch.connection.execute(sa.select(resource.c.username).where(resource.c.id == user_id)).scalar()
+        if username is None:
+            raise ValidationError(f"No User with id {user_id}", "not_found")
+        if user_id != batch.user_id and (batch.user_id is None or self.auth.role(batch.user_id, batch.connection) != "admin"):
+            raise ValidationError("Only admins reset other people's API keys", "permission")
+        # On the batch's connection: part of its transaction, and no second writer waiting on SQLite's lock.
+        self.auth.revoke(username, "api_key", batch.connection)
+        return self.auth.create_key(username, "api_key", batch.connection)
 
     # --- when the database refuses ------------------------------------------------------------
 

@@ -198,7 +198,19 @@ def test_reset_remote_puts_an_attribute_back_to_its_default(call, project):
     error = call.error({"action": "reset_remote", "reset_type": "name", "entity_type": "Task", "entity_key": "x"})
     assert "No Task with id x" in error["content"]
     error = call.error({"action": "reset_remote", "reset_type": "api_key", "entity_type": "User", "entity_key": "x"})
-    assert error["error_code"] == "unsupported"
+    assert error["error_code"] == "not_found"
+
+
+def test_reset_remote_gives_a_new_api_key_and_revokes_the_old(call, call_as, backend):
+    user = call.create("User", username="rotator")["id"]
+    old = backend.auth.create_key("rotator", "api_key")
+    new = call_as("rotator")({"action": "reset_remote", "reset_type": "api_key", "entity_type": "User", "entity_key": user})[0]["data"]
+    assert backend.auth.verify("rotator", new) == user and backend.auth.verify("rotator", old) is None
+    assert call({"action": "reset_remote", "reset_type": "api_key", "entity_type": "User", "entity_key": user})[0]["data"]
+    other = call.create("User", username="bystander")["id"]
+    error = call_as("rotator").error({"action": "reset_remote", "reset_type": "api_key", "entity_type": "User",
+                                      "entity_key": other})  # fmt: skip
+    assert error["error_code"] == "permission"
 
 
 def test_deleting_what_others_refer_to_is_refused_and_changes_nothing(call, project):
