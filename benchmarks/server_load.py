@@ -1,0 +1,147 @@
+"""Requests per second and latency of a small query, with 1, 8 and 32 concurrent clients.
+
+    python benchmarks/server_load.py [--databases sqlite,postgresql] [--seconds 5] [--workers 1]
+
+Runs ``ftrack-like serve`` as a process of its own on 127.0.0.1 (an ephemeral port),
+then for each concurrency sends ``select name from Status limit 1`` from that many
+threads, each with its own HttpTransport, for ``--seconds`` (at most 20,000 requests a
+thread). Reports requests per second and the median and 95th-percentile latency;
+figures to benchmarks/results/server_load.json. PostgreSQL is FTRACK_LIKE_TEST_POSTGRES
+(default postgresql://postgres@127.0.0.1:5432/test), in a schema of its own.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import pathlib
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+
+import requests
+import sqlalchemy as sa
+
+from ftrack_like_api.server import Backend
+from ftrack_like_api.transport.http import HttpTransport
+
+POSTGRES = os.environ.get("FTRACK_LIKE_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
+QUERY = [{"action": "query", "expression": "select name from Status limit 1"}]
+
+
+def free_port() -> int:
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    sock.close()
+    return port
+
+
+def load(url: str, key: str, clients: int, seconds: float) -> dict[str, float]:
+    latencies: list[float] = []
+    lock = threading.Lock()
+    stop = time.monotonic() + seconds
+
+    def client() -> None:
+        transport = HttpTransport(url, "admin", key)
+        mine = []
+        for _ in range(20_000):
+            if time.monotonic() > stop:
+                break
+            start = time.perf_counter()
+            transport.handle(QUERY)
+            mine.append(time.perf_counter() - start)
+        transport.close()
+        with lock:
+            latencies.extend(mine)
+
+    threads = [threading.Thread(target=client) for _ in range(clients)]
+    began = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    elapsed = time.perf_counter() - began
+    latencies.sort()
+    return {
+        "clients": clients,
+        "requests_per_second": len(latencies) / elapsed,
+        "median_ms": statistics.median(latencies) * 1000,
+        "p95_ms": latencies[int(len(latencies) * 0.95)] * 1000,
+    }
+
+
+def database(kind: str, folder: str) -> tuple[str, object]:
+    if kind == "sqlite":
+        return f"sqlite:///{folder}/load.db", lambda: None
+    schema = f"load_{uuid.uuid4().hex[:10]}"
+    admin = sa.create_engine(POSTGRES.replace("postgresql://", "postgresql+psycopg://", 1))
+    with admin.begin() as connection:
+        connection.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
+
+    def drop() -> None:
+        with admin.begin() as connection:
+            connection.exec_driver_sql(f'DROP SCHEMA "{schema}" CASCADE')
+        admin.dispose()
+
+    return f"{POSTGRES}{'&' if '?' in POSTGRES else '?'}options=-csearch_path%3D{schema}", drop
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--databases", default="sqlite,postgresql")
+    parser.add_argument("--seconds", type=float, default=5.0)
+    parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--output", type=pathlib.Path, default=pathlib.Path(__file__).parent / "results" / "server_load.json")
+    options = parser.parse_args()
+    executable = shutil.which("ftrack-like", path=os.path.dirname(sys.executable)) or shutil.which("ftrack-like")
+    if executable is None:
+        print("ftrack-like is not installed: pip install -e '.[server]'", file=sys.stderr)
+        return 1
+    report: dict[str, list[dict[str, float]]] = {}
+    for kind in options.databases.split(","):
+        with tempfile.TemporaryDirectory() as folder:
+            url_of_database, drop = database(kind, folder)
+            with Backend.from_url(url_of_database) as backend:
+                key = backend.auth.create_key("admin", "load")
+            port = free_port()
+            server = subprocess.Popen([executable, "serve", "--port", str(port), "--workers", str(options.workers),
+                                       "--database", url_of_database, "--log-level", "warning"],
+                                      stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)  # fmt: skip
+            url = f"http://127.0.0.1:{port}"
+            try:
+                deadline = time.monotonic() + 60
+                while True:
+                    try:
+                        if requests.get(f"{url}/ready", timeout=1).status_code == 200:
+                            break
+                    except requests.ConnectionError:
+                        pass
+                    if time.monotonic() > deadline or server.poll() is not None:
+                        print("the server did not come up", file=sys.stderr)
+                        return 1
+                    time.sleep(0.1)
+                load(url, key, 1, 1.0)  # warm up
+                report[kind] = [load(url, key, clients, options.seconds) for clients in (1, 8, 32)]
+            finally:
+                server.terminate()
+                server.communicate(timeout=30)
+                drop()  # type: ignore[operator]
+        print(f"\n{kind}, {options.workers} worker(s): select name from Status limit 1")
+        for row in report[kind]:
+            print(f"  {row['clients']:3d} clients  {row['requests_per_second']:8.0f} req/s  "
+                  f"median {row['median_ms']:6.1f} ms  p95 {row['p95_ms']:6.1f} ms")  # fmt: skip
+    options.output.parent.mkdir(parents=True, exist_ok=True)
+    options.output.write_text(json.dumps({"benchmark": "server_load", "workers": options.workers, **report}, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
