@@ -476,6 +476,7 @@ class Session:
     def _committed(self, chunk: list[dict[str, Any]], results: list[Any]) -> list[Entity]:
         """Settle what one committed batch changed; the entities still in the session it touched."""
         touched = []
+        settled = []
         for operation, result in zip(chunk, results):
             identity = (operation["entity_type"], tuple(operation["entity_key"]))
             entity = self.identity_map.get(identity)
@@ -491,7 +492,8 @@ class Session:
                 if isinstance(data, dict) and "__entity_type__" in data:
                     self._merger.merge(data)
                 touched.append(entity)
-            self.recorded_operations.discard(identity)
+            settled.append(identity)
+        self.recorded_operations.discard(settled)  # one pass for the whole batch: cost follows its size
         return touched
 
     def rollback(self) -> None:

@@ -16,7 +16,7 @@ answered without a scan. :meth:`Operations.plan` folds the queue into the batch 
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Callable, Iterator, Mapping, Sequence, Union
+from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence, Union
 
 from .symbol import State
 
@@ -105,10 +105,11 @@ class Operations:
         self._operations.clear()
         self._by_entity.clear()
 
-    def discard(self, identity: Identity) -> None:
-        """Forget the operations of one entity (its changes were committed)."""
-        if self._by_entity.pop(identity, None) is not None:
-            self._operations = [o for o in self._operations if o.identity != identity]
+    def discard(self, identities: Iterable[Identity]) -> None:
+        """Forget the operations of these entities (their changes were committed), in one pass."""
+        gone = {identity for identity in identities if self._by_entity.pop(identity, None) is not None}
+        if gone:
+            self._operations = [o for o in self._operations if o.identity not in gone]
 
     def for_entity(self, identity: Identity) -> list[Operation]:
         """The operations recorded for one entity, in order."""

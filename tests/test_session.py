@@ -434,3 +434,16 @@ def test_a_session_shared_between_threads(studio):
         assert errors == []
         names = {t["name"] for t in shared.query('Task where name like "threaded%"')}
         assert names == {"threaded0", "threaded1"}
+
+
+def test_a_large_commit_settles_in_one_pass_over_the_queue(session, monkeypatch):
+    from ftrack_like_api.unit_of_work import Operations
+
+    shot = session.query('Shot where name is "sh011"').one()
+    for n in range(3000):
+        session.create("Task", {"name": f"bulk{n}", "parent": shot})
+    passes = []
+    discard = Operations.discard
+    monkeypatch.setattr(Operations, "discard", lambda self, identities: passes.append(1) or discard(self, identities))
+    session.commit()
+    assert passes == [1] and len(session.recorded_operations) == 0
