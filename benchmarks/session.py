@@ -27,7 +27,6 @@ import sys
 import tempfile
 import time
 import tracemalloc
-import uuid
 from typing import Any
 
 from ftrack_like_api import Session

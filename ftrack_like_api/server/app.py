@@ -86,15 +86,19 @@ def create_app(backend: Backend, max_body: int = MAX_BODY, max_operations: int =
                 remembered = await run_in_threadpool(backend.auth.remembered, user_id, key)  # type: ignore[union-attr]
                 if remembered is not None:
                     outcome = "repeated"
-                    return JSONResponse(remembered)
+                    return Response(remembered, media_type="application/json")
             answer: Any = await run_in_threadpool(backend.execute, batch, username)
-            if key:
-                await run_in_threadpool(backend.auth.remember, user_id, key, answer)  # type: ignore[union-attr]
             if isinstance(answer, dict):
                 outcome = f"error {answer.get('error_code')}"
+                if key:
+                    await run_in_threadpool(backend.auth.remember, user_id, key, json.dumps(answer))  # type: ignore[union-attr]
                 return _error_answer(request, answer)
+            # Written once: the same text answers now and, for a retry, later.
+            text = await run_in_threadpool(json.dumps, answer)
+            if key:
+                await run_in_threadpool(backend.auth.remember, user_id, key, text)  # type: ignore[union-attr]
             outcome = "ok"
-            return JSONResponse(answer)
+            return Response(text, media_type="application/json")
         finally:
             # Who, what, how it went and how long: never a key or a value.
             log.info("api user=%s actions=%s %s in %.1f ms", username or "-",

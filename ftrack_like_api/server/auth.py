@@ -24,7 +24,6 @@ import contextlib
 import datetime
 import hashlib
 import hmac
-import json
 import secrets
 import uuid
 from typing import Any
@@ -289,8 +288,8 @@ class Authenticator:
 
     # --- remembered answers -----------------------------------------------------------------------
 
-    def remembered(self, user_id: str, key: str) -> Any | None:
-        """The answer given to this user's batch with this idempotency key within a day, if any."""
+    def remembered(self, user_id: str, key: str) -> str | None:
+        """The answer (JSON text) given to this user's batch with this idempotency key within a day, if any."""
         with self.engine.connect() as connection:
             row = connection.execute(
                 sa.select(self.answers.c.answer, self.answers.c.created_at)
@@ -298,11 +297,12 @@ class Authenticator:
             ).first()  # fmt: skip
         if row is None or _now() - row.created_at > IDEMPOTENCY_WINDOW:
             return None
-        return json.loads(row.answer)
+        return str(row.answer)
 
-    def remember(self, user_id: str, key: str, answer: Any) -> None:
+    def remember(self, user_id: str, key: str, answer: str) -> None:
+        """Keep the JSON text of an answer for a repeat of the same batch."""
         now = _now()
         with self.engine.begin() as connection:
             connection.execute(self.answers.delete().where(self.answers.c.created_at < now - IDEMPOTENCY_WINDOW))
             connection.execute(self.answers.delete().where(self.answers.c.user_id == user_id, self.answers.c.key == key))
-            connection.execute(self.answers.insert().values(user_id=user_id, key=key, answer=json.dumps(answer), created_at=now))
+            connection.execute(self.answers.insert().values(user_id=user_id, key=key, answer=answer, created_at=now))
