@@ -20,22 +20,17 @@ from __future__ import annotations
 import argparse
 import datetime
 import json
-import os
 import pathlib
 import random
 import statistics
 import sys
-import tempfile
 import time
 import uuid
 from typing import Any, Callable
 
-import sqlalchemy as sa
-
 from ftrack_like_api.server import Backend
 from ftrack_like_api.server.seed import OBJECT_TYPES
-
-POSTGRES = os.environ.get("FTRACK_LIKE_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
+from scratch import scratch_database
 TASK_TYPE_ID = OBJECT_TYPES["Task"][0]
 SHOT_TYPE_ID = OBJECT_TYPES["Shot"][0]
 
@@ -52,24 +47,8 @@ def timed(function: Callable[[], Any], repeat: int) -> tuple[float, Any]:
 class Studio:
     """A backend on a fresh database, with helpers to fill it."""
 
-    def __init__(self, kind: str, directory: str) -> None:
+    def __init__(self, kind: str, url: str) -> None:
         self.kind = kind
-        self._drop: Callable[[], None] = lambda: None
-        if kind == "sqlite":
-            url = f"sqlite:///{directory}/bench.db"
-        else:
-            schema = f"bench_{uuid.uuid4().hex[:10]}"
-            admin = sa.create_engine(POSTGRES.replace("postgresql://", "postgresql+psycopg://", 1))
-            with admin.begin() as connection:
-                connection.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
-
-            def drop() -> None:
-                with admin.begin() as connection:
-                    connection.exec_driver_sql(f'DROP SCHEMA "{schema}" CASCADE')
-                admin.dispose()
-
-            self._drop = drop
-            url = f"{POSTGRES}{'&' if '?' in POSTGRES else '?'}options=-csearch_path%3D{schema}"
         self.backend = Backend.from_url(url)
         self.schema_id = self.query("ProjectSchema")[0]["id"]
         self.statuses = [s["id"] for s in self.query("Status")]
@@ -78,7 +57,6 @@ class Studio:
 
     def close(self) -> None:
         self.backend.close()
-        self._drop()
 
     def execute(self, operations: list[dict[str, Any]]) -> Any:
         # What a transport does: JSON in, JSON out.
@@ -203,8 +181,8 @@ def main() -> int:
     report: dict[str, Any] = {"benchmark": "backend", "python": sys.version.split()[0], "results": {}}
     for kind in options.databases.split(","):
         rows = []
-        with tempfile.TemporaryDirectory() as directory:
-            studio = Studio(kind, directory)
+        with scratch_database(kind) as url:
+            studio = Studio(kind, url)
             try:
                 rows.append(bench_creates(studio, options.repeat))
                 rows.append(bench_project_listing(studio, options.repeat))

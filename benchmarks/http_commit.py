@@ -12,38 +12,15 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import pathlib
 import statistics
 import sys
-import tempfile
 import time
-import uuid
-
-import sqlalchemy as sa
 
 from ftrack_like_api import Session
 from ftrack_like_api.demo import serving
 from ftrack_like_api.server import Backend
-
-POSTGRES = os.environ.get("FTRACK_LIKE_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
-
-
-def url_for(kind: str, folder: str) -> tuple[str, object]:
-    if kind == "sqlite":
-        return f"sqlite:///{folder}/commit.db", lambda: None
-    schema = f"commit_{uuid.uuid4().hex[:10]}"
-    admin = sa.create_engine(POSTGRES.replace("postgresql://", "postgresql+psycopg://", 1))
-    with admin.begin() as connection:
-        connection.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
-
-    def drop() -> None:
-        with admin.begin() as connection:
-            connection.exec_driver_sql(f'DROP SCHEMA "{schema}" CASCADE')
-        admin.dispose()
-
-    return f"{POSTGRES}{'&' if '?' in POSTGRES else '?'}options=-csearch_path%3D{schema}", drop
-
+from scratch import scratch_database
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -53,26 +30,20 @@ def main() -> int:
     options = parser.parse_args()
     report = {}
     for kind in options.databases.split(","):
-        with tempfile.TemporaryDirectory() as folder:
-            url, drop = url_for(kind, folder)
-            try:
-                with Backend.from_url(url) as backend, serving(backend) as server:
-                    key = backend.auth.create_key("admin", "benchmark")
-                    with Session(server_url=server, api_user="admin", api_key=key, schema_cache_path=False) as session:
-                        project = session.create("Project", {"name": "bench",
-                                                             "project_schema": session.query("ProjectSchema").first()})  # fmt: skip
-                        session.commit()
-                        times = []
-                        for run in range(options.repeat):
-                            shot = session.create("Shot", {"name": f"sh{run}", "parent": project})
-                            session.commit()
-                            for n in range(10_000):
-                                session.create("Task", {"name": f"t{n}", "parent": shot})
-                            start = time.perf_counter()
-                            session.commit()
-                            times.append(time.perf_counter() - start)
-            finally:
-                drop()  # type: ignore[operator]
+        with scratch_database(kind) as url, Backend.from_url(url) as backend, serving(backend) as server:
+            key = backend.auth.create_key("admin", "benchmark")
+            with Session(server_url=server, api_user="admin", api_key=key, schema_cache_path=False) as session:
+                project = session.create("Project", {"name": "bench", "project_schema": session.query("ProjectSchema").first()})
+                session.commit()
+                times = []
+                for run in range(options.repeat):
+                    shot = session.create("Shot", {"name": f"sh{run}", "parent": project})
+                    session.commit()
+                    for n in range(10_000):
+                        session.create("Task", {"name": f"t{n}", "parent": shot})
+                    start = time.perf_counter()
+                    session.commit()
+                    times.append(time.perf_counter() - start)
         report[kind] = statistics.median(times)
         print(f"{kind:12} one commit of 10,000 creates over HTTP: {report[kind]:.2f} s (target 1.5 s)")
     options.output.parent.mkdir(parents=True, exist_ok=True)

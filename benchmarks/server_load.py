@@ -21,18 +21,15 @@ import socket
 import statistics
 import subprocess
 import sys
-import tempfile
 import threading
 import time
-import uuid
 
 import requests
-import sqlalchemy as sa
 
 from ftrack_like_api.server import Backend
 from ftrack_like_api.transport.http import HttpTransport
+from scratch import scratch_database
 
-POSTGRES = os.environ.get("FTRACK_LIKE_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
 QUERY = [{"action": "query", "expression": "select name from Status limit 1"}]
 
 
@@ -78,22 +75,6 @@ def load(url: str, key: str, clients: int, seconds: float) -> dict[str, float]:
     }
 
 
-def database(kind: str, folder: str) -> tuple[str, object]:
-    if kind == "sqlite":
-        return f"sqlite:///{folder}/load.db", lambda: None
-    schema = f"load_{uuid.uuid4().hex[:10]}"
-    admin = sa.create_engine(POSTGRES.replace("postgresql://", "postgresql+psycopg://", 1))
-    with admin.begin() as connection:
-        connection.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
-
-    def drop() -> None:
-        with admin.begin() as connection:
-            connection.exec_driver_sql(f'DROP SCHEMA "{schema}" CASCADE')
-        admin.dispose()
-
-    return f"{POSTGRES}{'&' if '?' in POSTGRES else '?'}options=-csearch_path%3D{schema}", drop
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--databases", default="sqlite,postgresql")
@@ -107,8 +88,7 @@ def main() -> int:
         return 1
     report: dict[str, list[dict[str, float]]] = {}
     for kind in options.databases.split(","):
-        with tempfile.TemporaryDirectory() as folder:
-            url_of_database, drop = database(kind, folder)
+        with scratch_database(kind) as url_of_database:
             with Backend.from_url(url_of_database) as backend:
                 key = backend.auth.create_key("admin", "load")
             port = free_port()
@@ -133,7 +113,6 @@ def main() -> int:
             finally:
                 server.terminate()
                 server.communicate(timeout=30)
-                drop()  # type: ignore[operator]
         print(f"\n{kind}, {options.workers} worker(s): select name from Status limit 1")
         for row in report[kind]:
             print(f"  {row['clients']:3d} clients  {row['requests_per_second']:8.0f} req/s  "
