@@ -105,10 +105,6 @@ class Attribute:
     #: ("cascade" deletes this entity too, "set null" forgets the reference; default: refuse).
     on_delete: str | None = None
 
-    @property
-    def is_scalar(self) -> bool:
-        return self.kind is Kind.SCALAR
-
     def to_ftrack(self, schema: Schema) -> dict[str, Any]:
         """This attribute as a property of ftrack's ``query_schemas``."""
         if self.kind is Kind.SCALAR:

@@ -9,6 +9,9 @@ that is dropped afterwards.
 """
 
 import os
+import shutil
+import socket
+import sys
 import uuid
 
 import pytest
@@ -76,3 +79,21 @@ def schema_cache(tmp_path_factory):
         os.environ.pop("FTRACK_API_SCHEMA_CACHE_PATH", None)
     else:
         os.environ["FTRACK_API_SCHEMA_CACHE_PATH"] = before
+
+
+@pytest.fixture
+def ftrack_like():
+    """The installed ``ftrack-like`` command, beside this Python first."""
+    executable = shutil.which("ftrack-like", path=os.path.dirname(sys.executable)) or shutil.which("ftrack-like")
+    assert executable, "ftrack-like is not installed (pip install -e '.[server]')"
+    return executable
+
+
+@pytest.fixture
+def unused_port():
+    """A port on 127.0.0.1 that nothing listens on (it was free a moment ago)."""
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    sock.close()
+    return port

@@ -1,9 +1,6 @@
 """``ftrack-like demo``: a studio served over HTTP and exercised through a Session, end to end."""
 
-import os
-import shutil
 import subprocess
-import sys
 
 from ftrack_like_api.demo import main
 
@@ -20,9 +17,7 @@ def test_the_demo_serves_builds_tours_and_refuses(capsys, database):
     assert "after rollback: 0 shots named sq010_sh999, 0 changes pending" in out
 
 
-def test_the_readme_command_runs():
-    executable = shutil.which("ftrack-like", path=os.path.dirname(sys.executable)) or shutil.which("ftrack-like")
-    assert executable, "ftrack-like is not installed (pip install -e '.[server]')"
-    result = subprocess.run([executable, "demo"], capture_output=True, text=True, timeout=180)
+def test_the_readme_command_runs(ftrack_like):
+    result = subprocess.run([ftrack_like, "demo"], capture_output=True, text=True, timeout=180)
     assert result.returncode == 0, result.stderr
     assert "Done in" in result.stdout

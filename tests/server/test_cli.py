@@ -1,11 +1,7 @@
 """``ftrack-like``: every subcommand on a real database, and `serve` as a real process."""
 
 import json
-import os
-import shutil
-import socket
 import subprocess
-import sys
 import time
 
 import pytest
@@ -77,15 +73,10 @@ def test_the_demo_runs_on_the_database_given(run):
     assert code == 0 and "creates recorded, sent in one commit" in out
 
 
-def test_serve_runs_a_server_that_answers(tmp_path):
-    executable = shutil.which("ftrack-like", path=os.path.dirname(sys.executable)) or shutil.which("ftrack-like")
-    assert executable, "ftrack-like is not installed (pip install -e '.[server]')"
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    sock.close()
+def test_serve_runs_a_server_that_answers(tmp_path, ftrack_like, unused_port):
+    port = unused_port
     database = f"sqlite:///{tmp_path / 'served.db'}"
-    server = subprocess.Popen([executable, "serve", "--port", str(port), "--database", database, "--log-level", "warning"],
+    server = subprocess.Popen([ftrack_like, "serve", "--port", str(port), "--database", database, "--log-level", "warning"],
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
     try:
         deadline = time.monotonic() + 60
@@ -98,7 +89,7 @@ def test_serve_runs_a_server_that_answers(tmp_path):
             assert server.poll() is None, server.stderr.read()
             assert time.monotonic() < deadline, "the server did not come up"
             time.sleep(0.1)
-        key = subprocess.run([executable, "key", "create", "--user", "admin", "--name", "t", "--database", database],
+        key = subprocess.run([ftrack_like, "key", "create", "--user", "admin", "--name", "t", "--database", database],
                              capture_output=True, text=True, check=True).stdout.strip().splitlines()[-1]  # fmt: skip
         answer = requests.post(f"http://127.0.0.1:{port}/api", json=[{"action": "query", "expression": "Status limit 1"}],
                                headers={"ftrack-user": "admin", "ftrack-api-key": key})  # fmt: skip

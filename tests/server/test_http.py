@@ -2,7 +2,6 @@
 
 import gzip
 import json
-import socket
 import uuid
 
 import pytest
@@ -127,12 +126,8 @@ def test_the_transport_retries_busy_answers_then_gives_the_result():
     assert len(calls) == 3
 
 
-def test_no_server_is_a_transport_error_after_retries():
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    sock.close()  # nothing listens there now
-    transport = HttpTransport(f"http://127.0.0.1:{port}", "admin", "k", retries=2, backoff=0.01, timeout=(1, 1))
+def test_no_server_is_a_transport_error_after_retries(unused_port):
+    transport = HttpTransport(f"http://127.0.0.1:{unused_port}", "admin", "k", retries=2, backoff=0.01, timeout=(1, 1))
     with pytest.raises(TransportError, match="No answer from .* after 3 tries"):
         transport.handle([{"action": "query_schemas"}])
 
