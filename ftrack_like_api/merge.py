@@ -109,6 +109,8 @@ class Merger:
 
 
 _SCALAR, _REFERENCE, _MANY, _UNSHARED = 0, 1, 2, 3
+_HOW = {Kind.SCALAR: _SCALAR, Kind.REFERENCE: _REFERENCE, Kind.COLLECTION: _MANY, Kind.MAPPED: _MANY}
+_INTERN_UP_TO = 40
 _UTC = datetime.timezone.utc
 
 
@@ -121,5 +123,3 @@ def _decode(value: dict[str, Any]) -> Any:
             return decode_value(value)  # 'Z' before Python 3.11, and whatever else the slow path knows
         return moment.replace(tzinfo=_UTC) if moment.tzinfo is None else moment.astimezone(_UTC)
     return decode_value(value)
-_HOW = {Kind.SCALAR: _SCALAR, Kind.REFERENCE: _REFERENCE, Kind.COLLECTION: _MANY, Kind.MAPPED: _MANY}
-_INTERN_UP_TO = 40

@@ -261,9 +261,7 @@ class Session:
         if isinstance(value, Entity):
             if value.session is self:
                 return value
-            data = {"__entity_type__": value.entity_type}
-            data.update((name, value.session.encode_value(item)) for name, item in value._remote.items())
-            return self.merge(data)
+            return self.merge(self._server_data(value))
         if isinstance(value, Mapping) and "__entity_type__" in value:
             with self._lock:
                 return self._merger.merge(value)
@@ -279,11 +277,7 @@ class Session:
 
     def _keep(self, entities: Iterable[Entity]) -> None:
         """Write the server values of ``entities`` into the cache."""
-        kept = {}
-        for entity in entities:
-            data = {"__entity_type__": entity.entity_type}
-            data.update((name, self.encode_value(value)) for name, value in entity._remote.items())
-            kept[self.cache_key(entity.entity_type, entity.identity[1])] = data
+        kept = {self.cache_key(entity.entity_type, entity.identity[1]): self._server_data(entity) for entity in entities}
         if kept:
             self.cache.update(kept)  # type: ignore[union-attr]
 
@@ -557,6 +551,12 @@ class Session:
         if isinstance(value, datetime.date):
             return encode_date(value)
         return value
+
+    def _server_data(self, entity: Entity) -> dict[str, Any]:
+        """The server values of ``entity`` in wire format, as a query answer carries them."""
+        data = {"__entity_type__": entity.entity_type}
+        data.update((name, self.encode_value(value)) for name, value in entity._remote.items())
+        return data
 
     def encode(self, data: Any) -> str:
         """``data`` as JSON text, entities as references."""
