@@ -28,12 +28,15 @@ import uuid
 from typing import Any, Sequence
 
 from .exceptions import Error
+from .server.app import TIMEOUT
 from .server.auth import ROLES
 from .server.backend import Backend
 
 __all__ = ["app_from_environment", "default_database", "main"]
 
 DATABASE_VARIABLE = "FTRACK_LIKE_DATABASE"
+#: How ``serve`` hands ``--timeout`` to its worker processes.
+TIMEOUT_VARIABLE = "FTRACK_LIKE_TIMEOUT"
 
 
 def default_database() -> str:
@@ -50,7 +53,8 @@ def app_from_environment() -> Any:
     """The ASGI app for ``FTRACK_LIKE_DATABASE`` (what each ``serve`` worker imports)."""
     from .server.app import create_app
 
-    return create_app(Backend.from_url(default_database()))
+    timeout = float(os.environ.get(TIMEOUT_VARIABLE) or TIMEOUT)
+    return create_app(Backend.from_url(default_database()), timeout=timeout)
 
 
 def _backend(options: argparse.Namespace) -> Backend:
@@ -144,6 +148,7 @@ def serve(options: argparse.Namespace) -> int:
     import uvicorn
 
     os.environ[DATABASE_VARIABLE] = options.database
+    os.environ[TIMEOUT_VARIABLE] = str(options.timeout)
     with _backend(options):  # create and seed before the workers start
         pass
     print(f"serving {options.database} on http://{options.host}:{options.port} with {options.workers} worker(s)",
@@ -201,10 +206,13 @@ def parser() -> argparse.ArgumentParser:
 
     command("init", init, "create and seed the database and the admin user (safe to run twice)")
     served = command("serve", serve, "serve the HTTP API")
-    served.add_argument("--host", default="127.0.0.1")
-    served.add_argument("--port", type=int, default=8000)
-    served.add_argument("--workers", type=int, default=1)
-    served.add_argument("--log-level", default="info")
+    served.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1; 0.0.0.0 for all)")
+    served.add_argument("--port", type=int, default=8000, help="port to listen on (default 8000)")
+    served.add_argument("--workers", type=int, default=1, help="worker processes (default 1; about one per core)")
+    served.add_argument("--timeout", type=float, default=TIMEOUT, metavar="SECONDS",
+                        help=f"longest a batch may run before it is stopped and rolled back "
+                             f"(default {TIMEOUT:g})")  # fmt: skip
+    served.add_argument("--log-level", default="info", help="uvicorn's log level (default info)")
     users = commands.add_parser("user", help="add, list and disable users").add_subparsers(dest="action", required=True)
     added = command("add", user_add, "add a user", users)
     added.add_argument("name")

@@ -112,19 +112,36 @@ class Backend:
 
     # --- a batch ------------------------------------------------------------------------------
 
-    def execute(self, operations: Sequence[Mapping[str, Any]], user: str) -> list[Any] | dict[str, Any]:
-        """Carry out a batch as ``user`` (a username): a list of results, or one error object."""
+    def execute(
+        self, operations: Sequence[Mapping[str, Any]], user: str, timeout: float | None = None
+    ) -> list[Any] | dict[str, Any]:
+        """Carry out a batch as ``user`` (a username): a list of results, or one error object.
+
+        With ``timeout`` (seconds), a batch still running after that long is stopped and
+        rolled back, and the answer is a ``ServerError`` with the error code ``timeout``.
+        """
         if not isinstance(operations, (list, tuple)):
             return _error("ValidationError", "A batch is a list of operations", "bad_request")
         writes = any(isinstance(o, Mapping) and o.get("action") in WRITE_ACTIONS for o in operations)
+        deadline = None if timeout is None else time.monotonic() + timeout
         with collector.paused():
-            return self._execute(operations, user, writes)
+            try:
+                return self._execute(operations, user, writes, deadline)
+            except _TimedOut as stopped:
+                where = "while writing" if stopped.index is None else f"at operation {stopped.index}"
+                log.warning("batch of %d operation(s) stopped %s after %.3g s", len(operations), where, timeout)
+                return _error("ServerError", f"The batch ran longer than the server's limit of {timeout:g} s and "
+                                             f"was stopped {where}; nothing was changed", "timeout")  # fmt: skip
 
-    def _execute(self, operations: Sequence[Mapping[str, Any]], user: str, writes: bool) -> list[Any] | dict[str, Any]:
+    def _execute(
+        self, operations: Sequence[Mapping[str, Any]], user: str, writes: bool, deadline: float | None
+    ) -> list[Any] | dict[str, Any]:
         for attempt in range(RETRIES):
             try:
-                return self._run(operations, user, writes)
+                return self._run(operations, user, writes, deadline)
             except sa.exc.DBAPIError as error:
+                if deadline is not None and (time.monotonic() >= deadline or _cancelled(error)):
+                    raise _TimedOut(getattr(error, "ftrack_index", None)) from error
                 if attempt < RETRIES - 1 and self._retryable(error):
                     log.info("batch hit %s, trying again (%d)", error.orig, attempt + 1)
                     time.sleep(0.05 * (attempt + 1))
@@ -134,16 +151,24 @@ class Backend:
         raise AssertionError("unreachable")
 
     def _run(
-        self, operations: Sequence[Mapping[str, Any]], user: str, writes: bool, grouped: bool = True
+        self,
+        operations: Sequence[Mapping[str, Any]],
+        user: str,
+        writes: bool,
+        deadline: float | None,
+        grouped: bool = True,
     ) -> list[Any] | dict[str, Any]:
         with self.engine.connect().execution_options(ftrack_writes=writes) as connection:
             transaction = connection.begin()
             try:
-                batch = BatchContext(connection, self._user_id(connection, user), grouped=grouped)
-                results = []
-                for index, operation in enumerate(operations):
-                    results.append(self._operation(batch, index, operation))
-                batch.flush()
+                with self.storage.time_limit(connection, deadline):
+                    batch = BatchContext(connection, self._user_id(connection, user), grouped=grouped)
+                    results = []
+                    for index, operation in enumerate(operations):
+                        if deadline is not None and time.monotonic() >= deadline:
+                            raise _TimedOut(index)
+                        results.append(self._operation(batch, index, operation))
+                    batch.flush()
                 transaction.commit()
                 if writes:
                     self._after_writes(connection, len(operations))
@@ -156,7 +181,7 @@ class Backend:
                 failed = getattr(error, "ftrack_index", None)
                 if grouped:
                     # A multi-row insert failed: run the batch again one row at a time to find the operation.
-                    return self._run(operations, user, writes, grouped=False)
+                    return self._run(operations, user, writes, deadline, grouped=False)
                 return _validation_error(self._diagnose(operations, user, failed, error))
             except BaseException:
                 transaction.rollback()
@@ -182,7 +207,7 @@ class Backend:
             raise error.at(index, action, entity_type, entity_key) from None
         except QueryError as error:
             raise ValidationError(str(error), "invalid_query").at(index, action, entity_type, entity_key) from None
-        except sa.exc.IntegrityError as error:
+        except sa.exc.DBAPIError as error:
             error.ftrack_index = index  # type: ignore[attr-defined]
             raise
 
@@ -342,6 +367,19 @@ def _install(engine: sa.Engine, storage: Storage, auth_tables: dict[str, sa.Tabl
                 raise
             log.info("database install raced another process, trying again: %s", error.orig)
             time.sleep(0.2 * (attempt + 1))
+
+
+class _TimedOut(Exception):
+    """A batch ran past its deadline; ``index`` is the operation it was at, if known."""
+
+    def __init__(self, index: int | None) -> None:
+        super().__init__(index)
+        self.index = index
+
+
+def _cancelled(error: sa.exc.DBAPIError) -> bool:
+    """The database stopped the statement for the deadline (PostgreSQL 57014, SQLite's interrupt)."""
+    return getattr(error.orig, "sqlstate", None) == "57014" or str(error.orig) == "interrupted"
 
 
 def _validation_error(error: ValidationError) -> dict[str, Any]:

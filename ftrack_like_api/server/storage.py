@@ -12,8 +12,10 @@ older database adds what is missing (tables, columns, indexes) instead of failin
 
 from __future__ import annotations
 
+import contextlib
 import logging
-from typing import Any
+import time
+from typing import Any, Iterator
 
 import sqlalchemy as sa
 
@@ -131,6 +133,30 @@ class Storage:
             sa.event.listen(engine, "begin", _sqlite_begin)
             return engine
         return sa.create_engine(engine_url(url), pool_pre_ping=True, **options)
+
+    @contextlib.contextmanager
+    def time_limit(self, connection: sa.Connection, deadline: float | None) -> Iterator[None]:
+        """Have the database stop this connection's work at ``deadline`` (``time.monotonic()``).
+
+        Inside a transaction. SQLite: a progress handler interrupts the running statement
+        (``sqlite3.OperationalError: interrupted``). PostgreSQL: ``SET LOCAL
+        statement_timeout`` to the time left (SQLSTATE 57014), which each statement gets
+        in full: the caller checks the deadline between statements too.
+        """
+        if deadline is None:
+            yield
+            return
+        if self.dialect.name == "sqlite":
+            raw = connection.connection.driver_connection
+            raw.set_progress_handler(lambda: time.monotonic() > deadline, 10_000)  # type: ignore[union-attr]
+            try:
+                yield
+            finally:
+                raw.set_progress_handler(None, 0)  # type: ignore[union-attr]
+            return
+        left = max(1, int((deadline - time.monotonic()) * 1000))
+        connection.exec_driver_sql(f"SET LOCAL statement_timeout = {left}")
+        yield
 
     def optimize(self, connection: sa.Connection) -> None:
         """Refresh the planner's statistics where that is the database's job to ask for.

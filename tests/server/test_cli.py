@@ -76,8 +76,8 @@ def test_the_demo_runs_on_the_database_given(run):
 def test_serve_runs_a_server_that_answers(tmp_path, ftrack_like, unused_port):
     port = unused_port
     database = f"sqlite:///{tmp_path / 'served.db'}"
-    server = subprocess.Popen([ftrack_like, "serve", "--port", str(port), "--database", database, "--log-level", "warning"],
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
+    server = subprocess.Popen([ftrack_like, "serve", "--port", str(port), "--database", database, "--log-level", "warning",
+                               "--timeout", "0.05"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
     try:
         deadline = time.monotonic() + 60
         while True:
@@ -94,6 +94,10 @@ def test_serve_runs_a_server_that_answers(tmp_path, ftrack_like, unused_port):
         answer = requests.post(f"http://127.0.0.1:{port}/api", json=[{"action": "query", "expression": "Status limit 1"}],
                                headers={"ftrack-user": "admin", "ftrack-api-key": key})  # fmt: skip
         assert answer.status_code == 200 and answer.json()[0]["data"]
+        # --timeout reaches the worker: a batch of 3,000 creates takes longer than 0.05 s.
+        creates = [{"action": "create", "entity_type": "User", "entity_data": {"username": f"u{i}"}} for i in range(3000)]
+        slow = requests.post(f"http://127.0.0.1:{port}/api", json=creates, headers={"ftrack-user": "admin", "ftrack-api-key": key})
+        assert slow.json()["error_code"] == "timeout" and "limit of 0.05 s" in slow.json()["content"]
     finally:
         server.terminate()
         server.communicate(timeout=30)  # waits, and closes the pipes

@@ -1,0 +1,68 @@
+"""The time limit on a batch: the database stops the work, the batch rolls back, the answer says so."""
+
+import json
+import time
+import uuid
+
+import pytest
+import requests
+import sqlalchemy as sa
+
+from ftrack_like_api.exceptions import ServerError
+from ftrack_like_api.server.app import create_app, serving
+from ftrack_like_api.session import Session
+
+#: A statement that runs for far longer than any test waits, on each database.
+SLOW_SQL = {
+    "sqlite": "WITH RECURSIVE n(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM n WHERE x < 1000000000) SELECT count(*) FROM n",
+    "postgresql": "SELECT pg_sleep(30)",
+}
+#: One that outlasts the deadline above, and finishes.
+LONGER_THAN_THE_DEADLINE = {
+    "sqlite": "WITH RECURSIVE n(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM n WHERE x < 1000000) SELECT count(*) FROM n",
+    "postgresql": "SELECT pg_sleep(0.4)",
+}
+
+
+def users(count, prefix):
+    return [{"action": "create", "entity_type": "User", "entity_data": {"username": f"{prefix}{i}"}} for i in range(count)]
+
+
+def test_the_database_stops_a_slow_statement_at_the_deadline(backend):
+    with backend.engine.connect() as connection, connection.begin():
+        started = time.monotonic()
+        with pytest.raises(sa.exc.DBAPIError) as stopped:
+            with backend.storage.time_limit(connection, started + 0.2):
+                connection.exec_driver_sql(SLOW_SQL[backend.dialect.name])
+        assert time.monotonic() - started < 5
+    assert "interrupted" in str(stopped.value.orig) or stopped.value.orig.sqlstate == "57014"
+    # The connection goes back to the pool without the limit.
+    with backend.engine.connect() as connection, connection.begin():
+        connection.exec_driver_sql(LONGER_THAN_THE_DEADLINE[backend.dialect.name])
+
+
+def test_a_batch_past_its_time_is_stopped_and_changes_nothing(backend, call):
+    prefix = f"slow-{uuid.uuid4().hex[:6]}-"
+    answer = backend.execute(users(3000, prefix), "admin", timeout=0.02)
+    assert answer["exception"] == "ServerError" and answer["error_code"] == "timeout"
+    assert "limit of 0.02 s" in answer["content"] and "nothing was changed" in answer["content"]
+    assert call.query(f'select username from User where username like "{prefix}%"') == []
+    # The same batch with time enough is carried out.
+    assert len(backend.execute(users(3000, prefix), "admin", timeout=120)) == 3000
+
+
+def test_over_http_a_timeout_is_a_clear_error_and_the_session_keeps_its_work(backend):
+    key = backend.auth.create_key("admin", "time limit tests")
+    with serving(create_app(backend, timeout=0.02)) as url:
+        prefix = f"http-{uuid.uuid4().hex[:6]}-"
+        response = requests.post(f"{url}/api", data=json.dumps(users(3000, prefix)), headers={
+            "ftrack-user": "admin", "ftrack-api-key": key, "ftrack-strict-api": "true"})  # fmt: skip
+        assert response.status_code == 500 and response.json()["error_code"] == "timeout"
+
+        with Session(server_url=url, api_user="admin", api_key=key, schema_cache_path=False) as session:
+            for i in range(3000):
+                session.create("User", {"username": f"{prefix}s{i}"})
+            with pytest.raises(ServerError, match="limit of 0.02 s"):
+                session.commit()
+            assert len(session.recorded_operations) == 3000
+    assert backend.execute([{"action": "query", "expression": f'User where username like "{prefix}%"'}], "admin")[0]["data"] == []
