@@ -28,7 +28,6 @@ import uuid
 from typing import Any, Sequence
 
 from .exceptions import Error
-from .server.app import TIMEOUT
 from .server.auth import ROLES
 from .server.backend import Backend
 
@@ -37,6 +36,8 @@ __all__ = ["app_from_environment", "default_database", "main"]
 DATABASE_VARIABLE = "FTRACK_LIKE_DATABASE"
 #: How ``serve`` hands ``--timeout`` to its worker processes.
 TIMEOUT_VARIABLE = "FTRACK_LIKE_TIMEOUT"
+#: Seconds a served batch may run by default (embedded, in-process use has no limit).
+TIMEOUT = 60.0
 
 
 def default_database() -> str:
@@ -54,7 +55,7 @@ def app_from_environment() -> Any:
     from .server.app import create_app
 
     timeout = float(os.environ.get(TIMEOUT_VARIABLE) or TIMEOUT)
-    return create_app(Backend.from_url(default_database()), timeout=timeout)
+    return create_app(Backend.from_url(default_database(), timeout=timeout))
 
 
 def _backend(options: argparse.Namespace) -> Backend:

@@ -9,8 +9,8 @@ PostgreSQL and they agree.
 ``ftrack-strict-api: true`` an error comes with a 4xx/5xx status; without, with 200, as
 ftrack's server does. A body in gzip (``Content-Encoding: gzip``) is read, and answers
 are gzipped for clients that accept it. ``ftrack-idempotency-key`` makes a retried batch
-run once. Limits (body size, operations per batch, time per batch) are clear errors,
-not crashes: a batch past the time limit is stopped in the database and rolled back.
+run once. Limits (body size, operations per batch, and the backend's time per batch) are clear
+errors, not crashes: a batch past the time limit is stopped in the database and rolled back.
 """
 
 from __future__ import annotations
@@ -43,14 +43,10 @@ log = logging.getLogger(__name__)
 MAX_BODY = 64 * 1024 * 1024
 #: Most operations one batch may carry.
 MAX_OPERATIONS = 50_000
-#: Seconds a batch may run; past that it is stopped in the database and rolled back.
-TIMEOUT = 60.0
 _STATUS = {"InvalidCredentialsError": 401, "PermissionError": 403, "ValidationError": 400, "ServerError": 500}
 
 
-def create_app(
-    backend: Backend, max_body: int = MAX_BODY, max_operations: int = MAX_OPERATIONS, timeout: float = TIMEOUT
-) -> Starlette:
+def create_app(backend: Backend, max_body: int = MAX_BODY, max_operations: int = MAX_OPERATIONS) -> Starlette:
     """The ASGI app serving ``backend``."""
 
     def error(request: Request, exception: str, content: str, code: str | None = None) -> Response:
@@ -92,7 +88,7 @@ def create_app(
                 if remembered is not None:
                     outcome = "repeated"
                     return Response(remembered, media_type="application/json")
-            answer: Any = await run_in_threadpool(backend.execute, batch, username, timeout)
+            answer: Any = await run_in_threadpool(backend.execute, batch, username)
             if isinstance(answer, dict):
                 outcome = f"error {answer.get('error_code')}"
                 if key:

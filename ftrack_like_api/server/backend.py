@@ -62,8 +62,12 @@ def load_schema(name: str = "production") -> Schema:
 class Backend:
     """Executes wire-format batches against one database."""
 
-    def __init__(self, engine: sa.Engine, schema: Schema, dialect: Dialect, storage: Storage) -> None:
+    def __init__(
+        self, engine: sa.Engine, schema: Schema, dialect: Dialect, storage: Storage, timeout: float | None = None
+    ) -> None:
         self.engine = engine
+        #: Seconds a batch may run before it is stopped and rolled back (None: no limit).
+        self.timeout = timeout
         self.schema = schema
         self.dialect = dialect
         self.storage = storage
@@ -85,19 +89,25 @@ class Backend:
         }
 
     @classmethod
-    def from_url(cls, url: str, schema: Schema | None = None, **engine_options: Any) -> Backend:
-        """A backend on ``sqlite:///path`` or ``postgresql://…``; a new database is built and seeded."""
+    def from_url(
+        cls, url: str, schema: Schema | None = None, timeout: float | None = None, **engine_options: Any
+    ) -> Backend:
+        """A backend on ``sqlite:///path`` or ``postgresql://…``; a new database is built and seeded.
+
+        With ``timeout`` (seconds), a batch still running after that long is stopped and
+        rolled back, and its answer is a ``ServerError`` with the error code ``timeout``.
+        """
         dialect = dialect_for(url)
         schema = schema or load_schema()
         storage = Storage(schema, dialect)
         auth_tables = define_tables(storage.metadata)
-        engine = storage.create_engine(url, **engine_options)
+        engine = storage.create_engine(url, timeout=timeout, **engine_options)
         try:
             _install(engine, storage, auth_tables)
         except BaseException:
             engine.dispose()
             raise
-        backend = cls(engine, schema, dialect, storage)
+        backend = cls(engine, schema, dialect, storage, timeout)
         backend.auth = Authenticator(engine, auth_tables, storage.tables["resource"])
         return backend
 
@@ -112,17 +122,12 @@ class Backend:
 
     # --- a batch ------------------------------------------------------------------------------
 
-    def execute(
-        self, operations: Sequence[Mapping[str, Any]], user: str, timeout: float | None = None
-    ) -> list[Any] | dict[str, Any]:
-        """Carry out a batch as ``user`` (a username): a list of results, or one error object.
-
-        With ``timeout`` (seconds), a batch still running after that long is stopped and
-        rolled back, and the answer is a ``ServerError`` with the error code ``timeout``.
-        """
+    def execute(self, operations: Sequence[Mapping[str, Any]], user: str) -> list[Any] | dict[str, Any]:
+        """Carry out a batch as ``user`` (a username): a list of results, or one error object."""
         if not isinstance(operations, (list, tuple)):
             return _error("ValidationError", "A batch is a list of operations", "bad_request")
         writes = any(isinstance(o, Mapping) and o.get("action") in WRITE_ACTIONS for o in operations)
+        timeout = self.timeout
         deadline = None if timeout is None else time.monotonic() + timeout
         with collector.paused():
             try:

@@ -125,38 +125,38 @@ class Storage:
 
     # --- the database ---------------------------------------------------------------------
 
-    def create_engine(self, url: str, **options: Any) -> sa.Engine:
-        """An engine for ``url`` with the settings this storage needs."""
+    def create_engine(self, url: str, timeout: float | None = None, **options: Any) -> sa.Engine:
+        """An engine for ``url`` with the settings this storage needs.
+
+        ``timeout`` (seconds) becomes PostgreSQL's ``statement_timeout`` on every connection.
+        """
         if self.dialect.name == "sqlite":
             engine = sa.create_engine(engine_url(url), **options)
             sa.event.listen(engine, "connect", _sqlite_connect)
             sa.event.listen(engine, "begin", _sqlite_begin)
             return engine
+        if timeout is not None:
+            arguments = options.setdefault("connect_args", {})
+            arguments["options"] = f"{arguments.get('options', '')} -c statement_timeout={max(1, int(timeout * 1000))}"
         return sa.create_engine(engine_url(url), pool_pre_ping=True, **options)
 
     @contextlib.contextmanager
     def time_limit(self, connection: sa.Connection, deadline: float | None) -> Iterator[None]:
-        """Have the database stop this connection's work at ``deadline`` (``time.monotonic()``).
+        """Have SQLite interrupt this connection's statements past ``deadline`` (``time.monotonic()``).
 
-        Inside a transaction. SQLite: a progress handler interrupts the running statement
-        (``sqlite3.OperationalError: interrupted``). PostgreSQL: ``SET LOCAL
-        statement_timeout`` to the time left (SQLSTATE 57014), which each statement gets
-        in full: the caller checks the deadline between statements too.
+        A progress handler interrupts the running statement (``sqlite3.OperationalError:
+        interrupted``). PostgreSQL needs nothing here: its connections carry
+        ``statement_timeout`` from :meth:`create_engine` (SQLSTATE 57014), at no round trip.
         """
-        if deadline is None:
+        if deadline is None or self.dialect.name != "sqlite":
             yield
             return
-        if self.dialect.name == "sqlite":
-            raw = connection.connection.driver_connection
-            raw.set_progress_handler(lambda: time.monotonic() > deadline, 10_000)  # type: ignore[union-attr]
-            try:
-                yield
-            finally:
-                raw.set_progress_handler(None, 0)  # type: ignore[union-attr]
-            return
-        left = max(1, int((deadline - time.monotonic()) * 1000))
-        connection.exec_driver_sql(f"SET LOCAL statement_timeout = {left}")
-        yield
+        raw = connection.connection.driver_connection
+        raw.set_progress_handler(lambda: time.monotonic() > deadline, 10_000)  # type: ignore[union-attr]
+        try:
+            yield
+        finally:
+            raw.set_progress_handler(None, 0)  # type: ignore[union-attr]
 
     def optimize(self, connection: sa.Connection) -> None:
         """Refresh the planner's statistics where that is the database's job to ask for.
@@ -171,6 +171,9 @@ class Storage:
 
     def install(self, connection: sa.Connection) -> bool:
         """Create or upgrade the tables; True when the database was new."""
+        if self.dialect.name == "postgresql":
+            # Building indexes on a big production may take longer than a batch is allowed.
+            connection.exec_driver_sql("SET LOCAL statement_timeout = 0")
         inspector = sa.inspect(connection)
         existing = set(inspector.get_table_names())
         new = self.meta.name not in existing

@@ -9,6 +9,7 @@ import requests
 import sqlalchemy as sa
 
 from ftrack_like_api.exceptions import ServerError
+from ftrack_like_api.server import Backend
 from ftrack_like_api.server.app import create_app, serving
 from ftrack_like_api.session import Session
 
@@ -24,45 +25,56 @@ LONGER_THAN_THE_DEADLINE = {
 }
 
 
+@pytest.fixture(scope="module")
+def limited(database):
+    """A backend that stops batches after 0.1 s, over the same database as ``backend``."""
+    backend = Backend.from_url(database, timeout=0.1)
+    yield backend
+    backend.close()
+
+
 def users(count, prefix):
     return [{"action": "create", "entity_type": "User", "entity_data": {"username": f"{prefix}{i}"}} for i in range(count)]
 
 
-def test_the_database_stops_a_slow_statement_at_the_deadline(backend):
-    with backend.engine.connect() as connection, connection.begin():
+def test_the_database_stops_a_slow_statement_at_the_deadline(limited, backend):
+    with limited.engine.connect() as connection, connection.begin():
         started = time.monotonic()
         with pytest.raises(sa.exc.DBAPIError) as stopped:
-            with backend.storage.time_limit(connection, started + 0.2):
-                connection.exec_driver_sql(SLOW_SQL[backend.dialect.name])
+            with limited.storage.time_limit(connection, started + 0.2):
+                connection.exec_driver_sql(SLOW_SQL[limited.dialect.name])
         assert time.monotonic() - started < 5
     assert "interrupted" in str(stopped.value.orig) or stopped.value.orig.sqlstate == "57014"
-    # The connection goes back to the pool without the limit.
+    # Outside a limit (a backend without one, a connection back in SQLite's pool) nothing is stopped.
     with backend.engine.connect() as connection, connection.begin():
         connection.exec_driver_sql(LONGER_THAN_THE_DEADLINE[backend.dialect.name])
+    if limited.dialect.name == "sqlite":
+        with limited.engine.connect() as connection, connection.begin():
+            connection.exec_driver_sql(LONGER_THAN_THE_DEADLINE["sqlite"])
 
 
-def test_a_batch_past_its_time_is_stopped_and_changes_nothing(backend, call):
+def test_a_batch_past_its_time_is_stopped_and_changes_nothing(limited, backend, call):
     prefix = f"slow-{uuid.uuid4().hex[:6]}-"
-    answer = backend.execute(users(3000, prefix), "admin", timeout=0.02)
+    answer = limited.execute(users(6000, prefix), "admin")
     assert answer["exception"] == "ServerError" and answer["error_code"] == "timeout"
-    assert "limit of 0.02 s" in answer["content"] and "nothing was changed" in answer["content"]
+    assert "limit of 0.1 s" in answer["content"] and "nothing was changed" in answer["content"]
     assert call.query(f'select username from User where username like "{prefix}%"') == []
     # The same batch with time enough is carried out.
-    assert len(backend.execute(users(3000, prefix), "admin", timeout=120)) == 3000
+    assert len(backend.execute(users(6000, prefix), "admin")) == 6000
 
 
-def test_over_http_a_timeout_is_a_clear_error_and_the_session_keeps_its_work(backend):
-    key = backend.auth.create_key("admin", "time limit tests")
-    with serving(create_app(backend, timeout=0.02)) as url:
+def test_over_http_a_timeout_is_a_clear_error_and_the_session_keeps_its_work(limited):
+    key = limited.auth.create_key("admin", "time limit tests")
+    with serving(create_app(limited)) as url:
         prefix = f"http-{uuid.uuid4().hex[:6]}-"
-        response = requests.post(f"{url}/api", data=json.dumps(users(3000, prefix)), headers={
+        response = requests.post(f"{url}/api", data=json.dumps(users(6000, prefix)), headers={
             "ftrack-user": "admin", "ftrack-api-key": key, "ftrack-strict-api": "true"})  # fmt: skip
         assert response.status_code == 500 and response.json()["error_code"] == "timeout"
 
         with Session(server_url=url, api_user="admin", api_key=key, schema_cache_path=False) as session:
-            for i in range(3000):
+            for i in range(6000):
                 session.create("User", {"username": f"{prefix}s{i}"})
-            with pytest.raises(ServerError, match="limit of 0.02 s"):
+            with pytest.raises(ServerError, match="limit of 0.1 s"):
                 session.commit()
-            assert len(session.recorded_operations) == 3000
-    assert backend.execute([{"action": "query", "expression": f'User where username like "{prefix}%"'}], "admin")[0]["data"] == []
+            assert len(session.recorded_operations) == 6000
+    assert limited.execute([{"action": "query", "expression": f'User where username like "{prefix}%"'}], "admin")[0]["data"] == []
