@@ -19,6 +19,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import enum
+import functools
 import hashlib
 import json
 from typing import Any, Iterable, Iterator, Mapping
@@ -150,9 +151,10 @@ class EntityType:
     def attribute(self, name: str) -> Attribute | None:
         return self.attributes.get(name)
 
-    @property
-    def scalars(self) -> list[Attribute]:
-        return [a for a in self.attributes.values() if a.kind is Kind.SCALAR and not a.computed]
+    @functools.cached_property
+    def scalars(self) -> tuple[Attribute, ...]:
+        """The stored scalar attributes (computed ones are not stored)."""
+        return tuple(a for a in self.attributes.values() if a.kind is Kind.SCALAR and not a.computed)
 
     def to_ftrack(self, schema: Schema) -> dict[str, Any]:
         """This type as one object of ftrack's ``query_schemas``."""

@@ -13,6 +13,7 @@ queries, not tens of thousands.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import uuid
 from typing import Any, Mapping
@@ -28,13 +29,35 @@ from .values import coerce_value, describe, to_wire
 __all__ = ["BatchContext", "Writer"]
 
 
+@dataclasses.dataclass(frozen=True)
+class _CreatePlan:
+    """What a create of one type does beyond the given values, worked out once per type."""
+
+    defaults: tuple[Attribute, ...]
+    fills: tuple[Attribute, ...]
+    required: tuple[str, ...]
+    #: The visible scalars an answer carries, with their types.
+    answered: tuple[tuple[str, str | None], ...]
+    table: sa.Table
+    rows_per_insert: int
+
+
 class BatchContext:
     """What one batch knows: the connection, the acting user, lookups made so far, rows to insert.
 
-    Creates of one type in a row are queued and sent as one multi-row insert; anything
-    that reads or writes through :attr:`connection` sends the queue first, so every
-    statement sees the rows before it. ``grouped=False`` inserts each row at once (to
-    find which operation broke a constraint).
+    Created rows are queued per table and sent as multi-row inserts, table by table in
+    an order the batch learns: tables rank in the order they are first written to, and a
+    row that refers to a row queued for a table of a later rank sends the queues first
+    and moves its table after them. So a script that records a tree — a shot, its tasks,
+    their assignments, an asset and its versions, shot after shot — costs one insert per
+    table, not one per entity.
+    Anything that reads or writes through :attr:`connection` sends the queues first, so
+    every statement sees the rows before it. ``grouped=False`` inserts each row at once
+    (to find which operation broke a constraint).
+
+    :attr:`created` holds the rows this batch created, by key: the fills of a child
+    created in the same batch (its project, sort, version number) are answered from it
+    instead of from the database.
     """
 
     def __init__(self, connection: sa.Connection, user_id: str | None, grouped: bool = True) -> None:
@@ -43,9 +66,15 @@ class BatchContext:
         self.grouped = grouped
         self.now = datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None)
         self.cache: dict[tuple[Any, ...], Any] = {}
-        self._table: sa.Table | None = None
-        self._rows: list[dict[str, Any]] = []
-        self._rows_per_insert = 1000
+        self.created: dict[Any, dict[str, Any]] = {}
+        #: Keys of created rows that an update made something else point at.
+        self.adopted: set[Any] = set()
+        #: Queued rows, and rows per statement, per table.
+        self._queues: dict[sa.Table, tuple[list[dict[str, Any]], int]] = {}
+        #: The rank of each table written to: queues are sent in this order.
+        self._ranks: dict[sa.Table, int] = {}
+        #: The rank of the table of each queued row, by the row's key.
+        self._queued: dict[Any, int] = {}
 
     @property
     def connection(self) -> sa.Connection:
@@ -58,30 +87,58 @@ class BatchContext:
             self.cache[key] = compute()
         return self.cache[key]
 
-    def insert(self, table: sa.Table, row: dict[str, Any], rows_per_insert: int) -> None:
-        """Insert ``row`` into ``table``, now or with the next rows for the same table."""
+    def new(self, key: Any) -> bool:
+        """Whether ``key`` is a row this batch created that nothing was moved under since."""
+        return key in self.created and key not in self.adopted
+
+    def updated(self, key: Any, changes: Mapping[str, Any]) -> None:
+        """Keep what the batch knows of its own creates true after an update."""
+        made = self.created.get(key)
+        if made is not None:
+            made.update(changes)
+        for value in changes.values():
+            if isinstance(value, str) and value in self.created:
+                # Something now points at a new row (a child moved under it): count again.
+                self.adopted.add(value)
+                self.cache.pop(("sort", value), None)
+                self.cache.pop(("version", value), None)
+
+    def insert(self, table: sa.Table, row: dict[str, Any], rows_per_insert: int, key: Any) -> None:
+        """Insert ``row`` (whose primary key is ``key``) into ``table``, now or with the queue."""
         if not self.grouped:
             self._connection.execute(table.insert(), [row])
             return
-        if table is not self._table:
-            self.flush()
-            self._table = table
-        self._rows.append(row)
-        self._rows_per_insert = rows_per_insert
+        rank = self._ranks.get(table)
+        if rank is None:
+            rank = self._ranks[table] = len(self._ranks)
+        if rank < len(self._ranks) - 1 and self._queued:
+            queued = self._queued
+            if any(queued.get(value, -1) > rank for value in row.values() if isinstance(value, str)):
+                # It refers to a row that would be sent after it: send the queues, and rank
+                # its table last from now on.
+                self.flush()
+                others = sorted((t for t in self._ranks if t is not table), key=self._ranks.__getitem__)
+                self._ranks = {t: r for r, t in enumerate([*others, table])}
+                rank = self._ranks[table]
+        queue = self._queues.get(table)
+        if queue is None:
+            queue = self._queues[table] = ([], rows_per_insert)
+        self._queued[key] = rank
+        queue[0].append(row)
 
     def flush(self) -> None:
-        if not self._rows:
+        if not self._queues:
             return
-        table, rows = self._table, self._rows
-        self._table, self._rows = None, []
-        columns = list(dict.fromkeys(name for row in rows for name in row))
-        uniform = [{name: row.get(name) for name in columns} for row in rows]
-        step = self._rows_per_insert
-        for start in range(0, len(uniform), step):
-            self._connection.execute(
-                table.insert().execution_options(insertmanyvalues_page_size=step),  # type: ignore[union-attr]
-                uniform[start : start + step],
-            )
+        queues, self._queues, self._queued = self._queues, {}, {}
+        for table in sorted(queues, key=self._ranks.__getitem__):
+            rows, step = queues[table]
+            columns = list(dict.fromkeys(name for row in rows for name in row))
+            uniform = [{name: row.get(name) for name in columns} for row in rows]
+            for start in range(0, len(uniform), step):
+                self._connection.execute(
+                    table.insert().execution_options(insertmanyvalues_page_size=step),
+                    uniform[start : start + step],
+                )
 
 
 class Writer:
@@ -91,6 +148,7 @@ class Writer:
         self.compiler = compiler
         self.schema = compiler.schema
         self.storage = compiler.storage
+        self._plans: dict[str, _CreatePlan] = {}
 
     # --- create -----------------------------------------------------------------------------
 
@@ -100,34 +158,56 @@ class Writer:
             concrete = [t.name for t in self.schema.subtypes(type_name) if not t.abstract]
             raise ValidationError(f"{type_name} is abstract: create one of {', '.join(concrete)}", "abstract_type")
         row, after = self._values(batch, entity_type, data, creating=True)
-        for attribute in entity_type.scalars:
-            if attribute.name not in row and attribute.has_default:
+        plan = self._plan(entity_type)
+        for attribute in plan.defaults:
+            if attribute.name not in row:
                 default = str(uuid.uuid4()) if attribute.default == "{uid}" else attribute.default
                 row[attribute.name] = coerce_value(attribute.type or "string", default)
         row.update(entity_type.classifier)
-        for attribute in entity_type.scalars:
-            if row.get(attribute.name) is None and attribute.fill:
+        for attribute in plan.fills:
+            if row.get(attribute.name) is None:
                 value = self._fill(batch, entity_type, attribute, row)
                 if value is not None:
                     row[attribute.name] = coerce_value(attribute.type or "string", value)
-        missing = [
-            a.name for a in entity_type.scalars
-            if a.required and row.get(a.name) is None and a.fill != "sequence"
-        ]  # fmt: skip
+        missing = [name for name in plan.required if row.get(name) is None]
         if missing:
             raise ValidationError(f"{type_name} needs a value for {', '.join(missing)}", "missing_required")
-        table = self.storage.table(entity_type)
+        table = plan.table
         values = {k: v for k, v in row.items() if v is not None}
-        if any(row.get(k) is None for k in entity_type.primary_key):
+        primary_key = entity_type.primary_key
+        if any(row.get(k) is None for k in primary_key):
             # The database makes the key: insert now, and read it back.
-            key_columns = [table.c[k] for k in entity_type.primary_key]
+            key_columns = [table.c[k] for k in primary_key]
             generated = batch.connection.execute(table.insert().values(values).returning(*key_columns)).one()
-            row.update(zip(entity_type.primary_key, generated))
+            row.update(zip(primary_key, generated))
+            key = row[primary_key[0]] if len(primary_key) == 1 else tuple(row[k] for k in primary_key)
         else:
-            batch.insert(table, values, self.storage.dialect.rows_per_insert(len(table.c)))
+            key = row[primary_key[0]] if len(primary_key) == 1 else tuple(row[k] for k in primary_key)
+            batch.insert(table, values, plan.rows_per_insert, key)
+        batch.created[key] = row
         for apply in after:
             apply(row)
-        return self._written(entity_type, row, [a.name for a in entity_type.scalars if not a.hidden])
+        written: dict[str, Any] = {"__entity_type__": entity_type.name}
+        for name in primary_key:
+            written[name] = row.get(name)
+        for name, kind in plan.answered:
+            written[name] = to_wire(kind, row.get(name))
+        return written
+
+    def _plan(self, entity_type: EntityType) -> _CreatePlan:
+        plan = self._plans.get(entity_type.name)
+        if plan is None:
+            scalars = entity_type.scalars
+            table = self.storage.table(entity_type)
+            plan = self._plans[entity_type.name] = _CreatePlan(
+                defaults=tuple(a for a in scalars if a.has_default),
+                fills=tuple(a for a in scalars if a.fill),
+                required=tuple(a.name for a in scalars if a.required and a.fill != "sequence"),
+                answered=tuple((a.name, a.type) for a in scalars if not a.hidden),
+                table=table,
+                rows_per_insert=self.storage.dialect.rows_per_insert(len(table.c)),
+            )
+        return plan
 
     # --- update -----------------------------------------------------------------------------
 
@@ -149,6 +229,7 @@ class Writer:
         if changes:
             where = [table.c[k] == v for k, v in keys.items()]
             batch.connection.execute(table.update().where(*where).values(changes))
+            batch.updated(next(iter(keys.values())) if len(keys) == 1 else tuple(keys.values()), changes)
         row = {**current, **changes}
         for apply in after:
             apply(row)
@@ -166,6 +247,7 @@ class Writer:
         self._existing(batch, entity_type, keys)
         table = self.storage.table(entity_type)
         batch.connection.execute(table.delete().where(*[table.c[k] == v for k, v in keys.items()]))
+        batch.created.pop(next(iter(keys.values())) if len(keys) == 1 else tuple(keys.values()), None)
         if len(keys) == 1:
             owned = next(iter(keys.values()))
             for attribute in entity_type.attributes.values():
@@ -382,20 +464,26 @@ class Writer:
     def _fill_project(self, batch: BatchContext, entity_type: EntityType, row: dict[str, Any]) -> Any:
         if row.get("context_type") == "show":
             return row.get("id")
-        parent = row.get("parent_id")
-        if parent is None:
+        return self._project_of(batch, row.get("parent_id"))
+
+    def _project_of(self, batch: BatchContext, context_id: Any) -> Any:
+        """The project a context belongs to (a project is its own), or None."""
+        if context_id is None:
             return None
+        made = batch.created.get(context_id)
+        if made is not None and "context_type" in made:
+            return made["id"] if made["context_type"] == "show" else made.get("project_id")
         context = self.storage.tables["context"]
 
         def lookup() -> Any:
             found = batch.connection.execute(
-                sa.select(context.c.context_type, context.c.project_id, context.c.id).where(context.c.id == parent)
+                sa.select(context.c.context_type, context.c.project_id, context.c.id).where(context.c.id == context_id)
             ).first()
             if found is None:
                 return None
             return found.id if found.context_type == "show" else found.project_id
 
-        return batch.remember(("project of", parent), lookup)
+        return batch.remember(("project of", context_id), lookup)
 
     def _project_schema(self, batch: BatchContext, project_id: Any) -> Any:
         context = self.storage.tables["context"]
@@ -454,6 +542,8 @@ class Writer:
         context = self.storage.tables["context"]
         parent = row.get("parent_id")
         key = ("sort", parent)
+        if key not in batch.cache and batch.new(parent):
+            batch.cache[key] = -1  # new in this batch: no children but the batch's own
         if key not in batch.cache:
             highest = self._scalar(batch, sa.select(sa.func.max(context.c.sort)).where(context.c.parent_id == parent))
             batch.cache[key] = highest if highest is not None else -1
@@ -464,6 +554,8 @@ class Writer:
         table = self.storage.tables["asset_version"]
         asset = row.get("asset_id")
         key = ("version", asset)
+        if key not in batch.cache and batch.new(asset):
+            batch.cache[key] = 0  # new in this batch: nobody else can see it to add versions
         if key not in batch.cache:
             if self.storage.dialect.name == "postgresql" and asset is not None:
                 # Two batches adding versions to one asset must not both take the same number.
@@ -477,12 +569,16 @@ class Writer:
     def _fill_version_status(self, batch: BatchContext, entity_type: EntityType, row: dict[str, Any]) -> Any:
         tables = self.storage.tables
         asset, context = tables["asset"], tables["context"]
-        project = self._scalar(
-            batch,
-            sa.select(sa.func.coalesce(context.c.project_id, context.c.id))
-            .join(asset, asset.c.context_id == context.c.id)
-            .where(asset.c.id == row.get("asset_id")),
-        )
+        made = batch.created.get(row.get("asset_id"))
+        if made is not None and "context_id" in made:
+            project = self._project_of(batch, made["context_id"])
+        else:
+            project = self._scalar(
+                batch,
+                sa.select(sa.func.coalesce(context.c.project_id, context.c.id))
+                .join(asset, asset.c.context_id == context.c.id)
+                .where(asset.c.id == row.get("asset_id")),
+            )
         schema_id = self._project_schema(batch, project)
 
         def lookup() -> Any:

@@ -82,6 +82,99 @@ def test_client_chosen_keys_let_a_batch_refer_to_its_own_creates(call, project):
     assert call.query(f"select assignments.resource.username from Task where id is {task}")[0]["assignments"]
 
 
+def tree(project_id, shots, asset_type, user):
+    """What a script records for ``shots`` shots: each with tasks, assignments, an asset and versions."""
+    operations, ids = [], {"tasks": [], "versions": []}
+    sequence = create("Sequence", name="sq", parent_id=project_id)
+    operations.append(sequence)
+    for h in range(shots):
+        shot = create("Shot", name=f"sh{h:03d}", parent_id=sequence["entity_key"][0])
+        operations.append(shot)
+        for name in ("comp", "anim"):
+            task = create("Task", name=name, parent_id=shot["entity_key"][0])
+            ids["tasks"].append(task["entity_key"][0])
+            operations += [task, create("Appointment", type="assignment", context_id=task["entity_key"][0], resource_id=user)]
+        asset = create("Asset", name=f"sh{h:03d}_comp", context_id=shot["entity_key"][0], type_id=asset_type)
+        versions = [create("AssetVersion", asset_id=asset["entity_key"][0]) for _ in range(2)]
+        ids["versions"] += [v["entity_key"][0] for v in versions]
+        operations += [asset, *versions]
+    return operations, ids
+
+
+class Inserts:
+    """Counts the INSERT statements a backend sends, by table."""
+
+    def __init__(self, backend):
+        self.engine, self.tables = backend.engine, []
+
+    def __enter__(self):
+        sa = pytest.importorskip("sqlalchemy")
+        sa.event.listen(self.engine, "before_cursor_execute", self._seen)
+        return self
+
+    def __exit__(self, *exc_info):
+        sa = pytest.importorskip("sqlalchemy")
+        sa.event.remove(self.engine, "before_cursor_execute", self._seen)
+
+    def _seen(self, connection, cursor, statement, parameters, context, executemany):
+        if statement.lstrip().upper().startswith("INSERT INTO"):
+            self.tables.append(statement.split()[2].strip('"'))
+
+
+def test_a_tree_in_one_batch_is_one_insert_per_table_with_every_fill(backend, call, project):
+    asset_type = call.query('AssetType where short is "comp"')[0]["id"]
+    user = call.query('User where username is "admin"')[0]["id"]
+    operations, ids = tree(project["id"], 20, asset_type, user)
+    with Inserts(backend) as inserts:
+        call(*operations)
+    # The first shot's lookups (the status and type schemes of each object type, …) send
+    # what is queued so far; after that it is one insert per table for the shots left, not
+    # one per entity (101 here).
+    assert set(inserts.tables) == {"appointment", "asset", "asset_version", "context"}
+    assert len(inserts.tables) <= 10, " ".join(inserts.tables)
+    tasks = call.query(f"select project_id, sort, parent.name from Task where parent.parent.name is sq and "
+                       f"project_id is {project['id']} order by parent.name, sort")  # fmt: skip
+    assert len(tasks) == 40 and {t["project_id"] for t in tasks} == {project["id"]}
+    assert [t["sort"] for t in tasks[:2]] == [0, 1]
+    versions = call.query(f"select version, status_id from AssetVersion where id in ({', '.join(ids['versions'])})")
+    assert sorted(v["version"] for v in versions) == [1] * 20 + [2] * 20
+    pending = call.query('Status where name is "Pending review"')[0]["id"]
+    assert {v["status_id"] for v in versions} == {pending}
+
+
+def test_rows_that_refer_to_later_tables_change_the_order_not_the_outcome(backend, call, project):
+    # The batch starts with a version of an existing asset, so asset_version ranks before
+    # asset; the next asset's versions then refer to a row queued for a later table.
+    existing = call.create("Asset", name="existing", context_id=project["id"])["id"]
+    operations = [create("AssetVersion", asset_id=existing)]
+    for a in range(30):
+        asset = create("Asset", name=f"later{a}", context_id=project["id"])
+        operations += [asset, create("AssetVersion", asset_id=asset["entity_key"][0])]
+    with Inserts(backend) as inserts:
+        answers = call(*operations)
+    # Reordered once (and sent early by the batch's first lookups), not sent once per asset.
+    assert len(inserts.tables) < 10, inserts.tables
+    assert [a["data"]["version"] for a in answers if a["data"]["__entity_type__"] == "AssetVersion"] == [1] * 31
+
+
+def test_numbers_count_what_an_update_moved_under_a_new_entity(call, project):
+    folder = call.create("Folder", name="old", parent_id=project["id"])["id"]
+    moved = call.create("Folder", name="moved", parent_id=folder)
+    old_asset = call.create("Asset", name="old", context_id=project["id"])["id"]
+    for _ in range(3):
+        version = call.create("AssetVersion", asset_id=old_asset)
+    new_folder, new_asset = create("Folder", name="new", parent_id=project["id"]), create("Asset", name="new", context_id=project["id"])
+    answers = call(
+        new_folder, new_asset,
+        {"action": "update", "entity_type": "Folder", "entity_key": [moved["id"]], "entity_data": {"parent_id": new_folder["entity_key"][0]}},
+        {"action": "update", "entity_type": "AssetVersion", "entity_key": [version["id"]], "entity_data": {"asset_id": new_asset["entity_key"][0]}},
+        create("Folder", name="after", parent_id=new_folder["entity_key"][0]),
+        create("AssetVersion", asset_id=new_asset["entity_key"][0]),
+    )  # fmt: skip
+    assert answers[4]["data"]["sort"] == moved["sort"] + 1
+    assert answers[5]["data"]["version"] == version["version"] + 1 == 4
+
+
 def test_update_returns_what_changed(call, project):
     task = call.create("Task", name="roto", parent_id=project["id"])["id"]
     answer = call({"action": "update", "entity_type": "Task", "entity_key": [task],
