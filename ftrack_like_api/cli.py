@@ -190,7 +190,8 @@ def demo(options: argparse.Namespace) -> int:
     from .demo import main as run_demo
 
     # The demo builds in a new temporary database unless one is named: never in the studio's.
-    return run_demo(["--database", options.database] if options.database else [])
+    arguments = ["--sequences", str(options.sequences), "--shots", str(options.shots)]
+    return run_demo(arguments + (["--database", options.database] if options.database else []))
 
 
 def parser() -> argparse.ArgumentParser:
@@ -238,7 +239,9 @@ def parser() -> argparse.ArgumentParser:
     asked.add_argument("expression")
     asked.add_argument("--json", action="store_true")
     command("shell", shell, "a Python shell with a connected `session`")
-    command("demo", demo, "serve a demo studio and exercise it through a Session over HTTP")
+    from .demo import add_arguments as demo_arguments
+
+    demo_arguments(command("demo", demo, "serve a demo studio and exercise it through a Session over HTTP"))
     return top
 
 
@@ -250,6 +253,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(options.handler(options) or 0)
     except (Error, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)  # one line; a query error adds the line with its caret
+        return 1
+    except BrokenPipeError:
+        # The reader went away (`ftrack-like query … | head`): stop quietly, as other tools do.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 1
 
 

@@ -13,16 +13,17 @@ from __future__ import annotations
 import argparse
 import contextlib
 import pathlib
+import sys
 import tempfile
 import time
-from typing import Any, Iterator, Sequence
+from typing import Any, Callable, Iterator, Sequence, TextIO
 
 from .exceptions import ServerError
 from .query import parse
 from .server import Backend
 from .session import Session
 
-__all__ = ["build_production", "main", "serving"]
+__all__ = ["ProgressBar", "add_arguments", "build_production", "main", "serving"]
 
 TOUR = [
     ("Tasks still to start, with who is assigned",
@@ -39,6 +40,12 @@ TOUR = [
 ]  # fmt: skip
 
 
+#: Creates sent per commit when the production is big; the default one is a single commit.
+COMMIT_EVERY = 5000
+#: Rows of each tour query printed.
+SHOWN = 8
+
+
 @contextlib.contextmanager
 def serving(backend: Backend) -> Iterator[str]:
     """The HTTP server for ``backend`` on 127.0.0.1, an ephemeral port, in a thread; its URL."""
@@ -48,8 +55,53 @@ def serving(backend: Backend) -> Iterator[str]:
         yield url
 
 
-def build_production(session: Session) -> dict[str, Any]:
-    """Record the demo production in ``session`` (nothing is sent until commit); what was made."""
+class ProgressBar:
+    """A one-line progress bar on a terminal; elsewhere (a log, a pipe) only its last line.
+
+    ::
+
+        bar = ProgressBar(200, "shots", stream=sys.stdout)
+        bar.update(50, "3 commits")   # Building  [######··················]  50/200 shots  3 commits
+        bar.close()
+    """
+
+    def __init__(self, total: int, unit: str, stream: TextIO | None = None, width: int = 30) -> None:
+        self.total = max(1, total)
+        self.unit = unit
+        self.stream = stream or sys.stdout
+        self.width = width
+        self.live = hasattr(self.stream, "isatty") and self.stream.isatty()
+        self._line = ""
+        self._shown = 0.0
+
+    def update(self, done: int, note: str = "") -> None:
+        filled = self.width * min(done, self.total) // self.total
+        self._line = f"  [{'#' * filled}{'·' * (self.width - filled)}] {done:,}/{self.total:,} {self.unit}  {note}"
+        now = time.monotonic()
+        if self.live and (now - self._shown > 0.05 or done >= self.total):
+            self._shown = now
+            self.stream.write("\r" + self._line.ljust(79))
+            self.stream.flush()
+
+    def close(self) -> None:
+        self.stream.write(("\r" + self._line.ljust(79) if self.live else self._line) + "\n")
+        self.stream.flush()
+
+
+def build_production(
+    session: Session,
+    sequences: int = 2,
+    shots: int = 3,
+    commit_every: int = 5000,
+    progress: Callable[[int, int], None] | None = None,
+) -> dict[str, Any]:
+    """Build the demo production through ``session``: what was made, and how many commits it took.
+
+    ``sequences`` × ``shots`` shots of three tasks each (assigned, with a comp asset of two
+    versions per shot). Creates are recorded and sent once ``commit_every`` of them are
+    pending, so the default production is one commit; what is left at the end stays
+    pending for the caller to commit. ``progress(shots_done, commits)`` is called per shot.
+    """
     schema = session.query('ProjectSchema where name is "VFX"').one()
     types = {t["name"]: t for t in session.query("select name from Type")}
     statuses = {s["name"]: s for s in session.query("select name from Status")}
@@ -59,24 +111,33 @@ def build_production(session: Session) -> dict[str, Any]:
     session.create("CustomAttributeConfiguration", {"key": "fps", "label": "FPS", "entity_type": "task", "type": number,
                                                     "object_type_id": "bad911de-3bd6-47b9-8b46-3476e237cb36", "default": 24})  # fmt: skip
     work = [("Compositing", "comp", "jo"), ("Animation", "anim", "sam"), ("Lighting", "light", "kit")]
-    progress = ["Approved", "In progress", "Not started"]
+    stages = ["Approved", "In progress", "Not started"]
     comp = session.query('AssetType where short is "comp"').one()
-    shots = []
-    for s, sequence_name in enumerate(("sq010", "sq020")):
-        sequence = session.create("Sequence", {"name": sequence_name, "parent": project})
-        for h in range(3):
-            shot = session.create("Shot", {"name": f"{sequence_name}_sh{(h + 1) * 10:03d}", "parent": sequence})
-            shots.append(shot)
+    made: list[Any] = []
+    commits = creates = 0
+    for s in range(sequences):
+        sequence = session.create("Sequence", {"name": f"sq{(s + 1) * 10:03d}", "parent": project})
+        for h in range(shots):
+            shot = session.create("Shot", {"name": f"{sequence['name']}_sh{(h + 1) * 10:03d}", "parent": sequence})
+            made.append(shot)
             for t, (task_type, task_name, artist) in enumerate(work):
                 task = session.create("Task", {"name": task_name, "parent": shot, "type": types[task_type],
-                                               "status": statuses[progress[(s + h + t) % 3]], "bid": [2.0, 5.0, 3.0][t]})  # fmt: skip
+                                               "status": statuses[stages[(s + h + t) % 3]], "bid": [2.0, 5.0, 3.0][t]})  # fmt: skip
                 session.create("Appointment", {"type": "assignment", "context": task, "resource": artists[artist]})
                 if task_name == "comp":
                     asset = session.create("Asset", {"name": f"{shot['name']}_comp", "parent": shot, "type": comp})
                     for _ in range(2):
                         session.create("AssetVersion", {"asset": asset, "task": task})
+            pending = len(session.recorded_operations)
+            if pending >= commit_every:
+                session.commit()
+                commits += 1
+                creates += pending
+            if progress:
+                progress(len(made), commits)
     session.create("Note", {"content": "Lovely sky, warmer please.", "parent_id": project["id"], "parent_type": "Project"})
-    return {"project": project, "shots": shots}
+    creates += len(session.recorded_operations)
+    return {"project": project, "shots": made, "commits": commits, "creates": creates}
 
 
 def _selected(expression: str) -> dict[str, Any]:
@@ -99,9 +160,23 @@ def _show(value: Any, tree: dict[str, Any]) -> str:
     return repr(value)
 
 
+def _positive(text: str) -> int:
+    number = int(text)
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"{text} is not a positive number")
+    return number
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The demo's own options (``ftrack-like demo`` adds ``--database`` itself)."""
+    parser.add_argument("--sequences", type=_positive, default=2, help="sequences to build (default 2)")
+    parser.add_argument("--shots", type=_positive, default=3, help="shots per sequence, 3 tasks each (default 3)")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="ftrack-like demo", description=__doc__.splitlines()[0])
     parser.add_argument("--database", help="database URL (default: a new SQLite file in a temporary folder)")
+    add_arguments(parser)
     options = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as folder:
         url = options.database or f"sqlite:///{pathlib.Path(folder) / 'studio.db'}"
@@ -112,17 +187,28 @@ def main(argv: Sequence[str] | None = None) -> int:
                   f"served at {server} ({time.perf_counter() - started:.2f} s)")  # fmt: skip
             print("An API key for admin, named 'demo', and a Session over HTTP with it.")
             with Session(server_url=server, api_user="admin", api_key=key, schema_cache_path=False) as session:
-                made = build_production(session)
-                count = len(session.recorded_operations)
+                total = options.sequences * options.shots
+                print(f"\nBuilding the production: {options.sequences} sequence(s) of {options.shots} shot(s), "
+                      f"3 tasks each, recorded in the session and sent {COMMIT_EVERY:,} creates at most per commit")  # fmt: skip
+                bar = ProgressBar(total, "shots")
                 start = time.perf_counter()
+                made = build_production(session, options.sequences, options.shots, commit_every=COMMIT_EVERY,
+                                        progress=lambda done, commits: bar.update(done, f"{commits} commit(s)"))  # fmt: skip
                 session.commit()
-                print(f"\nBuilt the production: {count} creates recorded, sent in one commit "
-                      f"({time.perf_counter() - start:.2f} s)")  # fmt: skip
+                commits = made["commits"] + 1
+                bar.update(total, f"{commits} commit(s)")
+                bar.close()
+                sent = "sent in one commit" if commits == 1 else f"sent in {commits} commits"
+                print(f"Built the production: {len(made['shots']):,} shots, {made['creates']:,} creates recorded, "
+                      f"{sent} ({time.perf_counter() - start:.2f} s)")  # fmt: skip
                 for title, expression in TOUR:
                     print(f"\n{title}\n  {expression}")
                     selected = _selected(expression)
-                    for entity in session.query(expression):
+                    found = session.query(expression).all()
+                    for entity in found[:SHOWN]:
                         print(f"    {_show(entity, selected)}")
+                    if len(found) > SHOWN:
+                        print(f"    … and {len(found) - SHOWN:,} more")
                 calls = []
                 send = session.transport.handle
                 session.transport.handle = lambda batch: calls.append(batch) or send(batch)  # type: ignore[method-assign]

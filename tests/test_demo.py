@@ -1,5 +1,6 @@
 """``ftrack-like demo``: a studio served over HTTP and exercised through a Session, end to end."""
 
+import io
 import subprocess
 
 from ftrack_like_api.demo import main
@@ -21,3 +22,36 @@ def test_the_readme_command_runs(ftrack_like):
     result = subprocess.run([ftrack_like, "demo"], capture_output=True, text=True, timeout=180)
     assert result.returncode == 0, result.stderr
     assert "Done in" in result.stdout
+
+
+def test_a_bigger_production_is_sent_in_several_commits_with_progress(tmp_path):
+    from ftrack_like_api.demo import build_production
+    from ftrack_like_api.session import Session
+
+    seen = []
+    with Session(server_url=f"sqlite:///{tmp_path / 'big.db'}", api_user="admin", schema_cache_path=False) as session:
+        made = build_production(session, sequences=3, shots=5, commit_every=50,
+                                progress=lambda done, commits: seen.append((done, commits)))  # fmt: skip
+        session.commit()
+        # Per shot: itself, 3 tasks, 3 assignments, an asset, 2 versions; and a project, 3 users, a custom attribute, a note.
+        assert made["commits"] == 3 and made["creates"] == 3 * (1 + 5 * 10) + 6
+        assert [done for done, _ in seen] == list(range(1, 16)) and seen[-1][1] == 3
+        assert len(session.query("select id from Task").all()) == 45
+        assert len(session.query('select id from AssetVersion where asset.name like "sq030%"').all()) == 10
+
+
+def test_the_progress_bar_redraws_one_line_on_a_terminal_and_writes_one_line_elsewhere():
+    from ftrack_like_api.demo import ProgressBar
+
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+
+    for stream, live in ((Terminal(), True), (io.StringIO(), False)):
+        bar = ProgressBar(4, "shots", stream=stream)
+        for done in range(1, 5):
+            bar.update(done, f"{done} commit(s)")
+        bar.close()
+        text = stream.getvalue()
+        assert "[##############################] 4/4 shots  4 commit(s)" in text
+        assert text.count("\n") == 1 and (text.count("\r") >= 2) == live
