@@ -245,8 +245,15 @@ class Session:
         return value
 
     def fetch(self, query: ast.Query) -> tuple[list[Entity], int | None]:
-        """Run one page of a query: its entities, and the offset of the next page (None at the end)."""
+        """Run one page of a query: its entities, and the offset of the next page (None at the end).
+
+        A query with aggregates (``select count(id), status_id … group by status_id``)
+        gives rows, not entities: plain dicts keyed ``count_id``, ``status_id``.
+        """
         answer = self.call([{"action": "query", "expression": render(query)}])[0]
+        if any(isinstance(projection, ast.Aggregate) for projection in query.projections):
+            rows = [{key: decode_value(value) for key, value in row.items()} for row in answer["data"]]
+            return rows, answer["metadata"]["next"]["offset"]  # type: ignore[return-value]
         with self._lock, collector.paused():
             entities = self._merger.merge_all(answer["data"])
             if self.cache is not None:

@@ -93,6 +93,13 @@ def test_query_all_first_one_and_pages(session, studio):
     assert [s["name"] for s in limited] == ["sh010", "sh011", "sh012", "sh013", "sh014"]
 
 
+def test_aggregates_come_back_as_rows(session, studio):
+    rows = session.query(f"select count(id), status_id from Shot where parent_id is {studio['sequence']} group by status_id").all()
+    not_started = session.query('Status where name is "Not started"').one()
+    assert rows == [{"count_id": 200, "status_id": not_started["id"]}]
+    assert session.query(f"select max(sort) from Shot where parent_id is {studio['sequence']}").one() == {"max_sort": 199}
+
+
 def test_one_object_per_entity(session, studio):
     first = session.query('Shot where name is "sh001"').one()
     again = session.query(f"Shot where parent_id is {studio['sequence']}").all()
