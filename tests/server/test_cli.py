@@ -68,6 +68,22 @@ def test_errors_are_one_readable_line_and_a_non_zero_exit(run):
         main(["user", "add", "x", "--role", "emperor"])
 
 
+def test_the_shell_has_a_connected_session(fresh_database, ftrack_like):
+    # The shell as a person uses it, fed on its standard input: a change committed in it lasts.
+    script = (
+        'print("status:", session.query("Status where name is \\"Approved\\"").one()["name"])\n'
+        'session.create("User", {"username": "from-the-shell"})\n'
+        "session.commit()\n"
+    )
+    result = subprocess.run([ftrack_like, "shell", "--database", fresh_database], input=script,
+                            capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "status: Approved" in result.stdout
+    assert "`session` is connected as admin" in result.stderr  # the banner, where the prompts go
+    listed = subprocess.run([ftrack_like, "user", "list", "--database", fresh_database], capture_output=True, text=True)
+    assert "from-the-shell" in listed.stdout
+
+
 def test_the_demo_runs_on_the_database_given(run):
     code, out, _ = run("demo")
     assert code == 0 and "creates recorded, sent in one commit" in out
