@@ -135,10 +135,11 @@ class Storage:
             sa.event.listen(engine, "connect", _sqlite_connect)
             sa.event.listen(engine, "begin", _sqlite_begin)
             return engine
+        engine = sa.create_engine(engine_url(url), pool_pre_ping=True, **options)
         if timeout is not None:
-            arguments = options.setdefault("connect_args", {})
-            arguments["options"] = f"{arguments.get('options', '')} -c statement_timeout={max(1, int(timeout * 1000))}"
-        return sa.create_engine(engine_url(url), pool_pre_ping=True, **options)
+            # Set once per new connection (not per batch); the URL's own options stay as they are.
+            sa.event.listen(engine, "connect", _statement_timeout(max(1, int(timeout * 1000))))
+        return engine
 
     @contextlib.contextmanager
     def time_limit(self, connection: sa.Connection, deadline: float | None) -> Iterator[None]:
@@ -146,7 +147,7 @@ class Storage:
 
         A progress handler interrupts the running statement (``sqlite3.OperationalError:
         interrupted``). PostgreSQL needs nothing here: its connections carry
-        ``statement_timeout`` from :meth:`create_engine` (SQLSTATE 57014), at no round trip.
+        ``statement_timeout`` from :meth:`create_engine` (SQLSTATE 57014), set once per connection.
         """
         if deadline is None or self.dialect.name != "sqlite":
             yield
@@ -217,6 +218,15 @@ class Storage:
             updated = connection.execute(self.meta.update().where(self.meta.c.key == key).values(value=value))
             if not updated.rowcount:
                 connection.execute(self.meta.insert().values(key=key, value=value))
+
+
+def _statement_timeout(milliseconds: int) -> Any:
+    def connect(dbapi_connection: Any, connection_record: Any) -> None:
+        with dbapi_connection.cursor() as cursor:
+            cursor.execute(f"SET statement_timeout = {milliseconds}")
+        dbapi_connection.commit()
+
+    return connect
 
 
 def _sqlite_connect(dbapi_connection: Any, connection_record: Any) -> None:

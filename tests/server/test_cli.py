@@ -1,5 +1,6 @@
 """``ftrack-like``: every subcommand on a real database, and `serve` as a real process."""
 
+import contextlib
 import json
 import subprocess
 import time
@@ -89,31 +90,61 @@ def test_the_demo_runs_on_the_database_given(run):
     assert code == 0 and "creates recorded, sent in one commit" in out
 
 
-def test_serve_runs_a_server_that_answers(tmp_path, ftrack_like, unused_port):
-    port = unused_port
-    database = f"sqlite:///{tmp_path / 'served.db'}"
+@contextlib.contextmanager
+def served(ftrack_like, port, database, *options):
+    """``ftrack-like serve`` as its own process, ready; its base URL."""
     server = subprocess.Popen([ftrack_like, "serve", "--port", str(port), "--database", database, "--log-level", "warning",
-                               "--timeout", "0.05"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
+                               *options], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 60
         while True:
             try:
-                if requests.get(f"http://127.0.0.1:{port}/ready", timeout=1).status_code == 200:
+                if requests.get(f"{url}/ready", timeout=1).status_code == 200:
                     break
             except requests.ConnectionError:
                 pass
             assert server.poll() is None, server.stderr.read()
             assert time.monotonic() < deadline, "the server did not come up"
             time.sleep(0.1)
-        key = subprocess.run([ftrack_like, "key", "create", "--user", "admin", "--name", "t", "--database", database],
-                             capture_output=True, text=True, check=True).stdout.strip().splitlines()[-1]  # fmt: skip
-        answer = requests.post(f"http://127.0.0.1:{port}/api", json=[{"action": "query", "expression": "Status limit 1"}],
+        yield url
+    finally:
+        server.terminate()
+        server.communicate(timeout=30)  # waits, and closes the pipes
+
+
+def new_key(ftrack_like, database, user="admin"):
+    made = subprocess.run([ftrack_like, "key", "create", "--user", user, "--name", "t", "--database", database],
+                          capture_output=True, text=True, check=True)  # fmt: skip
+    return made.stdout.strip().splitlines()[-1]
+
+
+def test_serve_runs_a_server_that_answers(tmp_path, ftrack_like, unused_port):
+    database = f"sqlite:///{tmp_path / 'served.db'}"
+    with served(ftrack_like, unused_port, database, "--timeout", "0.05") as url:
+        key = new_key(ftrack_like, database)
+        answer = requests.post(f"{url}/api", json=[{"action": "query", "expression": "Status limit 1"}],
                                headers={"ftrack-user": "admin", "ftrack-api-key": key})  # fmt: skip
         assert answer.status_code == 200 and answer.json()[0]["data"]
         # --timeout reaches the worker: a batch of 3,000 creates takes longer than 0.05 s.
         creates = [{"action": "create", "entity_type": "User", "entity_data": {"username": f"u{i}"}} for i in range(3000)]
-        slow = requests.post(f"http://127.0.0.1:{port}/api", json=creates, headers={"ftrack-user": "admin", "ftrack-api-key": key})
+        slow = requests.post(f"{url}/api", json=creates, headers={"ftrack-user": "admin", "ftrack-api-key": key})
         assert slow.json()["error_code"] == "timeout" and "limit of 0.05 s" in slow.json()["content"]
-    finally:
-        server.terminate()
-        server.communicate(timeout=30)  # waits, and closes the pipes
+
+
+def test_several_workers_agree(fresh_database, ftrack_like, unused_port):
+    """What a worker remembers lives in the database: every worker answers a retry and a throttle alike."""
+    subprocess.run([ftrack_like, "user", "add", "jo", "--database", fresh_database], check=True, capture_output=True)
+    with served(ftrack_like, unused_port, fresh_database, "--workers", "2") as url:
+        key = new_key(ftrack_like, fresh_database)
+        batch = [{"action": "create", "entity_type": "User", "entity_data": {"username": "retried"}}]
+        headers = {"ftrack-user": "admin", "ftrack-api-key": key, "ftrack-idempotency-key": "one-batch"}
+        # A new connection each time, so the workers share the requests between them.
+        answers = [requests.post(f"{url}/api", json=batch, headers={**headers, "connection": "close"}) for _ in range(8)]
+        assert all(answer.status_code == 200 for answer in answers), [answer.text[:300] for answer in answers]
+        assert len({answer.text for answer in answers}) == 1  # the first answer, again
+        query = [{"action": "query", "expression": 'User where username is "retried"'}]
+        assert len(requests.post(f"{url}/api", json=query, headers=headers | {"ftrack-idempotency-key": "q"}).json()[0]["data"]) == 1
+        wrong = {"ftrack-user": "jo", "ftrack-api-key": "not-a-key", "connection": "close"}
+        statuses = [requests.post(f"{url}/api", json=query, headers=wrong).status_code for _ in range(12)]
+        assert statuses[:10] == [401] * 10 and statuses[10:] == [429, 429]

@@ -26,11 +26,15 @@ LONGER_THAN_THE_DEADLINE = {
 
 
 @pytest.fixture(scope="module")
-def limited(database):
+def limited(database, backend):
     """A backend that stops batches after 0.1 s, over the same database as ``backend``."""
-    backend = Backend.from_url(database, timeout=0.1)
-    yield backend
-    backend.close()
+    limited = Backend.from_url(database, timeout=0.1)
+    marker = f"marker-{uuid.uuid4().hex[:8]}"
+    backend.execute([{"action": "create", "entity_type": "User", "entity_data": {"username": marker}}], "admin")
+    # The same database, not another (a PostgreSQL URL's search_path survives the time limit).
+    assert limited.execute([{"action": "query", "expression": f'User where username is "{marker}"'}], "admin")[0]["data"]
+    yield limited
+    limited.close()
 
 
 def users(count, prefix):
