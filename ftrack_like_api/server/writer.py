@@ -16,7 +16,8 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import uuid
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -28,13 +29,18 @@ from .values import coerce_value, describe, to_wire
 
 __all__ = ["BatchContext", "Writer"]
 
+#: A default of ``{uid}``: each row gets a new uuid.
+_NEW_UID = object()
+
 
 @dataclasses.dataclass(frozen=True)
 class _CreatePlan:
     """What a create of one type does beyond the given values, worked out once per type."""
 
-    defaults: tuple[Attribute, ...]
-    fills: tuple[Attribute, ...]
+    #: Defaults as stored, by attribute name; ``_NEW_UID`` where each row gets a new uuid.
+    defaults: tuple[tuple[str, Any], ...]
+    #: Attributes the server fills, and whether what the rule gives still needs coercing.
+    fills: tuple[tuple[Attribute, bool], ...]
     required: tuple[str, ...]
     #: The visible scalars an answer carries, with their types.
     answered: tuple[tuple[str, str | None], ...]
@@ -159,16 +165,15 @@ class Writer:
             raise ValidationError(f"{type_name} is abstract: create one of {', '.join(concrete)}", "abstract_type")
         row, after = self._values(batch, entity_type, data, creating=True)
         plan = self._plan(entity_type)
-        for attribute in plan.defaults:
-            if attribute.name not in row:
-                default = str(uuid.uuid4()) if attribute.default == "{uid}" else attribute.default
-                row[attribute.name] = coerce_value(attribute.type or "string", default)
+        for name, default in plan.defaults:
+            if name not in row:
+                row[name] = str(uuid.uuid4()) if default is _NEW_UID else default
         row.update(entity_type.classifier)
-        for attribute in plan.fills:
+        for attribute, coerce in plan.fills:
             if row.get(attribute.name) is None:
                 value = self._fill(batch, entity_type, attribute, row)
                 if value is not None:
-                    row[attribute.name] = coerce_value(attribute.type or "string", value)
+                    row[attribute.name] = coerce_value(attribute.type or "string", value) if coerce else value
         missing = [name for name in plan.required if row.get(name) is None]
         if missing:
             raise ValidationError(f"{type_name} needs a value for {', '.join(missing)}", "missing_required")
@@ -200,8 +205,12 @@ class Writer:
             scalars = entity_type.scalars
             table = self.storage.table(entity_type)
             plan = self._plans[entity_type.name] = _CreatePlan(
-                defaults=tuple(a for a in scalars if a.has_default),
-                fills=tuple(a for a in scalars if a.fill),
+                defaults=tuple(
+                    (a.name, _NEW_UID if a.default == "{uid}" else coerce_value(a.type or "string", a.default))
+                    for a in scalars if a.has_default
+                ),  # fmt: skip
+                # "now" and "user" give stored values already (naive UTC, a user's id).
+                fills=tuple((a, a.fill not in ("now", "user")) for a in scalars if a.fill),
                 required=tuple(a.name for a in scalars if a.required and a.fill != "sequence"),
                 answered=tuple((a.name, a.type) for a in scalars if not a.hidden),
                 table=table,
