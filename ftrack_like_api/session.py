@@ -53,6 +53,8 @@ from .wire import decode_value, encode_date, encode_datetime
 __all__ = ["Session"]
 
 log = logging.getLogger(__name__)
+#: Types the wire carries as they are.
+_PLAIN = frozenset({str, int, float, bool, type(None)})
 
 #: Published once per entity type as the classes are built; a subscriber may answer with the class to use.
 CONSTRUCT_ENTITY_TYPE = "ftrack.api.session.construct-entity-type"
@@ -549,6 +551,8 @@ class Session:
 
     def encode_value(self, value: Any) -> Any:
         """A value as the wire carries it: entities as references, datetimes and dates tagged."""
+        if type(value) in _PLAIN:  # most values: no isinstance walk through the ABCs
+            return value
         if isinstance(value, Entity):
             return {"__entity_type__": value.entity_type, **value.primary_key}
         if isinstance(value, (Collection, list, tuple)):
