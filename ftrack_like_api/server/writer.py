@@ -155,6 +155,7 @@ class Writer:
         self.schema = compiler.schema
         self.storage = compiler.storage
         self._plans: dict[str, _CreatePlan] = {}
+        self._kinds: dict[tuple[str, str], bool] = {}
 
     # --- create -----------------------------------------------------------------------------
 
@@ -379,7 +380,7 @@ class Writer:
             return {local: None for local in attribute.via}
         if isinstance(value, Mapping):
             named = value.get("__entity_type__", target.name)
-            if named not in self.schema or target.name not in {t.name for t in self.schema.ancestry(named)}:
+            if not self._is_a(named, target.name):
                 raise ValidationError(
                     f"{entity_type.name}.{attribute.name} refers to a {target.name}, not a {named}", "wrong_type"
                 )
@@ -396,6 +397,16 @@ class Writer:
         return {
             local: self._coerce(entity_type, entity_type.attributes[local], v) for local, v in zip(attribute.via, values)
         }
+
+    def _is_a(self, named: Any, target: str) -> bool:
+        """Whether ``named`` is the type ``target`` or extends it (answers kept per pair)."""
+        if not isinstance(named, str):
+            return False
+        key = (named, target)
+        answer = self._kinds.get(key)
+        if answer is None:
+            answer = self._kinds[key] = named in self.schema and target in {t.name for t in self.schema.ancestry(named)}
+        return answer
 
     def _collection(self, batch: BatchContext, entity_type: EntityType, attribute: Attribute, value: Any) -> Any:
         """Make the collection hold exactly the listed entities, once the owner row exists."""
