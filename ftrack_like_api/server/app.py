@@ -16,12 +16,12 @@ errors, not crashes: a batch past the time limit is stopped in the database and 
 from __future__ import annotations
 
 import contextlib
-import gzip
 import json
 import logging
 import socket
 import threading
 import time
+import zlib
 from typing import Any, Iterator
 
 from starlette.applications import Starlette
@@ -62,14 +62,17 @@ def create_app(backend: Backend, max_body: int = MAX_BODY, max_operations: int =
                 user_id, username = await run_in_threadpool(_authenticate, backend.auth, request.headers)
             except Refusal as refusal:
                 return _refused(refusal)
-            body = await request.body()
+            too_large = f"The body is over {max_body} bytes"
+            body = await _read(request, max_body)
+            if body is None:
+                return error(request, "ValidationError", too_large, "too_large")
             if request.headers.get("content-encoding", "").lower() == "gzip":
                 try:
-                    body = gzip.decompress(body)
-                except (OSError, EOFError):
+                    body = _gunzip(body, max_body)
+                except (OSError, EOFError, zlib.error):
                     return error(request, "ValidationError", "The body is not valid gzip", "bad_request")
-            if len(body) > max_body:
-                return error(request, "ValidationError", f"The body is over {max_body} bytes", "too_large")
+                if body is None:
+                    return error(request, "ValidationError", too_large, "too_large")
             try:
                 batch = json.loads(body)
             except ValueError as reason:
@@ -139,6 +142,35 @@ def create_app(backend: Backend, max_body: int = MAX_BODY, max_operations: int =
     )
 
 
+async def _read(request: Request, limit: int) -> bytes | None:
+    """The request's body, or None as soon as it is known to be over ``limit`` bytes.
+
+    A declared Content-Length over the limit is refused before anything is read, and a
+    body is never held past the limit, whatever it declared.
+    """
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        return None
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _gunzip(body: bytes, limit: int) -> bytes | None:
+    """``body`` decompressed, or None when it would be over ``limit`` bytes (a small bomb stays small)."""
+    inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
+    data = inflater.decompress(body, limit + 1)
+    if len(data) > limit or inflater.unconsumed_tail:
+        return None
+    if not inflater.eof:
+        raise EOFError("the gzip stream ends early")
+    return data
+
+
 def _authenticate(auth: Any, headers: Any) -> tuple[str, str]:
     """(user id, username) from a bearer token or ftrack-user + ftrack-api-key; Refusal otherwise."""
     bearer = headers.get("authorization", "")
@@ -166,6 +198,8 @@ def _error_answer(request: Request, answer: dict[str, Any]) -> Response:
     exception = str(answer.get("exception"))
     strict = request.headers.get("ftrack-strict-api", "").lower() == "true"
     status = _STATUS.get(exception, 400) if strict or exception == "InvalidCredentialsError" else 200
+    if strict and answer.get("error_code") == "too_large":
+        status = 413
     return JSONResponse(answer, status_code=status)
 
 

@@ -71,7 +71,27 @@ def test_bodies_that_are_not_batches_are_clear_errors(server, admin_key):
     not_list = requests.post(f"{server}/api", data="{}", headers=headers)
     assert "JSON list" in not_list.json()["content"]
     too_many = post(server, [{"action": "query_server_information"}] * 1001, admin_key, **{"ftrack-strict-api": "true"})
-    assert too_many.status_code == 400 and "at most 1000 operations" in too_many.json()["content"]
+    assert too_many.status_code == 413 and "at most 1000 operations" in too_many.json()["content"]
+
+
+def test_a_body_over_the_limit_is_refused_without_being_held(backend, admin_key):
+    headers = {"ftrack-user": "admin", "ftrack-api-key": admin_key, "ftrack-strict-api": "true"}
+    big = json.dumps([{"action": "query", "expression": "Status limit 1", "padding": "x" * 200_000}]).encode()
+    with serving(create_app(backend, max_body=100_000)) as url:
+        declared = requests.post(f"{url}/api", data=big, headers=headers)  # Content-Length says it all
+        streamed = requests.post(f"{url}/api", data=iter([big[i : i + 8192] for i in range(0, len(big), 8192)]),
+                                 headers=headers)  # chunked: no length given  # fmt: skip
+        # 50 MB of zeros is about 50 KB in gzip: it is unpacked as far as the limit, no further.
+        bomb = requests.post(f"{url}/api", data=gzip.compress(b"0" * 50_000_000),
+                             headers={**headers, "content-encoding": "gzip"})  # fmt: skip
+        cut = requests.post(f"{url}/api", data=gzip.compress(json.dumps([]).encode())[:-6],
+                            headers={**headers, "content-encoding": "gzip"})  # fmt: skip
+        small = requests.post(f"{url}/api", data=json.dumps([{"action": "query", "expression": "Status limit 1"}]),
+                              headers=headers)  # fmt: skip
+    for refused in (declared, streamed, bomb):
+        assert refused.status_code == 413 and refused.json()["content"] == "The body is over 100000 bytes"
+    assert cut.status_code == 400 and "not valid gzip" in cut.json()["content"]
+    assert small.status_code == 200
 
 
 def test_gzip_both_ways(server, admin_key):
