@@ -54,59 +54,66 @@ def create_app(backend: Backend, max_body: int = MAX_BODY, max_operations: int =
 
     async def api(request: Request) -> Response:
         started = time.perf_counter()
-        username = request.headers.get("ftrack-user", "")
-        outcome = "refused"
-        actions: list[Any] = []
+        seen: dict[str, Any] = {"user": request.headers.get("ftrack-user", ""), "actions": [], "outcome": "refused"}
+        response: Response | None = None
         try:
-            try:
-                user_id, username = await run_in_threadpool(_authenticate, backend.auth, request.headers)
-            except Refusal as refusal:
-                return _refused(refusal)
-            too_large = f"The body is over {max_body} bytes"
-            body = await _read(request, max_body)
-            if body is None:
-                return error(request, "ValidationError", too_large, "too_large")
-            if request.headers.get("content-encoding", "").lower() == "gzip":
-                try:
-                    body = _gunzip(body, max_body)
-                except (OSError, EOFError, zlib.error):
-                    return error(request, "ValidationError", "The body is not valid gzip", "bad_request")
-                if body is None:
-                    return error(request, "ValidationError", too_large, "too_large")
-            try:
-                batch = json.loads(body)
-            except ValueError as reason:
-                return error(request, "ValidationError", f"The body is not JSON: {reason}", "bad_request")
-            if not isinstance(batch, list):
-                return error(request, "ValidationError", "The body must be a JSON list of operations", "bad_request")
-            if len(batch) > max_operations:
-                return error(request, "ValidationError", f"A batch holds at most {max_operations} operations", "too_large")
-            actions = [op.get("action") if isinstance(op, dict) else None for op in batch]
-            writes = any(action in WRITE_ACTIONS for action in actions)
-            if writes and await run_in_threadpool(backend.auth.role, user_id) == "read-only":  # type: ignore[union-attr]
-                return error(request, "PermissionError", f"{username} may read, not write", "read_only")
-            key = request.headers.get("ftrack-idempotency-key")
-            if key:
-                remembered = await run_in_threadpool(backend.auth.remembered, user_id, key)  # type: ignore[union-attr]
-                if remembered is not None:
-                    outcome = "repeated"
-                    return Response(remembered, media_type="application/json")
-            answer: Any = await run_in_threadpool(backend.execute, batch, username)
-            if isinstance(answer, dict):
-                outcome = f"error {answer.get('error_code')}"
-                if key:
-                    await run_in_threadpool(backend.auth.remember, user_id, key, json.dumps(answer))  # type: ignore[union-attr]
-                return _error_answer(request, answer)
-            # Written once: the same text answers now and, for a retry, later.
-            text = await run_in_threadpool(json.dumps, answer)
-            if key:
-                await run_in_threadpool(backend.auth.remember, user_id, key, text)  # type: ignore[union-attr]
-            outcome = "ok"
-            return Response(text, media_type="application/json")
+            response = await answer(request, seen)
+            return response
         finally:
             # Who, what, how it went and how long: never a key or a value.
-            log.info("api user=%s actions=%s %s in %.1f ms", username or "-",
-                     ",".join(sorted({str(a) for a in actions})) or "-", outcome, (time.perf_counter() - started) * 1000)  # fmt: skip
+            log.info("api user=%s actions=%s status=%s %s in %.1f ms", seen["user"] or "-",
+                     ",".join(sorted({str(a) for a in seen["actions"]})) or "-",
+                     response.status_code if response is not None else "-", seen["outcome"],
+                     (time.perf_counter() - started) * 1000)  # fmt: skip
+
+    async def answer(request: Request, seen: dict[str, Any]) -> Response:
+        """The answer to one ``POST /api``; what the log line says goes into ``seen``."""
+        try:
+            user_id, username = await run_in_threadpool(_authenticate, backend.auth, request.headers)
+        except Refusal as refusal:
+            return _refused(refusal)
+        seen.update(user=username, outcome="invalid")
+        too_large = f"The body is over {max_body} bytes"
+        body = await _read(request, max_body)
+        if body is None:
+            return error(request, "ValidationError", too_large, "too_large")
+        if request.headers.get("content-encoding", "").lower() == "gzip":
+            try:
+                body = _gunzip(body, max_body)
+            except (OSError, EOFError, zlib.error):
+                return error(request, "ValidationError", "The body is not valid gzip", "bad_request")
+            if body is None:
+                return error(request, "ValidationError", too_large, "too_large")
+        try:
+            batch = json.loads(body)
+        except ValueError as reason:
+            return error(request, "ValidationError", f"The body is not JSON: {reason}", "bad_request")
+        if not isinstance(batch, list):
+            return error(request, "ValidationError", "The body must be a JSON list of operations", "bad_request")
+        if len(batch) > max_operations:
+            return error(request, "ValidationError", f"A batch holds at most {max_operations} operations", "too_large")
+        actions = seen["actions"] = [op.get("action") if isinstance(op, dict) else None for op in batch]
+        writes = any(action in WRITE_ACTIONS for action in actions)
+        if writes and await run_in_threadpool(backend.auth.role, user_id) == "read-only":  # type: ignore[union-attr]
+            return error(request, "PermissionError", f"{username} may read, not write", "read_only")
+        key = request.headers.get("ftrack-idempotency-key")
+        if key:
+            remembered = await run_in_threadpool(backend.auth.remembered, user_id, key)  # type: ignore[union-attr]
+            if remembered is not None:
+                seen["outcome"] = "repeated"
+                return Response(remembered, media_type="application/json")
+        result: Any = await run_in_threadpool(backend.execute, batch, username)
+        if isinstance(result, dict):
+            seen["outcome"] = f"error {result.get('error_code')}"
+            if key:
+                await run_in_threadpool(backend.auth.remember, user_id, key, json.dumps(result))  # type: ignore[union-attr]
+            return _error_answer(request, result)
+        # Written once: the same text answers now and, for a retry, later.
+        text = await run_in_threadpool(json.dumps, result)
+        if key:
+            await run_in_threadpool(backend.auth.remember, user_id, key, text)  # type: ignore[union-attr]
+        seen["outcome"] = "ok"
+        return Response(text, media_type="application/json")
 
     async def signin(request: Request) -> Response:
         try:

@@ -2,6 +2,7 @@
 
 import gzip
 import json
+import logging
 import uuid
 
 import pytest
@@ -92,6 +93,17 @@ def test_a_body_over_the_limit_is_refused_without_being_held(backend, admin_key)
         assert refused.status_code == 413 and refused.json()["content"] == "The body is over 100000 bytes"
     assert cut.status_code == 400 and "not valid gzip" in cut.json()["content"]
     assert small.status_code == 200
+
+
+def test_one_log_line_per_call_with_who_what_status_and_no_secret(server, admin_key, caplog):
+    caplog.set_level(logging.INFO, logger="ftrack_like_api.server.app")
+    post(server, [{"action": "query", "expression": 'User where username is "very-secret-value"'}], admin_key)
+    post(server, [{"action": "query_schemas"}], "not-the-key")
+    lines = [record.getMessage() for record in caplog.records if record.name == "ftrack_like_api.server.app"]
+    assert len(lines) == 2
+    assert lines[0].startswith("api user=admin actions=query status=200 ok in ")
+    assert lines[1].startswith("api user=admin actions=- status=401 refused in ")
+    assert not any(secret in line for line in lines for secret in (admin_key, "not-the-key", "very-secret-value"))
 
 
 def test_gzip_both_ways(server, admin_key):
