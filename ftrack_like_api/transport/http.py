@@ -69,6 +69,12 @@ class HttpTransport(Transport):
         for attempt in range(self.retries + 1):
             try:
                 response = self._session().post(self.url, data=body, headers=headers, timeout=self.timeout, verify=self.verify)
+            except requests.exceptions.SSLError as reason:
+                # Trying again cannot make a certificate trusted: say so now.
+                raise TransportError(
+                    f"TLS with {self.url} failed (is the server's certificate signed by an authority this machine "
+                    f"trusts? REQUESTS_CA_BUNDLE or HttpTransport(verify=...) names a CA bundle): {reason}"
+                ) from reason
             except (requests.ConnectionError, requests.Timeout) as reason:
                 if attempt == self.retries:
                     raise TransportError(f"No answer from {self.url} after {attempt + 1} tries: {reason}") from reason

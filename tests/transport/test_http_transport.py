@@ -1,0 +1,101 @@
+"""HttpTransport's connection settings on real sockets: proxies from the environment, TLS verification."""
+
+import contextlib
+import json
+import shutil
+import socket
+import ssl
+import subprocess
+import threading
+
+import pytest
+
+from ftrack_like_api.exceptions import TransportError
+from ftrack_like_api.transport.http import HttpTransport
+
+BATCH = [{"action": "query_server_information"}]
+ANSWER = json.dumps([{"version": "4.13.0"}]).encode()
+
+
+@contextlib.contextmanager
+def answering(tls=None):
+    """A server on 127.0.0.1 that answers every request with ANSWER; yields (port, request heads seen)."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    heads = []
+    stop = threading.Event()
+
+    def serve():
+        listener.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                connection, _ = listener.accept()
+            except (socket.timeout, OSError):
+                continue
+            try:
+                if tls is not None:
+                    connection = tls.wrap_socket(connection, server_side=True)
+                data = b""
+                while b"\r\n\r\n" not in data:
+                    data += connection.recv(65536)
+                head, _, body = data.partition(b"\r\n\r\n")
+                heads.append(head.decode())
+                length = next((int(line.split(b":")[1]) for line in head.split(b"\r\n")
+                               if line.lower().startswith(b"content-length:")), 0)  # fmt: skip
+                while len(body) < length:
+                    body += connection.recv(65536)
+                connection.sendall(b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\n"
+                                   b"content-length: %d\r\nconnection: close\r\n\r\n%s" % (len(ANSWER), ANSWER))  # fmt: skip
+            except (ssl.SSLError, OSError):
+                pass  # a client that refused our certificate hangs up
+            finally:
+                connection.close()
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        yield listener.getsockname()[1], heads
+    finally:
+        stop.set()
+        thread.join(timeout=5)
+        listener.close()
+
+
+def test_proxies_come_from_the_environment(monkeypatch):
+    with answering() as (port, heads):
+        for name in ("NO_PROXY", "no_proxy"):
+            monkeypatch.delenv(name, raising=False)
+        monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{port}")
+        transport = HttpTransport("http://tracking.studio.invalid:8000", "admin", "key", retries=0)
+        assert transport.handle(BATCH) == [{"version": "4.13.0"}]
+        transport.close()
+    # The request went to the proxy, naming the server it is for.
+    assert heads[0].startswith("POST http://tracking.studio.invalid:8000/api HTTP/1.1")
+
+
+@pytest.fixture(scope="module")
+def certificate(tmp_path_factory):
+    """A self-signed certificate for 127.0.0.1: (certificate file, TLS context serving it)."""
+    if shutil.which("openssl") is None:
+        pytest.skip("openssl is needed to make a certificate")
+    folder = tmp_path_factory.mktemp("tls")
+    cert, key = folder / "cert.pem", folder / "key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1",
+                    "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", str(key), "-out", str(cert)],
+                   check=True, capture_output=True)  # fmt: skip
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    return cert, context
+
+
+def test_tls_is_verified_and_a_failure_says_so_at_once(certificate, monkeypatch):
+    cert, context = certificate
+    with answering(tls=context) as (port, heads):
+        url = f"https://127.0.0.1:{port}"
+        with pytest.raises(TransportError, match="TLS") as refused:
+            HttpTransport(url, "admin", "key", retries=4, backoff=5).handle(BATCH)  # retrying would take 75 s
+        assert "certificate" in str(refused.value).lower()
+        assert heads == []  # nothing was sent to a server we could not trust
+        # Trusting that certificate (a studio's own authority, say) is one argument, or the environment.
+        assert HttpTransport(url, "admin", "key", verify=str(cert)).handle(BATCH) == [{"version": "4.13.0"}]
+        monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(cert))
+        assert HttpTransport(url, "admin", "key").handle(BATCH) == [{"version": "4.13.0"}]
