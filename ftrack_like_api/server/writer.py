@@ -25,6 +25,7 @@ from ..exceptions import ValidationError
 from ..schema import Attribute, EntityType, Kind
 from ..wire import decode_value
 from .compiler import Compiler
+from .storage import insert_rows
 from .values import coerce_value, describe, to_wire
 
 __all__ = ["BatchContext", "Writer"]
@@ -138,13 +139,7 @@ class BatchContext:
         queues, self._queues, self._queued = self._queues, {}, {}
         for table in sorted(queues, key=self._ranks.__getitem__):
             rows, step = queues[table]
-            columns = list(dict.fromkeys(name for row in rows for name in row))
-            uniform = [{name: row.get(name) for name in columns} for row in rows]
-            for start in range(0, len(uniform), step):
-                self._connection.execute(
-                    table.insert().execution_options(insertmanyvalues_page_size=step),
-                    uniform[start : start + step],
-                )
+            insert_rows(self._connection, table, rows, step)
 
 
 class Writer:

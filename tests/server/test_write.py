@@ -276,11 +276,34 @@ def test_a_failing_batch_stores_nothing(call, project):
     assert call.query(f"Context where id in ({shot}, {task})") == []
 
 
-def test_an_error_after_a_constraint_names_the_operation_in_a_long_batch(call, project):
-    operations = [create("Task", name=f"t{i}", parent_id=project["id"]) for i in range(50)]
+@pytest.mark.parametrize("size", [50, 500])  # 500: past COPY_FROM, so PostgreSQL gets the rows by COPY
+def test_an_error_after_a_constraint_names_the_operation_in_a_long_batch(call, project, size):
+    operations = [create("Task", name=f"t{i}", parent_id=project["id"]) for i in range(size)]
     operations.insert(37, create("Task", name="bad", parent_id="nowhere"))
     error = call.error(*operations)
-    assert error["operation"]["index"] == 37
+    assert error["operation"]["index"] == 37 and error["error_code"] == "missing_reference"
+    assert call.query(f'select id from Task where name is "t1" and parent_id is {project["id"]}') == []
+
+
+def test_many_rows_keep_their_values_exactly(backend, call, project):
+    # 300 rows per table: past COPY_FROM, so on PostgreSQL this is the COPY path.
+    awkward = ["tab\there", "line\nbreak", "back\\slash", "quote\"s", "ünïcødé ✓", "\\N", "", "  spaced  "]
+    folder = call.create("Folder", name="many", parent_id=project["id"])["id"]
+    tasks = [create("Task", name=f"{awkward[i % len(awkward)]}{i}", parent_id=folder, bid=i / 8,
+                    description=None if i % 3 else f"d{i}", start_date=f"2026-11-{1 + i % 28:02d}T10:30:15.250000Z")
+             for i in range(300)]  # fmt: skip
+    users = [create("User", username=f"many{i}", is_active=bool(i % 2)) for i in range(300)]
+    with Inserts(backend) as inserts:
+        call(*tasks, *users)
+    if backend.dialect.name == "postgresql":
+        assert inserts.tables == []  # both tables by COPY
+    stored = {t["id"]: t for t in call.query(f"select name, bid, description, start_date from Task where parent_id is {folder}")}
+    for sent in tasks:
+        data, row = sent["entity_data"], stored[sent["entity_key"][0]]
+        assert (row["name"], row["bid"], row["description"]) == (data["name"], data["bid"], data["description"])
+        assert row["start_date"]["value"].startswith(data["start_date"][:23])
+    active = {u["username"]: u["is_active"] for u in call.query('select username, is_active from User where username like "many%"')}
+    assert active == {f"many{i}": bool(i % 2) for i in range(300)}
 
 
 def test_reset_remote_puts_an_attribute_back_to_its_default(call, project):
