@@ -37,6 +37,7 @@ class HttpTransport(Transport):
         backoff: float = 0.5,
         verify: bool | str = True,
         token: str | None = None,
+        max_wait: float = 30.0,
     ) -> None:
         if not server_url.startswith(("http://", "https://")):
             raise ValueError(f"HttpTransport needs an http(s) URL, not {server_url!r}")
@@ -50,6 +51,8 @@ class HttpTransport(Transport):
         self.retries = retries
         self.backoff = backoff
         self.verify = verify
+        #: The longest Retry-After honoured by waiting; a longer one is answered at once.
+        self.max_wait = max_wait
         self._http: requests.Session | None = None
 
     def _session(self) -> requests.Session:
@@ -81,8 +84,12 @@ class HttpTransport(Transport):
                 time.sleep(self.backoff * 2**attempt)
                 continue
             if response.status_code in RETRY_STATUSES and attempt < self.retries:
-                time.sleep(_retry_after(response) or self.backoff * 2**attempt)
-                continue
+                wait = _retry_after(response)
+                if wait is None or wait <= self.max_wait:
+                    time.sleep(wait if wait is not None else self.backoff * 2**attempt)
+                    continue
+                # Asked to wait longer than a script should hang (a throttled name waits
+                # minutes): the answer says why and for how long, now.
             return self._answer(batch, response)
         raise AssertionError("unreachable")
 
@@ -111,6 +118,6 @@ class HttpTransport(Transport):
 def _retry_after(response: requests.Response) -> float | None:
     value = response.headers.get("Retry-After")
     try:
-        return min(float(value), 60.0) if value is not None else None
+        return max(0.0, float(value)) if value is not None else None
     except ValueError:
         return None

@@ -3,6 +3,7 @@
 import gzip
 import json
 import logging
+import time
 import uuid
 
 import pytest
@@ -156,6 +157,21 @@ def test_the_transport_retries_busy_answers_then_gives_the_result():
     with serving(Starlette(routes=[Route("/api", api, methods=["POST"])])) as url:
         assert HttpTransport(url, "admin", "k", backoff=0.01).handle([{"action": "x"}]) == [{"ok": True}]
     assert len(calls) == 3
+
+
+def test_a_long_retry_after_is_answered_at_once_not_waited_for():
+    calls = []
+
+    async def api(request):
+        calls.append(1)
+        return JSONResponse({"exception": "InvalidCredentialsError", "content": "Too many failed attempts; try again "
+                             "in 872 s", "error_code": "throttled"}, status_code=429, headers={"Retry-After": "872"})  # fmt: skip
+
+    with serving(Starlette(routes=[Route("/api", api, methods=["POST"])])) as url:
+        started = time.monotonic()
+        with pytest.raises(ServerError, match="try again in 872 s"):
+            HttpTransport(url, "admin", "k").handle([{"action": "x"}])
+        assert time.monotonic() - started < 10 and len(calls) == 1
 
 
 def test_no_server_is_a_transport_error_after_retries(unused_port):
