@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import code
+import copy
 import getpass
 import json
 import os
@@ -154,9 +155,24 @@ def serve(options: argparse.Namespace) -> int:
         pass
     print(f"serving {options.database} on http://{options.host}:{options.port} with {options.workers} worker(s)",
           flush=True)  # fmt: skip
-    uvicorn.run("ftrack_like_api.cli:app_from_environment", factory=True, host=options.host,
-                port=options.port, workers=options.workers, log_level=options.log_level)  # fmt: skip
+    # One line per request, ours (user, actions, status, duration), in every worker;
+    # uvicorn's own access line would say less, twice.
+    uvicorn.run("ftrack_like_api.cli:app_from_environment", factory=True, host=options.host, port=options.port,
+                workers=options.workers, log_level=options.log_level, log_config=_log_config(options.log_level),
+                access_log=False)  # fmt: skip
     return 0
+
+
+def _log_config(level: str) -> dict[str, Any]:
+    """uvicorn's logging, with this package's loggers written to stderr beside it."""
+    from uvicorn.config import LOGGING_CONFIG
+
+    config = copy.deepcopy(LOGGING_CONFIG)
+    config["formatters"]["ftrack_like"] = {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}
+    config["handlers"]["ftrack_like"] = {"class": "logging.StreamHandler", "formatter": "ftrack_like",
+                                         "stream": "ext://sys.stderr"}  # fmt: skip
+    config["loggers"]["ftrack_like_api"] = {"handlers": ["ftrack_like"], "level": level.upper(), "propagate": False}
+    return config
 
 
 def query(options: argparse.Namespace) -> int:

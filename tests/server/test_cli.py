@@ -90,27 +90,34 @@ def test_the_demo_runs_on_the_database_given(run):
     assert code == 0 and "creates recorded, sent in one commit" in out
 
 
+class Served:
+    """A running ``ftrack-like serve``: its URL; what it wrote to stderr, once it has stopped."""
+
+    def __init__(self, url):
+        self.url, self.log = url, ""
+
+
 @contextlib.contextmanager
 def served(ftrack_like, port, database, *options):
-    """``ftrack-like serve`` as its own process, ready; its base URL."""
-    server = subprocess.Popen([ftrack_like, "serve", "--port", str(port), "--database", database, "--log-level", "warning",
-                               *options], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
-    url = f"http://127.0.0.1:{port}"
+    """``ftrack-like serve`` as its own process, ready."""
+    server = subprocess.Popen([ftrack_like, "serve", "--port", str(port), "--database", database, *options],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
+    running = Served(f"http://127.0.0.1:{port}")
     try:
         deadline = time.monotonic() + 60
         while True:
             try:
-                if requests.get(f"{url}/ready", timeout=1).status_code == 200:
+                if requests.get(f"{running.url}/ready", timeout=1).status_code == 200:
                     break
             except requests.ConnectionError:
                 pass
             assert server.poll() is None, server.stderr.read()
             assert time.monotonic() < deadline, "the server did not come up"
             time.sleep(0.1)
-        yield url
+        yield running
     finally:
         server.terminate()
-        server.communicate(timeout=30)  # waits, and closes the pipes
+        running.log = server.communicate(timeout=30)[1]  # waits, and closes the pipes
 
 
 def new_key(ftrack_like, database, user="admin"):
@@ -121,7 +128,8 @@ def new_key(ftrack_like, database, user="admin"):
 
 def test_serve_runs_a_server_that_answers(tmp_path, ftrack_like, unused_port):
     database = f"sqlite:///{tmp_path / 'served.db'}"
-    with served(ftrack_like, unused_port, database, "--timeout", "0.05") as url:
+    with served(ftrack_like, unused_port, database, "--timeout", "0.05") as running:
+        url = running.url
         key = new_key(ftrack_like, database)
         answer = requests.post(f"{url}/api", json=[{"action": "query", "expression": "Status limit 1"}],
                                headers={"ftrack-user": "admin", "ftrack-api-key": key})  # fmt: skip
@@ -130,12 +138,18 @@ def test_serve_runs_a_server_that_answers(tmp_path, ftrack_like, unused_port):
         creates = [{"action": "create", "entity_type": "User", "entity_data": {"username": f"u{i}"}} for i in range(3000)]
         slow = requests.post(f"{url}/api", json=creates, headers={"ftrack-user": "admin", "ftrack-api-key": key})
         assert slow.json()["error_code"] == "timeout" and "limit of 0.05 s" in slow.json()["content"]
+    # One log line per request, ours, with who, what and how it went; never the key.
+    lines = [line for line in running.log.splitlines() if "api user=" in line]
+    assert len(lines) == 2 and "api user=admin actions=query status=200 ok" in lines[0]
+    assert "actions=create status=200 error timeout" in lines[1]
+    assert key not in running.log and "POST /api" not in running.log  # uvicorn's access line is off
 
 
 def test_several_workers_agree(fresh_database, ftrack_like, unused_port):
     """What a worker remembers lives in the database: every worker answers a retry and a throttle alike."""
     subprocess.run([ftrack_like, "user", "add", "jo", "--database", fresh_database], check=True, capture_output=True)
-    with served(ftrack_like, unused_port, fresh_database, "--workers", "2") as url:
+    with served(ftrack_like, unused_port, fresh_database, "--workers", "2", "--log-level", "warning") as running:
+        url = running.url
         key = new_key(ftrack_like, fresh_database)
         batch = [{"action": "create", "entity_type": "User", "entity_data": {"username": "retried"}}]
         headers = {"ftrack-user": "admin", "ftrack-api-key": key, "ftrack-idempotency-key": "one-batch"}
