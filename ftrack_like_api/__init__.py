@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from .exceptions import (
     AttributeValueError,
+    DatabaseError,
     Error,
     ExpressionError,
     ImmutableAttributeError,
@@ -25,6 +26,7 @@ from .version import __version__
 
 __all__ = [
     "AttributeValueError",
+    "DatabaseError",
     "Error",
     "ExpressionError",
     "ImmutableAttributeError",

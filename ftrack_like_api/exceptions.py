@@ -24,6 +24,7 @@ from __future__ import annotations
 
 __all__ = [
     "AttributeValueError",
+    "DatabaseError",
     "Error",
     "ExpressionError",
     "ImmutableAttributeError",
@@ -94,6 +95,10 @@ class ServerError(Error):
 
 class TransportError(Error):
     """The server could not be reached, or what came back was not an answer."""
+
+
+class DatabaseError(Error):
+    """The server's database could not be opened (wrong URL, not running, refused us)."""
 
 
 class NoResultFoundError(Error):

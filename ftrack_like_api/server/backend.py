@@ -28,7 +28,7 @@ from typing import Any, Callable, Mapping, Sequence
 import sqlalchemy as sa
 
 from .. import collector
-from ..exceptions import QueryError, ValidationError
+from ..exceptions import DatabaseError, QueryError, ValidationError
 from ..schema import Schema
 from ..version import __version__
 from .compiler import Compiler
@@ -104,6 +104,11 @@ class Backend:
         engine = storage.create_engine(url, timeout=timeout, **engine_options)
         try:
             _install(engine, storage, auth_tables)
+        except sa.exc.DBAPIError as error:
+            engine.dispose()
+            # One line, and never a password: the driver's reason, not SQLAlchemy's wrapping.
+            shown = sa.engine.make_url(url).render_as_string(hide_password=True)
+            raise DatabaseError(f"Cannot open the database {shown}: {' '.join(str(error.orig).split())}") from error
         except BaseException:
             engine.dispose()
             raise

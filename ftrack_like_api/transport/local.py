@@ -12,7 +12,7 @@ import json
 import threading
 from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
-from ..exceptions import TransportError
+from ..exceptions import DatabaseError, TransportError
 from .base import Transport, answer_of
 
 if TYPE_CHECKING:
@@ -52,6 +52,8 @@ class LocalTransport(Transport):
 
                 try:
                     self._backend = Backend.from_url(self.url)
+                except DatabaseError as error:  # says what and where already
+                    raise TransportError(str(error)) from error
                 except Exception as error:  # a driver's or SQLAlchemy's error, translated here
                     raise TransportError(f"Cannot open {self.url}: {error}") from error
             return self._backend

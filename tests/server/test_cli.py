@@ -69,6 +69,12 @@ def test_errors_are_one_readable_line_and_a_non_zero_exit(run):
         main(["user", "add", "x", "--role", "emperor"])
 
 
+def test_a_database_that_cannot_be_opened_is_one_line_too(tmp_path, capsys):
+    assert main(["init", "--database", f"sqlite:///{tmp_path / 'no' / 'such' / 'folder.db'}"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("error: Cannot open the database sqlite:///") and err.count("\n") == 1
+
+
 def test_the_shell_has_a_connected_session(fresh_database, ftrack_like):
     # The shell as a person uses it, fed on its standard input: a change committed in it lasts.
     script = (

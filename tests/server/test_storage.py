@@ -1,5 +1,7 @@
 """Opening a database: new ones are built and seeded once, old ones upgraded, newer ones refused."""
 
+import os
+
 import pytest
 import sqlalchemy as sa
 
@@ -61,3 +63,17 @@ def test_a_database_from_a_newer_version_is_refused(fresh_database):
 def test_an_unknown_database_url_says_what_works():
     with pytest.raises(ValueError, match="use sqlite:///path or postgresql://"):
         Backend.from_url("mysql://localhost/studio")
+
+
+def test_a_database_that_cannot_be_opened_says_so_in_one_line_without_the_password(tmp_path):
+    from ftrack_like_api.exceptions import DatabaseError
+
+    with pytest.raises(DatabaseError, match="^Cannot open the database sqlite:///.*/missing/studio.db: unable to open"):
+        Backend.from_url(f"sqlite:///{tmp_path / 'missing' / 'studio.db'}")
+    postgres = os.environ.get("FTRACK_LIKE_TEST_POSTGRES")
+    if postgres:
+        wrong = sa.engine.make_url(postgres).set(username="nobody", password="s3cret-pass").render_as_string(False)
+        with pytest.raises(DatabaseError) as refused:
+            Backend.from_url(wrong)
+        message = str(refused.value)
+        assert "nobody" in message and "s3cret-pass" not in message and "\n" not in message

@@ -74,7 +74,7 @@ def test_a_database_that_cannot_be_opened_is_a_transport_error(tmp_path):
     blocker = pathlib.Path(tmp_path) / "file"
     blocker.write_text("not a directory")
     transport = LocalTransport(f"sqlite:///{blocker}/studio.db", "admin")
-    with pytest.raises(TransportError, match="Cannot open sqlite:///"):
+    with pytest.raises(TransportError, match="Cannot open the database sqlite:///"):
         transport.handle([{"action": "query", "expression": "Status"}])
 
 
