@@ -7,6 +7,7 @@
      ├── ValidationError        an operation of a batch the server refuses: which one and why
      ├── ServerError            the server answered a batch with an error (client side)
      ├── TransportError         the server could not be reached, or its answer not read
+     ├── DatabaseError          the server's database could not be opened (server side)
      ├── NoResultFoundError     ``one()`` found nothing
      ├── MultipleResultsFoundError  ``one()`` found more than one
      ├── UnknownAttributeError  an entity has no such attribute (also a KeyError)
@@ -16,8 +17,8 @@
           ├── ParameterError    a bound parameter that is missing or cannot be a value
           └── ExpressionError   an event subscription expression that cannot be used
 
-Errors from libraries underneath (pyparsing, and later requests, sqlite3, psycopg)
-are translated into these at the boundary; none of theirs escapes.
+Errors from libraries underneath (pyparsing, requests, sqlite3, psycopg) are translated
+into these at the boundary; none of theirs escapes.
 """
 
 from __future__ import annotations
