@@ -31,13 +31,14 @@ from .. import collector
 from ..exceptions import DatabaseError, QueryError, ValidationError
 from ..schema import Schema
 from ..version import __version__
+from .auth import Authenticator, define_tables
+from .batch import BatchContext
 from .compiler import Compiler
 from .dialects import Dialect, dialect_for
 from .reader import Reader
-from .auth import Authenticator, define_tables
 from .seed import ADMIN_USERNAME, seed, seed_id
 from .storage import Storage
-from .writer import BatchContext, Writer
+from .writer import Writer
 
 __all__ = ["Backend", "load_schema"]
 

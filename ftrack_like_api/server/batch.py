@@ -1,0 +1,110 @@
+"""What one batch knows while it runs: its connection, its user, its lookups and its queued rows.
+
+The writer fills it as operations are carried out; the backend makes one per batch
+and flushes it before the commit.
+"""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Mapping
+from typing import Any
+
+import sqlalchemy as sa
+
+from .storage import insert_rows
+
+__all__ = ["BatchContext"]
+
+
+class BatchContext:
+    """What one batch knows: the connection, the acting user, lookups made so far, rows to insert.
+
+    Created rows are queued per table and sent as multi-row inserts, table by table in
+    an order the batch learns: tables rank in the order they are first written to, and a
+    row that refers to a row queued for a table of a later rank sends the queues first
+    and moves its table after them. So a script that records a tree — a shot, its tasks,
+    their assignments, an asset and its versions, shot after shot — costs one insert per
+    table, not one per entity.
+    Anything that reads or writes through :attr:`connection` sends the queues first, so
+    every statement sees the rows before it. ``grouped=False`` inserts each row at once
+    (to find which operation broke a constraint).
+
+    :attr:`created` holds the rows this batch created, by key: the fills of a child
+    created in the same batch (its project, sort, version number) are answered from it
+    instead of from the database.
+    """
+
+    def __init__(self, connection: sa.Connection, user_id: str | None, grouped: bool = True) -> None:
+        self._connection = connection
+        self.user_id = user_id
+        self.grouped = grouped
+        self.now = datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None)
+        self.cache: dict[tuple[Any, ...], Any] = {}
+        self.created: dict[Any, dict[str, Any]] = {}
+        #: Keys of created rows that an update made something else point at.
+        self.adopted: set[Any] = set()
+        #: Queued rows, and rows per statement, per table.
+        self._queues: dict[sa.Table, tuple[list[dict[str, Any]], int]] = {}
+        #: The rank of each table written to: queues are sent in this order.
+        self._ranks: dict[sa.Table, int] = {}
+        #: The rank of the table of each queued row, by the row's key.
+        self._queued: dict[Any, int] = {}
+
+    @property
+    def connection(self) -> sa.Connection:
+        """The batch's connection, with every queued row inserted."""
+        self.flush()
+        return self._connection
+
+    def remember(self, key: tuple[Any, ...], compute: Any) -> Any:
+        if key not in self.cache:
+            self.cache[key] = compute()
+        return self.cache[key]
+
+    def new(self, key: Any) -> bool:
+        """Whether ``key`` is a row this batch created that nothing was moved under since."""
+        return key in self.created and key not in self.adopted
+
+    def updated(self, key: Any, changes: Mapping[str, Any]) -> None:
+        """Keep what the batch knows of its own creates true after an update."""
+        made = self.created.get(key)
+        if made is not None:
+            made.update(changes)
+        for value in changes.values():
+            if isinstance(value, str) and value in self.created:
+                # Something now points at a new row (a child moved under it): count again.
+                self.adopted.add(value)
+                self.cache.pop(("sort", value), None)
+                self.cache.pop(("version", value), None)
+
+    def insert(self, table: sa.Table, row: dict[str, Any], rows_per_insert: int, key: Any) -> None:
+        """Insert ``row`` (whose primary key is ``key``) into ``table``, now or with the queue."""
+        if not self.grouped:
+            self._connection.execute(table.insert(), [row])
+            return
+        rank = self._ranks.get(table)
+        if rank is None:
+            rank = self._ranks[table] = len(self._ranks)
+        if rank < len(self._ranks) - 1 and self._queued:
+            queued = self._queued
+            if any(queued.get(value, -1) > rank for value in row.values() if isinstance(value, str)):
+                # It refers to a row that would be sent after it: send the queues, and rank
+                # its table last from now on.
+                self.flush()
+                others = sorted((t for t in self._ranks if t is not table), key=self._ranks.__getitem__)
+                self._ranks = {t: r for r, t in enumerate([*others, table])}
+                rank = self._ranks[table]
+        queue = self._queues.get(table)
+        if queue is None:
+            queue = self._queues[table] = ([], rows_per_insert)
+        self._queued[key] = rank
+        queue[0].append(row)
+
+    def flush(self) -> None:
+        if not self._queues:
+            return
+        queues, self._queues, self._queued = self._queues, {}, {}
+        for table in sorted(queues, key=self._ranks.__getitem__):
+            rows, step = queues[table]
+            insert_rows(self._connection, table, rows, step)
