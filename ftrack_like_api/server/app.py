@@ -135,9 +135,11 @@ def create_app(backend: Backend, max_body: int = MAX_BODY, max_operations: int =
 
     async def ready(request: Request) -> Response:
         try:
-            await run_in_threadpool(backend.execute, [{"action": "query_server_information"}], "")
+            answer = await run_in_threadpool(backend.execute, [{"action": "query_server_information"}], "")
         except Exception as reason:  # the database is the one thing this checks
             return JSONResponse({"status": "not ready", "reason": str(reason)}, status_code=503)
+        if isinstance(answer, dict):  # the backend answers a failing database with an error object
+            return JSONResponse({"status": "not ready", "reason": answer.get("content")}, status_code=503)
         return JSONResponse({"status": "ready"})
 
     return Starlette(

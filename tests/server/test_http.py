@@ -13,6 +13,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from ftrack_like_api.exceptions import ServerError, TransportError
+from ftrack_like_api.server import Backend
 from ftrack_like_api.server.app import create_app, serving
 from ftrack_like_api.session import Session
 from ftrack_like_api.transport.http import HttpTransport
@@ -37,6 +38,20 @@ def post(url, batch, key, user="admin", **headers):
 def test_health_and_ready(server):
     assert requests.get(f"{server}/health").json() == {"status": "alive"}
     assert requests.get(f"{server}/ready").json() == {"status": "ready"}
+
+
+def test_ready_says_when_the_database_does_not_answer(tmp_path):
+    path = tmp_path / "studio.db"
+    with Backend.from_url(f"sqlite:///{path}") as backend, serving(create_app(backend)) as url:
+        assert requests.get(f"{url}/ready").status_code == 200
+        backend.engine.dispose()  # the pooled connections go; new ones find …
+        for name in ("studio.db-wal", "studio.db-shm"):
+            (tmp_path / name).unlink(missing_ok=True)
+        path.write_bytes(b"this is not a database" * 100)  # … a file that is not a database
+        ready = requests.get(f"{url}/ready")
+        assert ready.status_code == 503 and ready.json()["status"] == "not ready"
+        assert "not a database" in ready.json()["reason"]
+        assert requests.get(f"{url}/health").json() == {"status": "alive"}  # the process still is
 
 
 def test_a_batch_over_http(server, admin_key):
