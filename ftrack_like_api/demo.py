@@ -18,7 +18,7 @@ import tempfile
 import time
 from typing import Any, Callable, Iterator, Sequence, TextIO
 
-from .exceptions import ServerError
+from .exceptions import Error, ServerError
 from .query import parse
 from .server import Backend
 from .session import Session
@@ -187,6 +187,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                   f"served at {server} ({time.perf_counter() - started:.2f} s)")  # fmt: skip
             print("An API key for admin, named 'demo', and a Session over HTTP with it.")
             with Session(server_url=server, api_user="admin", api_key=key, schema_cache_path=False) as session:
+                if session.query('Project where name is "demo"').first() is not None:
+                    raise Error(f"{url} has a demo production already: run the demo without --database "
+                                f"(a new database each time), or name another one")  # fmt: skip
                 total = options.sequences * options.shots
                 print(f"\nBuilding the production: {options.sequences} sequence(s) of {options.shots} shot(s), "
                       f"3 tasks each, recorded in the session and sent {COMMIT_EVERY:,} creates at most per commit")  # fmt: skip

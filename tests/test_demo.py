@@ -3,6 +3,8 @@
 import io
 import subprocess
 
+import pytest
+
 from ftrack_like_api.demo import main
 
 
@@ -55,3 +57,12 @@ def test_the_progress_bar_redraws_one_line_on_a_terminal_and_writes_one_line_els
         text = stream.getvalue()
         assert "[##############################] 4/4 shots  4 commit(s)" in text
         assert text.count("\n") == 1 and (text.count("\r") >= 2) == live
+
+
+def test_a_database_with_the_demo_in_it_already_is_a_clear_error(tmp_path, capsys):
+    from ftrack_like_api.exceptions import Error
+
+    database = f"sqlite:///{tmp_path / 'twice.db'}"
+    assert main(["--database", database]) == 0
+    with pytest.raises(Error, match="has a demo production already: run the demo without --database"):
+        main(["--database", database])
