@@ -186,13 +186,7 @@ def _authenticate(auth: Any, headers: Any) -> tuple[str, str]:
     if bearer.lower().startswith("bearer "):
         return auth.verify_token(bearer[7:].strip())  # type: ignore[no-any-return]
     username = headers.get("ftrack-user", "")
-    auth.check_throttle(username)
-    user_id = auth.verify(username, headers.get("ftrack-api-key", ""))
-    if user_id is None:
-        auth.failed(username)
-        # The same answer whether the user or the key was wrong: it tells nobody who exists.
-        raise Refusal("The credentials were not accepted")
-    return user_id, username
+    return auth.check_key(username, headers.get("ftrack-api-key", "")), username
 
 
 def _refused(refusal: Refusal) -> Response:

@@ -207,18 +207,49 @@ class Authenticator:
 
     def verify(self, username: str, secret: str) -> str | None:
         """The user's id if ``secret`` is a live key of that active user, else None (whichever part was wrong)."""
+        row = self._key(username, secret, with_failures=False)
+        return None if row is None else self._used(row)
+
+    def check_key(self, username: str, secret: str) -> str:
+        """The user's id for a live key; Refusal otherwise — 429 while the name is throttled, else 401.
+
+        What every request asks, in one query when the key is right: the key, its user, and
+        the name's recent failures (a throttled name is refused even with the right key).
+        """
+        row = self._key(username, secret, with_failures=True)
+        if row is None:
+            self.check_throttle(username)
+            self.failed(username)
+            # The same answer whether the user or the key was wrong: it tells nobody who exists.
+            raise Refusal("The credentials were not accepted")
+        if row.failures >= MAX_FAILURES:
+            self.check_throttle(username)  # says how long to wait
+        return self._used(row)
+
+    def _key(self, username: str, secret: str, with_failures: bool) -> Any:
         if not username or not secret:
             return None
         digest = _digest(secret)
+        columns = [self.keys.c.id, self.keys.c.secret_hash, self.keys.c.last_used_at, self.users.c.id.label("user")]
+        if with_failures:
+            failures = self.failures
+            columns.append(
+                sa.select(sa.func.count()).where(failures.c.username == username, failures.c.at > _now() - FAILURE_WINDOW)
+                .scalar_subquery().label("failures")
+            )  # fmt: skip
         with self.engine.connect() as connection:
             row = connection.execute(
-                sa.select(self.keys.c.id, self.keys.c.secret_hash, self.keys.c.last_used_at, self.users.c.id.label("user"))
+                sa.select(*columns)
                 .join(self.users, self.users.c.id == self.keys.c.user_id)
                 .where(self.keys.c.secret_hash == digest, self.keys.c.revoked_at.is_(None),
                        self.users.c.username == username, self.users.c.is_active.is_(True))
             ).first()  # fmt: skip
         if row is None or not hmac.compare_digest(row.secret_hash, digest):
             return None
+        return row
+
+    def _used(self, row: Any) -> str:
+        """Note that a key was used (at most once a minute: it is a write); its user's id."""
         now = _now()
         if row.last_used_at is None or now - row.last_used_at > LAST_USED_EVERY:
             with self.engine.begin() as connection:
