@@ -9,7 +9,7 @@ PostgreSQL and they agree.
 ``ftrack-strict-api: true`` an error comes with a 4xx/5xx status; without, with 200, as
 ftrack's server does. A body in gzip (``Content-Encoding: gzip``) is read, and answers
 are gzipped for clients that accept it. ``ftrack-idempotency-key`` makes a retried batch
-run once. Limits (body size, operations per batch, and the backend's time per batch) are clear
+that writes run once. Limits (body size, operations per batch, and the backend's time per batch) are clear
 errors, not crashes: a batch past the time limit is stopped in the database and rolled back.
 """
 
@@ -96,7 +96,9 @@ def create_app(backend: Backend, max_body: int = MAX_BODY, max_operations: int =
         writes = any(action in WRITE_ACTIONS for action in actions)
         if writes and await run_in_threadpool(backend.auth.role, user_id) == "read-only":  # type: ignore[union-attr]
             return error(request, "PermissionError", f"{username} may read, not write", "read_only")
-        key = request.headers.get("ftrack-idempotency-key")
+        # A batch that only reads changes nothing when it runs twice: only writes are remembered
+        # (a remembered answer is a write of its own, on every request that carries a key).
+        key = request.headers.get("ftrack-idempotency-key") if writes else None
         if key:
             remembered = await run_in_threadpool(backend.auth.remembered, user_id, key)  # type: ignore[union-attr]
             if remembered is not None:

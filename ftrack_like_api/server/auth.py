@@ -139,6 +139,21 @@ class Authenticator:
         self.tokens = tables["auth_token"]
         self.failures = tables["auth_failure"]
         self.users = users
+        # Built once: every request runs it, and building SQL costs more than running it.
+        keys, failures = self.keys, self.failures
+        found = (
+            sa.select(keys.c.id, keys.c.secret_hash, keys.c.last_used_at, users.c.id.label("user"))
+            .join(users, users.c.id == keys.c.user_id)
+            .where(keys.c.secret_hash == sa.bindparam("digest"), keys.c.revoked_at.is_(None),
+                   users.c.username == sa.bindparam("username"), users.c.is_active.is_(True))
+        )  # fmt: skip
+        recent = (
+            sa.select(sa.func.count())
+            .where(failures.c.username == sa.bindparam("username"), failures.c.at > sa.bindparam("since"))
+            .scalar_subquery().label("failures")
+        )  # fmt: skip
+        self._find_key = found
+        self._find_key_and_failures = found.add_columns(recent)
 
     # --- users and roles --------------------------------------------------------------------------
 
@@ -230,20 +245,11 @@ class Authenticator:
         if not username or not secret:
             return None
         digest = _digest(secret)
-        columns = [self.keys.c.id, self.keys.c.secret_hash, self.keys.c.last_used_at, self.users.c.id.label("user")]
-        if with_failures:
-            failures = self.failures
-            columns.append(
-                sa.select(sa.func.count()).where(failures.c.username == username, failures.c.at > _now() - FAILURE_WINDOW)
-                .scalar_subquery().label("failures")
-            )  # fmt: skip
+        statement = self._find_key_and_failures if with_failures else self._find_key
         with self.engine.connect() as connection:
             row = connection.execute(
-                sa.select(*columns)
-                .join(self.users, self.users.c.id == self.keys.c.user_id)
-                .where(self.keys.c.secret_hash == digest, self.keys.c.revoked_at.is_(None),
-                       self.users.c.username == username, self.users.c.is_active.is_(True))
-            ).first()  # fmt: skip
+                statement, {"digest": digest, "username": username, "since": _now() - FAILURE_WINDOW}
+            ).first()
         if row is None or not hmac.compare_digest(row.secret_hash, digest):
             return None
         return row

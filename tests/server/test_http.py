@@ -151,6 +151,15 @@ def test_a_retried_batch_runs_once(server, admin_key):
     assert fresh.json()["error_code"] == "duplicate_key"  # without the same key it would have run twice
 
 
+def test_a_batch_that_only_reads_is_not_remembered(server, admin_key):
+    name = f"read-{uuid.uuid4().hex[:6]}"
+    query = [{"action": "query", "expression": f'select name from Scope where name is "{name}"'}]
+    before = post(server, query, admin_key, **{"ftrack-idempotency-key": "reading"}).json()
+    post(server, [{"action": "create", "entity_type": "Scope", "entity_data": {"name": name}}], admin_key)
+    after = post(server, query, admin_key, **{"ftrack-idempotency-key": "reading"}).json()
+    assert before[0]["data"] == [] and [scope["name"] for scope in after[0]["data"]] == [name]
+
+
 def test_revoked_keys_stop_working(server, backend):
     key = backend.auth.create_key("admin", "short lived")
     assert post(server, [{"action": "query_schemas"}], key).status_code == 200
