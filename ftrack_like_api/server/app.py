@@ -104,16 +104,22 @@ def create_app(backend: Backend, max_body: int = MAX_BODY, max_operations: int =
             if remembered is not None:
                 seen["outcome"] = "repeated"
                 return Response(remembered, media_type="application/json")
-        result: Any = await run_in_threadpool(backend.execute, batch, username)
+        written: list[str] = []
+
+        def keep(connection: Any, results: list[Any]) -> None:
+            # In the batch's own transaction: a batch is never stored without its answer, so a
+            # retry after any failure between the two cannot run it again. Written once: the
+            # same text answers now and, for a retry, later.
+            written.append(json.dumps(results))
+            backend.auth.remember(user_id, key, written[-1], connection=connection)  # type: ignore[union-attr]
+
+        result: Any = await run_in_threadpool(backend.execute, batch, username, keep if key else None)
         if isinstance(result, dict):
             seen["outcome"] = f"error {result.get('error_code')}"
-            if key:
+            if key:  # nothing was stored: remembering the refusal only spares running it again
                 await run_in_threadpool(backend.auth.remember, user_id, key, json.dumps(result))  # type: ignore[union-attr]
             return _error_answer(request, result)
-        # Written once: the same text answers now and, for a retry, later.
-        text = await run_in_threadpool(json.dumps, result)
-        if key:
-            await run_in_threadpool(backend.auth.remember, user_id, key, text)  # type: ignore[union-attr]
+        text = written[-1] if written else await run_in_threadpool(json.dumps, result)
         seen["outcome"] = "ok"
         return Response(text, media_type="application/json")
 

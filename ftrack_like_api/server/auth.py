@@ -336,10 +336,10 @@ class Authenticator:
             return None
         return str(row.answer)
 
-    def remember(self, user_id: str, key: str, answer: str) -> None:
-        """Keep the JSON text of an answer for a repeat of the same batch."""
+    def remember(self, user_id: str, key: str, answer: str, connection: sa.Connection | None = None) -> None:
+        """Keep the JSON text of an answer for a repeat of the same batch (in ``connection``'s transaction, if given)."""
         now = _now()
-        with self.engine.begin() as connection:
+        with self._writing(connection) as connection:
             connection.execute(self.answers.delete().where(self.answers.c.created_at < now - IDEMPOTENCY_WINDOW))
             connection.execute(self.answers.delete().where(self.answers.c.user_id == user_id, self.answers.c.key == key))
             connection.execute(self.answers.insert().values(user_id=user_id, key=key, answer=answer, created_at=now))

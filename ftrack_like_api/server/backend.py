@@ -128,8 +128,18 @@ class Backend:
 
     # --- a batch ------------------------------------------------------------------------------
 
-    def execute(self, operations: Sequence[Mapping[str, Any]], user: str) -> list[Any] | dict[str, Any]:
-        """Carry out a batch as ``user`` (a username): a list of results, or one error object."""
+    def execute(
+        self,
+        operations: Sequence[Mapping[str, Any]],
+        user: str,
+        before_commit: Callable[[sa.Connection, list[Any]], None] | None = None,
+    ) -> list[Any] | dict[str, Any]:
+        """Carry out a batch as ``user`` (a username): a list of results, or one error object.
+
+        ``before_commit(connection, results)`` runs inside the batch's transaction once every
+        operation has: what it writes is committed with the batch, or not at all (the HTTP
+        server keeps the answer for an idempotent retry this way).
+        """
         if not isinstance(operations, (list, tuple)):
             return _error("ValidationError", "A batch is a list of operations", "bad_request")
         writes = any(isinstance(o, Mapping) and o.get("action") in WRITE_ACTIONS for o in operations)
@@ -137,7 +147,7 @@ class Backend:
         deadline = None if timeout is None else time.monotonic() + timeout
         with collector.paused():
             try:
-                return self._execute(operations, user, writes, deadline)
+                return self._execute(operations, user, writes, deadline, before_commit)
             except _TimedOut as stopped:
                 where = "while writing" if stopped.index is None else f"at operation {stopped.index}"
                 log.warning("batch of %d operation(s) stopped %s after %.3g s", len(operations), where, timeout)
@@ -145,11 +155,16 @@ class Backend:
                                              f"was stopped {where}; nothing was changed", "timeout")  # fmt: skip
 
     def _execute(
-        self, operations: Sequence[Mapping[str, Any]], user: str, writes: bool, deadline: float | None
+        self,
+        operations: Sequence[Mapping[str, Any]],
+        user: str,
+        writes: bool,
+        deadline: float | None,
+        before_commit: Callable[[sa.Connection, list[Any]], None] | None,
     ) -> list[Any] | dict[str, Any]:
         for attempt in range(RETRIES):
             try:
-                return self._run(operations, user, writes, deadline)
+                return self._run(operations, user, writes, deadline, before_commit)
             except sa.exc.DBAPIError as error:
                 if deadline is not None and (time.monotonic() >= deadline or _cancelled(error)):
                     raise _TimedOut(getattr(error, "ftrack_index", None)) from error
@@ -167,6 +182,7 @@ class Backend:
         user: str,
         writes: bool,
         deadline: float | None,
+        before_commit: Callable[[sa.Connection, list[Any]], None] | None = None,
         grouped: bool = True,
     ) -> list[Any] | dict[str, Any]:
         with self.engine.connect().execution_options(ftrack_writes=writes) as connection:
@@ -180,6 +196,8 @@ class Backend:
                             raise _TimedOut(index)
                         results.append(self._operation(batch, index, operation))
                     batch.flush()
+                if before_commit is not None:
+                    before_commit(connection, results)
                 transaction.commit()
                 if writes:
                     self._after_writes(connection, len(operations))
@@ -192,7 +210,7 @@ class Backend:
                 failed = getattr(error, "ftrack_index", None)
                 if grouped:
                     # A multi-row insert failed: run the batch again one row at a time to find the operation.
-                    return self._run(operations, user, writes, deadline, grouped=False)
+                    return self._run(operations, user, writes, deadline, before_commit, grouped=False)
                 return _validation_error(self._diagnose(operations, user, failed, error))
             except BaseException:
                 transaction.rollback()

@@ -392,3 +392,18 @@ def test_server_information_gives_our_version_when_asked(call):
     asked = call({"action": "query_server_information", "values": ["ftrack_like_api_version"]})[0]
     assert "ftrack_like_api_version" not in plain and asked["ftrack_like_api_version"]
     assert plain["version"] == "4.13.0"
+
+
+def test_before_commit_runs_in_the_batch_and_fails_it_whole(backend, call):
+    name = f"atomic-{uuid.uuid4().hex[:6]}"
+    batch = [create("User", username=name)]
+
+    def failing(connection, results):
+        raise RuntimeError("could not keep the answer")
+
+    with pytest.raises(RuntimeError, match="could not keep the answer"):
+        backend.execute(batch, "admin", before_commit=failing)
+    assert call.query(f'User where username is "{name}"') == []  # not stored without its answer
+    seen = []
+    answer = backend.execute(batch, "admin", before_commit=lambda connection, results: seen.append(results))
+    assert seen == [answer] and len(call.query(f'User where username is "{name}"')) == 1
