@@ -151,6 +151,20 @@ def test_a_retried_batch_runs_once(server, admin_key):
     assert fresh.json()["error_code"] == "duplicate_key"  # without the same key it would have run twice
 
 
+def test_answers_older_than_a_day_are_forgotten_and_never_given(backend):
+    import datetime
+
+    auth = backend.auth
+    old = datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None) - datetime.timedelta(days=2)
+    with backend.engine.begin() as connection:
+        connection.execute(auth.answers.insert().values(user_id="u", key="old", answer="[]", created_at=old))
+    assert auth.remembered("u", "old") is None  # too old to answer with, even before it is dropped
+    auth.forget_expired()
+    with backend.engine.connect() as connection:
+        left = connection.execute(auth.answers.select().where(auth.answers.c.key == "old")).all()
+    assert left == []
+
+
 def test_a_batch_that_only_reads_is_not_remembered(server, admin_key):
     name = f"read-{uuid.uuid4().hex[:6]}"
     query = [{"action": "query", "expression": f'select name from Scope where name is "{name}"'}]
