@@ -120,6 +120,8 @@ def create_app(backend: Backend, max_body: int = MAX_BODY, max_operations: int =
                 await run_in_threadpool(backend.auth.remember, user_id, key, json.dumps(result))  # type: ignore[union-attr]
             return _error_answer(request, result)
         text = written[-1] if written else await run_in_threadpool(json.dumps, result)
+        if key:
+            await run_in_threadpool(backend.auth.tidy)  # type: ignore[union-attr]
         seen["outcome"] = "ok"
         return Response(text, media_type="application/json")
 

@@ -348,6 +348,13 @@ class Authenticator:
         with self._writing(connection) as connection:
             connection.execute(self.answers.delete().where(self.answers.c.user_id == user_id, self.answers.c.key == key))
             connection.execute(self.answers.insert().values(user_id=user_id, key=key, answer=answer, created_at=now))
+
+    def tidy(self) -> None:
+        """Now and then (every ``FORGET_EVERY`` calls), drop expired answers.
+
+        Call it outside any transaction: on SQLite a batch holds the write lock, and this
+        would wait for it.
+        """
         self._remembered += 1
         if self._remembered % FORGET_EVERY == 1:
             self.forget_expired()

@@ -8,6 +8,7 @@ import uuid
 
 import pytest
 import requests
+import sqlalchemy as sa
 from starlette.applications import Starlette
 from starlette.responses import JSONResponse
 from starlette.routing import Route
@@ -163,6 +164,25 @@ def test_answers_older_than_a_day_are_forgotten_and_never_given(backend):
     with backend.engine.connect() as connection:
         left = connection.execute(auth.answers.select().where(auth.answers.c.key == "old")).all()
     assert left == []
+
+
+def test_expired_answers_are_dropped_outside_the_batch_that_remembers(tmp_path, caplog):
+    # Inside the batch's transaction the clean-up would wait for the batch's own SQLite lock.
+    import datetime
+
+    caplog.set_level(logging.INFO, logger="ftrack_like_api.server.auth")
+    with Backend.from_url(f"sqlite:///{tmp_path / 'studio.db'}") as backend, serving(create_app(backend)) as url:
+        auth = backend.auth
+        old = datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None) - datetime.timedelta(days=2)
+        with backend.engine.begin() as connection:
+            connection.execute(auth.answers.insert().values(user_id="u", key="old", answer="[]", created_at=old))
+        key = auth.create_key("admin", "tidy")
+        batch = [{"action": "create", "entity_type": "Scope", "entity_data": {"name": "tidy"}}]
+        assert post(url, batch, key, **{"ftrack-idempotency-key": "tidy-1"}).status_code == 200
+        with backend.engine.connect() as connection:
+            keys = {row.key for row in connection.execute(sa.select(auth.answers.c.key))}
+    assert keys == {"tidy-1"}  # the old answer dropped, the new one kept
+    assert not [r for r in caplog.records if "could not drop expired answers" in r.getMessage()]
 
 
 def test_a_batch_that_only_reads_is_not_remembered(server, admin_key):
