@@ -41,6 +41,8 @@ log = logging.getLogger(__name__)
 
 #: Largest request body accepted, after decompression.
 MAX_BODY = 64 * 1024 * 1024
+#: Largest sign-in body accepted.
+SIGNIN_BODY = 64 * 1024
 #: Most operations one batch may carry.
 MAX_OPERATIONS = 50_000
 _STATUS = {"InvalidCredentialsError": 401, "PermissionError": 403, "ValidationError": 400, "ServerError": 500}
@@ -127,7 +129,7 @@ def create_app(backend: Backend, max_body: int = MAX_BODY, max_operations: int =
 
     async def signin(request: Request) -> Response:
         try:
-            given = json.loads(await request.body())
+            given = json.loads(await _read(request, SIGNIN_BODY) or b"")  # a name and a password: never large
             username, password = str(given["username"]), str(given["password"])
         except (ValueError, KeyError, TypeError):
             return JSONResponse({"exception": "ValidationError", "content": "Send {\"username\": …, \"password\": …}",

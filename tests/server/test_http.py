@@ -252,6 +252,12 @@ def test_a_session_over_http(server, admin_key):
         session.rollback()
 
 
+def test_a_sign_in_that_is_not_a_name_and_a_password_is_a_clear_error(server):
+    for body in (b"{nope", json.dumps({"username": "x"}).encode(), b"x" * 200_000):
+        refused = requests.post(f"{server}/signin", data=body)
+        assert refused.status_code == 400 and refused.json()["error_code"] == "bad_request"
+
+
 def test_people_sign_in_with_a_password_and_use_the_token(server, backend):
     from ftrack_like_api import signin
 
