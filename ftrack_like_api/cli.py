@@ -168,7 +168,7 @@ def _log_config(level: str) -> dict[str, Any]:
     from uvicorn.config import LOGGING_CONFIG
 
     config = copy.deepcopy(LOGGING_CONFIG)
-    config["formatters"]["ftrack_like"] = {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}
+    config["formatters"]["ftrack_like"] = {"format": "%(asctime)s %(levelname)s [%(process)d] %(name)s: %(message)s"}
     config["handlers"]["ftrack_like"] = {"class": "logging.StreamHandler", "formatter": "ftrack_like",
                                          "stream": "ext://sys.stderr"}  # fmt: skip
     config["loggers"]["ftrack_like_api"] = {"handlers": ["ftrack_like"], "level": level.upper(), "propagate": False}
