@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import datetime
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Iterable
 
 import sqlalchemy as sa
 
 from .storage import insert_rows
 
-__all__ = ["BatchContext"]
+__all__ = ["BatchContext", "row_key"]
 
 
 class BatchContext:
@@ -108,3 +108,9 @@ class BatchContext:
         for table in sorted(queues, key=self._ranks.__getitem__):
             rows, step = queues[table]
             insert_rows(self._connection, table, rows, step)
+
+
+def row_key(values: Iterable[Any]) -> Any:
+    """How a batch names a row by its primary key values: the value itself, or a tuple of several."""
+    values = tuple(values)
+    return values[0] if len(values) == 1 else values

@@ -24,7 +24,7 @@ from ..exceptions import ValidationError
 from ..schema import Attribute, EntityType, Kind
 from ..wire import decode_value
 from .compiler import Compiler
-from .batch import BatchContext
+from .batch import BatchContext, row_key
 from .values import coerce_value, describe, to_wire
 
 __all__ = ["Writer"]
@@ -82,14 +82,14 @@ class Writer:
         table = plan.table
         values = {k: v for k, v in row.items() if v is not None}
         primary_key = entity_type.primary_key
-        if any(row.get(k) is None for k in primary_key):
+        database_made = any(row.get(k) is None for k in primary_key)
+        if database_made:
             # The database makes the key: insert now, and read it back.
             key_columns = [table.c[k] for k in primary_key]
             generated = batch.connection.execute(table.insert().values(values).returning(*key_columns)).one()
             row.update(zip(primary_key, generated))
-            key = row[primary_key[0]] if len(primary_key) == 1 else tuple(row[k] for k in primary_key)
-        else:
-            key = row[primary_key[0]] if len(primary_key) == 1 else tuple(row[k] for k in primary_key)
+        key = row_key(row[k] for k in primary_key)
+        if not database_made:
             batch.insert(table, values, plan.rows_per_insert, key)
         batch.created[key] = row
         for apply in after:
@@ -140,7 +140,7 @@ class Writer:
         if changes:
             where = [table.c[k] == v for k, v in keys.items()]
             batch.connection.execute(table.update().where(*where).values(changes))
-            batch.updated(next(iter(keys.values())) if len(keys) == 1 else tuple(keys.values()), changes)
+            batch.updated(row_key(keys.values()), changes)
         row = {**current, **changes}
         for apply in after:
             apply(row)
@@ -158,7 +158,7 @@ class Writer:
         self._existing(batch, entity_type, keys)
         table = self.storage.table(entity_type)
         batch.connection.execute(table.delete().where(*[table.c[k] == v for k, v in keys.items()]))
-        batch.created.pop(next(iter(keys.values())) if len(keys) == 1 else tuple(keys.values()), None)
+        batch.created.pop(row_key(keys.values()), None)
         if len(keys) == 1:
             owned = next(iter(keys.values()))
             for attribute in entity_type.attributes.values():
