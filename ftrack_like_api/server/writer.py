@@ -25,6 +25,7 @@ from ..schema import Attribute, EntityType, Kind
 from ..wire import decode_value
 from .compiler import Compiler
 from .batch import BatchContext, row_key
+from .permissions import PermissionDenied
 from .values import coerce_value, describe, to_wire
 
 __all__ = ["Writer"]
@@ -91,6 +92,8 @@ class Writer:
         key = row_key(row[k] for k in primary_key)
         if not database_made:
             batch.insert(table, values, plan.rows_per_insert, key)
+        if entity_type.project:
+            batch.wrote(entity_type.name, "create", {k: row[k] for k in primary_key})
         batch.created[key] = row
         for apply in after:
             apply(row)
@@ -137,10 +140,16 @@ class Writer:
         concrete = self.schema.concrete(entity_type.name, current)
         changes, after = self._values(batch, concrete, data, creating=False)
         table = self.storage.table(entity_type)
+        if changes.get("parent_id") is not None and "project_id" in current and current.get("context_type") != "show":
+            # Its project (and its children's) is filled on create: a move stays inside the project.
+            if self._project_of(batch, changes["parent_id"]) != current["project_id"]:
+                raise ValidationError(f"A {concrete.name} moves within its project, not to another one", "cross_project")
         if changes:
             where = [table.c[k] == v for k, v in keys.items()]
             batch.connection.execute(table.update().where(*where).values(changes))
             batch.updated(row_key(keys.values()), changes)
+            if entity_type.project:  # it may have moved to another project
+                batch.wrote(entity_type.name, "update", keys)
         row = {**current, **changes}
         for apply in after:
             apply(row)
@@ -214,14 +223,24 @@ class Writer:
         for member in self.schema.subtypes(entity_type.name):
             columns += [table.c[c] for c in member.classifier if table.c[c] not in columns]
         where = [table.c[k] == v for k, v in keys.items()]
-        type_filter = self.compiler.type_filter(entity_type, table)
-        if type_filter is not None:
-            where.append(type_filter)
+        # A row the user may not see is not found, whatever the reason; one they see but may not change is refused.
+        for condition in (self.compiler.type_filter(entity_type, table), self.compiler.visible(entity_type, table)):
+            if condition is not None:
+                where.append(condition)
+        writable = batch.principal.writable
+        inside = self.compiler.visible(entity_type, table, writable) if writable is not None else None
+        if inside is not None:
+            columns.append(sa.case((inside, True), else_=False).label("__writable__"))
         found = batch.connection.execute(sa.select(*columns).where(*where)).mappings().first()
+        shown = ", ".join(f"{k} {v}" for k, v in keys.items())
         if found is None:
-            shown = ", ".join(f"{k} {v}" for k, v in keys.items())
             raise ValidationError(f"No {entity_type.name} with {shown}", "not_found")
-        return dict(found)
+        row = dict(found)
+        if not row.pop("__writable__", True):
+            raise PermissionDenied(
+                f"{batch.principal.username} may see the {entity_type.name} with {shown} but not change it", "permission"
+            )
+        return row
 
     def _values(
         self, batch: BatchContext, entity_type: EntityType, data: Mapping[str, Any], creating: bool
