@@ -54,8 +54,9 @@ class ValidationError(Error):
 
     ``code`` names the kind of problem (``unknown_attribute``, ``wrong_type``,
     ``immutable``, ``missing_required``, ``duplicate_key``, ``missing_reference``,
-    ``not_found``, ``still_referenced`` …). In a batch, ``index``, ``action``,
-    ``entity_type`` and ``entity_key`` say which operation it was.
+    ``not_found``, ``still_referenced``, ``conflict`` …). In a batch, ``index``, ``action``,
+    ``entity_type`` and ``entity_key`` say which operation it was. A ``conflict`` also
+    has ``conflict``: ``{"attribute", "expected", "current"}`` (wire values).
     """
 
     def __init__(self, reason: str, code: str = "invalid") -> None:
@@ -65,6 +66,7 @@ class ValidationError(Error):
         self.action: str | None = None
         self.entity_type: str | None = None
         self.entity_key: object = None
+        self.conflict: dict | None = None  # type: ignore[type-arg]
         super().__init__(reason)
 
     def at(self, index: int, action: str | None, entity_type: str | None, entity_key: object) -> ValidationError:

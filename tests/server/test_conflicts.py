@@ -1,0 +1,126 @@
+"""Optimistic concurrency: an update's ``expected`` values, the conflict error, and Sessions racing."""
+
+import json
+import uuid
+
+import pytest
+import requests
+
+from ftrack_like_api.server.app import create_app, serving
+
+
+def new_id():
+    return str(uuid.uuid4())
+
+
+def update(entity_type, key, data, expected=None):
+    operation = {"action": "update", "entity_type": entity_type, "entity_key": [key], "entity_data": data}
+    if expected is not None:
+        operation["expected"] = expected
+    return operation
+
+
+@pytest.fixture(scope="module")
+def project(call):
+    schema_id = call.query("ProjectSchema")[0]["id"]
+    return call.create("Project", name=f"p{uuid.uuid4().hex[:6]}", full_name="Conflicts", project_schema_id=schema_id)
+
+
+@pytest.fixture
+def task(call, project):
+    return call.create("Task", name="comp", parent_id=project["id"], bid=2.5)
+
+
+@pytest.fixture(scope="module")
+def server(backend):
+    with serving(create_app(backend)) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def admin_key(backend):
+    return backend.auth.create_key("admin", "conflict tests")
+
+
+# --- the wire -----------------------------------------------------------------------------------
+
+
+def test_an_update_whose_expected_values_hold_is_carried_out(call, task):
+    answer = call(update("Task", task["id"], {"bid": 3.5}, expected={"bid": 2.5, "name": "comp"}))
+    assert answer[0]["data"]["bid"] == 3.5
+
+
+def test_a_changed_value_is_a_conflict_naming_entity_attribute_and_both_values(call, task):
+    call(update("Task", task["id"], {"bid": 4.0}))
+    error = call.error(update("Task", task["id"], {"bid": 3.5}, expected={"bid": 2.5}))
+    assert error["exception"] == "ValidationError" and error["error_code"] == "conflict"
+    assert error["operation"] == {"index": 0, "action": "update", "entity_type": "Task", "entity_key": [task["id"]]}
+    assert error["conflict"] == {"attribute": "bid", "expected": 2.5, "current": 4.0}
+    assert "Task.bid changed meanwhile: expected 2.5, found 4.0" in error["content"]
+    assert call.query(f"select bid from Task where id is {task['id']}")[0]["bid"] == 4.0
+
+
+def test_values_are_compared_after_coercion_to_the_attributes_type(call, task):
+    # 2.5 as text is the number 2.5; a datetime with an offset is the same moment in UTC.
+    call(update("Task", task["id"], {"start_date": {"__type__": "datetime", "value": "2024-05-01T10:00:00+02:00"}}))
+    moment = {"__type__": "datetime", "value": "2024-05-01T08:00:00Z"}
+    call(update("Task", task["id"], {"bid": 3}, expected={"bid": "2.5", "start_date": moment}))
+
+
+def test_a_reference_is_compared_by_its_key(call, project, task):
+    other = call.create("Folder", name="elsewhere", parent_id=project["id"])
+    parent = {"__entity_type__": "Project", "id": project["id"]}
+    call(update("Task", task["id"], {"parent": {"__entity_type__": "Folder", "id": other["id"]}}, expected={"parent": parent}))
+    error = call.error(update("Task", task["id"], {"parent": parent}, expected={"parent": parent}))
+    assert error["error_code"] == "conflict"
+    assert error["conflict"]["attribute"] == "parent"
+    assert error["conflict"]["expected"]["id"] == project["id"] and error["conflict"]["current"]["id"] == other["id"]
+    call(update("Task", task["id"], {"parent": parent}, expected={"parent": other["id"]}))  # a bare key will do
+
+
+def test_null_expects_an_empty_value(call, task):
+    call(update("Task", task["id"], {"description": "first"}, expected={"description": None}))
+    error = call.error(update("Task", task["id"], {"description": "second"}, expected={"description": None}))
+    assert error["conflict"] == {"attribute": "description", "expected": None, "current": "first"}
+    assert "expected empty, found \"first\"" in error["content"]
+    call(update("Task", task["id"], {"description": "second"}, expected={"thumbnail": None, "description": "first"}))
+
+
+def test_a_batch_with_a_conflict_stores_nothing(call, project, task):
+    folder = new_id()
+    error = call.error(
+        {"action": "create", "entity_type": "Folder", "entity_key": [folder],
+         "entity_data": {"id": folder, "name": "never", "parent_id": project["id"]}},
+        update("Task", task["id"], {"name": "renamed"}),
+        update("Task", task["id"], {"bid": 9.0}, expected={"bid": 1.0}),
+    )  # fmt: skip
+    assert error["error_code"] == "conflict" and error["operation"]["index"] == 2
+    assert call.query(f"Folder where id is {folder}") == []
+    assert call.query(f"select name, bid from Task where id is {task['id']}")[0]["name"] == "comp"
+
+
+def test_expected_values_that_cannot_be_checked_are_refused(call, task):
+    cases = [
+        ({"nmae": "comp"}, "unknown_attribute", "did you mean name?"),
+        ({"children": []}, "unsupported", "plain attributes and references"),
+        ({"bid": "lots"}, "wrong_type", "Task.bid takes"),
+        ("bid", "bad_request", "expected must be an object"),
+    ]
+    for expected, code, words in cases:
+        error = call.error(update("Task", task["id"], {"bid": 1.0}, expected=expected))
+        assert error["error_code"] == code and words in error["content"], error
+
+
+def test_without_expected_an_update_writes_blind_as_ftrack_does(call, task):
+    call(update("Task", task["id"], {"bid": 7.0}))
+    call(update("Task", task["id"], {"bid": 8.0}, expected={}))
+    assert call.query(f"select bid from Task where id is {task['id']}")[0]["bid"] == 8.0
+
+
+def test_a_conflict_over_http_is_409_in_strict_mode_and_200_otherwise(server, admin_key, task):
+    batch = json.dumps([update("Task", task["id"], {"bid": 1.0}, expected={"bid": 0.5})])
+    headers = {"ftrack-user": "admin", "ftrack-api-key": admin_key, "content-type": "application/json"}
+    strict = requests.post(f"{server}/api", data=batch, headers={**headers, "ftrack-strict-api": "true"})
+    lenient = requests.post(f"{server}/api", data=batch, headers=headers)
+    assert strict.status_code == 409 and lenient.status_code == 200
+    assert strict.json()["error_code"] == lenient.json()["error_code"] == "conflict"
