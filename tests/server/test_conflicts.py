@@ -1,12 +1,15 @@
 """Optimistic concurrency: an update's ``expected`` values, the conflict error, and Sessions racing."""
 
 import json
+import threading
 import uuid
 
 import pytest
 import requests
 
+from ftrack_like_api import ConflictError
 from ftrack_like_api.server.app import create_app, serving
+from ftrack_like_api.session import Session
 
 
 def new_id():
@@ -124,3 +127,80 @@ def test_a_conflict_over_http_is_409_in_strict_mode_and_200_otherwise(server, ad
     lenient = requests.post(f"{server}/api", data=batch, headers=headers)
     assert strict.status_code == 409 and lenient.status_code == 200
     assert strict.json()["error_code"] == lenient.json()["error_code"] == "conflict"
+
+
+# --- Sessions ---------------------------------------------------------------------------------
+
+
+@pytest.fixture(params=["embedded", "http"])
+def connect(request, database, server, admin_key):
+    """Makes a Session on this module's database: embedded, or through the HTTP server."""
+    if request.param == "embedded":
+        return lambda **options: Session(server_url=database, api_user="admin", **options)
+    return lambda **options: Session(server_url=server, api_user="admin", api_key=admin_key, **options)
+
+
+def test_sixteen_sessions_incrementing_one_value_lose_no_increment(connect, task):
+    clients = 16
+    everyone_has_read = threading.Barrier(clients)
+    conflicts, failures = [], []
+
+    def increment():
+        try:
+            with connect(check_conflicts=True) as session:
+                mine = session.get("Task", task["id"])
+                session.populate(mine, "bid")
+                everyone_has_read.wait(timeout=60)  # all read the same value: all but one commit must conflict
+                for _ in range(100):
+                    mine["bid"] = mine["bid"] + 1
+                    try:
+                        session.commit()
+                        return
+                    except ConflictError as conflict:
+                        conflicts.append(conflict)
+                        session.rollback()
+                        session.populate(mine, "bid")
+                failures.append("gave up after 100 conflicts")
+        except Exception as error:  # noqa: BLE001 - the test reports it below
+            failures.append(repr(error))
+
+    threads = [threading.Thread(target=increment) for _ in range(clients)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert failures == []
+    with connect() as session:
+        assert session.query(f"select bid from Task where id is {task['id']}").one()["bid"] == 2.5 + clients
+    assert len(conflicts) >= clients - 1  # the first round: one value read, one commit on it can pass
+    assert {(c.entity_type, c.attribute) for c in conflicts} == {("Task", "bid")}
+
+
+def test_without_check_conflicts_the_later_commit_overwrites_as_with_ftrack(connect, task):
+    with connect() as first, connect() as second:
+        mine, theirs = first.get("Task", task["id"]), second.get("Task", task["id"])
+        mine["bid"], theirs["bid"] = mine["bid"] + 1, theirs["bid"] + 1
+        second.commit()
+        first.commit()  # blind: second's increment is lost, as ftrack's protocol has it
+        assert first.query(f"select bid from Task where id is {task['id']}").one()["bid"] == 3.5
+
+
+def test_a_conflict_keeps_the_change_for_a_retry_after_reading_again(connect, task):
+    with connect(check_conflicts=True) as first, connect() as second:
+        mine, theirs = first.get("Task", task["id"]), second.get("Task", task["id"])
+        mine["bid"], mine["name"] = mine["bid"] + 1, "mine"
+        theirs["bid"] = 10.0
+        second.commit()
+        with pytest.raises(ConflictError) as raised:
+            first.commit()
+        conflict = raised.value
+        assert (conflict.entity_type, conflict.entity_key, conflict.attribute) == ("Task", [task["id"]], "bid")
+        assert (conflict.expected, conflict.current) == (2.5, 10.0)
+        assert "Task.bid changed meanwhile: expected 2.5, found 10.0" in str(conflict)
+        assert mine["bid"] == 3.5 and mine["name"] == "mine" and first.modified == [mine]  # nothing lost here
+        first.populate(mine, "bid")  # the server's value is read again; the change stays
+        assert mine["bid"] == 3.5
+        mine["bid"] = 11.0  # decided knowing the server's 10.0
+        first.commit()
+        assert second.query(f"select bid, name from Task where id is {task['id']}").one()["name"] == "mine"
+        assert second.query(f"select bid from Task where id is {task['id']}").one()["bid"] == 11.0
