@@ -278,6 +278,8 @@ class Writer:
         columns = [table.c[a.name] for a in entity_type.scalars if a.name in table.c]
         for member in self.schema.subtypes(entity_type.name):
             columns += [table.c[c] for c in member.classifier if table.c[c] not in columns]
+        if lock:  # checked against expected values, which may name the concrete type's columns
+            columns = list(table.c)
         where = [table.c[k] == v for k, v in keys.items()]
         type_filter = self.compiler.type_filter(entity_type, table)
         if type_filter is not None:

@@ -70,6 +70,12 @@ def test_values_are_compared_after_coercion_to_the_attributes_type(call, task):
     call(update("Task", task["id"], {"bid": 3}, expected={"bid": "2.5", "start_date": moment}))
 
 
+def test_an_update_through_a_base_type_checks_the_concrete_types_values(call, task):
+    call(update("Context", task["id"], {"bid": 3.5}, expected={"bid": 2.5}))
+    error = call.error(update("Context", task["id"], {"bid": 4.5}, expected={"bid": 2.5}))
+    assert error["conflict"] == {"attribute": "bid", "expected": 2.5, "current": 3.5}
+
+
 def test_a_reference_is_compared_by_its_key(call, project, task):
     other = call.create("Folder", name="elsewhere", parent_id=project["id"])
     parent = {"__entity_type__": "Project", "id": project["id"]}
