@@ -210,3 +210,29 @@ def test_a_conflict_keeps_the_change_for_a_retry_after_reading_again(connect, ta
         first.commit()
         assert second.query(f"select bid, name from Task where id is {task['id']}").one()["name"] == "mine"
         assert second.query(f"select bid from Task where id is {task['id']}").one()["bid"] == 11.0
+
+
+@pytest.fixture(scope="module")
+def fps(call):
+    """A number custom attribute on tasks, 24 by default."""
+    number = call.query('CustomAttributeType where name is "number"')[0]["id"]
+    return call.create("CustomAttributeConfiguration", key="fps", entity_type="task", type_id=number,
+                       object_type_id="11c137c0-ee7e-4f9c-91c5-8c77cec22b2c", default=24)  # fmt: skip
+
+
+def test_a_custom_attribute_changed_meanwhile_is_a_conflict(connect, fps, task):
+    with connect() as setting:
+        setting.get("Task", task["id"])["custom_attributes"]["fps"] = 25  # stored from now on
+        setting.commit()
+    with connect(check_conflicts=True) as mine, connect() as theirs:
+        ours = mine.get("Task", task["id"])["custom_attributes"]
+        assert ours["fps"] == 25
+        ours["fps"] = 30
+        theirs.get("Task", task["id"])["custom_attributes"]["fps"] = 50
+        theirs.commit()
+        with pytest.raises(ConflictError) as raised:
+            mine.commit()
+        assert (raised.value.entity_type, raised.value.attribute) == ("ContextCustomAttributeValue", "value")
+        assert (raised.value.expected, raised.value.current) == (25, 50)
+        mine.rollback()
+        assert mine.query(f"select custom_attributes from Task where id is {task['id']}").one()["custom_attributes"]["fps"] == 50
