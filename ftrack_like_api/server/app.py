@@ -214,6 +214,8 @@ def _error_answer(request: Request, answer: dict[str, Any]) -> Response:
     status = _STATUS.get(exception, 400) if strict or exception == "InvalidCredentialsError" else 200
     if strict and answer.get("error_code") == "too_large":
         status = 413
+    if strict and answer.get("error_code") == "conflict":
+        status = 409
     return JSONResponse(answer, status_code=status)
 
 

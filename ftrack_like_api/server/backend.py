@@ -286,7 +286,8 @@ class Backend:
 
     def _update(self, batch: BatchContext, operation: Mapping[str, Any]) -> dict[str, Any]:
         data = self.writer.update(
-            batch, operation.get("entity_type"), operation.get("entity_key"), operation.get("entity_data") or {}  # type: ignore[arg-type]
+            batch, operation.get("entity_type"), operation.get("entity_key"), operation.get("entity_data") or {},  # type: ignore[arg-type]
+            operation.get("expected"),
         )
         return {"action": "update", "data": data}
 
@@ -423,6 +424,8 @@ def _validation_error(error: ValidationError) -> dict[str, Any]:
     answer["operation"] = {
         "index": error.index, "action": error.action, "entity_type": error.entity_type, "entity_key": error.entity_key,
     }  # fmt: skip
+    if error.conflict is not None:
+        answer["conflict"] = error.conflict
     return answer
 
 
