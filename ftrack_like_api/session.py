@@ -98,6 +98,7 @@ class Session:
         page_size: int = 500,
         chunk_size: int | None = None,
         check_conflicts: bool = False,
+        auto_connect_event_hub: bool = False,
     ) -> None:
         self.server_url = server_url or os.environ.get("FTRACK_SERVER")
         self.api_user = api_user or os.environ.get("FTRACK_API_USER")
@@ -140,6 +141,10 @@ class Session:
         self.cache = cache(self) if callable(cache) and not isinstance(cache, MutableMapping) else cache
         self.cache_key_maker = cache_key_maker or StringKeyMaker()
         self.event_hub = EventHub()
+        if auto_connect_event_hub:
+            # Accepted for ftrack's scripts; events between processes are still to come.
+            log.info("auto_connect_event_hub: this version's event hub runs in this process only; "
+                     "events from other processes are not received yet")  # fmt: skip
         if plugin_paths is None:
             plugin_paths = os.environ.get("FTRACK_EVENT_PLUGIN_PATH", "")
         if isinstance(plugin_paths, str):
@@ -407,7 +412,8 @@ class Session:
 
         Found: its other keys are set from ``data`` where they differ. Not found: it is
         created from ``data``. Values are bound into the query, never formatted into it.
-        Like ``create``, nothing is sent until ``commit()``.
+        As ftrack's ``ensure``, a create or a change is committed at once — with everything
+        else pending in the session — so a second ``ensure`` of the same data finds it.
         """
         keys = list(identifying_keys) if identifying_keys is not None else list(data)
         if not keys:
@@ -421,10 +427,16 @@ class Session:
         values = {f"v{index}": data[key] for index, key in enumerate(keys) if data[key] is not None}
         found = self.query(f"{entity_type} where {condition}", **values).first()
         if found is None:
-            return self.create(entity_type, data)
+            made = self.create(entity_type, data)
+            self.commit()
+            return made
+        changed = False
         for key, value in data.items():
             if key not in keys and found[key] != value:
                 found[key] = value
+                changed = True
+        if changed:
+            self.commit()
         return found
 
     def delete(self, entity: Entity) -> None:

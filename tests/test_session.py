@@ -287,14 +287,17 @@ def test_a_new_entitys_collections_start_empty(session):
     session.rollback()
 
 
-def test_ensure_finds_or_creates_with_values_bound(session):
+def test_ensure_finds_or_creates_with_values_bound_and_commits_as_ftracks(session, studio):
     odd = 'it\'s "odd" and or'
     first = session.ensure("Location", {"name": odd, "label": "one"}, identifying_keys=["name"])
-    assert session.state(first) is State.CREATED
-    session.commit()
+    assert session.state(first) is State.UNCHANGED  # created and committed
+    twice = session.ensure("Location", {"name": odd, "label": "one"}, identifying_keys=["name"])
+    assert twice is first  # a second ensure of the same data finds it: never a second entity
     again = session.ensure("Location", {"name": odd, "label": "two"}, identifying_keys=["name"])
-    assert again is first and again["label"] == "two" and session.state(again) is State.MODIFIED
-    session.commit()
+    assert again is first and again["label"] == "two" and session.state(again) is State.UNCHANGED
+    with Session(server_url=studio["url"], api_user="admin", schema_cache_path=False) as other:
+        stored = other.query("select label from Location where name is :n", n=odd).all()
+        assert [location["label"] for location in stored] == ["two"]
     with pytest.raises(ValueError, match="no value in data"):
         session.ensure("Location", {"name": "x"}, identifying_keys=["label"])
 
@@ -478,3 +481,12 @@ def test_a_large_commit_settles_in_one_pass_over_the_queue(session, monkeypatch)
     monkeypatch.setattr(Operations, "discard", lambda self, identities: passes.append(1) or discard(self, identities))
     session.commit()
     assert passes == [1] and len(session.recorded_operations) == 0
+
+
+def test_auto_connect_event_hub_is_accepted_and_says_what_it_does(studio, caplog):
+    import logging
+
+    caplog.set_level(logging.INFO, logger="ftrack_like_api.session")
+    with Session(server_url=studio["url"], api_user="admin", auto_connect_event_hub=True) as session:
+        assert session.query("Status").first() is not None
+    assert "event hub runs in this process only" in caplog.text
