@@ -30,6 +30,7 @@ from typing import Any, Sequence
 
 from .exceptions import Error
 from .server.auth import ROLES
+from .server.seed import CUSTOM_ATTRIBUTE_TYPES
 from .server.backend import Backend
 
 __all__ = ["app_from_environment", "default_database", "main"]
@@ -158,9 +159,65 @@ def user_password(options: argparse.Namespace) -> int:
 
 def key_create(options: argparse.Namespace) -> int:
     with _backend(options) as backend:
+        live = [k for k in backend.auth.list_keys(options.user) if k["name"] == options.name and not k["revoked_at"]]  # type: ignore[union-attr]
+        if live and not options.replace:
+            made = live[0]["created_at"].isoformat(timespec="seconds")
+            raise Error(f"{options.user} has a key named {options.name!r} already (made {made}Z): "
+                        "revoke it, or add --replace to make a new one and revoke that one")  # fmt: skip
+        if live:
+            backend.auth.revoke(options.user, options.name)  # type: ignore[union-attr]
         secret = backend.auth.create_key(options.user, options.name)  # type: ignore[union-attr]
     print(f"API key {options.name!r} for {options.user} (shown once; keep it secret):")
     print(secret)
+    return 0
+
+
+#: What a custom attribute belongs to, as its configuration's ``entity_type`` says it.
+ATTRIBUTE_OWNERS = {"task": "the TypedContext types (narrow with --object-type)", "show": "projects",
+                    "assetversion": "versions", "user": "users", "list": "lists"}  # fmt: skip
+
+
+def attribute_add(options: argparse.Namespace) -> int:
+    with _backend(options) as backend:
+        def one(expression: str, what: str) -> str:
+            found = _execute(backend, [{"action": "query", "expression": expression}])[0]["data"]
+            if len(found) != 1:
+                raise Error(f"No {what}" if not found else f"Several {what}")
+            return str(found[0]["id"])
+
+        kind = one(f"CustomAttributeType where name is {json.dumps(options.type)}", f"custom attribute type {options.type!r}")
+        data: dict[str, Any] = {"key": options.key, "label": options.label or options.key, "type_id": kind,
+                                "entity_type": "context" if options.hierarchical else options.entity_type,
+                                "is_hierarchical": options.hierarchical}  # fmt: skip
+        if options.object_type:
+            data["object_type_id"] = one(f"ObjectType where name is {json.dumps(options.object_type)}",
+                                         f"object type {options.object_type!r}")  # fmt: skip
+        if options.project:
+            data["project_id"] = one(f"Project where name is {json.dumps(options.project)}", f"project {options.project!r}")
+        if options.default is not None:
+            try:
+                data["default"] = json.loads(options.default)
+            except ValueError:
+                data["default"] = options.default  # plain text
+        same = (f"CustomAttributeConfiguration where key is {json.dumps(options.key)} and entity_type is "
+                f"{json.dumps(data['entity_type'])} and object_type_id is {json.dumps(data.get('object_type_id'))}")
+        if _execute(backend, [{"action": "query", "expression": same.replace("is null", "is None")}])[0]["data"]:
+            raise Error(f"A custom attribute {options.key!r} for the same kind of entity exists already")
+        _execute(backend, [{"action": "create", "entity_type": "CustomAttributeConfiguration", "entity_data": data}])
+    where = ("every context, inherited down the tree" if options.hierarchical else
+             f"each {options.object_type}" if options.object_type else ATTRIBUTE_OWNERS[options.entity_type])  # fmt: skip
+    print(f"custom attribute {options.key!r} ({options.type}) added for {where}")
+    return 0
+
+
+def attribute_list(options: argparse.Namespace) -> int:
+    with _backend(options) as backend:
+        rows = _execute(backend, [{"action": "query", "expression": "select key, label, type.name, entity_type, "
+                                   "object_type_id, project_id, default, is_hierarchical from CustomAttributeConfiguration "
+                                   "order by entity_type, key"}])[0]["data"]  # fmt: skip
+        for row in rows:
+            default = json.dumps(row["default"])
+            print(f"{row['key']:20} {row['type']['name']:12} {row['entity_type']:13} default {default}")
     return 0
 
 
@@ -295,10 +352,25 @@ def parser() -> argparse.ArgumentParser:
     created = command("create", key_create, "create an API key (printed alone on the last line)", keys)
     created.add_argument("--user", required=True)
     created.add_argument("--name", required=True, help="what uses it: a script, a tool, a person")
+    created.add_argument("--replace", action="store_true", help="revoke the user's key of that name and make a new one")
     command("list", key_list, "list API keys (never the keys themselves)", keys).add_argument("--user")
     revoked = command("revoke", key_revoke, "revoke a user's key by name", keys)
     revoked.add_argument("--user", required=True)
     revoked.add_argument("--name", required=True)
+    attributes = commands.add_parser("attribute", help="add and list custom attributes").add_subparsers(
+        dest="action", required=True)  # fmt: skip
+    added_attribute = command("add", attribute_add, "add a custom attribute (a CustomAttributeConfiguration)", attributes)
+    added_attribute.add_argument("key", help="the key scripts use: task['custom_attributes'][KEY]")
+    added_attribute.add_argument("--type", required=True, choices=CUSTOM_ATTRIBUTE_TYPES)
+    added_attribute.add_argument("--entity-type", choices=sorted(ATTRIBUTE_OWNERS), default="task",
+                                 help="what it belongs to (default task: the TypedContext types)")  # fmt: skip
+    added_attribute.add_argument("--object-type", help="only this kind of context: Shot, Task, Sequence …")
+    added_attribute.add_argument("--project", help="only in this project")
+    added_attribute.add_argument("--label", help="what people read (default: the key)")
+    added_attribute.add_argument("--default", help="the value until one is set (JSON: 24, true, \"text\"; or plain text)")
+    added_attribute.add_argument("--hierarchical", action="store_true",
+                                 help="on every context, its value inherited from the nearest ancestor that sets it")
+    command("list", attribute_list, "list custom attributes", attributes)
     asked = command("query", query, "run a query; print a table, or JSON")
     asked.add_argument("expression")
     asked.add_argument("--json", action="store_true")

@@ -41,6 +41,40 @@ def test_users_and_keys(run, fresh_database):
     assert run("user", "disable", "jo")[0] == 0 and "disabled" in run("user", "list")[1]
 
 
+def test_a_second_key_of_the_same_name_is_refused_unless_replaced(run):
+    first = run("key", "create", "--user", "admin", "--name", "nightly")[1].splitlines()[-1]
+    code, out, err = run("key", "create", "--user", "admin", "--name", "nightly")
+    assert code == 1 and out == "" and "admin has a key named 'nightly' already" in err and "--replace" in err
+    code, out, _ = run("key", "create", "--user", "admin", "--name", "nightly", "--replace")
+    assert code == 0 and out.splitlines()[-1] != first
+    listed = [line for line in run("key", "list", "--user", "admin")[1].splitlines() if "nightly" in line]
+    assert sorted(line.split()[2] for line in listed) == ["live", "revoked"]
+
+
+def test_custom_attributes_are_defined_from_the_command_line(run, fresh_database):
+    from ftrack_like_api.session import Session
+
+    code, out, _ = run("attribute", "add", "fps", "--type", "number", "--object-type", "Shot", "--default", "24")
+    assert code == 0 and out == "custom attribute 'fps' (number) added for each Shot\n"
+    assert run("attribute", "add", "vendor", "--type", "text", "--hierarchical", "--default", "inhouse")[0] == 0
+    code, _, err = run("attribute", "add", "fps", "--type", "number", "--object-type", "Shot")
+    assert code == 1 and "exists already" in err
+    code, _, err = run("attribute", "add", "fps", "--type", "number", "--object-type", "Nonsense")
+    assert code == 1 and "No object type 'Nonsense'" in err
+    listed = run("attribute", "list")[1]
+    assert "fps" in listed and "vendor" in listed and '"inhouse"' in listed
+    with Session(server_url=fresh_database, api_user="admin", schema_cache_path=False) as session:
+        schema = session.query('ProjectSchema where name is "VFX"').one()
+        project = session.create("Project", {"name": "cli", "full_name": "cli", "project_schema": schema})
+        session.create("Shot", {"name": "sh010", "parent": project})
+        session.create("Task", {"name": "comp", "parent": project})
+        session.commit()
+        shot = session.query('select custom_attributes from Shot where name is "sh010"').one()
+        assert dict(shot["custom_attributes"]) == {"fps": 24, "vendor": "inhouse"}
+        task = session.query('select custom_attributes from Task where name is "comp"').one()
+        assert dict(task["custom_attributes"]) == {"vendor": "inhouse"}
+
+
 def test_setting_a_password(run, monkeypatch):
     import io
 
