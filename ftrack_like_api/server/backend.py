@@ -22,6 +22,7 @@ from __future__ import annotations
 import importlib.resources
 import json
 import logging
+import os
 import time
 from typing import Any, Callable, Mapping, Sequence
 
@@ -102,6 +103,7 @@ class Backend:
         rolled back, and its answer is a ``ServerError`` with the error code ``timeout``.
         """
         dialect = dialect_for(url)
+        _check_folder(url, dialect)
         schema = schema or load_schema()
         storage = Storage(schema, dialect)
         auth_tables = define_tables(storage.metadata)
@@ -404,6 +406,19 @@ def _install(engine: sa.Engine, storage: Storage) -> None:
                 raise
             log.info("database install raced another process, trying again: %s", error.orig)
             time.sleep(0.2 * (attempt + 1))
+
+
+def _check_folder(url: str, dialect: Dialect) -> None:
+    """A SQLite file's folder must exist: say which one does not (SQLite says only "unable to open")."""
+    if dialect.name != "sqlite":
+        return
+    database = sa.engine.make_url(url).database
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return
+    folder = os.path.dirname(os.path.abspath(database))
+    if not os.path.isdir(folder):
+        what = "is not a folder" if os.path.exists(folder) else "does not exist"
+        raise DatabaseError(f"Cannot open the database {url}: the folder {folder} {what}")
 
 
 class _TimedOut(Exception):

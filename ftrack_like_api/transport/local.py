@@ -12,7 +12,7 @@ import json
 import threading
 from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
-from ..exceptions import DatabaseError, TransportError
+from ..exceptions import DatabaseError
 from .base import Transport, answer_of
 
 if TYPE_CHECKING:
@@ -45,17 +45,17 @@ class LocalTransport(Transport):
 
     @property
     def backend(self) -> Backend:
-        """The backend, opened (created and seeded, if new) on first use."""
+        """The backend, opened (created and seeded, if new) on first use; DatabaseError when it cannot be."""
         with self._lock:
             if self._backend is None:
                 from ..server import Backend  # the server package loads only here
 
                 try:
                     self._backend = Backend.from_url(self.url)
-                except DatabaseError as error:  # says what and where already
-                    raise TransportError(str(error)) from error
+                except DatabaseError:  # says what and where already
+                    raise
                 except Exception as error:  # a driver's or SQLAlchemy's error, translated here
-                    raise TransportError(f"Cannot open {self.url}: {error}") from error
+                    raise DatabaseError(f"Cannot open {self.url}: {error}") from error
             return self._backend
 
     def handle(self, batch: Sequence[Mapping[str, Any]]) -> list[Any]:

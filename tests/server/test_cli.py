@@ -174,8 +174,8 @@ def test_serve_runs_a_server_that_answers(tmp_path, ftrack_like, unused_port):
         answer = requests.post(f"{url}/api", json=[{"action": "query", "expression": "Status limit 1"}],
                                headers={"ftrack-user": "admin", "ftrack-api-key": key})  # fmt: skip
         assert answer.status_code == 200 and answer.json()[0]["data"]
-        # --timeout reaches the worker: a batch of 3,000 creates takes longer than 0.05 s.
-        creates = [{"action": "create", "entity_type": "User", "entity_data": {"username": f"u{i}"}} for i in range(3000)]
+        # --timeout reaches the worker: a batch of 30,000 creates takes far longer than 0.05 s.
+        creates = [{"action": "create", "entity_type": "User", "entity_data": {"username": f"u{i}"}} for i in range(30_000)]
         slow = requests.post(f"{url}/api", json=creates, headers={"ftrack-user": "admin", "ftrack-api-key": key})
         assert slow.json()["error_code"] == "timeout" and "limit of 0.05 s" in slow.json()["content"]
     # One log line per request, ours, with who, what and how it went; never the key.

@@ -6,7 +6,7 @@ import uuid
 
 import pytest
 
-from ftrack_like_api.exceptions import ServerError, TransportError
+from ftrack_like_api.exceptions import ServerError
 from ftrack_like_api.transport import LocalTransport, Transport
 
 pytest.importorskip("sqlalchemy", reason="the server extra is not installed")
@@ -70,12 +70,19 @@ def test_constructing_touches_nothing(tmp_path):
     transport.close()
 
 
-def test_a_database_that_cannot_be_opened_is_a_transport_error(tmp_path):
+def test_a_database_that_cannot_be_opened_is_a_database_error_naming_the_folder(tmp_path):
+    from ftrack_like_api.exceptions import DatabaseError
+
     blocker = pathlib.Path(tmp_path) / "file"
     blocker.write_text("not a directory")
     transport = LocalTransport(f"sqlite:///{blocker}/studio.db", "admin")
-    with pytest.raises(TransportError, match="Cannot open the database sqlite:///"):
+    with pytest.raises(DatabaseError, match=f"Cannot open the database sqlite:///.*: the folder {blocker} is not a folder"):
         transport.handle([{"action": "query", "expression": "Status"}])
+    missing = pathlib.Path(tmp_path) / "no" / "such"
+    transport = LocalTransport(f"sqlite:///{missing}/studio.db", "admin")
+    with pytest.raises(DatabaseError, match=f"the folder {missing} does not exist"):
+        transport.handle([{"action": "query", "expression": "Status"}])
+    assert not missing.exists()
 
 
 @pytest.mark.parametrize("url, words", [("http://example", "needs a database URL"), ("", "needs a database URL")])
