@@ -36,6 +36,7 @@ from .auth import Authenticator, define_tables
 from .batch import BatchContext
 from .compiler import Compiler
 from .dialects import Dialect, dialect_for
+from .integrity import Integrity
 from .permissions import PermissionDenied, Permissions, Roles
 from .reader import Reader
 from .seed import ADMIN_USERNAME, seed, seed_id
@@ -78,6 +79,7 @@ class Backend:
         self.reader = Reader(self.compiler)
         self.writer = Writer(self.compiler)
         self.permissions = Permissions(self.compiler)
+        self.integrity = Integrity(storage)
         #: Roles and project grants (the command line changes them; the API only reads them).
         self.roles = Roles(storage)
         #: API keys and roles (set by :meth:`from_url`).
@@ -200,6 +202,9 @@ class Backend:
             try:
                 with self.storage.time_limit(connection, deadline):
                     principal = self.permissions.principal(connection, *user)
+                    if principal.id is None and principal.username:
+                        raise ValidationError(f"No user {principal.username!r}: a batch acts as a user of this "
+                                              "database (api_user)", "unknown_user")  # fmt: skip
                     batch = BatchContext(connection, principal, grouped=grouped)
                     results = []
                     with self.compiler.scoped(principal.readable):
@@ -208,6 +213,7 @@ class Backend:
                                 raise _TimedOut(index)
                             results.append(self._operation(batch, index, operation))
                         batch.flush()
+                        self.integrity.check(batch)
                         self.permissions.check_written(connection, principal, batch.written)
                 if before_commit is not None:
                     before_commit(connection, results)

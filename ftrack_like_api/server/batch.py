@@ -46,6 +46,9 @@ class BatchContext:
         #: Rows created or changed in types that belong to projects, for a user who writes in some
         #: projects only: per type, (operation index, action, key values) — checked before the commit.
         self.written: dict[str, list[tuple[int, str, dict[str, Any]]]] = {}
+        #: Contexts created, renamed or moved, by id: the last operation that did (index, action,
+        #: type, key), for the checks made once the whole batch is applied (``integrity.py``).
+        self.contexts: dict[Any, tuple[int, str, str, Any]] = {}
         self.grouped = grouped
         self.now = datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None)
         self.cache: dict[tuple[Any, ...], Any] = {}

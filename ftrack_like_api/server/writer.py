@@ -95,6 +95,8 @@ class Writer:
             batch.insert(table, values, plan.rows_per_insert, key)
         if entity_type.project:
             batch.wrote(entity_type.name, "create", {k: row[k] for k in primary_key})
+        if table.name == "context":
+            batch.contexts[row["id"]] = (batch.index, "create", entity_type.name, [row["id"]])
         batch.created[key] = row
         for apply in after:
             apply(row)
@@ -166,6 +168,8 @@ class Writer:
             batch.updated(row_key(keys.values()), changes)
             if entity_type.project:  # it may have moved to another project
                 batch.wrote(entity_type.name, "update", keys)
+            if table.name == "context" and ("name" in changes or "parent_id" in changes):
+                batch.contexts[keys["id"]] = (batch.index, "update", entity_type.name, list(keys.values()))
         row = {**current, **changes}
         for apply in after:
             apply(row)
