@@ -16,6 +16,7 @@ errors, not crashes: a batch past the time limit is stopped in the database and 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import logging
 import socket
@@ -24,6 +25,7 @@ import time
 import zlib
 from typing import Any, Iterator
 
+import anyio
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.middleware import Middleware
@@ -32,7 +34,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from .auth import Refusal
+from .auth import MAX_KEY_LENGTH, KeyState, Refusal, claim_lifetime
 from .backend import WRITE_ACTIONS, Backend
 
 __all__ = ["create_app", "serving"]
@@ -45,11 +47,22 @@ MAX_BODY = 64 * 1024 * 1024
 SIGNIN_BODY = 64 * 1024
 #: Most operations one batch may carry.
 MAX_OPERATIONS = 50_000
+#: Seconds a copy of a running batch waits for its answer before it is told to come back (409).
+IDEMPOTENCY_WAIT = 5.0
 _STATUS = {"InvalidCredentialsError": 401, "PermissionError": 403, "ValidationError": 400, "ServerError": 500}
 
 
-def create_app(backend: Backend, max_body: int = MAX_BODY, max_operations: int = MAX_OPERATIONS) -> Starlette:
-    """The ASGI app serving ``backend``."""
+def create_app(
+    backend: Backend,
+    max_body: int = MAX_BODY,
+    max_operations: int = MAX_OPERATIONS,
+    idempotency_wait: float = IDEMPOTENCY_WAIT,
+) -> Starlette:
+    """The ASGI app serving ``backend``.
+
+    A request whose idempotency key another request is running waits up to
+    ``idempotency_wait`` seconds for that answer, then is told to come back (409).
+    """
 
     def error(request: Request, exception: str, content: str, code: str | None = None) -> Response:
         return _error_answer(request, {"exception": exception, "content": content, "error_code": code})
@@ -101,11 +114,16 @@ def create_app(backend: Backend, max_body: int = MAX_BODY, max_operations: int =
         # A batch that only reads changes nothing when it runs twice: only writes are remembered
         # (a remembered answer is a write of its own, on every request that carries a key).
         key = request.headers.get("ftrack-idempotency-key") if writes else None
+        claim = None
         if key:
-            remembered = await run_in_threadpool(backend.auth.remembered, user_id, key)  # type: ignore[union-attr]
-            if remembered is not None:
-                seen["outcome"] = "repeated"
-                return Response(remembered, media_type="application/json")
+            if len(key) > MAX_KEY_LENGTH:
+                return error(request, "ValidationError", f"An idempotency key is at most {MAX_KEY_LENGTH} characters",
+                             "bad_request")  # fmt: skip
+            state, found = await _claim(backend, user_id, key, hashlib.sha256(body).hexdigest(), idempotency_wait)
+            if state is not KeyState.CLAIMED:
+                seen["outcome"] = state.value
+                return _unclaimed(request, state, key, found)
+            claim = found
         written: list[str] = []
 
         def keep(connection: Any, results: list[Any]) -> None:
@@ -113,13 +131,28 @@ def create_app(backend: Backend, max_body: int = MAX_BODY, max_operations: int =
             # retry after any failure between the two cannot run it again. Written once: the
             # same text answers now and, for a retry, later.
             written.append(json.dumps(results))
-            backend.auth.remember(user_id, key, written[-1], connection=connection)  # type: ignore[union-attr]
+            if not backend.auth.settle(user_id, key, claim, written[-1], connection=connection):  # type: ignore[union-attr,arg-type]
+                raise _TakenOver()  # another request runs the batch now: not this one too
 
-        result: Any = await run_in_threadpool(backend.execute, batch, username, keep if key else None)
+        try:
+            result: Any = await run_in_threadpool(backend.execute, batch, username, keep if key else None)
+        except _TakenOver:
+            seen["outcome"] = KeyState.RUNNING.value
+            return _unclaimed(request, KeyState.RUNNING, key, None)  # type: ignore[arg-type]
+        except Exception:
+            if claim is not None:
+                await run_in_threadpool(backend.auth.release, user_id, key, claim)  # type: ignore[union-attr,arg-type]
+            raise
         if isinstance(result, dict):
             seen["outcome"] = f"error {result.get('error_code')}"
-            if key:  # nothing was stored: remembering the refusal only spares running it again
-                await run_in_threadpool(backend.auth.remember, user_id, key, json.dumps(result))  # type: ignore[union-attr]
+            if claim is not None:
+                # Nothing was stored. A refusal is remembered (running it again would refuse it
+                # again); a batch the server could not finish (a timeout, the database) is let
+                # go, so a retry with the key runs it.
+                if result.get("exception") == "ServerError":
+                    await run_in_threadpool(backend.auth.release, user_id, key, claim)  # type: ignore[union-attr,arg-type]
+                else:
+                    await run_in_threadpool(backend.auth.settle, user_id, key, claim, json.dumps(result))  # type: ignore[union-attr,arg-type]
             return _error_answer(request, result)
         text = written[-1] if written else await run_in_threadpool(json.dumps, result)
         if key:
@@ -190,6 +223,40 @@ def _gunzip(body: bytes, limit: int) -> bytes | None:
     if not inflater.eof:
         raise EOFError("the gzip stream ends early")
     return data
+
+
+async def _claim(backend: Backend, user_id: str, key: str, request_hash: str, wait: float) -> tuple[KeyState, str | None]:
+    """Claim an idempotency key; while another request runs its batch, wait (up to ``wait`` s) for the answer."""
+    deadline = time.monotonic() + wait
+    pause = 0.02
+    lifetime = claim_lifetime(backend.timeout)
+    while True:
+        state, found = await run_in_threadpool(backend.auth.claim, user_id, key, request_hash, lifetime)  # type: ignore[union-attr]
+        left = deadline - time.monotonic()
+        if state is not KeyState.RUNNING or left <= 0:
+            return state, found
+        await anyio.sleep(min(pause, left))
+        pause = min(pause * 2, 0.25)
+
+
+def _unclaimed(request: Request, state: KeyState, key: str, answer: str | None) -> Response:
+    """The answer for a key this request did not claim: the remembered one, "in progress" or "reused"."""
+    if state is KeyState.ANSWERED:
+        if answer.startswith("{"):  # type: ignore[union-attr]  # a refusal: with the status it had
+            return _error_answer(request, json.loads(answer))  # type: ignore[arg-type]
+        return Response(answer, media_type="application/json")
+    if state is KeyState.RUNNING:
+        # Whatever the mode: the client must see it is not an answer, and come back.
+        return JSONResponse({"exception": "ServerError", "content": f"The batch with the idempotency key {key!r} is "
+                             "still running; send it again for its answer", "error_code": "in_progress"},
+                            status_code=409, headers={"Retry-After": "1"})  # fmt: skip
+    return JSONResponse({"exception": "ValidationError", "content": f"The idempotency key {key!r} was sent before with "
+                         "a different batch; a new batch needs a new key", "error_code": "idempotency_key_reused"},
+                        status_code=422)  # fmt: skip
+
+
+class _TakenOver(Exception):
+    """The claim on a batch's key went to another request (this one was thought dead)."""
 
 
 def _authenticate(auth: Any, headers: Any) -> tuple[str, str]:

@@ -50,6 +50,21 @@ def test_an_older_database_is_upgraded_not_broken(fresh_database):
     backend.close()
 
 
+def test_the_tables_beside_the_entities_are_upgraded_too(fresh_database):
+    backend = Backend.from_url(fresh_database)
+    with backend.engine.begin() as connection:
+        # What an older version would have left: remembered answers without a state or a claim.
+        for column in ("state", "claim", "request_hash"):
+            connection.exec_driver_sql(f"ALTER TABLE idempotent_answer DROP COLUMN {column}")
+    backend.close()
+
+    backend = Backend.from_url(fresh_database)
+    with backend.engine.connect() as connection:
+        columns = {c["name"] for c in sa.inspect(connection).get_columns("idempotent_answer")}
+    assert {"state", "claim", "request_hash"} <= columns
+    backend.close()
+
+
 def test_a_database_from_a_newer_version_is_refused(fresh_database):
     backend = Backend.from_url(fresh_database)
     with backend.engine.begin() as connection:
