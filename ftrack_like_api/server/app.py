@@ -34,7 +34,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from .auth import MAX_KEY_LENGTH, KeyState, Refusal, claim_lifetime
+from .auth import MAX_KEY_LENGTH, MAX_USERNAME_LENGTH, KeyState, Refusal, claim_lifetime
 from .backend import WRITE_ACTIONS, Backend
 
 __all__ = ["create_app", "serving"]
@@ -69,7 +69,7 @@ def create_app(
 
     async def api(request: Request) -> Response:
         started = time.perf_counter()
-        seen: dict[str, Any] = {"user": request.headers.get("ftrack-user", ""), "actions": [], "outcome": "refused"}
+        seen: dict[str, Any] = {"user": _loggable(request.headers.get("ftrack-user", "")), "actions": [], "outcome": "refused"}
         response: Response | None = None
         try:
             response = await answer(request, seen)
@@ -84,7 +84,7 @@ def create_app(
     async def answer(request: Request, seen: dict[str, Any]) -> Response:
         """The answer to one ``POST /api``; what the log line says goes into ``seen``."""
         try:
-            user_id, username = await run_in_threadpool(_authenticate, backend.auth, request.headers)
+            user_id, username = await run_in_threadpool(_authenticate, backend.auth, request.headers, _address(request))
         except Refusal as refusal:
             return _refused(refusal)
         seen.update(user=username, outcome="invalid")
@@ -168,9 +168,9 @@ def create_app(
             return JSONResponse({"exception": "ValidationError", "content": "Send {\"username\": …, \"password\": …}",
                                  "error_code": "bad_request"}, status_code=400)  # fmt: skip
         try:
-            token, expires = await run_in_threadpool(backend.auth.sign_in, username, password)  # type: ignore[union-attr]
+            token, expires = await run_in_threadpool(backend.auth.sign_in, username, password, _address(request))  # type: ignore[union-attr]
         except Refusal as refusal:
-            log.info("signin user=%s refused", username)
+            log.info("signin user=%s refused", _loggable(username))
             return _refused(refusal)
         log.info("signin user=%s ok", username)
         return JSONResponse({"token": token, "expires_at": expires.isoformat(), "username": username})
@@ -259,19 +259,36 @@ class _TakenOver(Exception):
     """The claim on a batch's key went to another request (this one was thought dead)."""
 
 
-def _authenticate(auth: Any, headers: Any) -> tuple[str, str]:
-    """(user id, username) from a bearer token or ftrack-user + ftrack-api-key; Refusal otherwise."""
+def _authenticate(auth: Any, headers: Any, address: str) -> tuple[str, str]:
+    """(user id, username) from a bearer token or ftrack-user + ftrack-api-key (throttled per ``address``)."""
     bearer = headers.get("authorization", "")
     if bearer.lower().startswith("bearer "):
         return auth.verify_token(bearer[7:].strip())  # type: ignore[no-any-return]
     username = headers.get("ftrack-user", "")
-    return auth.check_key(username, headers.get("ftrack-api-key", "")), username
+    return auth.check_key(username, headers.get("ftrack-api-key", ""), address), username
+
+
+def _address(request: Request) -> str:
+    """The client's address, which failed sign-ins are counted by ('' when the server is not told).
+
+    Behind a proxy, run uvicorn with ``--proxy-headers`` and ``--forwarded-allow-ips`` so
+    that this is the client's address, not the proxy's.
+    """
+    return request.client.host if request.client else ""
+
+
+def _loggable(username: str) -> str:
+    """A user name as the log may show it: one too long for any user is not written out."""
+    return username if len(username) <= MAX_USERNAME_LENGTH else f"<{len(username)} characters>"
 
 
 def _refused(refusal: Refusal) -> Response:
     headers = {"Retry-After": str(refusal.retry_after)} if refusal.retry_after else None
-    answer = {"exception": "InvalidCredentialsError", "content": refusal.reason, "error_code":
-              "throttled" if refusal.status == 429 else "invalid_credentials"}  # fmt: skip
+    if refusal.status == 400:  # not a credential at all (a user name too long to be one)
+        answer = {"exception": "ValidationError", "content": refusal.reason, "error_code": "bad_request"}
+    else:
+        answer = {"exception": "InvalidCredentialsError", "content": refusal.reason, "error_code":
+                  "throttled" if refusal.status == 429 else "invalid_credentials"}  # fmt: skip
     return JSONResponse(answer, status_code=refusal.status, headers=headers)
 
 

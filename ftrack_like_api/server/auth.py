@@ -8,9 +8,16 @@
   (cannot write).
 - **Passwords** (for people) are hashed with scrypt, memory-hard, salted. Signing in
   with one gives a bearer token that expires; the server keeps the token's SHA-256.
-- **Throttling**: more than a few failed sign-ins or key checks for one user name in a
-  quarter of an hour are refused for a while, whoever tries. The count lives in the
-  database, so every worker agrees.
+  Every token of a user ends when their password changes, when they are disabled (and
+  stays ended when they are enabled again), and when an admin logs them out everywhere.
+- **Throttling**: more than a few failed sign-ins or key checks for one user name *from
+  one address* in a quarter of an hour are refused for a while, from that address: an
+  attacker elsewhere cannot lock the owner out. Many more failures for one name from
+  anywhere stop password sign-ins for that name (guessing spread over many addresses);
+  a right API key is still let in from an address without failures, as a random
+  256-bit key cannot be guessed. The counts live in the database, so every worker agrees.
+- **User names** longer than ``MAX_USERNAME_LENGTH`` are refused before anything is
+  looked up, stored or logged.
 - **Idempotency**: a batch sent with an idempotency key is answered from memory when the
   same user sends the same key again within a day, so a retry after a dropped
   connection is carried out once. The first request to bring a key *claims* it (a row
@@ -38,8 +45,8 @@ import sqlalchemy as sa
 
 from ..exceptions import ValidationError
 
-__all__ = ["Authenticator", "KeyState", "ROLES", "Refusal", "claim_lifetime", "define_tables", "hash_password",
-           "password_matches"]
+__all__ = ["Authenticator", "KeyState", "ROLES", "Refusal", "check_username", "claim_lifetime", "define_tables",
+           "hash_password", "password_matches"]
 
 log = logging.getLogger(__name__)
 
@@ -58,8 +65,12 @@ FORGET_EVERY = 100
 LAST_USED_EVERY = datetime.timedelta(minutes=1)
 #: How long a sign-in token lasts.
 TOKEN_LIFETIME = datetime.timedelta(hours=12)
-#: Failures for one user name within FAILURE_WINDOW before further tries are refused.
+#: Failures for one user name from one address within FAILURE_WINDOW before further tries from there are refused.
 MAX_FAILURES = 10
+#: Failures for one user name from anywhere within FAILURE_WINDOW before password sign-ins for it are refused.
+MAX_NAME_FAILURES = 100
+#: Longest user name accepted.
+MAX_USERNAME_LENGTH = 255
 FAILURE_WINDOW = datetime.timedelta(minutes=15)
 #: scrypt's cost: 16 MiB of memory per hash.
 SCRYPT = {"n": 2**14, "r": 8, "p": 1}
@@ -99,6 +110,7 @@ def define_tables(metadata: sa.MetaData) -> dict[str, sa.Table]:
             sa.Column("id", sa.Text, primary_key=True),
             sa.Column("username", sa.Text, nullable=False, index=True),
             sa.Column("at", sa.DateTime, nullable=False),
+            sa.Column("address", sa.Text),  # the client's address ('' if unknown; added later, so nullable)
         ),
         "idempotent_answer": sa.Table(
             "idempotent_answer", metadata,
@@ -134,6 +146,12 @@ class Refusal(Exception):
     def __init__(self, reason: str, status: int = 401, retry_after: int | None = None) -> None:
         super().__init__(reason)
         self.reason, self.status, self.retry_after = reason, status, retry_after
+
+
+def check_username(username: str) -> None:
+    """Refuse (400) a user name longer than any user's: before it is looked up, stored or logged."""
+    if len(username) > MAX_USERNAME_LENGTH:
+        raise Refusal(f"A user name is at most {MAX_USERNAME_LENGTH} characters", status=400)
 
 
 def hash_password(password: str) -> str:
@@ -185,7 +203,8 @@ class Authenticator:
         )  # fmt: skip
         recent = (
             sa.select(sa.func.count())
-            .where(failures.c.username == sa.bindparam("username"), failures.c.at > sa.bindparam("since"))
+            .where(failures.c.username == sa.bindparam("username"), failures.c.address == sa.bindparam("address"),
+                   failures.c.at > sa.bindparam("since"))
             .scalar_subquery().label("failures")
         )  # fmt: skip
         self._find_key = found
@@ -258,33 +277,35 @@ class Authenticator:
 
     def verify(self, username: str, secret: str) -> str | None:
         """The user's id if ``secret`` is a live key of that active user, else None (whichever part was wrong)."""
-        row = self._key(username, secret, with_failures=False)
+        row = self._key(username, secret, "", with_failures=False)
         return None if row is None else self._used(row)
 
-    def check_key(self, username: str, secret: str) -> str:
-        """The user's id for a live key; Refusal otherwise — 429 while the name is throttled, else 401.
+    def check_key(self, username: str, secret: str, address: str = "") -> str:
+        """The user's id for a live key; Refusal otherwise — 429 while the name is throttled at ``address``, else 401.
 
         What every request asks, in one query when the key is right: the key, its user, and
-        the name's recent failures (a throttled name is refused even with the right key).
+        the name's recent failures from this address (throttled there, the right key is
+        refused too; from another address it is let in).
         """
-        row = self._key(username, secret, with_failures=True)
+        check_username(username)
+        row = self._key(username, secret, address, with_failures=True)
         if row is None:
-            self.check_throttle(username)
-            self.failed(username)
+            self.check_throttle(username, address)
+            self.failed(username, address)
             # The same answer whether the user or the key was wrong: it tells nobody who exists.
             raise Refusal("The credentials were not accepted")
         if row.failures >= MAX_FAILURES:
-            self.check_throttle(username)  # says how long to wait
+            self.check_throttle(username, address)  # says how long to wait
         return self._used(row)
 
-    def _key(self, username: str, secret: str, with_failures: bool) -> Any:
+    def _key(self, username: str, secret: str, address: str, with_failures: bool) -> Any:
         if not username or not secret:
             return None
         digest = _digest(secret)
         statement = self._find_key_and_failures if with_failures else self._find_key
         with self.engine.connect() as connection:
             row = connection.execute(
-                statement, {"digest": digest, "username": username, "since": _now() - FAILURE_WINDOW}
+                statement, {"digest": digest, "username": username, "address": address, "since": _now() - FAILURE_WINDOW}
             ).first()
         if row is None or not hmac.compare_digest(row.secret_hash, digest):
             return None
@@ -301,34 +322,57 @@ class Authenticator:
     # --- people: passwords, tokens, throttling ------------------------------------------------------
 
     def set_password(self, username: str, password: str) -> None:
+        """Set ``username``'s password; their sign-in tokens end with the old one."""
         if len(password) < 8:
             raise ValidationError("A password needs at least 8 characters", "weak_password")
         with self.engine.begin() as connection:
             user = self._require(connection, username)
             connection.execute(self.passwords.delete().where(self.passwords.c.user_id == user))
             connection.execute(self.passwords.insert().values(user_id=user, hash=hash_password(password)))
+            self.end_tokens(user, connection)
 
-    def check_throttle(self, username: str) -> None:
-        """Refuse (429) while ``username`` has had too many failures lately."""
+    def end_tokens(self, user_id: str, connection: sa.Connection | None = None) -> int:
+        """End every sign-in token of a user (in ``connection``'s transaction, if given); how many there were."""
+        with self._writing(connection) as connection:
+            return int(connection.execute(self.tokens.delete().where(self.tokens.c.user_id == user_id)).rowcount)
+
+    def logout_everywhere(self, username: str) -> int:
+        """End every sign-in token of ``username`` (their API keys stay: revoke those by name); how many."""
+        with self.engine.begin() as connection:
+            return self.end_tokens(self._require(connection, username), connection)
+
+    def check_throttle(self, username: str, address: str = "", signing_in: bool = False) -> None:
+        """Refuse (429) while ``username`` has had too many failures from ``address`` lately.
+
+        ``signing_in`` (a password, which could be guessed): also while the name has had
+        many more failures from anywhere.
+        """
         since = _now() - FAILURE_WINDOW
+        failures = self.failures
+        here = failures.c.address == address
         with self.engine.connect() as connection:
             recent = connection.execute(
-                sa.select(sa.func.count(), sa.func.min(self.failures.c.at))
-                .where(self.failures.c.username == username, self.failures.c.at > since)
+                sa.select(sa.func.count(sa.case((here, 1))), sa.func.min(sa.case((here, failures.c.at))),
+                          sa.func.count(), sa.func.min(failures.c.at))
+                .where(failures.c.username == username, failures.c.at > since)
             ).one()  # fmt: skip
-        if recent[0] >= MAX_FAILURES:
-            wait = int((recent[1] + FAILURE_WINDOW - _now()).total_seconds()) + 1
+        oldest = recent[1] if recent[0] >= MAX_FAILURES else recent[3] if signing_in and recent[2] >= MAX_NAME_FAILURES else None
+        if oldest is not None:
+            wait = int((oldest + FAILURE_WINDOW - _now()).total_seconds()) + 1
             raise Refusal(f"Too many failed attempts; try again in {wait} s", status=429, retry_after=wait)
 
-    def failed(self, username: str) -> None:
+    def failed(self, username: str, address: str = "") -> None:
         now = _now()
         with self.engine.begin() as connection:
             connection.execute(self.failures.delete().where(self.failures.c.at < now - FAILURE_WINDOW))
-            connection.execute(self.failures.insert().values(id=str(uuid.uuid4()), username=username, at=now))
+            connection.execute(
+                self.failures.insert().values(id=str(uuid.uuid4()), username=username, address=address, at=now)
+            )
 
-    def sign_in(self, username: str, password: str) -> tuple[str, datetime.datetime]:
+    def sign_in(self, username: str, password: str, address: str = "") -> tuple[str, datetime.datetime]:
         """A token and when it expires, for the right password; Refusal otherwise (the same whoever asks)."""
-        self.check_throttle(username)
+        check_username(username)
+        self.check_throttle(username, address, signing_in=True)
         with self.engine.connect() as connection:
             row = connection.execute(
                 sa.select(self.passwords.c.hash, self.users.c.id)
@@ -336,7 +380,7 @@ class Authenticator:
                 .where(self.users.c.username == username, self.users.c.is_active.is_(True))
             ).first()  # fmt: skip
         if row is None or not password_matches(password, row.hash):
-            self.failed(username)
+            self.failed(username, address)
             raise Refusal("The credentials were not accepted")
         token = secrets.token_urlsafe(32)
         expires = _now() + TOKEN_LIFETIME
