@@ -271,8 +271,8 @@ def _authenticate(auth: Any, headers: Any, address: str) -> tuple[str, str]:
 def _address(request: Request) -> str:
     """The client's address, which failed sign-ins are counted by ('' when the server is not told).
 
-    Behind a proxy, run uvicorn with ``--proxy-headers`` and ``--forwarded-allow-ips`` so
-    that this is the client's address, not the proxy's.
+    Behind a proxy, uvicorn takes it from ``X-Forwarded-For`` when the proxy is trusted
+    (``FORWARDED_ALLOW_IPS``; by default a proxy on the same machine).
     """
     return request.client.host if request.client else ""
 
