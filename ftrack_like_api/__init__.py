@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from .exceptions import (
     AttributeValueError,
+    ConflictError,
     DatabaseError,
     Error,
     ExpressionError,
@@ -26,6 +27,7 @@ from .version import __version__
 
 __all__ = [
     "AttributeValueError",
+    "ConflictError",
     "DatabaseError",
     "Error",
     "ExpressionError",

@@ -113,6 +113,42 @@ def user_disable(options: argparse.Namespace) -> int:
     return 0
 
 
+def user_role(options: argparse.Namespace) -> int:
+    with _backend(options) as backend:
+        backend.auth.set_role(options.name, options.role)  # type: ignore[union-attr]
+        shown = backend.auth.role(_user_id(backend, options.name))  # type: ignore[union-attr]
+    print(f"user {options.name} is now {shown}")
+    return 0
+
+
+def user_grant(options: argparse.Namespace) -> int:
+    with _backend(options) as backend:
+        if options.all_projects:
+            backend.auth.allow_all_projects(options.name)  # type: ignore[union-attr]
+        else:
+            backend.auth.grant(options.name, options.project, options.role)  # type: ignore[union-attr]
+        shown = backend.auth.role(_user_id(backend, options.name))  # type: ignore[union-attr]
+    print(f"user {options.name}: {shown}")
+    return 0
+
+
+def user_revoke(options: argparse.Namespace) -> int:
+    with _backend(options) as backend:
+        if not backend.auth.revoke_project(options.name, options.project):  # type: ignore[union-attr]
+            raise Error(f"{options.name} had no grant on {options.project!r}")
+        shown = backend.auth.role(_user_id(backend, options.name))  # type: ignore[union-attr]
+    print(f"user {options.name}: {shown}")
+    return 0
+
+
+def _user_id(backend: Backend, name: str) -> str:
+    with backend.engine.connect() as connection:
+        found = backend.auth.user_id(connection, name)  # type: ignore[union-attr]
+    if found is None:
+        raise Error(f"No user {name!r}")
+    return found
+
+
 def user_password(options: argparse.Namespace) -> int:
     password = sys.stdin.readline().rstrip("\n") if options.password_stdin else getpass.getpass(f"Password for {options.name}: ")
     with _backend(options) as backend:
@@ -248,6 +284,18 @@ def parser() -> argparse.ArgumentParser:
     added.add_argument("--email")
     command("list", user_list, "list users", users)
     command("disable", user_disable, "disable a user (their keys stop working)", users).add_argument("name")
+    roled = command("role", user_role, "give a user a role (admin, user, read-only) wherever they have access", users)
+    roled.add_argument("name")
+    roled.add_argument("role", choices=ROLES)
+    granted = command("grant", user_grant, "restrict a user to the projects granted, this one among them", users)
+    granted.add_argument("name")
+    which = granted.add_mutually_exclusive_group(required=True)
+    which.add_argument("--project", help="the project's name or id")
+    which.add_argument("--all-projects", action="store_true", help="lift the restriction: every project again")
+    granted.add_argument("--role", choices=ROLES, help="the role on that project (default: the user's role)")
+    revoked_project = command("revoke", user_revoke, "take a project from a user's grants", users)
+    revoked_project.add_argument("name")
+    revoked_project.add_argument("--project", required=True, help="the project's name or id")
     passworded = command("password", user_password, "set a user's password (for signing in)", users)
     passworded.add_argument("name")
     passworded.add_argument("--password-stdin", action="store_true", help="read the password from standard input")

@@ -6,6 +6,7 @@
      ├── SchemaError            an entity type or schema definition that cannot be used
      ├── ValidationError        an operation of a batch the server refuses: which one and why
      ├── ServerError            the server answered a batch with an error (client side)
+     │    └── ConflictError     a value changed since it was read (``check_conflicts``)
      ├── TransportError         the server could not be reached, or its answer not read
      ├── DatabaseError          the server's database could not be opened (server side)
      ├── NoResultFoundError     ``one()`` found nothing
@@ -25,6 +26,7 @@ from __future__ import annotations
 
 __all__ = [
     "AttributeValueError",
+    "ConflictError",
     "DatabaseError",
     "Error",
     "ExpressionError",
@@ -54,8 +56,9 @@ class ValidationError(Error):
 
     ``code`` names the kind of problem (``unknown_attribute``, ``wrong_type``,
     ``immutable``, ``missing_required``, ``duplicate_key``, ``missing_reference``,
-    ``not_found``, ``still_referenced`` …). In a batch, ``index``, ``action``,
-    ``entity_type`` and ``entity_key`` say which operation it was.
+    ``not_found``, ``still_referenced``, ``conflict`` …). In a batch, ``index``, ``action``,
+    ``entity_type`` and ``entity_key`` say which operation it was. A ``conflict`` also
+    has ``conflict``: ``{"attribute", "expected", "current"}`` (wire values).
     """
 
     def __init__(self, reason: str, code: str = "invalid") -> None:
@@ -65,6 +68,7 @@ class ValidationError(Error):
         self.action: str | None = None
         self.entity_type: str | None = None
         self.entity_key: object = None
+        self.conflict: dict | None = None  # type: ignore[type-arg]
         super().__init__(reason)
 
     def at(self, index: int, action: str | None, entity_type: str | None, entity_key: object) -> ValidationError:
@@ -92,6 +96,34 @@ class ServerError(Error):
         operation = answer.get("operation")
         self.operation = operation if isinstance(operation, dict) else None
         super().__init__(f"{self.exception}: {self.content}" if self.content else self.exception)
+
+    @classmethod
+    def from_answer(cls, answer: dict) -> ServerError:  # type: ignore[type-arg]
+        """The error a server's error object stands for: a :class:`ConflictError` for ``conflict``."""
+        return ConflictError(answer) if answer.get("error_code") == "conflict" else ServerError(answer)
+
+
+class ConflictError(ServerError):
+    """A value the commit expected to replace had changed on the server; nothing was stored.
+
+    Raised when a ``Session(check_conflicts=True)`` commits over someone else's change.
+    ``entity_type`` and ``entity_key`` name the entity, ``attribute`` the attribute,
+    ``expected`` the value this session had read and ``current`` the server's (wire
+    values: a reference as ``{"__entity_type__", <key>}``, None for empty). The session
+    keeps its changes: read the value again, set it knowing the server's, and commit;
+    or ``rollback()``.
+    """
+
+    def __init__(self, answer: dict) -> None:  # type: ignore[type-arg]
+        super().__init__(answer)
+        operation = self.operation or {}
+        self.entity_type = operation.get("entity_type")
+        self.entity_key = operation.get("entity_key")
+        conflict = answer.get("conflict")
+        conflict = conflict if isinstance(conflict, dict) else {}
+        self.attribute = conflict.get("attribute")
+        self.expected = conflict.get("expected")
+        self.current = conflict.get("current")
 
 
 class TransportError(Error):

@@ -26,7 +26,7 @@ from typing import Any, Iterable, Iterator, Mapping
 
 from .exceptions import SchemaError
 
-__all__ = ["Attribute", "EntityType", "Kind", "Schema", "Through"]
+__all__ = ["Attribute", "EntityType", "Kind", "ProjectRule", "Schema", "Through"]
 
 #: Scalar types of our format, and how each is written in ftrack's.
 SCALAR_TYPES = {
@@ -129,6 +129,29 @@ class Attribute:
 
 
 @dataclasses.dataclass(frozen=True)
+class ProjectRule:
+    """How a row of a type leads to the project it belongs to (project permissions use it).
+
+    Either ``path``, references followed to a project's id (``asset.parent.project_id``),
+    or a polymorphic ``key`` that may hold the key of a row of type ``within``: the row
+    then belongs to that row's project. A row whose path leads nowhere belongs to no
+    project and is studio-wide.
+    """
+
+    path: tuple[str, ...] = ()
+    key: str | None = None
+    within: str | None = None
+
+    @classmethod
+    def parse(cls, spec: Any) -> ProjectRule:
+        if isinstance(spec, str) and spec:
+            return cls(path=tuple(spec.split(".")))
+        if isinstance(spec, Mapping) and isinstance(spec.get("key"), str) and isinstance(spec.get("in"), str):
+            return cls(key=spec["key"], within=spec["in"])
+        raise SchemaError(f"A project rule is a path or {{'key': …, 'in': Type}}, not {spec!r}")
+
+
+@dataclasses.dataclass(frozen=True)
 class EntityType:
     """An entity type: its attributes (inherited ones included), keys and storage."""
 
@@ -147,6 +170,8 @@ class EntityType:
     own_classifier: Mapping[str, Any] = dataclasses.field(default_factory=dict)
     #: Indexes over several columns, for the filters and orders that are common together.
     indexes: tuple[tuple[str, ...], ...] = ()
+    #: How its rows lead to their project (none: the type is studio-wide).
+    project: tuple[ProjectRule, ...] = ()
 
     def attribute(self, name: str) -> Attribute | None:
         return self.attributes.get(name)
@@ -351,6 +376,7 @@ def _entity_type(name: str, spec: Mapping[str, Any], base: EntityType | None) ->
         classifier=classifier,
         own_classifier=own_classifier,
         indexes=tuple(dict.fromkeys([*(base.indexes if base else ()), *(tuple(i) for i in spec.get("indexes", ()))])),
+        project=tuple(ProjectRule.parse(r) for r in spec["project"]) if "project" in spec else (base.project if base else ()),
     )
 
 

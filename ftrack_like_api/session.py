@@ -76,6 +76,9 @@ class Session:
     ``plugin_paths`` (or ``FTRACK_EVENT_PLUGIN_PATH``) register when the session is made,
     with the ``plugin_arguments`` they accept. ``chunk_size``
     splits a large commit into batches of that many operations (each atomic on its own).
+    With ``check_conflicts``, a commit fails with :class:`~ftrack_like_api.exceptions.ConflictError`
+    instead of overwriting a value someone changed since this session read it (our server
+    only; off by default, as ftrack has no such check).
     """
 
     def __init__(
@@ -94,6 +97,7 @@ class Session:
         timeout: float | tuple[float, float] = (10.0, 300.0),
         page_size: int = 500,
         chunk_size: int | None = None,
+        check_conflicts: bool = False,
     ) -> None:
         self.server_url = server_url or os.environ.get("FTRACK_SERVER")
         self.api_user = api_user or os.environ.get("FTRACK_API_USER")
@@ -118,6 +122,8 @@ class Session:
         self.record_operations = True
         self.page_size = page_size
         self.chunk_size = chunk_size
+        #: Whether a commit sends the values its updates replace, for the server to check.
+        self.check_conflicts = check_conflicts
         self.identity_map = IdentityMap()
         self.recorded_operations = Operations()
         self._merger = Merger(self)
@@ -428,8 +434,10 @@ class Session:
 
     def record_update(self, entity: Entity, name: str, old: Any, new: Any) -> None:
         """Record that one attribute of ``entity`` changed (entities call this)."""
+        kind = entity.schema.attributes[name].kind
+        remote = entity._remote.get(name, NOT_SET) if kind in (Kind.SCALAR, Kind.REFERENCE) else NOT_SET
         with self._lock:
-            self._record(UpdateEntityOperation(entity.entity_type, entity.primary_key, name, old, new))
+            self._record(UpdateEntityOperation(entity.entity_type, entity.primary_key, name, old, new, remote))
 
     def _record(self, operation: Any) -> None:
         if self.record_operations:
@@ -464,10 +472,11 @@ class Session:
 
         If the server refuses, nothing of that batch is stored, a ServerError says which
         operation and why, and every change is still recorded here: fix it and commit
-        again, or ``rollback()``.
+        again, or ``rollback()``. With ``check_conflicts``, a value changed on the server
+        since this session read it is a ConflictError: read it again, set it, and commit.
         """
         with self._lock:
-            batch = self.recorded_operations.plan(self.encode_value)
+            batch = self.recorded_operations.plan(self.encode_value, expect=self.check_conflicts)
             if not batch:
                 return
             for chunk in chunked(batch, self.chunk_size):

@@ -10,7 +10,9 @@ answered without a scan. :meth:`Operations.plan` folds the queue into the batch 
 - the last write to an attribute wins;
 - changes to an entity created in the same unit of work fold into its create;
 - each entity's operation keeps the place of its first operation, and a delete the place
-  of the delete, so creates come before whatever refers to them.
+  of the delete, so creates come before whatever refers to them;
+- asked to (``expect=True``), an update carries ``expected``: for each attribute, the
+  server's value as it was read when the last change to it was made (none if never read).
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence, Union
 
-from .symbol import State
+from .symbol import NOT_SET, State
 
 __all__ = [
     "CreateEntityOperation",
@@ -54,11 +56,16 @@ class CreateEntityOperation(_EntityOperation):
 
 @dataclasses.dataclass(frozen=True)
 class UpdateEntityOperation(_EntityOperation):
-    """One attribute of an entity changed from ``old_value`` to ``new_value``."""
+    """One attribute of an entity changed from ``old_value`` to ``new_value``.
+
+    ``remote_value`` is the server's value as the session had read it then (``NOT_SET``:
+    never read, or not a value a commit can expect: a collection).
+    """
 
     attribute_name: str
     old_value: Any
     new_value: Any
+    remote_value: Any = NOT_SET
 
 
 @dataclasses.dataclass(frozen=True)
@@ -78,6 +85,7 @@ class _Pending:
     entity_key: Mapping[str, Any]
     data: dict[str, Any]
     place: int
+    expected: dict[str, Any] = dataclasses.field(default_factory=dict)
 
 
 class Operations:
@@ -130,8 +138,11 @@ class Operations:
             return State.CREATED
         return State.MODIFIED
 
-    def plan(self, encode: Callable[[Any], Any] = lambda value: value) -> list[dict[str, Any]]:
-        """The batch these operations add up to, in the wire format; ``encode`` writes each value."""
+    def plan(self, encode: Callable[[Any], Any] = lambda value: value, expect: bool = False) -> list[dict[str, Any]]:
+        """The batch these operations add up to, in the wire format; ``encode`` writes each value.
+
+        With ``expect``, each update names the server values it replaces (``expected``).
+        """
         pending: dict[Identity, _Pending] = {}
         done: list[_Pending] = []  # entities deleted and created again under the same key
         for place, operation in enumerate(self._operations):
@@ -151,6 +162,7 @@ class Operations:
                         "update", operation.entity_type, operation.entity_key, {}, place
                     )
                 current.data[operation.attribute_name] = operation.new_value
+                current.expected[operation.attribute_name] = operation.remote_value
             else:
                 if current is not None and current.action == "create":
                     del pending[identity]  # created and deleted here: the server never hears of it
@@ -165,6 +177,9 @@ class Operations:
                 written["entity_data"] = {name: encode(value) for name, value in data.items()}
             elif entry.action == "update":
                 written["entity_data"] = {name: encode(value) for name, value in entry.data.items()}
+                expected = {name: encode(value) for name, value in entry.expected.items() if value is not NOT_SET}
+                if expect and expected:
+                    written["expected"] = expected
             batch.append(written)
         return batch
 

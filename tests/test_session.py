@@ -151,6 +151,30 @@ def test_a_refused_commit_keeps_every_change(session):
     assert session.query(f"Task where id is {bad['id']}").one() is bad
 
 
+def test_check_conflicts_sends_the_values_read_before_each_change(studio):
+    with Session(server_url=studio["url"], api_user="admin", check_conflicts=True) as session:
+        shot = session.query('select name from Shot where name is "sh150"').one()
+        with session.auto_populating(False):
+            shot["description"] = "never read"  # sent without an expected value
+        shot["name"] = "sh150b"
+        shot["parent"] = shot["parent"]  # a reference: expected by its key
+        counting = Counting(session)
+        session.commit()
+        sent = counting.batches[0][0]
+        assert sent["expected"] == {"name": "sh150", "parent": {"__entity_type__": "Sequence", "id": studio["sequence"]}}
+        shot["name"] = "sh150"
+        session.commit()
+        assert counting.batches[1][0]["expected"] == {"name": "sh150b"}  # the value as committed
+
+
+def test_without_check_conflicts_updates_go_as_ftrack_sends_them(session):
+    shot = session.query('select name from Shot where name is "sh151"').one()
+    shot["name"] = "sh151"
+    counting = Counting(session)
+    session.commit()
+    assert "expected" not in counting.batches[0][0]
+
+
 def test_rollback_forgets_changes_and_created_entities(session):
     shot = session.query('Shot where name is "sh004"').one()
     name = shot["name"]

@@ -4,7 +4,7 @@ import datetime
 
 import pytest
 
-from ftrack_like_api.symbol import State
+from ftrack_like_api.symbol import NOT_SET, State
 from ftrack_like_api.unit_of_work import (
     CreateEntityOperation,
     DeleteEntityOperation,
@@ -42,6 +42,22 @@ def test_updates_fold_into_the_create_and_the_last_write_wins():
     ).plan()
     assert batch == [{"action": "create", "entity_type": "Shot", "entity_key": ["s1"],
                       "entity_data": {"__entity_type__": "Shot", "id": "s1", "name": "sh030", "description": "hero"}}]
+
+
+def test_asked_to_an_update_names_the_server_values_it_replaces_as_read_at_the_last_change():
+    operations = queue(
+        UpdateEntityOperation("Task", {"id": "t1"}, "bid", 2.5, 3.5, 2.5),
+        UpdateEntityOperation("Task", {"id": "t1"}, "name", "a", "b", NOT_SET),  # never read: nothing to expect
+        UpdateEntityOperation("Task", {"id": "t1"}, "bid", 3.5, 5.5, 4.5),  # read again (4.5) before this change
+        UpdateEntityOperation("Task", {"id": "t1"}, "description", None, "x", None),
+        UpdateEntityOperation("Task", {"id": "t2"}, "name", "a", "b", NOT_SET),
+        create("Shot", "s1", name="a"),
+        UpdateEntityOperation("Shot", {"id": "s1"}, "name", "a", "b", NOT_SET),
+    )
+    batch = operations.plan(expect=True)
+    assert batch[0]["expected"] == {"bid": 4.5, "description": None}
+    assert "expected" not in batch[1] and "expected" not in batch[2]
+    assert all("expected" not in operation for operation in operations.plan())  # ftrack's wire: off by default
 
 
 def test_a_create_and_a_delete_cancel_out_with_everything_between():

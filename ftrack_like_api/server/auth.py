@@ -5,7 +5,8 @@
   needs no slow hash: there is nothing to guess), when it was made and last used, and
   whether it was revoked.
 - **Roles**: ``admin`` (manages users and everyone's keys), ``user``, ``read-only``
-  (cannot write).
+  (cannot write), for every project or some: ftrack's ``SecurityRole`` model, kept by
+  ``permissions.py`` (this class only passes the command line's changes on).
 - **Passwords** (for people) are hashed with scrypt, memory-hard, salted. Signing in
   with one gives a bearer token that expires; the server keeps the token's SHA-256.
   Every token of a user ends when their password changes, when they are disabled (and
@@ -44,13 +45,13 @@ from typing import Any
 import sqlalchemy as sa
 
 from ..exceptions import ValidationError
+from .permissions import ROLES, Roles
 
 __all__ = ["Authenticator", "KeyState", "ROLES", "Refusal", "check_username", "claim_lifetime", "define_tables",
            "hash_password", "password_matches"]
 
 log = logging.getLogger(__name__)
 
-ROLES = ("admin", "user", "read-only")
 #: How long an answer to an idempotent batch is remembered.
 IDEMPOTENCY_WINDOW = datetime.timedelta(days=1)
 #: How long a claim outlives the server's time limit per batch before another request may take it over.
@@ -88,11 +89,6 @@ def define_tables(metadata: sa.MetaData) -> dict[str, sa.Table]:
             sa.Column("created_at", sa.DateTime, nullable=False),
             sa.Column("last_used_at", sa.DateTime),
             sa.Column("revoked_at", sa.DateTime),
-        ),
-        "user_role": sa.Table(
-            "user_role", metadata,
-            sa.Column("user_id", sa.Text, sa.ForeignKey("resource.id", ondelete="CASCADE"), primary_key=True),
-            sa.Column("role", sa.Text, nullable=False),
         ),
         "user_password": sa.Table(
             "user_password", metadata,
@@ -183,10 +179,10 @@ def _digest(secret: str) -> str:
 class Authenticator:
     """API keys, roles and remembered answers on one backend's database."""
 
-    def __init__(self, engine: sa.Engine, tables: dict[str, sa.Table], users: sa.Table) -> None:
+    def __init__(self, engine: sa.Engine, tables: dict[str, sa.Table], users: sa.Table, roles: Roles) -> None:
         self.engine = engine
         self.keys = tables["api_key"]
-        self.roles = tables["user_role"]
+        self.roles = roles
         self.answers = tables["idempotent_answer"]
         self.passwords = tables["user_password"]
         self.tokens = tables["auth_token"]
@@ -218,17 +214,43 @@ class Authenticator:
         ).scalar()
 
     def role(self, user_id: str, connection: sa.Connection | None = None) -> str:
+        """The user's role as the command line names it, with the projects it is restricted to."""
         with contextlib.nullcontext(connection) if connection is not None else self.engine.connect() as reading:
-            role = reading.execute(sa.select(self.roles.c.role).where(self.roles.c.user_id == user_id)).scalar()
-        return role or "user"
+            return self.roles.role(reading, user_id)
 
     def set_role(self, username: str, role: str) -> None:
+        """Give ``username`` ``role`` (``admin``, ``user``, ``read-only``) wherever they have access."""
         if role not in ROLES:
             raise ValidationError(f"A role is one of {', '.join(ROLES)}, not {role!r}", "bad_role")
         with self.engine.begin() as connection:
-            user = self._require(connection, username)
-            connection.execute(self.roles.delete().where(self.roles.c.user_id == user))
-            connection.execute(self.roles.insert().values(user_id=user, role=role))
+            self.roles.set_role(connection, self._require(connection, username), role)
+
+    def grant(self, username: str, project: str, role: str | None = None) -> None:
+        """Restrict ``username`` to the projects granted, ``project`` (a name or id) among them."""
+        if role is not None and role not in ROLES:
+            raise ValidationError(f"A role is one of {', '.join(ROLES)}, not {role!r}", "bad_role")
+        with self.engine.begin() as connection:
+            self.roles.grant(connection, self._require(connection, username), self._project(connection, project), role)
+
+    def revoke_project(self, username: str, project: str) -> int:
+        """Take ``project`` from ``username``'s grants; how many went."""
+        with self.engine.begin() as connection:
+            return self.roles.revoke(connection, self._require(connection, username), self._project(connection, project))
+
+    def allow_all_projects(self, username: str) -> None:
+        """Lift ``username``'s restriction to some projects."""
+        with self.engine.begin() as connection:
+            self.roles.allow_all(connection, self._require(connection, username))
+
+    def _project(self, connection: sa.Connection, project: str) -> str:
+        contexts = self.roles.contexts
+        found = connection.execute(
+            sa.select(contexts.c.id).where(contexts.c.context_type == "show",
+                                           sa.or_(contexts.c.name == project, contexts.c.id == project))
+        ).scalars().all()  # fmt: skip
+        if len(found) != 1:
+            raise ValidationError(f"No project {project!r}" if not found else f"Several projects are called {project!r}", "not_found")
+        return str(found[0])
 
     def _require(self, connection: sa.Connection, username: str) -> str:
         user = self.user_id(connection, username)

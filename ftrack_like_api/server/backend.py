@@ -35,6 +35,7 @@ from .auth import Authenticator, define_tables
 from .batch import BatchContext
 from .compiler import Compiler
 from .dialects import Dialect, dialect_for
+from .permissions import PermissionDenied, Permissions, Roles
 from .reader import Reader
 from .seed import ADMIN_USERNAME, seed, seed_id
 from .storage import Storage
@@ -75,7 +76,9 @@ class Backend:
         self.compiler = Compiler(schema, storage)
         self.reader = Reader(self.compiler)
         self.writer = Writer(self.compiler)
-        self._users: dict[str, str] = {}
+        self.permissions = Permissions(self.compiler)
+        #: Roles and project grants (the command line changes them; the API only reads them).
+        self.roles = Roles(storage)
         #: API keys and roles (set by :meth:`from_url`).
         self.auth: Authenticator | None = None
         self._written_since_optimize = 0
@@ -104,7 +107,7 @@ class Backend:
         auth_tables = define_tables(storage.metadata)
         engine = storage.create_engine(url, timeout=timeout, **engine_options)
         try:
-            _install(engine, storage, auth_tables)
+            _install(engine, storage)
         except sa.exc.DBAPIError as error:
             engine.dispose()
             # One line, and never a password: the driver's reason, not SQLAlchemy's wrapping.
@@ -114,7 +117,7 @@ class Backend:
             engine.dispose()
             raise
         backend = cls(engine, schema, dialect, storage, timeout)
-        backend.auth = Authenticator(engine, auth_tables, storage.tables["resource"])
+        backend.auth = Authenticator(engine, auth_tables, storage.tables["resource"], backend.roles)
         return backend
 
     def close(self) -> None:
@@ -133,8 +136,13 @@ class Backend:
         operations: Sequence[Mapping[str, Any]],
         user: str,
         before_commit: Callable[[sa.Connection, list[Any]], None] | None = None,
+        user_id: str | None = None,
     ) -> list[Any] | dict[str, Any]:
         """Carry out a batch as ``user`` (a username): a list of results, or one error object.
+
+        ``user_id``, when the caller knows it (the HTTP server, from the credentials), is
+        who acts: the user's name and roles are read afresh by it for each batch, so a
+        rename or a new role counts at once. Without it the user is found by name.
 
         ``before_commit(connection, results)`` runs inside the batch's transaction once every
         operation has: what it writes is committed with the batch, or not at all (the HTTP
@@ -147,7 +155,7 @@ class Backend:
         deadline = None if timeout is None else time.monotonic() + timeout
         with collector.paused():
             try:
-                return self._execute(operations, user, writes, deadline, before_commit)
+                return self._execute(operations, (user, user_id), writes, deadline, before_commit)
             except _TimedOut as stopped:
                 where = "while writing" if stopped.index is None else f"at operation {stopped.index}"
                 log.warning("batch of %d operation(s) stopped %s after %.3g s", len(operations), where, timeout)
@@ -157,7 +165,7 @@ class Backend:
     def _execute(
         self,
         operations: Sequence[Mapping[str, Any]],
-        user: str,
+        user: tuple[str, str | None],
         writes: bool,
         deadline: float | None,
         before_commit: Callable[[sa.Connection, list[Any]], None] | None,
@@ -179,7 +187,7 @@ class Backend:
     def _run(
         self,
         operations: Sequence[Mapping[str, Any]],
-        user: str,
+        user: tuple[str, str | None],
         writes: bool,
         deadline: float | None,
         before_commit: Callable[[sa.Connection, list[Any]], None] | None = None,
@@ -189,13 +197,16 @@ class Backend:
             transaction = connection.begin()
             try:
                 with self.storage.time_limit(connection, deadline):
-                    batch = BatchContext(connection, self._user_id(connection, user), grouped=grouped)
+                    principal = self.permissions.principal(connection, *user)
+                    batch = BatchContext(connection, principal, grouped=grouped)
                     results = []
-                    for index, operation in enumerate(operations):
-                        if deadline is not None and time.monotonic() >= deadline:
-                            raise _TimedOut(index)
-                        results.append(self._operation(batch, index, operation))
-                    batch.flush()
+                    with self.compiler.scoped(principal.readable):
+                        for index, operation in enumerate(operations):
+                            if deadline is not None and time.monotonic() >= deadline:
+                                raise _TimedOut(index)
+                            results.append(self._operation(batch, index, operation))
+                        batch.flush()
+                        self.permissions.check_written(connection, principal, batch.written)
                 if before_commit is not None:
                     before_commit(connection, results)
                 transaction.commit()
@@ -230,7 +241,9 @@ class Backend:
         handler = self._actions.get(action)  # type: ignore[arg-type]
         if handler is None:
             raise ValidationError(f"Invalid action {action!r}", "invalid_action").at(index, action, None, None)
+        batch.index = index
         try:
+            self.permissions.check(batch.principal, operation)
             return handler(batch, operation)
         except ValidationError as error:
             raise error.at(index, action, entity_type, entity_key) from None
@@ -245,17 +258,6 @@ class Backend:
         if state in self.dialect.retry_sqlstates:
             return True
         return self.dialect.name == "sqlite" and "database is locked" in str(error.orig)
-
-    def _user_id(self, connection: sa.Connection, username: str) -> str | None:
-        if username in self._users:
-            return self._users[username]
-        resource = self.storage.tables["resource"]
-        found = connection.execute(
-            sa.select(resource.c.id).where(resource.c.username == username, resource.c.resource_type == "user")
-        ).scalar()
-        if found is not None:
-            self._users[username] = found
-        return found
 
     # --- actions ------------------------------------------------------------------------------
 
@@ -284,7 +286,8 @@ class Backend:
 
     def _update(self, batch: BatchContext, operation: Mapping[str, Any]) -> dict[str, Any]:
         data = self.writer.update(
-            batch, operation.get("entity_type"), operation.get("entity_key"), operation.get("entity_data") or {}  # type: ignore[arg-type]
+            batch, operation.get("entity_type"), operation.get("entity_key"), operation.get("entity_data") or {},  # type: ignore[arg-type]
+            operation.get("expected"),
         )
         if operation.get("entity_type") == "User" and "is_active" in (operation.get("entity_data") or {}):
             self._disabled(batch, operation.get("entity_key"))
@@ -318,8 +321,8 @@ class Backend:
         username = batch.connection.execute(sa.select(resource.c.username).where(resource.c.id == user_id)).scalar()
         if username is None:
             raise ValidationError(f"No User with id {user_id}", "not_found")
-        if user_id != batch.user_id and (batch.user_id is None or self.auth.role(batch.user_id, batch.connection) != "admin"):
-            raise ValidationError("Only admins reset other people's API keys", "permission")
+        if user_id != batch.user_id and not batch.principal.admin:
+            raise PermissionDenied("Only admins reset other people's API keys", "permission")
         # On the batch's connection: part of its transaction, and no second writer waiting on SQLite's lock.
         self.auth.revoke(username, "api_key", batch.connection)
         return self.auth.create_key(username, "api_key", batch.connection)
@@ -327,7 +330,8 @@ class Backend:
     # --- when the database refuses ------------------------------------------------------------
 
     def _diagnose(
-        self, operations: Sequence[Mapping[str, Any]], user: str, index: int | None, error: sa.exc.IntegrityError
+        self, operations: Sequence[Mapping[str, Any]], user: tuple[str, str | None], index: int | None,
+        error: sa.exc.IntegrityError,
     ) -> ValidationError:
         """Why operation ``index`` broke a constraint: replay what came before it, then look."""
         if index is None:
@@ -337,9 +341,11 @@ class Backend:
         with self.engine.connect().execution_options(ftrack_writes=True) as connection:
             transaction = connection.begin()
             try:
-                batch = BatchContext(connection, self._user_id(connection, user))
-                for earlier in range(index):
-                    self._operation(batch, earlier, operations[earlier])
+                principal = self.permissions.principal(connection, *user)
+                batch = BatchContext(connection, principal)
+                with self.compiler.scoped(principal.readable):
+                    for earlier in range(index):
+                        self._operation(batch, earlier, operations[earlier])
                 code, reason = self._problem(batch, operation) or ("integrity", f"the database refused it: {error.orig}")
             finally:
                 transaction.rollback()
@@ -387,16 +393,18 @@ class Backend:
         return None
 
 
-def _install(engine: sa.Engine, storage: Storage, auth_tables: dict[str, sa.Table]) -> None:
+def _install(engine: sa.Engine, storage: Storage) -> None:
+    roles = Roles(storage)
     for attempt in range(RETRIES):
         try:
             with engine.connect().execution_options(ftrack_writes=True) as connection:
                 with connection.begin():
-                    if storage.install(connection):
+                    new = storage.install(connection)
+                    if new:
                         seed(connection, storage)
-                        connection.execute(
-                            auth_tables["user_role"].insert().values(user_id=seed_id("user", ADMIN_USERNAME), role="admin")
-                        )
+                    roles.install(connection)
+                    if new:
+                        roles.set_role(connection, seed_id("user", ADMIN_USERNAME), "admin")
                 with connection.begin():
                     storage.optimize(connection)
             return
@@ -422,10 +430,12 @@ def _cancelled(error: sa.exc.DBAPIError) -> bool:
 
 
 def _validation_error(error: ValidationError) -> dict[str, Any]:
-    answer = _error("ValidationError", str(error), error.code)
+    answer = _error(getattr(error, "exception", "ValidationError"), str(error), error.code)
     answer["operation"] = {
         "index": error.index, "action": error.action, "entity_type": error.entity_type, "entity_key": error.entity_key,
     }  # fmt: skip
+    if error.conflict is not None:
+        answer["conflict"] = error.conflict
     return answer
 
 

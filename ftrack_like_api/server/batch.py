@@ -12,6 +12,7 @@ from typing import Any, Iterable
 
 import sqlalchemy as sa
 
+from .permissions import Principal
 from .storage import insert_rows
 
 __all__ = ["BatchContext", "row_key"]
@@ -35,9 +36,16 @@ class BatchContext:
     instead of from the database.
     """
 
-    def __init__(self, connection: sa.Connection, user_id: str | None, grouped: bool = True) -> None:
+    def __init__(self, connection: sa.Connection, principal: Principal, grouped: bool = True) -> None:
         self._connection = connection
-        self.user_id = user_id
+        #: Who acts, and what they may see and change.
+        self.principal = principal
+        self.user_id = principal.id
+        #: The operation being carried out.
+        self.index = 0
+        #: Rows created or changed in types that belong to projects, for a user who writes in some
+        #: projects only: per type, (operation index, action, key values) — checked before the commit.
+        self.written: dict[str, list[tuple[int, str, dict[str, Any]]]] = {}
         self.grouped = grouped
         self.now = datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None)
         self.cache: dict[tuple[Any, ...], Any] = {}
@@ -56,6 +64,11 @@ class BatchContext:
         """The batch's connection, with every queued row inserted."""
         self.flush()
         return self._connection
+
+    def wrote(self, type_name: str, action: str, keys: dict[str, Any]) -> None:
+        """Note a row of a project-bound type that this batch created or changed."""
+        if self.principal.writable is not None:
+            self.written.setdefault(type_name, []).append((self.index, action, keys))
 
     def remember(self, key: tuple[Any, ...], compute: Any) -> Any:
         if key not in self.cache:

@@ -6,6 +6,11 @@ Values are always bound. A path through a reference or a collection becomes an
 same way. Ordering through references uses a scalar subquery. Names are checked
 against the schema before any SQL exists; a mistake is a :class:`QueryError`
 naming the type, the attribute and the closest real names.
+
+While a batch runs for a user restricted to some projects (:meth:`Compiler.scoped`),
+every table a query reaches — the queried type, each related type of a path, a
+``has``/``any``, a subquery, an order — is filtered to the rows of those projects
+and the rows of no project (:meth:`Compiler.visible`), inside the SQL itself.
 """
 
 from __future__ import annotations
@@ -31,6 +36,11 @@ Leaf = Callable[[EntityType, sa.FromClause, Attribute], sa.ColumnElement[bool]]
 _resolver: contextvars.ContextVar[Callable[[sa.Select[Any]], list[Any] | None] | None] = contextvars.ContextVar(
     "ftrack_like_resolver", default=None
 )
+
+
+#: The projects whose rows the running batch may see, or None for every project.
+_scope: contextvars.ContextVar[frozenset[str] | None] = contextvars.ContextVar("ftrack_like_scope", default=None)
+_CURRENT: Any = object()
 
 
 class Compiler:
@@ -85,6 +95,57 @@ class Compiler:
             return None
         return clauses[0] if len(clauses) == 1 else sa.or_(*clauses)
 
+    # --- which rows the acting user may see -------------------------------------------------
+
+    @contextlib.contextmanager
+    def scoped(self, projects: frozenset[str] | None) -> Iterator[None]:
+        """While inside this block, what compiles sees only the rows of ``projects`` (None: all)."""
+        token = _scope.set(projects)
+        try:
+            yield
+        finally:
+            _scope.reset(token)
+
+    def visible(
+        self, entity_type: EntityType, table: sa.FromClause, projects: frozenset[str] | None = _CURRENT
+    ) -> sa.ColumnElement[bool] | None:
+        """The condition that keeps the rows of ``entity_type`` in ``projects`` (default: the scope).
+
+        A type without project rules is studio-wide: None. So is a row whose rule leads to
+        no project (a component of no version). Rules are in the schema (``project``).
+        """
+        if projects is _CURRENT:
+            projects = _scope.get()
+        if projects is None or not entity_type.project:
+            return None
+        token = _scope.set(None)  # the filter's own subqueries are not filtered again
+        try:
+            return sa.and_(*(self._project_rule(entity_type, table, rule, projects) for rule in entity_type.project))
+        finally:
+            _scope.reset(token)
+
+    def _project_rule(
+        self, entity_type: EntityType, table: sa.FromClause, rule: Any, projects: frozenset[str]
+    ) -> sa.ColumnElement[bool]:
+        allowed = sorted(projects)
+        if rule.path:
+            first = self.attribute(entity_type, rule.path[0])
+            if len(rule.path) == 1:
+                column = table.c[first.name]
+                return sa.or_(column.is_(None), self.dialect.in_values(column, allowed))
+            node = ast.Membership(ast.Path(rule.path), tuple(ast.Literal(p) for p in allowed))
+            return sa.or_(table.c[first.via[0]].is_(None), self.condition(entity_type, table, node))
+        # A polymorphic key: hidden when it holds the key of a hidden row of that type.
+        target = self.schema[rule.within]
+        other = self.storage.table(target).alias()
+        shown = self.visible(target, other, projects)
+        hidden = [sa.not_(shown) if shown is not None else sa.false()]
+        type_filter = self.type_filter(target, other)
+        if type_filter is not None:
+            hidden.append(type_filter)
+        column = table.c[rule.key]
+        return sa.or_(column.is_(None), column.not_in(sa.select(other.c[target.primary_key[0]]).where(*hidden)))
+
     # --- conditions -------------------------------------------------------------------------
 
     def condition(
@@ -137,7 +198,7 @@ class Compiler:
         """
         target = self.target(attribute)
         other = self.storage.table(target).alias()
-        conditions = [w for w in [self.type_filter(target, other)] if w is not None]
+        conditions = [w for w in [self.type_filter(target, other), self.visible(target, other)] if w is not None]
         conditions += [other.c[column] == value for column, value in attribute.where.items()]
         if inner is not None:
             conditions.append(inner(target, other))
@@ -245,9 +306,7 @@ class Compiler:
         else:
             where += [other.c[remote] == table.c[key] for remote, key in zip(attribute.via, entity_type.primary_key)]
         where += [other.c[column] == value for column, value in attribute.where.items()]
-        type_filter = self.type_filter(target, other)
-        if type_filter is not None:
-            where.append(type_filter)
+        where += [w for w in [self.type_filter(target, other), self.visible(target, other)] if w is not None]
         return where
 
     def _relation(
@@ -328,7 +387,7 @@ class Compiler:
             raise QueryError(f"A subquery selects one attribute of {entity_type.name}, not {node.projection}", text)
         attribute = self.attribute(entity_type, node.projection.segments[0], text)
         column, _ = self.column(entity_type, table, attribute, text)
-        where = [self.type_filter(entity_type, table)]
+        where = [self.type_filter(entity_type, table), self.visible(entity_type, table)]
         if node.where is not None:
             where.append(self.condition(entity_type, table, node.where, text))
         return sa.select(column).where(*[w for w in where if w is not None])

@@ -81,7 +81,7 @@ class Reader:
         ]
         tree = self._tree(entity_type, paths, text)
         table = self.storage.table(entity_type)
-        where = [self.compiler.type_filter(entity_type, table)]
+        where = [self.compiler.type_filter(entity_type, table), self.compiler.visible(entity_type, table)]
         if query.where is not None:
             where.append(self.compiler.condition(entity_type, table, query.where, text))
         statement = sa.select(*self._columns(entity_type, table, tree)).where(*[w for w in where if w is not None])
@@ -333,9 +333,9 @@ class Reader:
         if not wanted:
             return {}, []
         where = [self.storage.dialect.in_values(key, sorted(wanted, key=str))]
-        type_filter = self.compiler.type_filter(target, table)
-        if type_filter is not None:
-            where.append(type_filter)
+        for condition in (self.compiler.type_filter(target, table), self.compiler.visible(target, table)):
+            if condition is not None:
+                where.append(condition)
         return _rows(connection.execute(sa.select(*columns).where(*where)))
 
     def _fetch_members(
@@ -353,9 +353,9 @@ class Reader:
             return {}, []
         dialect = self.storage.dialect
         where = [table.c[column] == value for column, value in attribute.where.items()]
-        type_filter = self.compiler.type_filter(target, table)
-        if type_filter is not None:
-            where.append(type_filter)
+        for condition in (self.compiler.type_filter(target, table), self.compiler.visible(target, table)):
+            if condition is not None:
+                where.append(condition)
         if attribute.recursive is not None:
             chain = self.compiler.chains(owner, attribute, keys)
             source = chain.join(table, table.c[target.primary_key[0]] == chain.c.id)
@@ -398,7 +398,7 @@ class Reader:
         group = [joined.column(p)[0] for p in query.group_by]
         order = [joined.column(key.path)[0] for key in query.order_by]
         order = [c.desc() if key.descending else c.asc() for c, key in zip(order, query.order_by)]
-        where = [compiler.type_filter(entity_type, table)]
+        where = [compiler.type_filter(entity_type, table), compiler.visible(entity_type, table)]
         if query.where is not None:
             where.append(compiler.condition(entity_type, table, query.where, text))
         statement = (

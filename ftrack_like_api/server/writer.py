@@ -14,6 +14,7 @@ queries, not tens of thousands.
 from __future__ import annotations
 
 import dataclasses
+import json
 import uuid
 from collections.abc import Mapping
 from typing import Any
@@ -25,6 +26,7 @@ from ..schema import Attribute, EntityType, Kind
 from ..wire import decode_value
 from .compiler import Compiler
 from .batch import BatchContext, row_key
+from .permissions import PermissionDenied
 from .values import coerce_value, describe, to_wire
 
 __all__ = ["Writer"]
@@ -91,6 +93,8 @@ class Writer:
         key = row_key(row[k] for k in primary_key)
         if not database_made:
             batch.insert(table, values, plan.rows_per_insert, key)
+        if entity_type.project:
+            batch.wrote(entity_type.name, "create", {k: row[k] for k in primary_key})
         batch.created[key] = row
         for apply in after:
             apply(row)
@@ -123,29 +127,96 @@ class Writer:
     # --- update -----------------------------------------------------------------------------
 
     def update(
-        self, batch: BatchContext, type_name: str, key: Any, data: Mapping[str, Any]
+        self,
+        batch: BatchContext,
+        type_name: str,
+        key: Any,
+        data: Mapping[str, Any],
+        expected: Mapping[str, Any] | None = None,
     ) -> dict[str, Any]:
+        """Change one entity; with ``expected`` (attribute → wire value), only if those values still hold.
+
+        An ``expected`` value that differs from the stored one is a ``conflict``: the row is
+        read locked (PostgreSQL: ``FOR UPDATE``; SQLite: the batch holds the write lock), so
+        no other batch can change it between the check and the write.
+        """
         entity_type = self._type(type_name)
         keys = self.key(entity_type, key)
+        if expected is not None and not isinstance(expected, Mapping):
+            raise ValidationError(f"expected must be an object, not {type(expected).__name__}", "bad_request")
         try:
-            current = self._existing(batch, entity_type, keys)
+            current = self._existing(batch, entity_type, keys, lock=bool(expected))
         except ValidationError as error:
             if error.code != "not_found" or not self._is_custom_attribute_value(entity_type):
                 raise
             # A custom attribute without a stored value is shown with its default; setting it stores it.
             return self.create(batch, type_name, {**data, **keys})
         concrete = self.schema.concrete(entity_type.name, current)
+        if expected:
+            self._check_expected(concrete, current, expected)
         changes, after = self._values(batch, concrete, data, creating=False)
         table = self.storage.table(entity_type)
+        if changes.get("parent_id") is not None and "project_id" in current and current.get("context_type") != "show":
+            # Its project (and its children's) is filled on create: a move stays inside the project.
+            if self._project_of(batch, changes["parent_id"]) != current["project_id"]:
+                raise ValidationError(f"A {concrete.name} moves within its project, not to another one", "cross_project")
         if changes:
             where = [table.c[k] == v for k, v in keys.items()]
             batch.connection.execute(table.update().where(*where).values(changes))
             batch.updated(row_key(keys.values()), changes)
+            if entity_type.project:  # it may have moved to another project
+                batch.wrote(entity_type.name, "update", keys)
         row = {**current, **changes}
         for apply in after:
             apply(row)
         names = list(dict.fromkeys([*self._system(concrete), *changes]))
         return self._written(concrete, row, names)
+
+    def _check_expected(self, entity_type: EntityType, current: Mapping[str, Any], expected: Mapping[str, Any]) -> None:
+        """Refuse with ``conflict`` when a stored value is not the one ``expected`` (wire values) says."""
+        for name, value in expected.items():
+            attribute = self._attribute(entity_type, name)
+            if attribute.computed:
+                raise ValidationError(f"{entity_type.name}.{name} is computed: nothing to expect of it", "computed")
+            if attribute.kind is Kind.SCALAR:
+                wanted = self._coerce(entity_type, attribute, value)
+                found = current.get(name)
+                if _same(attribute.type, wanted, found):
+                    continue
+                shown_wanted, shown_found = to_wire(attribute.type, wanted), to_wire(attribute.type, found)
+            elif attribute.kind is Kind.REFERENCE:
+                wanted_keys = self._reference(entity_type, attribute, value)
+                found_keys = {local: current.get(local) for local in attribute.via}
+                if wanted_keys == found_keys:
+                    continue
+                target = self.compiler.target(attribute)
+                shown_wanted, shown_found = (
+                    None if all(v is None for v in keys.values())
+                    else {"__entity_type__": target.name, **dict(zip(target.primary_key, keys.values()))}
+                    for keys in (wanted_keys, found_keys)
+                )  # fmt: skip
+            else:
+                raise ValidationError(
+                    f"{entity_type.name}.{name}: expected takes plain attributes and references, not a {attribute.kind.value}",
+                    "unsupported",
+                )
+            error = ValidationError(
+                f"{entity_type.name}.{name} changed meanwhile: expected {_show(shown_wanted)}, "
+                f"found {_show(shown_found)}; nothing was changed",
+                "conflict",
+            )
+            error.conflict = {"attribute": name, "expected": shown_wanted, "current": shown_found}
+            raise error
+
+    def _attribute(self, entity_type: EntityType, name: Any) -> Attribute:
+        """The visible attribute ``name`` of ``entity_type``, or an error naming the close ones."""
+        attribute = entity_type.attributes.get(name) if isinstance(name, str) else None
+        if attribute is None or attribute.hidden:
+            visible = [a for a, spec in entity_type.attributes.items() if not spec.hidden]
+            raise ValidationError(
+                f"{entity_type.name} has no attribute {name!r}{self.schema.suggest(str(name), visible)}", "unknown_attribute"
+            )
+        return attribute
 
     def _is_custom_attribute_value(self, entity_type: EntityType) -> bool:
         return any(t.name == "CustomAttributeValue" for t in self.schema.ancestry(entity_type.name))
@@ -208,20 +279,38 @@ class Writer:
             keys[name] = self._coerce(entity_type, attribute, value)
         return keys
 
-    def _existing(self, batch: BatchContext, entity_type: EntityType, keys: dict[str, Any]) -> dict[str, Any]:
+    def _existing(
+        self, batch: BatchContext, entity_type: EntityType, keys: dict[str, Any], lock: bool = False
+    ) -> dict[str, Any]:
+        """The stored row; ``lock`` holds it against other writers until the batch ends (PostgreSQL)."""
         table = self.storage.table(entity_type)
         columns = [table.c[a.name] for a in entity_type.scalars if a.name in table.c]
         for member in self.schema.subtypes(entity_type.name):
             columns += [table.c[c] for c in member.classifier if table.c[c] not in columns]
+        if lock:  # checked against expected values, which may name the concrete type's columns
+            columns = list(table.c)
         where = [table.c[k] == v for k, v in keys.items()]
-        type_filter = self.compiler.type_filter(entity_type, table)
-        if type_filter is not None:
-            where.append(type_filter)
-        found = batch.connection.execute(sa.select(*columns).where(*where)).mappings().first()
+        # A row the user may not see is not found, whatever the reason; one they see but may not change is refused.
+        for condition in (self.compiler.type_filter(entity_type, table), self.compiler.visible(entity_type, table)):
+            if condition is not None:
+                where.append(condition)
+        writable = batch.principal.writable
+        inside = self.compiler.visible(entity_type, table, writable) if writable is not None else None
+        if inside is not None:
+            columns.append(sa.case((inside, True), else_=False).label("__writable__"))
+        select = sa.select(*columns).where(*where)
+        if lock:
+            select = select.with_for_update()  # SQLite has no FOR UPDATE: its batch holds the write lock
+        found = batch.connection.execute(select).mappings().first()
+        shown = ", ".join(f"{k} {v}" for k, v in keys.items())
         if found is None:
-            shown = ", ".join(f"{k} {v}" for k, v in keys.items())
             raise ValidationError(f"No {entity_type.name} with {shown}", "not_found")
-        return dict(found)
+        row = dict(found)
+        if not row.pop("__writable__", True):
+            raise PermissionDenied(
+                f"{batch.principal.username} may see the {entity_type.name} with {shown} but not change it", "permission"
+            )
+        return row
 
     def _values(
         self, batch: BatchContext, entity_type: EntityType, data: Mapping[str, Any], creating: bool
@@ -539,3 +628,22 @@ class Writer:
             if found is not None:
                 return self.schema.concrete(root.name, found).name
         return None
+
+
+def _same(kind: str | None, expected: Any, stored: Any) -> bool:
+    """Whether two stored values are equal; JSON (``variable``) compared as the values it holds."""
+    if kind == "variable" and isinstance(expected, str) and isinstance(stored, str):
+        try:
+            return bool(json.loads(expected) == json.loads(stored))
+        except ValueError:
+            pass
+    return bool(expected == stored)
+
+
+def _show(value: Any) -> str:
+    """A wire value as an error message shows it: JSON, or 'empty'."""
+    if value is None:
+        return "empty"
+    if isinstance(value, Mapping) and "__type__" in value:
+        value = value.get("value")
+    return json.dumps(value)

@@ -37,7 +37,7 @@ class Transport(abc.ABC):
 def answer_of(batch: Sequence[Mapping[str, Any]], answer: Any) -> list[Any]:
     """Check a backend's answer to ``batch``: the results, or the error it stands for."""
     if isinstance(answer, dict) and "exception" in answer:
-        raise ServerError(answer)
+        raise ServerError.from_answer(answer)
     if not isinstance(answer, list) or len(answer) != len(batch):
         raise TransportError(
             f"The server answered {len(batch)} operation(s) with {type(answer).__name__}"

@@ -132,7 +132,7 @@ class HttpTransport(Transport):
                 f"{self.url} answered {response.status_code} with something that is not JSON: {response.text[:200]!r}"
             ) from None
         if isinstance(answer, dict) and "exception" in answer:
-            raise ServerError(answer)
+            raise ServerError.from_answer(answer)
         if response.status_code >= 400:
             raise TransportError(f"{self.url} answered {response.status_code}: {str(answer)[:200]}")
         return answer_of(batch, answer)
