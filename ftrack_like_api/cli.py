@@ -11,6 +11,7 @@ SQLite file in the user data folder). Errors are one readable line and a non-zer
     ftrack-like init
     ftrack-like user add jo --role user
     ftrack-like key create --user jo --name nuke-publisher      # the key, alone on the last line
+    ftrack-like user logout-everywhere jo                       # end jo's sign-in tokens
     ftrack-like serve --host 0.0.0.0 --port 8000 --workers 4
     ftrack-like query 'select name, status.name from Task limit 5'
 """
@@ -109,7 +110,7 @@ def user_disable(options: argparse.Namespace) -> int:
         user = found[0]["data"][0]
         _execute(backend, [{"action": "update", "entity_type": "User", "entity_key": [user["id"]],
                             "entity_data": {"is_active": False}}])  # fmt: skip
-    print(f"user {options.name} disabled: their keys no longer work")
+    print(f"user {options.name} disabled: their keys and sign-in tokens no longer work")
     return 0
 
 
@@ -154,6 +155,13 @@ def user_password(options: argparse.Namespace) -> int:
     with _backend(options) as backend:
         backend.auth.set_password(options.name, password)  # type: ignore[union-attr]
     print(f"password set for {options.name}: sign in with ftrack_like_api.signin(server, {options.name!r}, password)")
+    return 0
+
+
+def user_logout_everywhere(options: argparse.Namespace) -> int:
+    with _backend(options) as backend:
+        count = backend.auth.logout_everywhere(options.name)  # type: ignore[union-attr]
+    print(f"ended {count} sign-in token(s) of {options.name}: they sign in again (their API keys still work)")
     return 0
 
 
@@ -348,6 +356,8 @@ def parser() -> argparse.ArgumentParser:
     passworded = command("password", user_password, "set a user's password (for signing in)", users)
     passworded.add_argument("name")
     passworded.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
+    command("logout-everywhere", user_logout_everywhere, "end every sign-in token of a user (a new password and "
+            "disabling a user do too)", users).add_argument("name")  # fmt: skip
     keys = commands.add_parser("key", help="create, list and revoke API keys").add_subparsers(dest="action", required=True)
     created = command("create", key_create, "create an API key (printed alone on the last line)", keys)
     created.add_argument("--user", required=True)

@@ -16,6 +16,7 @@ errors, not crashes: a batch past the time limit is stopped in the database and 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import logging
 import socket
@@ -24,6 +25,7 @@ import time
 import zlib
 from typing import Any, Iterator
 
+import anyio
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.middleware import Middleware
@@ -32,7 +34,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from .auth import Refusal
+from .auth import MAX_KEY_LENGTH, MAX_USERNAME_LENGTH, KeyState, Refusal, claim_lifetime
 from .backend import WRITE_ACTIONS, Backend
 
 __all__ = ["create_app", "serving"]
@@ -45,18 +47,29 @@ MAX_BODY = 64 * 1024 * 1024
 SIGNIN_BODY = 64 * 1024
 #: Most operations one batch may carry.
 MAX_OPERATIONS = 50_000
+#: Seconds a copy of a running batch waits for its answer before it is told to come back (409).
+IDEMPOTENCY_WAIT = 5.0
 _STATUS = {"InvalidCredentialsError": 401, "PermissionError": 403, "ValidationError": 400, "ServerError": 500}
 
 
-def create_app(backend: Backend, max_body: int = MAX_BODY, max_operations: int = MAX_OPERATIONS) -> Starlette:
-    """The ASGI app serving ``backend``."""
+def create_app(
+    backend: Backend,
+    max_body: int = MAX_BODY,
+    max_operations: int = MAX_OPERATIONS,
+    idempotency_wait: float = IDEMPOTENCY_WAIT,
+) -> Starlette:
+    """The ASGI app serving ``backend``.
+
+    A request whose idempotency key another request is running waits up to
+    ``idempotency_wait`` seconds for that answer, then is told to come back (409).
+    """
 
     def error(request: Request, exception: str, content: str, code: str | None = None) -> Response:
         return _error_answer(request, {"exception": exception, "content": content, "error_code": code})
 
     async def api(request: Request) -> Response:
         started = time.perf_counter()
-        seen: dict[str, Any] = {"user": request.headers.get("ftrack-user", ""), "actions": [], "outcome": "refused"}
+        seen: dict[str, Any] = {"user": _loggable(request.headers.get("ftrack-user", "")), "actions": [], "outcome": "refused"}
         response: Response | None = None
         try:
             response = await answer(request, seen)
@@ -71,7 +84,7 @@ def create_app(backend: Backend, max_body: int = MAX_BODY, max_operations: int =
     async def answer(request: Request, seen: dict[str, Any]) -> Response:
         """The answer to one ``POST /api``; what the log line says goes into ``seen``."""
         try:
-            user_id, username = await run_in_threadpool(_authenticate, backend.auth, request.headers)
+            user_id, username = await run_in_threadpool(_authenticate, backend.auth, request.headers, _address(request))
         except Refusal as refusal:
             return _refused(refusal)
         seen.update(user=username, outcome="invalid")
@@ -99,11 +112,16 @@ def create_app(backend: Backend, max_body: int = MAX_BODY, max_operations: int =
         # A batch that only reads changes nothing when it runs twice: only writes are remembered
         # (a remembered answer is a write of its own, on every request that carries a key).
         key = request.headers.get("ftrack-idempotency-key") if writes else None
+        claim = None
         if key:
-            remembered = await run_in_threadpool(backend.auth.remembered, user_id, key)  # type: ignore[union-attr]
-            if remembered is not None:
-                seen["outcome"] = "repeated"
-                return Response(remembered, media_type="application/json")
+            if len(key) > MAX_KEY_LENGTH:
+                return error(request, "ValidationError", f"An idempotency key is at most {MAX_KEY_LENGTH} characters",
+                             "bad_request")  # fmt: skip
+            state, found = await _claim(backend, user_id, key, hashlib.sha256(body).hexdigest(), idempotency_wait)
+            if state is not KeyState.CLAIMED:
+                seen["outcome"] = state.value
+                return _unclaimed(request, state, key, found)
+            claim = found
         written: list[str] = []
 
         def keep(connection: Any, results: list[Any]) -> None:
@@ -111,14 +129,29 @@ def create_app(backend: Backend, max_body: int = MAX_BODY, max_operations: int =
             # retry after any failure between the two cannot run it again. Written once: the
             # same text answers now and, for a retry, later.
             written.append(json.dumps(results))
-            backend.auth.remember(user_id, key, written[-1], connection=connection)  # type: ignore[union-attr]
+            if not backend.auth.settle(user_id, key, claim, written[-1], connection=connection):  # type: ignore[union-attr,arg-type]
+                raise _TakenOver()  # another request runs the batch now: not this one too
 
-        # Who acts is the user id the credentials gave: the backend reads their name and roles afresh.
-        result: Any = await run_in_threadpool(backend.execute, batch, username, keep if key else None, user_id)
+        try:
+            # Who acts is the user id the credentials gave: the backend reads their name and roles afresh.
+            result: Any = await run_in_threadpool(backend.execute, batch, username, keep if key else None, user_id)
+        except _TakenOver:
+            seen["outcome"] = KeyState.RUNNING.value
+            return _unclaimed(request, KeyState.RUNNING, key, None)  # type: ignore[arg-type]
+        except Exception:
+            if claim is not None:
+                await run_in_threadpool(backend.auth.release, user_id, key, claim)  # type: ignore[union-attr,arg-type]
+            raise
         if isinstance(result, dict):
             seen["outcome"] = f"error {result.get('error_code')}"
-            if key:  # nothing was stored: remembering the refusal only spares running it again
-                await run_in_threadpool(backend.auth.remember, user_id, key, json.dumps(result))  # type: ignore[union-attr]
+            if claim is not None:
+                # Nothing was stored. A refusal is remembered (running it again would refuse it
+                # again); a batch the server could not finish (a timeout, the database) is let
+                # go, so a retry with the key runs it.
+                if result.get("exception") == "ServerError":
+                    await run_in_threadpool(backend.auth.release, user_id, key, claim)  # type: ignore[union-attr,arg-type]
+                else:
+                    await run_in_threadpool(backend.auth.settle, user_id, key, claim, json.dumps(result))  # type: ignore[union-attr,arg-type]
             return _error_answer(request, result)
         text = written[-1] if written else await run_in_threadpool(json.dumps, result)
         if key:
@@ -134,9 +167,9 @@ def create_app(backend: Backend, max_body: int = MAX_BODY, max_operations: int =
             return JSONResponse({"exception": "ValidationError", "content": "Send {\"username\": …, \"password\": …}",
                                  "error_code": "bad_request"}, status_code=400)  # fmt: skip
         try:
-            token, expires = await run_in_threadpool(backend.auth.sign_in, username, password)  # type: ignore[union-attr]
+            token, expires = await run_in_threadpool(backend.auth.sign_in, username, password, _address(request))  # type: ignore[union-attr]
         except Refusal as refusal:
-            log.info("signin user=%s refused", username)
+            log.info("signin user=%s refused", _loggable(username))
             return _refused(refusal)
         log.info("signin user=%s ok", username)
         return JSONResponse({"token": token, "expires_at": expires.isoformat(), "username": username})
@@ -191,19 +224,70 @@ def _gunzip(body: bytes, limit: int) -> bytes | None:
     return data
 
 
-def _authenticate(auth: Any, headers: Any) -> tuple[str, str]:
-    """(user id, username) from a bearer token or ftrack-user + ftrack-api-key; Refusal otherwise."""
+async def _claim(backend: Backend, user_id: str, key: str, request_hash: str, wait: float) -> tuple[KeyState, str | None]:
+    """Claim an idempotency key; while another request runs its batch, wait (up to ``wait`` s) for the answer."""
+    deadline = time.monotonic() + wait
+    pause = 0.02
+    lifetime = claim_lifetime(backend.timeout)
+    while True:
+        state, found = await run_in_threadpool(backend.auth.claim, user_id, key, request_hash, lifetime)  # type: ignore[union-attr]
+        left = deadline - time.monotonic()
+        if state is not KeyState.RUNNING or left <= 0:
+            return state, found
+        await anyio.sleep(min(pause, left))
+        pause = min(pause * 2, 0.25)
+
+
+def _unclaimed(request: Request, state: KeyState, key: str, answer: str | None) -> Response:
+    """The answer for a key this request did not claim: the remembered one, "in progress" or "reused"."""
+    if state is KeyState.ANSWERED:
+        if answer.startswith("{"):  # type: ignore[union-attr]  # a refusal: with the status it had
+            return _error_answer(request, json.loads(answer))  # type: ignore[arg-type]
+        return Response(answer, media_type="application/json")
+    if state is KeyState.RUNNING:
+        # Whatever the mode: the client must see it is not an answer, and come back.
+        return JSONResponse({"exception": "ServerError", "content": f"The batch with the idempotency key {key!r} is "
+                             "still running; send it again for its answer", "error_code": "in_progress"},
+                            status_code=409, headers={"Retry-After": "1"})  # fmt: skip
+    return JSONResponse({"exception": "ValidationError", "content": f"The idempotency key {key!r} was sent before with "
+                         "a different batch; a new batch needs a new key", "error_code": "idempotency_key_reused"},
+                        status_code=422)  # fmt: skip
+
+
+class _TakenOver(Exception):
+    """The claim on a batch's key went to another request (this one was thought dead)."""
+
+
+def _authenticate(auth: Any, headers: Any, address: str) -> tuple[str, str]:
+    """(user id, username) from a bearer token or ftrack-user + ftrack-api-key (throttled per ``address``)."""
     bearer = headers.get("authorization", "")
     if bearer.lower().startswith("bearer "):
         return auth.verify_token(bearer[7:].strip())  # type: ignore[no-any-return]
     username = headers.get("ftrack-user", "")
-    return auth.check_key(username, headers.get("ftrack-api-key", "")), username
+    return auth.check_key(username, headers.get("ftrack-api-key", ""), address), username
+
+
+def _address(request: Request) -> str:
+    """The client's address, which failed sign-ins are counted by ('' when the server is not told).
+
+    Behind a proxy, uvicorn takes it from ``X-Forwarded-For`` when the proxy is trusted
+    (``FORWARDED_ALLOW_IPS``; by default a proxy on the same machine).
+    """
+    return request.client.host if request.client else ""
+
+
+def _loggable(username: str) -> str:
+    """A user name as the log may show it: one too long for any user is not written out."""
+    return username if len(username) <= MAX_USERNAME_LENGTH else f"<{len(username)} characters>"
 
 
 def _refused(refusal: Refusal) -> Response:
     headers = {"Retry-After": str(refusal.retry_after)} if refusal.retry_after else None
-    answer = {"exception": "InvalidCredentialsError", "content": refusal.reason, "error_code":
-              "throttled" if refusal.status == 429 else "invalid_credentials"}  # fmt: skip
+    if refusal.status == 400:  # not a credential at all (a user name too long to be one)
+        answer = {"exception": "ValidationError", "content": refusal.reason, "error_code": "bad_request"}
+    else:
+        answer = {"exception": "InvalidCredentialsError", "content": refusal.reason, "error_code":
+                  "throttled" if refusal.status == 429 else "invalid_credentials"}  # fmt: skip
     return JSONResponse(answer, status_code=refusal.status, headers=headers)
 
 

@@ -9,12 +9,23 @@
   ``permissions.py`` (this class only passes the command line's changes on).
 - **Passwords** (for people) are hashed with scrypt, memory-hard, salted. Signing in
   with one gives a bearer token that expires; the server keeps the token's SHA-256.
-- **Throttling**: more than a few failed sign-ins or key checks for one user name in a
-  quarter of an hour are refused for a while, whoever tries. The count lives in the
-  database, so every worker agrees.
+  Every token of a user ends when their password changes, when they are disabled (and
+  stays ended when they are enabled again), and when an admin logs them out everywhere.
+- **Throttling**: more than a few failed sign-ins or key checks for one user name *from
+  one address* in a quarter of an hour are refused for a while, from that address: an
+  attacker elsewhere cannot lock the owner out. Many more failures for one name from
+  anywhere stop password sign-ins for that name (guessing spread over many addresses);
+  a right API key is still let in from an address without failures, as a random
+  256-bit key cannot be guessed. The counts live in the database, so every worker agrees.
+- **User names** longer than ``MAX_USERNAME_LENGTH`` are refused before anything is
+  looked up, stored or logged.
 - **Idempotency**: a batch sent with an idempotency key is answered from memory when the
   same user sends the same key again within a day, so a retry after a dropped
-  connection is carried out once.
+  connection is carried out once. The first request to bring a key *claims* it (a row
+  only one request can insert, committed before the batch runs); a copy arriving while
+  the batch runs finds the claim and waits for the answer, which is written in the
+  batch's own transaction. A key sent with a different batch is refused. A claim whose
+  worker died is taken over once it is older than the batch time limit allows.
 
 These tables live beside the entity tables but are not entities: no query reaches them.
 """
@@ -23,6 +34,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime
+import enum
 import hashlib
 import hmac
 import logging
@@ -35,20 +47,31 @@ import sqlalchemy as sa
 from ..exceptions import ValidationError
 from .permissions import ROLES, Roles
 
-__all__ = ["Authenticator", "ROLES", "Refusal", "define_tables", "hash_password", "password_matches"]
+__all__ = ["Authenticator", "KeyState", "ROLES", "Refusal", "check_username", "claim_lifetime", "define_tables",
+           "hash_password", "password_matches"]
 
 log = logging.getLogger(__name__)
 
 #: How long an answer to an idempotent batch is remembered.
 IDEMPOTENCY_WINDOW = datetime.timedelta(days=1)
+#: How long a claim outlives the server's time limit per batch before another request may take it over.
+CLAIM_MARGIN = datetime.timedelta(minutes=1)
+#: … and how long it lasts on a server without a time limit per batch.
+CLAIM_LIFETIME = datetime.timedelta(hours=1)
+#: Longest idempotency key accepted.
+MAX_KEY_LENGTH = 255
 #: Answers remembered between two clean-ups of the expired ones (the first one cleans up too).
 FORGET_EVERY = 100
 #: last_used_at is written at most this often per key, not on every request.
 LAST_USED_EVERY = datetime.timedelta(minutes=1)
 #: How long a sign-in token lasts.
 TOKEN_LIFETIME = datetime.timedelta(hours=12)
-#: Failures for one user name within FAILURE_WINDOW before further tries are refused.
+#: Failures for one user name from one address within FAILURE_WINDOW before further tries from there are refused.
 MAX_FAILURES = 10
+#: Failures for one user name from anywhere within FAILURE_WINDOW before password sign-ins for it are refused.
+MAX_NAME_FAILURES = 100
+#: Longest user name accepted.
+MAX_USERNAME_LENGTH = 255
 FAILURE_WINDOW = datetime.timedelta(minutes=15)
 #: scrypt's cost: 16 MiB of memory per hash.
 SCRYPT = {"n": 2**14, "r": 8, "p": 1}
@@ -83,15 +106,34 @@ def define_tables(metadata: sa.MetaData) -> dict[str, sa.Table]:
             sa.Column("id", sa.Text, primary_key=True),
             sa.Column("username", sa.Text, nullable=False, index=True),
             sa.Column("at", sa.DateTime, nullable=False),
+            sa.Column("address", sa.Text),  # the client's address ('' if unknown; added later, so nullable)
         ),
         "idempotent_answer": sa.Table(
             "idempotent_answer", metadata,
             sa.Column("user_id", sa.Text, primary_key=True),
             sa.Column("key", sa.Text, primary_key=True),
-            sa.Column("answer", sa.Text, nullable=False),
+            sa.Column("answer", sa.Text, nullable=False),  # '' while the batch runs
             sa.Column("created_at", sa.DateTime, nullable=False, index=True),
+            # Added later, so nullable: a row without a state is an answer.
+            sa.Column("state", sa.Text),  # 'running' (claimed) or 'done' (answered)
+            sa.Column("claim", sa.Text),  # which request holds a running claim
+            sa.Column("request_hash", sa.Text),  # SHA-256 of the batch's body
         ),
     }  # fmt: skip
+
+
+class KeyState(enum.Enum):
+    """What claiming an idempotency key found."""
+
+    CLAIMED = "claimed"  #: the key is this request's now: run the batch
+    ANSWERED = "answered"  #: the batch ran: its answer is remembered
+    RUNNING = "running"  #: another request is running the batch now
+    REUSED = "reused"  #: the key came with a different batch
+
+
+def claim_lifetime(batch_timeout: float | None) -> datetime.timedelta:
+    """How old a claim must be before another request may take it over: its worker must have died."""
+    return CLAIM_LIFETIME if batch_timeout is None else datetime.timedelta(seconds=batch_timeout) + CLAIM_MARGIN
 
 
 class Refusal(Exception):
@@ -100,6 +142,12 @@ class Refusal(Exception):
     def __init__(self, reason: str, status: int = 401, retry_after: int | None = None) -> None:
         super().__init__(reason)
         self.reason, self.status, self.retry_after = reason, status, retry_after
+
+
+def check_username(username: str) -> None:
+    """Refuse (400) a user name longer than any user's: before it is looked up, stored or logged."""
+    if len(username) > MAX_USERNAME_LENGTH:
+        raise Refusal(f"A user name is at most {MAX_USERNAME_LENGTH} characters", status=400)
 
 
 def hash_password(password: str) -> str:
@@ -151,7 +199,8 @@ class Authenticator:
         )  # fmt: skip
         recent = (
             sa.select(sa.func.count())
-            .where(failures.c.username == sa.bindparam("username"), failures.c.at > sa.bindparam("since"))
+            .where(failures.c.username == sa.bindparam("username"), failures.c.address == sa.bindparam("address"),
+                   failures.c.at > sa.bindparam("since"))
             .scalar_subquery().label("failures")
         )  # fmt: skip
         self._find_key = found
@@ -250,33 +299,35 @@ class Authenticator:
 
     def verify(self, username: str, secret: str) -> str | None:
         """The user's id if ``secret`` is a live key of that active user, else None (whichever part was wrong)."""
-        row = self._key(username, secret, with_failures=False)
+        row = self._key(username, secret, "", with_failures=False)
         return None if row is None else self._used(row)
 
-    def check_key(self, username: str, secret: str) -> str:
-        """The user's id for a live key; Refusal otherwise — 429 while the name is throttled, else 401.
+    def check_key(self, username: str, secret: str, address: str = "") -> str:
+        """The user's id for a live key; Refusal otherwise — 429 while the name is throttled at ``address``, else 401.
 
         What every request asks, in one query when the key is right: the key, its user, and
-        the name's recent failures (a throttled name is refused even with the right key).
+        the name's recent failures from this address (throttled there, the right key is
+        refused too; from another address it is let in).
         """
-        row = self._key(username, secret, with_failures=True)
+        check_username(username)
+        row = self._key(username, secret, address, with_failures=True)
         if row is None:
-            self.check_throttle(username)
-            self.failed(username)
+            self.check_throttle(username, address)
+            self.failed(username, address)
             # The same answer whether the user or the key was wrong: it tells nobody who exists.
             raise Refusal("The credentials were not accepted")
         if row.failures >= MAX_FAILURES:
-            self.check_throttle(username)  # says how long to wait
+            self.check_throttle(username, address)  # says how long to wait
         return self._used(row)
 
-    def _key(self, username: str, secret: str, with_failures: bool) -> Any:
+    def _key(self, username: str, secret: str, address: str, with_failures: bool) -> Any:
         if not username or not secret:
             return None
         digest = _digest(secret)
         statement = self._find_key_and_failures if with_failures else self._find_key
         with self.engine.connect() as connection:
             row = connection.execute(
-                statement, {"digest": digest, "username": username, "since": _now() - FAILURE_WINDOW}
+                statement, {"digest": digest, "username": username, "address": address, "since": _now() - FAILURE_WINDOW}
             ).first()
         if row is None or not hmac.compare_digest(row.secret_hash, digest):
             return None
@@ -293,34 +344,57 @@ class Authenticator:
     # --- people: passwords, tokens, throttling ------------------------------------------------------
 
     def set_password(self, username: str, password: str) -> None:
+        """Set ``username``'s password; their sign-in tokens end with the old one."""
         if len(password) < 8:
             raise ValidationError("A password needs at least 8 characters", "weak_password")
         with self.engine.begin() as connection:
             user = self._require(connection, username)
             connection.execute(self.passwords.delete().where(self.passwords.c.user_id == user))
             connection.execute(self.passwords.insert().values(user_id=user, hash=hash_password(password)))
+            self.end_tokens(user, connection)
 
-    def check_throttle(self, username: str) -> None:
-        """Refuse (429) while ``username`` has had too many failures lately."""
+    def end_tokens(self, user_id: str, connection: sa.Connection | None = None) -> int:
+        """End every sign-in token of a user (in ``connection``'s transaction, if given); how many there were."""
+        with self._writing(connection) as connection:
+            return int(connection.execute(self.tokens.delete().where(self.tokens.c.user_id == user_id)).rowcount)
+
+    def logout_everywhere(self, username: str) -> int:
+        """End every sign-in token of ``username`` (their API keys stay: revoke those by name); how many."""
+        with self.engine.begin() as connection:
+            return self.end_tokens(self._require(connection, username), connection)
+
+    def check_throttle(self, username: str, address: str = "", signing_in: bool = False) -> None:
+        """Refuse (429) while ``username`` has had too many failures from ``address`` lately.
+
+        ``signing_in`` (a password, which could be guessed): also while the name has had
+        many more failures from anywhere.
+        """
         since = _now() - FAILURE_WINDOW
+        failures = self.failures
+        here = failures.c.address == address
         with self.engine.connect() as connection:
             recent = connection.execute(
-                sa.select(sa.func.count(), sa.func.min(self.failures.c.at))
-                .where(self.failures.c.username == username, self.failures.c.at > since)
+                sa.select(sa.func.count(sa.case((here, 1))), sa.func.min(sa.case((here, failures.c.at))),
+                          sa.func.count(), sa.func.min(failures.c.at))
+                .where(failures.c.username == username, failures.c.at > since)
             ).one()  # fmt: skip
-        if recent[0] >= MAX_FAILURES:
-            wait = int((recent[1] + FAILURE_WINDOW - _now()).total_seconds()) + 1
+        oldest = recent[1] if recent[0] >= MAX_FAILURES else recent[3] if signing_in and recent[2] >= MAX_NAME_FAILURES else None
+        if oldest is not None:
+            wait = int((oldest + FAILURE_WINDOW - _now()).total_seconds()) + 1
             raise Refusal(f"Too many failed attempts; try again in {wait} s", status=429, retry_after=wait)
 
-    def failed(self, username: str) -> None:
+    def failed(self, username: str, address: str = "") -> None:
         now = _now()
         with self.engine.begin() as connection:
             connection.execute(self.failures.delete().where(self.failures.c.at < now - FAILURE_WINDOW))
-            connection.execute(self.failures.insert().values(id=str(uuid.uuid4()), username=username, at=now))
+            connection.execute(
+                self.failures.insert().values(id=str(uuid.uuid4()), username=username, address=address, at=now)
+            )
 
-    def sign_in(self, username: str, password: str) -> tuple[str, datetime.datetime]:
+    def sign_in(self, username: str, password: str, address: str = "") -> tuple[str, datetime.datetime]:
         """A token and when it expires, for the right password; Refusal otherwise (the same whoever asks)."""
-        self.check_throttle(username)
+        check_username(username)
+        self.check_throttle(username, address, signing_in=True)
         with self.engine.connect() as connection:
             row = connection.execute(
                 sa.select(self.passwords.c.hash, self.users.c.id)
@@ -328,7 +402,7 @@ class Authenticator:
                 .where(self.users.c.username == username, self.users.c.is_active.is_(True))
             ).first()  # fmt: skip
         if row is None or not password_matches(password, row.hash):
-            self.failed(username)
+            self.failed(username, address)
             raise Refusal("The credentials were not accepted")
         token = secrets.token_urlsafe(32)
         expires = _now() + TOKEN_LIFETIME
@@ -355,21 +429,81 @@ class Authenticator:
 
     def remembered(self, user_id: str, key: str) -> str | None:
         """The answer (JSON text) given to this user's batch with this idempotency key within a day, if any."""
-        with self.engine.connect() as connection:
-            row = connection.execute(
-                sa.select(self.answers.c.answer, self.answers.c.created_at)
-                .where(self.answers.c.user_id == user_id, self.answers.c.key == key)
-            ).first()  # fmt: skip
-        if row is None or _now() - row.created_at > IDEMPOTENCY_WINDOW:
+        row = self._answer_row(user_id, key)
+        if row is None or row.state == "running" or _now() - row.created_at > IDEMPOTENCY_WINDOW:
             return None
         return str(row.answer)
 
-    def remember(self, user_id: str, key: str, answer: str, connection: sa.Connection | None = None) -> None:
-        """Keep the JSON text of an answer for a repeat of the same batch (in ``connection``'s transaction, if given)."""
-        now = _now()
+    def _answer_row(self, user_id: str, key: str) -> Any:
+        with self.engine.connect() as connection:
+            return connection.execute(
+                sa.select(self.answers).where(self.answers.c.user_id == user_id, self.answers.c.key == key)
+            ).first()  # fmt: skip
+
+    def claim(
+        self, user_id: str, key: str, request_hash: str, lifetime: datetime.timedelta = CLAIM_LIFETIME
+    ) -> tuple[KeyState, str | None]:
+        """Claim ``key`` for a batch whose body hashes to ``request_hash``: what was found, and a value.
+
+        ``CLAIMED`` comes with the claim (pass it to :meth:`settle` or :meth:`release`),
+        ``ANSWERED`` with the remembered answer; ``RUNNING`` and ``REUSED`` with None. Only
+        one request can claim a key: the claim is a row, inserted and committed at once.
+        A claim older than ``lifetime`` (its worker died) and an answer older than a day
+        are taken over.
+        """
+        for _ in range(5):  # each turn, another request changed the row in between
+            row = self._answer_row(user_id, key)
+            now = _now()
+            claim = str(uuid.uuid4())
+            claimed = {"state": "running", "claim": claim, "request_hash": request_hash, "answer": "", "created_at": now}
+            if row is None:
+                try:
+                    with self.engine.begin() as connection:
+                        connection.execute(self.answers.insert().values(user_id=user_id, key=key, **claimed))
+                except sa.exc.IntegrityError:
+                    continue  # another request claimed it first
+                return KeyState.CLAIMED, claim
+            running = row.state == "running"
+            if now - row.created_at > (lifetime if running else IDEMPOTENCY_WINDOW):
+                if running:
+                    log.warning("idempotency key claimed %s ago and never answered: taken over", now - row.created_at)
+                with self.engine.begin() as connection:
+                    taken = connection.execute(
+                        self.answers.update().where(*self._same(user_id, key), self.answers.c.created_at == row.created_at,
+                                                    self.answers.c.claim.is_not_distinct_from(row.claim))
+                        .values(**claimed)
+                    ).rowcount  # fmt: skip
+                if taken:
+                    return KeyState.CLAIMED, claim
+                continue
+            if row.request_hash is not None and row.request_hash != request_hash:
+                return KeyState.REUSED, None
+            return (KeyState.RUNNING, None) if running else (KeyState.ANSWERED, str(row.answer))
+        return KeyState.RUNNING, None
+
+    def _same(self, user_id: str, key: str, claim: str | None = None) -> list[Any]:
+        """Conditions for this user's key (and its running claim)."""
+        same = [self.answers.c.user_id == user_id, self.answers.c.key == key]
+        if claim is not None:
+            same += [self.answers.c.claim == claim, self.answers.c.state == "running"]
+        return same
+
+    def settle(self, user_id: str, key: str, claim: str, answer: str, connection: sa.Connection | None = None) -> bool:
+        """Turn a claim into the remembered ``answer`` (in ``connection``'s transaction, if given).
+
+        False when the claim is no longer this request's (it was taken over): then the
+        batch must not be stored, as another request runs it.
+        """
         with self._writing(connection) as connection:
-            connection.execute(self.answers.delete().where(self.answers.c.user_id == user_id, self.answers.c.key == key))
-            connection.execute(self.answers.insert().values(user_id=user_id, key=key, answer=answer, created_at=now))
+            return bool(connection.execute(
+                self.answers.update().where(*self._same(user_id, key, claim))
+                .values(state="done", answer=answer, created_at=_now())
+            ).rowcount)  # fmt: skip
+
+    def release(self, user_id: str, key: str, claim: str) -> None:
+        """Let go of a claim whose batch did not run through: a retry with the key runs it."""
+        with self.engine.begin() as connection:
+            connection.execute(self.answers.delete().where(*self._same(user_id, key, claim)))
 
     def tidy(self) -> None:
         """Now and then (every ``FORGET_EVERY`` calls), drop expired answers.

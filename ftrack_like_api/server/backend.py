@@ -297,7 +297,17 @@ class Backend:
             batch, operation.get("entity_type"), operation.get("entity_key"), operation.get("entity_data") or {},  # type: ignore[arg-type]
             operation.get("expected"),
         )
+        if operation.get("entity_type") == "User" and "is_active" in (operation.get("entity_data") or {}):
+            self._disabled(batch, operation.get("entity_key"))
         return {"action": "update", "data": data}
+
+    def _disabled(self, batch: BatchContext, entity_key: Any) -> None:
+        """A user just disabled loses their sign-in tokens, for good: enabled again, they sign in again."""
+        user_id = entity_key[0] if isinstance(entity_key, (list, tuple)) else entity_key
+        resource = self.storage.tables["resource"]
+        active = batch.connection.execute(sa.select(resource.c.is_active).where(resource.c.id == user_id)).scalar()
+        if active is not None and not active and self.auth is not None:
+            self.auth.end_tokens(str(user_id), batch.connection)
 
     def _delete(self, batch: BatchContext, operation: Mapping[str, Any]) -> dict[str, Any]:
         self.writer.delete(batch, operation.get("entity_type"), operation.get("entity_key"))  # type: ignore[arg-type]

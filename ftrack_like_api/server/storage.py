@@ -193,7 +193,7 @@ class Storage:
                 f"{SCHEMA_VERSION}); upgrade ftrack_like_api"
             )
         preparer = connection.dialect.identifier_preparer
-        for name, table in self.tables.items():
+        for name, table in self.metadata.tables.items():  # the entities' tables and the others (auth, …)
             if name not in existing:
                 continue  # create_all adds it
             present = {c["name"] for c in inspector.get_columns(name)}

@@ -4,11 +4,15 @@ One pooled ``requests.Session`` per transport; connect and read timeouts; TLS
 verification on; proxies from the environment (as ``requests`` reads them). Each batch
 carries an idempotency key, so when a connection drops or the server answers 429, 502,
 503 or 504, the batch is sent again (with backoff, honouring ``Retry-After``) and the
-server runs it once.
+server runs it once. While the server is still running the first copy it answers 409
+``in_progress``, and the transport asks again (for up to ``in_progress_wait`` seconds).
+A batch that got no answer at all keeps its key: sent again (the next ``commit()`` of
+the same changes), it is answered from the server's memory if it ran.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import time
 import uuid
@@ -38,6 +42,7 @@ class HttpTransport(Transport):
         verify: bool | str = True,
         token: str | None = None,
         max_wait: float = 30.0,
+        in_progress_wait: float = 900.0,
     ) -> None:
         if not server_url.startswith(("http://", "https://")):
             raise ValueError(f"HttpTransport needs an http(s) URL, not {server_url!r}")
@@ -53,7 +58,11 @@ class HttpTransport(Transport):
         self.verify = verify
         #: The longest Retry-After honoured by waiting; a longer one is answered at once.
         self.max_wait = max_wait
+        #: How long to keep asking for the answer to a batch the server is still running.
+        self.in_progress_wait = in_progress_wait
         self._http: requests.Session | None = None
+        #: (hash of the body, its idempotency key) of the last batch that got no answer.
+        self._unanswered: tuple[str, str] | None = None
 
     def _session(self) -> requests.Session:
         if self._http is None:
@@ -68,8 +77,9 @@ class HttpTransport(Transport):
 
     def handle(self, batch: Sequence[Mapping[str, Any]]) -> list[Any]:
         body = json.dumps(list(batch))
-        headers = {"ftrack-idempotency-key": uuid.uuid4().hex}
-        for attempt in range(self.retries + 1):
+        headers = {"ftrack-idempotency-key": self._key_for(body)}
+        attempt, running_since = 0, None
+        while True:
             try:
                 response = self._session().post(self.url, data=body, headers=headers, timeout=self.timeout, verify=self.verify)
             except requests.exceptions.SSLError as reason:
@@ -82,16 +92,37 @@ class HttpTransport(Transport):
                 if attempt == self.retries:
                     raise TransportError(f"No answer from {self.url} after {attempt + 1} tries: {reason}") from reason
                 time.sleep(self.backoff * 2**attempt)
+                attempt += 1
                 continue
+            if _in_progress(response):
+                # The server runs this batch still (a try that timed out started it): its
+                # answer is coming. Not a failure: it does not count against the retries.
+                running_since = running_since or time.monotonic()
+                if time.monotonic() - running_since < self.in_progress_wait:
+                    time.sleep(min(_retry_after(response) or self.backoff, self.max_wait))
+                    continue
+                return self._answer(batch, response)  # still no answer: the key is kept for the next try
             if response.status_code in RETRY_STATUSES and attempt < self.retries:
                 wait = _retry_after(response)
                 if wait is None or wait <= self.max_wait:
                     time.sleep(wait if wait is not None else self.backoff * 2**attempt)
+                    attempt += 1
                     continue
                 # Asked to wait longer than a script should hang (a throttled name waits
                 # minutes): the answer says why and for how long, now.
+            self._unanswered = None
             return self._answer(batch, response)
-        raise AssertionError("unreachable")
+
+    def _key_for(self, body: str) -> str:
+        """The batch's idempotency key: new, or the one it had when it was last sent and got no answer.
+
+        A batch that got no answer may have run; sent again with its key, the server gives
+        the answer it remembered instead of running it twice. Any answer retires the key.
+        """
+        digest = hashlib.sha256(body.encode()).hexdigest()
+        if self._unanswered is None or self._unanswered[0] != digest:
+            self._unanswered = (digest, uuid.uuid4().hex)
+        return self._unanswered[1]
 
     def _answer(self, batch: Sequence[Mapping[str, Any]], response: requests.Response) -> list[Any]:
         try:
@@ -113,6 +144,16 @@ class HttpTransport(Transport):
 
     def __repr__(self) -> str:  # never the key
         return f"HttpTransport({self.url!r}, user={self.api_user!r})"
+
+
+def _in_progress(response: requests.Response) -> bool:
+    """The server is still running this batch (its answer to a copy of it, sent meanwhile)."""
+    if response.status_code != 409:
+        return False
+    try:
+        return bool(response.json().get("error_code") == "in_progress")
+    except (ValueError, AttributeError):
+        return False
 
 
 def _retry_after(response: requests.Response) -> float | None:

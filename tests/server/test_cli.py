@@ -1,5 +1,6 @@
 """``ftrack-like``: every subcommand on a real database, and `serve` as a real process."""
 
+import concurrent.futures
 import contextlib
 import json
 import subprocess
@@ -192,13 +193,26 @@ def test_several_workers_agree(fresh_database, ftrack_like, unused_port):
         url = running.url
         key = new_key(ftrack_like, fresh_database)
         batch = [{"action": "create", "entity_type": "User", "entity_data": {"username": "retried"}}]
+        batch += [{"action": "create", "entity_type": "Priority", "entity_data": {"name": "p"}} for _ in range(499)]
         headers = {"ftrack-user": "admin", "ftrack-api-key": key, "ftrack-idempotency-key": "one-batch"}
-        # A new connection each time, so the workers share the requests between them.
-        answers = [requests.post(f"{url}/api", json=batch, headers={**headers, "connection": "close"}) for _ in range(8)]
+
+        def send(_):
+            # A new connection each time, so the workers share the requests between them; told
+            # the batch is still running, come back, as the client does.
+            while True:
+                answer = requests.post(f"{url}/api", json=batch, headers={**headers, "connection": "close"})
+                if answer.status_code != 409:
+                    return answer
+                time.sleep(0.05)
+
+        with concurrent.futures.ThreadPoolExecutor(8) as pool:  # eight copies at once
+            answers = list(pool.map(send, range(8)))
         assert all(answer.status_code == 200 for answer in answers), [answer.text[:300] for answer in answers]
         assert len({answer.text for answer in answers}) == 1  # the first answer, again
-        query = [{"action": "query", "expression": 'User where username is "retried"'}]
-        assert len(requests.post(f"{url}/api", json=query, headers=headers | {"ftrack-idempotency-key": "q"}).json()[0]["data"]) == 1
+        query = [{"action": "query", "expression": 'User where username is "retried"'},
+                 {"action": "query", "expression": 'select id from Priority where name is "p"'}]  # fmt: skip
+        found = requests.post(f"{url}/api", json=query, headers=headers | {"ftrack-idempotency-key": "q"}).json()
+        assert [len(result["data"]) for result in found] == [1, 499]
         wrong = {"ftrack-user": "jo", "ftrack-api-key": "not-a-key", "connection": "close"}
         statuses = [requests.post(f"{url}/api", json=query, headers=wrong).status_code for _ in range(12)]
         assert statuses[:10] == [401] * 10 and statuses[10:] == [429, 429]

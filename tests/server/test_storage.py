@@ -50,6 +50,24 @@ def test_an_older_database_is_upgraded_not_broken(fresh_database):
     backend.close()
 
 
+def test_the_tables_beside_the_entities_are_upgraded_too(fresh_database):
+    backend = Backend.from_url(fresh_database)
+    with backend.engine.begin() as connection:
+        # What an older version would have left: remembered answers without a state or a claim,
+        # failed sign-ins without the address they came from.
+        for column in ("state", "claim", "request_hash"):
+            connection.exec_driver_sql(f"ALTER TABLE idempotent_answer DROP COLUMN {column}")
+        connection.exec_driver_sql("ALTER TABLE auth_failure DROP COLUMN address")
+    backend.close()
+
+    backend = Backend.from_url(fresh_database)
+    with backend.engine.connect() as connection:
+        inspector = sa.inspect(connection)
+        assert {"state", "claim", "request_hash"} <= {c["name"] for c in inspector.get_columns("idempotent_answer")}
+        assert "address" in {c["name"] for c in inspector.get_columns("auth_failure")}
+    backend.close()
+
+
 def test_a_database_from_a_newer_version_is_refused(fresh_database):
     backend = Backend.from_url(fresh_database)
     with backend.engine.begin() as connection:
