@@ -205,13 +205,15 @@ def create_app(
                                  "error_id": error_id}, status_code=503)  # fmt: skip
         return JSONResponse({"status": "ready"})
 
-    return Starlette(
+    app = Starlette(
         routes=[
             Route("/api", api, methods=["POST"]), Route("/signin", signin, methods=["POST"]),
             Route("/health", health), Route("/ready", ready),
         ],
         middleware=[Middleware(GZipMiddleware, minimum_size=1024)],
     )
+    app.state.backend = backend
+    return app
 
 
 async def _read(request: Request, limit: int) -> bytes | None:

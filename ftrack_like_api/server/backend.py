@@ -67,16 +67,25 @@ class Backend:
     """Executes wire-format batches against one database."""
 
     def __init__(
-        self, engine: sa.Engine, schema: Schema, dialect: Dialect, storage: Storage, timeout: float | None = None
+        self,
+        engine: sa.Engine,
+        schema: Schema,
+        dialect: Dialect,
+        storage: Storage,
+        timeout: float | None = None,
+        query_timeout: float | None = None,
+        max_rows: int | None = None,
     ) -> None:
         self.engine = engine
         #: Seconds a batch may run before it is stopped and rolled back (None: no limit).
         self.timeout = timeout
+        #: Seconds a batch that only reads may run (None: as any batch).
+        self.query_timeout = query_timeout
         self.schema = schema
         self.dialect = dialect
         self.storage = storage
         self.compiler = Compiler(schema, storage)
-        self.reader = Reader(self.compiler)
+        self.reader = Reader(self.compiler, max_rows)
         self.writer = Writer(self.compiler)
         self._users: dict[str, str] = {}
         #: API keys and roles (set by :meth:`from_url`).
@@ -94,12 +103,21 @@ class Backend:
 
     @classmethod
     def from_url(
-        cls, url: str, schema: Schema | None = None, timeout: float | None = None, **engine_options: Any
+        cls,
+        url: str,
+        schema: Schema | None = None,
+        timeout: float | None = None,
+        query_timeout: float | None = None,
+        max_rows: int | None = None,
+        **engine_options: Any,
     ) -> Backend:
         """A backend on ``sqlite:///path`` or ``postgresql://…``; a new database is built and seeded.
 
         With ``timeout`` (seconds), a batch still running after that long is stopped and
-        rolled back, and its answer is a ``ServerError`` with the error code ``timeout``.
+        rolled back, and its answer is a ``ServerError`` with the error code ``timeout``;
+        ``query_timeout`` does the same for batches that only read. With ``max_rows``, a
+        query answers at most that many rows and says where the next page starts.
+        ``engine_options`` go to SQLAlchemy (``pool_size``, ``max_overflow``, ``pool_timeout`` …).
         """
         dialect = dialect_for(url)
         schema = schema or load_schema()
@@ -116,7 +134,7 @@ class Backend:
         except BaseException:
             engine.dispose()
             raise
-        backend = cls(engine, schema, dialect, storage, timeout)
+        backend = cls(engine, schema, dialect, storage, timeout, query_timeout, max_rows)
         backend.auth = Authenticator(engine, auth_tables, storage.tables["resource"])
         return backend
 
@@ -147,6 +165,8 @@ class Backend:
             return _error("ValidationError", "A batch is a list of operations", "bad_request")
         writes = any(isinstance(o, Mapping) and isinstance(o.get("action"), str) and o["action"] in WRITE_ACTIONS for o in operations)
         timeout = self.timeout
+        if not writes and self.query_timeout is not None:
+            timeout = self.query_timeout if timeout is None else min(timeout, self.query_timeout)
         deadline = None if timeout is None else time.monotonic() + timeout
         with collector.paused():
             try:
@@ -190,7 +210,7 @@ class Backend:
         with self.engine.connect().execution_options(ftrack_writes=writes) as connection:
             transaction = connection.begin()
             try:
-                with self.storage.time_limit(connection, deadline):
+                with self.storage.time_limit(connection, deadline, here=not writes and self.query_timeout is not None):
                     batch = BatchContext(connection, self._user_id(connection, user), grouped=grouped)
                     results = []
                     for index, operation in enumerate(operations):
