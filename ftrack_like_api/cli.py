@@ -41,6 +41,11 @@ DATABASE_VARIABLE = "FTRACK_LIKE_DATABASE"
 TIMEOUT_VARIABLE = "FTRACK_LIKE_TIMEOUT"
 #: Seconds a served batch may run by default (embedded, in-process use has no limit).
 TIMEOUT = 60.0
+#: How ``serve`` hands ``--query-timeout`` and ``--max-rows`` to its worker processes.
+QUERY_TIMEOUT_VARIABLE = "FTRACK_LIKE_QUERY_TIMEOUT"
+MAX_ROWS_VARIABLE = "FTRACK_LIKE_MAX_ROWS"
+#: Rows a served answer holds at most by default (clients page on from metadata.next.offset).
+MAX_ROWS = 10_000
 
 
 def default_database() -> str:
@@ -58,7 +63,9 @@ def app_from_environment() -> Any:
     from .server.app import create_app
 
     timeout = float(os.environ.get(TIMEOUT_VARIABLE) or TIMEOUT)
-    return create_app(Backend.from_url(default_database(), timeout=timeout))
+    query_timeout = float(os.environ[QUERY_TIMEOUT_VARIABLE]) if os.environ.get(QUERY_TIMEOUT_VARIABLE) else None
+    max_rows = int(os.environ.get(MAX_ROWS_VARIABLE) or MAX_ROWS)
+    return create_app(Backend.from_url(default_database(), timeout=timeout, query_timeout=query_timeout, max_rows=max_rows))
 
 
 def _backend(options: argparse.Namespace) -> Backend:
@@ -252,6 +259,8 @@ def serve(options: argparse.Namespace) -> int:
 
     os.environ[DATABASE_VARIABLE] = options.database
     os.environ[TIMEOUT_VARIABLE] = str(options.timeout)
+    os.environ[QUERY_TIMEOUT_VARIABLE] = "" if options.query_timeout is None else str(options.query_timeout)
+    os.environ[MAX_ROWS_VARIABLE] = str(options.max_rows)
     with _backend(options):  # create and seed before the workers start
         pass
     print(f"serving {options.database} on http://{options.host}:{options.port} with {options.workers} worker(s)",
@@ -331,6 +340,10 @@ def parser() -> argparse.ArgumentParser:
     served.add_argument("--timeout", type=float, default=TIMEOUT, metavar="SECONDS",
                         help=f"longest a batch may run before it is stopped and rolled back "
                              f"(default {TIMEOUT:g})")  # fmt: skip
+    served.add_argument("--query-timeout", type=float, default=None, metavar="SECONDS",
+                        help="longest a batch that only reads may run (default: as --timeout)")  # fmt: skip
+    served.add_argument("--max-rows", type=int, default=MAX_ROWS, metavar="ROWS",
+                        help=f"most rows one query answers; clients page on for the rest (default {MAX_ROWS:,})")  # fmt: skip
     served.add_argument("--log-level", default="info", help="uvicorn's log level (default info)")
     users = commands.add_parser("user", help="add, list and disable users").add_subparsers(dest="action", required=True)
     added = command("add", user_add, "add a user", users)

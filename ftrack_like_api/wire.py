@@ -38,6 +38,8 @@ def parse_datetime(text: str) -> datetime.datetime:
 
     Raises ``ValueError`` for anything else.
     """
+    if not isinstance(text, str):
+        raise ValueError(f"{text!r} is not ISO 8601 text")
     text = text.strip()
     if text.endswith(("Z", "z")):
         text = text[:-1] + "+00:00"
@@ -51,7 +53,10 @@ def decode_value(value: Any) -> Any:
     if isinstance(value, dict) and "__type__" in value:
         kind = value["__type__"]
         if kind == "datetime":
-            return parse_datetime(value["value"])
+            return parse_datetime(value.get("value"))
         if kind == "date":
-            return datetime.date.fromisoformat(value["value"])
+            text = value.get("value")
+            if not isinstance(text, str):
+                raise ValueError(f"{text!r} is not an ISO 8601 date")
+            return datetime.date.fromisoformat(text)
     return value

@@ -24,6 +24,7 @@ import json
 import logging
 import os
 import time
+import uuid
 from typing import Any, Callable, Mapping, Sequence
 
 import sqlalchemy as sa
@@ -32,6 +33,7 @@ from .. import collector
 from ..exceptions import DatabaseError, QueryError, ValidationError
 from ..schema import Schema
 from ..version import __version__
+from ..wire import decode_value
 from .auth import Authenticator, define_tables
 from .batch import BatchContext
 from .compiler import Compiler
@@ -41,6 +43,7 @@ from .permissions import PermissionDenied, Permissions, Roles
 from .reader import Reader
 from .seed import ADMIN_USERNAME, seed, seed_id
 from .storage import Storage
+from .values import coerce_value
 from .writer import Writer
 
 __all__ = ["Backend", "load_schema"]
@@ -67,16 +70,25 @@ class Backend:
     """Executes wire-format batches against one database."""
 
     def __init__(
-        self, engine: sa.Engine, schema: Schema, dialect: Dialect, storage: Storage, timeout: float | None = None
+        self,
+        engine: sa.Engine,
+        schema: Schema,
+        dialect: Dialect,
+        storage: Storage,
+        timeout: float | None = None,
+        query_timeout: float | None = None,
+        max_rows: int | None = None,
     ) -> None:
         self.engine = engine
         #: Seconds a batch may run before it is stopped and rolled back (None: no limit).
         self.timeout = timeout
+        #: Seconds a batch that only reads may run (None: as any batch).
+        self.query_timeout = query_timeout
         self.schema = schema
         self.dialect = dialect
         self.storage = storage
         self.compiler = Compiler(schema, storage)
-        self.reader = Reader(self.compiler)
+        self.reader = Reader(self.compiler, max_rows)
         self.writer = Writer(self.compiler)
         self.permissions = Permissions(self.compiler)
         self.integrity = Integrity(storage)
@@ -97,12 +109,21 @@ class Backend:
 
     @classmethod
     def from_url(
-        cls, url: str, schema: Schema | None = None, timeout: float | None = None, **engine_options: Any
+        cls,
+        url: str,
+        schema: Schema | None = None,
+        timeout: float | None = None,
+        query_timeout: float | None = None,
+        max_rows: int | None = None,
+        **engine_options: Any,
     ) -> Backend:
         """A backend on ``sqlite:///path`` or ``postgresql://…``; a new database is built and seeded.
 
         With ``timeout`` (seconds), a batch still running after that long is stopped and
-        rolled back, and its answer is a ``ServerError`` with the error code ``timeout``.
+        rolled back, and its answer is a ``ServerError`` with the error code ``timeout``;
+        ``query_timeout`` does the same for batches that only read. With ``max_rows``, a
+        query answers at most that many rows and says where the next page starts.
+        ``engine_options`` go to SQLAlchemy (``pool_size``, ``max_overflow``, ``pool_timeout`` …).
         """
         dialect = dialect_for(url)
         _check_folder(url, dialect)
@@ -120,7 +141,7 @@ class Backend:
         except BaseException:
             engine.dispose()
             raise
-        backend = cls(engine, schema, dialect, storage, timeout)
+        backend = cls(engine, schema, dialect, storage, timeout, query_timeout, max_rows)
         backend.auth = Authenticator(engine, auth_tables, storage.tables["resource"], backend.roles)
         return backend
 
@@ -154,8 +175,10 @@ class Backend:
         """
         if not isinstance(operations, (list, tuple)):
             return _error("ValidationError", "A batch is a list of operations", "bad_request")
-        writes = any(isinstance(o, Mapping) and o.get("action") in WRITE_ACTIONS for o in operations)
+        writes = any(isinstance(o, Mapping) and isinstance(o.get("action"), str) and o["action"] in WRITE_ACTIONS for o in operations)
         timeout = self.timeout
+        if not writes and self.query_timeout is not None:
+            timeout = self.query_timeout if timeout is None else min(timeout, self.query_timeout)
         deadline = None if timeout is None else time.monotonic() + timeout
         with collector.paused():
             try:
@@ -184,8 +207,7 @@ class Backend:
                     log.info("batch hit %s, trying again (%d)", error.orig, attempt + 1)
                     time.sleep(0.05 * (attempt + 1))
                     continue
-                log.exception("batch failed in the database")
-                return _error("ServerError", f"The database failed: {error.orig}", "database")
+                return _database_failed(error)
         raise AssertionError("unreachable")
 
     def _run(
@@ -200,7 +222,7 @@ class Backend:
         with self.engine.connect().execution_options(ftrack_writes=writes) as connection:
             transaction = connection.begin()
             try:
-                with self.storage.time_limit(connection, deadline):
+                with self.storage.time_limit(connection, deadline, here=not writes and self.query_timeout is not None):
                     principal = self.permissions.principal(connection, *user)
                     if principal.id is None and principal.username:
                         raise ValidationError(f"No user {principal.username!r}: a batch acts as a user of this "
@@ -243,12 +265,17 @@ class Backend:
                 self.storage.optimize(connection)
 
     def _operation(self, batch: BatchContext, index: int, operation: Mapping[str, Any]) -> Any:
-        action = operation.get("action") if isinstance(operation, Mapping) else None
-        entity_type = operation.get("entity_type") if isinstance(operation, Mapping) else None
-        entity_key = operation.get("entity_key") if isinstance(operation, Mapping) else None
-        handler = self._actions.get(action)  # type: ignore[arg-type]
+        if not isinstance(operation, Mapping):
+            raise ValidationError(f"An operation is an object, not {_kind(operation)}", "bad_request").at(index, None, None, None)
+        action = operation.get("action")
+        handler = self._actions.get(action) if isinstance(action, str) else None
         if handler is None:
-            raise ValidationError(f"Invalid action {action!r}", "invalid_action").at(index, action, None, None)
+            shown = action if isinstance(action, str) else None
+            raise ValidationError(f"Invalid action {action!r}", "invalid_action").at(index, shown, None, None)
+        malformed = _malformed(operation)
+        if malformed is not None:
+            raise ValidationError(malformed, "bad_request").at(index, action, None, None)
+        entity_type, entity_key = operation.get("entity_type"), operation.get("entity_key")
         batch.index = index
         try:
             self.permissions.check(batch.principal, operation)
@@ -323,8 +350,7 @@ class Backend:
         """A new key named ``api_key`` for a user, their old one revoked; yourself, or anyone if admin."""
         if operation.get("entity_type") != "User" or self.auth is None:
             raise ValidationError("reset_remote api_key takes a User", "bad_request")
-        key = operation.get("entity_key")
-        user_id = key[0] if isinstance(key, (list, tuple)) else key
+        user_id = self.writer.key(self.schema["User"], operation.get("entity_key"))["id"]
         resource = self.storage.tables["resource"]
         username = batch.connection.execute(sa.select(resource.c.username).where(resource.c.id == user_id)).scalar()
         if username is None:
@@ -343,7 +369,7 @@ class Backend:
     ) -> ValidationError:
         """Why operation ``index`` broke a constraint: replay what came before it, then look."""
         if index is None:
-            return ValidationError(f"The database refused the batch: {error.orig}", "integrity")
+            return _refused(error, "The database refused the batch")
         operation = operations[index]
         place = (index, operation.get("action"), operation.get("entity_type"), operation.get("entity_key"))
         with self.engine.connect().execution_options(ftrack_writes=True) as connection:
@@ -354,10 +380,12 @@ class Backend:
                 with self.compiler.scoped(principal.readable):
                     for earlier in range(index):
                         self._operation(batch, earlier, operations[earlier])
-                code, reason = self._problem(batch, operation) or ("integrity", f"the database refused it: {error.orig}")
+                    problem = self._problem(batch, operation)
             finally:
                 transaction.rollback()
-        return ValidationError(reason, code).at(*place)
+        if problem is None:
+            return _refused(error, "the database refused it").at(*place)
+        return ValidationError(problem[1], problem[0]).at(*place)
 
     def _problem(self, batch: BatchContext, operation: Mapping[str, Any]) -> tuple[str, str] | None:
         """The constraint one operation broke: (error code, explanation), or None when none is found."""
@@ -384,7 +412,11 @@ class Backend:
                 values[attribute.via[0]] = data[attribute.name].get(target.primary_key[0])
         for name, value in values.items():
             attribute = entity_type.attributes.get(name)
-            if attribute is None or value is None:
+            if attribute is None or value is None or attribute.kind.value != "scalar":
+                continue
+            try:  # as the column holds it: on PostgreSQL text is never compared with a number
+                value = coerce_value(attribute.type or "string", decode_value(value))
+            except (TypeError, ValueError):
                 continue
             if attribute.references:
                 target = self.schema[attribute.references]
@@ -457,7 +489,83 @@ def _validation_error(error: ValidationError) -> dict[str, Any]:
     }  # fmt: skip
     if error.conflict is not None:
         answer["conflict"] = error.conflict
+    if getattr(error, "error_id", None):
+        answer["error_id"] = error.error_id  # type: ignore[attr-defined]
     return answer
+
+
+#: What the database says when a statement is too big or too deep for it (the request's size, not a fault).
+_TOO_LARGE = ("too many sql variables", "expression tree is too large", "parser stack overflow", "too many terms",
+              "stack depth limit exceeded", "number of parameters must be", "too many arguments")  # fmt: skip
+
+
+def _database_failed(error: sa.exc.DBAPIError) -> dict[str, Any]:
+    """The answer to a batch the database could not carry out; its details go to the log, never the client.
+
+    What the database says (its SQL, constraint names, values) is for the server's log:
+    the answer carries an error id to find it there.
+    """
+    failed = getattr(error, "ftrack_index", None)
+    where = f" at operation {failed}" if failed is not None else ""
+    if any(sign in str(error.orig).lower() for sign in _TOO_LARGE):
+        error_id = _log_failure(error, "batch too large for the database")
+        answer = _error("ValidationError", f"The batch is too large or nests too deeply for the database{where}: "
+                                           f"split it, or use 'in (…)' for many values; nothing was changed", "too_complex")  # fmt: skip
+    else:
+        error_id = _log_failure(error, "batch failed in the database")
+        answer = _error("ServerError", f"The database could not carry out the batch{where}; nothing was changed "
+                                       f"(error id {error_id} in the server's log)", "database")  # fmt: skip
+    answer["error_id"] = error_id
+    return answer
+
+
+def _refused(error: sa.exc.DBAPIError, what: str) -> ValidationError:
+    """A constraint broken in a way no check names: said plainly, the database's words logged under an error id."""
+    error_id = _log_failure(error, "the database refused a batch")
+    refusal = ValidationError(f"{what} (error id {error_id} in the server's log)", "integrity")
+    refusal.error_id = error_id  # type: ignore[attr-defined]
+    return refusal
+
+
+def _log_failure(error: BaseException, what: str) -> str:
+    """Log ``error`` with its traceback under a new error id (uuid hex), and give the id."""
+    error_id = uuid.uuid4().hex
+    log.error("%s (error id %s)", what, error_id, exc_info=error)
+    return error_id
+
+
+def _kind(value: Any) -> str:
+    """The JSON name of a value's kind, for messages."""
+    if value is None:
+        return "null"
+    return {bool: "a boolean", int: "a number", float: "a number", str: "text", list: "a list", dict: "an object"}.get(
+        type(value), type(value).__name__
+    )
+
+
+def _malformed(operation: Mapping[str, Any]) -> str | None:
+    """What is wrong with the shape of an operation's fields, or None (each field is checked when present)."""
+    for name in ("entity_type", "expression", "reset_type"):
+        value = operation.get(name)
+        if value is not None and not isinstance(value, str):
+            return f"{name} is text, not {_kind(value)}"
+    key = operation.get("entity_key")
+    if key is not None and not _scalar(key):
+        if not isinstance(key, list) or not all(_scalar(v) for v in key):
+            return f"entity_key is a value or a list of values, not {_kind(key)}" + (
+                " holding other things" if isinstance(key, list) else ""
+            )
+    data = operation.get("entity_data")
+    if data is not None and not isinstance(data, Mapping):
+        return f"entity_data is an object, not {_kind(data)}"
+    values = operation.get("values")
+    if values is not None and not (isinstance(values, list) and all(isinstance(v, str) for v in values)):
+        return f"values is a list of names, not {_kind(values)}" + (" holding other things" if isinstance(values, list) else "")
+    return None
+
+
+def _scalar(value: Any) -> bool:
+    return value is None or (isinstance(value, (str, int, float)) and not isinstance(value, bool))
 
 
 def _error(exception: str, content: str, code: str | None) -> dict[str, Any]:

@@ -28,6 +28,10 @@ __all__ = ["Reader"]
 
 #: A related-keys subquery finding at most this many keys is run first and its keys bound as values.
 RESOLVE_AT_MOST = 500
+#: The longest path a query may name (``parent.parent.name`` is 3): far past any real one, short of recursion.
+MAX_PATH = 24
+#: The largest ``limit`` or ``offset`` (the database counts in 64 bits, and a page reads one row more).
+MAX_PAGE = 2**63 - 2
 
 AGGREGATES = {"count": sa.func.count, "sum": sa.func.sum, "avg": sa.func.avg, "min": sa.func.min, "max": sa.func.max}
 
@@ -40,9 +44,17 @@ Tree = dict[str, tuple[Attribute, "Tree"]]
 
 
 class Reader:
-    """Answers ``query`` actions for one compiler's schema and storage."""
+    """Answers ``query`` actions for one compiler's schema and storage.
 
-    def __init__(self, compiler: Compiler) -> None:
+    With ``max_rows``, an answer holds at most that many rows: a query without a limit, or
+    with a larger one, gets the first ``max_rows`` and ``metadata.next.offset`` saying where
+    the next page starts (clients page on, as ftrack's do).
+    """
+
+    def __init__(self, compiler: Compiler, max_rows: int | None = None) -> None:
+        if max_rows is not None and max_rows < 1:
+            raise ValueError(f"max_rows must be at least 1, not {max_rows}")
+        self.max_rows = max_rows
         self.compiler = compiler
         self.schema = compiler.schema
         self.storage = compiler.storage
@@ -56,7 +68,11 @@ class Reader:
 
     def query(self, connection: sa.Connection, text: str) -> dict[str, Any]:
         query = parse(text)
+        _check_bounds(query, text)
         entity_type = self.compiler.entity_type(query.entity_type, text)
+        asked = query.limit
+        if self.max_rows is not None and (asked is None or asked > self.max_rows):
+            query = query.page(query.offset, self.max_rows)
 
         def resolve(keys: sa.Select[Any]) -> list[Any] | None:
             found = connection.execute(keys.limit(RESOLVE_AT_MOST + 1)).scalars().all()
@@ -253,6 +269,10 @@ class Reader:
             if attribute.kind is Kind.REFERENCE:
                 via = index[attribute.via[0]]
                 wanted = {row[via] for _, row in parents} - {None}
+                if not wanted:  # every one is null (a project's parent): nothing to fetch, nor to go on from
+                    for canonical, _ in parents:
+                        canonical[name] = None
+                    continue
                 found_index, hits = self._fetch(connection, target, table, columns, table.c[target.primary_key[0]], wanted)
                 encode = self.encoder(target, subtree, registry, found_index)
                 key_position = found_index.get(target.primary_key[0])
@@ -439,6 +459,17 @@ class _Joins:
         attribute = self.compiler.attribute(current, path.segments[-1], self.text)
         column, _ = self.compiler.column(current, alias, attribute, self.text)
         return column, attribute
+
+
+def _check_bounds(query: ast.Query, text: str) -> None:
+    """A QueryError when the query's paths are too long or its page past what the database counts."""
+    for name in ("limit", "offset"):
+        number = getattr(query, name)
+        if number is not None and number > MAX_PAGE:
+            raise QueryError(f"The {name} is {number}; it is at most {MAX_PAGE}", text)
+    for node in ast.walk(query):
+        if isinstance(node, ast.Path) and len(node.segments) > MAX_PATH:
+            raise QueryError(f"The path {'.'.join(node.segments[:3])}… has {len(node.segments)} steps; at most {MAX_PATH}", text)
 
 
 def _rows(result: sa.CursorResult[Any]) -> tuple[Index, list[Row]]:

@@ -142,13 +142,17 @@ class Storage:
         return engine
 
     @contextlib.contextmanager
-    def time_limit(self, connection: sa.Connection, deadline: float | None) -> Iterator[None]:
-        """Have SQLite interrupt this connection's statements past ``deadline`` (``time.monotonic()``).
+    def time_limit(self, connection: sa.Connection, deadline: float | None, here: bool = False) -> Iterator[None]:
+        """Have the database stop this connection's statements past ``deadline`` (``time.monotonic()``).
 
-        A progress handler interrupts the running statement (``sqlite3.OperationalError:
-        interrupted``). PostgreSQL needs nothing here: its connections carry
-        ``statement_timeout`` from :meth:`create_engine` (SQLSTATE 57014), set once per connection.
+        On SQLite a progress handler interrupts the running statement (``sqlite3.OperationalError:
+        interrupted``). PostgreSQL's connections carry ``statement_timeout`` from
+        :meth:`create_engine` (SQLSTATE 57014), set once per connection; with ``here`` (a
+        deadline of its own, such as a read's), the time left is set for this transaction.
         """
+        if deadline is not None and here and self.dialect.name == "postgresql":
+            left = max(1, int((deadline - time.monotonic()) * 1000))
+            connection.exec_driver_sql(f"SET LOCAL statement_timeout = {left}")
         if deadline is None or self.dialect.name != "sqlite":
             yield
             return

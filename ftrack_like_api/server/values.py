@@ -10,11 +10,15 @@ from __future__ import annotations
 
 import datetime
 import json
+import math
 from typing import Any, Callable
 
 from ..wire import encode_date, encode_datetime, parse_datetime, to_utc
 
 __all__ = ["CONVERTERS", "coerce_value", "describe", "to_wire"]
+
+#: The whole numbers a column stores (64 bits, on both databases).
+INTEGERS = range(-(2**63), 2**63)
 
 #: Kinds whose stored values need converting on the way out, and how.
 CONVERTERS: dict[str, Callable[[Any], Any]] = {
@@ -70,9 +74,20 @@ def coerce_value(kind: str, value: Any) -> Any:
                 raise ValueError(f"{value!r} is not a number") from None
         if not isinstance(value, (int, float)):
             raise TypeError(f"{value!r} is not a number")
+        if isinstance(value, float) and not math.isfinite(value):
+            raise ValueError(f"{value!r} is not a finite number")
         if kind == "integer" and (isinstance(value, float) and not value.is_integer()):
             raise ValueError(f"{value!r} is not a whole number")
-        return int(value) if kind == "integer" else value
+        if kind == "number":
+            if isinstance(value, int) and value not in INTEGERS:
+                try:  # past 64 bits, a number is stored as a float
+                    return float(value)
+                except OverflowError:
+                    raise ValueError(f"{value!r} is too large") from None
+            return value
+        if int(value) not in INTEGERS:
+            raise ValueError(f"{value!r} is out of range (64 bits: from -2**63 to 2**63 - 1)")
+        return int(value)
     if kind == "datetime":
         if isinstance(value, datetime.datetime):
             moment = value
