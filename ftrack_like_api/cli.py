@@ -417,6 +417,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         # The reader went away (`ftrack-like query … | head`): stop quietly, as other tools do.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 1
+    except KeyboardInterrupt:
+        return 130
+    except Exception as error:  # a bug of ours: one line here, the traceback only when asked for
+        print(f"error: {type(error).__name__}: {error} (a bug: FTRACK_LIKE_DEBUG=1 shows where)", file=sys.stderr)
+        if os.environ.get("FTRACK_LIKE_DEBUG"):
+            raise
+        return 1
 
 
 if __name__ == "__main__":

@@ -261,9 +261,10 @@ class Schema:
 
     @property
     def hash(self) -> str:
-        """A stable hash of :meth:`to_ftrack`: the same schema gives the same hash."""
-        text = json.dumps(self.to_ftrack(), sort_keys=True, separators=(",", ":"))
-        return hashlib.sha256(text.encode()).hexdigest()[:32]
+        """The hash of :meth:`to_ftrack` that the official client computes of the schemas it caches
+        (``md5`` of ``json.dumps(schemas, sort_keys=True)``), so its schema cache hits."""
+        text = json.dumps(self.to_ftrack(), sort_keys=True)
+        return hashlib.md5(text.encode("utf-8"), usedforsecurity=False).hexdigest()
 
     # --- reading ------------------------------------------------------------------------
 

@@ -131,6 +131,18 @@ def test_the_hash_is_stable_and_follows_the_content():
     assert Schema.from_definition(definition).hash != Schema.from_definition(changed).hash
 
 
+def test_the_hash_is_the_one_the_official_client_computes_of_its_schema_cache(tmp_path, export):
+    """ftrack-python-api writes the schemas it fetched to its cache (``json.dump(…, indent=4)``) and
+    later compares ``md5(json.dumps(cached, sort_keys=True))`` with the server's ``schema_hash``:
+    equal, it starts from the cache instead of fetching the schemas again."""
+    import hashlib
+
+    cache = tmp_path / "schemas.json"
+    cache.write_text(json.dumps(json.loads(json.dumps(export)), indent=4))  # as the wire and its cache keep them
+    cached = json.loads(cache.read_text())
+    assert hashlib.md5(json.dumps(cached, sort_keys=True).encode("utf-8")).hexdigest() == load_schema().hash
+
+
 def test_inheritance_classifiers_and_subtypes():
     schema = load_schema()
     task = schema["Task"]

@@ -342,8 +342,8 @@ class Backend:
 
     def _reset_remote(self, batch: BatchContext, operation: Mapping[str, Any]) -> dict[str, Any]:
         reset_type = operation.get("reset_type")
-        if reset_type == "api_key":
-            return {"data": self._reset_api_key(batch, operation)}
+        if reset_type == "api_key":  # the shape the official client reads: result["api_key"]
+            return {"data": {"api_key": self._reset_api_key(batch, operation)}}
         return {"data": self.writer.reset(batch, operation.get("entity_type"), operation.get("entity_key"), reset_type)}  # type: ignore[arg-type]
 
     def _reset_api_key(self, batch: BatchContext, operation: Mapping[str, Any]) -> str:

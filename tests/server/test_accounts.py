@@ -120,7 +120,7 @@ def test_resetting_another_users_key_is_for_admins(jo, admin, users):
     assert status == 403 and "Only admins reset other people's API keys" in body["content"]
     status, body = admin.send({"action": "reset_remote", "entity_type": "User", "entity_key": [users[0]["ann"]],
                                "reset_type": "api_key"})  # fmt: skip
-    assert status == 200 and isinstance(body[0]["data"], str)
+    assert status == 200 and isinstance(body[0]["data"]["api_key"], str)
 
 
 def test_admins_manage_users_through_the_api(admin, backend):

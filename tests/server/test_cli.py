@@ -216,3 +216,16 @@ def test_several_workers_agree(fresh_database, ftrack_like, unused_port):
         wrong = {"ftrack-user": "jo", "ftrack-api-key": "not-a-key", "connection": "close"}
         statuses = [requests.post(f"{url}/api", json=query, headers=wrong).status_code for _ in range(12)]
         assert statuses[:10] == [401] * 10 and statuses[10:] == [429, 429]
+
+def test_an_unexpected_failure_is_one_line_and_the_traceback_only_when_asked(run, monkeypatch):
+    import ftrack_like_api.cli as cli
+
+    def broken(options):
+        raise KeyError("context_type")  # what a reader bug looked like: a traceback, before
+
+    monkeypatch.setattr(cli, "init", broken)
+    code, out, err = run("init")
+    assert code == 1 and err == "error: KeyError: 'context_type' (a bug: FTRACK_LIKE_DEBUG=1 shows where)\n"
+    monkeypatch.setenv("FTRACK_LIKE_DEBUG", "1")
+    with pytest.raises(KeyError):
+        run("init")
