@@ -342,7 +342,11 @@ class Backend:
         return ValidationError(reason, code).at(*place)
 
     def _problem(self, batch: BatchContext, operation: Mapping[str, Any]) -> tuple[str, str] | None:
-        """The constraint one operation broke: (error code, explanation), or None when none is found."""
+        """The constraint one operation broke: (error code, explanation), or None when none is found.
+
+        A duplicate says ``IntegrityError`` as ftrack's server does: scripts written for it look
+        for the word (the official client's ``start_timer`` tells a running timer by it).
+        """
         entity_type = self.schema[operation["entity_type"]]
         data = operation.get("entity_data") or {}
         table = self.storage.table(entity_type)
@@ -356,7 +360,7 @@ class Backend:
                 where = [table.c[k] == self.writer.key(entity_type, list(key.values()))[k] for k in key]
                 if connection.execute(sa.select(sa.literal(1)).select_from(table).where(*where)).first():
                     shown = ", ".join(f"{k} {v}" for k, v in key.items())
-                    return "duplicate_key", f"a {entity_type.name} with {shown} exists already"
+                    return "duplicate_key", f"IntegrityError: a {entity_type.name} with {shown} exists already"
         key = operation.get("entity_key")
         keys = key if isinstance(key, (list, tuple)) else [key]
         values = {**dict(zip(entity_type.primary_key, keys)), **data}
@@ -379,7 +383,7 @@ class Backend:
             if attribute.unique:
                 hit = connection.execute(sa.select(sa.literal(1)).select_from(table).where(table.c[name] == value)).first()
                 if hit is not None:
-                    return "duplicate_value", f"a {entity_type.name} with {name} {value!r} exists already"
+                    return "duplicate_value", f"IntegrityError: a {entity_type.name} with {name} {value!r} exists already"
         return None
 
 
