@@ -339,13 +339,15 @@ class Backend:
                 code, reason = self._problem(batch, operation) or ("integrity", f"the database refused it: {error.orig}")
             finally:
                 transaction.rollback()
-        return ValidationError(reason, code).at(*place)
+        refusal = DuplicateEntry if code in ("duplicate_key", "duplicate_value") else ValidationError
+        return refusal(reason, code).at(*place)
 
     def _problem(self, batch: BatchContext, operation: Mapping[str, Any]) -> tuple[str, str] | None:
         """The constraint one operation broke: (error code, explanation), or None when none is found.
 
-        A duplicate says ``IntegrityError`` as ftrack's server does: scripts written for it look
-        for the word (the official client's ``start_timer`` tells a running timer by it).
+        A duplicate is a :class:`DuplicateEntry` (``DuplicateEntryError``) whose content says
+        ``IntegrityError``: the official client's ``start_timer`` tells a running timer by
+        the one (3.x) or the other (older versions).
         """
         entity_type = self.schema[operation["entity_type"]]
         data = operation.get("entity_data") or {}
@@ -408,6 +410,12 @@ def _install(engine: sa.Engine, storage: Storage) -> None:
                 raise
             log.info("database install raced another process, trying again: %s", error.orig)
             time.sleep(0.2 * (attempt + 1))
+
+
+class DuplicateEntry(ValidationError):
+    """A create or update that would store a second row with one key or unique value (ftrack's name)."""
+
+    exception = "DuplicateEntryError"
 
 
 class _TimedOut(Exception):
