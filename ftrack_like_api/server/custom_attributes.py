@@ -24,7 +24,8 @@ from .compiler import Compiler
 __all__ = ["CustomAttributes"]
 
 _KINDS = {"Project": "show", "AssetVersion": "assetversion", "User": "user", "List": "list",
-          "TypedContextList": "list", "AssetVersionList": "list", "Asset": "asset", "ListObject": "listobject"}  # fmt: skip
+          "TypedContextList": "list", "AssetVersionList": "list", "Asset": "asset",
+          "ListObject": "listobject"}  # fmt: skip
 
 
 class CustomAttributes:
