@@ -74,6 +74,62 @@ SCRIPT = textwrap.dedent(
 )
 
 
+TIMERS_AND_SCHEMAS = textwrap.dedent(
+    """
+    import json, sys, uuid
+    import ftrack_api
+
+    server, user, key = sys.argv[1:4]
+    said = {}
+    session = ftrack_api.Session(server_url=server, api_user=user, api_key=key,
+                                 auto_connect_event_hub=False, schema_cache_path=False)
+    schema = session.query('ProjectSchema where name is "VFX"').one()
+    project = session.create("Project", {"name": "timers-" + uuid.uuid4().hex[:6], "full_name": "Timers",
+                                         "project_schema": schema})
+    shot = session.create("Shot", {"name": "sh010", "parent": project})
+    task = session.create("Task", {"name": "comp", "parent": shot})
+    session.commit()
+
+    me = session.query('User where username is "{}"'.format(user)).one()
+    timer = me.start_timer(task, comment="keying", name="comp")
+    said["timer"] = [timer["context_id"] == task["id"], timer["start"] is not None]
+    try:
+        me.start_timer(task)
+        said["second"] = "started"
+    except ftrack_api.exception.NotUniqueError:
+        said["second"] = "NotUniqueError"
+        session.rollback()
+    timelog = me.stop_timer()
+    said["timelog"] = [timelog["context_id"] == task["id"], timelog["comment"], timelog["name"]]
+    said["stored"] = session.query("select comment from Timelog where id is {}".format(timelog["id"])).one()["comment"]
+    said["timers_left"] = len(session.query("Timer where user_id is {}".format(me["id"])).all())
+    me.start_timer(task)
+    me.start_timer(shot, force=True)  # stops the first into a timelog
+    said["forced"] = [len(session.query("Timer where user_id is {}".format(me["id"])).all()),
+                      len(session.query("Timelog where context_id is {}".format(task["id"])).all())]
+    me.stop_timer()
+
+    project_schema = project["project_schema"]
+    said["task_statuses"] = [s["name"] for s in project_schema.get_statuses("Task", task["type_id"])]
+    said["task_types"] = [t["name"] for t in project_schema.get_types("Task")]
+    said["shot_statuses"] = sorted(s["name"] for s in project_schema.get_statuses("Shot"))
+    said["shot_types"] = [t["name"] for t in project_schema.get_types("Shot")]
+    said["version_statuses"] = [s["name"] for s in project_schema.get_statuses("AssetVersion")]
+    production = session.query('Type where name is "Production"').one()
+    containers = session.query('WorkflowSchema where name is "Container workflow"').one()
+    overriding = session.create("ProjectSchema", {"name": "overriding-" + uuid.uuid4().hex[:6],
+                                                  "task_workflow_schema": schema["task_workflow_schema"],
+                                                  "task_type_schema": schema["task_type_schema"]})
+    session.create("ProjectSchemaOverride", {"project_schema": overriding, "type_id": production["id"],
+                                             "workflow_schema": containers})
+    session.commit()
+    said["overridden"] = [s["name"] for s in overriding.get_statuses("Task", production["id"])]
+    said["not_overridden"] = len(overriding.get_statuses("Task", task["type_id"]))
+    print(json.dumps(said))
+    """
+)
+
+
 @pytest.fixture(scope="session")
 def official_python(tmp_path_factory):
     """The python of a virtual environment with ftrack-python-api installed from the package index."""
@@ -103,3 +159,24 @@ def test_the_official_client_runs_unchanged_against_our_server(official_python, 
         stored = backend.execute([{"action": "query", "expression":
                                    f"select name from Shot where project_id is {said['project']}"}], "admin")  # fmt: skip
         assert [shot["name"] for shot in stored[0]["data"]] == ["sh010"]
+
+
+def test_the_official_client_runs_timers_and_reads_project_schemas(official_python, database):
+    """start_timer / stop_timer into a timelog, and get_statuses / get_types through a project schema."""
+    import json
+
+    from ftrack_like_api.server.seed import CONTAINER_WORKFLOW, TASK_WORKFLOW, TYPES, VERSION_WORKFLOW
+
+    with Backend.from_url(database) as backend, serving(backend) as url:
+        key = backend.auth.create_key("admin", "official client timers")
+        run = subprocess.run([official_python, "-c", TIMERS_AND_SCHEMAS, url, "admin", key], capture_output=True,
+                             text=True, timeout=300)  # fmt: skip
+        assert run.returncode == 0, run.stderr[-3000:]
+    said = json.loads(run.stdout.strip().splitlines()[-1])
+    assert said["timer"] == [True, True] and said["second"] == "NotUniqueError"
+    assert said["timelog"] == [True, "keying", "comp"] and said["stored"] == "keying" and said["timers_left"] == 0
+    assert said["forced"] == [1, 2]
+    assert said["task_statuses"] == TASK_WORKFLOW and said["version_statuses"] == VERSION_WORKFLOW
+    assert said["task_types"][:3] == [name for name, _, _ in TYPES][:3]
+    assert said["shot_statuses"] == sorted(CONTAINER_WORKFLOW) and said["shot_types"] == ["Generic"]
+    assert said["overridden"] == CONTAINER_WORKFLOW and said["not_overridden"] == len(TASK_WORKFLOW)

@@ -385,10 +385,17 @@ class Backend:
                 transaction.rollback()
         if problem is None:
             return _refused(error, "the database refused it").at(*place)
-        return ValidationError(problem[1], problem[0]).at(*place)
+        code, reason = problem
+        refusal = DuplicateEntry if code in ("duplicate_key", "duplicate_value") else ValidationError
+        return refusal(reason, code).at(*place)
 
     def _problem(self, batch: BatchContext, operation: Mapping[str, Any]) -> tuple[str, str] | None:
-        """The constraint one operation broke: (error code, explanation), or None when none is found."""
+        """The constraint one operation broke: (error code, explanation), or None when none is found.
+
+        A duplicate is a :class:`DuplicateEntry` (``DuplicateEntryError``) whose content says
+        ``IntegrityError``: the official client's ``start_timer`` tells a running timer by
+        the one (3.x) or the other (older versions).
+        """
         entity_type = self.schema[operation["entity_type"]]
         data = operation.get("entity_data") or {}
         table = self.storage.table(entity_type)
@@ -402,7 +409,7 @@ class Backend:
                 where = [table.c[k] == self.writer.key(entity_type, list(key.values()))[k] for k in key]
                 if connection.execute(sa.select(sa.literal(1)).select_from(table).where(*where)).first():
                     shown = ", ".join(f"{k} {v}" for k, v in key.items())
-                    return "duplicate_key", f"a {entity_type.name} with {shown} exists already"
+                    return "duplicate_key", f"IntegrityError: a {entity_type.name} with {shown} exists already"
         key = operation.get("entity_key")
         keys = key if isinstance(key, (list, tuple)) else [key]
         values = {**dict(zip(entity_type.primary_key, keys)), **data}
@@ -429,7 +436,7 @@ class Backend:
             if attribute.unique:
                 hit = connection.execute(sa.select(sa.literal(1)).select_from(table).where(table.c[name] == value)).first()
                 if hit is not None:
-                    return "duplicate_value", f"a {entity_type.name} with {name} {value!r} exists already"
+                    return "duplicate_value", f"IntegrityError: a {entity_type.name} with {name} {value!r} exists already"
         return None
 
 
@@ -467,6 +474,12 @@ def _check_folder(url: str, dialect: Dialect) -> None:
     if not os.path.isdir(folder):
         what = "is not a folder" if os.path.exists(folder) else "does not exist"
         raise DatabaseError(f"Cannot open the database {url}: the folder {folder} {what}")
+
+
+class DuplicateEntry(ValidationError):
+    """A create or update that would store a second row with one key or unique value (ftrack's name)."""
+
+    exception = "DuplicateEntryError"
 
 
 class _TimedOut(Exception):

@@ -4,10 +4,14 @@ Two kinds: those SQL can say (``time_logged`` is the sum of a context's timelog
 durations) become a column of the select, so they cost nothing extra per row; those
 it cannot say in one column (``link``, the path from the project down to an entity)
 are filled once the rows are in, with one query for all of them.
+
+``copy:<attribute>`` reads another attribute's column under a second name (ftrack's
+``Schema.type_id`` is its ``object_type_id``).
 """
 
 from __future__ import annotations
 
+import datetime
 from typing import Any, Callable
 
 import sqlalchemy as sa
@@ -31,27 +35,45 @@ class Computed:
         self._columns: dict[str, Callable[[EntityType, sa.FromClause], sa.ColumnElement[Any]]] = {
             "time_logged": self._time_logged,
             "bid_time_logged_difference": self._bid_time_logged_difference,
+            "is_latest_version": self._is_latest_version,
+            "is_open": self._is_open,
         }
-        self._fills: dict[str, Callable[[sa.Connection, EntityType, Targets], None]] = {"link": self._link}
+        #: Fills give each target's value by its key.
+        self._fills: dict[str, Callable[[sa.Connection, EntityType, list[Any]], dict[Any, Any]]] = {
+            "link": self._link,
+            "version_link": self._version_link,
+        }
 
     def check(self, entity_type: EntityType, attribute: Attribute) -> None:
         """Fail unless the server knows how to compute ``attribute``."""
-        if attribute.compute not in self._columns and attribute.compute not in self._fills:
+        compute = attribute.compute or ""
+        if compute.startswith("copy:"):
+            copied = entity_type.attributes.get(compute[len("copy:"):])
+            if copied is None or copied not in entity_type.scalars:
+                raise SchemaError(f"{entity_type.name}.{attribute.name}: {compute!r} names no stored attribute")
+        elif compute not in self._columns and compute not in self._fills:
             raise SchemaError(f"{entity_type.name}.{attribute.name}: no way to compute {attribute.compute!r}")
 
     def is_column(self, attribute: Attribute) -> bool:
-        return attribute.compute in self._columns
+        return attribute.compute in self._columns or (attribute.compute or "").startswith("copy:")
 
     def column(self, entity_type: EntityType, table: sa.FromClause, attribute: Attribute) -> sa.ColumnElement[Any]:
         """The attribute as a column of a select over ``table``, labelled with its name."""
-        return self._columns[attribute.compute](entity_type, table).label(attribute.name)  # type: ignore[index]
+        compute = attribute.compute or ""
+        if compute.startswith("copy:"):
+            return table.c[compute[len("copy:"):]].label(attribute.name)
+        column = self._columns[compute](entity_type, table)
+        if attribute.type == "boolean":
+            column = sa.type_coerce(column, sa.Boolean)  # SQLite answers 0 and 1
+        return column.label(attribute.name)
 
     def fill(self, connection: sa.Connection, entity_type: EntityType, attribute: Attribute, targets: Targets) -> None:
         """Write the attribute into each encoded entity of ``targets``."""
         if targets:
-            self._fills[attribute.compute](connection, entity_type, targets)  # type: ignore[index]
-            for encoded, _ in targets:
-                encoded.setdefault(attribute.name, None)
+            keys = sorted({key for _, key in targets}, key=str)
+            values = self._fills[attribute.compute](connection, entity_type, keys)  # type: ignore[index]
+            for encoded, key in targets:
+                encoded[attribute.name] = values.get(key)
 
     # --- the computations -------------------------------------------------------------------
 
@@ -63,11 +85,38 @@ class Computed:
     def _bid_time_logged_difference(self, entity_type: EntityType, table: sa.FromClause) -> sa.ColumnElement[Any]:
         return table.c.bid - self._time_logged(entity_type, table)
 
-    def _link(self, connection: sa.Connection, entity_type: EntityType, targets: Targets) -> None:
+    def _is_latest_version(self, entity_type: EntityType, table: sa.FromClause) -> sa.ColumnElement[Any]:
+        versions = self.storage.tables["asset_version"].alias()
+        latest = sa.select(sa.func.max(versions.c.version)).where(versions.c.asset_id == table.c.asset_id)
+        return sa.func.coalesce(table.c.version == latest.scalar_subquery(), sa.false())
+
+    def _is_open(self, entity_type: EntityType, table: sa.FromClause) -> sa.ColumnElement[Any]:
+        now = datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None)
+        return sa.or_(table.c.end_date.is_(None), table.c.end_date > sa.bindparam(None, now, sa.DateTime))
+
+    def _version_link(self, connection: sa.Connection, entity_type: EntityType, keys: list[Any]) -> dict[Any, Any]:
+        """A version's link: its asset's context's link, then the asset, then the version."""
+        versions, assets = self.storage.tables["asset_version"], self.storage.tables["asset"]
+        rows = connection.execute(
+            sa.select(versions.c.id, versions.c.version, assets.c.id.label("asset_id"), assets.c.name,
+                      assets.c.context_id)
+            .join(assets, assets.c.id == versions.c.asset_id)
+            .where(self.storage.dialect.in_values(versions.c.id, keys))
+        ).all()  # fmt: skip
+        contexts = self._link(connection, entity_type, sorted({r.context_id for r in rows} - {None}, key=str))
+        return {
+            row.id: [
+                *contexts.get(row.context_id, []),
+                {"id": row.asset_id, "name": row.name, "type": "Asset"},
+                {"id": row.id, "name": f"v{row.version}", "type": "AssetVersion"},
+            ]
+            for row in rows
+        }
+
+    def _link(self, connection: sa.Connection, entity_type: EntityType, keys: list[Any]) -> dict[Any, Any]:
         """``[{"id", "name", "type"}, …]`` from the project down to each entity, in one recursive query."""
         context = self.storage.tables["context"]
         start, step = context.alias(), context.alias()
-        keys = sorted({key for _, key in targets}, key=str)
         anchor = sa.select(
             start.c.id.label("root"), start.c.id, start.c.parent_id, start.c.name, start.c.context_type,
             sa.literal(0).label("depth"),
@@ -84,5 +133,4 @@ class Computed:
         for root, key, name, context_type in rows:
             kind = "Project" if context_type == "show" else "TypedContext"
             links.setdefault(root, []).append({"id": key, "name": name, "type": kind})
-        for encoded, key in targets:
-            encoded["link"] = links.get(key, [])
+        return {key: links.get(key, []) for key in keys}

@@ -6,7 +6,8 @@ and clients set one by updating that entry. So an entity's custom attributes are
 
 - configurations for its kind (``entity_type``: ``show`` for projects, ``task`` for the
   TypedContext types, narrowed by ``object_type_id`` when it is set, ``assetversion``,
-  ``user``, ``list``), within its project when the configuration names one;
+  ``asset``, ``user``, ``list``, ``listobject``), within its project when the
+  configuration names one;
 - hierarchical configurations, for every context: a context without a stored value
   takes the value stored on its nearest ancestor, else the default.
 """
@@ -23,7 +24,8 @@ from .compiler import Compiler
 __all__ = ["CustomAttributes"]
 
 _KINDS = {"Project": "show", "AssetVersion": "assetversion", "User": "user", "List": "list",
-          "TypedContextList": "list", "AssetVersionList": "list"}  # fmt: skip
+          "TypedContextList": "list", "AssetVersionList": "list", "Asset": "asset",
+          "ListObject": "listobject"}  # fmt: skip
 
 
 class CustomAttributes:

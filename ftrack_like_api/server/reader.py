@@ -383,17 +383,20 @@ class Reader:
             # Ancestors read from the top down, as a path does; descendants level by level.
             depth = chain.c.depth.desc() if attribute.direction == "up" else chain.c.depth.asc()
             return _rows(connection.execute(statement.order_by(depth, *(table.c[k] for k in target.primary_key))))
+        order = [table.c[k] for k in target.primary_key]
         if attribute.through is not None:
             link = self.storage.table(self.schema[attribute.through.type]).alias()
             parent = link.c[attribute.through.local]
             source = table.join(link, link.c[attribute.through.remote] == table.c[target.primary_key[0]])
             statement = sa.select(*columns, parent.label("__parent__")).select_from(source)
             where.append(dialect.in_values(parent, keys))
+            if "sort" in link.c:  # a workflow's statuses, a schema's types: in the order the link gives
+                order.insert(0, link.c.sort)
         else:
             parent = table.c[attribute.via[0]]
             statement = sa.select(*columns, parent.label("__parent__"))
             where.append(dialect.in_values(parent, keys))
-        statement = statement.where(*where).order_by(*(table.c[k] for k in target.primary_key))
+        statement = statement.where(*where).order_by(*order)
         return _rows(connection.execute(statement))
 
     # --- grouped rows -----------------------------------------------------------------------

@@ -170,11 +170,22 @@ class Writer:
                 batch.wrote(entity_type.name, "update", keys)
             if table.name == "context" and ("name" in changes or "parent_id" in changes):
                 batch.contexts[keys["id"]] = (batch.index, "update", entity_type.name, list(keys.values()))
+            if "status_id" in changes and changes["status_id"] != current.get("status_id"):
+                self._status_changed(batch, concrete, current, changes["status_id"])
         row = {**current, **changes}
         for apply in after:
             apply(row)
         names = list(dict.fromkeys([*self._system(concrete), *changes]))
         return self._written(concrete, row, names)
+
+    def _status_changed(self, batch: BatchContext, entity_type: EntityType, current: Mapping[str, Any], status: Any) -> None:
+        """Record a TypedContext's or an AssetVersion's new status as ftrack does: a StatusChange."""
+        ancestry = {t.name for t in self.schema.ancestry(entity_type.name)}
+        kind = next((f"{base}StatusChange" for base in ("TypedContext", "AssetVersion") if base in ancestry), None)
+        if kind is not None and kind in self.schema:
+            data = {"parent_id": current["id"], "parent_type": entity_type.name, "status_id": status,
+                    "from_status_id": current.get("status_id")}  # fmt: skip
+            self.create(batch, kind, data)
 
     def _check_expected(self, entity_type: EntityType, current: Mapping[str, Any], expected: Mapping[str, Any]) -> None:
         """Refuse with ``conflict`` when a stored value is not the one ``expected`` (wire values) says."""

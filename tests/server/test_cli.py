@@ -25,7 +25,7 @@ def run(fresh_database, capsys):
 def test_init_is_safe_twice(run):
     for _ in range(2):
         code, out, _ = run("init")
-        assert code == 0 and "is ready: 65 entity types, users admin" in out
+        assert code == 0 and "is ready: 116 entity types, users admin" in out
 
 
 def test_users_and_keys(run, fresh_database):

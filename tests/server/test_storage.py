@@ -25,7 +25,8 @@ def test_an_older_database_is_upgraded_not_broken(fresh_database):
     backend.execute([{"action": "create", "entity_type": "Scope", "entity_key": ["s1"],
                       "entity_data": {"id": "s1", "name": "kept"}}], "admin")
     with backend.engine.begin() as connection:
-        # What an older version would have left: no job table, no AssetType.component column, no version.
+        # What an older version would have left: no job tables, no AssetType.component column, no version.
+        connection.exec_driver_sql("DROP TABLE job_component")
         connection.exec_driver_sql("DROP TABLE job")
         connection.exec_driver_sql("ALTER TABLE asset_type DROP COLUMN component")
         connection.execute(backend.storage.meta.delete().where(backend.storage.meta.c.key == "schema_version"))
@@ -36,7 +37,7 @@ def test_an_older_database_is_upgraded_not_broken(fresh_database):
     backend = Backend.from_url(fresh_database)
     with backend.engine.connect() as connection:
         inspector = sa.inspect(connection)
-        assert "job" in inspector.get_table_names()
+        assert {"job", "job_component"} <= set(inspector.get_table_names())
         assert "component" in {c["name"] for c in inspector.get_columns("asset_type")}
         assert "ix_context_context_type" not in {i["name"] for i in inspector.get_indexes("context")}
         assert "ix_context_project_id" in {i["name"] for i in inspector.get_indexes("context")}
