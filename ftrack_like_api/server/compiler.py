@@ -51,6 +51,7 @@ class Compiler:
         self.storage = storage
         self.dialect = storage.dialect
         self._filters: dict[str, tuple[tuple[tuple[str, Any], ...], ...]] = {}
+        self._meanings: dict[tuple[str, str], list[tuple[EntityType, Attribute]]] = {}
 
     # --- names ----------------------------------------------------------------------------
 
@@ -59,20 +60,44 @@ class Compiler:
             raise QueryError(f"Unknown entity type {name!r}{self.schema.suggest(name, self.schema.types)}", text)
         return self.schema[name]
 
-    def attribute(self, entity_type: EntityType, name: str, text: str | None = None) -> Attribute:
+    def attribute(
+        self, entity_type: EntityType, name: str, text: str | None = None, then: bool = False
+    ) -> Attribute:
+        """``entity_type``'s attribute ``name``; through a polymorphic type, its subtypes' too.
+
+        The subtypes share the table, so the column exists (Resource → User.username).
+        Where subtypes give one name different meanings (``Project.status`` is text,
+        ``TypedContext.status`` a relation), the meaning a path can go on through when
+        ``then`` (more follows), else the one most concrete subtypes share.
+        """
         attribute = entity_type.attributes.get(name)
         if attribute is None:
-            # Through a polymorphic type, a subtype's attribute is there too (Resource → User.username):
-            # the subtypes share the table, so the column exists.
-            attribute = next(
-                (sub.attributes[name] for sub in self.schema.subtypes(entity_type.name)
-                 if name in sub.attributes and not sub.attributes[name].hidden),
-                None,
-            )  # fmt: skip
+            meanings = self.meanings(entity_type, name)
+            if then and any(a.kind is not Kind.SCALAR for _, a in meanings):
+                meanings = [(t, a) for t, a in meanings if a.kind is not Kind.SCALAR]
+            attribute = max(meanings, key=lambda meaning: self._holders(meaning[0]))[1] if meanings else None
         if attribute is None or (attribute.hidden and name not in entity_type.classifier):
             visible = [a for a, spec in entity_type.attributes.items() if not spec.hidden]
             raise QueryError(f"{entity_type.name} has no attribute {name!r}{self.schema.suggest(name, visible)}", text)
         return attribute
+
+    def meanings(self, entity_type: EntityType, name: str) -> list[tuple[EntityType, Attribute]]:
+        """Each different meaning of ``name`` among ``entity_type``'s subtypes: (the most general
+        subtype that has it, the attribute). Empty when none has it."""
+        key = (entity_type.name, name)
+        found = self._meanings.get(key)
+        if found is None:
+            found = []
+            for sub in self.schema.subtypes(entity_type.name):
+                attribute = sub.attributes.get(name)
+                if attribute is None or attribute.hidden or any(attribute == a for _, a in found):
+                    continue
+                found.append((sub, attribute))  # subtypes come base first: the most general holder
+            self._meanings[key] = found
+        return found
+
+    def _holders(self, entity_type: EntityType) -> int:
+        return sum(1 for t in self.schema.subtypes(entity_type.name) if not t.abstract)
 
     def target(self, attribute: Attribute) -> EntityType:
         return self.schema[attribute.target]  # type: ignore[index]
@@ -170,7 +195,24 @@ class Compiler:
         self, entity_type: EntityType, table: sa.FromClause, path: ast.Path, text: str | None, leaf: Leaf,
         depth: int = 0,
     ) -> sa.ColumnElement[bool]:  # fmt: skip
-        attribute = self.attribute(entity_type, path.segments[depth], text)
+        name = path.segments[depth]
+        if name not in entity_type.attributes and len(self.meanings(entity_type, name)) > 1:
+            # Each subtype by its own meaning of the name: rows of a subtype whose meaning cannot
+            # take the rest of the path match nothing, and only when none can is it an error.
+            clauses, refusals = [], []
+            more = depth < len(path.segments) - 1  # relations first: their refusal says more then
+            for holder, _ in sorted(self.meanings(entity_type, name), key=lambda m: more and m[1].kind is Kind.SCALAR):
+                try:
+                    inner = self._walk(holder, table, path, text, leaf, depth)
+                except QueryError as refusal:
+                    refusals.append(refusal)
+                    continue
+                kind = self.type_filter(holder, table)
+                clauses.append(inner if kind is None else sa.and_(kind, inner))
+            if not clauses:
+                raise refusals[0]
+            return clauses[0] if len(clauses) == 1 else sa.or_(*clauses)
+        attribute = self.attribute(entity_type, name, text, then=depth < len(path.segments) - 1)
         if depth == len(path.segments) - 1:
             return leaf(entity_type, table, attribute)
         if attribute.kind is Kind.SCALAR:

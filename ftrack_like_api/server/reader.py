@@ -266,11 +266,16 @@ class Reader:
             table = self.storage.table(target)
             columns = self._columns(target, table, subtree)
             children: dict[int, tuple[dict[str, Any], Row]] = {}
+            # Through a polymorphic type, a subtype's meaning of the name (TypedContext.status beside
+            # Project.status): the rows of other subtypes do not get it.
+            owners = parents
+            if name not in entity_type.attributes:
+                owners = [(c, row) for c, row in parents if self.schema[c["__entity_type__"]].attributes.get(name) == attribute]
             if attribute.kind is Kind.REFERENCE:
                 via = index[attribute.via[0]]
-                wanted = {row[via] for _, row in parents} - {None}
+                wanted = {row[via] for _, row in owners} - {None}
                 if not wanted:  # every one is null (a project's parent): nothing to fetch, nor to go on from
-                    for canonical, _ in parents:
+                    for canonical, _ in owners:
                         canonical[name] = None
                     continue
                 found_index, hits = self._fetch(connection, target, table, columns, table.c[target.primary_key[0]], wanted)
@@ -278,7 +283,7 @@ class Reader:
                 key_position = found_index.get(target.primary_key[0])
                 found = {hit[key_position]: hit for hit in hits}
                 repeats: dict[Any, dict[str, Any] | None] = {}
-                for canonical, row in parents:
+                for canonical, row in owners:
                     key = row[via]
                     if key in repeats:  # many rows, few targets: write the reference, skip the work
                         canonical[name] = repeats[key]
@@ -293,7 +298,7 @@ class Reader:
                     children[id(child)] = (child, hit)
             else:
                 parent_key = index[entity_type.primary_key[0]]
-                keys = {row[parent_key] for _, row in parents}
+                keys = {row[parent_key] for _, row in owners}
                 grouped: dict[Any, list[Row]] = {}
                 found_index, hits = self._fetch_members(connection, entity_type, attribute, target, table, columns, keys)
                 encode = self.encoder(target, subtree, registry, found_index)
@@ -301,8 +306,8 @@ class Reader:
                 for hit in hits:
                     grouped.setdefault(hit[owner], []).append(hit)
                 if attribute.kind is Kind.MAPPED and self.custom.holds(target):
-                    self._add_unstored_values(connection, target, parents, index, parent_key, found_index, grouped)
-                for canonical, row in parents:
+                    self._add_unstored_values(connection, target, owners, index, parent_key, found_index, grouped)
+                for canonical, row in owners:
                     items = []
                     for hit in grouped.get(row[parent_key], ()):
                         child, written = encode(hit)

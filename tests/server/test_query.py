@@ -270,3 +270,25 @@ def test_relations_mean_the_same_whichever_way_they_run(call, studio, monkeypatc
         assert names(call, 'Task where not timelogs any (duration > 0)') == ["anim", "comp", "light"]
     finally:
         call({"action": "delete", "entity_type": "Timelog", "entity_key": [loose]})
+
+
+def test_through_an_abstract_type_each_subtype_means_its_own_attribute(call, studio):
+    """``children`` and ``parent`` lead to Contexts; ``status`` is text on a Project and a relation on
+    the TypedContext types, and each row is matched by its own type's meaning, as ftrack's server does."""
+    assert names(call, 'Shot where children any (status.name is "In progress")') == ["sh010"]
+    assert names(call, 'Sequence where children any (status.name is "Omitted")') == ["sq020"]
+    assert names(call, 'Context where status is "active" and name is "tutorial"') == ["tutorial"]
+    both = names(call, 'select name from Context where status is "active" or status.name is "On hold"')
+    assert "tutorial" in both and "sh020" in both and "sh010" not in both
+    assert names(call, 'Task where parent.status.name is "Omitted"') == ["light"]
+    refused = call.error({"action": "query", "expression": 'Context where status.nope is 1'})
+    assert refused["content"].startswith("Operation 0 (query): Status has no attribute 'nope'")  # not Context's fault
+
+
+def test_a_projection_through_an_abstract_type_gives_each_row_its_own_meaning(call, studio):
+    rows = call.query('select status.name from Context where name in ("tutorial", "sh010")')
+    by_name = {row["__entity_type__"]: row for row in rows}
+    assert "status" not in by_name["Project"]  # its text status is not a relation: not answered as one
+    assert by_name["Shot"]["status"]["name"] == "Approved"
+    shot = call.query('select children.status.name from Shot where name is "sh010"')[0]
+    assert sorted(child["status"]["name"] for child in shot["children"]) == ["Approved", "In progress"]
