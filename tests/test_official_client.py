@@ -50,6 +50,16 @@ SCRIPT = textwrap.dedent(
     said["type"] = rows[0]["type"]["name"]
     shot["metadata"]["vendor"] = "acme"
     session.commit()
+    said["metadata_kept"] = dict(shot["metadata"])  # the client clears local values after a commit
+    version = session.create("AssetVersion", {"asset": session.create("Asset", {
+        "name": "plate", "parent": shot, "type": session.query("AssetType").first()})})
+    session.commit()
+    said["version_metadata_read"] = dict(version["metadata"])  # read before the change: the client holds it
+    version["metadata"]["approved_by"] = "sup"
+    version["comment"] = "first look"
+    session.commit()
+    said["version_metadata_kept"] = [dict(version["metadata"]), version["comment"]]
+    said["empty_parent"] = repr(project["parent"])
     location = session.ensure("Location", {"name": "official." + uuid.uuid4().hex[:6]})
     session.commit()
     said["ensured"] = session.ensure("Location", {"name": location["name"]})["id"] == location["id"]
@@ -155,6 +165,9 @@ def test_the_official_client_runs_unchanged_against_our_server(official_python, 
         assert said["types"] == len(backend.schema.types)
         assert said["status"] == "Not started" and said["queried"] == ["comp"] and said["type"] == "Generic"
         assert said["renamed"] == "comp2" and said["metadata"] == {"vendor": "acme"}
+        assert said["metadata_kept"] == {"vendor": "acme"} and said["version_metadata_read"] == {}
+        assert said["version_metadata_kept"] == [{"approved_by": "sup"}, "first look"]
+        assert said["empty_parent"] == "None"  # walking up the parents ends in None
         assert said["ensured"] is True and said["deleted"] is True and said["composite"] == [True, True]
         stored = backend.execute([{"action": "query", "expression":
                                    f"select name from Shot where project_id is {said['project']}"}], "admin")  # fmt: skip
