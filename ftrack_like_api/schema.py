@@ -91,6 +91,9 @@ class Attribute:
     foreign_key: bool = True
     default: Any = dataclasses.field(default=None)
     has_default: bool = False
+    #: Whether ``query_schemas`` announces the default (ftrack's does for few attributes; the
+    #: others the server fills on create all the same).
+    announce_default: bool = True
     required: bool = False
     immutable: bool = False
     computed: bool = False
@@ -114,7 +117,7 @@ class Attribute:
                 target = schema.types.get(self.references)
                 key = target.primary_key[0] if target else "id"
                 written.update(format="foreign_key", description=f"Foreign key(s): {self.references}.{key}")
-            if self.has_default:
+            if self.has_default and self.announce_default:
                 written["default"] = self.default
             return written
         if self.kind is Kind.REFERENCE:

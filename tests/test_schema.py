@@ -146,6 +146,10 @@ def test_every_type_and_attribute_of_ftrack_is_ours_but_the_deliberate_differenc
                     differences.append(f"{type_name}.{name}: missing")
             elif _kind(mine["properties"][name]) != _kind(prop) and not deliberate(type_name, name):
                 differences.append(f"{type_name}.{name}: {_kind(mine['properties'][name])} != {_kind(prop)}")
+            elif mine["properties"][name].get("default") != prop.get("default"):
+                # The official client fills a create with the defaults announced: announce ftrack's.
+                differences.append(f"{type_name}.{name}: default {mine['properties'][name].get('default')!r} "
+                                   f"!= {prop.get('default')!r}")
         attributes = model[type_name].attributes
         for name in set(theirs.get("required", ())) & set(mine["properties"]):
             attribute = attributes[name]

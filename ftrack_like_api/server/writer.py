@@ -104,7 +104,8 @@ class Writer:
         for name in primary_key:
             written[name] = row.get(name)
         for name, kind in plan.answered:
-            written[name] = to_wire(kind, row.get(name))
+            if name in row:  # what was not set is left out: ftrack's client reads it as NOT_SET, not None
+                written[name] = to_wire(kind, row[name])
         return written
 
     def _plan(self, entity_type: EntityType) -> _CreatePlan:
@@ -513,6 +514,8 @@ class Writer:
             return batch.user_id
         if rule == "sequence":
             return None
+        if rule == "uid":  # a new uuid: a User created without a username gets one, as on ftrack's server
+            return str(uuid.uuid4())
         handler = getattr(self, f"_fill_{rule}", None)
         if handler is None:
             raise ValidationError(f"{entity_type.name}.{attribute.name}: unknown fill rule {rule!r}", "schema")

@@ -408,3 +408,16 @@ def test_before_commit_runs_in_the_batch_and_fails_it_whole(backend, call):
     seen = []
     answer = backend.execute(batch, "admin", before_commit=lambda connection, results: seen.append(results))
     assert seen == [answer] and len(call.query(f'User where username is "{name}"')) == 1
+
+
+def test_a_create_answers_what_was_set_and_leaves_out_the_rest(call):
+    """As ftrack's server: the official client reads a value left out as NOT_SET (to fetch), a null as None."""
+    made = call.create("User", first_name="Kim")
+    assert made["first_name"] == "Kim" and made["is_active"] is True and made["resource_type"] == "user"
+    assert "email" not in made and "last_name" not in made and "thumbnail_id" not in made
+
+
+def test_a_user_created_without_a_username_gets_one_as_on_ftracks_server(call):
+    made = call.create("User", first_name="Nameless")
+    assert len(made["username"]) == 36 and made["username"] != made["id"]
+    assert call.query(f'select username from User where id is "{made["id"]}"')[0]["username"] == made["username"]
