@@ -27,6 +27,25 @@ __all__ = ["HttpTransport"]
 
 RETRY_STATUSES = frozenset({429, 502, 503, 504})
 
+#: Every failure of ``requests`` and how it reaches the user, first match wins: whether the
+#: batch is sent again (its idempotency key makes that safe), and what to say.
+FAILURES: tuple[tuple[type[Exception], bool, str], ...] = (
+    (requests.exceptions.SSLError, False, "TLS with {url} failed (is the server's certificate signed by an authority "
+                                          "this machine trusts? REQUESTS_CA_BUNDLE or HttpTransport(verify=...) names "
+                                          "a CA bundle)"),
+    (requests.exceptions.ProxyError, False, "The proxy for {url} refused or failed (check HTTPS_PROXY, HTTP_PROXY and "
+                                            "NO_PROXY)"),
+    (requests.exceptions.ChunkedEncodingError, True, "The answer from {url} was cut short"),
+    (requests.exceptions.ContentDecodingError, True, "The answer from {url} could not be decoded"),
+    (requests.ConnectionError, True, "No answer from {url} (is the server running, and the URL right?)"),
+    (requests.Timeout, True, "No answer from {url} in time (a longer Session(timeout=…) gives big batches longer)"),
+    (requests.exceptions.InvalidURL, False, "{url} is not a URL that can be reached (check FTRACK_SERVER)"),
+    (requests.exceptions.InvalidHeader, False, "A header for {url} cannot be sent (check FTRACK_API_USER and the key "
+                                               "for line breaks or odd characters)"),
+    (requests.exceptions.TooManyRedirects, False, "{url} redirects in a loop (is it the server's address?)"),
+    (requests.RequestException, False, "The request to {url} failed"),
+)
+
 
 class HttpTransport(Transport):
     """Sends batches to ``server_url``/api as ``api_user`` with ``api_key``."""
@@ -46,6 +65,10 @@ class HttpTransport(Transport):
     ) -> None:
         if not server_url.startswith(("http://", "https://")):
             raise ValueError(f"HttpTransport needs an http(s) URL, not {server_url!r}")
+        try:  # a URL that cannot be a request is said now, not on the first commit
+            requests.Request("POST", server_url).prepare()
+        except requests.RequestException as reason:
+            raise ValueError(f"HttpTransport needs a valid URL, not {server_url!r}: {reason}") from None
         if not token and (not api_user or not api_key):
             raise ValueError("HttpTransport needs api_user and api_key (or FTRACK_API_USER, FTRACK_API_KEY), or a token")
         self.url = server_url.rstrip("/") + "/api"
@@ -82,15 +105,11 @@ class HttpTransport(Transport):
         while True:
             try:
                 response = self._session().post(self.url, data=body, headers=headers, timeout=self.timeout, verify=self.verify)
-            except requests.exceptions.SSLError as reason:
-                # Trying again cannot make a certificate trusted: say so now.
-                raise TransportError(
-                    f"TLS with {self.url} failed (is the server's certificate signed by an authority this machine "
-                    f"trusts? REQUESTS_CA_BUNDLE or HttpTransport(verify=...) names a CA bundle): {reason}"
-                ) from reason
-            except (requests.ConnectionError, requests.Timeout) as reason:
-                if attempt == self.retries:
-                    raise TransportError(f"No answer from {self.url} after {attempt + 1} tries: {reason}") from reason
+            except requests.RequestException as reason:
+                retried, said = next((r, s) for kind, r, s in FAILURES if isinstance(reason, kind))
+                if not retried or attempt == self.retries:
+                    tries = f" after {attempt + 1} tries" if retried else ""
+                    raise TransportError(f"{said.format(url=self.url)}{tries}: {reason}") from reason
                 time.sleep(self.backoff * 2**attempt)
                 attempt += 1
                 continue

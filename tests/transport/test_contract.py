@@ -1,4 +1,5 @@
-"""The transport contract, one suite for every transport (LocalTransport now; HttpTransport joins it)."""
+"""The transport contract, one suite for every transport: LocalTransport (with and without the JSON
+round trip) and HttpTransport against a real server on 127.0.0.1, on each database."""
 
 import datetime
 import pathlib
@@ -12,9 +13,24 @@ from ftrack_like_api.transport import LocalTransport, Transport
 pytest.importorskip("sqlalchemy", reason="the server extra is not installed")
 
 
-@pytest.fixture(params=["local-json", "local-direct"])
-def transport(request, database):
-    made = LocalTransport(database, "admin", json_round_trip=request.param == "local-json")
+@pytest.fixture(scope="module")
+def served(database):
+    """A real server on the module's database: (its URL, an API key of admin's)."""
+    from ftrack_like_api.server import Backend
+    from ftrack_like_api.server.app import create_app, serving
+
+    with Backend.from_url(database) as backend, serving(create_app(backend)) as url:
+        yield url, backend.auth.create_key("admin", "transport contract")
+
+
+@pytest.fixture(params=["local-json", "local-direct", "http"])
+def transport(request, database, served):
+    if request.param == "http":
+        from ftrack_like_api.transport.http import HttpTransport
+
+        made = HttpTransport(served[0], "admin", served[1])
+    else:
+        made = LocalTransport(database, "admin", json_round_trip=request.param == "local-json")
     yield made
     made.close()
 

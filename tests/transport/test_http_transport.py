@@ -18,8 +18,12 @@ ANSWER = json.dumps([{"version": "4.13.0"}]).encode()
 
 
 @contextlib.contextmanager
-def answering(tls=None):
-    """A server on 127.0.0.1 that answers every request with ANSWER; yields (port, request heads seen)."""
+def answering(tls=None, replies=()):
+    """A server on 127.0.0.1 that answers every request with ANSWER; yields (port, request heads seen).
+
+    ``replies``: raw HTTP answers to give first, one per request, before the good one.
+    """
+    replies = list(replies)
     listener = socket.create_server(("127.0.0.1", 0))
     heads = []
     stop = threading.Event()
@@ -43,6 +47,9 @@ def answering(tls=None):
                                if line.lower().startswith(b"content-length:")), 0)  # fmt: skip
                 while len(body) < length:
                     body += connection.recv(65536)
+                if replies:
+                    connection.sendall(replies.pop(0))
+                    continue
                 connection.sendall(b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\n"
                                    b"content-length: %d\r\nconnection: close\r\n\r\n%s" % (len(ANSWER), ANSWER))  # fmt: skip
             except (ssl.SSLError, OSError):
@@ -99,3 +106,33 @@ def test_tls_is_verified_and_a_failure_says_so_at_once(certificate, monkeypatch)
         assert HttpTransport(url, "admin", "key", verify=str(cert)).handle(BATCH) == [{"version": "4.13.0"}]
         monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(cert))
         assert HttpTransport(url, "admin", "key").handle(BATCH) == [{"version": "4.13.0"}]
+
+
+#: An answer that says 1,000 bytes and sends 20, then hangs up: a reply cut short.
+CUT_SHORT = b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 1000\r\n\r\n" + ANSWER[:20]
+
+
+def test_a_reply_cut_short_is_sent_again_and_then_a_transport_error():
+    with answering(replies=[CUT_SHORT]) as (port, heads):
+        transport = HttpTransport(f"http://127.0.0.1:{port}", "admin", "key", retries=2, backoff=0.01)
+        assert transport.handle(BATCH) == [{"version": "4.13.0"}]  # the second try got the whole answer
+        key = [line for line in heads[0].split("\r\n") if line.lower().startswith("ftrack-idempotency-key")]
+        assert key and key[0] in heads[1]  # sent again under the same key: the server runs it once
+    with answering(replies=[CUT_SHORT] * 3) as (port, heads):
+        transport = HttpTransport(f"http://127.0.0.1:{port}", "admin", "key", retries=2, backoff=0.01)
+        with pytest.raises(TransportError, match=r"The answer from .* was cut short after 3 tries"):
+            transport.handle(BATCH)
+
+
+@pytest.mark.parametrize("url", ["http://exa mple.test", "http://[::1", "http://"])
+def test_a_url_that_cannot_be_a_request_is_refused_when_the_transport_is_made(url):
+    with pytest.raises(ValueError, match="HttpTransport needs a valid URL"):
+        HttpTransport(url, "admin", "key")
+
+
+def test_a_header_that_cannot_be_sent_is_a_transport_error_saying_which():
+    with answering() as (port, heads):
+        transport = HttpTransport(f"http://127.0.0.1:{port}", "admin\nX-Injected: 1", "key")
+        with pytest.raises(TransportError, match="A header for .* cannot be sent"):
+            transport.handle(BATCH)
+        assert heads == []
