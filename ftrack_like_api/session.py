@@ -236,6 +236,14 @@ class Session:
         """Send a batch of wire-format operations as it is; the results."""
         return self.transport.handle(batch)
 
+    def reset_remote(self, reset_type: str, entity: Entity | None = None) -> Any:
+        """A reset the server carries out at once, as ftrack's: an attribute of ``entity`` back to its
+        default (``reset_type`` names it), or ``"api_key"`` for a user (``{"api_key": …}``)."""
+        operation: dict[str, Any] = {"action": "reset_remote", "reset_type": reset_type}
+        if entity is not None:
+            operation.update(entity_type=entity.entity_type, entity_key=list(entity.primary_key.values()))
+        return self.call([operation])[0]["data"]
+
     # --- reading ----------------------------------------------------------------------------------
 
     def query(self, expression: str, page_size: int | None = None, **values: Any) -> QueryResult:

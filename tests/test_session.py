@@ -490,3 +490,31 @@ def test_auto_connect_event_hub_is_accepted_and_says_what_it_does(studio, caplog
     with Session(server_url=studio["url"], api_user="admin", auto_connect_event_hub=True) as session:
         assert session.query("Status").first() is not None
     assert "event hub runs in this process only" in caplog.text
+
+
+def test_users_time_their_work_and_project_schemas_say_what_they_allow_as_ftracks_client(studio):
+    """The methods ftrack's client gives User and ProjectSchema, so scripts written for it run as they are."""
+    from ftrack_like_api.exceptions import NoResultFoundError, ServerError
+    from ftrack_like_api.server.seed import TASK_WORKFLOW, VERSION_WORKFLOW
+
+    with Session(server_url=studio["url"], api_user="admin") as session:
+        task = session.query('select type_id from Task where name is "comp"').first()
+        me = session.query('User where username is "admin"').one()
+        timer = me.start_timer(task, comment="keying", name="comp")
+        assert timer["start"] is not None and session.state(timer) is State.UNCHANGED  # committed
+        with pytest.raises(ServerError) as second:
+            me.start_timer(task)  # one timer a user
+        assert second.value.exception == "DuplicateEntryError"
+        session.rollback()
+        timelog = me.stop_timer()
+        assert [timelog["comment"], timelog["name"], timelog["context_id"]] == ["keying", "comp", task["id"]]
+        assert timelog["duration"] >= 0 and session.query("Timer where user_id is :u", u=me["id"]).all() == []
+        with pytest.raises(NoResultFoundError):
+            me.stop_timer()
+        project_schema = session.get("Project", studio["project"])["project_schema"]
+        assert [s["name"] for s in project_schema.get_statuses("Task", task["type_id"])] == TASK_WORKFLOW
+        assert [s["name"] for s in project_schema.get_statuses("AssetVersion")] == VERSION_WORKFLOW
+        assert "Generic" in [t["name"] for t in project_schema.get_types("Task")]
+        assert [t["name"] for t in project_schema.get_types("Shot")] == ["Generic"]
+        with pytest.raises(ValueError, match="not a kind of TypedContext"):
+            project_schema.get_statuses("User")

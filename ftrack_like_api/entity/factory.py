@@ -1,7 +1,9 @@
 """Entity classes, built at run time from the schemas the server gives.
 
 Each type becomes a subclass of its base type's class (``Task`` of ``TypedContext`` of
-``Context``), so ``isinstance(task, session.types["TypedContext"])`` holds.
+``Context``), so ``isinstance(task, session.types["TypedContext"])`` holds; types with
+behaviour of their own (``User.start_timer``, ``ProjectSchema.get_statuses``) get their
+mixin from ``mixins.py``.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from typing import Callable
 
 from ..schema import Schema
 from .base import Entity
+from .mixins import MIXINS
 
 __all__ = ["build_types"]
 
@@ -29,8 +32,9 @@ def build_types(schema: Schema, base: type[Entity] = Entity, construct: Construc
         if name not in classes:
             entity_type = schema[name]
             parent = build(entity_type.base) if entity_type.base in schema else base
-            made: type[Entity] = type(name, (parent,), {"__slots__": (), "entity_type": name, "schema": entity_type,
-                                                        "__module__": "ftrack_like_api.entity.types"})  # fmt: skip
+            bases = (MIXINS[name], parent) if name in MIXINS else (parent,)
+            made: type[Entity] = type(name, bases, {"__slots__": (), "entity_type": name, "schema": entity_type,
+                                                    "__module__": "ftrack_like_api.entity.types"})  # fmt: skip
             if construct is not None:
                 made = construct(name, made)
                 made.entity_type, made.schema = name, entity_type
