@@ -44,6 +44,7 @@ TIMEOUT = 60.0
 #: How ``serve`` hands ``--query-timeout`` and ``--max-rows`` to its worker processes.
 QUERY_TIMEOUT_VARIABLE = "FTRACK_LIKE_QUERY_TIMEOUT"
 MAX_ROWS_VARIABLE = "FTRACK_LIKE_MAX_ROWS"
+CONCURRENCY_VARIABLE = "FTRACK_LIKE_CONCURRENCY"
 #: Rows a served answer holds at most by default (clients page on from metadata.next.offset).
 MAX_ROWS = 10_000
 
@@ -65,7 +66,18 @@ def app_from_environment() -> Any:
     timeout = float(os.environ.get(TIMEOUT_VARIABLE) or TIMEOUT)
     query_timeout = float(os.environ[QUERY_TIMEOUT_VARIABLE]) if os.environ.get(QUERY_TIMEOUT_VARIABLE) else None
     max_rows = int(os.environ.get(MAX_ROWS_VARIABLE) or MAX_ROWS)
-    return create_app(Backend.from_url(default_database(), timeout=timeout, query_timeout=query_timeout, max_rows=max_rows))
+    concurrency = int(os.environ[CONCURRENCY_VARIABLE]) if os.environ.get(CONCURRENCY_VARIABLE) else None
+    backend = Backend.from_url(default_database(), timeout=timeout, query_timeout=query_timeout, max_rows=max_rows)
+    return create_app(backend, concurrency=concurrency)
+
+
+def default_concurrency(workers: int) -> int:
+    """Database calls each of ``workers`` runs at once: two per core between them, at least two each.
+
+    More only queue up in the CPU: with four workers of 15 each on two cores, 60 busy queries
+    kept /health waiting past a second (benchmarks/security_probe.py).
+    """
+    return max(2, 2 * (os.cpu_count() or 1) // max(1, workers))
 
 
 def _backend(options: argparse.Namespace) -> Backend:
@@ -261,6 +273,7 @@ def serve(options: argparse.Namespace) -> int:
     os.environ[TIMEOUT_VARIABLE] = str(options.timeout)
     os.environ[QUERY_TIMEOUT_VARIABLE] = "" if options.query_timeout is None else str(options.query_timeout)
     os.environ[MAX_ROWS_VARIABLE] = str(options.max_rows)
+    os.environ[CONCURRENCY_VARIABLE] = str(options.concurrency or default_concurrency(options.workers))
     with _backend(options):  # create and seed before the workers start
         pass
     print(f"serving {options.database} on http://{options.host}:{options.port} with {options.workers} worker(s)",
@@ -344,6 +357,9 @@ def parser() -> argparse.ArgumentParser:
                         help="longest a batch that only reads may run (default: as --timeout)")  # fmt: skip
     served.add_argument("--max-rows", type=int, default=MAX_ROWS, metavar="ROWS",
                         help=f"most rows one query answers; clients page on for the rest (default {MAX_ROWS:,})")  # fmt: skip
+    served.add_argument("--concurrency", type=int, default=None, metavar="CALLS",
+                        help="database calls each worker runs at once; more wait, then get 503 "
+                             "(default: two per core between the workers, at least 2)")  # fmt: skip
     served.add_argument("--log-level", default="info", help="uvicorn's log level (default info)")
     users = commands.add_parser("user", help="add, list and disable users").add_subparsers(dest="action", required=True)
     added = command("add", user_add, "add a user", users)

@@ -238,6 +238,7 @@ def create_app(
         middleware=[Middleware(GZipMiddleware, minimum_size=1024)],
     )
     app.state.backend = backend
+    app.state.concurrency = turns
     return app
 
 

@@ -100,7 +100,19 @@ def test_serve_hands_the_query_timeout_and_the_row_cap_to_its_workers(tmp_path, 
     monkeypatch.setenv("FTRACK_LIKE_DATABASE", f"sqlite:///{tmp_path / 'studio.db'}")
     monkeypatch.setenv("FTRACK_LIKE_QUERY_TIMEOUT", "2.5")
     monkeypatch.setenv("FTRACK_LIKE_MAX_ROWS", "123")
+    monkeypatch.setenv("FTRACK_LIKE_CONCURRENCY", "3")
     app = app_from_environment()
     backend = app.state.backend
-    assert backend.query_timeout == 2.5 and backend.reader.max_rows == 123
+    assert backend.query_timeout == 2.5 and backend.reader.max_rows == 123 and app.state.concurrency == 3
     backend.close()
+
+
+def test_workers_share_the_cores_between_their_database_calls():
+    import os
+
+    from ftrack_like_api.cli import default_concurrency
+
+    cores = os.cpu_count() or 1
+    assert default_concurrency(1) == max(2, 2 * cores)
+    assert default_concurrency(4) == max(2, 2 * cores // 4)  # four workers on two cores: two calls each
+    assert default_concurrency(1000) == 2
