@@ -31,7 +31,7 @@ import uuid
 from typing import Any, Callable
 
 from ftrack_like_api.server import Backend
-from ftrack_like_api.server.seed import OBJECT_TYPES
+from ftrack_like_api.server.engine.seed import OBJECT_TYPES
 from scratch import scratch_database
 TASK_TYPE_ID = OBJECT_TYPES["Task"][0]
 SHOT_TYPE_ID = OBJECT_TYPES["Shot"][0]

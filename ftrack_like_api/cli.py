@@ -30,9 +30,9 @@ import uuid
 from typing import Any, Sequence
 
 from .exceptions import Error
-from .server.auth import ROLES
-from .server.seed import CUSTOM_ATTRIBUTE_TYPES
-from .server.backend import Backend
+from .server.auth.permissions import ROLES
+from .server.engine.seed import CUSTOM_ATTRIBUTE_TYPES
+from .server.engine.backend import Backend
 
 __all__ = ["app_from_environment", "default_database", "main"]
 

@@ -3,7 +3,7 @@
 Two sources make one model:
 
 - :meth:`Schema.from_definition` reads our schema format (the server's shipped
-  data, ``server/schemas/*.json``), which adds what ftrack's format leaves out:
+  data, ``server/engine/schemas/*.json``), which adds what ftrack's format leaves out:
   the table a type lives in, the classifier that tells polymorphic types apart in
   one table, the keys a reference or collection joins on, link tables, indexes,
   and values the server fills by itself.
@@ -97,7 +97,7 @@ class Attribute:
     required: bool = False
     immutable: bool = False
     computed: bool = False
-    #: Computed attributes: how the server works the value out (see ``server/computed.py``).
+    #: Computed attributes: how the server works the value out (see ``server/engine/computed.py``).
     compute: str | None = None
     index: bool = False
     unique: bool = False

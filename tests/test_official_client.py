@@ -178,7 +178,7 @@ def test_the_official_client_runs_timers_and_reads_project_schemas(official_pyth
     """start_timer / stop_timer into a timelog, and get_statuses / get_types through a project schema."""
     import json
 
-    from ftrack_like_api.server.seed import CONTAINER_WORKFLOW, TASK_WORKFLOW, TYPES, VERSION_WORKFLOW
+    from ftrack_like_api.server.engine.seed import CONTAINER_WORKFLOW, TASK_WORKFLOW, TYPES, VERSION_WORKFLOW
 
     with Backend.from_url(database) as backend, serving(backend) as url:
         key = backend.auth.create_key("admin", "official client timers")

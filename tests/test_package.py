@@ -131,7 +131,7 @@ def test_the_local_transport_imports_the_server_only_when_used():
 
 
 def test_the_layer_rule_catches_a_server_import_in_the_language():
-    assert layer("ftrack_like_api.server.backend") not in MAY_IMPORT[layer("ftrack_like_api.query.build")]
+    assert layer("ftrack_like_api.server.engine.backend") not in MAY_IMPORT[layer("ftrack_like_api.query.build")]
     assert layer("ftrack_like_api.session") == "client"
     assert layer("ftrack_like_api.session") not in MAY_IMPORT["server"]
     assert layer("ftrack_like_api.server") not in MAY_IMPORT[layer("ftrack_like_api.transport.http")]

@@ -495,7 +495,7 @@ def test_auto_connect_event_hub_is_accepted_and_says_what_it_does(studio, caplog
 def test_users_time_their_work_and_project_schemas_say_what_they_allow_as_ftracks_client(studio):
     """The methods ftrack's client gives User and ProjectSchema, so scripts written for it run as they are."""
     from ftrack_like_api.exceptions import NoResultFoundError, ServerError
-    from ftrack_like_api.server.seed import TASK_WORKFLOW, VERSION_WORKFLOW
+    from ftrack_like_api.server.engine.seed import TASK_WORKFLOW, VERSION_WORKFLOW
 
     with Session(server_url=studio["url"], api_user="admin") as session:
         task = session.query('select type_id from Task where name is "comp"').first()

@@ -6,6 +6,6 @@ except through the local transport, and then lazily.
 
 from __future__ import annotations
 
-from .backend import Backend, load_schema
+from .engine.backend import Backend, load_schema
 
 __all__ = ["Backend", "load_schema"]

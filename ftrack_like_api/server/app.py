@@ -44,8 +44,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-from .auth import MAX_KEY_LENGTH, MAX_USERNAME_LENGTH, KeyState, Refusal, claim_lifetime
-from .backend import WRITE_ACTIONS, Backend
+from .auth.authenticator import MAX_KEY_LENGTH, MAX_USERNAME_LENGTH, KeyState, Refusal, claim_lifetime
+from .engine.backend import WRITE_ACTIONS, Backend
 
 __all__ = ["create_app", "serving"]
 

@@ -18,7 +18,7 @@ from ftrack_like_api.exceptions import ServerError
 from ftrack_like_api.schema import Schema
 from ftrack_like_api.server import Backend
 from ftrack_like_api.server.app import create_app, serving
-from ftrack_like_api.server.seed import ADMIN_USERNAME, seed_id
+from ftrack_like_api.server.engine.seed import ADMIN_USERNAME, seed_id
 from ftrack_like_api.session import Session
 
 ADMIN = seed_id("user", ADMIN_USERNAME)

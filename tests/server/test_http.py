@@ -173,7 +173,7 @@ def test_expired_answers_are_dropped_outside_the_batch_that_remembers(tmp_path, 
     # Inside the batch's transaction the clean-up would wait for the batch's own SQLite lock.
     import datetime
 
-    caplog.set_level(logging.INFO, logger="ftrack_like_api.server.auth")
+    caplog.set_level(logging.INFO, logger="ftrack_like_api.server.auth.authenticator")
     with Backend.from_url(f"sqlite:///{tmp_path / 'studio.db'}") as backend, serving(create_app(backend)) as url:
         auth = backend.auth
         old = datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None) - datetime.timedelta(days=2)

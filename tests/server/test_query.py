@@ -257,7 +257,7 @@ def test_computed_attributes_cannot_be_set_or_compared(call, studio):
 
 @pytest.mark.parametrize("resolve_at_most", [500, 0], ids=["keys-as-values", "subquery"])
 def test_relations_mean_the_same_whichever_way_they_run(call, studio, monkeypatch, resolve_at_most):
-    from ftrack_like_api.server import reader
+    from ftrack_like_api.server.engine import reader
 
     monkeypatch.setattr(reader, "RESOLVE_AT_MOST", resolve_at_most)
     loose = call.create("Timelog", duration=60)["id"]  # no context at all

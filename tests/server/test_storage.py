@@ -7,7 +7,7 @@ import sqlalchemy as sa
 
 from ftrack_like_api.exceptions import SchemaError
 from ftrack_like_api.server import Backend
-from ftrack_like_api.server.storage import SCHEMA_VERSION
+from ftrack_like_api.server.engine.storage import SCHEMA_VERSION
 
 
 def test_opening_twice_seeds_once(fresh_database):

@@ -15,7 +15,7 @@ from typing import Any, Iterable
 
 import sqlalchemy as sa
 
-from .. import symbol
+from ... import symbol
 from .storage import Storage
 
 __all__ = ["ADMIN_USERNAME", "seed"]

@@ -16,9 +16,9 @@ from typing import Any, Callable, Iterable, Mapping, Sequence
 
 import sqlalchemy as sa
 
-from ..exceptions import QueryError
-from ..query import ast, parse
-from ..schema import Attribute, EntityType, Kind
+from ...exceptions import QueryError
+from ...query import ast, parse
+from ...schema import Attribute, EntityType, Kind
 from .compiler import Compiler
 from .computed import Computed
 from .custom_attributes import CustomAttributes

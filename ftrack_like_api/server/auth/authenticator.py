@@ -44,7 +44,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from ..exceptions import ValidationError
+from ...exceptions import ValidationError
 from .permissions import ROLES, Roles
 
 __all__ = ["Authenticator", "KeyState", "ROLES", "Refusal", "check_username", "claim_lifetime", "define_tables",

@@ -16,8 +16,8 @@ from typing import Any, Callable
 
 import sqlalchemy as sa
 
-from ..exceptions import SchemaError
-from ..schema import Attribute, EntityType
+from ...exceptions import SchemaError
+from ...schema import Attribute, EntityType
 from .compiler import Compiler
 
 __all__ = ["Computed"]

@@ -32,10 +32,10 @@ from typing import Any, Iterable
 
 import sqlalchemy as sa
 
-from ..exceptions import ValidationError
-from ..schema import Schema
-from .compiler import Compiler
-from .storage import Storage
+from ...exceptions import ValidationError
+from ...schema import Schema
+from ..engine.compiler import Compiler
+from ..engine.storage import Storage
 
 __all__ = ["PermissionDenied", "Permissions", "Principal", "ROLES", "Roles", "principal_of", "security_role_id"]
 

@@ -19,8 +19,8 @@ from typing import Any, Iterator
 
 import sqlalchemy as sa
 
-from ..exceptions import SchemaError
-from ..schema import EntityType, Schema
+from ...exceptions import SchemaError
+from ...schema import EntityType, Schema
 from .dialects import Dialect, engine_url
 
 __all__ = ["SCHEMA_VERSION", "Storage", "insert_rows"]

@@ -12,7 +12,7 @@ from typing import Any, Iterable
 
 import sqlalchemy as sa
 
-from .permissions import Principal
+from ..auth.permissions import Principal
 from .storage import insert_rows
 
 __all__ = ["BatchContext", "row_key"]

@@ -22,9 +22,9 @@ from typing import Any, Callable, Iterator
 
 import sqlalchemy as sa
 
-from ..exceptions import QueryError
-from ..query import ast
-from ..schema import Attribute, EntityType, Kind, Schema
+from ...exceptions import QueryError
+from ...query import ast
+from ...schema import Attribute, EntityType, Kind, Schema
 from .storage import Storage
 from .values import coerce_value, describe
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from ..exceptions import ValidationError
+from ...exceptions import ValidationError
 from .batch import BatchContext
 from .storage import Storage
 

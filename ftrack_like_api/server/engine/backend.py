@@ -29,17 +29,17 @@ from typing import Any, Callable, Mapping, Sequence
 
 import sqlalchemy as sa
 
-from .. import collector
-from ..exceptions import DatabaseError, QueryError, ValidationError
-from ..schema import Schema
-from ..version import __version__
-from ..wire import decode_value
-from .auth import Authenticator, define_tables
+from ... import collector
+from ...exceptions import DatabaseError, QueryError, ValidationError
+from ...schema import Schema
+from ...version import __version__
+from ...wire import decode_value
+from ..auth.authenticator import Authenticator, define_tables
 from .batch import BatchContext
 from .compiler import Compiler
 from .dialects import Dialect, dialect_for
 from .integrity import Integrity
-from .permissions import PermissionDenied, Permissions, Roles
+from ..auth.permissions import PermissionDenied, Permissions, Roles
 from .reader import Reader
 from .seed import ADMIN_USERNAME, seed, seed_id
 from .storage import Storage
@@ -61,7 +61,7 @@ OPTIMIZE_EVERY = 10_000
 
 
 def load_schema(name: str = "production") -> Schema:
-    """A schema shipped in ``ftrack_like_api/server/schemas/``."""
+    """A schema shipped in ``ftrack_like_api/server/engine/schemas/``."""
     text = importlib.resources.files(__package__).joinpath("schemas", f"{name}.json").read_text(encoding="utf-8")
     return Schema.from_definition(json.loads(text))
 

@@ -13,7 +13,7 @@ import json
 import math
 from typing import Any, Callable
 
-from ..wire import encode_date, encode_datetime, parse_datetime, to_utc
+from ...wire import encode_date, encode_datetime, parse_datetime, to_utc
 
 __all__ = ["CONVERTERS", "coerce_value", "describe", "to_wire"]
 

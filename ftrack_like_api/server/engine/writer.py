@@ -21,12 +21,12 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from ..exceptions import ValidationError
-from ..schema import Attribute, EntityType, Kind
-from ..wire import decode_value
+from ...exceptions import ValidationError
+from ...schema import Attribute, EntityType, Kind
+from ...wire import decode_value
 from .compiler import Compiler
 from .batch import BatchContext, row_key
-from .permissions import PermissionDenied
+from ..auth.permissions import PermissionDenied
 from .values import coerce_value, describe, to_wire
 
 __all__ = ["Writer"]

@@ -18,7 +18,7 @@ from typing import Any, Iterable
 
 import sqlalchemy as sa
 
-from ..schema import EntityType
+from ...schema import EntityType
 from .compiler import Compiler
 
 __all__ = ["CustomAttributes"]
