@@ -44,7 +44,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-from .auth.authenticator import MAX_KEY_LENGTH, MAX_USERNAME_LENGTH, KeyState, Refusal, claim_lifetime
+from .auth.credentials import MAX_USERNAME_LENGTH
+from .auth.idempotency import MAX_KEY_LENGTH, KeyState, claim_lifetime
+from .auth.throttle import Refusal
 from .engine.backend import WRITE_ACTIONS, Backend
 
 __all__ = ["create_app", "serving"]

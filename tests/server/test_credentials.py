@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from ftrack_like_api import signin
 from ftrack_like_api.cli import main
 from ftrack_like_api.server.app import create_app, serving
-from ftrack_like_api.server.auth.authenticator import MAX_FAILURES, MAX_NAME_FAILURES
+from ftrack_like_api.server.auth.throttle import MAX_FAILURES, MAX_NAME_FAILURES
 
 
 @pytest.fixture(scope="module")

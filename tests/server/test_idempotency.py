@@ -14,7 +14,7 @@ import requests
 
 from ftrack_like_api.exceptions import TransportError
 from ftrack_like_api.server.app import create_app, serving
-from ftrack_like_api.server.auth.authenticator import KeyState
+from ftrack_like_api.server.auth.idempotency import KeyState
 from ftrack_like_api.session import Session
 from ftrack_like_api.transport.http import HttpTransport
 

@@ -34,7 +34,8 @@ from ...exceptions import DatabaseError, QueryError, ValidationError
 from ...schema import Schema
 from ...version import __version__
 from ...wire import decode_value
-from ..auth.authenticator import Authenticator, define_tables
+from ..auth.authenticator import Authenticator
+from ..auth.tables import define_tables
 from .batch import BatchContext
 from .compiler import Compiler
 from .dialects import Dialect, dialect_for

@@ -1,0 +1,160 @@
+"""Remembered answers: a batch sent with an idempotency key runs once, however many copies come.
+
+A batch sent with an idempotency key is answered from memory when the same user sends
+the same key again within a day, so a retry after a dropped connection is carried out
+once. The first request to bring a key *claims* it (a row only one request can insert,
+committed before the batch runs); a copy arriving while the batch runs finds the claim
+and waits for the answer, which is written in the batch's own transaction. A key sent
+with a different batch is refused. A claim whose worker died is taken over once it is
+older than the batch time limit allows.
+"""
+
+from __future__ import annotations
+
+import datetime
+import enum
+import logging
+import uuid
+from typing import Any
+
+import sqlalchemy as sa
+
+from .tables import utcnow
+
+__all__ = ["IdempotentAnswers", "KeyState", "MAX_KEY_LENGTH", "claim_lifetime"]
+
+log = logging.getLogger(__name__)
+
+#: How long an answer to an idempotent batch is remembered.
+IDEMPOTENCY_WINDOW = datetime.timedelta(days=1)
+
+#: How long a claim outlives the server's time limit per batch before another request may take it over.
+CLAIM_MARGIN = datetime.timedelta(minutes=1)
+
+#: … and how long it lasts on a server without a time limit per batch.
+CLAIM_LIFETIME = datetime.timedelta(hours=1)
+
+#: Longest idempotency key accepted.
+MAX_KEY_LENGTH = 255
+
+#: Answers remembered between two clean-ups of the expired ones (the first one cleans up too).
+FORGET_EVERY = 100
+
+
+class KeyState(enum.Enum):
+    """What claiming an idempotency key found."""
+
+    CLAIMED = "claimed"  #: the key is this request's now: run the batch
+    ANSWERED = "answered"  #: the batch ran: its answer is remembered
+    RUNNING = "running"  #: another request is running the batch now
+    REUSED = "reused"  #: the key came with a different batch
+
+
+def claim_lifetime(batch_timeout: float | None) -> datetime.timedelta:
+    """How old a claim must be before another request may take it over: its worker must have died."""
+    return CLAIM_LIFETIME if batch_timeout is None else datetime.timedelta(seconds=batch_timeout) + CLAIM_MARGIN
+
+
+class IdempotentAnswers:
+    """Claims and remembered answers (a part of :class:`.Authenticator`)."""
+
+    engine: sa.Engine
+    answers: sa.Table
+    _remembered: int
+
+    def remembered(self, user_id: str, key: str) -> str | None:
+        """The answer (JSON text) given to this user's batch with this idempotency key within a day, if any."""
+        row = self._answer_row(user_id, key)
+        if row is None or row.state == "running" or utcnow() - row.created_at > IDEMPOTENCY_WINDOW:
+            return None
+        return str(row.answer)
+
+    def _answer_row(self, user_id: str, key: str) -> Any:
+        with self.engine.connect() as connection:
+            return connection.execute(
+                sa.select(self.answers).where(self.answers.c.user_id == user_id, self.answers.c.key == key)
+            ).first()  # fmt: skip
+
+    def claim(
+        self, user_id: str, key: str, request_hash: str, lifetime: datetime.timedelta = CLAIM_LIFETIME
+    ) -> tuple[KeyState, str | None]:
+        """Claim ``key`` for a batch whose body hashes to ``request_hash``: what was found, and a value.
+
+        ``CLAIMED`` comes with the claim (pass it to :meth:`settle` or :meth:`release`),
+        ``ANSWERED`` with the remembered answer; ``RUNNING`` and ``REUSED`` with None. Only
+        one request can claim a key: the claim is a row, inserted and committed at once.
+        A claim older than ``lifetime`` (its worker died) and an answer older than a day
+        are taken over.
+        """
+        for _ in range(5):  # each turn, another request changed the row in between
+            row = self._answer_row(user_id, key)
+            now = utcnow()
+            claim = str(uuid.uuid4())
+            claimed = {"state": "running", "claim": claim, "request_hash": request_hash, "answer": "", "created_at": now}
+            if row is None:
+                try:
+                    with self.engine.begin() as connection:
+                        connection.execute(self.answers.insert().values(user_id=user_id, key=key, **claimed))
+                except sa.exc.IntegrityError:
+                    continue  # another request claimed it first
+                return KeyState.CLAIMED, claim
+            running = row.state == "running"
+            if now - row.created_at > (lifetime if running else IDEMPOTENCY_WINDOW):
+                if running:
+                    log.warning("idempotency key claimed %s ago and never answered: taken over", now - row.created_at)
+                with self.engine.begin() as connection:
+                    taken = connection.execute(
+                        self.answers.update().where(*self._same(user_id, key), self.answers.c.created_at == row.created_at,
+                                                    self.answers.c.claim.is_not_distinct_from(row.claim))
+                        .values(**claimed)
+                    ).rowcount  # fmt: skip
+                if taken:
+                    return KeyState.CLAIMED, claim
+                continue
+            if row.request_hash is not None and row.request_hash != request_hash:
+                return KeyState.REUSED, None
+            return (KeyState.RUNNING, None) if running else (KeyState.ANSWERED, str(row.answer))
+        return KeyState.RUNNING, None
+
+    def _same(self, user_id: str, key: str, claim: str | None = None) -> list[Any]:
+        """Conditions for this user's key (and its running claim)."""
+        same = [self.answers.c.user_id == user_id, self.answers.c.key == key]
+        if claim is not None:
+            same += [self.answers.c.claim == claim, self.answers.c.state == "running"]
+        return same
+
+    def settle(self, user_id: str, key: str, claim: str, answer: str, connection: sa.Connection | None = None) -> bool:
+        """Turn a claim into the remembered ``answer`` (in ``connection``'s transaction, if given).
+
+        False when the claim is no longer this request's (it was taken over): then the
+        batch must not be stored, as another request runs it.
+        """
+        with self._writing(connection) as connection:
+            return bool(connection.execute(
+                self.answers.update().where(*self._same(user_id, key, claim))
+                .values(state="done", answer=answer, created_at=utcnow())
+            ).rowcount)  # fmt: skip
+
+    def release(self, user_id: str, key: str, claim: str) -> None:
+        """Let go of a claim whose batch did not run through: a retry with the key runs it."""
+        with self.engine.begin() as connection:
+            connection.execute(self.answers.delete().where(*self._same(user_id, key, claim)))
+
+    def tidy(self) -> None:
+        """Now and then (every ``FORGET_EVERY`` calls), drop expired answers.
+
+        Call it outside any transaction: on SQLite a batch holds the write lock, and this
+        would wait for it.
+        """
+        self._remembered += 1
+        if self._remembered % FORGET_EVERY == 1:
+            self.forget_expired()
+
+    def forget_expired(self) -> None:
+        """Drop answers older than a day, in a transaction of its own (never inside a batch's:
+        every batch deleting the same old rows would queue behind each other)."""
+        try:
+            with self.engine.begin() as connection:
+                connection.execute(self.answers.delete().where(self.answers.c.created_at < utcnow() - IDEMPOTENCY_WINDOW))
+        except sa.exc.DBAPIError as error:  # they are ignored when read; the next round drops them
+            log.info("could not drop expired answers now: %s", error.orig)
