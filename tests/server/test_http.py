@@ -116,10 +116,10 @@ def test_a_body_over_the_limit_is_refused_without_being_held(backend, admin_key)
 
 
 def test_one_log_line_per_call_with_who_what_status_and_no_secret(server, admin_key, caplog):
-    caplog.set_level(logging.INFO, logger="ftrack_like_api.server.app")
+    caplog.set_level(logging.INFO, logger="ftrack_like_api.server.protocols.ftrack.api")
     post(server, [{"action": "query", "expression": 'User where username is "very-secret-value"'}], admin_key)
     post(server, [{"action": "query_schemas"}], "not-the-key")
-    lines = [record.getMessage() for record in caplog.records if record.name == "ftrack_like_api.server.app"]
+    lines = [record.getMessage() for record in caplog.records if record.name == "ftrack_like_api.server.protocols.ftrack.api"]
     assert len(lines) == 2
     assert lines[0].startswith("api user=admin actions=query status=200 ok in ")
     assert lines[1].startswith("api user=admin actions=- status=401 refused in ")
@@ -173,7 +173,7 @@ def test_expired_answers_are_dropped_outside_the_batch_that_remembers(tmp_path, 
     # Inside the batch's transaction the clean-up would wait for the batch's own SQLite lock.
     import datetime
 
-    caplog.set_level(logging.INFO, logger="ftrack_like_api.server.auth.authenticator")
+    caplog.set_level(logging.INFO, logger="ftrack_like_api.server.auth.idempotency")
     with Backend.from_url(f"sqlite:///{tmp_path / 'studio.db'}") as backend, serving(create_app(backend)) as url:
         auth = backend.auth
         old = datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None) - datetime.timedelta(days=2)

@@ -124,7 +124,7 @@ def committing(session):
 def test_a_commit_whose_first_try_times_out_ends_stored_once_without_error(backend, admin_key, caplog):
     # The read timeout is shorter than the commit (its writes are held back for longer): the
     # client sends the batch again while the first is still running, and is told to wait.
-    caplog.set_level("INFO", logger="ftrack_like_api.server.app")
+    caplog.set_level("INFO", logger="ftrack_like_api.server.protocols.ftrack.api")
     tag = uuid.uuid4().hex[:8]
     with serving(create_app(backend, idempotency_wait=0.2)) as url:
         transport = HttpTransport(url, "admin", admin_key, timeout=(10, 1), backoff=0.05, retries=10)

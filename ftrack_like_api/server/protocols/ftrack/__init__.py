@@ -1,0 +1,11 @@
+"""ftrack's protocol: the JSON API of ``POST /api`` and ``POST /signin`` (``api.py``), how a request's
+body is read and checked (``body.py``) and how answers are written (``answers.py``).
+
+ftrack's socket.io event hub joins it here when events between processes arrive.
+"""
+
+from __future__ import annotations
+
+from .api import FtrackApi
+
+__all__ = ["FtrackApi"]

@@ -1,0 +1,111 @@
+"""Writing ftrack's answers: results as a stream, error objects with their status, refusals.
+
+Without ``ftrack-strict-api: true`` an error object comes with status 200, as ftrack's
+server does (a refused credential is always 401); with it, 4xx or 5xx. A failure no code
+path expected is a JSON ``ServerError`` with an error id, logged once with its traceback;
+a database too busy to take the call is 503 with ``Retry-After``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import uuid
+from typing import Any, Iterator
+
+import sqlalchemy as sa
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from ...auth.idempotency import KeyState
+from ...auth.throttle import Refusal
+from ...gate import Busy
+
+__all__ = ["encoded", "error_answer", "failure_answer", "log_failure", "refused", "unclaimed"]
+
+log = logging.getLogger(__name__)
+
+#: Seconds a 503 asks the client to wait before trying again.
+RETRY_AFTER = 1
+#: Rows of a query answer encoded at a time.
+ROWS_PER_CHUNK = 500
+STATUS = {"InvalidCredentialsError": 401, "PermissionError": 403, "ValidationError": 400, "ServerError": 500}
+
+
+def encoded(results: list[Any]) -> Iterator[bytes]:
+    """The JSON text of a batch's results, in pieces: a query's rows :data:`ROWS_PER_CHUNK` at a time."""
+    yield b"["
+    for position, result in enumerate(results):
+        if position:
+            yield b", "
+        rows = result.get("data") if isinstance(result, dict) and result.get("action") == "query" else None
+        if not isinstance(rows, list) or len(rows) <= ROWS_PER_CHUNK:
+            yield json.dumps(result).encode()
+            continue
+        rest = json.dumps({k: v for k, v in result.items() if k != "data"})
+        yield (rest[:-1] + ', "data": [').encode()
+        for start in range(0, len(rows), ROWS_PER_CHUNK):
+            if start:
+                yield b", "
+            yield json.dumps(rows[start : start + ROWS_PER_CHUNK])[1:-1].encode()
+        yield b"]}"
+    yield b"]"
+
+
+def failure_answer(request: Request, failure: Exception) -> Response:
+    """The answer to an exception no code path expected: 503 when the database is busy, else a logged 500."""
+    if isinstance(failure, (Busy, sa.exc.TimeoutError)):
+        reason = str(failure) if isinstance(failure, Busy) else "the database connection pool is exhausted"
+        log.warning("busy: %s", reason)
+        answer = {"exception": "ServerError", "content": f"The server is busy ({reason}); try again shortly",
+                  "error_code": "busy"}  # fmt: skip
+        return JSONResponse(answer, status_code=503, headers={"Retry-After": str(RETRY_AFTER)})
+    error_id = log_failure(failure, f"{request.method} {request.url.path} failed")
+    answer = {"exception": "ServerError", "content": f"The server failed to answer (error id {error_id} in its log)",
+              "error_code": "internal", "error_id": error_id}  # fmt: skip
+    return error_answer(request, answer)
+
+
+def log_failure(failure: BaseException, what: str) -> str:
+    """Log ``failure`` with its traceback under a new error id (uuid hex), and give the id."""
+    error_id = uuid.uuid4().hex
+    log.error("%s (error id %s)", what, error_id, exc_info=failure)
+    return error_id
+
+
+def refused(refusal: Refusal) -> Response:
+    headers = {"Retry-After": str(refusal.retry_after)} if refusal.retry_after else None
+    if refusal.status == 400:  # not a credential at all (a user name too long to be one)
+        answer = {"exception": "ValidationError", "content": refusal.reason, "error_code": "bad_request"}
+    else:
+        answer = {"exception": "InvalidCredentialsError", "content": refusal.reason, "error_code":
+                  "throttled" if refusal.status == 429 else "invalid_credentials"}  # fmt: skip
+    return JSONResponse(answer, status_code=refusal.status, headers=headers)
+
+
+def error_answer(request: Request, answer: dict[str, Any]) -> Response:
+    """An error object: with its 4xx/5xx status in strict mode, with 200 otherwise (a 401 always)."""
+    exception = str(answer.get("exception"))
+    strict = request.headers.get("ftrack-strict-api", "").lower() == "true"
+    status = STATUS.get(exception, 400) if strict or exception == "InvalidCredentialsError" else 200
+    if strict and answer.get("error_code") == "too_large":
+        status = 413
+    if strict and answer.get("error_code") == "conflict":
+        status = 409
+    return JSONResponse(answer, status_code=status)
+
+
+def unclaimed(request: Request, state: KeyState, key: str, answer: str | None) -> Response:
+    """The answer for a key this request did not claim: the remembered one, "in progress" or "reused"."""
+    if state is KeyState.ANSWERED:
+        if answer.startswith("{"):  # type: ignore[union-attr]  # a refusal: with the status it had
+            return error_answer(request, json.loads(answer))  # type: ignore[arg-type]
+        return Response(answer, media_type="application/json")
+    if state is KeyState.RUNNING:
+        # Whatever the mode: the client must see it is not an answer, and come back.
+        return JSONResponse({"exception": "ServerError", "content": f"The batch with the idempotency key {key!r} is "
+                             "still running; send it again for its answer", "error_code": "in_progress"},
+                            status_code=409, headers={"Retry-After": "1"})  # fmt: skip
+    return JSONResponse({"exception": "ValidationError", "content": f"The idempotency key {key!r} was sent before with "
+                         "a different batch; a new batch needs a new key", "error_code": "idempotency_key_reused"},
+                        status_code=422)  # fmt: skip

@@ -1,0 +1,215 @@
+"""ftrack's JSON API: ``POST /api`` (a batch of operations) and ``POST /signin``.
+
+A request proves who sends it (``ftrack-user`` and ``ftrack-api-key``, or a bearer
+token), its body is read and checked (``body.py``), a batch that writes and carries an
+``ftrack-idempotency-key`` claims the key so it runs once however many copies come, and
+the engine carries it out as the user the credentials named; every database call takes
+a turn at the worker's :class:`~..gate.DatabaseGate`. Each request logs one line — who,
+what, how it went, how long — and never a key or a value.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import time
+import zlib
+from typing import Any
+
+import anyio
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.routing import Route
+
+from ...auth.credentials import MAX_USERNAME_LENGTH
+from ...auth.idempotency import MAX_KEY_LENGTH, KeyState, claim_lifetime
+from ...auth.throttle import Refusal
+from ...engine.backend import WRITE_ACTIONS, Backend
+from ...gate import DatabaseGate
+from .answers import encoded, error_answer, failure_answer, refused, unclaimed
+from .body import MAX_BODY, MAX_OPERATIONS, SIGNIN_BODY, action_of, gunzip, parse_batch, read_body
+
+__all__ = ["FtrackApi"]
+
+log = logging.getLogger(__name__)
+
+#: Seconds a copy of a running batch waits for its answer before it is told to come back (409).
+IDEMPOTENCY_WAIT = 5.0
+
+
+class FtrackApi:
+    """The endpoints of ftrack's JSON API over one backend."""
+
+    def __init__(
+        self,
+        backend: Backend,
+        database: DatabaseGate,
+        max_body: int = MAX_BODY,
+        max_operations: int = MAX_OPERATIONS,
+        idempotency_wait: float = IDEMPOTENCY_WAIT,
+    ) -> None:
+        self.backend, self.database = backend, database
+        self.max_body, self.max_operations, self.idempotency_wait = max_body, max_operations, idempotency_wait
+
+    def routes(self) -> list[Route]:
+        return [Route("/api", self.api, methods=["POST"]), Route("/signin", self.signin, methods=["POST"])]
+
+    def error(self, request: Request, exception: str, content: str, code: str | None = None) -> Response:
+        return error_answer(request, {"exception": exception, "content": content, "error_code": code})
+
+    async def api(self, request: Request) -> Response:
+        """``POST /api``: the batch's answer, and one log line saying who, what, how it went and how long."""
+        started = time.perf_counter()
+        seen: dict[str, Any] = {"user": _loggable(request.headers.get("ftrack-user", "")), "actions": [], "outcome": "refused"}
+        response: Response | None = None
+        try:
+            response = await self.answer(request, seen)
+            return response
+        except Exception as failure:  # never a plain-text 500, nor a dropped connection
+            response = failure_answer(request, failure)
+            seen["outcome"] = "busy" if response.status_code == 503 else "failed"
+            return response
+        finally:
+            # Who, what, how it went and how long: never a key or a value.
+            log.info("api user=%s actions=%s status=%s %s in %.1f ms", seen["user"] or "-",
+                     ",".join(sorted({str(a) for a in seen["actions"]})) or "-",
+                     response.status_code if response is not None else "-", seen["outcome"],
+                     (time.perf_counter() - started) * 1000)  # fmt: skip
+
+    async def answer(self, request: Request, seen: dict[str, Any]) -> Response:
+        """The answer to one ``POST /api``; what the log line says goes into ``seen``."""
+        try:
+            user_id, username = await self.database(_authenticate, self.backend.auth, request.headers, _address(request))
+        except Refusal as refusal:
+            return refused(refusal)
+        seen.update(user=username, outcome="invalid")
+        too_large = f"The body is over {self.max_body} bytes"
+        body = await read_body(request, self.max_body)
+        if body is None:
+            return self.error(request, "ValidationError", too_large, "too_large")
+        if request.headers.get("content-encoding", "").lower() == "gzip":
+            try:
+                body = gunzip(body, self.max_body)
+            except (OSError, EOFError, zlib.error):
+                return self.error(request, "ValidationError", "The body is not valid gzip", "bad_request")
+            if body is None:
+                return self.error(request, "ValidationError", too_large, "too_large")
+        batch = await run_in_threadpool(parse_batch, body)
+        if isinstance(batch, str):
+            return self.error(request, "ValidationError", batch, "bad_request")
+        if len(batch) > self.max_operations:
+            return self.error(request, "ValidationError", f"A batch holds at most {self.max_operations} operations", "too_large")
+        actions = seen["actions"] = [action_of(op) for op in batch]
+        writes = any(action in WRITE_ACTIONS for action in actions)
+        # A batch that only reads changes nothing when it runs twice: only writes are remembered
+        # (a remembered answer is a write of its own, on every request that carries a key).
+        key = request.headers.get("ftrack-idempotency-key") if writes else None
+        claim = None
+        if key:
+            if len(key) > MAX_KEY_LENGTH:
+                return self.error(request, "ValidationError", f"An idempotency key is at most {MAX_KEY_LENGTH} characters",
+                             "bad_request")  # fmt: skip
+            state, found = await _claim(self.backend, user_id, key, hashlib.sha256(body).hexdigest(), self.idempotency_wait)
+            if state is not KeyState.CLAIMED:
+                seen["outcome"] = state.value
+                return unclaimed(request, state, key, found)
+            claim = found
+        written: list[str] = []
+
+        def keep(connection: Any, results: list[Any]) -> None:
+            # In the batch's own transaction: a batch is never stored without its answer, so a
+            # retry after any failure between the two cannot run it again. Written once: the
+            # same text answers now and, for a retry, later.
+            written.append(json.dumps(results))
+            if not self.backend.auth.settle(user_id, key, claim, written[-1], connection=connection):  # type: ignore[union-attr,arg-type]
+                raise _TakenOver()  # another request runs the batch now: not this one too
+
+        try:
+            # Who acts is the user id the credentials gave: the backend reads their name and roles afresh.
+            result: Any = await self.database(self.backend.execute, batch, username, keep if key else None, user_id)
+        except _TakenOver:
+            seen["outcome"] = KeyState.RUNNING.value
+            return unclaimed(request, KeyState.RUNNING, key, None)  # type: ignore[arg-type]
+        except Exception:
+            if claim is not None:
+                await run_in_threadpool(self.backend.auth.release, user_id, key, claim)  # type: ignore[union-attr,arg-type]
+            raise
+        if isinstance(result, dict):
+            seen["outcome"] = f"error {result.get('error_code')}"
+            if claim is not None:
+                # Nothing was stored. A refusal is remembered (running it again would refuse it
+                # again); a batch the server could not finish (a timeout, the database) is let
+                # go, so a retry with the key runs it.
+                if result.get("exception") == "ServerError":
+                    await self.database(self.backend.auth.release, user_id, key, claim)  # type: ignore[union-attr,arg-type]
+                else:
+                    await self.database(self.backend.auth.settle, user_id, key, claim, json.dumps(result))  # type: ignore[union-attr,arg-type]
+            return error_answer(request, result)
+        if key:
+            await self.database(self.backend.auth.tidy)  # type: ignore[union-attr]
+        seen["outcome"] = "ok"
+        if written:
+            return Response(written[-1], media_type="application/json")
+        # Rows a slice at a time: the answer's text is never whole in memory.
+        return StreamingResponse(encoded(result), media_type="application/json")
+
+    async def signin(self, request: Request) -> Response:
+        """``POST /signin``: a bearer token for a name and a password."""
+        try:
+            given = json.loads(await read_body(request, SIGNIN_BODY) or b"")  # a name and a password: never large
+            username, password = str(given["username"]), str(given["password"])
+        except (ValueError, KeyError, TypeError):
+            return JSONResponse({"exception": "ValidationError", "content": "Send {\"username\": …, \"password\": …}",
+                                 "error_code": "bad_request"}, status_code=400)  # fmt: skip
+        try:
+            token, expires = await self.database(self.backend.auth.sign_in, username, password, _address(request))  # type: ignore[union-attr]
+        except Refusal as refusal:
+            log.info("signin user=%s refused", _loggable(username))
+            return refused(refusal)
+        except Exception as failure:
+            return failure_answer(request, failure)
+        log.info("signin user=%s ok", username)
+        return JSONResponse({"token": token, "expires_at": expires.isoformat(), "username": username})
+
+
+async def _claim(backend: Backend, user_id: str, key: str, request_hash: str, wait: float) -> tuple[KeyState, str | None]:
+    """Claim an idempotency key; while another request runs its batch, wait (up to ``wait`` s) for the answer."""
+    deadline = time.monotonic() + wait
+    pause = 0.02
+    lifetime = claim_lifetime(backend.timeout)
+    while True:
+        state, found = await run_in_threadpool(backend.auth.claim, user_id, key, request_hash, lifetime)  # type: ignore[union-attr]
+        left = deadline - time.monotonic()
+        if state is not KeyState.RUNNING or left <= 0:
+            return state, found
+        await anyio.sleep(min(pause, left))
+        pause = min(pause * 2, 0.25)
+
+
+class _TakenOver(Exception):
+    """The claim on a batch's key went to another request (this one was thought dead)."""
+
+
+def _authenticate(auth: Any, headers: Any, address: str) -> tuple[str, str]:
+    """(user id, username) from a bearer token or ftrack-user + ftrack-api-key (throttled per ``address``)."""
+    bearer = headers.get("authorization", "")
+    if bearer.lower().startswith("bearer "):
+        return auth.verify_token(bearer[7:].strip())  # type: ignore[no-any-return]
+    username = headers.get("ftrack-user", "")
+    return auth.check_key(username, headers.get("ftrack-api-key", ""), address), username
+
+
+def _address(request: Request) -> str:
+    """The client's address, which failed sign-ins are counted by ('' when the server is not told).
+
+    Behind a proxy, uvicorn takes it from ``X-Forwarded-For`` when the proxy is trusted
+    (``FORWARDED_ALLOW_IPS``; by default a proxy on the same machine).
+    """
+    return request.client.host if request.client else ""
+
+
+def _loggable(username: str) -> str:
+    """A user name as the log may show it: one too long for any user is not written out."""
+    return username if len(username) <= MAX_USERNAME_LENGTH else f"<{len(username)} characters>"
