@@ -129,3 +129,26 @@ def test_no_schema_cache_when_told_not_to(tmp_path, monkeypatch):
     session = on_mock(Server(), schema_cache_path=False)
     session.types
     assert session.schema_cache_path is None and list(tmp_path.iterdir()) == []
+
+
+def test_merging_leaves_the_garbage_collector_alone_unless_told(monkeypatch):
+    """Pausing it touches every thread of the process (Maya's, Nuke's): only with pause_gc."""
+    import gc
+
+    from ftrack_like_api.cache import MemoryCache
+
+    class Watching(MemoryCache):
+        def __init__(self):
+            super().__init__()
+            self.collector_on = []
+
+        def update(self, other=(), /, **kwargs):  # called inside the merge of a query's answer
+            self.collector_on.append(gc.isenabled())
+            super().update(other, **kwargs)
+
+    assert gc.isenabled()
+    for pause_gc, expected in ((False, [True]), (True, [False])):
+        cache = Watching()
+        on_mock(Server(lambda operation: rows(SHOT)), cache=cache, pause_gc=pause_gc).query("Shot").all()
+        assert cache.collector_on == expected
+    assert gc.isenabled()
