@@ -27,7 +27,6 @@ import hashlib
 import json
 import logging
 import os
-import tempfile
 import threading
 import uuid
 from collections.abc import MutableMapping
@@ -50,7 +49,7 @@ from .transport import LocalTransport, Transport
 from .unit_of_work import CreateEntityOperation, DeleteEntityOperation, Operations, UpdateEntityOperation, chunked
 from .wire import decode_value, encode_date, encode_datetime
 
-__all__ = ["Session"]
+__all__ = ["Session", "schema_cache_folder"]
 
 log = logging.getLogger(__name__)
 #: Types the wire carries as they are.
@@ -61,6 +60,18 @@ CONSTRUCT_ENTITY_TYPE = "ftrack.api.session.construct-entity-type"
 
 #: How many entities one populate query asks for at most.
 POPULATE_CHUNK = 500
+
+
+def schema_cache_folder() -> str:
+    """Where sessions keep servers' schemas by default: this user's cache folder, as the platform puts it.
+
+    (``~/.cache/ftrack-like/schemas`` on Linux, ``~/Library/Caches/ftrack-like/schemas`` on
+    macOS, ``%LOCALAPPDATA%\\ftrack-like\\Cache\\schemas`` on Windows), never a shared
+    temporary folder where another user could plant a file under a name we would read.
+    """
+    import platformdirs
+
+    return os.path.join(platformdirs.user_cache_dir("ftrack-like", appauthor=False), "schemas")
 
 
 class Session:
@@ -140,7 +151,7 @@ class Session:
         self._schema: Schema | None = None
         self._types: dict[str, type[Entity]] | None = None
         if schema_cache_path is None:
-            schema_cache_path = os.environ.get("FTRACK_API_SCHEMA_CACHE_PATH") or tempfile.gettempdir()
+            schema_cache_path = os.environ.get("FTRACK_API_SCHEMA_CACHE_PATH") or schema_cache_folder()
         #: Where the server's schemas are kept between sessions (None: not kept).
         self.schema_cache_path = None if schema_cache_path is False else os.path.expanduser(os.fspath(schema_cache_path))  # type: ignore[arg-type]
         #: Where entities' server values are kept beyond the identity map (None: nowhere).
@@ -183,7 +194,7 @@ class Session:
         if path is None:
             return
         try:
-            os.makedirs(os.path.dirname(path), exist_ok=True)
+            os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
             partial = f"{path}.{os.getpid()}.{threading.get_ident()}.part"
             with open(partial, "w", encoding="utf-8") as file:
                 json.dump(schemas, file)

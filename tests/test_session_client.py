@@ -5,6 +5,7 @@ entity schemas (tests/fixtures/ftrack-wire), then what each test gives for the r
 """
 
 import json
+import sys
 import pathlib
 
 import pytest
@@ -152,3 +153,21 @@ def test_merging_leaves_the_garbage_collector_alone_unless_told(monkeypatch):
         on_mock(Server(lambda operation: rows(SHOT)), cache=cache, pause_gc=pause_gc).query("Shot").all()
         assert cache.collector_on == expected
     assert gc.isenabled()
+
+
+def test_schemas_are_kept_in_the_users_cache_folder_not_a_shared_temporary_one(tmp_path, monkeypatch):
+    shared = tmp_path / "tmp"
+    shared.mkdir()
+    monkeypatch.setattr("tempfile.tempdir", str(shared))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))  # the platform's answer on Linux
+    monkeypatch.delenv("FTRACK_API_SCHEMA_CACHE_PATH")
+    Session(server_url="https://studio.example", api_user="jo", transport=MockTransport(Server())).types
+    if sys.platform.startswith("linux"):
+        kept = list((tmp_path / "cache" / "ftrack-like" / "schemas").iterdir())
+        assert [INFORMATION["schema_hash"] in file.name for file in kept] == [True]
+        assert (tmp_path / "cache" / "ftrack-like" / "schemas").stat().st_mode & 0o077 == 0  # this user's only
+    assert list(shared.iterdir()) == []
+    monkeypatch.setenv("FTRACK_API_SCHEMA_CACHE_PATH", str(tmp_path / "chosen"))
+    Session(server_url="https://studio.example", api_user="jo", transport=MockTransport(Server())).types
+    assert len(list((tmp_path / "chosen").iterdir())) == 1  # the variable still chooses
+
