@@ -31,7 +31,7 @@ from urllib.parse import urlsplit
 
 import requests
 from requests.adapters import HTTPAdapter
-from urllib3.exceptions import ConnectTimeoutError, InvalidHeader, MaxRetryError, NewConnectionError, ProtocolError
+from urllib3.exceptions import ConnectTimeoutError, InvalidHeader, MaxRetryError, NewConnectionError
 from urllib3.exceptions import ProxyError as Urllib3ProxyError
 from urllib3.exceptions import ReadTimeoutError, ResponseError
 from urllib3.exceptions import SSLError as Urllib3SSLError
@@ -55,8 +55,9 @@ FAILURES: tuple[tuple[tuple[type[Exception], ...], bool, str], ...] = (
      "REQUESTS_CA_BUNDLE or HttpTransport(verify=...) names a CA bundle)"),
     ((requests.exceptions.ProxyError, Urllib3ProxyError), False,
      "The proxy for {url} refused or failed (check HTTPS_PROXY, HTTP_PROXY and NO_PROXY)"),
-    ((requests.exceptions.ChunkedEncodingError, ProtocolError), True, "The answer from {url} was cut short"),
+    ((requests.exceptions.ChunkedEncodingError,), True, "The answer from {url} was cut short"),
     ((requests.exceptions.ContentDecodingError,), True, "The answer from {url} could not be decoded"),
+    # urllib3's refused connection is a kind of ConnectTimeoutError: it is said before timeouts are.
     ((NewConnectionError,), True, "No answer from {url} (is the server running, and the URL right?)"),
     ((requests.Timeout, ReadTimeoutError, ConnectTimeoutError), True,
      "No answer from {url} in time (a longer Session(timeout=…) gives big batches longer)"),
