@@ -50,12 +50,18 @@ MAX_ROWS = 10_000
 
 
 def default_database() -> str:
-    """``FTRACK_LIKE_DATABASE``, else ``studio.db`` in the user data folder (XDG_DATA_HOME)."""
+    """``FTRACK_LIKE_DATABASE``, else ``studio.db`` in this user's data folder, as the platform puts it.
+
+    (``$XDG_DATA_HOME/ftrack-like``, by default ``~/.local/share/ftrack-like``, on Linux;
+    ``~/Library/Application Support/ftrack-like`` on macOS; ``%LOCALAPPDATA%\\ftrack-like`` on
+    Windows.)
+    """
     if os.environ.get(DATABASE_VARIABLE):
         return os.environ[DATABASE_VARIABLE]
-    base = pathlib.Path(os.environ.get("XDG_DATA_HOME") or pathlib.Path.home() / ".local" / "share")
-    folder = base / "ftrack-like"
-    folder.mkdir(parents=True, exist_ok=True)
+    import platformdirs
+
+    folder = pathlib.Path(platformdirs.user_data_dir("ftrack-like", appauthor=False))
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
     return f"sqlite:///{folder / 'studio.db'}"
 
 

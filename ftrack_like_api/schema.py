@@ -313,6 +313,8 @@ class Schema:
             alias = schema.get("alias_for")
             classifier = alias.get("classifiers", {}) if isinstance(alias, Mapping) else {}
             base = alias.get("id") if isinstance(alias, Mapping) else None
+            if base == name:  # ftrack's Task is an alias of its own table: a classifier, not a base
+                base = None
             types.append(
                 EntityType(
                     name=name,

@@ -27,7 +27,6 @@ import hashlib
 import json
 import logging
 import os
-import tempfile
 import threading
 import uuid
 from collections.abc import MutableMapping
@@ -50,7 +49,7 @@ from .transport import LocalTransport, Transport
 from .unit_of_work import CreateEntityOperation, DeleteEntityOperation, Operations, UpdateEntityOperation, chunked
 from .wire import decode_value, encode_date, encode_datetime
 
-__all__ = ["Session"]
+__all__ = ["Session", "schema_cache_folder"]
 
 log = logging.getLogger(__name__)
 #: Types the wire carries as they are.
@@ -61,6 +60,18 @@ CONSTRUCT_ENTITY_TYPE = "ftrack.api.session.construct-entity-type"
 
 #: How many entities one populate query asks for at most.
 POPULATE_CHUNK = 500
+
+
+def schema_cache_folder() -> str:
+    """Where sessions keep servers' schemas by default: this user's cache folder, as the platform puts it.
+
+    (``~/.cache/ftrack-like/schemas`` on Linux, ``~/Library/Caches/ftrack-like/schemas`` on
+    macOS, ``%LOCALAPPDATA%\\ftrack-like\\Cache\\schemas`` on Windows), never a shared
+    temporary folder where another user could plant a file under a name we would read.
+    """
+    import platformdirs
+
+    return os.path.join(platformdirs.user_cache_dir("ftrack-like", appauthor=False), "schemas")
 
 
 class Session:
@@ -78,7 +89,10 @@ class Session:
     splits a large commit into batches of that many operations (each atomic on its own).
     With ``check_conflicts``, a commit fails with :class:`~ftrack_like_api.exceptions.ConflictError`
     instead of overwriting a value someone changed since this session read it (our server
-    only; off by default, as ftrack has no such check).
+    only; off by default, as ftrack has no such check). With ``pause_gc``, Python's cyclic
+    garbage collector is paused while a query's answer is merged — for the whole process,
+    every thread of it: faster merges of big answers in a script that owns its process,
+    never what a plugin inside Maya or Nuke should do (off by default).
     """
 
     def __init__(
@@ -99,6 +113,7 @@ class Session:
         chunk_size: int | None = None,
         check_conflicts: bool = False,
         auto_connect_event_hub: bool = False,
+        pause_gc: bool = False,
     ) -> None:
         self.server_url = server_url or os.environ.get("FTRACK_SERVER")
         self.api_user = api_user or os.environ.get("FTRACK_API_USER")
@@ -125,6 +140,8 @@ class Session:
         self.chunk_size = chunk_size
         #: Whether a commit sends the values its updates replace, for the server to check.
         self.check_conflicts = check_conflicts
+        #: Whether merging a query's answer pauses the cyclic garbage collector (process-wide).
+        self.pause_gc = pause_gc
         self.identity_map = IdentityMap()
         self.recorded_operations = Operations()
         self._merger = Merger(self)
@@ -134,7 +151,7 @@ class Session:
         self._schema: Schema | None = None
         self._types: dict[str, type[Entity]] | None = None
         if schema_cache_path is None:
-            schema_cache_path = os.environ.get("FTRACK_API_SCHEMA_CACHE_PATH") or tempfile.gettempdir()
+            schema_cache_path = os.environ.get("FTRACK_API_SCHEMA_CACHE_PATH") or schema_cache_folder()
         #: Where the server's schemas are kept between sessions (None: not kept).
         self.schema_cache_path = None if schema_cache_path is False else os.path.expanduser(os.fspath(schema_cache_path))  # type: ignore[arg-type]
         #: Where entities' server values are kept beyond the identity map (None: nowhere).
@@ -177,7 +194,7 @@ class Session:
         if path is None:
             return
         try:
-            os.makedirs(os.path.dirname(path), exist_ok=True)
+            os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
             partial = f"{path}.{os.getpid()}.{threading.get_ident()}.part"
             with open(partial, "w", encoding="utf-8") as file:
                 json.dump(schemas, file)
@@ -275,7 +292,7 @@ class Session:
         if any(isinstance(projection, ast.Aggregate) for projection in query.projections):
             rows = [{key: decode_value(value) for key, value in row.items()} for row in answer["data"]]
             return rows, answer["metadata"]["next"]["offset"]  # type: ignore[return-value]
-        with self._lock, collector.paused():
+        with self._lock, collector.paused() if self.pause_gc else contextlib.nullcontext():
             entities = self._merger.merge_all(answer["data"])
             if self.cache is not None:
                 self._keep(self._merger.touched)

@@ -76,6 +76,12 @@ def test_the_real_answer_passes_the_rules():
     assert len(Schema.from_ftrack(REAL).types) == 116
 
 
+def test_a_real_servers_type_aliased_to_itself_has_no_base():
+    schema = Schema.from_ftrack(REAL)  # ftrack's Task: alias_for {"id": "Task", "classifiers": …}
+    assert schema["Task"].base is None and schema["Task"].classifier
+    assert "Milestone" in [t.name for t in schema.subtypes("Task")]  # it was an endless loop
+
+
 def test_our_export_passes_the_same_rules(export):
     assert check_ftrack_schemas(export) == []
     # … and the stricter ones the real answer does not always keep.

@@ -4,6 +4,7 @@ import concurrent.futures
 import contextlib
 import json
 import subprocess
+import sys
 import time
 
 import pytest
@@ -229,3 +230,17 @@ def test_an_unexpected_failure_is_one_line_and_the_traceback_only_when_asked(run
     monkeypatch.setenv("FTRACK_LIKE_DEBUG", "1")
     with pytest.raises(KeyError):
         run("init")
+
+
+def test_the_command_line_keeps_its_database_in_the_users_data_folder(tmp_path, monkeypatch):
+    from ftrack_like_api.cli import default_database  # the server extra: tests/server only
+
+    monkeypatch.delenv("FTRACK_LIKE_DATABASE", raising=False)
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    monkeypatch.setattr("tempfile.tempdir", str(tmp_path))
+    url = default_database()
+    if sys.platform.startswith("linux"):
+        assert url == f"sqlite:///{tmp_path / 'data' / 'ftrack-like' / 'studio.db'}"
+    assert not (tmp_path / "ftrack-like").exists()  # nothing in the temporary folder
+    monkeypatch.setenv("FTRACK_LIKE_DATABASE", "postgresql://db/studio")
+    assert default_database() == "postgresql://db/studio"

@@ -24,6 +24,8 @@ import pytest
 
 from ftrack_like_api.exceptions import ServerError
 from ftrack_like_api.session import Session
+from ftrack_like_api.transport import MockTransport
+from ftrack_like_api.transport.http import HttpTransport
 
 vcr = pytest.importorskip("vcr", reason="vcrpy comes with the test extra")
 
@@ -105,11 +107,13 @@ def _hide_key(request):
 def session_on(studio, key=None):
     """A Session over HTTP; ``session.sent`` lists the batches it sends (the round trips)."""
     url, real_key = studio
-    with Session(server_url=url, api_user="admin", api_key=key or real_key, schema_cache_path=False) as session:
-        session.sent = []
-        handle = session.transport.handle
-        session.transport.handle = lambda batch: session.sent.append(batch) or handle(batch)
+    http = HttpTransport(url, "admin", key or real_key)
+    sent = []
+    recording = MockTransport(lambda batch: sent.append(batch) or http.handle(batch))  # the batches, on their way
+    with Session(server_url=url, api_user="admin", transport=recording, schema_cache_path=False) as session:
+        session.sent = sent
         yield session
+    http.close()
 
 
 def test_a_session_starts_and_pages_through_a_query(studio, cassette):

@@ -21,7 +21,8 @@ ANSWER = json.dumps([{"version": "4.13.0"}]).encode()
 def answering(tls=None, replies=()):
     """A server on 127.0.0.1 that answers every request with ANSWER; yields (port, request heads seen).
 
-    ``replies``: raw HTTP answers to give first, one per request, before the good one.
+    ``replies``: raw HTTP answers to give first, one per request, before the good one
+    (``None``: no answer at all, the connection held until the client hangs up).
     """
     replies = list(replies)
     listener = socket.create_server(("127.0.0.1", 0))
@@ -48,7 +49,13 @@ def answering(tls=None, replies=()):
                 while len(body) < length:
                     body += connection.recv(65536)
                 if replies:
-                    connection.sendall(replies.pop(0))
+                    reply = replies.pop(0)
+                    if reply is None:
+                        connection.settimeout(10)
+                        while connection.recv(65536):
+                            pass
+                    else:
+                        connection.sendall(reply)
                     continue
                 connection.sendall(b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\n"
                                    b"content-length: %d\r\nconnection: close\r\n\r\n%s" % (len(ANSWER), ANSWER))  # fmt: skip
@@ -136,3 +143,58 @@ def test_a_header_that_cannot_be_sent_is_a_transport_error_saying_which():
         with pytest.raises(TransportError, match="A header for .* cannot be sent"):
             transport.handle(BATCH)
         assert heads == []
+
+
+def idempotency_keys(heads):
+    return [line.split(":", 1)[1].strip() for head in heads for line in head.split("\r\n")
+            if line.lower().startswith("ftrack-idempotency-key")]  # fmt: skip
+
+
+def test_a_read_that_times_out_is_sent_again_under_its_key_and_then_says_in_time():
+    with answering(replies=[None]) as (port, heads):
+        transport = HttpTransport(f"http://127.0.0.1:{port}", "admin", "key", retries=2, backoff=0.01, timeout=(5, 0.3))
+        assert transport.handle(BATCH) == [{"version": "4.13.0"}]  # urllib3's Retry sent the POST again
+        keys = idempotency_keys(heads)
+        assert len(keys) == 2 and keys[0] == keys[1]
+    with answering(replies=[None] * 3) as (port, heads):
+        transport = HttpTransport(f"http://127.0.0.1:{port}", "admin", "key", retries=2, backoff=0.01, timeout=(5, 0.3))
+        with pytest.raises(TransportError, match=r"No answer from .* in time .* after 3 tries"):
+            transport.handle(BATCH)
+        assert len(set(idempotency_keys(heads))) == 1 and len(heads) == 3
+
+
+BUSY = b"HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\ncontent-length: 2\r\nretry-after: 0\r\n\r\n{}"
+
+
+def test_a_session_of_the_callers_is_used_as_it_is_and_stays_theirs():
+    import requests
+
+    with answering(replies=[BUSY]) as (port, heads):
+        own = requests.Session()
+        own.headers["x-studio"] = "north"
+        own.auth = lambda request: request.headers.__setitem__("x-signed", "yes") or request
+        transport = HttpTransport(f"http://127.0.0.1:{port}", "admin", "key", session=own, backoff=0.01)
+        assert transport.handle(BATCH) == [{"version": "4.13.0"}]  # the 503 was retried on its adapter
+        assert len(heads) == 2 and all("x-studio: north" in h and "x-signed: yes" in h for h in heads)
+        assert "x-studio" in own.headers and "ftrack-api-key" not in own.headers  # its headers are not ours to change
+        transport.close()
+        assert own.get(f"http://127.0.0.1:{port}/health").json() == [{"version": "4.13.0"}]  # still open: theirs
+        assert [p for p in own.adapters] == ["https://", "http://"]  # our adapter left with the transport
+
+
+def test_an_adapter_the_caller_mounted_for_the_server_keeps_its_own_retries():
+    import requests
+    from requests.adapters import HTTPAdapter
+
+    with answering(replies=[BUSY]) as (port, heads):
+        own = requests.Session()
+        own.mount(f"http://127.0.0.1:{port}/", HTTPAdapter(max_retries=0))
+        transport = HttpTransport(f"http://127.0.0.1:{port}", "admin", "key", session=own, backoff=0.01)
+        with pytest.raises(TransportError, match="answered 503"):
+            transport.handle(BATCH)  # no retries on the caller's adapter: the 503 is the answer
+        assert len(heads) == 1
+
+
+def test_a_session_must_be_a_requests_session():
+    with pytest.raises(TypeError, match="takes a requests.Session"):
+        HttpTransport("http://127.0.0.1:1", "admin", "key", session=object())
