@@ -99,7 +99,7 @@ def main() -> int:
         build(url, 20_000)
         recording = Recording(url)
         expression = "select name, status.name, created_at from Task"
-        with Session(server_url=url, api_user="admin", transport=recording) as session:
+        with Session(server_url=url, api_user="admin", transport=recording, schema_cache_path=False) as session:
             tasks = session.query(expression, page_size=500)
             [task for _, task in zip(range(5_000), tasks)]
             session.query("select name from Task").all()
@@ -111,7 +111,7 @@ def main() -> int:
     pages = [text for key, text in recorded.items() if "created_at" in key][:10]
 
     def merge_5000() -> None:
-        session = Session(server_url="sqlite:///unused", api_user="admin", transport=Replay(recorded))
+        session = Session(server_url="sqlite:///unused", api_user="admin", transport=Replay(recorded), schema_cache_path=False)
         session.types
         result = session.query(expression, page_size=500)
         for _, _task in zip(range(5_000), result):
@@ -121,7 +121,7 @@ def main() -> int:
     results["json_loads_5000_s"] = median_time(lambda: [json.loads(text) for text in pages], options.repeat)
 
     replay = Replay(recorded)
-    session = Session(server_url="sqlite:///unused", api_user="admin", transport=replay)
+    session = Session(server_url="sqlite:///unused", api_user="admin", transport=replay, schema_cache_path=False)
     session.types
     gc.collect()
     tracemalloc.start()
