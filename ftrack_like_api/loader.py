@@ -97,9 +97,9 @@ class Loader:
             rows = [{key: decode_value(value) for key, value in row.items()} for row in answer["data"]]
             return rows, answer["metadata"]["next"]["offset"]  # type: ignore[return-value]
         with self._lock, collector.paused():
-            entities = self.merger.merge_all(answer["data"])
+            entities, touched = self.merger.merge_all(answer["data"])
             if self.session.cache is not None:
-                self.keep(self.merger.touched)
+                self.keep(touched)
         return entities, answer["metadata"]["next"]["offset"]
 
     def get(self, entity_type: str, names: Sequence[str], values: list[Any]) -> Entity | None:
@@ -167,7 +167,10 @@ class Loader:
     def siblings(self, entity: Entity) -> list[Entity]:
         """The entities of ``entity``'s type that came in the same answer and are still in the session."""
         group = EntityState(entity).group
-        return list(group) if group is not None else [entity]
+        if group is None:
+            return [entity]
+        lookup, entity_type = self.session.identity_map.lookup, entity.entity_type
+        return [sibling for sibling in (lookup(entity_type, key) for key in group) if sibling is not None]
 
     # --- the cache ---------------------------------------------------------------------------------
 

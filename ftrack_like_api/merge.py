@@ -3,7 +3,8 @@
 Merging never touches a value changed in the session and not committed: those live
 apart (an entity's local values) and keep winning on read until commit or rollback.
 Entities that arrive in one answer are grouped by type, so reading an attribute none
-of them has fetches it for the whole group in one round trip.
+of them has fetches it for the whole group in one round trip. A group holds its
+members' keys, not the members: an entity nobody refers to any more can go.
 """
 
 from __future__ import annotations
@@ -29,17 +30,17 @@ class Merger:
     def __init__(self, session: Session) -> None:
         self.session = session
         self._plans: dict[Any, tuple[Any, tuple[str, ...], dict[str, int]]] = {}
-        self.touched: list[Entity] = []
 
-    def merge_all(self, items: list[Mapping[str, Any]]) -> list[Entity]:
+    def merge_all(self, items: list[Mapping[str, Any]]) -> tuple[list[Entity], list[Entity]]:
         """Merge the entities of one answer; they form one group per type.
 
-        :attr:`touched` then holds every entity the answer changed, nested ones included.
+        The entities of the answer, and every entity it changed, nested ones included.
         """
         groups: dict[str, list[Any]] = {}
         merged = [self.merge(item, groups) for item in items]
-        self.touched = [entity for group in groups.values() for entity in group]
-        return merged
+        lookup = self.session.identity_map.lookup
+        touched = [lookup(self._plan(name)[0].entity_type, key) for name, keys in groups.items() for key in keys]
+        return merged, touched  # type: ignore[return-value]
 
     def _plan(self, name: Any) -> tuple[Any, tuple[str, ...], dict[str, int]]:
         """(class, primary key names, field → how to merge it) for one type, worked out once."""
@@ -59,9 +60,10 @@ class Merger:
         cls, key_names, _ = self._plan(value.get("__entity_type__"))
         if len(value) == len(key_names) + 1:
             try:
-                known = self.session.identity_map.get((cls.entity_type, tuple(value[k] for k in key_names)))
+                key = value[key_names[0]] if len(key_names) == 1 else tuple(value[k] for k in key_names)
             except KeyError:
-                known = None
+                key = None
+            known = None if key is None else self.session.identity_map.lookup(cls.entity_type, key)
             if known is not None:
                 return known
         return self.merge(value, groups)
@@ -93,21 +95,22 @@ class Merger:
                 values[field] = None if value is None else self._reference(value, groups)
             else:
                 values[field] = tuple(self.merge(item, groups) for item in value or ())
-        # An entity belongs to the answer it last came in: its siblings there are the
-        # ones a read of a missing attribute fetches along with it.
+        # An entity belongs to the answer it last came in: its siblings there (their keys:
+        # the group holds none of them alive) are what a read of a missing attribute
+        # fetches along with it.
         group = None if groups is None else groups.setdefault(name, [])  # type: ignore[arg-type]
-        identity = (cls.entity_type, key)  # the class's name: one string shared by every entity
-        entity = self.session.identity_map.get(identity)
+        bare = key[0] if len(key) == 1 else key  # the key the map and the group know it by
+        entity = self.session.identity_map.lookup(cls.entity_type, bare)
         if entity is None:  # most of a large answer: the values become the new entity's, no copy
             entity = cls(self.session, values, group)
-            self.session.identity_map.add(entity, identity)  # type: ignore[arg-type]
+            self.session.identity_map.add(entity, (cls.entity_type, key))  # the class's name: one string for all
             if group is not None:
-                group.append(entity)
+                group.append(bare)
             return entity
         state = EntityState(entity)
         state.merge_remote(values)
         if group is not None and state.group is not group:
-            group.append(entity)
+            group.append(bare)
             state.group = group
         return entity
 

@@ -262,6 +262,7 @@ class Session:
             if entity.identity in self.identity_map:
                 raise ValueError(f"{entity!r} exists in this session already")
             self.identity_map.add(entity)
+            self.identity_map.hold(entity)
             self._record(CreateEntityOperation(entity_type, entity.primary_key, dict(values)))
         return entity
 
@@ -302,6 +303,7 @@ class Session:
     def delete(self, entity: Entity) -> None:
         """Delete ``entity`` on the next commit."""
         with self._lock:
+            self.identity_map.hold(entity)
             self._record(DeleteEntityOperation(entity.entity_type, entity.primary_key))
 
     def record_update(self, entity: Entity, name: str, old: Any, new: Any) -> None:
@@ -309,6 +311,7 @@ class Session:
         kind = entity.schema.attributes[name].kind
         remote = EntityState(entity).remote.get(name, NOT_SET) if kind in (Kind.SCALAR, Kind.REFERENCE) else NOT_SET
         with self._lock:
+            self.identity_map.hold(entity)  # a change not committed yet: kept until commit or rollback
             self._record(UpdateEntityOperation(entity.entity_type, entity.primary_key, name, old, new, remote))
 
     def _record(self, operation: Any) -> None:
@@ -370,6 +373,7 @@ class Session:
                     self.cache.pop(self.cache_key(*identity), None)
             elif entity is not None:
                 EntityState(entity).commit()
+                self.identity_map.release(identity)
                 data = result.get("data") if isinstance(result, dict) else None
                 if isinstance(data, dict) and "__entity_type__" in data:
                     self._merger.merge(data)
@@ -389,6 +393,7 @@ class Session:
                     self.identity_map.discard(identity)  # it keeps its values, but leaves the session
                 else:
                     EntityState(entity).rollback()
+                    self.identity_map.release(identity)
             self.recorded_operations.clear()
 
     def reset(self) -> None:
@@ -438,7 +443,8 @@ class Session:
 
     def decode(self, text: str) -> Any:
         """JSON text from :meth:`encode` or the server: entities merged into this session."""
-        return wire.decode(text, entity=self._merger.merge)
+        with self._lock:
+            return wire.decode(text, entity=self._merger.merge)
 
     def __repr__(self) -> str:
         return f"<Session {self.server_url!r} as {self.api_user!r}>"
