@@ -17,12 +17,17 @@ each. ::
 
 Key makers turn what identifies a value into a text key: :class:`StringKeyMaker`
 (``str`` of the parts) and :class:`ObjectKeyMaker` (a stable JSON form of any parts).
+
+:class:`SchemaFileCache` keeps a server's schemas between sessions, one JSON file per
+server and schema hash.
 """
 
 from __future__ import annotations
 
 import abc
+import hashlib
 import json
+import logging
 import os
 import sqlite3
 import threading
@@ -31,6 +36,8 @@ from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
 
 import cachetools
 
+log = logging.getLogger(__name__)
+
 __all__ = [
     "Cache",
     "FileCache",
@@ -38,6 +45,7 @@ __all__ = [
     "LayeredCache",
     "MemoryCache",
     "ObjectKeyMaker",
+    "SchemaFileCache",
     "SerialisedCache",
     "StringKeyMaker",
 ]
@@ -306,6 +314,52 @@ class ObjectKeyMaker(KeyMaker):
 
     def key(self, *parts: Any) -> str:
         return json.dumps(parts, sort_keys=True, separators=(",", ":"), default=repr)
+
+
+class SchemaFileCache:
+    """A server's ``query_schemas`` answer kept in ``folder``, one file per server and schema hash.
+
+    A changed schema has a new hash, so a new file: nothing is ever stale. An unreadable
+    file reads as missing; a file that cannot be written is logged, never fatal. Writers
+    replace the file whole, so readers in other processes see all of it or none.
+    """
+
+    def __init__(self, folder: str, server_url: str) -> None:
+        self.folder = folder
+        self._server = hashlib.sha1(str(server_url).encode()).hexdigest()[:12]
+
+    def path(self, schema_hash: str) -> str:
+        """The file for ``schema_hash``."""
+        return os.path.join(self.folder, f"ftrack_like_api_schemas_{self._server}_{schema_hash}.json")
+
+    def get(self, schema_hash: str) -> list[dict[str, Any]] | None:
+        """The schemas kept for ``schema_hash``, or None."""
+        if not schema_hash:
+            return None
+        path = self.path(schema_hash)
+        try:
+            with open(path, encoding="utf-8") as file:
+                schemas = json.load(file)
+        except FileNotFoundError:
+            return None
+        except (OSError, ValueError) as error:
+            log.warning("schema cache %s is unreadable (%s); fetching the schemas again", path, error)
+            return None
+        return schemas if isinstance(schemas, list) else None
+
+    def put(self, schema_hash: str, schemas: list[dict[str, Any]]) -> None:
+        """Keep ``schemas`` under ``schema_hash``."""
+        if not schema_hash:
+            return
+        path = self.path(schema_hash)
+        try:
+            os.makedirs(self.folder, mode=0o700, exist_ok=True)
+            partial = f"{path}.{os.getpid()}.{threading.get_ident()}.part"
+            with open(partial, "w", encoding="utf-8") as file:
+                json.dump(schemas, file)
+            os.replace(partial, path)  # readers see the whole file or none
+        except OSError as error:
+            log.warning("cannot keep the schemas in %s: %s", path, error)
 
 
 def _json_encode(value: Any) -> str:

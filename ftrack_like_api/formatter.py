@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Iterable
 
-from .entity import Collection, Entity, KeyValueMappedCollection
+from .entity import Collection, Entity, EntityState, KeyValueMappedCollection
 from .schema import Kind
 from .symbol import NOT_SET
 
@@ -22,8 +22,9 @@ def format(  # noqa: A001 - the name a shell user reaches for
     """
     pad = "  " * indent
     lines = [f"{pad}{entity!r}"]
+    state = EntityState(entity)
     names = list(attributes) if attributes is not None else [
-        name for name in entity.schema.attributes if name in entity._remote or name in entity._local
+        name for name in entity.schema.attributes if not state.missing(name)
     ]  # fmt: skip
     width = max((len(name) for name in names), default=0)
     for name in names:

@@ -1,7 +1,16 @@
-"""The identity map: one entity object per (type, primary key) in a session."""
+"""The identity map: one entity object per (type, primary key) in a session.
+
+Entities with nothing pending are held weakly, as SQLAlchemy's weak instance dict
+holds them: a listener or a shell that walks a 100,000-task project keeps only what it
+still refers to, and an entity dropped and asked for again is fetched (or read from the
+cache) again. An entity with changes not committed yet is held strongly
+(:meth:`IdentityMap.hold`) until its commit or rollback, so no change is lost. A second
+object under a key that has a live one is refused.
+"""
 
 from __future__ import annotations
 
+import weakref
 from typing import TYPE_CHECKING, Any, Iterator
 
 if TYPE_CHECKING:
@@ -11,31 +20,104 @@ __all__ = ["IdentityMap"]
 
 Identity = tuple[str, tuple[Any, ...]]
 
+#: Dead weak references are swept out once there are this many and they are half the map.
+_SWEEP_AFTER = 1024
+
 
 class IdentityMap:
-    """(entity type, primary key values) → the session's one object for that entity."""
+    """(entity type, primary key values) → the session's one object for that entity.
+
+    Inside, each type has a dict keyed by the bare key value (the key tuple only for
+    composite keys), whose values are weak references: no tuple per entity.
+    """
 
     def __init__(self) -> None:
-        self._entities: dict[Identity, Entity] = {}
+        self._types: dict[str, dict[Any, weakref.ref[Entity]]] = {}
+        self._strong: dict[Identity, Entity] = {}
+        self._count = 0  # keys in self._types, dead or alive
+        self._dead = 0  # references known dead since the last sweep
+        self._died = self._one_died  # one bound method for every reference's callback
+
+    def _one_died(self, reference: weakref.ref[Entity]) -> None:
+        # Runs wherever the collector frees the entity, any thread: count only, sweep later.
+        self._dead += 1
+
+    def lookup(self, entity_type: str, key: Any) -> Entity | None:
+        """The entity of ``entity_type`` keyed by ``key``: the value of a one-column key, else the tuple."""
+        entities = self._types.get(entity_type)
+        if entities is None:
+            return None
+        reference = entities.get(key)
+        return None if reference is None else reference()
 
     def get(self, identity: Identity) -> Entity | None:
-        return self._entities.get(identity)
+        """The entity known by ``identity``, or None (never seen, or dropped since)."""
+        key = identity[1]
+        return self.lookup(identity[0], key[0] if len(key) == 1 else key)
 
     def add(self, entity: Entity, identity: Identity | None = None) -> None:
-        """Hold ``entity`` (under ``identity`` when the caller knows it already)."""
-        self._entities[identity if identity is not None else entity.identity] = entity
+        """Hold ``entity`` weakly (under ``identity`` when the caller knows it already).
+
+        A ValueError if another object is in the map under that identity.
+        """
+        entity_type, key = identity if identity is not None else entity.identity
+        bare = key[0] if len(key) == 1 else key
+        entities = self._types.get(entity_type)
+        if entities is None:
+            entities = self._types[entity_type] = {}
+        reference = entities.get(bare)
+        if reference is None:
+            self._count += 1
+        else:
+            known = reference()
+            if known is entity:
+                return
+            if known is not None:
+                raise ValueError(f"{known!r} is in this session already; a second object for {entity_type} {key} is refused")
+        entities[bare] = weakref.ref(entity, self._died)
+        if self._dead > _SWEEP_AFTER and self._dead * 2 > self._count:
+            self._sweep()
+
+    def hold(self, entity: Entity) -> None:
+        """Hold ``entity`` strongly too: it has changes not committed yet."""
+        self._strong[entity.identity] = entity
+
+    def release(self, identity: Identity) -> None:
+        """Hold the entity weakly again: its changes were committed or rolled back."""
+        self._strong.pop(identity, None)
+
+    def held(self) -> list[Entity]:
+        """The entities held strongly."""
+        return list(self._strong.values())
 
     def discard(self, identity: Identity) -> None:
-        self._entities.pop(identity, None)
+        """Forget the entity known by ``identity``."""
+        self._strong.pop(identity, None)
+        entities = self._types.get(identity[0])
+        key = identity[1]
+        if entities is not None and entities.pop(key[0] if len(key) == 1 else key, None) is not None:
+            self._count -= 1
 
     def clear(self) -> None:
-        self._entities.clear()
+        self._types.clear()
+        self._strong.clear()
+        self._count = self._dead = 0
+
+    def _sweep(self) -> None:
+        """Drop the keys of entities that are gone: each type's dict made anew (a dict never shrinks)."""
+        for entity_type, entities in list(self._types.items()):
+            self._types[entity_type] = {key: reference for key, reference in list(entities.items()) if reference() is not None}
+        self._count = sum(len(entities) for entities in self._types.values())
+        self._dead = 0
 
     def __contains__(self, identity: object) -> bool:
-        return identity in self._entities
+        return isinstance(identity, tuple) and self.get(identity) is not None  # type: ignore[arg-type]
 
     def __len__(self) -> int:
-        return len(self._entities)
+        """How many entities are alive in the map (dead keys are swept out first)."""
+        self._sweep()
+        return self._count
 
     def __iter__(self) -> Iterator[Entity]:
-        return iter(list(self._entities.values()))
+        alive = (reference() for entities in list(self._types.values()) for reference in list(entities.values()))
+        return iter([entity for entity in alive if entity is not None])

@@ -3,15 +3,16 @@
 Merging never touches a value changed in the session and not committed: those live
 apart (an entity's local values) and keep winning on read until commit or rollback.
 Entities that arrive in one answer are grouped by type, so reading an attribute none
-of them has fetches it for the whole group in one round trip.
+of them has fetches it for the whole group in one round trip. A group holds its
+members' keys, not the members: an entity nobody refers to any more can go.
 """
 
 from __future__ import annotations
 
-import datetime
 from sys import intern
 from typing import TYPE_CHECKING, Any, Mapping
 
+from .entity import EntityState
 from .exceptions import TransportError
 from .schema import Kind
 from .wire import decode_value
@@ -29,17 +30,17 @@ class Merger:
     def __init__(self, session: Session) -> None:
         self.session = session
         self._plans: dict[Any, tuple[Any, tuple[str, ...], dict[str, int]]] = {}
-        self.touched: list[Entity] = []
 
-    def merge_all(self, items: list[Mapping[str, Any]]) -> list[Entity]:
+    def merge_all(self, items: list[Mapping[str, Any]]) -> tuple[list[Entity], list[Entity]]:
         """Merge the entities of one answer; they form one group per type.
 
-        :attr:`touched` then holds every entity the answer changed, nested ones included.
+        The entities of the answer, and every entity it changed, nested ones included.
         """
-        groups: dict[str, list[Entity]] = {}
+        groups: dict[str, list[Any]] = {}
         merged = [self.merge(item, groups) for item in items]
-        self.touched = [entity for group in groups.values() for entity in group]
-        return merged
+        lookup = self.session.identity_map.lookup
+        touched = [lookup(self._plan(name)[0].entity_type, key) for name, keys in groups.items() for key in keys]
+        return merged, touched  # type: ignore[return-value]
 
     def _plan(self, name: Any) -> tuple[Any, tuple[str, ...], dict[str, int]]:
         """(class, primary key names, field → how to merge it) for one type, worked out once."""
@@ -54,19 +55,20 @@ class Merger:
             plan = self._plans[name] = (cls, cls.schema.primary_key, kinds)
         return plan
 
-    def _reference(self, value: Mapping[str, Any], groups: dict[str, list[Entity]] | None) -> Entity:
+    def _reference(self, value: Mapping[str, Any], groups: dict[str, list[Any]] | None) -> Entity:
         """A referenced entity; a bare reference to one already known costs a lookup, no merge."""
         cls, key_names, _ = self._plan(value.get("__entity_type__"))
         if len(value) == len(key_names) + 1:
             try:
-                known = self.session.identity_map.get((cls.entity_type, tuple(value[k] for k in key_names)))
+                key = value[key_names[0]] if len(key_names) == 1 else tuple(value[k] for k in key_names)
             except KeyError:
-                known = None
+                key = None
+            known = None if key is None else self.session.identity_map.lookup(cls.entity_type, key)
             if known is not None:
                 return known
         return self.merge(value, groups)
 
-    def merge(self, data: Mapping[str, Any], groups: dict[str, list[Entity]] | None = None) -> Entity:
+    def merge(self, data: Mapping[str, Any], groups: dict[str, list[Any]] | None = None) -> Entity:
         """The session's entity for ``data``, its server values brought up to date."""
         name = data.get("__entity_type__")
         cls, key_names, kinds = self._plan(name)
@@ -74,19 +76,7 @@ class Merger:
             key = tuple(data[k] for k in key_names)
         except KeyError as missing:
             raise TransportError(f"The server sent a {name} without its key {missing.args[0]!r}") from None
-        identity = (cls.entity_type, key)  # the class's name: one string shared by every entity
-        entity = self.session.identity_map.get(identity)
-        if entity is None:
-            entity = cls(self.session, dict(zip(key_names, key)))
-            self.session.identity_map.add(entity, identity)  # type: ignore[arg-type]
-        if groups is not None:
-            # An entity belongs to the answer it last came in: its siblings there are
-            # the ones a read of a missing attribute fetches along with it.
-            group = groups.setdefault(name, [])  # type: ignore[arg-type]
-            if entity._group is not group:
-                group.append(entity)
-                entity._group = group
-        remote = entity._remote
+        values: dict[str, Any] = {}
         for field, value in data.items():
             how = kinds.get(field)
             if how is None:
@@ -94,32 +84,37 @@ class Merger:
             if how == _SCALAR:
                 if type(value) is str:
                     # Keys, types and names repeat across thousands of entities: keep one copy.
-                    remote[field] = intern(value) if len(value) <= _INTERN_UP_TO else value
+                    values[field] = intern(value) if len(value) <= _INTERN_UP_TO else value
                 elif type(value) is dict:
-                    remote[field] = _decode(value)
+                    values[field] = decode_value(value)
                 else:
-                    remote[field] = value
+                    values[field] = value
             elif how == _UNSHARED:
-                remote[field] = value
+                values[field] = value
             elif how == _REFERENCE:
-                remote[field] = None if value is None else self._reference(value, groups)
+                values[field] = None if value is None else self._reference(value, groups)
             else:
-                remote[field] = tuple(self.merge(item, groups) for item in value or ())
+                values[field] = tuple(self.merge(item, groups) for item in value or ())
+        # An entity belongs to the answer it last came in: its siblings there (their keys:
+        # the group holds none of them alive) are what a read of a missing attribute
+        # fetches along with it.
+        group = None if groups is None else groups.setdefault(name, [])  # type: ignore[arg-type]
+        bare = key[0] if len(key) == 1 else key  # the key the map and the group know it by
+        entity = self.session.identity_map.lookup(cls.entity_type, bare)
+        if entity is None:  # most of a large answer: the values become the new entity's, no copy
+            entity = cls(self.session, values, group)
+            self.session.identity_map.add(entity, (cls.entity_type, key))  # the class's name: one string for all
+            if group is not None:
+                group.append(bare)
+            return entity
+        state = EntityState(entity)
+        state.merge_remote(values)
+        if group is not None and state.group is not group:
+            group.append(bare)
+            state.group = group
         return entity
 
 
 _SCALAR, _REFERENCE, _MANY, _UNSHARED = 0, 1, 2, 3
 _HOW = {Kind.SCALAR: _SCALAR, Kind.REFERENCE: _REFERENCE, Kind.COLLECTION: _MANY, Kind.MAPPED: _MANY}
 _INTERN_UP_TO = 40
-_UTC = datetime.timezone.utc
-
-
-def _decode(value: dict[str, Any]) -> Any:
-    """A tagged wire value; datetimes on a fast path (most of what a query brings back)."""
-    if value.get("__type__") == "datetime":
-        try:
-            moment = datetime.datetime.fromisoformat(value["value"])
-        except (ValueError, TypeError):
-            return decode_value(value)  # 'Z' before Python 3.11, and whatever else the slow path knows
-        return moment.replace(tzinfo=_UTC) if moment.tzinfo is None else moment.astimezone(_UTC)
-    return decode_value(value)

@@ -22,44 +22,32 @@ threads changing the same entities at once will interleave their changes.
 from __future__ import annotations
 
 import contextlib
-import datetime
-import hashlib
-import json
 import logging
 import os
 import threading
 import uuid
 from collections.abc import MutableMapping
-from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
+from typing import Any, Callable, Iterator, Mapping, Sequence
 
-from . import collector
-from .cache import KeyMaker, StringKeyMaker
-from .entity import Collection, Entity, build_types
-from .event.base import Event
+from . import wire
+from .cache import KeyMaker, SchemaFileCache, StringKeyMaker
+from .entity import Entity, EntityState
 from .event.hub import EventHub
 from .exceptions import ImmutableAttributeError, UnknownAttributeError
 from .identity_map import IdentityMap
+from .loader import Loader
 from .merge import Merger
 from .plugin import discover
-from .query import ast, bind, parse, render
+from .query import ast, bind, parse
 from .query_result import QueryResult
 from .schema import Kind, Schema
 from .symbol import NOT_SET, State
 from .transport import LocalTransport, Transport
 from .unit_of_work import CreateEntityOperation, DeleteEntityOperation, Operations, UpdateEntityOperation, chunked
-from .wire import decode_value, encode_date, encode_datetime
 
 __all__ = ["Session", "schema_cache_folder"]
 
 log = logging.getLogger(__name__)
-#: Types the wire carries as they are.
-_PLAIN = frozenset({str, int, float, bool, type(None)})
-
-#: Published once per entity type as the classes are built; a subscriber may answer with the class to use.
-CONSTRUCT_ENTITY_TYPE = "ftrack.api.session.construct-entity-type"
-
-#: How many entities one populate query asks for at most.
-POPULATE_CHUNK = 500
 
 
 def schema_cache_folder() -> str:
@@ -146,14 +134,13 @@ class Session:
         self.recorded_operations = Operations()
         self._merger = Merger(self)
         self._lock = threading.RLock()
-        self._server_information: dict[str, Any] | None = None
-        self._schemas: list[dict[str, Any]] | None = None
-        self._schema: Schema | None = None
-        self._types: dict[str, type[Entity]] | None = None
         if schema_cache_path is None:
             schema_cache_path = os.environ.get("FTRACK_API_SCHEMA_CACHE_PATH") or schema_cache_folder()
         #: Where the server's schemas are kept between sessions (None: not kept).
         self.schema_cache_path = None if schema_cache_path is False else os.path.expanduser(os.fspath(schema_cache_path))  # type: ignore[arg-type]
+        schema_cache = None if self.schema_cache_path is None else SchemaFileCache(self.schema_cache_path, str(self.server_url))
+        #: What fetches: the schemas, query pages, values never fetched, entities from the cache.
+        self.loader = Loader(self, self._merger, self._lock, schema_cache)
         #: Where entities' server values are kept beyond the identity map (None: nowhere).
         self.cache = cache(self) if callable(cache) and not isinstance(cache, MutableMapping) else cache
         self.cache_key_maker = cache_key_maker or StringKeyMaker()
@@ -171,77 +158,19 @@ class Session:
 
     # --- what the server is ---------------------------------------------------------------------
 
-    def _schema_cache_file(self, schema_hash: str) -> str | None:
-        if self.schema_cache_path is None or not schema_hash:
-            return None
-        server = hashlib.sha1(str(self.server_url).encode()).hexdigest()[:12]
-        return os.path.join(self.schema_cache_path, f"ftrack_like_api_schemas_{server}_{schema_hash}.json")
-
-    def _cached_schemas(self, path: str | None) -> list[dict[str, Any]] | None:
-        if path is None:
-            return None
-        try:
-            with open(path, encoding="utf-8") as file:
-                schemas = json.load(file)
-        except FileNotFoundError:
-            return None
-        except (OSError, ValueError) as error:
-            log.warning("schema cache %s is unreadable (%s); fetching the schemas again", path, error)
-            return None
-        return schemas if isinstance(schemas, list) else None
-
-    def _keep_schemas(self, path: str | None, schemas: list[dict[str, Any]]) -> None:
-        if path is None:
-            return
-        try:
-            os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
-            partial = f"{path}.{os.getpid()}.{threading.get_ident()}.part"
-            with open(partial, "w", encoding="utf-8") as file:
-                json.dump(schemas, file)
-            os.replace(partial, path)  # readers see the whole file or none
-        except OSError as error:
-            log.warning("cannot keep the schemas in %s: %s", path, error)
-
-    def _load_schemas(self) -> None:
-        with self._lock:
-            if self._schemas is None:
-                information = self.call([{"action": "query_server_information"}])[0]
-                path = self._schema_cache_file(str(information.get("schema_hash", "")))
-                schemas = self._cached_schemas(path)
-                if schemas is None:
-                    schemas = self.call([{"action": "query_schemas"}])[0]
-                    self._keep_schemas(path, schemas)
-                self._server_information = information
-                self._schema = Schema.from_ftrack(schemas)
-                by_name = {schema["id"]: schema for schema in schemas}
-                self._types = build_types(self._schema, construct=lambda name, made: self._construct(name, made, by_name))
-                self._schemas = schemas
-
-    def _construct(self, name: str, made: type[Entity], schemas: Mapping[str, Any]) -> type[Entity]:
-        """The class for ``name``: a plugin's, if one answers the construct-entity-type event."""
-        event = Event(CONSTRUCT_ENTITY_TYPE, data={"schema": schemas[name], "schemas": schemas, "default": made})
-        for answer in self.event_hub.publish(event, synchronous=True):
-            if isinstance(answer, type) and issubclass(answer, Entity):
-                return answer
-            log.warning("a %s subscriber answered %r, which is not an Entity class; ignored", CONSTRUCT_ENTITY_TYPE, answer)
-        return made
-
     @property
     def server_information(self) -> dict[str, Any]:
-        self._load_schemas()
-        return self._server_information  # type: ignore[return-value]
+        return self.loader.server().information
 
     @property
     def schemas(self) -> list[dict[str, Any]]:
         """The server's ``query_schemas`` answer."""
-        self._load_schemas()
-        return self._schemas  # type: ignore[return-value]
+        return self.loader.server().schemas
 
     @property
     def types(self) -> dict[str, type[Entity]]:
         """The entity classes, by type name, built from the schemas."""
-        self._load_schemas()
-        return self._types  # type: ignore[return-value]
+        return self.loader.server().types
 
     def _type(self, name: str) -> type[Entity]:
         cls = self.types.get(name)
@@ -288,15 +217,7 @@ class Session:
         A query with aggregates (``select count(id), status_id … group by status_id``)
         gives rows, not entities: plain dicts keyed ``count_id``, ``status_id``.
         """
-        answer = self.call([{"action": "query", "expression": render(query)}])[0]
-        if any(isinstance(projection, ast.Aggregate) for projection in query.projections):
-            rows = [{key: decode_value(value) for key, value in row.items()} for row in answer["data"]]
-            return rows, answer["metadata"]["next"]["offset"]  # type: ignore[return-value]
-        with self._lock, collector.paused() if self.pause_gc else contextlib.nullcontext():
-            entities = self._merger.merge_all(answer["data"])
-            if self.cache is not None:
-                self._keep(self._merger.touched)
-        return entities, answer["metadata"]["next"]["offset"]
+        return self.loader.fetch(query)
 
     def merge(self, value: Any) -> Any:
         """Bring entities into this session: wire-format data, an entity of another session, or lists of them.
@@ -306,7 +227,7 @@ class Session:
         if isinstance(value, Entity):
             if value.session is self:
                 return value
-            return self.merge(self._server_data(value))
+            return self.merge(self.loader.server_data(value))
         if isinstance(value, Mapping) and "__entity_type__" in value:
             with self._lock:
                 return self._merger.merge(value)
@@ -320,23 +241,6 @@ class Session:
         """The cache key of an entity: server, type and primary key, by ``cache_key_maker``."""
         return self.cache_key_maker.key(self.server_url, entity_type, *key)
 
-    def _keep(self, entities: Iterable[Entity]) -> None:
-        """Write the server values of ``entities`` into the cache."""
-        kept = {self.cache_key(entity.entity_type, entity.identity[1]): self._server_data(entity) for entity in entities}
-        if kept:
-            self.cache.update(kept)  # type: ignore[union-attr]
-
-    def _from_cache(self, entity_type: str, key: Sequence[Any]) -> Entity | None:
-        """The entity as the cache has it (merged into this session), or None."""
-        if self.cache is None:
-            return None
-        try:
-            data = self.cache[self.cache_key(entity_type, key)]
-        except KeyError:
-            return None
-        with self._lock:
-            return self._merger.merge(data)
-
     def get(self, entity_type: str, key: Any) -> Entity | None:
         """The entity of ``entity_type`` with primary key ``key`` (a value, a list or a mapping), or None."""
         cls = self._type(entity_type)
@@ -344,64 +248,11 @@ class Session:
         values = [key[n] for n in names] if isinstance(key, Mapping) else list(key) if isinstance(key, (list, tuple)) else [key]
         if len(values) != len(names):
             raise ValueError(f"{entity_type} is keyed by {', '.join(names)}, not {key!r}")
-        known = self.identity_map.get((entity_type, tuple(values))) or self._from_cache(entity_type, values)
-        if known is not None:
-            return known
-        condition = " and ".join(f"{name} is :k{index}" for index, name in enumerate(names))
-        return self.query(f"{entity_type} where {condition}", **{f"k{i}": v for i, v in enumerate(values)}).first()
+        return self.loader.get(entity_type, names, values)
 
     def populate(self, entities: Entity | Sequence[Entity], projections: str) -> None:
         """Fetch ``projections`` (``"name, status.name"``) for ``entities``: one query per type and chunk."""
-        entities = [entities] if isinstance(entities, Entity) else list(entities)
-        by_type: dict[str, list[Entity]] = {}
-        for entity in entities:
-            if self.state(entity) is not State.CREATED:
-                by_type.setdefault(entity.entity_type, []).append(entity)
-        for entity_type, members in by_type.items():
-            names = self.types[entity_type].schema.primary_key
-            for start in range(0, len(members), POPULATE_CHUNK):
-                chunk = members[start : start + POPULATE_CHUNK]
-                if len(names) == 1:
-                    query = parse(f"select {projections} from {entity_type} where {names[0]} in :keys")
-                    query = bind(query, keys=[e.identity[1][0] for e in chunk])
-                else:
-                    query = self._composite(entity_type, projections, names, chunk)
-                self.fetch(query)
-
-    def _composite(self, entity_type: str, projections: str, names: Sequence[str], chunk: list[Entity]) -> ast.Query:
-        clauses, values = [], {}
-        for row, entity in enumerate(chunk):
-            parts = []
-            for column, (name, value) in enumerate(zip(names, entity.identity[1])):
-                values[f"v{row}_{column}"] = value
-                parts.append(f"{name} is :v{row}_{column}")
-            clauses.append(f"({' and '.join(parts)})")
-        return bind(parse(f"select {projections} from {entity_type} where {' or '.join(clauses)}"), values)
-
-    def populate_on_read(self, entity: Entity, name: str) -> Any:
-        """A value read but never fetched: fetch it, with the same attribute of the entity's group."""
-        if not self.auto_populate or self.state(entity) is State.CREATED:
-            return NOT_SET
-        group = entity._group or [entity]
-        wanted = [e for e in group if name not in e._remote and name not in e._local and self.state(e) is not State.CREATED]
-        if entity not in wanted:
-            wanted.append(entity)
-        if self.cache is not None:
-            for member in wanted:
-                self._from_cache(member.entity_type, member.identity[1])
-            wanted = [e for e in wanted if name not in e._remote]
-            if not wanted:
-                return entity._remote.get(name, NOT_SET)
-        attribute = entity.attribute(name)
-        if attribute.kind is Kind.MAPPED:
-            target = self.types[attribute.target].schema  # type: ignore[index]
-            projection = f"{name}.{attribute.key}, {name}.{attribute.value}"
-            if target.primary_key:
-                projection += "".join(f", {name}.{k}" for k in target.primary_key)
-        else:
-            projection = name
-        self.populate(wanted, projection)
-        return entity._remote.get(name, NOT_SET)
+        self.loader.populate([entities] if isinstance(entities, Entity) else list(entities), projections)
 
     # --- changing ---------------------------------------------------------------------------------
 
@@ -419,14 +270,16 @@ class Session:
             if attribute.computed:
                 raise ImmutableAttributeError(f"{entity_type}.{name} is computed by the server and cannot be set")
             values[name] = entity._checked(attribute, value)
+        state = EntityState(entity)
         for name, value in values.items():
-            entity._set_local(name, value)
-        if any(entity._local.get(k) is None for k in schema.primary_key):
+            state.set_local(name, value)
+        if any(state.local.get(k) is None for k in schema.primary_key):
             raise ValueError(f"{entity_type} needs {', '.join(schema.primary_key)} to be created")
         with self._lock:
             if entity.identity in self.identity_map:
                 raise ValueError(f"{entity!r} exists in this session already")
             self.identity_map.add(entity)
+            self.identity_map.hold(entity)
             self._record(CreateEntityOperation(entity_type, entity.primary_key, dict(values)))
         return entity
 
@@ -467,13 +320,15 @@ class Session:
     def delete(self, entity: Entity) -> None:
         """Delete ``entity`` on the next commit."""
         with self._lock:
+            self.identity_map.hold(entity)
             self._record(DeleteEntityOperation(entity.entity_type, entity.primary_key))
 
     def record_update(self, entity: Entity, name: str, old: Any, new: Any) -> None:
         """Record that one attribute of ``entity`` changed (entities call this)."""
         kind = entity.schema.attributes[name].kind
-        remote = entity._remote.get(name, NOT_SET) if kind in (Kind.SCALAR, Kind.REFERENCE) else NOT_SET
+        remote = EntityState(entity).remote.get(name, NOT_SET) if kind in (Kind.SCALAR, Kind.REFERENCE) else NOT_SET
         with self._lock:
+            self.identity_map.hold(entity)  # a change not committed yet: kept until commit or rollback
             self._record(UpdateEntityOperation(entity.entity_type, entity.primary_key, name, old, new, remote))
 
     def _record(self, operation: Any) -> None:
@@ -513,14 +368,14 @@ class Session:
         since this session read it is a ConflictError: read it again, set it, and commit.
         """
         with self._lock:
-            batch = self.recorded_operations.plan(self.encode_value, expect=self.check_conflicts)
+            batch = self.recorded_operations.plan(wire.encode_value, expect=self.check_conflicts)
             if not batch:
                 return
             for chunk in chunked(batch, self.chunk_size):
                 results = self.call(chunk)
                 touched = self._committed(chunk, results)
                 if self.cache is not None:
-                    self._keep(touched)  # what changed, not the whole session: cost follows the change
+                    self.loader.keep(touched)  # what changed, not the whole session: cost follows the change
 
     def _committed(self, chunk: list[dict[str, Any]], results: list[Any]) -> list[Entity]:
         """Settle what one committed batch changed; the entities still in the session it touched."""
@@ -534,9 +389,8 @@ class Session:
                 if self.cache is not None:
                     self.cache.pop(self.cache_key(*identity), None)
             elif entity is not None:
-                for name, value in entity._local.items():
-                    entity._remote[name] = tuple(value) if isinstance(value, Collection) else value
-                entity._forget_local()
+                EntityState(entity).commit()
+                self.identity_map.release(identity)
                 data = result.get("data") if isinstance(result, dict) else None
                 if isinstance(data, dict) and "__entity_type__" in data:
                     self._merger.merge(data)
@@ -555,7 +409,8 @@ class Session:
                 if self.recorded_operations.state(identity) is State.CREATED:
                     self.identity_map.discard(identity)  # it keeps its values, but leaves the session
                 else:
-                    entity._forget_local()
+                    EntityState(entity).rollback()
+                    self.identity_map.release(identity)
             self.recorded_operations.clear()
 
     def reset(self) -> None:
@@ -597,51 +452,16 @@ class Session:
 
     def encode_value(self, value: Any) -> Any:
         """A value as the wire carries it: entities as references, datetimes and dates tagged."""
-        if type(value) in _PLAIN:  # most values: no isinstance walk through the ABCs
-            return value
-        if isinstance(value, Entity):
-            return {"__entity_type__": value.entity_type, **value.primary_key}
-        if isinstance(value, (Collection, list, tuple)):
-            return [self.encode_value(item) for item in value]
-        if isinstance(value, datetime.datetime):
-            return encode_datetime(value)
-        if isinstance(value, datetime.date):
-            return encode_date(value)
-        return value
-
-    def _server_data(self, entity: Entity) -> dict[str, Any]:
-        """The server values of ``entity`` in wire format, as a query answer carries them."""
-        data = {"__entity_type__": entity.entity_type}
-        data.update((name, self.encode_value(value)) for name, value in entity._remote.items())
-        return data
+        return wire.encode_value(value)
 
     def encode(self, data: Any) -> str:
         """``data`` as JSON text, entities as references."""
-
-        def walk(value: Any) -> Any:
-            if isinstance(value, Mapping) and not isinstance(value, Entity):
-                return {key: walk(item) for key, item in value.items()}
-            if isinstance(value, (list, tuple)) and not isinstance(value, Collection):
-                return [walk(item) for item in value]
-            return self.encode_value(value)
-
-        return json.dumps(walk(data))
+        return wire.encode(data)
 
     def decode(self, text: str) -> Any:
         """JSON text from :meth:`encode` or the server: entities merged into this session."""
-
-        def walk(value: Any) -> Any:
-            if isinstance(value, dict):
-                if "__entity_type__" in value:
-                    return self._merger.merge(value)
-                if "__type__" in value:
-                    return decode_value(value)
-                return {key: walk(item) for key, item in value.items()}
-            if isinstance(value, list):
-                return [walk(item) for item in value]
-            return value
-
-        return walk(json.loads(text))
+        with self._lock:
+            return wire.decode(text, entity=self._merger.merge)
 
     def __repr__(self) -> str:
         return f"<Session {self.server_url!r} as {self.api_user!r}>"

@@ -5,5 +5,6 @@ from __future__ import annotations
 from .base import Entity
 from .collection import Collection, KeyValueMappedCollection
 from .factory import build_types
+from .state import EntityState
 
-__all__ = ["Collection", "Entity", "KeyValueMappedCollection", "build_types"]
+__all__ = ["Collection", "Entity", "EntityState", "KeyValueMappedCollection", "build_types"]

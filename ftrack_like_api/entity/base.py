@@ -11,22 +11,19 @@ from __future__ import annotations
 
 import datetime
 from collections.abc import MutableMapping
-from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, ClassVar, Iterator, Mapping
 
 from ..exceptions import AttributeValueError, ImmutableAttributeError, UnknownAttributeError
 from ..schema import Attribute, EntityType, Kind, Schema
 from ..symbol import NOT_SET, State
+from ..wire import Referable
 from .collection import Collection, KeyValueMappedCollection
+from .state import NO_LOCAL, EntityState
 
 if TYPE_CHECKING:
     from ..session import Session
 
 __all__ = ["Entity"]
-
-#: The local values of an entity changed in no way: one shared, read-only, empty mapping
-#: (a dict per entity would cost 64 bytes each, for the many entities only ever read).
-NO_LOCAL: Mapping[str, Any] = MappingProxyType({})
 
 _SCALAR_TYPES: dict[str, tuple[type, ...]] = {
     "string": (str,), "text": (str,), "json": (str,), "integer": (int,), "number": (int, float),
@@ -34,8 +31,12 @@ _SCALAR_TYPES: dict[str, tuple[type, ...]] = {
 }  # fmt: skip
 
 
-class Entity(MutableMapping):  # type: ignore[type-arg]
-    """Base of every entity class; the classes themselves are built from the schemas."""
+class Entity(Referable, MutableMapping):  # type: ignore[type-arg]
+    """Base of every entity class; the classes themselves are built from the schemas.
+
+    Its change-state (server and local values) is read and changed from outside through
+    :class:`~ftrack_like_api.entity.state.EntityState`; the slots are that state's storage.
+    """
 
     __slots__ = ("session", "_remote", "_local", "_group", "__weakref__")
 
@@ -43,21 +44,12 @@ class Entity(MutableMapping):  # type: ignore[type-arg]
     entity_type: ClassVar[str] = ""
     schema: ClassVar[EntityType]
 
-    def __init__(self, session: Session, remote: dict[str, Any] | None = None) -> None:
+    def __init__(self, session: Session, remote: dict[str, Any] | None = None, group: list[Any] | None = None) -> None:
+        """An entity of ``session`` with the server values ``remote`` (taken, not copied), from the answer ``group``."""
         self.session = session
         self._remote: dict[str, Any] = remote if remote is not None else {}
         self._local: Mapping[str, Any] = NO_LOCAL
-        self._group: list[Entity] | None = None
-
-    def _set_local(self, name: str, value: Any) -> None:
-        """Hold ``value`` as this session's (uncommitted) value of ``name``."""
-        if self._local is NO_LOCAL:
-            self._local = {}
-        self._local[name] = value  # type: ignore[index]
-
-    def _forget_local(self) -> None:
-        """Drop every uncommitted value: reads go back to the server's."""
-        self._local = NO_LOCAL
+        self._group = group
 
     # --- identity -----------------------------------------------------------------------------
 
@@ -73,6 +65,10 @@ class Entity(MutableMapping):  # type: ignore[type-arg]
 
     def _known(self, name: str) -> Any:
         return self._local[name] if name in self._local else self._remote.get(name, NOT_SET)
+
+    def wire_reference(self) -> dict[str, Any]:
+        """A reference to this entity on the wire: its type and primary key."""
+        return {"__entity_type__": self.entity_type, **self.primary_key}
 
     # --- the mapping ----------------------------------------------------------------------------
 
@@ -92,7 +88,7 @@ class Entity(MutableMapping):  # type: ignore[type-arg]
         else:
             value = self._remote.get(name, NOT_SET)
             if value is NOT_SET:
-                value = self.session.populate_on_read(self, name)
+                value = self.session.loader.populate_on_read(self, name)
         if value is NOT_SET:
             if attribute.kind in (Kind.COLLECTION, Kind.MAPPED) and self.session.state(self) is State.CREATED:
                 value = ()  # a new entity's collections start empty
@@ -117,7 +113,7 @@ class Entity(MutableMapping):  # type: ignore[type-arg]
             raise AttributeValueError(f"set {self.entity_type}.{name} by key: entity[{name!r}][key] = value")
         value = self._checked(attribute, value)
         old = self._known(name)
-        self._set_local(name, value)
+        EntityState(self).set_local(name, value)
         self.session.record_update(self, name, old, value)
 
     def _checked(self, attribute: Attribute, value: Any) -> Any:

@@ -39,7 +39,9 @@ class Collection(MutableSequence):  # type: ignore[type-arg]
         if not self._local:
             self._local = True
             old = tuple(self._items)
-            self.owner._set_local(self.name, self)
+            from .state import EntityState  # state.py imports this module
+
+            EntityState(self.owner).set_local(self.name, self)
             self.owner.session.record_update(self.owner, self.name, old, self)
 
     @overload
@@ -128,7 +130,7 @@ class KeyValueMappedCollection(MutableMapping):  # type: ignore[type-arg]
              self.attribute.key: key, self.attribute.value: value},
         )  # fmt: skip
         self._items.append(created)
-        self.owner._set_local(self.attribute.name, tuple(self._items))
+        self._hold()
 
     def __delitem__(self, key: str) -> None:
         item = self._find(key)
@@ -136,7 +138,13 @@ class KeyValueMappedCollection(MutableMapping):  # type: ignore[type-arg]
             raise KeyError(key)
         self.owner.session.delete(item)
         self._items.remove(item)
-        self.owner._set_local(self.attribute.name, tuple(self._items))
+        self._hold()
+
+    def _hold(self) -> None:
+        """The owner's local value of this attribute is the items as they are now."""
+        from .state import EntityState  # state.py imports this module
+
+        EntityState(self.owner).set_local(self.attribute.name, tuple(self._items))
 
     def __iter__(self) -> Iterator[str]:
         return iter([item[self.attribute.key] for item in self._items])

@@ -1,0 +1,99 @@
+"""Merge: server data into the session's entities, field by field, only the fields present."""
+
+import datetime
+import gc
+import uuid
+
+import pytest
+
+from ftrack_like_api.entity import EntityState
+from ftrack_like_api.exceptions import TransportError
+from ftrack_like_api.session import Session
+from ftrack_like_api.symbol import NOT_SET
+
+pytest.importorskip("sqlalchemy", reason="the embedded mode needs the server extra")
+
+UTC = datetime.timezone.utc
+
+
+@pytest.fixture(scope="module")
+def url(tmp_path_factory):
+    """An embedded studio: merge is client work, the schemas are what it needs of the server."""
+    return f"sqlite:///{tmp_path_factory.mktemp('merge') / 'studio.db'}"
+
+
+@pytest.fixture
+def session(url):
+    with Session(server_url=url, api_user="admin") as made:
+        made.types
+        yield made
+
+
+def task_data(key, **values):
+    return {"__entity_type__": "Task", "id": key, **values}
+
+
+def test_only_the_fields_present_are_merged_and_the_rest_stay_missing(session):
+    key = str(uuid.uuid4())
+    task = session.merge(task_data(key, name="comp"))
+    state = EntityState(task)
+    assert dict(state.remote) == {"id": key, "name": "comp"}
+    assert state.missing("bid") and not state.missing("name")
+    session.merge(task_data(key, bid=2.5))
+    assert dict(state.remote) == {"id": key, "name": "comp", "bid": 2.5}
+
+
+def test_one_object_per_key_however_often_it_comes(session):
+    key = str(uuid.uuid4())
+    first = session.merge(task_data(key, name="a"))
+    assert session.merge(task_data(key, name="b")) is first and first["name"] == "b"
+
+
+def test_values_changed_here_win_over_merged_ones_until_rollback(session):
+    key = str(uuid.uuid4())
+    task = session.merge(task_data(key, name="server", description="server"))
+    task["name"] = "mine"
+    session.merge(task_data(key, name="server, later"))
+    assert task["name"] == "mine"
+    assert EntityState(task).remote["name"] == "server, later"
+    session.rollback()
+    assert task["name"] == "server, later"
+
+
+@pytest.mark.parametrize("text", ["2024-03-01T12:30:00", "2024-03-01T12:30:00Z", "2024-03-01T14:30:00+02:00"])
+def test_datetimes_arrive_aware_in_utc(session, text):
+    task = session.merge(task_data(str(uuid.uuid4()), start_date={"__type__": "datetime", "value": text}))
+    assert EntityState(task).remote["start_date"] == datetime.datetime(2024, 3, 1, 12, 30, tzinfo=UTC)
+
+
+def test_references_and_collections_become_entities(session):
+    shot, task = str(uuid.uuid4()), str(uuid.uuid4())
+    merged = session.merge({"__entity_type__": "Shot", "id": shot, "name": "sh010",
+                            "children": [task_data(task, name="comp", parent={"__entity_type__": "Shot", "id": shot})]})  # fmt: skip
+    child = EntityState(merged).remote["children"][0]
+    assert child is session.get("Task", task)
+    assert EntityState(child).remote["parent"] is merged  # a bare reference to a known entity: that entity
+
+
+def test_entities_of_one_answer_form_a_group_of_keys(session):
+    keys = [str(uuid.uuid4()) for _ in range(3)]
+    tasks = session.loader.merger.merge_all([task_data(key, name=f"t{n}") for n, key in enumerate(keys)])[0]
+    groups = {id(EntityState(task).group) for task in tasks}
+    assert len(groups) == 1 and EntityState(tasks[0]).group == keys
+    assert session.loader.siblings(tasks[0]) == tasks
+    del tasks[1]
+    gc.collect()
+    assert [t["id"] for t in session.loader.siblings(tasks[0])] == [keys[0], keys[2]]  # the dropped one is gone
+
+
+def test_what_the_schemas_do_not_know_is_a_transport_error(session):
+    with pytest.raises(TransportError, match="type 'Tsak'"):
+        session.merge({"__entity_type__": "Tsak", "id": "x"})
+    with pytest.raises(TransportError, match="without its key 'id'"):
+        session.merge({"__entity_type__": "Task", "name": "keyless"})
+
+
+def test_an_unknown_field_is_ignored(session):
+    task = session.merge(task_data(str(uuid.uuid4()), not_an_attribute=1))
+    assert "not_an_attribute" not in EntityState(task).remote
+    assert EntityState(task).value("name") is NOT_SET
