@@ -127,3 +127,32 @@ def test_a_revision_that_is_not_additive_waits_for_the_upgrade_command(fresh_dat
     # This version does not know 9001: the database was upgraded by a newer one.
     with pytest.raises(SchemaError, match="at revision 9001, which this version of ftrack_like_api does not know"):
         Backend.from_url(fresh_database)
+
+
+def test_the_upgrade_command_prints_its_sql_changing_nothing_then_upgrades(released, capsys):
+    from ftrack_like_api.cli import main
+
+    assert main(["upgrade", "--sql", "--database", released]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("-- ") and "from before versioned upgrades to 0001, rolled back" in out
+    assert "CREATE TABLE alembic_version" in out and "SELECT" not in out
+    engine = sa.create_engine(released.replace("postgresql://", "postgresql+psycopg://", 1))
+    with engine.connect() as connection:
+        assert not sa.inspect(connection).has_table("alembic_version")  # nothing changed
+    engine.dispose()
+
+    assert main(["upgrade", "--database", released]) == 0
+    assert capsys.readouterr().out.startswith(f"upgraded {released.split('://')[0]}")
+    assert main(["upgrade", "--database", released]) == 0
+    assert "is at revision 0001 (the newest): nothing to upgrade" in capsys.readouterr().out
+
+
+def test_two_processes_upgrading_at_once_upgrade_once(released, ftrack_like):
+    import subprocess
+
+    started = [subprocess.Popen([ftrack_like, "upgrade", "--database", released], stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True) for _ in range(2)]  # fmt: skip
+    answers = [process.communicate(timeout=120) for process in started]
+    assert [process.returncode for process in started] == [0, 0], answers
+    outs = sorted(out for out, _ in answers)
+    assert "nothing to upgrade" in outs[0] and outs[1].startswith("upgraded "), answers

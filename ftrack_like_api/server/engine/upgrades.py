@@ -24,6 +24,7 @@ from __future__ import annotations
 import contextlib
 import importlib.resources
 import logging
+import os
 from typing import Any, Iterator, Sequence
 
 import sqlalchemy as sa
@@ -34,7 +35,7 @@ from alembic.script import Script, ScriptDirectory
 
 from ...exceptions import SchemaError
 
-__all__ = ["UpgradeRequired", "Upgrades", "check_references", "locked", "run_environment", "target_metadata"]
+__all__ = ["UpgradeRequired", "Upgrades", "check_references", "locked", "run_environment", "target_metadata", "upgrade_database"]
 
 log = logging.getLogger(__name__)
 
@@ -52,8 +53,6 @@ class Upgrades:
         self.config.set_main_option("script_location", str(folder))
         self.config.set_main_option("path_separator", "os")
         if locations:
-            import os
-
             self.config.set_main_option("version_locations", os.pathsep.join([str(folder.joinpath("versions")), *locations]))
         self.script = ScriptDirectory.from_config(self.config)
 
@@ -144,6 +143,57 @@ def check_references(connection: sa.Connection) -> None:
     if broken:
         shown = ", ".join(f"{table} row {rowid} -> {parent}" for table, rowid, parent, _ in broken[:5])
         raise SchemaError(f"Refusing to commit rows whose references point nowhere: {shown}")
+
+
+def upgrade_database(url: str, sql: bool = False) -> list[str]:
+    """Run every revision the database at ``url`` needs (what ``ftrack-like upgrade`` does); lines to print.
+
+    With ``sql``, the revisions run in a transaction that is rolled back: the lines are the
+    SQL statements they sent to this database (reads left out), and nothing is changed.
+    """
+    from ..auth.authenticator import define_tables
+    from .backend import load_schema
+    from .dialects import dialect_for
+    from .storage import Storage
+
+    shown = sa.engine.make_url(url).render_as_string(hide_password=True)
+    storage = Storage(load_schema(), dialect_for(url))
+    define_tables(storage.metadata)
+    if storage.dialect.name == "sqlite":
+        database = sa.engine.make_url(url).database
+        if database and database != ":memory:" and not database.startswith("file:") and not os.path.exists(database):
+            raise SchemaError(f"There is no database at {shown}: `ftrack-like init` builds one")
+    upgrades = Upgrades()
+    engine = storage.create_engine(url)
+    statements: list[str] = []
+
+    def keep(connection: Any, cursor: Any, statement: str, parameters: Any, context: Any, executemany: bool) -> None:
+        if not statement.lstrip().upper().startswith(("SELECT", "PRAGMA", "WITH")):
+            statements.append(statement.strip() + ";" + (f"  -- {parameters}" if parameters else ""))
+
+    try:
+        with engine.connect().execution_options(ftrack_writes=True) as connection:
+            with locked(connection):
+                if not sa.inspect(connection).has_table(storage.meta.name):
+                    raise SchemaError(f"{shown} holds no studio database: `ftrack-like init` builds one")
+                storage.install(connection)  # refuses a database of a newer storage version
+                before = upgrades.current(connection)
+                if sql:
+                    sa.event.listen(connection, "before_cursor_execute", keep)
+                ran = upgrades.upgrade(connection)
+                check_references(connection)
+                if sql:
+                    sa.event.remove(connection, "before_cursor_execute", keep)
+                    connection.rollback()
+                    return [f"-- {shown}: from {before or 'before versioned upgrades'} to {upgrades.head}, "
+                            f"rolled back", *statements]  # fmt: skip
+                storage.record(connection)
+    finally:
+        engine.dispose()
+    if not ran:
+        return [f"{shown} is at revision {upgrades.head} (the newest): nothing to upgrade"]
+    return [f"upgraded {shown} from {before or 'before versioned upgrades'} to revision {upgrades.head}: "
+            f"{', '.join(describe(s) for s in ran)}"]  # fmt: skip
 
 
 def target_metadata(dialect_name: str) -> sa.MetaData:
