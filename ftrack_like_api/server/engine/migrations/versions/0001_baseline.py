@@ -25,6 +25,8 @@ from typing import Any
 import sqlalchemy as sa
 from alembic import op
 
+__all__ = ["downgrade", "tables", "upgrade"]
+
 revision = "0001"
 down_revision = None
 branch_labels = None
