@@ -12,6 +12,7 @@ SQLite file in the user data folder). Errors are one readable line and a non-zer
     ftrack-like user add jo --role user
     ftrack-like key create --user jo --name nuke-publisher      # the key, alone on the last line
     ftrack-like user logout-everywhere jo                       # end jo's sign-in tokens
+    ftrack-like upgrade                                         # after installing a new version
     ftrack-like serve --host 0.0.0.0 --port 8000 --workers 4
     ftrack-like query 'select name, status.name from Task limit 5'
 """
@@ -272,6 +273,13 @@ def key_revoke(options: argparse.Namespace) -> int:
     return 0
 
 
+def upgrade(options: argparse.Namespace) -> int:
+    from .server.engine.upgrades import upgrade_database
+
+    print("\n".join(upgrade_database(options.database, sql=options.sql)))
+    return 0
+
+
 def serve(options: argparse.Namespace) -> int:
     import uvicorn
 
@@ -280,7 +288,7 @@ def serve(options: argparse.Namespace) -> int:
     os.environ[QUERY_TIMEOUT_VARIABLE] = "" if options.query_timeout is None else str(options.query_timeout)
     os.environ[MAX_ROWS_VARIABLE] = str(options.max_rows)
     os.environ[CONCURRENCY_VARIABLE] = str(options.concurrency or default_concurrency(options.workers))
-    with _backend(options):  # create and seed before the workers start
+    with _backend(options):  # create and seed, or run the additive upgrades, before the workers start
         pass
     print(f"serving {options.database} on http://{options.host}:{options.port} with {options.workers} worker(s)",
           flush=True)  # fmt: skip
@@ -352,6 +360,9 @@ def parser() -> argparse.ArgumentParser:
         return made
 
     command("init", init, "create and seed the database and the admin user (safe to run twice)")
+    upgraded = command("upgrade", upgrade, "upgrade the database to this version's schema (back it up first; "
+                       "serve runs only the additive upgrades by itself)")  # fmt: skip
+    upgraded.add_argument("--sql", action="store_true", help="print the SQL the upgrade would run, and change nothing")
     served = command("serve", serve, "serve the HTTP API")
     served.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1; 0.0.0.0 for all)")
     served.add_argument("--port", type=int, default=8000, help="port to listen on (default 8000)")

@@ -178,7 +178,8 @@ def test_roles_from_before_security_roles_move_over_once(fresh_database):
         backend.execute([{"action": "create", "entity_type": "User", "entity_key": [viewer],
                           "entity_data": {"id": viewer, "username": "viewer"}}], "admin")  # fmt: skip
         admin = _user_id(backend, "admin")
-        with backend.engine.begin() as connection:  # as that release left it
+        with backend.engine.begin() as connection:  # as that release left it (before versioned upgrades too)
+            connection.execute(sa.text("DROP TABLE alembic_version"))
             connection.execute(sa.text("DELETE FROM user_security_role"))
             connection.execute(sa.text("DELETE FROM security_role"))
             connection.execute(sa.text("CREATE TABLE user_role (user_id TEXT PRIMARY KEY, role TEXT NOT NULL)"))

@@ -1,4 +1,7 @@
-"""Opening a database: new ones are built and seeded once, old ones upgraded, newer ones refused."""
+"""Opening a database: new ones are built and seeded once, old ones upgraded, newer ones refused.
+
+Upgrades from the release before (a database of its own in tests/fixtures/) are in test_upgrades.py.
+"""
 
 import os
 
@@ -25,7 +28,9 @@ def test_an_older_database_is_upgraded_not_broken(fresh_database):
     backend.execute([{"action": "create", "entity_type": "Scope", "entity_key": ["s1"],
                       "entity_data": {"id": "s1", "name": "kept"}}], "admin")
     with backend.engine.begin() as connection:
-        # What an older version would have left: no job tables, no AssetType.component column, no version.
+        # What an older version would have left: no job tables, no AssetType.component column, no
+        # version, no revision (it came before versioned upgrades).
+        connection.exec_driver_sql("DROP TABLE alembic_version")
         connection.exec_driver_sql("DROP TABLE job_component")
         connection.exec_driver_sql("DROP TABLE job")
         connection.exec_driver_sql("ALTER TABLE asset_type DROP COLUMN component")
@@ -55,7 +60,8 @@ def test_the_tables_beside_the_entities_are_upgraded_too(fresh_database):
     backend = Backend.from_url(fresh_database)
     with backend.engine.begin() as connection:
         # What an older version would have left: remembered answers without a state or a claim,
-        # failed sign-ins without the address they came from.
+        # failed sign-ins without the address they came from, no revision.
+        connection.exec_driver_sql("DROP TABLE alembic_version")
         for column in ("state", "claim", "request_hash"):
             connection.exec_driver_sql(f"ALTER TABLE idempotent_answer DROP COLUMN {column}")
         connection.exec_driver_sql("ALTER TABLE auth_failure DROP COLUMN address")

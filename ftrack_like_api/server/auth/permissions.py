@@ -223,18 +223,12 @@ class Roles:
         self.contexts = tables["context"]
 
     def install(self, connection: sa.Connection) -> None:
-        """Seed the roles a new (or older) database lacks; move roles from before ``SecurityRole`` over once."""
+        """Seed the roles of a new database (an older one gets them from the upgrade ``0001``)."""
         present = set(connection.execute(sa.select(self.roles.c.name)).scalars())
         for name in ROLES.values():
             if name not in present:
                 kind = "API" if name == ADMINISTRATOR else "PROJECT"
                 connection.execute(self.roles.insert().values(id=security_role_id(name), name=name, type=kind))
-        inspector = sa.inspect(connection)
-        if inspector.has_table("user_role") and connection.execute(sa.select(self.granted.c.id).limit(1)).first() is None:
-            legacy = connection.execute(sa.text("SELECT user_id, role FROM user_role")).all()
-            for user_id, role in legacy:
-                if role in ROLES:
-                    self._give(connection, str(user_id), role, everywhere=True)
 
     def role(self, connection: sa.Connection, user_id: str) -> str:
         """A user's role as the command line names it (``admin``, ``user``, ``read-only``), with

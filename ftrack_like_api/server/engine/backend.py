@@ -14,7 +14,7 @@ object (ftrack's format) that also names the failing operation::
      "operation": {"index": 2, "action": "create", "entity_type": "Shot", "entity_key": null}}
 
 A new database is created, its tables built and seeded on first use; an older one
-is upgraded.
+is upgraded by the additive revisions it needs (see :mod:`.upgrades`).
 """
 
 from __future__ import annotations
@@ -44,6 +44,7 @@ from ..auth.permissions import PermissionDenied, Permissions, Roles
 from .reader import Reader
 from .seed import ADMIN_USERNAME, seed, seed_id
 from .storage import Storage
+from .upgrades import Upgrades, check_references, locked
 from .values import coerce_value
 from .writer import Writer
 
@@ -128,12 +129,13 @@ class Backend:
         """
         dialect = dialect_for(url)
         _check_folder(url, dialect)
+        versioned = schema is None or schema.hash == load_schema().hash
         schema = schema or load_schema()
         storage = Storage(schema, dialect)
         auth_tables = define_tables(storage.metadata)
         engine = storage.create_engine(url, timeout=timeout, **engine_options)
         try:
-            _install(engine, storage)
+            _install(engine, storage, versioned)
         except sa.exc.DBAPIError as error:
             engine.dispose()
             # One line, and never a password: the driver's reason, not SQLAlchemy's wrapping.
@@ -441,18 +443,30 @@ class Backend:
         return None
 
 
-def _install(engine: sa.Engine, storage: Storage) -> None:
+def _install(engine: sa.Engine, storage: Storage, versioned: bool) -> None:
+    """Build, seed and stamp a new database, or run the additive upgrades an older one needs.
+
+    ``versioned``: the schema is the shipped one, whose upgrades are Alembic's revisions.
+    """
     roles = Roles(storage)
+    upgrades = Upgrades() if versioned else None
     for attempt in range(RETRIES):
         try:
             with engine.connect().execution_options(ftrack_writes=True) as connection:
-                with connection.begin():
+                with locked(connection):
                     new = storage.install(connection)
+                    ran = []
                     if new:
                         seed(connection, storage)
-                    roles.install(connection)
-                    if new:
+                        roles.install(connection)
                         roles.set_role(connection, seed_id("user", ADMIN_USERNAME), "admin")
+                        if upgrades is not None:
+                            upgrades.stamp(connection)
+                    elif upgrades is not None:
+                        ran = upgrades.upgrade(connection, automatic=True)
+                    if new or ran:
+                        check_references(connection)
+                    storage.record(connection)
                 with connection.begin():
                     storage.optimize(connection)
             return

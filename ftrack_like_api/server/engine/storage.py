@@ -6,8 +6,8 @@ their stored scalar attributes, named as the attributes are. Every reference get
 foreign key and an index; classifier columns and attributes marked ``index`` get an
 index; ``unique`` ones a unique constraint.
 
-The database records the schema version and hash it was built with. Opening an
-older database adds what is missing (tables, columns, indexes) instead of failing.
+The database records the schema version and hash it was built with. A new database is
+built here; an older one is brought up to date by the revisions of :mod:`.upgrades`.
 """
 
 from __future__ import annotations
@@ -175,20 +175,17 @@ class Storage:
             connection.exec_driver_sql("PRAGMA optimize=0x10002")
 
     def install(self, connection: sa.Connection) -> bool:
-        """Create or upgrade the tables; True when the database was new."""
+        """Create the tables of a new database; True when it was new.
+
+        An existing database is only checked (not written by a newer version): its
+        upgrades are revisions of :mod:`.upgrades`.
+        """
         if self.dialect.name == "postgresql":
             # Building indexes on a big production may take longer than a batch is allowed.
             connection.exec_driver_sql("SET LOCAL statement_timeout = 0")
-        inspector = sa.inspect(connection)
-        existing = set(inspector.get_table_names())
-        new = self.meta.name not in existing
-        if not new:
-            self._upgrade(connection, inspector, existing)
-        self.metadata.create_all(connection, checkfirst=True)
-        self._record(connection)
-        return new
-
-    def _upgrade(self, connection: sa.Connection, inspector: sa.Inspector, existing: set[str]) -> None:
+        if not sa.inspect(connection).has_table(self.meta.name):
+            self.metadata.create_all(connection)
+            return True
         rows = dict(connection.execute(sa.select(self.meta.c.key, self.meta.c.value)).all())
         version = int(rows.get("schema_version", "0"))
         if version > SCHEMA_VERSION:
@@ -196,28 +193,10 @@ class Storage:
                 f"The database was written by a newer version (storage version {version}, this is "
                 f"{SCHEMA_VERSION}); upgrade ftrack_like_api"
             )
-        preparer = connection.dialect.identifier_preparer
-        for name, table in self.metadata.tables.items():  # the entities' tables and the others (auth, …)
-            if name not in existing:
-                continue  # create_all adds it
-            present = {c["name"] for c in inspector.get_columns(name)}
-            for column in table.columns:
-                if column.name in present:
-                    continue
-                kind = column.type.compile(dialect=connection.dialect)
-                log.info("upgrade: adding column %s.%s", name, column.name)
-                connection.exec_driver_sql(
-                    f"ALTER TABLE {preparer.quote(name)} ADD COLUMN {preparer.quote(column.name)} {kind}"
-                )
-            wanted = {index.name for index in table.indexes}
-            for index in inspector.get_indexes(name):
-                if index["name"] and index["name"].startswith("ix_") and index["name"] not in wanted:
-                    log.info("upgrade: dropping index %s", index["name"])
-                    connection.exec_driver_sql(f"DROP INDEX {preparer.quote(index['name'])}")
-            for index in table.indexes:
-                index.create(connection, checkfirst=True)
+        return False
 
-    def _record(self, connection: sa.Connection) -> None:
+    def record(self, connection: sa.Connection) -> None:
+        """Note the storage version and the schema's hash in the database."""
         for key, value in (("schema_version", str(SCHEMA_VERSION)), ("schema_hash", self.schema.hash)):
             updated = connection.execute(self.meta.update().where(self.meta.c.key == key).values(value=value))
             if not updated.rowcount:

@@ -1,0 +1,237 @@
+"""Versioned upgrades of a studio database, with Alembic (``migrations/``, batch mode on SQLite).
+
+Each database records the revision it is at (Alembic's ``alembic_version`` table). A new
+database is built from today's schema and stamped at the head; one made before upgrades
+were versioned has no revision and starts with the baseline ``0001``. A revision is
+*additive* (``additive = True`` in its module) when it only adds — tables, columns,
+indexes, rows — and drops or rewrites nothing the release before reads: opening the
+database (``Backend.from_url``, so ``serve`` and every command) runs additive revisions
+by itself. Any other revision waits for ``ftrack-like upgrade``, which runs them all; until
+then, opening the database is refused with a message naming it.
+
+One process upgrades at a time: on PostgreSQL a transaction-level advisory lock (per
+schema), on SQLite the write lock (``BEGIN IMMEDIATE``). A process that waited finds the
+database upgraded and has nothing left to do. Upgrades run in one transaction: all of
+them, or none. On SQLite foreign keys are off meanwhile (a batch-mode revision copies and
+drops tables) and checked with ``PRAGMA foreign_key_check`` before the commit.
+
+A database of another schema than the shipped one (``Backend.from_url(schema=…)``) is not
+versioned: built once, never upgraded.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.resources
+import logging
+import os
+from typing import Any, Iterator, Sequence
+
+import sqlalchemy as sa
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import Script, ScriptDirectory
+
+from ...exceptions import SchemaError
+
+__all__ = ["UpgradeRequired", "Upgrades", "check_references", "locked", "run_environment", "target_metadata", "upgrade_database"]
+
+log = logging.getLogger(__name__)
+
+
+class UpgradeRequired(SchemaError):
+    """The database needs revisions that only ``ftrack-like upgrade`` runs."""
+
+
+class Upgrades:
+    """The revisions shipped (and any in ``locations``), and what one database still needs of them."""
+
+    def __init__(self, locations: Sequence[str] = ()) -> None:
+        folder = importlib.resources.files(__package__).joinpath("migrations")
+        self.config = Config()
+        self.config.set_main_option("script_location", str(folder))
+        self.config.set_main_option("path_separator", "os")
+        if locations:
+            self.config.set_main_option("version_locations", os.pathsep.join([str(folder.joinpath("versions")), *locations]))
+        self.script = ScriptDirectory.from_config(self.config)
+
+    @property
+    def head(self) -> str:
+        return self.script.get_current_head()  # type: ignore[return-value]
+
+    def current(self, connection: sa.Connection) -> str | None:
+        """The revision the database is at (None: new, or made before upgrades were versioned)."""
+        return MigrationContext.configure(connection).get_current_revision()
+
+    def pending(self, connection: sa.Connection) -> list[Script]:
+        """The revisions the database still needs, oldest first."""
+        current = self.current(connection)
+        try:
+            scripts = list(self.script.iterate_revisions(self.head, current))
+        except Exception as error:  # alembic's CommandError / ResolutionError: a revision it does not know
+            raise SchemaError(
+                f"The database is at revision {current}, which this version of ftrack_like_api does not know: "
+                "it was upgraded by a newer version; upgrade ftrack_like_api"
+            ) from error
+        return list(reversed(scripts))
+
+    def stamp(self, connection: sa.Connection) -> None:
+        """Record that a database built from today's schema is at the head."""
+        self._run(connection, command.stamp, self.head)
+
+    def upgrade(self, connection: sa.Connection, automatic: bool = False) -> list[Script]:
+        """Run the revisions the database needs, in the caller's transaction; those that ran.
+
+        With ``automatic`` (opening the database), refuse with :class:`UpgradeRequired`
+        when one of them is not additive.
+        """
+        pending = self.pending(connection)
+        if not pending:
+            return []
+        if automatic:
+            held = [script for script in pending if not getattr(script.module, "additive", False)]
+            if held:
+                raise UpgradeRequired(
+                    f"The database needs upgrades that are not run on start ({', '.join(describe(s) for s in held)}): "
+                    f"back it up, stop the servers and run `ftrack-like upgrade`"
+                )
+        log.info("upgrading the database from %s to %s: %s", pending[0].down_revision or "before versioned upgrades",
+                 self.head, ", ".join(describe(s) for s in pending))  # fmt: skip
+        self._run(connection, command.upgrade, self.head)
+        return pending
+
+    def _run(self, connection: sa.Connection, action: Any, revision: str) -> None:
+        self.config.attributes["connection"] = connection
+        try:
+            action(self.config, revision)
+        finally:
+            self.config.attributes.pop("connection", None)
+
+
+def describe(script: Script) -> str:
+    """``0002 (add the review tables)``: a revision's id and the first line of its docstring."""
+    return f"{script.revision} ({(script.doc or '').strip().splitlines()[0].rstrip('.') if script.doc else 'no description'})"
+
+
+@contextlib.contextmanager
+def locked(connection: sa.Connection) -> Iterator[None]:
+    """A transaction that one process at a time holds for building or upgrading the database.
+
+    ``connection`` must have been opened with ``execution_options(ftrack_writes=True)``
+    (SQLite's ``BEGIN IMMEDIATE``). On SQLite foreign keys are off inside it: call
+    :func:`check_references` before it ends when something was written.
+    """
+    raw = connection.connection.driver_connection if connection.dialect.name == "sqlite" else None
+    if raw is not None:
+        raw.execute("PRAGMA foreign_keys=OFF")  # it counts only outside a transaction
+    try:
+        with connection.begin():
+            if connection.dialect.name == "postgresql":
+                connection.exec_driver_sql("SELECT pg_advisory_xact_lock(hashtext('ftrack_like_api upgrade ' || current_schema()))")
+            yield
+    finally:
+        if raw is not None:
+            raw.execute("PRAGMA foreign_keys=ON")
+
+
+def check_references(connection: sa.Connection) -> None:
+    """Refuse (roll back) when a row's reference points nowhere (SQLite, whose checks :func:`locked` turned off)."""
+    if connection.dialect.name != "sqlite":
+        return
+    broken = connection.exec_driver_sql("PRAGMA foreign_key_check").all()
+    if broken:
+        shown = ", ".join(f"{table} row {rowid} -> {parent}" for table, rowid, parent, _ in broken[:5])
+        raise SchemaError(f"Refusing to commit rows whose references point nowhere: {shown}")
+
+
+def upgrade_database(url: str, sql: bool = False) -> list[str]:
+    """Run every revision the database at ``url`` needs (what ``ftrack-like upgrade`` does); lines to print.
+
+    With ``sql``, the revisions run in a transaction that is rolled back: the lines are the
+    SQL statements they sent to this database (reads left out), and nothing is changed.
+    """
+    from ..auth.authenticator import define_tables
+    from .backend import load_schema
+    from .dialects import dialect_for
+    from .storage import Storage
+
+    shown = sa.engine.make_url(url).render_as_string(hide_password=True)
+    storage = Storage(load_schema(), dialect_for(url))
+    define_tables(storage.metadata)
+    if storage.dialect.name == "sqlite":
+        database = sa.engine.make_url(url).database
+        if database and database != ":memory:" and not database.startswith("file:") and not os.path.exists(database):
+            raise SchemaError(f"There is no database at {shown}: `ftrack-like init` builds one")
+    upgrades = Upgrades()
+    engine = storage.create_engine(url)
+    statements: list[str] = []
+
+    def keep(connection: Any, cursor: Any, statement: str, parameters: Any, context: Any, executemany: bool) -> None:
+        if not statement.lstrip().upper().startswith(("SELECT", "PRAGMA", "WITH")):
+            statements.append(statement.strip() + ";" + (f"  -- {parameters}" if parameters else ""))
+
+    try:
+        with engine.connect().execution_options(ftrack_writes=True) as connection:
+            with locked(connection):
+                if not sa.inspect(connection).has_table(storage.meta.name):
+                    raise SchemaError(f"{shown} holds no studio database: `ftrack-like init` builds one")
+                storage.install(connection)  # refuses a database of a newer storage version
+                before = upgrades.current(connection)
+                if sql:
+                    sa.event.listen(connection, "before_cursor_execute", keep)
+                ran = upgrades.upgrade(connection)
+                check_references(connection)
+                if sql:
+                    sa.event.remove(connection, "before_cursor_execute", keep)
+                    connection.rollback()
+                    return [f"-- {shown}: from {before or 'before versioned upgrades'} to {upgrades.head}, "
+                            f"rolled back", *statements]  # fmt: skip
+                storage.record(connection)
+    finally:
+        engine.dispose()
+    if not ran:
+        return [f"{shown} is at revision {upgrades.head} (the newest): nothing to upgrade"]
+    return [f"upgraded {shown} from {before or 'before versioned upgrades'} to revision {upgrades.head}: "
+            f"{', '.join(describe(s) for s in ran)}"]  # fmt: skip
+
+
+def target_metadata(dialect_name: str) -> sa.MetaData:
+    """Every table today's code defines, as built on ``dialect_name``: what a database at the head holds."""
+    from ..auth.authenticator import define_tables
+    from .backend import load_schema
+    from .dialects import dialect_for
+    from .storage import Storage
+
+    storage = Storage(load_schema(), dialect_for(f"{dialect_name}://"))
+    define_tables(storage.metadata)
+    return storage.metadata
+
+
+def run_environment(context: Any) -> None:
+    """What ``migrations/env.py`` does: run the revisions on the connection :class:`Upgrades` hands it.
+
+    Alembic's own command line works too, with ``sqlalchemy.url`` set (for
+    ``alembic revision --autogenerate`` while writing a revision).
+    """
+    connection = context.config.attributes.get("connection")
+    if connection is None:
+        url = context.config.get_main_option("sqlalchemy.url")
+        if not url:
+            raise SchemaError("No database to upgrade: run `ftrack-like upgrade --database URL`")
+        engine = sa.create_engine(url)
+        with engine.connect() as connection:
+            _configure(context, connection)
+            with context.begin_transaction():
+                context.run_migrations()
+            connection.commit()
+        engine.dispose()
+        return
+    _configure(context, connection)
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+def _configure(context: Any, connection: sa.Connection) -> None:
+    context.configure(connection=connection, target_metadata=target_metadata(connection.dialect.name),
+                      render_as_batch=True, compare_type=True)  # fmt: skip

@@ -1,0 +1,158 @@
+"""Upgrading a studio database made by an earlier release, with its data in place (Alembic).
+
+The starting point is ``tests/fixtures/databases/``: a database as the release at 8ef260f
+(the last before versioned upgrades) built it, with a few rows — the SQLite file itself, and
+on PostgreSQL that release's ``pg_dump`` of the same, loaded into a schema of its own.
+"""
+
+import gzip
+import pathlib
+import shutil
+import textwrap
+import warnings
+
+import pytest
+import sqlalchemy as sa
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+
+from ftrack_like_api.exceptions import SchemaError
+from ftrack_like_api.server import Backend
+from ftrack_like_api.server.engine.upgrades import UpgradeRequired, Upgrades, locked, target_metadata
+
+FIXTURES = pathlib.Path(__file__).resolve().parents[1] / "fixtures" / "databases"
+#: What the fixture holds (see make.py there).
+PROJECT, SHOT, TASK, JO, NOTE = (f"00000000-0000-4000-8000-00000000000{n}" for n in range(1, 6))
+
+
+def load_release(url):
+    """Put the database of the release before versioned upgrades at ``url`` (a new database)."""
+    if url.startswith("sqlite"):
+        path = sa.engine.make_url(url).database
+        with gzip.open(FIXTURES / "studio.db.gz", "rb") as packed, open(path, "wb") as out:
+            shutil.copyfileobj(packed, out)
+        return
+    engine = sa.create_engine(url.replace("postgresql://", "postgresql+psycopg://", 1))
+    with engine.connect() as connection:
+        raw = connection.connection.driver_connection
+        raw.execute((FIXTURES / "studio-postgresql.sql").read_text())  # no parameters: many statements at once
+        raw.commit()
+    engine.dispose()
+
+
+def differences(backend):
+    """What the database lacks or has more than today's code defines (Alembic's autogenerate comparison)."""
+    with backend.engine.connect() as connection:
+        context = MigrationContext.configure(connection, opts={"compare_type": True})
+        with warnings.catch_warnings():  # it sorts the tables, whose references go round in circles (as they may)
+            warnings.filterwarnings("ignore", "Cannot correctly sort tables", sa.exc.SAWarning)
+            return compare_metadata(context, target_metadata(connection.dialect.name))
+
+
+@pytest.fixture
+def released(fresh_database):
+    load_release(fresh_database)
+    return fresh_database
+
+
+def test_a_database_of_the_release_before_is_upgraded_with_its_data(released):
+    with Backend.from_url(released) as backend:
+        with backend.engine.connect() as connection:
+            assert Upgrades().current(connection) == Upgrades().head
+        assert differences(backend) == [], "production.json or the tables beside it changed without a revision " \
+                                           "that brings a database to them (docs/development.rst: writing a revision)"
+        answer = backend.execute([{"action": "query", "expression": f"select name, status.name, parent.name, notes.content "
+                                                                    f"from Task where id is {TASK}"}], "admin")  # fmt: skip
+        task = answer[0]["data"][0]
+        assert (task["name"], task["status"]["name"]) == ("comp", "In progress")
+        assert [note["content"] for note in task["notes"]] == ["kept note"]
+        assert backend.auth.role(JO) == "read-only on kept"
+        assert [k["name"] for k in backend.auth.list_keys("jo")] == ["nuke"]
+        # Written after the upgrade, by today's code, in a table that release had too.
+        made = backend.execute([{"action": "create", "entity_type": "Timer", "entity_key": ["t1"],
+                                 "entity_data": {"id": "t1", "context_id": TASK}}], "admin")  # fmt: skip
+        assert isinstance(made, list), made
+
+
+def test_a_new_database_is_stamped_at_the_head_and_matches_the_code(fresh_database):
+    with Backend.from_url(fresh_database) as backend:
+        with backend.engine.connect() as connection:
+            assert Upgrades().current(connection) == Upgrades().head
+        assert differences(backend) == []
+
+
+def test_the_upgrade_runs_once_and_a_second_opening_has_nothing_to_do(released):
+    Backend.from_url(released).close()
+    backend = Backend.from_url(released)
+    with backend.engine.connect().execution_options(ftrack_writes=True) as connection:
+        with locked(connection):
+            assert Upgrades().upgrade(connection) == []
+    backend.close()
+
+
+NOT_ADDITIVE = '''\
+"""Drop the old role table (a test's revision).
+
+Revision ID: 9001
+"""
+from alembic import op
+
+revision = "9001"
+down_revision = {down!r}
+branch_labels = None
+depends_on = None
+
+
+def upgrade():
+    op.create_table("dropped_later", __import__("sqlalchemy").Column("id", __import__("sqlalchemy").Text, primary_key=True))
+'''
+
+
+def test_a_revision_that_is_not_additive_waits_for_the_upgrade_command(fresh_database, tmp_path):
+    Backend.from_url(fresh_database).close()
+    (tmp_path / "9001_test.py").write_text(textwrap.dedent(NOT_ADDITIVE.format(down=Upgrades().head)))
+    upgrades = Upgrades([str(tmp_path)])
+    backend = Backend.from_url(fresh_database)
+    with backend.engine.connect().execution_options(ftrack_writes=True) as connection:
+        with pytest.raises(UpgradeRequired, match=r"9001 \(Drop the old role table \(a test's revision\)\).*ftrack-like upgrade"):
+            with locked(connection):
+                upgrades.upgrade(connection, automatic=True)
+        assert upgrades.current(connection) == Upgrades().head  # nothing ran
+        connection.rollback()
+        with locked(connection):
+            assert [s.revision for s in upgrades.upgrade(connection)] == ["9001"]
+        assert upgrades.current(connection) == "9001"
+        assert sa.inspect(connection).has_table("dropped_later")
+    backend.close()
+    # This version does not know 9001: the database was upgraded by a newer one.
+    with pytest.raises(SchemaError, match="at revision 9001, which this version of ftrack_like_api does not know"):
+        Backend.from_url(fresh_database)
+
+
+def test_the_upgrade_command_prints_its_sql_changing_nothing_then_upgrades(released, capsys):
+    from ftrack_like_api.cli import main
+
+    assert main(["upgrade", "--sql", "--database", released]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("-- ") and "from before versioned upgrades to 0001, rolled back" in out
+    assert "CREATE TABLE alembic_version" in out and "SELECT" not in out
+    engine = sa.create_engine(released.replace("postgresql://", "postgresql+psycopg://", 1))
+    with engine.connect() as connection:
+        assert not sa.inspect(connection).has_table("alembic_version")  # nothing changed
+    engine.dispose()
+
+    assert main(["upgrade", "--database", released]) == 0
+    assert capsys.readouterr().out.startswith(f"upgraded {released.split('://')[0]}")
+    assert main(["upgrade", "--database", released]) == 0
+    assert "is at revision 0001 (the newest): nothing to upgrade" in capsys.readouterr().out
+
+
+def test_two_processes_upgrading_at_once_upgrade_once(released, ftrack_like):
+    import subprocess
+
+    started = [subprocess.Popen([ftrack_like, "upgrade", "--database", released], stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True) for _ in range(2)]  # fmt: skip
+    answers = [process.communicate(timeout=120) for process in started]
+    assert [process.returncode for process in started] == [0, 0], answers
+    outs = sorted(out for out, _ in answers)
+    assert "nothing to upgrade" in outs[0] and outs[1].startswith("upgraded "), answers
