@@ -151,7 +151,7 @@ def upgrade_database(url: str, sql: bool = False) -> list[str]:
     With ``sql``, the revisions run in a transaction that is rolled back: the lines are the
     SQL statements they sent to this database (reads left out), and nothing is changed.
     """
-    from ..auth.authenticator import define_tables
+    from ..auth.tables import define_tables
     from .backend import load_schema
     from .dialects import dialect_for
     from .storage import Storage
@@ -198,7 +198,7 @@ def upgrade_database(url: str, sql: bool = False) -> list[str]:
 
 def target_metadata(dialect_name: str) -> sa.MetaData:
     """Every table today's code defines, as built on ``dialect_name``: what a database at the head holds."""
-    from ..auth.authenticator import define_tables
+    from ..auth.tables import define_tables
     from .backend import load_schema
     from .dialects import dialect_for
     from .storage import Storage
