@@ -424,7 +424,7 @@ def _attribute(type_name: str, name: str, spec: Any, inherited: Attribute | None
 def _from_ftrack_property(
     type_name: str, name: str, prop: Mapping[str, Any], required: bool, immutable: bool, computed: bool
 ) -> Attribute:
-    flags = dict(required=required, immutable=immutable, computed=computed)
+    flags: dict[str, Any] = {"required": required, "immutable": immutable, "computed": computed}
     if "$ref" in prop:
         return Attribute(name, Kind.REFERENCE, target=prop["$ref"], **flags)
     kind_name = prop.get("type")

@@ -420,7 +420,7 @@ class Writer:
     def _reference(self, entity_type: EntityType, attribute: Attribute, value: Any) -> dict[str, Any]:
         target = self.compiler.target(attribute)
         if value is None:
-            return {local: None for local in attribute.via}
+            return dict.fromkeys(attribute.via)
         if isinstance(value, Mapping):
             named = value.get("__entity_type__", target.name)
             if not self._is_a(named, target.name):
