@@ -245,7 +245,7 @@ class Schema:
             chain.append(self[chain[-1].base])
         return chain
 
-    def concrete(self, name: str, values: Mapping[str, Any]) -> EntityType:
+    def concrete(self, name: str, values: Mapping[Any, Any]) -> EntityType:
         """The most specific of ``name`` and its subtypes whose classifier ``values`` (a row) has."""
         family = sorted(self.subtypes(name), key=lambda t: (len(t.classifier), not t.abstract), reverse=True)
         return next((t for t in family if all(values.get(c) == v for c, v in t.classifier.items())), self[name])
