@@ -214,8 +214,8 @@ class Storage:
                 if index["name"] and index["name"].startswith("ix_") and index["name"] not in wanted:
                     log.info("upgrade: dropping index %s", index["name"])
                     connection.exec_driver_sql(f"DROP INDEX {preparer.quote(index['name'])}")
-            for index in table.indexes:
-                index.create(connection, checkfirst=True)
+            for declared in table.indexes:
+                declared.create(connection, checkfirst=True)
 
     def _record(self, connection: sa.Connection) -> None:
         for key, value in (("schema_version", str(SCHEMA_VERSION)), ("schema_hash", self.schema.hash)):
