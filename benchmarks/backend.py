@@ -98,7 +98,7 @@ class Studio:
                     connection.execute(context.insert(), rows)
                     rows.clear()
 
-            for p, project in enumerate(project_ids):
+            for project in project_ids:
                 for s in range(shots_per_project):
                     shot = str(uuid.uuid4())
                     rows.append({

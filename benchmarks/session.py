@@ -114,7 +114,7 @@ def main() -> int:
     def merge_5000(pause_gc: bool = False) -> None:
         session = Session(server_url="sqlite:///unused", api_user="admin", transport=Replay(recorded), pause_gc=pause_gc,
                           schema_cache_path=False)
-        session.types
+        _ = session.types
         result = session.query(expression, page_size=500)
         for _, _task in zip(range(5_000), result):
             pass
@@ -125,7 +125,7 @@ def main() -> int:
 
     replay = Replay(recorded)
     session = Session(server_url="sqlite:///unused", api_user="admin", transport=replay, schema_cache_path=False)
-    session.types
+    _ = session.types
     gc.collect()
     tracemalloc.start()
     before = tracemalloc.get_traced_memory()[0]

@@ -28,12 +28,12 @@ import os
 import pathlib
 import sys
 import uuid
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
 from .exceptions import Error
-from .server.auth.permissions import ROLES
-from .server.engine.seed import CUSTOM_ATTRIBUTE_TYPES
-from .server.engine.backend import Backend
+
+if TYPE_CHECKING:
+    from .server.engine.backend import Backend
 
 __all__ = ["app_from_environment", "default_database", "main"]
 
@@ -69,6 +69,7 @@ def default_database() -> str:
 def app_from_environment() -> Any:
     """The ASGI app for ``FTRACK_LIKE_DATABASE`` (what each ``serve`` worker imports)."""
     from .server.app import create_app
+    from .server.engine.backend import Backend
 
     timeout = float(os.environ.get(TIMEOUT_VARIABLE) or TIMEOUT)
     query_timeout = float(os.environ[QUERY_TIMEOUT_VARIABLE]) if os.environ.get(QUERY_TIMEOUT_VARIABLE) else None
@@ -88,6 +89,8 @@ def default_concurrency(workers: int) -> int:
 
 
 def _backend(options: argparse.Namespace) -> Backend:
+    from .server.engine.backend import Backend
+
     return Backend.from_url(options.database)
 
 
@@ -348,6 +351,11 @@ def demo(options: argparse.Namespace) -> int:
 
 
 def parser() -> argparse.ArgumentParser:
+    # The server's modules load here, not when this module is imported, so that main() can
+    # tell a client-only install which extra to add.
+    from .server.auth.permissions import ROLES
+    from .server.engine.seed import CUSTOM_ATTRIBUTE_TYPES
+
     top = argparse.ArgumentParser(prog="ftrack-like", description="Run the server and manage a studio database.")
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--database", default=None, help="database URL (default: $FTRACK_LIKE_DATABASE or a SQLite file "
@@ -438,7 +446,11 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    options = parser().parse_args(argv)
+    try:
+        top = parser()
+    except ModuleNotFoundError as missing:
+        return _needs_server_extra(missing)
+    options = top.parse_args(argv)
     if options.database is None and options.command != "demo":
         options.database = default_database()
     try:
@@ -452,11 +464,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     except KeyboardInterrupt:
         return 130
+    except ModuleNotFoundError as missing:  # uvicorn or another part of the server extra alone
+        return _needs_server_extra(missing)
     except Exception as error:  # a bug of ours: one line here, the traceback only when asked for
         print(f"error: {type(error).__name__}: {error} (a bug: FTRACK_LIKE_DEBUG=1 shows where)", file=sys.stderr)
         if os.environ.get("FTRACK_LIKE_DEBUG"):
             raise
         return 1
+
+
+def _needs_server_extra(missing: ModuleNotFoundError) -> int:
+    """Say which extra to install when a package of the server extra is missing (a bug of ours raises)."""
+    if not missing.name or missing.name.split(".")[0] == __package__:
+        raise missing
+    print(f"error: ftrack-like needs the server extra ({missing.name} is not installed): "
+          "pip install 'ftrack-like-api[server]'", file=sys.stderr)  # fmt: skip
+    return 1
 
 
 if __name__ == "__main__":

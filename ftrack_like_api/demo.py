@@ -214,7 +214,12 @@ def main(argv: Sequence[str] | None = None) -> int:
                         print(f"    … and {len(found) - SHOWN:,} more")
                 calls = []
                 send = session.transport.handle
-                session.transport.handle = lambda batch: calls.append(batch) or send(batch)  # type: ignore[method-assign]
+
+                def counted(batch: Any) -> Any:
+                    calls.append(batch)
+                    return send(batch)
+
+                session.transport.handle = counted  # type: ignore[method-assign]
                 shots = session.query("select name from Shot").all()
                 statuses = sorted({shot["status"]["name"] for shot in shots})
                 print(f"\nRead the status of {len(shots)} shots, never fetched: {len(calls) - 1} more round trip(s) "

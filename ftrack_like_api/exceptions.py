@@ -185,7 +185,7 @@ class QueryError(Error):
     def _message(self) -> str:
         if self.text is None:
             return self.reason
-        if self.position is None:
+        if self.line is None or self.column is None:  # no position
             return f"{self.reason} in {self.kind} {_shorten(self.text, _WINDOW * 2)!r}"
         line_text = self.text.split("\n")[self.line - 1]
         start = max(0, self.column - 1 - _WINDOW)

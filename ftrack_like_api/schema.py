@@ -245,7 +245,7 @@ class Schema:
             chain.append(self[chain[-1].base])
         return chain
 
-    def concrete(self, name: str, values: Mapping[str, Any]) -> EntityType:
+    def concrete(self, name: str, values: Mapping[Any, Any]) -> EntityType:
         """The most specific of ``name`` and its subtypes whose classifier ``values`` (a row) has."""
         family = sorted(self.subtypes(name), key=lambda t: (len(t.classifier), not t.abstract), reverse=True)
         return next((t for t in family if all(values.get(c) == v for c, v in t.classifier.items())), self[name])
@@ -424,7 +424,7 @@ def _attribute(type_name: str, name: str, spec: Any, inherited: Attribute | None
 def _from_ftrack_property(
     type_name: str, name: str, prop: Mapping[str, Any], required: bool, immutable: bool, computed: bool
 ) -> Attribute:
-    flags = dict(required=required, immutable=immutable, computed=computed)
+    flags: dict[str, Any] = {"required": required, "immutable": immutable, "computed": computed}
     if "$ref" in prop:
         return Attribute(name, Kind.REFERENCE, target=prop["$ref"], **flags)
     kind_name = prop.get("type")

@@ -62,7 +62,7 @@ def to_utc(value: datetime.datetime) -> datetime.datetime:
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
-def parse_datetime(text: str) -> datetime.datetime:
+def parse_datetime(text: object) -> datetime.datetime:
     """ISO 8601 text (``Z``, an offset, or naive meaning UTC; a bare date is midnight) → aware UTC.
 
     Raises ``ValueError`` for anything else.

@@ -100,7 +100,7 @@ def test_a_refused_commit_keeps_every_change():
     shot = session.query("Shot").one()
     shot["name"] = "renamed"
     session.transport.handler = lambda batch: refusal
-    with pytest.raises(Exception, match="No."):
+    with pytest.raises(Exception, match=r"No\."):
         session.commit()
     assert session.state(shot) is State.MODIFIED and shot["name"] == "renamed"
 
@@ -108,7 +108,7 @@ def test_a_refused_commit_keeps_every_change():
 def test_schemas_are_kept_by_server_and_hash(tmp_path):
     cache = tmp_path / "schemas"
     first = on_mock(Server(), schema_cache_path=cache)
-    first.types
+    _ = first.types
     files = list(cache.iterdir())
     assert len(files) == 1 and INFORMATION["schema_hash"] in files[0].name
     server = Server()
@@ -121,14 +121,14 @@ def test_schemas_are_kept_by_server_and_hash(tmp_path):
     assert "Task" in third.types and server.actions() == ["query_server_information", "query_schemas"]
     elsewhere = Session(server_url="https://other.example", api_user="jo", transport=MockTransport(Server()),
                         schema_cache_path=cache)  # fmt: skip
-    elsewhere.types
+    _ = elsewhere.types
     assert len(list(cache.glob("*.json"))) == 2  # another server, another file
 
 
 def test_no_schema_cache_when_told_not_to(tmp_path, monkeypatch):
     monkeypatch.setenv("FTRACK_API_SCHEMA_CACHE_PATH", str(tmp_path))
     session = on_mock(Server(), schema_cache_path=False)
-    session.types
+    _ = session.types
     assert session.schema_cache_path is None and list(tmp_path.iterdir()) == []
 
 
@@ -161,13 +161,13 @@ def test_schemas_are_kept_in_the_users_cache_folder_not_a_shared_temporary_one(t
     monkeypatch.setattr("tempfile.tempdir", str(shared))
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))  # the platform's answer on Linux
     monkeypatch.delenv("FTRACK_API_SCHEMA_CACHE_PATH")
-    Session(server_url="https://studio.example", api_user="jo", transport=MockTransport(Server())).types
+    _ = Session(server_url="https://studio.example", api_user="jo", transport=MockTransport(Server())).types
     if sys.platform.startswith("linux"):
         kept = list((tmp_path / "cache" / "ftrack-like" / "schemas").iterdir())
         assert [INFORMATION["schema_hash"] in file.name for file in kept] == [True]
         assert (tmp_path / "cache" / "ftrack-like" / "schemas").stat().st_mode & 0o077 == 0  # this user's only
     assert list(shared.iterdir()) == []
     monkeypatch.setenv("FTRACK_API_SCHEMA_CACHE_PATH", str(tmp_path / "chosen"))
-    Session(server_url="https://studio.example", api_user="jo", transport=MockTransport(Server())).types
+    _ = Session(server_url="https://studio.example", api_user="jo", transport=MockTransport(Server())).types
     assert len(list((tmp_path / "chosen").iterdir())) == 1  # the variable still chooses
 

@@ -126,7 +126,7 @@ class Entity(Referable, MutableMapping):  # type: ignore[type-arg]
             if not isinstance(value, kinds) or (is_bool and attribute.type in ("integer", "number")):
                 names = " or ".join(k.__name__ for k in kinds)
                 raise AttributeValueError(f"{where} takes {names}, not {type(value).__name__} {value!r}")
-            if attribute.type == "datetime" and value.tzinfo is None:
+            if attribute.type == "datetime" and isinstance(value, datetime.datetime) and value.tzinfo is None:
                 return value.replace(tzinfo=datetime.timezone.utc)
             return value
         if attribute.kind is Kind.REFERENCE:

@@ -31,7 +31,7 @@ def build_types(schema: Schema, base: type[Entity] = Entity, construct: Construc
     def build(name: str) -> type[Entity]:
         if name not in classes:
             entity_type = schema[name]
-            parent = build(entity_type.base) if entity_type.base in schema else base
+            parent = build(entity_type.base) if entity_type.base is not None and entity_type.base in schema else base
             bases = (MIXINS[name], parent) if name in MIXINS else (parent,)
             made: type[Entity] = type(name, bases, {"__slots__": (), "entity_type": name, "schema": entity_type,
                                                     "__module__": "ftrack_like_api.entity.types"})  # fmt: skip

@@ -17,10 +17,14 @@ from ..exceptions import NoResultFoundError
 if TYPE_CHECKING:
     from .base import Entity
 
+    _Mixin = Entity  # what the methods may use of self; the mixin itself stands on object
+else:
+    _Mixin = object
+
 __all__ = ["MIXINS", "ProjectSchemaMixin", "UserMixin"]
 
 
-class UserMixin:
+class UserMixin(_Mixin):
     """Timers and the API key, as ftrack's ``User``."""
 
     __slots__ = ()
@@ -62,7 +66,7 @@ class UserMixin:
         return str(self.session.reset_remote("api_key", self)["api_key"])
 
 
-class ProjectSchemaMixin:
+class ProjectSchemaMixin(_Mixin):
     """The statuses and types a project schema allows, as ftrack's ``ProjectSchema``."""
 
     __slots__ = ()

@@ -116,8 +116,10 @@ def _grammar() -> pp.ParserElement:
     unclosed = pp.Regex(r"""["']""").set_name("unclosed string").set_parse_action(_unclosed)
     value = (quoted | pp.Regex(_BARE_VALUE) | unclosed).set_name("value")
     condition = (key + op - value).set_name("condition").set_parse_action(_condition)
-    expression = pp.Forward().set_name("condition")
-    factor = pp.Forward().set_name("condition")
+    expression = pp.Forward()  # set_name() would type it as a plain ParserElement
+    expression.set_name("condition")
+    factor = pp.Forward()
+    factor.set_name("condition")
     factor <<= (
         (NOT - factor).set_parse_action(lambda t: Not(t[0]))
         | pp.Suppress("(") - expression - pp.Suppress(")")

@@ -57,7 +57,7 @@ def _replace(node: Any, values: Mapping[str, Any]) -> Any:
         return _literal(node.name, values[node.name])
     if isinstance(node, tuple):
         return tuple(_replace(item, values) for item in node)
-    if dataclasses.is_dataclass(node) and not isinstance(node, (ast.Literal, ast.Path)):
+    if dataclasses.is_dataclass(node) and not isinstance(node, (type, ast.Literal, ast.Path)):
         changes = {}
         for field in dataclasses.fields(node):
             old = getattr(node, field.name)

@@ -73,7 +73,8 @@ def query_grammar(actions: Mapping[str, ParseAction] | None = None) -> pp.Parser
     value = rule(quoted | parameter | bare | unclosed, "value")
 
     # Conditions.
-    expression = pp.Forward().set_name("condition")
+    expression = pp.Forward()  # set_name() would type it as a plain ParserElement
+    expression.set_name("condition")
     symbols = [s for s in OPERATOR_SPELLINGS if not s[0].isalpha()]
     words = [s for s in OPERATOR_SPELLINGS if s[0].isalpha()]
     operator = rule(pp.one_of(symbols) | pp.MatchFirst([keyword(w) for w in words]), "operator")
@@ -90,7 +91,8 @@ def query_grammar(actions: Mapping[str, ParseAction] | None = None) -> pp.Parser
         path + rule(relation_tail | membership_tail | comparison_tail, "operator, 'in', 'not_in', 'has' or 'any'"),
         "condition",
     )
-    factor = pp.Forward().set_name("condition")
+    factor = pp.Forward()
+    factor.set_name("condition")
     factor <<= (rule(NOT.suppress() - factor, "negation") | LPAR - expression - RPAR | condition).set_name("condition")
     term = rule(factor + pp.ZeroOrMore(AND.suppress() - factor), "conjunction")
     expression <<= rule(term + pp.ZeroOrMore(OR.suppress() - term), "disjunction")

@@ -5,7 +5,8 @@ in memory between requests that another worker would need: run several against o
 PostgreSQL and they agree.
 
 ``POST /api`` takes a JSON list of operations with ``ftrack-user`` and
-``ftrack-api-key`` headers (or ``Authorization: Bearer <token>`` from ``POST /signin``) and answers a list of results, or one error object. With
+``ftrack-api-key`` headers (or ``Authorization: Bearer <token>`` from ``POST /signin``) and
+answers a list of results, or one error object. With
 ``ftrack-strict-api: true`` an error comes with a 4xx/5xx status; without, with 200, as
 ftrack's server does. A body in gzip (``Content-Encoding: gzip``) is read, and answers
 are gzipped for clients that accept it. ``ftrack-idempotency-key`` makes a retried batch

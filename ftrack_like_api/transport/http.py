@@ -108,7 +108,8 @@ class _Retry(Retry):
             if wait is not None and wait > self.max_wait:
                 # Asked to wait longer than a script should hang (a throttled name waits
                 # minutes): with raise_on_status off, urllib3 hands this answer over now.
-                raise MaxRetryError(kwargs.get("_pool"), url or "", ResponseError(f"Retry-After {wait:g} s"))
+                pool = kwargs.get("_pool")  # urllib3 always passes it; the error takes None as well
+                raise MaxRetryError(pool, url or "", ResponseError(f"Retry-After {wait:g} s"))  # type: ignore[arg-type]
         return super().increment(method, url, *args, **kwargs)  # type: ignore[return-value]
 
 
@@ -193,7 +194,7 @@ class HttpTransport(Transport):
     def handle(self, batch: Sequence[Mapping[str, Any]]) -> list[Any]:
         body = json.dumps(list(batch))
         headers = {**self._headers, "ftrack-idempotency-key": self._key_for(body)}
-        extra = {} if self.verify is None else {"verify": self.verify}
+        extra: dict[str, Any] = {} if self.verify is None else {"verify": self.verify}
         attempt, running_since = 0, None
         while True:
             try:

@@ -83,13 +83,18 @@ CASES = {
     "offset 10**23": ([op("query", expression="Task offset 99999999999999999999999")], ["The offset is"]),
     "a comparison past 64 bits": ([op("query", expression="Event where id is 99999999999999999999999")], ["out of range"]),
     "an infinite number": ([op("query", expression="Task where bid > 1e400")], ["not a finite number"]),
-    "a lone surrogate in a query": ('[{"action": "query", "expression": "Task where name is \\"\\ud800\\""}]', ["lone surrogate"]),
-    "a lone surrogate in a name": ('[{"action": "create", "entity_type": "Status", "entity_data": {"\\udfff": 1}}]', ["lone surrogate"]),
+    "a lone surrogate in a query":
+        ('[{"action": "query", "expression": "Task where name is \\"\\ud800\\""}]', ["lone surrogate"]),
+    "a lone surrogate in a name":
+        ('[{"action": "create", "entity_type": "Status", "entity_data": {"\\udfff": 1}}]', ["lone surrogate"]),
     "NUL in a query": ([op("query", expression='Task where name is "a\u0000b"')], ["NUL"]),
-    "an empty entity_key for reset_remote": ([op("reset_remote", reset_type="api_key", entity_type="User", entity_key=[])], ["User is keyed by id"]),
-    "an object for reset_remote's key": ([op("reset_remote", reset_type="api_key", entity_type="User", entity_key={"a": 1})], ["entity_key is a value"]),
+    "an empty entity_key for reset_remote":
+        ([op("reset_remote", reset_type="api_key", entity_type="User", entity_key=[])], ["User is keyed by id"]),
+    "an object for reset_remote's key":
+        ([op("reset_remote", reset_type="api_key", entity_type="User", entity_key={"a": 1})], ["entity_key is a value"]),
     "a path of 500 steps": ([op("query", expression="select " + ".".join(["parent"] * 500) + ".name from Task")], ["at most 24"]),
-    "an empty datetime": ([op("create", entity_type="Task", entity_data={"name": "x", "start_date": {"__type__": "datetime"}})], ["takes a datetime"]),
+    "an empty datetime":
+        ([op("create", entity_type="Task", entity_data={"name": "x", "start_date": {"__type__": "datetime"}})], ["takes a datetime"]),
 }  # fmt: skip
 
 

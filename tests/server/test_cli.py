@@ -225,7 +225,7 @@ def test_an_unexpected_failure_is_one_line_and_the_traceback_only_when_asked(run
         raise KeyError("context_type")  # what a reader bug looked like: a traceback, before
 
     monkeypatch.setattr(cli, "init", broken)
-    code, out, err = run("init")
+    code, _, err = run("init")
     assert code == 1 and err == "error: KeyError: 'context_type' (a bug: FTRACK_LIKE_DEBUG=1 shows where)\n"
     monkeypatch.setenv("FTRACK_LIKE_DEBUG", "1")
     with pytest.raises(KeyError):

@@ -179,7 +179,7 @@ def test_an_override_gives_a_task_type_its_own_workflow(call, studio):
 
 
 def test_links_and_latest_versions_are_computed(call, studio):
-    first, second = studio["versions"]
+    _, second = studio["versions"]
     rows = call.query(f"select link, _link, is_latest_version, version from AssetVersion where asset_id is {studio['asset']}")
     by_version = {r["version"]: r for r in rows}
     assert by_version[1]["is_latest_version"] is False and by_version[2]["is_latest_version"] is True

@@ -237,7 +237,7 @@ def test_a_long_retry_after_is_answered_at_once_not_waited_for():
 
 def test_no_server_is_a_transport_error_after_retries(unused_port):
     transport = HttpTransport(f"http://127.0.0.1:{unused_port}", "admin", "k", retries=2, backoff=0.01, timeout=(1, 1))
-    with pytest.raises(TransportError, match="No answer from .* after 3 tries"):
+    with pytest.raises(TransportError, match=r"No answer from .* after 3 tries"):
         transport.handle([{"action": "query_schemas"}])
 
 

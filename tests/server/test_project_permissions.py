@@ -8,7 +8,6 @@ over HTTP as through the engine.
 """
 
 import json
-import uuid
 
 import pytest
 import requests

@@ -83,7 +83,7 @@ def test_over_http_a_timeout_is_a_clear_error_and_the_session_keeps_its_work(lim
         with Session(server_url=url, api_user="admin", api_key=key, schema_cache_path=False) as session:
             for i in range(MANY):
                 session.create("User", {"username": f"{prefix}s{i}"})
-            with pytest.raises(ServerError, match="limit of 0.1 s"):
+            with pytest.raises(ServerError, match=r"limit of 0\.1 s"):
                 session.commit()
             assert len(session.recorded_operations) == MANY
     assert limited.execute([{"action": "query", "expression": f'User where username like "{prefix}%"'}], "admin")[0]["data"] == []

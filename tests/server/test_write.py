@@ -166,8 +166,10 @@ def test_numbers_count_what_an_update_moved_under_a_new_entity(call, project):
     new_folder, new_asset = create("Folder", name="new", parent_id=project["id"]), create("Asset", name="new", context_id=project["id"])
     answers = call(
         new_folder, new_asset,
-        {"action": "update", "entity_type": "Folder", "entity_key": [moved["id"]], "entity_data": {"parent_id": new_folder["entity_key"][0]}},
-        {"action": "update", "entity_type": "AssetVersion", "entity_key": [version["id"]], "entity_data": {"asset_id": new_asset["entity_key"][0]}},
+        {"action": "update", "entity_type": "Folder", "entity_key": [moved["id"]],
+         "entity_data": {"parent_id": new_folder["entity_key"][0]}},
+        {"action": "update", "entity_type": "AssetVersion", "entity_key": [version["id"]],
+         "entity_data": {"asset_id": new_asset["entity_key"][0]}},
         create("Folder", name="after", parent_id=new_folder["entity_key"][0]),
         create("AssetVersion", asset_id=new_asset["entity_key"][0]),
     )  # fmt: skip

@@ -140,7 +140,7 @@ def test_a_url_that_cannot_be_a_request_is_refused_when_the_transport_is_made(ur
 def test_a_header_that_cannot_be_sent_is_a_transport_error_saying_which():
     with answering() as (port, heads):
         transport = HttpTransport(f"http://127.0.0.1:{port}", "admin\nX-Injected: 1", "key")
-        with pytest.raises(TransportError, match="A header for .* cannot be sent"):
+        with pytest.raises(TransportError, match=r"A header for .* cannot be sent"):
             transport.handle(BATCH)
         assert heads == []
 
@@ -179,7 +179,7 @@ def test_a_session_of_the_callers_is_used_as_it_is_and_stays_theirs():
         assert "x-studio" in own.headers and "ftrack-api-key" not in own.headers  # its headers are not ours to change
         transport.close()
         assert own.get(f"http://127.0.0.1:{port}/health").json() == [{"version": "4.13.0"}]  # still open: theirs
-        assert [p for p in own.adapters] == ["https://", "http://"]  # our adapter left with the transport
+        assert list(own.adapters) == ["https://", "http://"]  # our adapter left with the transport
 
 
 def test_an_adapter_the_caller_mounted_for_the_server_keeps_its_own_retries():
@@ -196,5 +196,5 @@ def test_an_adapter_the_caller_mounted_for_the_server_keeps_its_own_retries():
 
 
 def test_a_session_must_be_a_requests_session():
-    with pytest.raises(TypeError, match="takes a requests.Session"):
+    with pytest.raises(TypeError, match=r"takes a requests\.Session"):
         HttpTransport("http://127.0.0.1:1", "admin", "key", session=object())

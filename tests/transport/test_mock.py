@@ -29,7 +29,7 @@ def test_the_packages_own_errors_pass_as_they_are():
     def refusing(batch):
         raise TransportError("No answer from the mock")
 
-    with pytest.raises(TransportError, match="^No answer from the mock$"):
+    with pytest.raises(TransportError, match=r"^No answer from the mock$"):
         MockTransport(refusing).handle([{"action": "query_schemas"}])
 
 
@@ -38,7 +38,7 @@ def test_an_error_object_is_a_server_error_and_a_wrong_answer_a_transport_error(
     with pytest.raises(ServerError, match="Not yours") as raised:
         MockTransport(lambda batch: error).handle([{"action": "query_schemas"}])
     assert raised.value.exception == "PermissionError" and raised.value.code == "forbidden"
-    with pytest.raises(TransportError, match="2 operation.*list of 1"):
+    with pytest.raises(TransportError, match=r"2 operation.*list of 1"):
         MockTransport(lambda batch: [{}]).handle([{"action": "a"}, {"action": "b"}])
     with pytest.raises(TransportError, match="not JSON"):
         MockTransport(lambda batch: [object()]).handle([{"action": "a"}])

@@ -20,13 +20,13 @@ import hashlib
 import hmac
 import secrets
 import uuid
-from typing import Any
+from typing import Any, Callable
 
 import sqlalchemy as sa
 
 from ...exceptions import ValidationError
 from .tables import hashed, utcnow
-from .throttle import FAILURE_WINDOW, MAX_FAILURES, Refusal
+from .throttle import FAILURE_WINDOW, MAX_FAILURES, Refusal, Throttling
 
 __all__ = ["ApiKeys", "MAX_USERNAME_LENGTH", "Passwords", "check_username", "hash_password", "password_matches"]
 
@@ -68,7 +68,7 @@ def password_matches(password: str, stored: str) -> bool:
     return hmac.compare_digest(candidate.hex(), digest)
 
 
-class ApiKeys:
+class ApiKeys(Throttling):
     """Named API keys per user (a part of :class:`.Authenticator`)."""
 
     engine: sa.Engine
@@ -76,6 +76,7 @@ class ApiKeys:
     users: sa.Table
     _find_key: Any
     _find_key_and_failures: Any
+    _require: Callable[[sa.Connection, str], str]  # the user's id (the Authenticator's)
 
     def _writing(self, connection: sa.Connection | None) -> Any:
         """The caller's connection (inside its transaction), or a transaction of our own."""
@@ -159,13 +160,15 @@ class ApiKeys:
         return str(row.user)
 
 
-class Passwords:
+class Passwords(Throttling):
     """Passwords, sign-in and tokens (a part of :class:`.Authenticator`)."""
 
     engine: sa.Engine
     passwords: sa.Table
     tokens: sa.Table
     users: sa.Table
+    _require: Callable[[sa.Connection, str], str]  # the user's id (the Authenticator's)
+    _writing: Callable[[sa.Connection | None], Any]  # (ApiKeys')
 
     def set_password(self, username: str, password: str) -> None:
         """Set ``username``'s password; their sign-in tokens end with the old one."""

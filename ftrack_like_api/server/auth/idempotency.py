@@ -15,7 +15,7 @@ import datetime
 import enum
 import logging
 import uuid
-from typing import Any
+from typing import Any, Callable
 
 import sqlalchemy as sa
 
@@ -61,6 +61,7 @@ class IdempotentAnswers:
     engine: sa.Engine
     answers: sa.Table
     _remembered: int
+    _writing: Callable[[sa.Connection | None], Any]  # the caller's transaction, or one of ours (ApiKeys')
 
     def remembered(self, user_id: str, key: str) -> str | None:
         """The answer (JSON text) given to this user's batch with this idempotency key within a day, if any."""

@@ -413,13 +413,13 @@ class Backend:
                 if connection.execute(sa.select(sa.literal(1)).select_from(table).where(*where)).first():
                     shown = ", ".join(f"{k} {v}" for k, v in key.items())
                     return "duplicate_key", f"IntegrityError: a {entity_type.name} with {shown} exists already"
-        key = operation.get("entity_key")
-        keys = key if isinstance(key, (list, tuple)) else [key]
+        given = operation.get("entity_key")
+        keys = given if isinstance(given, (list, tuple)) else [given]
         values = {**dict(zip(entity_type.primary_key, keys)), **data}
-        for attribute in entity_type.attributes.values():
-            if attribute.name in data and attribute.kind.value == "reference" and isinstance(data[attribute.name], Mapping):
-                target = self.schema[attribute.target]  # type: ignore[index]
-                values[attribute.via[0]] = data[attribute.name].get(target.primary_key[0])
+        for reference in entity_type.attributes.values():
+            if reference.name in data and reference.kind.value == "reference" and isinstance(data[reference.name], Mapping):
+                target = self.schema[reference.target]  # type: ignore[index]
+                values[reference.via[0]] = data[reference.name].get(target.primary_key[0])
         for name, value in values.items():
             attribute = entity_type.attributes.get(name)
             if attribute is None or value is None or attribute.kind.value != "scalar":

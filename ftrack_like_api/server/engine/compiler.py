@@ -293,6 +293,7 @@ class Compiler:
     def chain(self, entity_type: EntityType, table: sa.FromClause, attribute: Attribute) -> sa.CTE:
         """The keys above (or below) one row of ``table`` along ``attribute.recursive``: a recursive CTE."""
         parent, key = attribute.recursive, entity_type.primary_key[0]
+        assert parent is not None, f"{entity_type.name}.{attribute.name} is not recursive"
         step = self.storage.table(entity_type).alias()
         if attribute.direction == "up":
             chain = sa.select(table.c[parent].label("id")).correlate(table).cte(recursive=True, nesting=True)
@@ -308,6 +309,7 @@ class Compiler:
     def chains(self, entity_type: EntityType, attribute: Attribute, keys: list[Any]) -> sa.CTE:
         """``chain`` for many rows at once: (root, id, depth) for every key above or below each of ``keys``."""
         parent, key = attribute.recursive, entity_type.primary_key[0]
+        assert parent is not None, f"{entity_type.name}.{attribute.name} is not recursive"
         start, step = self.storage.table(entity_type).alias(), self.storage.table(entity_type).alias()
         if attribute.direction == "up":
             anchor = sa.select(start.c[key].label("root"), start.c[parent].label("id"), sa.literal(1).label("depth"))
@@ -412,6 +414,7 @@ class Compiler:
         where = f"{entity_type.name}.{attribute.name}"
         if isinstance(node.values, ast.Parameter):
             raise QueryError(f"Parameter :{node.values.name} has no value (bind it before running the query)", text)
+        clause: sa.ColumnElement[bool]
         if isinstance(node.values, ast.Subquery):
             clause = column.in_(self.subquery(node.values, text))
         else:

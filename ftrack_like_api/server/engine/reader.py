@@ -12,7 +12,7 @@ attributes merge into the first.
 from __future__ import annotations
 
 import operator
-from typing import Any, Callable, Iterable, Mapping, Sequence
+from typing import Any, Callable, Iterable, Sequence
 
 import sqlalchemy as sa
 
@@ -33,7 +33,9 @@ MAX_PATH = 24
 #: The largest ``limit`` or ``offset`` (the database counts in 64 bits, and a page reads one row more).
 MAX_PAGE = 2**63 - 2
 
-AGGREGATES = {"count": sa.func.count, "sum": sa.func.sum, "avg": sa.func.avg, "min": sa.func.min, "max": sa.func.max}
+AGGREGATES: dict[str, Callable[..., sa.ColumnElement[Any]]] = {
+    "count": sa.func.count, "sum": sa.func.sum, "avg": sa.func.avg, "min": sa.func.min, "max": sa.func.max,
+}
 
 #: A row of a result (a tuple), and where its columns are.
 Row = Sequence[Any]
@@ -193,8 +195,7 @@ class Reader:
 
         def plan_for(concrete: EntityType) -> tuple[Any, ...]:
             names = dict.fromkeys([*self._system(concrete), *(n for n in scalars if n in concrete.attributes)])
-            fields = tuple((name, CONVERTERS.get(concrete.attributes[name].type or "")) for name in names)
-            fields = tuple((name, convert, index[name]) for name, convert in fields)
+            fields = tuple((name, CONVERTERS.get(concrete.attributes[name].type or ""), index[name]) for name in names)
             plain = tuple(name for name, convert, _ in fields if convert is None)
             converted = tuple(field for field in fields if field[1] is not None)
             plain_of = _getter([index[name] for name in plain])
@@ -202,7 +203,7 @@ class Reader:
             key_of = operator.itemgetter(*(index[k] for k in keys))
             return concrete.name, concrete.table, keys, key_of, len(keys) == 1, fields, plain, plain_of, converted
 
-        def encode(row: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+        def encode(row: Row) -> tuple[dict[str, Any], dict[str, Any]]:
             values = classifier_of(row)
             concrete = by_values.get(values)
             if concrete is None:
@@ -280,7 +281,7 @@ class Reader:
                     continue
                 found_index, hits = self._fetch(connection, target, table, columns, table.c[target.primary_key[0]], wanted)
                 encode = self.encoder(target, subtree, registry, found_index)
-                key_position = found_index.get(target.primary_key[0])
+                key_position = found_index[target.primary_key[0]]
                 found = {hit[key_position]: hit for hit in hits}
                 repeats: dict[Any, dict[str, Any] | None] = {}
                 for canonical, row in owners:
@@ -302,7 +303,7 @@ class Reader:
                 grouped: dict[Any, list[Row]] = {}
                 found_index, hits = self._fetch_members(connection, entity_type, attribute, target, table, columns, keys)
                 encode = self.encoder(target, subtree, registry, found_index)
-                owner = found_index.get("__parent__")
+                owner = found_index.get("__parent__", 0)  # absent only when nothing was fetched
                 for hit in hits:
                     grouped.setdefault(hit[owner], []).append(hit)
                 if attribute.kind is Kind.MAPPED and self.custom.holds(target):
@@ -373,8 +374,8 @@ class Reader:
         columns: list[sa.ColumnElement[Any]],
         keys: set[Any],
     ) -> tuple[Index, list[Row]]:
-        keys = sorted(keys - {None}, key=str)
-        if not keys:
+        ordered = sorted(keys - {None}, key=str)
+        if not ordered:
             return {}, []
         dialect = self.storage.dialect
         where = [table.c[column] == value for column, value in attribute.where.items()]
@@ -382,7 +383,7 @@ class Reader:
             if condition is not None:
                 where.append(condition)
         if attribute.recursive is not None:
-            chain = self.compiler.chains(owner, attribute, keys)
+            chain = self.compiler.chains(owner, attribute, ordered)
             source = chain.join(table, table.c[target.primary_key[0]] == chain.c.id)
             statement = sa.select(*columns, chain.c.root.label("__parent__")).select_from(source).where(*where)
             # Ancestors read from the top down, as a path does; descendants level by level.
@@ -394,13 +395,13 @@ class Reader:
             parent = link.c[attribute.through.local]
             source = table.join(link, link.c[attribute.through.remote] == table.c[target.primary_key[0]])
             statement = sa.select(*columns, parent.label("__parent__")).select_from(source)
-            where.append(dialect.in_values(parent, keys))
+            where.append(dialect.in_values(parent, ordered))
             if "sort" in link.c:  # a workflow's statuses, a schema's types: in the order the link gives
                 order.insert(0, link.c.sort)
         else:
             parent = table.c[attribute.via[0]]
             statement = sa.select(*columns, parent.label("__parent__"))
-            where.append(dialect.in_values(parent, keys))
+            where.append(dialect.in_values(parent, ordered))
         statement = statement.where(*where).order_by(*order)
         return _rows(connection.execute(statement))
 

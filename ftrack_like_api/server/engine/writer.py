@@ -337,7 +337,7 @@ class Writer:
     ) -> dict[str, Any]:
         """The stored row; ``lock`` holds it against other writers until the batch ends (PostgreSQL)."""
         table = self.storage.table(entity_type)
-        columns = [table.c[a.name] for a in entity_type.scalars if a.name in table.c]
+        columns: list[sa.ColumnElement[Any]] = [table.c[a.name] for a in entity_type.scalars if a.name in table.c]
         for member in self.schema.subtypes(entity_type.name):
             columns += [table.c[c] for c in member.classifier if table.c[c] not in columns]
         if lock:  # checked against expected values, which may name the concrete type's columns
@@ -420,7 +420,7 @@ class Writer:
     def _reference(self, entity_type: EntityType, attribute: Attribute, value: Any) -> dict[str, Any]:
         target = self.compiler.target(attribute)
         if value is None:
-            return {local: None for local in attribute.via}
+            return dict.fromkeys(attribute.via)
         if isinstance(value, Mapping):
             named = value.get("__entity_type__", target.name)
             if not self._is_a(named, target.name):

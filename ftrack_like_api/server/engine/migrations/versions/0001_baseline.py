@@ -82,11 +82,11 @@ def upgrade() -> None:
                 kind = column.type.compile(dialect=bind.dialect)
                 bind.exec_driver_sql(f"ALTER TABLE {preparer.quote(name)} ADD COLUMN {preparer.quote(column.name)} {kind}")
         names = {index.name for index in table.indexes}
-        for index in inspector.get_indexes(name):
-            if index["name"] and index["name"].startswith("ix_") and index["name"] not in names:
-                op.drop_index(index["name"], table_name=name)
-        for index in table.indexes:
-            index.create(bind, checkfirst=True)
+        for found in inspector.get_indexes(name):
+            if found["name"] and found["name"].startswith("ix_") and found["name"] not in names:
+                op.drop_index(found["name"], table_name=name)
+        for declared in table.indexes:
+            declared.create(bind, checkfirst=True)
     _roles(bind, wanted)
 
 
