@@ -7,7 +7,6 @@ import threading
 import pytest
 
 from ftrack_like_api.cache import (
-    Cache,
     FileCache,
     LayeredCache,
     MemoryCache,
@@ -38,11 +37,6 @@ def cache_and_value(request, tmp_path):
         proxied = getattr(layer, "proxied", layer)
         if isinstance(proxied, FileCache):
             proxied.close()
-
-
-def test_it_is_a_cache(cache_and_value):
-    cache, _ = cache_and_value
-    assert isinstance(cache, Cache)
 
 
 def test_set_get_overwrite_delete(cache_and_value):

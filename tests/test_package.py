@@ -130,13 +130,6 @@ def test_the_local_transport_imports_the_server_only_when_used():
     assert not any(layer(name) == "server" for name in imported_modules(LAZY_SERVER_IMPORT, lazy=False))
 
 
-def test_the_layer_rule_catches_a_server_import_in_the_language():
-    assert layer("ftrack_like_api.server.engine.backend") not in MAY_IMPORT[layer("ftrack_like_api.query.build")]
-    assert layer("ftrack_like_api.session") == "client"
-    assert layer("ftrack_like_api.session") not in MAY_IMPORT["server"]
-    assert layer("ftrack_like_api.server") not in MAY_IMPORT[layer("ftrack_like_api.transport.http")]
-
-
 @pytest.mark.parametrize("module", ["ftrack_like_api", *MODULES])
 def test_all_is_sorted_and_names_what_exists(module):
     loaded = importlib.import_module(module)
