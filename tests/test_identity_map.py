@@ -1,15 +1,12 @@
 """The identity map: unchanged entities held weakly, changed ones until commit or rollback, one object per key."""
 
-import functools
 import gc
-import json
-import pathlib
 import uuid
 
 import pytest
 from hypothesis import settings
 from hypothesis import strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
+from hypothesis.stateful import RuleBasedStateMachine, invariant, rule, run_state_machine_as_test
 
 from ftrack_like_api.entity import EntityState
 from ftrack_like_api.identity_map import IdentityMap
@@ -155,17 +152,6 @@ def test_keys_of_dropped_entities_are_swept_out_as_entities_are_added(session):
 
 # --- against a plain model ---------------------------------------------------------------------
 
-RECORDED = pathlib.Path(__file__).resolve().parent / "fixtures" / "ftrack-wire"
-
-
-@functools.lru_cache(maxsize=None)
-def offline_session():
-    """A session on ftrack's recorded schemas, for entities that never go to a server."""
-    answers = {name: json.loads((RECORDED / f"{name}.json").read_text()) for name in ("query_server_information", "query_schemas")}
-    transport = MockTransport(lambda batch: [answers[operation["action"]] for operation in batch])
-    return Session(server_url="https://studio.example", api_user="jo", transport=transport, schema_cache_path=False)
-
-
 #: (entity type, primary key): one-column and composite keys.
 KEYS = [("Task", {"id": "t1"}), ("Task", {"id": "t2"}), ("Shot", {"id": "t1"}), ("Metadata", {"parent_id": "t1", "key": "k"})]
 IDENTITIES = st.sampled_from([(entity_type, tuple(key.values())) for entity_type, key in KEYS])
@@ -178,7 +164,7 @@ class IdentityMapAgainstAModel(RuleBasedStateMachine):
 
     def __init__(self):
         super().__init__()
-        self.session = offline_session()
+        self.session = self.offline_session
         self.map = IdentityMap()
         self.known, self.user, self.held = set(), {}, set()
 
@@ -247,5 +233,6 @@ class IdentityMapAgainstAModel(RuleBasedStateMachine):
         assert sorted(entity.identity for entity in self.map.held()) == sorted(self.held)
 
 
-IdentityMapAgainstAModel.TestCase.settings = settings(stateful_step_count=25, max_examples=min(settings().max_examples, 200))
-test_the_identity_map_against_a_model = IdentityMapAgainstAModel.TestCase
+def test_the_identity_map_against_a_model(offline_session):
+    machine = type("IdentityMapAgainstAModel", (IdentityMapAgainstAModel,), {"offline_session": offline_session})
+    run_state_machine_as_test(machine, settings=settings(stateful_step_count=25, max_examples=min(settings().max_examples, 200)))
