@@ -97,3 +97,22 @@ def unused_port():
     port = sock.getsockname()[1]
     sock.close()
     return port
+
+
+@pytest.fixture(scope="session")
+def offline_session():
+    """A session on ftrack's recorded schemas (tests/fixtures/ftrack-wire), for entities that never go to a server.
+
+    Its MockTransport answers the server information and the schemas, and nothing else.
+    """
+    import json
+    import pathlib
+
+    from ftrack_like_api.session import Session
+    from ftrack_like_api.transport import MockTransport
+
+    recorded = pathlib.Path(__file__).resolve().parent / "fixtures" / "ftrack-wire"
+    answers = {name: json.loads((recorded / f"{name}.json").read_text()) for name in ("query_server_information", "query_schemas")}
+    transport = MockTransport(lambda batch: [answers[operation["action"]] for operation in batch])
+    with Session(server_url="https://studio.example", api_user="jo", transport=transport, schema_cache_path=False) as session:
+        yield session

@@ -1,13 +1,17 @@
 """One contract for every cache, then what each one adds."""
 
+import pathlib
 import subprocess
 import sys
+import tempfile
 import threading
 
 import pytest
+from hypothesis import settings
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, invariant, rule, run_state_machine_as_test
 
 from ftrack_like_api.cache import (
-    Cache,
     FileCache,
     LayeredCache,
     MemoryCache,
@@ -29,20 +33,19 @@ CACHES = {
 }
 
 
-@pytest.fixture(params=list(CACHES))
-def cache_and_value(request, tmp_path):
-    make, value = CACHES[request.param]
-    cache = make(tmp_path)
-    yield cache, value
+def close(cache):
     for layer in getattr(cache, "layers", [cache]):
         proxied = getattr(layer, "proxied", layer)
         if isinstance(proxied, FileCache):
             proxied.close()
 
 
-def test_it_is_a_cache(cache_and_value):
-    cache, _ = cache_and_value
-    assert isinstance(cache, Cache)
+@pytest.fixture(params=list(CACHES))
+def cache_and_value(request, tmp_path):
+    make, value = CACHES[request.param]
+    cache = make(tmp_path)
+    yield cache, value
+    close(cache)
 
 
 def test_set_get_overwrite_delete(cache_and_value):
@@ -93,6 +96,96 @@ def test_threads_writing_at_once(cache_and_value):
     for thread in threads:
         thread.join()
     assert len(cache) == 400
+
+
+KEYS = st.sampled_from(["", "a", "Task:1", "Task:2", "ü:名前"])
+JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=5),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=3), inner, max_size=3),
+    max_leaves=6,
+)
+#: What each cache holds: a FileCache text or bytes, the others anything JSON holds.
+VALUES = {"file": st.text(max_size=8) | st.binary(max_size=8)}
+
+
+class CacheAgainstADict(RuleBasedStateMachine):
+    """A cache and a dict, given the same calls of the MutableMapping API, answer alike."""
+
+    make = None  # set per cache by the test
+    values = JSON
+    folder = None
+
+    def __init__(self):
+        super().__init__()
+        self.cache = self.make(tempfile.mkdtemp(dir=self.folder))
+        self.model = {}
+
+    def teardown(self):
+        close(self.cache)
+
+    def both(self, call):
+        """``call`` on the cache and on the model: the same answer, or the same kind of error."""
+        outcomes = []
+        for mapping in (self.cache, self.model):
+            try:
+                outcomes.append(("answer", call(mapping)))
+            except KeyError:
+                outcomes.append(("KeyError", None))
+        assert outcomes[0] == outcomes[1]
+
+    @rule(key=KEYS, data=st.data())
+    def set(self, key, data):
+        value = data.draw(self.values)
+        self.both(lambda mapping: mapping.__setitem__(key, value))
+
+    @rule(key=KEYS)
+    def get(self, key):
+        self.both(lambda mapping: mapping[key])
+
+    @rule(key=KEYS)
+    def get_with_a_default(self, key):
+        self.both(lambda mapping: mapping.get(key, "default"))
+
+    @rule(key=KEYS)
+    def delete(self, key):
+        self.both(lambda mapping: mapping.__delitem__(key))
+
+    @rule(key=KEYS)
+    def pop(self, key):
+        self.both(lambda mapping: mapping.pop(key))
+
+    @rule(key=KEYS, data=st.data())
+    def setdefault(self, key, data):
+        value = data.draw(self.values)
+        self.both(lambda mapping: mapping.setdefault(key, value))
+
+    @rule(data=st.data())
+    def update(self, data):
+        values = data.draw(st.dictionaries(KEYS, self.values, max_size=3))
+        named = data.draw(st.dictionaries(st.sampled_from(["k", "Task"]), self.values, max_size=2))
+        self.both(lambda mapping: mapping.update(values, **named))
+
+    @rule()
+    def clear(self):
+        self.both(lambda mapping: mapping.clear())
+
+    @invariant()
+    def the_same_contents(self):
+        assert len(self.cache) == len(self.model)
+        assert sorted(self.cache) == sorted(self.model)
+        assert dict(self.cache.items()) == self.model
+        assert all(key in self.cache for key in self.model) and ("never set" in self.cache) is False
+
+
+@pytest.mark.parametrize("name", list(CACHES))
+def test_every_cache_answers_as_a_dict_would(name, tmp_path):
+    machine = type(f"{CacheAgainstADict.__name__}[{name}]", (CacheAgainstADict,), {
+        "make": staticmethod(lambda folder: CACHES[name][0](pathlib.Path(folder))),
+        "values": VALUES.get(name, JSON),
+        "folder": str(tmp_path),
+    })  # fmt: skip
+    # Bounded: 100 runs of 30 steps per cache keep the five under a few seconds each.
+    run_state_machine_as_test(machine, settings=settings(max_examples=min(settings().max_examples, 100), stateful_step_count=30))
 
 
 # --- what each cache adds ----------------------------------------------------------------------

@@ -4,9 +4,14 @@ import gc
 import uuid
 
 import pytest
+from hypothesis import settings
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, invariant, rule, run_state_machine_as_test
 
 from ftrack_like_api.entity import EntityState
+from ftrack_like_api.identity_map import IdentityMap
 from ftrack_like_api.session import Session
+from ftrack_like_api.transport import LocalTransport, MockTransport
 
 pytest.importorskip("sqlalchemy", reason="the embedded mode needs the server extra")
 
@@ -109,19 +114,21 @@ def test_a_key_whose_entity_is_gone_takes_a_new_object(session):
     assert session.identity_map.get(identity) is fresh
 
 
-def test_what_a_group_still_holds_is_populated_in_one_round_trip(session, studio):
-    shots = session.query(f"select name from Shot where parent_id is {studio['sequence']}").all()
-    kept = shots[::2]  # the other half is dropped: the group does not keep it alive
-    del shots
-    gc.collect()
-    assert len(session.identity_map) == 100
+def test_what_a_group_still_holds_is_populated_in_one_round_trip(studio):
     batches = []
-    handle = session.transport.handle
-    session.transport.handle = lambda batch: batches.append(batch) or handle(batch)
-    assert kept[0]["sort"] is not None
-    assert len(batches) == 1
-    assert all("sort" in EntityState(shot).remote for shot in kept)
-    assert len(session.identity_map) == 100
+    with LocalTransport(studio["url"], "admin") as local, Session(
+        server_url=studio["url"], api_user="admin", transport=MockTransport(lambda batch: batches.append(batch) or local.handle(batch))
+    ) as session:
+        shots = session.query(f"select name from Shot where parent_id is {studio['sequence']}").all()
+        kept = shots[::2]  # the other half is dropped: the group does not keep it alive
+        del shots
+        gc.collect()
+        assert len(session.identity_map) == 100
+        batches.clear()
+        assert kept[0]["sort"] is not None
+        assert len(batches) == 1 and [operation["action"] for operation in batches[0]] == ["query"]
+        assert all("sort" in EntityState(shot).remote for shot in kept)
+        assert len(session.identity_map) == 100
 
 
 def test_dead_keys_are_swept_out(session, studio):
@@ -132,3 +139,99 @@ def test_dead_keys_are_swept_out(session, studio):
     assert len(session.identity_map) == 0
     assert sum(len(keys) for keys in session.identity_map._types.values()) == 0  # the keys went too
     assert not any(isinstance(entity, shots) for entity in session.identity_map)
+
+
+def test_keys_of_dropped_entities_are_swept_out_as_entities_are_added(session):
+    shots, identity_map = session.types["Shot"], session.identity_map
+    for _round in range(3):  # a listener that sees entities come and go, and never asks len()
+        for _ in range(1000):
+            identity_map.add(shots(session, {"id": str(uuid.uuid4())}))  # dropped at once: nobody holds it
+    assert sum(len(keys) for keys in identity_map._types.values()) < 2000  # not the 3,000 keys it saw
+
+
+# --- against a plain model ---------------------------------------------------------------------
+
+#: (entity type, primary key): one-column and composite keys.
+KEYS = [("Task", {"id": "t1"}), ("Task", {"id": "t2"}), ("Shot", {"id": "t1"}), ("Metadata", {"parent_id": "t1", "key": "k"})]
+IDENTITIES = st.sampled_from([(entity_type, tuple(key.values())) for entity_type, key in KEYS])
+
+
+class IdentityMapAgainstAModel(RuleBasedStateMachine):
+    """An IdentityMap, and what it should hold: ``known`` (the identities added and not
+    discarded), ``user`` (identity → the object the caller still refers to) and ``held``
+    (held strongly). An object is alive while the caller or the map's strong hold keeps it."""
+
+    def __init__(self):
+        super().__init__()
+        self.session = self.offline_session
+        self.map = IdentityMap()
+        self.known, self.user, self.held = set(), {}, set()
+
+    def alive(self, identity):
+        return identity in self.known and (identity in self.user or identity in self.held)
+
+    @rule(identity=IDENTITIES)
+    def add_a_new_object(self, identity):
+        entity_type, key = identity
+        names = self.session.types[entity_type].schema.primary_key
+        entity = self.session.types[entity_type](self.session, dict(zip(names, key)))
+        if self.alive(identity):
+            with pytest.raises(ValueError, match="second object"):
+                self.map.add(entity)
+            return
+        self.map.add(entity)
+        self.known.add(identity)
+        self.user[identity] = entity
+
+    @rule(identity=IDENTITIES)
+    def add_the_same_object_again(self, identity):
+        if identity in self.user and self.alive(identity):
+            self.map.add(self.user[identity])
+
+    @rule(identity=IDENTITIES)
+    def the_caller_drops_it(self, identity):
+        self.user.pop(identity, None)  # no cycles: freed at once unless the map holds it strongly
+
+    @rule(identity=IDENTITIES)
+    def hold(self, identity):
+        if self.alive(identity):
+            self.map.hold(self.map.get(identity))
+            self.held.add(identity)
+
+    @rule(identity=IDENTITIES)
+    def release(self, identity):
+        self.map.release(identity)
+        self.held.discard(identity)
+
+    @rule(identity=IDENTITIES)
+    def discard(self, identity):
+        self.map.discard(identity)
+        self.known.discard(identity)
+        self.held.discard(identity)
+
+    @rule()
+    def clear(self):
+        self.map.clear()
+        self.known.clear()
+        self.held.clear()
+
+    @invariant()
+    def the_map_holds_what_the_model_says(self):
+        for entity_type, key in KEYS:
+            identity = (entity_type, tuple(key.values()))
+            found = self.map.get(identity)
+            if not self.alive(identity):
+                assert found is None and identity not in self.map
+            else:
+                assert found is not None and identity in self.map and found.identity == identity
+                if identity in self.user:
+                    assert found is self.user[identity]
+        alive = [identity for identity in self.known if self.alive(identity)]
+        assert sorted(entity.identity for entity in self.map) == sorted(alive)
+        assert len(self.map) == len(alive)
+        assert sorted(entity.identity for entity in self.map.held()) == sorted(self.held)
+
+
+def test_the_identity_map_against_a_model(offline_session):
+    machine = type("IdentityMapAgainstAModel", (IdentityMapAgainstAModel,), {"offline_session": offline_session})
+    run_state_machine_as_test(machine, settings=settings(stateful_step_count=25, max_examples=min(settings().max_examples, 200)))

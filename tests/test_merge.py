@@ -5,6 +5,8 @@ import gc
 import uuid
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from ftrack_like_api.entity import EntityState
 from ftrack_like_api.exceptions import TransportError
@@ -97,3 +99,36 @@ def test_an_unknown_field_is_ignored(session):
     task = session.merge(task_data(str(uuid.uuid4()), not_an_attribute=1))
     assert "not_an_attribute" not in EntityState(task).remote
     assert EntityState(task).value("name") is NOT_SET
+
+
+#: Partial answers for one task: any of these fields, or none.
+answers = st.lists(
+    st.fixed_dictionaries({}, optional={
+        "name": st.text(max_size=4), "bid": st.floats(allow_nan=False, allow_infinity=False),
+        "description": st.none() | st.text(max_size=4),
+    }),
+    max_size=5,
+)  # fmt: skip
+changes = st.fixed_dictionaries({}, optional={"name": st.text(max_size=4), "description": st.text(max_size=4)})
+
+
+@given(answers=answers, changes=changes, where=st.integers(0, 5))
+def test_merged_answers_add_up_field_by_field_and_never_overwrite_a_change(offline_session, answers, changes, where):
+    session, key = offline_session, str(uuid.uuid4())
+    task = session.merge(task_data(key))
+    state, server = EntityState(task), {"id": key}
+    try:
+        for n, answer in enumerate(answers):
+            if n == where:  # the changes come somewhere among the answers
+                for name, value in changes.items():
+                    task[name] = value
+            assert session.merge(task_data(key, **answer)) is task
+            server.update(answer)
+            assert dict(state.remote) == server  # the last answer to bring a field wins, the rest stay
+        with session.auto_populating(False):
+            for name in ("name", "bid", "description"):
+                local = changes.get(name, NOT_SET) if where < len(answers) else NOT_SET
+                assert task[name] == (local if local is not NOT_SET else server.get(name, NOT_SET))
+    finally:
+        session.rollback()
+    assert dict(state.local) == {}

@@ -292,18 +292,6 @@ def test_ensure_finds_or_creates_with_values_bound_and_commits_as_ftracks(sessio
         session.ensure("Location", {"name": "x"}, identifying_keys=["label"])
 
 
-def test_inspection_answers_without_a_scan(session):
-    from ftrack_like_api import inspection
-
-    task = session.query('Task where name is "comp"').first()
-    assert inspection.identity(task) == ("Task", (task["id"],))
-    assert inspection.primary_key(task) == {"id": task["id"]}
-    assert inspection.state(task) is State.UNCHANGED
-    task["bid"] = 3.0
-    assert inspection.state(task) is State.MODIFIED
-    session.rollback()
-
-
 def test_the_formatter_shows_an_entity_and_what_it_refers_to(session):
     from ftrack_like_api.formatter import format
 

@@ -3,6 +3,9 @@
 import datetime
 
 import pytest
+from hypothesis import assume, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
 from ftrack_like_api.symbol import NOT_SET, State
 from ftrack_like_api.unit_of_work import (
@@ -144,3 +147,135 @@ def test_a_planned_batch_is_what_the_backend_takes(database):
         assert [r["action"] for r in results] == ["create", "create"]
         shots = transport.handle([{"action": "query", "expression": "select name from Shot where id is uow-s"}])
         assert [s["name"] for s in shots[0]["data"]] == ["sh020"]
+
+
+# --- planning against a plain model ------------------------------------------------------------
+
+#: The entities a machine works on: (type, key, on the server before it starts).
+ENTITIES = [
+    ("Task", {"id": "t1"}, True),
+    ("Task", {"id": "t2"}, True),
+    ("Task", {"id": "new"}, False),
+    ("Shot", {"id": "t1"}, False),  # the same key value as a Task: another entity
+    ("Metadata", {"parent_id": "t1", "key": "k"}, True),
+]
+ATTRIBUTES = ["name", "bid", "description"]
+VALUES = st.one_of(st.none(), st.integers(-3, 3), st.sampled_from(["a", "b"]))
+
+
+def identity_of(entity_type, key):
+    return (entity_type, tuple(key.values()))
+
+
+class OperationsAgainstAModel(RuleBasedStateMachine):
+    """What a session can record (create what does not exist, change or delete what does),
+    pushed into Operations and into a model that keeps the batch as it goes, in dicts:
+
+    - ``pending``: identity → the one entry the entity adds up to now;
+    - ``settled``: (identity, entry) of entities deleted and then created again;
+    - ``history``: identity → its operations, for ``state``.
+    """
+
+    def __init__(self):
+        super().__init__()
+        self.operations = Operations()
+        self.exists = {identity_of(t, k): on_server for t, k, on_server in ENTITIES}
+        self.keys = {identity_of(t, k): (t, k) for t, k, _ in ENTITIES}
+        self.pending, self.settled, self.history = {}, [], {}
+        self.pushed = 0  # places: only their order matters
+
+    def push(self, identity, operation):
+        self.operations.push(operation)
+        self.history.setdefault(identity, []).append(operation)
+        self.pushed += 1
+
+    def entry(self, identity, action):
+        return {"identity": identity, "action": action, "data": {}, "expected": {}, "place": self.pushed}
+
+    def pick(self, data, existing):
+        chosen = [identity for identity, exists in self.exists.items() if exists is existing]
+        assume(chosen)
+        return data.draw(st.sampled_from(chosen))
+
+    @rule(data=st.data(), values=st.dictionaries(st.sampled_from(ATTRIBUTES), VALUES, max_size=2))
+    def create(self, data, values):
+        identity = self.pick(data, existing=False)
+        if identity in self.pending:  # deleted here before: that delete goes first, as it was
+            self.settled.append((identity, self.pending.pop(identity)))
+        created = self.pending[identity] = self.entry(identity, "create")
+        created["data"].update(values)
+        self.push(identity, CreateEntityOperation(*self.keys[identity], values))
+        self.exists[identity] = True
+
+    @rule(data=st.data(), attribute=st.sampled_from(ATTRIBUTES), new=VALUES, remote=st.just(NOT_SET) | VALUES)
+    def change(self, data, attribute, new, remote):
+        identity = self.pick(data, existing=True)
+        changed = self.pending.get(identity)
+        if changed is None:
+            changed = self.pending[identity] = self.entry(identity, "update")
+        changed["data"][attribute] = new  # the last write wins
+        if changed["action"] == "update":
+            changed["expected"][attribute] = remote  # as read when this change was made
+        self.push(identity, UpdateEntityOperation(*self.keys[identity], attribute, None, new, remote))
+
+    @rule(data=st.data())
+    def delete(self, data):
+        identity = self.pick(data, existing=True)
+        before = self.pending.pop(identity, None)
+        if before is None or before["action"] != "create":  # created here: the server never hears of it
+            self.pending[identity] = self.entry(identity, "delete")  # in the delete's place
+        self.push(identity, DeleteEntityOperation(*self.keys[identity]))
+        self.exists[identity] = False
+
+    @rule(data=st.data())
+    def commit_some(self, data):
+        """A commit settled these entities: their operations are forgotten."""
+        done = data.draw(st.lists(st.sampled_from(list(self.keys)), unique=True, max_size=3))
+        self.operations.discard(done)
+        for identity in done:
+            self.pending.pop(identity, None)
+            self.history.pop(identity, None)
+        self.settled = [(identity, entry) for identity, entry in self.settled if identity not in done]
+
+    def model_batch(self, expect):
+        batch = []
+        entries = sorted([entry for _, entry in self.settled] + list(self.pending.values()), key=lambda e: e["place"])
+        for entry in entries:
+            entity_type, key = self.keys[entry["identity"]]
+            written = {"action": entry["action"], "entity_type": entity_type, "entity_key": list(key.values())}
+            if entry["action"] == "create":
+                written["entity_data"] = {"__entity_type__": entity_type, **key, **entry["data"]}
+            elif entry["action"] == "update":
+                written["entity_data"] = entry["data"]
+                expected = {name: value for name, value in entry["expected"].items() if value is not NOT_SET}
+                if expect and expected:
+                    written["expected"] = expected
+            batch.append(written)
+        return batch
+
+    @invariant()
+    def the_plan_is_the_models(self):
+        assert self.operations.plan() == self.model_batch(expect=False)
+        assert self.operations.plan(expect=True) == self.model_batch(expect=True)
+
+    @invariant()
+    def state_and_pending_agree(self):
+        for identity in self.keys:
+            history = self.history.get(identity, [])
+            if not history:
+                state = State.UNCHANGED
+            elif isinstance(history[-1], DeleteEntityOperation):
+                state = State.DELETED
+            elif isinstance(history[0], CreateEntityOperation):
+                state = State.CREATED
+            else:
+                state = State.MODIFIED
+            assert self.operations.state(identity) is state
+            assert self.operations.for_entity(identity) == history
+        assert self.operations.entities() == list(self.history)  # in the order of each one's first operation
+        assert len(self.operations) == sum(map(len, self.history.values()))
+
+
+# Bounded: 200 runs of 25 steps find what 1,000 would, in a few seconds.
+OperationsAgainstAModel.TestCase.settings = settings(stateful_step_count=25, max_examples=min(settings().max_examples, 200))
+test_planning_against_a_model = OperationsAgainstAModel.TestCase

@@ -98,8 +98,9 @@ def test_an_unclosed_string_points_at_its_quote():
         parse('topic="ftrack')
 
 
-def test_expression_error_is_a_query_error():
-    assert issubclass(ExpressionError, QueryError)
+def test_a_caller_catching_query_errors_catches_a_bad_subscription():
+    with pytest.raises(QueryError, match="is not closed"):
+        parse('topic="ftrack')
 
 
 keys = st.lists(st.from_regex(r"[A-Za-z0-9_$\-]{1,6}", fullmatch=True), min_size=1, max_size=3).map(tuple)

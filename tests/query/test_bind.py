@@ -107,8 +107,9 @@ def test_a_value_that_cannot_be_one_is_refused(text, value, message):
         bind(parse(text), v=value)
 
 
-def test_parameter_error_is_a_query_error():
-    assert issubclass(ParameterError, QueryError)
+def test_a_caller_catching_query_errors_catches_a_bad_parameter():
+    with pytest.raises(QueryError, match="takes a list of values"):
+        bind(parse("Task where id in :v"), v=5)
 
 
 def test_binding_nothing_returns_the_same_query():

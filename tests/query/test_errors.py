@@ -85,8 +85,10 @@ def test_too_deep_nesting_is_a_query_error_not_a_crash():
     assert "too deeply" in str(error)
 
 
-def test_query_error_is_the_package_error():
-    assert issubclass(QueryError, Error)
+def test_one_except_clause_for_the_package_catches_a_query_error():
+    with pytest.raises(Error) as raised:
+        parse("Task where name is")
+    assert raised.value.text == "Task where name is"  # the query error itself, with what it knows
 
 
 def test_anything_but_text_is_a_type_error():

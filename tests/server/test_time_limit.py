@@ -48,11 +48,10 @@ def users(count, prefix):
 
 def test_the_database_stops_a_slow_statement_at_the_deadline(limited, backend):
     with limited.engine.connect() as connection, connection.begin():
-        started = time.monotonic()
+        # Let run, SLOW_SQL ends with a result (long after the hang timeout on SQLite): an error means it was stopped.
         with pytest.raises(sa.exc.DBAPIError) as stopped:
-            with limited.storage.time_limit(connection, started + 0.2):
+            with limited.storage.time_limit(connection, time.monotonic() + 0.2):
                 connection.exec_driver_sql(SLOW_SQL[limited.dialect.name])
-        assert time.monotonic() - started < 5
     assert "interrupted" in str(stopped.value.orig) or stopped.value.orig.sqlstate == "57014"
     # Outside a limit (a backend without one, a connection back in SQLite's pool) nothing is stopped.
     with backend.engine.connect() as connection, connection.begin():

@@ -57,9 +57,11 @@ def test_created_by_is_the_acting_user(call, call_as):
     assert call.query(f"select author.username from Note where id is {note['id']}")[0]["author"]["username"] == "writer"
 
 
-def test_defaults_uid_and_values(call):
+def test_a_create_without_a_key_gets_a_uuid_it_is_found_by(call):
     created = call({"action": "create", "entity_type": "Location", "entity_key": [], "entity_data": {"name": "studio.disk"}})
-    assert uuid.UUID(created[0]["data"]["id"])
+    made = created[0]["data"]["id"]
+    assert str(uuid.UUID(made)) == made  # canonical text, not merely something that parses
+    assert [row["name"] for row in call.query(f"select name from Location where id is {made}")] == ["studio.disk"]
 
 
 def test_asset_versions_number_themselves(call, project):

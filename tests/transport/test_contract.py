@@ -15,7 +15,7 @@ import uuid
 import pytest
 
 from ftrack_like_api.exceptions import ServerError
-from ftrack_like_api.transport import LocalTransport, MockTransport, Transport
+from ftrack_like_api.transport import LocalTransport, MockTransport
 
 RECORDED = pathlib.Path(__file__).resolve().parents[1] / "fixtures" / "ftrack-wire"
 
@@ -67,8 +67,7 @@ def real_server(transport):
         pytest.skip("checks what a real server does with the data; the mock only replays answers")
 
 
-def test_it_is_a_transport(transport):
-    assert isinstance(transport, Transport)
+def test_a_transport_is_its_own_context_manager(transport):
     with transport as entered:
         assert entered is transport
 
