@@ -46,9 +46,14 @@ class State(enum.Enum):
     DELETED = "deleted"
 
 
-#: The built-in locations, with the ids ftrack's own client knows them by.
+# The built-in locations, with the ids ftrack's own client knows them by.
+#: ``ftrack.origin``: where a file is before it is added to a location.
 ORIGIN_LOCATION_ID = "ce9b348f-8809-11e3-821c-20c9d081909b"
+#: ``ftrack.unmanaged``: files left where they are, by their paths.
 UNMANAGED_LOCATION_ID = "cb268ecc-8809-11e3-a7e2-20c9d081909b"
+#: ``ftrack.review``: media for review.
 REVIEW_LOCATION_ID = "cd41be70-8809-11e3-b98a-20c9d081909b"
+#: ``ftrack.connect``: files known to ftrack Connect.
 CONNECT_LOCATION_ID = "07b82a97-8cf9-11e3-9383-20c9d081909b"
+#: ``ftrack.server``: files stored on the server.
 SERVER_LOCATION_ID = "3a372bde-05bc-11e4-8908-20c9d081909b"

@@ -54,6 +54,7 @@ def encode_datetime(value: datetime.datetime) -> dict[str, str]:
 
 
 def encode_date(value: datetime.date) -> dict[str, str]:
+    """A date as the wire tags it: ``{"__type__": "date", "value": "2023-10-10"}``."""
     return {"__type__": "date", "value": value.isoformat()}
 
 

@@ -1,4 +1,4 @@
-"""The query grammar in pyparsing 3, rule for rule the EBNF of docs/querying.rst.
+"""The query grammar in pyparsing 3, rule for rule the EBNF of docs/reference/query-language.rst.
 
 This module knows pyparsing and nothing of the AST: :func:`query_grammar` takes a
 mapping from rule name to parse action, so the one module that turns parse
