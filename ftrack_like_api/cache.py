@@ -48,6 +48,7 @@ __all__ = [
     "SchemaFileCache",
     "SerialisedCache",
     "StringKeyMaker",
+    "schema_cache_folder",
 ]
 
 
@@ -372,3 +373,15 @@ def _json_encode(value: Any) -> str:
 def _items(source: Mapping[str, Any] | Iterable[tuple[str, Any]], more: Mapping[str, Any]) -> list[tuple[str, Any]]:
     """The (key, value) pairs of ``update(source, **more)``."""
     return [*(source.items() if isinstance(source, Mapping) else source), *more.items()]
+
+
+def schema_cache_folder() -> str:
+    """Where sessions keep servers' schemas by default: this user's cache folder, as the platform puts it.
+
+    (``~/.cache/ftrack-like/schemas`` on Linux, ``~/Library/Caches/ftrack-like/schemas`` on
+    macOS, ``%LOCALAPPDATA%\\ftrack-like\\Cache\\schemas`` on Windows), never a shared
+    temporary folder where another user could plant a file under a name we would read.
+    """
+    import platformdirs
+
+    return os.path.join(platformdirs.user_cache_dir("ftrack-like", appauthor=False), "schemas")

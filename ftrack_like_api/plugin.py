@@ -35,8 +35,16 @@ def plugin_files(paths: Iterable[str]) -> list[str]:
     return found
 
 
-def discover(paths: Iterable[str], session: Any, arguments: Mapping[str, Any] | None = None) -> list[str]:
-    """Import the plugins under ``paths`` and register each with ``session``; the files registered."""
+def discover(paths: Iterable[str] | str | None, session: Any, arguments: Mapping[str, Any] | None = None) -> list[str]:
+    """Import the plugins under ``paths`` and register each with ``session``; the files registered.
+
+    ``paths`` may be one string of paths joined as the platform joins them, or None for
+    ``FTRACK_EVENT_PLUGIN_PATH``.
+    """
+    if paths is None:
+        paths = os.environ.get("FTRACK_EVENT_PLUGIN_PATH", "")
+    if isinstance(paths, str):
+        paths = [path for path in paths.split(os.pathsep) if path]
     registered = []
     for path in plugin_files(paths):
         name = "ftrack_like_api_plugin_" + hashlib.sha1(path.encode()).hexdigest()[:12]

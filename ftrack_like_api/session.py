@@ -30,7 +30,7 @@ from collections.abc import MutableMapping
 from typing import Any, Callable, Iterator, Mapping, Sequence
 
 from . import wire
-from .cache import KeyMaker, SchemaFileCache, StringKeyMaker
+from .cache import KeyMaker, SchemaFileCache, StringKeyMaker, schema_cache_folder
 from .entity import Entity, EntityState
 from .event.hub import EventHub
 from .exceptions import ImmutableAttributeError, UnknownAttributeError
@@ -42,24 +42,12 @@ from .query import ast, bind, parse
 from .query_result import QueryResult
 from .schema import Kind, Schema
 from .symbol import NOT_SET, State
-from .transport import LocalTransport, Transport
+from .transport import Transport, transport_for
 from .unit_of_work import CreateEntityOperation, DeleteEntityOperation, Operations, UpdateEntityOperation, chunked
 
 __all__ = ["Session", "schema_cache_folder"]
 
 log = logging.getLogger(__name__)
-
-
-def schema_cache_folder() -> str:
-    """Where sessions keep servers' schemas by default: this user's cache folder, as the platform puts it.
-
-    (``~/.cache/ftrack-like/schemas`` on Linux, ``~/Library/Caches/ftrack-like/schemas`` on
-    macOS, ``%LOCALAPPDATA%\\ftrack-like\\Cache\\schemas`` on Windows), never a shared
-    temporary folder where another user could plant a file under a name we would read.
-    """
-    import platformdirs
-
-    return os.path.join(platformdirs.user_cache_dir("ftrack-like", appauthor=False), "schemas")
 
 
 class Session:
@@ -109,16 +97,7 @@ class Session:
         if token is not None and not self.api_user:
             self.api_user = getattr(token, "username", None)
         if transport is None:
-            if not self.server_url:
-                raise ValueError("Session needs server_url (or FTRACK_SERVER): sqlite:///studio.db, postgresql://…")
-            if not self.api_user:
-                raise ValueError("Session needs api_user (or FTRACK_API_USER): the user the session acts as")
-            if self.server_url.startswith(("http://", "https://")):
-                from .transport.http import HttpTransport  # requests loads only for a server
-
-                transport = HttpTransport(self.server_url, self.api_user, self.api_key, timeout=timeout, token=token)
-            else:
-                transport = LocalTransport(self.server_url, self.api_user)
+            transport = transport_for(self.server_url, self.api_user, self.api_key, timeout, token)
         if chunk_size is not None and chunk_size < 1:
             raise ValueError(f"chunk_size must be at least 1, not {chunk_size}")
         self.transport = transport
@@ -149,10 +128,6 @@ class Session:
             # Accepted for ftrack's scripts; events between processes are still to come.
             log.info("auto_connect_event_hub: this version's event hub runs in this process only; "
                      "events from other processes are not received yet")  # fmt: skip
-        if plugin_paths is None:
-            plugin_paths = os.environ.get("FTRACK_EVENT_PLUGIN_PATH", "")
-        if isinstance(plugin_paths, str):
-            plugin_paths = [path for path in plugin_paths.split(os.pathsep) if path]
         #: The plugin files registered with this session.
         self.plugins = discover(plugin_paths, self, plugin_arguments)
 

@@ -8,11 +8,28 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from .base import Transport
 from .local import LocalTransport
 from .mock import MockTransport
 
-__all__ = ["HttpTransport", "LocalTransport", "MockTransport", "Transport"]
+__all__ = ["HttpTransport", "LocalTransport", "MockTransport", "Transport", "transport_for"]
+
+
+def transport_for(
+    url: str | None, user: str | None, key: str | None = None, timeout: Any = (10.0, 300.0), token: Any = None
+) -> Transport:
+    """The transport for ``url``: HTTP for ``http(s)://`` (with ``key`` or ``token``), else in-process."""
+    if not url:
+        raise ValueError("Session needs server_url (or FTRACK_SERVER): sqlite:///studio.db, postgresql://…")
+    if not user:
+        raise ValueError("Session needs api_user (or FTRACK_API_USER): the user the session acts as")
+    if url.startswith(("http://", "https://")):
+        from .http import HttpTransport  # requests loads only for a server
+
+        return HttpTransport(url, user, key, timeout=timeout, token=token)
+    return LocalTransport(url, user)
 
 
 def __getattr__(name: str) -> object:

@@ -24,7 +24,6 @@ import json
 import logging
 import os
 import time
-import uuid
 from typing import Any, Callable, Mapping, Sequence
 
 import sqlalchemy as sa
@@ -42,6 +41,7 @@ from .dialects import Dialect, dialect_for
 from .integrity import Integrity
 from ..auth.permissions import PermissionDenied, Permissions, Roles
 from .reader import Reader
+from .refusals import DuplicateEntry, database_failed, error_answer, error_object, kind_of, malformed, refused
 from .seed import ADMIN_USERNAME, seed, seed_id
 from .storage import Storage
 from .upgrades import Upgrades, check_references, locked
@@ -177,7 +177,7 @@ class Backend:
         server keeps the answer for an idempotent retry this way).
         """
         if not isinstance(operations, (list, tuple)):
-            return _error("ValidationError", "A batch is a list of operations", "bad_request")
+            return error_answer("ValidationError", "A batch is a list of operations", "bad_request")
         writes = any(isinstance(o, Mapping) and isinstance(o.get("action"), str) and o["action"] in WRITE_ACTIONS for o in operations)
         timeout = self.timeout
         if not writes and self.query_timeout is not None:
@@ -189,7 +189,7 @@ class Backend:
             except _TimedOut as stopped:
                 where = "while writing" if stopped.index is None else f"at operation {stopped.index}"
                 log.warning("batch of %d operation(s) stopped %s after %.3g s", len(operations), where, timeout)
-                return _error("ServerError", f"The batch ran longer than the server's limit of {timeout:g} s and "
+                return error_answer("ServerError", f"The batch ran longer than the server's limit of {timeout:g} s and "
                                              f"was stopped {where}; nothing was changed", "timeout")  # fmt: skip
 
     def _execute(
@@ -210,7 +210,7 @@ class Backend:
                     log.info("batch hit %s, trying again (%d)", error.orig, attempt + 1)
                     time.sleep(0.05 * (attempt + 1))
                     continue
-                return _database_failed(error)
+                return database_failed(error)
         raise AssertionError("unreachable")
 
     def _run(
@@ -248,14 +248,14 @@ class Backend:
                 return results
             except ValidationError as error:
                 transaction.rollback()
-                return _validation_error(error)
+                return error_object(error)
             except sa.exc.IntegrityError as error:
                 transaction.rollback()
                 failed = getattr(error, "ftrack_index", None)
                 if grouped:
                     # A multi-row insert failed: run the batch again one row at a time to find the operation.
                     return self._run(operations, user, writes, deadline, before_commit, grouped=False)
-                return _validation_error(self._diagnose(operations, user, failed, error))
+                return error_object(self._diagnose(operations, user, failed, error))
             except BaseException:
                 transaction.rollback()
                 raise
@@ -269,15 +269,15 @@ class Backend:
 
     def _operation(self, batch: BatchContext, index: int, operation: Mapping[str, Any]) -> Any:
         if not isinstance(operation, Mapping):
-            raise ValidationError(f"An operation is an object, not {_kind(operation)}", "bad_request").at(index, None, None, None)
+            raise ValidationError(f"An operation is an object, not {kind_of(operation)}", "bad_request").at(index, None, None, None)
         action = operation.get("action")
         handler = self._actions.get(action) if isinstance(action, str) else None
         if handler is None:
             shown = action if isinstance(action, str) else None
             raise ValidationError(f"Invalid action {action!r}", "invalid_action").at(index, shown, None, None)
-        malformed = _malformed(operation)
-        if malformed is not None:
-            raise ValidationError(malformed, "bad_request").at(index, action, None, None)
+        problem = malformed(operation)
+        if problem is not None:
+            raise ValidationError(problem, "bad_request").at(index, action, None, None)
         entity_type, entity_key = operation.get("entity_type"), operation.get("entity_key")
         batch.index = index
         try:
@@ -372,7 +372,7 @@ class Backend:
     ) -> ValidationError:
         """Why operation ``index`` broke a constraint: replay what came before it, then look."""
         if index is None:
-            return _refused(error, "The database refused the batch")
+            return refused(error, "The database refused the batch")
         operation = operations[index]
         place = (index, operation.get("action"), operation.get("entity_type"), operation.get("entity_key"))
         with self.engine.connect().execution_options(ftrack_writes=True) as connection:
@@ -387,7 +387,7 @@ class Backend:
             finally:
                 transaction.rollback()
         if problem is None:
-            return _refused(error, "the database refused it").at(*place)
+            return refused(error, "the database refused it").at(*place)
         code, reason = problem
         refusal = DuplicateEntry if code in ("duplicate_key", "duplicate_value") else ValidationError
         return refusal(reason, code).at(*place)
@@ -491,12 +491,6 @@ def _check_folder(url: str, dialect: Dialect) -> None:
         raise DatabaseError(f"Cannot open the database {url}: the folder {folder} {what}")
 
 
-class DuplicateEntry(ValidationError):
-    """A create or update that would store a second row with one key or unique value (ftrack's name)."""
-
-    exception = "DuplicateEntryError"
-
-
 class _TimedOut(Exception):
     """A batch ran past its deadline; ``index`` is the operation it was at, if known."""
 
@@ -508,94 +502,3 @@ class _TimedOut(Exception):
 def _cancelled(error: sa.exc.DBAPIError) -> bool:
     """The database stopped the statement for the deadline (PostgreSQL 57014, SQLite's interrupt)."""
     return getattr(error.orig, "sqlstate", None) == "57014" or str(error.orig) == "interrupted"
-
-
-def _validation_error(error: ValidationError) -> dict[str, Any]:
-    answer = _error(getattr(error, "exception", "ValidationError"), str(error), error.code)
-    answer["operation"] = {
-        "index": error.index, "action": error.action, "entity_type": error.entity_type, "entity_key": error.entity_key,
-    }  # fmt: skip
-    if error.conflict is not None:
-        answer["conflict"] = error.conflict
-    if getattr(error, "error_id", None):
-        answer["error_id"] = error.error_id  # type: ignore[attr-defined]
-    return answer
-
-
-#: What the database says when a statement is too big or too deep for it (the request's size, not a fault).
-_TOO_LARGE = ("too many sql variables", "expression tree is too large", "parser stack overflow", "too many terms",
-              "stack depth limit exceeded", "number of parameters must be", "too many arguments")  # fmt: skip
-
-
-def _database_failed(error: sa.exc.DBAPIError) -> dict[str, Any]:
-    """The answer to a batch the database could not carry out; its details go to the log, never the client.
-
-    What the database says (its SQL, constraint names, values) is for the server's log:
-    the answer carries an error id to find it there.
-    """
-    failed = getattr(error, "ftrack_index", None)
-    where = f" at operation {failed}" if failed is not None else ""
-    if any(sign in str(error.orig).lower() for sign in _TOO_LARGE):
-        error_id = _log_failure(error, "batch too large for the database")
-        answer = _error("ValidationError", f"The batch is too large or nests too deeply for the database{where}: "
-                                           f"split it, or use 'in (…)' for many values; nothing was changed", "too_complex")  # fmt: skip
-    else:
-        error_id = _log_failure(error, "batch failed in the database")
-        answer = _error("ServerError", f"The database could not carry out the batch{where}; nothing was changed "
-                                       f"(error id {error_id} in the server's log)", "database")  # fmt: skip
-    answer["error_id"] = error_id
-    return answer
-
-
-def _refused(error: sa.exc.DBAPIError, what: str) -> ValidationError:
-    """A constraint broken in a way no check names: said plainly, the database's words logged under an error id."""
-    error_id = _log_failure(error, "the database refused a batch")
-    refusal = ValidationError(f"{what} (error id {error_id} in the server's log)", "integrity")
-    refusal.error_id = error_id  # type: ignore[attr-defined]
-    return refusal
-
-
-def _log_failure(error: BaseException, what: str) -> str:
-    """Log ``error`` with its traceback under a new error id (uuid hex), and give the id."""
-    error_id = uuid.uuid4().hex
-    log.error("%s (error id %s)", what, error_id, exc_info=error)
-    return error_id
-
-
-def _kind(value: Any) -> str:
-    """The JSON name of a value's kind, for messages."""
-    if value is None:
-        return "null"
-    return {bool: "a boolean", int: "a number", float: "a number", str: "text", list: "a list", dict: "an object"}.get(
-        type(value), type(value).__name__
-    )
-
-
-def _malformed(operation: Mapping[str, Any]) -> str | None:
-    """What is wrong with the shape of an operation's fields, or None (each field is checked when present)."""
-    for name in ("entity_type", "expression", "reset_type"):
-        value = operation.get(name)
-        if value is not None and not isinstance(value, str):
-            return f"{name} is text, not {_kind(value)}"
-    key = operation.get("entity_key")
-    if key is not None and not _scalar(key):
-        if not isinstance(key, list) or not all(_scalar(v) for v in key):
-            return f"entity_key is a value or a list of values, not {_kind(key)}" + (
-                " holding other things" if isinstance(key, list) else ""
-            )
-    data = operation.get("entity_data")
-    if data is not None and not isinstance(data, Mapping):
-        return f"entity_data is an object, not {_kind(data)}"
-    values = operation.get("values")
-    if values is not None and not (isinstance(values, list) and all(isinstance(v, str) for v in values)):
-        return f"values is a list of names, not {_kind(values)}" + (" holding other things" if isinstance(values, list) else "")
-    return None
-
-
-def _scalar(value: Any) -> bool:
-    return value is None or (isinstance(value, (str, int, float)) and not isinstance(value, bool))
-
-
-def _error(exception: str, content: str, code: str | None) -> dict[str, Any]:
-    return {"exception": exception, "content": content, "error_code": code}
-
