@@ -106,7 +106,8 @@ class Permissions:
         )  # fmt: skip
         self._by_id = statement.where(users.c.id == sa.bindparam("user"))
         self._by_name = statement.where(users.c.username == sa.bindparam("user"))
-        self._ancestry: dict[str, frozenset[str]] = {}
+        #: What the rules make of each type, worked out once.
+        self._kinds: dict[str, str] = {}
 
     # --- who --------------------------------------------------------------------------------
 
@@ -131,20 +132,31 @@ class Permissions:
         if action == "reset_remote" and reset_type == "api_key":
             return  # yourself, or anyone if admin: the backend checks (it knows the key's owner)
         type_name = operation.get("entity_type")
-        if not isinstance(type_name, str) or type_name not in self.schema:
-            return  # the writer says what is wrong with it
-        family = self._family(type_name)
-        if family & ROLE_TYPES:
+        kind = self._kinds.get(type_name) if isinstance(type_name, str) else None
+        if kind is None:
+            if not isinstance(type_name, str) or type_name not in self.schema:
+                return  # the writer says what is wrong with it
+            kind = self._kinds[type_name] = self._kind(type_name)
+        if kind == "role":
             raise PermissionDenied(
                 f"{type_name} is changed by administrators with 'ftrack-like user role/grant/revoke', "
                 "not through the API", "permission",
             )  # fmt: skip
-        if family & ACCOUNT_TYPES:
-            self._check_account(principal, action, type_name, operation, reset_type)
-        elif not principal.studio and not self.schema[type_name].project and type_name not in PERSONAL_TYPES:
+        if kind == "account":
+            self._check_account(principal, action, str(type_name), operation, reset_type)
+        elif kind == "studio" and not principal.studio:
             raise PermissionDenied(
                 f"{type_name} is studio-wide: only users whose role covers every project change it", "permission"
             )
+
+    def _kind(self, type_name: str) -> str:
+        """What the rules make of a type: ``role``, ``account``, ``studio`` (studio-wide) or ``project``."""
+        family = frozenset(t.name for t in self.schema.ancestry(type_name))
+        if family & ROLE_TYPES:
+            return "role"
+        if family & ACCOUNT_TYPES:
+            return "account"
+        return "studio" if not self.schema[type_name].project and type_name not in PERSONAL_TYPES else "project"
 
     def _check_account(
         self, principal: Principal, action: str, type_name: str, operation: Mapping[str, Any], reset_type: Any
@@ -191,12 +203,6 @@ class Permissions:
                     raise PermissionDenied(
                         f"this {type_name} would be in a project {principal.username} may not change", "permission"
                     ).at(index, action, type_name, list(key.values()))
-
-    def _family(self, type_name: str) -> frozenset[str]:
-        family = self._ancestry.get(type_name)
-        if family is None:
-            family = self._ancestry[type_name] = frozenset(t.name for t in self.schema.ancestry(type_name))
-        return family
 
 
 def principal_of(user_id: str, username: str, grants: Iterable[tuple[str | None, bool | None, str | None]]) -> Principal:
