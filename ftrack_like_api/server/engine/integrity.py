@@ -11,6 +11,9 @@ row, and the batch stores nothing.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 import sqlalchemy as sa
 
 from ...exceptions import ValidationError
@@ -32,45 +35,65 @@ class Integrity:
         touched = batch.contexts
         if not touched:
             return
-        context, kinds = self.contexts, self.object_types
-        parent, parent_kind, own_kind = context.alias("parent"), kinds.alias("parent_kind"), kinds.alias("own_kind")
-        rows = batch.connection.execute(
-            sa.select(context.c.id, context.c.name, context.c.context_type, context.c.parent_id,
-                      own_kind.c.name.label("kind"), parent.c.id.label("found_parent"),
-                      parent.c.context_type.label("parent_type"), parent_kind.c.name.label("parent_kind"),
-                      parent_kind.c.is_leaf.label("parent_is_leaf"))
-            .select_from(context.outerjoin(parent, parent.c.id == context.c.parent_id)
-                         .outerjoin(parent_kind, parent_kind.c.id == parent.c.object_type_id)
-                         .outerjoin(own_kind, own_kind.c.id == context.c.object_type_id))
-            .where(self.dialect.in_values(context.c.id, list(touched)))
-        ).all()  # fmt: skip
+        context, connection = self.contexts, batch.connection
+        # What the batch made it knows already (its rows follow its updates); the rest is read.
+        rows: dict[Any, Mapping[str, Any]] = {}
+        stored = []
+        for key in touched:
+            made = batch.created.get(key)
+            if made is not None and "context_type" in made:
+                rows[key] = made
+            else:
+                stored.append(key)
+        columns = (context.c.id, context.c.name, context.c.context_type, context.c.parent_id, context.c.object_type_id)
+        if stored:
+            for read in connection.execute(sa.select(*columns).where(self.dialect.in_values(context.c.id, stored))).mappings():
+                rows[read["id"]] = dict(read)
+        parents: dict[Any, Any] = {}  # parent id -> its object type (None for a project)
+        outside = []
+        for parent in {row.get("parent_id") for row in rows.values()} - {None}:
+            made = batch.created.get(parent)
+            if made is not None and "context_type" in made:
+                parents[parent] = made.get("object_type_id")
+            else:
+                outside.append(parent)
+        if outside:
+            found = connection.execute(
+                sa.select(context.c.id, context.c.object_type_id).where(self.dialect.in_values(context.c.id, outside))
+            )  # fmt: skip
+            parents.update((row.id, row.object_type_id) for row in found)
+        kinds = {row.id: row for row in connection.execute(sa.select(self.object_types.c.id, self.object_types.c.name,
+                                                                         self.object_types.c.is_leaf))}  # fmt: skip
         projects = []
-        for row in rows:
-            what = row.kind or ("Project" if row.context_type == "show" else "context")
-            place = touched[row.id]
-            if not (row.name or "").strip():
+        for key, row in rows.items():
+            own = kinds.get(row.get("object_type_id"))
+            what = own.name if own is not None else ("Project" if row.get("context_type") == "show" else "context")
+            place = touched[key]
+            if not (row.get("name") or "").strip():
                 raise _refused(f"A {what} needs a name that is not empty", "empty_name", place)
-            if row.context_type == "show":
+            if row.get("context_type") == "show":
                 projects.append(row)
-                if row.parent_id is not None:
+                if row.get("parent_id") is not None:
                     raise _refused("A Project sits at the top: it has no parent", "bad_parent", place)
                 continue
-            if row.parent_id is None:
+            parent = row.get("parent_id")
+            if parent is None:
                 raise _refused(f"A {what} needs a parent (a project, or a context under one)", "missing_parent", place)
-            if row.found_parent is None:
+            if parent not in parents:
                 continue  # the database's own constraint says which parent is missing
-            if row.parent_is_leaf:
-                raise _refused(f"A {what} cannot be under a {row.parent_kind}: a {row.parent_kind} has no children",
+            above = kinds.get(parents[parent])
+            if above is not None and above.is_leaf:
+                raise _refused(f"A {what} cannot be under a {above.name}: a {above.name} has no children",
                                "bad_parent", place)  # fmt: skip
         if projects:
-            names = [row.name for row in projects]
-            taken = batch.connection.execute(
+            names = [row.get("name") for row in projects]
+            taken = connection.execute(
                 sa.select(context.c.name, sa.func.count()).where(context.c.context_type == "show", context.c.name.in_(names))
                 .group_by(context.c.name).having(sa.func.count() > 1)
             ).all()  # fmt: skip
             if taken:
                 name = taken[0][0]
-                place = next(touched[row.id] for row in projects if row.name == name)
+                place = next(touched[row["id"]] for row in projects if row.get("name") == name)
                 raise _refused(f"Another project is called {name!r} already: a project's name is its own", "duplicate_name", place)
 
 

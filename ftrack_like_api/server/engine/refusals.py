@@ -93,7 +93,7 @@ def malformed(operation: Mapping[str, Any]) -> str | None:
     """What is wrong with the shape of an operation's fields, or None (each field is checked when present)."""
     for name in ("entity_type", "expression", "reset_type"):
         value = operation.get(name)
-        if value is not None and not isinstance(value, str):
+        if value is not None and type(value) is not str and not isinstance(value, str):
             return f"{name} is text, not {kind_of(value)}"
     key = operation.get("entity_key")
     if key is not None and not _scalar(key):
@@ -102,7 +102,7 @@ def malformed(operation: Mapping[str, Any]) -> str | None:
                 " holding other things" if isinstance(key, list) else ""
             )
     data = operation.get("entity_data")
-    if data is not None and not isinstance(data, Mapping):
+    if data is not None and type(data) is not dict and not isinstance(data, Mapping):
         return f"entity_data is an object, not {kind_of(data)}"
     values = operation.get("values")
     if values is not None and not (isinstance(values, list) and all(isinstance(v, str) for v in values)):
@@ -110,8 +110,12 @@ def malformed(operation: Mapping[str, Any]) -> str | None:
     return None
 
 
+#: The types a key value may have (JSON's: a bool is not one).
+_SCALARS = frozenset({str, int, float, type(None)})
+
+
 def _scalar(value: Any) -> bool:
-    return value is None or (isinstance(value, (str, int, float)) and not isinstance(value, bool))
+    return type(value) in _SCALARS or (isinstance(value, (str, int, float)) and not isinstance(value, bool))
 
 
 def error_answer(exception: str, content: str, code: str | None) -> dict[str, Any]:
