@@ -17,18 +17,19 @@ POSTGRES = os.environ.get("FTRACK_LIKE_TEST_POSTGRES", "postgresql://postgres@12
 
 
 @contextlib.contextmanager
-def scratch_database(kind: str) -> Iterator[str]:
-    """The URL of a new, empty database of ``kind`` (``sqlite`` or ``postgresql``), removed afterwards."""
+def scratch_database(kind: str, postgres: str = POSTGRES, prefix: str = "bench") -> Iterator[str]:
+    """The URL of a new, empty database of ``kind`` (``sqlite`` or ``postgresql``, a schema of its own
+    in the server ``postgres`` names), removed afterwards."""
     if kind == "sqlite":
-        with tempfile.TemporaryDirectory() as folder:
-            yield f"sqlite:///{folder}/bench.db"
+        with tempfile.TemporaryDirectory(prefix=f"{prefix}-") as folder:
+            yield f"sqlite:///{folder}/{prefix}.db"
         return
-    schema = f"bench_{uuid.uuid4().hex[:10]}"
-    admin = sa.create_engine(POSTGRES.replace("postgresql://", "postgresql+psycopg://", 1))
+    schema = f"{prefix}_{uuid.uuid4().hex[:10]}"
+    admin = sa.create_engine(postgres.replace("postgresql://", "postgresql+psycopg://", 1))
     with admin.begin() as connection:
         connection.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
     try:
-        yield f"{POSTGRES}{'&' if '?' in POSTGRES else '?'}options=-csearch_path%3D{schema}"
+        yield f"{postgres}{'&' if '?' in postgres else '?'}options=-csearch_path%3D{schema}"
     finally:
         with admin.begin() as connection:
             connection.exec_driver_sql(f'DROP SCHEMA "{schema}" CASCADE')

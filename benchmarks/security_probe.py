@@ -63,7 +63,7 @@ import uuid
 from typing import Any, Callable, Iterator
 
 import requests
-import sqlalchemy as sa
+from scratch import scratch_database
 
 #: Words of SQL, of the drivers and of the database's errors that must never reach a client
 #: (unless the request carried them itself). Constraint names are ``uq_<table>_<column>``
@@ -77,25 +77,11 @@ SQL_TEXT = re.compile(
 # --- the server ----------------------------------------------------------------------------
 
 
-@contextlib.contextmanager
-def fresh_database(url: str | None) -> Iterator[str]:
+def fresh_database(url: str | None) -> Any:
     """A new empty database: a SQLite file in a temporary folder, or a new schema in ``url``, dropped afterwards."""
-    if url is None:
-        with tempfile.TemporaryDirectory(prefix="security-probe-") as folder:
-            yield f"sqlite:///{folder}/studio.db"
-        return
-    if not url.startswith("postgresql"):
+    if url is not None and not url.startswith("postgresql"):
         raise SystemExit("--database takes a postgresql:// URL (without it, a new SQLite file is used)")
-    schema = f"probe_{uuid.uuid4().hex[:10]}"
-    engine = sa.create_engine(url.replace("postgresql://", "postgresql+psycopg://", 1))
-    with engine.begin() as connection:
-        connection.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
-    try:
-        yield f"{url}{'&' if '?' in url else '?'}options=-csearch_path%3D{schema}"
-    finally:
-        with engine.begin() as connection:
-            connection.exec_driver_sql(f'DROP SCHEMA "{schema}" CASCADE')
-        engine.dispose()
+    return scratch_database("sqlite" if url is None else "postgresql", url or "", prefix="probe")
 
 
 class Cli:

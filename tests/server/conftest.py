@@ -49,3 +49,18 @@ def call(backend):
 def call_as(backend):
     """``call_as("jo")``: a client acting as another user."""
     return lambda username: Batch(backend, user=username)
+
+
+@pytest.fixture(scope="module")
+def server(backend):
+    """A real uvicorn server on 127.0.0.1 (an ephemeral port) serving the module's backend: its URL."""
+    from ftrack_like_api.server.app import create_app, serving
+
+    with serving(create_app(backend)) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def admin_key(backend):
+    """An API key of the seeded admin's, on the module's backend."""
+    return backend.auth.create_key("admin", "tests")

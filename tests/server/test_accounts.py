@@ -11,13 +11,6 @@ import uuid
 import pytest
 import requests
 
-from ftrack_like_api.server.app import create_app, serving
-
-
-@pytest.fixture(scope="module")
-def server(backend):
-    with serving(create_app(backend)) as url:
-        yield url
 
 
 @pytest.fixture(scope="module")

@@ -24,12 +24,6 @@ SQL_WORDS = ("SELECT ", "INSERT ", "UPDATE ", "WHERE ", "LINE ", "operator does 
 
 
 @pytest.fixture(scope="module")
-def server(backend):
-    with serving(create_app(backend)) as url:
-        yield url
-
-
-@pytest.fixture(scope="module")
 def http(backend, server):
     """POST a body (text, sent as UTF-8 with surrogates kept as given) to /api in strict mode."""
     key = backend.auth.create_key("admin", "bad input tests")

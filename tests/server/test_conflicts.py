@@ -8,7 +8,6 @@ import pytest
 import requests
 
 from ftrack_like_api import ConflictError
-from ftrack_like_api.server.app import create_app, serving
 from ftrack_like_api.session import Session
 
 
@@ -32,17 +31,6 @@ def project(call):
 @pytest.fixture
 def task(call, project):
     return call.create("Task", name="comp", parent_id=project["id"], bid=2.5)
-
-
-@pytest.fixture(scope="module")
-def server(backend):
-    with serving(create_app(backend)) as url:
-        yield url
-
-
-@pytest.fixture(scope="module")
-def admin_key(backend):
-    return backend.auth.create_key("admin", "conflict tests")
 
 
 # --- the wire -----------------------------------------------------------------------------------

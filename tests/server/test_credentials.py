@@ -3,25 +3,12 @@
 import logging
 import uuid
 
-import pytest
 import requests
 import sqlalchemy as sa
 
 from ftrack_like_api import signin
 from ftrack_like_api.cli import main
-from ftrack_like_api.server.app import create_app, serving
 from ftrack_like_api.server.auth.throttle import MAX_FAILURES, MAX_NAME_FAILURES
-
-
-@pytest.fixture(scope="module")
-def server(backend):
-    with serving(create_app(backend)) as url:
-        yield url
-
-
-@pytest.fixture(scope="module")
-def admin_key(backend):
-    return backend.auth.create_key("admin", "credential tests")
 
 
 class FromAddress(requests.adapters.HTTPAdapter):

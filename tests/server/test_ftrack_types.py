@@ -17,7 +17,6 @@ import sqlalchemy as sa
 from ftrack_like_api.exceptions import ServerError
 from ftrack_like_api.schema import Schema
 from ftrack_like_api.server import Backend
-from ftrack_like_api.server.app import create_app, serving
 from ftrack_like_api.server.engine.seed import ADMIN_USERNAME, seed_id
 from ftrack_like_api.session import Session
 
@@ -83,12 +82,6 @@ def test_a_version_status_change_is_an_asset_version_status_change(call, studio)
 
 
 # --- timers --------------------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def server(backend):
-    with serving(create_app(backend)) as url:
-        yield url
 
 
 @pytest.fixture(params=["embedded", "http"])

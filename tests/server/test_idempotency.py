@@ -19,17 +19,6 @@ from ftrack_like_api.session import Session
 from ftrack_like_api.transport.http import HttpTransport
 
 
-@pytest.fixture(scope="module")
-def server(backend):
-    with serving(create_app(backend)) as url:
-        yield url
-
-
-@pytest.fixture(scope="module")
-def admin_key(backend):
-    return backend.auth.create_key("admin", "idempotency tests")
-
-
 def post(url, batch, key, idempotency_key, come_back=True, **headers):
     """POST a batch as a client does: asked to come back while the batch runs, it comes back."""
     headers = {"ftrack-user": "admin", "ftrack-api-key": key, "content-type": "application/json",
