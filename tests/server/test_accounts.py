@@ -12,7 +12,6 @@ import pytest
 import requests
 
 
-
 @pytest.fixture(scope="module")
 def users(backend):
     """Ids and keys of ``admin``, ``jo`` and ``ann`` (normal users)."""
