@@ -1,4 +1,5 @@
-"""A throwaway database for a benchmark: a new SQLite file, or a PostgreSQL schema of its own.
+"""Throwaway things for a benchmark: a database (a new SQLite file, or a PostgreSQL schema of its
+own) and a served ``ftrack-like serve`` process on a free port.
 
 PostgreSQL is ``FTRACK_LIKE_TEST_POSTGRES`` (default postgresql://postgres@127.0.0.1:5432/test).
 """
@@ -7,10 +8,14 @@ from __future__ import annotations
 
 import contextlib
 import os
+import socket
+import subprocess
 import tempfile
+import time
 import uuid
 from typing import Iterator
 
+import requests
 import sqlalchemy as sa
 
 POSTGRES = os.environ.get("FTRACK_LIKE_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
@@ -34,3 +39,44 @@ def scratch_database(kind: str, postgres: str = POSTGRES, prefix: str = "bench")
         with admin.begin() as connection:
             connection.exec_driver_sql(f'DROP SCHEMA "{schema}" CASCADE')
         admin.dispose()
+
+
+def free_port() -> int:
+    """A port on 127.0.0.1 that nothing listens on (it was free a moment ago)."""
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    sock.close()
+    return port
+
+
+@contextlib.contextmanager
+def served_process(executable: str, database: str, workers: int = 1) -> Iterator[str]:
+    """``ftrack-like serve --workers N`` as its own process, once ``/ready`` answers; its URL."""
+    port = free_port()
+    log = tempfile.TemporaryFile("w+")
+    server = subprocess.Popen([executable, "serve", "--port", str(port), "--workers", str(workers),
+                               "--database", database, "--log-level", "warning"],
+                              stdout=subprocess.DEVNULL, stderr=log)  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if requests.get(f"{url}/ready", timeout=1).status_code == 200:
+                    break
+            except requests.RequestException:
+                pass
+            if server.poll() is not None or time.monotonic() > deadline:
+                log.seek(0)
+                raise RuntimeError(f"the server did not come up:\n{log.read()[-3000:]}")
+            time.sleep(0.1)
+        yield url
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
+        log.close()

@@ -45,14 +45,12 @@ from __future__ import annotations
 
 import argparse
 import concurrent.futures
-import contextlib
 import dataclasses
 import json
 import os
 import random
 import re
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -60,10 +58,10 @@ import tempfile
 import threading
 import time
 import uuid
-from typing import Any, Callable, Iterator
+from typing import Any, Callable
 
 import requests
-from scratch import scratch_database
+from scratch import scratch_database, served_process
 
 #: Words of SQL, of the drivers and of the database's errors that must never reach a client
 #: (unless the request carried them itself). Constraint names are ``uq_<table>_<column>``
@@ -101,44 +99,9 @@ class Cli:
         return self("key", "create", "--user", user, "--name", "probe").strip().splitlines()[-1]
 
 
-def free_port() -> int:
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    sock.close()
-    return port
-
-
-@contextlib.contextmanager
-def served(cli: Cli, workers: int) -> Iterator[str]:
-    """``ftrack-like serve --workers N`` as its own process, once ``/ready`` answers; its URL."""
-    port = free_port()
-    log = tempfile.TemporaryFile("w+")
-    server = subprocess.Popen([cli.executable, "serve", "--port", str(port), "--workers", str(workers),
-                               "--database", cli.database, "--log-level", "warning"],
-                              stdout=subprocess.DEVNULL, stderr=log)  # fmt: skip
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if requests.get(f"{url}/ready", timeout=1).status_code == 200:
-                    break
-            except requests.RequestException:
-                pass
-            if server.poll() is not None or time.monotonic() > deadline:
-                log.seek(0)
-                raise RuntimeError(f"the server did not come up:\n{log.read()[-3000:]}")
-            time.sleep(0.1)
-        yield url
-    finally:
-        server.terminate()
-        try:
-            server.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
-        log.close()
+def served(cli: Cli, workers: int) -> Any:
+    """``ftrack-like serve --workers N`` on the probe's database, once ``/ready`` answers; its URL."""
+    return served_process(cli.executable, cli.database, workers)
 
 
 # --- talking to it -------------------------------------------------------------------------

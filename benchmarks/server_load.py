@@ -17,28 +17,17 @@ import json
 import os
 import pathlib
 import shutil
-import socket
 import statistics
-import subprocess
 import sys
 import threading
 import time
 
-import requests
 
 from ftrack_like_api.server import Backend
 from ftrack_like_api.transport.http import HttpTransport
-from scratch import scratch_database
+from scratch import scratch_database, served_process
 
 QUERY = [{"action": "query", "expression": "select name from Status limit 1"}]
-
-
-def free_port() -> int:
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    sock.close()
-    return port
 
 
 def load(url: str, key: str, clients: int, seconds: float) -> dict[str, float]:
@@ -91,28 +80,9 @@ def main() -> int:
         with scratch_database(kind) as url_of_database:
             with Backend.from_url(url_of_database) as backend:
                 key = backend.auth.create_key("admin", "load")
-            port = free_port()
-            server = subprocess.Popen([executable, "serve", "--port", str(port), "--workers", str(options.workers),
-                                       "--database", url_of_database, "--log-level", "warning"],
-                                      stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)  # fmt: skip
-            url = f"http://127.0.0.1:{port}"
-            try:
-                deadline = time.monotonic() + 60
-                while True:
-                    try:
-                        if requests.get(f"{url}/ready", timeout=1).status_code == 200:
-                            break
-                    except requests.ConnectionError:
-                        pass
-                    if time.monotonic() > deadline or server.poll() is not None:
-                        print("the server did not come up", file=sys.stderr)
-                        return 1
-                    time.sleep(0.1)
+            with served_process(executable, url_of_database, options.workers) as url:
                 load(url, key, 1, 1.0)  # warm up
                 report[kind] = [load(url, key, clients, options.seconds) for clients in (1, 8, 32)]
-            finally:
-                server.terminate()
-                server.communicate(timeout=30)
         print(f"\n{kind}, {options.workers} worker(s): select name from Status limit 1")
         for row in report[kind]:
             print(f"  {row['clients']:3d} clients  {row['requests_per_second']:8.0f} req/s  "

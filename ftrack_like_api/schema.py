@@ -213,6 +213,7 @@ class Schema:
         self.types: dict[str, EntityType] = {t.name: t for t in types}
         self._check()
         self._export: list[dict[str, Any]] | None = None
+        self._hash: str | None = None
 
     def __getitem__(self, name: str) -> EntityType:
         try:
@@ -266,8 +267,10 @@ class Schema:
     def hash(self) -> str:
         """The hash of :meth:`to_ftrack` that the official client computes of the schemas it caches
         (``md5`` of ``json.dumps(schemas, sort_keys=True)``), so its schema cache hits."""
-        text = json.dumps(self.to_ftrack(), sort_keys=True)
-        return hashlib.md5(text.encode("utf-8"), usedforsecurity=False).hexdigest()
+        if self._hash is None:  # every session's start asks for it: worked out once
+            text = json.dumps(self.to_ftrack(), sort_keys=True)
+            self._hash = hashlib.md5(text.encode("utf-8"), usedforsecurity=False).hexdigest()
+        return self._hash
 
     # --- reading ------------------------------------------------------------------------
 

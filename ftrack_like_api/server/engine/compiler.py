@@ -52,6 +52,8 @@ class Compiler:
         self.dialect = storage.dialect
         self._filters: dict[str, tuple[tuple[tuple[str, Any], ...], ...]] = {}
         self._meanings: dict[tuple[str, str], list[tuple[EntityType, Attribute]]] = {}
+        #: The meaning chosen for a name a type's subtypes define, by (type, name, whether a path goes on).
+        self._chosen: dict[tuple[str, str, bool], Attribute | None] = {}
 
     # --- names ----------------------------------------------------------------------------
 
@@ -72,10 +74,13 @@ class Compiler:
         """
         attribute = entity_type.attributes.get(name)
         if attribute is None:
-            meanings = self.meanings(entity_type, name)
-            if then and any(a.kind is not Kind.SCALAR for _, a in meanings):
-                meanings = [(t, a) for t, a in meanings if a.kind is not Kind.SCALAR]
-            attribute = max(meanings, key=lambda meaning: self._holders(meaning[0]))[1] if meanings else None
+            key = (entity_type.name, name, then)
+            if key not in self._chosen:
+                meanings = self.meanings(entity_type, name)
+                if then and any(a.kind is not Kind.SCALAR for _, a in meanings):
+                    meanings = [(t, a) for t, a in meanings if a.kind is not Kind.SCALAR]
+                self._chosen[key] = max(meanings, key=lambda meaning: self._holders(meaning[0]))[1] if meanings else None
+            attribute = self._chosen[key]
         if attribute is None or (attribute.hidden and name not in entity_type.classifier):
             visible = [a for a, spec in entity_type.attributes.items() if not spec.hidden]
             raise QueryError(f"{entity_type.name} has no attribute {name!r}{self.schema.suggest(name, visible)}", text)

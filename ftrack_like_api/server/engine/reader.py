@@ -271,7 +271,10 @@ class Reader:
             # Project.status): the rows of other subtypes do not get it.
             owners = parents
             if name not in entity_type.attributes:
-                owners = [(c, row) for c, row in parents if self.schema[c["__entity_type__"]].attributes.get(name) == attribute]
+                means: dict[str, bool] = {}  # per concrete type: whether its `name` is this attribute
+                for concrete in {c["__entity_type__"] for c, _ in parents}:
+                    means[concrete] = self.schema[concrete].attributes.get(name) == attribute
+                owners = [(c, row) for c, row in parents if means[c["__entity_type__"]]]
             if attribute.kind is Kind.REFERENCE:
                 via = index[attribute.via[0]]
                 wanted = {row[via] for _, row in owners} - {None}
