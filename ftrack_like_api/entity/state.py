@@ -29,7 +29,7 @@ if TYPE_CHECKING:
 
     E = TypeVar("E", bound=Entity)
 
-__all__ = ["NO_LOCAL", "EntityState", "RemoteValues"]
+__all__ = ["EntityState", "NO_LOCAL", "RemoteValues"]
 
 #: The local values of an entity changed in no way: one shared, read-only, empty mapping
 #: (a dict per entity would cost 64 bytes each, for the many entities only ever read).
