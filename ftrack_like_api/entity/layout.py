@@ -3,8 +3,8 @@
 A session may hold 100,000 entities merged from a handful of query shapes. A dict per
 entity repeats the same keys in each (272 bytes for seven values); here the entities
 merged with the same attribute names share one :class:`Layout` — the names, in order,
-and where each one is — and each holds only a tuple of its values in that order (96
-bytes for seven). The entities of one answer also share one :class:`Shape`: their
+and where each one is — and each holds only a tuple of its values in that order (104
+bytes for seven, the shape included). The entities of one answer also share one :class:`Shape`: their
 session, their layout, and the keys of that answer's entities of their type (what a
 read of a never-fetched attribute fetches along).
 
@@ -32,6 +32,9 @@ Gather = Callable[[tuple[Any, ...]], tuple[Any, ...]]
 #: Layouts kept for reuse at most (a program asking for more distinct sets of attribute
 #: names than this still works; the extra layouts are simply not shared).
 _MAX_LAYOUTS = 10_000
+#: Ways to widen a layout, and layouts a shape moved to, remembered at most per layout or
+#: shape (a few in practice; past this, they are worked out again each time).
+_MAX_REMEMBERED = 256
 
 
 class Layout:
@@ -79,7 +82,8 @@ class Layout:
                 found = (wide, lambda data: (data[offset],))
             else:
                 found = (wide, itemgetter(*positions))
-            self._wider[other] = found
+            if len(self._wider) < _MAX_REMEMBERED:
+                self._wider[other] = found
         return found
 
     def __repr__(self) -> str:
@@ -115,7 +119,9 @@ class Shape:
             moved = self._moved = {}
         shape = moved.get(layout)
         if shape is None:
-            shape = moved[layout] = Shape(self.session, layout, self.group)
+            shape = Shape(self.session, layout, self.group)
+            if len(moved) < _MAX_REMEMBERED:
+                moved[layout] = shape
         return shape
 
     def __repr__(self) -> str:
