@@ -51,13 +51,16 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def served_process(executable: str, database: str, workers: int = 1) -> Iterator[str]:
-    """``ftrack-like serve --workers N`` as its own process, once ``/ready`` answers; its URL."""
+def served_process(
+    executable: str, database: str, workers: int = 1, environment: dict[str, str] | None = None
+) -> Iterator[str]:
+    """``ftrack-like serve --workers N`` as its own process (in ``environment``, default this one's), once
+    ``/ready`` answers; its URL."""
     port = free_port()
     log = tempfile.TemporaryFile("w+")
     server = subprocess.Popen([executable, "serve", "--port", str(port), "--workers", str(workers),
                                "--database", database, "--log-level", "warning"],
-                              stdout=subprocess.DEVNULL, stderr=log)  # fmt: skip
+                              stdout=subprocess.DEVNULL, stderr=log, env=environment)  # fmt: skip
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 60
