@@ -43,7 +43,14 @@ from .query_result import QueryResult
 from .schema import Kind, Schema
 from .symbol import NOT_SET, State
 from .transport import Transport, transport_for
-from .unit_of_work import CreateEntityOperation, DeleteEntityOperation, Operations, UpdateEntityOperation, chunked
+from .unit_of_work import (
+    CreateEntityOperation,
+    DeleteEntityOperation,
+    Operations,
+    UpdateEntityOperation,
+    batch_limits,
+    chunked,
+)
 
 __all__ = ["Session", "schema_cache_folder"]
 
@@ -335,19 +342,32 @@ class Session:
         return self._entities_in(State.DELETED)
 
     def commit(self) -> None:
-        """Send every recorded change in one batch (or ``chunk_size`` batches), then forget them.
+        """Send every recorded change, then forget them: in one batch, or several when it is large.
 
-        If the server refuses, nothing of that batch is stored, a ServerError says which
-        operation and why, and every change is still recorded here: fix it and commit
-        again, or ``rollback()``. With ``check_conflicts``, a value changed on the server
-        since this session read it is a ConflictError: read it again, set it, and commit.
+        A batch holds at most what the server takes (its ``max_operations`` and ``max_body``;
+        a server that does not say gets 10,000 operations and 16 MiB), and at most
+        ``chunk_size`` operations when the session has one. Each batch is one transaction
+        and carries its own idempotency key. If the server refuses one, nothing of that
+        batch is stored and a ServerError says which operation and why; the batches before
+        it are stored and settled here, and every change of that batch and the ones after
+        it is still recorded: fix it and commit again, or ``rollback()``. With
+        ``check_conflicts``, a value changed on the server since this session read it is a
+        ConflictError: read it again, set it, and commit.
         """
         with self._lock:
             batch = self.recorded_operations.plan(wire.encode_value, expect=self.check_conflicts)
             if not batch:
                 return
-            for chunk in chunked(batch, self.chunk_size):
-                results = self.call(chunk)
+            chunks = chunked(batch, *batch_limits(self.server_information, self.chunk_size))
+            for index, chunk in enumerate(chunks):
+                try:
+                    results = self.call(chunk)
+                except Exception:
+                    if len(chunks) > 1:
+                        log.warning("commit: batch %d of %d failed; %d operation(s) before it are stored, %d stay pending",
+                                    index + 1, len(chunks), sum(map(len, chunks[:index])),
+                                    sum(map(len, chunks[index:])))  # fmt: skip
+                    raise
                 touched = self._committed(chunk, results)
                 if self.cache is not None:
                     self.loader.keep(touched)  # what changed, not the whole session: cost follows the change
