@@ -29,7 +29,7 @@ import uuid
 from collections.abc import MutableMapping
 from typing import Any, Callable, Iterator, Mapping, Sequence
 
-from . import wire
+from . import collector, wire
 from .cache import KeyMaker, SchemaFileCache, StringKeyMaker, schema_cache_folder
 from .entity import Entity, EntityState
 from .event.hub import EventHub
@@ -73,7 +73,8 @@ class Session:
     With ``check_conflicts``, a commit fails with :class:`~ftrack_like_api.exceptions.ConflictError`
     instead of overwriting a value someone changed since this session read it (our server
     only; off by default, as ftrack has no such check). With ``pause_gc``, Python's cyclic
-    garbage collector is paused while a query's answer is merged — for the whole process,
+    garbage collector is paused while a query's answer is merged and while a commit plans,
+    sends and settles its batches — for the whole process,
     every thread of it: faster merges of big answers in a script that owns its process,
     never what a plugin inside Maya or Nuke should do (off by default).
     """
@@ -114,7 +115,7 @@ class Session:
         self.chunk_size = chunk_size
         #: Whether a commit sends the values its updates replace, for the server to check.
         self.check_conflicts = check_conflicts
-        #: Whether merging a query's answer pauses the cyclic garbage collector (process-wide).
+        #: Whether merging a query's answer, and a commit, pause the cyclic garbage collector (process-wide).
         self.pause_gc = pause_gc
         self.identity_map = IdentityMap()
         self.recorded_operations = Operations()
@@ -354,7 +355,7 @@ class Session:
         ``check_conflicts``, a value changed on the server since this session read it is a
         ConflictError: read it again, set it, and commit.
         """
-        with self._lock:
+        with self._lock, collector.paused() if self.pause_gc else contextlib.nullcontext():
             batch = self.recorded_operations.plan(wire.encode_value, expect=self.check_conflicts)
             if not batch:
                 return
