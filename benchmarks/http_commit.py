@@ -6,7 +6,8 @@
 Session records ``--creates`` Task creates under a new shot and the commit is timed, as a
 whole and in two parts: the HTTP calls (sending, the server's transaction, the answer
 coming back, decoding it) and the rest, the client's (planning the batch, splitting it,
-settling and merging the answers). Each run is timed with Python's cyclic garbage
+settling and merging the answers), and the CPU time the client and the server process
+spent on it (which a busy machine disturbs far less than the wall clock). Each run is timed with Python's cyclic garbage
 collector on (the default) and with ``Session(pause_gc=True)``. ``--creates 60000``
 commits more than the server takes in one batch (50,000): the commit goes as two.
 Medians to the terminal and to benchmarks/results/http_commit.json.
@@ -26,7 +27,7 @@ from typing import Any
 
 from ftrack_like_api import Session
 from ftrack_like_api.server import Backend
-from scratch import scratch_database, served_process
+from scratch import ServedUrl, cpu_seconds, scratch_database, served_process
 
 
 class Timed:
@@ -47,9 +48,10 @@ class Timed:
         self.transport.close()
 
 
-def commit_runs(url: str, key: str, creates: int, repeat: int, pause_gc: bool) -> dict[str, Any]:
-    """``repeat`` commits of ``creates`` Task creates each: medians of the whole and of its parts, in seconds."""
-    totals, calls, batches = [], [], 0
+def commit_runs(url: ServedUrl, key: str, creates: int, repeat: int, pause_gc: bool) -> dict[str, Any]:
+    """``repeat`` commits of ``creates`` Task creates each: medians of the whole and of its parts, in seconds,
+    and the CPU time the client and the server (one worker: one process) spent on each."""
+    totals, calls, client_cpu, server_cpu, batches = [], [], [], [], 0
     with Session(server_url=url, api_user="admin", api_key=key, schema_cache_path=False, pause_gc=pause_gc) as session:
         project = session.query('Project where name is "bench"').first() or session.create(
             "Project", {"name": "bench", "project_schema": session.query("ProjectSchema").first()}
@@ -63,15 +65,18 @@ def commit_runs(url: str, key: str, creates: int, repeat: int, pause_gc: bool) -
                 session.create("Task", {"name": f"t{n}", "parent": shot})
             session.transport = timed  # type: ignore[assignment]
             timed.seconds, timed.calls = 0.0, 0
-            started = time.perf_counter()
+            started, cpu, served = time.perf_counter(), time.process_time(), cpu_seconds(url.pid)
             session.commit()
             totals.append(time.perf_counter() - started)
+            client_cpu.append(time.process_time() - cpu)
+            server_cpu.append(cpu_seconds(url.pid) - served)
             calls.append(timed.seconds)
             batches = timed.calls
             session.transport = timed.transport
             session.reset()  # the next run's session holds what a fresh script's would
     total, http = statistics.median(totals), statistics.median(calls)
-    return {"commit_s": total, "http_s": http, "client_s": total - http, "batches": batches, "runs": totals}
+    return {"commit_s": total, "http_s": http, "client_s": total - http, "batches": batches, "runs": totals,
+            "client_cpu_s": statistics.median(client_cpu), "server_cpu_s": statistics.median(server_cpu)}  # fmt: skip
 
 
 def main() -> int:
@@ -98,7 +103,8 @@ def main() -> int:
                     )
                     print(f"{kind:10} {options.creates:,} creates, one commit over HTTP{' (pause_gc)' if pause_gc else '':11}: "
                           f"{row['commit_s']:.2f} s = HTTP {row['http_s']:.2f} s in {row['batches']} batch(es) "
-                          f"+ client {row['client_s']:.2f} s (target 1.5 s for 10,000)", flush=True)  # fmt: skip
+                          f"+ client {row['client_s']:.2f} s (target 1.5 s for 10,000); CPU: client "
+                          f"{row['client_cpu_s']:.2f} s, server {row['server_cpu_s']:.2f} s", flush=True)  # fmt: skip
     options.output.parent.mkdir(parents=True, exist_ok=True)
     options.output.write_text(json.dumps({"benchmark": "http_commit", "creates": options.creates, **report}, indent=2))
     return 0
