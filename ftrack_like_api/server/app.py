@@ -119,8 +119,10 @@ def listening_socket(host: str, port: int) -> socket.socket:
     Sockets accepted from this one inherit ``IPPROTO_TCP``, so asyncio sets ``TCP_NODELAY``.
     Raises OSError when the address cannot be bound (in use, not this machine's).
     """
+    # IPv4 unless the host is an IPv6 address, as uvicorn decides ("localhost" is 127.0.0.1).
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
     family, kind, proto, _, address = socket.getaddrinfo(
-        host, port, type=socket.SOCK_STREAM, proto=socket.IPPROTO_TCP, flags=socket.AI_PASSIVE
+        host or None, port, family, socket.SOCK_STREAM, socket.IPPROTO_TCP, socket.AI_PASSIVE
     )[0]
     sock = socket.socket(family, kind, proto or socket.IPPROTO_TCP)
     try:
