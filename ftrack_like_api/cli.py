@@ -23,6 +23,7 @@ import argparse
 import code
 import copy
 import getpass
+import inspect
 import json
 import os
 import pathlib
@@ -313,7 +314,10 @@ def serve(options: argparse.Namespace) -> int:
     with sock:
         try:
             if options.workers > 1:
-                Multiprocess(config, sockets=[sock]).run()
+                # uvicorn before 0.3x wants what each worker runs; later ones know it.
+                wanted = inspect.signature(Multiprocess).parameters
+                target = {"target": uvicorn.Server(config).run} if "target" in wanted else {}
+                Multiprocess(config, sockets=[sock], **target).run()
             else:
                 server = uvicorn.Server(config)
                 server.run(sockets=[sock])
