@@ -46,6 +46,7 @@ from .transport import Transport, transport_for
 from .unit_of_work import (
     CreateEntityOperation,
     DeleteEntityOperation,
+    Identity,
     Operations,
     UpdateEntityOperation,
     batch_limits,
@@ -360,23 +361,28 @@ class Session:
             if not batch:
                 return
             chunks = chunked(batch, *batch_limits(self.server_information, self.chunk_size))
-            for index, chunk in enumerate(chunks):
-                try:
-                    results = self.call(chunk)
-                except Exception:
-                    if len(chunks) > 1:
-                        log.warning("commit: batch %d of %d failed; %d operation(s) before it are stored, %d stay pending",
-                                    index + 1, len(chunks), sum(map(len, chunks[:index])),
-                                    sum(map(len, chunks[index:])))  # fmt: skip
-                    raise
-                touched = self._committed(chunk, results)
-                if self.cache is not None:
-                    self.loader.keep(touched)  # what changed, not the whole session: cost follows the change
+            settled: list[Identity] = []
+            try:
+                for index, chunk in enumerate(chunks):
+                    try:
+                        results = self.call(chunk)
+                    except Exception:
+                        if len(chunks) > 1:
+                            log.warning("commit: batch %d of %d failed; %d operation(s) before it are stored, %d stay "
+                                        "pending", index + 1, len(chunks), sum(map(len, chunks[:index])),
+                                        sum(map(len, chunks[index:])))  # fmt: skip
+                        raise
+                    touched = self._committed(chunk, results, settled)
+                    if self.cache is not None:
+                        self.loader.keep(touched)  # what changed, not the whole session: cost follows the change
+            finally:
+                # Once for the whole commit, however many batches: cost follows its size.
+                self.recorded_operations.discard(settled)
 
-    def _committed(self, chunk: list[dict[str, Any]], results: list[Any]) -> list[Entity]:
-        """Settle what one committed batch changed; the entities still in the session it touched."""
+    def _committed(self, chunk: list[dict[str, Any]], results: list[Any], settled: list[Identity]) -> list[Entity]:
+        """Settle what one committed batch changed (its entities go into ``settled``); the entities
+        still in the session it touched."""
         touched = []
-        settled = []
         for operation, result in zip(chunk, results):
             identity = (operation["entity_type"], tuple(operation["entity_key"]))
             entity = self.identity_map.get(identity)
@@ -392,7 +398,6 @@ class Session:
                     self._merger.merge(data)
                 touched.append(entity)
             settled.append(identity)
-        self.recorded_operations.discard(settled)  # one pass for the whole batch: cost follows its size
         return touched
 
     def rollback(self) -> None:
