@@ -23,6 +23,7 @@ import argparse
 import code
 import copy
 import getpass
+import inspect
 import json
 import os
 import pathlib
@@ -288,6 +289,9 @@ def upgrade(options: argparse.Namespace) -> int:
 
 def serve(options: argparse.Namespace) -> int:
     import uvicorn
+    from uvicorn.supervisors import Multiprocess
+
+    from .server.app import listening_socket
 
     os.environ[DATABASE_VARIABLE] = options.database
     os.environ[TIMEOUT_VARIABLE] = str(options.timeout)
@@ -297,13 +301,34 @@ def serve(options: argparse.Namespace) -> int:
     os.environ[RETENTION_VARIABLE] = options.event_retention
     with _backend(options):  # create and seed, or run the additive upgrades, before the workers start
         pass
-    print(f"serving {options.database} on http://{options.host}:{options.port} with {options.workers} worker(s)",
-          flush=True)  # fmt: skip
     # One line per request, ours (user, actions, status, duration), in every worker;
     # uvicorn's own access line would say less, twice.
-    uvicorn.run("ftrack_like_api.cli:app_from_environment", factory=True, host=options.host, port=options.port,
-                workers=options.workers, log_level=options.log_level, log_config=_log_config(options.log_level),
-                access_log=False)  # fmt: skip
+    config = uvicorn.Config("ftrack_like_api.cli:app_from_environment", factory=True, host=options.host,
+                            port=options.port, workers=options.workers, log_level=options.log_level,
+                            log_config=_log_config(options.log_level), access_log=False)  # fmt: skip
+    try:
+        # Our socket, not uvicorn's: one uvicorn binds for several workers leaves TCP_NODELAY
+        # off, and each answer on a kept-alive connection would wait ~40 ms (see listening_socket).
+        sock = listening_socket(options.host, options.port)
+    except OSError as reason:
+        print(f"error: cannot listen on {options.host}:{options.port}: {reason}", file=sys.stderr)
+        return 1
+    print(f"serving {options.database} on http://{options.host}:{options.port} with {options.workers} worker(s)",
+          flush=True)  # fmt: skip
+    with sock:
+        try:
+            if options.workers > 1:
+                # uvicorn before 0.3x wants what each worker runs; later ones know it.
+                wanted = inspect.signature(Multiprocess).parameters
+                target = {"target": uvicorn.Server(config).run} if "target" in wanted else {}
+                Multiprocess(config, sockets=[sock], **target).run()
+            else:
+                server = uvicorn.Server(config)
+                server.run(sockets=[sock])
+                if not server.started:
+                    return 1
+        except KeyboardInterrupt:
+            pass
     return 0
 
 

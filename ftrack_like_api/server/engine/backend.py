@@ -344,6 +344,10 @@ class Backend:
             "schema_hash": self.schema.hash,
             "is_timezone_support_enabled": True,
             "storage_scenario": {"scenario": "ftrack.automatic", "data": {}},
+            # Ours: what one batch may hold, operations and bytes of JSON (None: no limit, in-process;
+            # the HTTP server states its own). A Session splits a larger commit by them.
+            "max_operations": None,
+            "max_body": None,
         }
         extras = {"ftrack_like_api_version": __version__}  # ours, given when asked for
         for value in operation.get("values") or ():
