@@ -41,12 +41,14 @@ handlers, ftrack's recipes) read these fields, so they are kept as ftrack names 
 Permissions: each event carries the project of its entities, so a batch that touches
 several projects appends one event per project (and one for the entities of no project,
 such as users); readers see only the events of projects they read (``EventLog.read``).
+
+Cost: the payload is written as JSON text (``json_text.py``) from the rows the writer
+recorded, each parent's chain once however many entities hang under it, and stored as is
+(:class:`~ftrack_like_api.server.events.log.RawJSON`).
 """
 
 from __future__ import annotations
 
-import datetime
-import decimal
 import json
 import uuid
 from collections.abc import Mapping
@@ -55,6 +57,8 @@ from typing import Any
 import sqlalchemy as sa
 
 from ...schema import EntityType, Kind, Schema
+from . import json_text
+from .log import RawJSON
 
 __all__ = ["LEGACY_KEYS", "TOPIC", "Updates", "legacy_type"]
 
@@ -74,6 +78,12 @@ LEGACY_KEYS: dict[str, dict[str, str]] = {
 #: One change a batch made: (action, concrete type, primary key values, the row before, the values after).
 Change = tuple[str, EntityType, tuple[Any, ...], "Mapping[str, Any] | None", "Mapping[str, Any] | None"]
 
+#: A parent rule: (column holding the parent's id, type to look in, types it may be in).
+Rule = tuple[str, "str | None", tuple[str, ...]]
+
+#: A node's parent not looked for yet.
+_UNKNOWN: Any = object()
+
 
 def legacy_type(schema: Schema, entity_type: EntityType) -> str:
     """ftrack's legacy lower-case name of a type: ``show``, ``task`` for a TypedContext, else the name lowered."""
@@ -85,16 +95,97 @@ def legacy_type(schema: Schema, entity_type: EntityType) -> str:
     return entity_type.name.lower()
 
 
+class _Kind:
+    """What the events need of one concrete type, worked out once."""
+
+    __slots__ = ("family", "has_project", "is_value", "legacy", "name", "node", "primary_key", "rules", "shown", "typed")
+
+    def __init__(self, updates: Updates, entity_type: EntityType) -> None:
+        self.name = entity_type.name
+        self.legacy = legacy_type(updates.schema, entity_type)
+        self.family = entity_type.table or entity_type.name  # the table an id is looked up in (ids are unique per table)
+        self.primary_key = tuple(entity_type.primary_key)
+        self.is_value = self.legacy.endswith("customattributevalue")
+        self.has_project = "project_id" in entity_type.attributes
+        self.typed = "object_type_id" in entity_type.attributes  # its entries carry objectTypeId
+        renamed = LEGACY_KEYS.get(self.legacy, {})
+        # The key is entityId and the classifier entity_type: not repeated in ``changes``.
+        implied = set(entity_type.primary_key) | set(entity_type.classifier) - {"object_type_id"}
+        #: The attributes that go into ``changes``, by name, with the name they go under.
+        self.shown = {
+            name: renamed.get(name, name) for name, attribute in entity_type.attributes.items()
+            if _shown(attribute) and name not in implied
+        }  # fmt: skip
+        self.rules = _parent_rules(entity_type)
+        self.node = json_text.node_template(self.name, self.legacy)
+
+
 class _Node:
-    """One entity of a chain: its ids and types, and where its parent is."""
+    """One entity of a chain: its ids and types, where its parent is, and (once asked) its way up."""
 
-    __slots__ = ("entry", "object_type", "parent", "project")
+    __slots__ = ("chain", "entity_id", "kind", "object_type", "parent", "parent_id", "project", "up")
 
-    def __init__(self, entry: dict[str, Any], parent: tuple[str, Any] | None, project: Any, object_type: Any) -> None:
-        self.entry = entry  # {"entityId", "entityType", "entity_type", "parentId"}
-        self.parent = parent  # (type name to look in, id) or None
+    def __init__(self, kind: _Kind, entity_id: Any, parent: tuple[str, Any] | None, parent_id: Any, project: Any,
+                 object_type: Any) -> None:  # fmt: skip
+        self.kind = kind
+        self.entity_id = entity_id  # a list for a composite key
+        self.parent = parent  # (type names to look in, id) or None
+        self.parent_id = parent_id
         self.project = project  # a project id the row names itself, if any
         self.object_type = object_type  # a TypedContext's object type
+        self.up: _Node | None = _UNKNOWN  # the parent's node, once looked for
+        self.chain: _Chain | None = None
+
+
+class _Chain:
+    """A node's ``parents`` (itself up to its project) as JSON text, and the project it belongs to."""
+
+    __slots__ = ("above", "node", "project", "show", "text")
+
+    def __init__(self, node: _Node, above: _Chain | None) -> None:
+        self.node = node
+        self.above = above
+        kind = node.kind
+        own = kind.node % (json_text.value(node.entity_id), json_text.value(node.parent_id))
+        self.text: str = own if above is None else f"{own},{above.text}"
+        # ayon-ftrack's rule: the topmost "show" of the chain; else the first project a row names.
+        self.show: Any
+        if above is not None and above.show is not None:
+            self.show = above.show
+        else:
+            self.show = node.entity_id if kind.legacy == "show" else None
+        # (Where ``above`` has no show, its project is the first one named.)
+        first = node.project if node.project is not None else above.project if above is not None else None
+        self.project: Any = self.show if self.show is not None else first
+
+
+class _Entry:
+    """One entry of ``data.entities``: an entity's action and changes, told with its node's chain."""
+
+    __slots__ = ("action", "changes", "node", "row", "typed")
+
+    def __init__(self, action: str, node: _Node, changes: dict[str, tuple[Any, Any]] | None,
+                 row: Mapping[str, Any] | None = None) -> None:  # fmt: skip
+        self.action = action
+        self.node = node
+        #: By the name told, (old, new) as stored; None for an add told from ``row``.
+        self.changes = changes
+        self.row = row
+        self.typed = node.kind.typed
+
+    def materialise(self) -> dict[str, tuple[Any, Any]]:
+        """Its changes as a dict (an add told from its row, the first time), to merge into."""
+        if self.changes is None:
+            shown, row = self.node.kind.shown, self.row or {}
+            self.changes = {shown[name]: (None, v) for name, v in row.items() if name in shown and v is not None}
+        return self.changes
+
+    def merge(self, changes: Mapping[str, tuple[Any, Any]]) -> None:
+        """Add later ``changes`` of the same entity: the first old value, the last new one."""
+        mine = self.materialise()
+        for name, (old, new) in changes.items():
+            earlier = mine.get(name)
+            mine[name] = (old, new) if earlier is None else (earlier[0], new)
 
 
 class Updates:
@@ -103,9 +194,9 @@ class Updates:
     def __init__(self, schema: Schema, tables: Mapping[str, sa.Table]) -> None:
         self.schema = schema
         self.tables = tables
-        self._legacy: dict[str, str] = {}
-        self._shown: dict[str, dict[str, str]] = {}
-        self._parents: dict[str, list[tuple[str, str | None, tuple[str, ...]]]] = {}
+        self._kinds: dict[str, _Kind] = {}
+        self._families: dict[str, tuple[str, ...]] = {}
+        self._adds = json_text.AddTemplates()
         users = tables["resource"]
         self._user = sa.select(users.c.first_name, users.c.last_name, users.c.username).where(users.c.id == sa.bindparam("id"))
 
@@ -122,64 +213,78 @@ class Updates:
         """The events (one per project touched, and one for entities of none) of ``changes``.
 
         ``created`` holds the rows the batch created, by key (a parent made in the same
-        batch is found there, not in the database).
+        batch is found there, not in the database). Each event's ``data`` is its JSON text
+        (a :class:`~ftrack_like_api.server.events.log.RawJSON`).
         """
-        entries: list[tuple[dict[str, Any], _Node]] = []
+        entries: list[_Entry] = []
+        values: list[_Entry] = []  # custom attribute values, told on the entity they are on
         nodes: dict[tuple[str, Any], _Node] = {}
+        kinds = self._kinds
         for action, entity_type, key, before, after in changes:
-            if self._is_value(entity_type):
-                entry = _value_entry(before, after)
+            kind = kinds.get(entity_type.name) or self._kind(entity_type)
+            if action == "add":
+                row = after or {}
+                entry = _Entry("add", self._node(kind, row), None, row) if not kind.is_value else None
             else:
-                entry = self._entry(action, entity_type, key, before, after)
-            if entry is None:
-                continue
-            row = (after or {}) if before is None else before if after is None else {**before, **after}
-            node = self._node(entity_type, row)
-            entries.append((entry, node))
+                row = (before or {}) if after is None else {**(before or {}), **after}
+                entry = None
+            if kind.is_value:
+                told = _value_change(before, after)
+                if told is None:
+                    continue
+                entry = _Entry("update", self._node(kind, row), told)
+                values.append(entry)
+            elif entry is None:
+                told = _changes(kind.shown, action, before, after)
+                if action != "remove":
+                    if not told:
+                        continue
+                    if "parent_id" in told and kind.legacy in ("task", "show"):
+                        action = "move"
+                entry = _Entry(action, self._node(kind, row), told)
+            entries.append(entry)
             if len(key) == 1:
-                nodes.setdefault((self._family(entity_type), key[0]), node)
+                nodes.setdefault((kind.family, key[0]), entry.node)
         if not entries:
             return []
-        self._resolve(connection, [node for _, node in entries], nodes, created)
-        grouped: dict[Any, list[dict[str, Any]]] = {}
-        chains: dict[Any, dict[Any, None]] = {}
-        owners: dict[Any, dict[str, Any]] = {}
-        for entry, node in entries:
-            chain = self._chain(node, nodes)
-            if "entityId" not in entry:
+        self._resolve(connection, [entry.node for entry in entries], nodes, created)
+        grouped: dict[Any, list[_Entry]] = {}
+        chains: dict[Any, tuple[dict[Any, None], set[int]]] = {}
+        owners: dict[Any, _Entry] = {}
+        for entry in entries:
+            node = entry.node
+            if node.kind.is_value:
                 # A custom attribute value: ftrack tells it as a change of the entity it is on.
-                if len(chain) < 2:
+                owner = self._up(node, nodes)
+                if owner is None:
                     continue
-                chain = chain[1:]
-                merged = self._on_owner(entry, chain[0], owners)
-                if merged:
+                known = owners.get(owner.entity_id)
+                if known is not None:
+                    known.merge(entry.changes or {})
                     continue
-            elif entry["action"] != "remove" and isinstance(entry["entityId"], str):
-                told = owners.get(entry["entityId"])
-                if told is not None:  # changed twice, or its custom attributes came first: one entry
-                    if told["action"] != "add":
-                        told["action"] = entry["action"] if entry["action"] != "update" else told["action"]
-                    _merge(told, entry["changes"])
+                entry.node, entry.typed = owner, owner.object_type is not None
+                owners[owner.entity_id] = entry
+            elif entry.action != "remove" and isinstance(node.entity_id, str):
+                first = owners.get(node.entity_id)
+                if first is not None:  # changed twice, or its custom attributes came first: one entry
+                    if first.action != "add" and entry.action != "update":
+                        first.action = entry.action
+                    first.merge(entry.materialise())
                     continue
-                owners[entry["entityId"]] = entry
-            entry["parents"] = [n.entry for n in chain]
-            entry["parentId"] = chain[0].entry["parentId"]
-            project = next((n.entry["entityId"] for n in reversed(chain) if n.entry["entityType"] == "show"), None)
-            if project is None:
-                project = next((n.project for n in chain if n.project is not None), None)
-            grouped.setdefault(project, []).append(entry)
-            ids = chains.setdefault(project, {})
-            for n in chain:
-                if isinstance(n.entry["entityId"], str):
-                    ids[n.entry["entityId"]] = None
+                owners[node.entity_id] = entry
+            chain = self._chain(entry.node, nodes)
+            grouped.setdefault(chain.project, []).append(entry)
+            _add_ids(*chains.setdefault(chain.project, ({}, set())), chain)
         user = self._who(connection, user_id)
+        user_text = json_text.value({"userid": user_id, "name": user[0]})
         events = []
         for project, project_entries in grouped.items():
+            data = (f'{{"entities":[{",".join(self._text(entry) for entry in project_entries)}],'
+                    f'"parents":{json_text.value(list(chains[project][0]))},"user":{user_text}}}')  # fmt: skip
             events.append({
                 "id": str(uuid.uuid4()),
                 "topic": TOPIC,
-                "data": {"entities": project_entries, "parents": list(chains[project]),
-                         "user": {"userid": user_id, "name": user[0]}},
+                "data": RawJSON(data),
                 "source": {"applicationId": "ftrack_like_api.server", "user": {"id": user_id, "username": user[1]},
                            **(dict(source) if source else {})},
                 "target": "",
@@ -187,23 +292,20 @@ class Updates:
             })  # fmt: skip
         return events
 
-    def _is_value(self, entity_type: EntityType) -> bool:
-        """Whether a type is a custom attribute value (kept per type)."""
-        legacy = self._legacy_type(entity_type)
-        return legacy.endswith("customattributevalue")
-
-    def _on_owner(self, entry: dict[str, Any], owner: _Node, owners: dict[Any, dict[str, Any]]) -> bool:
-        """Make a custom attribute value's entry its owner's; True when merged into the owner's own entry."""
-        known = owners.get(owner.entry["entityId"])
-        if known is not None:
-            _merge(known, entry["changes"])
-            return True
-        entry.update({"action": "update", "entityId": owner.entry["entityId"], "entityType": owner.entry["entityType"],
-                      "entity_type": owner.entry["entity_type"]})  # fmt: skip
-        if owner.object_type is not None:
-            entry["objectTypeId"] = owner.object_type
-        owners[owner.entry["entityId"]] = entry
-        return False
+    def _text(self, entry: _Entry) -> str:
+        """An entry as JSON text."""
+        node = entry.node
+        kind = node.kind
+        chain = node.chain
+        assert chain is not None
+        object_type = (node.object_type,) if entry.typed else None
+        parent_id = json_text.value(node.parent_id)
+        if entry.changes is None:
+            assert entry.row is not None
+            return self._adds.text(kind.name, kind.legacy, kind.shown, entry.row, json_text.value(node.entity_id),
+                                   object_type, chain.text, parent_id)  # fmt: skip
+        return json_text.entry(entry.action, node.entity_id, kind.legacy, kind.name, entry.changes, object_type,
+                               chain.text, parent_id)  # fmt: skip
 
     def _who(self, connection: sa.Connection, user_id: str | None) -> tuple[str | None, str | None]:
         if user_id is None:
@@ -214,202 +316,175 @@ class Updates:
         name = " ".join(part for part in (row.first_name, row.last_name) if part) or row.username
         return name, row.username
 
-    # --- one entity ---------------------------------------------------------------------------
+    def _kind(self, entity_type: EntityType) -> _Kind:
+        kind = self._kinds[entity_type.name] = _Kind(self, entity_type)
+        return kind
 
-    def _entry(
-        self, action: str, entity_type: EntityType, key: tuple[Any, ...],
-        before: Mapping[str, Any] | None, after: Mapping[str, Any] | None,
-    ) -> dict[str, Any] | None:  # fmt: skip
-        legacy = self._legacy_type(entity_type)
-        shown = self._shown_keys(entity_type)
-        changes: dict[str, dict[str, Any]] = {}
-        if action == "add":
-            for name, value in (after or {}).items():
-                shown_as = shown.get(name)
-                if shown_as is not None and value is not None:
-                    changes[shown_as] = {"old": None, "new": value if type(value) is str else _plain(value)}
-        elif action == "remove":
-            for name, value in (before or {}).items():
-                shown_as = shown.get(name)
-                if shown_as is not None and value is not None:
-                    changes[shown_as] = {"old": value if type(value) is str else _plain(value), "new": None}
-        else:
-            before = before or {}
-            for name, value in (after or {}).items():
-                shown_as = shown.get(name)
-                old = before.get(name)
-                if shown_as is not None and old != value:
-                    changes[shown_as] = {"old": _plain(old), "new": _plain(value)}
-            if not changes:
-                return None
-            if "parent_id" in changes and legacy in ("task", "show"):
-                action = "move"
-        entry: dict[str, Any] = {
-            "action": action,
-            "entityId": key[0] if len(key) == 1 else list(key),
-            "entityType": legacy,
-            "entity_type": entity_type.name,
-            "keys": list(changes),
-            "changes": changes,
-        }
-        if "object_type_id" in entity_type.attributes:
-            row: Mapping[str, Any] = (after or {}) if before is None else before if after is None else {**before, **after}
-            entry["objectTypeId"] = row.get("object_type_id")
-        return entry
-
-    def _shown_keys(self, entity_type: EntityType) -> dict[str, str]:
-        """The attributes that go into ``changes``, by name, with the name they go under (worked out once per type)."""
-        shown = self._shown.get(entity_type.name)
-        if shown is None:
-            renamed = LEGACY_KEYS.get(self._legacy_type(entity_type), {})
-            # The key is entityId and the classifier entity_type: not repeated in ``changes``.
-            implied = set(entity_type.primary_key) | set(entity_type.classifier) - {"object_type_id"}
-            shown = self._shown[entity_type.name] = {
-                name: renamed.get(name, name) for name, attribute in entity_type.attributes.items()
-                if _shown(attribute) and name not in implied
-            }  # fmt: skip
-        return shown
-
-    def _legacy_type(self, entity_type: EntityType) -> str:
-        legacy = self._legacy.get(entity_type.name)
-        if legacy is None:
-            legacy = self._legacy[entity_type.name] = legacy_type(self.schema, entity_type)
-        return legacy
-
-    def _family(self, entity_type: EntityType) -> str:
-        """The table an id is looked up in (ids are unique per table)."""
-        return entity_type.table or entity_type.name
-
-    # --- parents ------------------------------------------------------------------------------
-
-    def _parent_rules(self, entity_type: EntityType) -> list[tuple[str, str | None, tuple[str, ...]]]:
-        """Where an entity's parent is: (column holding its id, type to look in, types it may be in)."""
-        cached = self._parents.get(entity_type.name)
-        if cached is not None:
-            return cached
-        rules: list[tuple[str, str | None, tuple[str, ...]]] = []
-        if entity_type.table == "context":
-            rules.append(("parent_id", "Context", ()))
-        else:
-            for rule in entity_type.project:
-                if rule.key is not None:
-                    rules.append((rule.key, None, (rule.within,) if rule.within else ()))
-                elif len(rule.path) > 1:
-                    attribute = entity_type.attributes.get(rule.path[0])
-                    if attribute is not None and attribute.kind is Kind.REFERENCE and len(attribute.via) == 1:
-                        rules.append((attribute.via[0], attribute.target, ()))
-                elif rule.path == ("project_id",):
-                    rules.append(("project_id", "Project", ()))
-        # A polymorphic reference: all its possible types, tried in turn.
-        merged: dict[str, tuple[str, str | None, tuple[str, ...]]] = {}
-        for column, target, within in rules:
-            known = merged.get(column)
-            merged[column] = (column, target, (known[2] if known else ()) + within)
-        found = self._parents[entity_type.name] = list(merged.values())
-        return found
-
-    def _node(self, entity_type: EntityType, row: Any) -> _Node:
-        legacy = self._legacy_type(entity_type)
-        key = [row.get(k) for k in entity_type.primary_key]
-        entry = {"entityId": key[0] if len(key) == 1 else key, "entityType": legacy, "entity_type": entity_type.name,
-                 "parentId": None}  # fmt: skip
+    def _node(self, kind: _Kind, row: Any) -> _Node:
+        key = kind.primary_key
+        entity_id = row.get(key[0]) if len(key) == 1 else [row.get(k) for k in key]
         parent: tuple[str, Any] | None = None
-        for column, target, within in self._parent_rules(entity_type):
-            value = row.get(column)
-            if value is None:
+        parent_id = None
+        for column, target, within in kind.rules:
+            found = row.get(column)
+            if found is None:
                 continue
             if target is None:
                 named = row.get("parent_type") if column == "parent_id" else None
                 target = named if isinstance(named, str) and named in self.schema else ",".join(within)
-            parent = (target, value)
-            entry["parentId"] = value
+            parent, parent_id = (target, found), found
             break
-        project = row.get("project_id") if "project_id" in entity_type.attributes else None
-        if legacy == "show":
-            project = entry["entityId"]
-        return _Node(entry, parent, project, row.get("object_type_id"))
+        project = entity_id if kind.legacy == "show" else row.get("project_id") if kind.has_project else None
+        return _Node(kind, entity_id, parent, parent_id, project, row.get("object_type_id"))
+
+    # --- parents ------------------------------------------------------------------------------
 
     def _resolve(
         self, connection: sa.Connection, start: list[_Node], nodes: dict[tuple[str, Any], _Node],
         created: Mapping[Any, Mapping[str, Any]],
     ) -> None:  # fmt: skip
         """Find every parent of every chain: in the batch's own rows first, then one query per level and type."""
-        pending = [node.parent for node in start if node.parent is not None]
+        pending = {node.parent for node in start if node.parent is not None}
         looked: set[tuple[str, Any]] = set()
         for _ in range(64):  # deeper than any hierarchy; a loop in the data stops here
             missing: dict[str, set[Any]] = {}
             found: list[_Node] = []
             for parent in pending:
-                if parent in looked or self._known(parent, nodes):
+                if parent in looked or self._find(parent, nodes) is not None:
                     continue
                 looked.add(parent)
-                target, value = parent
-                made = created.get(value)
+                target, key = parent
+                made = created.get(key)
                 name = self._holder(target, made) if made is not None else None
                 if made is not None and name is not None:
                     concrete = self.schema.concrete(name, made)
-                    node = nodes[(self._family(concrete), value)] = self._node(concrete, made)
+                    kind = self._kinds.get(concrete.name) or self._kind(concrete)
+                    node = nodes[(kind.family, key)] = self._node(kind, made)
                     found.append(node)
                 else:
-                    missing.setdefault(target, set()).add(value)
-            for target, values in missing.items():
+                    missing.setdefault(target, set()).add(key)
+            for target, keys in missing.items():
                 for name in target.split(","):
-                    if not values:
+                    if not keys:
                         break
                     entity_type = self.schema[name]
-                    table = self.tables[self._family(entity_type)]
+                    table = self.tables[entity_type.table or entity_type.name]
                     pk = table.c[entity_type.primary_key[0]]
-                    for row in connection.execute(sa.select(table).where(pk.in_(sorted(values)))).mappings():
+                    for row in connection.execute(sa.select(table).where(pk.in_(sorted(keys)))).mappings():
                         concrete = self.schema.concrete(name, row)
-                        node = nodes[(self._family(concrete), row[pk.name])] = self._node(concrete, row)
-                        values.discard(row[pk.name])
+                        kind = self._kinds.get(concrete.name) or self._kind(concrete)
+                        node = nodes[(kind.family, row[pk.name])] = self._node(kind, row)
+                        keys.discard(row[pk.name])
                         found.append(node)
-            pending = [node.parent for node in found if node.parent is not None]
+            pending = {node.parent for node in found if node.parent is not None}
             if not pending:
                 return
 
     def _holder(self, target: str, row: Mapping[str, Any]) -> str | None:
         """Which of the types ``target`` names a row the batch created belongs to (by its columns)."""
         for name in target.split(","):
-            table = self.tables.get(self._family(self.schema[name]))
+            entity_type = self.schema[name]
+            table = self.tables.get(entity_type.table or entity_type.name)
             if table is not None and all(column in table.c for column in row):
                 return name
         return None
 
-    def _known(self, parent: tuple[str, Any], nodes: dict[tuple[str, Any], _Node]) -> bool:
-        target, value = parent
-        return any((self._family(self.schema[name]), value) in nodes for name in target.split(","))
+    def _find(self, parent: tuple[str, Any], nodes: dict[tuple[str, Any], _Node]) -> _Node | None:
+        """The node of ``parent`` (type names to look in, id), if known."""
+        target, key = parent
+        families = self._families.get(target)
+        if families is None:
+            families = self._families[target] = tuple(
+                (self.schema[name].table or name) for name in target.split(","))  # fmt: skip
+        for family in families:
+            node = nodes.get((family, key))
+            if node is not None:
+                return node
+        return None
 
-    def _chain(self, node: _Node, nodes: dict[tuple[str, Any], _Node]) -> list[_Node]:
-        chain = [node]
-        seen = {id(node)}
-        while node.parent is not None:
-            target, value = node.parent
-            parent = None
-            for name in target.split(","):
-                parent = nodes.get((self._family(self.schema[name]), value))
-                if parent is not None:
-                    break
-            if parent is None or id(parent) in seen:
+    def _up(self, node: _Node, nodes: dict[tuple[str, Any], _Node]) -> _Node | None:
+        up = node.up
+        if up is _UNKNOWN:
+            up = node.up = None if node.parent is None else self._find(node.parent, nodes)
+        return up
+
+    def _chain(self, node: _Node, nodes: dict[tuple[str, Any], _Node]) -> _Chain:
+        """``node``'s chain, made once per node: a child's is its own element and its parent's chain."""
+        if node.chain is not None:
+            return node.chain
+        path: list[_Node] = []
+        on_path: set[int] = set()
+        top: _Node | None = node
+        while top is not None and top.chain is None:
+            if id(top) in on_path:  # a loop in the data: the chain stops before going round again
+                path[-1].up = None
+                top = None
                 break
-            chain.append(parent)
-            seen.add(id(parent))
-            node = parent
-        return chain
+            on_path.add(id(top))
+            path.append(top)
+            top = self._up(top, nodes)
+        above = top.chain if top is not None else None
+        for step in reversed(path):
+            above = step.chain = _Chain(step, above)
+        assert node.chain is not None
+        return node.chain
 
 
-def _merge(entry: dict[str, Any], changes: Mapping[str, dict[str, Any]]) -> None:
-    """Add later ``changes`` of the same entity to its entry: the first old value, the last new one."""
-    for name, change in changes.items():
-        earlier = entry["changes"].get(name)
-        if earlier is None:
-            entry["keys"].append(name)
-            entry["changes"][name] = change
-        else:
-            entry["changes"][name] = {"old": earlier["old"], "new": change["new"]}
+def _parent_rules(entity_type: EntityType) -> list[Rule]:
+    """Where an entity's parent is: (column holding its id, type to look in, types it may be in)."""
+    rules: list[Rule] = []
+    if entity_type.table == "context":
+        rules.append(("parent_id", "Context", ()))
+    else:
+        for rule in entity_type.project:
+            if rule.key is not None:
+                rules.append((rule.key, None, (rule.within,) if rule.within else ()))
+            elif len(rule.path) > 1:
+                attribute = entity_type.attributes.get(rule.path[0])
+                if attribute is not None and attribute.kind is Kind.REFERENCE and len(attribute.via) == 1:
+                    rules.append((attribute.via[0], attribute.target, ()))
+            elif rule.path == ("project_id",):
+                rules.append(("project_id", "Project", ()))
+    # A polymorphic reference: all its possible types, tried in turn.
+    merged: dict[str, Rule] = {}
+    for column, target, within in rules:
+        known = merged.get(column)
+        merged[column] = (column, target, (known[2] if known else ()) + within)
+    return list(merged.values())
 
 
-def _value_entry(before: Mapping[str, Any] | None, after: Mapping[str, Any] | None) -> dict[str, Any] | None:
+def _add_ids(ids: dict[Any, None], told: set[int], chain: _Chain | None) -> None:
+    """Add the ids of a chain to an event's ``data.parents``, in order (``told``: the chains added
+    already, and so everything above them)."""
+    while chain is not None and id(chain) not in told:
+        told.add(id(chain))
+        entity_id = chain.node.entity_id
+        if isinstance(entity_id, str):
+            ids.setdefault(entity_id)
+        chain = chain.above
+
+
+def _changes(
+    shown: Mapping[str, str], action: str, before: Mapping[str, Any] | None, after: Mapping[str, Any] | None
+) -> dict[str, tuple[Any, Any]]:
+    """What an update or a remove told, by the name told: (old, new) as stored."""
+    changes: dict[str, tuple[Any, Any]] = {}
+    if action == "remove":
+        for name, old in (before or {}).items():
+            shown_as = shown.get(name)
+            if shown_as is not None and old is not None:
+                changes[shown_as] = (old, None)
+        return changes
+    before = before or {}
+    for name, new in (after or {}).items():
+        shown_as = shown.get(name)
+        old = before.get(name)
+        if shown_as is not None and old != new:
+            changes[shown_as] = (old, new)
+    return changes
+
+
+def _value_change(before: Mapping[str, Any] | None, after: Mapping[str, Any] | None) -> dict[str, tuple[Any, Any]] | None:
     """A custom attribute value's change under its key, values as ftrack's payloads carry them (text)."""
     row = after if before is None else before
     key = (row or {}).get("key")
@@ -417,7 +492,7 @@ def _value_entry(before: Mapping[str, Any] | None, after: Mapping[str, Any] | No
     new = None if after is None else _as_text(after.get("value", (before or {}).get("value")))
     if key is None or old == new:
         return None
-    return {"keys": [key], "changes": {key: {"old": old, "new": new}}}
+    return {key: (old, new)}
 
 
 def _as_text(stored: Any) -> str | None:
@@ -440,14 +515,3 @@ def _as_text(stored: Any) -> str | None:
 def _shown(attribute: Any) -> bool:
     """Whether a value goes into ``changes``: a visible stored attribute."""
     return attribute is not None and attribute.kind is Kind.SCALAR and not attribute.hidden and not attribute.computed
-
-
-def _plain(value: Any) -> Any:
-    """A value as JSON carries it: dates as ISO text (UTC), exact numbers as floats."""
-    if isinstance(value, datetime.datetime):
-        return (value if value.tzinfo else value.replace(tzinfo=datetime.timezone.utc)).isoformat()
-    if isinstance(value, datetime.date):
-        return value.isoformat()
-    if isinstance(value, decimal.Decimal):
-        return float(value)
-    return value
