@@ -24,12 +24,11 @@ import functools
 import json
 import math
 from collections.abc import Callable, Mapping
-from operator import itemgetter
 from typing import Any
 
 from ...exceptions import ValidationError
 
-__all__ = ["AddTemplates", "entry", "node_template", "value"]
+__all__ = ["AddTemplates", "column", "entry", "node_template", "value", "values"]
 
 #: ``"text"`` with JSON's escapes, ASCII only (as ``json.dumps`` writes by default).
 string: Callable[[str], str] = json.encoder.encode_basestring_ascii  # type: ignore[attr-defined]
@@ -97,6 +96,21 @@ def values(found: tuple[Any, ...] | list[Any]) -> list[str]:
         return [value(v) for v in found]
 
 
+def column(found: list[Any] | tuple[Any, ...]) -> list[str]:
+    """Each of ``found`` as :func:`value` writes it: one type's encoder over all when they are of one
+    type, and text or datetimes repeated (a parent's id, a batch's time) encoded once."""
+    kinds = set(map(type, found))
+    kind = kinds.pop() if len(kinds) == 1 else None
+    encode = _BY_TYPE.get(kind) if kind is not None else None
+    if encode is None:
+        return list(map(value, found))
+    if kind is str or kind is datetime.datetime:  # equal values write alike
+        distinct = set(found)
+        if len(distinct) * 2 <= len(found):
+            return list(map({v: encode(v) for v in distinct}.__getitem__, found))
+    return list(map(encode, found))
+
+
 def _literal(text: str) -> str:
     """Fixed text in a ``%`` template."""
     return text.replace("%", "%%")
@@ -125,48 +139,53 @@ def entry(
 
 
 class AddTemplates:
-    """``add`` entries of rows as the writer recorded them, one ``%`` template per type and names."""
+    """``add`` entries of created rows, a column of values at a time, one ``%`` template per type and names."""
 
     def __init__(self) -> None:
-        #: (type, the row's names in order) -> (getter of the values told, their names)
-        self._layouts: dict[tuple[str, tuple[str, ...]], tuple[Callable[[Mapping[str, Any]], Any], tuple[str, ...]]] = {}
-        #: (type, the names told) -> the template
-        self._templates: dict[tuple[str, tuple[str, ...]], str] = {}
+        #: (type, the names told, whether it has objectTypeId) -> the template
+        self._templates: dict[tuple[str, tuple[str, ...], bool], str] = {}
 
-    def text(
-        self, entity_type: str, legacy: str, shown: Mapping[str, str], row: Mapping[str, Any],
-        entity_id: str, object_type: tuple[Any] | None, parents: str, parent_id: str,
-    ) -> str:  # fmt: skip
-        """The entry of a created ``row`` (every value set, old None), ``shown`` the attributes told
-        and the names they go under; ``entity_id``/``parent_id`` encoded, ``parents`` as :func:`entry`."""
-        layout_key = (entity_type, tuple(row))
-        layout = self._layouts.get(layout_key)
-        if layout is None:
-            names = tuple(name for name in row if name in shown)
-            if len(self._layouts) >= KEPT:
-                self._layouts.clear()
-            getter: Callable[[Mapping[str, Any]], Any] = (
-                itemgetter(*names) if len(names) > 1 else (lambda r: (r[names[0]],)) if names else (lambda r: ()))
-            layout = self._layouts[layout_key] = (getter, names)
-        getter, names = layout
-        told = getter(row)
-        if None in told:  # values not set are not told
-            names = tuple(name for name, v in zip(names, told) if v is not None)
-            told = tuple(v for v in told if v is not None)
-        template_key = (entity_type, names) if object_type is None else (entity_type, names + ("\0objectTypeId",))
-        template = self._templates.get(template_key)
+    def texts(
+        self, entity_type: str, legacy: str, shown: Mapping[str, str], names: tuple[str, ...],
+        columns: list[Any], ids: list[Any], object_types: list[Any] | None, tails: list[str],
+        parent_ids: list[Any],
+    ) -> list[str]:  # fmt: skip
+        """The entries of rows of one type that hold ``names`` (``columns``: the values of each, in
+        turn): every value set, old None. ``shown`` gives the name each goes under; with
+        ``object_types`` they carry objectTypeId; ``tails``: ``,`` and the text of the chain above
+        each (or ""), after its own element of ``parents``."""
+        typed = object_types is not None
+        id_text, parent_text = column(ids), column(parent_ids)
+        if not any(None in found for found in columns):
+            template = self.template(entity_type, legacy, shown, names, typed)
+            encoded = [column(found) for found in columns]
+            if object_types is not None:
+                encoded.append(column(object_types))
+            return list(map(template.__mod__, zip(id_text, *encoded, id_text, parent_text, tails, parent_text)))
+        told = []  # values not set are not told: the names differ from row to row
+        for index, row in enumerate(zip(*columns)):
+            present = tuple(name for name, found in zip(names, row) if found is not None)
+            template = self.template(entity_type, legacy, shown, present, typed)
+            fields = values([found for found in row if found is not None])
+            if object_types is not None:
+                fields.append(value(object_types[index]))
+            told.append(template % (id_text[index], *fields, id_text[index], parent_text[index], tails[index],
+                                    parent_text[index]))  # fmt: skip
+        return told
+
+    def template(self, entity_type: str, legacy: str, shown: Mapping[str, str], names: tuple[str, ...], typed: bool) -> str:
+        """Filled with the id, each value of ``names``, (objectTypeId,) the id and parentId (of its own
+        element of ``parents``), the tail of ``parents`` and parentId, all encoded."""
+        key = (entity_type, names, typed)
+        template = self._templates.get(key)
         if template is None:
             if len(self._templates) >= KEPT:
                 self._templates.clear()
-            template = self._templates[template_key] = self._template(entity_type, legacy, shown, names, object_type is not None)
-        if object_type is None:
-            return template % (entity_id, *values(told), parents, parent_id)
-        return template % (entity_id, *values(told), value(object_type[0]), parents, parent_id)
-
-    @staticmethod
-    def _template(entity_type: str, legacy: str, shown: Mapping[str, str], names: tuple[str, ...], typed: bool) -> str:
-        keys = ",".join(string(shown[name]) for name in names)
-        told = ",".join(f'{_literal(string(shown[name]))}:{{"old":null,"new":%s}}' for name in names)
-        head = _literal(_head("add", legacy, entity_type, "\0"))
-        return (head.replace("\0", "%s") + f',"keys":[{_literal(keys)}],"changes":{{{told}}}'
-                + (',"objectTypeId":%s' if typed else "") + ',"parents":[%s],"parentId":%s}')  # fmt: skip
+            keys = ",".join(string(shown[name]) for name in names)
+            told = ",".join(f'{_literal(string(shown[name]))}:{{"old":null,"new":%s}}' for name in names)
+            head = _literal(_head("add", legacy, entity_type, "\0")).replace("\0", "%s")
+            typed_text = ',"objectTypeId":%s' if typed else ""
+            template = self._templates[key] = (
+                f'{head},"keys":[{_literal(keys)}],"changes":{{{told}}}{typed_text},'
+                f'"parents":[{node_template(entity_type, legacy)}%s],"parentId":%s}}')  # fmt: skip
+        return template

@@ -52,7 +52,7 @@ _HAS_LZ4 = "SELECT 'lz4' = ANY(enumvals) FROM pg_settings WHERE name = 'default_
 _NOTIFY = sa.text(f"SELECT pg_notify('{CHANNEL}', current_schema() || ':' || :seq)")
 
 
-class RawJSON(str):
+class RawJSON:
     """An event's ``data`` given to :meth:`EventLog.append` as its JSON text (of an object), stored as is.
 
     The server's own ``ftrack.update`` events are written as text (``json_text.py``): a batch of
@@ -60,7 +60,13 @@ class RawJSON(str):
     Readers get the decoded object, as for any event.
     """
 
-    __slots__ = ()
+    __slots__ = ("text",)
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+    def __repr__(self) -> str:
+        return f"RawJSON({self.text[:60]!r}{'…' if len(self.text) > 60 else ''})"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -212,7 +218,7 @@ def _row(event: Mapping[str, Any], user_id: str | None, now: datetime.datetime) 
     return {
         "id": event_id,
         "topic": topic,
-        "data": data if isinstance(data, RawJSON) else _json(data),
+        "data": data.text if isinstance(data, RawJSON) else _json(data),
         "source": _json(source),
         "target": target,
         "in_reply_to": reply,

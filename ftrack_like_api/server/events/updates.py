@@ -49,9 +49,11 @@ recorded, each parent's chain once however many entities hang under it, and stor
 
 from __future__ import annotations
 
+import itertools
 import json
 import uuid
 from collections.abc import Mapping
+from operator import itemgetter
 from typing import Any
 
 import sqlalchemy as sa
@@ -98,7 +100,8 @@ def legacy_type(schema: Schema, entity_type: EntityType) -> str:
 class _Kind:
     """What the events need of one concrete type, worked out once."""
 
-    __slots__ = ("family", "has_project", "is_value", "legacy", "name", "node", "primary_key", "rules", "shown", "typed")
+    __slots__ = ("family", "grouped", "has_project", "is_value", "legacy", "name", "node", "primary_key", "rules", "shown",
+                 "typed")  # fmt: skip
 
     def __init__(self, updates: Updates, entity_type: EntityType) -> None:
         self.name = entity_type.name
@@ -108,6 +111,8 @@ class _Kind:
         self.is_value = self.legacy.endswith("customattributevalue")
         self.has_project = "project_id" in entity_type.attributes
         self.typed = "object_type_id" in entity_type.attributes  # its entries carry objectTypeId
+        #: Whether its adds may be told in groups (keyed by one value, and not a custom attribute value).
+        self.grouped = len(self.primary_key) == 1 and not self.is_value
         renamed = LEGACY_KEYS.get(self.legacy, {})
         # The key is entityId and the classifier entity_type: not repeated in ``changes``.
         implied = set(entity_type.primary_key) | set(entity_type.classifier) - {"object_type_id"}
@@ -188,6 +193,66 @@ class _Entry:
             mine[name] = (old, new) if earlier is None else (earlier[0], new)
 
 
+class _Adds:
+    """Adds of one type: told together, a column at a time (per layout: the names a row holds, in order)."""
+
+    __slots__ = ("kind", "layout", "names", "parent_ids", "pointers", "positions", "rows", "target")
+
+    def __init__(self, kind: _Kind, positions: list[int] | None = None, rows: list[Mapping[str, Any]] | None = None,
+                 layout: tuple[str, ...] = ()) -> None:  # fmt: skip
+        self.kind = kind
+        self.positions: list[int] = positions or []
+        self.rows: list[Mapping[str, Any]] = rows or []
+        self.layout = layout
+        #: The names told (in the row's order).
+        self.names = tuple(name for name in layout if name in kind.shown)
+        #: Each row's parentId, and where its parent is: ``target`` for all (a context's parent is a
+        #: Context), or per row in ``pointers``.
+        self.parent_ids: list[Any] = []
+        self.target: str | None = None
+        self.pointers: list[tuple[str, Any] | None] = []
+
+    def ids(self) -> list[Any]:
+        return [row.get(self.kind.primary_key[0]) for row in self.rows]
+
+    def layouts(self, shared: set[Any]) -> tuple[list[_Adds], list[tuple[int, Mapping[str, Any]]]]:
+        """Its rows in groups of one layout, and apart those of entities in ``shared`` (named by
+        other changes too: each an entry of its own, to be merged with them)."""
+        positions, rows = self.positions, self.rows
+        apart: list[tuple[int, Mapping[str, Any]]] = []
+        if shared:
+            keep = [key not in shared for key in self.ids()]
+            apart = [(p, row) for p, row, kept in zip(positions, rows, keep) if not kept]
+            positions, rows = list(itertools.compress(positions, keep)), list(itertools.compress(rows, keep))
+        layouts = list(map(tuple, rows))
+        if len(set(layouts)) <= 1:
+            return ([_Adds(self.kind, positions, rows, layouts[0])] if rows else []), apart
+        by_layout: dict[tuple[str, ...], _Adds] = {}
+        for position, row, layout in zip(positions, rows, layouts):
+            group = by_layout.get(layout)
+            if group is None:
+                group = by_layout[layout] = _Adds(self.kind, layout=layout)
+            group.positions.append(position)
+            group.rows.append(row)
+        return list(by_layout.values()), apart
+
+    def column(self, name: str) -> list[Any]:
+        """The value of ``name`` in each row (all of one layout)."""
+        return list(map(itemgetter(name), self.rows)) if name in self.layout else [None] * len(self.rows)
+
+    def locate(self, updates: Updates) -> set[tuple[str, Any]]:
+        """Work out where each row's parent is; the parents to find."""
+        kind = self.kind
+        if kind.rules == [("parent_id", "Context", ())]:
+            self.target = "Context"
+            self.parent_ids = self.column("parent_id")
+            return {("Context", parent) for parent in set(self.parent_ids) if parent is not None}
+        located = [updates._parent(kind, row) for row in self.rows]
+        self.pointers = [pointer for pointer, _ in located]
+        self.parent_ids = [parent_id for _, parent_id in located]
+        return {pointer for pointer in self.pointers if pointer is not None}
+
+
 class Updates:
     """Builds the ``ftrack.update`` events of a batch from the changes it recorded."""
 
@@ -215,26 +280,102 @@ class Updates:
         ``created`` holds the rows the batch created, by key (a parent made in the same
         batch is found there, not in the database). Each event's ``data`` is its JSON text
         (a :class:`~ftrack_like_api.server.events.log.RawJSON`).
+
+        Adds of entities nothing else in the batch changes (nearly every create) are told in
+        groups of one type and row layout, a column of values at a time; every other change
+        as an entry of its own, merged with the others of its entity.
         """
-        entries: list[_Entry] = []
-        values: list[_Entry] = []  # custom attribute values, told on the entity they are on
+        entries, groups = self._sort(changes)
+        if not entries and not groups:
+            return []
         nodes: dict[tuple[str, Any], _Node] = {}
+        for _, entry in entries:
+            if type(entry.node.entity_id) is not list:
+                nodes.setdefault((entry.node.kind.family, entry.node.entity_id), entry.node)
+        start: set[tuple[str, Any]] = {entry.node.parent for _, entry in entries if entry.node.parent is not None}
+        for group in groups:
+            start.update(group.locate(self))
+        self._resolve(connection, start, nodes, created)
+        # What each change tells, by its position in the batch: its text, its project, and the ids
+        # it adds to data.parents (its own, and those of a chain).
+        size = len(changes)
+        texts: list[str | None] = [None] * size
+        projects: list[Any] = [None] * size
+        owns: list[Any] = [None] * size
+        aboves: list[_Chain | None] = [None] * size
+        for position, entry in self._merged(entries, nodes):
+            chain = self._chain(entry.node, nodes)
+            texts[position], projects[position], aboves[position] = self._text(entry), chain.project, chain
+        for group in groups:
+            self._tell(group, nodes, texts, projects, owns, aboves)
+        grouped: dict[Any, list[str]] = {}
+        told: dict[Any, tuple[dict[Any, None], set[int]]] = {}
+        last: Any = _UNKNOWN
+        bucket: list[str] = []
+        ids: dict[Any, None] = {}
+        chains: set[int] = set()
+        for text, project, own, above in zip(texts, projects, owns, aboves):
+            if text is None:
+                continue
+            if project != last or last is _UNKNOWN:
+                if project not in grouped:
+                    grouped[project], told[project] = [], ({}, set())
+                bucket, (ids, chains) = grouped[project], told[project]
+                last = project
+            bucket.append(text)
+            if own is not None:
+                ids.setdefault(own)
+            if above is not None and id(above) not in chains:
+                _add_ids(ids, chains, above)
+        user = self._who(connection, user_id)
+        user_text = json_text.value({"userid": user_id, "name": user[0]})
+        events = []
+        for project, project_texts in grouped.items():
+            data = (f'{{"entities":[{",".join(project_texts)}],"parents":{json_text.value(list(told[project][0]))},'
+                    f'"user":{user_text}}}')  # fmt: skip
+            events.append({
+                "id": str(uuid.uuid4()),
+                "topic": TOPIC,
+                "data": RawJSON(data),
+                "source": {"applicationId": "ftrack_like_api.server", "user": {"id": user_id, "username": user[1]},
+                           **(dict(source) if source else {})},
+                "target": "",
+                "project_id": project,
+            })  # fmt: skip
+        return events
+
+    def _sort(self, changes: list[Change]) -> tuple[list[tuple[int, _Entry]], list[_Adds]]:
+        """The changes as entries of their own (by position) and groups of adds told together."""
         kinds = self._kinds
-        for action, entity_type, key, before, after in changes:
+        named: set[Any] = set()  # the keys the entries of their own name
+        owned: set[Any] = set()  # what custom attribute values are on
+        entries: list[tuple[int, _Entry]] = []
+        adds: dict[str, _Adds] = {}
+        for position, (action, entity_type, key, before, after) in enumerate(changes):
             kind = kinds.get(entity_type.name) or self._kind(entity_type)
+            if action == "add" and kind.grouped and after is not None:
+                group = adds.get(kind.name)
+                if group is None:
+                    group = adds[kind.name] = _Adds(kind)
+                group.positions.append(position)
+                group.rows.append(after)
+                continue
+            if len(key) == 1:
+                named.add(key[0])
             if action == "add":
                 row = after or {}
-                entry = _Entry("add", self._node(kind, row), None, row) if not kind.is_value else None
             else:
                 row = (before or {}) if after is None else {**(before or {}), **after}
-                entry = None
             if kind.is_value:
-                told = _value_change(before, after)
-                if told is None:
+                value = _value_change(before, after)
+                if value is None:
                     continue
-                entry = _Entry("update", self._node(kind, row), told)
-                values.append(entry)
-            elif entry is None:
+                entry = _Entry("update", self._node(kind, row), value)
+                if entry.node.parent is not None:
+                    owned.add(entry.node.parent[1])
+            elif action == "add":
+                entry = _Entry("add", self._node(kind, row), None, row)
+            else:
                 told = _changes(kind.shown, action, before, after)
                 if action != "remove":
                     if not told:
@@ -242,16 +383,31 @@ class Updates:
                     if "parent_id" in told and kind.legacy in ("task", "show"):
                         action = "move"
                 entry = _Entry(action, self._node(kind, row), told)
-            entries.append(entry)
-            if len(key) == 1:
-                nodes.setdefault((kind.family, key[0]), entry.node)
-        if not entries:
-            return []
-        self._resolve(connection, [entry.node for entry in entries], nodes, created)
-        grouped: dict[Any, list[_Entry]] = {}
-        chains: dict[Any, tuple[dict[Any, None], set[int]]] = {}
+            entries.append((position, entry))
+        # An add that another change of the batch names (or an id added twice) is an entry of its own.
+        added = [group.ids() for group in adds.values()]
+        every = set(itertools.chain.from_iterable(added))
+        shared = (named | owned) & every
+        if len(every) < sum(map(len, added)):
+            counted: dict[Any, int] = {}
+            for key in itertools.chain.from_iterable(added):
+                counted[key] = counted.get(key, 0) + 1
+            shared.update(key for key, count in counted.items() if count > 1)
+        groups: list[_Adds] = []
+        for group in adds.values():
+            layouts, apart = group.layouts(shared)
+            groups += layouts
+            entries += [(position, _Entry("add", self._node(group.kind, row), None, row)) for position, row in apart]
+        if shared:
+            entries.sort(key=itemgetter(0))
+        return entries, groups
+
+    def _merged(self, entries: list[tuple[int, _Entry]], nodes: dict[tuple[str, Any], _Node]) -> list[tuple[int, _Entry]]:
+        """The entries told, in order: an entity's changes merged into its first entry, a custom
+        attribute value's into the entity it is on."""
+        told: list[tuple[int, _Entry]] = []
         owners: dict[Any, _Entry] = {}
-        for entry in entries:
+        for position, entry in entries:
             node = entry.node
             if node.kind.is_value:
                 # A custom attribute value: ftrack tells it as a change of the entity it is on.
@@ -272,40 +428,53 @@ class Updates:
                     first.merge(entry.materialise())
                     continue
                 owners[node.entity_id] = entry
-            chain = self._chain(entry.node, nodes)
-            grouped.setdefault(chain.project, []).append(entry)
-            _add_ids(*chains.setdefault(chain.project, ({}, set())), chain)
-        user = self._who(connection, user_id)
-        user_text = json_text.value({"userid": user_id, "name": user[0]})
-        events = []
-        for project, project_entries in grouped.items():
-            data = (f'{{"entities":[{",".join(self._text(entry) for entry in project_entries)}],'
-                    f'"parents":{json_text.value(list(chains[project][0]))},"user":{user_text}}}')  # fmt: skip
-            events.append({
-                "id": str(uuid.uuid4()),
-                "topic": TOPIC,
-                "data": RawJSON(data),
-                "source": {"applicationId": "ftrack_like_api.server", "user": {"id": user_id, "username": user[1]},
-                           **(dict(source) if source else {})},
-                "target": "",
-                "project_id": project,
-            })  # fmt: skip
-        return events
+            told.append((position, entry))
+        return told
 
     def _text(self, entry: _Entry) -> str:
-        """An entry as JSON text."""
+        """An entry of its own as JSON text."""
         node = entry.node
         kind = node.kind
-        chain = node.chain
-        assert chain is not None
+        assert node.chain is not None
         object_type = (node.object_type,) if entry.typed else None
-        parent_id = json_text.value(node.parent_id)
-        if entry.changes is None:
-            assert entry.row is not None
-            return self._adds.text(kind.name, kind.legacy, kind.shown, entry.row, json_text.value(node.entity_id),
-                                   object_type, chain.text, parent_id)  # fmt: skip
-        return json_text.entry(entry.action, node.entity_id, kind.legacy, kind.name, entry.changes, object_type,
-                               chain.text, parent_id)  # fmt: skip
+        return json_text.entry(entry.action, node.entity_id, kind.legacy, kind.name, entry.materialise(), object_type,
+                               node.chain.text, json_text.value(node.parent_id))  # fmt: skip
+
+    def _tell(
+        self, group: _Adds, nodes: dict[tuple[str, Any], _Node], texts: list[str | None], projects: list[Any],
+        owns: list[Any], aboves: list[_Chain | None],
+    ) -> None:  # fmt: skip
+        """Write a group of adds, a column at a time, into the lists by position."""
+        kind = group.kind
+        keys: list[Any] = group.parent_ids if group.target is not None else group.pointers
+        above: dict[Any, _Chain | None] = {}
+        for key in set(keys):
+            if key is not None:
+                node = self._find((group.target, key) if group.target is not None else key, nodes)
+                above[key] = None if node is None else self._chain(node, nodes)
+        chains: list[_Chain | None] = list(map(above.get, keys))
+        tail = {key: "," + chain.text for key, chain in above.items() if chain is not None}
+        tails = list(map(tail.get, keys, itertools.repeat("")))
+        # Every column wanted, read in one pass: the key, the names told, objectTypeId, project_id.
+        wanted = [kind.primary_key[0], *group.names]
+        typed, has_project = kind.typed and "object_type_id" in group.layout, kind.has_project and "project_id" in group.layout
+        wanted += ["object_type_id"] * typed + ["project_id"] * has_project
+        columns: list[Any] = list(zip(*map(itemgetter(*wanted), group.rows))) if len(wanted) > 1 else [group.column(wanted[0])]
+        ids = columns[0]
+        object_types = columns[len(group.names) + 1] if typed else [None] * len(ids) if kind.typed else None
+        own_projects = columns[-1] if has_project else itertools.repeat(None)
+        columns = columns[1:len(group.names) + 1]
+        told = self._adds.texts(kind.name, kind.legacy, kind.shown, group.names, columns, ids, object_types, tails,
+                                group.parent_ids)  # fmt: skip
+        is_show = kind.legacy == "show"
+        for position, text, entity_id, own, chain in zip(group.positions, told, ids, own_projects, chains):
+            texts[position], owns[position], aboves[position] = text, entity_id if type(entity_id) is str else None, chain
+            if chain is not None and chain.show is not None:
+                projects[position] = chain.show
+            elif is_show:
+                projects[position] = entity_id
+            else:
+                projects[position] = own if own is not None else chain.project if chain is not None else None
 
     def _who(self, connection: sa.Connection, user_id: str | None) -> tuple[str | None, str | None]:
         if user_id is None:
@@ -320,11 +489,8 @@ class Updates:
         kind = self._kinds[entity_type.name] = _Kind(self, entity_type)
         return kind
 
-    def _node(self, kind: _Kind, row: Any) -> _Node:
-        key = kind.primary_key
-        entity_id = row.get(key[0]) if len(key) == 1 else [row.get(k) for k in key]
-        parent: tuple[str, Any] | None = None
-        parent_id = None
+    def _parent(self, kind: _Kind, row: Any) -> tuple[tuple[str, Any] | None, Any]:
+        """Where a row's parent is (type names to look in, id), and its id; (None, None) for none."""
         for column, target, within in kind.rules:
             found = row.get(column)
             if found is None:
@@ -332,19 +498,25 @@ class Updates:
             if target is None:
                 named = row.get("parent_type") if column == "parent_id" else None
                 target = named if isinstance(named, str) and named in self.schema else ",".join(within)
-            parent, parent_id = (target, found), found
-            break
+            return (target, found), found
+        return None, None
+
+    def _node(self, kind: _Kind, row: Any) -> _Node:
+        key = kind.primary_key
+        entity_id = row.get(key[0]) if len(key) == 1 else [row.get(k) for k in key]
+        parent, parent_id = self._parent(kind, row)
         project = entity_id if kind.legacy == "show" else row.get("project_id") if kind.has_project else None
         return _Node(kind, entity_id, parent, parent_id, project, row.get("object_type_id"))
 
     # --- parents ------------------------------------------------------------------------------
 
     def _resolve(
-        self, connection: sa.Connection, start: list[_Node], nodes: dict[tuple[str, Any], _Node],
+        self, connection: sa.Connection, start: set[tuple[str, Any]], nodes: dict[tuple[str, Any], _Node],
         created: Mapping[Any, Mapping[str, Any]],
     ) -> None:  # fmt: skip
-        """Find every parent of every chain: in the batch's own rows first, then one query per level and type."""
-        pending = {node.parent for node in start if node.parent is not None}
+        """Find every parent of every chain, from the parents ``start`` names: in the batch's own rows first,
+        then one query per level and type."""
+        pending = start
         looked: set[tuple[str, Any]] = set()
         for _ in range(64):  # deeper than any hierarchy; a loop in the data stops here
             missing: dict[str, set[Any]] = {}
