@@ -42,6 +42,7 @@ INTERNAL = {
     "ftrack_like_api.server.gate": "the server's inside, reached through create_app",
     "ftrack_like_api.server.events.tables": "the server's inside: the event log's tables",
     "ftrack_like_api.server.events.json_text": "the server's inside: how ftrack.update payloads are written",
+    "ftrack_like_api.server.events.parents": "the server's inside: the parents of ftrack.update entries",
 }
 
 

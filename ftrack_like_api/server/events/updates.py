@@ -61,6 +61,7 @@ import sqlalchemy as sa
 from ...schema import EntityType, Kind, Schema
 from . import json_text
 from .log import RawJSON
+from .parents import Chain, Node, Parents, add_ids, parent_rules
 
 __all__ = ["LEGACY_KEYS", "TOPIC", "Updates", "legacy_type"]
 
@@ -80,11 +81,8 @@ LEGACY_KEYS: dict[str, dict[str, str]] = {
 #: One change a batch made: (action, concrete type, primary key values, the row before, the values after).
 Change = tuple[str, EntityType, tuple[Any, ...], "Mapping[str, Any] | None", "Mapping[str, Any] | None"]
 
-#: A parent rule: (column holding the parent's id, type to look in, types it may be in).
-Rule = tuple[str, "str | None", tuple[str, ...]]
-
-#: A node's parent not looked for yet.
-_UNKNOWN: Any = object()
+#: Not a project (the first entry's, as the events are put together).
+_NOTHING: Any = object()
 
 
 def legacy_type(schema: Schema, entity_type: EntityType) -> str:
@@ -97,7 +95,7 @@ def legacy_type(schema: Schema, entity_type: EntityType) -> str:
     return entity_type.name.lower()
 
 
-class _Kind:
+class TypeFacts:
     """What the events need of one concrete type, worked out once."""
 
     __slots__ = ("family", "grouped", "has_project", "is_value", "legacy", "name", "node", "primary_key", "rules", "shown",
@@ -121,47 +119,8 @@ class _Kind:
             name: renamed.get(name, name) for name, attribute in entity_type.attributes.items()
             if _shown(attribute) and name not in implied
         }  # fmt: skip
-        self.rules = _parent_rules(entity_type)
+        self.rules = parent_rules(entity_type)
         self.node = json_text.node_template(self.name, self.legacy)
-
-
-class _Node:
-    """One entity of a chain: its ids and types, where its parent is, and (once asked) its way up."""
-
-    __slots__ = ("chain", "entity_id", "kind", "object_type", "parent", "parent_id", "project", "up")
-
-    def __init__(self, kind: _Kind, entity_id: Any, parent: tuple[str, Any] | None, parent_id: Any, project: Any,
-                 object_type: Any) -> None:  # fmt: skip
-        self.kind = kind
-        self.entity_id = entity_id  # a list for a composite key
-        self.parent = parent  # (type names to look in, id) or None
-        self.parent_id = parent_id
-        self.project = project  # a project id the row names itself, if any
-        self.object_type = object_type  # a TypedContext's object type
-        self.up: _Node | None = _UNKNOWN  # the parent's node, once looked for
-        self.chain: _Chain | None = None
-
-
-class _Chain:
-    """A node's ``parents`` (itself up to its project) as JSON text, and the project it belongs to."""
-
-    __slots__ = ("above", "node", "project", "show", "text")
-
-    def __init__(self, node: _Node, above: _Chain | None) -> None:
-        self.node = node
-        self.above = above
-        kind = node.kind
-        own = kind.node % (json_text.value(node.entity_id), json_text.value(node.parent_id))
-        self.text: str = own if above is None else f"{own},{above.text}"
-        # ayon-ftrack's rule: the topmost "show" of the chain; else the first project a row names.
-        self.show: Any
-        if above is not None and above.show is not None:
-            self.show = above.show
-        else:
-            self.show = node.entity_id if kind.legacy == "show" else None
-        # (Where ``above`` has no show, its project is the first one named.)
-        first = node.project if node.project is not None else above.project if above is not None else None
-        self.project: Any = self.show if self.show is not None else first
 
 
 class _Entry:
@@ -169,7 +128,7 @@ class _Entry:
 
     __slots__ = ("action", "changes", "node", "row", "typed")
 
-    def __init__(self, action: str, node: _Node, changes: dict[str, tuple[Any, Any]] | None,
+    def __init__(self, action: str, node: Node, changes: dict[str, tuple[Any, Any]] | None,
                  row: Mapping[str, Any] | None = None) -> None:  # fmt: skip
         self.action = action
         self.node = node
@@ -198,7 +157,7 @@ class _Adds:
 
     __slots__ = ("kind", "layout", "names", "parent_ids", "pointers", "positions", "rows", "target")
 
-    def __init__(self, kind: _Kind, positions: list[int] | None = None, rows: list[Mapping[str, Any]] | None = None,
+    def __init__(self, kind: TypeFacts, positions: list[int] | None = None, rows: list[Mapping[str, Any]] | None = None,
                  layout: tuple[str, ...] = ()) -> None:  # fmt: skip
         self.kind = kind
         self.positions: list[int] = positions or []
@@ -247,7 +206,7 @@ class _Adds:
             self.target = "Context"
             self.parent_ids = self.column("parent_id")
             return {("Context", parent) for parent in set(self.parent_ids) if parent is not None}
-        located = [updates._parent(kind, row) for row in self.rows]
+        located = [updates.parents.parent(kind, row) for row in self.rows]
         self.pointers = [pointer for pointer, _ in located]
         self.parent_ids = [parent_id for _, parent_id in located]
         return {pointer for pointer in self.pointers if pointer is not None}
@@ -259,8 +218,8 @@ class Updates:
     def __init__(self, schema: Schema, tables: Mapping[str, sa.Table]) -> None:
         self.schema = schema
         self.tables = tables
-        self._kinds: dict[str, _Kind] = {}
-        self._families: dict[str, tuple[str, ...]] = {}
+        self._kinds: dict[str, TypeFacts] = {}
+        self.parents = Parents(schema, tables, lambda entity_type: self._kinds.get(entity_type.name) or self._kind(entity_type))
         self._adds = json_text.AddTemplates()
         users = tables["resource"]
         self._user = sa.select(users.c.first_name, users.c.last_name, users.c.username).where(users.c.id == sa.bindparam("id"))
@@ -288,36 +247,36 @@ class Updates:
         entries, groups = self._sort(changes)
         if not entries and not groups:
             return []
-        nodes: dict[tuple[str, Any], _Node] = {}
+        nodes: dict[tuple[str, Any], Node] = {}
         for _, entry in entries:
             if type(entry.node.entity_id) is not list:
                 nodes.setdefault((entry.node.kind.family, entry.node.entity_id), entry.node)
         start: set[tuple[str, Any]] = {entry.node.parent for _, entry in entries if entry.node.parent is not None}
         for group in groups:
             start.update(group.locate(self))
-        self._resolve(connection, start, nodes, created)
+        self.parents.resolve(connection, start, nodes, created)
         # What each change tells, by its position in the batch: its text, its project, and the ids
         # it adds to data.parents (its own, and those of a chain).
         size = len(changes)
         texts: list[str | None] = [None] * size
         projects: list[Any] = [None] * size
         owns: list[Any] = [None] * size
-        aboves: list[_Chain | None] = [None] * size
+        aboves: list[Chain | None] = [None] * size
         for position, entry in self._merged(entries, nodes):
-            chain = self._chain(entry.node, nodes)
+            chain = self.parents.chain(entry.node, nodes)
             texts[position], projects[position], aboves[position] = self._text(entry), chain.project, chain
         for group in groups:
             self._tell(group, nodes, texts, projects, owns, aboves)
         grouped: dict[Any, list[str]] = {}
         told: dict[Any, tuple[dict[Any, None], set[int]]] = {}
-        last: Any = _UNKNOWN
+        last: Any = _NOTHING
         bucket: list[str] = []
         ids: dict[Any, None] = {}
         chains: set[int] = set()
         for text, project, own, above in zip(texts, projects, owns, aboves):
             if text is None:
                 continue
-            if project != last or last is _UNKNOWN:
+            if project != last or last is _NOTHING:
                 if project not in grouped:
                     grouped[project], told[project] = [], ({}, set())
                 bucket, (ids, chains) = grouped[project], told[project]
@@ -326,7 +285,7 @@ class Updates:
             if own is not None:
                 ids.setdefault(own)
             if above is not None and id(above) not in chains:
-                _add_ids(ids, chains, above)
+                add_ids(ids, chains, above)
         user = self._who(connection, user_id)
         user_text = json_text.value({"userid": user_id, "name": user[0]})
         events = []
@@ -370,11 +329,11 @@ class Updates:
                 value = _value_change(before, after)
                 if value is None:
                     continue
-                entry = _Entry("update", self._node(kind, row), value)
+                entry = _Entry("update", self.parents.node(kind, row), value)
                 if entry.node.parent is not None:
                     owned.add(entry.node.parent[1])
             elif action == "add":
-                entry = _Entry("add", self._node(kind, row), None, row)
+                entry = _Entry("add", self.parents.node(kind, row), None, row)
             else:
                 told = _changes(kind.shown, action, before, after)
                 if action != "remove":
@@ -382,7 +341,7 @@ class Updates:
                         continue
                     if "parent_id" in told and kind.legacy in ("task", "show"):
                         action = "move"
-                entry = _Entry(action, self._node(kind, row), told)
+                entry = _Entry(action, self.parents.node(kind, row), told)
             entries.append((position, entry))
         # An add that another change of the batch names (or an id added twice) is an entry of its own.
         added = [group.ids() for group in adds.values()]
@@ -397,12 +356,12 @@ class Updates:
         for group in adds.values():
             layouts, apart = group.layouts(shared)
             groups += layouts
-            entries += [(position, _Entry("add", self._node(group.kind, row), None, row)) for position, row in apart]
+            entries += [(position, _Entry("add", self.parents.node(group.kind, row), None, row)) for position, row in apart]
         if shared:
             entries.sort(key=itemgetter(0))
         return entries, groups
 
-    def _merged(self, entries: list[tuple[int, _Entry]], nodes: dict[tuple[str, Any], _Node]) -> list[tuple[int, _Entry]]:
+    def _merged(self, entries: list[tuple[int, _Entry]], nodes: dict[tuple[str, Any], Node]) -> list[tuple[int, _Entry]]:
         """The entries told, in order: an entity's changes merged into its first entry, a custom
         attribute value's into the entity it is on."""
         told: list[tuple[int, _Entry]] = []
@@ -411,7 +370,7 @@ class Updates:
             node = entry.node
             if node.kind.is_value:
                 # A custom attribute value: ftrack tells it as a change of the entity it is on.
-                owner = self._up(node, nodes)
+                owner = self.parents.up(node, nodes)
                 if owner is None:
                     continue
                 known = owners.get(owner.entity_id)
@@ -441,18 +400,18 @@ class Updates:
                                node.chain.text, json_text.value(node.parent_id))  # fmt: skip
 
     def _tell(
-        self, group: _Adds, nodes: dict[tuple[str, Any], _Node], texts: list[str | None], projects: list[Any],
-        owns: list[Any], aboves: list[_Chain | None],
+        self, group: _Adds, nodes: dict[tuple[str, Any], Node], texts: list[str | None], projects: list[Any],
+        owns: list[Any], aboves: list[Chain | None],
     ) -> None:  # fmt: skip
         """Write a group of adds, a column at a time, into the lists by position."""
         kind = group.kind
         keys: list[Any] = group.parent_ids if group.target is not None else group.pointers
-        above: dict[Any, _Chain | None] = {}
+        above: dict[Any, Chain | None] = {}
         for key in set(keys):
             if key is not None:
-                node = self._find((group.target, key) if group.target is not None else key, nodes)
-                above[key] = None if node is None else self._chain(node, nodes)
-        chains: list[_Chain | None] = list(map(above.get, keys))
+                node = self.parents.find((group.target, key) if group.target is not None else key, nodes)
+                above[key] = None if node is None else self.parents.chain(node, nodes)
+        chains: list[Chain | None] = list(map(above.get, keys))
         tail = {key: "," + chain.text for key, chain in above.items() if chain is not None}
         tails = list(map(tail.get, keys, itertools.repeat("")))
         # Every column wanted, read in one pass: the key, the names told, objectTypeId, project_id.
@@ -485,156 +444,9 @@ class Updates:
         name = " ".join(part for part in (row.first_name, row.last_name) if part) or row.username
         return name, row.username
 
-    def _kind(self, entity_type: EntityType) -> _Kind:
-        kind = self._kinds[entity_type.name] = _Kind(self, entity_type)
+    def _kind(self, entity_type: EntityType) -> TypeFacts:
+        kind = self._kinds[entity_type.name] = TypeFacts(self, entity_type)
         return kind
-
-    def _parent(self, kind: _Kind, row: Any) -> tuple[tuple[str, Any] | None, Any]:
-        """Where a row's parent is (type names to look in, id), and its id; (None, None) for none."""
-        for column, target, within in kind.rules:
-            found = row.get(column)
-            if found is None:
-                continue
-            if target is None:
-                named = row.get("parent_type") if column == "parent_id" else None
-                target = named if isinstance(named, str) and named in self.schema else ",".join(within)
-            return (target, found), found
-        return None, None
-
-    def _node(self, kind: _Kind, row: Any) -> _Node:
-        key = kind.primary_key
-        entity_id = row.get(key[0]) if len(key) == 1 else [row.get(k) for k in key]
-        parent, parent_id = self._parent(kind, row)
-        project = entity_id if kind.legacy == "show" else row.get("project_id") if kind.has_project else None
-        return _Node(kind, entity_id, parent, parent_id, project, row.get("object_type_id"))
-
-    # --- parents ------------------------------------------------------------------------------
-
-    def _resolve(
-        self, connection: sa.Connection, start: set[tuple[str, Any]], nodes: dict[tuple[str, Any], _Node],
-        created: Mapping[Any, Mapping[str, Any]],
-    ) -> None:  # fmt: skip
-        """Find every parent of every chain, from the parents ``start`` names: in the batch's own rows first,
-        then one query per level and type."""
-        pending = start
-        looked: set[tuple[str, Any]] = set()
-        for _ in range(64):  # deeper than any hierarchy; a loop in the data stops here
-            missing: dict[str, set[Any]] = {}
-            found: list[_Node] = []
-            for parent in pending:
-                if parent in looked or self._find(parent, nodes) is not None:
-                    continue
-                looked.add(parent)
-                target, key = parent
-                made = created.get(key)
-                name = self._holder(target, made) if made is not None else None
-                if made is not None and name is not None:
-                    concrete = self.schema.concrete(name, made)
-                    kind = self._kinds.get(concrete.name) or self._kind(concrete)
-                    node = nodes[(kind.family, key)] = self._node(kind, made)
-                    found.append(node)
-                else:
-                    missing.setdefault(target, set()).add(key)
-            for target, keys in missing.items():
-                for name in target.split(","):
-                    if not keys:
-                        break
-                    entity_type = self.schema[name]
-                    table = self.tables[entity_type.table or entity_type.name]
-                    pk = table.c[entity_type.primary_key[0]]
-                    for row in connection.execute(sa.select(table).where(pk.in_(sorted(keys)))).mappings():
-                        concrete = self.schema.concrete(name, row)
-                        kind = self._kinds.get(concrete.name) or self._kind(concrete)
-                        node = nodes[(kind.family, row[pk.name])] = self._node(kind, row)
-                        keys.discard(row[pk.name])
-                        found.append(node)
-            pending = {node.parent for node in found if node.parent is not None}
-            if not pending:
-                return
-
-    def _holder(self, target: str, row: Mapping[str, Any]) -> str | None:
-        """Which of the types ``target`` names a row the batch created belongs to (by its columns)."""
-        for name in target.split(","):
-            entity_type = self.schema[name]
-            table = self.tables.get(entity_type.table or entity_type.name)
-            if table is not None and all(column in table.c for column in row):
-                return name
-        return None
-
-    def _find(self, parent: tuple[str, Any], nodes: dict[tuple[str, Any], _Node]) -> _Node | None:
-        """The node of ``parent`` (type names to look in, id), if known."""
-        target, key = parent
-        families = self._families.get(target)
-        if families is None:
-            families = self._families[target] = tuple(
-                (self.schema[name].table or name) for name in target.split(","))  # fmt: skip
-        for family in families:
-            node = nodes.get((family, key))
-            if node is not None:
-                return node
-        return None
-
-    def _up(self, node: _Node, nodes: dict[tuple[str, Any], _Node]) -> _Node | None:
-        up = node.up
-        if up is _UNKNOWN:
-            up = node.up = None if node.parent is None else self._find(node.parent, nodes)
-        return up
-
-    def _chain(self, node: _Node, nodes: dict[tuple[str, Any], _Node]) -> _Chain:
-        """``node``'s chain, made once per node: a child's is its own element and its parent's chain."""
-        if node.chain is not None:
-            return node.chain
-        path: list[_Node] = []
-        on_path: set[int] = set()
-        top: _Node | None = node
-        while top is not None and top.chain is None:
-            if id(top) in on_path:  # a loop in the data: the chain stops before going round again
-                path[-1].up = None
-                top = None
-                break
-            on_path.add(id(top))
-            path.append(top)
-            top = self._up(top, nodes)
-        above = top.chain if top is not None else None
-        for step in reversed(path):
-            above = step.chain = _Chain(step, above)
-        assert node.chain is not None
-        return node.chain
-
-
-def _parent_rules(entity_type: EntityType) -> list[Rule]:
-    """Where an entity's parent is: (column holding its id, type to look in, types it may be in)."""
-    rules: list[Rule] = []
-    if entity_type.table == "context":
-        rules.append(("parent_id", "Context", ()))
-    else:
-        for rule in entity_type.project:
-            if rule.key is not None:
-                rules.append((rule.key, None, (rule.within,) if rule.within else ()))
-            elif len(rule.path) > 1:
-                attribute = entity_type.attributes.get(rule.path[0])
-                if attribute is not None and attribute.kind is Kind.REFERENCE and len(attribute.via) == 1:
-                    rules.append((attribute.via[0], attribute.target, ()))
-            elif rule.path == ("project_id",):
-                rules.append(("project_id", "Project", ()))
-    # A polymorphic reference: all its possible types, tried in turn.
-    merged: dict[str, Rule] = {}
-    for column, target, within in rules:
-        known = merged.get(column)
-        merged[column] = (column, target, (known[2] if known else ()) + within)
-    return list(merged.values())
-
-
-def _add_ids(ids: dict[Any, None], told: set[int], chain: _Chain | None) -> None:
-    """Add the ids of a chain to an event's ``data.parents``, in order (``told``: the chains added
-    already, and so everything above them)."""
-    while chain is not None and id(chain) not in told:
-        told.add(id(chain))
-        entity_id = chain.node.entity_id
-        if isinstance(entity_id, str):
-            ids.setdefault(entity_id)
-        chain = chain.above
-
 
 def _changes(
     shown: Mapping[str, str], action: str, before: Mapping[str, Any] | None, after: Mapping[str, Any] | None
