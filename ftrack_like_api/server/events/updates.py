@@ -43,7 +43,9 @@ several projects appends one event per project (and one for the entities of no p
 such as users); readers see only the events of projects they read (``EventLog.read``).
 
 Cost: the payload is written as JSON text (``json_text.py``) from the rows the writer
-recorded, each parent's chain once however many entities hang under it, and stored as is
+recorded, never built as dicts: the creates of one type that nothing else in the batch
+changes are written together, a column of values at a time, and each parent's chain
+(``parents.py``) once however many entities hang under it. The text is stored as it is
 (:class:`~ftrack_like_api.server.events.log.RawJSON`).
 """
 
@@ -425,15 +427,25 @@ class Updates:
         columns = columns[1:len(group.names) + 1]
         told = self._adds.texts(kind.name, kind.legacy, kind.shown, group.names, columns, ids, object_types, tails,
                                 group.parent_ids)  # fmt: skip
-        is_show = kind.legacy == "show"
-        for position, text, entity_id, own, chain in zip(group.positions, told, ids, own_projects, chains):
-            texts[position], owns[position], aboves[position] = text, entity_id if type(entity_id) is str else None, chain
-            if chain is not None and chain.show is not None:
-                projects[position] = chain.show
-            elif is_show:
-                projects[position] = entity_id
-            else:
-                projects[position] = own if own is not None else chain.project if chain is not None else None
+        # The project: the topmost show above (ayon-ftrack's rule), else the first project named.
+        shows = {key: chain.show for key, chain in above.items() if chain is not None and chain.show is not None}
+        if len(shows) == len(set(keys)):  # every row hangs under a project: the project above it
+            told_projects: list[Any] = list(map(shows.__getitem__, keys))
+        else:
+            is_show = kind.legacy == "show"
+            told_projects = [
+                chain.show if chain is not None and chain.show is not None else entity_id if is_show
+                else own if own is not None else chain.project if chain is not None else None
+                for entity_id, own, chain in zip(ids, own_projects, chains)
+            ]  # fmt: skip
+        own_ids = ids if set(map(type, ids)) == {str} else [key if type(key) is str else None for key in ids]
+        positions = group.positions
+        if positions[-1] - positions[0] == len(positions) - 1:  # one run of the batch (they are in order)
+            run = slice(positions[0], positions[-1] + 1)
+            texts[run], projects[run], owns[run], aboves[run] = told, told_projects, own_ids, chains
+            return
+        for position, text, project, own_id, chain in zip(positions, told, told_projects, own_ids, chains):
+            texts[position], projects[position], owns[position], aboves[position] = text, project, own_id, chain
 
     def _who(self, connection: sa.Connection, user_id: str | None) -> tuple[str | None, str | None]:
         if user_id is None:
