@@ -6,9 +6,10 @@ payload is written as text instead, from what the writer recorded:
 
 - :func:`value` encodes one value as events carry it (dates as ISO text in UTC, exact
   numbers as floats), by its type;
-- :class:`AddTemplates` keeps one ``%`` template per type and set of attribute names for
-  an ``add`` (nearly every create of a batch has the same names in the same order), so an
-  entry costs one formatting of its encoded values;
+- :func:`column` encodes a column of values (one attribute of many rows) at once;
+- :class:`AddTemplates` writes ``add`` entries a column at a time, with one ``%`` template
+  per type and set of attribute names (nearly every create of a batch has the same names
+  in the same order), so an entry costs one formatting of its encoded values;
 - :func:`entry` writes any other entry (updates, removes, entries merged from several
   changes) from its parts; :func:`node_template` the template of one element of ``parents``.
 
@@ -33,7 +34,7 @@ __all__ = ["AddTemplates", "column", "entry", "node_template", "value", "values"
 #: ``"text"`` with JSON's escapes, ASCII only (as ``json.dumps`` writes by default).
 string: Callable[[str], str] = json.encoder.encode_basestring_ascii  # type: ignore[attr-defined]
 
-#: How many templates (or row layouts) are kept; past that they are forgotten and made again.
+#: How many templates are kept; past that they are forgotten and made again.
 KEPT = 512
 
 
@@ -104,9 +105,10 @@ def column(found: list[Any] | tuple[Any, ...]) -> list[str]:
     encode = _BY_TYPE.get(kind) if kind is not None else None
     if encode is None:
         return list(map(value, found))
-    if kind is str or kind is datetime.datetime:  # equal values write alike
+    if kind is str or kind is datetime.datetime:
         distinct = set(found)
-        if len(distinct) * 2 <= len(found):
+        # Equal values write alike (not so aware datetimes: one instant in two zones).
+        if len(distinct) * 2 <= len(found) and (kind is str or all(v.tzinfo is None for v in distinct)):
             return list(map({v: encode(v) for v in distinct}.__getitem__, found))
     return list(map(encode, found))
 
