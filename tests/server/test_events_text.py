@@ -126,3 +126,10 @@ def test_on_postgresql_an_event_is_compressed_with_lz4_when_the_server_has_it(ba
             sa.select(sa.func.pg_column_compression(table.c.data)).order_by(table.c.seq.desc()).limit(1)).scalar()  # fmt: skip
         assert compressed == "lz4"
         assert connection.exec_driver_sql(show).scalar() == default, "only the appending transaction changed it"
+
+
+def test_a_column_writes_each_value_as_value_does_repeated_or_not():
+    utc = NAIVE.replace(tzinfo=datetime.timezone.utc)
+    paris = utc.astimezone(datetime.timezone(datetime.timedelta(hours=1)))
+    for found in (["a", "a", "b", 'q"'] * 3, [NAIVE] * 5 + [None], [utc, paris] * 3, [1, 1.0, True] * 2, [[1], {"a": 2}]):
+        assert json_text.column(found) == [json_text.value(v) for v in found], found
