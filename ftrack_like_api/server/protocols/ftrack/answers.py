@@ -21,7 +21,7 @@ from ...auth.idempotency import KeyState
 from ...auth.throttle import Refusal
 from ...gate import Busy
 
-__all__ = ["encoded", "error_answer", "failure_answer", "log_failure", "refused", "unclaimed"]
+__all__ = ["encoded", "error_answer", "failure_answer", "log_failure", "refused", "rows_in", "unclaimed"]
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +52,14 @@ def encoded(results: list[Any]) -> Iterator[bytes]:
             yield _dumps(rows[start : start + ROWS_PER_CHUNK])[1:-1].encode()
         yield b"]}"
     yield b"]"
+
+
+def rows_in(results: list[Any]) -> int:
+    """How many rows the queries of a batch's results answered (their outer level)."""
+    return sum(
+        len(r["data"]) for r in results
+        if isinstance(r, dict) and r.get("action") == "query" and isinstance(r.get("data"), list)
+    )  # fmt: skip
 
 
 def failure_answer(request: Request, failure: Exception) -> Response:

@@ -28,7 +28,7 @@ from ...auth.idempotency import MAX_KEY_LENGTH, KeyState, claim_lifetime
 from ...auth.throttle import Refusal
 from ...engine.backend import WRITE_ACTIONS, Backend
 from ...gate import DatabaseGate
-from .answers import encoded, error_answer, failure_answer, refused, unclaimed
+from .answers import ROWS_PER_CHUNK, encoded, error_answer, failure_answer, refused, rows_in, unclaimed
 from .body import MAX_BODY, MAX_OPERATIONS, SIGNIN_BODY, action_of, gunzip, parse_batch, read_body
 
 __all__ = ["FtrackApi"]
@@ -152,6 +152,8 @@ class FtrackApi:
         seen["outcome"] = "ok"
         if written:
             return Response(written[-1], media_type="application/json")
+        if rows_in(result) <= ROWS_PER_CHUNK:  # written in one go: a stream costs a thread hop per piece
+            return Response(await run_in_threadpool(lambda: b"".join(encoded(result))), media_type="application/json")
         # Rows a slice at a time: the answer's text is never whole in memory.
         return StreamingResponse(encoded(result), media_type="application/json")
 
