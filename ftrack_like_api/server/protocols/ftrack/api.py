@@ -37,6 +37,8 @@ log = logging.getLogger(__name__)
 
 #: Seconds a copy of a running batch waits for its answer before it is told to come back (409).
 IDEMPOTENCY_WAIT = 5.0
+#: A body up to this size is read on the event loop (microseconds); a larger one in a thread.
+INLINE_BODY = 64 * 1024
 
 
 class FtrackApi:
@@ -96,7 +98,7 @@ class FtrackApi:
                 return self.error(request, "ValidationError", "The body is not valid gzip", "bad_request")
             if body is None:
                 return self.error(request, "ValidationError", too_large, "too_large")
-        batch = await run_in_threadpool(parse_batch, body)
+        batch = parse_batch(body) if len(body) <= INLINE_BODY else await run_in_threadpool(parse_batch, body)
         if isinstance(batch, str):
             return self.error(request, "ValidationError", batch, "bad_request")
         if len(batch) > self.max_operations:
@@ -128,7 +130,7 @@ class FtrackApi:
 
         try:
             # Who acts is the user id the credentials gave: the backend reads their name and roles afresh.
-            result: Any = await self.database(self.backend.execute, batch, username, keep if key else None, user_id)
+            result, text = await self.database(_executed, self.backend, batch, username, keep if key else None, user_id)
         except _TakenOver:
             seen["outcome"] = KeyState.RUNNING.value
             return unclaimed(request, KeyState.RUNNING, key, None)  # type: ignore[arg-type]
@@ -152,8 +154,8 @@ class FtrackApi:
         seen["outcome"] = "ok"
         if written:
             return Response(written[-1], media_type="application/json")
-        if rows_in(result) <= ROWS_PER_CHUNK:  # written in one go: a stream costs a thread hop per piece
-            return Response(await run_in_threadpool(lambda: b"".join(encoded(result))), media_type="application/json")
+        if text is not None:
+            return Response(text, media_type="application/json")
         # Rows a slice at a time: the answer's text is never whole in memory.
         return StreamingResponse(encoded(result), media_type="application/json")
 
@@ -188,6 +190,15 @@ async def _claim(backend: Backend, user_id: str, key: str, request_hash: str, wa
             return state, found
         await anyio.sleep(min(pause, left))
         pause = min(pause * 2, 0.25)
+
+
+def _executed(backend: Backend, *args: Any) -> tuple[Any, bytes | None]:
+    """``backend.execute(*args)``, and in the same thread the JSON text of a small answer (at most
+    :data:`ROWS_PER_CHUNK` rows); a larger one is streamed (a stream costs a thread hop per piece)."""
+    result = backend.execute(*args)
+    if isinstance(result, list) and rows_in(result) <= ROWS_PER_CHUNK:
+        return result, b"".join(encoded(result))
+    return result, None
 
 
 class _TakenOver(Exception):
