@@ -322,7 +322,6 @@ class Reader:
             if attribute.kind is Kind.MAPPED:
                 subtree = {**{n: (target.attributes[n], {}) for n in (attribute.key, attribute.value)}, **subtree}
             table = self.storage.table(target)
-            columns = self._columns(target, table, subtree)
             children: dict[int, tuple[dict[str, Any], Row]] = {}
             # Through a polymorphic type, a subtype's meaning of the name (TypedContext.status beside
             # Project.status): the rows of other subtypes do not get it.
@@ -339,7 +338,7 @@ class Reader:
                     for canonical, _ in owners:
                         canonical[name] = None
                     continue
-                found_index, hits = self._fetch(connection, target, table, columns, tuple(subtree), wanted)
+                found_index, hits = self._fetch(connection, target, table, subtree, wanted)
                 encode = self.encoder(target, subtree, registry, found_index)
                 key_position = found_index[target.primary_key[0]]
                 found = {hit[key_position]: hit for hit in hits}
@@ -361,6 +360,7 @@ class Reader:
                 parent_key = index[entity_type.primary_key[0]]
                 keys = {row[parent_key] for _, row in owners}
                 grouped: dict[Any, list[Row]] = {}
+                columns = self._columns(target, table, subtree)
                 found_index, hits = self._fetch_members(connection, entity_type, attribute, target, table, columns, keys)
                 encode = self.encoder(target, subtree, registry, found_index)
                 owner = found_index.get("__parent__", 0)  # absent only when nothing was fetched
@@ -408,39 +408,32 @@ class Reader:
                 grouped.setdefault(key, []).append(tuple(row))
 
     def _fetch(
-        self,
-        connection: sa.Connection,
-        target: EntityType,
-        table: sa.FromClause,
-        columns: list[sa.ColumnElement[Any]],
-        names: tuple[str, ...],
-        wanted: set[Any],
+        self, connection: sa.Connection, target: EntityType, table: sa.FromClause, tree: Tree, wanted: set[Any]
     ) -> tuple[Index, list[Row]]:
-        """The rows of ``target`` whose key is one of ``wanted``: ``columns``, made for the projections ``names``."""
+        """The rows of ``target`` whose key is one of ``wanted``, with the columns of the projections ``tree``."""
         if not wanted:
             return {}, []
         ordered = sorted(wanted, key=str)
         key = table.c[target.primary_key[0]]
         if len(ordered) > self.storage.dialect.long_in_list:  # the keys go as one parameter: a statement of their own
-            return _rows(connection.execute(self._fetching(target, table, columns, self.storage.dialect.in_values(key, ordered))))
-        shape = ("fetch", target.name, names, self.compiler.scope())
+            return _rows(connection.execute(self._fetching(target, table, tree, self.storage.dialect.in_values(key, ordered))))
+        shape = ("fetch", target.name, tuple(tree), self.compiler.scope())
         prepared = self.statements.get(shape)
         if prepared is None:
-            statement = self._fetching(target, table, columns, key.in_(sa.bindparam("__wanted", expanding=True)))
+            statement = self._fetching(target, table, tree, key.in_(sa.bindparam("__wanted", expanding=True)))
             prepared = Prepared((), (), 0, {frozenset(): statement})
             self.statements.put(shape, prepared)
         parameters = prepared.parameters((), "", self.compiler.coerce)
         parameters["__wanted"] = ordered
         return _rows(connection.execute(prepared.statements[frozenset()], parameters))
 
-    def _fetching(
-        self, target: EntityType, table: sa.FromClause, columns: list[sa.ColumnElement[Any]], keys: sa.ColumnElement[bool]
-    ) -> sa.Select[Any]:
+    def _fetching(self, target: EntityType, table: sa.FromClause, tree: Tree, keys: sa.ColumnElement[bool]) -> sa.Select[Any]:
+        """The select of ``target``'s rows for the projections ``tree`` where ``keys`` holds (and the user may see them)."""
         where = [keys]
         for condition in (self.compiler.type_filter(target, table), self.compiler.visible(target, table)):
             if condition is not None:
                 where.append(condition)
-        return sa.select(*columns).where(*where)
+        return sa.select(*self._columns(target, table, tree)).where(*where)
 
     def _fetch_members(
         self,
