@@ -86,17 +86,24 @@ def test_a_second_query_of_the_same_shape_builds_nothing(backend, call, studio):
 def test_a_value_the_column_cannot_take_is_refused_by_a_kept_statement_too(backend, call, studio):
     assert len(call.query('select name from Task where bid > "1" and name like "near_%"')) == 2
     built = backend.reader.statements.builds
-    error = call.error({"action": "query", "expression": 'select name from Task where bid > "lots" and name like "near_%"'})
+    error = call.error(
+        {"action": "query", "expression": 'select name from Task where bid > "lots" and name like "near_%"'}
+    )
     assert error["error_code"] == "invalid_query" and "Task.bid is a number" in error["content"], error
     assert backend.reader.statements.builds == built
 
 
 def test_a_query_through_relations_sends_one_select(backend, call, studio):
     with selects(backend) as sent:
-        assert names(call.query('select name from Task where parent.name is "near_sh010"')) == ["near_anim", "near_comp"]
+        assert names(call.query('select name from Task where parent.name is "near_sh010"')) == [
+            "near_anim",
+            "near_comp",
+        ]
     assert len(sent) == 1
     # A page: the related keys are looked up first (the planner then sees how few rows match), for all relations at once.
-    text = 'select name from Task where parent.name is "near_sh010" and project.name is "shapes_near" and bid > 1 limit 10'
+    text = (
+        'select name from Task where parent.name is "near_sh010" and project.name is "shapes_near" and bid > 1 limit 10'
+    )
     with selects(backend) as sent:
         assert names(call.query(text)) == ["near_anim", "near_comp"]
     assert len(sent) == 2
