@@ -28,6 +28,7 @@ INTERNAL = {
     "ftrack_like_api.entity.collection": "re-exported by ftrack_like_api.entity",
     "ftrack_like_api.entity.factory": "re-exported by ftrack_like_api.entity",
     "ftrack_like_api.entity.state": "re-exported by ftrack_like_api.entity",
+    "ftrack_like_api.entity.layout": "how an entity stores its values; read them through EntityState",
     "ftrack_like_api.query.bind": "re-exported by ftrack_like_api.query",
     "ftrack_like_api.query.build": "re-exported by ftrack_like_api.query",
     "ftrack_like_api.query.render": "re-exported by ftrack_like_api.query",
@@ -39,6 +40,7 @@ INTERNAL = {
     "ftrack_like_api.server.auth": "the server's inside, reached through Backend and create_app",
     "ftrack_like_api.server.protocols": "the server's inside, reached through create_app",
     "ftrack_like_api.server.gate": "the server's inside, reached through create_app",
+    "ftrack_like_api.server.events.tables": "the server's inside: the event log's tables",
 }
 
 
