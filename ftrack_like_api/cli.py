@@ -15,6 +15,7 @@ SQLite file in the user data folder). Errors are one readable line and a non-zer
     ftrack-like upgrade                                         # after installing a new version
     ftrack-like serve --host 0.0.0.0 --port 8000 --workers 4
     ftrack-like query 'select name, status.name from Task limit 5'
+    ftrack-like listen --plugin-path plugins --name studio      # durable listeners (cli_events.py)
 """
 
 from __future__ import annotations
@@ -439,6 +440,9 @@ def parser() -> argparse.ArgumentParser:
     asked.add_argument("expression")
     asked.add_argument("--json", action="store_true")
     command("shell", shell, "a Python shell with a connected `session`")
+    from .cli_events import add_commands as event_commands
+
+    event_commands(command, commands)
     from .demo import add_arguments as demo_arguments
 
     demo_arguments(command("demo", demo, "serve a demo studio and exercise it through a Session over HTTP"))

@@ -145,7 +145,9 @@ class HttpTransport(Transport):
         except requests.RequestException as reason:
             raise ValueError(f"HttpTransport needs a valid URL, not {server_url!r}: {reason}") from None
         if not token and (not api_user or not api_key):
-            raise ValueError("HttpTransport needs api_user and api_key (or FTRACK_API_USER, FTRACK_API_KEY), or a token")
+            raise ValueError(
+                "HttpTransport needs api_user and api_key (or FTRACK_API_USER, FTRACK_API_KEY), or a token"
+            )
         if session is not None and not isinstance(session, requests.Session):
             raise TypeError(f"HttpTransport(session=...) takes a requests.Session, not {type(session).__name__}")
         self.url = server_url.rstrip("/") + "/api"
@@ -241,6 +243,13 @@ class HttpTransport(Transport):
         if response.status_code >= 400:
             raise TransportError(f"{self.url} answered {response.status_code}: {str(answer)[:200]}")
         return answer_of(batch, answer)
+
+    def events(self) -> Any:
+        """The event channel to the same server, with the same credentials (an :class:`~ftrack_like_api.event.http.HttpChannel`)."""
+        from ..event.http import HttpChannel
+
+        connect = self.timeout[0] if isinstance(self.timeout, tuple) else self.timeout
+        return HttpChannel(self.url[: -len("/api")], self._headers, verify=self.verify, timeout=connect)
 
     def close(self) -> None:
         """Let go of the connections; a session of the caller's stays open (theirs to close)."""
