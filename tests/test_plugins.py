@@ -86,7 +86,7 @@ def test_the_hub_calls_matching_subscribers_by_priority_and_survives_a_failing_o
 
 def test_the_example_plugin_extends_entity_classes(tmp_path):
     url = f"sqlite:///{tmp_path / 'plugins.db'}"
-    with Session(server_url=url, api_user="admin", plugin_paths=[str(EXAMPLES)],
+    with Session(server_url=url, api_user="admin", plugin_paths=[str(EXAMPLES / "task_helpers.py")],
                  plugin_arguments={"separator": "/"}) as session:  # fmt: skip
         assert [pathlib.Path(p).name for p in session.plugins] == ["task_helpers.py"]
         project = session.create("Project", {"name": "tut", "project_schema": session.query("ProjectSchema").first()})

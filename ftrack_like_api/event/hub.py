@@ -194,6 +194,14 @@ class EventHub:
         if synchronous:
             return self._handle(event, synchronous=True)
         connection = self._connection
+        if connection is None and self._channel is not None:
+            # No stream, but a channel (a durable listener's): sent now, from this thread.
+            try:
+                self._channel.publish([event.to_wire()])
+            except EventHubConnectionError:
+                if on_error == "raise":
+                    raise
+            return None
         if connection is None:
             if on_error == "raise":
                 raise EventHubConnectionError("The event hub is not connected: call session.event_hub.connect() first")
