@@ -23,6 +23,8 @@ import sys
 import threading
 from typing import Any
 
+from .exceptions import EventHubConnectionError
+
 __all__ = ["add_commands"]
 
 log = logging.getLogger(__name__)
@@ -45,7 +47,8 @@ def _logging(options: argparse.Namespace) -> None:
 def _stop_on_signals(stop: Any) -> None:
     if threading.current_thread() is threading.main_thread():
         for signum in (signal.SIGINT, signal.SIGTERM):
-            signal.signal(signum, lambda *_: stop())
+            # Not in the handler itself: it runs inside the main thread's read of the stream it closes.
+            signal.signal(signum, lambda *_: threading.Thread(target=stop, daemon=True).start())
 
 
 def listen(options: argparse.Namespace) -> int:
@@ -68,10 +71,20 @@ def tail(options: argparse.Namespace) -> int:
     with _session(options) as session:
         channel = session.event_hub.channel
         stream = channel.stream(options.after, [(options.expression, {"id": session.event_hub.id})])
-        _stop_on_signals(stream.close)
-        for line in stream:
-            if "heartbeat" not in line:
-                print(json.dumps(line), flush=True)
+        stopped = threading.Event()
+
+        def stop() -> None:
+            stopped.set()
+            stream.close()
+
+        _stop_on_signals(stop)
+        try:
+            for line in stream:
+                if "heartbeat" not in line:
+                    print(json.dumps(line), flush=True)
+        except EventHubConnectionError:
+            if not stopped.is_set():
+                raise
     return 0
 
 
