@@ -42,7 +42,7 @@ def listening(ftrack_like, env, *arguments):
     finally:
         if process.poll() is None:
             process.send_signal(signal.SIGINT)
-        out, err = process.communicate(timeout=60)
+        _, err = process.communicate(timeout=60)
         process.stderr_text = err
         assert process.returncode == 0, err
 
