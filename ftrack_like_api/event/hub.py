@@ -35,7 +35,7 @@ import queue
 import threading
 import time
 import uuid
-from typing import TYPE_CHECKING, Any, Callable, Iterator, Mapping
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Literal, Mapping, overload
 
 from ..exceptions import EventHubConnectionError, ExpressionError
 from .base import Event
@@ -176,6 +176,14 @@ class EventHub:
                 if (target_expression is None or match(target_expression, s.metadata)) and match(s.expression, event)]  # fmt: skip
 
     # --- publishing ------------------------------------------------------------------------------
+
+    @overload
+    def publish(self, event: Event, synchronous: Literal[True], on_reply: Callable[[Event], Any] | None = None,
+                on_error: str = "raise") -> list[Any]: ...  # fmt: skip
+
+    @overload
+    def publish(self, event: Event, synchronous: bool = False, on_reply: Callable[[Event], Any] | None = None,
+                on_error: str = "raise") -> list[Any] | None: ...  # fmt: skip
 
     def publish(self, event: Event, synchronous: bool = False, on_reply: Callable[[Event], Any] | None = None,
                 on_error: str = "raise") -> list[Any] | None:  # fmt: skip

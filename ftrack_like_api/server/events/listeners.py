@@ -103,7 +103,7 @@ class Listeners:
         return bool(done.rowcount)
 
 
-def _parked(row: Mapping[str, Any]) -> dict[str, Any]:
+def _parked(row: Any) -> dict[str, Any]:
     event = None
     if row["log_id"] is not None:
         sent = row["sent"]
