@@ -68,7 +68,9 @@ class Session:
     only; off by default, as ftrack has no such check). With ``pause_gc``, Python's cyclic
     garbage collector is paused while a query's answer is merged — for the whole process,
     every thread of it: faster merges of big answers in a script that owns its process,
-    never what a plugin inside Maya or Nuke should do (off by default).
+    never what a plugin inside Maya or Nuke should do (off by default). With
+    ``auto_connect_event_hub``, ``event_hub`` connects to the server's event log in the
+    background (see :mod:`ftrack_like_api.event.hub`).
     """
 
     def __init__(

@@ -197,8 +197,8 @@ def test_after_a_lost_connection_the_hub_resumes_and_sends_what_was_kept(backend
             stop()
 
 
-def test_embedded_mode_sees_what_another_process_publishes_and_commits(tmp_path):
-    url = f"sqlite:///{tmp_path / 'embedded.db'}"
+def test_embedded_mode_sees_what_another_process_publishes_and_commits(fresh_database):
+    url = fresh_database
     got = []
     with Session(server_url=url, api_user="admin", schema_cache_path=False) as session:
         session.event_hub.subscribe("topic=studio.elsewhere", lambda e: got.append(e["data"]["n"]))
@@ -210,6 +210,11 @@ def test_embedded_mode_sees_what_another_process_publishes_and_commits(tmp_path)
                 other.event_hub.connect()
                 for n in range(5):
                     other.event_hub.publish(Event("studio.elsewhere", data={{"n": n}}))
+                project = other.create("Project", {{"name": "elsewhere", "project_schema": other.query("ProjectSchema").first()}})
+                other.commit()
         """)  # fmt: skip
+        updates = []
+        session.event_hub.subscribe("topic=ftrack.update", updates.append)
         subprocess.run([sys.executable, "-c", script], check=True, timeout=120)
         assert until(lambda: got == list(range(5)))
+        assert until(lambda: updates)  # and the other process's commit

@@ -190,3 +190,17 @@ def test_a_slow_reader_falls_behind_without_holding_up_another(server, admin_key
     finally:
         slow.close()
         fast.close()
+
+
+def test_a_revoked_keys_stream_ends(server, backend, call):
+    call.create("User", username="rev", is_active=True)
+    key = backend.auth.create_key("rev", "revoked-soon")
+    reader = Reader(server, key, user="rev", subscription="topic=studio.revoked", heartbeat=0.2)
+    try:
+        time.sleep(0.5)
+        assert reader.thread.is_alive()
+        backend.auth.revoke("rev", "revoked-soon")
+        reader.thread.join(15)
+        assert not reader.thread.is_alive()  # the server ended it
+    finally:
+        reader.close()
