@@ -42,6 +42,7 @@ def _session(options: argparse.Namespace) -> Any:
 def _logging(options: argparse.Namespace) -> None:
     logging.basicConfig(level=getattr(logging, str(options.log_level).upper(), logging.INFO), stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")  # fmt: skip
+    logging.getLogger("alembic").setLevel(logging.WARNING)  # a new embedded database says nothing worth reading
 
 
 def _stop_on_signals(stop: Any) -> None:
