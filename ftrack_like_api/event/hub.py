@@ -89,7 +89,7 @@ class EventHub:
         self._order = 0
         self._lock = threading.RLock()
         self._incoming: queue.Queue[Event] = queue.Queue()
-        self._dispatching = threading.Lock()
+        self._dispatching = threading.RLock()  # a callback may wait() in turn
         self._waiters = 0
         self._replies: dict[str, tuple[Callable[[Event], Any], float]] = {}
         self._connection: Connection | None = None
@@ -273,9 +273,9 @@ class EventHub:
         with self._lock:
             self._waiters += 1
         try:
-            while not self._closing.is_set():
+            while True:
                 left = None if deadline is None else deadline - time.monotonic()
-                if left is not None and left <= 0:
+                if (left is not None and left <= 0) or (left is None and self._closing.is_set()):
                     break
                 self._dispatch_one(0.05 if left is None else min(left, 0.05))
         finally:

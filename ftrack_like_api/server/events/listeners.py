@@ -17,7 +17,7 @@ from typing import Any, Mapping
 
 import sqlalchemy as sa
 
-__all__ = ["MAX_ERROR", "MAX_NAME", "Listeners"]
+__all__ = ["Listeners", "MAX_ERROR", "MAX_NAME"]
 
 #: The longest listener name.
 MAX_NAME = 200
