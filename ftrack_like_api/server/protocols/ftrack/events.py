@@ -74,7 +74,6 @@ class EventEndpoints:
     def __init__(self, backend: Backend, database: DatabaseGate, heartbeat: float = 5.0) -> None:
         self.backend, self.database, self.heartbeat = backend, database, heartbeat
         self.listeners = Listeners(backend.engine, backend.storage.events)
-        self._hearing = False
 
     def routes(self) -> list[Route]:
         return [
@@ -123,9 +122,6 @@ class EventEndpoints:
                 raise _Bad(f"heartbeat is a number of seconds, not {query['heartbeat']!r}") from None
         subscriptions = _subscriptions(query.getlist("subscription"), query.getlist("subscriber"))
         principal = await self.database(self._principal, user_id, username)
-        if not self._hearing:  # other workers' and processes' commits wake the streams too
-            self._hearing = True
-            self.backend.broker.start()
         if after is None:
             after = await self.database(self.backend.events.last)
         log.info("events stream user=%s after=%s subscriptions=%d", username, after, len(subscriptions))
