@@ -70,6 +70,7 @@ def test_a_stream_starts_now_then_gives_what_matches_in_order_with_seq(server, a
         assert [e["data"]["n"] for e in got] == [1, 3] and [e["seq"] for e in got] == [seqs[0], seqs[2]]
         assert all(e["seq"] > start for e in got)
         assert got[0]["source"]["user"]["username"] == "admin"  # who published, as the credentials say
+        assert got[0]["source"]["apiKey"] == {"name": "tests"}  # with which key: a script's, told apart
         time.sleep(1.2)
         assert any("heartbeat" in line for line in reader.lines[1:])  # idle: heartbeats
     finally:

@@ -90,7 +90,7 @@ class EventEndpoints:
 
         async def endpoint(request: Request) -> Response:
             try:
-                user_id, username = await self.database(
+                user_id, username, how = await self.database(
                     _authenticate, self.backend.auth, request.headers, _address(request)
                 )
             except Refusal as refusal:
@@ -98,6 +98,7 @@ class EventEndpoints:
             except Exception as failure:
                 return failure_answer(request, failure)
             try:
+                request.state.how = how  # a key's name or a sign-in: what a published event's source says
                 return await handler(request, user_id, username)  # type: ignore[no-any-return]
             except _Bad as bad:
                 return JSONResponse(bad.answer, status_code=bad.status)
@@ -187,6 +188,9 @@ class EventEndpoints:
             if source is not None and not isinstance(source, dict):
                 raise _Bad("An event's source is an object")
             event["source"] = {**(source or {}), "user": {"username": username, "id": user_id}}
+            event["source"].pop("apiKey", None)
+            event["source"].pop("signedIn", None)
+            event["source"].update(request.state.how)
             event.pop("project_id", None)  # a publisher does not file its events under a project
         seqs = await self.database(self._append, events, user_id)
         return JSONResponse({"seq": seqs})
