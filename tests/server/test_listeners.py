@@ -82,14 +82,20 @@ def stop_commit_start(ftrack_like, url, key, tmp_path):
                                              "project_schema": session.query("ProjectSchema").first()})  # fmt: skip
         session.commit()
         publish(range(10, 25))
+        made = [project["id"]]
         for n in range(3):
-            session.create("Shot", {"name": f"sh{n}", "parent": project})
+            made.append(session.create("Shot", {"name": f"sh{n}", "parent": project})["id"])
             session.commit()
         publish(range(25, 40))
         with listening(ftrack_like, env, *arguments):
             assert until(lambda: len(logged(log_file)) >= 40)
+            assert until(lambda: set(made) <= updated(log_file))  # the commits' ftrack.update too
             time.sleep(1)  # and nothing more comes
     return log_file
+
+
+def updated(log_file):
+    return {entity["entityId"] for line in logged(log_file, "ftrack.update") for entity in line["data"]["entities"]}
 
 
 def check_once_in_order(log_file):
