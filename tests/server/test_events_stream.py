@@ -205,3 +205,26 @@ def test_a_revoked_keys_stream_ends(server, backend, call):
         assert not reader.thread.is_alive()  # the server ended it
     finally:
         reader.close()
+
+
+def test_a_user_sees_only_the_events_of_the_projects_they_read(server, admin_key, backend, call):
+    schema = call.query('ProjectSchema where name is "VFX"')[0]["id"]
+    call.create("User", username="scoped", is_active=True)
+    mine = call.create("Project", name="mine", full_name="mine", project_schema_id=schema)["id"]
+    theirs = call.create("Project", name="theirs", full_name="theirs", project_schema_id=schema)["id"]
+    backend.auth.grant("scoped", "mine")
+    key = backend.auth.create_key("scoped", "tests")
+    reader = Reader(server, key, user="scoped", subscription="topic=ftrack.update")
+    try:
+        time.sleep(0.3)
+        call.create("Shot", name="secret", parent_id=theirs)
+        call.create("Shot", name="visible", parent_id=mine)
+        publish(server, admin_key, event("ftrack.update", entities=[], marker=True))  # no project: everyone's
+        got = reader.wait_for(2)
+        time.sleep(0.5)
+        got = reader.events()
+        projects = {p["entityId"] for e in got for entity in e["data"]["entities"] for p in entity["parents"]
+                    if p["entityType"] == "show"}  # fmt: skip
+        assert projects == {mine} and any(e["data"].get("marker") for e in got)
+    finally:
+        reader.close()
