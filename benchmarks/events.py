@@ -8,9 +8,10 @@ over HTTP, measures:
 - **throughput**: ``--events`` events published in batches of 500 (each batch one commit
   to the log, ``POST /events``) to one subscriber hub; events per second from the first
   commit to the last callback.
-- **latency**: 300 events published one at a time, 20 ms apart, each carrying the time of its
-  commit; each of 1 (then 20) subscriber hubs notes when its callback runs. Median and p99
-  of commit-to-callback, over every (event, subscriber). The subscribers are hubs in one
+- **latency**: 300 events published one at a time, 20 ms apart; each of 1 (then 20)
+  subscriber hubs notes when its callback runs. Median and p99 of commit-to-callback
+  (from just before the request), over every (event, subscriber). Then the same with the
+  ``ftrack.update`` of 300 Session commits (one task created each). The subscribers are hubs in one
   other process (each its own stream), so they share its interpreter, as 20 scripts on a
   2-core machine share its cores.
 - **catch-up**: a durable listener (its cursor on the server) is stopped, ``--catch-up``
@@ -88,47 +89,71 @@ def throughput(url: str, key: str, count: int) -> dict[str, float]:
     }
 
 
-def _subscribers(url: str, key: str, count: int, expected: int, ready: object, results: object) -> None:
-    """In a process of its own: ``count`` hubs noting commit-to-callback latencies; sent back when done."""
-    latencies: list[float] = []
+def _subscribers(url: str, key: str, count: int, topic: str, expected: int, ready: object, results: object) -> None:
+    """In a process of its own: ``count`` hubs noting when each event reached each; sent back when done.
+
+    An event is known by ``data.n`` (published) or its first entity's id (``ftrack.update``).
+    """
+    arrivals: list[tuple[str, float]] = []
     lock = threading.Lock()
     sessions = []
     finished = threading.Event()
 
     def note(event: Event) -> None:
-        delay = time.time() - event["data"]["t"]
+        now = time.time()
+        entities = event["data"].get("entities")
+        marker = str(entities[0]["entityId"]) if entities else str(event["data"].get("n"))
         with lock:
-            latencies.append(delay)
-            if len(latencies) == count * expected:
+            arrivals.append((marker, now))
+            if len(arrivals) == count * expected:
                 finished.set()
 
     for _ in range(count):
         made = session(url, key)
-        made.event_hub.subscribe("topic=bench.latency", note)
+        made.event_hub.subscribe(f"topic={topic}", note)
         made.event_hub.connect()
         sessions.append(made)
     ready.set()  # type: ignore[attr-defined]
     finished.wait(120)
-    results.put(latencies)  # type: ignore[attr-defined]
+    results.put(arrivals)  # type: ignore[attr-defined]
     for made in sessions:
         made.close()
 
 
-def latency(url: str, key: str, subscribers: int, count: int = 300) -> dict[str, float]:
+def latency(url: str, key: str, subscribers: int, updates: bool = False, count: int = 300) -> dict[str, object]:
+    """Commit-to-callback: published events (``POST /events``), or ``ftrack.update`` of Session commits (``updates``)."""
     context = multiprocessing.get_context("spawn")
     ready, results = context.Event(), context.Queue()
-    process = context.Process(target=_subscribers, args=(url, key, subscribers, count, ready, results))
+    topic = "ftrack.update" if updates else "bench.latency"
+    process = context.Process(target=_subscribers, args=(url, key, subscribers, topic, count, ready, results))
     process.start()
     ready.wait(120)
     time.sleep(0.5)
-    http = requests.Session()
-    headers = {"ftrack-user": "admin", "ftrack-api-key": key}
-    for n in range(count):
-        http.post(f"{url}/events", json=[event("bench.latency", n=n, t=time.time())], headers=headers, timeout=30)
-        time.sleep(0.02)
-    found = sorted(results.get(timeout=180))
+    sent: dict[str, float] = {}
+    if updates:
+        with session(url, key) as artist:
+            project = artist.create("Project", {"name": f"bench{uuid.uuid4().hex[:6]}",
+                                                "project_schema": artist.query("ProjectSchema").first()})  # fmt: skip
+            shot = artist.create("Shot", {"name": "sh010", "parent": project})
+            artist.commit()
+            time.sleep(1.0)  # that commit's events are not measured
+            for n in range(count):
+                task = artist.create("Task", {"name": f"t{n}", "parent": shot})
+                sent[str(task["id"])] = time.time()
+                artist.commit()
+                time.sleep(0.02)
+    else:
+        http = requests.Session()
+        headers = {"ftrack-user": "admin", "ftrack-api-key": key}
+        for n in range(count):
+            sent[str(n)] = time.time()
+            http.post(f"{url}/events", json=[event(topic, n=n)], headers=headers, timeout=30)
+            time.sleep(0.02)
+    arrivals = results.get(timeout=180)
     process.join(60)
-    return {"subscribers": subscribers, "deliveries": len(found), "expected": subscribers * count,
+    found = sorted(at - sent[marker] for marker, at in arrivals if marker in sent)
+    return {"subscribers": subscribers, "events": "ftrack.update of Session commits" if updates else "published",
+            "deliveries": len(found), "expected": subscribers * count,
             "median_ms": round(statistics.median(found) * 1000, 2),
             "p99_ms": round(found[min(len(found) - 1, int(len(found) * 0.99))] * 1000, 2)}  # fmt: skip
 
@@ -189,14 +214,20 @@ def main() -> int:
                 throughput(url, key, 200)  # warm up
                 report[kind] = {
                     "throughput": throughput(url, key, options.events),
-                    "latency": [latency(url, key, 1), latency(url, key, 20)],
+                    "latency": [
+                        latency(url, key, 1),
+                        latency(url, key, 20),
+                        latency(url, key, 1, updates=True),
+                        latency(url, key, 20, updates=True),
+                    ],
                     "catch_up": catch_up(url, key, options.catch_up),
                 }
         row = report[kind]
         print(f"\n{kind}, over HTTP, 1 worker")
         print(f"  throughput  {row['throughput']['events_per_second']:7,} events/s to 1 subscriber")  # type: ignore[index]
         for measured in row["latency"]:  # type: ignore[attr-defined]
-            print(f"  latency     {measured['subscribers']:3d} subscriber(s): median {measured['median_ms']:6.1f} ms, "
+            print(f"  latency     {measured['events']}, {measured['subscribers']:3d} subscriber(s): "
+                  f"median {measured['median_ms']:6.1f} ms, "
                   f"p99 {measured['p99_ms']:6.1f} ms ({measured['deliveries']}/{measured['expected']} delivered)")  # fmt: skip
         print(f"  catch-up    {row['catch_up']['events']:,} events in {row['catch_up']['seconds']:.2f} s")  # type: ignore[index]
     options.output.parent.mkdir(parents=True, exist_ok=True)
