@@ -42,6 +42,7 @@ from ...gate import DatabaseGate
 from .answers import failure_answer, refused
 from .api import _address, _authenticate
 from .body import read_body
+from .recent import RecentEvents
 
 __all__ = ["EventEndpoints"]
 
@@ -74,6 +75,8 @@ class EventEndpoints:
     def __init__(self, backend: Backend, database: DatabaseGate, heartbeat: float = 5.0) -> None:
         self.backend, self.database, self.heartbeat = backend, database, heartbeat
         self.listeners = Listeners(backend.engine, backend.storage.events)
+        #: The newest events, read once for every stream of this worker.
+        self.recent = RecentEvents(backend.events)
 
     def routes(self) -> list[Route]:
         return [
@@ -135,20 +138,17 @@ class EventEndpoints:
 
     async def _lines(self, request: Request, after: int, subscriptions: list[tuple[Expression, Mapping[str, Any]]],
                      principal: Any, heartbeat: float) -> AsyncIterator[bytes]:  # fmt: skip
-        events, broker = self.backend.events, self.backend.broker
+        broker = self.backend.broker
         position = after
         yield _line({"heartbeat": position})
         beat, beats = time.monotonic(), 0
         while True:
-            read = await self.database(events.read, position, READ, principal)
-            wanted = [event.to_wire() for event in read]
-            wanted = [wire for wire in wanted if _wanted(wire, subscriptions)]
-            if read:
-                position = read[-1].seq
+            read, position, more = await self.database(self.recent.read, position, READ, principal)
+            wanted = [wire for wire in (event.to_wire() for event in read) if _wanted(wire, subscriptions)]
             if wanted:
                 yield b"".join(_line(wire) for wire in wanted)
                 beat = time.monotonic()
-            if len(read) == READ:
+            if more:
                 continue
             left = heartbeat - (time.monotonic() - beat)
             if left > 0 and await broker.wait(position, left) > position:
