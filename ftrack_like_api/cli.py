@@ -110,9 +110,7 @@ def _execute(backend: Backend, operations: list[dict[str, Any]]) -> list[Any]:
 def init(options: argparse.Namespace) -> int:
     with _backend(options) as backend:
         users = _execute(backend, [{"action": "query", "expression": "select username from User"}])[0]["data"]
-    print(
-        f"{options.database} is ready: {len(backend.schema.types)} entity types, users {', '.join(u['username'] for u in users)}"
-    )
+    print(f"{options.database} is ready: {len(backend.schema.types)} entity types, users {', '.join(u['username'] for u in users)}")
     return 0
 
 
@@ -141,9 +139,7 @@ def user_list(options: argparse.Namespace) -> int:
 
 def user_disable(options: argparse.Namespace) -> int:
     with _backend(options) as backend:
-        found = _execute(
-            backend, [{"action": "query", "expression": "User where username is " + json.dumps(options.name)}]
-        )
+        found = _execute(backend, [{"action": "query", "expression": "User where username is " + json.dumps(options.name)}])
         if not found[0]["data"]:
             raise Error(f"No user {options.name!r}")
         user = found[0]["data"][0]
@@ -190,11 +186,7 @@ def _user_id(backend: Backend, name: str) -> str:
 
 
 def user_password(options: argparse.Namespace) -> int:
-    password = (
-        sys.stdin.readline().rstrip("\n")
-        if options.password_stdin
-        else getpass.getpass(f"Password for {options.name}: ")
-    )
+    password = sys.stdin.readline().rstrip("\n") if options.password_stdin else getpass.getpass(f"Password for {options.name}: ")
     with _backend(options) as backend:
         backend.auth.set_password(options.name, password)  # type: ignore[union-attr]
     print(f"password set for {options.name}: sign in with ftrack_like_api.signin(server, {options.name!r}, password)")
@@ -230,16 +222,13 @@ ATTRIBUTE_OWNERS = {"task": "the TypedContext types (narrow with --object-type)"
 
 def attribute_add(options: argparse.Namespace) -> int:
     with _backend(options) as backend:
-
         def one(expression: str, what: str) -> str:
             found = _execute(backend, [{"action": "query", "expression": expression}])[0]["data"]
             if len(found) != 1:
                 raise Error(f"No {what}" if not found else f"Several {what}")
             return str(found[0]["id"])
 
-        kind = one(
-            f"CustomAttributeType where name is {json.dumps(options.type)}", f"custom attribute type {options.type!r}"
-        )
+        kind = one(f"CustomAttributeType where name is {json.dumps(options.type)}", f"custom attribute type {options.type!r}")
         data: dict[str, Any] = {"key": options.key, "label": options.label or options.key, "type_id": kind,
                                 "entity_type": "context" if options.hierarchical else options.entity_type,
                                 "is_hierarchical": options.hierarchical}  # fmt: skip
@@ -247,18 +236,14 @@ def attribute_add(options: argparse.Namespace) -> int:
             data["object_type_id"] = one(f"ObjectType where name is {json.dumps(options.object_type)}",
                                          f"object type {options.object_type!r}")  # fmt: skip
         if options.project:
-            data["project_id"] = one(
-                f"Project where name is {json.dumps(options.project)}", f"project {options.project!r}"
-            )
+            data["project_id"] = one(f"Project where name is {json.dumps(options.project)}", f"project {options.project!r}")
         if options.default is not None:
             try:
                 data["default"] = json.loads(options.default)
             except ValueError:
                 data["default"] = options.default  # plain text
-        same = (
-            f"CustomAttributeConfiguration where key is {json.dumps(options.key)} and entity_type is "
-            f"{json.dumps(data['entity_type'])} and object_type_id is {json.dumps(data.get('object_type_id'))}"
-        )
+        same = (f"CustomAttributeConfiguration where key is {json.dumps(options.key)} and entity_type is "
+                f"{json.dumps(data['entity_type'])} and object_type_id is {json.dumps(data.get('object_type_id'))}")
         if _execute(backend, [{"action": "query", "expression": same.replace("is null", "is None")}])[0]["data"]:
             raise Error(f"A custom attribute {options.key!r} for the same kind of entity exists already")
         _execute(backend, [{"action": "create", "entity_type": "CustomAttributeConfiguration", "entity_data": data}])
@@ -449,9 +434,7 @@ def parser() -> argparse.ArgumentParser:
     passworded.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
     command("logout-everywhere", user_logout_everywhere, "end every sign-in token of a user (a new password and "
             "disabling a user do too)", users).add_argument("name")  # fmt: skip
-    keys = commands.add_parser("key", help="create, list and revoke API keys").add_subparsers(
-        dest="action", required=True
-    )
+    keys = commands.add_parser("key", help="create, list and revoke API keys").add_subparsers(dest="action", required=True)
     created = command("create", key_create, "create an API key (printed alone on the last line)", keys)
     created.add_argument("--user", required=True)
     created.add_argument("--name", required=True, help="what uses it: a script, a tool, a person")
@@ -462,9 +445,7 @@ def parser() -> argparse.ArgumentParser:
     revoked.add_argument("--name", required=True)
     attributes = commands.add_parser("attribute", help="add and list custom attributes").add_subparsers(
         dest="action", required=True)  # fmt: skip
-    added_attribute = command(
-        "add", attribute_add, "add a custom attribute (a CustomAttributeConfiguration)", attributes
-    )
+    added_attribute = command("add", attribute_add, "add a custom attribute (a CustomAttributeConfiguration)", attributes)
     added_attribute.add_argument("key", help="the key scripts use: task['custom_attributes'][KEY]")
     added_attribute.add_argument("--type", required=True, choices=CUSTOM_ATTRIBUTE_TYPES)
     added_attribute.add_argument("--entity-type", choices=sorted(ATTRIBUTE_OWNERS), default="task",
@@ -472,12 +453,9 @@ def parser() -> argparse.ArgumentParser:
     added_attribute.add_argument("--object-type", help="only this kind of context: Shot, Task, Sequence …")
     added_attribute.add_argument("--project", help="only in this project")
     added_attribute.add_argument("--label", help="what people read (default: the key)")
-    added_attribute.add_argument("--default", help='the value until one is set (JSON: 24, true, "text"; or plain text)')
-    added_attribute.add_argument(
-        "--hierarchical",
-        action="store_true",
-        help="on every context, its value inherited from the nearest ancestor that sets it",
-    )
+    added_attribute.add_argument("--default", help="the value until one is set (JSON: 24, true, \"text\"; or plain text)")
+    added_attribute.add_argument("--hierarchical", action="store_true",
+                                 help="on every context, its value inherited from the nearest ancestor that sets it")
     command("list", attribute_list, "list custom attributes", attributes)
     asked = command("query", query, "run a query; print a table, or JSON")
     asked.add_argument("expression")

@@ -145,9 +145,7 @@ class HttpTransport(Transport):
         except requests.RequestException as reason:
             raise ValueError(f"HttpTransport needs a valid URL, not {server_url!r}: {reason}") from None
         if not token and (not api_user or not api_key):
-            raise ValueError(
-                "HttpTransport needs api_user and api_key (or FTRACK_API_USER, FTRACK_API_KEY), or a token"
-            )
+            raise ValueError("HttpTransport needs api_user and api_key (or FTRACK_API_USER, FTRACK_API_KEY), or a token")
         if session is not None and not isinstance(session, requests.Session):
             raise TypeError(f"HttpTransport(session=...) takes a requests.Session, not {type(session).__name__}")
         self.url = server_url.rstrip("/") + "/api"
