@@ -218,3 +218,20 @@ def test_embedded_mode_sees_what_another_process_publishes_and_commits(fresh_dat
         subprocess.run([sys.executable, "-c", script], check=True, timeout=120)
         assert until(lambda: got == list(range(5)))
         assert until(lambda: updates)  # and the other process's commit
+
+
+def test_a_callback_may_wait_in_turn(session_for):
+    listener, publisher = session_for(), session_for()
+    got = []
+
+    def outer(event):
+        got.append("outer")
+        listener.event_hub.wait(0.5)  # as a script's callback sometimes does; the next event comes in here
+
+    listener.event_hub.subscribe("topic=studio.outer", outer)
+    listener.event_hub.subscribe("topic=studio.inner", lambda e: got.append("inner"))
+    listener.event_hub.connect()
+    publisher.event_hub.connect()
+    publisher.event_hub.publish(Event("studio.outer"))
+    publisher.event_hub.publish(Event("studio.inner"))
+    assert until(lambda: got == ["outer", "inner"])
