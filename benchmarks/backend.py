@@ -126,7 +126,7 @@ class Studio:
                     sample = {"project": project, "shot": shot}
             flush()
         with self.backend.engine.begin() as connection:
-            connection.exec_driver_sql("ANALYZE")
+            connection.exec_driver_sql("ANALYZE context")  # not the whole database: other schemas may hold locks
         return sample
 
 

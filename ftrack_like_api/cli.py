@@ -15,6 +15,7 @@ SQLite file in the user data folder). Errors are one readable line and a non-zer
     ftrack-like upgrade                                         # after installing a new version
     ftrack-like serve --host 0.0.0.0 --port 8000 --workers 4
     ftrack-like query 'select name, status.name from Task limit 5'
+    ftrack-like listen --plugin-path plugins --name studio      # durable listeners (cli_events.py)
 """
 
 from __future__ import annotations
@@ -48,6 +49,8 @@ QUERY_TIMEOUT_VARIABLE = "FTRACK_LIKE_QUERY_TIMEOUT"
 MAX_ROWS_VARIABLE = "FTRACK_LIKE_MAX_ROWS"
 CONCURRENCY_VARIABLE = "FTRACK_LIKE_CONCURRENCY"
 RETENTION_VARIABLE = "FTRACK_LIKE_EVENT_RETENTION"
+#: Seconds requests get to finish when ``serve`` stops; then they are closed (event streams never end by themselves).
+GRACE = 10
 #: Rows a served answer holds at most by default (clients page on from metadata.next.offset).
 MAX_ROWS = 10_000
 
@@ -305,7 +308,8 @@ def serve(options: argparse.Namespace) -> int:
     # uvicorn's own access line would say less, twice.
     config = uvicorn.Config("ftrack_like_api.cli:app_from_environment", factory=True, host=options.host,
                             port=options.port, workers=options.workers, log_level=options.log_level,
-                            log_config=_log_config(options.log_level), access_log=False)  # fmt: skip
+                            log_config=_log_config(options.log_level), access_log=False,
+                            timeout_graceful_shutdown=GRACE)  # fmt: skip
     try:
         # Our socket, not uvicorn's: one uvicorn binds for several workers leaves TCP_NODELAY
         # off, and each answer on a kept-alive connection would wait ~40 ms (see listening_socket).
@@ -483,6 +487,9 @@ def parser() -> argparse.ArgumentParser:
     asked.add_argument("expression")
     asked.add_argument("--json", action="store_true")
     command("shell", shell, "a Python shell with a connected `session`")
+    from .cli_events import add_commands as event_commands
+
+    event_commands(command, commands)
     from .demo import add_arguments as demo_arguments
 
     demo_arguments(command("demo", demo, "serve a demo studio and exercise it through a Session over HTTP"))

@@ -77,7 +77,9 @@ class Session:
     garbage collector is paused while a query's answer is merged and while a commit plans,
     sends and settles its batches — for the whole process,
     every thread of it: faster merges of big answers in a script that owns its process,
-    never what a plugin inside Maya or Nuke should do (off by default).
+    never what a plugin inside Maya or Nuke should do (off by default). With
+    ``auto_connect_event_hub``, ``event_hub`` connects to the server's event log in the
+    background (see :mod:`ftrack_like_api.event.hub`).
     """
 
     def __init__(
@@ -132,13 +134,13 @@ class Session:
         #: Where entities' server values are kept beyond the identity map (None: nowhere).
         self.cache = cache(self) if callable(cache) and not isinstance(cache, MutableMapping) else cache
         self.cache_key_maker = cache_key_maker or StringKeyMaker()
-        self.event_hub = EventHub()
-        if auto_connect_event_hub:
-            # Accepted for ftrack's scripts; events between processes are still to come.
-            log.info("auto_connect_event_hub: this version's event hub runs in this process only; "
-                     "events from other processes are not received yet")  # fmt: skip
+        #: Events: subscribe, publish, connect to the server's event log (:class:`~.event.hub.EventHub`).
+        self.event_hub = EventHub(transport, self.api_user)
         #: The plugin files registered with this session.
         self.plugins = discover(plugin_paths, self, plugin_arguments)
+        if auto_connect_event_hub:
+            # In the background, as ftrack's: the session is usable at once; it keeps trying.
+            self.event_hub.connect(timeout=None)
 
     # --- what the server is ---------------------------------------------------------------------
 
@@ -421,6 +423,8 @@ class Session:
             self.identity_map.clear()
 
     def close(self) -> None:
+        """Disconnect the event hub (after sending what it holds) and let go of the transport's connections."""
+        self.event_hub.disconnect()
         self.transport.close()
 
     def __enter__(self) -> Session:

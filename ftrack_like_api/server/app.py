@@ -48,6 +48,7 @@ from .protocols.ftrack import FtrackApi
 from .protocols.ftrack.answers import log_failure
 from .protocols.ftrack.api import IDEMPOTENCY_WAIT
 from .protocols.ftrack.body import MAX_BODY, MAX_OPERATIONS
+from .protocols.ftrack.events import EventEndpoints
 
 __all__ = ["create_app", "listening_socket", "serving"]
 
@@ -72,6 +73,7 @@ def create_app(
     """
     gate = DatabaseGate(concurrency if concurrency is not None else pool_capacity(backend.engine), wait)
     ftrack = FtrackApi(backend, gate, max_body, max_operations, idempotency_wait)
+    events = EventEndpoints(backend, gate)
     probe = _Probe(backend)
 
     async def health(request: Request) -> Response:
@@ -93,7 +95,7 @@ def create_app(
             yield
 
     app = Starlette(
-        routes=[*ftrack.routes(), Route("/health", health), Route("/ready", ready)],
+        routes=[*ftrack.routes(), *events.routes(), Route("/health", health), Route("/ready", ready)],
         # Level 1: a JSON answer shrinks nearly as much as at 9 (Starlette's default), at a quarter of the CPU.
         middleware=[Middleware(GZipMiddleware, minimum_size=1024, compresslevel=1)],
         lifespan=lifespan,
@@ -156,7 +158,9 @@ def serving(app: Any, host: str = "127.0.0.1") -> Iterator[str]:
     import uvicorn
 
     sock = listening_socket(host, 0)
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
+    # Event streams never end by themselves: at shutdown they get 2 s, then are closed.
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on",
+                                             timeout_graceful_shutdown=2))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
     deadline = time.monotonic() + 30
