@@ -1,4 +1,4 @@
-"""The HTTP server: ftrack's JSON API on ``POST /api``, plus ``/health`` and ``/ready``.
+"""The HTTP server: ftrack's JSON API on ``POST /api``, its event hub on ``/socket.io/1/``, ``/health`` and ``/ready``.
 
 An ASGI app (starlette); ``ftrack-like serve`` runs it under uvicorn. It keeps nothing
 in memory between requests that another worker would need: run several against one
@@ -45,6 +45,7 @@ from .protocols.ftrack import FtrackApi
 from .protocols.ftrack.answers import log_failure
 from .protocols.ftrack.api import IDEMPOTENCY_WAIT
 from .protocols.ftrack.body import MAX_BODY, MAX_OPERATIONS
+from .protocols.ftrack.hub import HEARTBEAT, TIMEOUT, EventHub
 
 __all__ = ["create_app", "serving"]
 
@@ -56,6 +57,8 @@ def create_app(
     idempotency_wait: float = IDEMPOTENCY_WAIT,
     concurrency: int | None = None,
     wait: float = WAIT,
+    heartbeat: float = HEARTBEAT,
+    heartbeat_timeout: float = TIMEOUT,
 ) -> Starlette:
     """The ASGI app serving ``backend``: ftrack's API, ``/health`` and ``/ready``.
 
@@ -63,9 +66,12 @@ def create_app(
     ``idempotency_wait`` seconds for that answer, then is told to come back (409).
     ``concurrency`` (default: what the backend's connection pool holds) caps the database
     calls this worker runs at once; a request waits at most ``wait`` seconds for a turn.
+    ftrack's event hub (socket.io, ``/socket.io/1/``) sends a heartbeat every ``heartbeat``
+    seconds and closes a socket silent for ``heartbeat_timeout``.
     """
     gate = DatabaseGate(concurrency if concurrency is not None else pool_capacity(backend.engine), wait)
     ftrack = FtrackApi(backend, gate, max_body, max_operations, idempotency_wait)
+    hub = EventHub(backend, gate, heartbeat, heartbeat_timeout)
     probe = _Probe(backend)
 
     async def health(request: Request) -> Response:
@@ -82,11 +88,12 @@ def create_app(
         return JSONResponse({"status": "ready"})
 
     app = Starlette(
-        routes=[*ftrack.routes(), Route("/health", health), Route("/ready", ready)],
+        routes=[*ftrack.routes(), *hub.routes(), Route("/health", health), Route("/ready", ready)],
         middleware=[Middleware(GZipMiddleware, minimum_size=1024)],
     )
     app.state.backend = backend
     app.state.concurrency = gate.turns
+    app.state.hub = hub
     return app
 
 
