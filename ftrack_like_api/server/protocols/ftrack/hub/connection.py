@@ -111,8 +111,13 @@ class Connection:
         self._tasks.cancel_scope.cancel()
 
     async def send(self, text: str) -> None:
-        async with self._sending:
-            await self.websocket.send_text(text)
+        """Send one packet; a client that takes none for ``timeout`` seconds is closed (it does not read)."""
+        try:
+            with anyio.fail_after(self.hub.timeout):
+                async with self._sending:
+                    await self.websocket.send_text(text)
+        except TimeoutError:
+            raise Closing(POLICY, f"the client took no packet for {self.hub.timeout:.0f} s") from None
 
     async def _close(self, code: int) -> None:
         try:
