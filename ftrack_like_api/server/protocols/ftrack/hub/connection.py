@@ -7,9 +7,9 @@ Three tasks per connection, ended together:
   a subscription that does not parse says where), and events to publish (into the log
   through :meth:`Backend.publish`, acknowledged once stored);
 - the **feeder** follows the log from where the connection opened: it waits on the
-  broker, reads what came after its own cursor (only the topics its subscribers may want,
-  only what its user may read) and sends the events a subscriber wants. A slow client
-  holds only its own feeder back; it catches up from the log;
+  broker, takes what came after its own cursor from the worker's :class:`~.tail.Tail`
+  (one read of the log for every socket) and sends the events its user may read and a
+  subscriber wants. A slow client holds only its own feeder back; it catches up from the log;
 - the **heartbeat** sends ``2::`` every ``heartbeat`` seconds, closes the connection when the
   client has said nothing for ``timeout`` seconds, and asks again whether the credentials
   still let the user in (a revoked key, an ended token, a disabled user close it) and what
@@ -37,6 +37,7 @@ from ..answers import log_failure
 from .packets import MAX_PACKET, Kind, Packet, PacketError, acknowledgement, decode, encode, event, event_of
 from .sessions import Visitor
 from .subscribers import Subscribers, SubscriberError
+from .tail import visible
 
 if TYPE_CHECKING:
     from ....auth.permissions import Principal
@@ -48,9 +49,6 @@ log = logging.getLogger(__name__)
 
 #: The event name ftrack's client sends and expects: ``5:::{"name": "ftrack.event", "args": [event]}``.
 NAMESPACE = "ftrack.event"
-
-#: Events read from the log at a time.
-READ_LIMIT = 500
 
 #: Close codes (RFC 6455): a policy violation (malformed packets, revoked credentials), a message too big.
 POLICY, TOO_BIG = 1008, 1009
@@ -190,6 +188,7 @@ class Connection:
         source = {**source, "user": {"id": self.visitor.user_id, "username": self.visitor.username}}
         published = {**sent, "source": source}
         published.setdefault("id", uuid.uuid4().hex)
+        published.pop("project_id", None)  # not ftrack's: the log files what a client publishes under no project
         target = published.get("target") or ""
         if not isinstance(target, str):
             return {"success": False, "message": "An event's target is an expression (text)"}
@@ -215,23 +214,20 @@ class Connection:
                 self.cursor = latest  # nobody listens yet: nothing to read
                 continue
             try:
-                stored = await self.hub.database(
-                    self.hub.backend.events.read, self.cursor, READ_LIMIT, self.principal,
-                    sorted(topics) if topics is not None else None,
-                )  # fmt: skip
+                found, through = await self.hub.tail.read(self.cursor, latest, self.principal,
+                                                          sorted(topics) if topics is not None else None)  # fmt: skip
             except Busy:
                 await anyio.sleep(0.1)  # the database is busy: the log keeps what is to send
                 continue
-            for found in stored:
-                wire = found.to_wire()
-                del wire["seq"]  # ftrack's client builds Event(**payload): it takes ftrack's keys only
-                if self.subscribers.wants(wire):
-                    await self.send(event(NAMESPACE, wire))
-                    self.sent += 1
-                self.cursor = found.seq
-            if len(stored) < READ_LIMIT:
-                # Everything up to ``latest`` was committed before the read: what it left out is not wanted.
-                self.cursor = max(self.cursor, latest)
+            for stored in found:
+                if visible(stored, self.principal):
+                    wire = stored.to_wire()
+                    del wire["seq"]  # ftrack's client builds Event(**payload): it takes ftrack's keys only
+                    if self.subscribers.wants(wire):
+                        await self.send(event(NAMESPACE, wire))
+                        self.sent += 1
+                self.cursor = stored.seq
+            self.cursor = max(self.cursor, through)
 
     # --- heartbeat ------------------------------------------------------------------------------
 

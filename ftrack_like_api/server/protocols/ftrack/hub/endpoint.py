@@ -24,6 +24,7 @@ from ....gate import Busy, DatabaseGate
 from ..answers import refused
 from .connection import Connection
 from .sessions import Sessions, Visitor
+from .tail import Tail
 
 __all__ = ["HEARTBEAT", "MAX_CONNECTIONS", "TIMEOUT", "EventHub"]
 
@@ -53,6 +54,7 @@ class EventHub:
         self.backend, self.database = backend, database
         self.heartbeat, self.timeout, self.max_connections = heartbeat, timeout, max_connections
         self.sessions = Sessions(backend.auth)
+        self.tail = Tail(backend.events, database)
         self.connections: set[Connection] = set()
 
     def routes(self) -> list[BaseRoute]:
