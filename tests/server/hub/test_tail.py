@@ -32,17 +32,17 @@ def test_sockets_that_keep_up_share_one_read(backend):
             for _ in range(8):
                 tasks.start_soon(reader)
         assert tail.reads == 1  # eight sockets, one read of the log
-        assert all([e.seq for e in found] == seqs and through == latest for found, through in results)
+        assert all([e.stored.seq for e in found] == seqs and through == latest for found, through in results)
         # Past the limit a page at a time; past what is kept, the log itself.
         more = publish(backend, 60)
         found, through = await tail.read(latest, more[-1], admin, None)
-        assert [e.seq for e in found] == more[:20] and through == more[19]
+        assert [e.stored.seq for e in found] == more[:20] and through == more[19]
         while through < more[-1]:
             found, through = await tail.read(through, more[-1], admin, None)
         assert tail.start > start and len(tail._kept) == 50
         reads = tail.reads
         found, through = await tail.read(start, more[-1], admin, ["test.tail"])  # far behind
-        assert [e.seq for e in found] == seqs + more[:10] and through == more[9] and tail.reads == reads + 1
+        assert [e.stored.seq for e in found] == seqs + more[:10] and through == more[9] and tail.reads == reads + 1
 
     anyio.run(main)
 

@@ -34,7 +34,7 @@ from .....event.expression import parse
 from .....exceptions import Error, ExpressionError
 from ....gate import Busy
 from ..answers import log_failure
-from .packets import MAX_PACKET, Kind, Packet, PacketError, acknowledgement, decode, encode, event, event_of
+from .packets import MAX_PACKET, NAMESPACE, Kind, Packet, PacketError, acknowledgement, decode, encode, event_of
 from .sessions import Visitor
 from .subscribers import Subscribers, SubscriberError
 from .tail import visible
@@ -43,12 +43,9 @@ if TYPE_CHECKING:
     from ....auth.permissions import Principal
     from .endpoint import EventHub
 
-__all__ = ["Connection", "NAMESPACE"]
+__all__ = ["Connection"]
 
 log = logging.getLogger(__name__)
-
-#: The event name ftrack's client sends and expects: ``5:::{"name": "ftrack.event", "args": [event]}``.
-NAMESPACE = "ftrack.event"
 
 #: Close codes (RFC 6455): a policy violation (malformed packets, revoked credentials), a message too big.
 POLICY, TOO_BIG = 1008, 1009
@@ -219,14 +216,11 @@ class Connection:
             except Busy:
                 await anyio.sleep(0.1)  # the database is busy: the log keeps what is to send
                 continue
-            for stored in found:
-                if visible(stored, self.principal):
-                    wire = stored.to_wire()
-                    del wire["seq"]  # ftrack's client builds Event(**payload): it takes ftrack's keys only
-                    if self.subscribers.wants(wire):
-                        await self.send(event(NAMESPACE, wire))
-                        self.sent += 1
-                self.cursor = stored.seq
+            for going in found:
+                if visible(going.stored, self.principal) and self.subscribers.wants(going.wire):
+                    await self.send(going.packet)
+                    self.sent += 1
+                self.cursor = going.stored.seq
             self.cursor = max(self.cursor, through)
 
     # --- heartbeat ------------------------------------------------------------------------------

@@ -16,7 +16,10 @@ import json
 import re
 from typing import Any
 
-__all__ = ["MAX_PACKET", "Kind", "Packet", "PacketError", "acknowledgement", "decode", "encode", "event", "event_of"]
+__all__ = ["MAX_PACKET", "NAMESPACE", "Kind", "Packet", "PacketError", "acknowledgement", "decode", "encode", "event", "event_of"]
+
+#: The event name ftrack's client sends and expects: ``5:::{"name": "ftrack.event", "args": [event]}``.
+NAMESPACE = "ftrack.event"
 
 #: The longest packet read, in characters: a longer one closes its connection.
 MAX_PACKET = 1024 * 1024
