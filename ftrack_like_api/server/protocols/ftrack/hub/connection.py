@@ -115,12 +115,14 @@ class Connection:
             raise Closing(POLICY, f"the client took no packet for {self.hub.timeout:.0f} s") from None
 
     async def _close(self, code: int) -> None:
-        try:
-            if code in (POLICY, TOO_BIG):
-                await self.send(encode(Packet(Kind.DISCONNECT)))
-            await self.websocket.close(code)
-        except Exception:  # noqa: BLE001 - the socket is gone already: nothing left to tell
-            pass
+        """Say goodbye (``0::``) when the server ends it, and close; a client that reads nothing is not waited for."""
+        with anyio.move_on_after(1):
+            try:
+                if code in (POLICY, TOO_BIG):
+                    await self.websocket.send_text(encode(Packet(Kind.DISCONNECT)))
+                await self.websocket.close(code)
+            except Exception:  # noqa: BLE001 - the socket is gone already: nothing left to tell
+                pass
 
     # --- reader ---------------------------------------------------------------------------------
 
