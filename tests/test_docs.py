@@ -39,6 +39,7 @@ INTERNAL = {
     "ftrack_like_api.server.auth": "the server's inside, reached through Backend and create_app",
     "ftrack_like_api.server.protocols": "the server's inside, reached through create_app",
     "ftrack_like_api.server.gate": "the server's inside, reached through create_app",
+    "ftrack_like_api.server.events.tables": "the server's inside: the event log's tables",
 }
 
 

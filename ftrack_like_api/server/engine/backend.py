@@ -35,6 +35,7 @@ from ...version import __version__
 from ...wire import decode_value
 from ..auth.authenticator import Authenticator
 from ..auth.tables import define_tables
+from ..events import Broker, EventLog, StoredEvent
 from .batch import BatchContext
 from .compiler import Compiler
 from .dialects import Dialect, dialect_for
@@ -98,6 +99,10 @@ class Backend:
         self.roles = Roles(storage)
         #: API keys and roles (set by :meth:`from_url`).
         self.auth: Authenticator | None = None
+        #: The event log (``ftrack.update`` of each batch that writes, and published events).
+        self.events = EventLog(engine, storage.events)
+        #: Wakes this process's readers of the log when it grows (the server starts and stops it).
+        self.broker = Broker(self.events)
         self._written_since_optimize = 0
         self._actions: dict[str, Callable[[BatchContext, Mapping[str, Any]], Any]] = {
             "query_server_information": self._server_information,
@@ -150,6 +155,22 @@ class Backend:
 
     def close(self) -> None:
         self.engine.dispose()
+
+    def publish(self, event: Mapping[str, Any], user_id: str | None = None) -> StoredEvent:
+        """Append one event (ftrack's shape) in a transaction of its own, then tell the broker.
+
+        ``user_id`` is who publishes (None: the server). A malformed event, or one whose id
+        the log holds already, is a :class:`ValidationError`.
+        """
+        with self.engine.connect().execution_options(ftrack_writes=True) as connection:
+            try:
+                with connection.begin():
+                    (seq,) = self.events.append(connection, [event], user_id)
+            except sa.exc.IntegrityError:
+                raise ValidationError(f"The log holds an event with id {event.get('id')!r} already", "duplicate_event") from None
+            stored = self.events.read(seq - 1, limit=1, connection=connection)
+        self.broker.notify(seq)
+        return stored[0]
 
     def __enter__(self) -> Backend:
         return self
