@@ -197,3 +197,27 @@ def test_a_slow_connection_never_holds_the_others_back(url, admin_key, hubs):
         publisher.publish("test.bulk", {"index": index, "blob": blob})
     reader.join(timeout=120)
     assert received == list(range(count))
+
+
+def test_a_socket_gets_only_the_events_its_user_may_read(url, backend, call, admin_key, hubs):
+    schema = call.query('ProjectSchema where name is "VFX"')[0]["id"]
+    opened = call.create("Project", name="hub-open", full_name="open", project_schema_id=schema)["id"]
+    secret = call.create("Project", name="hub-secret", full_name="secret", project_schema_id=schema)["id"]
+    call.create("User", username="freelancer")
+    backend.auth.grant("freelancer", "hub-open")
+    free, admin = hubs(url, "freelancer", backend.auth.create_key("freelancer", "hub")), hubs(url, "admin", admin_key)
+    for hub in (free, admin):
+        assert hub.subscribe("topic=test.project") == {"success": True}
+    for project in (secret, opened, None):  # the server's own events, filed under a project or none
+        backend.publish({"topic": "test.project", "data": {"project": project}, "project_id": project})
+    assert [admin.next_event()["data"]["project"] for _ in range(3)] == [secret, opened, None]
+    assert [free.next_event()["data"]["project"] for _ in range(2)] == [opened, None]
+    backend.auth.allow_all_projects("freelancer")  # seen at the next heartbeat
+    deadline = time.monotonic() + TIMEOUT * 5
+    while time.monotonic() < deadline:
+        try:
+            free._packet(timeout=HEARTBEAT)
+        except TimeoutError:
+            pass
+    backend.publish({"topic": "test.project", "data": {"project": secret}, "project_id": secret})
+    assert free.next_event()["data"]["project"] == secret
