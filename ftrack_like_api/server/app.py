@@ -41,11 +41,11 @@ from starlette.routing import Route
 
 from .engine.backend import Backend
 from .gate import WAIT, DatabaseGate, pool_capacity
+from .protocols.ftrack.hub import HEARTBEAT, TIMEOUT, EventHub
 from .protocols.ftrack import FtrackApi
 from .protocols.ftrack.answers import log_failure
 from .protocols.ftrack.api import IDEMPOTENCY_WAIT
 from .protocols.ftrack.body import MAX_BODY, MAX_OPERATIONS
-from .protocols.ftrack.hub import HEARTBEAT, TIMEOUT, EventHub
 
 __all__ = ["create_app", "serving"]
 
@@ -71,8 +71,8 @@ def create_app(
     """
     gate = DatabaseGate(concurrency if concurrency is not None else pool_capacity(backend.engine), wait)
     ftrack = FtrackApi(backend, gate, max_body, max_operations, idempotency_wait)
-    hub = EventHub(backend, gate, heartbeat, heartbeat_timeout)
     probe = _Probe(backend)
+    hub = EventHub(backend, gate, heartbeat, heartbeat_timeout)
 
     async def health(request: Request) -> Response:
         return JSONResponse({"status": "alive"})
