@@ -17,4 +17,4 @@ from __future__ import annotations
 
 from .endpoint import HEARTBEAT, TIMEOUT, EventHub
 
-__all__ = ["HEARTBEAT", "TIMEOUT", "EventHub"]
+__all__ = ["EventHub", "HEARTBEAT", "TIMEOUT"]

@@ -26,7 +26,7 @@ from .connection import Connection
 from .sessions import Sessions, Visitor
 from .tail import Tail
 
-__all__ = ["HEARTBEAT", "MAX_CONNECTIONS", "TIMEOUT", "EventHub"]
+__all__ = ["EventHub", "HEARTBEAT", "MAX_CONNECTIONS", "TIMEOUT"]
 
 log = logging.getLogger(__name__)
 

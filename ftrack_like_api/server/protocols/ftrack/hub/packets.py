@@ -16,7 +16,7 @@ import json
 import re
 from typing import Any
 
-__all__ = ["MAX_PACKET", "NAMESPACE", "Kind", "Packet", "PacketError", "acknowledgement", "decode", "encode", "event", "event_of"]
+__all__ = ["Kind", "MAX_PACKET", "NAMESPACE", "Packet", "PacketError", "acknowledgement", "decode", "encode", "event", "event_of"]
 
 #: The event name ftrack's client sends and expects: ``5:::{"name": "ftrack.event", "args": [event]}``.
 NAMESPACE = "ftrack.event"

@@ -33,7 +33,7 @@ import sqlalchemy as sa
 from ....auth.tables import hashed, utcnow
 from ....auth.throttle import Refusal
 
-__all__ = ["SESSION_LIFETIME", "Credential", "Sessions", "Visitor"]
+__all__ = ["Credential", "SESSION_LIFETIME", "Sessions", "Visitor"]
 
 #: Seconds a session id from a handshake may open its websocket.
 SESSION_LIFETIME = 60

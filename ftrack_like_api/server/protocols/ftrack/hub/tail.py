@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from ....auth.permissions import Principal
     from ....events.log import StoredEvent
 
-__all__ = ["KEEP", "READ_LIMIT", "Outgoing", "Tail", "visible"]
+__all__ = ["KEEP", "Outgoing", "READ_LIMIT", "Tail", "visible"]
 
 #: Events read from the log at a time.
 READ_LIMIT = 500
