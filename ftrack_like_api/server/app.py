@@ -24,10 +24,11 @@ Answers are written as a stream, a slice of rows at a time.
 from __future__ import annotations
 
 import contextlib
+import datetime
 import socket
 import threading
 import time
-from typing import Any, Iterator
+from typing import Any, AsyncIterator, Iterator
 
 import anyio
 import anyio.to_thread
@@ -40,6 +41,8 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from .engine.backend import Backend
+from .events.lifespan import events_running
+from .events.retention import RETAINED
 from .gate import WAIT, DatabaseGate, pool_capacity
 from .protocols.ftrack.hub import HEARTBEAT, TIMEOUT, EventHub
 from .protocols.ftrack import FtrackApi
@@ -57,6 +60,7 @@ def create_app(
     idempotency_wait: float = IDEMPOTENCY_WAIT,
     concurrency: int | None = None,
     wait: float = WAIT,
+    event_retention: datetime.timedelta | None = RETAINED,
     heartbeat: float = HEARTBEAT,
     heartbeat_timeout: float = TIMEOUT,
 ) -> Starlette:
@@ -66,6 +70,8 @@ def create_app(
     ``idempotency_wait`` seconds for that answer, then is told to come back (409).
     ``concurrency`` (default: what the backend's connection pool holds) caps the database
     calls this worker runs at once; a request waits at most ``wait`` seconds for a turn.
+    While it runs (its lifespan), the event broker hears other workers and events older than
+    ``event_retention`` are pruned (None: kept forever).
     ftrack's event hub (socket.io, ``/socket.io/1/``) sends a heartbeat every ``heartbeat``
     seconds and closes a socket silent for ``heartbeat_timeout``.
     """
@@ -87,9 +93,15 @@ def create_app(
                                  "error_id": error_id}, status_code=503)  # fmt: skip
         return JSONResponse({"status": "ready"})
 
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        async with events_running(backend, event_retention):
+            yield
+
     app = Starlette(
         routes=[*ftrack.routes(), *hub.routes(), Route("/health", health), Route("/ready", ready)],
         middleware=[Middleware(GZipMiddleware, minimum_size=1024)],
+        lifespan=lifespan,
     )
     app.state.backend = backend
     app.state.concurrency = gate.turns
@@ -125,7 +137,7 @@ def serving(app: Any, host: str = "127.0.0.1") -> Iterator[str]:
 
     sock = socket.socket()
     sock.bind((host, 0))
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
     deadline = time.monotonic() + 30

@@ -38,7 +38,7 @@ class Authenticator(ApiKeys, Passwords, Throttling, IdempotentAnswers):
         # Built once: every request runs it, and building SQL costs more than running it.
         keys, failures = self.keys, self.failures
         found = (
-            sa.select(keys.c.id, keys.c.secret_hash, keys.c.last_used_at, users.c.id.label("user"))
+            sa.select(keys.c.id, keys.c.secret_hash, keys.c.last_used_at, users.c.id.label("user"), keys.c.name)
             .join(users, users.c.id == keys.c.user_id)
             .where(keys.c.secret_hash == sa.bindparam("digest"), keys.c.revoked_at.is_(None),
                    users.c.username == sa.bindparam("username"), users.c.is_active.is_(True))

@@ -121,7 +121,11 @@ class ApiKeys(Throttling):
         return None if row is None else self._used(row)
 
     def check_key(self, username: str, secret: str, address: str = "") -> str:
-        """The user's id for a live key; Refusal otherwise — 429 while the name is throttled at ``address``, else 401.
+        """The user's id for a live key; Refusal otherwise — 429 while the name is throttled at ``address``, else 401."""
+        return self.check_named_key(username, secret, address)[0]
+
+    def check_named_key(self, username: str, secret: str, address: str = "") -> tuple[str, str]:
+        """:meth:`check_key`, with the key's name: (user id, key name).
 
         What every request asks, in one query when the key is right: the key, its user, and
         the name's recent failures from this address (throttled there, the right key is
@@ -136,7 +140,7 @@ class ApiKeys(Throttling):
             raise Refusal("The credentials were not accepted")
         if row.failures >= MAX_FAILURES:
             self.check_throttle(username, address)  # says how long to wait
-        return self._used(row)
+        return self._used(row), str(row.name)
 
     def _key(self, username: str, secret: str, address: str, with_failures: bool) -> Any:
         if not username or not secret:

@@ -81,7 +81,7 @@ class FtrackApi:
     async def answer(self, request: Request, seen: dict[str, Any]) -> Response:
         """The answer to one ``POST /api``; what the log line says goes into ``seen``."""
         try:
-            user_id, username = await self.database(_authenticate, self.backend.auth, request.headers, _address(request))
+            user_id, username, how = await self.database(_authenticate, self.backend.auth, request.headers, _address(request))
         except Refusal as refusal:
             return refused(refusal)
         seen.update(user=username, outcome="invalid")
@@ -128,7 +128,7 @@ class FtrackApi:
 
         try:
             # Who acts is the user id the credentials gave: the backend reads their name and roles afresh.
-            result: Any = await self.database(self.backend.execute, batch, username, keep if key else None, user_id)
+            result: Any = await self.database(self.backend.execute, batch, username, keep if key else None, user_id, how)
         except _TakenOver:
             seen["outcome"] = KeyState.RUNNING.value
             return unclaimed(request, KeyState.RUNNING, key, None)  # type: ignore[arg-type]
@@ -192,13 +192,19 @@ class _TakenOver(Exception):
     """The claim on a batch's key went to another request (this one was thought dead)."""
 
 
-def _authenticate(auth: Any, headers: Any, address: str) -> tuple[str, str]:
-    """(user id, username) from a bearer token or ftrack-user + ftrack-api-key (throttled per ``address``)."""
+def _authenticate(auth: Any, headers: Any, address: str) -> tuple[str, str, dict[str, Any]]:
+    """(user id, username, how: the events' source) from a bearer token or ftrack-user + ftrack-api-key.
+
+    Keys are throttled per ``address``. ``how`` tells a script's changes from a person's:
+    ``{"apiKey": {"name": …}}`` for a key, ``{"signedIn": True}`` for a sign-in token.
+    """
     bearer = headers.get("authorization", "")
     if bearer.lower().startswith("bearer "):
-        return auth.verify_token(bearer[7:].strip())  # type: ignore[no-any-return]
+        user_id, username = auth.verify_token(bearer[7:].strip())
+        return user_id, username, {"signedIn": True}
     username = headers.get("ftrack-user", "")
-    return auth.check_key(username, headers.get("ftrack-api-key", ""), address), username
+    user_id, key_name = auth.check_named_key(username, headers.get("ftrack-api-key", ""), address)
+    return user_id, username, {"apiKey": {"name": key_name}}
 
 
 def _address(request: Request) -> str:
