@@ -110,7 +110,8 @@ class Listener:
         self.process = subprocess.Popen([python, "-c", LISTENER, url, user, key], stdin=subprocess.PIPE,
                                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
         self.said = queue.Queue()
-        threading.Thread(target=self._read, daemon=True).start()
+        self.reader = threading.Thread(target=self._read, daemon=True)
+        self.reader.start()
 
     def _read(self):
         for line in self.process.stdout:
@@ -124,7 +125,7 @@ class Listener:
             try:
                 said = self.said.get(timeout=max(left, 0.01))
             except queue.Empty:
-                raise AssertionError(f"the listener said no {key!r}:\n{self.stop()}") from None
+                raise AssertionError(f"the listener said no {key!r}:\n{self.stop()[-3000:]}") from None
             if key in said:
                 return said
 
@@ -133,7 +134,7 @@ class Listener:
         self.process.stdin.flush()
 
     def stop(self):
-        """Its stderr, once it has ended."""
+        """Its stderr, once it has ended (its pipes closed)."""
         if self.process.poll() is None:
             with contextlib.suppress(OSError):
                 self.tell("quit")
@@ -141,7 +142,14 @@ class Listener:
                 self.process.wait(timeout=30)
             except subprocess.TimeoutExpired:
                 self.process.kill()
-        return self.process.stderr.read()
+                self.process.wait()
+        with contextlib.suppress(OSError):
+            self.process.stdin.close()
+        self.reader.join(timeout=30)
+        errors = self.process.stderr.read()
+        self.process.stdout.close()
+        self.process.stderr.close()
+        return errors
 
 
 def ask(python, url, user, key, question, wait=30):

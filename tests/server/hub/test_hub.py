@@ -93,7 +93,8 @@ def test_unsubscribing_stops_the_events_and_a_malformed_subscription_is_refused_
     assert refused["success"] is False and refused["error_code"] == "bad_expression"
     assert refused["position"] == len("topic=test.x and data.y") and "column 24" in refused["message"]
     assert hub.subscribe("topic=test.x", {"id": "s1"}) == {"success": True}
-    assert hub.subscribe("topic=test.x", {"id": "s1"})["success"] is False  # the same subscriber twice
+    assert hub.subscribe("topic=test.x", {"id": "s1"}) == {"success": True}  # the same again: no change
+    assert hub.subscribe("topic=test.y", {"id": "s1"})["success"] is False  # another with its id
     assert hub.subscribe("topic=test.marker", {"id": "s2"}) == {"success": True}
     hub.publish("test.x")
     assert hub.next_event()["topic"] == "test.x"

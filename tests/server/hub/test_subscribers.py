@@ -35,6 +35,7 @@ def test_subscribing_refuses_what_is_amiss_and_an_expression_says_where():
     with pytest.raises(SubscriberError, match="expression"):
         subscribers.add({"id": "a"}, ["topic=a"])
     subscribers.add({"id": "a"}, "topic=a")
+    subscribers.add({"id": "a"}, "topic=a")  # the same again (ftrack's client does, connecting): no change
     with pytest.raises(SubscriberError, match="already exists"):
         subscribers.add({"id": "a"}, "topic=b")
     subscribers.add({"id": "b"}, "topic=b")

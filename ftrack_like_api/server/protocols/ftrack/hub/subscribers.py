@@ -47,14 +47,20 @@ class Subscribers:
         return len(self._by_id)
 
     def add(self, metadata: Any, subscription: Any) -> Subscriber:
-        """Add a subscriber; :class:`~ftrack_like_api.exceptions.ExpressionError` for an expression
-        that does not parse (it says where), :class:`SubscriberError` for anything else amiss."""
+        """Add a subscriber (the same one again is no change); :class:`~ftrack_like_api.exceptions.ExpressionError`
+        for an expression that does not parse (it says where), :class:`SubscriberError` for anything
+        else amiss (another subscriber with the id of one the connection has)."""
         if not isinstance(metadata, Mapping) or not isinstance(metadata.get("id"), str) or not metadata["id"]:
             raise SubscriberError('A subscriber is a mapping with an "id" (text)')
         if not isinstance(subscription, str):
             raise SubscriberError("A subscription is an expression (text)")
         identifier = metadata["id"]
-        if identifier in self._by_id:
+        known = self._by_id.get(identifier)
+        if known is not None:
+            if known.subscription == subscription and known.metadata == metadata:
+                # ftrack's client sends a subscriber made while it connects twice (its resubscribe
+                # and its queue): the same subscriber again changes nothing.
+                return known
             raise SubscriberError(f"Subscriber with identifier {identifier} already exists.")
         if len(self._by_id) >= self.limit:
             raise SubscriberError(f"A connection holds at most {self.limit} subscribers")
