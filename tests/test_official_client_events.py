@@ -191,7 +191,9 @@ def test_the_official_clients_hub_subscribes_receives_updates_and_replies(offici
                 said = listener.next("update")
                 while not updated(said, project):
                     said = listener.next("update")
-                assert said["source"]["user"]["username"] == "admin"
+                (entity,) = [e for e in said["update"]["entities"] if e["entityId"] == project]
+                assert (entity["action"], entity["entityType"], entity["entity_type"]) == ("add", "show", "Project")
+                assert said["update"]["user"]["name"] and said["source"]["user"]["username"] == "admin"
                 # Another official client asks; the listener's callback answers, its return value a reply.
                 replies = ask(official_python, url, "admin", key, "ab")
                 assert replies == [{"answer": "abab", "by": ready["hub"], "user": "admin"}]
