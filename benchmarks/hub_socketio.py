@@ -35,7 +35,8 @@ from scratch import scratch_database, served_process
 def open_hub(url: str, key: str) -> object:
     session_id = requests.get(f"{url}/socket.io/1/", headers={"ftrack-user": "admin", "ftrack-api-key": key},
                               timeout=10).text.split(":")[0]  # fmt: skip
-    socket = connect(f"ws{url[4:]}/socket.io/1/websocket/{session_id}", proxy=None, max_queue=None).__enter__()
+    socket = connect(f"ws{url[4:]}/socket.io/1/websocket/{session_id}", proxy=None, max_queue=None,
+                     compression=None).__enter__()  # as ftrack's client (websocket-client): no permessage-deflate
     assert socket.recv(timeout=10) == "1::"
     return socket
 

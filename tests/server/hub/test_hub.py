@@ -1,6 +1,8 @@
 """ftrack's event hub over a real server on 127.0.0.1, packet by packet: handshake, subscriptions,
 routing by subscription and target, replies, and what closes one connection (never another)."""
 
+import json
+import socket
 import threading
 import time
 import uuid
@@ -28,6 +30,15 @@ def hub_app(backend):
 def url(hub_app):
     with serving(hub_app) as url:
         yield url
+
+
+def tight(url):
+    """A TCP connection to ``url`` whose receive buffer stays small: a client that stops reading is felt at once."""
+    host, port = url.split("//")[1].split(":")
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # before connecting: no autotuning past it
+    sock.connect((host, int(port)))
+    return sock
 
 
 def _handshake(url, user, key):
@@ -181,25 +192,6 @@ def test_a_revoked_keys_socket_is_closed(url, backend, hubs):
     assert _handshake(url, "admin", key).status_code == 401
 
 
-def test_a_slow_connection_never_holds_the_others_back(url, admin_key, hubs):
-    # The slow one never reads: its client's buffer fills, then TCP's, then the server's send to it
-    # waits (until the server gives up on it); the fast one reads on, in a thread of its own.
-    slow = hubs(url, "admin", admin_key, max_queue=1)
-    fast = hubs(url, "admin", admin_key)
-    assert slow.subscribe("topic=test.bulk") == {"success": True}
-    assert fast.subscribe("topic=test.bulk") == {"success": True}
-    publisher = hubs(url, "admin", admin_key)
-    count, blob = 300, "x" * 20_000  # 6 MB: more than the socket buffers hold
-    received = []
-    reader = threading.Thread(target=lambda: received.extend(fast.next_event(timeout=60)["data"]["index"]
-                                                             for _ in range(count)))  # fmt: skip
-    reader.start()
-    for index in range(count):
-        publisher.publish("test.bulk", {"index": index, "blob": blob})
-    reader.join(timeout=120)
-    assert received == list(range(count))
-
-
 def test_a_socket_gets_only_the_events_its_user_may_read(url, backend, call, admin_key, hubs):
     schema = call.query('ProjectSchema where name is "VFX"')[0]["id"]
     opened = call.create("Project", name="hub-open", full_name="open", project_schema_id=schema)["id"]
@@ -222,3 +214,101 @@ def test_a_socket_gets_only_the_events_its_user_may_read(url, backend, call, adm
             pass
     backend.publish({"topic": "test.project", "data": {"project": secret}, "project_id": secret})
     assert free.next_event()["data"]["project"] == secret
+
+
+class Deaf:
+    """A websocket client that reads until it is subscribed, then sends heartbeats and never reads again.
+
+    websockets' protocol without its I/O, over a socket whose receive buffer stays small (a
+    client library would go on reading in a thread of its own).
+    """
+
+    def __init__(self, url, key):
+        from websockets.client import ClientProtocol
+        from websockets.uri import parse_uri
+
+        session_id = _handshake(url, "admin", key).text.split(":")[0]
+        self.protocol = ClientProtocol(parse_uri(f"ws{url[4:]}/socket.io/1/websocket/{session_id}"))
+        self.protocol.send_request(self.protocol.connect())
+        self.sock = tight(url)
+        self.flush()
+        self.read_until(lambda text: text == "1::")
+
+    def flush(self):
+        self.sock.sendall(b"".join(self.protocol.data_to_send()))
+
+    def send(self, text):
+        self.protocol.send_text(text.encode())
+        self.flush()
+
+    def read_until(self, wanted):
+        while True:
+            self.protocol.receive_data(self.sock.recv(65536))
+            for received in self.protocol.events_received():
+                if getattr(received, "data", None) is not None and wanted(received.data.decode()):
+                    return
+
+    def subscribe(self, expression):
+        self.send("5:1+::" + json.dumps({"name": "ftrack.event", "args": [{
+            "topic": "ftrack.meta.subscribe", "id": uuid.uuid4().hex, "source": {"id": "deaf"},
+            "data": {"subscriber": {"id": "deaf"}, "subscription": expression}}]}))  # fmt: skip
+        self.read_until(lambda text: text.startswith("6:::1+"))
+
+
+def test_a_client_that_answers_heartbeats_but_reads_nothing_is_closed(url, admin_key, hubs, hub_app):
+    before = set(hub_app.state.hub.connections)
+    deaf = Deaf(url, admin_key)
+    (connection,) = set(hub_app.state.hub.connections) - before
+    deaf.subscribe("topic=test.flood")
+    stop = threading.Event()
+
+    def beat():  # heartbeats sent blindly, never a packet read
+        while not stop.wait(HEARTBEAT):
+            try:
+                deaf.send("2:::")
+            except OSError:  # closed: the test looks at why
+                return
+
+    threading.Thread(target=beat, daemon=True).start()
+    publisher = hubs(url, "admin", admin_key)
+    try:
+        for index in range(300):  # 6 MB: more than the socket buffers hold (kept small)
+            publisher.publish("test.flood", {"index": index, "blob": "x" * 20_000})
+            if connection not in hub_app.state.hub.connections:
+                break
+        deadline = time.monotonic() + TIMEOUT * 10
+        while connection in hub_app.state.hub.connections and time.monotonic() < deadline:
+            time.sleep(0.1)
+    finally:
+        stop.set()
+        deaf.sock.close()
+    assert connection._ending.code == 1008 and "took no packet" in connection._ending.reason
+
+
+def test_a_slow_connection_never_holds_the_others_back(url, admin_key, hubs, hub_app):
+    # The slow one stops reading once subscribed: its buffers fill and the server's send to it
+    # waits (until the server gives up on it); the fast one reads on, in a thread of its own.
+    before = set(hub_app.state.hub.connections)
+    slow = Deaf(url, admin_key)
+    (slow_connection,) = set(hub_app.state.hub.connections) - before
+    slow.subscribe("topic=test.bulk")
+    fast = hubs(url, "admin", admin_key)
+    assert fast.subscribe("topic=test.bulk") == {"success": True}
+    publisher = hubs(url, "admin", admin_key)
+    count, blob = 300, "x" * 20_000  # 6 MB: more than the slow one's buffers hold
+    received = []
+    reader = threading.Thread(target=lambda: received.extend(fast.next_event(timeout=60)["data"]["index"]
+                                                             for _ in range(count)))  # fmt: skip
+    reader.start()
+    try:
+        for index in range(count):
+            publisher.publish("test.bulk", {"index": index, "blob": blob})
+        reader.join(timeout=120)
+        assert received == list(range(count))
+        # And the one that reads nothing (nor answers heartbeats) is closed, after the timeout.
+        deadline = time.monotonic() + TIMEOUT * 10
+        while slow_connection in hub_app.state.hub.connections and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert slow_connection not in hub_app.state.hub.connections and slow_connection._ending.code == 1008
+    finally:
+        slow.sock.close()

@@ -13,7 +13,8 @@ Three tasks per connection, ended together:
 - the **heartbeat** sends ``2::`` every ``heartbeat`` seconds, closes the connection when the
   client has said nothing for ``timeout`` seconds, and asks again whether the credentials
   still let the user in (a revoked key, an ended token, a disabled user close it) and what
-  they may read.
+  they may read; a client that has taken no packet for ``timeout`` seconds (it does not read) is
+  closed too.
 
 A packet that is not socket.io's, or too long, or an event that is not ftrack's, closes
 this connection (logged with its reason), never another.
@@ -69,6 +70,7 @@ class Connection:
         self.heard = time.monotonic()
         self.sent = 0
         self._sending = anyio.Lock()
+        self._sending_since: float | None = None  # when the packet being sent started
         self._ending: Closing | None = None
         self._tasks: anyio.abc.TaskGroup
         self.name = f"{visitor.username}@{websocket.client.host if websocket.client else '-'}"
@@ -106,13 +108,11 @@ class Connection:
         self._tasks.cancel_scope.cancel()
 
     async def send(self, text: str) -> None:
-        """Send one packet; a client that takes none for ``timeout`` seconds is closed (it does not read)."""
-        try:
-            with anyio.fail_after(self.hub.timeout):
-                async with self._sending:
-                    await self.websocket.send_text(text)
-        except TimeoutError:
-            raise Closing(POLICY, f"the client took no packet for {self.hub.timeout:.0f} s") from None
+        """Send one packet (the heartbeat closes a connection whose client takes none for ``timeout`` s)."""
+        async with self._sending:
+            self._sending_since = time.monotonic()
+            await self.websocket.send_text(text)
+            self._sending_since = None
 
     async def _close(self, code: int) -> None:
         """Say goodbye (``0::``) when the server ends it, and close; a client that reads nothing is not waited for."""
@@ -233,6 +233,7 @@ class Connection:
             silent = time.monotonic() - self.heard
             if silent > self.hub.timeout:
                 raise Closing(POLICY, f"no heartbeat for {silent:.0f} s")
+            self._check_reading()
             try:
                 live, principal = await self.hub.database(self.hub.visit, self.visitor)
             except Busy:
@@ -240,4 +241,12 @@ class Connection:
             if not live:
                 raise Closing(POLICY, "the credentials no longer let the user in")
             self.principal = principal
-            await self.send(encode(Packet(Kind.HEARTBEAT)))
+            with anyio.move_on_after(self.hub.timeout):
+                await self.send(encode(Packet(Kind.HEARTBEAT)))
+            self._check_reading()
+
+    def _check_reading(self) -> None:
+        """Close a connection whose client has taken no packet for ``timeout`` seconds: it does not read."""
+        since = self._sending_since
+        if since is not None and time.monotonic() - since > self.hub.timeout:
+            raise Closing(POLICY, f"the client took no packet for {self.hub.timeout:.0f} s")
