@@ -3,8 +3,8 @@
     python benchmarks/hub_socketio.py [--databases sqlite,postgresql] [--events 2000] [--publishers 4] [--workers 1]
 
 Runs ``ftrack-like serve`` as a process of its own on 127.0.0.1, opens ``N`` subscriber
-sockets (``topic=bench.event``) and ``--publishers`` publishing sockets, speaking socket.io
-0.9 as ftrack's client does, each in a thread. The publishers send ``--events`` events
+sockets (``topic=bench.event``), each in a process of its own, and ``--publishers``
+publishing sockets (threads), speaking socket.io 0.9 as ftrack's client does. The publishers send ``--events`` events
 between them, each waiting for its acknowledgement (the event is in the log then). Reports
 events per second delivered to each subscriber (from the first publish to its last event)
 and the latency from publish to arrival, median and 99th percentile; figures to
@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import multiprocessing
 import os
 import pathlib
 import shutil
@@ -24,6 +25,7 @@ import sys
 import threading
 import time
 import uuid
+from typing import Any
 
 import requests
 from websockets.sync.client import connect
@@ -51,40 +53,50 @@ def emit(socket: object, number: int, event: dict) -> dict:
             return json.loads(packet.split("+", 1)[1])[0]
 
 
-def run(url: str, key: str, subscribers: int, events: int, publishers: int) -> dict[str, float]:
-    sockets = [open_hub(url, key) for _ in range(subscribers)]
-    for socket in sockets:
-        answer = emit(socket, 1, {"topic": "ftrack.meta.subscribe", "id": uuid.uuid4().hex, "source": {"id": "b"},
-                                  "data": {"subscriber": {"id": uuid.uuid4().hex}, "subscription": "topic=bench.event"}})
-        assert answer == {"success": True}, answer
-    arrivals: list[list[tuple[float, float]]] = [[] for _ in sockets]
+def subscriber(url: str, key: str, events: int, ready: Any, results: Any) -> None:
+    """One subscriber socket, in a process of its own: the arrival and publish times of ``events`` events."""
+    socket = open_hub(url, key)
+    answer = emit(socket, 1, {"topic": "ftrack.meta.subscribe", "id": uuid.uuid4().hex, "source": {"id": "b"},
+                              "data": {"subscriber": {"id": uuid.uuid4().hex}, "subscription": "topic=bench.event"}})
+    assert answer == {"success": True}, answer
+    ready.put(True)
+    mine: list[tuple[float, float]] = []
+    while len(mine) < events:
+        packet = socket.recv(timeout=120)  # type: ignore[attr-defined]
+        if packet == "2::":
+            socket.send("2:::")  # type: ignore[attr-defined]
+        elif packet.startswith("5:::"):
+            mine.append((time.time(), json.loads(packet[4:])["args"][0]["data"]["t"]))
+    socket.close()  # type: ignore[attr-defined]
+    results.put(mine)
 
-    def subscriber(index: int) -> None:
-        socket, mine = sockets[index], arrivals[index]
-        while len(mine) < events:
-            packet = socket.recv(timeout=60)  # type: ignore[attr-defined]
-            if packet == "2::":
-                socket.send("2:::")  # type: ignore[attr-defined]
-            elif packet.startswith("5:::"):
-                mine.append((time.perf_counter(), json.loads(packet[4:])["args"][0]["data"]["t"]))
+
+def run(url: str, key: str, subscribers: int, events: int, publishers: int) -> dict[str, float]:
+    context = multiprocessing.get_context("spawn")
+    ready, results = context.Queue(), context.Queue()
+    readers = [context.Process(target=subscriber, args=(url, key, events, ready, results)) for _ in range(subscribers)]
+    for process in readers:
+        process.start()
+    for _ in readers:
+        ready.get(timeout=120)
 
     def publisher(index: int) -> None:
         socket = open_hub(url, key)
         for number in range(index, events, publishers):
             answer = emit(socket, number + 1, {"topic": "bench.event", "id": uuid.uuid4().hex, "source": {"id": "p"},
-                                               "data": {"t": time.perf_counter(), "n": number}})  # fmt: skip
+                                               "data": {"t": time.time(), "n": number}})  # fmt: skip
             assert answer == {"success": True}, answer
         socket.close()  # type: ignore[attr-defined]
 
-    readers = [threading.Thread(target=subscriber, args=(i,)) for i in range(subscribers)]
     writers = [threading.Thread(target=publisher, args=(i,)) for i in range(publishers)]
-    began = time.perf_counter()
-    for thread in readers + writers:
+    began = time.time()
+    for thread in writers:
         thread.start()
-    for thread in writers + readers:
+    arrivals = [results.get(timeout=600) for _ in readers]
+    for thread in writers:
         thread.join()
-    for socket in sockets:
-        socket.close()  # type: ignore[attr-defined]
+    for process in readers:
+        process.join()
     latencies = sorted(arrived - sent for mine in arrivals for arrived, sent in mine)
     rates = [len(mine) / (mine[-1][0] - began) for mine in arrivals]
     return {
