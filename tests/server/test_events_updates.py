@@ -175,3 +175,45 @@ def test_nothing_is_appended_for_reads_refusals_and_no_change(backend, call, stu
 def test_the_broker_hears_of_each_commit(backend, call, studio):
     call(update("Shot", studio["beta"]["shots"][0], description="told"))
     assert backend.broker.latest() == backend.events.last()
+
+
+def test_a_custom_attribute_is_a_change_of_the_entity_it_is_on(backend, call, studio):
+    """As ftrack tells it (ayon-ftrack reads ``changes[key]["new"]`` on the entity, booleans as "1")."""
+    alpha = studio["alpha"]
+    kinds = {t["name"]: t["id"] for t in call.query("select name from CustomAttributeType")}
+    sync = call.create("CustomAttributeConfiguration", key="auto_sync", entity_type="show", type_id=kinds["boolean"],
+                       default=False)["id"]  # fmt: skip
+    fps = call.create("CustomAttributeConfiguration", key="fps_events", entity_type="task", is_hierarchical=True,
+                      type_id=kinds["number"], default=24)["id"]  # fmt: skip
+
+    def value(configuration, entity, data):
+        return {"action": "update", "entity_type": "ContextCustomAttributeValue", "entity_key": [configuration, entity],
+                "entity_data": data}  # fmt: skip
+
+    _, (event,) = events_of(backend, lambda: call(value(sync, alpha["project"], {"value": True})))
+    (project,) = event.data["entities"]
+    assert (project["entityType"], project["entity_type"], project["entityId"]) == ("show", "Project", alpha["project"])
+    assert project["action"] == "update" and project["changes"] == {"auto_sync": {"old": None, "new": "1"}}
+    assert project["keys"] == ["auto_sync"] and [p["entityType"] for p in project["parents"]] == ["show"]
+    _, (event,) = events_of(backend, lambda: call(value(fps, alpha["task"], {"value": 25}),
+                                                  update("Task", alpha["task"], description="graded")))  # fmt: skip
+    (task,) = event.data["entities"]
+    assert task["entityId"] == alpha["task"] and task["objectTypeId"] and project_of(task) == alpha["project"]
+    assert task["changes"]["fps_events"] == {"old": None, "new": "25"} and "description" in task["changes"]
+    _, (event,) = events_of(backend, lambda: call(value(fps, alpha["task"], {"value": 30})))
+    assert event.data["entities"][0]["changes"] == {"fps_events": {"old": "25", "new": "30"}}
+
+
+def test_an_entity_changed_twice_in_a_batch_is_one_entry_from_first_old_to_last_new(backend, call, studio):
+    beta = studio["beta"]
+    task = call.create("Task", name="twice", parent_id=beta["shots"][0])["id"]
+    _, (event,) = events_of(backend, lambda: call(update("Task", task, name="twice-a"), update("Task", task, name="twice-b"),
+                                                  update("Task", task, parent_id=beta["shots"][1])))  # fmt: skip
+    (entry,) = event.data["entities"]
+    assert entry["action"] == "move" and entry["changes"]["name"] == {"old": "twice", "new": "twice-b"}
+    assert entry["changes"]["parent_id"] == {"old": beta["shots"][0], "new": beta["shots"][1]}
+    made = {"action": "create", "entity_type": "Task", "entity_key": ["made-then-named"],
+            "entity_data": {"id": "made-then-named", "name": "first", "parent_id": beta["shots"][0]}}  # fmt: skip
+    _, (event,) = events_of(backend, lambda: call(made, update("Task", "made-then-named", name="second")))
+    (entry,) = event.data["entities"]
+    assert entry["action"] == "add" and entry["changes"]["name"]["new"] == "second"

@@ -31,6 +31,9 @@ handlers, ftrack's recipes) read these fields, so they are kept as ftrack names 
   every value set (``old`` None), a ``remove`` every value the row held (``new`` None), an
   ``update`` the values that changed. A context whose ``parent_id`` changed is a ``move``.
   Values are JSON: dates as ISO text.
+- An entity changed twice in a batch is one entry (first old value, last new one). A
+  custom attribute value is a change of the entity it is on, under its key, as text
+  (booleans ``"1"``/``"0"``), as ftrack's payloads carry them.
 - ``parents`` starts with the entity itself and goes up to its project (TypedContexts by
   ``parent_id``; a version by its asset; a note by what it is on …, as the schema's
   project rules lead).
@@ -44,6 +47,7 @@ from __future__ import annotations
 
 import datetime
 import decimal
+import json
 import uuid
 from collections.abc import Mapping
 from typing import Any
@@ -84,12 +88,13 @@ def legacy_type(schema: Schema, entity_type: EntityType) -> str:
 class _Node:
     """One entity of a chain: its ids and types, and where its parent is."""
 
-    __slots__ = ("entry", "parent", "project")
+    __slots__ = ("entry", "object_type", "parent", "project")
 
-    def __init__(self, entry: dict[str, Any], parent: tuple[str, Any] | None, project: Any) -> None:
+    def __init__(self, entry: dict[str, Any], parent: tuple[str, Any] | None, project: Any, object_type: Any) -> None:
         self.entry = entry  # {"entityId", "entityType", "entity_type", "parentId"}
         self.parent = parent  # (type name to look in, id) or None
         self.project = project  # a project id the row names itself, if any
+        self.object_type = object_type  # a TypedContext's object type
 
 
 class Updates:
@@ -122,10 +127,13 @@ class Updates:
         entries: list[tuple[dict[str, Any], _Node]] = []
         nodes: dict[tuple[str, Any], _Node] = {}
         for action, entity_type, key, before, after in changes:
-            entry = self._entry(action, entity_type, key, before, after)
+            if self._is_value(entity_type):
+                entry = _value_entry(before, after)
+            else:
+                entry = self._entry(action, entity_type, key, before, after)
             if entry is None:
                 continue
-            row = {**(before or {}), **(after or {})}
+            row = (after or {}) if before is None else before if after is None else {**before, **after}
             node = self._node(entity_type, row)
             entries.append((entry, node))
             if len(key) == 1:
@@ -135,10 +143,27 @@ class Updates:
         self._resolve(connection, [node for _, node in entries], nodes, created)
         grouped: dict[Any, list[dict[str, Any]]] = {}
         chains: dict[Any, dict[Any, None]] = {}
+        owners: dict[Any, dict[str, Any]] = {}
         for entry, node in entries:
             chain = self._chain(node, nodes)
+            if "entityId" not in entry:
+                # A custom attribute value: ftrack tells it as a change of the entity it is on.
+                if len(chain) < 2:
+                    continue
+                chain = chain[1:]
+                merged = self._on_owner(entry, chain[0], owners)
+                if merged:
+                    continue
+            elif entry["action"] != "remove" and isinstance(entry["entityId"], str):
+                told = owners.get(entry["entityId"])
+                if told is not None:  # changed twice, or its custom attributes came first: one entry
+                    if told["action"] != "add":
+                        told["action"] = entry["action"] if entry["action"] != "update" else told["action"]
+                    _merge(told, entry["changes"])
+                    continue
+                owners[entry["entityId"]] = entry
             entry["parents"] = [n.entry for n in chain]
-            entry["parentId"] = node.entry["parentId"]
+            entry["parentId"] = chain[0].entry["parentId"]
             project = next((n.entry["entityId"] for n in reversed(chain) if n.entry["entityType"] == "show"), None)
             if project is None:
                 project = next((n.project for n in chain if n.project is not None), None)
@@ -161,6 +186,24 @@ class Updates:
                 "project_id": project,
             })  # fmt: skip
         return events
+
+    def _is_value(self, entity_type: EntityType) -> bool:
+        """Whether a type is a custom attribute value (kept per type)."""
+        legacy = self._legacy_type(entity_type)
+        return legacy.endswith("customattributevalue")
+
+    def _on_owner(self, entry: dict[str, Any], owner: _Node, owners: dict[Any, dict[str, Any]]) -> bool:
+        """Make a custom attribute value's entry its owner's; True when merged into the owner's own entry."""
+        known = owners.get(owner.entry["entityId"])
+        if known is not None:
+            _merge(known, entry["changes"])
+            return True
+        entry.update({"action": "update", "entityId": owner.entry["entityId"], "entityType": owner.entry["entityType"],
+                      "entity_type": owner.entry["entity_type"]})  # fmt: skip
+        if owner.object_type is not None:
+            entry["objectTypeId"] = owner.object_type
+        owners[owner.entry["entityId"]] = entry
+        return False
 
     def _who(self, connection: sa.Connection, user_id: str | None) -> tuple[str | None, str | None]:
         if user_id is None:
@@ -284,7 +327,7 @@ class Updates:
         project = row.get("project_id") if "project_id" in entity_type.attributes else None
         if legacy == "show":
             project = entry["entityId"]
-        return _Node(entry, parent, project)
+        return _Node(entry, parent, project, row.get("object_type_id"))
 
     def _resolve(
         self, connection: sa.Connection, start: list[_Node], nodes: dict[tuple[str, Any], _Node],
@@ -353,6 +396,45 @@ class Updates:
             seen.add(id(parent))
             node = parent
         return chain
+
+
+def _merge(entry: dict[str, Any], changes: Mapping[str, dict[str, Any]]) -> None:
+    """Add later ``changes`` of the same entity to its entry: the first old value, the last new one."""
+    for name, change in changes.items():
+        earlier = entry["changes"].get(name)
+        if earlier is None:
+            entry["keys"].append(name)
+            entry["changes"][name] = change
+        else:
+            entry["changes"][name] = {"old": earlier["old"], "new": change["new"]}
+
+
+def _value_entry(before: Mapping[str, Any] | None, after: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    """A custom attribute value's change under its key, values as ftrack's payloads carry them (text)."""
+    row = after if before is None else before
+    key = (row or {}).get("key")
+    old = _as_text((before or {}).get("value"))
+    new = None if after is None else _as_text(after.get("value", (before or {}).get("value")))
+    if key is None or old == new:
+        return None
+    return {"keys": [key], "changes": {key: {"old": old, "new": new}}}
+
+
+def _as_text(stored: Any) -> str | None:
+    """A stored custom attribute value (JSON text) as ftrack's events carry it: text, booleans as "1"/"0"."""
+    if stored is None:
+        return None
+    try:
+        value = json.loads(stored) if isinstance(stored, str) else stored
+    except ValueError:
+        return str(stored)
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return "1" if value else "0"
+    if isinstance(value, (dict, list)):
+        return json.dumps(value)
+    return str(value) if not isinstance(value, str) else value
 
 
 def _shown(attribute: Any) -> bool:
