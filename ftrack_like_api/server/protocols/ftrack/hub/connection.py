@@ -77,8 +77,12 @@ class Connection:
 
     async def run(self) -> None:
         """Serve the connection until either side closes it."""
-        await self.websocket.accept()
-        await self.send(encode(Packet(Kind.CONNECT)))
+        try:
+            await self.websocket.accept()
+            await self.send(encode(Packet(Kind.CONNECT)))
+        except (WebSocketDisconnect, OSError):  # uvicorn's ClientDisconnected is an OSError
+            log.info("hub %s left before the socket opened", self.name)
+            return
         log.info("hub %s connected from seq %d", self.name, self.cursor)
         async with anyio.create_task_group() as tasks:
             self._tasks = tasks
@@ -96,8 +100,8 @@ class Connection:
             await task()
         except Closing as closing:
             self._end(closing)
-        except (WebSocketDisconnect, anyio.ClosedResourceError, anyio.BrokenResourceError):
-            self._end(Closing(1000, "the client left"))
+        except (WebSocketDisconnect, OSError, anyio.ClosedResourceError, anyio.BrokenResourceError):
+            self._end(Closing(1000, "the client left"))  # OSError: uvicorn's ClientDisconnected, sending
         except Exception as failure:
             error_id = log_failure(failure, f"hub {self.name}: an unexpected failure")
             self._end(Closing(1011, f"an unexpected failure (error id {error_id})"))
