@@ -19,14 +19,16 @@ def open_socket(url, session_id, **options):
 
 
 def handshake(url, user, key):
-    """The handshake's answer (a response)."""
-    return requests.get(f"{url}/socket.io/1/", headers={"ftrack-user": user, "ftrack-api-key": key}, timeout=10)
+    """The handshake's answer (a response); ``key`` None: ``user`` is a bearer token."""
+    headers = {"ftrack-user": user, "ftrack-api-key": key} if key is not None else {"Authorization": f"Bearer {user}"}
+    return requests.get(f"{url}/socket.io/1/", headers=headers, timeout=10)
 
 
 class RawHub:
     """One connection: sends packets, reads events and acknowledgements, answers heartbeats.
 
-    The handshake goes to ``url``, the websocket to ``socket_url`` (another server's, say) or ``url``.
+    The handshake goes to ``url``, the websocket to ``socket_url`` (another server's, say) or ``url``;
+    with ``key`` None, ``user`` is a bearer token.
     """
 
     def __init__(self, url, user, key, socket_url=None, **options):

@@ -173,15 +173,28 @@ def test_a_silent_client_is_closed_and_one_that_answers_heartbeats_stays(url, ad
     assert lively.next_event()["topic"] == "test.alive"
 
 
-def test_a_revoked_keys_socket_is_closed(url, backend, hubs):
-    backend.auth.create_key("admin", "revoked soon")
-    key = backend.auth.create_key("admin", "to revoke")
-    hub = hubs(url, "admin", key)
+@pytest.mark.parametrize("ending", ["key revoked", "tokens ended", "user disabled"])
+def test_a_socket_whose_credentials_end_is_closed(url, backend, call, hubs, ending):
+    name = f"ends-{uuid.uuid4().hex[:8]}"
+    user_id = call.create("User", username=name)["id"]
+    backend.auth.create_key(name, "another")  # stays live: only the one in use ends
+    key = backend.auth.create_key(name, "to revoke")
+    if ending == "tokens ended":
+        backend.auth.set_password(name, "a long password")
+        token = requests.post(f"{url}/signin", json={"username": name, "password": "a long password"}, timeout=10)
+        hub = hubs(url, token.json()["token"], None)
+    else:
+        hub = hubs(url, name, key)
     assert hub.subscribe("topic=test.x") == {"success": True}
-    backend.auth.revoke("admin", "to revoke")
+    if ending == "key revoked":
+        backend.auth.revoke(name, "to revoke")
+    elif ending == "tokens ended":
+        backend.auth.logout_everywhere(name)
+    else:
+        call({"action": "update", "entity_type": "User", "entity_key": [user_id], "entity_data": {"is_active": False}})
     code = None
     deadline = time.monotonic() + TIMEOUT * 10
-    while code is None and time.monotonic() < deadline:  # answering heartbeats: only the key ends it
+    while code is None and time.monotonic() < deadline:  # answering heartbeats: only the credentials end it
         try:
             hub._packet(timeout=HEARTBEAT)
         except TimeoutError:
@@ -189,7 +202,8 @@ def test_a_revoked_keys_socket_is_closed(url, backend, hubs):
         except Exception as closed:  # noqa: BLE001 - ConnectionClosed
             code = closed.rcvd.code
     assert code == 1008
-    assert _handshake(url, "admin", key).status_code == 401
+    if ending != "tokens ended":
+        assert _handshake(url, name, key).status_code == 401
 
 
 def test_a_socket_gets_only_the_events_its_user_may_read(url, backend, call, admin_key, hubs):
