@@ -106,14 +106,16 @@ def unused_port():
 
 @pytest.fixture
 def serve(ftrack_like):
-    """``with serve(database, "--workers", "2") as url:`` ``ftrack-like serve`` as its own process, once ready."""
+    """``with serve(database, "--workers", "2") as url:`` ``ftrack-like serve`` as its own process, once ready
+    (on ``port=`` if given: another server on a port one stopped, say)."""
 
     @contextlib.contextmanager
-    def served(database, *options):
-        sock = socket.socket()
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-        sock.close()
+    def served(database, *options, port=None):
+        if port is None:
+            sock = socket.socket()
+            sock.bind(("127.0.0.1", 0))
+            port = sock.getsockname()[1]
+            sock.close()
         server = subprocess.Popen([ftrack_like, "serve", "--port", str(port), "--database", database,
                                    "--log-level", "warning", *options],
                                   stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)  # fmt: skip

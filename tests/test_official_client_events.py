@@ -27,7 +27,7 @@ from ftrack_like_api.server import Backend  # noqa: E402
 from ftrack_like_api.server.app import create_app, serving  # noqa: E402
 
 #: The official client, subscribed, answering ``test.ask`` and telling what it receives (a JSON line each);
-#: driven by lines on its stdin: ``unsubscribe``, ``quit``.
+#: driven by lines on its stdin: ``unsubscribe``, ``ping`` (an event back to itself, once connected), ``quit``.
 LISTENER = textwrap.dedent(
     """
     import json, logging, queue, sys, threading, time, uuid
@@ -72,6 +72,8 @@ LISTENER = textwrap.dedent(
         if command == "unsubscribe":
             hub.unsubscribe(asked)
             say(unsubscribed=ping())
+        elif command == "ping":
+            say(pinged=ping())
         elif command == "quit":
             break
     hub.disconnect()
@@ -110,8 +112,11 @@ class Listener:
         self.process = subprocess.Popen([python, "-c", LISTENER, url, user, key], stdin=subprocess.PIPE,
                                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
         self.said = queue.Queue()
+        self.errors = []  # its stderr, read as it comes (a full pipe would stop it)
         self.reader = threading.Thread(target=self._read, daemon=True)
         self.reader.start()
+        self.error_reader = threading.Thread(target=lambda: self.errors.extend(self.process.stderr), daemon=True)
+        self.error_reader.start()
 
     def _read(self):
         for line in self.process.stdout:
@@ -135,6 +140,8 @@ class Listener:
 
     def stop(self):
         """Its stderr, once it has ended (its pipes closed)."""
+        if self.process.stdout.closed:
+            return "".join(self.errors)
         if self.process.poll() is None:
             with contextlib.suppress(OSError):
                 self.tell("quit")
@@ -146,10 +153,10 @@ class Listener:
         with contextlib.suppress(OSError):
             self.process.stdin.close()
         self.reader.join(timeout=30)
-        errors = self.process.stderr.read()
+        self.error_reader.join(timeout=30)
         self.process.stdout.close()
         self.process.stderr.close()
-        return errors
+        return "".join(self.errors)
 
 
 def ask(python, url, user, key, question, wait=30):
@@ -274,3 +281,25 @@ def test_with_two_workers_on_postgresql_events_reach_every_worker(official_pytho
         finally:
             errors = listener.stop()
         assert "Server failed" not in errors, errors
+
+
+def test_the_official_client_reconnects_to_a_restarted_server_and_subscribes_again(official_python, database, serve):
+    with Backend.from_url(database) as backend:
+        key = backend.auth.create_key("admin", "official hub")
+    listener = None
+    try:
+        with serve(database) as url:
+            listener = Listener(official_python, url, "admin", key)
+            assert listener.next("ready")["ready"] is True
+        # The server stopped: ftrack's client tries again (every 10 s), shakes hands with the new
+        # server on the same port, and tells it of its subscribers again.
+        with serve(database, port=int(url.rsplit(":", 1)[1])):
+            listener.tell("ping")  # published meanwhile, it waits for the connection and comes back then
+            assert listener.next("pinged", timeout=120)["pinged"] is True
+            project = create_project(url, key)
+            said = listener.next("update", timeout=120)
+            while not updated(said, project):
+                said = listener.next("update", timeout=120)
+    finally:
+        errors = listener.stop() if listener is not None else ""
+    assert "Server failed" not in errors, errors
