@@ -22,6 +22,7 @@ from ...schema import Attribute, EntityType, Kind
 from .compiler import Compiler
 from .computed import Computed
 from .custom_attributes import CustomAttributes
+from .paging import Keys
 from .values import CONVERTERS, to_wire
 
 __all__ = ["Reader"]
@@ -68,7 +69,12 @@ class Reader:
                     self.computed.check(entity_type, attribute)
         self._concrete: dict[str, tuple[tuple[str, ...], list[EntityType], dict[tuple[Any, ...], EntityType]]] = {}
 
-    def query(self, connection: sa.Connection, text: str) -> dict[str, Any]:
+    def query(self, connection: sa.Connection, text: str, after: str | None = None) -> dict[str, Any]:
+        """The answer to ``text``; with ``after`` (a cursor from ``metadata.next.after``), its page after that row.
+
+        With a cursor the query's ``offset`` is not skipped again: it only counts for the
+        next page's ``offset``.
+        """
         query = parse(text)
         _check_bounds(query, text)
         entity_type = self.compiler.entity_type(query.entity_type, text)
@@ -82,38 +88,53 @@ class Reader:
 
         with self.compiler.resolving(resolve):
             if query.group_by or any(isinstance(p, ast.Aggregate) for p in query.projections):
+                if after is not None:
+                    raise QueryError("'after' pages entities; grouped rows page by offset", text)
                 rows, more = self._grouped(connection, entity_type, query, text)
+                cursor = None
             else:
-                rows, more = self._entities(connection, entity_type, query, text)
+                rows, more, cursor = self._entities(connection, entity_type, query, text, after)
         offset = query.offset or 0
-        following = offset + query.limit if more and query.limit is not None else None
-        return {"action": "query", "data": rows, "metadata": {"next": {"offset": following}}}
+        following: dict[str, Any] = {"offset": offset + query.limit if more and query.limit is not None else None}
+        if cursor is not None:
+            following["after"] = cursor
+        return {"action": "query", "data": rows, "metadata": {"next": following}}
 
     # --- entities ---------------------------------------------------------------------------
 
     def _entities(
-        self, connection: sa.Connection, entity_type: EntityType, query: ast.Query, text: str
-    ) -> tuple[list[Any], bool]:
+        self, connection: sa.Connection, entity_type: EntityType, query: ast.Query, text: str, after: str | None = None
+    ) -> tuple[list[Any], bool, str | None]:
         paths = [p for p in query.projections if isinstance(p, ast.Path)] or [
             ast.Path.of(name) for name in entity_type.default_projections
         ]
         tree = self._tree(entity_type, paths, text)
         table = self.storage.table(entity_type)
+        keys = Keys(self.compiler, entity_type, table, query, text)
+        start = keys.values(after, text) if after is not None else None
         where = [self.compiler.type_filter(entity_type, table), self.compiler.visible(entity_type, table)]
         if query.where is not None:
             where.append(self.compiler.condition(entity_type, table, query.where, text))
-        statement = sa.select(*self._columns(entity_type, table, tree)).where(*[w for w in where if w is not None])
-        order = [
-            self.compiler.order_column(entity_type, table, key.path, text) for key in query.order_by
-        ]  # fmt: skip
-        order = [c.desc() if key.descending else c.asc() for c, key in zip(order, query.order_by)]
-        if order or query.offset or query.limit is not None:
+        columns = [*self._columns(entity_type, table, tree), *keys.labelled()]
+        statement = sa.select(*columns).where(*[w for w in where if w is not None])
+        if query.order_by or query.offset or query.limit is not None or start is not None:
             # Pages must not overlap or skip: the key settles ties. A full read needs no sort.
-            statement = statement.order_by(*order, *(table.c[k] for k in entity_type.primary_key))
-        statement, limit = _page(statement, query)
-        index, rows = _rows(connection.execute(statement))
+            statement = statement.order_by(*keys.order_by())
+        if start is None:
+            statement, limit = _page(statement, query)
+            index, rows = _rows(connection.execute(statement))
+        else:
+            limit, index = query.limit, {}
+
+            def run(page: sa.Select[Any]) -> list[Row]:
+                found, part = _rows(connection.execute(page))
+                index.update(found)
+                return part
+
+            rows = keys.read(statement, start, limit, run)
         more = limit is not None and len(rows) > limit
         rows = rows[:limit] if limit is not None else rows
+        cursor = keys.cursor(rows[-1], index, entity_type.primary_key) if more and rows else None
         registry: dict[tuple[Any, ...], dict[str, Any]] = {}
         data, parents = [], []
         encode = self.encoder(entity_type, tree, registry, index)
@@ -122,7 +143,7 @@ class Reader:
             data.append(written)
             parents.append((canonical, row))
         self._load(connection, entity_type, parents, index, tree, registry, text)
-        return data, more
+        return data, more, cursor
 
     def _tree(self, entity_type: EntityType, paths: Iterable[ast.Path], text: str) -> Tree:
         tree: Tree = {}
