@@ -19,7 +19,8 @@ into the table, 100 to a shot, at most 100,000 to a project), analysed, and serv
 
 Each figure is the median of up to ``--repeat`` runs, fewer when one measure has used up
 ``--budget`` seconds (the slow listings of the offset-paged code). The table goes to the
-terminal and, with ``--json``, to a file. ``--quick`` is 10k and 100k.
+terminal and to ``--json`` (default ``benchmarks/results/scale.json``). ``--quick`` is 10k
+and 100k.
 
 The code measured is the one Python imports: run the script with another checkout's
 interpreter (``/path/to/checkout/.venv/bin/python benchmarks/scale.py``) to measure that
@@ -223,7 +224,8 @@ def main() -> int:
     parser.add_argument("--database", default=POSTGRES, help="the PostgreSQL server (a schema of its own is made there)")
     parser.add_argument("--repeat", type=int, default=5, help="runs per figure at most; the median is reported")
     parser.add_argument("--budget", type=float, default=30.0, help="seconds one figure may take before its runs stop")
-    parser.add_argument("--json", type=pathlib.Path, help="write the figures to this file")
+    parser.add_argument("--json", type=pathlib.Path, default=pathlib.Path(__file__).parent / "results" / "scale.json",
+                        help="write the figures to this file (default: benchmarks/results/scale.json)")  # fmt: skip
     parser.add_argument("--ftrack-like", default=str(pathlib.Path(sys.executable).with_name("ftrack-like")),
                         help="the command that serves (default: the one beside this Python)")  # fmt: skip
     options = parser.parse_args()
@@ -242,7 +244,7 @@ def main() -> int:
     found = ratios(results)
     for kind, ratio in found.items():
         print(f"{kind}: listing 100,000 tasks costs {ratio:.1f}x listing 10,000 (linear is 10x; the goal at most 15x)")
-    if options.json:
+    if options.json:  # always, unless given as empty
         options.json.parent.mkdir(parents=True, exist_ok=True)
         conditions = {"code": code, "python": platform.python_version(), "machine": platform.machine(),
                       "repeat": options.repeat, "budget_s": options.budget, "when": datetime.datetime.now().isoformat()}  # fmt: skip
