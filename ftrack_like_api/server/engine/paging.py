@@ -58,6 +58,7 @@ class Keys:
         last = keys[-1].descending if keys else False
         keys += [_Key(table.c[name], last, False) for name in entity_type.primary_key]
         self.keys = keys
+        self.primary_key = entity_type.primary_key
         self.ordered = len(query.order_by)
         order = ",".join(f"{key.path}{' desc' if key.descending else ''}" for key in query.order_by)
         self.signature = hashlib.sha1(f"{entity_type.name}|{order}".encode()).hexdigest()[:12]
@@ -70,9 +71,9 @@ class Keys:
         """The ``order by`` values to select beside a row's columns (``__order_0`` …), for its cursor."""
         return [key.column.label(f"__order_{n}") for n, key in enumerate(self.keys[: self.ordered])]
 
-    def cursor(self, row: Sequence[Any], index: dict[str, int], primary_key: Sequence[str]) -> str:
-        """The cursor naming ``row`` (a row selected with :meth:`labelled`)."""
-        values = [row[index[f"__order_{n}"]] for n in range(self.ordered)] + [row[index[k]] for k in primary_key]
+    def cursor(self, row: Sequence[Any], index: dict[str, int]) -> str:
+        """The cursor naming ``row`` (selected with :meth:`labelled`; ``index`` maps column names to positions)."""
+        values = [row[index[f"__order_{n}"]] for n in range(self.ordered)] + [row[index[k]] for k in self.primary_key]
         text = json.dumps([self.signature, [_dump(value) for value in values]], separators=(",", ":"))
         return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
 

@@ -134,7 +134,7 @@ class Reader:
             rows = keys.read(statement, start, limit, run)
         more = limit is not None and len(rows) > limit
         rows = rows[:limit] if limit is not None else rows
-        cursor = keys.cursor(rows[-1], index, entity_type.primary_key) if more and rows else None
+        cursor = keys.cursor(rows[-1], index) if more and rows else None
         registry: dict[tuple[Any, ...], dict[str, Any]] = {}
         data, parents = [], []
         encode = self.encoder(entity_type, tree, registry, index)
