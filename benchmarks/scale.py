@@ -1,7 +1,7 @@
 """The scale curve: what a studio of 10k, 100k and 1M tasks costs, over HTTP, on SQLite and PostgreSQL.
 
     python benchmarks/scale.py [--quick] [--sizes 10000,100000,1000000] [--databases sqlite,postgresql]
-                               [--database URL] [--repeat 5] [--budget 30] [--json PATH]
+                               [--database URL] [--repeat 5] [--budget 30] [--plans] [--json PATH]
 
 For each database and size, a new database is filled with that many tasks (written straight
 into the table, 100 to a shot, at most 100,000 to a project), analysed, and served by
@@ -20,7 +20,8 @@ into the table, 100 to a shot, at most 100,000 to a project), analysed, and serv
 Each figure is the median of up to ``--repeat`` runs, fewer when one measure has used up
 ``--budget`` seconds (the slow listings of the offset-paged code). The table goes to the
 terminal and to ``--json`` (default ``benchmarks/results/scale.json``). ``--quick`` is 10k
-and 100k.
+and 100k. ``--plans`` adds how the database runs the deep offset and an ordered page
+(EXPLAIN of the main statement, in-process on the same database).
 
 The code measured is the one Python imports: run the script with another checkout's
 interpreter (``/path/to/checkout/.venv/bin/python benchmarks/scale.py``) to measure that
@@ -130,7 +131,9 @@ def fill(url: str, size: int) -> dict[str, Any]:
     return {"key": key, "project": projects[0], "listed": listed, "status": status}
 
 
-def run_size(kind: str, url: str, size: int, executable: str, repeat: int, budget: float) -> dict[str, Any]:
+def run_size(
+    kind: str, url: str, size: int, executable: str, repeat: int, budget: float, explain: bool = False
+) -> dict[str, Any]:
     start = time.perf_counter()
     studio = fill(url, size)
     filled = time.perf_counter() - start
@@ -181,7 +184,39 @@ def run_size(kind: str, url: str, size: int, executable: str, repeat: int, budge
 
             results["commit_s"], results["commit_runs"], _ = measure(commit, max(repeat, 5), budget)
         http.close()
+    if explain:
+        results["plans"] = plans(url, [deep, f"select name from Task where project_id is {project} order by name limit 500"])
     return results
+
+
+def plans(url: str, expressions: list[str]) -> dict[str, str]:
+    """How the database runs each query: its main statement's plan (EXPLAIN), by expression."""
+    import sqlalchemy as sa
+
+    found = {}
+    with Backend.from_url(url) as backend:
+        for expression in expressions:
+            statements: list[tuple[str, Any]] = []
+
+            def keep(connection: Any, cursor: Any, statement: str, parameters: Any, context: Any, many: bool) -> None:
+                statements.append((statement, parameters))
+
+            sa.event.listen(backend.engine, "before_cursor_execute", keep)
+            try:
+                backend.execute([{"action": "query", "expression": expression}], "admin")
+            finally:
+                sa.event.remove(backend.engine, "before_cursor_execute", keep)
+            statement, parameters = next((s, p) for s, p in statements if "FROM context" in s and "ORDER BY" in s)
+            with backend.engine.connect() as connection:
+                raw = connection.connection.driver_connection
+                if connection.dialect.name == "sqlite":
+                    lines = [row[3] for row in raw.execute("EXPLAIN QUERY PLAN " + statement, parameters)]
+                else:
+                    with raw.cursor() as cursor:
+                        cursor.execute("EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF) " + statement, parameters)
+                        lines = [row[0] for row in cursor.fetchall()]
+            found[expression] = "\n".join(lines)
+    return found
 
 
 def code_version() -> str:
@@ -224,6 +259,7 @@ def main() -> int:
     parser.add_argument("--database", default=POSTGRES, help="the PostgreSQL server (a schema of its own is made there)")
     parser.add_argument("--repeat", type=int, default=5, help="runs per figure at most; the median is reported")
     parser.add_argument("--budget", type=float, default=30.0, help="seconds one figure may take before its runs stop")
+    parser.add_argument("--plans", action="store_true", help="also show how the database runs the deep offset")
     parser.add_argument("--json", type=pathlib.Path, default=pathlib.Path(__file__).parent / "results" / "scale.json",
                         help="write the figures to this file (default: benchmarks/results/scale.json)")  # fmt: skip
     parser.add_argument("--ftrack-like", default=str(pathlib.Path(sys.executable).with_name("ftrack-like")),
@@ -238,8 +274,10 @@ def main() -> int:
     for kind in options.databases.split(","):
         for size in sizes:
             with scratch_database(kind, options.database, prefix="scale") as url:
-                results.append(run_size(kind, url, size, options.ftrack_like, options.repeat, options.budget))
+                results.append(run_size(kind, url, size, options.ftrack_like, options.repeat, options.budget, options.plans))
             log.info("%s", table(results[-1:]).splitlines()[-1])
+            for expression, plan in results[-1].get("plans", {}).items():
+                log.info("%s\n  %s", expression, plan.replace("\n", "\n  "))
     print(table(results))
     found = ratios(results)
     for kind, ratio in found.items():
