@@ -8,6 +8,10 @@
    assignments, assets, versions, interleaved as a script records them), same target.
 2. ``select name, status.name from Task where project_id is X`` over 75,000 tasks of one
    project (created through the API in batches). Target: <= 0.5 s server time.
+4. ``--only events``: what the ``ftrack.update`` events cost a batch that writes — one
+   batch of 10,000 task creates and one of 1,000 task updates (status and name), each run
+   with its events appended and without (the append skipped), alternating, medians side by
+   side.
 3. With ``--large`` tasks stored (default 1,000,000, written with a bulk insert, not
    through the API), a filtered page of 100 on indexed columns. Target: median <= 20 ms.
 
@@ -121,7 +125,7 @@ class Studio:
                     sample = {"project": project, "shot": shot}
             flush()
         with self.backend.engine.begin() as connection:
-            connection.exec_driver_sql("ANALYZE")
+            connection.exec_driver_sql("ANALYZE context")  # not the whole database: other schemas may hold locks
         return sample
 
 
@@ -134,6 +138,41 @@ def bench_creates(studio: Studio, repeat: int) -> dict[str, Any]:
 
     seconds, _ = timed(run, repeat)
     return {"what": "one batch of 10,000 creates", "seconds": seconds, "target_seconds": 1.5}
+
+
+def bench_events_cost(studio: Studio, repeat: int) -> list[dict[str, Any]]:
+    """Batches with their ftrack.update events and without (the append skipped), run alternately."""
+    project = studio.project("events")
+    backend = studio.backend
+    with_events = backend._append_updates
+    shot = studio.shot(project, "updated")
+    tasks = [row["data"]["id"] for row in studio.execute([studio.create("Task", name=f"u{i}", parent_id=shot)
+                                                          for i in range(1_000)])]  # fmt: skip
+    flip = iter(range(1_000_000))
+
+    def creates() -> None:
+        parent = studio.shot(project, f"sh{uuid.uuid4().hex[:6]}")
+        studio.execute([studio.create("Task", name=f"t{i}", parent_id=parent) for i in range(10_000)])
+
+    def updates() -> None:
+        n = next(flip)
+        studio.execute([{"action": "update", "entity_type": "Task", "entity_key": [task],
+                         "entity_data": {"status_id": studio.statuses[(n + i) % len(studio.statuses)], "name": f"u{i}-{n}"}}
+                        for i, task in enumerate(tasks)])  # fmt: skip
+
+    rows = []
+    for what, run in (("one batch of 10,000 task creates", creates), ("one batch of 1,000 task updates", updates)):
+        times: dict[bool, list[float]] = {True: [], False: []}
+        for _ in range(repeat):
+            for events in (True, False):
+                backend._append_updates = with_events if events else (lambda batch, source: [])  # type: ignore[method-assign]
+                start = time.perf_counter()
+                run()
+                times[events].append(time.perf_counter() - start)
+        backend._append_updates = with_events  # type: ignore[method-assign]
+        on, off = statistics.median(times[True]), statistics.median(times[False])
+        rows.append({"what": what, "with_events_seconds": on, "without_events_seconds": off, "ratio": on / off})
+    return rows
 
 
 def tree_operations(studio: Studio, project: str, total: int = 10_000) -> list[dict[str, Any]]:
@@ -210,7 +249,7 @@ def main() -> int:
     parser.add_argument("--databases", default="sqlite,postgresql")
     parser.add_argument("--large", type=int, default=1_000_000, help="tasks stored for the paging benchmark")
     parser.add_argument("--repeat", type=int, default=5)
-    parser.add_argument("--only", choices=["creates"], help="run only the create benchmarks")
+    parser.add_argument("--only", choices=["creates", "events"], help="run only the create benchmarks, or the events' cost")
     parser.add_argument("--output", type=pathlib.Path, default=pathlib.Path(__file__).parent / "results" / "backend.json")
     options = parser.parse_args()
 
@@ -220,6 +259,14 @@ def main() -> int:
         with scratch_database(kind) as url:
             studio = Studio(kind, url)
             try:
+                if options.only == "events":
+                    rows = bench_events_cost(studio, options.repeat)
+                    report["results"][kind] = rows
+                    print(f"\n{kind}")
+                    for row in rows:
+                        print(f"  {row['what']:40} with events {row['with_events_seconds'] * 1000:8.1f} ms, without "
+                              f"{row['without_events_seconds'] * 1000:8.1f} ms: x{row['ratio']:.2f}")  # fmt: skip
+                    continue
                 rows.append(bench_creates(studio, options.repeat))
                 rows.append(bench_tree_creates(studio, options.repeat))
                 if options.only != "creates":

@@ -99,7 +99,8 @@ def official_python() -> str:
 def build(backend: Backend, tasks: int) -> None:
     from ftrack_like_api.session import Session
 
-    with Session(server_url="sqlite:///unused", api_user="admin", transport=_Direct(backend)) as session:
+    with Session(server_url="sqlite:///unused", api_user="admin", transport=_Direct(backend),
+                 schema_cache_path=False) as session:  # fmt: skip
         schema = session.query("ProjectSchema").first()
         project = session.create("Project", {"name": "bench", "project_schema": schema})
         shots = [session.create("Shot", {"name": f"sh{i:04d}", "parent": project}) for i in range(max(200, tasks // 20))]

@@ -50,15 +50,34 @@ def free_port() -> int:
     return port
 
 
+class ServedUrl(str):
+    """A served process's URL, which also knows the process's id (``pid``)."""
+
+    pid: int
+
+
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user and system) process ``pid`` has used so far (Linux: /proc; elsewhere 0)."""
+    try:
+        fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 @contextlib.contextmanager
-def served_process(executable: str, database: str, workers: int = 1) -> Iterator[str]:
-    """``ftrack-like serve --workers N`` as its own process, once ``/ready`` answers; its URL."""
+def served_process(
+    executable: str, database: str, workers: int = 1, environment: dict[str, str] | None = None
+) -> Iterator[ServedUrl]:
+    """``ftrack-like serve --workers N`` as its own process (in ``environment``, default this one's), once
+    ``/ready`` answers; its URL (a :class:`ServedUrl`: ``.pid`` is the process's)."""
     port = free_port()
     log = tempfile.TemporaryFile("w+")
     server = subprocess.Popen([executable, "serve", "--port", str(port), "--workers", str(workers),
                                "--database", database, "--log-level", "warning"],
-                              stdout=subprocess.DEVNULL, stderr=log)  # fmt: skip
-    url = f"http://127.0.0.1:{port}"
+                              stdout=subprocess.DEVNULL, stderr=log, env=environment)  # fmt: skip
+    url = ServedUrl(f"http://127.0.0.1:{port}")
+    url.pid = server.pid
     try:
         deadline = time.monotonic() + 60
         while True:

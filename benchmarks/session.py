@@ -76,7 +76,7 @@ def import_time(statement: str, repeat: int) -> float:
 
 
 def build(url: str, tasks: int) -> None:
-    with Session(server_url=url, api_user="admin") as session:
+    with Session(server_url=url, api_user="admin", schema_cache_path=False) as session:  # nothing left in ~/.cache
         schema = session.query("ProjectSchema").first()
         project = session.create("Project", {"name": "bench", "project_schema": schema})
         shots = [session.create("Shot", {"name": f"sh{i:03d}", "parent": project}) for i in range(tasks // 100)]

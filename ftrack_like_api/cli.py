@@ -15,6 +15,7 @@ SQLite file in the user data folder). Errors are one readable line and a non-zer
     ftrack-like upgrade                                         # after installing a new version
     ftrack-like serve --host 0.0.0.0 --port 8000 --workers 4
     ftrack-like query 'select name, status.name from Task limit 5'
+    ftrack-like listen --plugin-path plugins --name studio      # durable listeners (cli_events.py)
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import argparse
 import code
 import copy
 import getpass
+import inspect
 import json
 import os
 import pathlib
@@ -46,6 +48,9 @@ TIMEOUT = 60.0
 QUERY_TIMEOUT_VARIABLE = "FTRACK_LIKE_QUERY_TIMEOUT"
 MAX_ROWS_VARIABLE = "FTRACK_LIKE_MAX_ROWS"
 CONCURRENCY_VARIABLE = "FTRACK_LIKE_CONCURRENCY"
+RETENTION_VARIABLE = "FTRACK_LIKE_EVENT_RETENTION"
+#: Seconds requests get to finish when ``serve`` stops; then they are closed (event streams never end by themselves).
+GRACE = 10
 #: Rows a served answer holds at most by default (clients page on from metadata.next.offset).
 MAX_ROWS = 10_000
 
@@ -70,13 +75,15 @@ def app_from_environment() -> Any:
     """The ASGI app for ``FTRACK_LIKE_DATABASE`` (what each ``serve`` worker imports)."""
     from .server.app import create_app
     from .server.engine.backend import Backend
+    from .server.events.retention import DEFAULT_RETENTION, parse_retention
 
     timeout = float(os.environ.get(TIMEOUT_VARIABLE) or TIMEOUT)
     query_timeout = float(os.environ[QUERY_TIMEOUT_VARIABLE]) if os.environ.get(QUERY_TIMEOUT_VARIABLE) else None
     max_rows = int(os.environ.get(MAX_ROWS_VARIABLE) or MAX_ROWS)
     concurrency = int(os.environ[CONCURRENCY_VARIABLE]) if os.environ.get(CONCURRENCY_VARIABLE) else None
     backend = Backend.from_url(default_database(), timeout=timeout, query_timeout=query_timeout, max_rows=max_rows)
-    return create_app(backend, concurrency=concurrency)
+    retention = parse_retention(os.environ.get(RETENTION_VARIABLE) or DEFAULT_RETENTION)
+    return create_app(backend, concurrency=concurrency, event_retention=retention)
 
 
 def default_concurrency(workers: int) -> int:
@@ -285,22 +292,59 @@ def upgrade(options: argparse.Namespace) -> int:
 
 def serve(options: argparse.Namespace) -> int:
     import uvicorn
+    from uvicorn.supervisors import Multiprocess
+
+    from .server.app import listening_socket
 
     os.environ[DATABASE_VARIABLE] = options.database
     os.environ[TIMEOUT_VARIABLE] = str(options.timeout)
     os.environ[QUERY_TIMEOUT_VARIABLE] = "" if options.query_timeout is None else str(options.query_timeout)
     os.environ[MAX_ROWS_VARIABLE] = str(options.max_rows)
     os.environ[CONCURRENCY_VARIABLE] = str(options.concurrency or default_concurrency(options.workers))
+    os.environ[RETENTION_VARIABLE] = options.event_retention
     with _backend(options):  # create and seed, or run the additive upgrades, before the workers start
         pass
-    print(f"serving {options.database} on http://{options.host}:{options.port} with {options.workers} worker(s)",
-          flush=True)  # fmt: skip
     # One line per request, ours (user, actions, status, duration), in every worker;
     # uvicorn's own access line would say less, twice.
-    uvicorn.run("ftrack_like_api.cli:app_from_environment", factory=True, host=options.host, port=options.port,
-                workers=options.workers, log_level=options.log_level, log_config=_log_config(options.log_level),
-                access_log=False)  # fmt: skip
+    config = uvicorn.Config("ftrack_like_api.cli:app_from_environment", factory=True, host=options.host,
+                            port=options.port, workers=options.workers, log_level=options.log_level,
+                            log_config=_log_config(options.log_level), access_log=False,
+                            timeout_graceful_shutdown=GRACE)  # fmt: skip
+    try:
+        # Our socket, not uvicorn's: one uvicorn binds for several workers leaves TCP_NODELAY
+        # off, and each answer on a kept-alive connection would wait ~40 ms (see listening_socket).
+        sock = listening_socket(options.host, options.port)
+    except OSError as reason:
+        print(f"error: cannot listen on {options.host}:{options.port}: {reason}", file=sys.stderr)
+        return 1
+    print(f"serving {options.database} on http://{options.host}:{options.port} with {options.workers} worker(s)",
+          flush=True)  # fmt: skip
+    with sock:
+        try:
+            if options.workers > 1:
+                # uvicorn before 0.3x wants what each worker runs; later ones know it.
+                wanted = inspect.signature(Multiprocess).parameters
+                target = {"target": uvicorn.Server(config).run} if "target" in wanted else {}
+                Multiprocess(config, sockets=[sock], **target).run()
+            else:
+                server = uvicorn.Server(config)
+                server.run(sockets=[sock])
+                if not server.started:
+                    return 1
+        except KeyboardInterrupt:
+            pass
     return 0
+
+
+def _retention(text: str) -> str:
+    """``--event-retention``: checked here (argparse says what is wrong), handed on as written."""
+    from .server.events.retention import parse_retention
+
+    try:
+        parse_retention(text)
+    except Error as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+    return text
 
 
 def _log_config(level: str) -> dict[str, Any]:
@@ -355,6 +399,7 @@ def parser() -> argparse.ArgumentParser:
     # tell a client-only install which extra to add.
     from .server.auth.permissions import ROLES
     from .server.engine.seed import CUSTOM_ATTRIBUTE_TYPES
+    from .server.events.retention import DEFAULT_RETENTION
 
     top = argparse.ArgumentParser(prog="ftrack-like", description="Run the server and manage a studio database.")
     common = argparse.ArgumentParser(add_help=False)
@@ -385,6 +430,9 @@ def parser() -> argparse.ArgumentParser:
     served.add_argument("--concurrency", type=int, default=None, metavar="CALLS",
                         help="database calls each worker runs at once; more wait, then get 503 "
                              "(default: two per core between the workers, at least 2)")  # fmt: skip
+    served.add_argument("--event-retention", type=_retention, default=DEFAULT_RETENTION, metavar="AGE",
+                        help=f"how long the event log keeps events: 45s, 90m, 12h, 30d, 2w, or 0 for ever "
+                             f"(default {DEFAULT_RETENTION})")  # fmt: skip
     served.add_argument("--log-level", default="info", help="uvicorn's log level (default info)")
     users = commands.add_parser("user", help="add, list and disable users").add_subparsers(dest="action", required=True)
     added = command("add", user_add, "add a user", users)
@@ -439,6 +487,9 @@ def parser() -> argparse.ArgumentParser:
     asked.add_argument("expression")
     asked.add_argument("--json", action="store_true")
     command("shell", shell, "a Python shell with a connected `session`")
+    from .cli_events import add_commands as event_commands
+
+    event_commands(command, commands)
     from .demo import add_arguments as demo_arguments
 
     demo_arguments(command("demo", demo, "serve a demo studio and exercise it through a Session over HTTP"))

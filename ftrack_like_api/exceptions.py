@@ -8,6 +8,7 @@
      ├── ServerError            the server answered a batch with an error (client side)
      │    └── ConflictError     a value changed since it was read (``check_conflicts``)
      ├── TransportError         the server could not be reached, or its answer not read
+ │    └── EventHubConnectionError  the event hub is not connected (publish with on_error="raise")
      ├── DatabaseError          the server's database could not be opened (server side)
      ├── NoResultFoundError     ``one()`` found nothing
      ├── MultipleResultsFoundError  ``one()`` found more than one
@@ -29,6 +30,7 @@ __all__ = [
     "ConflictError",
     "DatabaseError",
     "Error",
+    "EventHubConnectionError",
     "ExpressionError",
     "ImmutableAttributeError",
     "MultipleResultsFoundError",
@@ -128,6 +130,10 @@ class ConflictError(ServerError):
 
 class TransportError(Error):
     """The server could not be reached, or what came back was not an answer."""
+
+
+class EventHubConnectionError(TransportError):
+    """The event hub is not connected to a server: what was asked of it needs one."""
 
 
 class DatabaseError(Error):

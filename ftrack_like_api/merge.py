@@ -4,15 +4,17 @@ Merging never touches a value changed in the session and not committed: those li
 apart (an entity's local values) and keep winning on read until commit or rollback.
 Entities that arrive in one answer are grouped by type, so reading an attribute none
 of them has fetches it for the whole group in one round trip. A group holds its
-members' keys, not the members: an entity nobody refers to any more can go.
+members' keys, not the members: an entity nobody refers to any more can go. Each
+entity's server values are one tuple in a layout its answer's entities share (see
+:mod:`.entity.layout`).
 """
 
 from __future__ import annotations
 
-from sys import intern
-from typing import TYPE_CHECKING, Any, Mapping
+from typing import TYPE_CHECKING, Any, Mapping, NamedTuple
 
 from .entity import EntityState
+from .entity.layout import Layout, Shape
 from .exceptions import TransportError
 from .schema import Kind
 from .wire import decode_value
@@ -24,26 +26,49 @@ if TYPE_CHECKING:
 __all__ = ["Merger"]
 
 
+class _Answer:
+    """What the entities of one answer share while it is merged: per type, the keys (the
+    group) and the shapes by layout; and one copy of each short string that repeats in it."""
+
+    __slots__ = ("types", "strings")
+
+    def __init__(self) -> None:
+        self.types: dict[Any, tuple[list[Any], dict[Layout, Shape]]] = {}
+        self.strings: dict[str, str] = {}
+
+
+class _Plan(NamedTuple):
+    """How to merge one type, worked out once: its class, key names, and each field's kind."""
+
+    cls: type[Entity]
+    key_names: tuple[str, ...]
+    kinds: dict[str, int]
+    #: The fields of a row, in order (as the server sends them) -> the layout of the known
+    #: ones and the kind of each field (None: not an attribute, skipped).
+    rows: dict[tuple[str, ...], tuple[Layout, tuple[int | None, ...]]]
+
+
 class Merger:
     """Folds wire-format entities into one session's identity map."""
 
     def __init__(self, session: Session) -> None:
         self.session = session
-        self._plans: dict[Any, tuple[Any, tuple[str, ...], dict[str, int]]] = {}
+        self._plans: dict[Any, _Plan] = {}
+        #: The shape of entities that came in no answer (made here, or merged alone).
+        self.loose = Shape(session)
 
     def merge_all(self, items: list[Mapping[str, Any]]) -> tuple[list[Entity], list[Entity]]:
         """Merge the entities of one answer; they form one group per type.
 
         The entities of the answer, and every entity it changed, nested ones included.
         """
-        groups: dict[str, list[Any]] = {}
-        merged = [self.merge(item, groups) for item in items]
+        answer = _Answer()
+        merged = [self.merge(item, answer) for item in items]
         lookup = self.session.identity_map.lookup
-        touched = [lookup(self._plan(name)[0].entity_type, key) for name, keys in groups.items() for key in keys]
+        touched = [lookup(self._plan(name).cls.entity_type, key) for name, (keys, _) in answer.types.items() for key in keys]
         return merged, touched  # type: ignore[return-value]
 
-    def _plan(self, name: Any) -> tuple[Any, tuple[str, ...], dict[str, int]]:
-        """(class, primary key names, field → how to merge it) for one type, worked out once."""
+    def _plan(self, name: Any) -> _Plan:
         plan = self._plans.get(name)
         if plan is None:
             cls = self.session.types.get(name)
@@ -52,12 +77,21 @@ class Merger:
             kinds = {a.name: _HOW[a.kind] for a in cls.schema.attributes.values()}
             for key in cls.schema.primary_key:  # unique per entity: nothing to share
                 kinds[key] = _UNSHARED
-            plan = self._plans[name] = (cls, cls.schema.primary_key, kinds)
+            plan = self._plans[name] = _Plan(cls, cls.schema.primary_key, kinds, {})
         return plan
 
-    def _reference(self, value: Mapping[str, Any], groups: dict[str, list[Any]] | None) -> Entity:
+    @staticmethod
+    def _row(plan: _Plan, fields: tuple[str, ...]) -> tuple[Layout, tuple[int | None, ...]]:
+        """The layout and the field kinds of rows with ``fields``, worked out once per type and fields."""
+        kinds = tuple(plan.kinds.get(field) for field in fields)
+        row = (Layout.of(field for field, kind in zip(fields, kinds) if kind is not None), kinds)
+        if len(plan.rows) < _MAX_ROW_PLANS:
+            plan.rows[fields] = row
+        return row
+
+    def _reference(self, value: Mapping[str, Any], answer: _Answer | None) -> Entity:
         """A referenced entity; a bare reference to one already known costs a lookup, no merge."""
-        cls, key_names, _ = self._plan(value.get("__entity_type__"))
+        cls, key_names, _, _ = self._plan(value.get("__entity_type__"))
         if len(value) == len(key_names) + 1:
             try:
                 key = value[key_names[0]] if len(key_names) == 1 else tuple(value[k] for k in key_names)
@@ -66,55 +100,71 @@ class Merger:
             known = None if key is None else self.session.identity_map.lookup(cls.entity_type, key)
             if known is not None:
                 return known
-        return self.merge(value, groups)
+        return self.merge(value, answer)
 
-    def merge(self, data: Mapping[str, Any], groups: dict[str, list[Any]] | None = None) -> Entity:
+    def merge(self, data: Mapping[str, Any], answer: _Answer | None = None) -> Entity:
         """The session's entity for ``data``, its server values brought up to date."""
         name = data.get("__entity_type__")
-        cls, key_names, kinds = self._plan(name)
+        plan = self._plan(name)
         try:
-            key = tuple(data[k] for k in key_names)
+            key = (data[plan.key_names[0]],) if len(plan.key_names) == 1 else tuple(data[k] for k in plan.key_names)
         except KeyError as missing:
             raise TransportError(f"The server sent a {name} without its key {missing.args[0]!r}") from None
-        values: dict[str, Any] = {}
-        for field, value in data.items():
-            how = kinds.get(field)
+        fields = tuple(data)
+        layout, kinds = plan.rows.get(fields) or self._row(plan, fields)
+        strings = None if answer is None else answer.strings
+        values: list[Any] = [None]  # the shape goes first, once known
+        for how, value in zip(kinds, data.values()):
             if how is None:
                 continue
             if how == _SCALAR:
                 if type(value) is str:
-                    # Keys, types and names repeat across thousands of entities: keep one copy.
-                    values[field] = intern(value) if len(value) <= _INTERN_UP_TO else value
+                    # Keys and names repeat across an answer's rows: keep one copy of each.
+                    if strings is not None and len(value) <= _SHARE_UP_TO:
+                        value = strings.setdefault(value, value)
                 elif type(value) is dict:
-                    values[field] = decode_value(value)
-                else:
-                    values[field] = value
-            elif how == _UNSHARED:
-                values[field] = value
+                    value = decode_value(value)
             elif how == _REFERENCE:
-                values[field] = None if value is None else self._reference(value, groups)
-            else:
-                values[field] = tuple(self.merge(item, groups) for item in value or ())
+                if value is not None:
+                    value = self._reference(value, answer)
+            elif how == _MANY:
+                value = tuple(self.merge(item, answer) for item in value or ())
+            values.append(value)
         # An entity belongs to the answer it last came in: its siblings there (their keys:
         # the group holds none of them alive) are what a read of a missing attribute
         # fetches along with it.
-        group = None if groups is None else groups.setdefault(name, [])  # type: ignore[arg-type]
+        cls = plan.cls
         bare = key[0] if len(key) == 1 else key  # the key the map and the group know it by
         entity = self.session.identity_map.lookup(cls.entity_type, bare)
-        if entity is None:  # most of a large answer: the values become the new entity's, no copy
-            entity = cls(self.session, values, group)
+        group = shape = None
+        if answer is not None:
+            known = answer.types.get(name)
+            if known is None:
+                known = answer.types[name] = ([], {})
+            group, shapes = known
+            shape = shapes.get(layout)
+            if shape is None:
+                shape = shapes[layout] = Shape(self.session, layout, group)
+        if entity is None:  # most of a large answer: one tuple of values, its layout shared
+            values[0] = shape if shape is not None else self.loose.moved(layout)
+            entity = EntityState.new(cls, tuple(values))
             self.session.identity_map.add(entity, (cls.entity_type, key))  # the class's name: one string for all
             if group is not None:
                 group.append(bare)
             return entity
         state = EntityState(entity)
-        state.merge_remote(values)
-        if group is not None and state.group is not group:
-            group.append(bare)
-            state.group = group
+        if shape is None:
+            shape = state.shape.moved(layout)
+        elif state.group is not group:
+            group.append(bare)  # type: ignore[union-attr]
+        values[0] = shape
+        state.merge_data(tuple(values))
         return entity
 
 
 _SCALAR, _REFERENCE, _MANY, _UNSHARED = 0, 1, 2, 3
 _HOW = {Kind.SCALAR: _SCALAR, Kind.REFERENCE: _REFERENCE, Kind.COLLECTION: _MANY, Kind.MAPPED: _MANY}
-_INTERN_UP_TO = 40
+#: Strings up to this long are shared within an answer (longer ones rarely repeat).
+_SHARE_UP_TO = 40
+#: Row plans kept per type at most (rows come in a few shapes per query).
+_MAX_ROW_PLANS = 1_000

@@ -29,7 +29,7 @@ import uuid
 from collections.abc import MutableMapping
 from typing import Any, Callable, Iterator, Mapping, Sequence
 
-from . import wire
+from . import collector, wire
 from .cache import KeyMaker, SchemaFileCache, StringKeyMaker, schema_cache_folder
 from .entity import Entity, EntityState
 from .event.hub import EventHub
@@ -43,7 +43,15 @@ from .query_result import QueryResult
 from .schema import Kind, Schema
 from .symbol import NOT_SET, State
 from .transport import Transport, transport_for
-from .unit_of_work import CreateEntityOperation, DeleteEntityOperation, Operations, UpdateEntityOperation, chunked
+from .unit_of_work import (
+    CreateEntityOperation,
+    DeleteEntityOperation,
+    Identity,
+    Operations,
+    UpdateEntityOperation,
+    batch_limits,
+    chunked,
+)
 
 __all__ = ["Session", "schema_cache_folder"]
 
@@ -66,9 +74,12 @@ class Session:
     With ``check_conflicts``, a commit fails with :class:`~ftrack_like_api.exceptions.ConflictError`
     instead of overwriting a value someone changed since this session read it (our server
     only; off by default, as ftrack has no such check). With ``pause_gc``, Python's cyclic
-    garbage collector is paused while a query's answer is merged — for the whole process,
+    garbage collector is paused while a query's answer is merged and while a commit plans,
+    sends and settles its batches — for the whole process,
     every thread of it: faster merges of big answers in a script that owns its process,
-    never what a plugin inside Maya or Nuke should do (off by default).
+    never what a plugin inside Maya or Nuke should do (off by default). With
+    ``auto_connect_event_hub``, ``event_hub`` connects to the server's event log in the
+    background (see :mod:`ftrack_like_api.event.hub`).
     """
 
     def __init__(
@@ -107,7 +118,7 @@ class Session:
         self.chunk_size = chunk_size
         #: Whether a commit sends the values its updates replace, for the server to check.
         self.check_conflicts = check_conflicts
-        #: Whether merging a query's answer pauses the cyclic garbage collector (process-wide).
+        #: Whether merging a query's answer, and a commit, pause the cyclic garbage collector (process-wide).
         self.pause_gc = pause_gc
         self.identity_map = IdentityMap()
         self.recorded_operations = Operations()
@@ -123,13 +134,13 @@ class Session:
         #: Where entities' server values are kept beyond the identity map (None: nowhere).
         self.cache = cache(self) if callable(cache) and not isinstance(cache, MutableMapping) else cache
         self.cache_key_maker = cache_key_maker or StringKeyMaker()
-        self.event_hub = EventHub()
-        if auto_connect_event_hub:
-            # Accepted for ftrack's scripts; events between processes are still to come.
-            log.info("auto_connect_event_hub: this version's event hub runs in this process only; "
-                     "events from other processes are not received yet")  # fmt: skip
+        #: Events: subscribe, publish, connect to the server's event log (:class:`~.event.hub.EventHub`).
+        self.event_hub = EventHub(transport, self.api_user)
         #: The plugin files registered with this session.
         self.plugins = discover(plugin_paths, self, plugin_arguments)
+        if auto_connect_event_hub:
+            # In the background, as ftrack's: the session is usable at once; it keeps trying.
+            self.event_hub.connect(timeout=None)
 
     # --- what the server is ---------------------------------------------------------------------
 
@@ -335,27 +346,45 @@ class Session:
         return self._entities_in(State.DELETED)
 
     def commit(self) -> None:
-        """Send every recorded change in one batch (or ``chunk_size`` batches), then forget them.
+        """Send every recorded change, then forget them: in one batch, or several when it is large.
 
-        If the server refuses, nothing of that batch is stored, a ServerError says which
-        operation and why, and every change is still recorded here: fix it and commit
-        again, or ``rollback()``. With ``check_conflicts``, a value changed on the server
-        since this session read it is a ConflictError: read it again, set it, and commit.
+        A batch holds at most what the server takes (its ``max_operations`` and ``max_body``;
+        a server that does not say gets 10,000 operations and 16 MiB), and at most
+        ``chunk_size`` operations when the session has one. Each batch is one transaction
+        and carries its own idempotency key. If the server refuses one, nothing of that
+        batch is stored and a ServerError says which operation and why; the batches before
+        it are stored and settled here, and every change of that batch and the ones after
+        it is still recorded: fix it and commit again, or ``rollback()``. With
+        ``check_conflicts``, a value changed on the server since this session read it is a
+        ConflictError: read it again, set it, and commit.
         """
-        with self._lock:
+        with self._lock, collector.paused() if self.pause_gc else contextlib.nullcontext():
             batch = self.recorded_operations.plan(wire.encode_value, expect=self.check_conflicts)
             if not batch:
                 return
-            for chunk in chunked(batch, self.chunk_size):
-                results = self.call(chunk)
-                touched = self._committed(chunk, results)
-                if self.cache is not None:
-                    self.loader.keep(touched)  # what changed, not the whole session: cost follows the change
+            chunks = chunked(batch, *batch_limits(self.server_information, self.chunk_size))
+            settled: list[Identity] = []
+            try:
+                for index, chunk in enumerate(chunks):
+                    try:
+                        results = self.call(chunk)
+                    except Exception:
+                        if len(chunks) > 1:
+                            log.warning("commit: batch %d of %d failed; %d operation(s) before it are stored, %d stay "
+                                        "pending", index + 1, len(chunks), sum(map(len, chunks[:index])),
+                                        sum(map(len, chunks[index:])))  # fmt: skip
+                        raise
+                    touched = self._committed(chunk, results, settled)
+                    if self.cache is not None:
+                        self.loader.keep(touched)  # what changed, not the whole session: cost follows the change
+            finally:
+                # Once for the whole commit, however many batches: cost follows its size.
+                self.recorded_operations.discard(settled)
 
-    def _committed(self, chunk: list[dict[str, Any]], results: list[Any]) -> list[Entity]:
-        """Settle what one committed batch changed; the entities still in the session it touched."""
+    def _committed(self, chunk: list[dict[str, Any]], results: list[Any], settled: list[Identity]) -> list[Entity]:
+        """Settle what one committed batch changed (its entities go into ``settled``); the entities
+        still in the session it touched."""
         touched = []
-        settled = []
         for operation, result in zip(chunk, results):
             identity = (operation["entity_type"], tuple(operation["entity_key"]))
             entity = self.identity_map.get(identity)
@@ -371,7 +400,6 @@ class Session:
                     self._merger.merge(data)
                 touched.append(entity)
             settled.append(identity)
-        self.recorded_operations.discard(settled)  # one pass for the whole batch: cost follows its size
         return touched
 
     def rollback(self) -> None:
@@ -395,6 +423,8 @@ class Session:
             self.identity_map.clear()
 
     def close(self) -> None:
+        """Disconnect the event hub (after sending what it holds) and let go of the transport's connections."""
+        self.event_hub.disconnect()
         self.transport.close()
 
     def __enter__(self) -> Session:

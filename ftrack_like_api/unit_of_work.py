@@ -18,6 +18,7 @@ answered without a scan. :meth:`Operations.plan` folds the queue into the batch 
 from __future__ import annotations
 
 import dataclasses
+import json
 from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence, Union
 
 from .symbol import NOT_SET, State
@@ -29,8 +30,14 @@ __all__ = [
     "Operation",
     "Operations",
     "UpdateEntityOperation",
+    "batch_limits",
     "chunked",
 ]
+
+#: Operations in one batch when the server does not say how many it takes (``max_operations``).
+DEFAULT_MAX_OPERATIONS = 10_000
+#: Bytes of JSON in one batch when the server does not say how many it takes (``max_body``).
+DEFAULT_MAX_BODY = 16 * 1024 * 1024
 
 #: (entity type, primary key values): one entity.
 Identity = tuple[str, tuple[Any, ...]]
@@ -184,12 +191,56 @@ class Operations:
         return batch
 
 
-def chunked(batch: Sequence[dict[str, Any]], size: int | None) -> list[list[dict[str, Any]]]:
-    """``batch`` in consecutive chunks of at most ``size`` operations (one chunk if ``size`` is None)."""
+def batch_limits(information: Mapping[str, Any], chunk_size: int | None = None) -> tuple[int | None, int | None]:
+    """(operations, bytes of JSON) one batch may hold, from a ``query_server_information`` answer.
+
+    Our server states ``max_operations`` and ``max_body``; None there means no limit (the
+    embedded mode). A server that does not state them (ftrack's) gets
+    :data:`DEFAULT_MAX_OPERATIONS` and :data:`DEFAULT_MAX_BODY`. ``chunk_size``, when
+    given, caps the operations further.
+    """
+    limits = []
+    for name, default in (("max_operations", DEFAULT_MAX_OPERATIONS), ("max_body", DEFAULT_MAX_BODY)):
+        value = information.get(name, default)
+        if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < 1):
+            value = default  # a server's odd answer is no reason to fail: the safe default instead
+        limits.append(value)
+    operations, body = limits
+    if chunk_size is not None:
+        operations = chunk_size if operations is None else min(chunk_size, operations)
+    return operations, body
+
+
+def chunked(
+    batch: Sequence[dict[str, Any]], size: int | None, max_bytes: int | None = None
+) -> list[list[dict[str, Any]]]:
+    """``batch`` in consecutive chunks of at most ``size`` operations (no limit if None) and at most
+    ``max_bytes`` of JSON text each (no limit if None), as ``json.dumps`` writes the chunk.
+
+    An operation whose JSON alone is over ``max_bytes`` goes in a chunk of its own (the
+    server then refuses it, saying so).
+    """
     if size is not None and size < 1:
         raise ValueError(f"a chunk holds at least one operation, not {size}")
     if not batch:
         return []
+    if max_bytes is not None and len(json.dumps(batch)) > max_bytes:
+        return _chunked_by_bytes(batch, size, max_bytes)
     if size is None:
         return [list(batch)]
     return [list(batch[start : start + size]) for start in range(0, len(batch), size)]
+
+
+def _chunked_by_bytes(batch: Sequence[dict[str, Any]], size: int | None, max_bytes: int) -> list[list[dict[str, Any]]]:
+    chunks: list[list[dict[str, Any]]] = []
+    chunk: list[dict[str, Any]] = []
+    written = 2  # "[" and "]"
+    for operation in batch:
+        length = len(json.dumps(operation)) + (2 if chunk else 0)  # ", " between operations
+        if chunk and (written + length > max_bytes or len(chunk) == size):
+            chunks.append(chunk)
+            chunk, written, length = [], 2, length - 2
+        chunk.append(operation)
+        written += length
+    chunks.append(chunk)
+    return chunks

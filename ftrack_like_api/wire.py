@@ -50,6 +50,8 @@ class Referable:
 
 def encode_datetime(value: datetime.datetime) -> dict[str, str]:
     """A datetime as the server writes it: naive ISO 8601 in UTC."""
+    if value.tzinfo is None:  # UTC already, as the database gives them: nothing to convert
+        return {"__type__": "datetime", "value": value.isoformat()}
     return {"__type__": "datetime", "value": to_utc(value).replace(tzinfo=None).isoformat()}
 
 

@@ -19,6 +19,9 @@ DOCS = ROOT / "docs"
 # package with an ``__all__`` is public: a new module is public until it is listed here.
 INTERNAL = {
     "ftrack_like_api.cli": "a program: reference/cli.rst shows its --help",
+    "ftrack_like_api.cli_events": "a program: reference/cli.rst shows its --help (listen, events)",
+    "ftrack_like_api.event.connection": "the event hub's own machinery (its threads)",
+    "ftrack_like_api.server.events.listeners": "the server's inside, reached through create_app's /events endpoints",
     "ftrack_like_api.demo": "a program: ftrack-like demo",
     "ftrack_like_api.query.__main__": "a program: python -m ftrack_like_api.query",
     "ftrack_like_api.loader": "the Session's own machinery",
@@ -28,6 +31,7 @@ INTERNAL = {
     "ftrack_like_api.entity.collection": "re-exported by ftrack_like_api.entity",
     "ftrack_like_api.entity.factory": "re-exported by ftrack_like_api.entity",
     "ftrack_like_api.entity.state": "re-exported by ftrack_like_api.entity",
+    "ftrack_like_api.entity.layout": "how an entity stores its values; read them through EntityState",
     "ftrack_like_api.query.bind": "re-exported by ftrack_like_api.query",
     "ftrack_like_api.query.build": "re-exported by ftrack_like_api.query",
     "ftrack_like_api.query.render": "re-exported by ftrack_like_api.query",
@@ -39,6 +43,7 @@ INTERNAL = {
     "ftrack_like_api.server.auth": "the server's inside, reached through Backend and create_app",
     "ftrack_like_api.server.protocols": "the server's inside, reached through create_app",
     "ftrack_like_api.server.gate": "the server's inside, reached through create_app",
+    "ftrack_like_api.server.events.tables": "the server's inside: the event log's tables",
 }
 
 

@@ -8,6 +8,7 @@ import pytest
 
 from ftrack_like_api.event.base import Event
 from ftrack_like_api.event.hub import EventHub
+from ftrack_like_api.exceptions import EventHubConnectionError
 from ftrack_like_api.plugin import discover, plugin_files
 
 pytest.importorskip("sqlalchemy", reason="the session tests use the embedded mode")
@@ -76,15 +77,16 @@ def test_the_hub_calls_matching_subscribers_by_priority_and_survives_a_failing_o
     hub.subscribe("topic=studio.*", lambda event: 1 / 0)
     hub.subscribe("topic=other", lambda event: "never")
     with caplog.at_level(logging.ERROR):
-        assert hub.publish(Event("studio.render", data={"frames": 24})) == ["early", "late"]
+        assert hub.publish(Event("studio.render", data={"frames": 24}), synchronous=True) == ["early", "late"]
     assert "failed" in caplog.text
-    with pytest.raises(ValueError, match="only synchronous"):
-        hub.publish(Event("studio.render"), synchronous=False)
+    with pytest.raises(EventHubConnectionError, match="not connected"):
+        hub.publish(Event("studio.render"))
+    assert hub.publish(Event("studio.render"), on_error="ignore") is None
 
 
 def test_the_example_plugin_extends_entity_classes(tmp_path):
     url = f"sqlite:///{tmp_path / 'plugins.db'}"
-    with Session(server_url=url, api_user="admin", plugin_paths=[str(EXAMPLES)],
+    with Session(server_url=url, api_user="admin", plugin_paths=[str(EXAMPLES / "task_helpers.py")],
                  plugin_arguments={"separator": "/"}) as session:  # fmt: skip
         assert [pathlib.Path(p).name for p in session.plugins] == ["task_helpers.py"]
         project = session.create("Project", {"name": "tut", "project_schema": session.query("ProjectSchema").first()})

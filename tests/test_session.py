@@ -430,15 +430,6 @@ def test_a_large_commit_settles_in_one_pass_over_the_queue(session, monkeypatch)
     assert passes == [1] and len(session.recorded_operations) == 0
 
 
-def test_auto_connect_event_hub_is_accepted_and_says_what_it_does(studio, caplog):
-    import logging
-
-    caplog.set_level(logging.INFO, logger="ftrack_like_api.session")
-    with Session(server_url=studio["url"], api_user="admin", auto_connect_event_hub=True) as session:
-        assert session.query("Status").first() is not None
-    assert "event hub runs in this process only" in caplog.text
-
-
 def test_users_time_their_work_and_project_schemas_say_what_they_allow_as_ftracks_client(studio):
     """The methods ftrack's client gives User and ProjectSchema, so scripts written for it run as they are."""
     from ftrack_like_api.exceptions import NoResultFoundError, ServerError

@@ -18,6 +18,7 @@ from ..schema import Attribute, EntityType, Kind, Schema
 from ..symbol import NOT_SET, State
 from ..wire import Referable
 from .collection import Collection, KeyValueMappedCollection
+from .layout import Layout
 from .state import NO_LOCAL, EntityState
 
 if TYPE_CHECKING:
@@ -35,21 +36,35 @@ class Entity(Referable, MutableMapping):  # type: ignore[type-arg]
     """Base of every entity class; the classes themselves are built from the schemas.
 
     Its change-state (server and local values) is read and changed from outside through
-    :class:`~ftrack_like_api.entity.state.EntityState`; the slots are that state's storage.
+    :class:`~ftrack_like_api.entity.state.EntityState`; the slots are that state's storage:
+    ``_data`` is the shape (session, layout, answer) then the server's values, as
+    :mod:`~ftrack_like_api.entity.layout` tells; ``_local`` the values set here. An
+    entity has no ``__dict__``: a subclass (a plugin's) declares ``__slots__ = ()`` to keep it so.
     """
 
-    __slots__ = ("session", "_remote", "_local", "_group", "__weakref__")
+    __slots__ = ("_data", "_local", "__weakref__")
 
     #: The entity type's name (``Task``) and schema; set on each built class.
     entity_type: ClassVar[str] = ""
     schema: ClassVar[EntityType]
 
-    def __init__(self, session: Session, remote: dict[str, Any] | None = None, group: list[Any] | None = None) -> None:
-        """An entity of ``session`` with the server values ``remote`` (taken, not copied), from the answer ``group``."""
-        self.session = session
-        self._remote: dict[str, Any] = remote if remote is not None else {}
+    def __init__(self, session: Session, remote: Mapping[str, Any] | None = None) -> None:
+        """An entity of ``session`` that came in no answer, with the server values ``remote``.
+
+        Entities merged from the server's answers are made by the merge, without this.
+        """
+        shape = session.loader.merger.loose
+        if remote:
+            shape = shape.moved(Layout.of(remote))
+            self._data: tuple[Any, ...] = (shape, *remote.values())
+        else:
+            self._data = (shape,)
         self._local: Mapping[str, Any] = NO_LOCAL
-        self._group = group
+
+    @property
+    def session(self) -> Session:
+        """The session this entity belongs to."""
+        return self._data[0].session  # type: ignore[no-any-return]
 
     # --- identity -----------------------------------------------------------------------------
 
@@ -64,7 +79,12 @@ class Entity(Referable, MutableMapping):  # type: ignore[type-arg]
         return (self.entity_type, tuple(self._known(name) for name in self.schema.primary_key))
 
     def _known(self, name: str) -> Any:
-        return self._local[name] if name in self._local else self._remote.get(name, NOT_SET)
+        local = self._local
+        if local is not NO_LOCAL and name in local:
+            return local[name]
+        data = self._data
+        position = data[0].index.get(name)
+        return NOT_SET if position is None else data[position]
 
     def wire_reference(self) -> dict[str, Any]:
         """A reference to this entity on the wire: its type and primary key."""
@@ -83,12 +103,16 @@ class Entity(Referable, MutableMapping):  # type: ignore[type-arg]
 
     def __getitem__(self, name: str) -> Any:
         attribute = self.attribute(name)
-        if name in self._local:
-            value = self._local[name]
+        local = self._local
+        if local is not NO_LOCAL and name in local:
+            value = local[name]
         else:
-            value = self._remote.get(name, NOT_SET)
-            if value is NOT_SET:
+            data = self._data
+            position = data[0].index.get(name)
+            if position is None:
                 value = self.session.loader.populate_on_read(self, name)
+            else:
+                value = data[position]
         if value is NOT_SET:
             if attribute.kind in (Kind.COLLECTION, Kind.MAPPED) and self.session.state(self) is State.CREATED:
                 value = ()  # a new entity's collections start empty
@@ -159,7 +183,7 @@ class Entity(Referable, MutableMapping):  # type: ignore[type-arg]
     __hash__ = object.__hash__
 
     def __repr__(self) -> str:
-        name = self._local.get("name", self._remote.get("name", NOT_SET))
+        name = self._known("name")
         key = ", ".join(str(v) for v in self.identity[1])
         shown = f"{key[:8]}…" if len(key) > 9 else key
         return f"<{self.entity_type} {name!r} {shown}>" if isinstance(name, str) else f"<{self.entity_type} {shown}>"

@@ -35,8 +35,13 @@ def _unescape(match: re.Match[str]) -> str:
     return _ESCAPES.get(match.group(1), match.group(0))
 
 
+def unquote(token: str) -> str:
+    """The text a quoted string of the language stands for: ``"say \\"hi\\""`` → ``say "hi"``."""
+    return _ESCAPE.sub(_unescape, token[1:-1])
+
+
 def _quoted(tokens: pp.ParseResults) -> ast.Literal:
-    return ast.Literal(_ESCAPE.sub(_unescape, tokens[0][1:-1]))
+    return ast.Literal(unquote(tokens[0]))
 
 
 def _bare(tokens: pp.ParseResults) -> ast.Literal:

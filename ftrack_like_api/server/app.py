@@ -24,10 +24,11 @@ Answers are written as a stream, a slice of rows at a time.
 from __future__ import annotations
 
 import contextlib
+import datetime
 import socket
 import threading
 import time
-from typing import Any, Iterator
+from typing import Any, AsyncIterator, Iterator
 
 import anyio
 import anyio.to_thread
@@ -40,13 +41,16 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from .engine.backend import Backend
+from .events.lifespan import events_running
+from .events.retention import RETAINED
 from .gate import WAIT, DatabaseGate, pool_capacity
 from .protocols.ftrack import FtrackApi
 from .protocols.ftrack.answers import log_failure
 from .protocols.ftrack.api import IDEMPOTENCY_WAIT
 from .protocols.ftrack.body import MAX_BODY, MAX_OPERATIONS
+from .protocols.ftrack.events import EventEndpoints
 
-__all__ = ["create_app", "serving"]
+__all__ = ["create_app", "listening_socket", "serving"]
 
 
 def create_app(
@@ -56,6 +60,7 @@ def create_app(
     idempotency_wait: float = IDEMPOTENCY_WAIT,
     concurrency: int | None = None,
     wait: float = WAIT,
+    event_retention: datetime.timedelta | None = RETAINED,
 ) -> Starlette:
     """The ASGI app serving ``backend``: ftrack's API, ``/health`` and ``/ready``.
 
@@ -63,9 +68,12 @@ def create_app(
     ``idempotency_wait`` seconds for that answer, then is told to come back (409).
     ``concurrency`` (default: what the backend's connection pool holds) caps the database
     calls this worker runs at once; a request waits at most ``wait`` seconds for a turn.
+    While it runs (its lifespan), the event broker hears other workers and events older than
+    ``event_retention`` are pruned (None: kept forever).
     """
     gate = DatabaseGate(concurrency if concurrency is not None else pool_capacity(backend.engine), wait)
     ftrack = FtrackApi(backend, gate, max_body, max_operations, idempotency_wait)
+    events = EventEndpoints(backend, gate)
     probe = _Probe(backend)
 
     async def health(request: Request) -> Response:
@@ -81,9 +89,16 @@ def create_app(
                                  "error_id": error_id}, status_code=503)  # fmt: skip
         return JSONResponse({"status": "ready"})
 
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        async with events_running(backend, event_retention):
+            yield
+
     app = Starlette(
-        routes=[*ftrack.routes(), Route("/health", health), Route("/ready", ready)],
-        middleware=[Middleware(GZipMiddleware, minimum_size=1024)],
+        routes=[*ftrack.routes(), *events.routes(), Route("/health", health), Route("/ready", ready)],
+        # Level 1: a JSON answer shrinks nearly as much as at 9 (Starlette's default), at a quarter of the CPU.
+        middleware=[Middleware(GZipMiddleware, minimum_size=1024, compresslevel=1)],
+        lifespan=lifespan,
     )
     app.state.backend = backend
     app.state.concurrency = gate.turns
@@ -108,6 +123,32 @@ class _Probe:
             connection.execute(sa.select(meta.c.value).where(meta.c.key == "schema_hash")).scalar()
 
 
+def listening_socket(host: str, port: int) -> socket.socket:
+    """A TCP socket bound to ``host`` and ``port`` (0: one the system picks), for uvicorn to serve on.
+
+    Made here rather than by uvicorn, because the socket uvicorn binds itself for several
+    workers does not say it is TCP (``proto`` 0): asyncio then never sets ``TCP_NODELAY``
+    on the connections it accepts, and every answer after the first on a kept-alive
+    connection waits about 40 ms for the client's delayed ACK (uvicorn issue #3149).
+    Sockets accepted from this one inherit ``IPPROTO_TCP``, so asyncio sets ``TCP_NODELAY``.
+    Raises OSError when the address cannot be bound (in use, not this machine's).
+    """
+    # IPv4 unless the host is an IPv6 address, as uvicorn decides ("localhost" is 127.0.0.1).
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    family, kind, proto, _, address = socket.getaddrinfo(
+        host or None, port, family, socket.SOCK_STREAM, socket.IPPROTO_TCP, socket.AI_PASSIVE
+    )[0]
+    sock = socket.socket(family, kind, proto or socket.IPPROTO_TCP)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(address)
+    except OSError:
+        sock.close()
+        raise
+    sock.set_inheritable(True)  # the workers uvicorn starts serve on it too
+    return sock
+
+
 @contextlib.contextmanager
 def serving(app: Any, host: str = "127.0.0.1") -> Iterator[str]:
     """``app`` under uvicorn in a thread, on ``host`` and a port the system picks; its base URL.
@@ -116,9 +157,10 @@ def serving(app: Any, host: str = "127.0.0.1") -> Iterator[str]:
     """
     import uvicorn
 
-    sock = socket.socket()
-    sock.bind((host, 0))
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
+    sock = listening_socket(host, 0)
+    # Event streams never end by themselves: at shutdown they get 2 s, then are closed.
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on",
+                                             timeout_graceful_shutdown=2))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
     deadline = time.monotonic() + 30

@@ -24,6 +24,12 @@ class Transport(abc.ABC):
     def handle(self, batch: Sequence[Mapping[str, Any]]) -> list[Any]:
         """Send ``batch``; the list of results."""
 
+    def events(self) -> Any:
+        """The channel to the backend's event log, for the event hub (a transport without one raises)."""
+        from ..exceptions import EventHubConnectionError
+
+        raise EventHubConnectionError(f"{type(self).__name__} carries no events")
+
     def close(self) -> None:  # noqa: B027 - a transport that holds nothing has nothing to close
         """Let go of connections and files. A closed transport may be used again: it reopens."""
 

@@ -242,6 +242,13 @@ class HttpTransport(Transport):
             raise TransportError(f"{self.url} answered {response.status_code}: {str(answer)[:200]}")
         return answer_of(batch, answer)
 
+    def events(self) -> Any:
+        """The event channel to the same server, with the same credentials (an :class:`~ftrack_like_api.event.http.HttpChannel`)."""
+        from ..event.http import HttpChannel
+
+        connect = self.timeout[0] if isinstance(self.timeout, tuple) else self.timeout
+        return HttpChannel(self.url[: -len("/api")], self._headers, verify=self.verify, timeout=connect)
+
     def close(self) -> None:
         """Let go of the connections; a session of the caller's stays open (theirs to close)."""
         if self._http is not None:

@@ -4,15 +4,21 @@ The batch goes straight to :class:`~ftrack_like_api.server.Backend`. By default 
 goes through JSON both ways, so the session sees exactly what it would see over HTTP
 (and a value that could not travel fails here too). The backend — and with it the
 server package and SQLAlchemy — is loaded when the first batch is sent, not before.
+
+Events (:meth:`LocalTransport.events`) are read from the database's log directly: the
+stream polls it (through the backend's broker), so this process sees what other
+processes on the same database commit and publish.
 """
 
 from __future__ import annotations
 
 import json
 import threading
-from typing import TYPE_CHECKING, Any, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Iterator, Mapping, Sequence
 
-from ..exceptions import DatabaseError
+from ..event.channel import Channel, Stream, Subscription
+from ..event.expression import match, parse
+from ..exceptions import DatabaseError, EventHubConnectionError, ExpressionError
 from .base import Transport, answer_of
 
 if TYPE_CHECKING:
@@ -71,6 +77,10 @@ class LocalTransport(Transport):
             answer = json.loads(json.dumps(answer))
         return answer_of(sent, answer)
 
+    def events(self) -> LocalChannel:
+        """The event channel to this database's log (see the module's text)."""
+        return LocalChannel(self)
+
     def close(self) -> None:
         with self._lock:
             if self._backend is not None:
@@ -79,3 +89,129 @@ class LocalTransport(Transport):
 
     def __repr__(self) -> str:
         return f"LocalTransport({self.url!r}, user={self.user!r})"
+
+
+class LocalChannel(Channel):
+    """The event log of a :class:`LocalTransport`'s database, read and written in-process as its user."""
+
+    heartbeat = 1.0
+
+    def __init__(self, transport: LocalTransport) -> None:
+        self.transport = transport
+        self._who: tuple[str, Any] | None = None
+        self._hearing = False
+
+    @property
+    def backend(self) -> Backend:
+        backend = self.transport.backend
+        if not self._hearing:  # other processes' commits on the same database wake the stream
+            self._hearing = True
+            backend.broker.start()
+        return backend
+
+    def _user(self) -> tuple[str, Any]:
+        """(the user's id, what they may read), once."""
+        if self._who is None:
+            backend = self.backend
+            with backend.engine.connect() as connection:
+                principal = backend.permissions.principal(connection, self.transport.user)
+            self._who = (principal.id or self.transport.user, principal)
+        return self._who
+
+    def _listeners(self) -> Any:
+        from ..server.events.listeners import Listeners
+
+        return Listeners(self.backend.engine, self.backend.storage.events)
+
+    def stream(self, after: int | None, subscriptions: Sequence[Subscription]) -> Stream:
+        try:
+            parsed = [(parse(text), dict(subscriber)) for text, subscriber in subscriptions]
+        except ExpressionError:
+            raise
+        backend = self.backend
+        _, principal = self._user()
+        return _LocalStream(
+            backend, backend.events.last() if after is None else after, parsed, principal, self.heartbeat
+        )
+
+    def publish(self, events: Sequence[Mapping[str, Any]]) -> list[int]:
+        user_id, principal = self._user()
+        seqs = []
+        for event in events:
+            sent = json.loads(json.dumps(dict(event)))
+            sent["source"] = {**(sent.get("source") or {}), "user": {"username": self.transport.user, "id": user_id}}
+            sent.pop("project_id", None)
+            try:
+                seqs.append(self.backend.publish(sent, principal.id).seq)
+            except Exception as error:
+                if getattr(error, "code", None) != "duplicate_event":
+                    raise
+                table = self.backend.events.table
+                import sqlalchemy as sa
+
+                with self.backend.engine.connect() as connection:
+                    seqs.append(
+                        int(connection.execute(sa.select(table.c.seq).where(table.c.id == sent["id"])).scalar_one())
+                    )
+        return seqs
+
+    def cursor(self, name: str) -> int | None:
+        return self._listeners().cursor(self._user()[0], name)  # type: ignore[no-any-return]
+
+    def set_cursor(self, name: str, seq: int) -> None:
+        self._listeners().set_cursor(self._user()[0], name, seq)
+
+    def park(self, name: str, seq: int, event_id: str, error: str, attempts: int) -> None:
+        self._listeners().park(self._user()[0], name, seq, event_id, error, attempts)
+
+    def parked(self, name: str | None = None) -> list[dict[str, Any]]:
+        return self._listeners().parked(self._user()[0], name)  # type: ignore[no-any-return]
+
+    def unpark(self, name: str, seq: int) -> None:
+        self._listeners().unpark(self._user()[0], name, seq)
+
+    def __repr__(self) -> str:
+        return f"LocalChannel({self.transport.url!r})"
+
+
+class _LocalStream(Stream):
+    """The log read in this thread: what matches, then a wait on the broker (which polls other processes' commits)."""
+
+    def __init__(self, backend: Backend, after: int, subscriptions: list[tuple[Any, dict[str, Any]]], principal: Any,
+                 heartbeat: float) -> None:  # fmt: skip
+        self.backend, self.position, self.subscriptions = backend, after, subscriptions
+        self.principal, self.heartbeat = principal, heartbeat
+        self._closed = threading.Event()
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        events, broker = self.backend.events, self.backend.broker
+        yield {"heartbeat": self.position}
+        while not self._closed.is_set():
+            try:
+                read = events.read(self.position, 1000, self.principal)
+            except Exception as error:  # the database went away: the hub reconnects
+                raise EventHubConnectionError(f"Reading the event log failed: {error}") from error
+            for stored in read:
+                wire = stored.to_wire()
+                if _wanted(wire, self.subscriptions):
+                    yield wire
+                self.position = stored.seq
+                if self._closed.is_set():
+                    return
+            if len(read) == 1000:
+                continue
+            if broker.wait_blocking(self.position, self.heartbeat) <= self.position:
+                yield {"heartbeat": self.position}
+
+    def close(self) -> None:
+        self._closed.set()
+
+
+def _wanted(event: Mapping[str, Any], subscriptions: list[tuple[Any, dict[str, Any]]]) -> bool:
+    target = event.get("target") or ""
+    try:
+        aimed = parse(target) if target else None
+    except ExpressionError:
+        return False
+    return any(match(expression, event) and (aimed is None or match(aimed, subscriber))
+               for expression, subscriber in subscriptions)  # fmt: skip

@@ -1,8 +1,11 @@
 """``ftrack-like``: every subcommand on a real database, and `serve` as a real process."""
 
+import asyncio
 import concurrent.futures
 import contextlib
 import json
+import socket
+import statistics
 import subprocess
 import sys
 import time
@@ -217,6 +220,57 @@ def test_several_workers_agree(fresh_database, ftrack_like, unused_port):
         wrong = {"ftrack-user": "jo", "ftrack-api-key": "not-a-key", "connection": "close"}
         statuses = [requests.post(f"{url}/api", json=query, headers=wrong).status_code for _ in range(12)]
         assert statuses[:10] == [401] * 10 and statuses[10:] == [429, 429]
+
+
+def test_several_workers_answer_a_kept_alive_connection_as_fast_as_one(tmp_path, ftrack_like, unused_port):
+    """The socket uvicorn binds for several workers left TCP_NODELAY off: on a kept-alive connection
+    each answer then waited ~40 ms for the client's delayed ACK (uvicorn issue #3149). Same
+    server, same requests, 1 and 2 workers: a stall that size cannot hide in the slack."""
+    database = f"sqlite:///{tmp_path / 'served.db'}"
+    medians = {}
+    for workers in (1, 2):  # the same port again: the server binds it with SO_REUSEADDR
+        with served(ftrack_like, unused_port, database, "--workers", str(workers), "--log-level", "warning") as running:
+            with requests.Session() as connection:  # one connection, kept alive
+                times = []
+                for _ in range(55):
+                    started = time.perf_counter()
+                    connection.get(f"{running.url}/health").raise_for_status()
+                    times.append(time.perf_counter() - started)
+            medians[workers] = statistics.median(times[5:])  # the first few are quick-ACKed anyway
+    assert medians[2] <= 1.5 * medians[1] + 0.015, medians
+
+
+def test_the_listening_socket_makes_connections_that_send_at_once():
+    """What the served test above measures, read directly: accepted sockets get TCP_NODELAY."""
+    from ftrack_like_api.server.app import listening_socket
+
+    async def accepted_nodelay():
+        found = asyncio.get_running_loop().create_future()
+
+        class Report(asyncio.Protocol):
+            def connection_made(self, transport):
+                found.set_result(transport.get_extra_info("socket").getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY))
+                transport.close()
+
+        with listening_socket("127.0.0.1", 0) as sock:
+            server = await asyncio.get_running_loop().create_server(Report, sock=sock)
+            async with server:
+                _, writer = await asyncio.open_connection(*sock.getsockname())
+                value = await asyncio.wait_for(found, 10)
+                writer.close()
+        return value
+
+    assert asyncio.run(accepted_nodelay()) != 0
+
+
+def test_serve_says_so_when_it_cannot_listen(tmp_path, capsys):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        assert main(["serve", "--port", str(port), "--database", f"sqlite:///{tmp_path / 'x.db'}"]) == 1
+    assert f"cannot listen on 127.0.0.1:{port}" in capsys.readouterr().err
+
 
 def test_an_unexpected_failure_is_one_line_and_the_traceback_only_when_asked(run, monkeypatch):
     import ftrack_like_api.cli as cli

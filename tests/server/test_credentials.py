@@ -3,6 +3,7 @@
 import logging
 import uuid
 
+import pytest
 import requests
 import sqlalchemy as sa
 
@@ -134,3 +135,38 @@ def test_a_name_too_long_is_refused_before_anything_is_stored_or_logged(server, 
     logged = [record.getMessage() for record in caplog.records]
     assert logged and not [line for line in logged if long_name in line]
     assert any("<1000 characters>" in line for line in logged)
+
+
+def test_a_key_made_while_another_process_writes_waits_its_turn(backend, tmp_path):
+    """Credentials read, then write: another process committing in between must not fail them.
+
+    A deferred SQLite transaction that has read cannot write once another connection has
+    committed ("database is locked" at once, no busy wait); the accounts' transactions take
+    the write lock up front, so the other writer waits instead.
+    """
+    if backend.engine.dialect.name != "sqlite":
+        pytest.skip("SQLite's deferred transactions only: PostgreSQL has no such failure")
+    import sqlite3
+
+    path = backend.engine.url.database
+    other_outcome = []
+
+    def another_process_writes(conn, cursor, statement, parameters, context, executemany):
+        if statement.lstrip().upper().startswith("INSERT INTO API_KEY") and not other_outcome:
+            other = sqlite3.connect(path, timeout=0.2)
+            try:
+                other.execute("INSERT INTO ftrack_like_meta (key, value) VALUES (?, ?)", (f"probe-{uuid.uuid4()}", "x"))
+                other.commit()
+                other_outcome.append("committed")
+            except sqlite3.OperationalError as locked:
+                other_outcome.append(str(locked))
+            finally:
+                other.close()
+
+    name = person(backend)
+    sa.event.listen(backend.engine, "before_cursor_execute", another_process_writes)
+    try:
+        assert backend.auth.create_key(name, "script")
+    finally:
+        sa.event.remove(backend.engine, "before_cursor_execute", another_process_writes)
+    assert other_outcome == ["database is locked"]  # it waited for the key's transaction, not the other way

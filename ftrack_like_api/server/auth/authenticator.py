@@ -13,6 +13,7 @@ import contextlib
 
 import sqlalchemy as sa
 
+from ..engine.storage import writing
 from ...exceptions import ValidationError
 from .credentials import ApiKeys, Passwords
 from .idempotency import IdempotentAnswers
@@ -38,7 +39,7 @@ class Authenticator(ApiKeys, Passwords, Throttling, IdempotentAnswers):
         # Built once: every request runs it, and building SQL costs more than running it.
         keys, failures = self.keys, self.failures
         found = (
-            sa.select(keys.c.id, keys.c.secret_hash, keys.c.last_used_at, users.c.id.label("user"))
+            sa.select(keys.c.id, keys.c.secret_hash, keys.c.last_used_at, users.c.id.label("user"), keys.c.name)
             .join(users, users.c.id == keys.c.user_id)
             .where(keys.c.secret_hash == sa.bindparam("digest"), keys.c.revoked_at.is_(None),
                    users.c.username == sa.bindparam("username"), users.c.is_active.is_(True))
@@ -68,24 +69,24 @@ class Authenticator(ApiKeys, Passwords, Throttling, IdempotentAnswers):
         """Give ``username`` ``role`` (``admin``, ``user``, ``read-only``) wherever they have access."""
         if role not in ROLES:
             raise ValidationError(f"A role is one of {', '.join(ROLES)}, not {role!r}", "bad_role")
-        with self.engine.begin() as connection:
+        with writing(self.engine) as connection:
             self.roles.set_role(connection, self._require(connection, username), role)
 
     def grant(self, username: str, project: str, role: str | None = None) -> None:
         """Restrict ``username`` to the projects granted, ``project`` (a name or id) among them."""
         if role is not None and role not in ROLES:
             raise ValidationError(f"A role is one of {', '.join(ROLES)}, not {role!r}", "bad_role")
-        with self.engine.begin() as connection:
+        with writing(self.engine) as connection:
             self.roles.grant(connection, self._require(connection, username), self._project(connection, project), role)
 
     def revoke_project(self, username: str, project: str) -> int:
         """Take ``project`` from ``username``'s grants; how many went."""
-        with self.engine.begin() as connection:
+        with writing(self.engine) as connection:
             return self.roles.revoke(connection, self._require(connection, username), self._project(connection, project))
 
     def allow_all_projects(self, username: str) -> None:
         """Lift ``username``'s restriction to some projects."""
-        with self.engine.begin() as connection:
+        with writing(self.engine) as connection:
             self.roles.allow_all(connection, self._require(connection, username))
 
     def _project(self, connection: sa.Connection, project: str) -> str:

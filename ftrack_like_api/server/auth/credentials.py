@@ -24,6 +24,7 @@ from typing import Any, Callable
 
 import sqlalchemy as sa
 
+from ..engine.storage import writing
 from ...exceptions import ValidationError
 from .tables import hashed, utcnow
 from .throttle import FAILURE_WINDOW, MAX_FAILURES, Refusal, Throttling
@@ -80,7 +81,7 @@ class ApiKeys(Throttling):
 
     def _writing(self, connection: sa.Connection | None) -> Any:
         """The caller's connection (inside its transaction), or a transaction of our own."""
-        return contextlib.nullcontext(connection) if connection is not None else self.engine.begin()
+        return contextlib.nullcontext(connection) if connection is not None else writing(self.engine)
 
     def create_key(self, username: str, name: str, connection: sa.Connection | None = None) -> str:
         """A new API key for ``username``, labelled ``name``: shown once, kept only as a hash."""
@@ -121,7 +122,11 @@ class ApiKeys(Throttling):
         return None if row is None else self._used(row)
 
     def check_key(self, username: str, secret: str, address: str = "") -> str:
-        """The user's id for a live key; Refusal otherwise — 429 while the name is throttled at ``address``, else 401.
+        """The user's id for a live key; Refusal otherwise — 429 while the name is throttled at ``address``, else 401."""
+        return self.check_named_key(username, secret, address)[0]
+
+    def check_named_key(self, username: str, secret: str, address: str = "") -> tuple[str, str]:
+        """:meth:`check_key`, with the key's name: (user id, key name).
 
         What every request asks, in one query when the key is right: the key, its user, and
         the name's recent failures from this address (throttled there, the right key is
@@ -136,7 +141,7 @@ class ApiKeys(Throttling):
             raise Refusal("The credentials were not accepted")
         if row.failures >= MAX_FAILURES:
             self.check_throttle(username, address)  # says how long to wait
-        return self._used(row)
+        return self._used(row), str(row.name)
 
     def _key(self, username: str, secret: str, address: str, with_failures: bool) -> Any:
         if not username or not secret:
@@ -155,7 +160,7 @@ class ApiKeys(Throttling):
         """Note that a key was used (at most once a minute: it is a write); its user's id."""
         now = utcnow()
         if row.last_used_at is None or now - row.last_used_at > LAST_USED_EVERY:
-            with self.engine.begin() as connection:
+            with writing(self.engine) as connection:
                 connection.execute(self.keys.update().where(self.keys.c.id == row.id).values(last_used_at=now))
         return str(row.user)
 
@@ -174,7 +179,7 @@ class Passwords(Throttling):
         """Set ``username``'s password; their sign-in tokens end with the old one."""
         if len(password) < 8:
             raise ValidationError("A password needs at least 8 characters", "weak_password")
-        with self.engine.begin() as connection:
+        with writing(self.engine) as connection:
             user = self._require(connection, username)
             connection.execute(self.passwords.delete().where(self.passwords.c.user_id == user))
             connection.execute(self.passwords.insert().values(user_id=user, hash=hash_password(password)))
@@ -187,7 +192,7 @@ class Passwords(Throttling):
 
     def logout_everywhere(self, username: str) -> int:
         """End every sign-in token of ``username`` (their API keys stay: revoke those by name); how many."""
-        with self.engine.begin() as connection:
+        with writing(self.engine) as connection:
             return self.end_tokens(self._require(connection, username), connection)
 
     def sign_in(self, username: str, password: str, address: str = "") -> tuple[str, datetime.datetime]:
@@ -205,7 +210,7 @@ class Passwords(Throttling):
             raise Refusal("The credentials were not accepted")
         token = secrets.token_urlsafe(32)
         expires = utcnow() + TOKEN_LIFETIME
-        with self.engine.begin() as connection:
+        with writing(self.engine) as connection:
             connection.execute(self.tokens.delete().where(self.tokens.c.expires_at < utcnow()))
             connection.execute(self.tokens.insert().values(token_hash=hashed(token), user_id=row.id, expires_at=expires))
         return token, expires.replace(tzinfo=datetime.timezone.utc)

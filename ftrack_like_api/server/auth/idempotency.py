@@ -19,6 +19,7 @@ from typing import Any, Callable
 
 import sqlalchemy as sa
 
+from ..engine.storage import writing
 from .tables import utcnow
 
 __all__ = ["IdempotentAnswers", "KeyState", "MAX_KEY_LENGTH", "claim_lifetime"]
@@ -94,7 +95,7 @@ class IdempotentAnswers:
             claimed = {"state": "running", "claim": claim, "request_hash": request_hash, "answer": "", "created_at": now}
             if row is None:
                 try:
-                    with self.engine.begin() as connection:
+                    with writing(self.engine) as connection:
                         connection.execute(self.answers.insert().values(user_id=user_id, key=key, **claimed))
                 except sa.exc.IntegrityError:
                     continue  # another request claimed it first
@@ -103,7 +104,7 @@ class IdempotentAnswers:
             if now - row.created_at > (lifetime if running else IDEMPOTENCY_WINDOW):
                 if running:
                     log.warning("idempotency key claimed %s ago and never answered: taken over", now - row.created_at)
-                with self.engine.begin() as connection:
+                with writing(self.engine) as connection:
                     taken = connection.execute(
                         self.answers.update().where(*self._same(user_id, key), self.answers.c.created_at == row.created_at,
                                                     self.answers.c.claim.is_not_distinct_from(row.claim))
@@ -138,7 +139,7 @@ class IdempotentAnswers:
 
     def release(self, user_id: str, key: str, claim: str) -> None:
         """Let go of a claim whose batch did not run through: a retry with the key runs it."""
-        with self.engine.begin() as connection:
+        with writing(self.engine) as connection:
             connection.execute(self.answers.delete().where(*self._same(user_id, key, claim)))
 
     def tidy(self) -> None:
@@ -155,7 +156,7 @@ class IdempotentAnswers:
         """Drop answers older than a day, in a transaction of its own (never inside a batch's:
         every batch deleting the same old rows would queue behind each other)."""
         try:
-            with self.engine.begin() as connection:
+            with writing(self.engine) as connection:
                 connection.execute(self.answers.delete().where(self.answers.c.created_at < utcnow() - IDEMPOTENCY_WINDOW))
         except sa.exc.DBAPIError as error:  # they are ignored when read; the next round drops them
             log.info("could not drop expired answers now: %s", error.orig)

@@ -15,6 +15,7 @@ import uuid
 
 import sqlalchemy as sa
 
+from ..engine.storage import writing
 from .tables import utcnow
 
 __all__ = ["FAILURE_WINDOW", "MAX_FAILURES", "MAX_NAME_FAILURES", "Refusal", "Throttling"]
@@ -64,7 +65,7 @@ class Throttling:
 
     def failed(self, username: str, address: str = "") -> None:
         now = utcnow()
-        with self.engine.begin() as connection:
+        with writing(self.engine) as connection:
             connection.execute(self.failures.delete().where(self.failures.c.at < now - FAILURE_WINDOW))
             connection.execute(
                 self.failures.insert().values(id=str(uuid.uuid4()), username=username, address=address, at=now)

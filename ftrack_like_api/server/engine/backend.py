@@ -35,6 +35,8 @@ from ...version import __version__
 from ...wire import decode_value
 from ..auth.authenticator import Authenticator
 from ..auth.tables import define_tables
+from ..events import Broker, EventLog, StoredEvent
+from ..events.updates import Updates
 from .batch import BatchContext
 from .compiler import Compiler
 from .dialects import Dialect, dialect_for
@@ -98,6 +100,11 @@ class Backend:
         self.roles = Roles(storage)
         #: API keys and roles (set by :meth:`from_url`).
         self.auth: Authenticator | None = None
+        #: The event log (``ftrack.update`` of each batch that writes, and published events).
+        self.events = EventLog(engine, storage.events)
+        #: Wakes this process's readers of the log when it grows (the server starts and stops it).
+        self.broker = Broker(self.events)
+        self.updates = Updates(schema, storage.tables)
         self._written_since_optimize = 0
         self._actions: dict[str, Callable[[BatchContext, Mapping[str, Any]], Any]] = {
             "query_server_information": self._server_information,
@@ -151,6 +158,22 @@ class Backend:
     def close(self) -> None:
         self.engine.dispose()
 
+    def publish(self, event: Mapping[str, Any], user_id: str | None = None) -> StoredEvent:
+        """Append one event (ftrack's shape) in a transaction of its own, then tell the broker.
+
+        ``user_id`` is who publishes (None: the server). A malformed event, or one whose id
+        the log holds already, is a :class:`ValidationError`.
+        """
+        with self.engine.connect().execution_options(ftrack_writes=True) as connection:
+            try:
+                with connection.begin():
+                    (seq,) = self.events.append(connection, [event], user_id)
+            except sa.exc.IntegrityError:
+                raise ValidationError(f"The log holds an event with id {event.get('id')!r} already", "duplicate_event") from None
+            stored = self.events.read(seq - 1, limit=1, connection=connection)
+        self.broker.notify(seq)
+        return stored[0]
+
     def __enter__(self) -> Backend:
         return self
 
@@ -165,6 +188,7 @@ class Backend:
         user: str,
         before_commit: Callable[[sa.Connection, list[Any]], None] | None = None,
         user_id: str | None = None,
+        source: Mapping[str, Any] | None = None,
     ) -> list[Any] | dict[str, Any]:
         """Carry out a batch as ``user`` (a username): a list of results, or one error object.
 
@@ -175,6 +199,10 @@ class Backend:
         ``before_commit(connection, results)`` runs inside the batch's transaction once every
         operation has: what it writes is committed with the batch, or not at all (the HTTP
         server keeps the answer for an idempotent retry this way).
+
+        A batch that writes appends its ``ftrack.update`` events to the log in its
+        transaction (:mod:`..events.updates`); ``source`` adds to their ``source`` (the HTTP
+        server names the API key: ``{"apiKey": {"name": …}}``).
         """
         if not isinstance(operations, (list, tuple)):
             return error_answer("ValidationError", "A batch is a list of operations", "bad_request")
@@ -185,7 +213,7 @@ class Backend:
         deadline = None if timeout is None else time.monotonic() + timeout
         with collector.paused():
             try:
-                return self._execute(operations, (user, user_id), writes, deadline, before_commit)
+                return self._execute(operations, (user, user_id), writes, deadline, before_commit, source)
             except _TimedOut as stopped:
                 where = "while writing" if stopped.index is None else f"at operation {stopped.index}"
                 log.warning("batch of %d operation(s) stopped %s after %.3g s", len(operations), where, timeout)
@@ -199,10 +227,11 @@ class Backend:
         writes: bool,
         deadline: float | None,
         before_commit: Callable[[sa.Connection, list[Any]], None] | None,
+        source: Mapping[str, Any] | None = None,
     ) -> list[Any] | dict[str, Any]:
         for attempt in range(RETRIES):
             try:
-                return self._run(operations, user, writes, deadline, before_commit)
+                return self._run(operations, user, writes, deadline, before_commit, source=source)
             except sa.exc.DBAPIError as error:
                 if deadline is not None and (time.monotonic() >= deadline or _cancelled(error)):
                     raise _TimedOut(getattr(error, "ftrack_index", None)) from error
@@ -221,6 +250,7 @@ class Backend:
         deadline: float | None,
         before_commit: Callable[[sa.Connection, list[Any]], None] | None = None,
         grouped: bool = True,
+        source: Mapping[str, Any] | None = None,
     ) -> list[Any] | dict[str, Any]:
         with self.engine.connect().execution_options(ftrack_writes=writes) as connection:
             transaction = connection.begin()
@@ -242,7 +272,10 @@ class Backend:
                         self.permissions.check_written(connection, principal, batch.written)
                 if before_commit is not None:
                     before_commit(connection, results)
+                seqs = self._append_updates(batch, source) if batch.changed else ()
                 transaction.commit()
+                if seqs:
+                    self.broker.notify(max(seqs))
                 if writes:
                     self._after_writes(connection, len(operations))
                 return results
@@ -254,11 +287,17 @@ class Backend:
                 failed = getattr(error, "ftrack_index", None)
                 if grouped:
                     # A multi-row insert failed: run the batch again one row at a time to find the operation.
-                    return self._run(operations, user, writes, deadline, before_commit, grouped=False)
+                    return self._run(operations, user, writes, deadline, before_commit, grouped=False, source=source)
                 return error_object(self._diagnose(operations, user, failed, error))
             except BaseException:
                 transaction.rollback()
                 raise
+
+    def _append_updates(self, batch: BatchContext, source: Mapping[str, Any] | None) -> list[int]:
+        """Append the batch's ``ftrack.update`` events in its transaction (the last thing before the commit)."""
+        connection = batch.connection
+        events = self.updates.events(connection, batch.changed, batch.created, batch.user_id, source)
+        return self.events.append(connection, events, batch.user_id)
 
     def _after_writes(self, connection: sa.Connection, count: int) -> None:
         self._written_since_optimize += count
@@ -305,6 +344,10 @@ class Backend:
             "schema_hash": self.schema.hash,
             "is_timezone_support_enabled": True,
             "storage_scenario": {"scenario": "ftrack.automatic", "data": {}},
+            # Ours: what one batch may hold, operations and bytes of JSON (None: no limit, in-process;
+            # the HTTP server states its own). A Session splits a larger commit by them.
+            "max_operations": None,
+            "max_body": None,
         }
         extras = {"ftrack_like_api_version": __version__}  # ours, given when asked for
         for value in operation.get("values") or ():

@@ -55,6 +55,9 @@ class BatchContext:
         self.created: dict[Any, dict[str, Any]] = {}
         #: Keys of created rows that an update made something else point at.
         self.adopted: set[Any] = set()
+        #: What the batch changed, for its ``ftrack.update`` events: (action, concrete type, key
+        #: values, the row before, the values after), in order.
+        self.changed: list[tuple[str, Any, tuple[Any, ...], Any, Any]] = []
         #: Queued rows, and rows per statement, per table.
         self._queues: dict[sa.Table, tuple[list[dict[str, Any]], int]] = {}
         #: The rank of each table written to: queues are sent in this order.

@@ -7,6 +7,11 @@ same way. Ordering through references uses a scalar subquery. Names are checked
 against the schema before any SQL exists; a mistake is a :class:`QueryError`
 naming the type, the attribute and the closest real names.
 
+Compiled under :meth:`Compiler.binding`, a query's slots (see :mod:`.statements`) become
+named bind parameters, and each related-keys subquery of the outermost level is left for
+the caller to run first, its keys sent as values (``__keys0`` …): given the values, the
+database's planner sees how few rows match.
+
 While a batch runs for a user restricted to some projects (:meth:`Compiler.scoped`),
 every table a query reaches — the queried type, each related type of a path, a
 ``has``/``any``, a subquery, an order — is filtered to the rows of those projects
@@ -25,6 +30,7 @@ import sqlalchemy as sa
 from ...exceptions import QueryError
 from ...query import ast
 from ...schema import Attribute, EntityType, Kind, Schema
+from .statements import Binding
 from .storage import Storage
 from .values import coerce_value, describe
 
@@ -32,10 +38,10 @@ __all__ = ["Compiler"]
 
 Leaf = Callable[[EntityType, sa.FromClause, Attribute], sa.ColumnElement[bool]]
 
-#: Set while a query compiles: runs a related-keys subquery now, giving its keys, or None when there are many.
-_resolver: contextvars.ContextVar[Callable[[sa.Select[Any]], list[Any] | None] | None] = contextvars.ContextVar(
-    "ftrack_like_resolver", default=None
-)
+#: Set while a shape compiles: what it binds (see :meth:`Compiler.binding`).
+_binding: contextvars.ContextVar[Binding | None] = contextvars.ContextVar("ftrack_like_binding", default=None)
+#: How many related() calls deep the compiling is: only the outermost level's keys are sent as values.
+_depth: contextvars.ContextVar[int] = contextvars.ContextVar("ftrack_like_depth", default=0)
 
 
 #: The projects whose rows the running batch may see, or None for every project.
@@ -136,6 +142,10 @@ class Compiler:
         finally:
             _scope.reset(token)
 
+    def scope(self) -> frozenset[str] | None:
+        """The projects whose rows what compiles now may see (None: every project)."""
+        return _scope.get()
+
     def visible(
         self, entity_type: EntityType, table: sa.FromClause, projects: frozenset[str] | None = _CURRENT
     ) -> sa.ColumnElement[bool] | None:
@@ -206,14 +216,23 @@ class Compiler:
             # take the rest of the path match nothing, and only when none can is it an error.
             clauses, refusals = [], []
             more = depth < len(path.segments) - 1  # relations first: their refusal says more then
-            for holder, _ in sorted(self.meanings(entity_type, name), key=lambda m: more and m[1].kind is Kind.SCALAR):
-                try:
-                    inner = self._walk(holder, table, path, text, leaf, depth)
-                except QueryError as refusal:
-                    refusals.append(refusal)
-                    continue
-                kind = self.type_filter(holder, table)
-                clauses.append(inner if kind is None else sa.and_(kind, inner))
+            binding = _binding.get()
+            if binding is not None:
+                binding.fragile += 1  # which meanings a value fits decides the SQL: not for other values
+            try:
+                for holder, _ in sorted(
+                    self.meanings(entity_type, name), key=lambda m: more and m[1].kind is Kind.SCALAR
+                ):
+                    try:
+                        inner = self._walk(holder, table, path, text, leaf, depth)
+                    except QueryError as refusal:
+                        refusals.append(refusal)
+                        continue
+                    kind = self.type_filter(holder, table)
+                    clauses.append(inner if kind is None else sa.and_(kind, inner))
+            finally:
+                if binding is not None:
+                    binding.fragile -= 1
             if not clauses:
                 raise refusals[0]
             return clauses[0] if len(clauses) == 1 else sa.or_(*clauses)
@@ -243,6 +262,21 @@ class Compiler:
         subquery per outer row — with ``IS NOT NULL`` guards so that ``not`` means what
         it meant. Composite keys and tree walks use a correlated ``EXISTS``.
         """
+        top = _depth.get() == 0
+        token = _depth.set(_depth.get() + 1)
+        try:
+            return self._related(entity_type, table, attribute, inner, top)
+        finally:
+            _depth.reset(token)
+
+    def _related(
+        self,
+        entity_type: EntityType,
+        table: sa.FromClause,
+        attribute: Attribute,
+        inner: Callable[[EntityType, sa.FromClause], sa.ColumnElement[bool]] | None,
+        top: bool,
+    ) -> sa.ColumnElement[bool]:
         target = self.target(attribute)
         other = self.storage.table(target).alias()
         conditions = [w for w in [self.type_filter(target, other), self.visible(target, other)] if w is not None]
@@ -257,43 +291,50 @@ class Compiler:
             return sa.exists(select.correlate_except(other, chain))
         if attribute.kind is Kind.REFERENCE and len(attribute.via) == 1 and single:
             local = table.c[attribute.via[0]]
-            return sa.and_(local.is_not(None), self._in(local, sa.select(other.c[target.primary_key[0]]).where(*conditions)))
+            return sa.and_(local.is_not(None), self._in(local, sa.select(other.c[target.primary_key[0]]).where(*conditions), top))
         if attribute.through is not None and single:
             link = self.storage.table(self.schema[attribute.through.type]).alias()
             owner = link.c[attribute.through.local]
             source = link.join(other, link.c[attribute.through.remote] == other.c[target.primary_key[0]])
             members = sa.select(owner).select_from(source).where(owner.is_not(None), *conditions)
-            return self._in(table.c[entity_type.primary_key[0]], members)
+            return self._in(table.c[entity_type.primary_key[0]], members, top)
         if attribute.kind is not Kind.REFERENCE and len(attribute.via) == 1 and single:
             owner = other.c[attribute.via[0]]
             members = sa.select(owner).where(owner.is_not(None), *conditions)
-            return self._in(table.c[entity_type.primary_key[0]], members)
+            return self._in(table.c[entity_type.primary_key[0]], members, top)
         where = self.join(entity_type, table, attribute, other)
         if inner is not None:
             where.append(inner(target, other))
         return sa.exists(sa.select(sa.literal(1)).select_from(other).where(*where).correlate_except(other))
 
-    def _in(self, column: sa.ColumnElement[Any], keys: sa.Select[Any]) -> sa.ColumnElement[bool]:
-        """``column IN keys``; with the keys themselves when a query running now finds few of them.
+    def _in(self, column: sa.ColumnElement[Any], keys: sa.Select[Any], top: bool) -> sa.ColumnElement[bool]:
+        """``column IN keys``; at the outermost level of a binding, ``column IN (:__keysN)`` for the caller to fill.
 
         Given the values, the database's planner sees how few rows match and uses the
         column's index; given a subquery it cannot know, and a paged query may walk the
-        whole table in key order looking for rows that are not there.
+        whole table in key order looking for rows that are not there. Deeper levels stay
+        subqueries: they select among the few rows of the level above.
         """
-        resolve = _resolver.get()
-        found = resolve(keys) if resolve is not None else None
-        if found is None:
+        binding = _binding.get()
+        if binding is None or not top or not binding.resolve:
             return column.in_(keys)
-        return self.dialect.in_values(column, found)
+        number = len(binding.resolutions)
+        binding.resolutions.append(keys)
+        if number in binding.plain:
+            return column.in_(keys)
+        return column.in_(sa.bindparam(f"__keys{number}", expanding=True))
 
     @contextlib.contextmanager
-    def resolving(self, resolve: Callable[[sa.Select[Any]], list[Any] | None]) -> Iterator[None]:
-        """While compiling inside this block, small related-keys subqueries run at once through ``resolve``."""
-        token = _resolver.set(resolve)
+    def binding(
+        self, values: tuple[str, ...], plain: frozenset[int] = frozenset(), resolve: bool = True
+    ) -> Iterator[Binding]:
+        """While compiling inside this block, the slots of ``values`` are bind parameters (see :class:`Binding`)."""
+        binding = Binding(values, plain, resolve)
+        token = _binding.set(binding)
         try:
-            yield
+            yield binding
         finally:
-            _resolver.reset(token)
+            _binding.reset(token)
 
     def chain(self, entity_type: EntityType, table: sa.FromClause, attribute: Attribute) -> sa.CTE:
         """The keys above (or below) one row of ``table`` along ``attribute.recursive``: a recursive CTE."""
@@ -389,7 +430,7 @@ class Compiler:
         self, entity_type: EntityType, table: sa.FromClause, attribute: Attribute, node: ast.Comparison, text: str | None
     ) -> sa.ColumnElement[bool]:
         column, scalar = self.column(entity_type, table, attribute, text)
-        value = _literal(node.value, text)
+        value, slot = self._value(node.value, text)
         operator = node.operator
         where = f"{entity_type.name}.{attribute.name}"
         if value is None:
@@ -401,8 +442,11 @@ class Compiler:
         if operator in (ast.Operator.LIKE, ast.Operator.NOT_LIKE):
             pattern = value if isinstance(value, str) else json.dumps(value)
             target = column if scalar.type in ("string", "text", "variable", "json") else sa.cast(column, sa.Text)
-            return target.like(pattern) if operator is ast.Operator.LIKE else target.not_like(pattern)
+            like: Any = pattern if slot is None else self._bind(slot, None, where, pattern, sa.Text())
+            return target.like(like) if operator is ast.Operator.LIKE else target.not_like(like)
         bound = self.coerce(scalar, value, where, text)
+        if slot is not None:
+            bound = self._bind(slot, scalar, where, bound, column.type)
         return {
             ast.Operator.IS: lambda: column == bound,
             ast.Operator.IS_NOT: lambda: column != bound,
@@ -423,9 +467,17 @@ class Compiler:
         if isinstance(node.values, ast.Subquery):
             clause = column.in_(self.subquery(node.values, text))
         else:
-            values = [_literal(v, text) for v in node.values]
-            present = [self.coerce(scalar, v, where, text) for v in values if v is not None]
-            clause = self.dialect.in_values(column, present)
+            values = [self._value(v, text) for v in node.values]
+            present = [(self.coerce(scalar, v, where, text), slot) for v, slot in values if v is not None]
+            if any(slot is not None for _, slot in present) and len(present) <= self.dialect.long_in_list:
+                clause = column.in_(
+                    [v if s is None else self._bind(s, scalar, where, v, column.type) for v, s in present]
+                )
+            else:
+                binding = _binding.get()
+                if binding is not None and any(slot is not None for _, slot in present):
+                    binding.reusable = False  # so many values go as one parameter, made from these
+                clause = self.dialect.in_values(column, [v for v, _ in present])
             if len(present) < len(values):
                 clause = sa.or_(clause, column.is_(None))
         return sa.not_(clause) if node.negated else clause
@@ -459,6 +511,20 @@ class Compiler:
         return sa.select(inner).where(*self.join(entity_type, table, attribute, other)).limit(1).scalar_subquery()
 
     # --- values -----------------------------------------------------------------------------
+
+    def _value(self, value: ast.Value, text: str | None) -> tuple[Any, int | None]:
+        """A condition's value, and the slot it fills when a shape is compiling (else None)."""
+        if isinstance(value, ast.Parameter):
+            binding = _binding.get()
+            slot = binding.slot(value) if binding is not None else None
+            if slot is not None:
+                return binding.values[slot], slot  # type: ignore[union-attr]
+        return _literal(value, text), None
+
+    def _bind(
+        self, slot: int, attribute: Attribute | None, where: str, value: Any, type_: Any
+    ) -> sa.BindParameter[Any]:
+        return _binding.get().use(slot, attribute, where, value, type_)  # type: ignore[union-attr]
 
     def coerce(self, attribute: Attribute, value: Any, where: str, text: str | None = None) -> Any:  # noqa: D102
         """A query value as the column of ``attribute`` stores it, or a QueryError saying why not."""

@@ -19,6 +19,7 @@ import sqlalchemy as sa
 from ...exceptions import SchemaError
 from ...schema import Attribute, EntityType
 from .compiler import Compiler
+from .statements import NOW
 
 __all__ = ["Computed"]
 
@@ -91,8 +92,9 @@ class Computed:
         return sa.func.coalesce(table.c.version == latest.scalar_subquery(), sa.false())
 
     def _is_open(self, entity_type: EntityType, table: sa.FromClause) -> sa.ColumnElement[Any]:
+        # The time is a named parameter: a statement kept for its shape is given the time of each request.
         now = datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None)
-        return sa.or_(table.c.end_date.is_(None), table.c.end_date > sa.bindparam(None, now, sa.DateTime))
+        return sa.or_(table.c.end_date.is_(None), table.c.end_date > sa.bindparam(NOW, now, sa.DateTime))
 
     def _version_link(self, connection: sa.Connection, entity_type: EntityType, keys: list[Any]) -> dict[Any, Any]:
         """A version's link: its asset's context's link, then the asset, then the version."""

@@ -12,7 +12,8 @@ answers from an index range: for ``order by name`` after ``("comp", id7)``, the 
 ``(name, id) > ('comp', id7)`` (a row-value comparison, one index range on both
 databases), then — where the database sorts NULLs last, as PostgreSQL does ascending —
 the rows with ``name IS NULL``. Segments run one after another until the page is full;
-usually the first fills it.
+usually the first fills it. The cursor's values are bound parameters, so a segment's
+statement is kept by shape like any other (:mod:`.statements`).
 
 A cursor names the entity type and order it was made for; another query's cursor, or
 text that is not a cursor, is a :class:`QueryError` (a 400 answer).
@@ -25,7 +26,7 @@ import dataclasses
 import datetime
 import hashlib
 import json
-from typing import Any, Callable, Sequence
+from typing import Any, Sequence
 
 import sqlalchemy as sa
 
@@ -38,6 +39,8 @@ __all__ = ["Keys", "MAX_CURSOR"]
 
 #: The longest cursor accepted (characters): far past a real one, short of a burden.
 MAX_CURSOR = 8192
+#: The bind parameters of a cursor's values are named this and the key's place.
+CURSOR = "__after"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -99,25 +102,32 @@ class Keys:
                 raise QueryError(f"'after' is not a cursor this server gave ({value!r} is no sort value here)", text)
         return loaded
 
+    def parameters(self, values: Sequence[Any]) -> dict[str, Any]:
+        """The bound parameters of :meth:`segments` for a cursor's ``values``."""
+        return {f"{CURSOR}{n}": value for n, value in enumerate(values) if value is not None}
+
     def segments(self, values: Sequence[Any]) -> list[sa.ColumnElement[bool]]:
         """Conditions for the rows after ``values``, in order: the rows of each come before the next's.
 
         Consecutive keys in one direction become one row-value comparison (one index range);
-        a key's NULLs, where they sort after its values, are a segment of their own.
+        a key's NULLs, where they sort after its values, are a segment of their own. The
+        values are bind parameters (:meth:`parameters`): the conditions depend only on which
+        values are NULL, so one statement serves every cursor of that pattern.
         """
         segments: list[sa.ColumnElement[bool]] = []
         run: list[int] = []  # keys (innermost last) of the row-value comparison being gathered
+        bound = [sa.bindparam(f"{CURSOR}{n}", type_=key.column.type) for n, key in enumerate(self.keys)]
 
         def prefix(end: int) -> list[sa.ColumnElement[bool]]:
-            return [_equal(self.keys[n].column, values[n]) for n in range(end)]
+            return [self.keys[n].column.is_(None) if values[n] is None else self.keys[n].column == bound[n]
+                    for n in range(end)]  # fmt: skip
 
         def flush() -> None:
             if run:
                 first = run[0]
                 columns = [self.keys[n].column for n in run]
-                bound = [sa.literal(values[n], column.type) for n, column in zip(run, columns)]
                 later = _row(columns).__lt__ if self.keys[first].descending else _row(columns).__gt__
-                segments.append(sa.and_(*prefix(first), later(_row(bound))))
+                segments.append(sa.and_(*prefix(first), later(_row([bound[n] for n in run]))))
                 run.clear()
 
         for n in reversed(range(len(self.keys))):
@@ -137,26 +147,9 @@ class Keys:
         flush()
         return segments
 
-    def read(
-        self, statement: sa.Select[Any], values: Sequence[Any], limit: int | None, run: Callable[[sa.Select[Any]], list[Any]]
-    ) -> list[Any]:
-        """The rows after ``values``: ``statement`` (ordered) per segment, until ``limit`` + 1 rows are found."""
-        rows: list[Any] = []
-        for segment in self.segments(values):
-            wanted = None if limit is None else limit + 1 - len(rows)
-            if wanted is not None and wanted <= 0:
-                break
-            page = statement.where(segment)
-            rows.extend(run(page if wanted is None else page.limit(wanted)))
-        return rows
-
 
 def _row(columns: Sequence[sa.ColumnElement[Any]]) -> sa.ColumnElement[Any]:
     return columns[0] if len(columns) == 1 else sa.tuple_(*columns)
-
-
-def _equal(column: sa.ColumnElement[Any], value: Any) -> sa.ColumnElement[bool]:
-    return column.is_(None) if value is None else column == sa.literal(value, column.type)
 
 
 def _fits(value: Any, kind: sa.types.TypeEngine[Any]) -> bool:

@@ -7,28 +7,35 @@ columns: 5,000 tasks with ``status.name`` cost two queries, not 5,001, and no ro
 is multiplied by a join. Each entity is encoded in full the first time it appears
 in an answer; later appearances are references (type and primary key) and any new
 attributes merge into the first.
+
+Statements are kept by query shape (:mod:`.statements`): a request of a shape seen
+before builds no SQL, it binds its values to the statement kept.
 """
 
 from __future__ import annotations
 
+import functools
 import operator
 from typing import Any, Callable, Iterable, Sequence
 
 import sqlalchemy as sa
 
 from ...exceptions import QueryError
-from ...query import ast, parse
+from ...query import ast
 from ...schema import Attribute, EntityType, Kind
 from .compiler import Compiler
 from .computed import Computed
 from .custom_attributes import CustomAttributes
 from .paging import Keys
+from .statements import Prepared, StatementCache, shape
 from .values import CONVERTERS, to_wire
 
 __all__ = ["Reader"]
 
 #: A related-keys subquery finding at most this many keys is run first and its keys bound as values.
 RESOLVE_AT_MOST = 500
+#: Statements a reader keeps, by shape (see :mod:`.statements`).
+STATEMENTS = 1024
 #: The longest path a query may name (``parent.parent.name`` is 3): far past any real one, short of recursion.
 MAX_PATH = 24
 #: The largest ``limit`` or ``offset`` (the database counts in 64 bits, and a page reads one row more).
@@ -54,10 +61,12 @@ class Reader:
     the next page starts (clients page on, as ftrack's do).
     """
 
-    def __init__(self, compiler: Compiler, max_rows: int | None = None) -> None:
+    def __init__(self, compiler: Compiler, max_rows: int | None = None, statements: int = STATEMENTS) -> None:
         if max_rows is not None and max_rows < 1:
             raise ValueError(f"max_rows must be at least 1, not {max_rows}")
         self.max_rows = max_rows
+        #: The statements built so far, by shape and scope.
+        self.statements = StatementCache(statements)
         self.compiler = compiler
         self.schema = compiler.schema
         self.storage = compiler.storage
@@ -75,63 +84,138 @@ class Reader:
         With a cursor the query's ``offset`` is not skipped again: it only counts for the
         next page's ``offset``.
         """
-        query = parse(text)
+        query, values = shape(text)
         _check_bounds(query, text)
         entity_type = self.compiler.entity_type(query.entity_type, text)
         asked = query.limit
         if self.max_rows is not None and (asked is None or asked > self.max_rows):
             query = query.page(query.offset, self.max_rows)
-
-        def resolve(keys: sa.Select[Any]) -> list[Any] | None:
-            found = connection.execute(keys.limit(RESOLVE_AT_MOST + 1)).scalars().all()
-            return list(found) if len(found) <= RESOLVE_AT_MOST else None
-
-        with self.compiler.resolving(resolve):
-            if query.group_by or any(isinstance(p, ast.Aggregate) for p in query.projections):
-                if after is not None:
-                    raise QueryError("'after' pages entities; grouped rows page by offset", text)
-                rows, more = self._grouped(connection, entity_type, query, text)
-                cursor = None
-            else:
-                rows, more, cursor = self._entities(connection, entity_type, query, text, after)
+        if query.group_by or any(isinstance(p, ast.Aggregate) for p in query.projections):
+            if after is not None:
+                raise QueryError("'after' pages entities; grouped rows page by offset", text)
+            rows, more = self._grouped(connection, entity_type, query, values, text)
+            cursor = None
+        else:
+            rows, more, cursor = self._entities(connection, entity_type, query, values, text, after)
         offset = query.offset or 0
         following: dict[str, Any] = {"offset": offset + query.limit if more and query.limit is not None else None}
         if cursor is not None:
             following["after"] = cursor
         return {"action": "query", "data": rows, "metadata": {"next": following}}
 
+    # --- statements by shape -----------------------------------------------------------------
+
+    def _run(
+        self,
+        connection: sa.Connection,
+        key: tuple[Any, ...],
+        values: tuple[str, ...],
+        text: str,
+        build: Callable[[], tuple[sa.Select[Any], Any]],
+        resolve: bool,
+        bound: dict[str, Any] | None = None,
+    ) -> tuple[sa.CursorResult[Any], Any]:
+        """Run the statement of a shape (``key``) with a request's slot ``values``: (its result, what
+        ``build`` gave beside it). ``build()`` makes (the statement, anything to keep with it) on a
+        shape's first request; the statement is kept under ``key`` and the user's scope. With
+        ``resolve`` (a paged query), the related keys are looked up first and sent as values.
+        ``bound`` are more parameters of the statement (a cursor's values).
+        """
+        key = (*key, self.compiler.scope())
+        prepared = self.statements.get(key)
+        if prepared is None:
+            with self.compiler.binding(values, resolve=resolve) as binding:
+                statement, extra = build()
+            self.statements.builds += 1
+            prepared = Prepared.of(binding, statement, extra)
+            if binding.reusable:
+                self.statements.put(key, prepared)
+        parameters = prepared.parameters(values, text, self.compiler.coerce)
+        if bound:
+            parameters.update(bound)
+        plain = self._resolve(connection, prepared, parameters)
+        statement = prepared.statements.get(plain)  # type: ignore[assignment]
+        if statement is None:  # some keys were too many to send: those stay subqueries
+            with self.compiler.binding(values, plain):
+                statement, _ = build()
+            self.statements.builds += 1
+            prepared.statements[plain] = statement
+        return connection.execute(statement, parameters), prepared.extra
+
+    def _resolve(self, connection: sa.Connection, prepared: Prepared, parameters: dict[str, Any]) -> frozenset[int]:
+        """Run a shape's related-keys lookups; put the keys each found into ``parameters`` (``__keysN``),
+        and give the numbers of those that found more than :data:`RESOLVE_AT_MOST`."""
+        if not prepared.keys:
+            return frozenset()
+        found: dict[int, list[Any]] = {}
+        parameters["__most"] = RESOLVE_AT_MOST + 1
+        for lookup in prepared.lookups:
+            for number, key in connection.execute(lookup, parameters):
+                found.setdefault(number, []).append(key)
+        plain = set()
+        for number in range(prepared.keys):
+            keys = found.get(number, [])
+            if len(keys) > RESOLVE_AT_MOST:
+                plain.add(number)
+            else:
+                parameters[f"__keys{number}"] = keys
+        return frozenset(plain)
+
     # --- entities ---------------------------------------------------------------------------
 
     def _entities(
-        self, connection: sa.Connection, entity_type: EntityType, query: ast.Query, text: str, after: str | None = None
+        self,
+        connection: sa.Connection,
+        entity_type: EntityType,
+        query: ast.Query,
+        values: tuple[str, ...],
+        text: str,
+        after: str | None = None,
     ) -> tuple[list[Any], bool, str | None]:
-        paths = [p for p in query.projections if isinstance(p, ast.Path)] or [
-            ast.Path.of(name) for name in entity_type.default_projections
-        ]
-        tree = self._tree(entity_type, paths, text)
         table = self.storage.table(entity_type)
         keys = Keys(self.compiler, entity_type, table, query, text)
         start = keys.values(after, text) if after is not None else None
-        where = [self.compiler.type_filter(entity_type, table), self.compiler.visible(entity_type, table)]
-        if query.where is not None:
-            where.append(self.compiler.condition(entity_type, table, query.where, text))
-        columns = [*self._columns(entity_type, table, tree), *keys.labelled()]
-        statement = sa.select(*columns).where(*[w for w in where if w is not None])
-        if query.order_by or query.offset or query.limit is not None or start is not None:
-            # Pages must not overlap or skip: the key settles ties. A full read needs no sort.
-            statement = statement.order_by(*keys.order_by())
+
+        def builder(segment: int | None) -> Callable[[], tuple[sa.Select[Any], Tree]]:
+            def build() -> tuple[sa.Select[Any], Tree]:
+                paths = [p for p in query.projections if isinstance(p, ast.Path)] or [
+                    ast.Path.of(name) for name in entity_type.default_projections
+                ]
+                tree = self._tree(entity_type, paths, text)
+                own = Keys(self.compiler, entity_type, table, query, text)
+                where = [self.compiler.type_filter(entity_type, table), self.compiler.visible(entity_type, table)]
+                if query.where is not None:
+                    where.append(self.compiler.condition(entity_type, table, query.where, text))
+                columns = [*self._columns(entity_type, table, tree), *own.labelled()]
+                statement = sa.select(*columns).where(*[w for w in where if w is not None])
+                if query.order_by or query.offset or query.limit is not None or segment is not None:
+                    # Pages must not overlap or skip: the key settles ties. A full read needs no sort.
+                    statement = statement.order_by(*own.order_by())
+                if segment is None:
+                    return _page(statement, query)[0], tree
+                # After a cursor: one segment of the rows after it (its values are bound, see Keys.parameters).
+                statement = statement.where(own.segments(start)[segment])  # type: ignore[arg-type]
+                return (statement if query.limit is None else statement.limit(query.limit + 1)), tree
+
+            return build
+
+        limit = query.limit
         if start is None:
-            statement, limit = _page(statement, query)
-            index, rows = _rows(connection.execute(statement))
+            result, tree = self._run(connection, ("entities", query), values, text, builder(None), limit is not None)
+            index, rows = _rows(result)
         else:
-            limit, index = query.limit, {}
-
-            def run(page: sa.Select[Any]) -> list[Row]:
-                found, part = _rows(connection.execute(page))
+            # The offset is not skipped after a cursor: one statement serves every page of the shape.
+            shape_key = ("entities", query.page(None, limit), tuple(v is None for v in start))
+            index, rows = {}, []
+            for segment in range(len(keys.segments(start))):
+                if limit is not None and len(rows) > limit:
+                    break
+                result, tree = self._run(
+                    connection, (*shape_key, segment), values, text, builder(segment), limit is not None, keys.parameters(start)
+                )  # fmt: skip
+                found, part = _rows(result)
                 index.update(found)
-                return part
-
-            rows = keys.read(statement, start, limit, run)
+                rows.extend(part)
         more = limit is not None and len(rows) > limit
         rows = rows[:limit] if limit is not None else rows
         cursor = keys.cursor(rows[-1], index) if more and rows else None
@@ -210,56 +294,52 @@ class Reader:
             name for name, (a, _) in tree.items()
             if a.kind is Kind.SCALAR and (not a.computed or self.computed.is_column(a))
         )  # fmt: skip
-        plans: dict[str, tuple[Any, ...]] = {}
+        plans: dict[Any, tuple[Any, ...]] = {}  # by the classifier's values
         references: dict[tuple[Any, ...], dict[str, Any]] = {}
-        mine: set[tuple[Any, ...]] = set()
+        merged: set[tuple[Any, ...]] = set()
 
-        def plan_for(concrete: EntityType) -> tuple[Any, ...]:
-            names = dict.fromkeys([*self._system(concrete), *(n for n in scalars if n in concrete.attributes)])
-            fields = tuple((name, CONVERTERS.get(concrete.attributes[name].type or ""), index[name]) for name in names)
-            plain = tuple(name for name, convert, _ in fields if convert is None)
-            converted = tuple(field for field in fields if field[1] is not None)
-            plain_of = _getter([index[name] for name in plain])
-            keys = concrete.primary_key
-            key_of = operator.itemgetter(*(index[k] for k in keys))
-            return concrete.name, concrete.table, keys, key_of, len(keys) == 1, fields, plain, plain_of, converted
-
-        def encode(row: Row) -> tuple[dict[str, Any], dict[str, Any]]:
-            values = classifier_of(row)
+        def plan_for(values: Any, row: Row) -> tuple[Any, ...]:
             concrete = by_values.get(values)
             if concrete is None:
                 named = {column: row[index[column]] for column in columns}
                 concrete = by_values[values] = self.schema.concrete(entity_type.name, named)
-            plan = plans.get(concrete.name)
+            names = dict.fromkeys([*self._system(concrete), *(n for n in scalars if n in concrete.attributes)])
+            fields = tuple((name, CONVERTERS.get(concrete.attributes[name].type or ""), index[name]) for name in names)
+            plain = tuple(name for name, convert, _ in fields if convert is None)
+            converted = tuple(field for field in fields if field[1] is not None)
+            keys = concrete.primary_key
+            # An entity is made in one go: its type, its key, then the values written as they are.
+            head = ("__entity_type__", *keys, *plain)
+            values_of = _getter([index[name] for name in (*keys, *plain)])
+            return concrete.name, concrete.table, keys, len(keys), fields, head, values_of, converted
+
+        def encode(row: Row) -> tuple[dict[str, Any], dict[str, Any]]:
+            values = classifier_of(row)
+            plan = plans.get(values)
             if plan is None:
-                plan = plans[concrete.name] = plan_for(concrete)
-            name, table, keys, key_of, single, fields, plain, plain_of, converted = plan
-            key = key_of(row)
+                plan = plans[values] = plan_for(values, row)
+            name, table, keys, width, fields, head, values_of, converted = plan
+            found = values_of(row)
+            key = found[0] if width == 1 else found[:width]
             identity = (table, key)
             first = registry.get(identity)
             if first is not None:
-                if identity not in mine:
+                if identity not in merged:  # attributes asked for here go into the first encoding, once
                     for field, convert, position in fields:
                         if field not in first:
                             value = row[position]
                             first[field] = convert(value) if convert is not None and value is not None else value
-                    mine.add(identity)
+                    merged.add(identity)
                 reference = references.get(identity)
                 if reference is None:
-                    reference = {"__entity_type__": name, **({keys[0]: key} if single else dict(zip(keys, key)))}
+                    reference = {"__entity_type__": name, **({keys[0]: key} if width == 1 else dict(zip(keys, key)))}
                     references[identity] = reference
                 return first, reference
-            encoded: dict[str, Any] = {"__entity_type__": name}
-            if single:
-                encoded[keys[0]] = key
-            else:
-                encoded.update(zip(keys, key))
-            encoded.update(zip(plain, plain_of(row)))
+            encoded = dict(zip(head, (name, *found)))
             for field, convert, position in converted:
                 value = row[position]
                 encoded[field] = convert(value) if value is not None else None
             registry[identity] = encoded
-            mine.add(identity)
             return encoded, encoded
 
         return encode
@@ -286,7 +366,6 @@ class Reader:
             if attribute.kind is Kind.MAPPED:
                 subtree = {**{n: (target.attributes[n], {}) for n in (attribute.key, attribute.value)}, **subtree}
             table = self.storage.table(target)
-            columns = self._columns(target, table, subtree)
             children: dict[int, tuple[dict[str, Any], Row]] = {}
             # Through a polymorphic type, a subtype's meaning of the name (TypedContext.status beside
             # Project.status): the rows of other subtypes do not get it.
@@ -303,7 +382,7 @@ class Reader:
                     for canonical, _ in owners:
                         canonical[name] = None
                     continue
-                found_index, hits = self._fetch(connection, target, table, columns, table.c[target.primary_key[0]], wanted)
+                found_index, hits = self._fetch(connection, target, table, subtree, wanted)
                 encode = self.encoder(target, subtree, registry, found_index)
                 key_position = found_index[target.primary_key[0]]
                 found = {hit[key_position]: hit for hit in hits}
@@ -325,6 +404,7 @@ class Reader:
                 parent_key = index[entity_type.primary_key[0]]
                 keys = {row[parent_key] for _, row in owners}
                 grouped: dict[Any, list[Row]] = {}
+                columns = self._columns(target, table, subtree)
                 found_index, hits = self._fetch_members(connection, entity_type, attribute, target, table, columns, keys)
                 encode = self.encoder(target, subtree, registry, found_index)
                 owner = found_index.get("__parent__", 0)  # absent only when nothing was fetched
@@ -372,21 +452,32 @@ class Reader:
                 grouped.setdefault(key, []).append(tuple(row))
 
     def _fetch(
-        self,
-        connection: sa.Connection,
-        target: EntityType,
-        table: sa.FromClause,
-        columns: list[sa.ColumnElement[Any]],
-        key: sa.ColumnElement[Any],
-        wanted: set[Any],
+        self, connection: sa.Connection, target: EntityType, table: sa.FromClause, tree: Tree, wanted: set[Any]
     ) -> tuple[Index, list[Row]]:
+        """The rows of ``target`` whose key is one of ``wanted``, with the columns of the projections ``tree``."""
         if not wanted:
             return {}, []
-        where = [self.storage.dialect.in_values(key, sorted(wanted, key=str))]
+        ordered = sorted(wanted, key=str)
+        key = table.c[target.primary_key[0]]
+        if len(ordered) > self.storage.dialect.long_in_list:  # the keys go as one parameter: a statement of their own
+            return _rows(connection.execute(self._fetching(target, table, tree, self.storage.dialect.in_values(key, ordered))))
+        shape = ("fetch", target.name, tuple(tree), self.compiler.scope())
+        prepared = self.statements.get(shape)
+        if prepared is None:
+            statement = self._fetching(target, table, tree, key.in_(sa.bindparam("__wanted", expanding=True)))
+            prepared = Prepared((), (), 0, {frozenset(): statement})
+            self.statements.put(shape, prepared)
+        parameters = prepared.parameters((), "", self.compiler.coerce)
+        parameters["__wanted"] = ordered
+        return _rows(connection.execute(prepared.statements[frozenset()], parameters))
+
+    def _fetching(self, target: EntityType, table: sa.FromClause, tree: Tree, keys: sa.ColumnElement[bool]) -> sa.Select[Any]:
+        """The select of ``target``'s rows for the projections ``tree`` where ``keys`` holds (and the user may see them)."""
+        where = [keys]
         for condition in (self.compiler.type_filter(target, table), self.compiler.visible(target, table)):
             if condition is not None:
                 where.append(condition)
-        return _rows(connection.execute(sa.select(*columns).where(*where)))
+        return sa.select(*self._columns(target, table, tree)).where(*where)
 
     def _fetch_members(
         self,
@@ -432,34 +523,38 @@ class Reader:
     # --- grouped rows -----------------------------------------------------------------------
 
     def _grouped(
-        self, connection: sa.Connection, entity_type: EntityType, query: ast.Query, text: str
+        self, connection: sa.Connection, entity_type: EntityType, query: ast.Query, values: tuple[str, ...], text: str
     ) -> tuple[list[Any], bool]:
-        table = self.storage.table(entity_type)
-        compiler = self.compiler
-        joined = _Joins(compiler, entity_type, table, text)
-        columns, attributes = [], {}
-        grouped = {str(p) for p in query.group_by}
-        for projection in query.projections:
-            if isinstance(projection, ast.Aggregate):
-                column, _ = joined.column(projection.path)
-                columns.append(AGGREGATES[projection.function](column).label(projection.key))
-                continue
-            if str(projection) not in grouped:
-                raise QueryError(f"{projection} is selected beside aggregates, so it must be in 'group by'", text)
-            column, attributes[str(projection)] = joined.column(projection)
-            columns.append(column.label(str(projection)))
-        group = [joined.column(p)[0] for p in query.group_by]
-        order = [joined.column(key.path)[0] for key in query.order_by]
-        order = [c.desc() if key.descending else c.asc() for c, key in zip(order, query.order_by)]
-        where = [compiler.type_filter(entity_type, table), compiler.visible(entity_type, table)]
-        if query.where is not None:
-            where.append(compiler.condition(entity_type, table, query.where, text))
-        statement = (
-            sa.select(*columns).select_from(joined.source).where(*[w for w in where if w is not None])
-            .group_by(*group).order_by(*order, *group)
-        )  # fmt: skip
-        statement, limit = _page(statement, query)
-        rows = connection.execute(statement).mappings().all()
+        def build() -> tuple[sa.Select[Any], dict[str, Attribute]]:
+            table = self.storage.table(entity_type)
+            compiler = self.compiler
+            joined = _Joins(compiler, entity_type, table, text)
+            columns, attributes = [], {}
+            grouped = {str(p) for p in query.group_by}
+            for projection in query.projections:
+                if isinstance(projection, ast.Aggregate):
+                    column, _ = joined.column(projection.path)
+                    columns.append(AGGREGATES[projection.function](column).label(projection.key))
+                    continue
+                if str(projection) not in grouped:
+                    raise QueryError(f"{projection} is selected beside aggregates, so it must be in 'group by'", text)
+                column, attributes[str(projection)] = joined.column(projection)
+                columns.append(column.label(str(projection)))
+            group = [joined.column(p)[0] for p in query.group_by]
+            order = [joined.column(key.path)[0] for key in query.order_by]
+            order = [c.desc() if key.descending else c.asc() for c, key in zip(order, query.order_by)]
+            where = [compiler.type_filter(entity_type, table), compiler.visible(entity_type, table)]
+            if query.where is not None:
+                where.append(compiler.condition(entity_type, table, query.where, text))
+            statement = (
+                sa.select(*columns).select_from(joined.source).where(*[w for w in where if w is not None])
+                .group_by(*group).order_by(*order, *group)
+            )  # fmt: skip
+            return _page(statement, query)[0], attributes
+
+        result, attributes = self._run(connection, ("grouped", query), values, text, build, query.limit is not None)
+        limit = query.limit
+        rows = result.mappings().all()
         more = limit is not None and len(rows) > limit
         rows = rows[:limit] if limit is not None else rows
         return [
@@ -496,13 +591,21 @@ class _Joins:
 
 def _check_bounds(query: ast.Query, text: str) -> None:
     """A QueryError when the query's paths are too long or its page past what the database counts."""
+    problem = _out_of_bounds(query)
+    if problem is not None:
+        raise QueryError(problem, text)
+
+
+@functools.lru_cache(maxsize=1024)
+def _out_of_bounds(query: ast.Query) -> str | None:
     for name in ("limit", "offset"):
         number = getattr(query, name)
         if number is not None and number > MAX_PAGE:
-            raise QueryError(f"The {name} is {number}; it is at most {MAX_PAGE}", text)
+            return f"The {name} is {number}; it is at most {MAX_PAGE}"
     for node in ast.walk(query):
         if isinstance(node, ast.Path) and len(node.segments) > MAX_PATH:
-            raise QueryError(f"The path {'.'.join(node.segments[:3])}… has {len(node.segments)} steps; at most {MAX_PATH}", text)
+            return f"The path {'.'.join(node.segments[:3])}… has {len(node.segments)} steps; at most {MAX_PATH}"
+    return None
 
 
 def _rows(result: sa.CursorResult[Any]) -> tuple[Index, list[Row]]:

@@ -21,9 +21,10 @@ import sqlalchemy as sa
 
 from ...exceptions import SchemaError
 from ...schema import EntityType, Schema
+from ..events.tables import define_tables as define_event_tables
 from .dialects import Dialect, engine_url
 
-__all__ = ["SCHEMA_VERSION", "Storage", "insert_rows"]
+__all__ = ["SCHEMA_VERSION", "Storage", "insert_rows", "writing"]
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +60,8 @@ class Storage:
             sa.Column("value", sa.Text, nullable=False),
         )
         self._build()
+        #: The event log's tables (not entities: no query reaches them).
+        self.events = define_event_tables(self.metadata)
 
     def table(self, entity_type: EntityType) -> sa.Table:
         return self.tables[entity_type.table]  # type: ignore[index]
@@ -205,6 +208,17 @@ class Storage:
 
 #: Rows from which PostgreSQL receives them by COPY instead of INSERTs.
 COPY_FROM = 100
+
+
+@contextlib.contextmanager
+def writing(engine: sa.Engine) -> Iterator[sa.Connection]:
+    """A transaction that will write: on SQLite it takes the write lock up front (``BEGIN IMMEDIATE``).
+
+    A deferred transaction that reads, then writes, fails at once with "database is
+    locked" when another process committed in between; this one waits its turn instead.
+    """
+    with engine.connect().execution_options(ftrack_writes=True) as connection, connection.begin():
+        yield connection
 
 
 def insert_rows(connection: sa.Connection, table: sa.Table, rows: list[dict[str, Any]], rows_per_insert: int) -> None:

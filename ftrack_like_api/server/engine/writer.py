@@ -100,6 +100,7 @@ class Writer:
         if table.name == "context":
             batch.contexts[row["id"]] = (batch.index, "create", entity_type.name, [row["id"]])
         batch.created[key] = row
+        batch.changed.append(("add", entity_type, tuple(row[k] for k in primary_key), None, row))
         for apply in after:
             apply(row)
         written: dict[str, Any] = {"__entity_type__": entity_type.name}
@@ -169,6 +170,7 @@ class Writer:
             where = [table.c[k] == v for k, v in keys.items()]
             batch.connection.execute(table.update().where(*where).values(changes))
             batch.updated(row_key(keys.values()), changes)
+            batch.changed.append(("update", concrete, tuple(keys.values()), current, changes))
             if entity_type.project:  # it may have moved to another project
                 batch.wrote(entity_type.name, "update", keys)
             if table.name == "context" and ("name" in changes or "parent_id" in changes):
@@ -279,7 +281,8 @@ class Writer:
     def delete(self, batch: BatchContext, type_name: str, key: Any) -> bool:
         entity_type = self._type(type_name)
         keys = self.key(entity_type, key)
-        self._existing(batch, entity_type, keys)
+        current = self._existing(batch, entity_type, keys)
+        batch.changed.append(("remove", self.schema.concrete(entity_type.name, current), tuple(keys.values()), current, None))
         table = self.storage.table(entity_type)
         batch.connection.execute(table.delete().where(*[table.c[k] == v for k, v in keys.items()]))
         batch.created.pop(row_key(keys.values()), None)
@@ -303,9 +306,11 @@ class Writer:
         if not attribute.has_default or attribute.immutable:
             raise ValidationError(f"{type_name}.{attribute.name} has no default to go back to", "no_default")
         keys = self.key(entity_type, key)
-        self._existing(batch, entity_type, keys)
+        current = self._existing(batch, entity_type, keys)
         default = str(uuid.uuid4()) if attribute.default == "{uid}" else attribute.default
         value = coerce_value(attribute.type or "string", default)
+        concrete = self.schema.concrete(entity_type.name, current)
+        batch.changed.append(("update", concrete, tuple(keys.values()), current, {attribute.name: value}))
         table = self.storage.table(entity_type)
         batch.connection.execute(table.update().where(*[table.c[k] == v for k, v in keys.items()]).values({attribute.name: value}))
         return to_wire(attribute.type, value)

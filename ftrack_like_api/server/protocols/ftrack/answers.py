@@ -21,7 +21,7 @@ from ...auth.idempotency import KeyState
 from ...auth.throttle import Refusal
 from ...gate import Busy
 
-__all__ = ["encoded", "error_answer", "failure_answer", "log_failure", "refused", "unclaimed"]
+__all__ = ["encoded", "error_answer", "failure_answer", "log_failure", "refused", "rows_in", "unclaimed"]
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +29,8 @@ log = logging.getLogger(__name__)
 RETRY_AFTER = 1
 #: Rows of a query answer encoded at a time.
 ROWS_PER_CHUNK = 500
+#: ``json.dumps`` without the check for cycles: an answer is a tree (a shared reference is no cycle).
+_dumps = json.JSONEncoder(check_circular=False).encode
 STATUS = {"InvalidCredentialsError": 401, "PermissionError": 403, "ValidationError": 400, "ServerError": 500}
 
 
@@ -40,16 +42,24 @@ def encoded(results: list[Any]) -> Iterator[bytes]:
             yield b", "
         rows = result.get("data") if isinstance(result, dict) and result.get("action") == "query" else None
         if not isinstance(rows, list) or len(rows) <= ROWS_PER_CHUNK:
-            yield json.dumps(result).encode()
+            yield _dumps(result).encode()
             continue
-        rest = json.dumps({k: v for k, v in result.items() if k != "data"})
+        rest = _dumps({k: v for k, v in result.items() if k != "data"})
         yield (rest[:-1] + ', "data": [').encode()
         for start in range(0, len(rows), ROWS_PER_CHUNK):
             if start:
                 yield b", "
-            yield json.dumps(rows[start : start + ROWS_PER_CHUNK])[1:-1].encode()
+            yield _dumps(rows[start : start + ROWS_PER_CHUNK])[1:-1].encode()
         yield b"]}"
     yield b"]"
+
+
+def rows_in(results: list[Any]) -> int:
+    """How many rows the queries of a batch's results answered (their outer level)."""
+    return sum(
+        len(r["data"]) for r in results
+        if isinstance(r, dict) and r.get("action") == "query" and isinstance(r.get("data"), list)
+    )  # fmt: skip
 
 
 def failure_answer(request: Request, failure: Exception) -> Response:

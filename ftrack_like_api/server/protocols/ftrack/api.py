@@ -28,7 +28,7 @@ from ...auth.idempotency import MAX_KEY_LENGTH, KeyState, claim_lifetime
 from ...auth.throttle import Refusal
 from ...engine.backend import WRITE_ACTIONS, Backend
 from ...gate import DatabaseGate
-from .answers import encoded, error_answer, failure_answer, refused, unclaimed
+from .answers import ROWS_PER_CHUNK, encoded, error_answer, failure_answer, refused, rows_in, unclaimed
 from .body import MAX_BODY, MAX_OPERATIONS, SIGNIN_BODY, action_of, gunzip, parse_batch, read_body
 
 __all__ = ["FtrackApi"]
@@ -37,6 +37,8 @@ log = logging.getLogger(__name__)
 
 #: Seconds a copy of a running batch waits for its answer before it is told to come back (409).
 IDEMPOTENCY_WAIT = 5.0
+#: A body up to this size is read on the event loop (microseconds); a larger one in a thread.
+INLINE_BODY = 64 * 1024
 
 
 class FtrackApi:
@@ -81,7 +83,7 @@ class FtrackApi:
     async def answer(self, request: Request, seen: dict[str, Any]) -> Response:
         """The answer to one ``POST /api``; what the log line says goes into ``seen``."""
         try:
-            user_id, username = await self.database(_authenticate, self.backend.auth, request.headers, _address(request))
+            user_id, username, how = await self.database(_authenticate, self.backend.auth, request.headers, _address(request))
         except Refusal as refusal:
             return refused(refusal)
         seen.update(user=username, outcome="invalid")
@@ -96,7 +98,7 @@ class FtrackApi:
                 return self.error(request, "ValidationError", "The body is not valid gzip", "bad_request")
             if body is None:
                 return self.error(request, "ValidationError", too_large, "too_large")
-        batch = await run_in_threadpool(parse_batch, body)
+        batch = parse_batch(body) if len(body) <= INLINE_BODY else await run_in_threadpool(parse_batch, body)
         if isinstance(batch, str):
             return self.error(request, "ValidationError", batch, "bad_request")
         if len(batch) > self.max_operations:
@@ -128,7 +130,9 @@ class FtrackApi:
 
         try:
             # Who acts is the user id the credentials gave: the backend reads their name and roles afresh.
-            result: Any = await self.database(self.backend.execute, batch, username, keep if key else None, user_id)
+            result, text = await self.database(
+                self._executed, actions, batch, username, keep if key else None, user_id, how
+            )
         except _TakenOver:
             seen["outcome"] = KeyState.RUNNING.value
             return unclaimed(request, KeyState.RUNNING, key, None)  # type: ignore[arg-type]
@@ -152,8 +156,24 @@ class FtrackApi:
         seen["outcome"] = "ok"
         if written:
             return Response(written[-1], media_type="application/json")
+        if text is not None:
+            return Response(text, media_type="application/json")
         # Rows a slice at a time: the answer's text is never whole in memory.
         return StreamingResponse(encoded(result), media_type="application/json")
+
+    def _executed(self, actions: list[Any], *args: Any) -> tuple[Any, bytes | None]:
+        """``backend.execute(*args)`` and what this server adds to its information; in the same thread,
+        the JSON text of a small answer (at most :data:`ROWS_PER_CHUNK` rows): a larger one is
+        streamed (a stream costs a thread hop per piece)."""
+        result = self.backend.execute(*args)
+        if not isinstance(result, list):
+            return result, None
+        if "query_server_information" in actions:
+            for action, answer in zip(actions, result):
+                if action == "query_server_information" and isinstance(answer, dict):
+                    # What a batch may hold here: a Session splits a larger commit by it.
+                    answer.update(max_operations=self.max_operations, max_body=self.max_body)
+        return result, b"".join(encoded(result)) if rows_in(result) <= ROWS_PER_CHUNK else None
 
     async def signin(self, request: Request) -> Response:
         """``POST /signin``: a bearer token for a name and a password."""
@@ -192,13 +212,19 @@ class _TakenOver(Exception):
     """The claim on a batch's key went to another request (this one was thought dead)."""
 
 
-def _authenticate(auth: Any, headers: Any, address: str) -> tuple[str, str]:
-    """(user id, username) from a bearer token or ftrack-user + ftrack-api-key (throttled per ``address``)."""
+def _authenticate(auth: Any, headers: Any, address: str) -> tuple[str, str, dict[str, Any]]:
+    """(user id, username, how: the events' source) from a bearer token or ftrack-user + ftrack-api-key.
+
+    Keys are throttled per ``address``. ``how`` tells a script's changes from a person's:
+    ``{"apiKey": {"name": …}}`` for a key, ``{"signedIn": True}`` for a sign-in token.
+    """
     bearer = headers.get("authorization", "")
     if bearer.lower().startswith("bearer "):
-        return auth.verify_token(bearer[7:].strip())  # type: ignore[no-any-return]
+        user_id, username = auth.verify_token(bearer[7:].strip())
+        return user_id, username, {"signedIn": True}
     username = headers.get("ftrack-user", "")
-    return auth.check_key(username, headers.get("ftrack-api-key", ""), address), username
+    user_id, key_name = auth.check_named_key(username, headers.get("ftrack-api-key", ""), address)
+    return user_id, username, {"apiKey": {"name": key_name}}
 
 
 def _address(request: Request) -> str:

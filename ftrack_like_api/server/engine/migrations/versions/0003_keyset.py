@@ -7,7 +7,7 @@ studio) and the deep offsets of the same order. ``context(project_id, id)``, for
 project's unordered listing, was already there. Only indexes are added.
 
 Revision ID: 0003
-Revises: 0001
+Revises: 0002
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from alembic import op
 __all__ = ["downgrade", "upgrade"]
 
 revision = "0003"
-down_revision = "0001"
+down_revision = "0002"
 branch_labels = None
 depends_on = None
 

@@ -1,0 +1,151 @@
+"""``ftrack-like listen`` and ``ftrack-like events …``: durable listeners and the event log, from the command line.
+
+A client of a server (or of a database, in embedded mode), as a script is: the server URL
+and credentials come from ``FTRACK_SERVER``, ``FTRACK_API_USER`` and ``FTRACK_API_KEY`` (an
+``http(s)://`` URL), or ``--database`` names a database to open in-process.
+
+::
+
+    ftrack-like listen --plugin-path plugins --name studio-listeners     # until Ctrl-C / SIGTERM
+    ftrack-like events tail 'topic=ftrack.update'                        # the live stream, one JSON line each
+    ftrack-like events parked --name studio-listeners                    # what kept failing
+    ftrack-like events replay --plugin-path plugins --name studio-listeners
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import signal
+import sys
+import threading
+from typing import Any
+
+from .exceptions import EventHubConnectionError
+
+__all__ = ["add_commands"]
+
+log = logging.getLogger(__name__)
+
+
+def _session(options: argparse.Namespace) -> Any:
+    from .session import Session
+
+    url = os.environ.get("FTRACK_SERVER") or options.database
+    plugin_paths = getattr(options, "plugin_path", None) or []
+    return Session(server_url=url, api_user=os.environ.get("FTRACK_API_USER") or ("admin" if not url.startswith("http") else None),
+                   plugin_paths=plugin_paths or "", schema_cache_path=False)  # fmt: skip
+
+
+def _logging(options: argparse.Namespace) -> None:
+    logging.basicConfig(level=getattr(logging, str(options.log_level).upper(), logging.INFO), stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")  # fmt: skip
+    logging.getLogger("alembic").setLevel(logging.WARNING)  # a new embedded database says nothing worth reading
+
+
+def _stop_on_signals(stop: Any) -> None:
+    if threading.current_thread() is threading.main_thread():
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            # Not in the handler itself: it runs inside the main thread's read of the stream it closes.
+            signal.signal(signum, lambda *_: threading.Thread(target=stop, daemon=True).start())
+
+
+def listen(options: argparse.Namespace) -> int:
+    from .event.listener import Listener
+
+    _logging(options)
+    with _session(options) as session:
+        if not session.plugins:
+            print(f"error: no plugin registered from {', '.join(options.plugin_path)}", file=sys.stderr)
+            return 1
+        listener = Listener(session.event_hub, options.name, attempts=options.attempts, backoff=options.backoff)
+        _stop_on_signals(listener.stop)
+        log.info("listening as %s with %d plugin(s); Ctrl-C stops", options.name, len(session.plugins))
+        listener.run()
+        log.info("stopped at %s: %d event(s) handled, %d parked", listener.seq, listener.handled, listener.parked)
+    return 0
+
+
+def tail(options: argparse.Namespace) -> int:
+    with _session(options) as session:
+        channel = session.event_hub.channel
+        stream = channel.stream(options.after, [(options.expression, {"id": session.event_hub.id})])
+        stopped = threading.Event()
+
+        def stop() -> None:
+            stopped.set()
+            stream.close()
+
+        _stop_on_signals(stop)
+        try:
+            for line in stream:
+                if "heartbeat" not in line:
+                    print(json.dumps(line), flush=True)
+        except EventHubConnectionError:
+            if not stopped.is_set():
+                raise
+    return 0
+
+
+def parked(options: argparse.Namespace) -> int:
+    with _session(options) as session:
+        found = session.event_hub.channel.parked(options.name)
+    if options.json:
+        print(json.dumps(found, indent=2))
+        return 0
+    for item in found:
+        event = item["event"] or {}
+        error = item["error"].strip().splitlines()
+        print(f"{item['cursor']}  seq {item['seq']}  {event.get('topic', '(no longer in the log)')}  {item['event_id']}  "
+              f"attempts {item['attempts']}  parked {item['parked_at']}")  # fmt: skip
+        print(f"    {error[-1] if error else ''}")
+    print(f"({len(found)} parked)")
+    return 0
+
+
+def replay(options: argparse.Namespace) -> int:
+    from .event.listener import Listener
+
+    _logging(options)
+    with _session(options) as session:
+        done, failed = Listener(
+            session.event_hub, options.name, attempts=options.attempts, backoff=options.backoff
+        ).replay()
+    print(f"{done} replayed, {failed} failed again (still parked)")
+    return 0 if not failed else 1
+
+
+def add_commands(command: Any, commands: Any) -> None:
+    """Add ``listen`` and ``events`` to the CLI's parser (``command(name, handler, help, parent)`` makes one)."""
+
+    def retries(made: argparse.ArgumentParser) -> None:
+        made.add_argument("--attempts", type=int, default=3, help="tries of a failing callback before the event is "
+                          "parked (default 3)")  # fmt: skip
+        made.add_argument("--backoff", type=float, default=0.5, metavar="SECONDS",
+                          help="wait before the second try, doubling (default 0.5)")  # fmt: skip
+        made.add_argument("--log-level", default="info", help="default info")
+
+    listened = command("listen", listen, "run plugins as a durable listener: events from its server-kept cursor, "
+                       "each once, in order (FTRACK_SERVER, FTRACK_API_USER, FTRACK_API_KEY)")  # fmt: skip
+    listened.add_argument("--plugin-path", action="append", required=True, metavar="DIR",
+                          help="a folder (or file) of plugins defining register(session); repeatable")  # fmt: skip
+    listened.add_argument("--name", required=True, help="the listener's name: its cursor is kept under it")
+    retries(listened)
+    events = commands.add_parser("events", help="the event log: tail it, list and replay parked events").add_subparsers(
+        dest="action", required=True)  # fmt: skip
+    tailed = command("tail", tail, "print the live events (one JSON line each) that EXPRESSION matches", events)
+    tailed.add_argument(
+        "expression", nargs="?", default="topic=*", help="a subscription expression (default: every event)"
+    )
+    tailed.add_argument(
+        "--after", type=int, default=None, metavar="SEQ", help="from this sequence number (default: now)"
+    )
+    parked_ = command("parked", parked, "list the events listeners parked", events)
+    parked_.add_argument("--name", help="only this listener's")
+    parked_.add_argument("--json", action="store_true")
+    replayed = command("replay", replay, "run a listener's parked events again with its plugins", events)
+    replayed.add_argument("--plugin-path", action="append", required=True, metavar="DIR")
+    replayed.add_argument("--name", required=True, help="the listener whose parked events to replay")
+    retries(replayed)

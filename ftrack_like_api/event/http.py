@@ -1,0 +1,148 @@
+"""The event channel over HTTP: a server's ``/events`` endpoints, with ``requests``.
+
+``GET /events/stream`` is read as newline-delimited JSON (a streamed response read line by
+line); the rest are small JSON requests. Errors become the package's: a subscription the
+server cannot parse is an :class:`~ftrack_like_api.exceptions.ExpressionError` with its
+position, a server that cannot be reached an
+:class:`~ftrack_like_api.exceptions.EventHubConnectionError`.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+from typing import Any, Iterator, Mapping, Sequence
+from urllib.parse import quote
+
+import requests
+
+from ..exceptions import EventHubConnectionError, ExpressionError, ServerError
+from .channel import Channel, Stream, Subscription
+
+__all__ = ["HttpChannel"]
+
+
+class HttpChannel(Channel):
+    """A server's ``/events`` endpoints, with the credentials of the session's transport.
+
+    ``headers`` carry them (``ftrack-user`` and ``ftrack-api-key``, or a bearer token);
+    ``timeout`` is the connect timeout (reads wait three heartbeats before the connection
+    counts as lost).
+    """
+
+    def __init__(self, server_url: str, headers: Mapping[str, str], verify: bool | str | None = None,
+                 timeout: float = 10.0, heartbeat: float = 2.0) -> None:  # fmt: skip
+        self.url = server_url.rstrip("/") + "/events"
+        self.headers = {k: v for k, v in headers.items() if k.lower() not in ("content-type", "ftrack-idempotency-key")}
+        self.verify = verify
+        self.timeout = timeout
+        self.heartbeat = heartbeat
+        self._http = requests.Session()
+
+    def _call(self, method: str, path: str, **kwargs: Any) -> Any:
+        extra: dict[str, Any] = {} if self.verify is None else {"verify": self.verify}
+        try:
+            response = self._http.request(method, self.url + path, headers=self.headers,
+                                          timeout=(self.timeout, 60.0), **kwargs, **extra)  # fmt: skip
+        except requests.RequestException as error:
+            raise EventHubConnectionError(f"No answer from {self.url}{path}: {error}") from error
+        return _answer(response)
+
+    def stream(self, after: int | None, subscriptions: Sequence[Subscription]) -> Stream:
+        params: list[tuple[str, str]] = [("heartbeat", f"{self.heartbeat:g}")]
+        if after is not None:
+            params.append(("after", str(after)))
+        for expression, subscriber in subscriptions:
+            params += [("subscription", expression), ("subscriber", json.dumps(dict(subscriber)))]
+        extra: dict[str, Any] = {} if self.verify is None else {"verify": self.verify}
+        try:
+            headers = {**self.headers, "Accept-Encoding": "identity"}  # each line now, not a few bytes saved
+            response = self._http.get(self.url + "/stream", params=params, headers=headers, stream=True,
+                                      timeout=(self.timeout, self.heartbeat * 3 + 1), **extra)  # fmt: skip
+        except requests.RequestException as error:
+            raise EventHubConnectionError(f"No answer from {self.url}/stream: {error}") from error
+        if response.status_code != 200:
+            try:
+                _answer(response)
+            finally:
+                response.close()
+        return _HttpStream(response)
+
+    def publish(self, events: Sequence[Mapping[str, Any]]) -> list[int]:
+        return [int(seq) for seq in self._call("POST", "", json=list(events))["seq"]]
+
+    def cursor(self, name: str) -> int | None:
+        seq = self._call("GET", f"/cursors/{_name(name)}")["seq"]
+        return None if seq is None else int(seq)
+
+    def set_cursor(self, name: str, seq: int) -> None:
+        self._call("PUT", f"/cursors/{_name(name)}", json={"seq": seq})
+
+    def park(self, name: str, seq: int, event_id: str, error: str, attempts: int) -> None:
+        self._call("POST", f"/parked/{_name(name)}",
+                   json={"seq": seq, "event_id": event_id, "error": error, "attempts": attempts})  # fmt: skip
+
+    def parked(self, name: str | None = None) -> list[dict[str, Any]]:
+        return list(self._call("GET", "/parked" + (f"/{_name(name)}" if name else ""))["parked"])
+
+    def unpark(self, name: str, seq: int) -> None:
+        self._call("DELETE", f"/parked/{_name(name)}/{int(seq)}")
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __repr__(self) -> str:  # never the key
+        return f"HttpChannel({self.url!r})"
+
+
+class _HttpStream(Stream):
+    def __init__(self, response: requests.Response) -> None:
+        self.response = response
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        try:
+            for line in self.response.iter_lines(chunk_size=65536):
+                if line:
+                    yield json.loads(line)
+        except (requests.RequestException, OSError, AttributeError, ValueError) as error:
+            # AttributeError: urllib3 reading from a connection closed by close() meanwhile.
+            raise EventHubConnectionError(f"The event stream from {self.response.url} broke off: {error}") from error
+        finally:
+            self.response.close()
+
+    def close(self) -> None:
+        # Wake a reader blocked in recv(): shut the socket down under it, then close.
+        connection = getattr(self.response.raw, "_connection", None)
+        sock = getattr(connection, "sock", None)
+        if sock is not None:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+        self.response.close()
+
+
+def _name(name: str) -> str:
+    if not name or not isinstance(name, str):
+        raise ValueError(f"a listener's name is non-empty text, not {name!r}")
+    return quote(name, safe="")
+
+
+def _answer(response: requests.Response) -> Any:
+    try:
+        answer = response.json()
+    except ValueError:
+        raise EventHubConnectionError(
+            f"{response.url} answered {response.status_code}: {response.text[:200]!r}"
+        ) from None
+    if response.status_code < 400:
+        return answer
+    if isinstance(answer, dict) and answer.get("error_code") == "bad_expression":
+        raise ExpressionError(
+            answer.get("reason") or answer.get("content", "bad expression"),
+            answer.get("expression"),
+            answer.get("position"),
+        )
+    if isinstance(answer, dict) and "exception" in answer:
+        raise ServerError.from_answer(answer)
+    raise EventHubConnectionError(f"{response.url} answered {response.status_code}: {str(answer)[:200]}")
