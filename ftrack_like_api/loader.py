@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from .merge import Merger
     from .session import Session
 
-__all__ = ["CONSTRUCT_ENTITY_TYPE", "Loader", "POPULATE_CHUNK", "Server"]
+__all__ = ["CONSTRUCT_ENTITY_TYPE", "Loader", "POPULATE_CHUNK", "Page", "Server"]
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +44,16 @@ class Server(NamedTuple):
     information: dict[str, Any]
     schemas: list[dict[str, Any]]
     types: dict[str, type[Entity]]
+
+
+class Page(NamedTuple):
+    """One page of a query: its entities, and where the next starts (both None at the end)."""
+
+    entities: list[Entity]
+    #: ftrack's: how many rows to skip for the next page.
+    offset: int | None
+    #: Ours: the cursor of the last row, for reading the next page by key (None from servers without it).
+    after: str | None
 
 
 class Loader:
@@ -93,15 +103,29 @@ class Loader:
 
         A query with aggregates gives rows, not entities: plain dicts keyed ``count_id``, ``status_id``.
         """
-        answer = self.session.call([{"action": "query", "expression": render(query)}])[0]
+        page = self.page(query)
+        return page.entities, page.offset
+
+    def page(self, query: ast.Query, after: str | None = None) -> Page:
+        """Run one page of a query, from just after the row the cursor ``after`` names when given.
+
+        ``after`` is the ``after`` of the previous :class:`Page`: a wire extension (see
+        docs/reference/protocol.rst) that servers speaking only ftrack's protocol never give.
+        """
+        operation: dict[str, Any] = {"action": "query", "expression": render(query)}
+        if after is not None:
+            operation["after"] = after
+        answer = self.session.call([operation])[0]
+        following = answer["metadata"]["next"]
+        offset, cursor = following.get("offset"), following.get("after")
         if any(isinstance(projection, ast.Aggregate) for projection in query.projections):
             rows = [{key: decode_value(value) for key, value in row.items()} for row in answer["data"]]
-            return rows, answer["metadata"]["next"]["offset"]  # type: ignore[return-value]
+            return Page(rows, offset, cursor)  # type: ignore[arg-type]
         with self._lock, collector.paused() if self.session.pause_gc else contextlib.nullcontext():
             entities, touched = self.merger.merge_all(answer["data"])
             if self.session.cache is not None:
                 self.keep(touched)
-        return entities, answer["metadata"]["next"]["offset"]
+        return Page(entities, offset, cursor)
 
     def get(self, entity_type: str, names: Sequence[str], values: list[Any]) -> Entity | None:
         """The entity keyed ``names`` = ``values``: from the identity map, the cache, or the server."""

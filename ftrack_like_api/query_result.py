@@ -19,6 +19,9 @@ class QueryResult:
 
     Iterate it, or call :meth:`all`, :meth:`first` or :meth:`one`. Paging changes only
     the parsed query's ``offset`` and ``limit``; a ``limit`` in the query is respected.
+    Where the server gives a cursor (``metadata.next.after``), each page after the first
+    is read from just after the last row seen, so every page costs the same and rows
+    inserted meanwhile neither repeat nor push others out; otherwise by offset.
     """
 
     def __init__(self, session: Session, query: ast.Query, page_size: int = 500) -> None:
@@ -35,10 +38,11 @@ class QueryResult:
 
     def _pages(self) -> Iterator[Entity]:
         offset = self.query.offset or 0
+        after: str | None = None
         remaining = self.query.limit
         while remaining is None or remaining > 0:
             size = self.page_size if remaining is None else min(self.page_size, remaining)
-            entities, following = self.session.fetch(self.query.page(offset, size))
+            entities, following, after = self.session.loader.page(self.query.page(offset, size), after)
             yield from entities
             if remaining is not None:
                 remaining -= len(entities)

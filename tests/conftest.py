@@ -8,13 +8,18 @@ each test (``fresh_database``): a new SQLite file, or a PostgreSQL schema of its
 that is dropped afterwards.
 """
 
+import contextlib
 import os
 import shutil
 import socket
+import subprocess
 import sys
+import time
 import uuid
+import venv
 
 import pytest
+import requests
 from hypothesis import HealthCheck, settings
 
 # Hypothesis' per-example deadline is a timing assertion; speed is measured in
@@ -99,6 +104,39 @@ def unused_port():
     return port
 
 
+@pytest.fixture
+def serve(ftrack_like):
+    """``with serve(database, "--workers", "2") as url:`` ``ftrack-like serve`` as its own process, once ready
+    (on ``port=`` if given: another server on a port one stopped, say)."""
+
+    @contextlib.contextmanager
+    def served(database, *options, port=None):
+        if port is None:
+            sock = socket.socket()
+            sock.bind(("127.0.0.1", 0))
+            port = sock.getsockname()[1]
+            sock.close()
+        server = subprocess.Popen([ftrack_like, "serve", "--port", str(port), "--database", database,
+                                   "--log-level", "warning", *options],
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)  # fmt: skip
+        url = f"http://127.0.0.1:{port}"
+        try:
+            deadline = time.monotonic() + 60
+            while True:
+                with contextlib.suppress(requests.ConnectionError):
+                    if requests.get(f"{url}/ready", timeout=1).status_code == 200:
+                        break
+                assert server.poll() is None, server.stderr.read()
+                assert time.monotonic() < deadline, "the server did not come up"
+                time.sleep(0.1)
+            yield url
+        finally:
+            server.terminate()
+            server.communicate(timeout=30)
+
+    return served
+
+
 @pytest.fixture(scope="session")
 def offline_session():
     """A session on ftrack's recorded schemas (tests/fixtures/ftrack-wire), for entities that never go to a server.
@@ -116,3 +154,17 @@ def offline_session():
     transport = MockTransport(lambda batch: [answers[operation["action"]] for operation in batch])
     with Session(server_url="https://studio.example", api_user="jo", transport=transport, schema_cache_path=False) as session:
         yield session
+
+
+@pytest.fixture(scope="session")
+def official_python(tmp_path_factory):
+    """The python of a virtual environment with ftrack-python-api installed from the package index."""
+    folder = tmp_path_factory.mktemp("ftrack-official")
+    venv.create(folder, with_pip=True)
+    python = str(folder / ("Scripts" if os.name == "nt" else "bin") / "python")
+    installed = subprocess.run([python, "-m", "pip", "install", "-q", "ftrack-python-api"], capture_output=True, text=True)
+    if installed.returncode != 0:
+        if os.environ.get("CI"):
+            pytest.fail(f"installing ftrack-python-api failed:\n{installed.stderr[-2000:]}")
+        pytest.skip(f"ftrack-python-api could not be installed here: {installed.stderr.strip().splitlines()[-1:]}")
+    return python

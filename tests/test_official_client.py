@@ -6,10 +6,8 @@ against a real server on 127.0.0.1. In CI a failed install fails the test; elsew
 skips, saying why.
 """
 
-import os
 import subprocess
 import textwrap
-import venv
 
 import pytest
 
@@ -138,20 +136,6 @@ TIMERS_AND_SCHEMAS = textwrap.dedent(
     print(json.dumps(said))
     """
 )
-
-
-@pytest.fixture(scope="session")
-def official_python(tmp_path_factory):
-    """The python of a virtual environment with ftrack-python-api installed from the package index."""
-    folder = tmp_path_factory.mktemp("ftrack-official")
-    venv.create(folder, with_pip=True)
-    python = str(folder / ("Scripts" if os.name == "nt" else "bin") / "python")
-    installed = subprocess.run([python, "-m", "pip", "install", "-q", "ftrack-python-api"], capture_output=True, text=True)
-    if installed.returncode != 0:
-        if os.environ.get("CI"):
-            pytest.fail(f"installing ftrack-python-api failed:\n{installed.stderr[-2000:]}")
-        pytest.skip(f"ftrack-python-api could not be installed here: {installed.stderr.strip().splitlines()[-1:]}")
-    return python
 
 
 def test_the_official_client_runs_unchanged_against_our_server(official_python, database):

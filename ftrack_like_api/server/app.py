@@ -1,4 +1,4 @@
-"""The HTTP server: ftrack's JSON API on ``POST /api``, plus ``/health`` and ``/ready``.
+"""The HTTP server: ftrack's JSON API on ``POST /api``, its event hub on ``/socket.io/1/``, ``/health`` and ``/ready``.
 
 An ASGI app (starlette); ``ftrack-like serve`` runs it under uvicorn. It keeps nothing
 in memory between requests that another worker would need: run several against one
@@ -44,6 +44,7 @@ from .engine.backend import Backend
 from .events.lifespan import events_running
 from .events.retention import RETAINED
 from .gate import WAIT, DatabaseGate, pool_capacity
+from .protocols.ftrack.hub import HEARTBEAT, TIMEOUT, EventHub
 from .protocols.ftrack import FtrackApi
 from .protocols.ftrack.answers import log_failure
 from .protocols.ftrack.api import IDEMPOTENCY_WAIT
@@ -61,6 +62,8 @@ def create_app(
     concurrency: int | None = None,
     wait: float = WAIT,
     event_retention: datetime.timedelta | None = RETAINED,
+    heartbeat: float = HEARTBEAT,
+    heartbeat_timeout: float = TIMEOUT,
 ) -> Starlette:
     """The ASGI app serving ``backend``: ftrack's API, ``/health`` and ``/ready``.
 
@@ -70,11 +73,14 @@ def create_app(
     calls this worker runs at once; a request waits at most ``wait`` seconds for a turn.
     While it runs (its lifespan), the event broker hears other workers and events older than
     ``event_retention`` are pruned (None: kept forever).
+    ftrack's event hub (socket.io, ``/socket.io/1/``) sends a heartbeat every ``heartbeat``
+    seconds and closes a socket silent for ``heartbeat_timeout``.
     """
     gate = DatabaseGate(concurrency if concurrency is not None else pool_capacity(backend.engine), wait)
     ftrack = FtrackApi(backend, gate, max_body, max_operations, idempotency_wait)
     events = EventEndpoints(backend, gate)
     probe = _Probe(backend)
+    hub = EventHub(backend, gate, heartbeat, heartbeat_timeout)
 
     async def health(request: Request) -> Response:
         return JSONResponse({"status": "alive"})
@@ -95,13 +101,14 @@ def create_app(
             yield
 
     app = Starlette(
-        routes=[*ftrack.routes(), *events.routes(), Route("/health", health), Route("/ready", ready)],
+        routes=[*ftrack.routes(), *events.routes(), *hub.routes(), Route("/health", health), Route("/ready", ready)],
         # Level 1: a JSON answer shrinks nearly as much as at 9 (Starlette's default), at a quarter of the CPU.
         middleware=[Middleware(GZipMiddleware, minimum_size=1024, compresslevel=1)],
         lifespan=lifespan,
     )
     app.state.backend = backend
     app.state.concurrency = gate.turns
+    app.state.hub = hub
     return app
 
 

@@ -359,7 +359,7 @@ class Backend:
         expression = operation.get("expression")
         if not isinstance(expression, str):
             raise ValidationError("A query needs an 'expression' (text)", "bad_request")
-        return self.reader.query(batch.connection, expression)
+        return self.reader.query(batch.connection, expression, operation.get("after"))
 
     def _create(self, batch: BatchContext, operation: Mapping[str, Any]) -> dict[str, Any]:
         data = dict(operation.get("entity_data") or {})

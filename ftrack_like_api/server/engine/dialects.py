@@ -25,6 +25,8 @@ class Dialect:
     long_in_list: int = 500
     #: Errors that mean "try the whole transaction again" (deadlock, serialization).
     retry_sqlstates: tuple[str, ...] = ()
+    #: Whether NULLs sort before every value in ascending order (and after, descending).
+    nulls_first: bool = False
 
     def in_values(self, column: sa.ColumnElement[Any], values: Sequence[Any]) -> sa.ColumnElement[bool]:
         """``column IN values`` with the values always bound, however many there are."""
@@ -46,7 +48,7 @@ class Dialect:
         return max(1, min(1000, self.max_binds // max(1, columns)))
 
 
-SQLITE = Dialect(name="sqlite", max_binds=32_766)
+SQLITE = Dialect(name="sqlite", max_binds=32_766, nulls_first=True)
 POSTGRESQL = Dialect(name="postgresql", max_binds=65_535, retry_sqlstates=("40001", "40P01"))
 
 

@@ -26,6 +26,7 @@ from ...schema import Attribute, EntityType, Kind
 from .compiler import Compiler
 from .computed import Computed
 from .custom_attributes import CustomAttributes
+from .paging import Keys
 from .statements import Prepared, StatementCache, shape
 from .values import CONVERTERS, to_wire
 
@@ -77,7 +78,12 @@ class Reader:
                     self.computed.check(entity_type, attribute)
         self._concrete: dict[str, tuple[tuple[str, ...], list[EntityType], dict[tuple[Any, ...], EntityType]]] = {}
 
-    def query(self, connection: sa.Connection, text: str) -> dict[str, Any]:
+    def query(self, connection: sa.Connection, text: str, after: str | None = None) -> dict[str, Any]:
+        """The answer to ``text``; with ``after`` (a cursor from ``metadata.next.after``), its page after that row.
+
+        With a cursor the query's ``offset`` is not skipped again: it only counts for the
+        next page's ``offset``.
+        """
         query, values = shape(text)
         _check_bounds(query, text)
         entity_type = self.compiler.entity_type(query.entity_type, text)
@@ -85,12 +91,17 @@ class Reader:
         if self.max_rows is not None and (asked is None or asked > self.max_rows):
             query = query.page(query.offset, self.max_rows)
         if query.group_by or any(isinstance(p, ast.Aggregate) for p in query.projections):
+            if after is not None:
+                raise QueryError("'after' pages entities; grouped rows page by offset", text)
             rows, more = self._grouped(connection, entity_type, query, values, text)
+            cursor = None
         else:
-            rows, more = self._entities(connection, entity_type, query, values, text)
+            rows, more, cursor = self._entities(connection, entity_type, query, values, text, after)
         offset = query.offset or 0
-        following = offset + query.limit if more and query.limit is not None else None
-        return {"action": "query", "data": rows, "metadata": {"next": {"offset": following}}}
+        following: dict[str, Any] = {"offset": offset + query.limit if more and query.limit is not None else None}
+        if cursor is not None:
+            following["after"] = cursor
+        return {"action": "query", "data": rows, "metadata": {"next": following}}
 
     # --- statements by shape -----------------------------------------------------------------
 
@@ -102,11 +113,13 @@ class Reader:
         text: str,
         build: Callable[[], tuple[sa.Select[Any], Any]],
         resolve: bool,
+        bound: dict[str, Any] | None = None,
     ) -> tuple[sa.CursorResult[Any], Any]:
         """Run the statement of a shape (``key``) with a request's slot ``values``: (its result, what
         ``build`` gave beside it). ``build()`` makes (the statement, anything to keep with it) on a
         shape's first request; the statement is kept under ``key`` and the user's scope. With
         ``resolve`` (a paged query), the related keys are looked up first and sent as values.
+        ``bound`` are more parameters of the statement (a cursor's values).
         """
         key = (*key, self.compiler.scope())
         prepared = self.statements.get(key)
@@ -118,6 +131,8 @@ class Reader:
             if binding.reusable:
                 self.statements.put(key, prepared)
         parameters = prepared.parameters(values, text, self.compiler.coerce)
+        if bound:
+            parameters.update(bound)
         plain = self._resolve(connection, prepared, parameters)
         statement = prepared.statements.get(plain)  # type: ignore[assignment]
         if statement is None:  # some keys were too many to send: those stay subqueries
@@ -149,32 +164,61 @@ class Reader:
     # --- entities ---------------------------------------------------------------------------
 
     def _entities(
-        self, connection: sa.Connection, entity_type: EntityType, query: ast.Query, values: tuple[str, ...], text: str
-    ) -> tuple[list[Any], bool]:
-        def build() -> tuple[sa.Select[Any], Tree]:
-            paths = [p for p in query.projections if isinstance(p, ast.Path)] or [
-                ast.Path.of(name) for name in entity_type.default_projections
-            ]
-            tree = self._tree(entity_type, paths, text)
-            table = self.storage.table(entity_type)
-            where = [self.compiler.type_filter(entity_type, table), self.compiler.visible(entity_type, table)]
-            if query.where is not None:
-                where.append(self.compiler.condition(entity_type, table, query.where, text))
-            statement = sa.select(*self._columns(entity_type, table, tree)).where(*[w for w in where if w is not None])
-            order = [
-                self.compiler.order_column(entity_type, table, key.path, text) for key in query.order_by
-            ]  # fmt: skip
-            order = [c.desc() if key.descending else c.asc() for c, key in zip(order, query.order_by)]
-            if order or query.offset or query.limit is not None:
-                # Pages must not overlap or skip: the key settles ties. A full read needs no sort.
-                statement = statement.order_by(*order, *(table.c[k] for k in entity_type.primary_key))
-            return _page(statement, query)[0], tree
+        self,
+        connection: sa.Connection,
+        entity_type: EntityType,
+        query: ast.Query,
+        values: tuple[str, ...],
+        text: str,
+        after: str | None = None,
+    ) -> tuple[list[Any], bool, str | None]:
+        table = self.storage.table(entity_type)
+        keys = Keys(self.compiler, entity_type, table, query, text)
+        start = keys.values(after, text) if after is not None else None
 
-        result, tree = self._run(connection, ("entities", query), values, text, build, query.limit is not None)
+        def builder(segment: int | None) -> Callable[[], tuple[sa.Select[Any], Tree]]:
+            def build() -> tuple[sa.Select[Any], Tree]:
+                paths = [p for p in query.projections if isinstance(p, ast.Path)] or [
+                    ast.Path.of(name) for name in entity_type.default_projections
+                ]
+                tree = self._tree(entity_type, paths, text)
+                own = Keys(self.compiler, entity_type, table, query, text)
+                where = [self.compiler.type_filter(entity_type, table), self.compiler.visible(entity_type, table)]
+                if query.where is not None:
+                    where.append(self.compiler.condition(entity_type, table, query.where, text))
+                columns = [*self._columns(entity_type, table, tree), *own.labelled()]
+                statement = sa.select(*columns).where(*[w for w in where if w is not None])
+                if query.order_by or query.offset or query.limit is not None or segment is not None:
+                    # Pages must not overlap or skip: the key settles ties. A full read needs no sort.
+                    statement = statement.order_by(*own.order_by())
+                if segment is None:
+                    return _page(statement, query)[0], tree
+                # After a cursor: one segment of the rows after it (its values are bound, see Keys.parameters).
+                statement = statement.where(own.segments(start)[segment])  # type: ignore[arg-type]
+                return (statement if query.limit is None else statement.limit(query.limit + 1)), tree
+
+            return build
+
         limit = query.limit
-        index, rows = _rows(result)
+        if start is None:
+            result, tree = self._run(connection, ("entities", query), values, text, builder(None), limit is not None)
+            index, rows = _rows(result)
+        else:
+            # The offset is not skipped after a cursor: one statement serves every page of the shape.
+            shape_key = ("entities", query.page(None, limit), tuple(v is None for v in start))
+            index, rows = {}, []
+            for segment in range(len(keys.segments(start))):
+                if limit is not None and len(rows) > limit:
+                    break
+                result, tree = self._run(
+                    connection, (*shape_key, segment), values, text, builder(segment), limit is not None, keys.parameters(start)
+                )  # fmt: skip
+                found, part = _rows(result)
+                index.update(found)
+                rows.extend(part)
         more = limit is not None and len(rows) > limit
         rows = rows[:limit] if limit is not None else rows
+        cursor = keys.cursor(rows[-1], index) if more and rows else None
         registry: dict[tuple[Any, ...], dict[str, Any]] = {}
         data, parents = [], []
         encode = self.encoder(entity_type, tree, registry, index)
@@ -183,7 +227,7 @@ class Reader:
             data.append(written)
             parents.append((canonical, row))
         self._load(connection, entity_type, parents, index, tree, registry, text)
-        return data, more
+        return data, more, cursor
 
     def _tree(self, entity_type: EntityType, paths: Iterable[ast.Path], text: str) -> Tree:
         tree: Tree = {}

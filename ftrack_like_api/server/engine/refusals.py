@@ -91,7 +91,7 @@ def kind_of(value: Any) -> str:
 
 def malformed(operation: Mapping[str, Any]) -> str | None:
     """What is wrong with the shape of an operation's fields, or None (each field is checked when present)."""
-    for name in ("entity_type", "expression", "reset_type"):
+    for name in ("entity_type", "expression", "reset_type", "after"):
         value = operation.get(name)
         if value is not None and type(value) is not str and not isinstance(value, str):
             return f"{name} is text, not {kind_of(value)}"
