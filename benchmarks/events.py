@@ -31,7 +31,6 @@ import json
 import multiprocessing
 import os
 import pathlib
-import shutil
 import statistics
 import sys
 import threading
@@ -44,7 +43,7 @@ from ftrack_like_api import Session
 from ftrack_like_api.event.base import Event
 from ftrack_like_api.event.listener import Listener
 from ftrack_like_api.server import Backend
-from scratch import scratch_database, served_process
+from scratch import ftrack_like, scratch_database, served_process
 
 BATCH = 500
 
@@ -207,10 +206,7 @@ def main() -> int:
     options = parser.parse_args()
     if options.quick:
         options.events, options.catch_up = 1000, 2000
-    executable = shutil.which("ftrack-like", path=os.path.dirname(sys.executable)) or shutil.which("ftrack-like")
-    if executable is None:
-        print("ftrack-like is not installed: pip install -e '.[server]'", file=sys.stderr)
-        return 1
+    executable = ftrack_like()
     report: dict[str, dict[str, object]] = {}
     for kind in options.databases.split(","):
         with scratch_database(kind) as database:

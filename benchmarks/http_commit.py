@@ -17,9 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import pathlib
-import shutil
 import statistics
 import sys
 import time
@@ -27,7 +25,7 @@ from typing import Any
 
 from ftrack_like_api import Session
 from ftrack_like_api.server import Backend
-from scratch import ServedUrl, cpu_seconds, scratch_database, served_process
+from scratch import ServedUrl, cpu_seconds, ftrack_like, scratch_database, served_process
 
 
 class Timed:
@@ -86,10 +84,7 @@ def main() -> int:
     parser.add_argument("--creates", type=int, default=10_000)
     parser.add_argument("--output", type=pathlib.Path, default=pathlib.Path(__file__).parent / "results" / "http_commit.json")
     options = parser.parse_args()
-    executable = shutil.which("ftrack-like", path=os.path.dirname(sys.executable)) or shutil.which("ftrack-like")
-    if executable is None:
-        print("ftrack-like is not installed: pip install -e '.[server]'", file=sys.stderr)
-        return 1
+    executable = ftrack_like()
     report: dict[str, Any] = {}
     for kind in options.databases.split(","):
         with scratch_database(kind) as database:

@@ -17,9 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import multiprocessing
-import os
 import pathlib
-import shutil
 import statistics
 import sys
 import threading
@@ -31,7 +29,7 @@ import requests
 from websockets.sync.client import connect
 
 from ftrack_like_api.server import Backend
-from scratch import scratch_database, served_process
+from scratch import ftrack_like, scratch_database, served_process
 
 
 def open_hub(url: str, key: str) -> object:
@@ -116,10 +114,7 @@ def main() -> int:
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--output", type=pathlib.Path, default=pathlib.Path(__file__).parent / "results" / "hub_socketio.json")
     options = parser.parse_args()
-    executable = shutil.which("ftrack-like", path=os.path.dirname(sys.executable)) or shutil.which("ftrack-like")
-    if executable is None:
-        print("ftrack-like is not installed: pip install -e '.[server]'", file=sys.stderr)
-        return 1
+    executable = ftrack_like()
     report: dict[str, list[dict[str, float]]] = {}
     for kind in options.databases.split(","):
         with scratch_database(kind) as url_of_database:

@@ -29,6 +29,8 @@ import tempfile
 import time
 from typing import Any
 
+from scratch import tasks_through_a_session
+
 HERE = pathlib.Path(__file__).resolve().parent
 EXPRESSION = "select name, status.name, created_at from Task"
 
@@ -55,21 +57,6 @@ with Session(server_url=sys.argv[1], api_user="admin", schema_cache_path=False) 
     print(json.dumps({"tasks": len(held), "bytes_per_task": (after - before) / len(held),
                       "package": __import__("ftrack_like_api").__file__, "sites": top}))
 """
-
-
-def build(url: str, tasks: int) -> None:
-    from ftrack_like_api import Session
-
-    with Session(server_url=url, api_user="admin", schema_cache_path=False) as session:
-        schema = session.query("ProjectSchema").first()
-        project = session.create("Project", {"name": "bench", "project_schema": schema})
-        shots = [session.create("Shot", {"name": f"sh{i:04d}", "parent": project}) for i in range(max(1, tasks // 100))]
-        session.commit()
-        for start in range(0, tasks, 10_000):
-            for n in range(start, min(tasks, start + 10_000)):
-                session.create("Task", {"name": f"task{n:06d}", "parent": shots[n % len(shots)]})
-            session.commit()
-            session.reset()
 
 
 def measure(url: str, package_root: pathlib.Path | None) -> dict[str, Any]:
@@ -99,7 +86,7 @@ def main() -> int:
         with tempfile.TemporaryDirectory(prefix="memory-") as folder:
             url = f"sqlite:///{folder}/memory.db"
             start = time.perf_counter()
-            build(url, tasks)
+            tasks_through_a_session(url, tasks)
             print(f"{tasks:,} tasks built in {time.perf_counter() - start:.1f} s")
             figures = results["sizes"][str(tasks)] = {which: measure(url, root) for which, root in versions.items()}
         for which, figure in figures.items():

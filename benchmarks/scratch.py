@@ -1,5 +1,6 @@
 """Throwaway things for a benchmark: a database (a new SQLite file, or a PostgreSQL schema of its
-own) and a served ``ftrack-like serve`` process on a free port.
+own), a studio of tasks made through a Session, and a served ``ftrack-like serve`` process on
+a free port (:func:`ftrack_like` finds the command).
 
 PostgreSQL is ``FTRACK_LIKE_TEST_POSTGRES`` (default postgresql://postgres@127.0.0.1:5432/test).
 """
@@ -8,8 +9,10 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 import uuid
@@ -63,6 +66,31 @@ def cpu_seconds(pid: int) -> float:
     except OSError:
         return 0.0
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def tasks_through_a_session(url: str, tasks: int) -> None:
+    """``tasks`` tasks made through a Session on ``url``: one project, a shot for each 100 tasks,
+    committed 10,000 at a time."""
+    from ftrack_like_api import Session
+
+    with Session(server_url=url, api_user="admin", schema_cache_path=False) as session:
+        schema = session.query("ProjectSchema").first()
+        project = session.create("Project", {"name": "bench", "project_schema": schema})
+        shots = [session.create("Shot", {"name": f"sh{i:04d}", "parent": project}) for i in range(max(1, tasks // 100))]
+        session.commit()
+        for start in range(0, tasks, 10_000):
+            for n in range(start, min(tasks, start + 10_000)):
+                session.create("Task", {"name": f"task{n:06d}", "parent": shots[n % len(shots)]})
+            session.commit()
+            session.reset()
+
+
+def ftrack_like() -> str:
+    """The ``ftrack-like`` command beside this interpreter (else on PATH); SystemExit when it is not installed."""
+    executable = shutil.which("ftrack-like", path=os.path.dirname(sys.executable)) or shutil.which("ftrack-like")
+    if executable is None:
+        raise SystemExit("ftrack-like is not installed: pip install -e '.[server]'")
+    return executable
 
 
 @contextlib.contextmanager

@@ -47,10 +47,8 @@ import argparse
 import concurrent.futures
 import dataclasses
 import json
-import os
 import random
 import re
-import shutil
 import statistics
 import subprocess
 import sys
@@ -61,7 +59,7 @@ import uuid
 from typing import Any, Callable
 
 import requests
-from scratch import scratch_database, served_process
+from scratch import ftrack_like, scratch_database, served_process
 
 #: Words of SQL, of the drivers and of the database's errors that must never reach a client
 #: (unless the request carried them itself). Constraint names are ``uq_<table>_<column>``
@@ -774,10 +772,7 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=9, help="the fuzzer's seed (default 9)")
     parser.add_argument("--only", help="run only these probes (comma-separated names)")
     options = parser.parse_args()
-    executable = shutil.which("ftrack-like", path=os.path.dirname(sys.executable)) or shutil.which("ftrack-like")
-    if executable is None:
-        print("ftrack-like is not installed: pip install -e '.[server]'", file=sys.stderr)
-        return 1
+    executable = ftrack_like()
     spread = options.workers * 4  # requests on new connections, so that each worker gets some
     results: list[Result] = []
     began = time.perf_counter()

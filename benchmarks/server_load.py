@@ -28,7 +28,6 @@ import concurrent.futures
 import json
 import os
 import pathlib
-import shutil
 import statistics
 import sys
 import threading
@@ -38,7 +37,7 @@ from typing import Any
 from ftrack_like_api import Session
 from ftrack_like_api.server import Backend
 from ftrack_like_api.transport.http import HttpTransport
-from scratch import scratch_database, served_process
+from scratch import ftrack_like, scratch_database, served_process
 
 REQUESTS = {
     "small": [{"action": "query", "expression": "select name from Status limit 1"}],
@@ -112,10 +111,7 @@ def main() -> int:
     options = parser.parse_args()
     if options.quick:
         options.databases, options.clients, options.requests, options.seconds = "sqlite", "1,8", "small", 2.0
-    executable = shutil.which("ftrack-like", path=os.path.dirname(sys.executable)) or shutil.which("ftrack-like")
-    if executable is None:
-        print("ftrack-like is not installed: pip install -e '.[server]'", file=sys.stderr)
-        return 1
+    executable = ftrack_like()
     builds: dict[str, dict[str, str] | None] = {"this": None}
     if options.compare is not None:
         source = options.compare.resolve()

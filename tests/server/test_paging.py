@@ -246,3 +246,44 @@ def test_a_session_listing_pages_by_key_over_each_transport(project, database, s
     assert "after" not in queries[0] and all("after" in op for op in queries[1:])
     assert all("offset" in op["expression"] for op in queries[1:])  # ftrack's offset still goes along
     inner.close()
+
+
+def test_kept_statements_after_cursors_of_each_null_pattern_answer_their_own_page(call, project):
+    """A statement after a cursor is kept by which of its values are NULL: cursors of each
+    pattern, asked in turn and again, each get the rows the whole listing has after them."""
+    expression = (
+        f"select name, description, start_date from Task where project_id is {project} order by description, start_date"
+    )
+    whole = query(call, expression)["data"]
+    cursors = {}  # by which values are NULL: the cursor of the first row so, and how many rows it leaves behind
+    for n, row in enumerate(whole[:-1]):
+        pattern = (row["description"] is None, row["start_date"] is None)
+        if pattern not in cursors:  # the cursor a page ending on this row gives
+            cursors[pattern] = (query(call, f"{expression} offset {n} limit 1")["metadata"]["next"]["after"], n + 1)
+    whole = [r["id"] for r in whole]
+    assert len(cursors) == 4, cursors.keys()  # each of NULL / not NULL, for both keys
+    for _ in range(2):
+        for after, seen in cursors.values():
+            for size in (3, 50):
+                got = [r["id"] for r in query(call, f"{expression} limit {size}", after)["data"]]
+                assert got == whole[seen : seen + size]
+        # Another query of the shape (another project's value): none of this project's rows.
+        other = expression.replace(project, str(uuid.uuid4()))
+        assert query(call, f"{other} limit 5", after)["data"] == []
+
+
+@pytest.mark.parametrize("order, position, value", [
+    ("bid", 0, float("nan")),
+    ("bid", 0, float("inf")),
+    ("bid", 0, 10**400),
+    ("start_date", 0, {"t": "2024-05-01T10:00:00+05:00"}),
+    ("start_date", 0, {"d": "2024-05-01"}),
+])  # fmt: skip
+def test_a_forged_sort_value_is_a_clear_400_not_a_wrong_page(call, project, order, position, value):
+    expression = f"select name from Task where project_id is {project} order by {order} limit 5"
+    good = query(call, expression)["metadata"]["next"]["after"]
+    signature, values = json.loads(base64.urlsafe_b64decode(good + "=" * (-len(good) % 4)))
+    values[position] = value
+    forged = base64.urlsafe_b64encode(json.dumps([signature, values]).encode()).decode()
+    error = call.error({"action": "query", "expression": expression, "after": forged})
+    assert error["error_code"] == "invalid_query" and "not a cursor this server gave" in error["content"], error

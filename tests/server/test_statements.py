@@ -6,6 +6,8 @@ engine, builds with the reader's statement cache; on both databases.
 """
 
 import contextlib
+import datetime
+import time
 import uuid
 
 import pytest
@@ -147,3 +149,75 @@ def test_a_slot_stands_for_a_value_only():
     assert isinstance(query.where, ast.Comparison) and query.where.value == ast.Parameter("__v0")
     assert shape("Task where id is :__v0")[1] == ()  # a caller's own parameter is no slot
     assert uuid.UUID(ID)
+
+
+# --- pages by key: a cursor's values are bound to statements kept by shape ------------------------
+
+
+def page(call, expression, after=None):
+    operation = {"action": "query", "expression": expression}
+    if after is not None:
+        operation["after"] = after
+    answer = call(operation)[0]
+    return [row["name"] for row in answer["data"]], answer["metadata"]["next"].get("after")
+
+
+def test_a_cursor_page_kept_for_one_users_projects_never_serves_another(backend, call, call_as, studio):
+    text = 'select name from Task where name like "{}%" and parent.name like "%_sh010" order by name limit 1'
+    first, after = page(call, text.format(""))
+    assert first == ["far_anim"]
+    assert page(call, text.format(""), after)[0] == ["far_comp"]  # the statement after a cursor, for every project
+    built = backend.reader.statements.builds
+    free = call_as("shapes_free")  # sees shapes_near only
+    assert page(free, text.format(""), after)[0] == ["near_anim"]
+    assert backend.reader.statements.builds == built + 1  # its scope's own statement
+    for round_ in range(2):  # the second time round, every statement is kept already
+        assert page(free, text.format("near_c"), after)[0] == ["near_comp"]  # the same shape, another value
+        assert page(free, text.format("far"), after)[0] == []
+        assert page(call, text.format("near"), after)[0] == ["near_anim"]  # and back: the first scope's
+        assert page(call, text.format(""), after)[0] == ["far_comp"]
+        assert page(free, text.format(""), after)[0] == ["near_anim"]
+        if round_:
+            assert backend.reader.statements.builds == built
+        built = backend.reader.statements.builds
+
+
+def test_a_kept_cursor_statement_takes_each_requests_limit_and_values(backend, call, studio):
+    text = 'select name from Task where name like "{}" order by name desc limit {}'
+    names_, after = page(call, text.format("%_%", 1))
+    assert names_ == ["near_comp"]
+    assert page(call, text.format("%_%", 2), after)[0] == ["near_anim", "far_light"]
+    assert page(call, text.format("%_%", 3), after)[0] == ["near_anim", "far_light", "far_comp"]
+    assert page(call, text.format("near%", 2), after)[0] == ["near_anim"]  # a short page: the NULL names' segment too
+    built = backend.reader.statements.builds
+    assert page(call, text.format("%_%", 2), after)[0] == ["near_anim", "far_light"]  # each limit its own statement
+    assert page(call, text.format("far%", 2), after)[0] == ["far_light", "far_comp"]  # another value: its rows
+    assert page(call, text.format("near%", 2), after)[0] == ["near_anim"]
+    assert page(call, text.format("%_%", 3), after)[0] == ["near_anim", "far_light", "far_comp"]
+    assert backend.reader.statements.builds == built
+
+
+def test_is_open_after_a_cursor_compares_with_the_time_of_each_request(backend, call, studio):
+    project = studio["near"]["project"]
+
+    def session(name, end):
+        return call.create("ReviewSession", name=name, project_id=project,
+                           end_date={"__type__": "datetime", "value": end})["id"]  # fmt: skip
+
+    session("open_a", "2999-01-01T00:00:00+00:00")
+    session("open_b", "2999-01-01T00:00:00+00:00")
+    closing = session("open_c", "2999-01-01T00:00:00+00:00")
+    text = f'select name, is_open from ReviewSession where project_id is {project} and name like "open_%" order by name limit 1'
+    after = call({"action": "query", "expression": text})[0]["metadata"]["next"]["after"]
+    second = call({"action": "query", "expression": text, "after": after})[0]  # builds the statement after a cursor
+    assert [(r["name"], r["is_open"]) for r in second["data"]] == [("open_b", True)]
+    last = {"action": "query", "expression": text, "after": second["metadata"]["next"]["after"]}
+    assert [r["is_open"] for r in call(last)[0]["data"]] == [True]
+    built = backend.reader.statements.builds
+    # It ends now: later than when the statement was built, so a time kept with it would still say open.
+    time.sleep(0.01)
+    ended = datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(milliseconds=1)
+    call({"action": "update", "entity_type": "ReviewSession", "entity_key": [closing],
+          "entity_data": {"end_date": {"__type__": "datetime", "value": ended.isoformat()}}})  # fmt: skip
+    assert [(r["name"], r["is_open"]) for r in call(last)[0]["data"]] == [("open_c", False)]
+    assert backend.reader.statements.builds == built

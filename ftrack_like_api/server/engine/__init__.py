@@ -6,7 +6,10 @@ operations; data rules — integrity, permissions, idempotency — live here and
 
 - ``backend.py`` executes a batch; ``batch.py`` is what one batch knows while it runs
 - ``compiler.py`` turns the query AST into SQL; ``reader.py`` answers queries with it,
-  ``computed.py`` and ``custom_attributes.py`` the attributes that are not plain columns
+  keeping statements by shape (``statements.py``) and paging by key (``paging.py``);
+  ``loading.py`` loads the references and collections a projection names,
+  ``encoding.py`` writes rows as entities; ``computed.py`` and ``custom_attributes.py``
+  the attributes that are not plain columns
 - ``writer.py`` creates, updates and deletes; ``fills.py`` the values the server fills;
   ``integrity.py`` the tree's rules, checked once the batch is applied
 - ``storage.py`` the tables and their upgrades, ``dialects.py`` SQLite and PostgreSQL,

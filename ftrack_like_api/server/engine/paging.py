@@ -26,6 +26,7 @@ import dataclasses
 import datetime
 import hashlib
 import json
+import sys
 from typing import Any, Sequence
 
 import sqlalchemy as sa
@@ -152,17 +153,24 @@ def _row(columns: Sequence[sa.ColumnElement[Any]]) -> sa.ColumnElement[Any]:
     return columns[0] if len(columns) == 1 else sa.tuple_(*columns)
 
 
+_LARGEST = sys.float_info.max
+
+
 def _fits(value: Any, kind: sa.types.TypeEngine[Any]) -> bool:
     try:
         expected = kind.python_type
     except NotImplementedError:
         return True
-    if expected is float:
-        return isinstance(value, (int, float)) and not isinstance(value, bool)
-    if expected is int:
-        return isinstance(value, int) and not isinstance(value, bool)
+    if isinstance(value, bool):
+        return expected is bool
+    if expected is float:  # finite, and as a float: NaN would compare with nothing, a huge int not bind
+        return isinstance(value, (int, float)) and abs(value) <= _LARGEST and value == value
+    if expected is int:  # what the database counts in (64 bits)
+        return isinstance(value, int) and -(2**63) <= value < 2**63
     if expected is datetime.date:
         return isinstance(value, datetime.date) and not isinstance(value, datetime.datetime)
+    if expected is datetime.datetime:  # the columns hold naive UTC, and so do the cursors made of them
+        return isinstance(value, datetime.datetime) and value.tzinfo is None
     return isinstance(value, expected)
 
 

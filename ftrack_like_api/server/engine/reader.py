@@ -1,12 +1,11 @@
 """Run a ``query`` action: rows in the wire format, nested projections included.
 
-The main query selects the rows of the queried type. Each reference or collection
-named by a projection (``status.name``, ``assignments.resource.username``) is then
-loaded with one more query per level, for all rows at once, keyed on the join
-columns: 5,000 tasks with ``status.name`` cost two queries, not 5,001, and no row
-is multiplied by a join. Each entity is encoded in full the first time it appears
-in an answer; later appearances are references (type and primary key) and any new
-attributes merge into the first.
+The main query selects the rows of the queried type (a page of them: by ``offset``, or
+after a cursor, :mod:`.paging`). Each reference or collection named by a projection is
+then loaded with one more query per level, for all rows at once (:mod:`.loading`). Each
+entity is encoded in full the first time it appears in an answer; later appearances are
+references (type and primary key) and any new attributes merge into the first
+(:mod:`.encoding`).
 
 Statements are kept by query shape (:mod:`.statements`): a request of a shape seen
 before builds no SQL, it binds its values to the statement kept.
@@ -15,8 +14,7 @@ before builds no SQL, it binds its values to the statement kept.
 from __future__ import annotations
 
 import functools
-import operator
-from typing import Any, Callable, Iterable, Sequence
+from typing import Any, Callable, Iterable
 
 import sqlalchemy as sa
 
@@ -26,9 +24,12 @@ from ...schema import Attribute, EntityType, Kind
 from .compiler import Compiler
 from .computed import Computed
 from .custom_attributes import CustomAttributes
+from .encoding import Encoding, Registry, Tree
+from .encoding import rows as _rows
+from .loading import Loader
 from .paging import Keys
 from .statements import Prepared, StatementCache, shape
-from .values import CONVERTERS, to_wire
+from .values import to_wire
 
 __all__ = ["Reader"]
 
@@ -44,13 +45,6 @@ MAX_PAGE = 2**63 - 2
 AGGREGATES: dict[str, Callable[..., sa.ColumnElement[Any]]] = {
     "count": sa.func.count, "sum": sa.func.sum, "avg": sa.func.avg, "min": sa.func.min, "max": sa.func.max,
 }
-
-#: A row of a result (a tuple), and where its columns are.
-Row = Sequence[Any]
-Index = dict[str, int]
-
-#: A projection tree: attribute name → (attribute, the tree below it).
-Tree = dict[str, tuple[Attribute, "Tree"]]
 
 
 class Reader:
@@ -76,7 +70,8 @@ class Reader:
             for attribute in entity_type.attributes.values():
                 if attribute.computed:
                     self.computed.check(entity_type, attribute)
-        self._concrete: dict[str, tuple[tuple[str, ...], list[EntityType], dict[tuple[Any, ...], EntityType]]] = {}
+        self.encoding = Encoding(self.schema, self.computed)
+        self.loader = Loader(compiler, self.encoding, self.computed, self.custom, self.statements)
 
     def query(self, connection: sa.Connection, text: str, after: str | None = None) -> dict[str, Any]:
         """The answer to ``text``; with ``after`` (a cursor from ``metadata.next.after``), its page after that row.
@@ -186,7 +181,7 @@ class Reader:
                 where = [self.compiler.type_filter(entity_type, table), self.compiler.visible(entity_type, table)]
                 if query.where is not None:
                     where.append(self.compiler.condition(entity_type, table, query.where, text))
-                columns = [*self._columns(entity_type, table, tree), *own.labelled()]
+                columns = [*self.encoding.columns(entity_type, table, tree), *own.labelled()]
                 statement = sa.select(*columns).where(*[w for w in where if w is not None])
                 if query.order_by or query.offset or query.limit is not None or segment is not None:
                     # Pages must not overlap or skip: the key settles ties. A full read needs no sort.
@@ -219,14 +214,14 @@ class Reader:
         more = limit is not None and len(rows) > limit
         rows = rows[:limit] if limit is not None else rows
         cursor = keys.cursor(rows[-1], index) if more and rows else None
-        registry: dict[tuple[Any, ...], dict[str, Any]] = {}
+        registry: Registry = {}
         data, parents = [], []
-        encode = self.encoder(entity_type, tree, registry, index)
+        encode = self.encoding.encoder(entity_type, tree, registry, index)
         for row in rows:
             canonical, written = encode(row)
             data.append(written)
             parents.append((canonical, row))
-        self._load(connection, entity_type, parents, index, tree, registry, text)
+        self.loader.load(connection, entity_type, parents, index, tree, registry, text)
         return data, more, cursor
 
     def _tree(self, entity_type: EntityType, paths: Iterable[ast.Path], text: str) -> Tree:
@@ -246,279 +241,6 @@ class Reader:
                 if attribute.kind is not Kind.SCALAR:
                     current = self.compiler.target(attribute)
         return tree
-
-    def _columns(self, entity_type: EntityType, table: sa.FromClause, tree: Tree) -> list[sa.ColumnElement[Any]]:
-        names = dict.fromkeys(entity_type.primary_key)
-        for member in self.schema.subtypes(entity_type.name):
-            names.update(dict.fromkeys(self._system(member)))
-            names.update(dict.fromkeys(member.classifier))
-        computed = []
-        for name, (attribute, _) in tree.items():
-            if attribute.computed:
-                if self.computed.is_column(attribute):
-                    computed.append(self.computed.column(entity_type, table, attribute))
-            elif attribute.kind is Kind.SCALAR:
-                names[name] = None
-            elif attribute.kind is Kind.REFERENCE:
-                names.update(dict.fromkeys(attribute.via))
-        return [table.c[name] for name in names] + computed
-
-    def _system(self, entity_type: EntityType) -> list[str]:
-        return [
-            name for name in entity_type.system_projections
-            if (a := entity_type.attributes.get(name)) is not None and a.kind is Kind.SCALAR and not a.hidden
-        ]  # fmt: skip
-
-    def _family(self, entity_type: EntityType) -> tuple[tuple[str, ...], list[EntityType], dict[Any, EntityType]]:
-        known = self._concrete.get(entity_type.name)
-        if known is None:
-            family = list(self.schema.subtypes(entity_type.name))
-            columns = tuple(sorted({c for t in family for c in t.classifier}))
-            family.sort(key=lambda t: (len(t.classifier), not t.abstract), reverse=True)
-            known = self._concrete[entity_type.name] = (columns, family, {})
-        return known
-
-    def encoder(
-        self, entity_type: EntityType, tree: Tree, registry: dict[tuple[Any, ...], dict[str, Any]], index: Index
-    ) -> Callable[[Row], tuple[dict[str, Any], dict[str, Any]]]:
-        """A function from a row (a tuple; ``index`` maps column names to positions) to
-        (the entity's one full encoding, what to write at this place).
-
-        The first time an entity appears in an answer it is written in full; after that,
-        as a reference, and attributes asked for at the later place merge into the first.
-        Everything that does not depend on the row is worked out here, once.
-        """
-        columns, _, by_values = self._family(entity_type)
-        classifier_of = operator.itemgetter(*(index[c] for c in columns)) if columns else (lambda row: None)
-        scalars = tuple(
-            name for name, (a, _) in tree.items()
-            if a.kind is Kind.SCALAR and (not a.computed or self.computed.is_column(a))
-        )  # fmt: skip
-        plans: dict[Any, tuple[Any, ...]] = {}  # by the classifier's values
-        references: dict[tuple[Any, ...], dict[str, Any]] = {}
-        merged: set[tuple[Any, ...]] = set()
-
-        def plan_for(values: Any, row: Row) -> tuple[Any, ...]:
-            concrete = by_values.get(values)
-            if concrete is None:
-                named = {column: row[index[column]] for column in columns}
-                concrete = by_values[values] = self.schema.concrete(entity_type.name, named)
-            names = dict.fromkeys([*self._system(concrete), *(n for n in scalars if n in concrete.attributes)])
-            fields = tuple((name, CONVERTERS.get(concrete.attributes[name].type or ""), index[name]) for name in names)
-            plain = tuple(name for name, convert, _ in fields if convert is None)
-            converted = tuple(field for field in fields if field[1] is not None)
-            keys = concrete.primary_key
-            # An entity is made in one go: its type, its key, then the values written as they are.
-            head = ("__entity_type__", *keys, *plain)
-            values_of = _getter([index[name] for name in (*keys, *plain)])
-            return concrete.name, concrete.table, keys, len(keys), fields, head, values_of, converted
-
-        def encode(row: Row) -> tuple[dict[str, Any], dict[str, Any]]:
-            values = classifier_of(row)
-            plan = plans.get(values)
-            if plan is None:
-                plan = plans[values] = plan_for(values, row)
-            name, table, keys, width, fields, head, values_of, converted = plan
-            found = values_of(row)
-            key = found[0] if width == 1 else found[:width]
-            identity = (table, key)
-            first = registry.get(identity)
-            if first is not None:
-                if identity not in merged:  # attributes asked for here go into the first encoding, once
-                    for field, convert, position in fields:
-                        if field not in first:
-                            value = row[position]
-                            first[field] = convert(value) if convert is not None and value is not None else value
-                    merged.add(identity)
-                reference = references.get(identity)
-                if reference is None:
-                    reference = {"__entity_type__": name, **({keys[0]: key} if width == 1 else dict(zip(keys, key)))}
-                    references[identity] = reference
-                return first, reference
-            encoded = dict(zip(head, (name, *found)))
-            for field, convert, position in converted:
-                value = row[position]
-                encoded[field] = convert(value) if value is not None else None
-            registry[identity] = encoded
-            return encoded, encoded
-
-        return encode
-
-    def _load(
-        self,
-        connection: sa.Connection,
-        entity_type: EntityType,
-        parents: list[tuple[dict[str, Any], Row]],
-        index: Index,
-        tree: Tree,
-        registry: dict[tuple[Any, ...], dict[str, Any]],
-        text: str,
-    ) -> None:
-        """Fill the reference and collection projections of ``parents``, one query per attribute."""
-        for attribute, _ in tree.values():
-            if attribute.computed and not self.computed.is_column(attribute) and parents:
-                key = index[entity_type.primary_key[0]]
-                self.computed.fill(connection, entity_type, attribute, [(c, row[key]) for c, row in parents])
-        for name, (attribute, subtree) in tree.items():
-            if attribute.kind is Kind.SCALAR or not parents:
-                continue
-            target = self.compiler.target(attribute)
-            if attribute.kind is Kind.MAPPED:
-                subtree = {**{n: (target.attributes[n], {}) for n in (attribute.key, attribute.value)}, **subtree}
-            table = self.storage.table(target)
-            children: dict[int, tuple[dict[str, Any], Row]] = {}
-            # Through a polymorphic type, a subtype's meaning of the name (TypedContext.status beside
-            # Project.status): the rows of other subtypes do not get it.
-            owners = parents
-            if name not in entity_type.attributes:
-                means: dict[str, bool] = {}  # per concrete type: whether its `name` is this attribute
-                for concrete in {c["__entity_type__"] for c, _ in parents}:
-                    means[concrete] = self.schema[concrete].attributes.get(name) == attribute
-                owners = [(c, row) for c, row in parents if means[c["__entity_type__"]]]
-            if attribute.kind is Kind.REFERENCE:
-                via = index[attribute.via[0]]
-                wanted = {row[via] for _, row in owners} - {None}
-                if not wanted:  # every one is null (a project's parent): nothing to fetch, nor to go on from
-                    for canonical, _ in owners:
-                        canonical[name] = None
-                    continue
-                found_index, hits = self._fetch(connection, target, table, subtree, wanted)
-                encode = self.encoder(target, subtree, registry, found_index)
-                key_position = found_index[target.primary_key[0]]
-                found = {hit[key_position]: hit for hit in hits}
-                repeats: dict[Any, dict[str, Any] | None] = {}
-                for canonical, row in owners:
-                    key = row[via]
-                    if key in repeats:  # many rows, few targets: write the reference, skip the work
-                        canonical[name] = repeats[key]
-                        continue
-                    hit = found.get(key)
-                    if hit is None:
-                        canonical[name] = repeats[key] = None
-                        continue
-                    child, written = encode(hit)
-                    canonical[name] = written
-                    repeats[key] = encode(hit)[1]
-                    children[id(child)] = (child, hit)
-            else:
-                parent_key = index[entity_type.primary_key[0]]
-                keys = {row[parent_key] for _, row in owners}
-                grouped: dict[Any, list[Row]] = {}
-                columns = self._columns(target, table, subtree)
-                found_index, hits = self._fetch_members(connection, entity_type, attribute, target, table, columns, keys)
-                encode = self.encoder(target, subtree, registry, found_index)
-                owner = found_index.get("__parent__", 0)  # absent only when nothing was fetched
-                for hit in hits:
-                    grouped.setdefault(hit[owner], []).append(hit)
-                if attribute.kind is Kind.MAPPED and self.custom.holds(target):
-                    self._add_unstored_values(connection, target, owners, index, parent_key, found_index, grouped)
-                for canonical, row in owners:
-                    items = []
-                    for hit in grouped.get(row[parent_key], ()):
-                        child, written = encode(hit)
-                        items.append(written)
-                        children[id(child)] = (child, hit)
-                    canonical[name] = items
-            self._load(connection, target, list(children.values()), found_index, subtree, registry, text)
-
-    def _add_unstored_values(
-        self,
-        connection: sa.Connection,
-        target: EntityType,
-        parents: list[tuple[dict[str, Any], Row]],
-        index: Index,
-        owner_key: int,
-        found_index: Index,
-        grouped: dict[Any, list[Row]],
-    ) -> None:
-        """Add to ``grouped`` the custom attributes each owner has but no stored value for."""
-        object_type = index.get("object_type_id")
-        project = index.get("project_id")
-        configuration = found_index["configuration_id"]
-        owners = []
-        for canonical, row in parents:
-            concrete = self.schema[canonical["__entity_type__"]]
-            key = row[owner_key]
-            project_id = row[project] if project is not None else (key if concrete.name == "Project" else None)
-            owners.append((concrete, key, row[object_type] if object_type is not None else None, project_id))
-        stored = {key: {hit[configuration] for hit in hits} for key, hits in grouped.items()}
-        width = len(found_index)
-        for key, values in self.custom.missing(connection, owners, stored).items():
-            for value in values:
-                row = [None] * width
-                for column, item in {**target.classifier, **value, "__parent__": key}.items():
-                    if column in found_index:
-                        row[found_index[column]] = item
-                grouped.setdefault(key, []).append(tuple(row))
-
-    def _fetch(
-        self, connection: sa.Connection, target: EntityType, table: sa.FromClause, tree: Tree, wanted: set[Any]
-    ) -> tuple[Index, list[Row]]:
-        """The rows of ``target`` whose key is one of ``wanted``, with the columns of the projections ``tree``."""
-        if not wanted:
-            return {}, []
-        ordered = sorted(wanted, key=str)
-        key = table.c[target.primary_key[0]]
-        if len(ordered) > self.storage.dialect.long_in_list:  # the keys go as one parameter: a statement of their own
-            return _rows(connection.execute(self._fetching(target, table, tree, self.storage.dialect.in_values(key, ordered))))
-        shape = ("fetch", target.name, tuple(tree), self.compiler.scope())
-        prepared = self.statements.get(shape)
-        if prepared is None:
-            statement = self._fetching(target, table, tree, key.in_(sa.bindparam("__wanted", expanding=True)))
-            prepared = Prepared((), (), 0, {frozenset(): statement})
-            self.statements.put(shape, prepared)
-        parameters = prepared.parameters((), "", self.compiler.coerce)
-        parameters["__wanted"] = ordered
-        return _rows(connection.execute(prepared.statements[frozenset()], parameters))
-
-    def _fetching(self, target: EntityType, table: sa.FromClause, tree: Tree, keys: sa.ColumnElement[bool]) -> sa.Select[Any]:
-        """The select of ``target``'s rows for the projections ``tree`` where ``keys`` holds (and the user may see them)."""
-        where = [keys]
-        for condition in (self.compiler.type_filter(target, table), self.compiler.visible(target, table)):
-            if condition is not None:
-                where.append(condition)
-        return sa.select(*self._columns(target, table, tree)).where(*where)
-
-    def _fetch_members(
-        self,
-        connection: sa.Connection,
-        owner: EntityType,
-        attribute: Attribute,
-        target: EntityType,
-        table: sa.Table,
-        columns: list[sa.ColumnElement[Any]],
-        keys: set[Any],
-    ) -> tuple[Index, list[Row]]:
-        ordered = sorted(keys - {None}, key=str)
-        if not ordered:
-            return {}, []
-        dialect = self.storage.dialect
-        where = [table.c[column] == value for column, value in attribute.where.items()]
-        for condition in (self.compiler.type_filter(target, table), self.compiler.visible(target, table)):
-            if condition is not None:
-                where.append(condition)
-        if attribute.recursive is not None:
-            chain = self.compiler.chains(owner, attribute, ordered)
-            source = chain.join(table, table.c[target.primary_key[0]] == chain.c.id)
-            statement = sa.select(*columns, chain.c.root.label("__parent__")).select_from(source).where(*where)
-            # Ancestors read from the top down, as a path does; descendants level by level.
-            depth = chain.c.depth.desc() if attribute.direction == "up" else chain.c.depth.asc()
-            return _rows(connection.execute(statement.order_by(depth, *(table.c[k] for k in target.primary_key))))
-        order = [table.c[k] for k in target.primary_key]
-        if attribute.through is not None:
-            link = self.storage.table(self.schema[attribute.through.type]).alias()
-            parent = link.c[attribute.through.local]
-            source = table.join(link, link.c[attribute.through.remote] == table.c[target.primary_key[0]])
-            statement = sa.select(*columns, parent.label("__parent__")).select_from(source)
-            where.append(dialect.in_values(parent, ordered))
-            if "sort" in link.c:  # a workflow's statuses, a schema's types: in the order the link gives
-                order.insert(0, link.c.sort)
-        else:
-            parent = table.c[attribute.via[0]]
-            statement = sa.select(*columns, parent.label("__parent__"))
-            where.append(dialect.in_values(parent, ordered))
-        statement = statement.where(*where).order_by(*order)
-        return _rows(connection.execute(statement))
 
     # --- grouped rows -----------------------------------------------------------------------
 
@@ -606,22 +328,6 @@ def _out_of_bounds(query: ast.Query) -> str | None:
         if isinstance(node, ast.Path) and len(node.segments) > MAX_PATH:
             return f"The path {'.'.join(node.segments[:3])}… has {len(node.segments)} steps; at most {MAX_PATH}"
     return None
-
-
-def _rows(result: sa.CursorResult[Any]) -> tuple[Index, list[Row]]:
-    """Every row of a result, and where each column is in a row."""
-    index = {name: position for position, name in enumerate(result.keys())}
-    return index, result.fetchall()  # type: ignore[return-value]
-
-
-def _getter(positions: list[int]) -> Callable[[Row], tuple[Any, ...]]:
-    """A function giving the values at ``positions`` of a row, as a tuple however many there are."""
-    if len(positions) > 1:
-        return operator.itemgetter(*positions)  # type: ignore[return-value]
-    if positions:
-        position = positions[0]
-        return lambda row: (row[position],)
-    return lambda row: ()
 
 
 def _page(statement: sa.Select[Any], query: ast.Query) -> tuple[sa.Select[Any], int | None]:
