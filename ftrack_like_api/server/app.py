@@ -43,6 +43,7 @@ from starlette.routing import Route
 from .engine.backend import Backend
 from .events.lifespan import events_running
 from .events.retention import RETAINED
+from .events.tail import Tail
 from .gate import WAIT, DatabaseGate, pool_capacity
 from .protocols.ftrack.hub import HEARTBEAT, TIMEOUT, EventHub
 from .protocols.ftrack import FtrackApi
@@ -78,9 +79,10 @@ def create_app(
     """
     gate = DatabaseGate(concurrency if concurrency is not None else pool_capacity(backend.engine), wait)
     ftrack = FtrackApi(backend, gate, max_body, max_operations, idempotency_wait)
-    events = EventEndpoints(backend, gate)
+    tail = Tail(backend.events, gate)  # the newest events, read once for the worker's streams and sockets
+    events = EventEndpoints(backend, gate, tail=tail)
     probe = _Probe(backend)
-    hub = EventHub(backend, gate, heartbeat, heartbeat_timeout)
+    hub = EventHub(backend, gate, heartbeat, heartbeat_timeout, tail=tail)
 
     async def health(request: Request) -> Response:
         return JSONResponse({"status": "alive"})

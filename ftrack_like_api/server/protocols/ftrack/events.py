@@ -38,11 +38,12 @@ from ....exceptions import ExpressionError, ValidationError
 from ...auth.throttle import Refusal
 from ...engine.backend import Backend
 from ...events.listeners import MAX_NAME, Listeners
+from ...events.log import StoredEvent
+from ...events.tail import Tail
 from ...gate import DatabaseGate
 from .answers import failure_answer, refused
 from .api import _address, _authenticate
 from .body import read_body
-from .recent import RecentEvents
 
 __all__ = ["EventEndpoints"]
 
@@ -72,11 +73,12 @@ class _Bad(Exception):
 class EventEndpoints:
     """The ``/events`` endpoints over one backend (see the module's text)."""
 
-    def __init__(self, backend: Backend, database: DatabaseGate, heartbeat: float = 5.0) -> None:
+    def __init__(self, backend: Backend, database: DatabaseGate, heartbeat: float = 5.0,
+                 tail: Tail | None = None) -> None:  # fmt: skip
         self.backend, self.database, self.heartbeat = backend, database, heartbeat
         self.listeners = Listeners(backend.engine, backend.storage.events)
-        #: The newest events, read once for every stream of this worker.
-        self.recent = RecentEvents(backend.events)
+        #: The newest events, read (and encoded) once for every stream of this worker.
+        self.tail = tail or Tail(backend.events, database)
 
     def routes(self) -> list[Route]:
         return [
@@ -143,10 +145,10 @@ class EventEndpoints:
         yield _line({"heartbeat": position})
         beat, beats = time.monotonic(), 0
         while True:
-            read, position, more = await self.database(self.recent.read, position, READ, principal)
-            wanted = [wire for wire in (event.to_wire() for event in read) if _wanted(wire, subscriptions)]
+            read, position, more = await self.tail.read(position, principal, limit=READ)
+            wanted = [line for wire, line in (entry.form(_encoded) for entry in read) if _wanted(wire, subscriptions)]
             if wanted:
-                yield b"".join(_line(wire) for wire in wanted)
+                yield b"".join(wanted)
                 beat = time.monotonic()
             if more:
                 continue
@@ -247,6 +249,12 @@ class EventEndpoints:
             return JSONResponse({"exception": "NotFoundError", "content": f"{name!r} has no parked event {seq}",
                                  "error_code": "not_found"}, status_code=404)  # fmt: skip
         return JSONResponse({"cursor": name, "seq": seq})
+
+
+def _encoded(event: StoredEvent) -> tuple[dict[str, Any], bytes]:
+    """An event as the streams match it and send it: made once for every stream (see :class:`Tail`)."""
+    wire = event.to_wire()
+    return wire, _line(wire)
 
 
 def _line(value: Mapping[str, Any]) -> bytes:

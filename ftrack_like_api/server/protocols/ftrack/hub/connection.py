@@ -7,8 +7,9 @@ Three tasks per connection, ended together:
   a subscription that does not parse says where), and events to publish (into the log
   through :meth:`Backend.publish`, acknowledged once stored);
 - the **feeder** follows the log from where the connection opened: it waits on the
-  broker, takes what came after its own cursor from the worker's :class:`~.tail.Tail`
-  (one read of the log for every socket) and sends the events its user may read and a
+  broker, takes what came after its own cursor from the worker's
+  :class:`~ftrack_like_api.server.events.tail.Tail` (one read of the log for every socket,
+  only what its user may read) and sends the events a
   subscriber wants. A slow client holds only its own feeder back; it catches up from the log;
 - the **heartbeat** sends ``2::`` every ``heartbeat`` seconds, closes the connection when the
   client has said nothing for ``timeout`` seconds, and asks again whether the credentials
@@ -38,7 +39,7 @@ from ..answers import log_failure
 from .packets import MAX_PACKET, NAMESPACE, Kind, Packet, PacketError, acknowledgement, decode, encode, event_of
 from .sessions import Visitor
 from .subscribers import Subscribers, SubscriberError
-from .tail import visible
+from .outgoing import outgoing
 
 if TYPE_CHECKING:
     from ....auth.permissions import Principal
@@ -217,16 +218,17 @@ class Connection:
                 self.cursor = latest  # nobody listens yet: nothing to read
                 continue
             try:
-                found, through = await self.hub.tail.read(self.cursor, latest, self.principal,
-                                                          sorted(topics) if topics is not None else None)  # fmt: skip
+                found, through, _ = await self.hub.tail.read(self.cursor, self.principal, latest,
+                                                             sorted(topics) if topics is not None else None)  # fmt: skip
             except Busy:
                 await anyio.sleep(0.1)  # the database is busy: the log keeps what is to send
                 continue
-            for going in found:
-                if visible(going.stored, self.principal) and self.subscribers.wants(going.wire):
+            for entry in found:
+                going = entry.form(outgoing)
+                if self.subscribers.wants(going.wire):
                     await self.send(going.packet)
                     self.sent += 1
-                self.cursor = going.stored.seq
+                self.cursor = entry.seq
             self.cursor = max(self.cursor, through)
 
     # --- heartbeat ------------------------------------------------------------------------------
