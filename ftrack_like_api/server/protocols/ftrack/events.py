@@ -33,7 +33,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-from ....event.expression import Expression, match, parse
+from ....event.expression import Expression, parse, wanted
 from ....exceptions import ExpressionError, ValidationError
 from ...auth.throttle import Refusal
 from ...engine.backend import Backend
@@ -146,9 +146,9 @@ class EventEndpoints:
         beat, beats = time.monotonic(), 0
         while True:
             read, position, more = await self.tail.read(position, principal, limit=READ)
-            wanted = [line for wire, line in (entry.form(_encoded) for entry in read) if _wanted(wire, subscriptions)]
-            if wanted:
-                yield b"".join(wanted)
+            lines = [line for wire, line in (entry.form(_encoded) for entry in read) if wanted(wire, subscriptions)]
+            if lines:
+                yield b"".join(lines)
                 beat = time.monotonic()
             if more:
                 continue
@@ -259,16 +259,6 @@ def _encoded(event: StoredEvent) -> tuple[dict[str, Any], bytes]:
 
 def _line(value: Mapping[str, Any]) -> bytes:
     return (json.dumps(value, separators=(",", ":")) + "\n").encode()
-
-
-def _wanted(event: Mapping[str, Any], subscriptions: list[tuple[Expression, Mapping[str, Any]]]) -> bool:
-    target = event.get("target") or ""
-    try:
-        aimed = parse(target) if target else None
-    except ExpressionError:
-        return False  # a target that names nobody
-    return any(match(expression, event) and (aimed is None or match(aimed, subscriber))
-               for expression, subscriber in subscriptions)  # fmt: skip
 
 
 def _subscriptions(expressions: list[str], subscribers: list[str]) -> list[tuple[Expression, Mapping[str, Any]]]:
