@@ -13,7 +13,9 @@
 - ``POST /events`` — a JSON list of events (ftrack's shape) to publish, in one transaction;
   answers ``{"seq": [...]}``. An event whose id is in the log already is not appended
   again: its seq is answered (so sending again after a lost answer is safe). The source's
-  ``user`` is who the credentials say.
+  ``user`` is who the credentials say. A topic only the server publishes (``ftrack.update``,
+  ``ftrack.meta.*`` but replies) is refused, 403 ``PermissionError``
+  (:mod:`~ftrack_like_api.server.events.published`).
 - ``GET``/``PUT /events/cursors/<name>`` — a durable listener's cursor (``{"seq": n}``), per user.
 - ``GET /events/parked[/<name>]``, ``POST /events/parked/<name>`` (``{seq, event_id, error,
   attempts}``), ``DELETE /events/parked/<name>/<seq>`` — events a listener parked.
@@ -35,10 +37,12 @@ from starlette.routing import Route
 
 from ....event.expression import Expression, parse, wanted
 from ....exceptions import ExpressionError, ValidationError
+from ...auth.permissions import PermissionDenied
 from ...auth.throttle import Refusal
 from ...engine.backend import Backend
 from ...events.listeners import MAX_NAME, Listeners
 from ...events.log import StoredEvent
+from ...events.published import from_client
 from ...events.tail import Tail
 from ...gate import DatabaseGate
 from .answers import failure_answer, refused
@@ -107,6 +111,9 @@ class EventEndpoints:
                 return await handler(request, user_id, username)  # type: ignore[no-any-return]
             except _Bad as bad:
                 return JSONResponse(bad.answer, status_code=bad.status)
+            except PermissionDenied as denied:
+                return JSONResponse({"exception": "PermissionError", "content": str(denied),
+                                     "error_code": denied.code or "permission_denied"}, status_code=403)  # fmt: skip
             except ValidationError as invalid:
                 return JSONResponse({"exception": "ValidationError", "content": str(invalid),
                                      "error_code": invalid.code or "bad_request"}, status_code=400)  # fmt: skip
@@ -185,15 +192,7 @@ class EventEndpoints:
             raise _Bad("Send a list of events, each an object with a topic")
         if len(events) > MAX_EVENTS:
             raise _Bad(f"A request publishes at most {MAX_EVENTS} events", "too_large", 413)
-        for event in events:
-            source = event.get("source")
-            if source is not None and not isinstance(source, dict):
-                raise _Bad("An event's source is an object")
-            event["source"] = {**(source or {}), "user": {"username": username, "id": user_id}}
-            event["source"].pop("apiKey", None)
-            event["source"].pop("signedIn", None)
-            event["source"].update(request.state.how)
-            event.pop("project_id", None)  # a publisher does not file its events under a project
+        events = [from_client(event, user_id, username, request.state.how) for event in events]
         seqs = await self.database(self._append, events, user_id)
         return JSONResponse({"seq": seqs})
 

@@ -34,6 +34,8 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from .....event.expression import parse
 from .....exceptions import Error, ExpressionError
+from ....auth.permissions import PermissionDenied
+from ....events.published import from_client
 from ....gate import Busy
 from ..answers import log_failure
 from .packets import MAX_PACKET, NAMESPACE, Kind, Packet, PacketError, acknowledgement, decode, encode, event_of
@@ -187,12 +189,16 @@ class Connection:
 
     async def _publish(self, sent: dict[str, Any]) -> dict[str, Any]:
         """Store ``sent`` in the log as the connection's user: the answer its acknowledgement carries."""
-        source: dict[str, Any] = sent["source"] if isinstance(sent.get("source"), dict) else {}
-        # Who published is who the credentials say, whatever the event claims.
-        source = {**source, "user": {"id": self.visitor.user_id, "username": self.visitor.username}}
-        published = {**sent, "source": source}
+        try:
+            # Who published is who the credentials say, whatever the event claims; no reserved topic.
+            published = from_client(sent, self.visitor.user_id, self.visitor.username)
+        except PermissionDenied as denied:
+            log.warning("hub %s (%s) refused: %s", self.name, self.visitor.username, denied)
+            return {"success": False, "message": str(denied), "exception": "PermissionError",
+                    "error_code": denied.code}  # fmt: skip
+        except Error as error:
+            return {"success": False, "message": str(error)}
         published.setdefault("id", uuid.uuid4().hex)
-        published.pop("project_id", None)  # not ftrack's: the log files what a client publishes under no project
         target = published.get("target") or ""
         if not isinstance(target, str):
             return {"success": False, "message": "An event's target is an expression (text)"}
