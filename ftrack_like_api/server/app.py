@@ -45,7 +45,7 @@ from .events.lifespan import events_running
 from .events.retention import RETAINED
 from .events.tail import Tail
 from .gate import WAIT, DatabaseGate, pool_capacity
-from .protocols.ftrack.hub import HEARTBEAT, TIMEOUT, EventHub
+from .protocols.ftrack.hub import HEARTBEAT, MAX_MESSAGE, TIMEOUT, EventHub
 from .protocols.ftrack import FtrackApi
 from .protocols.ftrack.answers import log_failure
 from .protocols.ftrack.api import IDEMPOTENCY_WAIT
@@ -168,7 +168,7 @@ def serving(app: Any, host: str = "127.0.0.1") -> Iterator[str]:
 
     sock = listening_socket(host, 0)
     # Event streams never end by themselves: at shutdown they get 2 s, then are closed.
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on",
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on", ws_max_size=MAX_MESSAGE,
                                              timeout_graceful_shutdown=2))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()

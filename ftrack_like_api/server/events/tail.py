@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from ..auth.permissions import Principal
     from .log import EventLog, StoredEvent
 
-__all__ = ["KEEP", "LIMIT", "Entry", "Tail", "visible"]
+__all__ = ["Entry", "KEEP", "LIMIT", "Tail", "visible"]
 
 #: Newest events kept for the readers that keep up.
 KEEP = 5000

@@ -17,5 +17,6 @@ arrive too.
 from __future__ import annotations
 
 from .endpoint import HEARTBEAT, TIMEOUT, EventHub
+from .packets import MAX_MESSAGE
 
-__all__ = ["EventHub", "HEARTBEAT", "TIMEOUT"]
+__all__ = ["EventHub", "HEARTBEAT", "MAX_MESSAGE", "TIMEOUT"]
