@@ -295,6 +295,7 @@ def serve(options: argparse.Namespace) -> int:
     from uvicorn.supervisors import Multiprocess
 
     from .server.app import listening_socket
+    from .server.protocols.ftrack.hub import MAX_MESSAGE
 
     os.environ[DATABASE_VARIABLE] = options.database
     os.environ[TIMEOUT_VARIABLE] = str(options.timeout)
@@ -309,7 +310,7 @@ def serve(options: argparse.Namespace) -> int:
     config = uvicorn.Config("ftrack_like_api.cli:app_from_environment", factory=True, host=options.host,
                             port=options.port, workers=options.workers, log_level=options.log_level,
                             log_config=_log_config(options.log_level), access_log=False,
-                            timeout_graceful_shutdown=GRACE)  # fmt: skip
+                            timeout_graceful_shutdown=GRACE, ws_max_size=MAX_MESSAGE)  # fmt: skip
     try:
         # Our socket, not uvicorn's: one uvicorn binds for several workers leaves TCP_NODELAY
         # off, and each answer on a kept-alive connection would wait ~40 ms (see listening_socket).

@@ -4,8 +4,9 @@ It opens a studio database (a new SQLite file unless ``--database`` names one), 
 the HTTP server on 127.0.0.1 (an ephemeral port), gives ``admin`` an API key, and then,
 as a pipeline script would, through a ``Session`` over HTTP: builds a production — a
 project, sequences, shots, tasks, artists, assignments, versions, a note, metadata and
-a custom attribute — in one commit, tours it with queries, changes it, and shows that a
-commit with a mistake in it is refused whole and says where. Each step says what it does.
+a custom attribute — in one commit, tours it with queries, changes it (and a callback
+subscribed to ``ftrack.update`` hears of the change), and shows that a commit with a
+mistake in it is refused whole and says where. Each step says what it does.
 """
 
 from __future__ import annotations
@@ -140,6 +141,31 @@ def build_production(
     return {"project": project, "shots": made, "commits": commits, "creates": creates}
 
 
+def _listen(session: Session, entity_id: str) -> list[dict[str, Any]]:
+    """Subscribe to the ``ftrack.update`` events about ``entity_id``: the list they are put in."""
+    heard: list[dict[str, Any]] = []
+
+    def on_update(event: Any) -> None:
+        heard.extend(e for e in event["data"].get("entities", []) if e.get("entityId") == entity_id)
+
+    session.event_hub.subscribe("topic=ftrack.update", on_update)
+    session.event_hub.connect()
+    return heard
+
+
+def _heard(session: Session, heard: list[dict[str, Any]], timeout: float = 10.0) -> None:
+    """Run the event hub's callbacks until ``heard`` has something (at most ``timeout`` seconds); say what."""
+    deadline = time.monotonic() + timeout
+    while not heard and time.monotonic() < deadline:
+        session.event_hub.wait(0.05)
+    session.event_hub.disconnect()
+    if not heard:
+        print(f"  (no ftrack.update about it within {timeout:g} s)")
+    for entity in heard:
+        print(f"  a callback subscribed to ftrack.update heard: {entity['action']} {entity['entity_type']} "
+              f"{sorted(entity.get('changes', {}))}")  # fmt: skip
+
+
 def _selected(expression: str) -> dict[str, Any]:
     """The attribute tree a query selects: ``select name, parent.name`` → {name: {}, parent: {name: {}}}."""
     tree: dict[str, Any] = {}
@@ -225,10 +251,12 @@ def main(argv: Sequence[str] | None = None) -> int:
                 print(f"\nRead the status of {len(shots)} shots, never fetched: {len(calls) - 1} more round trip(s) "
                       f"for all of them -> {statuses}")  # fmt: skip
                 shot = made["shots"][0]
+                heard = _listen(session, shot["id"])
                 shot["custom_attributes"]["fps"] = 25
                 shot["description"] = "hero shot"
                 session.commit()
                 print(f"Changed {shot['name']}: fps {shot['custom_attributes']['fps']}, description {shot['description']!r}")
+                _heard(session, heard)
                 print("\nA commit with a mistake in it is refused whole, and says where:")
                 session.create("Shot", {"name": "sq010_sh999", "parent": shot["parent"]})
                 session.create("Task", {"name": "comp", "parent_id": "no-such-shot"})

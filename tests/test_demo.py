@@ -16,6 +16,7 @@ def test_the_demo_serves_builds_tours_and_refuses(capsys, database):
     assert "Task(name='light', parent=Shot(name='sq010_sh010'), assignments=[Appointment(resource=User(username='kit'))])" in out
     assert "more round trip(s) for all of them" in out
     assert "fps 25, description 'hero shot'" in out
+    assert "a callback subscribed to ftrack.update heard: update Shot ['description'" in out
     assert "missing_reference" in out or "no Context with that id" in out
     assert "after rollback: 0 shots named sq010_sh999, 0 changes pending" in out
 

@@ -24,13 +24,13 @@ import functools
 import operator
 import re
 import threading
-from typing import Any, Callable, Mapping, Union
+from typing import Any, Callable, Iterable, Mapping, Union
 
 import pyparsing as pp
 
 from ..exceptions import ExpressionError
 
-__all__ = ["And", "Condition", "Expression", "Not", "OPERATORS", "Or", "match", "parse", "render"]
+__all__ = ["And", "Condition", "Expression", "Not", "OPERATORS", "Or", "match", "parse", "render", "wanted"]
 
 OPERATORS: dict[str, Callable[[Any, Any], bool]] = {
     "=": operator.eq, "!=": operator.ne, "<=": operator.le, ">=": operator.ge, "<": operator.lt, ">": operator.gt,
@@ -193,6 +193,22 @@ def match(expression: Expression | str, event: Mapping[str, Any]) -> bool:
     if isinstance(expression, Or):
         return any(match(o, event) for o in expression.operands)
     raise TypeError(f"not an expression: {expression!r}")
+
+
+def wanted(event: Mapping[str, Any], subscriptions: Iterable[tuple[Expression, Mapping[str, Any]]]) -> bool:
+    """Whether one of ``subscriptions`` (expression, subscriber's metadata) wants ``event``.
+
+    Its expression matches the event, and the event's ``target``, when it has one, is an
+    expression that matches the subscriber (``id=<hub id>`` for a reply). An event whose
+    target does not parse is wanted by nobody: it names no one.
+    """
+    target = event.get("target") or ""
+    try:
+        aimed = parse(target) if target else None
+    except (ExpressionError, TypeError):
+        return False
+    return any(match(expression, event) and (aimed is None or match(aimed, subscriber))
+               for expression, subscriber in subscriptions)  # fmt: skip
 
 
 def _lookup(event: Any, key: tuple[str, ...]) -> Any:

@@ -43,8 +43,9 @@ from starlette.routing import Route
 from .engine.backend import Backend
 from .events.lifespan import events_running
 from .events.retention import RETAINED
+from .events.tail import Tail
 from .gate import WAIT, DatabaseGate, pool_capacity
-from .protocols.ftrack.hub import HEARTBEAT, TIMEOUT, EventHub
+from .protocols.ftrack.hub import HEARTBEAT, MAX_MESSAGE, TIMEOUT, EventHub
 from .protocols.ftrack import FtrackApi
 from .protocols.ftrack.answers import log_failure
 from .protocols.ftrack.api import IDEMPOTENCY_WAIT
@@ -78,9 +79,10 @@ def create_app(
     """
     gate = DatabaseGate(concurrency if concurrency is not None else pool_capacity(backend.engine), wait)
     ftrack = FtrackApi(backend, gate, max_body, max_operations, idempotency_wait)
-    events = EventEndpoints(backend, gate)
+    tail = Tail(backend.events, gate)  # the newest events, read once for the worker's streams and sockets
+    events = EventEndpoints(backend, gate, tail=tail)
     probe = _Probe(backend)
-    hub = EventHub(backend, gate, heartbeat, heartbeat_timeout)
+    hub = EventHub(backend, gate, heartbeat, heartbeat_timeout, tail=tail)
 
     async def health(request: Request) -> Response:
         return JSONResponse({"status": "alive"})
@@ -166,7 +168,7 @@ def serving(app: Any, host: str = "127.0.0.1") -> Iterator[str]:
 
     sock = listening_socket(host, 0)
     # Event streams never end by themselves: at shutdown they get 2 s, then are closed.
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on",
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on", ws_max_size=MAX_MESSAGE,
                                              timeout_graceful_shutdown=2))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()

@@ -17,7 +17,7 @@ import threading
 from typing import TYPE_CHECKING, Any, Iterator, Mapping, Sequence
 
 from ..event.channel import Channel, Stream, Subscription
-from ..event.expression import match, parse
+from ..event.expression import parse, wanted
 from ..exceptions import DatabaseError, EventHubConnectionError, ExpressionError
 from .base import Transport, answer_of
 
@@ -193,7 +193,7 @@ class _LocalStream(Stream):
                 raise EventHubConnectionError(f"Reading the event log failed: {error}") from error
             for stored in read:
                 wire = stored.to_wire()
-                if _wanted(wire, self.subscriptions):
+                if wanted(wire, self.subscriptions):
                     yield wire
                 self.position = stored.seq
                 if self._closed.is_set():
@@ -205,13 +205,3 @@ class _LocalStream(Stream):
 
     def close(self) -> None:
         self._closed.set()
-
-
-def _wanted(event: Mapping[str, Any], subscriptions: list[tuple[Any, dict[str, Any]]]) -> bool:
-    target = event.get("target") or ""
-    try:
-        aimed = parse(target) if target else None
-    except ExpressionError:
-        return False
-    return any(match(expression, event) and (aimed is None or match(aimed, subscriber))
-               for expression, subscriber in subscriptions)  # fmt: skip

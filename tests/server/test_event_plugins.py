@@ -1,5 +1,6 @@
 """The example plugins in plugins/events/, each end to end over HTTP against a real served server."""
 
+import json
 import pathlib
 import threading
 import time
@@ -122,8 +123,12 @@ def test_an_action_answers_discover_and_launch(connect):
 
 def test_the_event_logger_writes_each_event_as_a_json_line(connect, listening, tmp_path):
     path = tmp_path / "events.jsonl"
+    # A session with the plugin builds its entity types: an event each, to its own process only.
+    assert connect("event_logger.py", event_log=str(path)).types
     listening("event_logger.py", event_log=str(path))
     publisher = connect()
     publisher.event_hub.connect()
     publisher.event_hub.publish(Event("studio.logged", data={"n": 1}))
     assert until(lambda: path.exists() and "studio.logged" in path.read_text())
+    lines = [json.loads(line) for line in path.read_text().splitlines()]
+    assert lines and all(line["seq"] is not None for line in lines)  # the log's events, not the session's own

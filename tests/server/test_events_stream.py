@@ -207,6 +207,20 @@ def test_a_revoked_keys_stream_ends(server, backend, call):
         reader.close()
 
 
+def test_a_client_may_not_publish_what_only_the_server_does(server, admin_key, backend):
+    last = backend.events.last()
+    for topic in ["ftrack.update", "ftrack.meta.subscribe", "ftrack.meta.disconnected"]:
+        answer = requests.post(f"{server}/events", json=[event("studio.fine"), event(topic, entities=[])],
+                               headers=headers(admin_key), timeout=30)  # fmt: skip
+        assert answer.status_code == 403, answer.text
+        error = answer.json()
+        assert error["exception"] == "PermissionError" and error["error_code"] == "reserved_topic"
+        assert repr(topic) in error["content"]
+    assert backend.events.last() == last  # none of the batch went in
+    (seq,) = publish(server, admin_key, event("ftrack.meta.reply", answer=42))  # a reply is the client's to send
+    assert backend.events.get(seq).topic == "ftrack.meta.reply"
+
+
 def test_a_user_sees_only_the_events_of_the_projects_they_read(server, admin_key, backend, call):
     schema = call.query('ProjectSchema where name is "VFX"')[0]["id"]
     call.create("User", username="scoped", is_active=True)
@@ -219,7 +233,7 @@ def test_a_user_sees_only_the_events_of_the_projects_they_read(server, admin_key
         time.sleep(0.3)
         call.create("Shot", name="secret", parent_id=theirs)
         call.create("Shot", name="visible", parent_id=mine)
-        publish(server, admin_key, event("ftrack.update", entities=[], marker=True))  # no project: everyone's
+        backend.publish(event("ftrack.update", entities=[], marker=True))  # no project: everyone's (a client may not publish one)
         got = reader.wait_for(2)
         time.sleep(0.5)
         got = reader.events()

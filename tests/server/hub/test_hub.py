@@ -134,6 +134,22 @@ def test_a_committed_change_reaches_subscribers_as_ftrack_update(url, admin_key,
     assert project in str(update["data"])
 
 
+def test_a_client_may_not_publish_what_only_the_server_does(url, admin_key, hubs, backend):
+    hub, listener = hubs(url, "admin", admin_key), hubs(url, "admin", admin_key)
+    assert listener.subscribe("topic=ftrack.update or topic=ftrack.meta.* or topic=test.after", {"id": listener.id}) == {
+        "success": True
+    }
+    last = backend.events.last()
+    for topic in ["ftrack.update", "ftrack.meta.connected", "ftrack.meta.anything"]:
+        answer = hub.emit({"topic": topic, "id": uuid.uuid4().hex, "data": {"entities": []}, "source": {"id": hub.id}})
+        assert answer["success"] is False and answer["exception"] == "PermissionError", answer
+        assert answer["error_code"] == "reserved_topic" and topic in answer["message"]
+    hub.publish("ftrack.meta.reply", {"fine": True}, target=f"id={listener.id}")  # a reply is the client's to send
+    hub.publish("test.after")
+    assert [e["topic"] for e in (listener.next_event(), listener.next_event())] == ["ftrack.meta.reply", "test.after"]
+    assert [e.topic for e in backend.events.read(last, 100)] == ["ftrack.meta.reply", "test.after"]  # nothing else stored
+
+
 @pytest.mark.parametrize(
     ("packet", "code"),
     [

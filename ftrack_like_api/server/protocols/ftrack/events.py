@@ -13,7 +13,9 @@
 - ``POST /events`` — a JSON list of events (ftrack's shape) to publish, in one transaction;
   answers ``{"seq": [...]}``. An event whose id is in the log already is not appended
   again: its seq is answered (so sending again after a lost answer is safe). The source's
-  ``user`` is who the credentials say.
+  ``user`` is who the credentials say. A topic only the server publishes (``ftrack.update``,
+  ``ftrack.meta.*`` but replies) is refused, 403 ``PermissionError``
+  (:mod:`~ftrack_like_api.server.events.published`).
 - ``GET``/``PUT /events/cursors/<name>`` — a durable listener's cursor (``{"seq": n}``), per user.
 - ``GET /events/parked[/<name>]``, ``POST /events/parked/<name>`` (``{seq, event_id, error,
   attempts}``), ``DELETE /events/parked/<name>/<seq>`` — events a listener parked.
@@ -33,16 +35,19 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-from ....event.expression import Expression, match, parse
+from ....event.expression import Expression, parse, wanted
 from ....exceptions import ExpressionError, ValidationError
+from ...auth.permissions import PermissionDenied
 from ...auth.throttle import Refusal
 from ...engine.backend import Backend
 from ...events.listeners import MAX_NAME, Listeners
+from ...events.log import StoredEvent
+from ...events.published import from_client
+from ...events.tail import Tail
 from ...gate import DatabaseGate
 from .answers import failure_answer, refused
 from .api import _address, _authenticate
 from .body import read_body
-from .recent import RecentEvents
 
 __all__ = ["EventEndpoints"]
 
@@ -72,11 +77,12 @@ class _Bad(Exception):
 class EventEndpoints:
     """The ``/events`` endpoints over one backend (see the module's text)."""
 
-    def __init__(self, backend: Backend, database: DatabaseGate, heartbeat: float = 5.0) -> None:
+    def __init__(self, backend: Backend, database: DatabaseGate, heartbeat: float = 5.0,
+                 tail: Tail | None = None) -> None:  # fmt: skip
         self.backend, self.database, self.heartbeat = backend, database, heartbeat
         self.listeners = Listeners(backend.engine, backend.storage.events)
-        #: The newest events, read once for every stream of this worker.
-        self.recent = RecentEvents(backend.events)
+        #: The newest events, read (and encoded) once for every stream of this worker.
+        self.tail = tail or Tail(backend.events, database)
 
     def routes(self) -> list[Route]:
         return [
@@ -105,6 +111,9 @@ class EventEndpoints:
                 return await handler(request, user_id, username)  # type: ignore[no-any-return]
             except _Bad as bad:
                 return JSONResponse(bad.answer, status_code=bad.status)
+            except PermissionDenied as denied:
+                return JSONResponse({"exception": "PermissionError", "content": str(denied),
+                                     "error_code": denied.code or "permission_denied"}, status_code=403)  # fmt: skip
             except ValidationError as invalid:
                 return JSONResponse({"exception": "ValidationError", "content": str(invalid),
                                      "error_code": invalid.code or "bad_request"}, status_code=400)  # fmt: skip
@@ -143,10 +152,10 @@ class EventEndpoints:
         yield _line({"heartbeat": position})
         beat, beats = time.monotonic(), 0
         while True:
-            read, position, more = await self.database(self.recent.read, position, READ, principal)
-            wanted = [wire for wire in (event.to_wire() for event in read) if _wanted(wire, subscriptions)]
-            if wanted:
-                yield b"".join(_line(wire) for wire in wanted)
+            read, position, more = await self.tail.read(position, principal, limit=READ)
+            lines = [line for wire, line in (entry.form(_encoded) for entry in read) if wanted(wire, subscriptions)]
+            if lines:
+                yield b"".join(lines)
                 beat = time.monotonic()
             if more:
                 continue
@@ -183,15 +192,7 @@ class EventEndpoints:
             raise _Bad("Send a list of events, each an object with a topic")
         if len(events) > MAX_EVENTS:
             raise _Bad(f"A request publishes at most {MAX_EVENTS} events", "too_large", 413)
-        for event in events:
-            source = event.get("source")
-            if source is not None and not isinstance(source, dict):
-                raise _Bad("An event's source is an object")
-            event["source"] = {**(source or {}), "user": {"username": username, "id": user_id}}
-            event["source"].pop("apiKey", None)
-            event["source"].pop("signedIn", None)
-            event["source"].update(request.state.how)
-            event.pop("project_id", None)  # a publisher does not file its events under a project
+        events = [from_client(event, user_id, username, request.state.how) for event in events]
         seqs = await self.database(self._append, events, user_id)
         return JSONResponse({"seq": seqs})
 
@@ -249,18 +250,14 @@ class EventEndpoints:
         return JSONResponse({"cursor": name, "seq": seq})
 
 
+def _encoded(event: StoredEvent) -> tuple[dict[str, Any], bytes]:
+    """An event as the streams match it and send it: made once for every stream (see :class:`Tail`)."""
+    wire = event.to_wire()
+    return wire, _line(wire)
+
+
 def _line(value: Mapping[str, Any]) -> bytes:
     return (json.dumps(value, separators=(",", ":")) + "\n").encode()
-
-
-def _wanted(event: Mapping[str, Any], subscriptions: list[tuple[Expression, Mapping[str, Any]]]) -> bool:
-    target = event.get("target") or ""
-    try:
-        aimed = parse(target) if target else None
-    except ExpressionError:
-        return False  # a target that names nobody
-    return any(match(expression, event) and (aimed is None or match(aimed, subscriber))
-               for expression, subscriber in subscriptions)  # fmt: skip
 
 
 def _subscriptions(expressions: list[str], subscribers: list[str]) -> list[tuple[Expression, Mapping[str, Any]]]:

@@ -3,7 +3,8 @@
 - ``packets.py``: socket.io 0.9's packets, ``code:id:endpoint:data``
 - ``sessions.py``: the handshake's credentials bound to a session id that any worker can check
 - ``subscribers.py``: a connection's subscribers and which events they want (evaluated on the server)
-- ``tail.py``: the newest events of the log, read once for every socket of the worker
+- ``outgoing.py``: an event as the sockets send it (read once for all of them by the worker's
+  :class:`~ftrack_like_api.server.events.tail.Tail`, shared with the ``/events`` streams)
 - ``connection.py``: one websocket — the client's packets, the events the log sends it, heartbeats
 - ``endpoint.py``: the routes, ``GET /socket.io/1/`` and ``/socket.io/1/websocket/<session id>``
 
@@ -16,5 +17,6 @@ arrive too.
 from __future__ import annotations
 
 from .endpoint import HEARTBEAT, TIMEOUT, EventHub
+from .packets import MAX_MESSAGE
 
-__all__ = ["EventHub", "HEARTBEAT", "TIMEOUT"]
+__all__ = ["EventHub", "HEARTBEAT", "MAX_MESSAGE", "TIMEOUT"]

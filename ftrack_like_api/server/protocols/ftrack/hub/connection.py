@@ -7,8 +7,9 @@ Three tasks per connection, ended together:
   a subscription that does not parse says where), and events to publish (into the log
   through :meth:`Backend.publish`, acknowledged once stored);
 - the **feeder** follows the log from where the connection opened: it waits on the
-  broker, takes what came after its own cursor from the worker's :class:`~.tail.Tail`
-  (one read of the log for every socket) and sends the events its user may read and a
+  broker, takes what came after its own cursor from the worker's
+  :class:`~ftrack_like_api.server.events.tail.Tail` (one read of the log for every socket,
+  only what its user may read) and sends the events a
   subscriber wants. A slow client holds only its own feeder back; it catches up from the log;
 - the **heartbeat** sends ``2::`` every ``heartbeat`` seconds, closes the connection when the
   client has said nothing for ``timeout`` seconds, and asks again whether the credentials
@@ -33,12 +34,14 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from .....event.expression import parse
 from .....exceptions import Error, ExpressionError
+from ....auth.permissions import PermissionDenied
+from ....events.published import from_client
 from ....gate import Busy
 from ..answers import log_failure
 from .packets import MAX_PACKET, NAMESPACE, Kind, Packet, PacketError, acknowledgement, decode, encode, event_of
 from .sessions import Visitor
 from .subscribers import Subscribers, SubscriberError
-from .tail import visible
+from .outgoing import outgoing
 
 if TYPE_CHECKING:
     from ....auth.permissions import Principal
@@ -186,12 +189,16 @@ class Connection:
 
     async def _publish(self, sent: dict[str, Any]) -> dict[str, Any]:
         """Store ``sent`` in the log as the connection's user: the answer its acknowledgement carries."""
-        source: dict[str, Any] = sent["source"] if isinstance(sent.get("source"), dict) else {}
-        # Who published is who the credentials say, whatever the event claims.
-        source = {**source, "user": {"id": self.visitor.user_id, "username": self.visitor.username}}
-        published = {**sent, "source": source}
+        try:
+            # Who published is who the credentials say, whatever the event claims; no reserved topic.
+            published = from_client(sent, self.visitor.user_id, self.visitor.username)
+        except PermissionDenied as denied:
+            log.warning("hub %s (%s) refused: %s", self.name, self.visitor.username, denied)
+            return {"success": False, "message": str(denied), "exception": "PermissionError",
+                    "error_code": denied.code}  # fmt: skip
+        except Error as error:
+            return {"success": False, "message": str(error)}
         published.setdefault("id", uuid.uuid4().hex)
-        published.pop("project_id", None)  # not ftrack's: the log files what a client publishes under no project
         target = published.get("target") or ""
         if not isinstance(target, str):
             return {"success": False, "message": "An event's target is an expression (text)"}
@@ -217,16 +224,17 @@ class Connection:
                 self.cursor = latest  # nobody listens yet: nothing to read
                 continue
             try:
-                found, through = await self.hub.tail.read(self.cursor, latest, self.principal,
-                                                          sorted(topics) if topics is not None else None)  # fmt: skip
+                found, through, _ = await self.hub.tail.read(self.cursor, self.principal, latest,
+                                                             sorted(topics) if topics is not None else None)  # fmt: skip
             except Busy:
                 await anyio.sleep(0.1)  # the database is busy: the log keeps what is to send
                 continue
-            for going in found:
-                if visible(going.stored, self.principal) and self.subscribers.wants(going.wire):
+            for entry in found:
+                going = entry.form(outgoing)
+                if self.subscribers.wants(going.wire):
                     await self.send(going.packet)
                     self.sent += 1
-                self.cursor = going.stored.seq
+                self.cursor = entry.seq
             self.cursor = max(self.cursor, through)
 
     # --- heartbeat ------------------------------------------------------------------------------

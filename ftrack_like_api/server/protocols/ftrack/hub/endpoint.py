@@ -20,11 +20,11 @@ from starlette.websockets import WebSocket
 from ....auth.permissions import Principal
 from ....auth.throttle import Refusal
 from ....engine.backend import Backend
+from ....events.tail import Tail
 from ....gate import Busy, DatabaseGate
 from ..answers import refused
 from .connection import Connection
 from .sessions import Sessions, Visitor
-from .tail import Tail
 
 __all__ = ["EventHub", "HEARTBEAT", "MAX_CONNECTIONS", "TIMEOUT"]
 
@@ -50,11 +50,13 @@ class EventHub:
         heartbeat: float = HEARTBEAT,
         timeout: float = TIMEOUT,
         max_connections: int = MAX_CONNECTIONS,
+        tail: Tail | None = None,
     ) -> None:
         self.backend, self.database = backend, database
         self.heartbeat, self.timeout, self.max_connections = heartbeat, timeout, max_connections
         self.sessions = Sessions(backend.auth)
-        self.tail = Tail(backend.events, database)
+        #: The newest events, read once for every socket (and stream) of this worker.
+        self.tail = tail or Tail(backend.events, database)
         self.connections: set[Connection] = set()
 
     def routes(self) -> list[BaseRoute]:

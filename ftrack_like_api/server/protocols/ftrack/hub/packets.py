@@ -16,13 +16,19 @@ import json
 import re
 from typing import Any
 
-__all__ = ["Kind", "MAX_PACKET", "NAMESPACE", "Packet", "PacketError", "acknowledgement", "decode", "encode", "event", "event_of"]
+__all__ = ["Kind", "MAX_MESSAGE", "MAX_PACKET", "NAMESPACE", "Packet", "PacketError", "acknowledgement", "decode",
+           "encode", "event", "event_of"]  # fmt: skip
 
 #: The event name ftrack's client sends and expects: ``5:::{"name": "ftrack.event", "args": [event]}``.
 NAMESPACE = "ftrack.event"
 
 #: The longest packet read, in characters: a longer one closes its connection.
 MAX_PACKET = 1024 * 1024
+#: The largest websocket message the server reads, in bytes (uvicorn's ``ws_max_size``, set
+#: by ``serve`` and :func:`~ftrack_like_api.server.app.serving`): a packet of
+#: :data:`MAX_PACKET` ASCII characters and some room. A larger one closes its socket (1009,
+#: "message too big") before it is read whole; uvicorn's default would take 16 MiB first.
+MAX_MESSAGE = MAX_PACKET + 64 * 1024
 
 _PACKET = re.compile(r"([0-8]):([0-9]{0,15})(\+?):([^:]*)(?::(.*))?\Z", re.DOTALL)
 

@@ -12,8 +12,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any, Mapping
 
-from .....event.expression import And, Condition, Expression, Or, match, parse
-from .....exceptions import ExpressionError
+from .....event.expression import And, Condition, Expression, Or, parse, wanted
 
 __all__ = ["MAX_SUBSCRIBERS", "Subscriber", "SubscriberError", "Subscribers", "topics_of"]
 
@@ -87,15 +86,8 @@ class Subscribers:
 
     def wants(self, event: Mapping[str, Any]) -> bool:
         """Whether any subscriber wants ``event`` (its subscription and the event's target both match)."""
-        target = event.get("target") or ""
-        try:
-            aimed = parse(target) if target else None
-        except (ExpressionError, TypeError):
-            return False  # aimed at nobody it can name (ftrack's client drops it too)
-        return any(
-            (aimed is None or match(aimed, subscriber.metadata)) and match(subscriber.expression, event)
-            for subscriber in self._by_id.values()
-        )
+        # An event aimed at nobody it can name is wanted by none (ftrack's client drops it too).
+        return wanted(event, ((subscriber.expression, subscriber.metadata) for subscriber in self._by_id.values()))
 
 
 def topics_of(expression: Expression) -> frozenset[str] | None:
