@@ -27,6 +27,7 @@ from ...auth.credentials import MAX_USERNAME_LENGTH
 from ...auth.idempotency import MAX_KEY_LENGTH, KeyState, claim_lifetime
 from ...auth.throttle import Refusal
 from ...engine.backend import WRITE_ACTIONS, Backend
+from ...engine.computed import BASE_URL
 from ...gate import DatabaseGate
 from .answers import ROWS_PER_CHUNK, encoded, error_answer, failure_answer, refused, rows_in, unclaimed
 from .body import MAX_BODY, MAX_OPERATIONS, SIGNIN_BODY, action_of, gunzip, parse_batch, read_body
@@ -87,6 +88,7 @@ class FtrackApi:
         except Refusal as refusal:
             return refused(refusal)
         seen.update(user=username, outcome="invalid")
+        BASE_URL.set(str(request.base_url))  # links the engine writes (thumbnail_url) are to this server
         too_large = f"The body is over {self.max_body} bytes"
         body = await read_body(request, self.max_body)
         if body is None:
