@@ -421,6 +421,10 @@ class FolderStore(FileStore):
         except FileNotFoundError:
             return []
 
+    def discard_id(self, upload_id: str) -> None:
+        """Forget the parts kept under ``upload_id`` (one that belongs to no upload any more)."""
+        shutil.rmtree(self.root / "uploads" / check_key(upload_id), ignore_errors=True)
+
 
 class _SourceFailed(Exception):
     """The bytes' source failed (a client gone away), not the storage."""
