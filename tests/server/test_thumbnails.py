@@ -197,10 +197,17 @@ def test_thumbnail_url_links_each_entity_to_its_thumbnail(call):
     assert attached["thumbnail_url"]["url"] == f"/component/thumbnail?id={other['id']}"
 
 
-def test_over_http_thumbnail_url_is_an_absolute_link_to_this_server(call, server, admin_key):
+def test_over_http_thumbnail_url_is_an_absolute_signed_link_a_plain_get_serves(call, server, admin_key, backend, tmp_path):
+    import base64
+    import json
+    import time
+    from urllib.parse import parse_qs, urlsplit
+
     import requests
 
-    thumb = call.create("FileComponent", name="thumbnail")
+    backend.files.configure(tmp_path / "files")
+    thumb = call.create("FileComponent", name="thumbnail", file_type=".png")
+    backend.files.put("admin", thumb["id"], [encoded(Image.new("RGB", (400, 200), (9, 99, 199)), "PNG")])
     user = call.query("select id from User where username is admin")[0]
     call({"action": "update", "entity_type": "User", "entity_key": [user["id"]], "entity_data": {"thumbnail_id": thumb["id"]}})
     query = {"action": "query", "expression": "select thumbnail_url from User where username is admin"}
@@ -208,4 +215,13 @@ def test_over_http_thumbnail_url_is_an_absolute_link_to_this_server(call, server
                            timeout=30)  # fmt: skip
     assert answer.status_code == 200, answer.text
     link = answer.json()[0]["data"][0]["thumbnail_url"]
-    assert link == {"url": f"{server}/component/thumbnail?id={thumb['id']}", "value": f"{server}/component/thumbnail?id={thumb['id']}"}
+    assert link["url"] == link["value"]
+    assert link["url"].startswith(f"{server}/component/thumbnail?id={thumb['id']}&token=")
+    # The token works a day, from the next whole hour: the link is the same all the hour (browsers cache by it).
+    token = parse_qs(urlsplit(link["url"]).query)["token"][0]
+    claims = json.loads(base64.urlsafe_b64decode(token.split(".")[0] + "=="))
+    assert claims["exp"] % 3600 == 0 and 24 * 3600 <= claims["exp"] - time.time() <= 25 * 3600
+    # No other credential needed, as ftrack's links.
+    image = requests.get(link["url"] + "&size=50", timeout=30)
+    assert image.status_code == 200, image.text
+    assert Image.open(io.BytesIO(image.content)).size == (50, 25)

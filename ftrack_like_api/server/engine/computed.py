@@ -11,8 +11,9 @@ are filled once the rows are in, with one query for all of them.
 ``thumbnail_url`` is ``{"url": …, "value": …}`` (ftrack's shape; both the same link) for the
 entity's thumbnail (its ``thumbnail_id``; a NoteComponent's or SettingComponent's own
 component), None without one. The link is ``/component/thumbnail?id=<component id>`` under
-:data:`BASE_URL`, which the HTTP layer sets to the address the request came to: in-process
-it stays a path.
+:data:`BASE_URL`, which the HTTP layer sets to the address the request came to, with the
+signed ``token`` :data:`LINK_TOKEN` gives (so that a plain GET of it works, as ftrack's do);
+in-process it stays a path without one.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from __future__ import annotations
 import contextvars
 import datetime
 from typing import Any, Callable
+from urllib.parse import quote
 
 import sqlalchemy as sa
 
@@ -28,11 +30,14 @@ from ...schema import Attribute, EntityType
 from .compiler import Compiler
 from .statements import NOW
 
-__all__ = ["BASE_URL", "Computed"]
+__all__ = ["BASE_URL", "Computed", "LINK_TOKEN"]
 
 #: The server's address as the request being answered reached it (``https://ftrack.studio``),
 #: set by the HTTP layer: links the engine writes (``thumbnail_url``) start with it. Empty: paths.
 BASE_URL: contextvars.ContextVar[str] = contextvars.ContextVar("base_url", default="")
+#: A component id → the signed token a link to its thumbnail carries, for the request being
+#: answered (set by the HTTP layer); None: links carry no credential.
+LINK_TOKEN: contextvars.ContextVar[Callable[[str], str] | None] = contextvars.ContextVar("link_token", default=None)
 
 #: (an encoded entity, its primary key value): the rows a computed attribute is filled into.
 Targets = list[tuple[dict[str, Any], Any]]
@@ -138,11 +143,13 @@ class Computed:
             thumbnails = {row[0]: row[1] for row in rows}
         else:  # a NoteComponent or SettingComponent: its key is its component's id
             thumbnails = {key: key for key in keys}
-        base = BASE_URL.get().rstrip("/")
+        base, sign = BASE_URL.get().rstrip("/"), LINK_TOKEN.get()
         links = {}
         for key, component_id in thumbnails.items():
             if component_id is not None:
                 url = f"{base}/component/thumbnail?id={component_id}"
+                if sign is not None:
+                    url += f"&token={quote(sign(component_id))}"
                 links[key] = {"url": url, "value": url}
         return links
 

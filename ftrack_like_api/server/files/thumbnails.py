@@ -25,22 +25,28 @@ import hashlib
 import io
 import logging
 import tempfile
+import time
 import warnings
 from dataclasses import dataclass
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any, Callable
 
 from .store import FileStore, StoreError, check_key
+
+if TYPE_CHECKING:
+    from .signing import Signer
 
 __all__ = [
     "BadSize",
     "CACHE_CONTROL",
     "DEFAULT_SIZE",
+    "LINK_LIFETIME",
     "MAX_PIXELS",
     "MAX_SIZE",
     "NotAnImage",
     "READABLE",
     "Thumbnail",
     "ThumbnailError",
+    "link_signer",
     "parse_size",
     "scale",
     "thumbnail",
@@ -58,6 +64,9 @@ MAX_PIXELS = 100_000_000
 READABLE = ("JPEG", "PNG", "TIFF", "GIF", "BMP", "WEBP", "TGA", "SGI", "PSD", "PPM")
 #: How long a client may keep a thumbnail without asking again (then it asks with If-None-Match).
 CACHE_CONTROL = "private, max-age=3600"
+#: How long the token in a ``thumbnail_url`` link works: a day from the next whole hour, so the
+#: link stays the same for an hour (browsers and clients cache the image by it).
+LINK_LIFETIME = 24 * 3600
 #: JPEG quality of a thumbnail.
 QUALITY = 85
 #: Bytes of a component's file kept in memory while it is read; the rest goes to a temporary file.
@@ -114,6 +123,24 @@ def thumbnail(store: FileStore, key: str, size: int) -> Thumbnail:
         store.write_thumbnail(key, size, data)
         log.debug("thumbnail of %s at %d px made (%d bytes)", key, size, len(data))
     return Thumbnail(data, f'"{hashlib.md5(data, usedforsecurity=False).hexdigest()}"')
+
+
+def link_signer(signer: Signer) -> Callable[[str], str]:
+    """A function from a component id to the signed token of a link to its thumbnails (``thumbnail_url``).
+
+    The token is a download token of the component (``/component/get`` and
+    ``/component/thumbnail`` take it), expiring :data:`LINK_LIFETIME` after the next whole
+    hour. Reads the signing secret now (a database read, or a write the first time ever), so
+    that signing inside a batch's transaction touches no database.
+    """
+    signer.secret()
+
+    def token(component_id: str) -> str:
+        now = time.time()
+        expires = (now + LINK_LIFETIME) // 3600 * 3600 + 3600
+        return signer.sign("download", {"c": component_id}, expires - now + 0.5)
+
+    return token
 
 
 def scale(source: IO[bytes], size: int) -> bytes:
