@@ -154,3 +154,54 @@ def test_thumbnails_and_removal_work_with_the_files_in_s3(served, admin, compone
     assert removed.status_code == 200, removed.text
     listed = store.client.list_objects_v2(Bucket=bucket, Prefix="studio/")
     assert [o["Key"] for o in listed.get("Contents", []) if component in o["Key"]] == []
+
+
+OFFICIAL = """
+import json, sys, tempfile, os
+import requests
+import ftrack_api, ftrack_api.symbol
+
+server, user, key, path = sys.argv[1:5]
+said = {}
+session = ftrack_api.Session(server_url=server, api_user=user, api_key=key, auto_connect_event_hub=False,
+                             schema_cache_path=False)
+location = session.get("Location", ftrack_api.symbol.SERVER_LOCATION_ID)
+origin = session.get("Location", ftrack_api.symbol.ORIGIN_LOCATION_ID)
+component = session.create_component(path, data={"name": "frame"}, location=None)
+session.commit()  # the component first, then its file (create_component(path, location=server) is server-files')
+location.add_component(component, origin)
+session.commit()
+url = location.get_url(component)
+answer = requests.get(url)
+said["downloaded"] = [answer.status_code, answer.url.split("?")[0], len(answer.content)]
+said["same"] = answer.content == open(path, "rb").read()
+thumbnail = requests.get(location.get_thumbnail_url(component, size=10))
+said["thumbnail"] = [thumbnail.status_code, thumbnail.headers.get("Content-Type")]
+said["component"] = component["id"]
+location.remove_component(component)
+session.commit()
+said["after_remove"] = requests.get(url).status_code
+print(json.dumps(said))
+"""
+
+
+def test_the_official_client_keeps_a_file_in_s3_through_our_server(official_python, served, backend, bucket, tmp_path,
+                                                                    s3_endpoint):  # fmt: skip
+    import json
+    import subprocess
+
+    Image = pytest.importorskip("PIL.Image")
+    url, recorded = served
+    path = tmp_path / "frame.png"
+    Image.new("RGB", (640, 480), (200, 100, 0)).save(path)
+    key = backend.auth.create_key("admin", "official client s3")
+    run = subprocess.run([official_python, "-c", OFFICIAL, url, "admin", key, str(path)], capture_output=True,
+                         text=True, timeout=300)  # fmt: skip
+    assert run.returncode == 0, run.stderr[-3000:]
+    said = json.loads(run.stdout.strip().splitlines()[-1])
+    status, where, size = said["downloaded"]
+    assert status == 200 and where.startswith(f"{s3_endpoint}/{bucket}/") and size == path.stat().st_size
+    assert said["same"] is True
+    assert said["thumbnail"] == [200, "image/jpeg"]
+    assert said["after_remove"] == 404
+    assert "/component/upload" not in recorded.paths()
