@@ -315,9 +315,13 @@ def test_presigned_parts_resume_and_complete_with_the_etags_the_client_saw(s3_st
     assert stored_names(s3_store) == [f"components/{upload.key[:2]}/{upload.key}"]
 
 
-def test_parts_smaller_than_s3_takes_are_refused_before_anything_starts(s3_store):
+def test_parts_s3_does_not_take_are_refused_before_anything_starts(s3_store):
     with pytest.raises(KeyRefused, match="too small"):
         s3_store.begin(UploadTarget(key(), key(), 3000, 1000, 3))
+    with pytest.raises(KeyRefused, match="too large"):
+        s3_store.begin(UploadTarget(key(), key(), 12 * 2**30, 6 * 2**30, 2))
+    with pytest.raises(KeyRefused, match="send it in parts"):
+        s3_store.upload_urls(UploadTarget(key(), key(), 6 * 2**30, 6 * 2**30, 1), [1], 60)
 
 
 def test_a_presigned_get_serves_the_file_under_its_name_and_ranges(s3_store):

@@ -132,6 +132,8 @@ class S3Store(FileStore):
             return None
         if upload.part_size < self.min_part_size:
             raise KeyRefused(f"Parts of {upload.part_size} bytes are too small for S3 (at least {self.min_part_size})")
+        if upload.part_size > MAX_PART_SIZE:
+            raise KeyRefused(f"Parts of {upload.part_size} bytes are too large for S3 (at most {MAX_PART_SIZE})")
         answer = self._call("starting an upload", "create_multipart_upload", Key=self.object_key(upload.key),
                             ContentType="application/octet-stream")  # fmt: skip
         return str(answer["UploadId"])
@@ -147,6 +149,9 @@ class S3Store(FileStore):
             number = check_part_number(number)
             length = _part_length(upload, number)
             if upload.parts < 2:
+                if length > MAX_PART_SIZE:
+                    raise KeyRefused(f"A file of {length} bytes cannot go to S3 in one PUT (at most {MAX_PART_SIZE}): "
+                                     "send it in parts")  # fmt: skip
                 params: dict[str, Any] = {"Key": self.object_key(upload.key), "ContentLength": length}
                 if upload.checksum:
                     params["ContentMD5"] = upload.checksum
@@ -231,8 +236,8 @@ class S3Store(FileStore):
         with _spooled(chunks, limit, md5_b64, sha256_hex) as (spool, part):
             try:
                 # upload_fileobj goes in parts itself when the file is large.
-                self.client.upload_fileobj(spool, self.bucket, name,
-                                           ExtraArgs={"ContentType": "application/octet-stream"})  # fmt: skip
+                self.client.upload_fileobj(spool, self.bucket, name, ExtraArgs={"ContentType": "application/octet-stream"},
+                                           Config=_transfers())  # fmt: skip
             except Exception as error:  # noqa: BLE001 - translated at the boundary
                 raise _translate(error, "writing a file") from error
         self._drop_thumbnails(key)
@@ -322,6 +327,13 @@ def _make_client() -> Any:
     config = Config(signature_version="s3v4", retries={"mode": "standard"},
                     request_checksum_calculation="when_required", response_checksum_validation="when_required")
     return boto3.session.Session().client("s3", config=config)
+
+
+def _transfers() -> Any:
+    """boto3's transfer settings for a file the server writes: parts of 8 MiB, four at a time (32 MiB in memory)."""
+    from boto3.s3.transfer import TransferConfig  # type: ignore[import-untyped]
+
+    return TransferConfig(multipart_chunksize=8 * 1024 * 1024, max_concurrency=4)
 
 
 def _translate(error: Exception, doing: str) -> StoreError:
