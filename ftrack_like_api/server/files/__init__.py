@@ -251,7 +251,7 @@ class Files:
         """Keep a component's file as ``user`` (in-process: no token, the permissions checked here)."""
         component_id = check_key(component_id)
         with self.backend.engine.connect() as connection:
-            self.access.writable(connection, self._principal(connection, username, user_id), component_id)
+            self.access.writable(connection, self._principal(connection, username, user_id), component_id, new=True)
         limit = self.max_upload if self.max_upload is not None else 2**62
         return self.store.write_file(component_id, chunks, limit, md5_b64=md5_b64, sha256_hex=sha256_hex)
 
