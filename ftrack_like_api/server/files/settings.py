@@ -118,6 +118,10 @@ async def cleaning(backend: Backend) -> AsyncIterator[None]:
             except Exception:  # the database or the storage may be away for a while: next time
                 log.warning("cleaning up abandoned uploads failed", exc_info=True)
 
+    try:  # the signing secret read (or made) now, never first inside a batch that holds SQLite's write lock
+        await anyio.to_thread.run_sync(backend.files.signer.secret)
+    except Exception:  # the database may be away: the first batch that needs it reads it
+        log.warning("reading the files' signing secret failed", exc_info=True)
     async with anyio.create_task_group() as tasks:
         tasks.start_soon(clean)
         try:
