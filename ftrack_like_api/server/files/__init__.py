@@ -138,6 +138,12 @@ class Files:
         """Do ``work`` once ``batch`` has committed (never if it does not)."""
         batch.cache.setdefault(_AFTER_COMMIT, []).append(work)
 
+    def finish(self, upload: UploadTarget) -> None:
+        """Mark ``upload`` complete and forget its parts (its file is whole: after the batch that made it)."""
+        with self.backend.engine.connect().execution_options(ftrack_writes=True) as connection, connection.begin():
+            self.uploads.complete(connection, upload.id)
+        self.store.discard(upload)
+
     def _committed(self, batch: BatchContext) -> None:
         for work in batch.cache.get(_AFTER_COMMIT, ()):
             work()
