@@ -49,7 +49,7 @@ class ThumbnailRoutes(FileRoutes):
             stored, _ = await self.database(self.files.find_signed, query["token"])
         else:
             user_id, username = await self._user(request, seen)
-            stored, _ = await self.database(self.files.find, username, user_id, query.get("id", ""))
+            stored, _ = await self.database(self.files.find, username, query.get("id", ""), user_id)
         seen["component"] = stored.id
         size = parse_size(query.get("size"))
         made = await anyio.to_thread.run_sync(thumbnail, self.files.store, stored.id, size, limiter=self.transfers)
