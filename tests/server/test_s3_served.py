@@ -166,10 +166,7 @@ said = {}
 session = ftrack_api.Session(server_url=server, api_user=user, api_key=key, auto_connect_event_hub=False,
                              schema_cache_path=False)
 location = session.get("Location", ftrack_api.symbol.SERVER_LOCATION_ID)
-origin = session.get("Location", ftrack_api.symbol.ORIGIN_LOCATION_ID)
-component = session.create_component(path, data={"name": "frame"}, location=None)
-session.commit()  # the component first, then its file (create_component(path, location=server) is server-files')
-location.add_component(component, origin)
+component = session.create_component(path, data={"name": "frame"}, location=location)
 session.commit()
 url = location.get_url(component)
 answer = requests.get(url)
