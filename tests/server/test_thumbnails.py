@@ -108,7 +108,7 @@ def test_an_image_of_too_many_pixels_is_refused_before_it_is_decoded(width, heig
         scale(io.BytesIO(bomb), 64)
 
 
-@pytest.mark.parametrize("size", [0, -1, MAX_SIZE + 1, "abc", "1.5", "10e3", " ", "99999999999999999999", True])
+@pytest.mark.parametrize("size", [0, -1, MAX_SIZE + 1, "abc", "1.5", "10e3", " ", "99999999999999999999", True, "²", "٣"])
 def test_sizes_out_of_range_are_refused(size):
     with pytest.raises(BadSize, match=f"1 to {MAX_SIZE}"):
         parse_size(size)
@@ -225,3 +225,15 @@ def test_over_http_thumbnail_url_is_an_absolute_signed_link_a_plain_get_serves(c
     image = requests.get(link["url"] + "&size=50", timeout=30)
     assert image.status_code == 200, image.text
     assert Image.open(io.BytesIO(image.content)).size == (50, 25)
+
+
+def test_a_file_too_large_to_copy_from_the_bucket_is_refused_without_reading_it_all(s3_bucket, monkeypatch):
+    from ftrack_like_api.server.files import thumbnails
+
+    store = store_for(f"s3://{s3_bucket}/files")
+    component = str(uuid.uuid4())
+    store.write_file(component, [b"\0" * 3 * 1024 * 1024], limit=4 * 1024 * 1024)
+    monkeypatch.setattr(thumbnails, "MAX_SOURCE", 1024 * 1024)  # a movie's gigabytes, in small
+    with pytest.raises(NotAnImage, match="too large to make a thumbnail of"):
+        thumbnail(store, component, 64)
+    assert store.read_thumbnail(component, 64) is None

@@ -21,6 +21,7 @@ Errors (all :class:`~.store.StoreError`, so a route maps them with the store's):
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import logging
@@ -28,9 +29,9 @@ import tempfile
 import time
 import warnings
 from dataclasses import dataclass
-from typing import IO, TYPE_CHECKING, Any, Callable
+from typing import IO, TYPE_CHECKING, Any, Callable, Iterator
 
-from .store import FileStore, StoreError, check_key
+from .store import FileStore, NotStored, StoreError, check_key
 
 if TYPE_CHECKING:
     from .signing import Signer
@@ -41,6 +42,7 @@ __all__ = [
     "DEFAULT_SIZE",
     "LINK_LIFETIME",
     "MAX_PIXELS",
+    "MAX_SOURCE",
     "MAX_SIZE",
     "NotAnImage",
     "READABLE",
@@ -58,6 +60,8 @@ log = logging.getLogger(__name__)
 MAX_SIZE = 4096
 #: The size when none is asked for (ftrack's clients ask for 300).
 DEFAULT_SIZE = 300
+#: The largest file read from a store that is not on a disk (S3) to make a thumbnail of.
+MAX_SOURCE = 1024 * 1024 * 1024
 #: The most pixels an image may have to be made a thumbnail of (a 12K plate has 80 M).
 MAX_PIXELS = 100_000_000
 #: Pillow's formats read: the common image files, none that runs an interpreter (EPS would run Ghostscript).
@@ -101,7 +105,7 @@ def parse_size(value: object) -> int:
     if value is None or value == "":
         return DEFAULT_SIZE
     text = str(value).strip()
-    if isinstance(value, bool) or not text.isdigit() or len(text) > 5 or not 1 <= int(text) <= MAX_SIZE:
+    if isinstance(value, bool) or not (text.isascii() and text.isdigit()) or len(text) > 5 or not 1 <= int(text) <= MAX_SIZE:
         raise BadSize(f"size must be a whole number of pixels from 1 to {MAX_SIZE}, not {str(value)[:20]!r}")
     return int(text)
 
@@ -115,14 +119,32 @@ def thumbnail(store: FileStore, key: str, size: int) -> Thumbnail:
     key, size = check_key(key), parse_size(size)
     data = store.read_thumbnail(key, size)
     if data is None:
-        with tempfile.SpooledTemporaryFile(max_size=_SPOOL) as source:
-            for chunk in store.open(key):
-                source.write(chunk)
-            source.seek(0)
+        with _source(store, key) as source:
             data = scale(source, size)
         store.write_thumbnail(key, size, data)
         log.debug("thumbnail of %s at %d px made (%d bytes)", key, size, len(data))
     return Thumbnail(data, f'"{hashlib.md5(data, usedforsecurity=False).hexdigest()}"')
+
+
+@contextlib.contextmanager
+def _source(store: FileStore, key: str) -> Iterator[IO[bytes]]:
+    """The component's file to read: itself on a disk, else a copy (at most :data:`MAX_SOURCE` bytes)."""
+    path = store.path(key)
+    if path is not None:
+        try:
+            opened = path.open("rb")
+        except FileNotFoundError:
+            raise NotStored(f"No file is stored for component {key}") from None
+        with opened:
+            yield opened
+        return
+    with tempfile.SpooledTemporaryFile(max_size=_SPOOL) as copy:
+        for chunk in store.open(key):
+            copy.write(chunk)
+            if copy.tell() > MAX_SOURCE:
+                raise NotAnImage(f"The file is over {MAX_SOURCE // 2**20} MiB: too large to make a thumbnail of")
+        copy.seek(0)
+        yield copy
 
 
 def link_signer(signer: Signer) -> Callable[[str], str]:
