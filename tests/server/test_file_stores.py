@@ -315,6 +315,18 @@ def test_presigned_parts_resume_and_complete_with_the_etags_the_client_saw(s3_st
     assert stored_names(s3_store) == [f"components/{upload.key[:2]}/{upload.key}"]
 
 
+def test_parts_that_do_not_make_the_declared_size_are_refused_and_nothing_is_kept(s3_store):
+    """S3 holds a client to the lengths the URLs sign; moto does not, so the store checks the result too."""
+    upload = begun(s3_store, b"x" * (PART + 4321))
+    first, last = s3_store.upload_urls(upload, [1, 2], expires=60)
+    etags = [requests.put(first, data=b"a" * PART, timeout=60).headers["ETag"],
+             requests.put(last, data=b"short", timeout=60).headers["ETag"]]  # fmt: skip
+    with pytest.raises(KeyRefused, match="not the 5247201 declared"):
+        s3_store.complete(upload, [(1, etags[0]), (2, etags[1])])
+    assert s3_store.size(upload.key) is None
+    assert stored_names(s3_store) == []
+
+
 def test_parts_s3_does_not_take_are_refused_before_anything_starts(s3_store):
     with pytest.raises(KeyRefused, match="too small"):
         s3_store.begin(UploadTarget(key(), key(), 3000, 1000, 3))

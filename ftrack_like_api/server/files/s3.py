@@ -195,14 +195,14 @@ class S3Store(FileStore):
             raise NotStored(f"Upload {upload.id} has no part {', '.join(map(str, missing))}")
         if sum(held[number].size for number in numbers) > upload.file_size:
             raise TooLarge(f"The parts of upload {upload.id} are larger than its {upload.file_size} bytes")
-        size = self.complete(upload, [(number, held[number].md5_hex) for number in numbers])
-        return upload.file_size if size is None else size
+        return self.complete(upload, [(number, held[number].md5_hex) for number in numbers])
 
     def complete(self, upload: UploadTarget, parts: Sequence[tuple[int, str]]) -> int:
         """Finish the multipart upload from the ``(number, e_tag)`` the client reports; the object's size.
 
         Parts the store does not hold, or ETags that are not theirs, are :class:`~.store.KeyRefused`
-        and the upload stays open (its parts can be sent again).
+        and the upload stays open (its parts can be sent again). Parts that make another size than
+        the upload declared are refused too, and nothing is kept (the upload is used up).
         """
         if upload.parts < 2:  # one part went straight to the object: nothing to finish
             size = self.size(upload.key)
@@ -217,6 +217,10 @@ class S3Store(FileStore):
         size = self.size(upload.key)
         if size is None:  # pragma: no cover - the store lost what it just made
             raise StoreUnavailable("The file storage did not keep the completed upload")
+        if size != upload.file_size:  # a store that does not hold clients to the signed lengths
+            self._call("removing a file", "delete_object", Key=self.object_key(upload.key))
+            raise KeyRefused(f"The parts of upload {upload.id} make {size} bytes, not the {upload.file_size} "
+                             "declared; nothing was kept")  # fmt: skip
         return size
 
     def discard(self, upload: UploadTarget) -> None:
