@@ -268,14 +268,6 @@ def s3_store(s3_bucket):
     return store_for(f"s3://{s3_bucket}/studio/files")
 
 
-def test_a_folder_store_presigns_nothing(tmp_path):
-    store = FolderStore(tmp_path)
-    upload = UploadTarget(key(), key(), 4, 4, 1)
-    assert store.begin(upload) is None
-    assert store.upload_urls(upload, [1], 60) is None
-    assert store.download_url(upload.key, "a.txt", 60) is None
-
-
 def test_one_presigned_put_makes_the_file(s3_store):
     data = os.urandom(100_000)
     upload = begun(s3_store, data, checksum=md5_b64(data))
