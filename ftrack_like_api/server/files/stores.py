@@ -4,6 +4,7 @@
   endpoint, region and credentials come from the environment the standard AWS way);
 - ``file:///path`` or a plain path: a :class:`~.store.FolderStore` there.
 
+>>> from ftrack_like_api.server.files.stores import store_for
 >>> store_for("s3://studio-files/prod")
 S3Store('studio-files', 'prod')
 >>> store_for("/srv/ftrack/files")
