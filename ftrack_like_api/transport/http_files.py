@@ -33,18 +33,15 @@ from typing import IO, TYPE_CHECKING, Any, Callable
 import requests
 
 from ..exceptions import FileTransferError, ServerError
-from .files import CHUNK, FileChannel, Progress, ProgressArgument, Source, size_of
+from .files import CHUNK, DEFAULT_PART_SIZE, FileChannel, Progress, ProgressArgument, Source, size_of
 from .http import RETRY_STATUSES, failure
 
 if TYPE_CHECKING:
     from .http import HttpTransport
 
-__all__ = ["DEFAULT_PART_SIZE", "HttpFileChannel"]
+__all__ = ["HttpFileChannel"]
 
 log = logging.getLogger(__name__)
-
-#: The size of the parts a large file is sent in, and the largest file sent in one PUT.
-DEFAULT_PART_SIZE = 64 * 1024 * 1024
 
 
 class HttpFileChannel(FileChannel):
