@@ -226,7 +226,14 @@ class HttpFileChannel(FileChannel):
         url = f"{self.server}/component/{route}"
 
         def get() -> requests.Response:
-            return self._http().get(url, params={"id": component_id}, headers=headers, stream=stream,
+            response = self._http().get(url, params={"id": component_id}, headers=headers, stream=stream,
+                                        timeout=self.transport.timeout, allow_redirects=False, **self._verify())  # fmt: skip
+            if not response.is_redirect:
+                return response
+            # A store's presigned URL (S3): followed without the credentials, which are the server's only.
+            response.close()
+            ranged = {"range": headers["range"]} if "range" in headers else {}
+            return self._http().get(response.headers["location"], headers=ranged, stream=stream,
                                     timeout=self.transport.timeout, **self._verify())  # fmt: skip
 
         return self._send(get, url, check=False)

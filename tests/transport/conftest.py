@@ -17,7 +17,8 @@ def storage_backend(database, tmp_path_factory):
     pytest.importorskip("sqlalchemy", reason="the server extra is not installed")
     from ftrack_like_api.server import Backend
 
-    backend = Backend.from_url(database, storage=str(tmp_path_factory.mktemp("storage")))
+    backend = Backend.from_url(database)
+    backend.files.configure(tmp_path_factory.mktemp("storage"))
     yield backend
     backend.close()
 
