@@ -23,7 +23,7 @@ import sqlalchemy as sa
 
 from ...exceptions import Error
 
-__all__ = ["SECRET_KEY", "Signer", "TokenRefused"]
+__all__ = ["SECRET_KEY", "Signer", "TokenRefused", "new_secret"]
 
 #: The ``ftrack_like_meta`` key holding the secret.
 SECRET_KEY = "files_signing_secret"
@@ -31,6 +31,11 @@ SECRET_KEY = "files_signing_secret"
 
 class TokenRefused(Error):
     """A token that is not one this server signed, is for something else, or has expired."""
+
+
+def new_secret() -> str:
+    """A new signing secret, as the meta table keeps it (hex)."""
+    return secrets.token_hex(32)
 
 
 def _encode(data: bytes) -> str:
@@ -60,16 +65,16 @@ class Signer:
     def _load(self) -> bytes:
         meta = self.meta
         read = sa.select(meta.c.value).where(meta.c.key == SECRET_KEY)
-        with self.engine.connect().execution_options(ftrack_writes=True) as connection:
-            with connection.begin():
+        with self.engine.connect() as connection:
+            found = connection.execute(read).scalar()
+        if found is None:  # a database made without one: the first worker to need it makes it
+            with self.engine.connect().execution_options(ftrack_writes=True) as connection, connection.begin():
+                try:
+                    with connection.begin_nested():
+                        connection.execute(meta.insert().values(key=SECRET_KEY, value=new_secret()))
+                except sa.exc.IntegrityError:
+                    pass  # another worker made it meanwhile: theirs counts
                 found = connection.execute(read).scalar()
-                if found is None:
-                    try:
-                        with connection.begin_nested():
-                            connection.execute(meta.insert().values(key=SECRET_KEY, value=secrets.token_hex(32)))
-                    except sa.exc.IntegrityError:
-                        pass  # another worker made it meanwhile: theirs counts
-                    found = connection.execute(read).scalar()
         return bytes.fromhex(str(found))
 
     def sign(self, purpose: str, claims: Mapping[str, Any], lifetime: float) -> str:

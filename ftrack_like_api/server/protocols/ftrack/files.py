@@ -165,9 +165,16 @@ class FileRoutes:
             with receive:
                 return self.files.receive(ticket, chunks(), md5, sha256)
 
+        failed: Exception | None = None
         async with anyio.create_task_group() as group:
             group.start_soon(pump)
-            part = await anyio.to_thread.run_sync(write, limiter=self.transfers)
+            try:
+                part = await anyio.to_thread.run_sync(write, limiter=self.transfers)
+            except Exception as failure:  # answered below, not as a group of exceptions
+                failed = failure
+                group.cancel_scope.cancel()
+        if failed is not None:
+            raise failed
         seen["outcome"] = f"{part.size} bytes"
         return JSONResponse({"size": part.size, "md5": part.md5_hex, "sha256": part.sha256_hex},
                             headers={"ETag": f'"{part.md5_hex}"'})  # fmt: skip

@@ -1,16 +1,18 @@
-"""Add the uploads of the server location's files: ``file_upload``.
+"""Add the uploads of the server location's files (``file_upload``) and the secret that signs their URLs.
 
 Each upload the server hands out URLs for (``get_upload_metadata``) is a row, so any
 worker receives its parts, says which it holds already (resume), and the abandoned ones
-are cleaned up (``ftrack_like_api/server/files/``). Only a new table: the release before
-never reads it, so opening the database runs this by itself. The table is listed here as
-it was made (not read from the code).
+are cleaned up (``ftrack_like_api/server/files/``). Only a new table and a row of
+``ftrack_like_meta``: the release before never reads them, so opening the database runs
+this by itself. The table is listed here as it was made (not read from the code).
 
 Revision ID: 0004
 Revises: 0003
 """
 
 from __future__ import annotations
+
+import secrets
 
 import sqlalchemy as sa
 from alembic import op
@@ -27,7 +29,12 @@ additive = True
 
 
 def upgrade() -> None:
-    if "file_upload" in set(sa.inspect(op.get_bind()).get_table_names()):
+    bind = op.get_bind()
+    meta = sa.table("ftrack_like_meta", sa.column("key", sa.Text), sa.column("value", sa.Text))
+    if bind.execute(sa.select(meta.c.value).where(meta.c.key == "files_signing_secret")).first() is None:
+        # The secret of the files' signed URLs: made here, before any batch needs it.
+        bind.execute(meta.insert().values(key="files_signing_secret", value=secrets.token_hex(32)))
+    if "file_upload" in set(sa.inspect(bind).get_table_names()):
         return
     op.create_table(
         "file_upload",
