@@ -41,6 +41,9 @@ if TYPE_CHECKING:
 
 __all__ = ["HttpFileChannel"]
 
+#: Bytes a download reads at a time: what a cut connection may make it read again.
+READ = 64 * 1024
+
 log = logging.getLogger(__name__)
 
 
@@ -155,7 +158,7 @@ class HttpFileChannel(FileChannel):
                     if shown is None:
                         shown = Progress(progress, max(0, total - start) if total is not None else 0, component_id)
                     skip = start + written if response.status_code == 200 else 0  # a server that ignored Range
-                    for chunk in response.iter_content(CHUNK):
+                    for chunk in response.iter_content(READ):
                         if skip:
                             chunk, skip = chunk[skip:], max(0, skip - len(chunk))
                         destination.write(chunk)
