@@ -284,7 +284,9 @@ class _translated:
         if error is None or isinstance(error, FileTransferError) or not isinstance(error, (Error, OSError)):
             return
         code = getattr(error, "code", None)
-        raise FileTransferError(f"{self.doing}: {error}", code=code if isinstance(code, str) else None,
+        if not isinstance(code, str):
+            code = "not_found" if isinstance(error, LookupError) else None  # the store's NotStored
+        raise FileTransferError(f"{self.doing}: {error}", code=code,
                                 exception=type(error).__name__) from error  # fmt: skip
 
 
