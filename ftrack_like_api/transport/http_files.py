@@ -33,7 +33,7 @@ from typing import IO, TYPE_CHECKING, Any, Callable
 import requests
 
 from ..exceptions import FileTransferError, ServerError
-from .files import CHUNK, DEFAULT_PART_SIZE, FileChannel, Progress, ProgressArgument, Source, size_of
+from .files import CHUNK, DEFAULT_PART_SIZE, MAX_PARTS, FileChannel, Progress, ProgressArgument, Source, size_of
 from .http import RETRY_STATUSES, failure
 
 if TYPE_CHECKING:
@@ -65,6 +65,7 @@ class HttpFileChannel(FileChannel):
         part_size = part_size or self.part_size
         if part_size < 1 or parallel < 1:
             raise ValueError(f"part_size and parallel must be positive, not {part_size} and {parallel}")
+        part_size = max(part_size, math.ceil(total / MAX_PARTS))  # a huge file: fewer, larger parts
         shown = Progress(progress, total, name)
         try:
             with _Reader(source) as reader:
