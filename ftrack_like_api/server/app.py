@@ -44,6 +44,7 @@ from .engine.backend import Backend
 from .events.lifespan import events_running
 from .events.retention import RETAINED
 from .events.tail import Tail
+from .files.settings import cleaning
 from .gate import WAIT, DatabaseGate, pool_capacity
 from .protocols.ftrack.hub import HEARTBEAT, MAX_MESSAGE, TIMEOUT, EventHub
 from .protocols.ftrack import FtrackApi
@@ -101,7 +102,7 @@ def create_app(
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        async with events_running(backend, event_retention):
+        async with events_running(backend, event_retention), cleaning(backend):
             yield
 
     app = Starlette(

@@ -51,13 +51,19 @@ class Access:
         """The component if ``principal`` may read it; else a ``not_found`` error (as for a row)."""
         return self._find(connection, principal.readable, component_id)
 
-    def writable(self, connection: sa.Connection, principal: Principal, component_id: str) -> Stored:
-        """The component if ``principal`` may change it; not found if they cannot read it, refused if not write."""
+    def writable(self, connection: sa.Connection, principal: Principal, component_id: str, new: bool = False) -> Stored:
+        """The component if ``principal`` may change it; not found if they cannot read it, refused if not write.
+
+        With ``new``, a component not created yet is let through for a user who writes: ftrack's
+        client uploads a new component's file before it commits the component.
+        """
         from ..auth.permissions import PermissionDenied
 
-        stored = self.readable(connection, principal, component_id)
         if not principal.writes:
             raise PermissionDenied(f"{principal.username} may read, not write", "read_only")
+        if new and connection.execute(sa.select(self.table.c.id).where(self.table.c.id == component_id)).first() is None:
+            return Stored(component_id, "file")
+        stored = self.readable(connection, principal, component_id)
         if principal.writable is not None and principal.writable != principal.readable:
             self._find(connection, principal.writable, component_id, denied=True)
         return stored

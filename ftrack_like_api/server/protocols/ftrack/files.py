@@ -163,7 +163,7 @@ class FileRoutes:
 
         def write() -> Any:
             with receive:
-                return self.files.receive(ticket, chunks(), md5, sha256)
+                return self.files.write(ticket, chunks(), md5, sha256)
 
         failed: Exception | None = None
         async with anyio.create_task_group() as group:
@@ -192,7 +192,7 @@ class FileRoutes:
         else:
             user_id, username = await self._user(request, seen)
             seen["component"] = _loggable(query.get("id", "-"))
-            stored, size = await self.database(self.files.find, username, user_id, query.get("id", ""))
+            stored, size = await self.database(self.files.find, username, query.get("id", ""), user_id)
         seen["component"] = stored.id
         presigned = await anyio.to_thread.run_sync(self.files.download_url, stored, limiter=self.transfers)
         if presigned is not None:
@@ -229,7 +229,7 @@ class FileRoutes:
         user_id, username = await self._user(request, seen)
         component_id = request.query_params.get("id", "")
         seen["component"] = _loggable(component_id)
-        removed = await self.database(self.files.remove, username, user_id, component_id)
+        removed = await self.database(self.files.remove, username, component_id, user_id)
         return JSONResponse({"component_id": component_id, "removed": removed})
 
 
