@@ -259,12 +259,12 @@ class LocalFileChannel(FileChannel):
 
     def remove(self, component_id: str) -> None:
         with _translated(f"removing the file of component {component_id}"):
-            self._files().remove(self.transport.user, None, component_id)
+            self._files().remove(self.transport.user, component_id)
 
     def _read(self, component_id: str, start: int) -> tuple[int, Iterator[bytes]]:
         """(the file's size, its chunks from byte ``start``), if the user may read it."""
         files = self._files()
-        _, size = files.find(self.transport.user, None, component_id)
+        _, size = files.find(self.transport.user, component_id)
         return size, files.open(component_id, min(start, size), size)
 
     def __repr__(self) -> str:

@@ -73,9 +73,9 @@ def test_a_removed_file_is_gone(local_session, component_id):
     assert gone.value.code == "not_found"
 
 
-def test_an_unknown_component_is_not_found(local_session):
+def test_an_unknown_component_has_no_file(local_session):
     with pytest.raises(FileTransferError) as unknown:
-        local_session.transport.files().upload("00000000-0000-4000-8000-000000000000", "x", io.BytesIO(b"x"))
+        local_session.transport.files().download("00000000-0000-4000-8000-000000000000", io.BytesIO())
     assert unknown.value.code == "not_found"
 
 
