@@ -88,6 +88,10 @@ class HttpFileChannel(FileChannel):
                       parallel: int, shown: Progress) -> None:  # fmt: skip
         answer = self._action({"action": "get_upload_metadata", "component_id": component_id, "file_name": name,
                                "file_size": total, "parts": math.ceil(total / part_size), "part_size": part_size})  # fmt: skip
+        if "urls" not in answer and "url" in answer:  # the server chose one PUT for it
+            headers = {**dict(answer.get("headers") or {}), "x-content-sha256": reader.sha256(0, total)}
+            self._put(str(answer["url"]), _Slice(reader, 0, total, shown), headers)
+            return
         part_size = int(answer.get("part_size") or part_size)
         urls = {int(url["part_number"]): str(url["signed_url"]) for url in answer["urls"]}
 
@@ -101,32 +105,31 @@ class HttpFileChannel(FileChannel):
         missing = sorted(set(urls) - set(etags))
         log.debug("upload %s of component %s: %d part(s) of %d to send", answer.get("upload_id"), component_id,
                   len(missing), len(urls))  # fmt: skip
-
-        failed = threading.Event()  # one part failed: the parts not begun yet are not sent
+        stop = threading.Event()  # set: parts not begun are not sent, and those under way stop at their next read
 
         def send(number: int) -> str:
-            if failed.is_set():
+            if stop.is_set():
                 raise _Cancelled()
             try:
                 start, length = span(number)
                 headers = {"content-type": "application/octet-stream", "x-content-sha256": reader.sha256(start, length)}
-                return self._put(urls[number], _Slice(reader, start, length, shown), headers)
+                return self._put(urls[number], _Slice(reader, start, length, shown, stop), headers)
             except BaseException:
-                failed.set()
+                stop.set()
                 raise
 
         pool = ThreadPoolExecutor(max_workers=min(parallel, max(1, len(missing))), thread_name_prefix="upload")
         try:
             futures: dict[Future[str], int] = {pool.submit(send, number): number for number in missing}
             wait(futures, return_when=FIRST_EXCEPTION)
-            failed.set()  # (when none failed, every part is done: nothing is left to stop)
-            errors = [f.exception() for f in futures if f.done() and not f.cancelled() and f.exception() is not None]
-            first = next((error for error in errors if not isinstance(error, _Cancelled)), None)
-            if first is not None:
-                raise first
-            etags.update({futures[future]: future.result() for future in futures})
-        finally:
+        finally:  # a part failed, or this thread was interrupted (Ctrl-C): the others stop too
+            stop.set()
             pool.shutdown(wait=True, cancel_futures=True)
+        errors = [f.exception() for f in futures if f.done() and not f.cancelled() and f.exception() is not None]
+        first = next((error for error in errors if not isinstance(error, _Cancelled)), None)
+        if first is not None:
+            raise first
+        etags.update({futures[future]: future.result() for future in futures})
         self._action({"action": "complete_multipart_upload", "component_id": component_id,
                       "upload_id": answer.get("upload_id"),
                       "parts": [{"part_number": number, "e_tag": etags[number]} for number in sorted(etags)]})  # fmt: skip
@@ -353,8 +356,9 @@ class _Reader:
 class _Slice:
     """``length`` bytes of a reader from ``start``, as a body ``requests`` streams (it knows the length)."""
 
-    def __init__(self, reader: _Reader, start: int, length: int, shown: Progress) -> None:
-        self.reader, self.start, self.length, self.shown = reader, start, length, shown
+    def __init__(self, reader: _Reader, start: int, length: int, shown: Progress,
+                 stop: threading.Event | None = None) -> None:  # fmt: skip
+        self.reader, self.start, self.length, self.shown, self.stop = reader, start, length, shown, stop
         self.position = 0
 
     def __len__(self) -> int:
@@ -379,6 +383,8 @@ class _Slice:
         count = left if count is None or count < 0 else min(count, left)
         if count <= 0:
             return b""
+        if self.stop is not None and self.stop.is_set():
+            raise _Cancelled()
         chunk = self.reader.read(self.start + self.position, count)
         if not chunk:
             raise FileTransferError(f"The file ended at byte {self.start + self.position} of the part it was sending")

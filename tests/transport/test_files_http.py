@@ -72,7 +72,8 @@ def test_a_large_file_goes_in_parts_sent_in_parallel(http_session, counted, new_
     assert downloaded(channel, component_id) == data
 
 
-def test_a_cut_upload_resumes_sending_only_the_missing_parts(http_session, counted, new_component, tmp_path):
+@pytest.mark.parametrize("parallel", [1, 4])
+def test_a_cut_upload_resumes_sending_only_the_missing_parts(http_session, counted, new_component, tmp_path, parallel):
     channel = http_session.transport.files()
     size = 16 * 128 * KIB
     component_id = new_component(size)
@@ -84,7 +85,7 @@ def test_a_cut_upload_resumes_sending_only_the_missing_parts(http_session, count
 
     before = len(counted[1].puts())
     with pytest.raises(KeyboardInterrupt):
-        channel.upload(component_id, "source.bin", path, part_size=128 * KIB, parallel=1, progress=cut_at_half)
+        channel.upload(component_id, "source.bin", path, part_size=128 * KIB, parallel=parallel, progress=cut_at_half)
     stored = [put for put in counted[1].puts()[before:] if put["status"] == 200]
     assert 0 < len(stored) < 16
     with pytest.raises(FileTransferError) as not_yet:  # a half-finished upload is no file
@@ -230,7 +231,7 @@ def test_memory_does_not_grow_with_the_file_size(database, serve, make, tmp_path
                     tracemalloc.stop()
                 server[size] = peak_rss(url.pid)
                 assert (tmp_path / "back.bin").read_bytes() == path.read_bytes()
-    assert client[96 * MIB] < 3 * part and client[96 * MIB] < client[16 * MIB] + MIB, client
+    assert client[96 * MIB] < 3 * part and client[96 * MIB] < client[16 * MIB] + 2 * MIB, client  # 80 MiB more
     assert server[96 * MIB] - server[16 * MIB] < 4 * part, server  # 80 MiB more went through it
 
 
