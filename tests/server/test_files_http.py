@@ -397,3 +397,13 @@ def test_in_process_files_go_through_the_same_rules(admin, backend, studio, stor
     with pytest.raises(Exception, match="may read, not write"):
         backend.files.put("reader", component, [b"no"])
     assert backend.files.remove("admin", component) is True
+
+
+def test_a_download_is_named_after_its_component_whatever_the_name(admin, studio):
+    component = admin.component(studio["open"], name='plaque "finale"/v2; é', file_type=".exr")
+    admin.upload(component, b"named")
+    response = admin.get(component)
+    assert response.status_code == 200 and response.content == b"named"
+    assert response.headers["content-disposition"] == (
+        "attachment; filename=\"plaque _finale__v2_ _.exr\"; filename*=UTF-8''plaque%20_finale__v2_%20%C3%A9.exr"
+    )

@@ -27,9 +27,9 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Mapping
 import sqlalchemy as sa
 
 from ...exceptions import ValidationError
-from .access import Access, Stored
+from .access import Access, Stored, filename_of
 from .signing import Signer, TokenRefused
-from .store import FileStore, FolderStore, NotStored, Part, StoreError, UploadTarget, check_key
+from .store import FileStore, FolderStore, NotStored, Part, StoreError, TooLarge, UploadTarget, check_key
 from .uploads import EXPIRY, Uploads, utcnow
 
 if TYPE_CHECKING:
@@ -138,9 +138,18 @@ class Files:
         """Do ``work`` once ``batch`` has committed (never if it does not)."""
         batch.cache.setdefault(_AFTER_COMMIT, []).append(work)
 
+    def finish(self, upload: UploadTarget) -> None:
+        """Mark ``upload`` complete and forget its parts (its file is whole: after the batch that made it)."""
+        with self.backend.engine.connect().execution_options(ftrack_writes=True) as connection, connection.begin():
+            self.uploads.complete(connection, upload.id)
+        self.store.discard(upload)
+
     def _committed(self, batch: BatchContext) -> None:
         for work in batch.cache.get(_AFTER_COMMIT, ()):
-            work()
+            try:
+                work()
+            except Exception:  # the batch stands; what is left over, the cleanup finds
+                log.exception("finishing after a commit failed")
         gone: set[str] = set()
         places: set[str] = set()
         for action, entity_type, keys, before, _ in batch.changed:
@@ -157,7 +166,7 @@ class Files:
                 kept = set(connection.execute(sa.select(table.c.component_id).where(
                     table.c.component_id.in_(sorted(places - gone)), table.c.location_id == SERVER_LOCATION_ID)).scalars())  # fmt: skip
             gone |= places - kept
-        if gone and (self._store is not None or not self._configured):
+        if gone:
             self._remove_stored(gone)
 
     def _remove_stored(self, component_ids: Iterable[str]) -> None:
@@ -182,8 +191,6 @@ class Files:
 
     def admit(self, token: str, length: int | None) -> Ticket:
         """What an upload ``token`` allows, before the body is read; TooLarge when ``length`` is over it."""
-        from .store import TooLarge
-
         claims = self.signer.verify(token, "upload")
         limit = int(claims["s"])
         if self.max_upload is not None:
@@ -237,8 +244,6 @@ class Files:
             row = connection.execute(sa.select(table.c.name, table.c.file_type).where(table.c.id == component_id)).first()
         if row is None:
             raise ValidationError(f"No Component with id {component_id}", "not_found")
-        from .access import filename_of
-
         return Stored(component_id, filename_of(row.name, row.file_type)), self._size(component_id)
 
     def _size(self, component_id: str) -> int:

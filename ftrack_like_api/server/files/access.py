@@ -8,6 +8,7 @@ they may change it: a read-only role downloads and cannot upload or remove.
 from __future__ import annotations
 
 import dataclasses
+from urllib.parse import quote
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
@@ -18,7 +19,7 @@ if TYPE_CHECKING:
     from ..auth.permissions import Principal
     from ..engine.backend import Backend
 
-__all__ = ["Access", "Stored", "filename_of"]
+__all__ = ["Access", "Stored", "disposition", "filename_of"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -34,6 +35,14 @@ def filename_of(name: Any, file_type: Any) -> str:
     text = f"{name or 'file'}{file_type or ''}"
     cleaned = "".join(c if c.isprintable() and c not in '"\\/;' else "_" for c in text).strip() or "file"
     return cleaned[:200]
+
+
+def disposition(filename: str) -> str:
+    """A ``Content-Disposition`` naming ``filename``: ASCII for every client, UTF-8 (RFC 6266) for those that read it."""
+    plain = "".join(c if " " <= c <= "~" else "_" for c in filename)
+    if plain == filename:
+        return f'attachment; filename="{plain}"'
+    return f"attachment; filename=\"{plain}\"; filename*=UTF-8''{quote(filename, safe='')}"
 
 
 class Access:

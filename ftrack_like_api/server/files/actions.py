@@ -29,7 +29,8 @@ __all__ = ["MAX_LINK_LIFETIME", "ACTIONS", "register"]
 #: The longest a signed download link may live (seven days, as S3's presigned URLs).
 MAX_LINK_LIFETIME = 7 * 24 * 3600
 #: The engine actions, and whether each writes rows.
-ACTIONS = {"get_upload_metadata": True, "complete_multipart_upload": True, "generate_signed_url": False,
+#: (``complete_multipart_upload`` writes its row after the commit: assembling a large file holds no write lock.)
+ACTIONS = {"get_upload_metadata": True, "complete_multipart_upload": False, "generate_signed_url": False,
            "encode_media": False}  # fmt: skip
 
 
@@ -155,8 +156,7 @@ def complete_multipart_upload(files: Files, batch: BatchContext, operation: Mapp
         if wrong:
             raise ValidationError(f"Part(s) {', '.join(map(str, wrong[:20]))} are not those the e_tags name", "bad_request")
         size = store.assemble(upload.target, numbers)
-    files.uploads.complete(connection, upload.id)
-    files.after_commit(batch, lambda: store.discard(upload.target))
+    files.after_commit(batch, lambda: files.finish(upload.target))
     return {"component_id": component_id, "size": size}
 
 

@@ -35,6 +35,7 @@ from ....exceptions import ValidationError
 from ...auth.throttle import Refusal
 from ...engine.backend import Backend
 from ...files import Files, NoStorage
+from ...files.access import disposition
 from ...files.signing import TokenRefused
 from ...files.store import CHUNK, ChecksumMismatch, KeyRefused, NotStored, StoreUnavailable, TooLarge
 from ...gate import DatabaseGate
@@ -198,7 +199,7 @@ class FileRoutes:
         if presigned is not None:
             return RedirectResponse(presigned, status_code=307)
         headers = {"Accept-Ranges": "bytes", "ETag": f'W/"{stored.id}-{size}"', "Content-Encoding": "identity",
-                   "Content-Disposition": f'attachment; filename="{stored.filename}"'}  # fmt: skip
+                   "Content-Disposition": disposition(stored.filename)}  # fmt: skip
         start, end, status = 0, size, 200
         wanted = request.headers.get("range")
         if wanted:
