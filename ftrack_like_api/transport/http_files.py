@@ -78,10 +78,13 @@ class HttpFileChannel(FileChannel):
         log.debug("uploaded %s bytes of %s as component %s", total, name, component_id)
 
     def _upload_whole(self, component_id: str, name: str, reader: _Reader, total: int, shown: Progress) -> None:
-        digest = reader.sha256(0, total)
         answer = self._action({"action": "get_upload_metadata", "component_id": component_id,
                                "file_name": name, "file_size": total})  # fmt: skip
-        headers = {**dict(answer.get("headers") or {}), "x-content-sha256": digest}
+        self._put_whole(answer, reader, total, shown)
+
+    def _put_whole(self, answer: dict[str, Any], reader: _Reader, total: int, shown: Progress) -> None:
+        """The whole file in one PUT to the URL (with the headers) ``get_upload_metadata`` answered."""
+        headers = {**dict(answer.get("headers") or {}), "x-content-sha256": reader.sha256(0, total)}
         self._put(str(answer["url"]), _Slice(reader, 0, total, shown), headers)
 
     def _upload_parts(self, component_id: str, name: str, reader: _Reader, total: int, part_size: int,
@@ -89,9 +92,7 @@ class HttpFileChannel(FileChannel):
         answer = self._action({"action": "get_upload_metadata", "component_id": component_id, "file_name": name,
                                "file_size": total, "parts": math.ceil(total / part_size), "part_size": part_size})  # fmt: skip
         if "urls" not in answer and "url" in answer:  # the server chose one PUT for it
-            headers = {**dict(answer.get("headers") or {}), "x-content-sha256": reader.sha256(0, total)}
-            self._put(str(answer["url"]), _Slice(reader, 0, total, shown), headers)
-            return
+            return self._put_whole(answer, reader, total, shown)
         part_size = int(answer.get("part_size") or part_size)
         urls = {int(url["part_number"]): str(url["signed_url"]) for url in answer["urls"]}
 

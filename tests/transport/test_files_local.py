@@ -96,3 +96,31 @@ def test_memory_does_not_grow_with_the_file_size(local_session, local_version, t
             tracemalloc.stop()
         assert (tmp_path / "back").read_bytes() == (tmp_path / "big").read_bytes()
     assert peaks[1] < 8 * MIB and peaks[1] < 1.5 * peaks[0] + MIB, peaks
+
+
+def test_progress_true_draws_a_bar_on_a_terminal_only(local_session, component_id, monkeypatch):
+    termios = pytest.importorskip("termios", reason="a pseudo-terminal is POSIX's")
+    import fcntl
+    import pty
+    import select
+    import struct
+
+    channel = local_session.transport.files()
+    data = os.urandom(2 * MIB)
+    controller, terminal = pty.openpty()
+    fcntl.ioctl(terminal, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 100, 0, 0))  # a terminal 100 wide
+    with os.fdopen(terminal, "w", closefd=True) as stderr:
+        monkeypatch.setattr("sys.stderr", stderr)
+        channel.upload(component_id, "plate.exr", io.BytesIO(data), progress=True)
+        stderr.flush()
+        drawn = ""
+        while select.select([controller], [], [], 0.5)[0]:
+            drawn += os.read(controller, 65536).decode(errors="replace")
+    os.close(controller)
+    assert "plate.exr" in drawn and "100%" in drawn and "2.00M" in drawn
+
+    piped = io.StringIO()  # not a terminal: a log file, a pipe
+    monkeypatch.setattr("sys.stderr", piped)
+    out = io.BytesIO()
+    channel.download(component_id, out, progress=True)
+    assert out.getvalue() == data and piped.getvalue() == ""
