@@ -11,7 +11,8 @@ operations; data rules — integrity, permissions, idempotency — live here and
   ``encoding.py`` writes rows as entities; ``computed.py`` and ``custom_attributes.py``
   the attributes that are not plain columns
 - ``writer.py`` creates, updates and deletes; ``fills.py`` the values the server fills;
-  ``integrity.py`` the tree's rules, checked once the batch is applied
+  ``integrity.py`` the tree's rules, checked once the batch is applied; ``diagnosis.py`` which
+  constraint an operation broke when the database refused the batch
 - ``storage.py`` the tables and their upgrades, ``dialects.py`` SQLite and PostgreSQL,
   ``values.py`` values as the columns keep them, ``seed.py`` a new studio's data,
   ``schemas/`` the shipped entity types

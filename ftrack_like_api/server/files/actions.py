@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from ..engine.batch import BatchContext
     from . import Files
 
-__all__ = ["MAX_LINK_LIFETIME", "ACTIONS", "register"]
+__all__ = ["ACTIONS", "MAX_LINK_LIFETIME", "register"]
 
 #: The longest a signed download link may live (seven days, as S3's presigned URLs).
 MAX_LINK_LIFETIME = 7 * 24 * 3600
