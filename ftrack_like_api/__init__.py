@@ -7,19 +7,35 @@ everything else load when first used.
 from __future__ import annotations
 
 from .exceptions import (
+    AccessorContainerNotEmptyError,
+    AccessorError,
+    AccessorFilesystemPathError,
+    AccessorOperationFailedError,
+    AccessorParentResourceNotFoundError,
+    AccessorPermissionDeniedError,
+    AccessorResourceError,
+    AccessorResourceIdentifierError,
+    AccessorResourceInvalidError,
+    AccessorResourceNotFoundError,
+    AccessorUnsupportedOperationError,
     AttributeValueError,
+    ComponentInLocationError,
+    ComponentNotInAnyLocationError,
+    ComponentNotInLocationError,
     ConflictError,
     DatabaseError,
     Error,
     EventHubConnectionError,
     ExpressionError,
     ImmutableAttributeError,
+    LocationError,
     MultipleResultsFoundError,
     NoResultFoundError,
     ParameterError,
     QueryError,
     SchemaError,
     ServerError,
+    StructureError,
     TransportError,
     UnknownAttributeError,
     ValidationError,
@@ -27,13 +43,28 @@ from .exceptions import (
 from .version import __version__
 
 __all__ = [
+    "AccessorContainerNotEmptyError",
+    "AccessorError",
+    "AccessorFilesystemPathError",
+    "AccessorOperationFailedError",
+    "AccessorParentResourceNotFoundError",
+    "AccessorPermissionDeniedError",
+    "AccessorResourceError",
+    "AccessorResourceIdentifierError",
+    "AccessorResourceInvalidError",
+    "AccessorResourceNotFoundError",
+    "AccessorUnsupportedOperationError",
     "AttributeValueError",
+    "ComponentInLocationError",
+    "ComponentNotInAnyLocationError",
+    "ComponentNotInLocationError",
     "ConflictError",
     "DatabaseError",
     "Error",
     "EventHubConnectionError",
     "ExpressionError",
     "ImmutableAttributeError",
+    "LocationError",
     "MultipleResultsFoundError",
     "NoResultFoundError",
     "ParameterError",
@@ -42,10 +73,12 @@ __all__ = [
     "ServerError",
     "Session",
     "SessionAuthentication",
+    "StructureError",
     "TransportError",
     "UnknownAttributeError",
     "ValidationError",
     "__version__",
+    "mixin",
     "signin",
 ]
 
@@ -56,6 +89,10 @@ def __getattr__(name: str) -> object:
         from .session import Session
 
         return Session
+    if name == "mixin":  # ftrack's ftrack_api.mixin(entity, cls): the entity classes load with it
+        from .entity import mixin
+
+        return mixin
     if name in ("SessionAuthentication", "signin"):  # requests loads only for these
         from . import authentication
 
