@@ -1,7 +1,10 @@
 """ftrack_like_api: production tracking for film, TV and games studios.
 
 Importing the package is cheap: ``Session``, the query parser, the server and
-everything else load when first used.
+everything else load when first used — the modules a plugin written for ftrack's client
+reaches through the package (``ftrack_api.accessor.disk.DiskAccessor``,
+``ftrack_api.structure.standard``, ``ftrack_api.symbol``, ``ftrack_api.exception``)
+included, so ``import ftrack_like_api as ftrack_api`` is the one line such a plugin changes.
 """
 
 from __future__ import annotations
@@ -82,6 +85,10 @@ __all__ = [
     "signin",
 ]
 
+#: Modules loaded on first use, by the names ftrack's client gives them (its ``exception`` is our ``exceptions``).
+_MODULES = {name: name for name in ("accessor", "data", "entity", "event", "inspection", "structure", "symbol")}
+_MODULES["exception"] = "exceptions"
+
 
 def __getattr__(name: str) -> object:
     # Session loads the query parser and more: only when a script asks for it.
@@ -89,6 +96,10 @@ def __getattr__(name: str) -> object:
         from .session import Session
 
         return Session
+    if name in _MODULES:
+        import importlib
+
+        return importlib.import_module(f".{_MODULES[name]}", __name__)
     if name == "mixin":  # ftrack's ftrack_api.mixin(entity, cls): the entity classes load with it
         from .entity import mixin
 
