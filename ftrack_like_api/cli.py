@@ -16,6 +16,7 @@ SQLite file in the user data folder). Errors are one readable line and a non-zer
     ftrack-like serve --host 0.0.0.0 --port 8000 --workers 4
     ftrack-like query 'select name, status.name from Task limit 5'
     ftrack-like listen --plugin-path plugins --name studio      # durable listeners (cli_events.py)
+    ftrack-like upload plate.exr --version ID                   # files (cli_files.py)
 """
 
 from __future__ import annotations
@@ -491,6 +492,9 @@ def parser() -> argparse.ArgumentParser:
     from .cli_events import add_commands as event_commands
 
     event_commands(command, commands)
+    from .cli_files import add_commands as file_commands
+
+    file_commands(command)
     from .demo import add_arguments as demo_arguments
 
     demo_arguments(command("demo", demo, "serve a demo studio and exercise it through a Session over HTTP"))

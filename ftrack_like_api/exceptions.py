@@ -9,6 +9,7 @@
      │    └── ConflictError     a value changed since it was read (``check_conflicts``)
      ├── TransportError         the server could not be reached, or its answer not read
  │    └── EventHubConnectionError  the event hub is not connected (publish with on_error="raise")
+     ├── FileTransferError      a file's bytes could not be moved: refused, not found, cut short
      ├── DatabaseError          the server's database could not be opened (server side)
      ├── NoResultFoundError     ``one()`` found nothing
      ├── MultipleResultsFoundError  ``one()`` found more than one
@@ -64,6 +65,7 @@ __all__ = [
     "Error",
     "EventHubConnectionError",
     "ExpressionError",
+    "FileTransferError",
     "ImmutableAttributeError",
     "LocationError",
     "MultipleResultsFoundError",
@@ -168,6 +170,22 @@ class TransportError(Error):
 
 class EventHubConnectionError(TransportError):
     """The event hub is not connected to a server: what was asked of it needs one."""
+
+
+class FileTransferError(Error):
+    """A file's bytes could not be moved to or from the server: refused, not found, or cut short.
+
+    ``status`` is the HTTP status of the answer (None when there was none), ``code`` the
+    server's ``error_code`` (``not_found``, ``checksum_mismatch``, ``too_large`` …) and
+    ``exception`` the server's name for it, when it said.
+    """
+
+    def __init__(self, message: str, status: int | None = None, code: str | None = None,
+                 exception: str | None = None) -> None:  # fmt: skip
+        self.status = status
+        self.code = code
+        self.exception = exception
+        super().__init__(message)
 
 
 class DatabaseError(Error):

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import os
 import tempfile
+import urllib.parse
 from typing import TYPE_CHECKING, Any
 
 from ..data import Data, File, FileWrapper
@@ -140,12 +141,14 @@ class ServerAccessor(Accessor):
         return str(self._channel().url(resource_identifier))
 
     def get_thumbnail_url(self, resource_identifier: str, size: int | None = None) -> str:
-        """A URL of the image scaled on the server to fit ``size`` × ``size`` pixels."""
-        channel = self._channel()
-        thumbnail_url = getattr(channel, "thumbnail_url", None)
-        if thumbnail_url is None:
+        """A signed URL of the image scaled on the server to fit ``size`` × ``size`` pixels (over HTTP only)."""
+        link = urllib.parse.urlsplit(self.get_url(resource_identifier))
+        if link.scheme not in ("http", "https") or not link.path.endswith("/component/get"):
             raise AccessorUnsupportedOperationError(operation="get_thumbnail_url", resource_identifier=resource_identifier)
-        return str(thumbnail_url(resource_identifier, size))
+        # The signed link names the component; the thumbnail route takes the same token.
+        query = urllib.parse.parse_qsl(link.query) + ([("size", str(size))] if size else [])
+        path = link.path[: -len("get")] + "thumbnail"
+        return urllib.parse.urlunsplit(link._replace(path=path, query=urllib.parse.urlencode(query)))
 
     def exists(self, resource_identifier: str) -> bool:
         """False, as ftrack's: the server refuses a second file for a component itself."""

@@ -51,6 +51,7 @@ from .protocols.ftrack.answers import log_failure
 from .protocols.ftrack.api import IDEMPOTENCY_WAIT
 from .protocols.ftrack.body import MAX_BODY, MAX_OPERATIONS
 from .protocols.ftrack.events import EventEndpoints
+from .protocols.ftrack.files import FileRoutes
 
 __all__ = ["create_app", "listening_socket", "serving"]
 
@@ -83,6 +84,7 @@ def create_app(
     events = EventEndpoints(backend, gate, tail=tail)
     probe = _Probe(backend)
     hub = EventHub(backend, gate, heartbeat, heartbeat_timeout, tail=tail)
+    files = FileRoutes(backend, gate)  # the server location's files: upload, get, remove
 
     async def health(request: Request) -> Response:
         return JSONResponse({"status": "alive"})
@@ -103,7 +105,7 @@ def create_app(
             yield
 
     app = Starlette(
-        routes=[*ftrack.routes(), *events.routes(), *hub.routes(), Route("/health", health), Route("/ready", ready)],
+        routes=[*ftrack.routes(), *files.routes(), *events.routes(), *hub.routes(), Route("/health", health), Route("/ready", ready)],
         # Level 1: a JSON answer shrinks nearly as much as at 9 (Starlette's default), at a quarter of the CPU.
         middleware=[Middleware(GZipMiddleware, minimum_size=1024, compresslevel=1)],
         lifespan=lifespan,

@@ -22,7 +22,6 @@ from __future__ import annotations
 import importlib.resources
 import json
 import logging
-import os
 import time
 from typing import Any, Callable, Mapping, Sequence
 
@@ -32,14 +31,15 @@ from ... import collector
 from ...exceptions import DatabaseError, QueryError, ValidationError
 from ...schema import Schema
 from ...version import __version__
-from ...wire import decode_value
 from ..auth.authenticator import Authenticator
 from ..auth.tables import define_tables
 from ..events import Broker, EventLog, StoredEvent
 from ..events.updates import Updates
+from ..files import Files
 from .batch import BatchContext
 from .compiler import Compiler
-from .dialects import Dialect, dialect_for
+from .diagnosis import broken_constraint
+from .dialects import Dialect, check_folder, dialect_for
 from .integrity import Integrity
 from ..auth.permissions import PermissionDenied, Permissions, Roles
 from .reader import Reader
@@ -47,7 +47,6 @@ from .refusals import DuplicateEntry, database_failed, error_answer, error_objec
 from .seed import ADMIN_USERNAME, seed, seed_id
 from .storage import Storage
 from .upgrades import Upgrades, check_references, locked
-from .values import coerce_value
 from .writer import Writer
 
 __all__ = ["Backend", "load_schema"]
@@ -106,6 +105,8 @@ class Backend:
         self.broker = Broker(self.events)
         self.updates = Updates(schema, storage.tables)
         self._written_since_optimize = 0
+        #: Actions that write (a batch holding one takes SQLite's write lock up front); hooks run after each commit.
+        self._writing, self._after_commit = set(WRITE_ACTIONS), list[Callable[[BatchContext], None]]()
         self._actions: dict[str, Callable[[BatchContext, Mapping[str, Any]], Any]] = {
             "query_server_information": self._server_information,
             "query_schemas": lambda batch, operation: self.schema.to_ftrack(),
@@ -115,6 +116,8 @@ class Backend:
             "delete": self._delete,
             "reset_remote": self._reset_remote,
         }
+        #: The server location's files (their actions are registered here; ``serve --storage`` configures them).
+        self.files = Files(self)
 
     @classmethod
     def from_url(
@@ -135,7 +138,7 @@ class Backend:
         ``engine_options`` go to SQLAlchemy (``pool_size``, ``max_overflow``, ``pool_timeout`` …).
         """
         dialect = dialect_for(url)
-        _check_folder(url, dialect)
+        check_folder(url, dialect)
         versioned = schema is None or schema.hash == load_schema().hash
         schema = schema or load_schema()
         storage = Storage(schema, dialect)
@@ -157,6 +160,16 @@ class Backend:
 
     def close(self) -> None:
         self.engine.dispose()
+
+    def register_action(self, name: str, handler: Callable[[BatchContext, Mapping[str, Any]], Any], writes: bool = False) -> None:
+        """Carry out operations of action ``name`` with ``handler(batch, operation)``; ``writes``: it writes rows."""
+        self._actions[name] = handler
+        if writes:
+            self._writing.add(name)
+
+    def after_commit(self, hook: Callable[[BatchContext], None]) -> None:
+        """Call ``hook(batch)`` once each batch has committed (what it raises is logged, never answered)."""
+        self._after_commit.append(hook)
 
     def publish(self, event: Mapping[str, Any], user_id: str | None = None) -> StoredEvent:
         """Append one event (ftrack's shape) in a transaction of its own, then tell the broker.
@@ -206,7 +219,7 @@ class Backend:
         """
         if not isinstance(operations, (list, tuple)):
             return error_answer("ValidationError", "A batch is a list of operations", "bad_request")
-        writes = any(isinstance(o, Mapping) and isinstance(o.get("action"), str) and o["action"] in WRITE_ACTIONS for o in operations)
+        writes = any(isinstance(o, Mapping) and isinstance(o.get("action"), str) and o["action"] in self._writing for o in operations)
         timeout = self.timeout
         if not writes and self.query_timeout is not None:
             timeout = self.query_timeout if timeout is None else min(timeout, self.query_timeout)
@@ -276,6 +289,11 @@ class Backend:
                 transaction.commit()
                 if seqs:
                     self.broker.notify(max(seqs))
+                for hook in self._after_commit:
+                    try:
+                        hook(batch)
+                    except Exception:  # committed already: the answer stands
+                        log.exception("after-commit hook %r failed", hook)
                 if writes:
                     self._after_writes(connection, len(operations))
                 return results
@@ -426,7 +444,7 @@ class Backend:
                 with self.compiler.scoped(principal.readable):
                     for earlier in range(index):
                         self._operation(batch, earlier, operations[earlier])
-                    problem = self._problem(batch, operation)
+                    problem = broken_constraint(batch, operation, self.schema, self.storage, self.writer)
             finally:
                 transaction.rollback()
         if problem is None:
@@ -434,56 +452,6 @@ class Backend:
         code, reason = problem
         refusal = DuplicateEntry if code in ("duplicate_key", "duplicate_value") else ValidationError
         return refusal(reason, code).at(*place)
-
-    def _problem(self, batch: BatchContext, operation: Mapping[str, Any]) -> tuple[str, str] | None:
-        """The constraint one operation broke: (error code, explanation), or None when none is found.
-
-        A duplicate is a :class:`DuplicateEntry` (``DuplicateEntryError``) whose content says
-        ``IntegrityError``: the official client's ``start_timer`` tells a running timer by
-        the one (3.x) or the other (older versions).
-        """
-        entity_type = self.schema[operation["entity_type"]]
-        data = operation.get("entity_data") or {}
-        table = self.storage.table(entity_type)
-        connection = batch.connection
-        action = operation.get("action")
-        if action == "delete":
-            return "still_referenced", "other entities still refer to it; delete or change them first"
-        if action == "create":
-            key = {k: data.get(k) for k in entity_type.primary_key}
-            if all(v is not None for v in key.values()):
-                where = [table.c[k] == self.writer.key(entity_type, list(key.values()))[k] for k in key]
-                if connection.execute(sa.select(sa.literal(1)).select_from(table).where(*where)).first():
-                    shown = ", ".join(f"{k} {v}" for k, v in key.items())
-                    return "duplicate_key", f"IntegrityError: a {entity_type.name} with {shown} exists already"
-        given = operation.get("entity_key")
-        keys = given if isinstance(given, (list, tuple)) else [given]
-        values = {**dict(zip(entity_type.primary_key, keys)), **data}
-        for reference in entity_type.attributes.values():
-            if reference.name in data and reference.kind.value == "reference" and isinstance(data[reference.name], Mapping):
-                target = self.schema[reference.target]  # type: ignore[index]
-                values[reference.via[0]] = data[reference.name].get(target.primary_key[0])
-        for name, value in values.items():
-            attribute = entity_type.attributes.get(name)
-            if attribute is None or value is None or attribute.kind.value != "scalar":
-                continue
-            try:  # as the column holds it: on PostgreSQL text is never compared with a number
-                value = coerce_value(attribute.type or "string", decode_value(value))
-            except (TypeError, ValueError):
-                continue
-            if attribute.references:
-                target = self.schema[attribute.references]
-                other = self.storage.table(target)
-                hit = connection.execute(
-                    sa.select(sa.literal(1)).select_from(other).where(other.c[target.primary_key[0]] == value)
-                ).first()
-                if hit is None:
-                    return "missing_reference", f"{entity_type.name}.{name} is {value}, but there is no {target.name} with that id"
-            if attribute.unique:
-                hit = connection.execute(sa.select(sa.literal(1)).select_from(table).where(table.c[name] == value)).first()
-                if hit is not None:
-                    return "duplicate_value", f"IntegrityError: a {entity_type.name} with {name} {value!r} exists already"
-        return None
 
 
 def _install(engine: sa.Engine, storage: Storage, versioned: bool) -> None:
@@ -519,19 +487,6 @@ def _install(engine: sa.Engine, storage: Storage, versioned: bool) -> None:
                 raise
             log.info("database install raced another process, trying again: %s", error.orig)
             time.sleep(0.2 * (attempt + 1))
-
-
-def _check_folder(url: str, dialect: Dialect) -> None:
-    """A SQLite file's folder must exist: say which one does not (SQLite says only "unable to open")."""
-    if dialect.name != "sqlite":
-        return
-    database = sa.engine.make_url(url).database
-    if not database or database == ":memory:" or database.startswith("file:"):
-        return
-    folder = os.path.dirname(os.path.abspath(database))
-    if not os.path.isdir(folder):
-        what = "is not a folder" if os.path.exists(folder) else "does not exist"
-        raise DatabaseError(f"Cannot open the database {url}: the folder {folder} {what}")
 
 
 class _TimedOut(Exception):

@@ -6,12 +6,15 @@ Everything else in the server is one code path over SQLAlchemy Core.
 from __future__ import annotations
 
 import dataclasses
+import os
 from typing import Any, Sequence
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 
-__all__ = ["Dialect", "POSTGRESQL", "SQLITE", "dialect_for", "engine_url"]
+from ...exceptions import DatabaseError
+
+__all__ = ["Dialect", "POSTGRESQL", "SQLITE", "check_folder", "dialect_for", "engine_url"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -68,3 +71,16 @@ def engine_url(url: str) -> str:
         if url.startswith(prefix):
             return "postgresql+psycopg://" + url[len(prefix) :]
     return url
+
+
+def check_folder(url: str, dialect: Dialect) -> None:
+    """A SQLite file's folder must exist: say which one does not (SQLite says only "unable to open")."""
+    if dialect.name != "sqlite":
+        return
+    database = sa.engine.make_url(url).database
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return
+    folder = os.path.dirname(os.path.abspath(database))
+    if not os.path.isdir(folder):
+        what = "is not a folder" if os.path.exists(folder) else "does not exist"
+        raise DatabaseError(f"Cannot open the database {url}: the folder {folder} {what}")

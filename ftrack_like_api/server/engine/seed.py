@@ -16,6 +16,7 @@ from typing import Any, Iterable
 import sqlalchemy as sa
 
 from ... import symbol
+from ..files.signing import SECRET_KEY, new_secret
 from .storage import Storage
 
 __all__ = ["ADMIN_USERNAME", "seed"]
@@ -172,3 +173,5 @@ def seed(connection: sa.Connection, storage: Storage) -> None:
                              for i, n in enumerate(NOTE_CATEGORIES)])  # fmt: skip
     insert("list_category", [{"id": seed_id("list category", n), "name": n} for n in LIST_CATEGORIES])
     connection.execute(storage.meta.insert().values(key="seeded_at", value=now.isoformat()))
+    # The secret of the files' signed URLs (made here, not in a batch that needs it: SQLite's write lock).
+    connection.execute(storage.meta.insert().values(key=SECRET_KEY, value=new_secret()))

@@ -22,6 +22,7 @@ import sqlalchemy as sa
 from ...exceptions import SchemaError
 from ...schema import EntityType, Schema
 from ..events.tables import define_tables as define_event_tables
+from ..files.tables import define_tables as define_file_tables
 from .dialects import Dialect, engine_url
 
 __all__ = ["SCHEMA_VERSION", "Storage", "insert_rows", "writing"]
@@ -62,6 +63,8 @@ class Storage:
         self._build()
         #: The event log's tables (not entities: no query reaches them).
         self.events = define_event_tables(self.metadata)
+        #: The uploads of the server location's files.
+        self.files = define_file_tables(self.metadata)
 
     def table(self, entity_type: EntityType) -> sa.Table:
         return self.tables[entity_type.table]  # type: ignore[index]

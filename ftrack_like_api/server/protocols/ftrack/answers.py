@@ -19,9 +19,10 @@ from starlette.responses import JSONResponse, Response
 
 from ...auth.idempotency import KeyState
 from ...auth.throttle import Refusal
+from ...files.actions import ACTIONS as FILE_ACTIONS
 from ...gate import Busy
 
-__all__ = ["encoded", "error_answer", "failure_answer", "log_failure", "refused", "rows_in", "unclaimed"]
+__all__ = ["absolute_urls", "encoded", "error_answer", "failure_answer", "log_failure", "refused", "rows_in", "unclaimed"]
 
 log = logging.getLogger(__name__)
 
@@ -119,3 +120,21 @@ def unclaimed(request: Request, state: KeyState, key: str, answer: str | None) -
     return JSONResponse({"exception": "ValidationError", "content": f"The idempotency key {key!r} was sent before with "
                          "a different batch; a new batch needs a new key", "error_code": "idempotency_key_reused"},
                         status_code=422)  # fmt: skip
+
+
+def absolute_urls(actions: list[Any], results: list[Any], base: str) -> None:
+    """Make the ``/component/…`` paths in the file actions' answers absolute, from the request's ``base`` URL."""
+    base = base.rstrip("/")
+
+    def fixed(url: Any) -> Any:
+        return base + url if isinstance(url, str) and url.startswith("/component/") else url
+
+    for action, answer in zip(actions, results):
+        if action not in FILE_ACTIONS or not isinstance(answer, dict):
+            continue
+        for name in ("url", "signed_url"):
+            if name in answer:
+                answer[name] = fixed(answer[name])
+        for part in answer.get("urls") or ():
+            if isinstance(part, dict) and "signed_url" in part:
+                part["signed_url"] = fixed(part["signed_url"])

@@ -28,7 +28,7 @@ from ...auth.idempotency import MAX_KEY_LENGTH, KeyState, claim_lifetime
 from ...auth.throttle import Refusal
 from ...engine.backend import WRITE_ACTIONS, Backend
 from ...gate import DatabaseGate
-from .answers import ROWS_PER_CHUNK, encoded, error_answer, failure_answer, refused, rows_in, unclaimed
+from .answers import ROWS_PER_CHUNK, absolute_urls, encoded, error_answer, failure_answer, refused, rows_in, unclaimed
 from .body import MAX_BODY, MAX_OPERATIONS, SIGNIN_BODY, action_of, gunzip, parse_batch, read_body
 
 __all__ = ["FtrackApi"]
@@ -131,7 +131,7 @@ class FtrackApi:
         try:
             # Who acts is the user id the credentials gave: the backend reads their name and roles afresh.
             result, text = await self.database(
-                self._executed, actions, batch, username, keep if key else None, user_id, how
+                self._executed, actions, str(request.base_url), batch, username, keep if key else None, user_id, how
             )
         except _TakenOver:
             seen["outcome"] = KeyState.RUNNING.value
@@ -161,13 +161,15 @@ class FtrackApi:
         # Rows a slice at a time: the answer's text is never whole in memory.
         return StreamingResponse(encoded(result), media_type="application/json")
 
-    def _executed(self, actions: list[Any], *args: Any) -> tuple[Any, bytes | None]:
+    def _executed(self, actions: list[Any], base: str, *args: Any) -> tuple[Any, bytes | None]:
         """``backend.execute(*args)`` and what this server adds to its information; in the same thread,
         the JSON text of a small answer (at most :data:`ROWS_PER_CHUNK` rows): a larger one is
-        streamed (a stream costs a thread hop per piece)."""
+        streamed (a stream costs a thread hop per piece). The file actions' ``/component/…`` paths
+        are made absolute from the request's ``base`` URL."""
         result = self.backend.execute(*args)
         if not isinstance(result, list):
             return result, None
+        absolute_urls(actions, result, base)
         if "query_server_information" in actions:
             for action, answer in zip(actions, result):
                 if action == "query_server_information" and isinstance(answer, dict):

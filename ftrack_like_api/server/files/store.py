@@ -1,0 +1,480 @@
+"""Where the server location's files are kept: the :class:`FileStore` interface and a folder of files.
+
+A store keeps bytes under keys. A key is a component id, and only a UUID-shaped one: file
+names sent by clients are metadata and never become paths, so no key can leave the store
+(``..``, absolute paths, NUL bytes and 4,000-character names are refused with
+:class:`KeyRefused`). Uploads in parts keep each part under the upload's id until
+:meth:`FileStore.assemble` makes the key's file of them; nothing is visible under the key
+before that.
+
+:class:`FolderStore` keeps them in a folder (a local disk or a shared mount serving several
+workers)::
+
+    ROOT/components/<id[:2]>/<id>        the component's file
+    ROOT/uploads/<upload id>/<part>      the parts of an unfinished upload (+ <part>.json: its sizes and sums)
+    ROOT/thumbnails/<id>/<size>.jpg      scaled thumbnails (a cache)
+
+Every write goes to a temporary file in the destination's folder, is flushed to the disk
+(``fsync``) and renamed over the destination: a reader sees the whole old file or the whole
+new one, never half of either. A disk that is full or cannot be written raises
+:class:`StoreUnavailable` and leaves nothing behind.
+
+A store that hands out presigned URLs (S3) answers :meth:`FileStore.begin`,
+:meth:`FileStore.upload_urls`, :meth:`FileStore.download_url` and :meth:`FileStore.complete`;
+a folder store answers None there and the server carries the bytes itself.
+
+Errors::
+
+    StoreError           (an ftrack_like_api Error) something the store could not do
+     ├── KeyRefused       a key, upload id, part number or size that is not one (also a ValueError)
+     ├── NotStored        nothing is stored under that key (also a LookupError)
+     ├── TooLarge         more bytes than the limit given
+     ├── ChecksumMismatch the bytes are not those the sender's checksum names; nothing kept
+     └── StoreUnavailable the storage cannot be written or read (disk full, read-only, down)
+"""
+
+from __future__ import annotations
+
+import abc
+import base64
+import errno
+import hashlib
+import json
+import logging
+import os
+import re
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Iterable, Iterator, Sequence
+
+from ...exceptions import Error
+
+__all__ = [
+    "CHUNK",
+    "ChecksumMismatch",
+    "FileStore",
+    "FolderStore",
+    "KeyRefused",
+    "MAX_PARTS",
+    "NotStored",
+    "Part",
+    "StoreError",
+    "StoreUnavailable",
+    "TooLarge",
+    "UploadTarget",
+    "check_key",
+    "check_part_number",
+]
+
+log = logging.getLogger(__name__)
+
+#: Bytes read or written at a time.
+CHUNK = 1024 * 1024
+#: The most parts one upload may have (S3's limit).
+MAX_PARTS = 10_000
+
+_UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
+
+
+class StoreError(Error):
+    """Something a file store could not do."""
+
+
+class KeyRefused(StoreError, ValueError):
+    """A key, upload id, part number or thumbnail size that cannot be one."""
+
+
+class NotStored(StoreError, LookupError):
+    """Nothing is stored under that key."""
+
+
+class TooLarge(StoreError):
+    """More bytes were sent than the limit allows; nothing was kept."""
+
+
+class ChecksumMismatch(StoreError):
+    """The bytes received are not those the sender's checksum names; nothing was kept."""
+
+
+class StoreUnavailable(StoreError):
+    """The storage cannot be written or read: a full disk, a read-only mount, a store that is down."""
+
+
+@dataclass(frozen=True)
+class Part:
+    """What was written: its size in bytes and its MD5 and SHA-256 (hex)."""
+
+    size: int
+    md5_hex: str
+    sha256_hex: str
+
+
+@dataclass(frozen=True)
+class UploadTarget:
+    """An upload as a store sees it: which file it makes and how it is cut into parts.
+
+    ``id`` is the server's upload id (UUID-shaped), ``key`` the component id whose file it
+    makes, ``part_size`` the size of every part but the last, ``parts`` how many there are,
+    ``checksum`` the base64 MD5 of the whole file when the client gave one, ``store_ref``
+    what :meth:`FileStore.begin` returned for it (an S3 multipart upload id; None for a folder).
+    """
+
+    id: str
+    key: str
+    file_size: int
+    part_size: int
+    parts: int
+    checksum: str | None = None
+    store_ref: str | None = None
+
+
+def check_key(key: object) -> str:
+    """``key`` if it is UUID-shaped (a component or upload id); else :class:`KeyRefused`."""
+    if not isinstance(key, str) or len(key) != 36 or not _UUID.fullmatch(key):
+        shown = repr(key)[:60]
+        raise KeyRefused(f"Not a component or upload id: {shown} (ids are UUIDs)")
+    return key
+
+
+def check_part_number(number: object) -> int:
+    """``number`` if it is a part number (1 to :data:`MAX_PARTS`); else :class:`KeyRefused`."""
+    if isinstance(number, bool) or not isinstance(number, int) or not 1 <= number <= MAX_PARTS:
+        raise KeyRefused(f"Not a part number: {number!r} (1 to {MAX_PARTS})")
+    return number
+
+
+def _check_size(size: object) -> int:
+    if isinstance(size, bool) or not isinstance(size, int) or not 1 <= size <= 10_000:
+        raise KeyRefused(f"Not a thumbnail size: {size!r} (1 to 10000 pixels)")
+    return size
+
+
+class FileStore(abc.ABC):
+    """Bytes under component ids: parts of uploads, whole files, thumbnails. All methods are blocking.
+
+    ``chunks`` arguments are iterables of bytes, consumed once; ``limit`` is the most bytes
+    accepted (:class:`TooLarge` past it, and nothing kept). ``md5_b64`` (base64, as HTTP's
+    ``Content-MD5``) and ``sha256_hex`` are checked when given (:class:`ChecksumMismatch`).
+    """
+
+    @abc.abstractmethod
+    def write_part(self, upload: UploadTarget, number: int, chunks: Iterable[bytes], limit: int, *,
+                   md5_b64: str | None = None, sha256_hex: str | None = None) -> Part:  # fmt: skip
+        """Keep part ``number`` of ``upload`` (replacing one sent before)."""
+
+    @abc.abstractmethod
+    def parts(self, upload: UploadTarget) -> dict[int, Part]:
+        """The parts of ``upload`` kept so far, by number."""
+
+    @abc.abstractmethod
+    def assemble(self, upload: UploadTarget, numbers: Sequence[int]) -> int:
+        """Make ``upload.key``'s file of the parts ``numbers`` in that order; its size. The parts stay until :meth:`discard`."""
+
+    @abc.abstractmethod
+    def discard(self, upload: UploadTarget) -> None:
+        """Forget ``upload``'s parts (an upload completed or abandoned); nothing if there are none."""
+
+    @abc.abstractmethod
+    def write_file(self, key: str, chunks: Iterable[bytes], limit: int, *,
+                   md5_b64: str | None = None, sha256_hex: str | None = None) -> Part:  # fmt: skip
+        """Keep ``key``'s file in one go (replacing the one before, atomically)."""
+
+    @abc.abstractmethod
+    def open(self, key: str, start: int = 0, end: int | None = None) -> Iterator[bytes]:
+        """The bytes ``start`` to ``end`` (excluded; None: to the end) of ``key``'s file, a chunk at a time.
+
+        Raises :class:`NotStored` at once (not when iterated) when there is no file.
+        """
+
+    @abc.abstractmethod
+    def size(self, key: str) -> int | None:
+        """The size of ``key``'s file, None if there is none."""
+
+    @abc.abstractmethod
+    def remove(self, key: str) -> bool:
+        """Remove ``key``'s file and its thumbnails; whether there was a file."""
+
+    @abc.abstractmethod
+    def read_thumbnail(self, key: str, size: int) -> bytes | None:
+        """The cached thumbnail of ``key`` at ``size`` pixels, None if there is none."""
+
+    @abc.abstractmethod
+    def write_thumbnail(self, key: str, size: int, data: bytes) -> None:
+        """Cache the thumbnail of ``key`` at ``size`` pixels."""
+
+    def thumbnail_path(self, key: str, size: int) -> Path | None:
+        """Where the thumbnail of ``key`` at ``size`` pixels is kept, for a store on a disk; else None."""
+        return None
+
+    def path(self, key: str) -> Path | None:
+        """Where ``key``'s file is, for a store on a disk (whether or not it exists yet); else None."""
+        return None
+
+    # Presigned transfers: a store the clients reach directly (S3) answers these.
+
+    def begin(self, upload: UploadTarget) -> str | None:
+        """Start ``upload`` in the store; what to keep as its ``store_ref`` (None: nothing to start)."""
+        return None
+
+    def upload_urls(self, upload: UploadTarget, numbers: Sequence[int], expires: int) -> list[str] | None:
+        """Presigned PUT URLs for parts ``numbers`` of ``upload`` (one part: the whole file); None: the server receives them."""
+        return None
+
+    def download_url(self, key: str, filename: str, expires: int) -> str | None:
+        """A presigned GET URL of ``key``'s file, saved as ``filename``; None: the server serves it."""
+        return None
+
+    def complete(self, upload: UploadTarget, parts: Sequence[tuple[int, str]]) -> int | None:
+        """Finish a presigned ``upload`` from its ``(number, e_tag)`` parts; its size. None: use :meth:`assemble`."""
+        return None
+
+
+class _Sums:
+    """The size, MD5 and SHA-256 of bytes as they go by."""
+
+    def __init__(self) -> None:
+        self.size = 0
+        self.md5 = hashlib.md5(usedforsecurity=False)
+        self.sha256 = hashlib.sha256()
+
+    def add(self, chunk: bytes) -> None:
+        self.size += len(chunk)
+        self.md5.update(chunk)
+        self.sha256.update(chunk)
+
+    def part(self) -> Part:
+        return Part(self.size, self.md5.hexdigest(), self.sha256.hexdigest())
+
+    def check(self, md5_b64: str | None, sha256_hex: str | None) -> None:
+        if md5_b64 is not None and base64.b64encode(self.md5.digest()).decode() != md5_b64.strip():
+            raise ChecksumMismatch("The bytes received do not match their Content-MD5; nothing was kept")
+        if sha256_hex is not None and self.sha256.hexdigest() != sha256_hex.strip().lower():
+            raise ChecksumMismatch("The bytes received do not match their SHA-256; nothing was kept")
+
+
+def _unavailable(error: OSError, doing: str) -> StoreUnavailable:
+    reason = {
+        errno.ENOSPC: "the disk is full",
+        errno.EROFS: "the storage is read-only",
+        errno.EDQUOT: "the disk quota is used up",
+        errno.EACCES: "the server may not write there",
+        errno.EPERM: "the server may not write there",
+    }.get(  # fmt: skip
+        error.errno or 0, error.strerror or type(error).__name__
+    )
+    log.error("file storage failed %s: %s", doing, error)
+    return StoreUnavailable(f"The file storage cannot be written or read ({reason}); nothing was kept")
+
+
+class FolderStore(FileStore):
+    """A :class:`FileStore` in a folder: ``root`` (made on first write) on a local disk or a shared mount."""
+
+    def __init__(self, root: str | os.PathLike[str]) -> None:
+        self.root = Path(root).absolute()
+
+    def __repr__(self) -> str:
+        return f"FolderStore({str(self.root)!r})"
+
+    # Where things are.
+
+    def path(self, key: str) -> Path:
+        key = check_key(key)
+        return self.root / "components" / key[:2] / key
+
+    def _upload_folder(self, upload: UploadTarget) -> Path:
+        return self.root / "uploads" / check_key(upload.id)
+
+    def thumbnail_path(self, key: str, size: int) -> Path:
+        return self.root / "thumbnails" / check_key(key) / f"{_check_size(size)}.jpg"
+
+    # Writing.
+
+    def _write(self, destination: Path, chunks: Iterable[bytes], limit: int,
+               md5_b64: str | None = None, sha256_hex: str | None = None) -> Part:  # fmt: skip
+        """Write ``chunks`` to ``destination`` atomically (temporary file, fsync, rename)."""
+        sums = _Sums()
+        temporary: str | None = None
+        try:
+            destination.parent.mkdir(parents=True, exist_ok=True)
+            handle, temporary = tempfile.mkstemp(dir=destination.parent, prefix=".incoming-")
+            with os.fdopen(handle, "wb") as out:
+                for chunk in _from_source(chunks):
+                    if not chunk:
+                        continue
+                    sums.add(chunk)
+                    if sums.size > limit:
+                        raise TooLarge(f"More than {limit} bytes were sent; nothing was kept")
+                    out.write(chunk)
+                sums.check(md5_b64, sha256_hex)
+                out.flush()
+                os.fsync(out.fileno())
+            os.replace(temporary, destination)
+            temporary = None
+            _sync_folder(destination.parent)
+        except _SourceFailed as failed:
+            raise failed.error from None
+        except OSError as error:
+            raise _unavailable(error, f"writing {destination}") from error
+        finally:
+            if temporary is not None:
+                _unlink(Path(temporary))
+        return sums.part()
+
+    def write_part(self, upload: UploadTarget, number: int, chunks: Iterable[bytes], limit: int, *,
+                   md5_b64: str | None = None, sha256_hex: str | None = None) -> Part:  # fmt: skip
+        folder = self._upload_folder(upload)
+        number = check_part_number(number)
+        sidecar = folder / f"{number}.json"
+        _unlink(sidecar)  # the part about to be replaced is not listed meanwhile
+        part = self._write(folder / str(number), chunks, limit, md5_b64, sha256_hex)
+        record = json.dumps({"size": part.size, "md5": part.md5_hex, "sha256": part.sha256_hex}).encode()
+        self._write(sidecar, [record], len(record))
+        return part
+
+    def parts(self, upload: UploadTarget) -> dict[int, Part]:
+        folder = self._upload_folder(upload)
+        found: dict[int, Part] = {}
+        try:
+            sidecars = list(folder.glob("*.json"))
+        except OSError:  # pragma: no cover - an unreadable folder lists nothing
+            return found
+        for sidecar in sidecars:
+            number = sidecar.name[: -len(".json")]
+            if not number.isdigit():
+                continue
+            try:
+                record = json.loads(sidecar.read_bytes())
+                part = Part(int(record["size"]), str(record["md5"]), str(record["sha256"]))
+                if (folder / number).stat().st_size != part.size:
+                    continue
+            except (OSError, ValueError, KeyError, TypeError):
+                continue
+            found[int(number)] = part
+        return found
+
+    def assemble(self, upload: UploadTarget, numbers: Sequence[int]) -> int:
+        folder = self._upload_folder(upload)
+        paths = [folder / str(check_part_number(number)) for number in numbers]
+        missing = [number for number, path in zip(numbers, paths) if not path.is_file()]
+        if missing:
+            raise NotStored(f"Upload {upload.id} has no part {', '.join(map(str, missing))}")
+
+        def chunks() -> Iterator[bytes]:
+            for path in paths:
+                with path.open("rb") as source:
+                    yield from iter(lambda: source.read(CHUNK), b"")
+
+        return self._write(self.path(upload.key), chunks(), upload.file_size).size
+
+    def discard(self, upload: UploadTarget) -> None:
+        shutil.rmtree(self._upload_folder(upload), ignore_errors=True)
+
+    def write_file(self, key: str, chunks: Iterable[bytes], limit: int, *,
+                   md5_b64: str | None = None, sha256_hex: str | None = None) -> Part:  # fmt: skip
+        return self._write(self.path(key), chunks, limit, md5_b64, sha256_hex)
+
+    # Reading.
+
+    def open(self, key: str, start: int = 0, end: int | None = None) -> Iterator[bytes]:
+        try:
+            source = self.path(key).open("rb")
+        except FileNotFoundError:
+            raise NotStored(f"No file is stored for component {key}") from None
+        except OSError as error:
+            raise _unavailable(error, f"reading {key}") from error
+        return _read(source, start, end)
+
+    def size(self, key: str) -> int | None:
+        try:
+            return self.path(key).stat().st_size
+        except FileNotFoundError:
+            return None
+
+    def remove(self, key: str) -> bool:
+        path = self.path(key)
+        shutil.rmtree(self.root / "thumbnails" / key, ignore_errors=True)
+        try:
+            path.unlink()
+        except FileNotFoundError:
+            return False
+        except OSError as error:
+            raise _unavailable(error, f"removing {key}") from error
+        return True
+
+    def read_thumbnail(self, key: str, size: int) -> bytes | None:
+        try:
+            return self.thumbnail_path(key, size).read_bytes()
+        except FileNotFoundError:
+            return None
+
+    def write_thumbnail(self, key: str, size: int, data: bytes) -> None:
+        self._write(self.thumbnail_path(key, size), [data], len(data))
+
+    # Housekeeping.
+
+    def upload_ids(self) -> list[str]:
+        """The ids of the uploads that have parts kept (for cleaning up abandoned ones)."""
+        try:
+            return [entry.name for entry in (self.root / "uploads").iterdir() if _UUID.fullmatch(entry.name)]
+        except FileNotFoundError:
+            return []
+
+    def discard_id(self, upload_id: str) -> None:
+        """Forget the parts kept under ``upload_id`` (one that belongs to no upload any more)."""
+        shutil.rmtree(self.root / "uploads" / check_key(upload_id), ignore_errors=True)
+
+
+class _SourceFailed(Exception):
+    """The bytes' source failed (a client gone away), not the storage."""
+
+    def __init__(self, error: OSError) -> None:
+        self.error = error
+
+
+def _from_source(chunks: Iterable[bytes]) -> Iterator[bytes]:
+    """``chunks``, with the source's own OSErrors told apart from the storage's."""
+    iterator = iter(chunks)
+    while True:
+        try:
+            chunk = next(iterator)
+        except StopIteration:
+            return
+        except OSError as error:
+            raise _SourceFailed(error) from error
+        yield chunk
+
+
+def _read(source: IO[bytes], start: int, end: int | None) -> Iterator[bytes]:
+    with source:
+        source.seek(max(start, 0))
+        left = None if end is None else max(end - max(start, 0), 0)
+        while left is None or left > 0:
+            chunk = source.read(CHUNK if left is None else min(CHUNK, left))
+            if not chunk:
+                return
+            if left is not None:
+                left -= len(chunk)
+            yield chunk
+
+
+def _sync_folder(folder: Path) -> None:
+    """Flush a folder's entries (the rename) to the disk, where the platform allows it."""
+    try:
+        handle = os.open(folder, os.O_RDONLY)
+    except OSError:  # pragma: no cover - e.g. Windows
+        return
+    try:
+        os.fsync(handle)
+    except OSError:  # pragma: no cover
+        pass
+    finally:
+        os.close(handle)
+
+
+def _unlink(path: Path) -> None:
+    try:
+        path.unlink()
+    except FileNotFoundError:
+        pass
