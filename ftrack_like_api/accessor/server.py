@@ -90,7 +90,7 @@ class ServerAccessor(Accessor):
                 "with a file channel", operation="files") from error  # fmt: skip
 
     def _file_name(self, component_id: str) -> str:
-        component = self.session.get("Component", component_id)
+        component = self.session.get("FileComponent", component_id)
         if component is None:
             raise AccessorOperationFailedError(operation="upload", resource_identifier=component_id,
                                                error="no component with that id")  # fmt: skip

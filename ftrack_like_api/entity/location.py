@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any, Sequence
 
 from ..event.base import Event
 from ..exceptions import AccessorError, ComponentInLocationError, ComponentNotInLocationError, LocationError
-from ..symbol import COMPONENT_ADDED_TO_LOCATION_TOPIC, COMPONENT_REMOVED_FROM_LOCATION_TOPIC
+from ..symbol import COMPONENT_ADDED_TO_LOCATION_TOPIC, COMPONENT_REMOVED_FROM_LOCATION_TOPIC, State
 
 if TYPE_CHECKING:
     from ..session_files import LocationSettings
@@ -366,6 +366,13 @@ class ServerLocationMixin(_Mixin):
     """The server's storage: thumbnails as well as files."""
 
     __slots__ = ()
+
+    def _add_data(self, component: Entity, resource_identifier: str, source: Any) -> bool:
+        # The server keeps files of components it has (it checks the project's permissions on them):
+        # a component made in this session is committed, with what else is pending, before its upload.
+        if self.session.state(component) is State.CREATED:
+            self.session.commit()
+        return super()._add_data(component, resource_identifier, source)  # type: ignore[misc, no-any-return]
 
     def get_thumbnail_url(self, component: Entity, size: int | None = None) -> str:
         """A URL of ``component``'s image, scaled on the server to fit ``size`` × ``size`` pixels."""
