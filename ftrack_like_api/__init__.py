@@ -88,7 +88,8 @@ __all__ = [
 ]
 
 #: Modules loaded on first use, by the names ftrack's client gives them (its ``exception`` is our ``exceptions``).
-_MODULES = {name: name for name in ("accessor", "data", "entity", "event", "inspection", "structure", "symbol")}
+_MODULES = {name: name for name in ("accessor", "data", "entity", "event", "inspection", "resource_identifier_transformer",
+                                          "structure", "symbol")}
 _MODULES["exception"] = "exceptions"
 
 

@@ -35,11 +35,11 @@ class Data(abc.ABC):
 
     def seek(self, offset: int, whence: int = os.SEEK_SET) -> None:
         """Move the position (``whence`` as for files); not every kind of data can."""
-        raise NotImplementedError(f"{type(self).__name__} cannot seek")
+        raise NotImplementedError(f"Seek not supported by {type(self).__name__}.")
 
     def tell(self) -> int:
         """The position."""
-        raise NotImplementedError(f"{type(self).__name__} cannot tell its position")
+        raise NotImplementedError(f"Tell not supported by {type(self).__name__}.")
 
     def close(self) -> None:
         """Flush and let go; reading or writing afterwards is an error."""

@@ -114,3 +114,14 @@ def test_origin_and_entity_id_pass_through(session):
         OriginStructure().get_resource_identifier(component, {})
     assert EntityIdStructure().get_resource_identifier(component) == component["id"]
     session.rollback()
+
+
+def test_a_component_given_its_version_after_both_were_made(session, project):
+    # ftrack's scripts (and its own tests) make the component first and give it a version made later.
+    component = session.create("FileComponent", {"name": "foo", "file_type": ".png"})
+    asset = session.create("Asset", {"name": "late", "parent": project, "type": session.query("AssetType").first()})
+    version = session.create("AssetVersion", {"asset": asset})
+    component["version"] = version
+    session.commit()
+    folder = project["name"].lower().replace(" ", "_")
+    assert StandardStructure().get_resource_identifier(component) == f"{folder}/late/v001/foo.png"

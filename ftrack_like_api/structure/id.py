@@ -25,6 +25,8 @@ class IdStructure(Structure):
         return ([self.prefix] if self.prefix else []) + list(key[:4])
 
     def get_resource_identifier(self, entity: Entity, context: Mapping[str, Any] | None = None) -> str:
+        if entity.entity_type not in ("FileComponent", "SequenceComponent", "ContainerComponent"):
+            raise NotImplementedError(f"No resource identifier for {entity!r}: not a kind of component this structure knows")
         key, file_type = str(entity["id"]), entity["file_type"] or ""
         if entity.entity_type == "FileComponent":
             container = entity["container"]
@@ -38,8 +40,6 @@ class IdStructure(Structure):
                 parts = self._folders(entity) + [f"{key[4:]}{file_type}"]
         elif entity.entity_type == "SequenceComponent":
             parts = self._folders(entity) + [key[4:], f"file.{self._get_sequence_expression(entity)}{file_type}"]
-        elif entity.entity_type == "ContainerComponent":
-            parts = self._folders(entity) + [key[4:]]
         else:
-            raise NotImplementedError(f"No resource identifier for {entity!r}: not a kind of component this structure knows")
+            parts = self._folders(entity) + [key[4:]]
         return self.path_separator.join(parts).strip("/")
