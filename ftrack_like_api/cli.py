@@ -14,6 +14,7 @@ SQLite file in the user data folder). Errors are one readable line and a non-zer
     ftrack-like user logout-everywhere jo                       # end jo's sign-in tokens
     ftrack-like upgrade                                         # after installing a new version
     ftrack-like serve --host 0.0.0.0 --port 8000 --workers 4
+    ftrack-like serve --storage /mnt/studio/files --max-upload 50G  # the server location's files
     ftrack-like query 'select name, status.name from Task limit 5'
     ftrack-like listen --plugin-path plugins --name studio      # durable listeners (cli_events.py)
     ftrack-like upload plate.exr --version ID                   # files (cli_files.py)
@@ -77,12 +78,14 @@ def app_from_environment() -> Any:
     from .server.app import create_app
     from .server.engine.backend import Backend
     from .server.events.retention import DEFAULT_RETENTION, parse_retention
+    from .server.files.settings import configure_from_environment
 
     timeout = float(os.environ.get(TIMEOUT_VARIABLE) or TIMEOUT)
     query_timeout = float(os.environ[QUERY_TIMEOUT_VARIABLE]) if os.environ.get(QUERY_TIMEOUT_VARIABLE) else None
     max_rows = int(os.environ.get(MAX_ROWS_VARIABLE) or MAX_ROWS)
     concurrency = int(os.environ[CONCURRENCY_VARIABLE]) if os.environ.get(CONCURRENCY_VARIABLE) else None
     backend = Backend.from_url(default_database(), timeout=timeout, query_timeout=query_timeout, max_rows=max_rows)
+    configure_from_environment(backend)
     retention = parse_retention(os.environ.get(RETENTION_VARIABLE) or DEFAULT_RETENTION)
     return create_app(backend, concurrency=concurrency, event_retention=retention)
 
@@ -296,6 +299,7 @@ def serve(options: argparse.Namespace) -> int:
     from uvicorn.supervisors import Multiprocess
 
     from .server.app import listening_socket
+    from .server.files.settings import export as export_file_settings
     from .server.protocols.ftrack.hub import MAX_MESSAGE
 
     os.environ[DATABASE_VARIABLE] = options.database
@@ -304,6 +308,9 @@ def serve(options: argparse.Namespace) -> int:
     os.environ[MAX_ROWS_VARIABLE] = str(options.max_rows)
     os.environ[CONCURRENCY_VARIABLE] = str(options.concurrency or default_concurrency(options.workers))
     os.environ[RETENTION_VARIABLE] = options.event_retention
+    warning = export_file_settings(options, options.database)
+    if warning:
+        print(warning, file=sys.stderr)
     with _backend(options):  # create and seed, or run the additive upgrades, before the workers start
         pass
     # One line per request, ours (user, actions, status, duration), in every worker;
@@ -402,6 +409,7 @@ def parser() -> argparse.ArgumentParser:
     from .server.auth.permissions import ROLES
     from .server.engine.seed import CUSTOM_ATTRIBUTE_TYPES
     from .server.events.retention import DEFAULT_RETENTION
+    from .server.files.settings import add_arguments as add_file_arguments
 
     top = argparse.ArgumentParser(prog="ftrack-like", description="Run the server and manage a studio database.")
     common = argparse.ArgumentParser(add_help=False)
@@ -436,6 +444,7 @@ def parser() -> argparse.ArgumentParser:
                         help=f"how long the event log keeps events: 45s, 90m, 12h, 30d, 2w, or 0 for ever "
                              f"(default {DEFAULT_RETENTION})")  # fmt: skip
     served.add_argument("--log-level", default="info", help="uvicorn's log level (default info)")
+    add_file_arguments(served)  # --storage, --max-upload, --upload-expiry
     users = commands.add_parser("user", help="add, list and disable users").add_subparsers(dest="action", required=True)
     added = command("add", user_add, "add a user", users)
     added.add_argument("name")

@@ -44,6 +44,7 @@ from .engine.backend import Backend
 from .events.lifespan import events_running
 from .events.retention import RETAINED
 from .events.tail import Tail
+from .files.settings import cleaning
 from .gate import WAIT, DatabaseGate, pool_capacity
 from .protocols.ftrack.hub import HEARTBEAT, MAX_MESSAGE, TIMEOUT, EventHub
 from .protocols.ftrack import FtrackApi
@@ -52,6 +53,7 @@ from .protocols.ftrack.api import IDEMPOTENCY_WAIT
 from .protocols.ftrack.body import MAX_BODY, MAX_OPERATIONS
 from .protocols.ftrack.events import EventEndpoints
 from .protocols.ftrack.files import FileRoutes
+from .protocols.ftrack.thumbnails import ThumbnailRoutes
 
 __all__ = ["create_app", "listening_socket", "serving"]
 
@@ -85,6 +87,7 @@ def create_app(
     probe = _Probe(backend)
     hub = EventHub(backend, gate, heartbeat, heartbeat_timeout, tail=tail)
     files = FileRoutes(backend, gate)  # the server location's files: upload, get, remove
+    thumbnails = ThumbnailRoutes(backend, gate)
 
     async def health(request: Request) -> Response:
         return JSONResponse({"status": "alive"})
@@ -101,11 +104,12 @@ def create_app(
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        async with events_running(backend, event_retention):
+        async with events_running(backend, event_retention), cleaning(backend):
             yield
 
     app = Starlette(
-        routes=[*ftrack.routes(), *files.routes(), *events.routes(), *hub.routes(), Route("/health", health), Route("/ready", ready)],
+        routes=[*ftrack.routes(), *files.routes(), *thumbnails.routes(), *events.routes(), *hub.routes(),
+                Route("/health", health), Route("/ready", ready)],
         # Level 1: a JSON answer shrinks nearly as much as at 9 (Starlette's default), at a quarter of the CPU.
         middleware=[Middleware(GZipMiddleware, minimum_size=1024, compresslevel=1)],
         lifespan=lifespan,

@@ -356,3 +356,54 @@ def test_abandoned_uploads_are_cleaned_up(admin, backend, studio, storage):
     assert backend.files.clean_up(now=later) >= 1
     assert not (storage / "uploads" / meta["upload_id"]).exists()
     assert requests.put(meta["urls"][1]["signed_url"], data=b"x" * 5).status_code == 403
+
+
+def test_the_cleanup_sweeps_files_no_component_owns(admin, backend, studio, storage, call):
+    import datetime
+    import time
+
+    shot = call.query("select id from Shot limit 1")[0]["id"]
+    asset = call.create("Asset", name="swept", context_id=shot, type_id=call.query("AssetType limit 1")[0]["id"])["id"]
+    version = call.create("AssetVersion", asset_id=asset)["id"]
+    cascaded, kept = admin.component(version), admin.component(studio["open"])
+    for component in (cascaded, kept):
+        admin.upload(component, b"old file")
+    never = str(uuid.uuid4())  # uploaded by a client that never committed the component
+    backend.files.put("admin", never, [b"orphan"])
+    admin.call({"action": "delete", "entity_type": "AssetVersion", "entity_key": [version]})  # its components go by cascade
+    paths = {key: storage / "components" / key[:2] / key for key in (cascaded, kept, never)}
+    assert all(path.exists() for path in paths.values())
+    backend.files.clean_up()
+    assert all(path.exists() for path in paths.values())  # younger than the expiry: left alone
+    old = time.time() - 3 * 86400
+    for path in paths.values():
+        os.utime(path, (old, old))
+    assert backend.files.clean_up(now=datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None)) >= 2
+    assert not paths[cascaded].exists() and not paths[never].exists()
+    assert admin.get(kept).content == b"old file"
+
+
+def test_in_process_files_go_through_the_same_rules(admin, backend, studio, storage):
+    component = admin.component(studio["open"])
+    part = backend.files.put("admin", component, [b"in ", b"process"])
+    assert part.size == 10 and part.md5_hex == hashlib.md5(b"in process").hexdigest()
+    assert b"".join(backend.files.download("admin", component, 3)) == b"process"
+    assert backend.files.path(component) == storage / "components" / component[:2] / component
+    answer = backend.execute([{"action": "get_upload_metadata", "component_id": component, "file_size": 3}], "admin")
+    token = urllib.parse.parse_qs(urllib.parse.urlsplit(answer[0]["url"]).query)["token"][0]
+    assert answer[0]["url"].startswith("/component/upload?token=")  # a path: only the HTTP layer knows the address
+    backend.files.receive(token, [b"new"], {"content-length": "3"})
+    assert b"".join(backend.files.download("admin", component)) == b"new"
+    with pytest.raises(Exception, match="may read, not write"):
+        backend.files.put("reader", component, [b"no"])
+    assert backend.files.remove("admin", component) is True
+
+
+def test_a_download_is_named_after_its_component_whatever_the_name(admin, studio):
+    component = admin.component(studio["open"], name='plaque "finale"/v2; é', file_type=".exr")
+    admin.upload(component, b"named")
+    response = admin.get(component)
+    assert response.status_code == 200 and response.content == b"named"
+    assert response.headers["content-disposition"] == (
+        "attachment; filename=\"plaque _finale__v2_ _.exr\"; filename*=UTF-8''plaque%20_finale__v2_%20%C3%A9.exr"
+    )

@@ -7,12 +7,21 @@ are filled once the rows are in, with one query for all of them.
 
 ``copy:<attribute>`` reads another attribute's column under a second name (ftrack's
 ``Schema.type_id`` is its ``object_type_id``).
+
+``thumbnail_url`` is ``{"url": …, "value": …}`` (ftrack's shape; both the same link) for the
+entity's thumbnail (its ``thumbnail_id``; a NoteComponent's or SettingComponent's own
+component), None without one. The link is ``/component/thumbnail?id=<component id>`` under
+:data:`BASE_URL`, which the HTTP layer sets to the address the request came to, with the
+signed ``token`` :data:`LINK_TOKEN` gives (so that a plain GET of it works, as ftrack's do);
+in-process it stays a path without one.
 """
 
 from __future__ import annotations
 
+import contextvars
 import datetime
 from typing import Any, Callable
+from urllib.parse import quote
 
 import sqlalchemy as sa
 
@@ -21,7 +30,14 @@ from ...schema import Attribute, EntityType
 from .compiler import Compiler
 from .statements import NOW
 
-__all__ = ["Computed"]
+__all__ = ["BASE_URL", "Computed", "LINK_TOKEN"]
+
+#: The server's address as the request being answered reached it (``https://ftrack.studio``),
+#: set by the HTTP layer: links the engine writes (``thumbnail_url``) start with it. Empty: paths.
+BASE_URL: contextvars.ContextVar[str] = contextvars.ContextVar("base_url", default="")
+#: A component id → the signed token a link to its thumbnail carries, for the request being
+#: answered (set by the HTTP layer); None: links carry no credential.
+LINK_TOKEN: contextvars.ContextVar[Callable[[str], str] | None] = contextvars.ContextVar("link_token", default=None)
 
 #: (an encoded entity, its primary key value): the rows a computed attribute is filled into.
 Targets = list[tuple[dict[str, Any], Any]]
@@ -44,6 +60,7 @@ class Computed:
             "link": self._link,
             "version_link": self._version_link,
             "asset_link": self._asset_link,
+            "thumbnail_url": self._thumbnail_url,
         }
 
     def check(self, entity_type: EntityType, attribute: Attribute) -> None:
@@ -119,6 +136,27 @@ class Computed:
         ).all()
         contexts = self._link(connection, entity_type, sorted({r.context_id for r in rows} - {None}, key=str))
         return {row.id: [*contexts.get(row.context_id, []), {"id": row.id, "name": row.name, "type": "Asset"}] for row in rows}
+
+    def _thumbnail_url(self, connection: sa.Connection, entity_type: EntityType, keys: list[Any]) -> dict[Any, Any]:
+        """``{"url", "value"}``: a link to the thumbnail of each entity (its ``thumbnail_id``, or its own component)."""
+        if "thumbnail_id" in entity_type.attributes:
+            table = self.storage.table(entity_type)
+            key = table.c[entity_type.primary_key[0]]
+            rows = connection.execute(
+                sa.select(key, table.c.thumbnail_id).where(self.storage.dialect.in_values(key, keys))
+            ).all()  # fmt: skip
+            thumbnails = {row[0]: row[1] for row in rows}
+        else:  # a NoteComponent or SettingComponent: its key is its component's id
+            thumbnails = {key: key for key in keys}
+        base, sign = BASE_URL.get().rstrip("/"), LINK_TOKEN.get()
+        links = {}
+        for key, component_id in thumbnails.items():
+            if component_id is not None:
+                url = f"{base}/component/thumbnail?id={component_id}"
+                if sign is not None:
+                    url += f"&token={quote(sign(component_id))}"
+                links[key] = {"url": url, "value": url}
+        return links
 
     def _link(self, connection: sa.Connection, entity_type: EntityType, keys: list[Any]) -> dict[Any, Any]:
         """``[{"id", "name", "type"}, …]`` from the project down to each entity, in one recursive query."""

@@ -22,14 +22,14 @@ import os
 import threading
 import uuid
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Mapping
 
 import sqlalchemy as sa
 
 from ...exceptions import ValidationError
-from .access import Access, Stored
+from .access import Access, Stored, filename_of
 from .signing import Signer, TokenRefused
-from .store import FileStore, FolderStore, NotStored, Part, StoreError, UploadTarget, check_key
+from .store import FileStore, FolderStore, NotStored, Part, StoreError, TooLarge, UploadTarget, check_key
 from .uploads import EXPIRY, Uploads, utcnow
 
 if TYPE_CHECKING:
@@ -138,9 +138,18 @@ class Files:
         """Do ``work`` once ``batch`` has committed (never if it does not)."""
         batch.cache.setdefault(_AFTER_COMMIT, []).append(work)
 
+    def finish(self, upload: UploadTarget) -> None:
+        """Mark ``upload`` complete and forget its parts (its file is whole: after the batch that made it)."""
+        with self.backend.engine.connect().execution_options(ftrack_writes=True) as connection, connection.begin():
+            self.uploads.complete(connection, upload.id)
+        self.store.discard(upload)
+
     def _committed(self, batch: BatchContext) -> None:
         for work in batch.cache.get(_AFTER_COMMIT, ()):
-            work()
+            try:
+                work()
+            except Exception:  # the batch stands; what is left over, the cleanup finds
+                log.exception("finishing after a commit failed")
         gone: set[str] = set()
         places: set[str] = set()
         for action, entity_type, keys, before, _ in batch.changed:
@@ -157,7 +166,7 @@ class Files:
                 kept = set(connection.execute(sa.select(table.c.component_id).where(
                     table.c.component_id.in_(sorted(places - gone)), table.c.location_id == SERVER_LOCATION_ID)).scalars())  # fmt: skip
             gone |= places - kept
-        if gone and (self._store is not None or not self._configured):
+        if gone:
             self._remove_stored(gone)
 
     def _remove_stored(self, component_ids: Iterable[str]) -> None:
@@ -182,8 +191,6 @@ class Files:
 
     def admit(self, token: str, length: int | None) -> Ticket:
         """What an upload ``token`` allows, before the body is read; TooLarge when ``length`` is over it."""
-        from .store import TooLarge
-
         claims = self.signer.verify(token, "upload")
         limit = int(claims["s"])
         if self.max_upload is not None:
@@ -199,20 +206,35 @@ class Files:
             target = upload.target
         return Ticket(claims, limit, target)
 
-    def receive(self, ticket: Ticket, chunks: Iterable[bytes], md5_b64: str | None = None,
-                sha256_hex: str | None = None) -> Part:  # fmt: skip
-        """Keep the body of an upload URL's PUT: the component's file, or one part of an upload."""
+    def receive(self, token: str, chunks: Iterable[bytes], headers: Mapping[str, str]) -> Part:
+        """Keep the body of a PUT to an upload URL: ``token`` is its query's, ``headers`` its (lower-case) headers."""
+        declared = headers.get("content-length", "")
+        ticket = self.admit(token, int(declared) if declared.isdigit() else None)
+        return self.write(ticket, chunks, headers.get("content-md5"), headers.get("x-content-sha256"))
+
+    def write(self, ticket: Ticket, chunks: Iterable[bytes], md5_b64: str | None = None,
+              sha256_hex: str | None = None) -> Part:  # fmt: skip
+        """Keep what an admitted upload sends: the component's file, or one part of an upload."""
         store = self.store
         if ticket.upload is None:
             return store.write_file(ticket.component_id, chunks, ticket.limit, md5_b64=md5_b64, sha256_hex=sha256_hex)
         return store.write_part(ticket.upload, ticket.part_number, chunks, ticket.limit, md5_b64=md5_b64, sha256_hex=sha256_hex)
 
-    def find(self, username: str, user_id: str | None, component_id: str) -> tuple[Stored, int]:
-        """The component ``user`` may read and its file's size; not found (a ValidationError) or NotStored else."""
+    def find(self, user: str, component_id: str, user_id: str | None = None) -> tuple[Stored, int]:
+        """The component ``user`` (a username; ``user_id`` when known) may read and its file's size.
+
+        Not found (a ``not_found`` ValidationError) when they may not, :class:`NotStored` when it has no file.
+        """
         component_id = check_key(component_id)
         with self.backend.engine.connect() as connection:
-            stored = self.access.readable(connection, self._principal(connection, username, user_id), component_id)
+            stored = self.access.readable(connection, self._principal(connection, user, user_id), component_id)
         return stored, self._size(component_id)
+
+    def download(self, user: str, component_id: str, start: int = 0, end: int | None = None,
+                 user_id: str | None = None) -> Iterator[bytes]:  # fmt: skip
+        """The bytes ``start`` to ``end`` (excluded) of a component's file that ``user`` may read, a chunk at a time."""
+        self.find(user, component_id, user_id)
+        return self.open(component_id, start, end)
 
     def find_signed(self, token: str) -> tuple[Stored, int]:
         """The component a download ``token`` names and its file's size."""
@@ -222,8 +244,6 @@ class Files:
             row = connection.execute(sa.select(table.c.name, table.c.file_type).where(table.c.id == component_id)).first()
         if row is None:
             raise ValidationError(f"No Component with id {component_id}", "not_found")
-        from .access import filename_of
-
         return Stored(component_id, filename_of(row.name, row.file_type)), self._size(component_id)
 
     def _size(self, component_id: str) -> int:
@@ -239,19 +259,19 @@ class Files:
         """A presigned URL of the store's (S3) to send the client to, or None: the server streams."""
         return self.store.download_url(stored.id, stored.filename, self.link_lifetime)
 
-    def remove(self, username: str, user_id: str | None, component_id: str) -> bool:
+    def remove(self, user: str, component_id: str, user_id: str | None = None) -> bool:
         """Remove a component's stored file, if ``user`` may change the component; whether there was one."""
         component_id = check_key(component_id)
         with self.backend.engine.connect() as connection:
-            self.access.writable(connection, self._principal(connection, username, user_id), component_id)
+            self.access.writable(connection, self._principal(connection, user, user_id), component_id)
         return self.store.remove(component_id)
 
-    def put(self, username: str, component_id: str, chunks: Iterable[bytes], user_id: str | None = None,
+    def put(self, user: str, component_id: str, chunks: Iterable[bytes], user_id: str | None = None,
             md5_b64: str | None = None, sha256_hex: str | None = None) -> Part:  # fmt: skip
         """Keep a component's file as ``user`` (in-process: no token, the permissions checked here)."""
         component_id = check_key(component_id)
         with self.backend.engine.connect() as connection:
-            self.access.writable(connection, self._principal(connection, username, user_id), component_id)
+            self.access.writable(connection, self._principal(connection, user, user_id), component_id, new=True)
         limit = self.max_upload if self.max_upload is not None else 2**62
         return self.store.write_file(component_id, chunks, limit, md5_b64=md5_b64, sha256_hex=sha256_hex)
 
@@ -262,27 +282,7 @@ class Files:
     # --- cleanup ---------------------------------------------------------------------------------
 
     def clean_up(self, now: datetime.datetime | None = None) -> int:
-        """Forget the uploads left unfinished past the expiry, and parts that belong to no upload; how many."""
-        try:
-            store = self.store
-        except NoStorage:
-            return 0
-        now = now or utcnow()
-        with self.backend.engine.connect().execution_options(ftrack_writes=True) as connection:
-            with connection.begin():
-                abandoned = self.uploads.abandoned(connection, now)
-                finished = self.uploads.finished_before(connection, now - self.uploads.expiry)
-                self.uploads.forget(connection, [upload.id for upload in abandoned] + finished)
-        for upload in abandoned:
-            store.discard(upload.target)
-        orphans: list[str] = []
-        if isinstance(store, FolderStore):
-            listed = store.upload_ids()
-            with self.backend.engine.connect() as connection:
-                known = self.uploads.known(connection, listed)
-            orphans = [upload_id for upload_id in listed if upload_id not in known]
-            for upload_id in orphans:
-                store.discard_id(upload_id)
-        if abandoned or orphans:
-            log.info("cleaned up %d abandoned upload(s)", len(abandoned) + len(orphans))
-        return len(abandoned) + len(orphans)
+        """Forget abandoned uploads and stray parts, and remove files no component owns; how many (see ``cleanup.py``)."""
+        from .cleanup import clean_up
+
+        return clean_up(self, now or utcnow())

@@ -8,6 +8,7 @@ they may change it: a read-only role downloads and cannot upload or remove.
 from __future__ import annotations
 
 import dataclasses
+from urllib.parse import quote
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
@@ -18,7 +19,7 @@ if TYPE_CHECKING:
     from ..auth.permissions import Principal
     from ..engine.backend import Backend
 
-__all__ = ["Access", "Stored", "filename_of"]
+__all__ = ["Access", "Stored", "disposition", "filename_of"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -36,6 +37,14 @@ def filename_of(name: Any, file_type: Any) -> str:
     return cleaned[:200]
 
 
+def disposition(filename: str) -> str:
+    """A ``Content-Disposition`` naming ``filename``: ASCII for every client, UTF-8 (RFC 6266) for those that read it."""
+    plain = "".join(c if " " <= c <= "~" else "_" for c in filename)
+    if plain == filename:
+        return f'attachment; filename="{plain}"'
+    return f"attachment; filename=\"{plain}\"; filename*=UTF-8''{quote(filename, safe='')}"
+
+
 class Access:
     """Looks components up as a principal may see or change them."""
 
@@ -51,13 +60,19 @@ class Access:
         """The component if ``principal`` may read it; else a ``not_found`` error (as for a row)."""
         return self._find(connection, principal.readable, component_id)
 
-    def writable(self, connection: sa.Connection, principal: Principal, component_id: str) -> Stored:
-        """The component if ``principal`` may change it; not found if they cannot read it, refused if not write."""
+    def writable(self, connection: sa.Connection, principal: Principal, component_id: str, new: bool = False) -> Stored:
+        """The component if ``principal`` may change it; not found if they cannot read it, refused if not write.
+
+        With ``new``, a component not created yet is let through for a user who writes: ftrack's
+        client uploads a new component's file before it commits the component.
+        """
         from ..auth.permissions import PermissionDenied
 
-        stored = self.readable(connection, principal, component_id)
         if not principal.writes:
             raise PermissionDenied(f"{principal.username} may read, not write", "read_only")
+        if new and connection.execute(sa.select(self.table.c.id).where(self.table.c.id == component_id)).first() is None:
+            return Stored(component_id, "file")
+        stored = self.readable(connection, principal, component_id)
         if principal.writable is not None and principal.writable != principal.readable:
             self._find(connection, principal.writable, component_id, denied=True)
         return stored

@@ -29,7 +29,8 @@ __all__ = ["MAX_LINK_LIFETIME", "ACTIONS", "register"]
 #: The longest a signed download link may live (seven days, as S3's presigned URLs).
 MAX_LINK_LIFETIME = 7 * 24 * 3600
 #: The engine actions, and whether each writes rows.
-ACTIONS = {"get_upload_metadata": True, "complete_multipart_upload": True, "generate_signed_url": False,
+#: (``complete_multipart_upload`` writes its row after the commit: assembling a large file holds no write lock.)
+ACTIONS = {"get_upload_metadata": True, "complete_multipart_upload": False, "generate_signed_url": False,
            "encode_media": False}  # fmt: skip
 
 
@@ -77,7 +78,7 @@ def get_upload_metadata(files: Files, batch: BatchContext, operation: Mapping[st
     store = files.store
     if files.max_upload is not None and file_size > files.max_upload:
         raise ValidationError(f"The file is {file_size} bytes: this server takes at most {files.max_upload}", "too_large")
-    files.access.writable(batch.connection, batch.principal, component_id)
+    files.access.writable(batch.connection, batch.principal, component_id, new=True)
     if parts == 1:
         target = UploadTarget(files.new_id(), component_id, file_size, max(file_size, 1), 1, checksum)
         urls = store.upload_urls(target, [1], files.link_lifetime)
@@ -136,7 +137,7 @@ def complete_multipart_upload(files: Files, batch: BatchContext, operation: Mapp
         raise ValidationError(f"No upload {upload_id!r} of component {component_id}", "not_found")
     if upload.completed_at is not None:
         raise ValidationError(f"The upload {upload_id} is complete already", "bad_request")
-    files.access.writable(connection, batch.principal, component_id)
+    files.access.writable(connection, batch.principal, component_id, new=True)
     given = operation.get("parts")
     if not isinstance(given, list) or not all(isinstance(part, Mapping) for part in given):
         raise ValidationError("'parts' must be a list of {\"part_number\", \"e_tag\"}", "bad_request")
@@ -155,8 +156,7 @@ def complete_multipart_upload(files: Files, batch: BatchContext, operation: Mapp
         if wrong:
             raise ValidationError(f"Part(s) {', '.join(map(str, wrong[:20]))} are not those the e_tags name", "bad_request")
         size = store.assemble(upload.target, numbers)
-    files.uploads.complete(connection, upload.id)
-    files.after_commit(batch, lambda: store.discard(upload.target))
+    files.after_commit(batch, lambda: files.finish(upload.target))
     return {"component_id": component_id, "size": size}
 
 

@@ -212,6 +212,10 @@ class FileStore(abc.ABC):
         """Where ``key``'s file is, for a store on a disk (whether or not it exists yet); else None."""
         return None
 
+    def keys(self, older_than: float) -> Iterator[str] | None:
+        """The keys of files last written before ``older_than`` (Unix time), for the cleanup's sweep; None: not listed."""
+        return None
+
     # Presigned transfers: a store the clients reach directly (S3) answers these.
 
     def begin(self, upload: UploadTarget) -> str | None:
@@ -420,6 +424,23 @@ class FolderStore(FileStore):
             return [entry.name for entry in (self.root / "uploads").iterdir() if _UUID.fullmatch(entry.name)]
         except FileNotFoundError:
             return []
+
+    def keys(self, older_than: float) -> Iterator[str]:
+        try:
+            folders = list(os.scandir(self.root / "components"))
+        except FileNotFoundError:
+            return
+        for folder in folders:
+            try:
+                entries = list(os.scandir(folder.path)) if folder.is_dir() else []
+            except OSError:
+                continue
+            for entry in entries:
+                try:
+                    if _UUID.fullmatch(entry.name) and entry.stat().st_mtime < older_than:
+                        yield entry.name
+                except OSError:
+                    continue
 
     def discard_id(self, upload_id: str) -> None:
         """Forget the parts kept under ``upload_id`` (one that belongs to no upload any more)."""

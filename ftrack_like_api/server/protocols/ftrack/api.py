@@ -27,6 +27,8 @@ from ...auth.credentials import MAX_USERNAME_LENGTH
 from ...auth.idempotency import MAX_KEY_LENGTH, KeyState, claim_lifetime
 from ...auth.throttle import Refusal
 from ...engine.backend import WRITE_ACTIONS, Backend
+from ...engine.computed import BASE_URL, LINK_TOKEN
+from ...files.thumbnails import link_signer
 from ...gate import DatabaseGate
 from .answers import ROWS_PER_CHUNK, absolute_urls, encoded, error_answer, failure_answer, refused, rows_in, unclaimed
 from .body import MAX_BODY, MAX_OPERATIONS, SIGNIN_BODY, action_of, gunzip, parse_batch, read_body
@@ -87,6 +89,7 @@ class FtrackApi:
         except Refusal as refusal:
             return refused(refusal)
         seen.update(user=username, outcome="invalid")
+        BASE_URL.set(str(request.base_url))  # links the engine writes (thumbnail_url) are to this server
         too_large = f"The body is over {self.max_body} bytes"
         body = await read_body(request, self.max_body)
         if body is None:
@@ -104,6 +107,8 @@ class FtrackApi:
         if len(batch) > self.max_operations:
             return self.error(request, "ValidationError", f"A batch holds at most {self.max_operations} operations", "too_large")
         actions = seen["actions"] = [action_of(op) for op in batch]
+        if b"thumbnail_url" in body:  # its links carry a signed token; the secret is read before the batch runs
+            LINK_TOKEN.set(await self.database(link_signer, self.backend.files.signer))
         writes = any(action in WRITE_ACTIONS for action in actions)
         # A batch that only reads changes nothing when it runs twice: only writes are remembered
         # (a remembered answer is a write of its own, on every request that carries a key).

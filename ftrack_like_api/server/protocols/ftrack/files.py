@@ -35,6 +35,7 @@ from ....exceptions import ValidationError
 from ...auth.throttle import Refusal
 from ...engine.backend import Backend
 from ...files import Files, NoStorage
+from ...files.access import disposition
 from ...files.signing import TokenRefused
 from ...files.store import CHUNK, ChecksumMismatch, KeyRefused, NotStored, StoreUnavailable, TooLarge
 from ...gate import DatabaseGate
@@ -163,7 +164,7 @@ class FileRoutes:
 
         def write() -> Any:
             with receive:
-                return self.files.receive(ticket, chunks(), md5, sha256)
+                return self.files.write(ticket, chunks(), md5, sha256)
 
         failed: Exception | None = None
         async with anyio.create_task_group() as group:
@@ -192,13 +193,13 @@ class FileRoutes:
         else:
             user_id, username = await self._user(request, seen)
             seen["component"] = _loggable(query.get("id", "-"))
-            stored, size = await self.database(self.files.find, username, user_id, query.get("id", ""))
+            stored, size = await self.database(self.files.find, username, query.get("id", ""), user_id)
         seen["component"] = stored.id
         presigned = await anyio.to_thread.run_sync(self.files.download_url, stored, limiter=self.transfers)
         if presigned is not None:
             return RedirectResponse(presigned, status_code=307)
         headers = {"Accept-Ranges": "bytes", "ETag": f'W/"{stored.id}-{size}"', "Content-Encoding": "identity",
-                   "Content-Disposition": f'attachment; filename="{stored.filename}"'}  # fmt: skip
+                   "Content-Disposition": disposition(stored.filename)}  # fmt: skip
         start, end, status = 0, size, 200
         wanted = request.headers.get("range")
         if wanted:
@@ -229,7 +230,7 @@ class FileRoutes:
         user_id, username = await self._user(request, seen)
         component_id = request.query_params.get("id", "")
         seen["component"] = _loggable(component_id)
-        removed = await self.database(self.files.remove, username, user_id, component_id)
+        removed = await self.database(self.files.remove, username, component_id, user_id)
         return JSONResponse({"component_id": component_id, "removed": removed})
 
 
