@@ -23,13 +23,16 @@ import sys
 import threading
 from typing import IO, Any, BinaryIO, Callable, Union
 
-__all__ = ["CHUNK", "DEFAULT_PART_SIZE", "FileChannel", "Progress", "ProgressArgument", "Source", "size_of"]
+__all__ = ["CHUNK", "DEFAULT_PART_SIZE", "FileChannel", "MAX_PARTS", "Progress", "ProgressArgument", "Source", "size_of"]
 
 #: Bytes read or written at a time.
 CHUNK = 1024 * 1024
 
 #: The size of the parts a large file is sent in, and the largest file sent in one piece.
 DEFAULT_PART_SIZE = 64 * 1024 * 1024
+
+#: The most parts one upload may have (as S3's): a larger file goes in larger parts.
+MAX_PARTS = 10_000
 
 #: ``True`` (a bar on a terminal), a callable ``progress(done, total)``, or None.
 ProgressArgument = Union[bool, Callable[[int, int], Any], None]

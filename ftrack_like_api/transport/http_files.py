@@ -33,13 +33,16 @@ from typing import IO, TYPE_CHECKING, Any, Callable
 import requests
 
 from ..exceptions import FileTransferError, ServerError
-from .files import CHUNK, DEFAULT_PART_SIZE, FileChannel, Progress, ProgressArgument, Source, size_of
+from .files import CHUNK, DEFAULT_PART_SIZE, MAX_PARTS, FileChannel, Progress, ProgressArgument, Source, size_of
 from .http import RETRY_STATUSES, failure
 
 if TYPE_CHECKING:
     from .http import HttpTransport
 
 __all__ = ["HttpFileChannel"]
+
+#: Bytes a download reads at a time: what a cut connection may make it read again.
+READ = 64 * 1024
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +65,7 @@ class HttpFileChannel(FileChannel):
         part_size = part_size or self.part_size
         if part_size < 1 or parallel < 1:
             raise ValueError(f"part_size and parallel must be positive, not {part_size} and {parallel}")
+        part_size = max(part_size, math.ceil(total / MAX_PARTS))  # a huge file: fewer, larger parts
         shown = Progress(progress, total, name)
         try:
             with _Reader(source) as reader:
@@ -155,7 +159,7 @@ class HttpFileChannel(FileChannel):
                     if shown is None:
                         shown = Progress(progress, max(0, total - start) if total is not None else 0, component_id)
                     skip = start + written if response.status_code == 200 else 0  # a server that ignored Range
-                    for chunk in response.iter_content(CHUNK):
+                    for chunk in response.iter_content(READ):
                         if skip:
                             chunk, skip = chunk[skip:], max(0, skip - len(chunk))
                         destination.write(chunk)

@@ -259,12 +259,12 @@ class LocalFileChannel(FileChannel):
 
     def remove(self, component_id: str) -> None:
         with _translated(f"removing the file of component {component_id}"):
-            self._files().remove(self.transport.user, None, component_id)
+            self._files().remove(self.transport.user, component_id)
 
     def _read(self, component_id: str, start: int) -> tuple[int, Iterator[bytes]]:
         """(the file's size, its chunks from byte ``start``), if the user may read it."""
         files = self._files()
-        _, size = files.find(self.transport.user, None, component_id)
+        _, size = files.find(self.transport.user, component_id)
         return size, files.open(component_id, min(start, size), size)
 
     def __repr__(self) -> str:
@@ -284,7 +284,9 @@ class _translated:
         if error is None or isinstance(error, FileTransferError) or not isinstance(error, (Error, OSError)):
             return
         code = getattr(error, "code", None)
-        raise FileTransferError(f"{self.doing}: {error}", code=code if isinstance(code, str) else None,
+        if not isinstance(code, str):
+            code = "not_found" if isinstance(error, LookupError) else None  # the store's NotStored
+        raise FileTransferError(f"{self.doing}: {error}", code=code,
                                 exception=type(error).__name__) from error  # fmt: skip
 
 

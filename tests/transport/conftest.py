@@ -4,6 +4,7 @@ received, a TCP proxy that cuts a connection, and a version to attach components
 import contextlib
 import socket
 import threading
+import types
 import uuid
 
 import pytest
@@ -145,6 +146,12 @@ def version(http_session):
 def new_component(http_session, version):
     """``new_component(size)``: the id of a new FileComponent of ``version``, committed."""
     return lambda size=0, name="main": make_component(http_session, version, name=name, size=size)["id"]
+
+
+@pytest.fixture
+def make():
+    """``make.version(session)``, ``make.component(session, version, size=…)``: rows to attach files to."""
+    return types.SimpleNamespace(version=make_version, component=make_component)
 
 
 def make_version(session):

@@ -13,6 +13,7 @@ import pytest
 import requests
 
 from ftrack_like_api.exceptions import FileTransferError
+from ftrack_like_api.session import Session
 from ftrack_like_api.transport import MockTransport
 from ftrack_like_api.transport.http import HttpTransport
 
@@ -171,8 +172,8 @@ def test_a_download_cut_short_resumes_where_it_stopped(counted, admin_key, new_c
         assert downloaded(channel, component_id) == data
     assert cuts[0] == 1
     gets = counter.requests("GET", "/component/get")[before:]
-    assert len(gets) == 2 and "range" not in gets[0]["headers"]
-    assert 0 < int(gets[1]["headers"]["range"][len("bytes="):-1]) < size
+    assert len(gets) == 2 and "range" not in gets[0]["headers"], [g["headers"].get("range") for g in gets]
+    assert 0 < int(gets[1]["headers"].get("range", "bytes=0-")[len("bytes="):-1]) < size
 
 
 def test_no_secret_travels_in_a_url(http_session, counted, admin_key, new_component, tmp_path):
@@ -198,24 +199,39 @@ def test_a_removed_file_is_gone(http_session, new_component, tmp_path):
     assert gone.value.status == 404 and gone.value.code
 
 
-def test_memory_does_not_grow_with_the_file_size(http_session, new_component, tmp_path):
-    """Server and client share this process here: the peak counts both, and stays a few parts high."""
-    channel = http_session.transport.files()
-    size, part = 64 * MIB, 4 * MIB
-    component_id = new_component(size)
-    path, _ = data_file(tmp_path, size)
-    tracemalloc.start()
-    try:
-        channel.upload(component_id, "big.bin", path, part_size=part, parallel=4)
-        _, up = tracemalloc.get_traced_memory()
-        tracemalloc.reset_peak()
-        with open(tmp_path / "back.bin", "wb") as out:
-            assert channel.download(component_id, out) == size
-        _, down = tracemalloc.get_traced_memory()
-    finally:
-        tracemalloc.stop()
-    assert up < 3 * part and down < 3 * part, (up, down)
-    assert (tmp_path / "back.bin").read_bytes() == path.read_bytes()
+def peak_rss(pid):
+    """The peak resident memory of process ``pid`` in bytes (VmHWM: Linux's /proc)."""
+    with open(f"/proc/{pid}/status") as status:
+        return next(int(line.split()[1]) * 1024 for line in status if line.startswith("VmHWM:"))
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/status"), reason="reads the server's peak memory from /proc")
+def test_memory_does_not_grow_with_the_file_size(database, serve, make, tmp_path):
+    """The client (tracemalloc, this process) and ``ftrack-like serve`` (its peak RSS) on 16 then 96 MiB."""
+    from ftrack_like_api.server import Backend
+
+    with Backend.from_url(database) as backend:
+        key = backend.auth.create_key("admin", f"memory-{os.urandom(3).hex()}")
+    part = 4 * MIB
+    client, server = {}, {}
+    with serve(database, "--storage", str(tmp_path / "storage")) as url:
+        with Session(server_url=url, api_user="admin", api_key=key, schema_cache_path=False) as session:
+            channel, version = session.transport.files(), make.version(session)
+            for size in (16 * MIB, 96 * MIB):
+                component_id = make.component(session, version, size=size)["id"]
+                path, _ = data_file(tmp_path, size)
+                tracemalloc.start()
+                try:
+                    channel.upload(component_id, "big.bin", path, part_size=part, parallel=4)
+                    with open(tmp_path / "back.bin", "wb") as out:
+                        assert channel.download(component_id, out) == size
+                    client[size] = tracemalloc.get_traced_memory()[1]
+                finally:
+                    tracemalloc.stop()
+                server[size] = peak_rss(url.pid)
+                assert (tmp_path / "back.bin").read_bytes() == path.read_bytes()
+    assert client[96 * MIB] < 3 * part and client[96 * MIB] < client[16 * MIB] + MIB, client
+    assert server[96 * MIB] - server[16 * MIB] < 4 * part, server  # 80 MiB more went through it
 
 
 def test_a_transport_without_files_says_so():
