@@ -3,6 +3,7 @@
 Real files on disk, a real server keeping them in a folder; bytes come back as they went.
 """
 
+import io
 import os
 import pathlib
 import uuid
@@ -11,7 +12,7 @@ import pytest
 import requests
 
 from ftrack_like_api.accessor.disk import DiskAccessor
-from ftrack_like_api.exceptions import LocationError
+from ftrack_like_api.exceptions import AccessorUnsupportedOperationError, LocationError
 from ftrack_like_api.session import Session
 from ftrack_like_api.structure import StandardStructure
 from ftrack_like_api.symbol import ORIGIN_LOCATION_ID, SERVER_LOCATION_ID
@@ -151,8 +152,9 @@ def test_from_the_studio_disk_to_the_server_and_back(session, version, tmp_path)
 
 
 def test_a_thumbnail_for_a_shot(session, version, tmp_path):
+    image_module = pytest.importorskip("PIL.Image", reason="thumbnails are scaled by Pillow (the server extra)")
     image = tmp_path / "thumb.jpg"
-    image.write_bytes(b"\xff\xd8\xff" + os.urandom(500))
+    image_module.new("RGB", (400, 200), (200, 30, 30)).save(image)
     shot = version["asset"]["parent"]
     component = shot.create_thumbnail(str(image))
     assert component["name"] == "thumbnail" and shot["thumbnail_id"] == component["id"]
@@ -160,6 +162,11 @@ def test_a_thumbnail_for_a_shot(session, version, tmp_path):
     assert read_back(server, component) == image.read_bytes()
     with Session(server_url=session.server_url, api_user="admin", api_key=session.api_key, schema_cache_path=False) as other:
         assert other.query("select thumbnail_id from Shot where id is :s", s=shot["id"]).one()["thumbnail_id"] == component["id"]
-    if session.server_url.startswith("http"):
-        url = server.get_thumbnail_url(component, size=64)
-        assert "/component/thumbnail?" in url and "size=64" in url and "token=" in url and session.api_key not in url
+    if not session.server_url.startswith("http"):
+        with pytest.raises(AccessorUnsupportedOperationError):  # a file:// link has no scaled images
+            server.get_thumbnail_url(component, size=64)
+        return
+    url = server.get_thumbnail_url(component, size=64)
+    assert "/component/thumbnail?" in url and "token=" in url and session.api_key not in url
+    scaled = image_module.open(io.BytesIO(fetch(url)))
+    assert max(scaled.size) == 64 and scaled.size == (64, 32)
