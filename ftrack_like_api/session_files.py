@@ -176,6 +176,7 @@ class SessionFiles:
             locations = self.query("Location").all()
         plain = [c for c in components if "members" not in c.schema.attributes]
         containers = [c for c in components if "members" in c.schema.attributes]
+        holding = {id(c) for c in containers}
         if plain:
             self.populate(plain, "component_locations.location_id")
         if containers:
@@ -183,7 +184,7 @@ class SessionFiles:
         availabilities = []
         for component in components:
             availability = dict.fromkeys((location["id"] for location in locations), 0.0)
-            members = list(component["members"]) if component in containers else []
+            members = list(component["members"]) if id(component) in holding else []
             if members:
                 for member_availability in self.get_component_availabilities(members, locations=locations):
                     for key, ratio in member_availability.items():

@@ -122,7 +122,7 @@ class DiskAccessor(Accessor):
         container = os.path.dirname(self.get_filesystem_path(resource_identifier))
         if not self.prefix:
             return container
-        if os.path.commonpath([self.prefix, container]) != self.prefix or container == os.path.dirname(self.prefix):
+        if os.path.commonpath([self.prefix, container]) != self.prefix:
             raise AccessorParentResourceNotFoundError(resource_identifier=resource_identifier,
                                                       error="its container is outside the prefix")  # fmt: skip
         return os.path.relpath(container, self.prefix) if container != self.prefix else ""

@@ -197,7 +197,7 @@ class LocationMixin(_Mixin):
             if component.entity_type == "SequenceComponent" or accessor.exists(resource_identifier):
                 return False  # a sequence is its members' files; a folder there already is not ours to remove
             accessor.make_container(resource_identifier)
-            return True
+            return bool(accessor.exists(resource_identifier))  # the server makes no containers: nothing to undo
         try:
             container = accessor.get_container(resource_identifier)
         except AccessorError:
