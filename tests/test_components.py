@@ -170,3 +170,14 @@ def test_a_thumbnail_for_a_shot(session, version, tmp_path):
     assert "/component/thumbnail?" in url and "token=" in url and session.api_key not in url
     scaled = image_module.open(io.BytesIO(fetch(url)))
     assert max(scaled.size) == 64 and scaled.size == (64, 32)
+
+
+def test_uploads_report_their_progress(session, version, tmp_path):
+    source = tmp_path / "plate.mov"
+    source.write_bytes(os.urandom(200_000))
+    server = session.get("Location", SERVER_LOCATION_ID)
+    reported = []
+    server.accessor.progress = lambda done, total: reported.append((done, total))
+    session.create_component(str(source), {"version": version, "name": "main"}, location=server)
+    assert reported and reported[-1] == (200_000, 200_000)
+    assert [done for done, _ in reported] == sorted(done for done, _ in reported)

@@ -72,11 +72,14 @@ class ServerAccessor(Accessor):
 
     ``get_url`` is a signed link that expires (never a password in a URL);
     ``get_filesystem_path`` is not offered. Listing and containers are not either: a
-    container's members are stored one by one, each under its own id.
+    container's members are stored one by one, each under its own id. ``progress`` is
+    what uploads report to: True (the default) draws a bar when standard error is a
+    terminal, a callable is called ``progress(done, total)``, None says nothing.
     """
 
-    def __init__(self, session: Session) -> None:
+    def __init__(self, session: Session, progress: Any = True) -> None:
         self.session = session
+        self.progress = progress
 
     def __repr__(self) -> str:
         return f"ServerAccessor({self.session!r})"
@@ -101,6 +104,7 @@ class ServerAccessor(Accessor):
         """Upload ``source`` (a path or a binary file object) as the file of component ``resource_identifier``."""
         if size is None:
             size = os.path.getsize(source) if isinstance(source, (str, os.PathLike)) else None
+        options.setdefault("progress", self.progress)
         try:
             self._channel().upload(resource_identifier, self._file_name(resource_identifier), source, size, **options)
         except (Error, OSError) as error:
