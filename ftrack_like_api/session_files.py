@@ -96,10 +96,14 @@ class SessionFiles:
         with self._lock:
             if self._location_settings is not None:
                 return False
-            self._location_settings = {}
-            builtin = {location["id"]: location for location in self.query(
-                "select name from Location where id in :ids",
-                ids=[ORIGIN_LOCATION_ID, UNMANAGED_LOCATION_ID, REVIEW_LOCATION_ID, SERVER_LOCATION_ID])}  # fmt: skip
+            self._location_settings = {}  # set now: what the plugins call comes back here
+            try:
+                builtin = {location["id"]: location for location in self.query(
+                    "select name from Location where id in :ids",
+                    ids=[ORIGIN_LOCATION_ID, UNMANAGED_LOCATION_ID, REVIEW_LOCATION_ID, SERVER_LOCATION_ID])}  # fmt: skip
+            except Exception:
+                self._location_settings = None  # the server could not be asked: set up on next use
+                raise
             for key, kind, name, priority in (
                 (ORIGIN_LOCATION_ID, OriginLocationMixin, "OriginLocation", 100),
                 (UNMANAGED_LOCATION_ID, UnmanagedLocationMixin, "UnmanagedLocation", 90),
