@@ -181,3 +181,18 @@ def test_uploads_report_their_progress(session, version, tmp_path):
     session.create_component(str(source), {"version": version, "name": "main"}, location=server)
     assert reported and reported[-1] == (200_000, 200_000)
     assert [done for done, _ in reported] == sorted(done for done, _ in reported)
+
+
+def test_get_upload_metadata_as_ftracks_client_uses_it(served, version, tmp_path):
+    url, key = served
+    with Session(server_url=url, api_user="admin", api_key=key, schema_cache_path=False) as session:
+        component = session.create("FileComponent", {"name": "main", "file_type": ".bin", "version_id": version["id"]})
+        session.commit()
+        body = os.urandom(10_000)
+        metadata = session.get_upload_metadata(component["id"], "main.bin", len(body))
+        assert metadata["url"].startswith(url) and key not in metadata["url"]
+        requests.put(metadata["url"], data=body, headers=metadata["headers"], timeout=30).raise_for_status()
+        session.create("ComponentLocation", {"component": component, "location_id": SERVER_LOCATION_ID,
+                                             "resource_identifier": component["id"]})  # fmt: skip
+        session.commit()
+        assert read_back(session.get("Location", SERVER_LOCATION_ID), component) == body
