@@ -177,9 +177,12 @@ def test_links_and_latest_versions_are_computed(call, studio):
     by_version = {r["version"]: r for r in rows}
     assert by_version[1]["is_latest_version"] is False and by_version[2]["is_latest_version"] is True
     link = by_version[2]["link"]
-    assert [step["type"] for step in link] == ["Project", "TypedContext", "Asset", "AssetVersion"]
-    assert [step["name"] for step in link][1:] == ["sh010", "plate", "v2"] and link[-1]["id"] == second
+    # ftrack's shape: the project, the contexts, then the version itself (not its asset).
+    assert [step["type"] for step in link] == ["Project", "TypedContext", "AssetVersion"]
+    assert [step["name"] for step in link][1:] == ["sh010", "plate v2"] and link[-1]["id"] == second
     assert by_version[2]["_link"] == link
+    asset = call.query(f"select link from Asset where id is {studio['asset']}")[0]
+    assert [(step["name"], step["type"]) for step in asset["link"]][1:] == [("sh010", "TypedContext"), ("plate", "Asset")]
     task = call.query(f"select link, _link from Task where id is {studio['task']}")[0]
     assert task["_link"] == task["link"] and [s["name"] for s in task["link"]][1:] == ["sh010", "comp"]
 
