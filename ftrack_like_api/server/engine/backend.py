@@ -261,6 +261,8 @@ class Backend:
                         raise ValidationError(f"No user {principal.username!r}: a batch acts as a user of this "
                                               "database (api_user)", "unknown_user")  # fmt: skip
                     batch = BatchContext(connection, principal, grouped=grouped)
+                    if writes:
+                        batch.plan(operations)
                     results = []
                     with self.compiler.scoped(principal.readable):
                         for index, operation in enumerate(operations):
