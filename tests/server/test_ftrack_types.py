@@ -373,3 +373,27 @@ def test_a_database_built_with_the_65_types_of_before_opens_and_gains_the_new_on
     assert kept["name"] == "comp" and len(kept["status_changes"]) == 1
     assert [step["name"] for step in kept["link"]] == ["kept", "comp"]
     backend.close()
+
+
+def test_a_note_written_to_others_has_its_writer_among_the_recipients_too(call, studio):
+    # As ftrack's server: the calling user is added to a new note's recipients (its client's tests count them).
+    someone = call.create("User", username=f"recipient-{uuid.uuid4().hex[:6]}")["id"]
+
+    def note_with(*recipients):
+        note = str(uuid.uuid4())
+        call({"action": "create", "entity_type": "Note", "entity_key": [note],
+              "entity_data": {"id": note, "content": "hi", "parent_id": studio["task"], "parent_type": "Task"}},
+             *({"action": "create", "entity_type": "Recipient", "entity_key": [note, r],
+                "entity_data": {"note_id": note, "resource_id": r}} for r in recipients))  # fmt: skip
+        return note
+
+    def recipients(note):
+        return sorted(r["resource_id"] for r in call.query(f"select recipients from Note where id is {note}")[0]["recipients"])
+
+    assert recipients(note_with(someone)) == sorted([someone, ADMIN])
+    assert recipients(note_with(someone, ADMIN)) == sorted([someone, ADMIN])  # named already: one row
+    assert recipients(note_with()) == []  # a note to nobody stays so
+    later = note_with()
+    call({"action": "create", "entity_type": "Recipient", "entity_key": [later, someone],
+          "entity_data": {"note_id": later, "resource_id": someone}})  # fmt: skip
+    assert recipients(later) == [someone]  # a recipient added to a note written before: nobody else
