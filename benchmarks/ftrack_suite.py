@@ -8,7 +8,8 @@ repository) and it:
 2. makes a new database (a SQLite file, or a schema of its own in ``--postgres``), runs
    ``ftrack-like init``, and adds the data ftrack's test server holds at fixed ids that the suite's
    fixtures fetch (the "Jenkins" user, the "VFX Scheme" project schema with the statuses and types
-   ``test_project_schema.py`` names, the test project and its task ``t1``);
+   ``test_project_schema.py`` names, the test project and its task ``t1``), and what its tests take
+   the first of (ten users, a shot, an asset and a version, the custom attributes they name, set);
 3. serves it with ``ftrack-like serve`` on a free port and runs ``pytest test/unit`` with
    ``FTRACK_SERVER``, ``FTRACK_API_USER`` and ``FTRACK_API_KEY`` (a key from ``ftrack-like key create``);
 4. runs the suite once more against a port where nothing listens: a test that passes there does not
@@ -61,6 +62,10 @@ CONTAINER_STATUSES = [("Normal", "IN_PROGRESS"), ("Omitted", "DONE"), ("On Hold"
 TASK_TYPES = ["Generic", "Animation", "Modeling", "Previz", "Lookdev", "Hair", "Cloth", "FX", "Lighting",
               "Compositing", "Tracking", "Rigging", "test 1", "test type 2"]  # fmt: skip
 ASSET_BUILD_TYPES = ["Character", "Prop", "Environment", "Matte Painting"]
+#: The custom attributes test_custom_attribute.py reads and writes: key, type, entity type, object type.
+CUSTOM_ATTRIBUTES = [("customNumber", "number", "task", "Task"), ("fstart", "number", "task", "Shot"),
+                     ("NumberField", "number", "assetversion", None), ("versiontest", "number", "assetversion", None),
+                     ("listbool", "boolean", "list", None), ("teststring", "text", "user", None)]  # fmt: skip
 
 
 class Outcome(NamedTuple):
@@ -82,7 +87,7 @@ def suite_python(folder: pathlib.Path) -> str:
     return str(python)
 
 
-def seed_test_data(database: str) -> None:
+def seed_test_data(database: str, executable: str) -> None:
     """Add what ftrack's test server holds at fixed ids (see the module's docstring) to ``database``."""
     from ftrack_like_api import Session
 
@@ -131,8 +136,23 @@ def seed_test_data(database: str) -> None:
                                              "project_schema": scheme})  # fmt: skip
         python_api = session.create("Folder", {"name": "python_api", "parent": project})
         tasks = session.create("Folder", {"name": "tasks", "parent": python_api})
-        session.create("Task", {"id": TEST_TASK, "name": "t1", "parent": tasks, "type": kind("Generic"),
-                                "status": status("Not started", "NOT_STARTED")})  # fmt: skip
+        task = session.create("Task", {"id": TEST_TASK, "name": "t1", "parent": tasks, "type": kind("Generic"),
+                                       "status": status("Not started", "NOT_STARTED")})  # fmt: skip
+        for number in range(10):  # a studio's worth of users: test_query.py pages through ten
+            session.create("User", {"username": f"artist{number:02d}", "first_name": "Artist", "last_name": str(number)})
+        sequence = session.create("Sequence", {"name": "sq010", "parent": project})
+        shot = session.create("Shot", {"name": "sh010", "parent": sequence})
+        asset = session.create("Asset", {"name": "plate", "parent": shot, "type": session.query("AssetType").first()})
+        version = session.create("AssetVersion", {"asset": asset, "task": task})
+        session.commit()
+    for key, value_type, entity_type, object_type in CUSTOM_ATTRIBUTES:
+        more = ["--object-type", object_type] if object_type else []
+        subprocess.run([executable, "attribute", "add", key, "--type", value_type, "--entity-type", entity_type, *more,
+                        "--database", database], check=True, capture_output=True)  # fmt: skip
+    with Session(server_url=database, api_user="admin", schema_cache_path=False) as session:
+        session.get("Task", TEST_TASK)["custom_attributes"]["customNumber"] = 7
+        session.get("Shot", shot["id"])["custom_attributes"]["fstart"] = 1001
+        session.get("AssetVersion", version["id"])["custom_attributes"]["NumberField"] = 3
         session.commit()
 
 
@@ -229,7 +249,7 @@ def main() -> int:
     kind = "postgresql" if options.postgres else "sqlite"
     with scratch_database(kind, options.postgres or POSTGRES, prefix="ftracksuite") as database:
         subprocess.run([executable, "init", "--database", database], check=True, capture_output=True)
-        seed_test_data(database)
+        seed_test_data(database, executable)
         made = subprocess.run([executable, "key", "create", "--database", database, "--user", "admin", "--name",
                                "ftrack-suite"], check=True, capture_output=True, text=True)  # fmt: skip
         key = made.stdout.strip().splitlines()[-1]
