@@ -41,7 +41,7 @@ from .batch import BatchContext
 from .compiler import Compiler
 from .dialects import Dialect, dialect_for
 from .integrity import Integrity
-from .notes import add_caller_to_recipients
+from .notes import complete_notes
 from ..auth.permissions import PermissionDenied, Permissions, Roles
 from .reader import Reader
 from .refusals import DuplicateEntry, database_failed, error_answer, error_object, kind_of, malformed, refused
@@ -271,7 +271,7 @@ class Backend:
                                 raise _TimedOut(index)
                             results.append(self._operation(batch, index, operation))
                         if batch.changed:
-                            add_caller_to_recipients(batch, self.writer)
+                            complete_notes(batch, self.writer)
                         batch.flush()
                         self.integrity.check(batch)
                         self.permissions.check_written(connection, principal, batch.written)
