@@ -9,7 +9,7 @@ repository) and it:
    ``ftrack-like init``, and adds the data ftrack's test server holds at fixed ids that the suite's
    fixtures fetch (the "Jenkins" user, the "VFX Scheme" project schema with the statuses and types
    ``test_project_schema.py`` names, the test project and its task ``t1``), and what its tests take
-   the first of (ten users, a shot, an asset and a version, the custom attributes they name, set);
+   the first of (ten users, a shot, an asset and a version, the custom attributes they name, set, a timelog);
 3. serves it with ``ftrack-like serve`` on a free port and runs ``pytest test/unit`` with
    ``FTRACK_SERVER``, ``FTRACK_API_USER`` and ``FTRACK_API_KEY`` (a key from ``ftrack-like key create``);
 4. runs the suite once more against a port where nothing listens: a test that passes there does not
@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import argparse
 import collections
+import datetime
 import json
 import os
 import pathlib
@@ -144,6 +145,8 @@ def seed_test_data(database: str, executable: str) -> None:
         shot = session.create("Shot", {"name": "sh010", "parent": sequence})
         asset = session.create("Asset", {"name": "plate", "parent": shot, "type": session.query("AssetType").first()})
         version = session.create("AssetVersion", {"asset": asset, "task": task})
+        session.create("Timelog", {"user_id": JENKINS_USER, "context_id": TEST_TASK, "name": "t1", "duration": 3600,
+                                   "start": datetime.datetime(2024, 1, 8, 9, 0)})  # fmt: skip
         session.commit()
     for key, value_type, entity_type, object_type in CUSTOM_ATTRIBUTES:
         more = ["--object-type", object_type] if object_type else []
