@@ -76,11 +76,15 @@ class Outcome(NamedTuple):
     message: str = ""
 
 
-def suite_python(folder: pathlib.Path) -> str:
-    """The python of the suite's virtual environment in ``folder``, made and filled if it is not there yet."""
+def suite_python(folder: pathlib.Path, base: str | None = None) -> str:
+    """The python of the suite's virtual environment in ``folder``, made (from ``base``, default this
+    interpreter) and filled if it is not there yet."""
     python = folder / "bin" / "python"
     if not python.exists():
-        venv.create(folder, with_pip=True)
+        if base is None:
+            venv.create(folder, with_pip=True)
+        else:
+            subprocess.run([base, "-m", "venv", str(folder)], check=True)
     have = subprocess.run([str(python), "-c", "import ftrack_api, pytest, mock, flaky, pytest_mock"],
                           capture_output=True)  # fmt: skip
     if have.returncode != 0:
@@ -235,6 +239,9 @@ def main() -> int:
     parser.add_argument("--source", type=pathlib.Path, required=True, help="a checkout of ftrack-python")
     parser.add_argument("--venv", type=pathlib.Path, default=pathlib.Path(tempfile.gettempdir()) / "ftrack-suite-venv",
                         help="the suite's virtual environment, made if missing (default: %(default)s)")  # fmt: skip
+    parser.add_argument("--base-python", help="the interpreter the suite's environment is made from (default: this "
+                        "one); the file cache tests need one with dbm.gnu or dbm.ndbm, e.g. Debian's python3 with "
+                        "python3-gdbm")  # fmt: skip
     parser.add_argument("--postgres", nargs="?", const=POSTGRES, default=None,
                         help="run on a PostgreSQL schema of its own in this server (default: a new SQLite file)")  # fmt: skip
     parser.add_argument("--no-offline", action="store_true", help="skip the run that tells server-talking tests apart")
@@ -244,7 +251,7 @@ def main() -> int:
     source = options.source.resolve()
     if not (source / "test" / "unit").is_dir():
         raise SystemExit(f"{source} has no test/unit: give a checkout of ftrack-python")
-    python = suite_python(options.venv)
+    python = suite_python(options.venv, options.base_python)
     executable = ftrack_like()
     offline = None
     if not options.no_offline:
