@@ -66,7 +66,8 @@ ASSET_BUILD_TYPES = ["Character", "Prop", "Environment", "Matte Painting"]
 #: The custom attributes test_custom_attribute.py reads and writes: key, type, entity type, object type.
 CUSTOM_ATTRIBUTES = [("customNumber", "number", "task", "Task"), ("fstart", "number", "task", "Shot"),
                      ("NumberField", "number", "assetversion", None), ("versiontest", "number", "assetversion", None),
-                     ("listbool", "boolean", "list", None), ("teststring", "text", "user", None)]  # fmt: skip
+                     ("listbool", "boolean", "list", None), ("teststring", "text", "user", None),
+                     ("htest", "number", "asset", None)]  # fmt: skip
 
 
 class Outcome(NamedTuple):
