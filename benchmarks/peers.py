@@ -11,7 +11,8 @@ with one worker on another PostgreSQL database (``ftrack_bench``), over HTTP.
 
 Both get the same production for each size: one project, one sequence, a shot for each 5
 tasks, a task of each of 5 types on every shot, each at a status picked at random. The
-measures, each the median of several runs:
+measures, each the median of several runs, ours and Zou's taking turns run after run (a
+busy machine slows both alike):
 
 - **list**: the whole project. Ours: ``select name, status.name, parent.name from Task
   where project_id is P`` and ``.all()`` through a Session with default settings (its
@@ -122,44 +123,54 @@ def api_key(url: str) -> str:
         return str(backend.auth.create_key("admin", "peers benchmark"))
 
 
-def measure_ours(server: str, key: str, built: dict[str, Any], repeat: int, small: int) -> dict[str, Any]:
-    """Every run of each measure through Sessions with default settings, in seconds."""
-    found: dict[str, Any] = {}
+class Ours:
+    """One round of each measure through Sessions with default settings, on the production ``built`` made."""
 
-    def opened() -> Session:
-        session = Session(server_url=server, api_user="admin", api_key=key, schema_cache_path=False)
+    def __init__(self, server: str, key: str, built: dict[str, Any]) -> None:
+        self.server, self.key, self.built = server, key, built
+        self.session = self.opened()
+        self.statuses = [self.session.get("Status", s) for s in built["statuses"]]
+        self.task = self.session.get("Task", built["task"])
+        self.flip = 0
+
+    def opened(self) -> Session:
+        session = Session(server_url=self.server, api_user="admin", api_key=self.key, schema_cache_path=False)
         _ = session.types  # the schemas, before the clock starts (Zou's client has none to load)
         return session
 
-    project = built["project"]
-    listing = f"select name, status.name, parent.name from Task where project_id is {project}"
-    runs = []
-    for _ in range(repeat + 1):  # the first warms the server
-        with opened() as session:
-            start = time.perf_counter()
-            tasks = session.query(listing).all()
-            runs.append(time.perf_counter() - start)
-            found["listed"] = len(tasks)
-            assert tasks[0]["status"]["name"] and tasks[0]["parent"]["name"]
-    found["list"] = runs[1:]
-    with opened() as session:
-        shot, status = built["shot"], built["status"]
-        found["shot_tasks"], tasks = timed(lambda: session.query(f"Task where parent_id is {shot}").all(), small)
-        found["shot_tasks_rows"] = len(tasks)
-        found["status"], _ = timed(lambda: session.query(f"Status where id is {status}").first(), small)
-        page = f"Task where project_id is {project} and status_id is {status} limit 100"
-        found["status_page"], tasks = timed(lambda: session.query(page).all(), small)
-        found["status_page_rows"] = len(tasks)
-        statuses = [session.get("Status", s) for s in built["statuses"]]
-        task = session.get("Task", built["task"])
-        flip = iter(statuses * small)
+    def rounds(self, name: str, count: int) -> tuple[list[float], int]:
+        """Seconds of each of ``count`` calls of measure ``name``, and what the last found."""
+        if name != "list":
+            return timed(getattr(self, name), count)
+        times, found = [], 0
+        listing = f"select name, status.name, parent.name from Task where project_id is {self.built['project']}"
+        for _ in range(count):
+            with self.opened() as session:  # a new Session each time: nothing of the last listing in it
+                start = time.perf_counter()
+                tasks = session.query(listing).all()
+                times.append(time.perf_counter() - start)
+                found = len(tasks)
+                assert tasks[0]["status"]["name"] and tasks[0]["parent"]["name"]
+        return times, found
 
-        def update() -> None:
-            task["status"] = next(flip)  # type: ignore[index]
-            session.commit()
+    def shot_tasks(self) -> int:
+        return len(self.session.query(f"Task where parent_id is {self.built['shot']}").all())
 
-        found["update"], _ = timed(update, small)
-    return found
+    def status(self) -> int:
+        return 1 if self.session.query(f"Status where id is {self.built['status']}").first() is not None else 0
+
+    def status_page(self) -> int:
+        page = f"Task where project_id is {self.built['project']} and status_id is {self.built['status']} limit 100"
+        return len(self.session.query(page).all())
+
+    def update(self) -> int:
+        self.flip += 1
+        self.task["status"] = self.statuses[self.flip % 2]  # type: ignore[index]
+        self.session.commit()
+        return 1
+
+    def close(self) -> None:
+        self.session.close()
 
 
 # --- Zou ----------------------------------------------------------------------------------------
@@ -227,13 +238,61 @@ def zou_served(database: str, redis: str | None) -> Iterator[tuple[str, dict[str
             keeper.wait()
 
 
-def measure_zou(python: pathlib.Path, url: str, database: str, tasks: int, repeat: int, small: int) -> dict[str, Any]:
-    script = pathlib.Path(__file__).with_name("peers_zou.py")
-    done = subprocess.run([str(python), str(script), url, EMAIL, PASSWORD, database, str(tasks),
-                           "--repeat", str(repeat), "--small", str(small)], capture_output=True, text=True)  # fmt: skip
-    if done.returncode:
-        raise RuntimeError(f"peers_zou.py failed:\n{done.stderr[-3000:]}")
-    return json.loads(done.stdout)  # type: ignore[no-any-return]
+class Zou:
+    """Zou's side: ``peers_zou.py`` in Zou's Python, which builds the production then answers rounds."""
+
+    def __init__(self, python: pathlib.Path, url: str, database: str, tasks: int) -> None:
+        script = pathlib.Path(__file__).with_name("peers_zou.py")
+        self.errors = tempfile.TemporaryFile("w+")
+        self.process = subprocess.Popen([str(python), str(script), url, EMAIL, PASSWORD, database, str(tasks)],
+                                        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.errors, text=True)  # fmt: skip
+        self.built = self._line()
+
+    def _line(self) -> dict[str, Any]:
+        line = self.process.stdout.readline()  # type: ignore[union-attr]
+        if not line:
+            self.errors.seek(0)
+            raise RuntimeError(f"peers_zou.py failed:\n{self.errors.read()[-3000:]}")
+        return json.loads(line)  # type: ignore[no-any-return]
+
+    def rounds(self, name: str, count: int) -> tuple[list[float], Any]:
+        self.process.stdin.write(f"{name} {count}\n")  # type: ignore[union-attr]
+        self.process.stdin.flush()  # type: ignore[union-attr]
+        answer = self._line()
+        if "error" in answer:
+            raise RuntimeError(answer["error"])
+        return answer["seconds"], answer["found"]
+
+    def close(self) -> None:
+        self.process.stdin.close()  # type: ignore[union-attr]
+        self.process.wait(timeout=60)
+        self.errors.close()
+
+
+def take_turns(ours: Ours, zou: Zou | None, repeat: int, small: int) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Every run of each measure, ours and Zou's taking turns (a busy machine slows both alike)."""
+    mine: dict[str, Any] = {}
+    theirs: dict[str, Any] = {}
+    plan = [("list", 1, repeat)] + [(name, max(1, small // 5), 5) for name, _ in MEASURES[1:]]
+    for name, count, turns in plan:
+        ours.rounds(name, 1)  # warm
+        if zou is not None:
+            zou.rounds(name, 1)
+        for _ in range(turns):
+            times, found = ours.rounds(name, count)
+            mine.setdefault(name, []).extend(times)
+            mine[f"{name}_found"] = found
+            if zou is not None:
+                times, found = zou.rounds(name, count)
+                theirs.setdefault(name, []).extend(times)
+                theirs[f"{name}_found"] = found
+                if name == "list":
+                    try:
+                        times, _ = zou.rounds("list_compact", 1)
+                        theirs.setdefault("list_compact", []).extend(times)
+                    except RuntimeError as error:  # an option of this Zou only
+                        theirs["list_compact_error"] = str(error)
+    return mine, theirs
 
 
 # --- the table ------------------------------------------------------------------------------------
@@ -265,8 +324,8 @@ def table(results: list[dict[str, Any]]) -> str:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="5000,75000", help="tasks in the project, comma-separated")
-    parser.add_argument("--repeat", type=int, default=5, help="runs of the listing; the median is reported")
-    parser.add_argument("--small", type=int, default=30, help="runs of each small call; the median is reported")
+    parser.add_argument("--repeat", type=int, default=5, help="runs of the listing each; the median is reported")
+    parser.add_argument("--small", type=int, default=30, help="runs of each small call each; the median is reported")
     parser.add_argument("--database", default="postgresql://postgres@127.0.0.1:5432", help="the PostgreSQL server")
     parser.add_argument("--redis", help="Redis for Zou, host:port (default: a redis-server of its own, on a free port)")
     parser.add_argument("--no-zou", action="store_true", help="measure ours only")
@@ -278,6 +337,7 @@ def main() -> int:
     zou_error = "not asked for (--no-zou)" if options.no_zou else None
     stack = contextlib.ExitStack()
     zou_url = zou_database = python = None
+    zou: Zou | None
     if zou_error is None:
         try:
             python = zou_venv()
@@ -294,18 +354,27 @@ def main() -> int:
             start = time.perf_counter()
             built = build_ours(ours_url, size)
             log.info("ours: %s tasks built in %.1f s", f"{size:,}", time.perf_counter() - start)
-            with served_process(ftrack_like(), ours_url) as server:
-                runs = measure_ours(server, api_key(ours_url), built, options.repeat, options.small)
-            assert runs["listed"] == size, runs["listed"]
-            result: dict[str, Any] = {"tasks": size, "ours": medians(runs), "ours_runs": runs}
+            zou = None
             if zou_url is not None:
                 try:
-                    answer = measure_zou(python, zou_url, zou_database, size, options.repeat, options.small)  # type: ignore[arg-type]
-                    assert answer["runs"]["listed"] == size, answer["runs"]["listed"]
-                    result.update(zou=medians(answer["runs"]), zou_runs=answer["runs"], zou_built=answer["built"])
-                except (RuntimeError, ValueError) as error:
+                    zou = Zou(python, zou_url, zou_database, size)  # type: ignore[arg-type]
+                    log.info("Zou: %s tasks built in %.1f s", f"{size:,}", zou.built["build_s"])
+                except RuntimeError as error:
                     zou_error = str(error)
                     log.warning("Zou is not measured: %s", zou_error)
+            with served_process(ftrack_like(), ours_url) as server:
+                ours = Ours(server, api_key(ours_url), built)
+                try:
+                    mine, theirs = take_turns(ours, zou, options.repeat, options.small)
+                finally:
+                    ours.close()
+                    if zou is not None:
+                        zou.close()
+            assert mine["list_found"] == size, mine["list_found"]
+            result: dict[str, Any] = {"tasks": size, "ours": medians(mine), "ours_runs": mine}
+            if theirs:
+                assert theirs["list_found"] == size, theirs["list_found"]
+                result.update(zou=medians(theirs), zou_runs=theirs, zou_built=zou.built)  # type: ignore[union-attr]
             results.append(result)
             log.info("%s", table(results[-1:]))
     print(table(results))

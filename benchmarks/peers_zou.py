@@ -1,10 +1,12 @@
 """Zou's side of ``benchmarks/peers.py``: build a production in a running Zou, then time gazu's calls on it.
 
-    <zou venv>/bin/python benchmarks/peers_zou.py URL EMAIL PASSWORD DATABASE_URL TASKS [--repeat 5] [--small 30]
+    <zou venv>/bin/python benchmarks/peers_zou.py URL EMAIL PASSWORD DATABASE_URL TASKS
 
 Run by ``peers.py`` with the Python of Zou's own virtual environment (Zou and gazu pin
-what this package does not). Prints one JSON object on stdout: the seconds of each
-measure (every run, so the caller takes medians) and what was listed.
+what this package does not). Prints the ids of what it built as one JSON line, then
+answers rounds: a line ``NAME COUNT`` on stdin (a method of :class:`Measures`) is
+answered by a JSON line of the seconds of each of COUNT calls, so that the caller takes
+turns with its own measures and a busy machine slows both alike.
 
 The production: one project, one sequence, ``TASKS / 5`` shots, 5 tasks a shot (one per
 shot task type), each task at a status picked at random. The first shot and its tasks are
@@ -90,43 +92,43 @@ def build(database: str, tasks: int) -> dict[str, Any]:
             "status": status_ids[0], "statuses": status_ids[:2], "task": some_task["id"], "shots": shots}  # fmt: skip
 
 
-def measure(built: dict[str, Any], repeat: int, small: int) -> dict[str, Any]:
-    """Every run of each measure, in seconds."""
-    project = built["project"]
-    found: dict[str, Any] = {}
+class Measures:
+    """One round of each measure, on the production ``built`` made."""
 
-    def board() -> int:
+    def __init__(self, built: dict[str, Any]) -> None:
+        self.built = built
+        self.flip = 0
+
+    def list(self) -> int:
         # What a client of the board needs: the statuses and task types by id, and every shot with its tasks.
         gazu.client.fetch_all("task-status")
         gazu.client.fetch_all("task-types")
-        shots = gazu.client.fetch_all("shots/with-tasks", {"project_id": project})
+        shots = gazu.client.fetch_all("shots/with-tasks", {"project_id": self.built["project"]})
         return sum(len(shot["tasks"]) for shot in shots)
 
-    board()  # warm
-    found["list"], found["listed"] = timed(board, repeat)
-
-    def board_compact() -> int:
+    def list_compact(self) -> int:
         gazu.client.fetch_all("task-status")
         gazu.client.fetch_all("task-types")
-        answer = gazu.client.fetch_all("shots/with-tasks", {"project_id": project, "compact": "true"})
+        answer = gazu.client.fetch_all("shots/with-tasks", {"project_id": self.built["project"], "compact": "true"})
         rows = answer.get("rows", answer) if isinstance(answer, dict) else answer
         return len(rows)
 
-    try:
-        found["list_compact"], found["listed_compact_shots"] = timed(board_compact, repeat)
-    except Exception as error:  # an option of this Zou only: its absence is no failure of the comparison
-        found["list_compact_error"] = repr(error)
-    shot, status = built["shot"], built["status"]
-    found["shot_tasks"], tasks = timed(lambda: gazu.client.get(f"data/shots/{shot}/tasks"), small)
-    found["shot_tasks_rows"] = len(tasks)
-    found["status"], _ = timed(lambda: gazu.client.get(f"data/task-status/{status}"), small)
-    page = {"project_id": project, "task_status_id": status, "page": 1, "limit": 100}
-    found["status_page"], answer = timed(lambda: gazu.client.get("data/tasks", params=page), small)
-    found["status_page_rows"] = len(answer["data"] if isinstance(answer, dict) else answer)
-    flip = iter(built["statuses"] * small)
-    task = built["task"]
-    found["update"], _ = timed(lambda: gazu.client.put(f"data/tasks/{task}", {"task_status_id": next(flip)}), small)
-    return found
+    def shot_tasks(self) -> int:
+        return len(gazu.client.get(f"data/shots/{self.built['shot']}/tasks"))
+
+    def status(self) -> int:
+        return len(gazu.client.get(f"data/task-status/{self.built['status']}"))
+
+    def status_page(self) -> int:
+        page = {"project_id": self.built["project"], "task_status_id": self.built["status"], "page": 1, "limit": 100}
+        answer = gazu.client.get("data/tasks", params=page)
+        return len(answer["data"] if isinstance(answer, dict) else answer)
+
+    def update(self) -> int:
+        self.flip += 1
+        status = self.built["statuses"][self.flip % 2]
+        gazu.client.put(f"data/tasks/{self.built['task']}", {"task_status_id": status})
+        return 1
 
 
 def main() -> int:
@@ -136,15 +138,24 @@ def main() -> int:
     parser.add_argument("password")
     parser.add_argument("database")
     parser.add_argument("tasks", type=int)
-    parser.add_argument("--repeat", type=int, default=5)
-    parser.add_argument("--small", type=int, default=30)
     options = parser.parse_args()
     gazu.set_host(options.url)
     gazu.log_in(options.email, options.password)
     start = time.perf_counter()
     built = build(options.database, options.tasks)
     built["build_s"] = time.perf_counter() - start
-    print(json.dumps({"built": built, "runs": measure(built, options.repeat, options.small)}))
+    print(json.dumps(built), flush=True)
+    measures = Measures(built)
+    # Then rounds, as the caller asks for them (it takes turns with its own): "NAME COUNT" a line,
+    # answered by one line: the seconds of each of COUNT calls and what the last found.
+    for line in sys.stdin:
+        name, count = line.split()
+        function = getattr(measures, name)
+        try:
+            times, found = timed(function, int(count))
+            print(json.dumps({"seconds": times, "found": found}), flush=True)
+        except Exception as error:  # said to the caller, which decides (compact=true is an option of this Zou only)
+            print(json.dumps({"error": repr(error)}), flush=True)
     return 0
 
 
