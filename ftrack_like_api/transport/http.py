@@ -40,6 +40,11 @@ from urllib3.util.retry import Retry
 from ..exceptions import ServerError, TransportError
 from .base import Transport, answer_of
 
+try:
+    import orjson
+except ImportError:  # pragma: no cover - the standard library's path, tested with orjson hidden
+    orjson = None  # type: ignore[assignment]
+
 __all__ = ["FAILURES", "HttpTransport"]
 
 RETRY_STATUSES = frozenset({429, 502, 503, 504})
@@ -231,7 +236,7 @@ class HttpTransport(Transport):
 
     def _answer(self, batch: Sequence[Mapping[str, Any]], response: requests.Response) -> list[Any]:
         try:
-            answer = response.json()
+            answer = _decoded(response)
         except ValueError:
             raise TransportError(
                 f"{self.url} answered {response.status_code} with something that is not JSON: {response.text[:200]!r}"
@@ -261,6 +266,18 @@ class HttpTransport(Transport):
 
     def __repr__(self) -> str:  # never the key
         return f"HttpTransport({self.url!r}, user={self.api_user!r})"
+
+
+def _decoded(response: requests.Response) -> Any:
+    """The JSON of an answer: read by orjson when it is installed (several times faster on a page of
+    rows), else, or when orjson refuses it (JSON's ``NaN``, say), by the standard library; ValueError
+    when it is no JSON."""
+    if orjson is not None:
+        try:
+            return orjson.loads(response.content)
+        except orjson.JSONDecodeError:
+            pass
+    return response.json()
 
 
 def _in_progress(response: requests.Response) -> bool:
