@@ -138,8 +138,8 @@ class Ours:
         _ = session.types  # the schemas, before the clock starts (Zou's client has none to load)
         return session
 
-    def rounds(self, name: str, count: int) -> tuple[list[float], int]:
-        """Seconds of each of ``count`` calls of measure ``name``, and what the last found."""
+    def rounds(self, name: str, count: int, page_size: int | None = None) -> tuple[list[float], int]:
+        """Seconds of each of ``count`` calls of measure ``name``, and what the last found (``page_size``: the listing's)."""
         if name != "list":
             return timed(getattr(self, name), count)
         times, found = [], 0
@@ -147,7 +147,7 @@ class Ours:
         for _ in range(count):
             with self.opened() as session:  # a new Session each time: nothing of the last listing in it
                 start = time.perf_counter()
-                tasks = session.query(listing).all()
+                tasks = session.query(listing, page_size=page_size).all()
                 times.append(time.perf_counter() - start)
                 found = len(tasks)
                 assert tasks[0]["status"]["name"] and tasks[0]["parent"]["name"]
