@@ -96,6 +96,7 @@ class IdempotentAnswers:
             if row is None:
                 try:
                     with writing(self.engine) as connection:
+                        _unflushed(connection)
                         connection.execute(self.answers.insert().values(user_id=user_id, key=key, **claimed))
                 except sa.exc.IntegrityError:
                     continue  # another request claimed it first
@@ -160,3 +161,17 @@ class IdempotentAnswers:
                 connection.execute(self.answers.delete().where(self.answers.c.created_at < utcnow() - IDEMPOTENCY_WINDOW))
         except sa.exc.DBAPIError as error:  # they are ignored when read; the next round drops them
             log.info("could not drop expired answers now: %s", error.orig)
+
+
+def _unflushed(connection: sa.Connection) -> None:
+    """On PostgreSQL, commit this transaction without waiting for its WAL to reach the disk.
+
+    For a claim: other requests see it at once all the same (an asynchronous commit is
+    visible when it returns), and it reaches the disk no later than the batch it claims
+    for, whose own commit waits for the WAL up to it. A crash before then loses a claim
+    whose batch was not stored either: a retry with the key runs it, as it should. One
+    wait for the disk less per write (about 5 ms here; a commit of one change waited twice).
+    """
+    if connection.dialect.name == "postgresql":
+        connection.exec_driver_sql("SET LOCAL synchronous_commit = off")
+
