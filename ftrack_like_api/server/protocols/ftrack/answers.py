@@ -39,6 +39,8 @@ log = logging.getLogger(__name__)
 RETRY_AFTER = 1
 #: Rows of a query answer encoded at a time.
 ROWS_PER_CHUNK = 500
+#: Rows of an answer written whole with orjson (see :func:`inline_rows`).
+INLINE_ROWS = 10_000
 #: ``json.dumps`` without the check for cycles: an answer is a tree (a shared reference is no cycle).
 _dumps = json.JSONEncoder(check_circular=False).encode
 STATUS = {"InvalidCredentialsError": 401, "PermissionError": 403, "ValidationError": 400, "ServerError": 500}
@@ -72,6 +74,13 @@ def encoded(results: list[Any], rows_per_chunk: int = ROWS_PER_CHUNK) -> Iterato
             yield dumps(rows[start : start + rows_per_chunk])[1:-1]
         yield b"]}"
     yield b"]"
+
+
+def inline_rows() -> int:
+    """The most rows an answer may hold to be written whole in the thread that ran its batch (a larger
+    one is streamed, a thread hop per piece): with orjson, a page of 10,000 rows is written in
+    milliseconds; with the standard library, :data:`ROWS_PER_CHUNK`."""
+    return ROWS_PER_CHUNK if orjson is None else INLINE_ROWS
 
 
 def rows_in(results: list[Any]) -> int:

@@ -28,7 +28,7 @@ from ...auth.idempotency import MAX_KEY_LENGTH, KeyState, claim_lifetime
 from ...auth.throttle import Refusal
 from ...engine.backend import WRITE_ACTIONS, Backend
 from ...gate import DatabaseGate
-from .answers import ROWS_PER_CHUNK, encoded, error_answer, failure_answer, refused, rows_in, unclaimed
+from .answers import encoded, error_answer, failure_answer, inline_rows, refused, rows_in, unclaimed
 from .body import MAX_BODY, MAX_OPERATIONS, SIGNIN_BODY, action_of, gunzip, parse_batch, read_body
 
 __all__ = ["FtrackApi"]
@@ -163,7 +163,7 @@ class FtrackApi:
 
     def _executed(self, actions: list[Any], *args: Any) -> tuple[Any, bytes | None]:
         """``backend.execute(*args)`` and what this server adds to its information; in the same thread,
-        the JSON text of a small answer (at most :data:`ROWS_PER_CHUNK` rows): a larger one is
+        the JSON text of an answer of at most :func:`~.answers.inline_rows` rows: a larger one is
         streamed (a stream costs a thread hop per piece)."""
         result = self.backend.execute(*args)
         if not isinstance(result, list):
@@ -173,7 +173,7 @@ class FtrackApi:
                 if action == "query_server_information" and isinstance(answer, dict):
                     # What a batch may hold here: a Session splits a larger commit by it.
                     answer.update(max_operations=self.max_operations, max_body=self.max_body)
-        return result, b"".join(encoded(result)) if rows_in(result) <= ROWS_PER_CHUNK else None
+        return result, b"".join(encoded(result)) if rows_in(result) <= inline_rows() else None
 
     async def signin(self, request: Request) -> Response:
         """``POST /signin``: a bearer token for a name and a password."""
