@@ -1,7 +1,7 @@
 """What each lever of the reads gives: the same listing and small calls, with and without it, in turns.
 
     python benchmarks/levers.py [--tasks 20000] [--repeat 5] [--small 20] [--database postgresql://…/postgres]
-                                [--json PATH]
+                                [--against CHECKOUT] [--json PATH]
 
 One production (``peers.py``'s: a shot per 5 tasks) in a PostgreSQL database of its own,
 served at once by three ``ftrack-like serve`` processes (one worker each) that differ only
@@ -10,6 +10,10 @@ library's JSON, uvicorn on h11 and asyncio), **orjson** (answers written by orjs
 **fast** (orjson, and uvicorn on httptools and uvloop). The client's own levers are
 switched in this process: the page size (500 each, as before, or the adaptive default)
 and reading answers with orjson or the standard library.
+
+With ``--against CHECKOUT``, a fourth server runs that checkout's code (its
+``.venv/bin/ftrack-like``) for a first configuration: the server before every lever, with
+pages of 500 and the standard library's JSON in this client.
 
 Each configuration adds one lever to the one above it; their runs take turns, so a busy
 machine slows them alike. The table (median seconds; the listing is ``select name,
@@ -79,8 +83,13 @@ def main() -> int:
     parser.add_argument("--repeat", type=int, default=5, help="listings per configuration")
     parser.add_argument("--small", type=int, default=20, help="calls of each small measure per configuration")
     parser.add_argument("--database", default="postgresql://postgres@127.0.0.1:5432")
+    parser.add_argument("--against", type=pathlib.Path, help="a checkout whose .venv serves the first configuration")
     parser.add_argument("--json", type=pathlib.Path, default=pathlib.Path(__file__).parent / "results" / "levers.json")
     options = parser.parse_args()
+    configurations = CONFIGURATIONS
+    if options.against is not None:
+        configurations = ((f"{options.against.name}'s server, pages of 500, stdlib", "against", 500, False),
+                          *CONFIGURATIONS)  # fmt: skip
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     logging.getLogger("alembic").setLevel(logging.WARNING)
     url = fresh_database(options.database, "ftrack_levers")
@@ -88,16 +97,19 @@ def main() -> int:
     built = build_ours(url, options.tasks)
     log.info("%s tasks built in %.1f s", f"{options.tasks:,}", time.perf_counter() - start)
     key = api_key(url)
-    runs: dict[str, dict[str, list[float]]] = {label: {} for label, *_ in CONFIGURATIONS}
-    cpu: dict[str, list[float]] = {label: [] for label, *_ in CONFIGURATIONS}
+    runs: dict[str, dict[str, list[float]]] = {label: {} for label, *_ in configurations}
+    cpu: dict[str, list[float]] = {label: [] for label, *_ in configurations}
     with contextlib.ExitStack() as stack:
         servers = {}
         for name, hidden in HIDDEN.items():
             environment = stack.enter_context(without(hidden))
             servers[name] = stack.enter_context(served_process(ftrack_like(), url, environment=environment))
-        clients = {label: Ours(servers[server], key, built) for label, server, _, _ in CONFIGURATIONS}
+        if options.against is not None:
+            executable = str(options.against / ".venv" / "bin" / "ftrack-like")
+            servers["against"] = stack.enter_context(served_process(executable, url))
+        clients = {label: Ours(servers[server], key, built) for label, server, _, _ in configurations}
         for turn in range(options.repeat + 1):  # the first warms each server
-            for label, server, page_size, reads_orjson in CONFIGURATIONS:
+            for label, server, page_size, reads_orjson in configurations:
                 ours = clients[label]
                 with client_orjson(reads_orjson):
                     before = cpu_seconds(servers[server].pid)
@@ -114,7 +126,7 @@ def main() -> int:
             ours.close()
     lines = [f"{'':44} {'list':>8} {'server CPU':>10} " + " ".join(f"{n:>12}" for n in SMALL)]
     table: dict[str, dict[str, float]] = {}
-    for label, *_ in CONFIGURATIONS:
+    for label, *_ in configurations:
         found = {name: statistics.median(values) for name, values in runs[label].items()}
         found["list_server_cpu"] = statistics.median(cpu[label])
         table[label] = found
@@ -124,7 +136,9 @@ def main() -> int:
     options.json.parent.mkdir(parents=True, exist_ok=True)
     conditions = {"tasks": options.tasks, "repeat": options.repeat, "small": options.small,
                   "python": platform.python_version(), "when": datetime.datetime.now().isoformat()}  # fmt: skip
-    options.json.write_text(json.dumps({"conditions": conditions, "medians": table, "runs": runs, "cpu": cpu}, indent=2))
+    options.json.write_text(
+        json.dumps({"conditions": conditions, "medians": table, "runs": runs, "cpu": cpu}, indent=2)
+    )
     return 0
 
 
