@@ -159,9 +159,14 @@ class IdempotentAnswers:
         Call it outside any transaction: on SQLite a batch holds the write lock, and this
         would wait for it.
         """
-        self._remembered += 1
-        if self._remembered % FORGET_EVERY == 1:
+        if self.forget_due():
             self.forget_expired()
+
+    def forget_due(self) -> bool:
+        """Count one remembered answer; whether :meth:`forget_expired` is due (every ``FORGET_EVERY``
+        calls). No database: a caller on an event loop asks here, and goes to a thread only when due."""
+        self._remembered += 1
+        return self._remembered % FORGET_EVERY == 1
 
     def forget_expired(self) -> None:
         """Drop answers older than a day, in a transaction of its own (never inside a batch's:

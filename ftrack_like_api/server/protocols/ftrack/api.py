@@ -152,7 +152,8 @@ class FtrackApi:
                     await self.database(self.backend.auth.settle, user_id, key, claim, json.dumps(result))  # type: ignore[union-attr,arg-type]
             return error_answer(request, result)
         if key:
-            await self.database(self.backend.auth.tidy)  # type: ignore[union-attr]
+            if self.backend.auth.forget_due():  # type: ignore[union-attr]  # on the loop: a thread hop only when due
+                await self.database(self.backend.auth.forget_expired)  # type: ignore[union-attr]
         seen["outcome"] = "ok"
         if written:
             return Response(written[-1], media_type="application/json")
