@@ -8,8 +8,9 @@ served at once by three ``ftrack-like serve`` processes (one worker each) that d
 in what they may import: **plain** (orjson, httptools and uvloop hidden: the standard
 library's JSON, uvicorn on h11 and asyncio), **orjson** (answers written by orjson) and
 **fast** (orjson, and uvicorn on httptools and uvloop). The client's own levers are
-switched in this process: the page size (500 each, as before, or the adaptive default)
-and reading answers with orjson or the standard library.
+switched in this process: the page size (500 each, as before, or the adaptive default),
+reading answers with orjson or the standard library, and asking a server on this machine
+for answers not gzipped.
 
 With ``--against CHECKOUT``, a fourth server runs that checkout's code (its
 ``.venv/bin/ftrack-like``) for a first configuration: the server before every lever, with
@@ -45,13 +46,14 @@ from scratch import cpu_seconds, ftrack_like, served_process
 log = logging.getLogger("levers")
 
 HIDDEN = {"plain": ("orjson", "httptools", "uvloop"), "orjson": ("httptools", "uvloop"), "fast": ()}
-#: (label, server, fixed page size or None, the client reads with orjson)
+#: (label, server, fixed page size or None, the client reads with orjson, asks a server on this machine not to gzip)
 CONFIGURATIONS = (
-    ("before: pages of 500, stdlib JSON, h11", "plain", 500, False),
-    ("+ adaptive pages (500, x4, up to 10,000)", "plain", None, False),
-    ("+ the client reads with orjson", "plain", None, True),
-    ("+ the server writes with orjson", "orjson", None, True),
-    ("+ uvicorn on httptools and uvloop", "fast", None, True),
+    ("before: pages of 500, stdlib JSON, h11", "plain", 500, False, False),
+    ("+ adaptive pages (500, x4, up to 10,000)", "plain", None, False, False),
+    ("+ the client reads with orjson", "plain", None, True, False),
+    ("+ the server writes with orjson", "orjson", None, True, False),
+    ("+ uvicorn on httptools and uvloop", "fast", None, True, False),
+    ("+ no gzip from a server on this machine", "fast", None, True, True),
 )
 SMALL = ("shot_tasks", "status", "status_page", "update")
 
@@ -67,14 +69,17 @@ def without(modules: tuple[str, ...]) -> Iterator[dict[str, str]]:
 
 
 @contextlib.contextmanager
-def client_orjson(used: bool) -> Iterator[None]:
-    """The HTTP transport reads answers with orjson (``used``, when installed) or with the standard library."""
-    kept = http_transport.orjson
-    http_transport.orjson = kept if used else None
+def client_levers(orjson: bool, identity: bool) -> Iterator[None]:
+    """The HTTP transport reads answers with orjson (when installed) or the standard library, and asks a
+    server on this machine for answers not gzipped (``identity``) or gzipped (as any server)."""
+    kept = http_transport.orjson, http_transport._loopback
+    http_transport.orjson = kept[0] if orjson else None
+    if not identity:
+        http_transport._loopback = lambda url: False
     try:
         yield
     finally:
-        http_transport.orjson = kept
+        http_transport.orjson, http_transport._loopback = kept
 
 
 def main() -> int:
@@ -88,7 +93,7 @@ def main() -> int:
     options = parser.parse_args()
     configurations = CONFIGURATIONS
     if options.against is not None:
-        configurations = ((f"{options.against.name}'s server, pages of 500, stdlib", "against", 500, False),
+        configurations = ((f"{options.against.name}'s server, pages of 500, stdlib", "against", 500, False, False),
                           *CONFIGURATIONS)  # fmt: skip
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     logging.getLogger("alembic").setLevel(logging.WARNING)
@@ -107,11 +112,14 @@ def main() -> int:
         if options.against is not None:
             executable = str(options.against / ".venv" / "bin" / "ftrack-like")
             servers["against"] = stack.enter_context(served_process(executable, url))
-        clients = {label: Ours(servers[server], key, built) for label, server, _, _ in configurations}
+        clients = {}
+        for label, server, _, reads_orjson, identity in configurations:
+            with client_levers(reads_orjson, identity):
+                clients[label] = Ours(servers[server], key, built)
         for turn in range(options.repeat + 1):  # the first warms each server
-            for label, server, page_size, reads_orjson in configurations:
+            for label, server, page_size, reads_orjson, identity in configurations:
                 ours = clients[label]
-                with client_orjson(reads_orjson):
+                with client_levers(reads_orjson, identity):
                     before = cpu_seconds(servers[server].pid)
                     times, found = ours.rounds("list", 1, page_size)
                     assert found == options.tasks, found

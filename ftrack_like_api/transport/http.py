@@ -164,6 +164,10 @@ class HttpTransport(Transport):
         #: How long to keep asking for the answer to a batch the server is still running.
         self.in_progress_wait = in_progress_wait
         self._headers = {"ftrack-strict-api": "true", "content-type": "application/json", "accept": "application/json"}
+        if _loopback(self.url):
+            # A server on this machine: compressing a page of 10,000 rows cost it a tenth of its
+            # time, and this client as long to undo, for bytes that never leave the machine.
+            self._headers["accept-encoding"] = "identity"
         if token:
             self._headers["authorization"] = f"Bearer {token}"
         else:
@@ -266,6 +270,19 @@ class HttpTransport(Transport):
 
     def __repr__(self) -> str:  # never the key
         return f"HttpTransport({self.url!r}, user={self.api_user!r})"
+
+
+def _loopback(url: str) -> bool:
+    """Whether ``url`` names this machine (``localhost``, 127.0.0.0/8, ``::1``)."""
+    import ipaddress
+
+    host = urlsplit(url).hostname or ""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def _decoded(response: requests.Response) -> Any:

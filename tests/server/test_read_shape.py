@@ -150,3 +150,26 @@ def test_the_client_reads_json_orjson_refuses(server, admin_key):
     response.status_code = 200
     decoded = http_transport._decoded(response)
     assert math.isnan(decoded[0]["data"][0]["bid"])
+
+
+@pytest.mark.parametrize(
+    ("url", "loopback"),
+    [("http://127.0.0.1:8000", True), ("http://localhost", True), ("http://[::1]:9", True), ("http://127.3.4.5", True),
+     ("https://studio.example.com", False), ("http://10.0.0.5:8000", False), ("http://[2001:db8::1]", False)],
+)  # fmt: skip
+def test_a_server_on_this_machine_is_asked_not_to_gzip(url, loopback):
+    headers = HttpTransport(url, "admin", "key")._headers
+    assert (headers.get("accept-encoding") == "identity") is loopback
+
+
+def test_answers_are_gzipped_for_who_asks(server, admin_key, project):
+    """The server is as it was: a client that accepts gzip (the official one, a remote Session) gets it."""
+    import requests
+
+    body = json.dumps([{"action": "query", "expression": f"select name from Task where project_id is {project}"}])
+    headers = {"ftrack-user": "admin", "ftrack-api-key": admin_key, "content-type": "application/json"}
+    zipped = requests.post(f"{server}/api", data=body, headers={**headers, "accept-encoding": "gzip"})
+    plain = requests.post(f"{server}/api", data=body, headers={**headers, "accept-encoding": "identity"})
+    assert zipped.headers.get("content-encoding") == "gzip"
+    assert "content-encoding" not in plain.headers
+    assert zipped.json() == plain.json() and len(plain.json()[0]["data"]) == TASKS
