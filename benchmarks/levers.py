@@ -60,10 +60,12 @@ SMALL = ("shot_tasks", "status", "status_page", "update")
 
 @contextlib.contextmanager
 def without(modules: tuple[str, ...]) -> Iterator[dict[str, str]]:
-    """An environment in which ``modules`` cannot be imported (a folder of stand-ins that raise ImportError)."""
+    """An environment in which ``modules`` cannot be imported (stand-ins that raise ModuleNotFoundError, as a module not installed does)."""
     with tempfile.TemporaryDirectory(prefix="levers-") as folder:
         for name in modules:
-            pathlib.Path(folder, f"{name}.py").write_text(f"raise ImportError('{name} hidden by levers.py')\n")
+            pathlib.Path(folder, f"{name}.py").write_text(
+                f"raise ModuleNotFoundError('{name} hidden by levers.py', name='{name}')\n"
+            )
         path = os.pathsep.join(p for p in (folder, os.environ.get("PYTHONPATH")) if p)
         yield {**os.environ, "PYTHONPATH": path}
 
