@@ -50,6 +50,14 @@ class IdentityMap:
         reference = entities.get(key)
         return None if reference is None else reference()
 
+    def of_type(self, entity_type: str) -> dict[Any, weakref.ref[Entity]]:
+        """The weak references to the entities of ``entity_type``, by bare key (what a merge reads
+        for every row; read only: :meth:`add` and :meth:`discard` change it)."""
+        entities = self._types.get(entity_type)
+        if entities is None:
+            entities = self._types[entity_type] = {}
+        return entities
+
     def get(self, identity: Identity) -> Entity | None:
         """The entity known by ``identity``, or None (never seen, or dropped since)."""
         key = identity[1]

@@ -65,7 +65,10 @@ class Merger:
         answer = _Answer()
         merged = [self.merge(item, answer) for item in items]
         lookup = self.session.identity_map.lookup
-        touched = [lookup(self._plan(name).cls.entity_type, key) for name, (keys, _) in answer.types.items() for key in keys]
+        touched = [
+            lookup(entity_type, key) for name, (keys, _) in answer.types.items()
+            for entity_type in (self._plan(name).cls.entity_type,) for key in keys
+        ]  # fmt: skip
         return merged, touched  # type: ignore[return-value]
 
     def _plan(self, name: Any) -> _Plan:
@@ -91,21 +94,25 @@ class Merger:
 
     def _reference(self, value: Mapping[str, Any], answer: _Answer | None) -> Entity:
         """A referenced entity; a bare reference to one already known costs a lookup, no merge."""
-        cls, key_names, _, _ = self._plan(value.get("__entity_type__"))
+        name = value.get("__entity_type__")
+        plan = self._plans.get(name) or self._plan(name)
+        key_names = plan.key_names
         if len(value) == len(key_names) + 1:
             try:
                 key = value[key_names[0]] if len(key_names) == 1 else tuple(value[k] for k in key_names)
             except KeyError:
                 key = None
-            known = None if key is None else self.session.identity_map.lookup(cls.entity_type, key)
-            if known is not None:
-                return known
+            if key is not None:
+                reference = self.session.identity_map.of_type(plan.cls.entity_type).get(key)
+                known = None if reference is None else reference()
+                if known is not None:
+                    return known
         return self.merge(value, answer)
 
     def merge(self, data: Mapping[str, Any], answer: _Answer | None = None) -> Entity:
         """The session's entity for ``data``, its server values brought up to date."""
         name = data.get("__entity_type__")
-        plan = self._plan(name)
+        plan = self._plans.get(name) or self._plan(name)
         try:
             key = (data[plan.key_names[0]],) if len(plan.key_names) == 1 else tuple(data[k] for k in plan.key_names)
         except KeyError as missing:
@@ -113,7 +120,9 @@ class Merger:
         fields = tuple(data)
         layout, kinds = plan.rows.get(fields) or self._row(plan, fields)
         strings = None if answer is None else answer.strings
+        identity_map = self.session.identity_map
         values: list[Any] = [None]  # the shape goes first, once known
+        append = values.append
         for how, value in zip(kinds, data.values()):
             if how is None:
                 continue
@@ -129,13 +138,14 @@ class Merger:
                     value = self._reference(value, answer)
             elif how == _MANY:
                 value = tuple(self.merge(item, answer) for item in value or ())
-            values.append(value)
+            append(value)
         # An entity belongs to the answer it last came in: its siblings there (their keys:
         # the group holds none of them alive) are what a read of a missing attribute
         # fetches along with it.
         cls = plan.cls
         bare = key[0] if len(key) == 1 else key  # the key the map and the group know it by
-        entity = self.session.identity_map.lookup(cls.entity_type, bare)
+        reference = identity_map.of_type(cls.entity_type).get(bare)
+        entity = None if reference is None else reference()
         group = shape = None
         if answer is not None:
             known = answer.types.get(name)
@@ -148,7 +158,7 @@ class Merger:
         if entity is None:  # most of a large answer: one tuple of values, its layout shared
             values[0] = shape if shape is not None else self.loose.moved(layout)
             entity = EntityState.new(cls, tuple(values))
-            self.session.identity_map.add(entity, (cls.entity_type, key))  # the class's name: one string for all
+            identity_map.add(entity, (cls.entity_type, key))  # the class's name: one string for all
             if group is not None:
                 group.append(bare)
             return entity

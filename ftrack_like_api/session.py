@@ -70,7 +70,9 @@ class Session(SessionFiles):
     :func:`ftrack_like_api.signin`, waiting at most ``timeout`` seconds (connect, read).
     With ``auto_populate`` off, a value never fetched reads as ``NOT_SET``. Plugins under
     ``plugin_paths`` (or ``FTRACK_EVENT_PLUGIN_PATH``) register when the session is made,
-    with the ``plugin_arguments`` they accept. ``chunk_size``
+    with the ``plugin_arguments`` they accept. ``page_size`` is the rows a query asks
+    for a page (None: a first page of 500, then pages four times larger up to 10,000 —
+    see :class:`~ftrack_like_api.query_result.QueryResult`). ``chunk_size``
     splits a large commit into batches of that many operations (each atomic on its own).
     With ``check_conflicts``, a commit fails with :class:`~ftrack_like_api.exceptions.ConflictError`
     instead of overwriting a value someone changed since this session read it (our server
@@ -97,7 +99,7 @@ class Session(SessionFiles):
         transport: Transport | None = None,
         token: Any = None,
         timeout: float | tuple[float, float] = (10.0, 300.0),
-        page_size: int = 500,
+        page_size: int | None = None,
         chunk_size: int | None = None,
         check_conflicts: bool = False,
         auto_connect_event_hub: bool = False,

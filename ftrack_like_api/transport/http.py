@@ -40,6 +40,11 @@ from urllib3.util.retry import Retry
 from ..exceptions import ServerError, TransportError
 from .base import Transport, answer_of
 
+try:
+    import orjson
+except ImportError:  # pragma: no cover - the standard library's path, tested with orjson hidden
+    orjson = None  # type: ignore[assignment]
+
 if TYPE_CHECKING:
     from .http_files import HttpFileChannel
 
@@ -162,6 +167,10 @@ class HttpTransport(Transport):
         #: How long to keep asking for the answer to a batch the server is still running.
         self.in_progress_wait = in_progress_wait
         self._headers = {"ftrack-strict-api": "true", "content-type": "application/json", "accept": "application/json"}
+        if _loopback(self.url):
+            # A server on this machine: compressing a page of 10,000 rows cost it a tenth of its
+            # time, and this client as long to undo, for bytes that never leave the machine.
+            self._headers["accept-encoding"] = "identity"
         if token:
             self._headers["authorization"] = f"Bearer {token}"
         else:
@@ -234,7 +243,7 @@ class HttpTransport(Transport):
 
     def _answer(self, batch: Sequence[Mapping[str, Any]], response: requests.Response) -> list[Any]:
         try:
-            answer = response.json()
+            answer = _decoded(response)
         except ValueError:
             raise TransportError(
                 f"{self.url} answered {response.status_code} with something that is not JSON: {response.text[:200]!r}"
@@ -279,6 +288,31 @@ class HttpTransport(Transport):
 
     def __repr__(self) -> str:  # never the key
         return f"HttpTransport({self.url!r}, user={self.api_user!r})"
+
+
+def _loopback(url: str) -> bool:
+    """Whether ``url`` names this machine (``localhost``, 127.0.0.0/8, ``::1``)."""
+    import ipaddress
+
+    host = urlsplit(url).hostname or ""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _decoded(response: requests.Response) -> Any:
+    """The JSON of an answer: read by orjson when it is installed (several times faster on a page of
+    rows), else, or when orjson refuses it (JSON's ``NaN``, say), by the standard library; ValueError
+    when it is no JSON."""
+    if orjson is not None:
+        try:
+            return orjson.loads(response.content)
+        except orjson.JSONDecodeError:
+            pass
+    return response.json()
 
 
 def _in_progress(response: requests.Response) -> bool:

@@ -88,14 +88,25 @@ class IdempotentAnswers:
         A claim older than ``lifetime`` (its worker died) and an answer older than a day
         are taken over.
         """
-        for _ in range(5):  # each turn, another request changed the row in between
-            row = self._answer_row(user_id, key)
+        for turn in range(5):  # each turn, another request changed the row in between
             now = utcnow()
             claim = str(uuid.uuid4())
             claimed = {"state": "running", "claim": claim, "request_hash": request_hash, "answer": "", "created_at": now}
+            if turn == 0:
+                # Almost every key is new: claim it at once, and look at the row only when one is there
+                # (one round trip to the database less for each write).
+                try:
+                    with writing(self.engine) as connection:
+                        _unflushed(connection)
+                        connection.execute(self.answers.insert().values(user_id=user_id, key=key, **claimed))
+                    return KeyState.CLAIMED, claim
+                except sa.exc.IntegrityError:
+                    pass
+            row = self._answer_row(user_id, key)
             if row is None:
                 try:
                     with writing(self.engine) as connection:
+                        _unflushed(connection)
                         connection.execute(self.answers.insert().values(user_id=user_id, key=key, **claimed))
                 except sa.exc.IntegrityError:
                     continue  # another request claimed it first
@@ -148,9 +159,14 @@ class IdempotentAnswers:
         Call it outside any transaction: on SQLite a batch holds the write lock, and this
         would wait for it.
         """
-        self._remembered += 1
-        if self._remembered % FORGET_EVERY == 1:
+        if self.forget_due():
             self.forget_expired()
+
+    def forget_due(self) -> bool:
+        """Count one remembered answer; whether :meth:`forget_expired` is due (every ``FORGET_EVERY``
+        calls). No database: a caller on an event loop asks here, and goes to a thread only when due."""
+        self._remembered += 1
+        return self._remembered % FORGET_EVERY == 1
 
     def forget_expired(self) -> None:
         """Drop answers older than a day, in a transaction of its own (never inside a batch's:
@@ -160,3 +176,17 @@ class IdempotentAnswers:
                 connection.execute(self.answers.delete().where(self.answers.c.created_at < utcnow() - IDEMPOTENCY_WINDOW))
         except sa.exc.DBAPIError as error:  # they are ignored when read; the next round drops them
             log.info("could not drop expired answers now: %s", error.orig)
+
+
+def _unflushed(connection: sa.Connection) -> None:
+    """On PostgreSQL, commit this transaction without waiting for its WAL to reach the disk.
+
+    For a claim: other requests see it at once all the same (an asynchronous commit is
+    visible when it returns), and it reaches the disk no later than the batch it claims
+    for, whose own commit waits for the WAL up to it. A crash before then loses a claim
+    whose batch was not stored either: a retry with the key runs it, as it should. One
+    wait for the disk less per write (about 5 ms here; a commit of one change waited twice).
+    """
+    if connection.dialect.name == "postgresql":
+        connection.exec_driver_sql("SET LOCAL synchronous_commit = off")
+

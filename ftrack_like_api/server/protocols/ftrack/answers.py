@@ -4,6 +4,11 @@ Without ``ftrack-strict-api: true`` an error object comes with status 200, as ft
 server does (a refused credential is always 401); with it, 4xx or 5xx. A failure no code
 path expected is a JSON ``ServerError`` with an error id, logged once with its traceback;
 a database too busy to take the call is 503 with ``Retry-After``.
+
+Answers are written with ``orjson`` when it is installed (the ``fast`` extra: about ten
+times the standard library's speed on a page of rows), else with the standard library;
+a value orjson refuses (an integer past 64 bits, a lone surrogate) is written by the
+standard library instead. Either is the same JSON to a reader.
 """
 
 from __future__ import annotations
@@ -17,12 +22,17 @@ import sqlalchemy as sa
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+try:
+    import orjson
+except ImportError:  # pragma: no cover - the standard library's path, tested with orjson hidden
+    orjson = None  # type: ignore[assignment]
+
 from ...auth.idempotency import KeyState
 from ...auth.throttle import Refusal
 from ...files.actions import ACTIONS as FILE_ACTIONS
 from ...gate import Busy
 
-__all__ = ["absolute_urls", "encoded", "error_answer", "failure_answer", "log_failure", "refused", "rows_in", "unclaimed"]
+__all__ = ["absolute_urls", "dumps", "encoded", "error_answer", "failure_answer", "log_failure", "refused", "rows_in", "unclaimed"]
 
 log = logging.getLogger(__name__)
 
@@ -30,29 +40,48 @@ log = logging.getLogger(__name__)
 RETRY_AFTER = 1
 #: Rows of a query answer encoded at a time.
 ROWS_PER_CHUNK = 500
+#: Rows of an answer written whole with orjson (see :func:`inline_rows`).
+INLINE_ROWS = 10_000
 #: ``json.dumps`` without the check for cycles: an answer is a tree (a shared reference is no cycle).
 _dumps = json.JSONEncoder(check_circular=False).encode
 STATUS = {"InvalidCredentialsError": 401, "PermissionError": 403, "ValidationError": 400, "ServerError": 500}
 
 
-def encoded(results: list[Any]) -> Iterator[bytes]:
-    """The JSON text of a batch's results, in pieces: a query's rows :data:`ROWS_PER_CHUNK` at a time."""
+def dumps(value: Any) -> bytes:
+    """``value`` as JSON bytes: by orjson when installed and it takes the value, else by the standard library."""
+    if orjson is not None:
+        try:
+            return orjson.dumps(value)
+        except (TypeError, orjson.JSONEncodeError):
+            pass  # an int past 64 bits, a lone surrogate, a key that is not a string: the standard library writes it
+    return _dumps(value).encode()
+
+
+def encoded(results: list[Any], rows_per_chunk: int = ROWS_PER_CHUNK) -> Iterator[bytes]:
+    """The JSON text of a batch's results, in pieces: a query's rows ``rows_per_chunk`` at a time."""
     yield b"["
     for position, result in enumerate(results):
         if position:
             yield b", "
         rows = result.get("data") if isinstance(result, dict) and result.get("action") == "query" else None
-        if not isinstance(rows, list) or len(rows) <= ROWS_PER_CHUNK:
-            yield _dumps(result).encode()
+        if not isinstance(rows, list) or len(rows) <= rows_per_chunk:
+            yield dumps(result)
             continue
-        rest = _dumps({k: v for k, v in result.items() if k != "data"})
-        yield (rest[:-1] + ', "data": [').encode()
-        for start in range(0, len(rows), ROWS_PER_CHUNK):
+        rest = dumps({k: v for k, v in result.items() if k != "data"})
+        yield rest[:-1] + b', "data": ['
+        for start in range(0, len(rows), rows_per_chunk):
             if start:
                 yield b", "
-            yield _dumps(rows[start : start + ROWS_PER_CHUNK])[1:-1].encode()
+            yield dumps(rows[start : start + rows_per_chunk])[1:-1]
         yield b"]}"
     yield b"]"
+
+
+def inline_rows() -> int:
+    """The most rows an answer may hold to be written whole in the thread that ran its batch (a larger
+    one is streamed, a thread hop per piece): with orjson, a page of 10,000 rows is written in
+    milliseconds; with the standard library, :data:`ROWS_PER_CHUNK`."""
+    return ROWS_PER_CHUNK if orjson is None else INLINE_ROWS
 
 
 def rows_in(results: list[Any]) -> int:

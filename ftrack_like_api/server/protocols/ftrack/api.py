@@ -30,7 +30,7 @@ from ...engine.backend import WRITE_ACTIONS, Backend
 from ...engine.computed import BASE_URL, LINK_TOKEN
 from ...files.thumbnails import link_signer
 from ...gate import DatabaseGate
-from .answers import ROWS_PER_CHUNK, absolute_urls, encoded, error_answer, failure_answer, refused, rows_in, unclaimed
+from .answers import absolute_urls, encoded, error_answer, failure_answer, inline_rows, refused, rows_in, unclaimed
 from .body import MAX_BODY, MAX_OPERATIONS, SIGNIN_BODY, action_of, gunzip, parse_batch, read_body
 
 __all__ = ["FtrackApi"]
@@ -157,7 +157,8 @@ class FtrackApi:
                     await self.database(self.backend.auth.settle, user_id, key, claim, json.dumps(result))  # type: ignore[union-attr,arg-type]
             return error_answer(request, result)
         if key:
-            await self.database(self.backend.auth.tidy)  # type: ignore[union-attr]
+            if self.backend.auth.forget_due():  # type: ignore[union-attr]  # on the loop: a thread hop only when due
+                await self.database(self.backend.auth.forget_expired)  # type: ignore[union-attr]
         seen["outcome"] = "ok"
         if written:
             return Response(written[-1], media_type="application/json")
@@ -168,7 +169,7 @@ class FtrackApi:
 
     def _executed(self, actions: list[Any], base: str, *args: Any) -> tuple[Any, bytes | None]:
         """``backend.execute(*args)`` and what this server adds to its information; in the same thread,
-        the JSON text of a small answer (at most :data:`ROWS_PER_CHUNK` rows): a larger one is
+        the JSON text of an answer of at most :func:`~.answers.inline_rows` rows: a larger one is
         streamed (a stream costs a thread hop per piece). The file actions' ``/component/…`` paths
         are made absolute from the request's ``base`` URL."""
         result = self.backend.execute(*args)
@@ -180,7 +181,7 @@ class FtrackApi:
                 if action == "query_server_information" and isinstance(answer, dict):
                     # What a batch may hold here: a Session splits a larger commit by it.
                     answer.update(max_operations=self.max_operations, max_body=self.max_body)
-        return result, b"".join(encoded(result)) if rows_in(result) <= ROWS_PER_CHUNK else None
+        return result, b"".join(encoded(result)) if rows_in(result) <= inline_rows() else None
 
     async def signin(self, request: Request) -> Response:
         """``POST /signin``: a bearer token for a name and a password."""

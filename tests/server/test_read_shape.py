@@ -1,0 +1,175 @@
+"""The shape of reads over HTTP, on both databases: how many round trips a query costs, and how large.
+
+A Session without a ``page_size`` asks for a first page of 500 rows and each next one
+four times larger (up to 10,000): ``first()`` stays one small round trip, a loop that
+stops early reads one page, a whole project a few. Answers written or read by orjson are
+the same JSON as the standard library's.
+"""
+
+import json
+import math
+import uuid
+
+import pytest
+
+import ftrack_like_api.transport.http as http_transport
+from ftrack_like_api.query_result import FIRST_PAGE, GROWTH, LARGEST_PAGE
+from ftrack_like_api.server import Backend
+from ftrack_like_api.server.app import create_app, serving
+from ftrack_like_api.server.protocols.ftrack import answers
+from ftrack_like_api.session import Session
+from ftrack_like_api.transport.http import HttpTransport
+
+TASKS = 3_000
+
+
+class Counting(HttpTransport):
+    """The HTTP transport, keeping each batch it sends and the rows each answer held."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.batches, self.rows = [], []
+
+    def handle(self, batch):
+        self.batches.append(list(batch))
+        answer = super().handle(batch)
+        self.rows.append(sum(len(r.get("data", ())) for r in answer if isinstance(r, dict) and r.get("action") == "query"))
+        return answer
+
+
+@pytest.fixture(scope="module")
+def project(call, backend):
+    schema_id = call.query("ProjectSchema")[0]["id"]
+    project = call.create("Project", name="shape", full_name="Shape", project_schema_id=schema_id)["id"]
+    shot = call.create("Shot", name="sh010", parent_id=project)["id"]
+    operations = []
+    for n in range(TASKS):
+        data = {"id": str(uuid.uuid4()), "name": f"task{n:04d}", "parent_id": shot}
+        operations.append({"action": "create", "entity_type": "Task", "entity_key": [data["id"]], "entity_data": data})
+    call(*operations)
+    return project
+
+
+def session_on(url, key):
+    transport = Counting(url, "admin", key)
+    return Session(server_url=url, transport=transport, schema_cache_path=False), transport
+
+
+def queried(transport):
+    """The query operations sent, in order, past the session's own (its server information and schemas)."""
+    return [op for batch in transport.batches for op in batch if op["action"] == "query"]
+
+
+def test_first_is_one_small_round_trip(server, admin_key, project):
+    session, transport = session_on(server, admin_key)
+    with session:
+        _ = session.types
+        sent = len(transport.batches)
+        task = session.query(f"select name from Task where project_id is {project}").first()
+        assert task is not None
+        assert len(transport.batches) == sent + 1
+        assert queried(transport)[-1]["expression"].endswith("limit 1")
+        assert transport.rows[-1] == 1
+
+
+def test_a_loop_that_stops_early_reads_one_small_page(server, admin_key, project):
+    session, transport = session_on(server, admin_key)
+    with session:
+        for count, _task in enumerate(session.query(f"select name from Task where project_id is {project}"), 1):
+            if count == 10:
+                break
+        (page,) = queried(transport)
+        assert page["expression"].endswith(f"limit {FIRST_PAGE}")
+        assert transport.rows[-1] == FIRST_PAGE
+
+
+def test_all_takes_pages_that_grow(server, admin_key, project):
+    session, transport = session_on(server, admin_key)
+    with session:
+        tasks = session.query(f"select name from Task where project_id is {project}").all()
+        assert len({task["id"] for task in tasks}) == TASKS
+        limits = [int(op["expression"].rsplit(" ", 1)[1]) for op in queried(transport)]
+        # 500, 2,000, 8,000: three round trips for 3,000 rows (six in pages of 500).
+        assert limits == [min(FIRST_PAGE * GROWTH**n, LARGEST_PAGE) for n in range(len(limits))]
+        assert len(limits) == 3
+
+
+def test_a_page_size_given_is_every_page(server, admin_key, project):
+    session, transport = session_on(server, admin_key)
+    with session:
+        assert len(session.query(f"select name from Task where project_id is {project}", page_size=700).all()) == TASKS
+        limits = {int(op["expression"].rsplit(" ", 1)[1]) for op in queried(transport)}
+        assert limits == {700} and len(queried(transport)) == math.ceil(TASKS / 700)
+
+
+def test_pages_stop_growing_at_what_the_server_allows(database, admin_key, project):
+    """A server allowing 1,000 rows a page answers 1,000 to a page of 2,000 or 8,000, and says where to go on."""
+    capped = Backend.from_url(database, max_rows=1_000)
+    try:
+        with serving(create_app(capped)) as url:
+            session, transport = session_on(url, admin_key)
+            with session:
+                tasks = session.query(f"select name from Task where project_id is {project}").all()
+                assert len({task["id"] for task in tasks}) == TASKS
+                assert max(transport.rows) == 1_000
+                assert len(queried(transport)) == 1 + math.ceil((TASKS - FIRST_PAGE) / 1_000)
+    finally:
+        capped.close()
+
+
+def test_orjson_writes_what_the_standard_library_does(backend, project):
+    """A page of entities (datetimes, references), an integer past 64 bits and a lone surrogate (both
+    refused by orjson: the standard library writes them) read back as the standard library's JSON."""
+    pytest.importorskip("orjson")
+    answer = backend.execute([{"action": "query", "expression":
+                               f"select name, created_at, parent.name from Task where project_id is {project} limit 50"}],
+                             "admin")  # fmt: skip
+    for value in (answer, {"big": 2**70, "text": "caf\u00e9 \ud800"}, [{"nested": [1.5, None, True, "\u2603"]}]):
+        standard = json.dumps(value).encode()
+        assert json.loads(answers.dumps(value)) == json.loads(standard)
+        streamed = b"".join(answers.encoded([{"action": "query", "data": [value] * 3}], rows_per_chunk=2))
+        assert json.loads(streamed) == [{"action": "query", "data": [json.loads(standard)] * 3}]
+
+
+def test_the_standard_librarys_path_without_orjson(server, admin_key, project, monkeypatch):
+    """With orjson missing on both sides, the same entities come back."""
+    monkeypatch.setattr(answers, "orjson", None)
+    monkeypatch.setattr(http_transport, "orjson", None)
+    session, _ = session_on(server, admin_key)
+    with session:
+        names = sorted(t["name"] for t in session.query(f"select name from Task where project_id is {project}").all())
+        assert names == [f"task{n:04d}" for n in range(TASKS)]
+
+
+def test_the_client_reads_json_orjson_refuses(server, admin_key):
+    """An answer holding JSON's NaN (which orjson refuses) is read by the standard library, as before."""
+    import requests
+
+    response = requests.Response()
+    response._content = b'[{"action": "query", "data": [{"bid": NaN}], "metadata": {"next": {"offset": null}}}]'
+    response.status_code = 200
+    decoded = http_transport._decoded(response)
+    assert math.isnan(decoded[0]["data"][0]["bid"])
+
+
+@pytest.mark.parametrize(
+    ("url", "loopback"),
+    [("http://127.0.0.1:8000", True), ("http://localhost", True), ("http://[::1]:9", True), ("http://127.3.4.5", True),
+     ("https://studio.example.com", False), ("http://10.0.0.5:8000", False), ("http://[2001:db8::1]", False)],
+)  # fmt: skip
+def test_a_server_on_this_machine_is_asked_not_to_gzip(url, loopback):
+    headers = HttpTransport(url, "admin", "key")._headers
+    assert (headers.get("accept-encoding") == "identity") is loopback
+
+
+def test_answers_are_gzipped_for_who_asks(server, admin_key, project):
+    """The server is as it was: a client that accepts gzip (the official one, a remote Session) gets it."""
+    import requests
+
+    body = json.dumps([{"action": "query", "expression": f"select name from Task where project_id is {project}"}])
+    headers = {"ftrack-user": "admin", "ftrack-api-key": admin_key, "content-type": "application/json"}
+    zipped = requests.post(f"{server}/api", data=body, headers={**headers, "accept-encoding": "gzip"})
+    plain = requests.post(f"{server}/api", data=body, headers={**headers, "accept-encoding": "identity"})
+    assert zipped.headers.get("content-encoding") == "gzip"
+    assert "content-encoding" not in plain.headers
+    assert zipped.json() == plain.json() and len(plain.json()[0]["data"]) == TASKS
