@@ -1,25 +1,45 @@
 """ftrack_like_api: production tracking for film, TV and games studios.
 
 Importing the package is cheap: ``Session``, the query parser, the server and
-everything else load when first used.
+everything else load when first used — the modules a plugin written for ftrack's client
+reaches through the package (``ftrack_api.accessor.disk.DiskAccessor``,
+``ftrack_api.structure.standard``, ``ftrack_api.symbol``, ``ftrack_api.exception``)
+included, so ``import ftrack_like_api as ftrack_api`` is the one line such a plugin changes.
 """
 
 from __future__ import annotations
 
 from .exceptions import (
+    AccessorContainerNotEmptyError,
+    AccessorError,
+    AccessorFilesystemPathError,
+    AccessorOperationFailedError,
+    AccessorParentResourceNotFoundError,
+    AccessorPermissionDeniedError,
+    AccessorResourceError,
+    AccessorResourceIdentifierError,
+    AccessorResourceInvalidError,
+    AccessorResourceNotFoundError,
+    AccessorUnsupportedOperationError,
     AttributeValueError,
+    ComponentInLocationError,
+    ComponentNotInAnyLocationError,
+    ComponentNotInLocationError,
     ConflictError,
     DatabaseError,
     Error,
     EventHubConnectionError,
     ExpressionError,
+    FileTransferError,
     ImmutableAttributeError,
+    LocationError,
     MultipleResultsFoundError,
     NoResultFoundError,
     ParameterError,
     QueryError,
     SchemaError,
     ServerError,
+    StructureError,
     TransportError,
     UnknownAttributeError,
     ValidationError,
@@ -27,13 +47,29 @@ from .exceptions import (
 from .version import __version__
 
 __all__ = [
+    "AccessorContainerNotEmptyError",
+    "AccessorError",
+    "AccessorFilesystemPathError",
+    "AccessorOperationFailedError",
+    "AccessorParentResourceNotFoundError",
+    "AccessorPermissionDeniedError",
+    "AccessorResourceError",
+    "AccessorResourceIdentifierError",
+    "AccessorResourceInvalidError",
+    "AccessorResourceNotFoundError",
+    "AccessorUnsupportedOperationError",
     "AttributeValueError",
+    "ComponentInLocationError",
+    "ComponentNotInAnyLocationError",
+    "ComponentNotInLocationError",
     "ConflictError",
     "DatabaseError",
     "Error",
     "EventHubConnectionError",
     "ExpressionError",
+    "FileTransferError",
     "ImmutableAttributeError",
+    "LocationError",
     "MultipleResultsFoundError",
     "NoResultFoundError",
     "ParameterError",
@@ -42,12 +78,19 @@ __all__ = [
     "ServerError",
     "Session",
     "SessionAuthentication",
+    "StructureError",
     "TransportError",
     "UnknownAttributeError",
     "ValidationError",
     "__version__",
+    "mixin",
     "signin",
 ]
+
+#: Modules loaded on first use, by the names ftrack's client gives them (its ``exception`` is our ``exceptions``).
+_MODULES = {name: name for name in ("accessor", "data", "entity", "event", "inspection", "resource_identifier_transformer",
+                                          "structure", "symbol")}
+_MODULES["exception"] = "exceptions"
 
 
 def __getattr__(name: str) -> object:
@@ -56,6 +99,14 @@ def __getattr__(name: str) -> object:
         from .session import Session
 
         return Session
+    if name in _MODULES:
+        import importlib
+
+        return importlib.import_module(f".{_MODULES[name]}", __name__)
+    if name == "mixin":  # ftrack's ftrack_api.mixin(entity, cls): the entity classes load with it
+        from .entity import mixin
+
+        return mixin
     if name in ("SessionAuthentication", "signin"):  # requests loads only for these
         from . import authentication
 

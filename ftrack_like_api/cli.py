@@ -17,6 +17,7 @@ SQLite file in the user data folder). Errors are one readable line and a non-zer
     ftrack-like serve --storage /mnt/studio/files --max-upload 50G  # the server location's files
     ftrack-like query 'select name, status.name from Task limit 5'
     ftrack-like listen --plugin-path plugins --name studio      # durable listeners (cli_events.py)
+    ftrack-like upload plate.exr --version ID                   # files (cli_files.py)
 """
 
 from __future__ import annotations
@@ -114,7 +115,7 @@ def _execute(backend: Backend, operations: list[dict[str, Any]]) -> list[Any]:
 def init(options: argparse.Namespace) -> int:
     with _backend(options) as backend:
         users = _execute(backend, [{"action": "query", "expression": "select username from User"}])[0]["data"]
-    print(f"{options.database} is ready: {len(backend.schema.types)} entity types, users {', '.join(u['username'] for u in users)}")
+    print(f"{options.database} is ready: {len(backend.schema.to_ftrack())} entity types, users {', '.join(u['username'] for u in users)}")
     return 0
 
 
@@ -221,7 +222,7 @@ def key_create(options: argparse.Namespace) -> int:
 
 #: What a custom attribute belongs to, as its configuration's ``entity_type`` says it.
 ATTRIBUTE_OWNERS = {"task": "the TypedContext types (narrow with --object-type)", "show": "projects",
-                    "assetversion": "versions", "user": "users", "list": "lists"}  # fmt: skip
+                    "assetversion": "versions", "asset": "assets", "user": "users", "list": "lists"}  # fmt: skip
 
 
 def attribute_add(options: argparse.Namespace) -> int:
@@ -259,12 +260,16 @@ def attribute_add(options: argparse.Namespace) -> int:
 
 def attribute_list(options: argparse.Namespace) -> int:
     with _backend(options) as backend:
-        rows = _execute(backend, [{"action": "query", "expression": "select key, label, type.name, entity_type, "
-                                   "object_type_id, project_id, default, is_hierarchical from CustomAttributeConfiguration "
-                                   "order by entity_type, key"}])[0]["data"]  # fmt: skip
+        rows, kinds = (answer["data"] for answer in _execute(backend, [
+            {"action": "query", "expression": "select key, label, type_id, entity_type, object_type_id, project_id, "
+                                              "default, is_hierarchical from CustomAttributeConfiguration "
+                                              "order by entity_type, key"},
+            {"action": "query", "expression": "select name from CustomAttributeType"},
+        ]))  # fmt: skip
+        names = {kind["id"]: kind["name"] for kind in kinds}  # by id: the wire sends a type met twice once
         for row in rows:
             default = json.dumps(row["default"])
-            print(f"{row['key']:20} {row['type']['name']:12} {row['entity_type']:13} default {default}")
+            print(f"{row['key']:20} {names.get(row['type_id'], '?'):12} {row['entity_type']:13} default {default}")
     return 0
 
 
@@ -500,6 +505,9 @@ def parser() -> argparse.ArgumentParser:
     from .cli_events import add_commands as event_commands
 
     event_commands(command, commands)
+    from .cli_files import add_commands as file_commands
+
+    file_commands(command)
     from .demo import add_arguments as demo_arguments
 
     demo_arguments(command("demo", demo, "serve a demo studio and exercise it through a Session over HTTP"))

@@ -25,12 +25,13 @@ from typing import Any
 
 from .exceptions import EventHubConnectionError
 
-__all__ = ["add_commands"]
+__all__ = ["add_commands", "client_session"]
 
 log = logging.getLogger(__name__)
 
 
-def _session(options: argparse.Namespace) -> Any:
+def client_session(options: argparse.Namespace) -> Any:
+    """A Session on FTRACK_SERVER (with FTRACK_API_USER, FTRACK_API_KEY), else in-process on ``--database``."""
     from .session import Session
 
     url = os.environ.get("FTRACK_SERVER") or options.database
@@ -56,7 +57,7 @@ def listen(options: argparse.Namespace) -> int:
     from .event.listener import Listener
 
     _logging(options)
-    with _session(options) as session:
+    with client_session(options) as session:
         if not session.plugins:
             print(f"error: no plugin registered from {', '.join(options.plugin_path)}", file=sys.stderr)
             return 1
@@ -69,7 +70,7 @@ def listen(options: argparse.Namespace) -> int:
 
 
 def tail(options: argparse.Namespace) -> int:
-    with _session(options) as session:
+    with client_session(options) as session:
         channel = session.event_hub.channel
         stream = channel.stream(options.after, [(options.expression, {"id": session.event_hub.id})])
         stopped = threading.Event()
@@ -90,7 +91,7 @@ def tail(options: argparse.Namespace) -> int:
 
 
 def parked(options: argparse.Namespace) -> int:
-    with _session(options) as session:
+    with client_session(options) as session:
         found = session.event_hub.channel.parked(options.name)
     if options.json:
         print(json.dumps(found, indent=2))
@@ -109,7 +110,7 @@ def replay(options: argparse.Namespace) -> int:
     from .event.listener import Listener
 
     _logging(options)
-    with _session(options) as session:
+    with client_session(options) as session:
         done, failed = Listener(
             session.event_hub, options.name, attempts=options.attempts, backoff=options.backoff
         ).replay()

@@ -9,15 +9,32 @@
      │    └── ConflictError     a value changed since it was read (``check_conflicts``)
      ├── TransportError         the server could not be reached, or its answer not read
  │    └── EventHubConnectionError  the event hub is not connected (publish with on_error="raise")
+     ├── FileTransferError      a file's bytes could not be moved: refused, not found, cut short
      ├── DatabaseError          the server's database could not be opened (server side)
      ├── NoResultFoundError     ``one()`` found nothing
      ├── MultipleResultsFoundError  ``one()`` found more than one
      ├── UnknownAttributeError  an entity has no such attribute (also a KeyError)
      ├── ImmutableAttributeError    an attribute that cannot be set (immutable or computed)
      ├── AttributeValueError    a value of the wrong kind for an attribute (also a TypeError)
-     └── QueryError             a query text that cannot be used: where and why
-          ├── ParameterError    a bound parameter that is missing or cannot be a value
-          └── ExpressionError   an event subscription expression that cannot be used
+     ├── QueryError             a query text that cannot be used: where and why
+     │    ├── ParameterError    a bound parameter that is missing or cannot be a value
+     │    └── ExpressionError   an event subscription expression that cannot be used
+     ├── LocationError          a component could not be added to, found in or removed from a location
+     │    ├── ComponentInLocationError     already there
+     │    ├── ComponentNotInLocationError  not there
+     │    └── ComponentNotInAnyLocationError  nowhere this session can reach
+     ├── StructureError         a structure could not make a resource identifier for a component
+     └── AccessorError          storage could not do what was asked (ftrack's names, below)
+          ├── AccessorOperationFailedError
+          │    ├── AccessorUnsupportedOperationError   this accessor cannot do that
+          │    └── AccessorPermissionDeniedError
+          ├── AccessorResourceIdentifierError
+          │    └── AccessorFilesystemPathError   no path for it (outside the accessor's prefix)
+          └── AccessorResourceError
+               ├── AccessorResourceNotFoundError
+               ├── AccessorParentResourceNotFoundError
+               ├── AccessorResourceInvalidError   a file where a folder was meant, or the reverse
+               └── AccessorContainerNotEmptyError
 
 Errors from libraries underneath (pyparsing, requests, sqlite3, psycopg) are translated
 into these at the boundary; none of theirs escapes.
@@ -25,20 +42,39 @@ into these at the boundary; none of theirs escapes.
 
 from __future__ import annotations
 
+from typing import Any, Sequence
+
 __all__ = [
+    "AccessorContainerNotEmptyError",
+    "AccessorError",
+    "AccessorFilesystemPathError",
+    "AccessorOperationFailedError",
+    "AccessorParentResourceNotFoundError",
+    "AccessorPermissionDeniedError",
+    "AccessorResourceError",
+    "AccessorResourceIdentifierError",
+    "AccessorResourceInvalidError",
+    "AccessorResourceNotFoundError",
+    "AccessorUnsupportedOperationError",
     "AttributeValueError",
+    "ComponentInLocationError",
+    "ComponentNotInAnyLocationError",
+    "ComponentNotInLocationError",
     "ConflictError",
     "DatabaseError",
     "Error",
     "EventHubConnectionError",
     "ExpressionError",
+    "FileTransferError",
     "ImmutableAttributeError",
+    "LocationError",
     "MultipleResultsFoundError",
     "NoResultFoundError",
     "ParameterError",
     "QueryError",
     "SchemaError",
     "ServerError",
+    "StructureError",
     "TransportError",
     "UnknownAttributeError",
     "ValidationError",
@@ -136,6 +172,22 @@ class EventHubConnectionError(TransportError):
     """The event hub is not connected to a server: what was asked of it needs one."""
 
 
+class FileTransferError(Error):
+    """A file's bytes could not be moved to or from the server: refused, not found, or cut short.
+
+    ``status`` is the HTTP status of the answer (None when there was none), ``code`` the
+    server's ``error_code`` (``not_found``, ``checksum_mismatch``, ``too_large`` …) and
+    ``exception`` the server's name for it, when it said.
+    """
+
+    def __init__(self, message: str, status: int | None = None, code: str | None = None,
+                 exception: str | None = None) -> None:  # fmt: skip
+        self.status = status
+        self.code = code
+        self.exception = exception
+        super().__init__(message)
+
+
 class DatabaseError(Error):
     """The server's database could not be opened (wrong URL, not running, refused us)."""
 
@@ -215,6 +267,119 @@ class ExpressionError(QueryError):
     """An event subscription expression that cannot be parsed."""
 
     kind = "expression"
+
+
+class LocationError(Error):
+    """A component could not be added to, found in or removed from a location.
+
+    ``details`` holds what ftrack's error holds (``components``, ``location``, ``error``,
+    ``transferred``), for code written against ftrack's client.
+    """
+
+    def __init__(self, message: str, **details: Any) -> None:
+        self.details = details
+        super().__init__(message)
+
+
+class ComponentInLocationError(LocationError):
+    """Components already in the location they were being added to; nothing was added."""
+
+    def __init__(self, components: Sequence[Any], location: Any) -> None:
+        self.components, self.location = list(components), location
+        shown = ", ".join(repr(component) for component in self.components)
+        super().__init__(f"{shown} already in {location!r}", components=self.components, location=location)
+
+
+class ComponentNotInLocationError(LocationError):
+    """Components that are not in the location they were looked for in."""
+
+    def __init__(self, components: Sequence[Any], location: Any) -> None:
+        self.components, self.location = list(components), location
+        shown = ", ".join(repr(component) for component in self.components)
+        super().__init__(f"{shown} not in {location!r}", components=self.components, location=location)
+
+
+class ComponentNotInAnyLocationError(LocationError):
+    """A component that is in no location this session can reach."""
+
+
+class StructureError(Error):
+    """A structure could not make a resource identifier for a component (say, one with no committed version)."""
+
+
+class AccessorError(Error):
+    """Storage could not do what was asked; ``operation``, ``resource_identifier`` and ``error`` say what and why.
+
+    The subclasses carry ftrack's names, so code that catches them works unchanged.
+    """
+
+    default_message = "The accessor failed: {error}"
+
+    def __init__(self, message: str | None = None, *, operation: str = "", resource_identifier: str | None = None,
+                 error: BaseException | str | None = None) -> None:  # fmt: skip
+        self.operation, self.resource_identifier, self.error = operation, resource_identifier, error
+        template = message if message is not None else self.default_message
+        super().__init__(template.format(operation=operation, resource_identifier=resource_identifier, error=error))
+
+
+class AccessorOperationFailedError(AccessorError):
+    """An operation of an accessor failed."""
+
+    default_message = "{operation} failed on {resource_identifier}: {error}"
+
+
+class AccessorUnsupportedOperationError(AccessorOperationFailedError):
+    """An operation this accessor does not offer (a path from the server location, say)."""
+
+    default_message = "{operation} is not supported by this accessor"
+
+
+class AccessorPermissionDeniedError(AccessorOperationFailedError):
+    """The storage refused the operation."""
+
+    default_message = "{operation} of {resource_identifier} refused: permission denied"
+
+
+class AccessorResourceIdentifierError(AccessorError):
+    """A resource identifier the accessor cannot use."""
+
+    default_message = "Not a resource identifier this accessor can use: {resource_identifier}"
+
+
+class AccessorFilesystemPathError(AccessorResourceIdentifierError):
+    """No file system path for a resource identifier: it falls outside the accessor's prefix."""
+
+    default_message = "No file system path for {resource_identifier}: it is outside the accessor's prefix"
+
+
+class AccessorResourceError(AccessorError):
+    """A resource that is not as the operation needs it."""
+
+    default_message = "Cannot {operation} {resource_identifier}: {error}"
+
+
+class AccessorResourceNotFoundError(AccessorResourceError):
+    """No resource at that identifier."""
+
+    default_message = "No resource at {resource_identifier}"
+
+
+class AccessorParentResourceNotFoundError(AccessorResourceError):
+    """The container a resource would go in does not exist, or cannot be known."""
+
+    default_message = "No container for {resource_identifier}"
+
+
+class AccessorResourceInvalidError(AccessorResourceError):
+    """A resource of the wrong kind: a file where a container was meant, or the reverse."""
+
+    default_message = "Cannot {operation} {resource_identifier}: not the right kind of resource"
+
+
+class AccessorContainerNotEmptyError(AccessorResourceError):
+    """A container that cannot be removed because it holds something."""
+
+    default_message = "The container {resource_identifier} is not empty"
 
 
 _WINDOW = 60  # characters of context shown either side of an error

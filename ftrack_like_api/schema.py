@@ -175,6 +175,8 @@ class EntityType:
     indexes: tuple[tuple[str, ...], ...] = ()
     #: How its rows lead to their project (none: the type is studio-wide).
     project: tuple[ProjectRule, ...] = ()
+    #: Stored and used by the server (a link type behind a collection), left out of ``query_schemas``.
+    hidden: bool = False
 
     def attribute(self, name: str) -> Attribute | None:
         return self.attributes.get(name)
@@ -260,7 +262,7 @@ class Schema:
     def to_ftrack(self) -> list[dict[str, Any]]:
         """Every type in ftrack's ``query_schemas`` format, sorted by name."""
         if self._export is None:
-            self._export = [self.types[name].to_ftrack(self) for name in sorted(self.types)]
+            self._export = [self.types[name].to_ftrack(self) for name in sorted(self.types) if not self.types[name].hidden]
         return self._export
 
     @property
@@ -386,6 +388,7 @@ def _entity_type(name: str, spec: Mapping[str, Any], base: EntityType | None) ->
         own_classifier=own_classifier,
         indexes=tuple(dict.fromkeys([*(base.indexes if base else ()), *(tuple(i) for i in spec.get("indexes", ()))])),
         project=tuple(ProjectRule.parse(r) for r in spec["project"]) if "project" in spec else (base.project if base else ()),
+        hidden=bool(spec.get("hidden", False)),
     )
 
 

@@ -41,6 +41,7 @@ from .plugin import discover
 from .query import ast, bind, parse
 from .query_result import QueryResult
 from .schema import Kind, Schema
+from .session_files import SessionFiles
 from .symbol import NOT_SET, State
 from .transport import Transport, transport_for
 from .unit_of_work import (
@@ -58,7 +59,7 @@ __all__ = ["Session", "schema_cache_folder"]
 log = logging.getLogger(__name__)
 
 
-class Session:
+class Session(SessionFiles):
     """A connection to a studio's data: query, create, change, delete, commit.
 
     ``server_url`` (or ``FTRACK_SERVER``) is a database URL for the embedded mode —
@@ -421,6 +422,7 @@ class Session:
         with self._lock:
             self.rollback()
             self.identity_map.clear()
+            self.forget_locations()
 
     def close(self) -> None:
         """Disconnect the event hub (after sending what it holds) and let go of the transport's connections."""

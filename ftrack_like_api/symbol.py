@@ -7,8 +7,12 @@ a real value an attribute can hold.
 from __future__ import annotations
 
 import enum
+import os
 
 __all__ = [
+    "CHUNK_SIZE",
+    "COMPONENT_ADDED_TO_LOCATION_TOPIC",
+    "COMPONENT_REMOVED_FROM_LOCATION_TOPIC",
     "CONNECT_LOCATION_ID",
     "NOT_SET",
     "ORIGIN_LOCATION_ID",
@@ -57,3 +61,11 @@ REVIEW_LOCATION_ID = "cd41be70-8809-11e3-b98a-20c9d081909b"
 CONNECT_LOCATION_ID = "07b82a97-8cf9-11e3-9383-20c9d081909b"
 #: ``ftrack.server``: files stored on the server.
 SERVER_LOCATION_ID = "3a372bde-05bc-11e4-8908-20c9d081909b"
+
+#: Published when a component is added to a location: ``data`` is ``{"component_id", "location_id"}``.
+COMPONENT_ADDED_TO_LOCATION_TOPIC = "ftrack.location.component-added"
+#: Published when a component is removed from a location: ``data`` is ``{"component_id", "location_id"}``.
+COMPONENT_REMOVED_FROM_LOCATION_TOPIC = "ftrack.location.component-removed"
+
+#: How many bytes a copy between locations reads at a time (``FTRACK_API_FILE_CHUNK_SIZE``, as ftrack's).
+CHUNK_SIZE = int(os.environ.get("FTRACK_API_FILE_CHUNK_SIZE") or 0) or 1024 * 1024

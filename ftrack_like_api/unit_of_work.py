@@ -8,7 +8,9 @@ answered without a scan. :meth:`Operations.plan` folds the queue into the batch 
 
 - a create and a later delete of the same entity cancel out, with everything between;
 - the last write to an attribute wins;
-- changes to an entity created in the same unit of work fold into its create;
+- changes to an entity created in the same unit of work fold into its create — but a
+  reference to an entity created after it goes in an update of its own, after that
+  create (``component["version"] = version``, the version made after the component);
 - each entity's operation keeps the place of its first operation, and a delete the place
   of the delete, so creates come before whatever refers to them;
 - asked to (``expect=True``), an update carries ``expected``: for each attribute, the
@@ -17,6 +19,7 @@ answered without a scan. :meth:`Operations.plan` folds the queue into the batch 
 
 from __future__ import annotations
 
+import collections.abc
 import dataclasses
 import json
 from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence, Union
@@ -95,6 +98,21 @@ class _Pending:
     expected: dict[str, Any] = dataclasses.field(default_factory=dict)
 
 
+_NO_DATA = _Pending("update", "", {}, {}, 0)
+
+
+def _refers_after(value: Any, place: int, pending: Mapping[Identity, _Pending]) -> bool:
+    """Whether ``value`` (an entity, or entities) names one whose create is pending after ``place``."""
+    items = value if isinstance(value, collections.abc.Sequence) and not isinstance(value, (str, bytes)) else (value,)
+    for item in items:
+        identity = getattr(item, "identity", None)
+        if isinstance(identity, tuple):
+            created = pending.get(identity)
+            if created is not None and created.action == "create" and created.place > place:
+                return True
+    return False
+
+
 class Operations:
     """An ordered queue of operations, indexed by the entity they concern."""
 
@@ -152,31 +170,42 @@ class Operations:
         """
         pending: dict[Identity, _Pending] = {}
         done: list[_Pending] = []  # entities deleted and created again under the same key
+        later: dict[Identity, _Pending] = {}  # updates of created entities that refer to entities created after them
         for place, operation in enumerate(self._operations):
             identity = operation.identity
             current = pending.get(identity)
             if isinstance(operation, CreateEntityOperation):
                 if current is not None:
                     done.append(pending.pop(identity))
+                    if identity in later:
+                        done.append(later.pop(identity))
                 pending[identity] = _Pending(
                     "create", operation.entity_type, operation.entity_key, dict(operation.entity_data), place
                 )
             elif isinstance(operation, UpdateEntityOperation):
-                if current is None or current.action == "delete":
+                name = operation.attribute_name
+                if current is not None and current.action == "create" and (
+                    name in later.get(identity, _NO_DATA).data or _refers_after(operation.new_value, current.place, pending)
+                ):
+                    current = later.get(identity)
+                    if current is None:
+                        current = later[identity] = _Pending("update", operation.entity_type, operation.entity_key, {}, place)
+                elif current is None or current.action == "delete":
                     if current is not None:
                         done.append(pending.pop(identity))
                     current = pending[identity] = _Pending(
                         "update", operation.entity_type, operation.entity_key, {}, place
                     )
-                current.data[operation.attribute_name] = operation.new_value
-                current.expected[operation.attribute_name] = operation.remote_value
+                current.data[name] = operation.new_value
+                current.expected[name] = operation.remote_value
             else:
                 if current is not None and current.action == "create":
                     del pending[identity]  # created and deleted here: the server never hears of it
+                    later.pop(identity, None)
                     continue
                 pending[identity] = _Pending("delete", operation.entity_type, operation.entity_key, {}, place)
         batch = []
-        for entry in sorted([*done, *pending.values()], key=lambda entry: entry.place):
+        for entry in sorted([*done, *pending.values(), *later.values()], key=lambda entry: entry.place):
             key = [encode(value) for value in entry.entity_key.values()]
             written: dict[str, Any] = {"action": entry.action, "entity_type": entry.entity_type, "entity_key": key}
             if entry.action == "create":

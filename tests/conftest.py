@@ -104,10 +104,16 @@ def unused_port():
     return port
 
 
+class ServedUrl(str):
+    """A served process's URL, which also knows the process's id (``pid``)."""
+
+    pid: int
+
+
 @pytest.fixture
 def serve(ftrack_like):
     """``with serve(database, "--workers", "2") as url:`` ``ftrack-like serve`` as its own process, once ready
-    (on ``port=`` if given: another server on a port one stopped, say)."""
+    (on ``port=`` if given: another server on a port one stopped, say); ``url.pid`` is the process's id."""
 
     @contextlib.contextmanager
     def served(database, *options, port=None):
@@ -119,7 +125,8 @@ def serve(ftrack_like):
         server = subprocess.Popen([ftrack_like, "serve", "--port", str(port), "--database", database,
                                    "--log-level", "warning", *options],
                                   stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)  # fmt: skip
-        url = f"http://127.0.0.1:{port}"
+        url = ServedUrl(f"http://127.0.0.1:{port}")
+        url.pid = server.pid
         try:
             deadline = time.monotonic() + 60
             while True:

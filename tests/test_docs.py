@@ -20,6 +20,7 @@ DOCS = ROOT / "docs"
 INTERNAL = {
     "ftrack_like_api.cli": "a program: reference/cli.rst shows its --help",
     "ftrack_like_api.cli_events": "a program: reference/cli.rst shows its --help (listen, events)",
+    "ftrack_like_api.cli_files": "a program: reference/cli.rst shows its --help (upload, download)",
     "ftrack_like_api.event.connection": "the event hub's own machinery (its threads)",
     "ftrack_like_api.server.events.listeners": "the server's inside, reached through create_app's /events endpoints",
     "ftrack_like_api.demo": "a program: ftrack-like demo",
@@ -39,6 +40,8 @@ INTERNAL = {
     "ftrack_like_api.transport.http": "re-exported by ftrack_like_api.transport",
     "ftrack_like_api.transport.local": "re-exported by ftrack_like_api.transport",
     "ftrack_like_api.transport.mock": "re-exported by ftrack_like_api.transport",
+    "ftrack_like_api.transport.files": "re-exported by ftrack_like_api.transport (FileChannel)",
+    "ftrack_like_api.transport.http_files": "re-exported by ftrack_like_api.transport (HttpFileChannel)",
     "ftrack_like_api.server.engine": "the server's inside, reached through Backend",
     "ftrack_like_api.server.auth": "the server's inside, reached through Backend and create_app",
     "ftrack_like_api.server.protocols": "the server's inside, reached through create_app",

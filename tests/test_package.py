@@ -105,6 +105,6 @@ def test_the_package_exports_every_public_exception():
 
 def test_the_package_all_is_complete():
     public = {n for n, v in vars(ftrack_like_api).items() if is_public(n, v)}
-    lazy = {"Session", "SessionAuthentication", "signin"}  # loaded on first use
+    lazy = {"Session", "SessionAuthentication", "mixin", "signin"}  # loaded on first use
     assert public | lazy | {"__version__"} == set(ftrack_like_api.__all__)
     assert ftrack_like_api.Session.__module__ == "ftrack_like_api.session"

@@ -101,7 +101,6 @@ def test_the_export_covers_every_type_a_studio_needs(export):
 #: here that no longer differs.
 DELIBERATE = {
     ("*", "url"): "a URL to a component's bytes: the server has no file endpoints yet",
-    ("*", "scopes"): "ftrack's answer names no link type between contexts and scopes to store it in",
     ("*", "read_security_roles"): "custom attribute security by role is not part of our permissions",
     ("*", "write_security_roles"): "custom attribute security by role is not part of our permissions",
     ("Asset", "latest_version"): "a computed reference; ask for versions ordered by version descending",

@@ -85,6 +85,36 @@ def test_each_entity_keeps_the_place_of_its_first_operation():
     assert batch[0]["entity_data"]["name"] == "sq"
 
 
+class Ref:
+    """Stands for an entity as a value: what the plan knows it by is its identity."""
+
+    def __init__(self, kind, key):
+        self.identity = (kind, (key,))
+
+
+def by_key(value):
+    return value.identity[1][0] if isinstance(value, Ref) else value
+
+
+def test_a_reference_to_an_entity_created_later_goes_in_an_update_after_its_create():
+    batch = queue(
+        create("FileComponent", "c", name="main"),
+        create("AssetVersion", "v"),
+        update("FileComponent", "c", "version", Ref("AssetVersion", "v")),
+        update("FileComponent", "c", "name", "beauty"),  # not a reference: folds into the create
+        update("FileComponent", "c", "version", Ref("AssetVersion", "old")),  # the last write wins, in the update
+    ).plan(by_key)
+    assert [(op["action"], op["entity_key"]) for op in batch] == [("create", ["c"]), ("create", ["v"]), ("update", ["c"])]
+    assert batch[0]["entity_data"] == {"__entity_type__": "FileComponent", "id": "c", "name": "beauty"}
+    assert batch[2]["entity_data"] == {"version": "old"}
+    version = Ref("AssetVersion", "v")
+    earlier = queue(create("AssetVersion", "v"), create("FileComponent", "c"), update("FileComponent", "c", "version", version))
+    assert [op["action"] for op in earlier.plan(by_key)] == ["create", "create"]  # made before: it folds
+    gone = queue(create("FileComponent", "c"), create("AssetVersion", "v"), update("FileComponent", "c", "version", version),
+                 delete("FileComponent", "c"))  # fmt: skip
+    assert [op["entity_key"] for op in gone.plan(by_key)] == [["v"]]
+
+
 def test_deleted_then_created_again_under_the_same_key():
     batch = queue(delete("Location", "l"), create("Location", "l", name="new")).plan()
     assert [op["action"] for op in batch] == ["delete", "create"]

@@ -163,7 +163,14 @@ class Entity(Referable, MutableMapping):  # type: ignore[type-arg]
         return Collection(self, attribute.name, items, local=True)
 
     def _is_a(self, value: Any, type_name: str | None) -> bool:
-        return isinstance(value, Entity) and isinstance(value, self.session.types[type_name])  # type: ignore[index]
+        if not isinstance(value, Entity):
+            return False
+        types = self.session.types
+        if isinstance(value, types[type_name]):  # type: ignore[index]
+            return True
+        # An entity of another session (as ftrack's client allows): of the type by its type's name here.
+        own = types.get(value.entity_type)
+        return own is not None and value.session is not self.session and issubclass(own, types[type_name])  # type: ignore[index]
 
     def __delitem__(self, name: str) -> None:
         raise ImmutableAttributeError(f"attributes cannot be removed from an entity; set {name!r} to None instead")

@@ -13,6 +13,8 @@ import datetime
 from typing import TYPE_CHECKING, Any
 
 from ..exceptions import NoResultFoundError
+from .component import ComponentMixin
+from .location import LocationMixin
 
 if TYPE_CHECKING:
     from .base import Entity
@@ -105,4 +107,5 @@ class ProjectSchemaMixin(_Mixin):
 
 
 #: The mixin for each entity type that has one.
-MIXINS: dict[str, type] = {"User": UserMixin, "ProjectSchema": ProjectSchemaMixin}
+MIXINS: dict[str, type] = {"User": UserMixin, "ProjectSchema": ProjectSchemaMixin, "Location": LocationMixin,
+                           "Component": ComponentMixin}  # fmt: skip

@@ -4,6 +4,9 @@
   (the embedded mode). The server package loads when the first batch is sent.
 - :class:`HttpTransport`: for ``http(s)://`` URLs (``requests`` loads only when it is used).
 - :class:`MockTransport`: answers from a function of the batch, for tests.
+
+``transport.files()`` is the :class:`FileChannel` that moves components' bytes
+(:class:`HttpFileChannel`, :class:`LocalFileChannel`).
 """
 
 from __future__ import annotations
@@ -11,10 +14,12 @@ from __future__ import annotations
 from typing import Any
 
 from .base import Transport
-from .local import LocalTransport
+from .files import FileChannel
+from .local import LocalFileChannel, LocalTransport
 from .mock import MockTransport
 
-__all__ = ["HttpTransport", "LocalTransport", "MockTransport", "Transport", "transport_for"]
+__all__ = ["FileChannel", "HttpFileChannel", "HttpTransport", "LocalFileChannel", "LocalTransport", "MockTransport",
+           "Transport", "transport_for"]  # fmt: skip
 
 
 def transport_for(
@@ -37,4 +42,8 @@ def __getattr__(name: str) -> object:
         from .http import HttpTransport
 
         return HttpTransport
+    if name == "HttpFileChannel":
+        from .http_files import HttpFileChannel
+
+        return HttpFileChannel
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import abc
-from typing import Any, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 from ..exceptions import ServerError, TransportError
+
+if TYPE_CHECKING:
+    from .files import FileChannel
 
 __all__ = ["Transport", "answer_of"]
 
@@ -29,6 +32,12 @@ class Transport(abc.ABC):
         from ..exceptions import EventHubConnectionError
 
         raise EventHubConnectionError(f"{type(self).__name__} carries no events")
+
+    def files(self) -> FileChannel:
+        """The channel that moves components' bytes to and from the server location (a transport without one raises)."""
+        from ..exceptions import FileTransferError
+
+        raise FileTransferError(f"{type(self).__name__} carries no files")
 
     def close(self) -> None:  # noqa: B027 - a transport that holds nothing has nothing to close
         """Let go of connections and files. A closed transport may be used again: it reopens."""

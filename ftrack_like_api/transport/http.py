@@ -26,7 +26,7 @@ import hashlib
 import json
 import time
 import uuid
-from typing import Any, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Mapping, Sequence
 from urllib.parse import urlsplit
 
 import requests
@@ -39,6 +39,9 @@ from urllib3.util.retry import Retry
 
 from ..exceptions import ServerError, TransportError
 from .base import Transport, answer_of
+
+if TYPE_CHECKING:
+    from .http_files import HttpFileChannel
 
 __all__ = ["FAILURES", "HttpTransport"]
 
@@ -241,6 +244,21 @@ class HttpTransport(Transport):
         if response.status_code >= 400:
             raise TransportError(f"{self.url} answered {response.status_code}: {str(answer)[:200]}")
         return answer_of(batch, answer)
+
+    def http(self) -> requests.Session:
+        """The ``requests`` session the transport sends with (its retries mounted for the server's URL)."""
+        return self._session()
+
+    def credentials(self) -> dict[str, str]:
+        """The headers that say who the session acts as (for the server's other routes; never put in a URL)."""
+        return {name: value for name, value in self._headers.items() if name in ("authorization", "ftrack-user",
+                                                                                 "ftrack-api-key")}  # fmt: skip
+
+    def files(self) -> HttpFileChannel:
+        """The file channel to the same server (an :class:`~ftrack_like_api.transport.http_files.HttpFileChannel`)."""
+        from .http_files import HttpFileChannel
+
+        return HttpFileChannel(self)
 
     def events(self) -> Any:
         """The event channel to the same server, with the same credentials (an :class:`~ftrack_like_api.event.http.HttpChannel`)."""

@@ -8,23 +8,30 @@ server package and SQLAlchemy — is loaded when the first batch is sent, not be
 Events (:meth:`LocalTransport.events`) are read from the database's log directly: the
 stream polls it (through the backend's broker), so this process sees what other
 processes on the same database commit and publish.
+
+Files (:meth:`LocalTransport.files`) go straight to the backend's storage
+(``backend.files``), a chunk at a time, as the same user.
 """
 
 from __future__ import annotations
 
+import io
 import json
+import os
+import pathlib
 import threading
-from typing import TYPE_CHECKING, Any, Iterator, Mapping, Sequence
+from typing import IO, TYPE_CHECKING, Any, Iterator, Mapping, Sequence
 
 from ..event.channel import Channel, Stream, Subscription
 from ..event.expression import parse, wanted
-from ..exceptions import DatabaseError, EventHubConnectionError, ExpressionError
+from ..exceptions import DatabaseError, Error, EventHubConnectionError, ExpressionError, FileTransferError
 from .base import Transport, answer_of
+from .files import CHUNK, FileChannel, Progress, ProgressArgument, Source, size_of
 
 if TYPE_CHECKING:
     from ..server import Backend
 
-__all__ = ["LocalTransport"]
+__all__ = ["LocalFileChannel", "LocalTransport"]
 
 SCHEMES = ("sqlite:", "postgresql:", "postgres:")
 
@@ -80,6 +87,10 @@ class LocalTransport(Transport):
     def events(self) -> LocalChannel:
         """The event channel to this database's log (see the module's text)."""
         return LocalChannel(self)
+
+    def files(self) -> LocalFileChannel:
+        """The file channel to this database's storage (see the module's text)."""
+        return LocalFileChannel(self)
 
     def close(self) -> None:
         with self._lock:
@@ -172,6 +183,140 @@ class LocalChannel(Channel):
 
     def __repr__(self) -> str:
         return f"LocalChannel({self.transport.url!r})"
+
+
+class LocalFileChannel(FileChannel):
+    """The storage of a :class:`LocalTransport`'s backend (``backend.files``), used in-process as its user.
+
+    Parts and parallel uploads buy nothing in one process: a file is written as one stream.
+    """
+
+    def __init__(self, transport: LocalTransport) -> None:
+        self.transport = transport
+
+    def _files(self) -> Any:
+        files = getattr(self.transport.backend, "files", None)
+        if files is None:
+            raise FileTransferError(f"{self.transport.url} keeps no files: give it a storage folder "
+                                    "(FTRACK_LIKE_STORAGE, or ftrack-like serve --storage)", code="no_storage")  # fmt: skip
+        return files
+
+    def upload(self, component_id: str, name: str, source: Source, size: int | None = None, *,
+               part_size: int | None = None, parallel: int = 4, progress: ProgressArgument = None) -> None:  # fmt: skip
+        total = size_of(source, size)
+        shown = Progress(progress, total, name)
+        opened = isinstance(source, (str, os.PathLike))
+        stream: IO[bytes] = open(source, "rb") if isinstance(source, (str, os.PathLike)) else source  # noqa: SIM115
+
+        def chunks() -> Iterator[bytes]:
+            left = total
+            while left > 0:
+                chunk = stream.read(min(CHUNK, left))
+                if not chunk:
+                    raise FileTransferError(f"{name} ended {left} bytes before the {total} it should hold")
+                left -= len(chunk)
+                shown.advance(len(chunk))
+                yield chunk
+
+        try:
+            with _translated(f"storing the file of component {component_id}"):
+                self._files().put(self.transport.user, component_id, chunks())
+        finally:
+            shown.close()
+            if opened:
+                stream.close()
+
+    def download(self, component_id: str, destination: IO[bytes], *, start: int = 0,
+                 progress: ProgressArgument = None) -> int:  # fmt: skip
+        if start < 0:
+            raise ValueError(f"start must be 0 or more, not {start}")
+        written = 0
+        with _translated(f"reading the file of component {component_id}"):
+            total, chunks = self._read(component_id, start)
+            shown = Progress(progress, total - start, component_id)
+            try:
+                for chunk in chunks:
+                    destination.write(chunk)
+                    written += len(chunk)
+                    shown.advance(len(chunk))
+            finally:
+                shown.close()
+        return written
+
+    def open(self, component_id: str) -> IO[bytes]:
+        with _translated(f"reading the file of component {component_id}"):
+            _, chunks = self._read(component_id, 0)
+        return io.BufferedReader(_ChunkStream(chunks), buffer_size=CHUNK)
+
+    def url(self, component_id: str, expires: int = 3600) -> str:
+        """The stored file's ``file://`` URL (a folder store's; another store raises)."""
+        with _translated(f"finding the file of component {component_id}"):
+            path = self._files().path(component_id)
+        if path is None:
+            raise FileTransferError(f"The file of component {component_id} has no path on this machine",
+                                    code="not_found")  # fmt: skip
+        return pathlib.Path(path).resolve().as_uri()
+
+    def remove(self, component_id: str) -> None:
+        with _translated(f"removing the file of component {component_id}"):
+            self._files().remove(self.transport.user, component_id)
+
+    def _read(self, component_id: str, start: int) -> tuple[int, Iterator[bytes]]:
+        """(the file's size, its chunks from byte ``start``), if the user may read it."""
+        files = self._files()
+        _, size = files.find(self.transport.user, component_id)
+        return size, files.open(component_id, min(start, size), size)
+
+    def __repr__(self) -> str:
+        return f"LocalFileChannel({self.transport.url!r})"
+
+
+class _translated:
+    """Turns the backend's refusals (not found, not allowed, storage down) into FileTransferError."""
+
+    def __init__(self, doing: str) -> None:
+        self.doing = doing
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, _: object) -> None:
+        if error is None or isinstance(error, FileTransferError) or not isinstance(error, (Error, OSError)):
+            return
+        code = getattr(error, "code", None)
+        if not isinstance(code, str):
+            code = "not_found" if isinstance(error, LookupError) else None  # the store's NotStored
+        raise FileTransferError(f"{self.doing}: {error}", code=code,
+                                exception=type(error).__name__) from error  # fmt: skip
+
+
+class _ChunkStream(io.RawIOBase):
+    """An iterator of byte chunks as a raw binary stream (for ``io.BufferedReader``)."""
+
+    def __init__(self, chunks: Iterator[bytes]) -> None:
+        super().__init__()
+        self._chunks = chunks
+        self._left = b""
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        while not self._left:
+            try:
+                self._left = next(self._chunks)
+            except StopIteration:
+                return 0
+        count = min(len(buffer), len(self._left))
+        buffer[:count] = self._left[:count]
+        self._left = self._left[count:]
+        return count
+
+    def close(self) -> None:
+        closing = getattr(self._chunks, "close", None)
+        if closing is not None:
+            closing()
+        super().close()
 
 
 class _LocalStream(Stream):

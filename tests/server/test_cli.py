@@ -62,6 +62,7 @@ def test_custom_attributes_are_defined_from_the_command_line(run, fresh_database
     code, out, _ = run("attribute", "add", "fps", "--type", "number", "--object-type", "Shot", "--default", "24")
     assert code == 0 and out == "custom attribute 'fps' (number) added for each Shot\n"
     assert run("attribute", "add", "vendor", "--type", "text", "--hierarchical", "--default", "inhouse")[0] == 0
+    assert run("attribute", "add", "htest", "--type", "number", "--entity-type", "asset")[0] == 0  # ftrack's suite has one
     code, _, err = run("attribute", "add", "fps", "--type", "number", "--object-type", "Shot")
     assert code == 1 and "exists already" in err
     code, _, err = run("attribute", "add", "fps", "--type", "number", "--object-type", "Nonsense")
@@ -78,6 +79,15 @@ def test_custom_attributes_are_defined_from_the_command_line(run, fresh_database
         assert dict(shot["custom_attributes"]) == {"fps": 24, "vendor": "inhouse"}
         task = session.query('select custom_attributes from Task where name is "comp"').one()
         assert dict(task["custom_attributes"]) == {"vendor": "inhouse"}
+        made = session.create("Asset", {"name": "plate", "parent": shot, "type": session.query("AssetType").first()})
+        session.commit()
+        asset = session.query(f"select custom_attributes from Asset where id is {made['id']}").one()
+        assert list(asset["custom_attributes"]) == ["htest"]
+        asset["custom_attributes"]["htest"] = 1005
+        session.commit()
+    with Session(server_url=fresh_database, api_user="admin", schema_cache_path=False) as session:
+        asset = session.query(f"select custom_attributes from Asset where id is {made['id']}").one()
+        assert dict(asset["custom_attributes"]) == {"htest": 1005}
 
 
 def test_setting_a_password(run, monkeypatch):

@@ -177,9 +177,12 @@ def test_links_and_latest_versions_are_computed(call, studio):
     by_version = {r["version"]: r for r in rows}
     assert by_version[1]["is_latest_version"] is False and by_version[2]["is_latest_version"] is True
     link = by_version[2]["link"]
-    assert [step["type"] for step in link] == ["Project", "TypedContext", "Asset", "AssetVersion"]
-    assert [step["name"] for step in link][1:] == ["sh010", "plate", "v2"] and link[-1]["id"] == second
+    # ftrack's shape: the project, the contexts, then the version itself (not its asset).
+    assert [step["type"] for step in link] == ["Project", "TypedContext", "AssetVersion"]
+    assert [step["name"] for step in link][1:] == ["sh010", "plate v2"] and link[-1]["id"] == second
     assert by_version[2]["_link"] == link
+    asset = call.query(f"select link from Asset where id is {studio['asset']}")[0]
+    assert [(step["name"], step["type"]) for step in asset["link"]][1:] == [("sh010", "TypedContext"), ("plate", "Asset")]
     task = call.query(f"select link, _link from Task where id is {studio['task']}")[0]
     assert task["_link"] == task["link"] and [s["name"] for s in task["link"]][1:] == ["sh010", "comp"]
 
@@ -373,3 +376,77 @@ def test_a_database_built_with_the_65_types_of_before_opens_and_gains_the_new_on
     assert kept["name"] == "comp" and len(kept["status_changes"]) == 1
     assert [step["name"] for step in kept["link"]] == ["kept", "comp"]
     backend.close()
+
+
+def test_a_note_written_to_others_has_its_writer_among_the_recipients_too(call, studio):
+    # As ftrack's server: the calling user is added to a new note's recipients (its client's tests count them).
+    someone = call.create("User", username=f"recipient-{uuid.uuid4().hex[:6]}")["id"]
+
+    def note_with(*recipients):
+        note = str(uuid.uuid4())
+        call({"action": "create", "entity_type": "Note", "entity_key": [note],
+              "entity_data": {"id": note, "content": "hi", "parent_id": studio["task"], "parent_type": "Task"}},
+             *({"action": "create", "entity_type": "Recipient", "entity_key": [note, r],
+                "entity_data": {"note_id": note, "resource_id": r}} for r in recipients))  # fmt: skip
+        return note
+
+    def recipients(note):
+        return sorted(r["resource_id"] for r in call.query(f"select recipients from Note where id is {note}")[0]["recipients"])
+
+    assert recipients(note_with(someone)) == sorted([someone, ADMIN])
+    assert recipients(note_with(someone, ADMIN)) == sorted([someone, ADMIN])  # named already: one row
+    assert recipients(note_with()) == []  # a note to nobody stays so
+    later = note_with()
+    call({"action": "create", "entity_type": "Recipient", "entity_key": [later, someone],
+          "entity_data": {"note_id": later, "resource_id": someone}})  # fmt: skip
+    assert recipients(later) == [someone]  # a recipient added to a note written before: nobody else
+
+
+def test_note_labels_are_note_categories_and_a_labelled_note_has_its_category(call, studio):
+    # As on ftrack's server (NoteLabel is an alias of NoteCategory; ours keeps twin rows): its
+    # client 3.x files create_note(category=…) as a NoteLabelLink to the category's id.
+    category = call.query('NoteCategory where name is "Internal"')[0]["id"]
+    label = call.create("NoteLabel", name=f"Fix {uuid.uuid4().hex[:6]}", color="#f00")["id"]
+    assert call.query(f"NoteLabel where id is {category}") and call.query(f"NoteCategory where id is {label}")
+
+    def note_labelled(*labels, **data):
+        note = str(uuid.uuid4())
+        call({"action": "create", "entity_type": "Note", "entity_key": [note],
+              "entity_data": {"id": note, "content": "hi", "parent_id": studio["task"], "parent_type": "Task", **data}},
+             *({"action": "create", "entity_type": "NoteLabelLink", "entity_key": [note, label_id],
+                "entity_data": {"note_id": note, "label_id": label_id}} for label_id in labels))  # fmt: skip
+        return call.query(f"select category_id, note_label_links.label.name from Note where id is {note}")[0]
+
+    read = note_labelled(category)
+    assert read["category_id"] == category and [link["label"]["name"] for link in read["note_label_links"]] == ["Internal"]
+    assert note_labelled(label, category)["category_id"] == label  # the first label given
+    assert note_labelled(label, category_id=category)["category_id"] == category  # a category given stays
+    assert note_labelled()["category_id"] is None
+    # Twins: renamed and deleted together.
+    call(update("NoteCategory", label, {"name": "Fix it", "color": "#0f0"}))
+    assert [(r["name"], r["color"]) for r in call.query(f"select name, color from NoteLabel where id is {label}")] == [
+        ("Fix it", "#0f0")
+    ]
+    call({"action": "delete", "entity_type": "NoteLabel", "entity_key": [label]})
+    assert call.query(f"NoteCategory where id is {label}") == []
+
+
+def test_contexts_have_scopes_kept_in_a_link_type_that_query_schemas_leaves_out(call, studio, backend):
+    # ftrack's Task.scopes: set as a collection, queried through, with no link type in ftrack's answer.
+    task = studio["task"]
+    scopes = [call.create("Scope", name=f"scope-{uuid.uuid4().hex[:8]}") for _ in range(2)]
+    refs = [{"__entity_type__": "Scope", "id": scope["id"]} for scope in scopes]
+
+    def scoped(name):
+        return [row["id"] for row in call.query(f'Task where scopes.name is "{name}"')]
+
+    assert scoped(scopes[0]["name"]) == []
+    call(update("Task", task, {"scopes": refs}))
+    assert scoped(scopes[0]["name"]) == [task] and scoped(scopes[1]["name"]) == [task]
+    read = call.query(f"select scopes.name from Task where id is {task}")[0]["scopes"]
+    assert sorted(scope["name"] for scope in read) == sorted(scope["name"] for scope in scopes)
+    call(update("Task", task, {"scopes": refs[1:]}))
+    assert scoped(scopes[0]["name"]) == [] and scoped(scopes[1]["name"]) == [task]
+    call({"action": "delete", "entity_type": "Scope", "entity_key": [scopes[1]["id"]]})  # its links go with it
+    assert call.query(f"select scopes from Task where id is {task}")[0]["scopes"] == []
+    assert "ContextScope" not in {schema["id"] for schema in backend.schema.to_ftrack()}

@@ -427,3 +427,24 @@ def test_a_user_created_without_a_username_gets_one_as_on_ftracks_server(call):
     made = call.create("User", first_name="Nameless")
     assert len(made["username"]) == 36 and made["username"] != made["id"]
     assert call.query(f'select username from User where id is "{made["id"]}"')[0]["username"] == made["username"]
+
+
+def test_a_required_value_is_required_at_the_end_of_the_batch(call):
+    # ftrack's client sends a Scope created without its name, then named by an update, in one batch.
+    unnamed, named = new_id(), new_id()
+    call(
+        create("Scope", id=unnamed),
+        create("Scope", id=named, name=f"scope-{named[:6]}"),
+        {"action": "update", "entity_type": "Scope", "entity_key": [unnamed], "entity_data": {"name": f"first-{unnamed[:6]}"}},
+        {"action": "update", "entity_type": "Scope", "entity_key": [unnamed], "entity_data": {"name": f"last-{unnamed[:6]}"}},
+    )
+    assert call.query(f"select name from Scope where id is {unnamed}")[0]["name"] == f"last-{unnamed[:6]}"
+    # Still required: a batch that never gives it is refused, naming the create; so is an update before the create.
+    error = call.error(create("Scope", id=new_id()), create("Scope", name="other"))
+    assert error["error_code"] == "missing_required" and error["content"].startswith("Operation 0 (create Scope")
+    later = new_id()
+    error = call.error(
+        {"action": "update", "entity_type": "Scope", "entity_key": [later], "entity_data": {"name": "early"}},
+        create("Scope", id=later),
+    )
+    assert error["error_code"] == "not_found"

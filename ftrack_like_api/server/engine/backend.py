@@ -41,6 +41,7 @@ from .compiler import Compiler
 from .diagnosis import broken_constraint
 from .dialects import Dialect, check_folder, dialect_for
 from .integrity import Integrity
+from .notes import complete_notes
 from ..auth.permissions import PermissionDenied, Permissions, Roles
 from .reader import Reader
 from .refusals import DuplicateEntry, database_failed, error_answer, error_object, kind_of, malformed, refused
@@ -274,12 +275,16 @@ class Backend:
                         raise ValidationError(f"No user {principal.username!r}: a batch acts as a user of this "
                                               "database (api_user)", "unknown_user")  # fmt: skip
                     batch = BatchContext(connection, principal, grouped=grouped)
+                    if writes:
+                        batch.plan(operations)
                     results = []
                     with self.compiler.scoped(principal.readable):
                         for index, operation in enumerate(operations):
                             if deadline is not None and time.monotonic() >= deadline:
                                 raise _TimedOut(index)
                             results.append(self._operation(batch, index, operation))
+                        if batch.changed:
+                            complete_notes(batch, self.writer)
                         batch.flush()
                         self.integrity.check(batch)
                         self.permissions.check_written(connection, principal, batch.written)

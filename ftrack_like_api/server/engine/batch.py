@@ -64,6 +64,28 @@ class BatchContext:
         self._ranks: dict[sa.Table, int] = {}
         #: The rank of the table of each queued row, by the row's key.
         self._queued: dict[Any, int] = {}
+        #: What later updates of the batch set on the rows it creates, by (type, key): see :meth:`plan`.
+        self.later: dict[tuple[str, Any], dict[str, Any]] = {}
+
+    def plan(self, operations: Iterable[Any]) -> None:
+        """Note what updates set on entities the batch created before them (last value wins).
+
+        A required value is required of the batch as a whole, as ftrack's server does: a
+        create that leaves one out is fine when an update later in the same batch gives it
+        (the writer takes the value from here when it creates the row).
+        """
+        created: set[tuple[str, Any]] = set()
+        for operation in operations:
+            if not isinstance(operation, Mapping) or not isinstance(operation.get("entity_type"), str):
+                continue
+            action, data = operation.get("action"), operation.get("entity_data")
+            if action == "create" and isinstance(data, Mapping) and data.get("id") is not None:
+                created.add((operation["entity_type"], data["id"]))
+            elif action == "update" and isinstance(data, Mapping):
+                key = operation.get("entity_key")
+                key = key[0] if isinstance(key, (list, tuple)) and len(key) == 1 else key
+                if isinstance(key, str) and (operation["entity_type"], key) in created:
+                    self.later.setdefault((operation["entity_type"], key), {}).update(data)
 
     @property
     def connection(self) -> sa.Connection:

@@ -59,6 +59,7 @@ class Computed:
         self._fills: dict[str, Callable[[sa.Connection, EntityType, list[Any]], dict[Any, Any]]] = {
             "link": self._link,
             "version_link": self._version_link,
+            "asset_link": self._asset_link,
             "thumbnail_url": self._thumbnail_url,
         }
 
@@ -114,23 +115,27 @@ class Computed:
         return sa.or_(table.c.end_date.is_(None), table.c.end_date > sa.bindparam(NOW, now, sa.DateTime))
 
     def _version_link(self, connection: sa.Connection, entity_type: EntityType, keys: list[Any]) -> dict[Any, Any]:
-        """A version's link: its asset's context's link, then the asset, then the version."""
+        """A version's link, as ftrack's: its asset's context's link, then the version (``"plate v3"``), not the asset."""
         versions, assets = self.storage.tables["asset_version"], self.storage.tables["asset"]
         rows = connection.execute(
-            sa.select(versions.c.id, versions.c.version, assets.c.id.label("asset_id"), assets.c.name,
-                      assets.c.context_id)
+            sa.select(versions.c.id, versions.c.version, assets.c.name, assets.c.context_id)
             .join(assets, assets.c.id == versions.c.asset_id)
             .where(self.storage.dialect.in_values(versions.c.id, keys))
         ).all()  # fmt: skip
         contexts = self._link(connection, entity_type, sorted({r.context_id for r in rows} - {None}, key=str))
         return {
-            row.id: [
-                *contexts.get(row.context_id, []),
-                {"id": row.asset_id, "name": row.name, "type": "Asset"},
-                {"id": row.id, "name": f"v{row.version}", "type": "AssetVersion"},
-            ]
+            row.id: [*contexts.get(row.context_id, []), {"id": row.id, "name": f"{row.name} v{row.version}", "type": "AssetVersion"}]
             for row in rows
         }
+
+    def _asset_link(self, connection: sa.Connection, entity_type: EntityType, keys: list[Any]) -> dict[Any, Any]:
+        """An asset's link: its context's link, then the asset."""
+        assets = self.storage.tables["asset"]
+        rows = connection.execute(
+            sa.select(assets.c.id, assets.c.name, assets.c.context_id).where(self.storage.dialect.in_values(assets.c.id, keys))
+        ).all()
+        contexts = self._link(connection, entity_type, sorted({r.context_id for r in rows} - {None}, key=str))
+        return {row.id: [*contexts.get(row.context_id, []), {"id": row.id, "name": row.name, "type": "Asset"}] for row in rows}
 
     def _thumbnail_url(self, connection: sa.Connection, entity_type: EntityType, keys: list[Any]) -> dict[Any, Any]:
         """``{"url", "value"}``: a link to the thumbnail of each entity (its ``thumbnail_id``, or its own component)."""

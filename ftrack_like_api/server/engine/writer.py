@@ -2,7 +2,7 @@
 
 Each operation is checked before it reaches SQL — the type exists and is not
 abstract, every attribute exists, values have the right type, immutable attributes
-stay as they are, required values are there — and fails with a
+stay as they are, required values are there (or given by an update later in the batch) — and fails with a
 :class:`ValidationError` saying which and why. What ftrack fills by itself is filled
 here too: defaults (``{uid}`` is a new uuid), the classifier of a polymorphic type,
 ``created_at``/``created_by``, a TypedContext's project, status, type and sort, an
@@ -69,8 +69,12 @@ class Writer:
         if entity_type.abstract:
             concrete = [t.name for t in self.schema.subtypes(type_name) if not t.abstract]
             raise ValidationError(f"{type_name} is abstract: create one of {', '.join(concrete)}", "abstract_type")
-        row, after = self._values(batch, entity_type, data, creating=True)
         plan = self._plan(entity_type)
+        later = batch.later.get((type_name, data.get("id"))) if batch.later else None
+        if later:
+            # Required values a later update of this batch gives count as given (required at the batch's end).
+            data = {**data, **{n: later[n] for n in plan.required if data.get(n) is None and later.get(n) is not None}}
+        row, after = self._values(batch, entity_type, data, creating=True)
         for name, default in plan.defaults:
             if name not in row:
                 row[name] = str(uuid.uuid4()) if default is _NEW_UID else default

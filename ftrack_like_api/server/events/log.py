@@ -76,7 +76,7 @@ class StoredEvent:
     seq: int
     id: str
     topic: str
-    data: dict[str, Any]
+    data: Any  # an object; a reply's may be any JSON value
     source: dict[str, Any]
     #: An expression naming who the event is for ("" when for everyone).
     target: str
@@ -208,7 +208,9 @@ def _row(event: Mapping[str, Any], user_id: str | None, now: datetime.datetime) 
     data, source, target = {} if data is None else data, {} if source is None else source, target or ""
     reply = event.get("inReplyToEvent", event.get("in_reply_to_event"))
     project = event.get("project_id")
-    for name, value, kind in (("id", event_id, str), ("data", data, (Mapping, RawJSON)), ("source", source, Mapping),
+    # A reply's data is what the subscriber's callback returned (ftrack's client sends any JSON value).
+    data_kind = object if reply is not None else (Mapping, RawJSON)
+    for name, value, kind in (("id", event_id, str), ("data", data, data_kind), ("source", source, Mapping),
                               ("target", target, str)):  # fmt: skip
         if not isinstance(value, kind):
             raise ValidationError(f"An event's {name} is {'a string' if kind is str else 'an object'}, "

@@ -98,6 +98,17 @@ def test_subscribers_get_what_they_subscribed_to_and_replies_find_who_asked(url,
     assert bystander.next_event()["topic"] == "test.marker"
 
 
+def test_a_reply_carries_whatever_the_callback_returned_and_other_events_carry_objects(url, admin_key, hubs):
+    # ftrack's client publishes a subscriber's return value as the reply's data, whatever it is.
+    asker, answerer = hubs(url, "admin", admin_key), hubs(url, "admin", admin_key)
+    assert asker.subscribe("topic=ftrack.meta.reply", {"id": asker.id}) == {"success": True}
+    for value in ["Replied", 42, ["One", "Two"], True]:
+        answerer.publish("ftrack.meta.reply", value, target=f"id={asker.id}", inReplyToEvent=uuid.uuid4().hex)
+        assert asker.next_event()["data"] == value
+    refused = answerer.emit({"topic": "test.plain", "id": uuid.uuid4().hex, "data": "text", "source": {"id": "x"}})
+    assert refused["success"] is False and "data is an object" in refused["message"]
+
+
 def test_unsubscribing_stops_the_events_and_a_malformed_subscription_is_refused_with_where(url, admin_key, hubs, hub_app):
     hub = hubs(url, "admin", admin_key)
     refused = hub.subscribe("topic=test.x and data.y")

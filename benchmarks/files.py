@@ -1,0 +1,239 @@
+"""Moving a large file over HTTP on loopback against a plain copy on the same disk (issue 17: at least half its speed).
+
+    python benchmarks/files.py [--size 1G] [--part-size 64M] [--parallel 4] [--folder /tmp]
+
+A SQLite database and the server's storage (``FTRACK_LIKE_STORAGE``) in a scratch folder
+under ``--folder``, where the source file and its plain copy are made too: one disk for
+all. ``ftrack-like serve`` runs as a process of its own. Timed, each once:
+
+- the plain copy (``shutil.copyfile`` and an fsync, as the server's store syncs what it writes);
+- an upload through ``session.transport.files()`` (parts of ``--part-size``, ``--parallel``
+  at a time, each with its SHA-256; the server checks it, keeps the part and assembles the
+  file on completion), then a download into a file (synced);
+- an upload cut at 50 % and sent again: the time of the second half, and the parts it sent;
+- thumbnails served per second (``GET /component/thumbnail``, cached after the first),
+  when the server has that route and Pillow is installed.
+
+Peak memory: the client's (this process's ``ru_maxrss``) and the server's (``VmHWM`` in
+``/proc/<pid>/status``, Linux). A table to the terminal and benchmarks/results/files.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import pathlib
+import resource
+import shutil
+import sys
+import tempfile
+import time
+from typing import Any
+
+import requests
+
+from ftrack_like_api import Session
+from ftrack_like_api.server import Backend
+from scratch import cpu_seconds, ftrack_like, served_process
+
+MIB = 1024 * 1024
+UNITS = {"K": 1024, "M": MIB, "G": 1024 * MIB}
+
+
+def size(text: str) -> int:
+    """``1G``, ``256M``, ``64K`` or a number of bytes."""
+    text = text.strip().upper().rstrip("B").rstrip("I")
+    return int(float(text[:-1]) * UNITS[text[-1]]) if text and text[-1] in UNITS else int(text)
+
+
+def make_source(path: pathlib.Path, total: int) -> None:
+    """``total`` bytes that do not compress (a 16 MiB random block, over and over)."""
+    block = os.urandom(16 * MIB)
+    with open(path, "wb") as out:
+        left = total
+        while left:
+            out.write(block[: min(left, len(block))])
+            left -= min(left, len(block))
+
+
+def synced_copy(source: pathlib.Path, target: pathlib.Path) -> float:
+    started = time.perf_counter()
+    shutil.copyfile(source, target)
+    with open(target, "rb+") as copied:
+        os.fsync(copied.fileno())
+    return time.perf_counter() - started
+
+
+def peak_kib(pid: int) -> int | None:
+    """The peak resident memory (VmHWM, KiB) of process ``pid``, None where /proc does not say."""
+    try:
+        for line in open(f"/proc/{pid}/status"):
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    except OSError:
+        return None
+    return None
+
+
+def client_peak_kib() -> int:
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak // 1024 if sys.platform == "darwin" else peak  # bytes on macOS, KiB on Linux
+
+
+class Cut(Exception):
+    """Raised by a progress callback: the transfer stops there, as a dropped connection or Ctrl-C stops it."""
+
+
+def client_cpu() -> float:
+    used = resource.getrusage(resource.RUSAGE_SELF)
+    return used.ru_utime + used.ru_stime
+
+
+def transfers(url: Any, key: str, source: pathlib.Path, folder: pathlib.Path, options: argparse.Namespace) -> dict[str, Any]:
+    total = source.stat().st_size
+    result: dict[str, Any] = {}
+    with Session(server_url=url, api_user="admin", api_key=key, schema_cache_path=False) as session:
+        project = session.create("Project", {"name": "bench-files", "project_schema": session.query("ProjectSchema").first()})
+        shot = session.create("Shot", {"name": "sh010", "parent": project})
+        asset = session.create("Asset", {"name": "plate", "parent": shot, "type": session.query("AssetType").first()})
+        version = session.create("AssetVersion", {"asset": asset})
+        components = [session.create("FileComponent", {"name": f"plate{n}", "file_type": ".bin", "size": total,
+                                                       "version_id": version["id"]}) for n in range(2)]  # fmt: skip
+        session.commit()
+        channel = session.transport.files()
+        first, cut = (component["id"] for component in components)
+
+        started, cpu, server_cpu = time.perf_counter(), client_cpu(), cpu_seconds(url.pid)
+        channel.upload(first, source.name, source, part_size=options.part_size, parallel=options.parallel)
+        result["upload_s"] = time.perf_counter() - started
+        result["upload_cpu_s"] = {"client": client_cpu() - cpu, "server": cpu_seconds(url.pid) - server_cpu}
+
+        target = folder / "downloaded.bin"
+        started, cpu, server_cpu = time.perf_counter(), client_cpu(), cpu_seconds(url.pid)
+        with open(target, "wb") as out:
+            channel.download(first, out)
+            out.flush()
+            os.fsync(out.fileno())
+        result["download_s"] = time.perf_counter() - started
+        result["download_cpu_s"] = {"client": client_cpu() - cpu, "server": cpu_seconds(url.pid) - server_cpu}
+        if target.stat().st_size != total:
+            raise SystemExit(f"the download has {target.stat().st_size} bytes, not {total}")
+        target.unlink()
+
+        def at_half(done: int, whole: int) -> None:
+            if done >= whole // 2:
+                raise Cut()
+
+        try:
+            channel.upload(cut, source.name, source, part_size=options.part_size, parallel=options.parallel,
+                           progress=at_half)  # fmt: skip
+        except Cut:
+            pass
+        said: list[int] = []
+        started = time.perf_counter()
+        channel.upload(cut, source.name, source, part_size=options.part_size, parallel=options.parallel,
+                       progress=lambda done, whole: said.append(done))  # fmt: skip
+        result["resume_s"] = time.perf_counter() - started
+        result["parts"] = -(-total // options.part_size)
+        # The parts the server held are counted first, in one step of whole parts.
+        result["resume_sent_bytes"] = total - (said[0] if said and said[0] >= options.part_size else 0)
+        result["thumbnails"] = thumbnails(session, url, key, version, folder)
+    return result
+
+
+def thumbnails(session: Any, url: str, key: str, version: Any, folder: pathlib.Path, count: int = 200) -> dict[str, Any] | None:
+    """Thumbnails served per second at 300 px, cached (``count`` requests); None without the route or Pillow."""
+    try:
+        from PIL import Image
+    except ImportError:
+        return None
+    image = folder / "frame.jpg"
+    Image.new("RGB", (2048, 1152), (40, 90, 160)).save(image, quality=90)
+    component = session.create("FileComponent", {"name": "frame", "file_type": ".jpg", "size": image.stat().st_size,
+                                                 "version_id": version["id"]})  # fmt: skip
+    session.commit()
+    session.transport.files().upload(component["id"], image.name, image)
+    headers = {"ftrack-user": "admin", "ftrack-api-key": key}
+    with requests.Session() as http:
+        address = f"{url}/component/thumbnail"
+        started = time.perf_counter()
+        first = http.get(address, params={"id": component["id"], "size": 300}, headers=headers, timeout=60)
+        scaled_s = time.perf_counter() - started
+        if first.status_code != 200:
+            return None if first.status_code == 404 and "json" not in first.headers.get("content-type", "") else {
+                "error": first.status_code}
+        started = time.perf_counter()
+        for _ in range(count):
+            http.get(address, params={"id": component["id"], "size": 300}, headers=headers, timeout=60).raise_for_status()
+        return {"first_scaled_s": scaled_s, "per_s": count / (time.perf_counter() - started), "size_px": 300}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--size", type=size, default=size("1G"), help="the file's size (default 1G)")
+    parser.add_argument("--part-size", type=size, default=64 * MIB, help="default 64M")
+    parser.add_argument("--parallel", type=int, default=4)
+    parser.add_argument("--folder", type=pathlib.Path, default=pathlib.Path(tempfile.gettempdir()),
+                        help="where the scratch folder goes (one disk for the copy, the storage and the download)")  # fmt: skip
+    parser.add_argument("--output", type=pathlib.Path, default=pathlib.Path(__file__).parent / "results" / "files.json")
+    options = parser.parse_args()
+    executable = ftrack_like()
+    with tempfile.TemporaryDirectory(prefix="bench-files-", dir=options.folder) as scratch:
+        folder = pathlib.Path(scratch)
+        source = folder / "source.bin"
+        make_source(source, options.size)
+        copy_s = synced_copy(source, folder / "copy.bin")
+        (folder / "copy.bin").unlink()
+        database = f"sqlite:///{folder / 'studio.db'}"
+        with Backend.from_url(database) as backend:
+            key = backend.auth.create_key("admin", "benchmark")
+        environment = {**os.environ, "FTRACK_LIKE_STORAGE": str(folder / "storage")}
+        client_before = client_peak_kib()
+        with served_process(executable, database, environment=environment) as url:
+            result = transfers(url, key, source, folder, options)
+            server_peak = peak_kib(url.pid)
+    mb = options.size / 1e6
+    report = {
+        "benchmark": "files", "size_bytes": options.size, "part_size": options.part_size, "parallel": options.parallel,
+        "copy_s": copy_s, "copy_mb_s": mb / copy_s,
+        "upload_s": result["upload_s"], "upload_mb_s": mb / result["upload_s"],
+        "download_s": result["download_s"], "download_mb_s": mb / result["download_s"],
+        "upload_vs_copy": copy_s / result["upload_s"], "download_vs_copy": copy_s / result["download_s"],
+        "upload_cpu_s": result["upload_cpu_s"], "download_cpu_s": result["download_cpu_s"],
+        "resume_after_half_s": result["resume_s"], "parts": result["parts"],
+        "resume_sent_bytes": result["resume_sent_bytes"],
+        "client_peak_mib": client_peak_kib() / 1024, "client_peak_before_mib": client_before / 1024,
+        "server_peak_mib": server_peak / 1024 if server_peak is not None else None,
+        "thumbnails": result["thumbnails"],
+    }  # fmt: skip
+    rows = [
+        ("plain copy (synced)", f"{report['copy_s']:.2f} s", f"{report['copy_mb_s']:.0f} MB/s", ""),
+        ("upload over HTTP", f"{report['upload_s']:.2f} s", f"{report['upload_mb_s']:.0f} MB/s",
+         f"{report['upload_vs_copy']:.2f} of the copy (target 0.5); CPU s client "
+         f"{report['upload_cpu_s']['client']:.1f}, server {report['upload_cpu_s']['server']:.1f}"),
+        ("download over HTTP", f"{report['download_s']:.2f} s", f"{report['download_mb_s']:.0f} MB/s",
+         f"{report['download_vs_copy']:.2f} of the copy (target 0.5); CPU s client "
+         f"{report['download_cpu_s']['client']:.1f}, server {report['download_cpu_s']['server']:.1f}"),
+        ("resume after a cut at 50 %", f"{report['resume_after_half_s']:.2f} s", "",
+         f"sent {report['resume_sent_bytes'] / MIB:,.0f} MiB of {options.size / MIB:,.0f} ({report['parts']} parts in all)"),
+        ("peak memory, client", f"{report['client_peak_mib']:.0f} MiB", "", "ru_maxrss of this process"),
+        ("peak memory, server", f"{report['server_peak_mib']:.0f} MiB" if server_peak is not None else "-", "",
+         "VmHWM of ftrack-like serve"),
+    ]  # fmt: skip
+    thumbs = report["thumbnails"]
+    if thumbs and "per_s" in thumbs:
+        rows.append(("thumbnails served (cached, 300 px)", f"{thumbs['per_s']:.0f} /s", "",
+                     f"first one scaled in {thumbs['first_scaled_s'] * 1000:.0f} ms"))  # fmt: skip
+    else:
+        rows.append(("thumbnails served", "-", "", "no thumbnail route or no Pillow" if not thumbs else str(thumbs)))
+    print(f"{options.size / MIB:,.0f} MiB file, parts of {options.part_size / MIB:g} MiB, {options.parallel} at a time")
+    for row in rows:
+        print(f"  {row[0]:36} {row[1]:>10} {row[2]:>11}  {row[3]}")
+    options.output.parent.mkdir(parents=True, exist_ok=True)
+    options.output.write_text(json.dumps(report, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
