@@ -209,7 +209,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         started = time.perf_counter()
         with Backend.from_url(url) as backend, serving(backend) as server:
             key = backend.auth.create_key("admin", "demo")  # type: ignore[union-attr]
-            print(f"Studio database {url} ({len(backend.schema.types)} entity types), "
+            print(f"Studio database {url} ({len(backend.schema.to_ftrack())} entity types), "
                   f"served at {server} ({time.perf_counter() - started:.2f} s)")  # fmt: skip
             print("An API key for admin, named 'demo', and a Session over HTTP with it.")
             with Session(server_url=server, api_user="admin", api_key=key, schema_cache_path=False) as session:

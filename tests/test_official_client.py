@@ -146,7 +146,7 @@ def test_the_official_client_runs_unchanged_against_our_server(official_python, 
         import json
 
         said = json.loads(run.stdout.strip().splitlines()[-1])
-        assert said["types"] == len(backend.schema.types)
+        assert said["types"] == len(backend.schema.to_ftrack())  # what query_schemas answers: hidden link types left out
         assert said["status"] == "Not started" and said["queried"] == ["comp"] and said["type"] == "Generic"
         assert said["renamed"] == "comp2" and said["metadata"] == {"vendor": "acme"}
         assert said["metadata_kept"] == {"vendor": "acme"} and said["version_metadata_read"] == {}
