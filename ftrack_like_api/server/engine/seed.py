@@ -171,7 +171,8 @@ def seed(connection: sa.Connection, storage: Storage) -> None:
                                      for n in CUSTOM_ATTRIBUTE_TYPES])  # fmt: skip
     categories = [{"id": seed_id("note category", n), "name": n, "sort": i} for i, n in enumerate(NOTE_CATEGORIES)]
     insert("note_category", categories)
-    insert("note_label", categories)  # every category is a label too (engine/notes.py)
+    if "note_label" in tables:  # a schema of before (65 types) has no labels
+        insert("note_label", categories)  # every category is a label too (engine/notes.py)
     insert("list_category", [{"id": seed_id("list category", n), "name": n} for n in LIST_CATEGORIES])
     connection.execute(storage.meta.insert().values(key="seeded_at", value=now.isoformat()))
     # The secret of the files' signed URLs (made here, not in a batch that needs it: SQLite's write lock).
