@@ -10,17 +10,13 @@ ftrack's note categories became labels (its schema declares ``NoteLabel`` an ali
 the same ids.
 
 A new table and new rows only: the release before reads both tables as it did, so
-opening the database runs it by itself. It follows ``0004`` (the files' upload records)
-where that revision is shipped beside it, else ``0003``: the two were written at the same
-time, and either may land first.
+opening the database runs it by itself. It follows ``0004`` (the files' upload records).
 
 Revision ID: 0005
-Revises: 0004 (or 0003)
+Revises: 0004
 """
 
 from __future__ import annotations
-
-import pathlib
 
 import sqlalchemy as sa
 from alembic import op
@@ -28,7 +24,7 @@ from alembic import op
 __all__ = ["downgrade", "upgrade"]
 
 revision = "0005"
-down_revision = "0004" if any(pathlib.Path(__file__).parent.glob("0004_*.py")) else "0003"
+down_revision = "0004"
 branch_labels = None
 depends_on = None
 
