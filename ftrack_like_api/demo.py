@@ -5,13 +5,16 @@ the HTTP server on 127.0.0.1 (an ephemeral port), gives ``admin`` an API key, an
 as a pipeline script would, through a ``Session`` over HTTP: builds a production — a
 project, sequences, shots, tasks, artists, assignments, versions, a note, metadata and
 a custom attribute — in one commit, tours it with queries, changes it (and a callback
-subscribed to ``ftrack.update`` hears of the change), and shows that a commit with a
-mistake in it is refused whole and says where. Each step says what it does.
+subscribed to ``ftrack.update`` hears of the change), shows that a commit with a
+mistake in it is refused whole and says where, and publishes a version's frames and
+thumbnail to the server location, then reads them back through signed links. Each step
+says what it does.
 """
 
 from __future__ import annotations
 
 import argparse
+import base64
 import contextlib
 import pathlib
 import sys
@@ -23,6 +26,7 @@ from .exceptions import Error, ServerError
 from .query import parse
 from .server import Backend
 from .session import Session
+from .symbol import SERVER_LOCATION_ID
 
 __all__ = ["ProgressBar", "add_arguments", "build_production", "main", "serving"]
 
@@ -45,6 +49,10 @@ TOUR = [
 COMMIT_EVERY = 5000
 #: Rows of each tour query printed.
 SHOWN = 8
+#: A 4 x 4 orange PNG, the demo's thumbnail.
+THUMBNAIL = base64.b64decode(
+    "iVBORw0KGgoAAAANSUhEUgAAAAQAAAAECAIAAAAmkwkpAAAAEElEQVR4nGM4UaEBRwzEcQBTUhaBGaoOzwAAAABJRU5ErkJggg=="
+)
 
 
 @contextlib.contextmanager
@@ -186,6 +194,36 @@ def _show(value: Any, tree: dict[str, Any]) -> str:
     return repr(value)
 
 
+def _publish(session: Session, folder: pathlib.Path, shot: Any) -> None:
+    """Publish three frames and a thumbnail on a version of ``shot`` to the server location; read them back."""
+    import requests
+
+    renders = folder / "renders"
+    renders.mkdir()
+    for frame in (1001, 1002, 1003):
+        (renders / f"{shot['name']}.{frame}.exr").write_bytes(frame.to_bytes(4, "big") * 1024)
+    (renders / "thumbnail.png").write_bytes(THUMBNAIL)
+    version = session.query("AssetVersion where asset.parent.id is :shot order by version desc", shot=shot["id"]).first()
+    server = session.get("Location", SERVER_LOCATION_ID)
+    sequence = session.create_component(f"{renders}/{shot['name']}.%04d.exr [1001-1003]",
+                                        {"name": "main", "version": version}, location=server)  # fmt: skip
+    version.create_thumbnail(renders / "thumbnail.png")
+    print(f"  {sequence['name']}: {len(sequence['members'])} frames, {sequence['size']:,} bytes, uploaded to "
+          f"{server['name']} on {version['asset']['name']} v{version['version']}, and a thumbnail")  # fmt: skip
+    first = sequence["members"][0]
+    url = server.get_url(first)
+    body = requests.get(url, timeout=30).content
+    same = body == (renders / f"{shot['name']}.1001.exr").read_bytes()
+    print(f"  read back through a signed link ({'the same bytes' if same else 'DIFFERENT BYTES'}, no key in it):")
+    print(f"    {url.split('?')[0]}?…")
+    thumbnail = session.query("select thumbnail_url from AssetVersion where id is :v", v=version["id"]).one()
+    image = requests.get(thumbnail["thumbnail_url"]["url"], params={"size": 64}, timeout=30)
+    if image.ok:
+        print(f"  its thumbnail_url serves a {image.headers.get('content-type')} of {len(image.content):,} bytes")
+    else:
+        print(f"  its thumbnail_url answered {image.status_code}: {image.text}")
+
+
 def _positive(text: str) -> int:
     number = int(text)
     if number < 1:
@@ -208,6 +246,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         url = options.database or f"sqlite:///{pathlib.Path(folder) / 'studio.db'}"
         started = time.perf_counter()
         with Backend.from_url(url) as backend, serving(backend) as server:
+            if options.database:  # a database of the user's: the demo's files go to its temporary folder
+                backend.files.configure(pathlib.Path(folder) / "files")
             key = backend.auth.create_key("admin", "demo")  # type: ignore[union-attr]
             print(f"Studio database {url} ({len(backend.schema.to_ftrack())} entity types), "
                   f"served at {server} ({time.perf_counter() - started:.2f} s)")  # fmt: skip
@@ -267,5 +307,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 session.rollback()
                 left = session.query('Shot where name is "sq010_sh999"').all()
                 print(f"  after rollback: {len(left)} shots named sq010_sh999, {len(session.recorded_operations)} changes pending")
+                print("\nPublishing: a version's frames and its thumbnail, kept by the server (--storage)")
+                _publish(session, pathlib.Path(folder), shot)
         print(f"\nDone in {time.perf_counter() - started:.2f} s.")
     return 0
