@@ -231,8 +231,9 @@ def test_memory_does_not_grow_with_the_file_size(database, serve, make, tmp_path
                     tracemalloc.stop()
                 server[size] = peak_rss(url.pid)
                 assert (tmp_path / "back.bin").read_bytes() == path.read_bytes()
-    assert client[96 * MIB] < 3 * part and client[96 * MIB] < client[16 * MIB] + 2 * MIB, client  # 80 MiB more
-    assert server[96 * MIB] - server[16 * MIB] < 4 * part, server  # 80 MiB more went through it
+    more = 80 * MIB  # went through both, the second time: a twentieth of it is the most either may grow by
+    assert client[96 * MIB] < 3 * part and client[96 * MIB] - client[16 * MIB] < more / 20, client
+    assert server[96 * MIB] - server[16 * MIB] < more / 5, server  # (RSS: the allocator keeps what it had)
 
 
 def test_a_transport_without_files_says_so():
