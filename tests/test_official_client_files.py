@@ -2,11 +2,13 @@
 
 The client (3.1.0, in a virtual environment of its own: see ``official_python`` in
 conftest.py) creates a component in ``ftrack.server`` from a local file, reads it back
-byte for byte through ``location.get_url`` and through the location's accessor, and
-removes it. And a component uploaded through one ``serve`` process is downloaded through
+byte for byte through ``location.get_url`` and through the location's accessor, gets
+thumbnail URLs that serve the image scaled (the location's, and ``thumbnail_url`` after
+``create_thumbnail``), and removes it. And a component uploaded through one ``serve`` process is downloaded through
 another, on one database and one shared storage folder.
 """
 
+import io
 import json
 import os
 import subprocess
@@ -28,7 +30,7 @@ SERVER_LOCATION = textwrap.dedent(
     import ftrack_api
     import requests
 
-    server, user, key, path = sys.argv[1:5]
+    server, user, key, path, image = sys.argv[1:6]
     said = {}
     session = ftrack_api.Session(server_url=server, api_user=user, api_key=key,
                                  auto_connect_event_hub=False, schema_cache_path=False)
@@ -46,6 +48,14 @@ SERVER_LOCATION = textwrap.dedent(
     data = location.accessor.open(location.get_resource_identifier(component), "rb")
     said["by_accessor"] = data.read() == original
     data.close()
+    picture = session.create_component(image, data={"name": "still"}, location=location)
+    session.commit()
+    thumbnail = requests.get(location.get_thumbnail_url(picture, size=32))
+    said["thumbnail"] = [thumbnail.status_code, thumbnail.headers.get("content-type"), thumbnail.content.hex()]
+    me = session.query('User where username is "{}"'.format(user)).one()
+    me.create_thumbnail(image)                       # ftrack's CreateThumbnailMixin: the server location, then thumbnail_id
+    shown = session.query("select thumbnail_url from User where id is '{}'".format(me["id"])).one()["thumbnail_url"]
+    said["thumbnail_url"] = requests.get(shown["url"], params={"size": 16}).content.hex()
     location.remove_component(component)
     said["after_remove"] = requests.get(url).status_code
     said["places_left"] = len(session.query(
@@ -59,12 +69,15 @@ def test_the_official_client_keeps_a_file_in_the_server_location(official_python
     source = tmp_path / "plate.0001.exr"
     data = os.urandom(2 * 1024 * 1024 + 11)
     source.write_bytes(data)
+    image = tmp_path / "still.png"
+    Image = pytest.importorskip("PIL.Image", reason="thumbnails need Pillow (the server extra)")
+    Image.new("RGB", (640, 480), (200, 120, 40)).save(image)
     storage = tmp_path / "storage"
     with Backend.from_url(database) as backend:
         backend.files.configure(storage)
         with serving(backend) as url:
             key = backend.auth.create_key("admin", "official client files")
-            run = subprocess.run([official_python, "-c", SERVER_LOCATION, url, "admin", key, str(source)],
+            run = subprocess.run([official_python, "-c", SERVER_LOCATION, url, "admin", key, str(source), str(image)],
                                  capture_output=True, text=True, timeout=300)  # fmt: skip
             assert run.returncode == 0, run.stderr[-3000:]
     said = json.loads(run.stdout.strip().splitlines()[-1])
@@ -73,6 +86,11 @@ def test_the_official_client_keeps_a_file_in_the_server_location(official_python
     assert said["url_starts"] == f"{url}/component/get"
     assert said["by_url"] is True and said["by_accessor"] is True
     assert said["after_remove"] == 404 and said["places_left"] == 0
+    # A thumbnail URL that serves the image scaled down: through the location, and through thumbnail_url.
+    status, kind, scaled = said["thumbnail"]
+    assert (status, kind) == (200, "image/jpeg")
+    assert Image.open(io.BytesIO(bytes.fromhex(scaled))).size == (32, 24)
+    assert Image.open(io.BytesIO(bytes.fromhex(said["thumbnail_url"]))).size == (16, 12)
     component = said["component"]
     assert not (storage / "components" / component[:2] / component).exists()
 
