@@ -203,8 +203,9 @@ def _publish(session: Session, folder: pathlib.Path, shot: Any) -> None:
     for frame in (1001, 1002, 1003):
         (renders / f"{shot['name']}.{frame}.exr").write_bytes(frame.to_bytes(4, "big") * 1024)
     (renders / "thumbnail.png").write_bytes(THUMBNAIL)
-    version = session.query("AssetVersion where asset.parent.id is :shot order by version desc", shot=shot["id"]).first()
-    server = session.get("Location", SERVER_LOCATION_ID)
+    version: Any = session.query("AssetVersion where asset.parent.id is :shot order by version desc",
+                                 shot=shot["id"]).first()
+    server: Any = session.get("Location", SERVER_LOCATION_ID)  # a Location: its methods come from a mixin
     sequence = session.create_component(f"{renders}/{shot['name']}.%04d.exr [1001-1003]",
                                         {"name": "main", "version": version}, location=server)  # fmt: skip
     version.create_thumbnail(renders / "thumbnail.png")
