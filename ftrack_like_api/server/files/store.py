@@ -104,11 +104,20 @@ class StoreUnavailable(StoreError):
 
 @dataclass(frozen=True)
 class Part:
-    """What was written: its size in bytes and its MD5 and SHA-256 (hex)."""
+    """What was written: its size in bytes and its MD5 and SHA-256 (hex; ``""`` when not computed).
+
+    A folder store computes only the digests the sender gave a checksum for (both when it
+    gave none); :attr:`e_tag` is what names the part to ``complete_multipart_upload``.
+    """
 
     size: int
     md5_hex: str
     sha256_hex: str
+
+    @property
+    def e_tag(self) -> str:
+        """The part's entity tag (unquoted): its MD5, as S3's, or its SHA-256 when that is all that was computed."""
+        return self.md5_hex or self.sha256_hex
 
 
 @dataclass(frozen=True)
@@ -236,25 +245,35 @@ class FileStore(abc.ABC):
 
 
 class _Sums:
-    """The size, MD5 and SHA-256 of bytes as they go by."""
+    """The size, MD5 and SHA-256 of bytes as they go by (either digest may be left out: ``""``)."""
 
-    def __init__(self) -> None:
+    def __init__(self, md5: bool = True, sha256: bool = True) -> None:
         self.size = 0
-        self.md5 = hashlib.md5(usedforsecurity=False)
-        self.sha256 = hashlib.sha256()
+        self.md5 = hashlib.md5(usedforsecurity=False) if md5 else None
+        self.sha256 = hashlib.sha256() if sha256 else None
+
+    @classmethod
+    def asked(cls, md5_b64: str | None, sha256_hex: str | None) -> _Sums:
+        """The digests a sender's checksums need; both when it sent none (one pass of each is the costliest part of a receive)."""
+        if md5_b64 is None and sha256_hex is None:
+            return cls()
+        return cls(md5=md5_b64 is not None, sha256=sha256_hex is not None)
 
     def add(self, chunk: bytes) -> None:
         self.size += len(chunk)
-        self.md5.update(chunk)
-        self.sha256.update(chunk)
+        if self.md5 is not None:
+            self.md5.update(chunk)
+        if self.sha256 is not None:
+            self.sha256.update(chunk)
 
     def part(self) -> Part:
-        return Part(self.size, self.md5.hexdigest(), self.sha256.hexdigest())
+        return Part(self.size, self.md5.hexdigest() if self.md5 else "", self.sha256.hexdigest() if self.sha256 else "")
 
     def check(self, md5_b64: str | None, sha256_hex: str | None) -> None:
-        if md5_b64 is not None and base64.b64encode(self.md5.digest()).decode() != md5_b64.strip():
+        md5, sha256 = self.md5 or hashlib.md5(usedforsecurity=False), self.sha256 or hashlib.sha256()
+        if md5_b64 is not None and base64.b64encode(md5.digest()).decode() != md5_b64.strip():
             raise ChecksumMismatch("The bytes received do not match their Content-MD5; nothing was kept")
-        if sha256_hex is not None and self.sha256.hexdigest() != sha256_hex.strip().lower():
+        if sha256_hex is not None and sha256.hexdigest() != sha256_hex.strip().lower():
             raise ChecksumMismatch("The bytes received do not match their SHA-256; nothing was kept")
 
 
@@ -298,7 +317,7 @@ class FolderStore(FileStore):
     def _write(self, destination: Path, chunks: Iterable[bytes], limit: int,
                md5_b64: str | None = None, sha256_hex: str | None = None) -> Part:  # fmt: skip
         """Write ``chunks`` to ``destination`` atomically (temporary file, fsync, rename)."""
-        sums = _Sums()
+        sums = _Sums.asked(md5_b64, sha256_hex)
         temporary: str | None = None
         try:
             destination.parent.mkdir(parents=True, exist_ok=True)
