@@ -380,8 +380,14 @@ class _Slice:
         return target
 
     def read(self, count: int = -1) -> bytes:
+        """Up to :data:`CHUNK` bytes at least (or what is left), whatever smaller ``count`` is asked.
+
+        urllib3 reads a body 16 KiB at a time (``http.client`` 8 KiB): one pread, one progress
+        step and one ``send`` per 16 KiB is most of a loopback upload's client time. Handing back
+        a larger block is what a socket-bound body wants; the HTTP layer sends all it is given.
+        """
         left = self.length - self.position
-        count = left if count is None or count < 0 else min(count, left)
+        count = left if count is None or count < 0 else min(max(count, CHUNK), left)
         if count <= 0:
             return b""
         if self.stop is not None and self.stop.is_set():

@@ -114,7 +114,7 @@ def test_a_connection_dropped_mid_part_sends_that_part_again(counted, admin_key,
 
 def test_a_part_that_arrives_changed_is_refused(http_session, counted, new_component, tmp_path):
     channel = http_session.transport.files()
-    size = 64 * KIB
+    size = 3 * MIB  # more than one read of the body (1 MiB), so it changes while it goes
     component_id = new_component(size)
     path, _ = data_file(tmp_path, size)
 

@@ -117,7 +117,7 @@ def get_upload_metadata(files: Files, batch: BatchContext, operation: Mapping[st
         "upload_id": upload.id,
         "part_size": part_size,
         "urls": [{"part_number": number, "signed_url": url} for number, url in zip(numbers, presigned)],
-        "stored": [{"part_number": number, "e_tag": f'"{part.md5_hex}"', "size": part.size}
+        "stored": [{"part_number": number, "e_tag": f'"{part.e_tag}"', "size": part.size}
                    for number, part in sorted(stored.items())],  # fmt: skip
     }
 
@@ -152,7 +152,7 @@ def complete_multipart_upload(files: Files, batch: BatchContext, operation: Mapp
         missing = [number for number in numbers if number not in stored]
         if missing:
             raise ValidationError(f"The upload {upload_id} lacks part(s) {', '.join(map(str, missing[:20]))}", "incomplete")
-        wrong = [number for number, tag in tags if tag and tag != stored[number].md5_hex]
+        wrong = [number for number, tag in tags if tag and tag != stored[number].e_tag]
         if wrong:
             raise ValidationError(f"Part(s) {', '.join(map(str, wrong[:20]))} are not those the e_tags name", "bad_request")
         size = store.assemble(upload.target, numbers)

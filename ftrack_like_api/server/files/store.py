@@ -11,13 +11,18 @@ before that.
 workers)::
 
     ROOT/components/<id[:2]>/<id>        the component's file
-    ROOT/uploads/<upload id>/<part>      the parts of an unfinished upload (+ <part>.json: its sizes and sums)
+    ROOT/uploads/<upload id>/data        the parts of an unfinished upload, each written at its offset
+    ROOT/uploads/<upload id>/<part>.json a part's size and sums, once it is written whole and verified
     ROOT/thumbnails/<id>/<size>.jpg      scaled thumbnails (a cache)
 
 Every write goes to a temporary file in the destination's folder, is flushed to the disk
 (``fsync``) and renamed over the destination: a reader sees the whole old file or the whole
-new one, never half of either. A disk that is full or cannot be written raises
-:class:`StoreUnavailable` and leaves nothing behind.
+new one, never half of either. The parts of an upload are the exception: each is written at
+its offset into the upload's one ``data`` file (fsynced), and listed only once its record is
+written, after its checksum was checked; assembling them is a hard link of that file renamed
+over the component's (no byte read or written again; a copy in the kernel where no link can
+be made). A disk that is full or cannot be written raises :class:`StoreUnavailable` and
+leaves nothing behind.
 
 A store that hands out presigned URLs (S3) answers :meth:`FileStore.begin`,
 :meth:`FileStore.upload_urls`, :meth:`FileStore.download_url` and :meth:`FileStore.complete`;
@@ -45,6 +50,7 @@ import os
 import re
 import shutil
 import tempfile
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Iterable, Iterator, Sequence
@@ -72,6 +78,8 @@ log = logging.getLogger(__name__)
 
 #: Bytes read or written at a time.
 CHUNK = 1024 * 1024
+#: The file of an upload's folder that holds its parts, each at its offset.
+_DATA = "data"
 #: The most parts one upload may have (S3's limit).
 MAX_PARTS = 10_000
 
@@ -104,11 +112,20 @@ class StoreUnavailable(StoreError):
 
 @dataclass(frozen=True)
 class Part:
-    """What was written: its size in bytes and its MD5 and SHA-256 (hex)."""
+    """What was written: its size in bytes and its MD5 and SHA-256 (hex; ``""`` when not computed).
+
+    A folder store computes only the digests the sender gave a checksum for (both when it
+    gave none); :attr:`e_tag` is what names the part to ``complete_multipart_upload``.
+    """
 
     size: int
     md5_hex: str
     sha256_hex: str
+
+    @property
+    def e_tag(self) -> str:
+        """The part's entity tag (unquoted): its MD5, as S3's, or its SHA-256 when that is all that was computed."""
+        return self.md5_hex or self.sha256_hex
 
 
 @dataclass(frozen=True)
@@ -236,25 +253,35 @@ class FileStore(abc.ABC):
 
 
 class _Sums:
-    """The size, MD5 and SHA-256 of bytes as they go by."""
+    """The size, MD5 and SHA-256 of bytes as they go by (either digest may be left out: ``""``)."""
 
-    def __init__(self) -> None:
+    def __init__(self, md5: bool = True, sha256: bool = True) -> None:
         self.size = 0
-        self.md5 = hashlib.md5(usedforsecurity=False)
-        self.sha256 = hashlib.sha256()
+        self.md5 = hashlib.md5(usedforsecurity=False) if md5 else None
+        self.sha256 = hashlib.sha256() if sha256 else None
+
+    @classmethod
+    def asked(cls, md5_b64: str | None, sha256_hex: str | None) -> _Sums:
+        """The digests a sender's checksums need; both when it sent none (one pass of each is the costliest part of a receive)."""
+        if md5_b64 is None and sha256_hex is None:
+            return cls()
+        return cls(md5=md5_b64 is not None, sha256=sha256_hex is not None)
 
     def add(self, chunk: bytes) -> None:
         self.size += len(chunk)
-        self.md5.update(chunk)
-        self.sha256.update(chunk)
+        if self.md5 is not None:
+            self.md5.update(chunk)
+        if self.sha256 is not None:
+            self.sha256.update(chunk)
 
     def part(self) -> Part:
-        return Part(self.size, self.md5.hexdigest(), self.sha256.hexdigest())
+        return Part(self.size, self.md5.hexdigest() if self.md5 else "", self.sha256.hexdigest() if self.sha256 else "")
 
     def check(self, md5_b64: str | None, sha256_hex: str | None) -> None:
-        if md5_b64 is not None and base64.b64encode(self.md5.digest()).decode() != md5_b64.strip():
+        md5, sha256 = self.md5 or hashlib.md5(usedforsecurity=False), self.sha256 or hashlib.sha256()
+        if md5_b64 is not None and base64.b64encode(md5.digest()).decode() != md5_b64.strip():
             raise ChecksumMismatch("The bytes received do not match their Content-MD5; nothing was kept")
-        if sha256_hex is not None and self.sha256.hexdigest() != sha256_hex.strip().lower():
+        if sha256_hex is not None and sha256.hexdigest() != sha256_hex.strip().lower():
             raise ChecksumMismatch("The bytes received do not match their SHA-256; nothing was kept")
 
 
@@ -298,7 +325,7 @@ class FolderStore(FileStore):
     def _write(self, destination: Path, chunks: Iterable[bytes], limit: int,
                md5_b64: str | None = None, sha256_hex: str | None = None) -> Part:  # fmt: skip
         """Write ``chunks`` to ``destination`` atomically (temporary file, fsync, rename)."""
-        sums = _Sums()
+        sums = _Sums.asked(md5_b64, sha256_hex)
         temporary: str | None = None
         try:
             destination.parent.mkdir(parents=True, exist_ok=True)
@@ -332,17 +359,47 @@ class FolderStore(FileStore):
         number = check_part_number(number)
         sidecar = folder / f"{number}.json"
         _unlink(sidecar)  # the part about to be replaced is not listed meanwhile
-        part = self._write(folder / str(number), chunks, limit, md5_b64, sha256_hex)
+        part = self._write_at(folder / _DATA, (number - 1) * upload.part_size, chunks, limit, md5_b64, sha256_hex)
         record = json.dumps({"size": part.size, "md5": part.md5_hex, "sha256": part.sha256_hex}).encode()
         self._write(sidecar, [record], len(record))
         return part
+
+    def _write_at(self, data: Path, offset: int, chunks: Iterable[bytes], limit: int,
+                  md5_b64: str | None, sha256_hex: str | None) -> Part:  # fmt: skip
+        """Write ``chunks`` into the upload's one file ``data`` at ``offset``, fsynced; listed by its record only after."""
+        sums = _Sums.asked(md5_b64, sha256_hex)
+        try:
+            data.parent.mkdir(parents=True, exist_ok=True)
+            _unshare(data)
+            handle = os.open(data, os.O_WRONLY | os.O_CREAT | getattr(os, "O_BINARY", 0), 0o600)
+            try:
+                os.lseek(handle, offset, os.SEEK_SET)  # this descriptor is this part's own
+                for chunk in _from_source(chunks):
+                    if not chunk:
+                        continue
+                    sums.add(chunk)
+                    if sums.size > limit:
+                        raise TooLarge(f"More than {limit} bytes were sent; nothing was kept")
+                    view = memoryview(chunk)
+                    while view:
+                        view = view[os.write(handle, view) :]
+                sums.check(md5_b64, sha256_hex)
+                os.fsync(handle)
+            finally:
+                os.close(handle)
+        except _SourceFailed as failed:
+            raise failed.error from None
+        except OSError as error:
+            raise _unavailable(error, f"writing {data}") from error
+        return sums.part()
 
     def parts(self, upload: UploadTarget) -> dict[int, Part]:
         folder = self._upload_folder(upload)
         found: dict[int, Part] = {}
         try:
             sidecars = list(folder.glob("*.json"))
-        except OSError:  # pragma: no cover - an unreadable folder lists nothing
+            held = (folder / _DATA).stat().st_size if sidecars else 0
+        except OSError:  # an unreadable folder, or records without their data, lists nothing
             return found
         for sidecar in sidecars:
             number = sidecar.name[: -len(".json")]
@@ -351,26 +408,55 @@ class FolderStore(FileStore):
             try:
                 record = json.loads(sidecar.read_bytes())
                 part = Part(int(record["size"]), str(record["md5"]), str(record["sha256"]))
-                if (folder / number).stat().st_size != part.size:
-                    continue
             except (OSError, ValueError, KeyError, TypeError):
                 continue
-            found[int(number)] = part
+            if (int(number) - 1) * upload.part_size + part.size <= held:
+                found[int(number)] = part
         return found
 
     def assemble(self, upload: UploadTarget, numbers: Sequence[int]) -> int:
+        """Make the key's file of the upload's one file, whose parts were written at their offsets and verified then.
+
+        Hard-linked to a temporary name beside the destination and renamed over it: no byte is
+        read or written again. Where the folder cannot link (another filesystem), the parts
+        are copied in the kernel (``copy_file_range``) instead. The upload's file stays until
+        :meth:`discard`; a part written to it again before then first gets a copy of its own.
+        """
         folder = self._upload_folder(upload)
-        paths = [folder / str(check_part_number(number)) for number in numbers]
-        missing = [number for number, path in zip(numbers, paths) if not path.is_file()]
+        numbers = [check_part_number(number) for number in numbers]
+        stored = self.parts(upload)
+        missing = [number for number in numbers if number not in stored]
         if missing:
             raise NotStored(f"Upload {upload.id} has no part {', '.join(map(str, missing))}")
-
-        def chunks() -> Iterator[bytes]:
-            for path in paths:
-                with path.open("rb") as source:
-                    yield from iter(lambda: source.read(CHUNK), b"")
-
-        return self._write(self.path(upload.key), chunks(), upload.file_size).size
+        size = sum(stored[number].size for number in numbers)
+        if size > upload.file_size:
+            raise TooLarge(f"The parts hold more than the upload's {upload.file_size} bytes; nothing was kept")
+        data, destination = folder / _DATA, self.path(upload.key)
+        in_place = numbers == list(range(1, len(numbers) + 1)) and all(
+            stored[number].size == upload.part_size for number in numbers[:-1]
+        )
+        temporary: str | None = None
+        try:
+            destination.parent.mkdir(parents=True, exist_ok=True)
+            if in_place and data.stat().st_size == size:
+                temporary = _link(data, destination.parent)
+            if temporary is None:
+                handle, temporary = tempfile.mkstemp(dir=destination.parent, prefix=".incoming-")
+                with os.fdopen(handle, "wb") as out, data.open("rb") as source:
+                    for number in numbers:
+                        os.lseek(source.fileno(), (number - 1) * upload.part_size, os.SEEK_SET)
+                        if _copy_into(source.fileno(), out.fileno(), stored[number].size) != stored[number].size:
+                            raise NotStored(f"Upload {upload.id} lost bytes of part {number}")
+                    os.fsync(out.fileno())
+            os.replace(temporary, destination)
+            temporary = None
+            _sync_folder(destination.parent)
+        except OSError as error:
+            raise _unavailable(error, f"assembling {destination}") from error
+        finally:
+            if temporary is not None:
+                _unlink(Path(temporary))
+        return size
 
     def discard(self, upload: UploadTarget) -> None:
         shutil.rmtree(self._upload_folder(upload), ignore_errors=True)
@@ -478,6 +564,71 @@ def _read(source: IO[bytes], start: int, end: int | None) -> Iterator[bytes]:
             if left is not None:
                 left -= len(chunk)
             yield chunk
+
+
+def _copy_into(source: int, target: int, count: int) -> int:
+    """Copy ``count`` bytes from ``source``'s position to ``target``'s (descriptors) in the kernel; the bytes copied.
+
+    ``os.copy_file_range`` (Linux: no bytes through Python, a reflink where the filesystem has
+    them), else ``os.sendfile``, else a buffered loop. Fewer only when ``source`` ends first.
+    """
+    done = 0
+    copy_range = getattr(os, "copy_file_range", None)
+    while done < count:
+        try:
+            if copy_range is not None:
+                sent = copy_range(source, target, min(count - done, 1 << 30))
+            else:
+                sent = os.sendfile(target, source, None, min(count - done, 1 << 30))
+        except OSError as error:
+            if done or error.errno not in (errno.EXDEV, errno.ENOSYS, errno.EINVAL, errno.EOPNOTSUPP, errno.ENOTSUP):
+                raise
+            return _copy_loop(source, target, count)
+        if not sent:
+            break
+        done += sent
+    return done
+
+
+def _copy_loop(source: int, target: int, count: int) -> int:
+    done = 0
+    while done < count:
+        chunk = os.read(source, min(CHUNK * 8, count - done))
+        if not chunk:
+            break
+        view = memoryview(chunk)
+        while view:
+            view = view[os.write(target, view) :]
+        done += len(chunk)
+    return done
+
+
+def _link(data: Path, folder: Path) -> str | None:
+    """A new hard link to ``data`` under a temporary name in ``folder``; None where links cannot be made there."""
+    temporary = folder / f".incoming-{uuid.uuid4().hex}"
+    try:
+        os.link(data, temporary)
+    except OSError as error:
+        if error.errno in (errno.ENOSPC, errno.EROFS, errno.EDQUOT):
+            raise
+        return None
+    return str(temporary)
+
+
+def _unshare(data: Path) -> None:
+    """Give an upload's file a copy of its own when it is linked as a component's file too (a part sent after assembly)."""
+    try:
+        if data.stat().st_nlink <= 1:
+            return
+    except FileNotFoundError:
+        return
+    handle, temporary = tempfile.mkstemp(dir=data.parent, prefix=".incoming-")
+    try:
+        with os.fdopen(handle, "wb") as out, data.open("rb") as source:
+            _copy_into(source.fileno(), out.fileno(), os.fstat(source.fileno()).st_size)
+        os.replace(temporary, data)
+    finally:
+        _unlink(Path(temporary))
 
 
 def _sync_folder(folder: Path) -> None:

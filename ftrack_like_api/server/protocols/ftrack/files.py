@@ -178,7 +178,7 @@ class FileRoutes:
             raise failed
         seen["outcome"] = f"{part.size} bytes"
         return JSONResponse({"size": part.size, "md5": part.md5_hex, "sha256": part.sha256_hex},
-                            headers={"ETag": f'"{part.md5_hex}"'})  # fmt: skip
+                            headers={"ETag": f'"{part.e_tag}"'})  # fmt: skip
 
     # --- GET /component/get --------------------------------------------------------------------
 
