@@ -79,17 +79,21 @@ class QueryResult:
 
     def first(self) -> Entity | None:
         """The first entity found, or None; fetches one row."""
-        entities, _ = self.session.fetch(self.query.page(self.query.offset, 1))
+        entities, _ = self.session.fetch(self.query.page(self.query.offset, self._at_most(1)))
         return entities[0] if entities else None
 
     def one(self) -> Entity:
-        """The one entity found; NoResultFoundError or MultipleResultsFoundError otherwise."""
-        entities, _ = self.session.fetch(self.query.page(self.query.offset, 2))
+        """The one entity found; NoResultFoundError or MultipleResultsFoundError otherwise (within the query's own limit)."""
+        entities, _ = self.session.fetch(self.query.page(self.query.offset, self._at_most(2)))
         if not entities:
             raise NoResultFoundError(f"No entity found by {self.expression!r}")
         if len(entities) > 1:
             raise MultipleResultsFoundError(f"More than one entity found by {self.expression!r}")
         return entities[0]
+
+    def _at_most(self, rows: int) -> int:
+        """``rows``, or fewer when the query's own ``limit`` says so (``limit 1`` then ``one()`` is one row)."""
+        return rows if self.query.limit is None else min(self.query.limit, rows)
 
     def __len__(self) -> int:
         return len(self.all())

@@ -95,6 +95,10 @@ def test_query_all_first_one_and_pages(session, recorded, studio):
     assert session.query('Shot where name is "nope"').first() is None
     limited = session.query(f"Shot where parent_id is {studio['sequence']} order by name offset 10 limit 5", page_size=2)
     assert [s["name"] for s in limited] == ["sh010", "sh011", "sh012", "sh013", "sh014"]
+    # The query's own limit holds: the newest of many is one() with "limit 1", and "limit 0" finds nothing.
+    newest = session.query(f"Shot where parent_id is {studio['sequence']} order by name desc limit 1").one()
+    assert newest["name"] == "sh199"
+    assert session.query(f"Shot where parent_id is {studio['sequence']} limit 0").first() is None
 
 
 def test_aggregates_come_back_as_rows(session, studio):
