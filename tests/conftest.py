@@ -175,3 +175,15 @@ def official_python(tmp_path_factory):
             pytest.fail(f"installing ftrack-python-api failed:\n{installed.stderr[-2000:]}")
         pytest.skip(f"ftrack-python-api could not be installed here: {installed.stderr.strip().splitlines()[-1:]}")
     return python
+
+
+@pytest.fixture
+def version(session):
+    """A committed AssetVersion under a shot, in a project of its own, of the test's ``session``: what files attach to."""
+    name = f"v{uuid.uuid4().hex[:8]}"
+    project = session.create("Project", {"name": name, "full_name": name, "project_schema": session.query("ProjectSchema").first()})
+    shot = session.create("Shot", {"name": "sh010", "parent": project})
+    asset = session.create("Asset", {"name": "plate", "parent": shot, "type": session.query("AssetType").first()})
+    version = session.create("AssetVersion", {"asset": asset})
+    session.commit()
+    return version

@@ -51,17 +51,6 @@ def session(request, served, database, storage, monkeypatch):
         yield made
 
 
-@pytest.fixture
-def version(session):
-    name = f"c{uuid.uuid4().hex[:8]}"
-    project = session.create("Project", {"name": name, "full_name": name, "project_schema": session.query("ProjectSchema").first()})
-    shot = session.create("Shot", {"name": "sh010", "parent": project})
-    asset = session.create("Asset", {"name": "plate", "parent": shot, "type": session.query("AssetType").first()})
-    version = session.create("AssetVersion", {"asset": asset})
-    session.commit()
-    return version
-
-
 def read_back(location, component):
     data = location.accessor.open(location.get_resource_identifier(component), "rb")
     try:

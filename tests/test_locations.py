@@ -49,17 +49,6 @@ def session(database, disk):
 
 
 @pytest.fixture
-def version(session):
-    name = f"loc{uuid.uuid4().hex[:6]}"
-    project = session.create("Project", {"name": name, "full_name": name, "project_schema": session.query("ProjectSchema").first()})
-    shot = session.create("Shot", {"name": "sh010", "parent": project})
-    asset = session.create("Asset", {"name": "plate", "parent": shot, "type": session.query("AssetType").first()})
-    version = session.create("AssetVersion", {"asset": asset})
-    session.commit()
-    return version
-
-
-@pytest.fixture
 def renders(tmp_path):
     folder = tmp_path / "renders"
     folder.mkdir()
