@@ -112,12 +112,24 @@ class Loader:
         ``after`` is the ``after`` of the previous :class:`Page`: a wire extension (see
         docs/reference/protocol.rst) that servers speaking only ftrack's protocol never give.
         """
+        return self.read(query, self.ask(query, after))
+
+    def ask(self, query: ast.Query, after: str | None = None) -> Mapping[str, Any]:
+        """The server's answer to one page of a query, as it came (see :meth:`page`); nothing merged."""
         operation: dict[str, Any] = {"action": "query", "expression": render(query)}
         if after is not None:
             operation["after"] = after
-        answer = self.session.call([operation])[0]
+        return self.session.call([operation])[0]  # type: ignore[no-any-return]
+
+    @staticmethod
+    def following(answer: Mapping[str, Any]) -> tuple[int | None, str | None]:
+        """Where the page after ``answer`` starts: its offset and its cursor (None, None at the end)."""
         following = answer["metadata"]["next"]
-        offset, cursor = following.get("offset"), following.get("after")
+        return following.get("offset"), following.get("after")
+
+    def read(self, query: ast.Query, answer: Mapping[str, Any]) -> Page:
+        """The :class:`Page` of ``answer``, the answer to a page of ``query``: its entities merged."""
+        offset, cursor = self.following(answer)
         if any(isinstance(projection, ast.Aggregate) for projection in query.projections):
             rows = [{key: decode_value(value) for key, value in row.items()} for row in answer["data"]]
             return Page(rows, offset, cursor)  # type: ignore[arg-type]

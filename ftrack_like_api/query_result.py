@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import TYPE_CHECKING, Any, Iterator, Mapping
 
 from .exceptions import MultipleResultsFoundError, NoResultFoundError
 from .query import ast, render
@@ -49,22 +50,39 @@ class QueryResult:
     def expression(self) -> str:
         return render(self.query)
 
-    def _pages(self) -> Iterator[Entity]:
-        offset = self.query.offset or 0
-        after: str | None = None
+    def _pages(self, ahead: bool = False) -> Iterator[Entity]:
+        """The entities, page after page. ``ahead`` (every page will be read): over a transport that
+        can (``overlaps``), the next page is asked for before this one is merged, so that the
+        server works on it meanwhile."""
+        loader = self.session.loader
         remaining = self.query.limit
         wanted = self.page_size or FIRST_PAGE
-        while remaining is None or remaining > 0:
-            size = wanted if remaining is None else min(wanted, remaining)
-            entities, following, after = self.session.loader.page(self.query.page(offset, size), after)
-            if self.page_size is None:
-                wanted = min(wanted * GROWTH, LARGEST_PAGE)
-            yield from entities
-            if remaining is not None:
-                remaining -= len(entities)
-            if following is None or not entities:
-                return
-            offset = following
+        query = self.query.page(self.query.offset or 0, wanted if remaining is None else min(wanted, remaining))
+        background = ThreadPoolExecutor(1) if ahead and getattr(self.session.transport, "overlaps", False) else None
+        try:
+            pending: Future[Mapping[str, Any]] | None = None
+            after: str | None = None
+            while True:
+                answer = loader.ask(query, after) if pending is None else pending.result()
+                pending = None
+                following, after = loader.following(answer)
+                rows = len(answer["data"])
+                if self.page_size is None:
+                    wanted = min(wanted * GROWTH, LARGEST_PAGE)
+                if remaining is not None:
+                    remaining -= rows
+                done = following is None or not rows or (remaining is not None and remaining <= 0)
+                asked = query
+                if not done:
+                    query = self.query.page(following, wanted if remaining is None else min(wanted, remaining))
+                    if background is not None:
+                        pending = background.submit(loader.ask, query, after)
+                yield from loader.read(asked, answer).entities
+                if done:
+                    return
+        finally:
+            if background is not None:  # no request of ours left running once the pages end or fail
+                background.shutdown(wait=True)
 
     def __iter__(self) -> Iterator[Entity]:
         if self._all is not None:
@@ -74,7 +92,7 @@ class QueryResult:
     def all(self) -> list[Entity]:
         """Every entity found (fetched once, then remembered)."""
         if self._all is None:
-            self._all = list(self._pages())
+            self._all = list(self._pages(ahead=True))
         return list(self._all)
 
     def first(self) -> Entity | None:
