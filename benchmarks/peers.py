@@ -109,6 +109,10 @@ def build_ours(url: str, tasks: int) -> dict[str, Any]:
                                             "status": rng.choice(statuses)})  # fmt: skip
             session.commit()
         key = project["id"]
+        # The planner's statistics, as autovacuum keeps them (peers_zou.py does the same for Zou's
+        # tables; without them PostgreSQL sorts the whole project for each page).
+        with psycopg.connect(url, autocommit=True) as connection:
+            connection.execute("ANALYZE")
         shot = session.query(f"select id from Shot where project_id is {key} and name is SH{shots // 2:05d}").one()
         task = session.query(f"select id from Task where parent_id is {shot['id']}").first()
         return {"project": key, "shot": shot["id"], "status": statuses[0]["id"],
