@@ -58,7 +58,8 @@ class QueryResult:
         remaining = self.query.limit
         wanted = self.page_size or FIRST_PAGE
         query = self.query.page(self.query.offset or 0, wanted if remaining is None else min(wanted, remaining))
-        background = ThreadPoolExecutor(1) if ahead and getattr(self.session.transport, "overlaps", False) else None
+        ahead = ahead and getattr(self.session.transport, "overlaps", False)
+        background: ThreadPoolExecutor | None = None  # made when a second page is wanted
         try:
             pending: Future[Mapping[str, Any]] | None = None
             after: str | None = None
@@ -75,7 +76,8 @@ class QueryResult:
                 asked = query
                 if not done:
                     query = self.query.page(following, wanted if remaining is None else min(wanted, remaining))
-                    if background is not None:
+                    if ahead:
+                        background = background or ThreadPoolExecutor(1)
                         pending = background.submit(loader.ask, query, after)
                 yield from loader.read(asked, answer).entities
                 if done:
