@@ -24,7 +24,7 @@ from .symbol import NOT_SET, State
 from .wire import decode_value, encode_value
 
 if TYPE_CHECKING:
-    from .merge import Merger
+    from .merge import Listing, Merger
     from .session import Session
 
 __all__ = ["CONSTRUCT_ENTITY_TYPE", "Loader", "POPULATE_CHUNK", "Page", "Server"]
@@ -127,14 +127,15 @@ class Loader:
         following = answer["metadata"]["next"]
         return following.get("offset"), following.get("after")
 
-    def read(self, query: ast.Query, answer: Mapping[str, Any]) -> Page:
-        """The :class:`Page` of ``answer``, the answer to a page of ``query``: its entities merged."""
+    def read(self, query: ast.Query, answer: Mapping[str, Any], listing: Listing | None = None) -> Page:
+        """The :class:`Page` of ``answer``, the answer to a page of ``query``: its entities merged
+        (``listing``: shared by the pages of one listing, see :meth:`.Merger.merge_all`)."""
         offset, cursor = self.following(answer)
         if any(isinstance(projection, ast.Aggregate) for projection in query.projections):
             rows = [{key: decode_value(value) for key, value in row.items()} for row in answer["data"]]
             return Page(rows, offset, cursor)  # type: ignore[arg-type]
         with self._lock, collector.paused() if self.session.pause_gc else contextlib.nullcontext():
-            entities, touched = self.merger.merge_all(answer["data"])
+            entities, touched = self.merger.merge_all(answer["data"], listing)
             if self.session.cache is not None:
                 self.keep(touched)
         return Page(entities, offset, cursor)

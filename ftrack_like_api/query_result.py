@@ -10,6 +10,7 @@ from .query import ast, render
 
 if TYPE_CHECKING:
     from .entity import Entity
+    from .merge import Listing
     from .session import Session
 
 __all__ = ["FIRST_PAGE", "GROWTH", "LARGEST_PAGE", "QueryResult"]
@@ -51,13 +52,15 @@ class QueryResult:
         return render(self.query)
 
     def _pages(self, ahead: bool = False) -> Iterator[Entity]:
-        """The entities, page after page. ``ahead`` (every page will be read): over a transport that
-        can (``overlaps``), the next page is asked for before this one is merged, so that the
-        server works on it meanwhile."""
+        """The entities, page after page. ``ahead`` (``all()``: every page will be read and kept):
+        the pages share the references written in full (merged once, see
+        :meth:`.Merger.merge_all`), and over a transport that can (``overlaps``) the next page
+        is asked for before this one is merged, so that the server works on it meanwhile."""
         loader = self.session.loader
         remaining = self.query.limit
         wanted = self.page_size or FIRST_PAGE
         query = self.query.page(self.query.offset or 0, wanted if remaining is None else min(wanted, remaining))
+        listing: Listing | None = {} if ahead else None  # all() keeps every entity: its pages share references
         ahead = ahead and getattr(self.session.transport, "overlaps", False)
         background: ThreadPoolExecutor | None = None  # made when a second page is wanted
         try:
@@ -79,7 +82,7 @@ class QueryResult:
                     if ahead:
                         background = background or ThreadPoolExecutor(1)
                         pending = background.submit(loader.ask, query, after)
-                yield from loader.read(asked, answer).entities
+                yield from loader.read(asked, answer, listing).entities
                 if done:
                     return
         finally:

@@ -119,11 +119,11 @@ def test_all_asks_for_the_next_page_before_merging_this_one(server, admin_key, p
 
         read = session.loader.read
 
-        def reading(query, answer):
+        def reading(query, answer, listing=None):
             # Waits for the next page's batch: it comes only when it was sent before this merge.
             if answer["metadata"]["next"].get("after") is not None:
                 overlapped.append(sent.acquire(timeout=10))
-            return read(query, answer)
+            return read(query, answer, listing)
 
         transport.handle = counted
         session.loader.read = reading
@@ -133,6 +133,28 @@ def test_all_asks_for_the_next_page_before_merging_this_one(server, admin_key, p
         assert most[0] == 1  # never two batches at once
         limits = [int(op["expression"].rsplit(" ", 1)[1]) for op in queried(transport)]
         assert limits == [FIRST_PAGE * GROWTH**n for n in range(3)]
+
+
+def test_a_reference_written_on_every_page_is_merged_once_per_all(server, admin_key, project):
+    """The shot of 3,000 tasks comes in full on each of the three pages (each is an answer of its
+    own); all() merges it once, as it would within one answer. A loop merges it on each page."""
+    session, _ = session_on(server, admin_key)
+    with session:
+        _ = session.types
+        merge, merged = session.loader.merger.merge, []
+
+        def counted(data, answer=None):
+            merged.append(data.get("__entity_type__"))
+            return merge(data, answer)
+
+        session.loader.merger.merge = counted
+        listing = f"select name, parent.name from Task where project_id is {project}"
+        tasks = session.query(listing).all()
+        assert len(tasks) == TASKS and merged.count("Shot") == 1
+        assert len({id(task["parent"]) for task in tasks}) == 1 and tasks[-1]["parent"]["name"] == "sh010"
+        merged.clear()
+        assert sum(1 for _ in session.query(listing)) == TASKS
+        assert merged.count("Shot") == 3
 
 
 def test_a_failed_page_of_all_is_the_callers_error(server, admin_key, project):
