@@ -122,12 +122,12 @@ class Merger:
         listing = None if answer is None else answer.listing
         if listing is None or len(key_names) != 1:
             return self.merge(value, answer)
-        fields = tuple(value)
-        seen = listing.get((name, value.get(key_names[0])))
+        fields, identity = tuple(value), (name, value.get(key_names[0]))
+        seen = listing.get(identity)
         if seen is not None and seen[1] == fields:
             return seen[0]
         entity = self.merge(value, answer)
-        listing[(name, value.get(key_names[0]))] = (entity, fields)
+        listing[identity] = (entity, fields)
         return entity
 
     def merge(self, data: Mapping[str, Any], answer: _Answer | None = None) -> Entity:
