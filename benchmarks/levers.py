@@ -1,7 +1,7 @@
 """What each lever of the reads gives: the same listing and small calls, with and without it, in turns.
 
     python benchmarks/levers.py [--tasks 20000] [--repeat 5] [--small 20] [--database postgresql://…/postgres]
-                                [--against CHECKOUT] [--json PATH]
+                                [--against CHECKOUT] [--last N] [--json PATH]
 
 One production (``peers.py``'s: a shot per 5 tasks) in a PostgreSQL database of its own,
 served at once by three ``ftrack-like serve`` processes (one worker each) that differ only
@@ -9,8 +9,10 @@ in what they may import: **plain** (orjson, httptools and uvloop hidden: the sta
 library's JSON, uvicorn on h11 and asyncio), **orjson** (answers written by orjson) and
 **fast** (orjson, and uvicorn on httptools and uvloop). The client's own levers are
 switched in this process: the page size (500 each, as before, or the adaptive default),
-reading answers with orjson or the standard library, and asking a server on this machine
-for answers not gzipped.
+reading answers with orjson or the standard library, asking a server on this machine
+for answers not gzipped, and asking for the next page of ``all()`` before merging the one
+it has (the server works on it meanwhile). ``--last N`` runs only the last N
+configurations (the newest levers, against the line before them).
 
 With ``--against CHECKOUT``, a fourth server runs that checkout's code (its
 ``.venv/bin/ftrack-like``) for a first configuration: the server before every lever, with
@@ -46,14 +48,16 @@ from scratch import cpu_seconds, ftrack_like, served_process
 log = logging.getLogger("levers")
 
 HIDDEN = {"plain": ("orjson", "httptools", "uvloop"), "orjson": ("httptools", "uvloop"), "fast": ()}
-#: (label, server, fixed page size or None, the client reads with orjson, asks a server on this machine not to gzip)
+#: (label, server, fixed page size or None, the client reads with orjson, asks a server on this machine not to
+#: gzip, asks for the next page of all() before merging the one it has)
 CONFIGURATIONS = (
-    ("before: pages of 500, stdlib JSON, h11", "plain", 500, False, False),
-    ("+ adaptive pages (500, x4, up to 10,000)", "plain", None, False, False),
-    ("+ the client reads with orjson", "plain", None, True, False),
-    ("+ the server writes with orjson", "orjson", None, True, False),
-    ("+ uvicorn on httptools and uvloop", "fast", None, True, False),
-    ("+ no gzip from a server on this machine", "fast", None, True, True),
+    ("before: pages of 500, stdlib JSON, h11", "plain", 500, False, False, False),
+    ("+ adaptive pages (500, x4, up to 10,000)", "plain", None, False, False, False),
+    ("+ the client reads with orjson", "plain", None, True, False, False),
+    ("+ the server writes with orjson", "orjson", None, True, False, False),
+    ("+ uvicorn on httptools and uvloop", "fast", None, True, False, False),
+    ("+ no gzip from a server on this machine", "fast", None, True, True, False),
+    ("+ next page asked for while merging", "fast", None, True, True, True),
 )
 SMALL = ("shot_tasks", "status", "status_page", "update")
 
@@ -71,17 +75,20 @@ def without(modules: tuple[str, ...]) -> Iterator[dict[str, str]]:
 
 
 @contextlib.contextmanager
-def client_levers(orjson: bool, identity: bool) -> Iterator[None]:
-    """The HTTP transport reads answers with orjson (when installed) or the standard library, and asks a
-    server on this machine for answers not gzipped (``identity``) or gzipped (as any server)."""
-    kept = http_transport.orjson, http_transport._loopback
+def client_levers(orjson: bool, identity: bool, overlaps: bool = True) -> Iterator[None]:
+    """The HTTP transport reads answers with orjson (when installed) or the standard library, asks a
+    server on this machine for answers not gzipped (``identity``) or gzipped (as any server), and
+    lets ``all()`` ask for a page while it merges the one before (``overlaps``) or not."""
+    transport = http_transport.HttpTransport
+    kept = http_transport.orjson, http_transport._loopback, transport.overlaps
     http_transport.orjson = kept[0] if orjson else None
     if not identity:
         http_transport._loopback = lambda url: False
+    transport.overlaps = overlaps
     try:
         yield
     finally:
-        http_transport.orjson, http_transport._loopback = kept
+        http_transport.orjson, http_transport._loopback, transport.overlaps = kept
 
 
 def main() -> int:
@@ -91,11 +98,12 @@ def main() -> int:
     parser.add_argument("--small", type=int, default=20, help="calls of each small measure per configuration")
     parser.add_argument("--database", default="postgresql://postgres@127.0.0.1:5432")
     parser.add_argument("--against", type=pathlib.Path, help="a checkout whose .venv serves the first configuration")
+    parser.add_argument("--last", type=int, help="only the last N configurations")
     parser.add_argument("--json", type=pathlib.Path, default=pathlib.Path(__file__).parent / "results" / "levers.json")
     options = parser.parse_args()
-    configurations = CONFIGURATIONS
+    configurations = CONFIGURATIONS if options.last is None else CONFIGURATIONS[-options.last :]
     if options.against is not None:
-        configurations = ((f"{options.against.name}'s server, pages of 500, stdlib", "against", 500, False, False),
+        configurations = ((f"{options.against.name}'s server, pages of 500, stdlib", "against", 500, False, False, False),
                           *CONFIGURATIONS)  # fmt: skip
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     logging.getLogger("alembic").setLevel(logging.WARNING)
@@ -109,19 +117,21 @@ def main() -> int:
     with contextlib.ExitStack() as stack:
         servers = {}
         for name, hidden in HIDDEN.items():
+            if not any(server == name for _, server, *_ in configurations):
+                continue
             environment = stack.enter_context(without(hidden))
             servers[name] = stack.enter_context(served_process(ftrack_like(), url, environment=environment))
         if options.against is not None:
             executable = str(options.against / ".venv" / "bin" / "ftrack-like")
             servers["against"] = stack.enter_context(served_process(executable, url))
         clients = {}
-        for label, server, _, reads_orjson, identity in configurations:
-            with client_levers(reads_orjson, identity):
+        for label, server, _, reads_orjson, identity, overlaps in configurations:
+            with client_levers(reads_orjson, identity, overlaps):
                 clients[label] = Ours(servers[server], key, built)
         for turn in range(options.repeat + 1):  # the first warms each server
-            for label, server, page_size, reads_orjson, identity in configurations:
+            for label, server, page_size, reads_orjson, identity, overlaps in configurations:
                 ours = clients[label]
-                with client_levers(reads_orjson, identity):
+                with client_levers(reads_orjson, identity, overlaps):
                     before = cpu_seconds(servers[server].pid)
                     times, found = ours.rounds("list", 1, page_size)
                     assert found == options.tasks, found

@@ -24,7 +24,7 @@ from .symbol import NOT_SET, State
 from .wire import decode_value, encode_value
 
 if TYPE_CHECKING:
-    from .merge import Merger
+    from .merge import Listing, Merger
     from .session import Session
 
 __all__ = ["CONSTRUCT_ENTITY_TYPE", "Loader", "POPULATE_CHUNK", "Page", "Server"]
@@ -112,17 +112,30 @@ class Loader:
         ``after`` is the ``after`` of the previous :class:`Page`: a wire extension (see
         docs/reference/protocol.rst) that servers speaking only ftrack's protocol never give.
         """
+        return self.read(query, self.ask(query, after))
+
+    def ask(self, query: ast.Query, after: str | None = None) -> Mapping[str, Any]:
+        """The server's answer to one page of a query, as it came (see :meth:`page`); nothing merged."""
         operation: dict[str, Any] = {"action": "query", "expression": render(query)}
         if after is not None:
             operation["after"] = after
-        answer = self.session.call([operation])[0]
+        return self.session.call([operation])[0]  # type: ignore[no-any-return]
+
+    @staticmethod
+    def following(answer: Mapping[str, Any]) -> tuple[int | None, str | None]:
+        """Where the page after ``answer`` starts: its offset and its cursor (None, None at the end)."""
         following = answer["metadata"]["next"]
-        offset, cursor = following.get("offset"), following.get("after")
+        return following.get("offset"), following.get("after")
+
+    def read(self, query: ast.Query, answer: Mapping[str, Any], listing: Listing | None = None) -> Page:
+        """The :class:`Page` of ``answer``, the answer to a page of ``query``: its entities merged
+        (``listing``: shared by the pages of one listing, see :meth:`.Merger.merge_all`)."""
+        offset, cursor = self.following(answer)
         if any(isinstance(projection, ast.Aggregate) for projection in query.projections):
             rows = [{key: decode_value(value) for key, value in row.items()} for row in answer["data"]]
             return Page(rows, offset, cursor)  # type: ignore[arg-type]
         with self._lock, collector.paused() if self.session.pause_gc else contextlib.nullcontext():
-            entities, touched = self.merger.merge_all(answer["data"])
+            entities, touched = self.merger.merge_all(answer["data"], listing)
             if self.session.cache is not None:
                 self.keep(touched)
         return Page(entities, offset, cursor)

@@ -28,13 +28,20 @@ __all__ = ["Merger"]
 
 class _Answer:
     """What the entities of one answer share while it is merged: per type, the keys (the
-    group) and the shapes by layout; and one copy of each short string that repeats in it."""
+    group) and the shapes by layout; one copy of each short string that repeats in it; and
+    the listing it is a page of, if any (see :meth:`Merger.merge_all`)."""
 
-    __slots__ = ("types", "strings")
+    __slots__ = ("types", "strings", "listing")
 
-    def __init__(self) -> None:
+    def __init__(self, listing: Listing | None = None) -> None:
         self.types: dict[Any, tuple[list[Any], dict[Layout, Shape]]] = {}
         self.strings: dict[str, str] = {}
+        self.listing = listing
+
+
+#: The referenced entities a listing's pages have written in full so far: (type, key) ->
+#: the entity and the fields it came with.
+Listing = dict[tuple[Any, Any], tuple["Entity", tuple[str, ...]]]
 
 
 class _Plan(NamedTuple):
@@ -57,12 +64,16 @@ class Merger:
         #: The shape of entities that came in no answer (made here, or merged alone).
         self.loose = Shape(session)
 
-    def merge_all(self, items: list[Mapping[str, Any]]) -> tuple[list[Entity], list[Entity]]:
+    def merge_all(self, items: list[Mapping[str, Any]], listing: Listing | None = None) -> tuple[list[Entity], list[Entity]]:
         """Merge the entities of one answer; they form one group per type.
 
         The entities of the answer, and every entity it changed, nested ones included.
+        ``listing`` (one dict for all the pages of one listing, empty at first): a referenced
+        entity an earlier page wrote in full with the same fields is not merged again — as
+        within one answer, where the server writes it in full once. A page is an answer of
+        its own, so a shot whose tasks fall on four pages comes in full four times.
         """
-        answer = _Answer()
+        answer = _Answer(listing)
         merged = [self.merge(item, answer) for item in items]
         lookup = self.session.identity_map.lookup
         touched = [
@@ -107,7 +118,17 @@ class Merger:
                 known = None if reference is None else reference()
                 if known is not None:
                     return known
-        return self.merge(value, answer)
+            return self.merge(value, answer)
+        listing = None if answer is None else answer.listing
+        if listing is None or len(key_names) != 1:
+            return self.merge(value, answer)
+        fields, identity = tuple(value), (name, value.get(key_names[0]))
+        seen = listing.get(identity)
+        if seen is not None and seen[1] == fields:
+            return seen[0]
+        entity = self.merge(value, answer)
+        listing[identity] = (entity, fields)
+        return entity
 
     def merge(self, data: Mapping[str, Any], answer: _Answer | None = None) -> Entity:
         """The session's entity for ``data``, its server values brought up to date."""

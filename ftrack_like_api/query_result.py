@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import TYPE_CHECKING, Any, Iterator, Mapping
 
 from .exceptions import MultipleResultsFoundError, NoResultFoundError
 from .query import ast, render
 
 if TYPE_CHECKING:
     from .entity import Entity
+    from .merge import Listing
     from .session import Session
 
 __all__ = ["FIRST_PAGE", "GROWTH", "LARGEST_PAGE", "QueryResult"]
@@ -49,22 +51,43 @@ class QueryResult:
     def expression(self) -> str:
         return render(self.query)
 
-    def _pages(self) -> Iterator[Entity]:
-        offset = self.query.offset or 0
-        after: str | None = None
+    def _pages(self, ahead: bool = False) -> Iterator[Entity]:
+        """The entities, page after page. ``ahead`` (``all()``: every page will be read and kept):
+        the pages share the references written in full (merged once, see
+        :meth:`.Merger.merge_all`), and over a transport that can (``overlaps``) the next page
+        is asked for before this one is merged, so that the server works on it meanwhile."""
+        loader = self.session.loader
         remaining = self.query.limit
         wanted = self.page_size or FIRST_PAGE
-        while remaining is None or remaining > 0:
-            size = wanted if remaining is None else min(wanted, remaining)
-            entities, following, after = self.session.loader.page(self.query.page(offset, size), after)
-            if self.page_size is None:
-                wanted = min(wanted * GROWTH, LARGEST_PAGE)
-            yield from entities
-            if remaining is not None:
-                remaining -= len(entities)
-            if following is None or not entities:
-                return
-            offset = following
+        query = self.query.page(self.query.offset or 0, wanted if remaining is None else min(wanted, remaining))
+        listing: Listing | None = {} if ahead else None  # all() keeps every entity: its pages share references
+        ahead = ahead and getattr(self.session.transport, "overlaps", False)
+        background: ThreadPoolExecutor | None = None  # made when a second page is wanted
+        try:
+            pending: Future[Mapping[str, Any]] | None = None
+            after: str | None = None
+            while True:
+                answer = loader.ask(query, after) if pending is None else pending.result()
+                pending = None
+                following, after = loader.following(answer)
+                rows = len(answer["data"])
+                if self.page_size is None:
+                    wanted = min(wanted * GROWTH, LARGEST_PAGE)
+                if remaining is not None:
+                    remaining -= rows
+                done = following is None or not rows or (remaining is not None and remaining <= 0)
+                asked = query
+                if not done:
+                    query = self.query.page(following, wanted if remaining is None else min(wanted, remaining))
+                    if ahead:
+                        background = background or ThreadPoolExecutor(1)
+                        pending = background.submit(loader.ask, query, after)
+                yield from loader.read(asked, answer, listing).entities
+                if done:
+                    return
+        finally:
+            if background is not None:  # no request of ours left running once the pages end or fail
+                background.shutdown(wait=True)
 
     def __iter__(self) -> Iterator[Entity]:
         if self._all is not None:
@@ -74,7 +97,7 @@ class QueryResult:
     def all(self) -> list[Entity]:
         """Every entity found (fetched once, then remembered)."""
         if self._all is None:
-            self._all = list(self._pages())
+            self._all = list(self._pages(ahead=True))
         return list(self._all)
 
     def first(self) -> Entity | None:

@@ -23,6 +23,12 @@ class Transport(abc.ABC):
     Errors of the libraries underneath never escape.
     """
 
+    #: Whether a batch may be sent from another thread while this one works on the last answer
+    #: (one batch at a time still): a query's ``all()`` then asks for its next page before
+    #: merging the one it has, and the server works meanwhile. Not for an in-process backend,
+    #: which would only share this process's interpreter.
+    overlaps = False
+
     @abc.abstractmethod
     def handle(self, batch: Sequence[Mapping[str, Any]]) -> list[Any]:
         """Send ``batch``; the list of results."""

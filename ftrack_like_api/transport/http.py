@@ -132,6 +132,8 @@ class HttpTransport(Transport):
     or False (None: the session's own, on by default).
     """
 
+    overlaps = True
+
     def __init__(
         self,
         server_url: str,

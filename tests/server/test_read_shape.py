@@ -8,11 +8,13 @@ the same JSON as the standard library's.
 
 import json
 import math
+import threading
 import uuid
 
 import pytest
 
 import ftrack_like_api.transport.http as http_transport
+from ftrack_like_api.exceptions import TransportError
 from ftrack_like_api.query_result import FIRST_PAGE, GROWTH, LARGEST_PAGE
 from ftrack_like_api.server import Backend
 from ftrack_like_api.server.app import create_app, serving
@@ -92,6 +94,88 @@ def test_all_takes_pages_that_grow(server, admin_key, project):
         # 500, 2,000, 8,000: three round trips for 3,000 rows (six in pages of 500).
         assert limits == [min(FIRST_PAGE * GROWTH**n, LARGEST_PAGE) for n in range(len(limits))]
         assert len(limits) == 3
+
+
+def test_all_asks_for_the_next_page_before_merging_this_one(server, admin_key, project):
+    """Over HTTP, ``all()`` sends page n + 1 while it merges page n (the server works meanwhile); each
+    page is still asked for once, in order, one batch at a time."""
+    session, transport = session_on(server, admin_key)
+    with session:
+        _ = session.types
+        sent = threading.Semaphore(0)  # released as each page's batch after the first is sent
+        handle, in_flight, most, pages = transport.handle, [0], [0], [0]
+        overlapped = []
+
+        def counted(batch):
+            in_flight[0] += 1
+            most[0] = max(most[0], in_flight[0])
+            pages[0] += 1
+            if pages[0] > 1:
+                sent.release()
+            try:
+                return handle(batch)
+            finally:
+                in_flight[0] -= 1
+
+        read = session.loader.read
+
+        def reading(query, answer, listing=None):
+            # Waits for the next page's batch: it comes only when it was sent before this merge.
+            if answer["metadata"]["next"].get("after") is not None:
+                overlapped.append(sent.acquire(timeout=10))
+            return read(query, answer, listing)
+
+        transport.handle = counted
+        session.loader.read = reading
+        tasks = session.query(f"select name from Task where project_id is {project}").all()
+        assert len({task["id"] for task in tasks}) == TASKS
+        assert overlapped == [True, True]  # pages 1 and 2 merged while 2 and 3 were asked for
+        assert most[0] == 1  # never two batches at once
+        limits = [int(op["expression"].rsplit(" ", 1)[1]) for op in queried(transport)]
+        assert limits == [FIRST_PAGE * GROWTH**n for n in range(3)]
+
+
+def test_a_reference_written_on_every_page_is_merged_once_per_all(server, admin_key, project):
+    """The shot of 3,000 tasks comes in full on each of the three pages (each is an answer of its
+    own); all() merges it once, as it would within one answer. A loop merges it on each page."""
+    session, _ = session_on(server, admin_key)
+    with session:
+        _ = session.types
+        merge, merged = session.loader.merger.merge, []
+
+        def counted(data, answer=None):
+            merged.append(data.get("__entity_type__"))
+            return merge(data, answer)
+
+        session.loader.merger.merge = counted
+        listing = f"select name, parent.name from Task where project_id is {project}"
+        tasks = session.query(listing).all()
+        assert len(tasks) == TASKS and merged.count("Shot") == 1
+        assert len({id(task["parent"]) for task in tasks}) == 1 and tasks[-1]["parent"]["name"] == "sh010"
+        merged.clear()
+        assert sum(1 for _ in session.query(listing)) == TASKS
+        assert merged.count("Shot") == 3
+
+
+def test_a_failed_page_of_all_is_the_callers_error(server, admin_key, project):
+    """A failure of the page asked for ahead is raised by ``all()``, and no request is left running."""
+    session, transport = session_on(server, admin_key)
+    with session:
+        _ = session.types
+        handle, calls = transport.handle, []
+
+        def failing(batch):
+            calls.append(batch)
+            if len(calls) == 2:
+                raise TransportError("the second page failed")
+            return handle(batch)
+
+        transport.handle = failing
+        result = session.query(f"select name from Task where project_id is {project}")
+        with pytest.raises(TransportError, match="the second page failed"):
+            result.all()
+        assert len(calls) == 2
+        assert not [t for t in threading.enumerate() if t.name.startswith("ThreadPoolExecutor")]
 
 
 def test_a_page_size_given_is_every_page(server, admin_key, project):

@@ -83,7 +83,8 @@ class Loader:
                     continue
                 found_index, hits = self._fetch(connection, target, table, subtree, wanted)
                 encode = self.encoding.encoder(target, subtree, registry, found_index)
-                key_position = found_index[target.primary_key[0]]
+                key_name = target.primary_key[0]  # one column: checked when the projection was read
+                key_position = found_index[key_name]
                 found = {hit[key_position]: hit for hit in hits}
                 repeats: dict[Any, dict[str, Any] | None] = {}
                 for canonical, row in owners:
@@ -97,7 +98,8 @@ class Loader:
                         continue
                     child, written = encode(hit)
                     canonical[name] = written
-                    repeats[key] = encode(hit)[1]
+                    # Met again: a reference, as the encoding writes one (the first place has it in full).
+                    repeats[key] = {"__entity_type__": child["__entity_type__"], key_name: key}
                     children[id(child)] = (child, hit)
             else:
                 parent_key = index[entity_type.primary_key[0]]
