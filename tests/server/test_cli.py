@@ -283,7 +283,7 @@ def test_serve_says_so_when_it_cannot_listen(tmp_path, capsys):
 
 
 def test_an_unexpected_failure_is_one_line_and_the_traceback_only_when_asked(run, monkeypatch):
-    import ftrack_like_api.cli as cli
+    import ftrack_like_api.cli.admin as cli
 
     def broken(options):
         raise KeyError("context_type")  # what a reader bug looked like: a traceback, before

@@ -23,7 +23,7 @@ import sys
 import threading
 from typing import Any
 
-from .exceptions import EventHubConnectionError
+from ..exceptions import EventHubConnectionError
 
 __all__ = ["add_commands", "client_session"]
 
@@ -32,7 +32,7 @@ log = logging.getLogger(__name__)
 
 def client_session(options: argparse.Namespace) -> Any:
     """A Session on FTRACK_SERVER (with FTRACK_API_USER, FTRACK_API_KEY), else in-process on ``--database``."""
-    from .session import Session
+    from ..session import Session
 
     url = os.environ.get("FTRACK_SERVER") or options.database
     plugin_paths = getattr(options, "plugin_path", None) or []
@@ -54,7 +54,7 @@ def _stop_on_signals(stop: Any) -> None:
 
 
 def listen(options: argparse.Namespace) -> int:
-    from .event.listener import Listener
+    from ..event.listener import Listener
 
     _logging(options)
     with client_session(options) as session:
@@ -107,7 +107,7 @@ def parked(options: argparse.Namespace) -> int:
 
 
 def replay(options: argparse.Namespace) -> int:
-    from .event.listener import Listener
+    from ..event.listener import Listener
 
     _logging(options)
     with client_session(options) as session:

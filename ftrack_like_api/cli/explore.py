@@ -1,0 +1,58 @@
+"""``ftrack-like query``, ``shell`` and ``demo``: look into a studio, or try one out."""
+
+from __future__ import annotations
+
+import argparse
+import code
+import json
+from typing import Any
+
+from .database import execute, open_backend
+
+__all__ = ["add_commands"]
+
+
+def query(options: argparse.Namespace) -> int:
+    with open_backend(options) as backend:
+        rows = execute(backend, [{"action": "query", "expression": options.expression}])[0]["data"]
+    if options.json:
+        print(json.dumps(rows, indent=2))
+        return 0
+    columns = list(dict.fromkeys(
+        key for row in rows for key in row if key != "__entity_type__" and not isinstance(row[key], (dict, list))
+    ))  # fmt: skip
+    widths = {c: max([len(c)] + [len(str(row.get(c, ""))) for row in rows]) for c in columns}
+    print("  ".join(c.ljust(widths[c]) for c in columns))
+    for row in rows:
+        print("  ".join(str(row.get(c, "")).ljust(widths[c]) for c in columns))
+    print(f"({len(rows)} row{'s' if len(rows) != 1 else ''})")
+    return 0
+
+
+def shell(options: argparse.Namespace) -> int:
+    from ..session import Session
+
+    session = Session(server_url=options.database, api_user="admin")
+    banner = f"ftrack_like_api shell on {options.database}: `session` is connected as admin."
+    code.interact(banner=banner, local={"session": session}, exitmsg="")
+    session.close()
+    return 0
+
+
+def demo(options: argparse.Namespace) -> int:
+    from ..demo import main as run_demo
+
+    # The demo builds in a new temporary database unless one is named: never in the studio's.
+    arguments = ["--sequences", str(options.sequences), "--shots", str(options.shots)]
+    return run_demo(arguments + (["--database", options.database] if options.database else []))
+
+
+def add_commands(command: Any) -> None:
+    """Add ``query``, ``shell`` and ``demo`` to the CLI's parser (``command(name, handler, help)`` makes one)."""
+    asked = command("query", query, "run a query; print a table, or JSON")
+    asked.add_argument("expression")
+    asked.add_argument("--json", action="store_true")
+    command("shell", shell, "a Python shell with a connected `session`")
+    from ..demo import add_arguments as demo_arguments
+
+    demo_arguments(command("demo", demo, "serve a demo studio and exercise it through a Session over HTTP"))
