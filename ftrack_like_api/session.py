@@ -41,6 +41,8 @@ from .plugin import discover
 from .query import ast, bind, parse
 from .query_result import QueryResult
 from .schema import Kind, Schema
+from .credential_store import kept_sign_in
+from .session_account import SessionAccount
 from .session_files import SessionFiles
 from .symbol import NOT_SET, State
 from .transport import Transport, transport_for
@@ -59,7 +61,7 @@ __all__ = ["Session", "schema_cache_folder"]
 log = logging.getLogger(__name__)
 
 
-class Session(SessionFiles):
+class Session(SessionAccount, SessionFiles):
     """A connection to a studio's data: query, create, change, delete, commit.
 
     ``server_url`` (or ``FTRACK_SERVER``) is a database URL for the embedded mode —
@@ -82,7 +84,9 @@ class Session(SessionFiles):
     every thread of it: faster merges of big answers in a script that owns its process,
     never what a plugin inside Maya or Nuke should do (off by default). With
     ``auto_connect_event_hub``, ``event_hub`` connects to the server's event log in the
-    background (see :mod:`ftrack_like_api.event.hub`).
+    background (see :mod:`ftrack_like_api.event.hub`). Given no key nor token, a session on a
+    server uses the sign-in ``ftrack-like login`` kept (with no ``server_url``: the server
+    signed in to last); ``reauthenticate(session)`` answers a new token when that expires.
     """
 
     def __init__(
@@ -104,10 +108,15 @@ class Session(SessionFiles):
         check_conflicts: bool = False,
         auto_connect_event_hub: bool = False,
         pause_gc: bool = False,
+        reauthenticate: Callable[[Session], Any] | None = None,
     ) -> None:
         self.server_url = server_url or os.environ.get("FTRACK_SERVER")
         self.api_user = api_user or os.environ.get("FTRACK_API_USER")
         self.api_key = api_key or os.environ.get("FTRACK_API_KEY") or os.environ.get("FTRACK_APIKEY")
+        if token is None and not self.api_key and transport is None:
+            kept = kept_sign_in(self.server_url, self.api_user)  # what `ftrack-like login` kept
+            if kept is not None:
+                self.server_url, token = kept.server_url, kept
         if token is not None and not self.api_user:
             self.api_user = getattr(token, "username", None)
         if transport is None:
@@ -115,6 +124,7 @@ class Session(SessionFiles):
         if chunk_size is not None and chunk_size < 1:
             raise ValueError(f"chunk_size must be at least 1, not {chunk_size}")
         self.transport = transport
+        self.reauthenticate = reauthenticate
         self.auto_populate = auto_populate
         self.record_operations = True
         self.page_size = page_size
@@ -169,7 +179,7 @@ class Session(SessionFiles):
 
     def call(self, batch: Sequence[Mapping[str, Any]]) -> list[Any]:
         """Send a batch of wire-format operations as it is; the results."""
-        return self.transport.handle(batch)
+        return self._sent(batch)
 
     def reset_remote(self, reset_type: str, entity: Entity | None = None) -> Any:
         """A reset the server carries out at once, as ftrack's: an attribute of ``entity`` back to its

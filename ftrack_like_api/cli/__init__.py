@@ -19,7 +19,8 @@ SQLite file in the user data folder). Errors are one readable line and a non-zer
     ftrack-like listen --plugin-path plugins --name studio      # durable listeners (cli/events.py)
     ftrack-like upload plate.exr --version ID                   # files (cli/files.py)
 
-The commands live by group, each module adding its own to the parser: ``admin.py``
+The commands live by group, each module adding its own to the parser: ``account.py``
+(login, logout, token), ``admin.py``
 (init, upgrade, user, key, attribute), ``serve.py``, ``explore.py`` (query, shell,
 demo), ``events.py`` (listen, events) and ``files.py`` (upload, download);
 ``database.py`` says where the studio database is.
@@ -42,7 +43,7 @@ __all__ = ["app_from_environment", "default_concurrency", "default_database", "m
 def parser() -> argparse.ArgumentParser:
     # The server's modules load here, not when this module is imported, so that main() can
     # tell a client-only install which extra to add.
-    from . import admin, events, explore, files, serve
+    from . import account, admin, events, explore, files, serve
 
     top = argparse.ArgumentParser(prog="ftrack-like", description="Run the server and manage a studio database.")
     common = argparse.ArgumentParser(add_help=False)
@@ -55,6 +56,7 @@ def parser() -> argparse.ArgumentParser:
         made.set_defaults(handler=handler)
         return made
 
+    account.add_commands(command, commands)
     admin.add_commands(command, commands)
     serve.add_commands(command)
     explore.add_commands(command)
@@ -69,7 +71,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ModuleNotFoundError as missing:
         return _needs_server_extra(missing)
     options = top.parse_args(argv)
-    if options.database is None and options.command != "demo":
+    if options.database is None and options.command != "demo" and getattr(options, "needs_database", True):
         options.database = default_database()
     try:
         return int(options.handler(options) or 0)

@@ -254,6 +254,12 @@ class HttpTransport(Transport):
             raise TransportError(f"{self.url} answered {response.status_code}: {str(answer)[:200]}")
         return answer_of(batch, answer)
 
+    def use_token(self, token: str) -> None:
+        """Send the bearer ``token`` from now on (a new sign-in's), instead of the credentials given before."""
+        for name in ("ftrack-user", "ftrack-api-key"):
+            self._headers.pop(name, None)
+        self._headers["authorization"] = f"Bearer {token}"
+
     def http(self) -> requests.Session:
         """The ``requests`` session the transport sends with (its retries mounted for the server's URL)."""
         return self._session()
