@@ -259,3 +259,68 @@ def test_reauthenticate_signs_in_again_and_sends_once_more(server, backend, conf
     refusing = Session(schema_cache_path=False, reauthenticate=lambda session: None)
     with pytest.raises(SessionExpiredError, match="gave no new token"):
         refusing.query("User").first()
+
+
+OFFICIAL = """
+import sys
+import ftrack_api
+
+server, user, token = sys.argv[1:4]
+session = ftrack_api.Session(server_url=server, api_user=user, api_key=token, auto_connect_event_hub=False,
+                             schema_cache_path=False)
+print(session.query("User where username is '{}'".format(user)).one()["username"])
+"""
+
+
+def test_the_official_client_takes_a_personal_token_as_its_api_key(server, backend, config, official_python,
+                                                                    monkeypatch, capsys):  # fmt: skip
+    import subprocess
+
+    name = person(backend)
+    login(server, name, monkeypatch, capsys)
+    main(["token", "create", "--name", "official"])
+    token = capsys.readouterr().out.strip().splitlines()[-1]
+    ran = subprocess.run([official_python, "-c", OFFICIAL, server, name, token], capture_output=True, text=True,
+                         timeout=300)  # fmt: skip
+    assert ran.returncode == 0, ran.stderr[-2000:]
+    assert ran.stdout.strip() == name
+    main(["token", "revoke", "--name", "official"])
+    refused = subprocess.run([official_python, "-c", OFFICIAL, server, name, token], capture_output=True, text=True,
+                             timeout=300)  # fmt: skip
+    assert refused.returncode != 0 and "not accepted" in refused.stderr
+
+
+def test_the_how_to_page_runs_as_shown(server, backend, config, tmp_path, ftrack_like):
+    """docs/howto/sign-in.rst: its commands (the password from standard input) and its Python, in order."""
+    import pathlib
+    import re
+    import subprocess
+    import textwrap
+
+    page = (pathlib.Path(__file__).resolve().parents[2] / "docs" / "howto" / "sign-in.rst").read_text()
+    python = [textwrap.dedent(b) for b in re.findall(r"\.\. code-block:: python\n\n((?:    .*\n|\n)+)", page)]
+    consoles = re.findall(r"\.\. code-block:: console\n\n((?:    .*\n|\n)+)", page)
+    commands = [[line.strip()[2:].replace("https://studio.example", server) for line in block.splitlines()
+                 if line.strip().startswith("$ ")] for block in consoles]  # fmt: skip
+    assert len(python) == 3 and [len(c) for c in commands] == [1, 3]
+    name = person(backend)
+    environment = {**os.environ, "FTRACK_LIKE_CONFIG_DIR": str(config)}
+
+    def run(command, stdin=None):
+        argv = command.split() if isinstance(command, str) else command
+        made = subprocess.run([ftrack_like, *argv[1:]] if argv[0] == "ftrack-like" else argv, input=stdin,
+                              capture_output=True, text=True, env=environment, cwd=tmp_path, timeout=120)  # fmt: skip
+        assert made.returncode == 0, made.stderr
+        return made.stdout
+
+    said = run(commands[0][0].replace("--user jo", f"--user {name}") + " --password-stdin", PASSWORD + "\n")
+    assert f"as {name}" in said
+    assert run([sys.executable, "-c", python[0]]).splitlines()[0] == name
+    run([sys.executable, "-c", python[1]])
+    token = run(commands[1][0]).strip().splitlines()[-1]
+    assert token.startswith("flpat_") and "laptop" in run(commands[1][1])
+    environment.update(LAPTOP_TOKEN=token, STUDIO=server)
+    assert run([sys.executable, "-c", python[2].replace('"jo"', repr(name))]).strip() == name
+    run(commands[1][2])
+    with pytest.raises(AuthenticationError):
+        Session(server_url=server, api_user=name, api_key=token, schema_cache_path=False).ping()
