@@ -47,6 +47,7 @@ from .exceptions import (
     UnknownAttributeError,
     ValidationError,
 )
+from .logs import configure_from_environment as _configure_logging
 from .version import __version__
 
 __all__ = [
@@ -92,6 +93,8 @@ __all__ = [
     "mixin",
     "signin",
 ]
+
+_configure_logging()  # FTRACK_LIKE_LOG=debug (or a file's path): the package's logging, without code
 
 #: Modules loaded on first use, by the names ftrack's client gives them (its ``exception`` is our ``exceptions``).
 _MODULES = {name: name for name in ("accessor", "data", "entity", "event", "inspection", "resource_identifier_transformer",

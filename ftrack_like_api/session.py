@@ -87,6 +87,7 @@ class Session(SessionAccount, SessionFiles):
     background (see :mod:`ftrack_like_api.event.hub`). Given no key nor token, a session on a
     server uses the sign-in ``ftrack-like login`` kept (with no ``server_url``: the server
     signed in to last); ``reauthenticate(session)`` answers a new token when that expires.
+    ``proxy`` (or ``FTRACK_LIKE_PROXY``) sends everything through a proxy: ``socks5://host:1080``.
     """
 
     def __init__(
@@ -109,6 +110,7 @@ class Session(SessionAccount, SessionFiles):
         auto_connect_event_hub: bool = False,
         pause_gc: bool = False,
         reauthenticate: Callable[[Session], Any] | None = None,
+        proxy: str | None = None,
     ) -> None:
         self.server_url = server_url or os.environ.get("FTRACK_SERVER")
         self.api_user = api_user or os.environ.get("FTRACK_API_USER")
@@ -120,7 +122,7 @@ class Session(SessionAccount, SessionFiles):
         if token is not None and not self.api_user:
             self.api_user = getattr(token, "username", None)
         if transport is None:
-            transport = transport_for(self.server_url, self.api_user, self.api_key, timeout, token)
+            transport = transport_for(self.server_url, self.api_user, self.api_key, timeout, token, proxy)
         if chunk_size is not None and chunk_size < 1:
             raise ValueError(f"chunk_size must be at least 1, not {chunk_size}")
         self.transport = transport
@@ -198,6 +200,7 @@ class Session(SessionAccount, SessionFiles):
         """
         query = parse(expression)
         if values:
+            log.debug("query %s with %r", expression, values)
             query = bind(query, {name: self._key_value(value) for name, value in values.items()})
         self._type(query.entity_type)
         return QueryResult(self, query, page_size or self.page_size)

@@ -54,9 +54,10 @@ class SessionAccount:
         return self.query("User where username is :name", name=self.api_user).one()  # type: ignore[no-any-return]
 
     def _sent(self, batch: Sequence[Mapping[str, Any]]) -> list[Any]:
-        """``transport.handle(batch)``; when the sign-in expired, ``reauthenticate`` and send it once more."""
+        """``transport.handle(batch)``, logged at DEBUG; when the sign-in expired, ``reauthenticate``
+        and send it once more."""
         try:
-            return self.transport.handle(batch)
+            return self._timed(batch)
         except SessionExpiredError:
             if self.reauthenticate is None:
                 raise
@@ -69,4 +70,33 @@ class SessionAccount:
         if use_token is None:
             raise TypeError(f"{type(self.transport).__name__} cannot take a new token: reauthenticate needs a server's URL")
         use_token(str(token))
-        return self.transport.handle(batch)
+        return self._timed(batch)
+
+    def _timed(self, batch: Sequence[Mapping[str, Any]]) -> list[Any]:
+        """``transport.handle(batch)``; at DEBUG, each query (its values bound in its text) and how long it took."""
+        if not log.isEnabledFor(logging.DEBUG):
+            return self.transport.handle(batch)
+        started = time.perf_counter()
+        try:
+            results = self.transport.handle(batch)
+        except Exception as error:
+            log.debug("%s failed in %.1f ms: %s", _described(batch), (time.perf_counter() - started) * 1000, error)
+            raise
+        took = (time.perf_counter() - started) * 1000
+        for operation, result in zip(batch, results):
+            if operation.get("action") == "query":
+                rows = result.get("data") if isinstance(result, dict) else None
+                log.debug("query %s: %s row(s) in %.1f ms", operation.get("expression"),
+                          len(rows) if isinstance(rows, list) else "?", took)  # fmt: skip
+        if any(operation.get("action") != "query" for operation in batch):
+            log.debug("%s in %.1f ms", _described(batch), took)
+        return results
+
+
+def _described(batch: Sequence[Mapping[str, Any]]) -> str:
+    """``batch of 3 (create 2, update 1)``: what a batch holds, never its values."""
+    counts: dict[str, int] = {}
+    for operation in batch:
+        action = str(operation.get("action"))
+        counts[action] = counts.get(action, 0) + 1
+    return f"batch of {len(batch)} ({', '.join(f'{action} {count}' for action, count in counts.items())})"

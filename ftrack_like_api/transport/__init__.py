@@ -23,9 +23,10 @@ __all__ = ["FileChannel", "HttpFileChannel", "HttpTransport", "LocalFileChannel"
 
 
 def transport_for(
-    url: str | None, user: str | None, key: str | None = None, timeout: Any = (10.0, 300.0), token: Any = None
+    url: str | None, user: str | None, key: str | None = None, timeout: Any = (10.0, 300.0), token: Any = None,
+    proxy: str | None = None,
 ) -> Transport:
-    """The transport for ``url``: HTTP for ``http(s)://`` (with ``key`` or ``token``), else in-process."""
+    """The transport for ``url``: HTTP for ``http(s)://`` (with ``key`` or ``token``, through ``proxy``), else in-process."""
     if not url:
         raise ValueError("Session needs server_url (or FTRACK_SERVER): sqlite:///studio.db, postgresql://…")
     if not user:
@@ -33,7 +34,7 @@ def transport_for(
     if url.startswith(("http://", "https://")):
         from .http import HttpTransport  # requests loads only for a server
 
-        return HttpTransport(url, user, key, timeout=timeout, token=token)
+        return HttpTransport(url, user, key, timeout=timeout, token=token, proxy=proxy)
     return LocalTransport(url, user)
 
 
