@@ -13,6 +13,8 @@ __all__ = ["add_commands"]
 
 
 def query(options: argparse.Namespace) -> int:
+    if options.explain:
+        return explain(options)
     with open_backend(options) as backend:
         rows = execute(backend, [{"action": "query", "expression": options.expression}])[0]["data"]
     if options.json:
@@ -25,6 +27,35 @@ def query(options: argparse.Namespace) -> int:
     print("  ".join(c.ljust(widths[c]) for c in columns))
     for row in rows:
         print("  ".join(str(row.get(c, "")).ljust(widths[c]) for c in columns))
+    print(f"({len(rows)} row{'s' if len(rows) != 1 else ''})")
+    return 0
+
+
+def explain(options: argparse.Namespace) -> int:
+    """Run the query, and print each SQL statement it became with the database's plan for it."""
+    import sqlalchemy as sa
+
+    statements: list[tuple[str, Any]] = []
+
+    def keep(connection: Any, cursor: Any, statement: str, parameters: Any, context: Any, executemany: bool) -> None:
+        if statement.lstrip().upper().startswith(("SELECT", "WITH")):
+            statements.append((statement, parameters))
+
+    with open_backend(options) as backend:
+        sa.event.listen(backend.engine, "before_cursor_execute", keep)
+        try:
+            rows = execute(backend, [{"action": "query", "expression": options.expression}])[0]["data"]
+        finally:
+            sa.event.remove(backend.engine, "before_cursor_execute", keep)
+        prefix = "EXPLAIN QUERY PLAN " if backend.engine.dialect.name == "sqlite" else "EXPLAIN "
+        for number, (statement, parameters) in enumerate(statements, 1):
+            print(f"-- statement {number} of {len(statements)}, parameters {parameters!r}")
+            print(statement.strip() + ";")
+            with backend.engine.connect() as connection:
+                plan = connection.exec_driver_sql(prefix + statement, parameters).all()
+            print("-- plan:")
+            for row in plan:
+                print("--   " + " ".join(str(value) for value in row[-1:] if value is not None))
     print(f"({len(rows)} row{'s' if len(rows) != 1 else ''})")
     return 0
 
@@ -52,6 +83,7 @@ def add_commands(command: Any) -> None:
     asked = command("query", query, "run a query; print a table, or JSON")
     asked.add_argument("expression")
     asked.add_argument("--json", action="store_true")
+    asked.add_argument("--explain", action="store_true", help="print the SQL each query became and the database's plan")
     command("shell", shell, "a Python shell with a connected `session`")
     from ..demo import add_arguments as demo_arguments
 

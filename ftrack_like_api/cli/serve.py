@@ -82,7 +82,7 @@ def serve(options: argparse.Namespace) -> int:
     # uvicorn's own access line would say less, twice.
     config = uvicorn.Config("ftrack_like_api.cli.serve:app_from_environment", factory=True, host=options.host,
                             port=options.port, workers=options.workers, log_level=options.log_level,
-                            log_config=_log_config(options.log_level), access_log=False,
+                            log_config=_log_config(options.log_level, options.log_sql), access_log=False,
                             timeout_graceful_shutdown=GRACE, ws_max_size=MAX_MESSAGE)  # fmt: skip
     try:
         # Our socket, not uvicorn's: one uvicorn binds for several workers leaves TCP_NODELAY
@@ -121,8 +121,9 @@ def _retention(text: str) -> str:
     return text
 
 
-def _log_config(level: str) -> dict[str, Any]:
-    """uvicorn's logging, with this package's loggers written to stderr beside it."""
+def _log_config(level: str, log_sql: bool = False) -> dict[str, Any]:
+    """uvicorn's logging, with this package's loggers written to stderr beside it (and SQLAlchemy's
+    statements with their parameters, with ``log_sql``)."""
     from uvicorn.config import LOGGING_CONFIG
 
     config = copy.deepcopy(LOGGING_CONFIG)
@@ -130,6 +131,8 @@ def _log_config(level: str) -> dict[str, Any]:
     config["handlers"]["ftrack_like"] = {"class": "logging.StreamHandler", "formatter": "ftrack_like",
                                          "stream": "ext://sys.stderr"}  # fmt: skip
     config["loggers"]["ftrack_like_api"] = {"handlers": ["ftrack_like"], "level": level.upper(), "propagate": False}
+    if log_sql:  # SQLAlchemy writes each statement, then its parameters, at INFO
+        config["loggers"]["sqlalchemy.engine.Engine"] = {"handlers": ["ftrack_like"], "level": "INFO", "propagate": False}
     return config
 
 
@@ -156,4 +159,5 @@ def add_commands(command: Any) -> None:
                         help=f"how long the event log keeps events: 45s, 90m, 12h, 30d, 2w, or 0 for ever "
                              f"(default {DEFAULT_RETENTION})")  # fmt: skip
     served.add_argument("--log-level", default="info", help="uvicorn's log level (default info)")
+    served.add_argument("--log-sql", action="store_true", help="log the SQL each query became, with its parameters")
     add_file_arguments(served)  # --storage, --max-upload, --upload-expiry

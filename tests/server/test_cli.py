@@ -308,3 +308,21 @@ def test_the_command_line_keeps_its_database_in_the_users_data_folder(tmp_path, 
     assert not (tmp_path / "ftrack-like").exists()  # nothing in the temporary folder
     monkeypatch.setenv("FTRACK_LIKE_DATABASE", "postgresql://db/studio")
     assert default_database() == "postgresql://db/studio"
+
+
+def test_query_explain_shows_the_sql_and_the_plan(run, fresh_database):
+    code, out, err = run("query", "--explain", 'select name, status.name from Task where status.name is "Done" limit 3')
+    assert code == 0, err
+    assert "FROM status" in out and "-- plan:" in out and out.rstrip().endswith("(0 rows)")
+    assert ("SEARCH" in out or "SCAN" in out) if fresh_database.startswith("sqlite") else "Scan" in out
+
+
+def test_serve_log_sql_logs_each_statement_and_its_parameters(tmp_path, ftrack_like, unused_port):
+    database = f"sqlite:///{tmp_path / 'served.db'}"
+    with served(ftrack_like, unused_port, database, "--log-sql") as running:
+        key = new_key(ftrack_like, database)
+        answer = requests.post(f"{running.url}/api", json=[{"action": "query", "expression": 'Status where name is "Done"'}],
+                               headers={"ftrack-user": "admin", "ftrack-api-key": key})  # fmt: skip
+        assert answer.status_code == 200
+    assert "sqlalchemy.engine.Engine: SELECT" in running.log and "FROM status" in running.log
+    assert "'Done'" in running.log  # the parameters, on their own line
