@@ -3,8 +3,9 @@
 The application layer: it uses the server (to serve and to manage) and the client
 (``shell``), which never import each other.
 
-Every subcommand takes ``--database URL`` (default: ``FTRACK_LIKE_DATABASE``, else a
-SQLite file in the user data folder). Errors are one readable line and a non-zero exit.
+The server's commands take ``--database URL`` (default: ``FTRACK_LIKE_DATABASE``, else a
+SQLite file in the user data folder); the client commands act in the studio ``studio.py``
+names, as its user. Errors are one readable line and a non-zero exit.
 
 ::
 
@@ -23,7 +24,8 @@ The commands live by group, each module adding its own to the parser: ``account.
 (login, logout, token), ``admin.py``
 (init, upgrade, user, key, attribute), ``serve.py``, ``explore.py`` (query, shell,
 demo), ``events.py`` (listen, events) and ``files.py`` (upload, download);
-``database.py`` says where the studio database is.
+``database.py`` says where the studio database is, ``studio.py`` which studio (and which
+user) a client command reaches.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ import sys
 from typing import Any, Sequence
 
 from ..exceptions import Error
+from ..version import __version__
 from .database import default_database
 from .serve import app_from_environment, default_concurrency
 
@@ -43,17 +46,24 @@ __all__ = ["app_from_environment", "default_concurrency", "default_database", "m
 def parser() -> argparse.ArgumentParser:
     # The server's modules load here, not when this module is imported, so that main() can
     # tell a client-only install which extra to add.
-    from . import account, admin, events, explore, files, serve
+    from . import account, admin, events, explore, files, serve, studio
 
     top = argparse.ArgumentParser(prog="ftrack-like", description="Run the server and manage a studio database.")
+    top.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--database", default=None, help="database URL (default: $FTRACK_LIKE_DATABASE or a SQLite file "
                                                         "in the user data folder)")  # fmt: skip
     commands = top.add_subparsers(dest="command", required=True, metavar="command")
 
+    # The clients of a studio: they take --server, and say which studio and user they act in (studio.py).
+    clients = {explore.query, explore.shell, events.listen, events.tail, events.parked, events.replay, files.upload,
+               files.download}  # fmt: skip
+
     def command(name: str, handler: Any, help: str, parent: Any = commands) -> argparse.ArgumentParser:
         made = parent.add_parser(name, parents=[common], help=help, description=help)
         made.set_defaults(handler=handler)
+        if handler in clients:
+            studio.add_arguments(made)
         return made
 
     account.add_commands(command, commands)

@@ -53,15 +53,25 @@ def user_list(options: argparse.Namespace) -> int:
 
 
 def user_disable(options: argparse.Namespace) -> int:
-    with open_backend(options) as backend:
-        found = execute(backend, [{"action": "query", "expression": "User where username is " + json.dumps(options.name)}])
-        if not found[0]["data"]:
-            raise Error(f"No user {options.name!r}")
-        user = found[0]["data"][0]
-        execute(backend, [{"action": "update", "entity_type": "User", "entity_key": [user["id"]],
-                            "entity_data": {"is_active": False}}])  # fmt: skip
+    _set_active(options.name, False, options)
     print(f"user {options.name} disabled: their keys and sign-in tokens no longer work")
     return 0
+
+
+def user_enable(options: argparse.Namespace) -> int:
+    _set_active(options.name, True, options)
+    print(f"user {options.name} enabled: their keys work again; they sign in again (their sign-in tokens ended)")
+    return 0
+
+
+def _set_active(name: str, active: bool, options: argparse.Namespace) -> None:
+    with open_backend(options) as backend:
+        found = execute(backend, [{"action": "query", "expression": "User where username is " + json.dumps(name)}])
+        if not found[0]["data"]:
+            raise Error(f"No user {name!r}")
+        user = found[0]["data"][0]
+        execute(backend, [{"action": "update", "entity_type": "User", "entity_key": [user["id"]],
+                           "entity_data": {"is_active": active}}])  # fmt: skip
 
 
 def user_role(options: argparse.Namespace) -> int:
@@ -226,6 +236,7 @@ def add_commands(command: Any, commands: Any) -> None:
     added.add_argument("--email")
     command("list", user_list, "list users", users)
     command("disable", user_disable, "disable a user (their keys stop working)", users).add_argument("name")
+    command("enable", user_enable, "enable a disabled user again (their keys work again)", users).add_argument("name")
     roled = command("role", user_role, "give a user a role (admin, user, read-only) wherever they have access", users)
     roled.add_argument("name")
     roled.add_argument("role", choices=ROLES)

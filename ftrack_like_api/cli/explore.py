@@ -1,4 +1,7 @@
-"""``ftrack-like query``, ``shell`` and ``demo``: look into a studio, or try one out."""
+"""``ftrack-like query``, ``shell`` and ``demo``: look into a studio, or try one out.
+
+``query`` and ``shell`` are clients of the studio ``studio.py`` names, acting as its user.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +11,7 @@ import json
 from typing import Any
 
 from .database import execute, open_backend
+from .studio import client_session, studio_of
 
 __all__ = ["add_commands"]
 
@@ -15,20 +19,36 @@ __all__ = ["add_commands"]
 def query(options: argparse.Namespace) -> int:
     if options.explain:
         return explain(options)
-    with open_backend(options) as backend:
-        rows = execute(backend, [{"action": "query", "expression": options.expression}])[0]["data"]
+    with client_session(options) as session:
+        rows = session.call([{"action": "query", "expression": options.expression}])[0]["data"]
     if options.json:
         print(json.dumps(rows, indent=2))
         return 0
-    columns = list(dict.fromkeys(
-        key for row in rows for key in row if key != "__entity_type__" and not isinstance(row[key], (dict, list))
-    ))  # fmt: skip
-    widths = {c: max([len(c)] + [len(str(row.get(c, ""))) for row in rows]) for c in columns}
+    flat = [_flattened(row) for row in rows]
+    columns = list(dict.fromkeys(key for row in flat for key in row))
+    widths = {c: max([len(c)] + [len(str(row.get(c, ""))) for row in flat]) for c in columns}
     print("  ".join(c.ljust(widths[c]) for c in columns))
-    for row in rows:
+    for row in flat:
         print("  ".join(str(row.get(c, "")).ljust(widths[c]) for c in columns))
     print(f"({len(rows)} row{'s' if len(rows) != 1 else ''})")
     return 0
+
+
+def _flattened(row: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """A row's columns, nested ones by their path (``status.name``); a list by how many it holds."""
+    flat: dict[str, Any] = {}
+    for key, value in row.items():
+        if key == "__entity_type__":
+            continue
+        if isinstance(value, dict) and "__type__" not in value:
+            flat.update(_flattened(value, f"{prefix}{key}."))
+        elif isinstance(value, list):
+            flat[f"{prefix}{key}"] = f"[{len(value)}]"
+        elif isinstance(value, dict):  # a tagged value: a datetime, a date
+            flat[f"{prefix}{key}"] = value.get("value", value)
+        else:
+            flat[f"{prefix}{key}"] = value
+    return flat
 
 
 def explain(options: argparse.Namespace) -> int:
@@ -41,6 +61,11 @@ def explain(options: argparse.Namespace) -> int:
         if statement.lstrip().upper().startswith(("SELECT", "WITH")):
             statements.append((statement, parameters))
 
+    url, _ = studio_of(options)
+    if url.startswith(("http://", "https://")):
+        raise ValueError("--explain reads the database's plan: give --database URL on the server's machine (a served "
+                         "query's SQL is what `ftrack-like serve --log-sql` logs)")  # fmt: skip
+    options.database = url
     with open_backend(options) as backend:
         sa.event.listen(backend.engine, "before_cursor_execute", keep)
         try:
@@ -61,10 +86,8 @@ def explain(options: argparse.Namespace) -> int:
 
 
 def shell(options: argparse.Namespace) -> int:
-    from ..session import Session
-
-    session = Session(server_url=options.database, api_user="admin")
-    banner = f"ftrack_like_api shell on {options.database}: `session` is connected as admin."
+    session = client_session(options)
+    banner = f"ftrack_like_api shell: `session` is connected to {session.server_url} as {session.api_user}."
     code.interact(banner=banner, local={"session": session}, exitmsg="")
     session.close()
     return 0

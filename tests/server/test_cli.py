@@ -113,7 +113,9 @@ def test_errors_are_one_readable_line_and_a_non_zero_exit(run):
     code, _, err = run("key", "create", "--user", "nobody", "--name", "x")
     assert code == 1 and err == "error: No user 'nobody'\n"
     code, _, err = run("query", "Task where")
-    assert code == 1 and err.startswith("error: Operation 0 (query): Expected condition")
+    studio, error = err.splitlines()[:2]
+    assert code == 1 and studio.startswith("studio: ") and studio.endswith(" as admin")  # where and who, first
+    assert error.startswith("error: ValidationError: Operation 0 (query): Expected condition")
     with pytest.raises(SystemExit):
         main(["user", "add", "x", "--role", "emperor"])
 
@@ -135,7 +137,7 @@ def test_the_shell_has_a_connected_session(fresh_database, ftrack_like):
                             capture_output=True, text=True, timeout=120)  # fmt: skip
     assert result.returncode == 0, result.stderr
     assert "status: Approved" in result.stdout
-    assert "`session` is connected as admin" in result.stderr  # the banner, where the prompts go
+    assert f"`session` is connected to {fresh_database} as admin" in result.stderr  # the banner, where the prompts go
     listed = subprocess.run([ftrack_like, "user", "list", "--database", fresh_database], capture_output=True, text=True)
     assert "from-the-shell" in listed.stdout
 

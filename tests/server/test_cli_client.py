@@ -1,0 +1,82 @@
+"""The command line as a client: which studio and which user, said first; never a silent fallback.
+
+A real server on 127.0.0.1, real sign-ins kept in the test's own config folder.
+"""
+
+import io
+import subprocess
+import sys
+import uuid
+
+import pytest
+
+from ftrack_like_api.cli import main
+from ftrack_like_api.version import __version__
+
+PASSWORD = "correct horse battery"
+
+
+@pytest.fixture
+def nowhere(tmp_path, monkeypatch):
+    """A machine where nothing names a studio: no FTRACK_* variables, no sign-in, no FTRACK_LIKE_DATABASE."""
+    monkeypatch.setenv("FTRACK_LIKE_CONFIG_DIR", str(tmp_path / "config"))
+    for name in ("FTRACK_SERVER", "FTRACK_API_USER", "FTRACK_API_KEY", "FTRACK_APIKEY", "FTRACK_LIKE_DATABASE"):
+        monkeypatch.delenv(name, raising=False)
+    return tmp_path
+
+
+@pytest.fixture
+def signed_in(server, backend, nowhere, monkeypatch, capsys):
+    """A new user with a password, signed in with ``ftrack-like login``: their name."""
+    name = f"p-{uuid.uuid4().hex[:8]}"
+    backend.execute([{"action": "create", "entity_type": "User", "entity_data": {"username": name}}], "admin")
+    backend.auth.set_password(name, PASSWORD)
+    monkeypatch.setattr(sys, "stdin", io.StringIO(PASSWORD + "\n"))
+    assert main(["login", server, "--user", name, "--password-stdin"]) == 0
+    capsys.readouterr()
+    return name
+
+
+def test_nothing_named_is_refused_saying_how_to_name_a_studio(nowhere, capsys):
+    for command in (["query", "User"], ["events", "parked"], ["download", "x"]):
+        assert main(command) == 1
+        assert "No studio named: sign in (`ftrack-like login" in capsys.readouterr().err
+    assert not (nowhere / "data").exists()
+
+
+def test_query_acts_as_the_signed_in_user_over_http_with_nested_columns(server, backend, signed_in, capsys):
+    name = f"p{uuid.uuid4().hex[:6]}"
+    schema = backend.execute([{"action": "query", "expression": "select name from ProjectSchema"}], "admin")[0]["data"][0]
+    backend.execute([{"action": "create", "entity_type": "Project",
+                      "entity_data": {"name": name, "full_name": name, "project_schema_id": schema["id"]}}], "admin")  # fmt: skip
+    assert main(["query", f'select name, project_schema.name from Project where name is "{name}"']) == 0
+    said = capsys.readouterr()
+    assert said.err.splitlines()[0] == f"studio: {server} as {signed_in}"
+    header, row = (line.split() for line in said.out.splitlines()[:2])
+    shown = dict(zip(header, row))  # (no value here holds a space)
+    assert shown["name"] == name and shown["project_schema.name"] == schema["name"]
+
+
+def test_a_server_without_its_scheme_says_to_add_it(nowhere, capsys):
+    assert main(["query", "User", "--server", "studio.example:8000"]) == 1
+    assert "add http:// or https://" in capsys.readouterr().err
+
+
+def test_the_shell_on_a_server_is_the_signed_in_user_not_admin(server, signed_in, ftrack_like):
+    shell = subprocess.run([ftrack_like, "shell", "--server", server], input="print('as', session.api_user)\n",
+                           capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert shell.returncode == 0, shell.stderr
+    assert f"as {signed_in}" in shell.stdout and f"studio: {server} as {signed_in}" in shell.stderr
+
+
+def test_version_and_user_enable(fresh_database, capsys):
+    with pytest.raises(SystemExit) as stopped:
+        main(["--version"])
+    assert stopped.value.code == 0 and capsys.readouterr().out.strip() == f"ftrack-like {__version__}"
+    assert main(["user", "add", "jo", "--database", fresh_database]) == 0
+    assert main(["user", "disable", "jo", "--database", fresh_database]) == 0
+    assert main(["user", "enable", "jo", "--database", fresh_database]) == 0
+    assert "user jo enabled" in capsys.readouterr().out
+    main(["user", "list", "--database", fresh_database])
+    assert next(line for line in capsys.readouterr().out.splitlines() if line.startswith("jo ")).split()[2] == "active"
+    assert main(["user", "enable", "nobody", "--database", fresh_database]) == 1
