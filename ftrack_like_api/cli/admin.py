@@ -13,7 +13,7 @@ import uuid
 from typing import TYPE_CHECKING, Any
 
 from ..exceptions import Error
-from .database import execute, open_backend
+from .database import checked_url, execute, open_backend
 
 if TYPE_CHECKING:
     from ..server.engine.backend import Backend
@@ -214,7 +214,7 @@ def key_revoke(options: argparse.Namespace) -> int:
 def upgrade(options: argparse.Namespace) -> int:
     from ..server.engine.upgrades import upgrade_database
 
-    print("\n".join(upgrade_database(options.database, sql=options.sql)))
+    print("\n".join(upgrade_database(checked_url(options.database), sql=options.sql)))
     return 0
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 import pathlib
+import re
 from typing import TYPE_CHECKING, Any
 
 from ..exceptions import Error
@@ -12,7 +13,7 @@ from ..exceptions import Error
 if TYPE_CHECKING:
     from ..server.engine.backend import Backend
 
-__all__ = ["DATABASE_VARIABLE", "default_database", "execute", "open_backend"]
+__all__ = ["DATABASE_VARIABLE", "checked_url", "default_database", "execute", "open_backend"]
 
 DATABASE_VARIABLE = "FTRACK_LIKE_DATABASE"
 
@@ -35,7 +36,20 @@ def default_database() -> str:
 def open_backend(options: argparse.Namespace) -> Backend:
     from ..server.engine.backend import Backend
 
-    return Backend.from_url(options.database)
+    return Backend.from_url(checked_url(options.database))
+
+
+def checked_url(url: str) -> str:
+    """``url`` if it can be a database's; an Error saying what a database URL looks like otherwise."""
+    import sqlalchemy as sa
+
+    try:
+        sa.engine.make_url(url)
+    except (sa.exc.ArgumentError, ValueError) as reason:
+        shown = re.sub(r"(://[^:/@]*):[^@/]*@", r"\1:***@", url)  # never a password
+        raise Error(f"{shown!r} is not a database URL ({reason}): sqlite:///path/to/studio.db, or "
+                    "postgresql://user@host:5432/studio") from None  # fmt: skip
+    return url
 
 
 def execute(backend: Backend, operations: list[dict[str, Any]]) -> list[Any]:

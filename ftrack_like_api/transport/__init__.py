@@ -15,7 +15,7 @@ from typing import Any
 
 from .base import Transport
 from .files import FileChannel
-from .local import LocalFileChannel, LocalTransport
+from .local import SCHEMES, LocalFileChannel, LocalTransport
 from .mock import MockTransport
 
 __all__ = ["FileChannel", "HttpFileChannel", "HttpTransport", "LocalFileChannel", "LocalTransport", "MockTransport",
@@ -35,6 +35,12 @@ def transport_for(
         from .http import HttpTransport  # requests loads only for a server
 
         return HttpTransport(url, user, key, timeout=timeout, token=token, proxy=proxy)
+    if "://" not in url:
+        raise ValueError(f"{url!r} needs its scheme: http:// or https:// for a server (https://{url}), sqlite:/// or "
+                         "postgresql:// for a database")  # fmt: skip
+    if not url.startswith(SCHEMES):
+        raise ValueError(f"{url.split('://')[0]}:// is not a studio this client reaches: http:// or https:// for a "
+                         "server, sqlite:///path or postgresql://… for a database")  # fmt: skip
     return LocalTransport(url, user)
 
 

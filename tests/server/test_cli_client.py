@@ -80,3 +80,44 @@ def test_version_and_user_enable(fresh_database, capsys):
     main(["user", "list", "--database", fresh_database])
     assert next(line for line in capsys.readouterr().out.splitlines() if line.startswith("jo ")).split()[2] == "active"
     assert main(["user", "enable", "nobody", "--database", fresh_database]) == 1
+
+
+def test_a_malformed_database_url_is_the_users_mistake_and_no_password_is_shown(capsys):
+    assert main(["init", "--database", "sqlite:/bad"]) == 1
+    assert capsys.readouterr().err.startswith("error: 'sqlite:/bad' is not a database URL (")
+    assert main(["upgrade", "--database", "postgresql://jo:secret@:notaport/studio"]) == 1
+    err = capsys.readouterr().err
+    assert "is not a database URL" in err and "secret" not in err and "a bug" not in err
+
+
+def test_a_session_url_without_a_scheme_says_to_add_it():
+    from ftrack_like_api.session import Session
+
+    with pytest.raises(ValueError, match=r"needs its scheme: http:// or https:// for a server \(https://studio.example:8000\)"):
+        Session(server_url="studio.example:8000", api_user="jo", api_key="k")
+    with pytest.raises(ValueError, match="mysql:// is not a studio this client reaches"):
+        Session(server_url="mysql://db/studio", api_user="jo")
+
+
+BLOCKED = """
+import sys
+for name in sys.argv[2:]:
+    sys.modules[name] = None  # as if not installed: importing it fails
+from ftrack_like_api import Session
+try:
+    Session(server_url=sys.argv[1], api_user="admin", schema_cache_path=False).query("User").first()
+except Exception as error:
+    print(type(error).__name__, error)
+"""
+
+
+@pytest.mark.parametrize(("url", "blocked", "said"), [
+    ("sqlite:///{tmp}/x.db", ["sqlalchemy"], "needs the server extra (sqlalchemy is not installed): pip install "
+                                             "'ftrack-like-api[server]'"),
+    ("postgresql://postgres@127.0.0.1:5432/x", ["psycopg", "psycopg2"], "pip install 'ftrack-like-api[postgres]'"),
+])  # fmt: skip
+def test_a_missing_extra_is_named(tmp_path, url, blocked, said):
+    ran = subprocess.run([sys.executable, "-c", BLOCKED, url.format(tmp=tmp_path), *blocked], capture_output=True,
+                         text=True, timeout=120)  # fmt: skip
+    assert ran.returncode == 0, ran.stderr
+    assert ran.stdout.startswith("DatabaseError ") and said in ran.stdout, ran.stdout
