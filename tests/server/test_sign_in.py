@@ -324,3 +324,22 @@ def test_the_how_to_page_runs_as_shown(server, backend, config, tmp_path, ftrack
     run(commands[1][2])
     with pytest.raises(AuthenticationError):
         Session(server_url=server, api_user=name, api_key=token, schema_cache_path=False).ping()
+
+
+def test_the_accsyn_page_runs_as_shown(server, backend, config, tmp_path, monkeypatch, capsys):
+    """docs/howto/from-accsyn.rst's Python, signed in as a person who may create projects."""
+    import pathlib
+    import re
+    import subprocess
+    import textwrap
+
+    name = person(backend)
+    backend.auth.set_role(name, "admin")
+    login(server, name, monkeypatch, capsys)
+    page = (pathlib.Path(__file__).resolve().parents[2] / "docs" / "howto" / "from-accsyn.rst").read_text()
+    blocks = [textwrap.dedent(b) for b in re.findall(r"\.\. code-block:: python\n\n((?:    .*\n|\n)+)", page)]
+    assert len(blocks) == 2
+    for block in blocks:
+        ran = subprocess.run([sys.executable, "-c", block], cwd=tmp_path, capture_output=True, text=True, timeout=120,
+                             env={**os.environ, "FTRACK_LIKE_CONFIG_DIR": str(config)})  # fmt: skip
+        assert ran.returncode == 0, ran.stderr
