@@ -57,7 +57,7 @@ def parser() -> argparse.ArgumentParser:
 
     # The clients of a studio: they take --server, and say which studio and user they act in (studio.py).
     clients = {explore.query, explore.shell, events.listen, events.tail, events.parked, events.replay, files.upload,
-               files.download}  # fmt: skip
+               files.download, *admin.ON_A_STUDIO}  # fmt: skip
 
     def command(name: str, handler: Any, help: str, parent: Any = commands) -> argparse.ArgumentParser:
         made = parent.add_parser(name, parents=[common], help=help, description=help)

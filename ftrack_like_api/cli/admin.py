@@ -1,6 +1,9 @@
-"""``ftrack-like init``, ``upgrade``, ``user …``, ``key …`` and ``attribute …``: a studio database's administration.
+"""``ftrack-like init``, ``upgrade``, ``user …``, ``key …`` and ``attribute …``: a studio's administration.
 
-Each opens the database named by ``--database`` in-process and acts as the server's admin.
+``init`` and ``upgrade`` open the database named by ``--database``. ``user``, ``key`` and
+``attribute`` act in the studio ``studio.py`` names: a server (as its administrator
+signed in, or FTRACK_API_USER with a key: others are refused), or a database opened
+here, as ``admin``.
 """
 
 from __future__ import annotations
@@ -10,15 +13,13 @@ import getpass
 import json
 import sys
 import uuid
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ..exceptions import Error
 from .database import checked_url, execute, open_backend
+from .studio import open_studio
 
-if TYPE_CHECKING:
-    from ..server.engine.backend import Backend
-
-__all__ = ["ATTRIBUTE_OWNERS", "add_commands"]
+__all__ = ["ATTRIBUTE_OWNERS", "ON_A_STUDIO", "add_commands"]
 
 
 
@@ -30,25 +31,26 @@ def init(options: argparse.Namespace) -> int:
 
 
 def user_add(options: argparse.Namespace) -> int:
-    with open_backend(options) as backend:
+    with open_studio(options) as studio:
         key = str(uuid.uuid4())
         data = {"id": key, "username": options.name, "first_name": options.first_name, "last_name": options.last_name,
                 "email": options.email}  # fmt: skip
-        execute(backend, [{"action": "create", "entity_type": "User", "entity_key": [key],
-                            "entity_data": {k: v for k, v in data.items() if v is not None}}])  # fmt: skip
-        backend.auth.set_role(options.name, options.role)  # type: ignore[union-attr]
+        studio.execute([{"action": "create", "entity_type": "User", "entity_key": [key],
+                         "entity_data": {k: v for k, v in data.items() if v is not None}}])  # fmt: skip
+        studio.command("set_role", options.name, options.role)
     print(f"user {options.name} added ({options.role})")
     return 0
 
 
 def user_list(options: argparse.Namespace) -> int:
-    with open_backend(options) as backend:
-        users = execute(backend, [{"action": "query", "expression":
-                                    "select username, first_name, last_name, email, is_active from User order by username"}])  # fmt: skip
-        for user in users[0]["data"]:
-            role = backend.auth.role(user["id"])  # type: ignore[union-attr]
+    with open_studio(options) as studio:
+        users = studio.execute([{"action": "query", "expression":
+                                 "select username, first_name, last_name, email, is_active from User order by username"}])  # fmt: skip
+        found = users[0]["data"]
+        roles = studio.command("roles_of", *[user["username"] for user in found]) if found else {}
+        for user in found:
             state = "active" if user["is_active"] else "disabled"
-            print(f"{user['username']:20} {role:10} {state:9} {user.get('email') or ''}")
+            print(f"{user['username']:20} {roles[user['username']]:10} {state:9} {user.get('email') or ''}")
     return 0
 
 
@@ -65,76 +67,68 @@ def user_enable(options: argparse.Namespace) -> int:
 
 
 def _set_active(name: str, active: bool, options: argparse.Namespace) -> None:
-    with open_backend(options) as backend:
-        found = execute(backend, [{"action": "query", "expression": "User where username is " + json.dumps(name)}])
+    with open_studio(options) as studio:
+        found = studio.execute([{"action": "query", "expression": "User where username is " + json.dumps(name)}])
         if not found[0]["data"]:
             raise Error(f"No user {name!r}")
         user = found[0]["data"][0]
-        execute(backend, [{"action": "update", "entity_type": "User", "entity_key": [user["id"]],
-                           "entity_data": {"is_active": active}}])  # fmt: skip
+        studio.execute([{"action": "update", "entity_type": "User", "entity_key": [user["id"]],
+                         "entity_data": {"is_active": active}}])  # fmt: skip
 
 
 def user_role(options: argparse.Namespace) -> int:
-    with open_backend(options) as backend:
-        backend.auth.set_role(options.name, options.role)  # type: ignore[union-attr]
-        shown = backend.auth.role(_user_id(backend, options.name))  # type: ignore[union-attr]
+    with open_studio(options) as studio:
+        studio.command("set_role", options.name, options.role)
+        shown = studio.command("role_of", options.name)
     print(f"user {options.name} is now {shown}")
     return 0
 
 
 def user_grant(options: argparse.Namespace) -> int:
-    with open_backend(options) as backend:
+    with open_studio(options) as studio:
         if options.all_projects:
-            backend.auth.allow_all_projects(options.name)  # type: ignore[union-attr]
+            studio.command("allow_all_projects", options.name)
         else:
-            backend.auth.grant(options.name, options.project, options.role)  # type: ignore[union-attr]
-        shown = backend.auth.role(_user_id(backend, options.name))  # type: ignore[union-attr]
+            studio.command("grant", options.name, options.project, options.role)
+        shown = studio.command("role_of", options.name)
     print(f"user {options.name}: {shown}")
     return 0
 
 
 def user_revoke(options: argparse.Namespace) -> int:
-    with open_backend(options) as backend:
-        if not backend.auth.revoke_project(options.name, options.project):  # type: ignore[union-attr]
+    with open_studio(options) as studio:
+        if not studio.command("revoke_project", options.name, options.project):
             raise Error(f"{options.name} had no grant on {options.project!r}")
-        shown = backend.auth.role(_user_id(backend, options.name))  # type: ignore[union-attr]
+        shown = studio.command("role_of", options.name)
     print(f"user {options.name}: {shown}")
     return 0
 
 
-def _user_id(backend: Backend, name: str) -> str:
-    with backend.engine.connect() as connection:
-        found = backend.auth.user_id(connection, name)  # type: ignore[union-attr]
-    if found is None:
-        raise Error(f"No user {name!r}")
-    return found
-
-
 def user_password(options: argparse.Namespace) -> int:
     password = sys.stdin.readline().rstrip("\n") if options.password_stdin else getpass.getpass(f"Password for {options.name}: ")
-    with open_backend(options) as backend:
-        backend.auth.set_password(options.name, password)  # type: ignore[union-attr]
-    print(f"password set for {options.name}: sign in with ftrack_like_api.signin(server, {options.name!r}, password)")
+    with open_studio(options) as studio:
+        studio.command("set_password", options.name, password)
+    print(f"password set for {options.name}: they sign in with `ftrack-like login SERVER --user {options.name}`")
     return 0
 
 
 def user_logout_everywhere(options: argparse.Namespace) -> int:
-    with open_backend(options) as backend:
-        count = backend.auth.logout_everywhere(options.name)  # type: ignore[union-attr]
+    with open_studio(options) as studio:
+        count = studio.command("logout_everywhere", options.name)
     print(f"ended {count} sign-in token(s) of {options.name}: they sign in again (their API keys still work)")
     return 0
 
 
 def key_create(options: argparse.Namespace) -> int:
-    with open_backend(options) as backend:
-        live = [k for k in backend.auth.list_keys(options.user) if k["name"] == options.name and not k["revoked_at"]]  # type: ignore[union-attr]
+    with open_studio(options) as studio:
+        live = [k for k in studio.command("list_keys", options.user) if k["name"] == options.name and not k["revoked_at"]]
         if live and not options.replace:
-            made = live[0]["created_at"].isoformat(timespec="seconds")
+            made = live[0]["created_at"][:19]
             raise Error(f"{options.user} has a key named {options.name!r} already (made {made}Z): "
                         "revoke it, or add --replace to make a new one and revoke that one")  # fmt: skip
         if live:
-            backend.auth.revoke(options.user, options.name)  # type: ignore[union-attr]
-        secret = backend.auth.create_key(options.user, options.name)  # type: ignore[union-attr]
+            studio.command("revoke_key", options.user, options.name)
+        secret = studio.command("create_key", options.user, options.name)
     print(f"API key {options.name!r} for {options.user} (shown once; keep it secret):")
     print(secret)
     return 0
@@ -146,9 +140,9 @@ ATTRIBUTE_OWNERS = {"task": "the TypedContext types (narrow with --object-type)"
 
 
 def attribute_add(options: argparse.Namespace) -> int:
-    with open_backend(options) as backend:
+    with open_studio(options) as studio:
         def one(expression: str, what: str) -> str:
-            found = execute(backend, [{"action": "query", "expression": expression}])[0]["data"]
+            found = studio.execute([{"action": "query", "expression": expression}])[0]["data"]
             if len(found) != 1:
                 raise Error(f"No {what}" if not found else f"Several {what}")
             return str(found[0]["id"])
@@ -169,9 +163,9 @@ def attribute_add(options: argparse.Namespace) -> int:
                 data["default"] = options.default  # plain text
         same = (f"CustomAttributeConfiguration where key is {json.dumps(options.key)} and entity_type is "
                 f"{json.dumps(data['entity_type'])} and object_type_id is {json.dumps(data.get('object_type_id'))}")
-        if execute(backend, [{"action": "query", "expression": same.replace("is null", "is None")}])[0]["data"]:
+        if studio.execute([{"action": "query", "expression": same.replace("is null", "is None")}])[0]["data"]:
             raise Error(f"A custom attribute {options.key!r} for the same kind of entity exists already")
-        execute(backend, [{"action": "create", "entity_type": "CustomAttributeConfiguration", "entity_data": data}])
+        studio.execute([{"action": "create", "entity_type": "CustomAttributeConfiguration", "entity_data": data}])
     where = ("every context, inherited down the tree" if options.hierarchical else
              f"each {options.object_type}" if options.object_type else ATTRIBUTE_OWNERS[options.entity_type])  # fmt: skip
     print(f"custom attribute {options.key!r} ({options.type}) added for {where}")
@@ -179,8 +173,8 @@ def attribute_add(options: argparse.Namespace) -> int:
 
 
 def attribute_list(options: argparse.Namespace) -> int:
-    with open_backend(options) as backend:
-        rows, kinds = (answer["data"] for answer in execute(backend, [
+    with open_studio(options) as studio:
+        rows, kinds = (answer["data"] for answer in studio.execute([
             {"action": "query", "expression": "select key, label, type_id, entity_type, object_type_id, project_id, "
                                               "default, is_hierarchical from CustomAttributeConfiguration "
                                               "order by entity_type, key"},
@@ -194,17 +188,17 @@ def attribute_list(options: argparse.Namespace) -> int:
 
 
 def key_list(options: argparse.Namespace) -> int:
-    with open_backend(options) as backend:
-        for key in backend.auth.list_keys(options.user):  # type: ignore[union-attr]
-            used = key["last_used_at"].isoformat(timespec="seconds") if key["last_used_at"] else "never used"
+    with open_studio(options) as studio:
+        for key in studio.command("list_keys", options.user):
+            used = key["last_used_at"][:19] if key["last_used_at"] else "never used"
             state = "revoked" if key["revoked_at"] else "live"
-            print(f"{key['username']:20} {key['name']:30} {state:8} made {key['created_at']:%Y-%m-%d}, {used}")
+            print(f"{key['username']:20} {key['name']:30} {state:8} made {key['created_at'][:10]}, {used}")
     return 0
 
 
 def key_revoke(options: argparse.Namespace) -> int:
-    with open_backend(options) as backend:
-        count = backend.auth.revoke(options.user, options.name)  # type: ignore[union-attr]
+    with open_studio(options) as studio:
+        count = studio.command("revoke_key", options.user, options.name)
         if not count:
             raise Error(f"{options.user} has no live key named {options.name!r}")
     print(f"revoked {count} key(s) named {options.name!r} of {options.user}")
@@ -216,6 +210,13 @@ def upgrade(options: argparse.Namespace) -> int:
 
     print("\n".join(upgrade_database(checked_url(options.database), sql=options.sql)))
     return 0
+
+
+#: The commands that act in a studio, a server or a database (init and upgrade open the database itself).
+ON_A_STUDIO = frozenset({
+    user_add, user_list, user_disable, user_enable, user_role, user_grant, user_revoke, user_password,
+    user_logout_everywhere, key_create, key_list, key_revoke, attribute_add, attribute_list,
+})  # fmt: skip
 
 
 def add_commands(command: Any, commands: Any) -> None:

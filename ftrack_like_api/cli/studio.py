@@ -19,13 +19,14 @@ Nothing of these: the command refuses, saying how to name a studio. Each command
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
-from typing import Any
+from typing import Any, Iterator
 
-from .database import DATABASE_VARIABLE
+from .database import DATABASE_VARIABLE, execute, open_backend
 
-__all__ = ["add_arguments", "client_session", "studio_of"]
+__all__ = ["LocalStudio", "RemoteStudio", "add_arguments", "client_session", "open_studio", "studio_of"]
 
 NOWHERE = ("No studio named: sign in (`ftrack-like login https://studio.example`), or set FTRACK_SERVER, or give "
            "--server URL (or --database URL for a database on this machine)")  # fmt: skip
@@ -67,6 +68,64 @@ def client_session(options: argparse.Namespace) -> Any:
     session = Session(server_url=url, api_user=user, plugin_paths=plugin_paths or "", schema_cache_path=False)
     print(f"studio: {_shown(session.server_url)} as {session.api_user}", file=sys.stderr, flush=True)
     return session
+
+
+@contextlib.contextmanager
+def open_studio(options: argparse.Namespace) -> Iterator[LocalStudio | RemoteStudio]:
+    """The studio :func:`studio_of` names, for the administrators' commands: a server's ``/admin``, or a
+    database opened here."""
+    url, _ = studio_of(options)
+    if not _is_server(url):
+        options.database = url
+        with open_backend(options) as backend:
+            yield LocalStudio(backend)
+        return
+    with client_session(options) as session:
+        yield RemoteStudio(session)
+
+
+class LocalStudio:
+    """A database opened in this process: batches and commands run as ``admin``."""
+
+    def __init__(self, backend: Any) -> None:
+        self.backend = backend
+
+    def execute(self, operations: list[dict[str, Any]]) -> list[Any]:
+        return execute(self.backend, operations)
+
+    def command(self, name: str, *arguments: Any) -> Any:
+        from ..server.auth.commands import run
+
+        return run(self.backend.auth, name, list(arguments))
+
+
+class RemoteStudio:
+    """A server: batches through the session, commands to ``POST /admin`` (administrators only)."""
+
+    def __init__(self, session: Any) -> None:
+        self.session = session
+
+    def execute(self, operations: list[dict[str, Any]]) -> list[Any]:
+        return self.session.call(operations)  # type: ignore[no-any-return]
+
+    def command(self, name: str, *arguments: Any) -> Any:
+        import requests
+
+        from ..exceptions import ServerError, TransportError
+
+        transport = self.session.transport
+        url = transport.url[: -len("/api")] + "/admin"
+        try:
+            response = transport.http().post(url, json={"command": name, "arguments": list(arguments)},
+                                             headers=transport.credentials(), timeout=transport.timeout)  # fmt: skip
+            answer = response.json()
+        except requests.RequestException as reason:
+            raise TransportError(f"No answer from {url}: {reason}") from reason
+        except ValueError:
+            raise TransportError(f"{url} answered {response.status_code} with something that is not JSON") from None
+        if response.status_code != 200:
+            raise ServerError.from_answer(answer if isinstance(answer, dict) else {"content": str(answer)})
+        return answer["result"]
 
 
 def _is_server(url: str) -> bool:

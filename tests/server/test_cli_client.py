@@ -121,3 +121,30 @@ def test_a_missing_extra_is_named(tmp_path, url, blocked, said):
                          text=True, timeout=120)  # fmt: skip
     assert ran.returncode == 0, ran.stderr
     assert ran.stdout.startswith("DatabaseError ") and said in ran.stdout, ran.stdout
+
+
+def test_admin_commands_over_http_are_for_administrators_only(server, backend, signed_in, capsys, monkeypatch):
+    assert main(["user", "list"]) == 1  # signed in as a plain user
+    said = capsys.readouterr()
+    assert said.err.splitlines()[0] == f"studio: {server} as {signed_in}"
+    assert "Only administrators run `ftrack-like user` and `key` commands" in said.err
+
+    backend.auth.set_role(signed_in, "admin")
+    name = f"u-{uuid.uuid4().hex[:6]}"
+    assert main(["user", "add", name, "--role", "read-only"]) == 0
+    assert main(["user", "list"]) == 0
+    listed = capsys.readouterr().out
+    assert next(line for line in listed.splitlines() if line.startswith(name + " ")).split()[1] == "read-only"
+    assert main(["key", "create", "--user", name, "--name", "nightly"]) == 0
+    key = capsys.readouterr().out.strip().splitlines()[-1]
+    monkeypatch.setenv("FTRACK_API_USER", name)
+    monkeypatch.setenv("FTRACK_API_KEY", key)
+    assert main(["query", "select username from User where username is " + f'"{name}"', "--server", server]) == 0
+    assert name in capsys.readouterr().out
+    monkeypatch.delenv("FTRACK_API_USER")
+    monkeypatch.delenv("FTRACK_API_KEY")
+    assert main(["key", "list", "--user", name]) == 0 and "nightly" in capsys.readouterr().out
+    assert main(["key", "revoke", "--user", name, "--name", "nightly"]) == 0
+    assert main(["user", "disable", name]) == 0 and main(["user", "enable", name]) == 0
+    assert main(["user", "role", "nobody-at-all", "user"]) == 1
+    assert "No user 'nobody-at-all'" in capsys.readouterr().err

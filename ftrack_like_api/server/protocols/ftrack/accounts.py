@@ -1,10 +1,12 @@
-"""A signed-in person's own routes: ``POST /signout`` and their personal access tokens.
+"""A signed-in person's own routes: ``POST /signout``, their personal access tokens, and ``POST /admin``.
 
 - ``POST /signout`` ends the bearer token the request carries (200 even when it had
   ended already: the client forgets it either way).
 - ``GET /tokens``, ``POST /tokens`` (``{"name": …, "expires_in": seconds}``) and
   ``DELETE /tokens/{name}``: the person's personal tokens. Only a person signed in with
   their password reaches them: an API key or a personal token cannot make more tokens.
+- ``POST /admin`` (``{"command": …, "arguments": […]}``): the administrators' commands on
+  users, roles and keys (``auth/commands.py``), for administrators only, however signed in.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from ...auth.commands import run as run_command
 from ...auth.throttle import Refusal
 from ...auth.tokens import is_personal_token
 from ...engine.backend import Backend
@@ -29,6 +32,9 @@ from .body import SIGNIN_BODY, read_body
 __all__ = ["Accounts"]
 
 log = logging.getLogger(__name__)
+
+#: The largest body of an administrators' command (a user name, a password, a key's name).
+ADMIN_BODY = 16 * 1024
 
 #: The longest expiry a personal token may be made with (ten years; none at all is allowed).
 MAX_EXPIRY = datetime.timedelta(days=3650)
@@ -45,6 +51,7 @@ class Accounts:
             Route("/signout", self.signout, methods=["POST"]),
             Route("/tokens", self.tokens, methods=["GET", "POST"]),
             Route("/tokens/{name}", self.revoke, methods=["DELETE"]),
+            Route("/admin", self.admin, methods=["POST"]),
         ]
 
     async def signout(self, request: Request) -> Response:
@@ -90,6 +97,32 @@ class Accounts:
             return _invalid(f"You have no live personal token named {name!r}", 404, "not_found")
         log.info("token revoked user=%s name=%s", username, name)
         return JSONResponse({"revoked": name})
+
+    async def admin(self, request: Request) -> Response:
+        """``POST /admin`` ``{"command": …, "arguments": […]}``: an administrators' command (auth/commands.py)."""
+        from .api import _address, _authenticate  # (api.py mounts these routes)
+
+        try:
+            user_id, username, _ = await self.database(_authenticate, self.backend.auth, request.headers, _address(request))
+            if not await self.database(self._is_admin, user_id, username):
+                return _invalid("Only administrators run `ftrack-like user` and `key` commands", 403, "permission")
+            given = json.loads(await read_body(request, ADMIN_BODY) or b"")
+            command, arguments = str(given["command"]), given.get("arguments", [])
+            answer = await self.database(run_command, self.backend.auth, command, arguments)
+        except Refusal as refusal:
+            return refused(refusal)
+        except (ValueError, KeyError, TypeError):
+            return _invalid('Send {"command": …, "arguments": […]}', 400)
+        except ValidationError as error:
+            return _invalid(str(error), 404 if error.code == "not_found" else 400, error.code)
+        except Exception as failure:
+            return failure_answer(request, failure)
+        log.info("admin user=%s command=%s", username, command)
+        return JSONResponse({"result": answer})
+
+    def _is_admin(self, user_id: str, username: str) -> bool:
+        with self.backend.engine.connect() as connection:
+            return bool(self.backend.permissions.principal(connection, username, user_id).admin)
 
     async def _person(self, request: Request) -> tuple[str, str]:
         """(user id, username) of a person signed in with a password; Refusal for anything else."""
