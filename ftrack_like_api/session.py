@@ -31,6 +31,7 @@ from typing import Any, Callable, Iterator, Mapping, Sequence
 
 from . import collector, wire
 from .cache import KeyMaker, SchemaFileCache, StringKeyMaker, schema_cache_folder
+from .credential_store import kept_sign_in
 from .entity import Entity, EntityState
 from .event.hub import EventHub
 from .exceptions import ImmutableAttributeError, UnknownAttributeError
@@ -41,7 +42,6 @@ from .plugin import discover
 from .query import ast, bind, parse
 from .query_result import QueryResult
 from .schema import Kind, Schema
-from .credential_store import kept_sign_in
 from .session_account import SessionAccount
 from .session_files import SessionFiles
 from .symbol import NOT_SET, State
@@ -161,7 +161,8 @@ class Session(SessionAccount, SessionFiles):
 
     @property
     def server_information(self) -> dict[str, Any]:
-        return self.loader.server().information
+        """What the server says of itself (version, schema hash, …): one call, the schemas not loaded."""
+        return self.loader.information()
 
     @property
     def schemas(self) -> list[dict[str, Any]]:

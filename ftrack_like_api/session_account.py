@@ -43,7 +43,7 @@ class SessionAccount:
     def ping(self) -> float:
         """Seconds one round trip to the server took (``query_server_information``: the lightest call there is)."""
         started = time.perf_counter()
-        self.transport.handle([{"action": "query_server_information"}])
+        self._sent([{"action": "query_server_information"}])
         return time.perf_counter() - started
 
     @property

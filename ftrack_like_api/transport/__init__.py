@@ -28,7 +28,8 @@ def transport_for(
 ) -> Transport:
     """The transport for ``url``: HTTP for ``http(s)://`` (with ``key`` or ``token``, through ``proxy``), else in-process."""
     if not url:
-        raise ValueError("Session needs server_url (or FTRACK_SERVER): sqlite:///studio.db, postgresql://…")
+        raise ValueError("Session needs server_url (or FTRACK_SERVER, or a sign-in: `ftrack-like login SERVER`): "
+                         "https://studio.example, sqlite:///studio.db, postgresql://…")  # fmt: skip
     if not user:
         raise ValueError("Session needs api_user (or FTRACK_API_USER): the user the session acts as")
     if url.startswith(("http://", "https://")):

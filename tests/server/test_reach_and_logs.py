@@ -134,3 +134,19 @@ def test_each_query_its_values_and_its_time_are_logged_at_debug(server, admin_ke
                          text=True, timeout=120)  # fmt: skip
     assert ran.returncode == 0 and "DEBUG" not in ran.stderr
     assert "1 row(s) in" in (tmp_path / "ftrack.log").read_text()
+
+
+def test_server_information_ping_and_current_user_are_one_call_each(server, admin_key, caplog):
+    import logging
+
+    caplog.set_level(logging.DEBUG, logger="ftrack_like_api.session_account")
+    with Session(server_url=server, api_user="admin", api_key=admin_key, schema_cache_path=False) as session:
+        information = session.server_information
+        assert information["schema_hash"] and information["version"]
+        assert session.server_information is information  # kept: no second call
+        sent = [record.getMessage() for record in caplog.records]
+        assert len(sent) == 1 and sent[0].startswith("batch of 1 (query_server_information 1)")  # the schemas wait
+        assert session.ping() > 0
+        assert len(caplog.records) == 2
+        assert session.current_user["username"] == "admin"
+    assert any(r.getMessage().startswith("query User where username is") for r in caplog.records)
