@@ -37,3 +37,24 @@ class JsonFileKeyring(KeyringBackend):
         if kept.pop(f"{service}\n{username}", None) is None:
             raise PasswordDeleteError(username)
         self.path.write_text(json.dumps(kept))
+
+
+class LockedKeyring(KeyringBackend):
+    """A store that refuses to be read, as a locked desktop keyring does."""
+
+    priority = 1
+
+    def get_password(self, service, username):
+        from keyring.errors import KeyringLocked
+
+        raise KeyringLocked("the collection is locked")
+
+    def set_password(self, service, username, password):
+        from keyring.errors import KeyringLocked
+
+        raise KeyringLocked("the collection is locked")
+
+    def delete_password(self, service, username):
+        from keyring.errors import KeyringLocked
+
+        raise KeyringLocked("the collection is locked")

@@ -343,3 +343,15 @@ def test_the_accsyn_page_runs_as_shown(server, backend, config, tmp_path, monkey
         ran = subprocess.run([sys.executable, "-c", block], cwd=tmp_path, capture_output=True, text=True, timeout=120,
                              env={**os.environ, "FTRACK_LIKE_CONFIG_DIR": str(config)})  # fmt: skip
         assert ran.returncode == 0, ran.stderr
+
+
+def test_a_locked_credential_store_is_one_clear_error(server, backend, config, keyring_file, monkeypatch, capsys):
+    from keyring_backend import LockedKeyring
+
+    name = person(backend)
+    login(server, name, monkeypatch, capsys)
+    keyring.set_keyring(LockedKeyring())  # the desktop locked its keyring since
+    with pytest.raises(CredentialStoreError, match="could not be read: the collection is locked .unlock it"):
+        Session(schema_cache_path=False)
+    code, said = login(server, name, monkeypatch, capsys)
+    assert code == 1 and "refused the token: the collection is locked (is it locked?)" in said.err
