@@ -351,7 +351,7 @@ def test_a_locked_credential_store_is_one_clear_error(server, backend, config, k
     name = person(backend)
     login(server, name, monkeypatch, capsys)
     keyring.set_keyring(LockedKeyring())  # the desktop locked its keyring since
-    with pytest.raises(CredentialStoreError, match="could not be read: the collection is locked .unlock it"):
+    with pytest.raises(CredentialStoreError, match=r"could not be read: the collection is locked \(unlock it"):
         Session(schema_cache_path=False)
     code, said = login(server, name, monkeypatch, capsys)
     assert code == 1 and "refused the token: the collection is locked (is it locked?)" in said.err
