@@ -51,8 +51,11 @@ def logout(server_url: str | None = None, store: CredentialStore | None = None, 
         _call("POST", kept.server_url, "/signout", kept.token, timeout=timeout)
     except AuthenticationError:
         pass  # expired or ended already: nothing to end on the server
-    finally:
+    except TransportError as error:
         store.forget(kept.server_url)
+        raise TransportError(f"{error}; the sign-in is forgotten here, and its token ends by itself at "
+                             f"{kept.expires_at or 'its expiry'}") from error  # fmt: skip
+    store.forget(kept.server_url)
     return kept
 
 

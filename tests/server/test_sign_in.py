@@ -355,3 +355,13 @@ def test_a_locked_credential_store_is_one_clear_error(server, backend, config, k
         Session(schema_cache_path=False)
     code, said = login(server, name, monkeypatch, capsys)
     assert code == 1 and "refused the token: the collection is locked (is it locked?)" in said.err
+
+
+def test_logout_with_the_server_gone_forgets_here_and_says_so(server, backend, config, monkeypatch, capsys, unused_port):
+    from ftrack_like_api.credential_store import CredentialStore, SignedIn
+
+    gone = f"http://127.0.0.1:{unused_port}"
+    CredentialStore().save(SignedIn(gone, "jo", "a-token-of-a-server-that-is-gone"))
+    assert main(["logout", gone]) == 1
+    assert "the sign-in is forgotten here" in capsys.readouterr().err
+    assert CredentialStore().load(gone) is None
