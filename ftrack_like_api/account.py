@@ -24,13 +24,13 @@ from .authentication import signin
 from .credential_store import CredentialStore, SignedIn, server_key
 from .exceptions import AuthenticationError, ServerError, TransportError
 
-__all__ = ["create_token", "list_tokens", "login", "logout", "revoke_token", "signed_in"]
+__all__ = ["check_server_url", "create_token", "list_tokens", "login", "logout", "revoke_token", "signed_in"]
 
 
 def login(server_url: str, username: str, password: str, store: CredentialStore | None = None,
           timeout: float = 30.0) -> SignedIn:  # fmt: skip
     """Sign in to ``server_url`` and keep the token (``store``: the user's own by default); what was kept."""
-    _check_url(server_url)
+    check_server_url(server_url)
     made = signin(server_key(server_url), username, password, timeout=timeout)
     kept = SignedIn(server_key(server_url), made.username, made.token, made.expires_at)
     (store or CredentialStore()).save(kept)
@@ -91,7 +91,8 @@ def revoke_token(server_url: str | None, name: str, store: CredentialStore | Non
     _call("DELETE", kept.server_url, f"/tokens/{requests.utils.quote(name, safe='')}", kept.token)
 
 
-def _check_url(server_url: str) -> None:
+def check_server_url(server_url: str) -> None:
+    """ValueError, saying to add the scheme, for a server URL without ``http://`` or ``https://``."""
     if not server_url.startswith(("http://", "https://")):
         raise ValueError(f"{server_url!r} is not a server's URL: add http:// or https:// (https://studio.example)")
 

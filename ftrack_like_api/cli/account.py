@@ -38,9 +38,11 @@ def parse_expiry(text: str) -> datetime.timedelta | None:
 
 
 def login(options: argparse.Namespace) -> int:
+    from ..account import check_server_url
     from ..account import login as sign_in
     from ..credential_store import CredentialStore
 
+    check_server_url(options.server)  # before asking for a password
     username = options.user or input("User name: ").strip()
     if options.password_stdin:
         password = sys.stdin.readline().rstrip("\n")

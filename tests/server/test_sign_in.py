@@ -110,10 +110,11 @@ def test_a_wrong_password_is_one_line_and_nothing_is_kept(server, backend, confi
         signin(server, name, "not the password")
 
 
-def test_a_url_without_a_scheme_says_to_add_it(config, monkeypatch, capsys):
+def test_a_url_without_a_scheme_says_to_add_it_before_asking_for_a_password(config, monkeypatch, capsys):
     monkeypatch.setattr(sys, "stdin", io.StringIO("whatever\n"))
     assert main(["login", "studio.example:8000", "--user", "jo", "--password-stdin"]) == 1
     assert "add http:// or https://" in capsys.readouterr().err
+    assert sys.stdin.read() == "whatever\n"  # not read: nothing was asked
 
 
 def test_the_file_is_refused_when_others_may_read_it(server, backend, config, monkeypatch, capsys):
