@@ -22,10 +22,12 @@ from .exceptions import (
     AccessorResourceNotFoundError,
     AccessorUnsupportedOperationError,
     AttributeValueError,
+    AuthenticationError,
     ComponentInLocationError,
     ComponentNotInAnyLocationError,
     ComponentNotInLocationError,
     ConflictError,
+    CredentialStoreError,
     DatabaseError,
     Error,
     EventHubConnectionError,
@@ -39,11 +41,13 @@ from .exceptions import (
     QueryError,
     SchemaError,
     ServerError,
+    SessionExpiredError,
     StructureError,
     TransportError,
     UnknownAttributeError,
     ValidationError,
 )
+from .logs import configure_from_environment as _configure_logging
 from .version import __version__
 
 __all__ = [
@@ -59,10 +63,12 @@ __all__ = [
     "AccessorResourceNotFoundError",
     "AccessorUnsupportedOperationError",
     "AttributeValueError",
+    "AuthenticationError",
     "ComponentInLocationError",
     "ComponentNotInAnyLocationError",
     "ComponentNotInLocationError",
     "ConflictError",
+    "CredentialStoreError",
     "DatabaseError",
     "Error",
     "EventHubConnectionError",
@@ -78,6 +84,7 @@ __all__ = [
     "ServerError",
     "Session",
     "SessionAuthentication",
+    "SessionExpiredError",
     "StructureError",
     "TransportError",
     "UnknownAttributeError",
@@ -86,6 +93,8 @@ __all__ = [
     "mixin",
     "signin",
 ]
+
+_configure_logging()  # FTRACK_LIKE_LOG=debug (or a file's path): the package's logging, without code
 
 #: Modules loaded on first use, by the names ftrack's client gives them (its ``exception`` is our ``exceptions``).
 _MODULES = {name: name for name in ("accessor", "data", "entity", "event", "inspection", "resource_identifier_transformer",

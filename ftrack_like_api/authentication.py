@@ -72,6 +72,8 @@ def signin(server_url: str, username: str, password: str, timeout: float = 30.0)
     except ValueError:
         raise TransportError(f"{server_url} answered {response.status_code} with something that is not JSON") from None
     if response.status_code != 200 or "token" not in answer:
-        raise ServerError(answer if isinstance(answer, dict) else {"exception": "ServerError", "content": str(answer)})
+        # A wrong name or password: an AuthenticationError (a ServerError).
+        raise ServerError.from_answer(answer if isinstance(answer, dict) else {"exception": "ServerError",
+                                                                               "content": str(answer)})  # fmt: skip
     expires = datetime.datetime.fromisoformat(answer["expires_at"])
     return SignIn(answer["token"], expires, answer.get("username", username))

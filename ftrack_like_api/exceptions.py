@@ -6,7 +6,10 @@
      ├── SchemaError            an entity type or schema definition that cannot be used
      ├── ValidationError        an operation of a batch the server refuses: which one and why
      ├── ServerError            the server answered a batch with an error (client side)
-     │    └── ConflictError     a value changed since it was read (``check_conflicts``)
+     │    ├── ConflictError     a value changed since it was read (``check_conflicts``)
+     │    └── AuthenticationError  the server did not accept the credentials
+     │         └── SessionExpiredError  the sign-in token expired: sign in again
+     ├── CredentialStoreError   the stored sign-in (keyring or file) could not be read or written
      ├── TransportError         the server could not be reached, or its answer not read
  │    └── EventHubConnectionError  the event hub is not connected (publish with on_error="raise")
      ├── FileTransferError      a file's bytes could not be moved: refused, not found, cut short
@@ -57,10 +60,12 @@ __all__ = [
     "AccessorResourceNotFoundError",
     "AccessorUnsupportedOperationError",
     "AttributeValueError",
+    "AuthenticationError",
     "ComponentInLocationError",
     "ComponentNotInAnyLocationError",
     "ComponentNotInLocationError",
     "ConflictError",
+    "CredentialStoreError",
     "DatabaseError",
     "Error",
     "EventHubConnectionError",
@@ -74,6 +79,7 @@ __all__ = [
     "QueryError",
     "SchemaError",
     "ServerError",
+    "SessionExpiredError",
     "StructureError",
     "TransportError",
     "UnknownAttributeError",
@@ -137,8 +143,16 @@ class ServerError(Error):
 
     @classmethod
     def from_answer(cls, answer: dict) -> ServerError:  # type: ignore[type-arg]
-        """The error a server's error object stands for: a :class:`ConflictError` for ``conflict``."""
-        return ConflictError(answer) if answer.get("error_code") == "conflict" else ServerError(answer)
+        """The error a server's error object stands for: a :class:`ConflictError` for ``conflict``,
+        an :class:`AuthenticationError` for credentials refused (:class:`SessionExpiredError` for
+        ``session_expired``)."""
+        if answer.get("error_code") == "conflict":
+            return ConflictError(answer)
+        if answer.get("error_code") == "session_expired":
+            return SessionExpiredError(answer)
+        if answer.get("exception") == "InvalidCredentialsError":
+            return AuthenticationError(answer)
+        return ServerError(answer)
 
 
 class ConflictError(ServerError):
@@ -162,6 +176,26 @@ class ConflictError(ServerError):
         self.attribute = conflict.get("attribute")
         self.expected = conflict.get("expected")
         self.current = conflict.get("current")
+
+
+class AuthenticationError(ServerError):
+    """The server did not accept the credentials: a wrong key or password, a revoked or expired token.
+
+    ``code`` says which: ``invalid_credentials``, ``throttled`` (too many failures: wait),
+    ``session_expired``, ``token_expired`` (a personal token past its expiry).
+    """
+
+
+class SessionExpiredError(AuthenticationError):
+    """The sign-in token expired (it lasts 12 hours): sign in again, and send again.
+
+    ``ftrack-like login SERVER`` signs in again for every script; a script may catch this
+    and sign in itself, or give its Session a ``reauthenticate`` callback.
+    """
+
+
+class CredentialStoreError(Error):
+    """The stored sign-in could not be read or written: the keyring refused, or the file is unsafe."""
 
 
 class TransportError(Error):

@@ -65,6 +65,7 @@ class Loader:
         self.schema_cache = schema_cache
         self._lock = lock
         self._server: Server | None = None
+        self._information: dict[str, Any] | None = None
 
     def server(self) -> Server:
         """The server's information, schemas and entity classes: fetched on first use, then kept."""
@@ -76,9 +77,18 @@ class Loader:
                 server = self._server
         return server
 
+    def information(self) -> dict[str, Any]:
+        """The server's ``query_server_information`` answer: one call the first time (the schemas wait)."""
+        if self._server is not None:
+            return self._server.information
+        with self._lock:
+            if self._information is None:
+                self._information = self.session.call([{"action": "query_server_information"}])[0]
+            return self._information
+
     def _load(self) -> Server:
         call = self.session.call
-        information = call([{"action": "query_server_information"}])[0]
+        information = self.information()
         schema_hash = str(information.get("schema_hash", ""))
         schemas = None if self.schema_cache is None else self.schema_cache.get(schema_hash)
         if schemas is None:

@@ -31,6 +31,7 @@ from typing import Any, Callable, Iterator, Mapping, Sequence
 
 from . import collector, wire
 from .cache import KeyMaker, SchemaFileCache, StringKeyMaker, schema_cache_folder
+from .credential_store import kept_sign_in
 from .entity import Entity, EntityState
 from .event.hub import EventHub
 from .exceptions import ImmutableAttributeError, UnknownAttributeError
@@ -41,6 +42,7 @@ from .plugin import discover
 from .query import ast, bind, parse
 from .query_result import QueryResult
 from .schema import Kind, Schema
+from .session_account import SessionAccount
 from .session_files import SessionFiles
 from .symbol import NOT_SET, State
 from .transport import Transport, transport_for
@@ -59,7 +61,7 @@ __all__ = ["Session", "schema_cache_folder"]
 log = logging.getLogger(__name__)
 
 
-class Session(SessionFiles):
+class Session(SessionAccount, SessionFiles):
     """A connection to a studio's data: query, create, change, delete, commit.
 
     ``server_url`` (or ``FTRACK_SERVER``) is a database URL for the embedded mode —
@@ -82,7 +84,10 @@ class Session(SessionFiles):
     every thread of it: faster merges of big answers in a script that owns its process,
     never what a plugin inside Maya or Nuke should do (off by default). With
     ``auto_connect_event_hub``, ``event_hub`` connects to the server's event log in the
-    background (see :mod:`ftrack_like_api.event.hub`).
+    background (see :mod:`ftrack_like_api.event.hub`). Given no key nor token, a session on a
+    server uses the sign-in ``ftrack-like login`` kept (with no ``server_url``: the server
+    signed in to last); ``reauthenticate(session)`` answers a new token when that expires.
+    ``proxy`` (or ``FTRACK_LIKE_PROXY``) sends everything through a proxy: ``socks5://host:1080``.
     """
 
     def __init__(
@@ -104,17 +109,24 @@ class Session(SessionFiles):
         check_conflicts: bool = False,
         auto_connect_event_hub: bool = False,
         pause_gc: bool = False,
+        reauthenticate: Callable[[Session], Any] | None = None,
+        proxy: str | None = None,
     ) -> None:
         self.server_url = server_url or os.environ.get("FTRACK_SERVER")
         self.api_user = api_user or os.environ.get("FTRACK_API_USER")
         self.api_key = api_key or os.environ.get("FTRACK_API_KEY") or os.environ.get("FTRACK_APIKEY")
+        if token is None and not self.api_key and transport is None:
+            kept = kept_sign_in(self.server_url, self.api_user)  # what `ftrack-like login` kept
+            if kept is not None:
+                self.server_url, token = kept.server_url, kept
         if token is not None and not self.api_user:
             self.api_user = getattr(token, "username", None)
         if transport is None:
-            transport = transport_for(self.server_url, self.api_user, self.api_key, timeout, token)
+            transport = transport_for(self.server_url, self.api_user, self.api_key, timeout, token, proxy)
         if chunk_size is not None and chunk_size < 1:
             raise ValueError(f"chunk_size must be at least 1, not {chunk_size}")
         self.transport = transport
+        self.reauthenticate = reauthenticate
         self.auto_populate = auto_populate
         self.record_operations = True
         self.page_size = page_size
@@ -149,7 +161,8 @@ class Session(SessionFiles):
 
     @property
     def server_information(self) -> dict[str, Any]:
-        return self.loader.server().information
+        """What the server says of itself (version, schema hash, …): one call, the schemas not loaded."""
+        return self.loader.information()
 
     @property
     def schemas(self) -> list[dict[str, Any]]:
@@ -169,7 +182,7 @@ class Session(SessionFiles):
 
     def call(self, batch: Sequence[Mapping[str, Any]]) -> list[Any]:
         """Send a batch of wire-format operations as it is; the results."""
-        return self.transport.handle(batch)
+        return self._sent(batch)
 
     def reset_remote(self, reset_type: str, entity: Entity | None = None) -> Any:
         """A reset the server carries out at once, as ftrack's: an attribute of ``entity`` back to its
@@ -188,6 +201,7 @@ class Session(SessionFiles):
         """
         query = parse(expression)
         if values:
+            log.debug("query %s with %r", expression, values)
             query = bind(query, {name: self._key_value(value) for name, value in values.items()})
         self._type(query.entity_type)
         return QueryResult(self, query, page_size or self.page_size)

@@ -86,6 +86,22 @@ def schema_cache(tmp_path_factory):
         os.environ["FTRACK_API_SCHEMA_CACHE_PATH"] = before
 
 
+@pytest.fixture(scope="session", autouse=True)
+def credential_folder(tmp_path_factory):
+    """Sign-ins made by tests (``ftrack-like login``) are kept in the test run's folder, never the user's,
+    and in that folder's file: a test that wants a keyring names one (tests/test_sign_in.py)."""
+    folder = tmp_path_factory.mktemp("config")
+    before = {name: os.environ.get(name) for name in ("FTRACK_LIKE_CONFIG_DIR", "PYTHON_KEYRING_BACKEND")}
+    os.environ["FTRACK_LIKE_CONFIG_DIR"] = str(folder)
+    os.environ["PYTHON_KEYRING_BACKEND"] = "keyring.backends.fail.Keyring"
+    yield folder
+    for name, value in before.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
+
+
 @pytest.fixture
 def ftrack_like():
     """The installed ``ftrack-like`` command, beside this Python first."""

@@ -128,4 +128,5 @@ def test_an_unknown_version_is_one_clear_line(database, storage, tmp_path, capsy
     monkeypatch.delenv("FTRACK_SERVER", raising=False)
     (tmp_path / "x.bin").write_bytes(b"x")
     assert cli.main(["upload", str(tmp_path / "x.bin"), "--version", "nope", "--database", database]) == 1
-    assert capsys.readouterr().err.strip() == "error: No AssetVersion nope (or you may not see it)"
+    studio, error = capsys.readouterr().err.strip().splitlines()
+    assert studio == f"studio: {database} as admin" and error == "error: No AssetVersion nope (or you may not see it)"

@@ -15,6 +15,9 @@ operator. ``=`` and ``!=`` compare the value with the event's as text — number
 as numbers, ``true``/``false`` with booleans, ``None`` with null. ``<``, ``>``,
 ``<=`` and ``>=`` compare numbers as numbers and text as text, and are false for
 anything else. ``topic=ftrack.*`` matches every topic that starts with ``ftrack.``.
+A key that goes through a list reaches each of its elements:
+``data.entities.entityType=task`` matches an event one of whose entities is a task, and
+``data.entities.action!=remove`` one none of whose entities was removed.
 """
 
 from __future__ import annotations
@@ -177,8 +180,6 @@ def render(node: Expression) -> str:
 
 # --- match ------------------------------------------------------------------------------
 
-_MISSING = object()
-
 
 def match(expression: Expression | str, event: Mapping[str, Any]) -> bool:
     """Whether ``event`` is one the expression subscribes to."""
@@ -211,25 +212,36 @@ def wanted(event: Mapping[str, Any], subscriptions: Iterable[tuple[Expression, M
                for expression, subscriber in subscriptions)  # fmt: skip
 
 
-def _lookup(event: Any, key: tuple[str, ...]) -> Any:
+def _lookup(event: Any, key: tuple[str, ...]) -> list[Any]:
+    """The values ``key`` reaches in ``event``: one, or one per element of each list it goes through."""
+    found = [event]
     for part in key:
-        if not isinstance(event, Mapping) or part not in event:
-            return _MISSING
-        event = event[part]
-    return event
+        found = [item[part] for item in _elements(found) if isinstance(item, Mapping) and part in item]
+    return _elements(found)
+
+
+def _elements(values: list[Any]) -> list[Any]:
+    """``values``, each list among them replaced by its elements."""
+    return [element for value in values for element in (value if isinstance(value, list) else [value])]
 
 
 def _match_condition(condition: Condition, event: Mapping[str, Any]) -> bool:
+    """Whether one of the values the key reaches meets the condition; with ``!=``, whether none equals."""
     found = _lookup(event, condition.key)
-    if found is _MISSING:
+    if not found:
         return False
+    if condition.operator == "!=":
+        return not any(_meets(condition, "=", value) for value in found)
+    return any(_meets(condition, condition.operator, value) for value in found)
+
+
+def _meets(condition: Condition, operator: str, found: Any) -> bool:
+    """Whether one value meets ``condition`` under ``operator`` (``=`` for a ``!=`` condition)."""
     if condition.prefix:
-        starts = isinstance(found, str) and found.startswith(condition.value)
-        return starts if condition.operator == "=" else not starts
-    if condition.operator in ("=", "!="):
-        equal = _equal(found, condition.value)
-        return equal if condition.operator == "=" else not equal
-    compare = OPERATORS[condition.operator]
+        return isinstance(found, str) and found.startswith(condition.value)
+    if operator == "=":
+        return _equal(found, condition.value)
+    compare = OPERATORS[operator]
     if isinstance(found, str):
         return compare(found, condition.value)
     number = _number(condition.value)

@@ -31,13 +31,14 @@ class HttpChannel(Channel):
     """
 
     def __init__(self, server_url: str, headers: Mapping[str, str], verify: bool | str | None = None,
-                 timeout: float = 10.0, heartbeat: float = 2.0) -> None:  # fmt: skip
+                 timeout: float = 10.0, heartbeat: float = 2.0, proxies: Mapping[str, str] | None = None) -> None:  # fmt: skip
         self.url = server_url.rstrip("/") + "/events"
         self.headers = {k: v for k, v in headers.items() if k.lower() not in ("content-type", "ftrack-idempotency-key")}
         self.verify = verify
         self.timeout = timeout
         self.heartbeat = heartbeat
         self._http = requests.Session()
+        self._http.proxies.update(proxies or {})
 
     def _call(self, method: str, path: str, **kwargs: Any) -> Any:
         extra: dict[str, Any] = {} if self.verify is None else {"verify": self.verify}

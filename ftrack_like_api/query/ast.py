@@ -76,6 +76,7 @@ _OPERATOR_SPELLINGS = {
     **{op.value: op for op in Operator},
     "=": Operator.IS,
     "!=": Operator.IS_NOT,
+    "<>": Operator.IS_NOT,  # SQL's, as accsyn's queries write it
     "after": Operator.GREATER,
     "greater_than": Operator.GREATER,
     "before": Operator.LESS,

@@ -15,7 +15,7 @@ from typing import Any
 
 from .base import Transport
 from .files import FileChannel
-from .local import LocalFileChannel, LocalTransport
+from .local import SCHEMES, LocalFileChannel, LocalTransport
 from .mock import MockTransport
 
 __all__ = ["FileChannel", "HttpFileChannel", "HttpTransport", "LocalFileChannel", "LocalTransport", "MockTransport",
@@ -23,17 +23,25 @@ __all__ = ["FileChannel", "HttpFileChannel", "HttpTransport", "LocalFileChannel"
 
 
 def transport_for(
-    url: str | None, user: str | None, key: str | None = None, timeout: Any = (10.0, 300.0), token: Any = None
+    url: str | None, user: str | None, key: str | None = None, timeout: Any = (10.0, 300.0), token: Any = None,
+    proxy: str | None = None,
 ) -> Transport:
-    """The transport for ``url``: HTTP for ``http(s)://`` (with ``key`` or ``token``), else in-process."""
+    """The transport for ``url``: HTTP for ``http(s)://`` (with ``key`` or ``token``, through ``proxy``), else in-process."""
     if not url:
-        raise ValueError("Session needs server_url (or FTRACK_SERVER): sqlite:///studio.db, postgresql://…")
+        raise ValueError("Session needs server_url (or FTRACK_SERVER, or a sign-in: `ftrack-like login SERVER`): "
+                         "https://studio.example, sqlite:///studio.db, postgresql://…")  # fmt: skip
     if not user:
         raise ValueError("Session needs api_user (or FTRACK_API_USER): the user the session acts as")
     if url.startswith(("http://", "https://")):
         from .http import HttpTransport  # requests loads only for a server
 
-        return HttpTransport(url, user, key, timeout=timeout, token=token)
+        return HttpTransport(url, user, key, timeout=timeout, token=token, proxy=proxy)
+    if "://" not in url:
+        raise ValueError(f"{url!r} needs its scheme: http:// or https:// for a server (https://{url}), sqlite:/// or "
+                         "postgresql:// for a database")  # fmt: skip
+    if not url.startswith(SCHEMES):
+        raise ValueError(f"{url.split('://')[0]}:// is not a studio this client reaches: http:// or https:// for a "
+                         "server, sqlite:///path or postgresql://… for a database")  # fmt: skip
     return LocalTransport(url, user)
 
 

@@ -39,6 +39,7 @@ from urllib3.util.retry import Retry
 
 from ..exceptions import ServerError, TransportError
 from .base import Transport, answer_of
+from .proxy import proxies_for
 
 try:
     import orjson
@@ -129,7 +130,9 @@ class HttpTransport(Transport):
     an adapter with its retries for the server's URL on it, unless you mounted one for
     that URL yourself (then yours, with its retries, is used). ``retries`` times a batch
     is sent again at most, ``backoff`` seconds (doubling) apart; ``verify`` is a CA bundle
-    or False (None: the session's own, on by default).
+    or False (None: the session's own, on by default); ``proxy`` one proxy for every request
+    (``socks5://host:1080``, ``http://proxy:3128``; None: ``FTRACK_LIKE_PROXY``, else the
+    standard variables).
     """
 
     overlaps = True
@@ -147,6 +150,7 @@ class HttpTransport(Transport):
         max_wait: float = 30.0,
         in_progress_wait: float = 900.0,
         session: requests.Session | None = None,
+        proxy: str | None = None,
     ) -> None:
         if not server_url.startswith(("http://", "https://")):
             raise ValueError(f"HttpTransport needs an http(s) URL, not {server_url!r}")
@@ -156,6 +160,8 @@ class HttpTransport(Transport):
             raise ValueError(f"HttpTransport needs a valid URL, not {server_url!r}: {reason}") from None
         if not token and (not api_user or not api_key):
             raise ValueError("HttpTransport needs api_user and api_key (or FTRACK_API_USER, FTRACK_API_KEY), or a token")
+        #: Where requests go through (``proxy``, else FTRACK_LIKE_PROXY; see transport/proxy.py).
+        self.proxies = proxies_for(proxy)
         if session is not None and not isinstance(session, requests.Session):
             raise TypeError(f"HttpTransport(session=...) takes a requests.Session, not {type(session).__name__}")
         self.url = server_url.rstrip("/") + "/api"
@@ -202,6 +208,7 @@ class HttpTransport(Transport):
             if all(p in ("http://", "https://") for p in mounted):  # no adapter of the caller's for this server
                 self._adapter = HTTPAdapter(max_retries=self.retry())
                 http.mount(prefix, self._adapter)
+            http.proxies.update(self.proxies)
             self._http = http
         return self._http
 
@@ -256,6 +263,12 @@ class HttpTransport(Transport):
             raise TransportError(f"{self.url} answered {response.status_code}: {str(answer)[:200]}")
         return answer_of(batch, answer)
 
+    def use_token(self, token: str) -> None:
+        """Send the bearer ``token`` from now on (a new sign-in's), instead of the credentials given before."""
+        for name in ("ftrack-user", "ftrack-api-key"):
+            self._headers.pop(name, None)
+        self._headers["authorization"] = f"Bearer {token}"
+
     def http(self) -> requests.Session:
         """The ``requests`` session the transport sends with (its retries mounted for the server's URL)."""
         return self._session()
@@ -276,7 +289,8 @@ class HttpTransport(Transport):
         from ..event.http import HttpChannel
 
         connect = self.timeout[0] if isinstance(self.timeout, tuple) else self.timeout
-        return HttpChannel(self.url[: -len("/api")], self._headers, verify=self.verify, timeout=connect)
+        return HttpChannel(self.url[: -len("/api")], self._headers, verify=self.verify, timeout=connect,
+                           proxies=self.proxies)  # fmt: skip
 
     def close(self) -> None:
         """Let go of the connections; a session of the caller's stays open (theirs to close)."""

@@ -61,12 +61,19 @@ class LocalTransport(Transport):
         """The backend, opened (created and seeded, if new) on first use; DatabaseError when it cannot be."""
         with self._lock:
             if self._backend is None:
-                from ..server import Backend  # the server package loads only here
-
+                try:
+                    from ..server import Backend  # the server package loads only here
+                except ModuleNotFoundError as missing:
+                    raise DatabaseError(f"A database URL ({self.url}) is opened in this process, which needs the "
+                                        f"server extra ({missing.name} is not installed): pip install "
+                                        "'ftrack-like-api[server]'; or give an http(s):// server's URL") from missing  # fmt: skip
                 try:
                     self._backend = Backend.from_url(self.url)
                 except DatabaseError:  # says what and where already
                     raise
+                except ModuleNotFoundError as missing:  # a database's driver
+                    raise DatabaseError(f"Opening {self.url} needs {missing.name}, which is not installed: pip install "
+                                        "'ftrack-like-api[postgres]'") from missing  # fmt: skip
                 except Exception as error:  # a driver's or SQLAlchemy's error, translated here
                     raise DatabaseError(f"Cannot open {self.url}: {error}") from error
             return self._backend

@@ -6,7 +6,8 @@ Run it as a durable listener::
 
 It reads ``ftrack.update`` events as ftrack's listeners do: each entity changed, with
 ``entityType`` (``task`` for every TypedContext), ``entityId``, ``keys`` (the attributes
-changed: ``statusid`` for a status) and ``parents``. The change it makes is itself an
+changed: ``statusid`` for a status) and ``parents``; the ids it reads go into its queries
+as bound values, never into their text. The change it makes is itself an
 ``ftrack.update``, which it hears too and ignores (a shot has no tasks below it changing).
 """
 
@@ -24,15 +25,15 @@ def register(session, approved=APPROVED):
             keys = entity.get("keys") or []
             if entity.get("entityType") != "task" or not ({"statusid", "status_id"} & set(keys)):
                 continue
-            task = session.query(f'select parent_id from Task where id is "{entity["entityId"]}"').first()
+            task = session.query("select parent_id from Task where id is :id", id=entity["entityId"]).first()
             if task is None:  # not a Task (a shot's own status changed), or gone since
                 continue
-            shot = session.query(f'select status.name from Shot where id is "{task["parent_id"]}"').first()
+            shot = session.query("select status.name from Shot where id is :id", id=task["parent_id"]).first()
             if shot is None:
                 continue
-            tasks = session.query(f'select status.name from Task where parent_id is "{shot["id"]}"').all()
+            tasks = session.query("select status.name from Task where parent_id is :id", id=shot["id"]).all()
             if tasks and all(t["status"]["name"] == approved for t in tasks) and shot["status"]["name"] != approved:
-                shot["status"] = session.query(f'Status where name is "{approved}"').one()
+                shot["status"] = session.query("Status where name is :name", name=approved).one()
                 session.commit()
                 log.info("every task of %s is %s: so is the shot", shot["id"], approved)
 

@@ -51,7 +51,9 @@ def test_the_spec_example():
         ("data.user.name>a", True),  # text orders as text
         ("data.user.name<a", False),
         ("data.user>a", False),  # a mapping has no order
-        ("data.tags=a", False),
+        ("data.tags=a", True),  # a list: any of its elements
+        ("data.tags=b", False),
+        ("data.tags!=a", False),  # != : none of them equals
         ("data.missing=1", False),
         ("data.missing!=1", False),  # a missing key is no match, whatever the operator
         ("data.user.name.first=jo", False),
@@ -140,3 +142,18 @@ def test_no_text_raises_anything_but_expression_error(text):
                                  lambda v: st.dictionaries(st.text(max_size=3), v, max_size=3), max_leaves=6))
 def test_matching_any_event_answers_true_or_false(expression, event):
     assert match(expression, {"topic": event, "data": event}) in (True, False)
+
+
+def test_a_key_through_a_list_reaches_each_element():
+    """What ftrack.update carries: data.entities is a list; a condition on it matches any entity."""
+    event = {"topic": "ftrack.update", "data": {"entities": [
+        {"entityType": "task", "action": "update", "keys": ["statusid", "name"]},
+        {"entityType": "show", "action": "add", "keys": []},
+    ]}}  # fmt: skip
+    assert match("data.entities.entityType=task", event)
+    assert match("data.entities.entityType=show and data.entities.action=add", event)
+    assert not match("data.entities.entityType=assetversion", event)
+    assert match("data.entities.action!=remove", event) and not match("data.entities.action!=add", event)
+    assert match("data.entities.keys=statusid", event)  # a list in a list
+    assert not match("data.entities.missing=1", event) and not match("data.entities.missing!=1", event)
+    assert not match("data.entities.entityType=task", {"data": {"entities": []}})

@@ -297,3 +297,11 @@ def test_render_is_canonical():
         parse(text)  # SQL-style doubled quotes are not an escape here
     query = parse("SELECT name FROM Task WHERE name = 'x' AND bid AFTER 2 LIMIT 5 OFFSET 2")
     assert render(query) == 'select name from Task where name is "x" and bid > 2 offset 2 limit 5'
+
+
+def test_sqls_not_equal_is_is_not_too():
+    """accsyn's queries write SQL's ``<>``; it is ``is_not``, and renders as that."""
+    from ftrack_like_api.query import parse, render
+
+    assert parse('Task where bid <> 3') == parse('Task where bid != 3') == parse('Task where bid is_not 3')
+    assert render(parse('Task where (name is "a" and bid <> 2) or bid<>3')) == 'Task where name is "a" and bid is_not 2 or bid is_not 3'

@@ -113,7 +113,9 @@ def test_errors_are_one_readable_line_and_a_non_zero_exit(run):
     code, _, err = run("key", "create", "--user", "nobody", "--name", "x")
     assert code == 1 and err == "error: No user 'nobody'\n"
     code, _, err = run("query", "Task where")
-    assert code == 1 and err.startswith("error: Operation 0 (query): Expected condition")
+    studio, error = err.splitlines()[:2]
+    assert code == 1 and studio.startswith("studio: ") and studio.endswith(" as admin")  # where and who, first
+    assert error.startswith("error: ValidationError: Operation 0 (query): Expected condition")
     with pytest.raises(SystemExit):
         main(["user", "add", "x", "--role", "emperor"])
 
@@ -135,7 +137,7 @@ def test_the_shell_has_a_connected_session(fresh_database, ftrack_like):
                             capture_output=True, text=True, timeout=120)  # fmt: skip
     assert result.returncode == 0, result.stderr
     assert "status: Approved" in result.stdout
-    assert "`session` is connected as admin" in result.stderr  # the banner, where the prompts go
+    assert f"`session` is connected to {fresh_database} as admin" in result.stderr  # the banner, where the prompts go
     listed = subprocess.run([ftrack_like, "user", "list", "--database", fresh_database], capture_output=True, text=True)
     assert "from-the-shell" in listed.stdout
 
@@ -283,7 +285,7 @@ def test_serve_says_so_when_it_cannot_listen(tmp_path, capsys):
 
 
 def test_an_unexpected_failure_is_one_line_and_the_traceback_only_when_asked(run, monkeypatch):
-    import ftrack_like_api.cli as cli
+    import ftrack_like_api.cli.admin as cli
 
     def broken(options):
         raise KeyError("context_type")  # what a reader bug looked like: a traceback, before
@@ -308,3 +310,21 @@ def test_the_command_line_keeps_its_database_in_the_users_data_folder(tmp_path, 
     assert not (tmp_path / "ftrack-like").exists()  # nothing in the temporary folder
     monkeypatch.setenv("FTRACK_LIKE_DATABASE", "postgresql://db/studio")
     assert default_database() == "postgresql://db/studio"
+
+
+def test_query_explain_shows_the_sql_and_the_plan(run, fresh_database):
+    code, out, err = run("query", "--explain", 'select name, status.name from Task where status.name is "Done" limit 3')
+    assert code == 0, err
+    assert "FROM status" in out and "-- plan:" in out and out.rstrip().endswith("(0 rows)")
+    assert ("SEARCH" in out or "SCAN" in out) if fresh_database.startswith("sqlite") else "Scan" in out
+
+
+def test_serve_log_sql_logs_each_statement_and_its_parameters(tmp_path, ftrack_like, unused_port):
+    database = f"sqlite:///{tmp_path / 'served.db'}"
+    with served(ftrack_like, unused_port, database, "--log-sql") as running:
+        key = new_key(ftrack_like, database)
+        answer = requests.post(f"{running.url}/api", json=[{"action": "query", "expression": 'Status where name is "Done"'}],
+                               headers={"ftrack-user": "admin", "ftrack-api-key": key})  # fmt: skip
+        assert answer.status_code == 200
+    assert "sqlalchemy.engine.Engine: SELECT" in running.log and "FROM status" in running.log
+    assert "'Done'" in running.log  # the parameters, on their own line

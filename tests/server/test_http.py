@@ -309,6 +309,7 @@ def test_an_expired_token_says_so(server, backend):
     response = requests.post(f"{server}/api", json=[{"action": "query_schemas"}], headers={"authorization": f"Bearer {signed}"})
     assert response.status_code == 401
     assert response.json()["content"] == "The token expired at 2000-01-01T00:00:00Z; sign in again"
+    assert response.json()["error_code"] == "session_expired"  # the client raises SessionExpiredError for it
 
 
 def test_repeated_failures_are_throttled_for_everyone_trying_that_name(server, backend):

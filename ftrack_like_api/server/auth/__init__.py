@@ -1,7 +1,8 @@
 """Who may call the server and what they may do: credentials, roles and project permissions.
 
 - ``authenticator.py`` puts together ``credentials.py`` (API keys, passwords and sign-in
-  tokens), ``throttle.py`` (failures per name and address) and ``idempotency.py`` (the
+  tokens), ``tokens.py`` (personal access tokens, signing out), ``throttle.py`` (failures
+  per name and address) and ``idempotency.py`` (the
   remembered answers that make a retried batch run once), over ``tables.py``
 - ``permissions.py``: the acting user of each batch, accounts as an administrator's,
   roles and the projects a user reaches (ftrack's ``SecurityRole`` model)

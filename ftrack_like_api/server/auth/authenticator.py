@@ -1,6 +1,7 @@
 """Who may call the server: one object over keys, passwords, throttling and remembered answers.
 
 Each job has its module — ``credentials.py`` (API keys, passwords, sign-in tokens),
+``tokens.py`` (personal access tokens, signing out),
 ``throttle.py`` (failures per name and address), ``idempotency.py`` (a retried batch runs
 once), ``tables.py`` (where they are kept) — and :class:`Authenticator` puts them
 together over one database, with the command line's changes to users' roles and
@@ -19,11 +20,12 @@ from .credentials import ApiKeys, Passwords
 from .idempotency import IdempotentAnswers
 from .permissions import ROLES, Roles
 from .throttle import Throttling
+from .tokens import PersonalTokens
 
 __all__ = ["Authenticator"]
 
 
-class Authenticator(ApiKeys, Passwords, Throttling, IdempotentAnswers):
+class Authenticator(ApiKeys, Passwords, PersonalTokens, Throttling, IdempotentAnswers):
     """API keys, roles and remembered answers on one backend's database."""
 
     def __init__(self, engine: sa.Engine, tables: dict[str, sa.Table], users: sa.Table, roles: Roles) -> None:
@@ -33,6 +35,7 @@ class Authenticator(ApiKeys, Passwords, Throttling, IdempotentAnswers):
         self.answers = tables["idempotent_answer"]
         self.passwords = tables["user_password"]
         self.tokens = tables["auth_token"]
+        self.personal_tokens = tables["personal_token"]
         self.failures = tables["auth_failure"]
         self.users = users
         self._remembered = 0

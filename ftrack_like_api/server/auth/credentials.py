@@ -28,6 +28,7 @@ from ..engine.storage import writing
 from ...exceptions import ValidationError
 from .tables import hashed, utcnow
 from .throttle import FAILURE_WINDOW, MAX_FAILURES, Refusal, Throttling
+from .tokens import is_personal_token
 
 __all__ = ["ApiKeys", "MAX_USERNAME_LENGTH", "Passwords", "check_username", "hash_password", "password_matches"]
 
@@ -133,6 +134,15 @@ class ApiKeys(Throttling):
         refused too; from another address it is let in).
         """
         check_username(username)
+        if is_personal_token(secret):  # a person's token in the key's place, as an API key is used
+            try:
+                user_id, _, name = self.check_personal_token(secret, username)  # type: ignore[attr-defined]
+            except Refusal as refusal:
+                if refusal.code is None:  # a wrong one counts as a failure; an expired one said why
+                    self.check_throttle(username, address)
+                    self.failed(username, address)
+                raise
+            return user_id, name
         row = self._key(username, secret, address, with_failures=True)
         if row is None:
             self.check_throttle(username, address)
@@ -216,7 +226,12 @@ class Passwords(Throttling):
         return token, expires.replace(tzinfo=datetime.timezone.utc)
 
     def verify_token(self, token: str) -> tuple[str, str]:
-        """(user id, username) for a live token; Refusal saying why not (an expired one says so)."""
+        """(user id, username) for a live token, a personal one too; Refusal saying why not.
+
+        An expired sign-in token says so, with the code ``session_expired``: sign in again.
+        """
+        if is_personal_token(token):
+            return self.check_personal_token(token)[:2]  # type: ignore[attr-defined,no-any-return]
         with self.engine.connect() as connection:
             row = connection.execute(
                 sa.select(self.tokens.c.expires_at, self.users.c.id, self.users.c.username)
@@ -226,5 +241,6 @@ class Passwords(Throttling):
         if row is None:
             raise Refusal("The credentials were not accepted")
         if row.expires_at <= utcnow():
-            raise Refusal(f"The token expired at {row.expires_at.isoformat(timespec='seconds')}Z; sign in again")
+            raise Refusal(f"The token expired at {row.expires_at.isoformat(timespec='seconds')}Z; sign in again",
+                          code="session_expired")  # fmt: skip
         return str(row.id), str(row.username)

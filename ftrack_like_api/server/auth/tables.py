@@ -38,6 +38,17 @@ def define_tables(metadata: sa.MetaData) -> dict[str, sa.Table]:
             sa.Column("user_id", sa.Text, sa.ForeignKey("resource.id", ondelete="CASCADE"), nullable=False),
             sa.Column("expires_at", sa.DateTime, nullable=False),
         ),
+        "personal_token": sa.Table(
+            "personal_token", metadata,
+            sa.Column("id", sa.Text, primary_key=True),
+            sa.Column("user_id", sa.Text, sa.ForeignKey("resource.id", ondelete="CASCADE"), nullable=False, index=True),
+            sa.Column("name", sa.Text, nullable=False),
+            sa.Column("token_hash", sa.Text, nullable=False, unique=True),
+            sa.Column("created_at", sa.DateTime, nullable=False),
+            sa.Column("expires_at", sa.DateTime),  # None: until revoked
+            sa.Column("last_used_at", sa.DateTime),
+            sa.Column("revoked_at", sa.DateTime),
+        ),
         "auth_failure": sa.Table(
             "auth_failure", metadata,
             sa.Column("id", sa.Text, primary_key=True),

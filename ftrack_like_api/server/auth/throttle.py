@@ -30,11 +30,12 @@ FAILURE_WINDOW = datetime.timedelta(minutes=15)
 
 
 class Refusal(Exception):
-    """Why a request was not let in: ``reason`` for the client, ``status`` for HTTP, ``retry_after`` seconds."""
+    """Why a request was not let in: ``reason`` for the client, ``status`` for HTTP, ``retry_after`` seconds,
+    ``code`` the answer's ``error_code`` when it is not the status's own (``session_expired``)."""
 
-    def __init__(self, reason: str, status: int = 401, retry_after: int | None = None) -> None:
+    def __init__(self, reason: str, status: int = 401, retry_after: int | None = None, code: str | None = None) -> None:
         super().__init__(reason)
-        self.reason, self.status, self.retry_after = reason, status, retry_after
+        self.reason, self.status, self.retry_after, self.code = reason, status, retry_after, code
 
 
 class Throttling:

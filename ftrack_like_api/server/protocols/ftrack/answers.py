@@ -118,8 +118,8 @@ def refused(refusal: Refusal) -> Response:
     if refusal.status == 400:  # not a credential at all (a user name too long to be one)
         answer = {"exception": "ValidationError", "content": refusal.reason, "error_code": "bad_request"}
     else:
-        answer = {"exception": "InvalidCredentialsError", "content": refusal.reason, "error_code":
-                  "throttled" if refusal.status == 429 else "invalid_credentials"}  # fmt: skip
+        code = refusal.code or ("throttled" if refusal.status == 429 else "invalid_credentials")
+        answer = {"exception": "InvalidCredentialsError", "content": refusal.reason, "error_code": code}
     return JSONResponse(answer, status_code=refusal.status, headers=headers)
 
 

@@ -1,4 +1,4 @@
-"""ftrack's JSON API: ``POST /api`` (a batch of operations) and ``POST /signin``.
+"""ftrack's JSON API: ``POST /api`` (a batch of operations) and ``POST /signin`` (with ``accounts.py``'s routes).
 
 A request proves who sends it (``ftrack-user`` and ``ftrack-api-key``, or a bearer
 token), its body is read and checked (``body.py``), a batch that writes and carries an
@@ -30,6 +30,7 @@ from ...engine.backend import WRITE_ACTIONS, Backend
 from ...engine.computed import BASE_URL, LINK_TOKEN
 from ...files.thumbnails import link_signer
 from ...gate import DatabaseGate
+from .accounts import Accounts
 from .answers import absolute_urls, encoded, error_answer, failure_answer, inline_rows, refused, rows_in, unclaimed
 from .body import MAX_BODY, MAX_OPERATIONS, SIGNIN_BODY, action_of, gunzip, parse_batch, read_body
 
@@ -58,7 +59,9 @@ class FtrackApi:
         self.max_body, self.max_operations, self.idempotency_wait = max_body, max_operations, idempotency_wait
 
     def routes(self) -> list[Route]:
-        return [Route("/api", self.api, methods=["POST"]), Route("/signin", self.signin, methods=["POST"])]
+        # Signing out and personal tokens (accounts.py) go with signing in.
+        return [Route("/api", self.api, methods=["POST"]), Route("/signin", self.signin, methods=["POST"]),
+                *Accounts(self.backend, self.database).routes()]  # fmt: skip
 
     def error(self, request: Request, exception: str, content: str, code: str | None = None) -> Response:
         return error_answer(request, {"exception": exception, "content": content, "error_code": code})

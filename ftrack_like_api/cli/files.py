@@ -22,15 +22,15 @@ import pathlib
 import sys
 from typing import Any
 
-from .exceptions import FileTransferError
-from .symbol import SERVER_LOCATION_ID
-from .transport.files import DEFAULT_PART_SIZE
+from ..exceptions import FileTransferError
+from ..symbol import SERVER_LOCATION_ID
+from ..transport.files import DEFAULT_PART_SIZE
 
 __all__ = ["add_commands"]
 
 
 def upload(options: argparse.Namespace) -> int:
-    from .cli_events import client_session
+    from .events import client_session
 
     path = pathlib.Path(options.path)
     if not path.is_file():
@@ -66,7 +66,7 @@ def upload(options: argparse.Namespace) -> int:
 
 
 def download(options: argparse.Namespace) -> int:
-    from .cli_events import client_session
+    from .events import client_session
 
     with client_session(options) as session:
         component = session.get("Component", options.component)

@@ -1,8 +1,8 @@
 """``ftrack-like listen`` and ``ftrack-like events …``: durable listeners and the event log, from the command line.
 
-A client of a server (or of a database, in embedded mode), as a script is: the server URL
-and credentials come from ``FTRACK_SERVER``, ``FTRACK_API_USER`` and ``FTRACK_API_KEY`` (an
-``http(s)://`` URL), or ``--database`` names a database to open in-process.
+A client of a server (or of a database, in embedded mode), as a script is: ``studio.py``
+says which studio and which user (``--server``, ``FTRACK_SERVER`` and ``FTRACK_API_*``,
+the kept sign-in, or ``--database``).
 
 ::
 
@@ -17,27 +17,17 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import os
 import signal
 import sys
 import threading
 from typing import Any
 
-from .exceptions import EventHubConnectionError
+from ..exceptions import EventHubConnectionError
+from .studio import client_session
 
 __all__ = ["add_commands", "client_session"]
 
 log = logging.getLogger(__name__)
-
-
-def client_session(options: argparse.Namespace) -> Any:
-    """A Session on FTRACK_SERVER (with FTRACK_API_USER, FTRACK_API_KEY), else in-process on ``--database``."""
-    from .session import Session
-
-    url = os.environ.get("FTRACK_SERVER") or options.database
-    plugin_paths = getattr(options, "plugin_path", None) or []
-    return Session(server_url=url, api_user=os.environ.get("FTRACK_API_USER") or ("admin" if not url.startswith("http") else None),
-                   plugin_paths=plugin_paths or "", schema_cache_path=False)  # fmt: skip
 
 
 def _logging(options: argparse.Namespace) -> None:
@@ -54,7 +44,7 @@ def _stop_on_signals(stop: Any) -> None:
 
 
 def listen(options: argparse.Namespace) -> int:
-    from .event.listener import Listener
+    from ..event.listener import Listener
 
     _logging(options)
     with client_session(options) as session:
@@ -107,7 +97,7 @@ def parked(options: argparse.Namespace) -> int:
 
 
 def replay(options: argparse.Namespace) -> int:
-    from .event.listener import Listener
+    from ..event.listener import Listener
 
     _logging(options)
     with client_session(options) as session:
