@@ -30,7 +30,7 @@ import time
 import traceback
 from typing import Any
 
-from ..exceptions import Error, ExpressionError
+from ..exceptions import Error, ExpressionError, ServerError
 from .base import Event
 from .hub import REPLY_TOPIC, EventHub
 
@@ -161,7 +161,10 @@ class Listener:
                     reply = Event(REPLY_TOPIC, data=result, source=dict(subscriber.metadata),
                                   target=f"id={event['source']['id']}", in_reply_to_event=event["id"])  # fmt: skip
                     self.hub._prepare(reply)
-                    self.hub.channel.publish([reply.to_wire()])
+                    (published,) = self.hub.channel.publish([reply.to_wire()])
+                    if isinstance(published, ServerError):
+                        log.error("listener %s: the server refused the reply to %s: %s", self.name, event["id"],
+                                  published)  # fmt: skip
                 break
             if event.is_stopped():
                 break
