@@ -482,7 +482,8 @@ def _install(engine: sa.Engine, storage: Storage, versioned: bool) -> None:
                         ran = upgrades.upgrade(connection, automatic=True)
                     if new or ran:
                         check_references(connection)
-                    storage.record(connection)
+                    if upgrades is None or upgrades.ahead is None:  # a newer version's notes stay as they are
+                        storage.record(connection)
                 with connection.begin():
                     storage.optimize(connection)
             return
