@@ -132,9 +132,13 @@ class Connection:
                     stream.close()
                     break
                 self._connected.set()
+                closing = None
                 for line in stream:
                     if "heartbeat" in line:
                         self.seq = max(self.seq or 0, int(line["heartbeat"]))
+                        closing = line.get("closing")
+                        if closing:
+                            break
                     else:
                         self.deliver(line)
                         self.seq = int(line["seq"])
@@ -142,6 +146,11 @@ class Connection:
                     if self._restart or self._stopped.is_set():
                         break
                 stream.close()
+                if closing and not self._stopped.is_set():  # the server stops in order: straight to another
+                    log.info("event hub: %s (%s); connecting again from %s", closing, self.channel, self.seq)
+                    self._connected.clear()
+                    self._stopped.wait(0.1)
+                    continue
                 if not self._restart and not self._stopped.is_set():
                     raise ConnectionError("the server ended the stream")
             except ExpressionError as error:  # the hub refuses these before they get here

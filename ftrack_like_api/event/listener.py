@@ -30,7 +30,7 @@ import time
 import traceback
 from typing import Any
 
-from ..exceptions import Error, ExpressionError, ServerError
+from ..exceptions import Error, EventHubConnectionError, ExpressionError, ServerError
 from .base import Event
 from .hub import REPLY_TOPIC, EventHub
 
@@ -73,7 +73,18 @@ class Listener:
     def run(self, after: int | None = None) -> None:
         """Handle events until :meth:`stop`; from the cursor (or ``after``, or now for a new listener)."""
         channel = self.hub.channel
-        self.seq = after if after is not None else channel.cursor(self.name)
+        backoff = 0.1
+        while after is None and not self._stop.is_set():  # the server may not be up yet: wait for it
+            try:
+                self.seq = channel.cursor(self.name)
+                break
+            except EventHubConnectionError as error:
+                log.warning("listener %s: the server does not answer (%s); trying again in %.1f s", self.name, error,
+                            backoff)  # fmt: skip
+                self._stop.wait(backoff)
+                backoff = min(backoff * 2, 10.0)
+        else:
+            self.seq = after
         backoff = 0.1
         try:
             while not self._stop.is_set():

@@ -41,6 +41,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from .engine.backend import Backend
+from .draining import Draining
 from .events.lifespan import events_running
 from .events.retention import RETAINED
 from .events.tail import Tail
@@ -83,9 +84,10 @@ def create_app(
     gate = DatabaseGate(concurrency if concurrency is not None else pool_capacity(backend.engine), wait)
     ftrack = FtrackApi(backend, gate, max_body, max_operations, idempotency_wait)
     tail = Tail(backend.events, gate)  # the newest events, read once for the worker's streams and sockets
-    events = EventEndpoints(backend, gate, tail=tail)
+    draining = Draining(backend.broker)  # when the server stops, its streams and sockets end
+    events = EventEndpoints(backend, gate, tail=tail, draining=draining)
     probe = _Probe(backend)
-    hub = EventHub(backend, gate, heartbeat, heartbeat_timeout, tail=tail)
+    hub = EventHub(backend, gate, heartbeat, heartbeat_timeout, tail=tail, draining=draining)
     files = FileRoutes(backend, gate)  # the server location's files: upload, get, remove
     thumbnails = ThumbnailRoutes(backend, gate)
 
@@ -104,8 +106,12 @@ def create_app(
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        async with events_running(backend, event_retention), cleaning(backend):
-            yield
+        draining.install()
+        try:
+            async with events_running(backend, event_retention), cleaning(backend):
+                yield
+        finally:
+            draining.uninstall()
 
     app = Starlette(
         routes=[*ftrack.routes(), *files.routes(), *thumbnails.routes(), *events.routes(), *hub.routes(),
@@ -117,6 +123,7 @@ def create_app(
     app.state.backend = backend
     app.state.concurrency = gate.turns
     app.state.hub = hub
+    app.state.draining = draining
     return app
 
 
@@ -187,6 +194,9 @@ def serving(app: Any, host: str = "127.0.0.1") -> Iterator[str]:
     try:
         yield f"http://{host}:{sock.getsockname()[1]}"
     finally:
+        draining = getattr(getattr(app, "state", None), "draining", None)
+        if draining is not None:  # no signal reaches a server in a thread: its streams are told here
+            draining.start()
         server.should_exit = True
         thread.join(timeout=30)
         sock.close()

@@ -5,7 +5,9 @@
   subscriptions matches (and whose ``target``, when set, matches that subscription's
   subscriber), in order, each with its ``seq``; then live ones as they commit. While idle,
   a ``{"heartbeat": seq}`` line every ``heartbeat`` seconds (default 5) says the log was
-  read up to ``seq``; the first line is one too. The expressions are matched here, so only
+  read up to ``seq``; the first line is one too. When the server stops, the stream ends
+  with a last heartbeat line that also has ``"closing"`` (the reason): the client opens a
+  new stream from ``seq``, on whichever server answers. The expressions are matched here, so only
   matching events travel; a malformed one is answered 400 with its position. Each stream
   reads the log at its own pace: a slow reader falls behind and catches up from the log,
   never holding up another. The credentials are checked again every few heartbeats: a
@@ -48,6 +50,7 @@ from ...events.listeners import MAX_NAME, Listeners
 from ...events.log import StoredEvent
 from ...events.published import from_client
 from ...events.tail import Tail
+from ...draining import REASON, Draining
 from ...gate import DatabaseGate
 from .answers import failure_answer, refused
 from .api import _address, _authenticate
@@ -82,8 +85,10 @@ class EventEndpoints:
     """The ``/events`` endpoints over one backend (see the module's text)."""
 
     def __init__(self, backend: Backend, database: DatabaseGate, heartbeat: float = 5.0,
-                 tail: Tail | None = None) -> None:  # fmt: skip
+                 tail: Tail | None = None, draining: Draining | None = None) -> None:  # fmt: skip
         self.backend, self.database, self.heartbeat = backend, database, heartbeat
+        #: Set when the server stops: each stream then ends (see :mod:`~ftrack_like_api.server.draining`).
+        self.draining = draining or Draining(backend.broker)
         self.listeners = Listeners(backend.engine, backend.storage.events)
         #: The newest events, read (and encoded) once for every stream of this worker.
         self.tail = tail or Tail(backend.events, database)
@@ -156,12 +161,18 @@ class EventEndpoints:
         yield _line({"heartbeat": position})
         beat, beats = time.monotonic(), 0
         while True:
+            if self.draining.started:
+                yield _line({"heartbeat": position, "closing": REASON})
+                log.info("events stream user=%s ended at seq %d: the server is stopping", principal.username, position)
+                return
             read, position, more = await self.tail.read(position, principal, limit=READ)
             lines = [line for wire, line in (entry.form(_encoded) for entry in read) if wanted(wire, subscriptions)]
             if lines:
                 yield b"".join(lines)
                 beat = time.monotonic()
             if more:
+                continue
+            if self.draining.started:  # it may have begun while the log was read: nothing woke this wait
                 continue
             left = heartbeat - (time.monotonic() - beat)
             if left > 0 and await broker.wait(position, left) > position:

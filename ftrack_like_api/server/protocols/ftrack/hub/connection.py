@@ -35,6 +35,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 from .....event.expression import parse
 from .....exceptions import Error, ExpressionError
 from ....auth.permissions import PermissionDenied
+from ....draining import REASON
 from ....events.published import from_client
 from ....gate import Busy
 from ..answers import log_failure
@@ -53,6 +54,8 @@ log = logging.getLogger(__name__)
 
 #: Close codes (RFC 6455): a policy violation (malformed packets, revoked credentials), a message too big.
 POLICY, TOO_BIG = 1008, 1009
+#: The server stops: the client connects again (to whichever server answers).
+RESTART = 1012
 
 
 class Closing(Exception):
@@ -93,7 +96,7 @@ class Connection:
             tasks.start_soon(self._guarded, self._beat)
             tasks.start_soon(self._guarded, self._read)
         ending = self._ending or Closing(1000, "the server stopped")
-        (log.info if ending.code == 1000 else log.warning)("hub %s closed: %s", self.name, ending.reason)
+        (log.info if ending.code in (1000, RESTART) else log.warning)("hub %s closed: %s", self.name, ending.reason)
         with anyio.CancelScope(shield=True):
             await self._close(ending.code)
 
@@ -216,6 +219,8 @@ class Connection:
     async def _feed(self) -> None:
         broker = self.hub.backend.broker
         while True:
+            if self.hub.draining.started:  # checked just before waiting: nothing else would wake the wait
+                raise Closing(RESTART, REASON)
             latest = await broker.wait(self.cursor, self.hub.heartbeat)
             if latest <= self.cursor:
                 continue

@@ -19,6 +19,7 @@ from starlette.websockets import WebSocket
 
 from ....auth.permissions import Principal
 from ....auth.throttle import Refusal
+from ....draining import Draining
 from ....engine.backend import Backend
 from ....events.tail import Tail
 from ....gate import Busy, DatabaseGate
@@ -51,8 +52,11 @@ class EventHub:
         timeout: float = TIMEOUT,
         max_connections: int = MAX_CONNECTIONS,
         tail: Tail | None = None,
+        draining: Draining | None = None,
     ) -> None:
         self.backend, self.database = backend, database
+        #: Set when the server stops: each socket then closes with 1012, "service restart".
+        self.draining = draining or Draining(backend.broker)
         self.heartbeat, self.timeout, self.max_connections = heartbeat, timeout, max_connections
         self.sessions = Sessions(backend.auth)
         #: The newest events, read once for every socket (and stream) of this worker.
@@ -81,6 +85,9 @@ class EventHub:
 
     async def websocket(self, websocket: WebSocket) -> None:
         """``/socket.io/1/websocket/<session id>``: the session's connection, until either side ends it."""
+        if self.draining.started:  # stopping: come back to another worker
+            await websocket.close(1012)
+            return
         if len(self.connections) >= self.max_connections:
             log.warning("hub refused a socket: %d open already", len(self.connections))
             await websocket.close(1013)
