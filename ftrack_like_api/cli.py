@@ -113,6 +113,9 @@ def _execute(backend: Backend, operations: list[dict[str, Any]]) -> list[Any]:
 
 
 def init(options: argparse.Namespace) -> int:
+    from .server.engine.dialects import make_folder
+
+    make_folder(options.database)  # a new studio's folder: init makes it (serve and the rest do not)
     with _backend(options) as backend:
         users = _execute(backend, [{"action": "query", "expression": "select username from User"}])[0]["data"]
     print(f"{options.database} is ready: {len(backend.schema.to_ftrack())} entity types, users {', '.join(u['username'] for u in users)}")

@@ -308,3 +308,34 @@ def test_the_command_line_keeps_its_database_in_the_users_data_folder(tmp_path, 
     assert not (tmp_path / "ftrack-like").exists()  # nothing in the temporary folder
     monkeypatch.setenv("FTRACK_LIKE_DATABASE", "postgresql://db/studio")
     assert default_database() == "postgresql://db/studio"
+
+
+def test_init_makes_a_new_studios_folder_and_serve_says_which_is_missing(tmp_path, capsys):
+    url = f"sqlite:///{tmp_path}/studios/paris/studio.db"
+    assert main(["user", "list", "--database", url]) == 1
+    err = capsys.readouterr().err
+    assert f"the folder {tmp_path}/studios/paris does not exist" in err and "ftrack-like init" in err
+    assert not (tmp_path / "studios").exists()  # a mistyped path is not a new studio
+    assert main(["init", "--database", url]) == 0
+    assert (tmp_path / "studios" / "paris" / "studio.db").is_file()
+
+
+def test_a_missing_postgresql_database_or_role_says_how_to_make_it(capsys):
+    import os
+
+    postgres = os.environ.get("FTRACK_LIKE_TEST_POSTGRES")
+    if not postgres:
+        pytest.skip("PostgreSQL tests need FTRACK_LIKE_TEST_POSTGRES (bash .ci/run sets it when PostgreSQL runs)")
+    import sqlalchemy as sa
+
+    server = sa.engine.make_url(postgres)
+    missing = server.set(database="no_such_studio_database").render_as_string(hide_password=False)
+    assert main(["init", "--database", missing]) == 1
+    err = capsys.readouterr().err
+    assert 'database "no_such_studio_database" does not exist' in err
+    assert f"createdb -h {server.host} -p {server.port or 5432} -U postgres" in err
+    stranger = server.set(username="no_such_role", password="secret").render_as_string(hide_password=False)
+    assert main(["init", "--database", stranger]) == 1
+    err = capsys.readouterr().err
+    assert 'role "no_such_role" does not exist' in err and 'CREATE ROLE "no_such_role" LOGIN' in err
+    assert "secret" not in err  # never the password
