@@ -51,8 +51,8 @@ QUERY_TIMEOUT_VARIABLE = "FTRACK_LIKE_QUERY_TIMEOUT"
 MAX_ROWS_VARIABLE = "FTRACK_LIKE_MAX_ROWS"
 CONCURRENCY_VARIABLE = "FTRACK_LIKE_CONCURRENCY"
 RETENTION_VARIABLE = "FTRACK_LIKE_EVENT_RETENTION"
-#: Seconds requests get to finish when ``serve`` stops; then they are closed (event streams never end by themselves).
-GRACE = 10
+#: Seconds requests in flight get to finish when ``serve`` stops (event streams and hub sockets end at once).
+GRACE = 5.0
 #: Rows a served answer holds at most by default (clients page on from metadata.next.offset).
 MAX_ROWS = 10_000
 
@@ -325,7 +325,7 @@ def serve(options: argparse.Namespace) -> int:
     config = uvicorn.Config("ftrack_like_api.cli:app_from_environment", factory=True, host=options.host,
                             port=options.port, workers=options.workers, log_level=options.log_level,
                             log_config=_log_config(options.log_level), access_log=False,
-                            timeout_graceful_shutdown=GRACE, ws_max_size=MAX_MESSAGE)  # fmt: skip
+                            timeout_graceful_shutdown=options.shutdown_timeout, ws_max_size=MAX_MESSAGE)  # fmt: skip
     try:
         # Our socket, not uvicorn's: one uvicorn binds for several workers leaves TCP_NODELAY
         # off, and each answer on a kept-alive connection would wait ~40 ms (see listening_socket).
@@ -442,6 +442,9 @@ def parser() -> argparse.ArgumentParser:
                              f"(default {TIMEOUT:g})")  # fmt: skip
     served.add_argument("--query-timeout", type=float, default=None, metavar="SECONDS",
                         help="longest a batch that only reads may run (default: as --timeout)")  # fmt: skip
+    served.add_argument("--shutdown-timeout", type=float, default=GRACE, metavar="SECONDS",
+                        help=f"on SIGTERM, how long batches in flight may take to finish before they are cut "
+                             f"(default {GRACE:g}); event streams and hub sockets end at once")  # fmt: skip
     served.add_argument("--max-rows", type=int, default=MAX_ROWS, metavar="ROWS",
                         help=f"most rows one query answers; clients page on for the rest (default {MAX_ROWS:,})")  # fmt: skip
     served.add_argument("--concurrency", type=int, default=None, metavar="CALLS",
