@@ -514,6 +514,9 @@ def parser() -> argparse.ArgumentParser:
     from .cli_files import add_commands as file_commands
 
     file_commands(command)
+    from .cli_ops import add_commands as ops_commands
+
+    ops_commands(command)
     from .demo import add_arguments as demo_arguments
 
     demo_arguments(command("demo", demo, "serve a demo studio and exercise it through a Session over HTTP"))

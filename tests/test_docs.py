@@ -21,6 +21,7 @@ INTERNAL = {
     "ftrack_like_api.cli": "a program: reference/cli.rst shows its --help",
     "ftrack_like_api.cli_events": "a program: reference/cli.rst shows its --help (listen, events)",
     "ftrack_like_api.cli_files": "a program: reference/cli.rst shows its --help (upload, download)",
+    "ftrack_like_api.cli_ops": "a program: reference/cli.rst shows its --help (backup, restore)",
     "ftrack_like_api.event.connection": "the event hub's own machinery (its threads)",
     "ftrack_like_api.server.events.listeners": "the server's inside, reached through create_app's /events endpoints",
     "ftrack_like_api.demo": "a program: ftrack-like demo",
