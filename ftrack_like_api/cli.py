@@ -23,14 +23,15 @@ SQLite file in the user data folder). Errors are one readable line and a non-zer
 from __future__ import annotations
 
 import argparse
+import contextlib
 import code
-import copy
 import getpass
 import inspect
 import json
 import os
 import pathlib
 import sys
+import tempfile
 import uuid
 from typing import TYPE_CHECKING, Any, Sequence
 
@@ -307,6 +308,7 @@ def serve(options: argparse.Namespace) -> int:
 
     from .server.app import listening_socket
     from .server.files.settings import export as export_file_settings
+    from .server.ops.metrics import METRICS_TOKEN_VARIABLE, MULTIPROCESS_VARIABLE
     from .server.protocols.ftrack.hub import MAX_MESSAGE
 
     os.environ[DATABASE_VARIABLE] = options.database
@@ -318,13 +320,19 @@ def serve(options: argparse.Namespace) -> int:
     warning = export_file_settings(options, options.database)
     if warning:
         print(warning, file=sys.stderr)
+    if options.metrics_token:
+        os.environ[METRICS_TOKEN_VARIABLE] = options.metrics_token
+    metrics_folder = None
+    if options.workers > 1:  # each worker counts in files here; a scrape of any worker sums them
+        metrics_folder = tempfile.TemporaryDirectory(prefix="ftrack-like-metrics-")
+        os.environ[MULTIPROCESS_VARIABLE] = metrics_folder.name
     with _backend(options):  # create and seed, or run the additive upgrades, before the workers start
         pass
     # One line per request, ours (user, actions, status, duration), in every worker;
     # uvicorn's own access line would say less, twice.
     config = uvicorn.Config("ftrack_like_api.cli:app_from_environment", factory=True, host=options.host,
                             port=options.port, workers=options.workers, log_level=options.log_level,
-                            log_config=_log_config(options.log_level), access_log=False,
+                            log_config=_log_config(options.log_level, options.log_format), access_log=False,
                             timeout_graceful_shutdown=options.shutdown_timeout, ws_max_size=MAX_MESSAGE)  # fmt: skip
     try:
         # Our socket, not uvicorn's: one uvicorn binds for several workers leaves TCP_NODELAY
@@ -335,7 +343,7 @@ def serve(options: argparse.Namespace) -> int:
         return 1
     print(f"serving {options.database} on http://{options.host}:{options.port} with {options.workers} worker(s)",
           flush=True)  # fmt: skip
-    with sock:
+    with sock, metrics_folder or contextlib.nullcontext():
         try:
             if options.workers > 1:
                 # uvicorn before 0.3x wants what each worker runs; later ones know it.
@@ -363,16 +371,11 @@ def _retention(text: str) -> str:
     return text
 
 
-def _log_config(level: str) -> dict[str, Any]:
-    """uvicorn's logging, with this package's loggers written to stderr beside it."""
-    from uvicorn.config import LOGGING_CONFIG
+def _log_config(level: str, log_format: str = "text") -> dict[str, Any]:
+    """uvicorn's logging, with this package's loggers written to stderr beside it (each line with its request's id)."""
+    from .server.ops.logs import logging_config
 
-    config = copy.deepcopy(LOGGING_CONFIG)
-    config["formatters"]["ftrack_like"] = {"format": "%(asctime)s %(levelname)s [%(process)d] %(name)s: %(message)s"}
-    config["handlers"]["ftrack_like"] = {"class": "logging.StreamHandler", "formatter": "ftrack_like",
-                                         "stream": "ext://sys.stderr"}  # fmt: skip
-    config["loggers"]["ftrack_like_api"] = {"handlers": ["ftrack_like"], "level": level.upper(), "propagate": False}
-    return config
+    return logging_config(level, log_format)
 
 
 def query(options: argparse.Namespace) -> int:
@@ -442,6 +445,11 @@ def parser() -> argparse.ArgumentParser:
                              f"(default {TIMEOUT:g})")  # fmt: skip
     served.add_argument("--query-timeout", type=float, default=None, metavar="SECONDS",
                         help="longest a batch that only reads may run (default: as --timeout)")  # fmt: skip
+    served.add_argument("--log-format", choices=["text", "json"], default="text",
+                        help="log lines as text (default) or one JSON object each, for log collectors")
+    served.add_argument("--metrics-token", default=None, metavar="TOKEN",
+                        help="a secret a Prometheus scraper sends as 'Authorization: Bearer TOKEN' to read /metrics "
+                             "(administrators' credentials read it too)")  # fmt: skip
     served.add_argument("--shutdown-timeout", type=float, default=GRACE, metavar="SECONDS",
                         help=f"on SIGTERM, how long batches in flight may take to finish before they are cut "
                              f"(default {GRACE:g}); event streams and hub sockets end at once")  # fmt: skip

@@ -42,6 +42,8 @@ from starlette.routing import Route
 
 from .engine.backend import Backend
 from .draining import Draining
+from .ops.logs import request_ids
+from .ops.metrics import Metrics
 from .events.lifespan import events_running
 from .events.retention import RETAINED
 from .events.tail import Tail
@@ -69,6 +71,7 @@ def create_app(
     event_retention: datetime.timedelta | None = RETAINED,
     heartbeat: float = HEARTBEAT,
     heartbeat_timeout: float = TIMEOUT,
+    metrics_token: str | None = None,
 ) -> Starlette:
     """The ASGI app serving ``backend``: ftrack's API, ``/health`` and ``/ready``.
 
@@ -79,9 +82,12 @@ def create_app(
     While it runs (its lifespan), the event broker hears other workers and events older than
     ``event_retention`` are pruned (None: kept forever).
     ftrack's event hub (socket.io, ``/socket.io/1/``) sends a heartbeat every ``heartbeat``
-    seconds and closes a socket silent for ``heartbeat_timeout``.
+    seconds and closes a socket silent for ``heartbeat_timeout``. ``/metrics`` answers
+    administrators and ``Bearer <metrics_token>`` (default ``$FTRACK_LIKE_METRICS_TOKEN``).
     """
-    gate = DatabaseGate(concurrency if concurrency is not None else pool_capacity(backend.engine), wait)
+    metrics = Metrics(backend, metrics_token)
+    gate = DatabaseGate(concurrency if concurrency is not None else pool_capacity(backend.engine), wait,
+                        waited=metrics.waited)  # fmt: skip
     ftrack = FtrackApi(backend, gate, max_body, max_operations, idempotency_wait)
     tail = Tail(backend.events, gate)  # the newest events, read once for the worker's streams and sockets
     draining = Draining(backend.broker)  # when the server stops, its streams and sockets end
@@ -104,6 +110,14 @@ def create_app(
                                  "error_id": error_id}, status_code=503)  # fmt: skip
         return JSONResponse({"status": "ready"})
 
+    async def scrape(request: Request) -> Response:
+        allowed, reason = await gate(metrics.allows, request.headers, request.client.host if request.client else "")
+        if not allowed:
+            return JSONResponse({"exception": "PermissionError", "content": reason, "error_code": "permission"},
+                                status_code=403, headers={"WWW-Authenticate": "Bearer"})  # fmt: skip
+        body = await gate(metrics.exposition)
+        return Response(body, media_type="text/plain; version=0.0.4; charset=utf-8")
+
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         draining.install()
@@ -115,9 +129,10 @@ def create_app(
 
     app = Starlette(
         routes=[*ftrack.routes(), *files.routes(), *thumbnails.routes(), *events.routes(), *hub.routes(),
-                Route("/health", health), Route("/ready", ready)],
+                Route("/health", health), Route("/ready", ready), Route("/metrics", scrape)],
         # Level 1: a JSON answer shrinks nearly as much as at 9 (Starlette's default), at a quarter of the CPU.
-        middleware=[Middleware(GZipMiddleware, minimum_size=1024, compresslevel=1)],
+        middleware=[Middleware(request_ids), Middleware(metrics.middleware),
+                    Middleware(GZipMiddleware, minimum_size=1024, compresslevel=1)],
         lifespan=lifespan,
     )
     app.state.backend = backend
