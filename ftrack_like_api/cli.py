@@ -333,7 +333,12 @@ def serve(options: argparse.Namespace) -> int:
     config = uvicorn.Config("ftrack_like_api.cli:app_from_environment", factory=True, host=options.host,
                             port=options.port, workers=options.workers, log_level=options.log_level,
                             log_config=_log_config(options.log_level, options.log_format), access_log=False,
-                            timeout_graceful_shutdown=options.shutdown_timeout, ws_max_size=MAX_MESSAGE)  # fmt: skip
+                            timeout_graceful_shutdown=options.shutdown_timeout, ws_max_size=MAX_MESSAGE,
+                            ssl_certfile=options.certfile, ssl_keyfile=options.keyfile, root_path=options.root_path,
+                            proxy_headers=True, forwarded_allow_ips=options.forwarded_allow_ips)  # fmt: skip
+    if bool(options.certfile) != bool(options.keyfile):
+        print("error: HTTPS needs both --certfile and --keyfile", file=sys.stderr)
+        return 1
     try:
         # Our socket, not uvicorn's: one uvicorn binds for several workers leaves TCP_NODELAY
         # off, and each answer on a kept-alive connection would wait ~40 ms (see listening_socket).
@@ -341,7 +346,9 @@ def serve(options: argparse.Namespace) -> int:
     except OSError as reason:
         print(f"error: cannot listen on {options.host}:{options.port}: {reason}", file=sys.stderr)
         return 1
-    print(f"serving {options.database} on http://{options.host}:{options.port} with {options.workers} worker(s)",
+    scheme = "https" if options.certfile else "http"
+    print(f"serving {options.database} on {scheme}://{options.host}:{options.port}{options.root_path} with "
+          f"{options.workers} worker(s)",
           flush=True)  # fmt: skip
     with sock, metrics_folder or contextlib.nullcontext():
         try:
@@ -445,6 +452,14 @@ def parser() -> argparse.ArgumentParser:
                              f"(default {TIMEOUT:g})")  # fmt: skip
     served.add_argument("--query-timeout", type=float, default=None, metavar="SECONDS",
                         help="longest a batch that only reads may run (default: as --timeout)")  # fmt: skip
+    served.add_argument("--certfile", metavar="PEM", help="serve HTTPS with this certificate (chain), and --keyfile")
+    served.add_argument("--keyfile", metavar="PEM", help="the certificate's private key")
+    served.add_argument("--root-path", default="", metavar="PREFIX",
+                        help="the path a reverse proxy serves this under, such as /tracker (it strips it before "
+                             "passing requests on); every URL the server hands out carries it")  # fmt: skip
+    served.add_argument("--forwarded-allow-ips", default=None, metavar="ADDRESSES",
+                        help="proxies whose X-Forwarded-For and X-Forwarded-Proto are believed (comma-separated "
+                             "addresses or networks, * for any; default $FORWARDED_ALLOW_IPS, else 127.0.0.1)")  # fmt: skip
     served.add_argument("--log-format", choices=["text", "json"], default="text",
                         help="log lines as text (default) or one JSON object each, for log collectors")
     served.add_argument("--metrics-token", default=None, metavar="TOKEN",
