@@ -1,7 +1,8 @@
-"""``ftrack-like backup`` and ``ftrack-like restore``: a studio's database and files, out and back in.
+"""``ftrack-like backup``, ``restore`` and ``status``: a studio's database and files, out and back in, and how it is.
 
 ::
 
+    ftrack-like status --database postgresql://…     # version, revision, sizes, listeners' lag
     ftrack-like backup /backups/2026-12-06 --database postgresql://… --storage /mnt/studio/files
     ftrack-like restore /backups/2026-12-06 --database sqlite:////srv/studio/studio.db
 
@@ -75,8 +76,22 @@ def restore(options: argparse.Namespace) -> int:
     return 0
 
 
+def status(options: argparse.Namespace) -> int:
+    from .server.engine.backend import Backend
+    from .server.ops.status import render
+    from .server.ops.status import status as read_status
+
+    with Backend.from_url(options.database) as backend:
+        found = read_status(backend)
+    print(json.dumps(found, indent=2) if options.json else render(found))
+    return 0
+
+
 def add_commands(command: Any) -> None:
-    """Add ``backup`` and ``restore`` to the CLI's parser (``command(name, handler, help)`` makes one)."""
+    """Add ``backup``, ``restore`` and ``status`` to the CLI's parser (``command(name, handler, help)`` makes one)."""
+    made = command("status", status, "the version, the database's revision and pending upgrades, sizes, durable "
+                   "listeners' lag and parked events, credentials ending soon")  # fmt: skip
+    made.add_argument("--json", action="store_true", help="as JSON")
     made = command("backup", backup, "write a consistent backup of the database and its files to a new folder, "
                    "while the servers run")  # fmt: skip
     made.add_argument("destination", metavar="DEST", help="a new (or empty) folder")

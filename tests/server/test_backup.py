@@ -143,3 +143,25 @@ def test_a_damaged_or_foreign_backup_is_refused_saying_why(fresh_database, tmp_p
     assert "revision 9999, which this version does not know" in capsys.readouterr().err
     assert main(["restore", str(tmp_path / "nothing"), "--database", target]) == 1
     assert "holds no backup" in capsys.readouterr().err
+
+
+def test_status_says_what_the_person_on_call_asks(fresh_database, capsys):
+    from ftrack_like_api.server.events.listeners import Listeners
+
+    with Backend.from_url(fresh_database) as backend:
+        for _ in range(3):
+            backend.publish({"topic": "studio.status", "id": uuid.uuid4().hex})
+        with backend.engine.connect() as connection:
+            user_id = connection.exec_driver_sql("SELECT id FROM resource WHERE username = 'admin'").scalar_one()
+        Listeners(backend.engine, backend.storage.events).set_cursor(user_id, "studio-listeners", 1)
+        last = backend.events.last()
+    assert main(["status", "--database", fresh_database, "--json"]) == 0
+    found = json.loads(capsys.readouterr().out)
+    assert found["database"]["pending_upgrades"] == [] and found["database"]["revision"] == found["database"]["head"]
+    assert found["rows"]["User"] >= 1 and found["rows"]["Task"] == 0
+    assert found["events"]["last_seq"] == last
+    [listener] = found["listeners"]
+    assert listener["user"] == "admin" and listener["name"] == "studio-listeners" and listener["behind"] == last - 1
+    assert main(["status", "--database", fresh_database]) == 0
+    table = capsys.readouterr().out
+    assert "(up to date)" in table and "studio-listeners" in table and f"last seq {last:,}" in table
