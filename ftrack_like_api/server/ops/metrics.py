@@ -210,7 +210,8 @@ class _DatabaseRegistry:
         log, cursors, parked = tables["event_log"], tables["event_cursor"], tables["event_parked"]
         with self.backend.engine.connect() as connection:
             first, last = connection.execute(sa.select(sa.func.min(log.c.seq), sa.func.max(log.c.seq))).one()
-            listeners = connection.execute(sa.select(cursors.c.user_id, cursors.c.name, cursors.c.seq)).all()
+            listeners = connection.execute(sa.select(cursors.c.user_id, cursors.c.name, cursors.c.seq)
+                                           .where(~cursors.c.name.startswith("ftrack-hub:"))).all()  # fmt: skip
             parked_counts = {(user, name): count for user, name, count in connection.execute(
                 sa.select(parked.c.user_id, parked.c.cursor, sa.func.count()).group_by(parked.c.user_id, parked.c.cursor))}  # fmt: skip
             names = self._usernames(connection, {user for user, _, _ in listeners})

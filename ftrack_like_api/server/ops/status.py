@@ -122,6 +122,7 @@ def _listeners(backend: Backend, connection: sa.Connection) -> list[dict[str, An
     rows = connection.execute(
         sa.select(cursors.c.user_id, cursors.c.name, cursors.c.seq, cursors.c.updated, users.c.username)
         .select_from(cursors.outerjoin(users, users.c.id == cursors.c.user_id))
+        .where(~cursors.c.name.startswith("ftrack-hub:"))  # a hub's place over a restart: not a listener
         .order_by(cursors.c.seq)
     ).all()
     return [{"user": username or user_id, "name": name, "seq": int(seq), "behind": max(0, last - int(seq)),
