@@ -66,6 +66,14 @@ def database(request, tmp_path_factory):
 
 
 @pytest.fixture(params=DATABASES)
+def another_database(request, tmp_path_factory):
+    """The URL of a second new database for one test, on each kind in turn (with ``fresh_database``: each pair)."""
+    url, drop = database_url(request.param, tmp_path_factory)
+    yield url
+    drop()
+
+
+@pytest.fixture(params=DATABASES)
 def fresh_database(request, tmp_path_factory):
     """The URL of a new database for one test, on each database kind in turn."""
     url, drop = database_url(request.param, tmp_path_factory)

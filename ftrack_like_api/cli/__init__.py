@@ -19,11 +19,13 @@ names, as its user. Errors are one readable line and a non-zero exit.
     ftrack-like query 'select name, status.name from Task limit 5'
     ftrack-like listen --plugin-path plugins --name studio      # durable listeners (cli/events.py)
     ftrack-like upload plate.exr --version ID                   # files (cli/files.py)
+    ftrack-like backup /backups/today                           # backup, restore, status (cli/ops.py)
 
 The commands live by group, each module adding its own to the parser: ``account.py``
 (login, logout, token), ``admin.py``
 (init, upgrade, user, key, attribute), ``serve.py``, ``explore.py`` (query, shell,
-demo), ``events.py`` (listen, events) and ``files.py`` (upload, download);
+demo), ``events.py`` (listen, events), ``files.py`` (upload, download) and ``ops.py``
+(backup, restore, status);
 ``database.py`` says where the studio database is, ``studio.py`` which studio (and which
 user) a client command reaches.
 """
@@ -46,7 +48,7 @@ __all__ = ["app_from_environment", "default_concurrency", "default_database", "m
 def parser() -> argparse.ArgumentParser:
     # The server's modules load here, not when this module is imported, so that main() can
     # tell a client-only install which extra to add.
-    from . import account, admin, events, explore, files, serve, studio
+    from . import account, admin, events, explore, files, ops, serve, studio
 
     top = argparse.ArgumentParser(prog="ftrack-like", description="Run the server and manage a studio database.")
     top.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
@@ -72,6 +74,7 @@ def parser() -> argparse.ArgumentParser:
     explore.add_commands(command)
     events.add_commands(command, commands)
     files.add_commands(command)
+    ops.add_commands(command)
     return top
 
 

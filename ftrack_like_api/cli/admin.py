@@ -24,6 +24,9 @@ __all__ = ["ATTRIBUTE_OWNERS", "ON_A_STUDIO", "add_commands"]
 
 
 def init(options: argparse.Namespace) -> int:
+    from ..server.engine.dialects import make_folder
+
+    make_folder(options.database)  # a new studio's folder: init makes it (serve and the rest do not)
     with open_backend(options) as backend:
         users = execute(backend, [{"action": "query", "expression": "select username from User"}])[0]["data"]
     print(f"{options.database} is ready: {len(backend.schema.to_ftrack())} entity types, users {', '.join(u['username'] for u in users)}")

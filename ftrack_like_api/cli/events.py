@@ -60,23 +60,43 @@ def listen(options: argparse.Namespace) -> int:
 
 
 def tail(options: argparse.Namespace) -> int:
+    """Print the matching events as they come, until stopped; through server restarts, from where it was."""
     with client_session(options) as session:
         channel = session.event_hub.channel
-        stream = channel.stream(options.after, [(options.expression, {"id": session.event_hub.id})])
+        subscriptions = [(options.expression, {"id": session.event_hub.id})]
         stopped = threading.Event()
+        streams: list[Any] = []
 
         def stop() -> None:
             stopped.set()
-            stream.close()
+            for stream in streams:
+                stream.close()
 
         _stop_on_signals(stop)
-        try:
-            for line in stream:
-                if "heartbeat" not in line:
-                    print(json.dumps(line), flush=True)
-        except EventHubConnectionError:
-            if not stopped.is_set():
-                raise
+        seq, backoff = options.after, 0.1
+        while not stopped.is_set():
+            try:
+                stream = channel.stream(seq, subscriptions)
+                streams[:] = [stream]
+                if stopped.is_set():
+                    stream.close()
+                    break
+                for line in stream:
+                    backoff = 0.1
+                    if "heartbeat" in line:
+                        seq = max(seq or 0, int(line["heartbeat"]))
+                    else:
+                        print(json.dumps(line), flush=True)
+                        seq = int(line["seq"])
+                if not stopped.is_set():
+                    log.info("the server ended the stream; connecting again from %s", seq)
+                    stopped.wait(0.1)
+            except EventHubConnectionError as error:
+                if stopped.is_set():
+                    break
+                log.warning("the server does not answer (%s); again from %s in %.1f s", error, seq, backoff)
+                stopped.wait(backoff)
+                backoff = min(backoff * 2, 10.0)
     return 0
 
 

@@ -7,10 +7,11 @@ each worker builds its app with :func:`app_from_environment`.
 from __future__ import annotations
 
 import argparse
-import copy
+import contextlib
 import inspect
 import os
 import sys
+import tempfile
 from typing import Any
 
 from ..exceptions import Error
@@ -27,8 +28,8 @@ QUERY_TIMEOUT_VARIABLE = "FTRACK_LIKE_QUERY_TIMEOUT"
 MAX_ROWS_VARIABLE = "FTRACK_LIKE_MAX_ROWS"
 CONCURRENCY_VARIABLE = "FTRACK_LIKE_CONCURRENCY"
 RETENTION_VARIABLE = "FTRACK_LIKE_EVENT_RETENTION"
-#: Seconds requests get to finish when ``serve`` stops; then they are closed (event streams never end by themselves).
-GRACE = 10
+#: Seconds requests in flight get to finish when ``serve`` stops (event streams and hub sockets end at once).
+GRACE = 5.0
 #: Rows a served answer holds at most by default (clients page on from metadata.next.offset).
 MAX_ROWS = 10_000
 
@@ -65,6 +66,7 @@ def serve(options: argparse.Namespace) -> int:
 
     from ..server.app import listening_socket
     from ..server.files.settings import export as export_file_settings
+    from ..server.ops.metrics import METRICS_TOKEN_VARIABLE, MULTIPROCESS_VARIABLE
     from ..server.protocols.ftrack.hub import MAX_MESSAGE
 
     os.environ[DATABASE_VARIABLE] = options.database
@@ -76,14 +78,26 @@ def serve(options: argparse.Namespace) -> int:
     warning = export_file_settings(options, options.database)
     if warning:
         print(warning, file=sys.stderr)
+    if options.metrics_token:
+        os.environ[METRICS_TOKEN_VARIABLE] = options.metrics_token
+    metrics_folder = None
+    if options.workers > 1:  # each worker counts in files here; a scrape of any worker sums them
+        metrics_folder = tempfile.TemporaryDirectory(prefix="ftrack-like-metrics-")
+        os.environ[MULTIPROCESS_VARIABLE] = metrics_folder.name
+    if bool(options.certfile) != bool(options.keyfile):
+        print("error: HTTPS needs both --certfile and --keyfile", file=sys.stderr)
+        return 1
     with open_backend(options):  # create and seed, or run the additive upgrades, before the workers start
         pass
     # One line per request, ours (user, actions, status, duration), in every worker;
     # uvicorn's own access line would say less, twice.
     config = uvicorn.Config("ftrack_like_api.cli.serve:app_from_environment", factory=True, host=options.host,
                             port=options.port, workers=options.workers, log_level=options.log_level,
-                            log_config=_log_config(options.log_level, options.log_sql), access_log=False,
-                            timeout_graceful_shutdown=GRACE, ws_max_size=MAX_MESSAGE)  # fmt: skip
+                            log_config=_log_config(options.log_level, options.log_sql, options.log_format),
+                            access_log=False, timeout_graceful_shutdown=options.shutdown_timeout,
+                            ws_max_size=MAX_MESSAGE, ssl_certfile=options.certfile, ssl_keyfile=options.keyfile,
+                            root_path=options.root_path, proxy_headers=True,
+                            forwarded_allow_ips=options.forwarded_allow_ips)  # fmt: skip
     try:
         # Our socket, not uvicorn's: one uvicorn binds for several workers leaves TCP_NODELAY
         # off, and each answer on a kept-alive connection would wait ~40 ms (see listening_socket).
@@ -91,9 +105,10 @@ def serve(options: argparse.Namespace) -> int:
     except OSError as reason:
         print(f"error: cannot listen on {options.host}:{options.port}: {reason}", file=sys.stderr)
         return 1
-    print(f"serving {options.database} on http://{options.host}:{options.port} with {options.workers} worker(s)",
-          flush=True)  # fmt: skip
-    with sock:
+    scheme = "https" if options.certfile else "http"
+    print(f"serving {options.database} on {scheme}://{options.host}:{options.port}{options.root_path} with "
+          f"{options.workers} worker(s)", flush=True)  # fmt: skip
+    with sock, metrics_folder or contextlib.nullcontext():
         try:
             if options.workers > 1:
                 # uvicorn before 0.3x wants what each worker runs; later ones know it.
@@ -121,16 +136,12 @@ def _retention(text: str) -> str:
     return text
 
 
-def _log_config(level: str, log_sql: bool = False) -> dict[str, Any]:
-    """uvicorn's logging, with this package's loggers written to stderr beside it (and SQLAlchemy's
-    statements with their parameters, with ``log_sql``)."""
-    from uvicorn.config import LOGGING_CONFIG
+def _log_config(level: str, log_sql: bool = False, log_format: str = "text") -> dict[str, Any]:
+    """uvicorn's logging, with this package's loggers written to stderr beside it, each line with its
+    request's id, as text or JSON (and SQLAlchemy's statements with their parameters, with ``log_sql``)."""
+    from ..server.ops.logs import logging_config
 
-    config = copy.deepcopy(LOGGING_CONFIG)
-    config["formatters"]["ftrack_like"] = {"format": "%(asctime)s %(levelname)s [%(process)d] %(name)s: %(message)s"}
-    config["handlers"]["ftrack_like"] = {"class": "logging.StreamHandler", "formatter": "ftrack_like",
-                                         "stream": "ext://sys.stderr"}  # fmt: skip
-    config["loggers"]["ftrack_like_api"] = {"handlers": ["ftrack_like"], "level": level.upper(), "propagate": False}
+    config = logging_config(level, log_format)
     if log_sql:  # SQLAlchemy writes each statement, then its parameters, at INFO
         config["loggers"]["sqlalchemy.engine.Engine"] = {"handlers": ["ftrack_like"], "level": "INFO", "propagate": False}
     return config
@@ -150,6 +161,22 @@ def add_commands(command: Any) -> None:
                              f"(default {TIMEOUT:g})")  # fmt: skip
     served.add_argument("--query-timeout", type=float, default=None, metavar="SECONDS",
                         help="longest a batch that only reads may run (default: as --timeout)")  # fmt: skip
+    served.add_argument("--certfile", metavar="PEM", help="serve HTTPS with this certificate (chain), and --keyfile")
+    served.add_argument("--keyfile", metavar="PEM", help="the certificate's private key")
+    served.add_argument("--root-path", default="", metavar="PREFIX",
+                        help="the path a reverse proxy serves this under, such as /tracker (it strips it before "
+                             "passing requests on); every URL the server hands out carries it")  # fmt: skip
+    served.add_argument("--forwarded-allow-ips", default=None, metavar="ADDRESSES",
+                        help="proxies whose X-Forwarded-For and X-Forwarded-Proto are believed (comma-separated "
+                             "addresses or networks, * for any; default $FORWARDED_ALLOW_IPS, else 127.0.0.1)")  # fmt: skip
+    served.add_argument("--log-format", choices=["text", "json"], default="text",
+                        help="log lines as text (default) or one JSON object each, for log collectors")
+    served.add_argument("--metrics-token", default=None, metavar="TOKEN",
+                        help="a secret a Prometheus scraper sends as 'Authorization: Bearer TOKEN' to read /metrics "
+                             "(administrators' credentials read it too)")  # fmt: skip
+    served.add_argument("--shutdown-timeout", type=float, default=GRACE, metavar="SECONDS",
+                        help=f"on SIGTERM, how long batches in flight may take to finish before they are cut "
+                             f"(default {GRACE:g}); event streams and hub sockets end at once")  # fmt: skip
     served.add_argument("--max-rows", type=int, default=MAX_ROWS, metavar="ROWS",
                         help=f"most rows one query answers; clients page on for the rest (default {MAX_ROWS:,})")  # fmt: skip
     served.add_argument("--concurrency", type=int, default=None, metavar="CALLS",

@@ -20,6 +20,8 @@ from __future__ import annotations
 import abc
 from typing import Any, Iterator, Mapping, Sequence
 
+from ..exceptions import ServerError
+
 __all__ = ["Channel", "Stream", "Subscription"]
 
 #: A subscription as the server is told it: the expression and the subscriber's metadata
@@ -53,11 +55,14 @@ class Channel(abc.ABC):
         """
 
     @abc.abstractmethod
-    def publish(self, events: Sequence[Mapping[str, Any]]) -> list[int]:
-        """Append ``events`` (the server's shape) to the log; their sequence numbers.
+    def publish(self, events: Sequence[Mapping[str, Any]]) -> list[int | ServerError]:
+        """Append ``events`` (the server's shape) to the log; for each, its sequence number or its refusal.
 
-        Publishing an event whose id is in the log already changes nothing and answers its
-        sequence number: sending again after a lost answer is safe.
+        Each event stands or falls alone: one the server refuses (a topic only the server
+        publishes, a malformed event) is answered by the
+        :class:`~ftrack_like_api.exceptions.ServerError` saying why, and the others are
+        published. Publishing an event whose id is in the log already changes nothing and
+        answers its sequence number: sending again after a lost answer is safe.
         """
 
     @abc.abstractmethod

@@ -32,7 +32,10 @@ class Connection:
 
     ``subscriptions()`` says what to stream; ``deliver(wire_event)`` is called on the
     reader thread for each event, in the log's order. ``after`` is where to start (None:
-    from now on).
+    from now on). ``published(wire_event, result)``, when given, is called on the sender
+    thread for each event sent, with its sequence number or the
+    :class:`~ftrack_like_api.exceptions.ServerError` that refused it (each event stands
+    alone: the others of its batch are published); without it a refusal is logged.
     """
 
     def __init__(
@@ -42,8 +45,10 @@ class Connection:
         deliver: Callable[[Mapping[str, Any]], None],
         after: int | None = None,
         max_backoff: float = 10.0,
+        published: Callable[[Mapping[str, Any], int | ServerError], None] | None = None,
     ) -> None:
         self.channel = channel
+        self.published = published
         self.subscriptions = subscriptions
         self.deliver = deliver
         #: The last sequence number the stream reached (an event's, or a heartbeat's).
@@ -127,9 +132,13 @@ class Connection:
                     stream.close()
                     break
                 self._connected.set()
+                closing = None
                 for line in stream:
                     if "heartbeat" in line:
                         self.seq = max(self.seq or 0, int(line["heartbeat"]))
+                        closing = line.get("closing")
+                        if closing:
+                            break
                     else:
                         self.deliver(line)
                         self.seq = int(line["seq"])
@@ -137,6 +146,11 @@ class Connection:
                     if self._restart or self._stopped.is_set():
                         break
                 stream.close()
+                if closing and not self._stopped.is_set():  # the server stops in order: straight to another
+                    log.info("event hub: %s (%s); connecting again from %s", closing, self.channel, self.seq)
+                    self._connected.clear()
+                    self._stopped.wait(0.1)
+                    continue
                 if not self._restart and not self._stopped.is_set():
                     raise ConnectionError("the server ended the stream")
             except ExpressionError as error:  # the hub refuses these before they get here
@@ -160,6 +174,18 @@ class Connection:
 
     _sending = False
 
+    def _published(self, event: Mapping[str, Any], result: int | ServerError) -> None:
+        if self.published is None:
+            if isinstance(result, ServerError):
+                log.error("event hub: the server refused the %r event %s: %s", event.get("topic"), event.get("id"),
+                          result)  # fmt: skip
+            return
+        try:
+            self.published(event, result)
+        except Exception:
+            log.exception("event hub: what was to be told of the %r event %s failed", event.get("topic"),
+                          event.get("id"))  # fmt: skip
+
     def _send(self) -> None:
         backoff = 0.1
         while True:
@@ -171,9 +197,9 @@ class Connection:
                 batch = [self.outbox[i] for i in range(min(SEND_BATCH, len(self.outbox)))]
                 self._sending = True
             try:
-                self.channel.publish(batch)
-            except ServerError as refused:  # sending it again would be refused again
-                log.error("event hub: the server refused %d published event(s): %s", len(batch), refused)
+                results = self.channel.publish(batch)
+            except ServerError as refused:  # the request itself: sending it again would be refused again
+                results = [refused] * len(batch)
             except Error as error:
                 with self._lock:
                     self._sending = False
@@ -183,6 +209,8 @@ class Connection:
                 backoff = min(backoff * 2, self.max_backoff)
                 continue
             backoff = 0.1
+            for event, result in zip(batch, results):
+                self._published(event, result)
             with self._lock:
                 for _ in batch:
                     self.outbox.popleft()

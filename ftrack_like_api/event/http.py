@@ -69,8 +69,16 @@ class HttpChannel(Channel):
                 response.close()
         return _HttpStream(response)
 
-    def publish(self, events: Sequence[Mapping[str, Any]]) -> list[int]:
-        return [int(seq) for seq in self._call("POST", "", json=list(events))["seq"]]
+    def publish(self, events: Sequence[Mapping[str, Any]]) -> list[int | ServerError]:
+        try:
+            answer = self._call("POST", "", json=list(events))
+        except ServerError as error:
+            if not isinstance(error.answer.get("refused"), list):
+                raise  # the request itself was refused
+            answer = {"seq": [None] * len(events), "refused": error.answer["refused"]}
+        refusals = {r.get("index"): r for r in answer.get("refused") or () if isinstance(r, dict)}
+        return [ServerError.from_answer(refusals[index]) if seq is None and index in refusals else int(seq)
+                for index, seq in enumerate(answer["seq"])]  # fmt: skip
 
     def cursor(self, name: str) -> int | None:
         seq = self._call("GET", f"/cursors/{_name(name)}")["seq"]

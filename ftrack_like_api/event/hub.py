@@ -35,9 +35,9 @@ import queue
 import threading
 import time
 import uuid
-from typing import TYPE_CHECKING, Any, Callable, Iterator, Literal, Mapping, overload
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Literal, Mapping, Union, overload
 
-from ..exceptions import EventHubConnectionError, ExpressionError
+from ..exceptions import EventHubConnectionError, ExpressionError, ServerError
 from .base import Event
 from .channel import Subscription
 from .connection import Connection
@@ -52,6 +52,9 @@ __all__ = ["EventHub", "Subscriber"]
 log = logging.getLogger(__name__)
 
 REPLY_TOPIC = "ftrack.meta.reply"
+#: What :meth:`EventHub.publish` does when the event cannot be published: ``"raise"``,
+#: ``"ignore"``, or a callable told ``(event, error)`` when the server refuses it.
+OnError = Union[Literal["raise", "ignore"], Callable[[Event, ServerError], Any]]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -92,6 +95,7 @@ class EventHub:
         self._dispatching = threading.RLock()  # a callback may wait() in turn
         self._waiters = 0
         self._replies: dict[str, tuple[Callable[[Event], Any], float]] = {}
+        self._on_error: dict[str, tuple[Event, Callable[[Event, ServerError], Any]]] = {}
         self._connection: Connection | None = None
         self._channel: Channel | None = None
         self._worker: threading.Thread | None = None
@@ -179,23 +183,30 @@ class EventHub:
 
     @overload
     def publish(self, event: Event, synchronous: Literal[True], on_reply: Callable[[Event], Any] | None = None,
-                on_error: str = "raise") -> list[Any]: ...  # fmt: skip
+                on_error: OnError = "raise") -> list[Any]: ...  # fmt: skip
 
     @overload
     def publish(self, event: Event, synchronous: bool = False, on_reply: Callable[[Event], Any] | None = None,
-                on_error: str = "raise") -> list[Any] | None: ...  # fmt: skip
+                on_error: OnError = "raise") -> list[Any] | None: ...  # fmt: skip
 
     def publish(self, event: Event, synchronous: bool = False, on_reply: Callable[[Event], Any] | None = None,
-                on_error: str = "raise") -> list[Any] | None:  # fmt: skip
+                on_error: OnError = "raise") -> list[Any] | None:  # fmt: skip
         """Publish ``event``; with ``synchronous``, call this process's subscribers now and return their answers.
 
         Otherwise the event goes to the server (queued while the connection is lost) and
         ``on_reply(reply)`` is called for each reply to it until ``reply_timeout``. Without a
         connection, :class:`~ftrack_like_api.exceptions.EventHubConnectionError` is raised —
         or, with ``on_error="ignore"``, the event is dropped.
+
+        The server may refuse the event (a topic only it publishes, such as ``ftrack.update``;
+        a malformed event): ``on_error`` may be a callable, called as ``on_error(event,
+        error)`` with the :class:`~ftrack_like_api.exceptions.ServerError` once the server
+        has refused it (from the hub's sender thread); otherwise the refusal is logged at
+        ERROR (and, where the event is sent at once — a durable listener's hub, with no
+        connection — raised with ``"raise"``). Other events are never held back by a refused one.
         """
-        if on_error not in ("raise", "ignore"):
-            raise ValueError(f"on_error is 'raise' or 'ignore', not {on_error!r}")
+        if not (on_error in ("raise", "ignore") or callable(on_error)):
+            raise ValueError(f"on_error is 'raise', 'ignore' or a callable, not {on_error!r}")
         if not isinstance(event, Event):
             raise TypeError(f"publish takes an Event, not {type(event).__name__}")
         self._prepare(event)
@@ -205,21 +216,44 @@ class EventHub:
         if connection is None and self._channel is not None:
             # No stream, but a channel (a durable listener's): sent now, from this thread.
             try:
-                self._channel.publish([event.to_wire()])
+                (result,) = self._channel.publish([event.to_wire()])
             except EventHubConnectionError:
                 if on_error == "raise":
                     raise
+                return None
+            if isinstance(result, ServerError):
+                if callable(on_error):
+                    on_error(event, result)
+                elif on_error == "raise":
+                    raise result
             return None
         if connection is None:
             if on_error == "raise":
                 raise EventHubConnectionError("The event hub is not connected: call session.event_hub.connect() first")
             log.debug("event hub not connected: %r dropped", event)
             return None
-        if on_reply is not None:
-            with self._lock:
+        with self._lock:
+            if on_reply is not None:
                 self._replies[event["id"]] = (on_reply, time.monotonic() + self.reply_timeout)
+            if callable(on_error):
+                self._on_error[event["id"]] = (event, on_error)
         connection.send([event.to_wire()])
         return None
+
+    def _published(self, wire: Mapping[str, Any], result: int | ServerError) -> None:
+        """The server's answer to a sent event (on the sender thread): a refusal goes to its publisher."""
+        with self._lock:
+            waiting = self._on_error.pop(str(wire.get("id")), None)
+        if not isinstance(result, ServerError):
+            return
+        if waiting is None:
+            log.error("event hub: the server refused the %r event %s: %s", wire.get("topic"), wire.get("id"), result)
+            return
+        event, on_error = waiting
+        try:
+            on_error(event, result)
+        except Exception:
+            log.exception("event hub: on_error failed for the refused %r event %s", wire.get("topic"), wire.get("id"))
 
     def publish_reply(
         self, source_event: Mapping[str, Any], data: Any, source: Mapping[str, Any] | None = None
@@ -333,7 +367,8 @@ class EventHub:
                                      {"id": self.id, "applicationId": "ftrack_like_api"}, self._order)  # fmt: skip
                 self._subscribers = sorted([*self._subscribers, replies], key=lambda s: (s.priority, s.order))
             self._closing.clear()
-            connection = self._connection = Connection(self.channel, self._wire_subscriptions, self._receive)
+            connection = self._connection = Connection(self.channel, self._wire_subscriptions, self._receive,
+                                                       published=self._published)  # fmt: skip
             self._worker = threading.Thread(target=self._work, name="event-hub-worker", daemon=True)
         connection.start()
         self._worker.start()

@@ -30,7 +30,7 @@ import time
 import traceback
 from typing import Any
 
-from ..exceptions import Error, ExpressionError
+from ..exceptions import Error, EventHubConnectionError, ExpressionError, ServerError
 from .base import Event
 from .hub import REPLY_TOPIC, EventHub
 
@@ -73,7 +73,18 @@ class Listener:
     def run(self, after: int | None = None) -> None:
         """Handle events until :meth:`stop`; from the cursor (or ``after``, or now for a new listener)."""
         channel = self.hub.channel
-        self.seq = after if after is not None else channel.cursor(self.name)
+        backoff = 0.1
+        while after is None and not self._stop.is_set():  # the server may not be up yet: wait for it
+            try:
+                self.seq = channel.cursor(self.name)
+                break
+            except EventHubConnectionError as error:
+                log.warning("listener %s: the server does not answer (%s); trying again in %.1f s", self.name, error,
+                            backoff)  # fmt: skip
+                self._stop.wait(backoff)
+                backoff = min(backoff * 2, 10.0)
+        else:
+            self.seq = after
         backoff = 0.1
         try:
             while not self._stop.is_set():
@@ -161,7 +172,10 @@ class Listener:
                     reply = Event(REPLY_TOPIC, data=result, source=dict(subscriber.metadata),
                                   target=f"id={event['source']['id']}", in_reply_to_event=event["id"])  # fmt: skip
                     self.hub._prepare(reply)
-                    self.hub.channel.publish([reply.to_wire()])
+                    (published,) = self.hub.channel.publish([reply.to_wire()])
+                    if isinstance(published, ServerError):
+                        log.error("listener %s: the server refused the reply to %s: %s", self.name, event["id"],
+                                  published)  # fmt: skip
                 break
             if event.is_stopped():
                 break

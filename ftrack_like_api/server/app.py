@@ -41,6 +41,9 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from .engine.backend import Backend
+from .draining import Draining
+from .ops.logs import request_ids
+from .ops.metrics import Metrics
 from .events.lifespan import events_running
 from .events.retention import RETAINED
 from .events.tail import Tail
@@ -68,6 +71,7 @@ def create_app(
     event_retention: datetime.timedelta | None = RETAINED,
     heartbeat: float = HEARTBEAT,
     heartbeat_timeout: float = TIMEOUT,
+    metrics_token: str | None = None,
 ) -> Starlette:
     """The ASGI app serving ``backend``: ftrack's API, ``/health`` and ``/ready``.
 
@@ -78,14 +82,18 @@ def create_app(
     While it runs (its lifespan), the event broker hears other workers and events older than
     ``event_retention`` are pruned (None: kept forever).
     ftrack's event hub (socket.io, ``/socket.io/1/``) sends a heartbeat every ``heartbeat``
-    seconds and closes a socket silent for ``heartbeat_timeout``.
+    seconds and closes a socket silent for ``heartbeat_timeout``. ``/metrics`` answers
+    administrators and ``Bearer <metrics_token>`` (default ``$FTRACK_LIKE_METRICS_TOKEN``).
     """
-    gate = DatabaseGate(concurrency if concurrency is not None else pool_capacity(backend.engine), wait)
+    metrics = Metrics(backend, metrics_token)
+    gate = DatabaseGate(concurrency if concurrency is not None else pool_capacity(backend.engine), wait,
+                        waited=metrics.waited)  # fmt: skip
     ftrack = FtrackApi(backend, gate, max_body, max_operations, idempotency_wait)
     tail = Tail(backend.events, gate)  # the newest events, read once for the worker's streams and sockets
-    events = EventEndpoints(backend, gate, tail=tail)
+    draining = Draining(backend.broker)  # when the server stops, its streams and sockets end
+    events = EventEndpoints(backend, gate, tail=tail, draining=draining)
     probe = _Probe(backend)
-    hub = EventHub(backend, gate, heartbeat, heartbeat_timeout, tail=tail)
+    hub = EventHub(backend, gate, heartbeat, heartbeat_timeout, tail=tail, draining=draining)
     files = FileRoutes(backend, gate)  # the server location's files: upload, get, remove
     thumbnails = ThumbnailRoutes(backend, gate)
 
@@ -102,21 +110,35 @@ def create_app(
                                  "error_id": error_id}, status_code=503)  # fmt: skip
         return JSONResponse({"status": "ready"})
 
+    async def scrape(request: Request) -> Response:
+        allowed, reason = await gate(metrics.allows, request.headers, request.client.host if request.client else "")
+        if not allowed:
+            return JSONResponse({"exception": "PermissionError", "content": reason, "error_code": "permission"},
+                                status_code=403, headers={"WWW-Authenticate": "Bearer"})  # fmt: skip
+        body = await gate(metrics.exposition)
+        return Response(body, media_type="text/plain; version=0.0.4; charset=utf-8")
+
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        async with events_running(backend, event_retention), cleaning(backend):
-            yield
+        draining.install()
+        try:
+            async with events_running(backend, event_retention), cleaning(backend):
+                yield
+        finally:
+            draining.uninstall()
 
     app = Starlette(
         routes=[*ftrack.routes(), *files.routes(), *thumbnails.routes(), *events.routes(), *hub.routes(),
-                Route("/health", health), Route("/ready", ready)],
+                Route("/health", health), Route("/ready", ready), Route("/metrics", scrape)],
         # Level 1: a JSON answer shrinks nearly as much as at 9 (Starlette's default), at a quarter of the CPU.
-        middleware=[Middleware(GZipMiddleware, minimum_size=1024, compresslevel=1)],
+        middleware=[Middleware(request_ids), Middleware(metrics.middleware),
+                    Middleware(GZipMiddleware, minimum_size=1024, compresslevel=1)],
         lifespan=lifespan,
     )
     app.state.backend = backend
     app.state.concurrency = gate.turns
     app.state.hub = hub
+    app.state.draining = draining
     return app
 
 
@@ -187,6 +209,9 @@ def serving(app: Any, host: str = "127.0.0.1") -> Iterator[str]:
     try:
         yield f"http://{host}:{sock.getsockname()[1]}"
     finally:
+        draining = getattr(getattr(app, "state", None), "draining", None)
+        if draining is not None:  # no signal reaches a server in a thread: its streams are told here
+            draining.start()
         server.should_exit = True
         thread.join(timeout=30)
         sock.close()

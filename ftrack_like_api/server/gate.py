@@ -27,18 +27,25 @@ class Busy(Exception):
 class DatabaseGate:
     """At most ``turns`` database calls at once; a call waits at most ``wait`` seconds for a turn."""
 
-    def __init__(self, turns: int, wait: float = WAIT) -> None:
+    def __init__(self, turns: int, wait: float = WAIT, waited: Callable[[float, bool], None] | None = None) -> None:
         self.turns, self.wait = turns, wait
+        #: Told each wait for a turn, in seconds, and whether it ended in :class:`Busy` (the metrics).
+        self.waited = waited
         self._gate = anyio.Semaphore(turns)
         self._threads = anyio.CapacityLimiter(turns)
 
     async def __call__(self, function: Callable[..., Any], *args: Any) -> Any:
         """``function(*args)`` in one of the gate's threads; :class:`Busy` after waiting ``wait`` s for a turn."""
+        started = anyio.current_time() if self.waited is not None else 0.0
         try:
             with anyio.fail_after(self.wait):
                 await self._gate.acquire()
         except TimeoutError:
+            if self.waited is not None:
+                self.waited(anyio.current_time() - started, True)
             raise Busy(f"every one of this worker's {self.turns} database connections stayed busy for {self.wait:g} s") from None
+        if self.waited is not None:
+            self.waited(anyio.current_time() - started, False)
         try:
             return await anyio.to_thread.run_sync(function, *args, limiter=self._threads)
         finally:

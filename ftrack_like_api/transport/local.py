@@ -24,7 +24,7 @@ from typing import IO, TYPE_CHECKING, Any, Iterator, Mapping, Sequence
 
 from ..event.channel import Channel, Stream, Subscription
 from ..event.expression import parse, wanted
-from ..exceptions import DatabaseError, Error, EventHubConnectionError, ExpressionError, FileTransferError
+from ..exceptions import DatabaseError, Error, EventHubConnectionError, ExpressionError, FileTransferError, ServerError
 from .base import Transport, answer_of
 from .files import CHUNK, FileChannel, Progress, ProgressArgument, Source, size_of
 
@@ -152,26 +152,34 @@ class LocalChannel(Channel):
             backend, backend.events.last() if after is None else after, parsed, principal, self.heartbeat
         )
 
-    def publish(self, events: Sequence[Mapping[str, Any]]) -> list[int]:
-        user_id, principal = self._user()
-        seqs = []
-        for event in events:
-            sent = json.loads(json.dumps(dict(event)))
-            sent["source"] = {**(sent.get("source") or {}), "user": {"username": self.transport.user, "id": user_id}}
-            sent.pop("project_id", None)
-            try:
-                seqs.append(self.backend.publish(sent, principal.id).seq)
-            except Exception as error:
-                if getattr(error, "code", None) != "duplicate_event":
-                    raise
-                table = self.backend.events.table
-                import sqlalchemy as sa
+    def publish(self, events: Sequence[Mapping[str, Any]]) -> list[int | ServerError]:
+        """Each event on its own, by the server's rule for what a client publishes."""
+        import sqlalchemy as sa
 
+        from ..exceptions import ValidationError
+        from ..server.auth.permissions import PermissionDenied
+        from ..server.events.published import from_client
+
+        user_id, principal = self._user()
+        results: list[int | ServerError] = []
+        for event in events:
+            try:
+                sent = from_client(json.loads(json.dumps(dict(event))), user_id, self.transport.user)
+                results.append(self.backend.publish(sent, principal.id).seq)
+            except PermissionDenied as denied:
+                results.append(ServerError({"exception": "PermissionError", "content": str(denied),
+                                            "error_code": denied.code or "permission_denied"}))  # fmt: skip
+            except ValidationError as invalid:
+                if invalid.code != "duplicate_event":
+                    results.append(ServerError({"exception": "ValidationError", "content": str(invalid),
+                                                "error_code": invalid.code or "bad_event"}))  # fmt: skip
+                    continue
+                table = self.backend.events.table
                 with self.backend.engine.connect() as connection:
-                    seqs.append(
-                        int(connection.execute(sa.select(table.c.seq).where(table.c.id == sent["id"])).scalar_one())
+                    results.append(
+                        int(connection.execute(sa.select(table.c.seq).where(table.c.id == event["id"])).scalar_one())
                     )
-        return seqs
+        return results
 
     def cursor(self, name: str) -> int | None:
         return self._listeners().cursor(self._user()[0], name)  # type: ignore[no-any-return]

@@ -161,6 +161,7 @@ def test_an_unexpected_failure_is_a_json_500_with_an_error_id_and_the_connection
         assert response.status_code == 500 and response.headers["content-type"] == "application/json"
         answer = response.json()
         assert answer["error_code"] == "internal" and answer["error_id"] in answer["content"]
+        assert answer["request_id"] == response.headers["x-request-id"]  # what finds the request's log lines
         assert len([r for r in caplog.records if answer["error_id"] in r.getMessage() and r.exc_info]) == 1
         assert "not a database" not in response.text
 

@@ -121,7 +121,7 @@ def test_errors_are_one_readable_line_and_a_non_zero_exit(run):
 
 
 def test_a_database_that_cannot_be_opened_is_one_line_too(tmp_path, capsys):
-    assert main(["init", "--database", f"sqlite:///{tmp_path / 'no' / 'such' / 'folder.db'}"]) == 1
+    assert main(["user", "list", "--database", f"sqlite:///{tmp_path / 'no' / 'such' / 'folder.db'}"]) == 1  # init would make it
     err = capsys.readouterr().err
     assert err.startswith("error: Cannot open the database sqlite:///") and err.count("\n") == 1
 
@@ -328,3 +328,34 @@ def test_serve_log_sql_logs_each_statement_and_its_parameters(tmp_path, ftrack_l
         assert answer.status_code == 200
     assert "sqlalchemy.engine.Engine: SELECT" in running.log and "FROM status" in running.log
     assert "'Done'" in running.log  # the parameters, on their own line
+
+
+def test_init_makes_a_new_studios_folder_and_serve_says_which_is_missing(tmp_path, capsys):
+    url = f"sqlite:///{tmp_path}/studios/paris/studio.db"
+    assert main(["user", "list", "--database", url]) == 1
+    err = capsys.readouterr().err
+    assert f"the folder {tmp_path}/studios/paris does not exist" in err and "ftrack-like init" in err
+    assert not (tmp_path / "studios").exists()  # a mistyped path is not a new studio
+    assert main(["init", "--database", url]) == 0
+    assert (tmp_path / "studios" / "paris" / "studio.db").is_file()
+
+
+def test_a_missing_postgresql_database_or_role_says_how_to_make_it(capsys):
+    import os
+
+    postgres = os.environ.get("FTRACK_LIKE_TEST_POSTGRES")
+    if not postgres:
+        pytest.skip("PostgreSQL tests need FTRACK_LIKE_TEST_POSTGRES (bash .ci/run sets it when PostgreSQL runs)")
+    import sqlalchemy as sa
+
+    server = sa.engine.make_url(postgres)
+    missing = server.set(database="no_such_studio_database").render_as_string(hide_password=False)
+    assert main(["init", "--database", missing]) == 1
+    err = capsys.readouterr().err
+    assert 'database "no_such_studio_database" does not exist' in err
+    assert f"createdb -h {server.host} -p {server.port or 5432} -U postgres" in err
+    stranger = server.set(username="no_such_role", password="secret").render_as_string(hide_password=False)
+    assert main(["init", "--database", stranger]) == 1
+    err = capsys.readouterr().err
+    assert 'role "no_such_role" does not exist' in err and 'CREATE ROLE "no_such_role" LOGIN' in err
+    assert "secret" not in err  # never the password

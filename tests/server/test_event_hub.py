@@ -235,3 +235,49 @@ def test_a_callback_may_wait_in_turn(session_for):
     publisher.event_hub.publish(Event("studio.outer"))
     publisher.event_hub.publish(Event("studio.inner"))
     assert until(lambda: got == ["outer", "inner"])
+
+
+@pytest.mark.parametrize("mode", ["http", "embedded"])
+def test_a_refused_event_is_told_to_its_publisher_and_holds_back_no_other(mode, session_for, fresh_database, caplog):
+    """A client may not publish ``ftrack.update``: that one is refused, the events around it are published."""
+    if mode == "http":
+        listener, publisher = session_for(), session_for()
+    else:
+        listener = Session(server_url=fresh_database, api_user="admin", schema_cache_path=False)
+        publisher = Session(server_url=fresh_database, api_user="admin", schema_cache_path=False)
+    try:
+        got, refused = [], []
+        listener.event_hub.subscribe("topic=studio.around or topic=ftrack.update", lambda e: got.append(e["topic"]))
+        listener.event_hub.connect()
+        publisher.event_hub.connect()
+        publisher.event_hub.publish(Event("studio.around", data={"n": 1}))
+        forged = Event("ftrack.update", data={"entities": []})
+        publisher.event_hub.publish(forged, on_error=lambda event, error: refused.append((event, error)))
+        publisher.event_hub.publish(Event("ftrack.update", data={"entities": []}))  # no on_error: logged
+        publisher.event_hub.publish(Event("studio.around", data={"n": 2}))
+        assert until(lambda: got == ["studio.around", "studio.around"] and refused)
+        ((event, error),) = refused
+        assert event is forged and error.exception == "PermissionError" and error.code == "reserved_topic"
+        assert until(lambda: "the server refused the 'ftrack.update' event" in caplog.text)
+        time.sleep(0.3)
+        assert got == ["studio.around", "studio.around"]  # the forged updates reached no one
+    finally:
+        if mode == "embedded":
+            listener.close()
+            publisher.close()
+
+
+def test_a_durable_listeners_hub_raises_a_refusal_at_once(fresh_database):
+    """With no connection (a listener's hub sends through its channel), ``publish`` raises the refusal."""
+    from ftrack_like_api.exceptions import ServerError
+
+    with Session(server_url=fresh_database, api_user="admin", schema_cache_path=False) as session:
+        hub = session.event_hub
+        hub.channel  # noqa: B018 - made, as a durable listener's hub has it, without connecting
+        with pytest.raises(ServerError, match=r"ftrack\.update") as raised:
+            hub.publish(Event("ftrack.update", data={"entities": []}))
+        assert raised.value.exception == "PermissionError"
+        told = []
+        hub.publish(Event("ftrack.update", data={}), on_error=lambda event, error: told.append(error.code))
+        assert told == ["reserved_topic"]
+        hub.publish(Event("ftrack.update", data={}), on_error="ignore")

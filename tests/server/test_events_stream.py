@@ -208,17 +208,39 @@ def test_a_revoked_keys_stream_ends(server, backend, call):
 
 
 def test_a_client_may_not_publish_what_only_the_server_does(server, admin_key, backend):
-    last = backend.events.last()
     for topic in ["ftrack.update", "ftrack.meta.subscribe", "ftrack.meta.disconnected"]:
-        answer = requests.post(f"{server}/events", json=[event("studio.fine"), event(topic, entities=[])],
-                               headers=headers(admin_key), timeout=30)  # fmt: skip
+        last = backend.events.last()
+        answer = requests.post(f"{server}/events", json=[event(topic, entities=[])], headers=headers(admin_key),
+                               timeout=30)  # fmt: skip
         assert answer.status_code == 403, answer.text
         error = answer.json()
         assert error["exception"] == "PermissionError" and error["error_code"] == "reserved_topic"
         assert repr(topic) in error["content"]
-    assert backend.events.last() == last  # none of the batch went in
+        assert [r["index"] for r in error["refused"]] == [0]
+        assert backend.events.last() == last  # nothing went in
     (seq,) = publish(server, admin_key, event("ftrack.meta.reply", answer=42))  # a reply is the client's to send
     assert backend.events.get(seq).topic == "ftrack.meta.reply"
+
+
+def test_each_published_event_stands_or_falls_alone(server, admin_key, backend):
+    fine, reserved, later, malformed = (event("studio.fine", n=1), event("ftrack.update", entities=[]),
+                                        event("studio.fine", n=2), {**event("studio.fine"), "target": 7})  # fmt: skip
+    answer = requests.post(f"{server}/events", json=[fine, reserved, later, malformed], headers=headers(admin_key),
+                           timeout=30)  # fmt: skip
+    assert answer.status_code == 200, answer.text
+    said = answer.json()
+    first, refused_seq, second, malformed_seq = said["seq"]
+    assert refused_seq is None and malformed_seq is None and second > first
+    assert [backend.events.get(seq).data["n"] for seq in (first, second)] == [1, 2]  # the legitimate ones went in
+    refusals = {r["index"]: r for r in said["refused"]}
+    assert set(refusals) == {1, 3}
+    assert refusals[1]["exception"] == "PermissionError" and refusals[1]["id"] == reserved["id"]
+    assert refusals[1]["topic"] == "ftrack.update" and "'ftrack.update'" in refusals[1]["content"]
+    assert refusals[3]["exception"] == "ValidationError" and "target" in refusals[3]["content"]
+    # all refused: the first refusal is the answer, with its status, and every refusal listed
+    answer = requests.post(f"{server}/events", json=[malformed, reserved], headers=headers(admin_key), timeout=30)
+    assert answer.status_code == 400 and answer.json()["exception"] == "ValidationError"
+    assert "2 events, all refused" in answer.json()["content"] and len(answer.json()["refused"]) == 2
 
 
 def test_a_user_sees_only_the_events_of_the_projects_they_read(server, admin_key, backend, call):

@@ -197,12 +197,12 @@ def test_a_callback_that_keeps_failing_is_parked_and_replayed_without_holding_up
     assert json.loads(listed.stdout) == []
 
 
-def test_tail_prints_the_live_stream(server, admin_key, ftrack_like):
+def test_tail_prints_the_live_stream(server, admin_key, ftrack_like, backend):
     env = environment(server, admin_key)
-    tail = subprocess.Popen([ftrack_like, "events", "tail", "topic=studio.tailed"], env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)  # fmt: skip
+    # From where the log is now: however long the command takes to start, it misses nothing.
+    tail = subprocess.Popen([ftrack_like, "events", "tail", "topic=studio.tailed", "--after", str(backend.events.last())],
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
     try:
-        time.sleep(2)  # connected
         with Session(server_url=server, api_user="admin", api_key=admin_key, schema_cache_path=False) as session:
             session.event_hub.connect()
             session.event_hub.publish(Event("studio.tailed", data={"n": 1}))

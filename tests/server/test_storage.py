@@ -93,7 +93,8 @@ def test_an_unknown_database_url_says_what_works():
 def test_a_database_that_cannot_be_opened_says_so_in_one_line_without_the_password(tmp_path):
     from ftrack_like_api.exceptions import DatabaseError
 
-    expected = r"^Cannot open the database sqlite:///.*/missing/studio\.db: the folder .*/missing does not exist$"
+    expected = (r"^Cannot open the database sqlite:///.*/missing/studio\.db: the folder .*/missing does not exist "
+                r"\(`ftrack-like init` makes it, or mkdir -p it\)$")
     with pytest.raises(DatabaseError, match=expected):
         Backend.from_url(f"sqlite:///{tmp_path / 'missing' / 'studio.db'}")
     postgres = os.environ.get("FTRACK_LIKE_TEST_POSTGRES")

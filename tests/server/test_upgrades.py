@@ -133,6 +133,51 @@ def test_a_revision_that_is_not_additive_waits_for_the_upgrade_command(fresh_dat
         Backend.from_url(fresh_database)
 
 
+ADDITIVE = '''\
+"""Add a table for reviews (a test's revision).
+
+Revision ID: 9002
+"""
+import sqlalchemy as sa
+from alembic import op
+
+revision = "9002"
+down_revision = {down!r}
+branch_labels = None
+depends_on = None
+additive = True
+
+
+def upgrade():
+    op.create_table("added_later", sa.Column("id", sa.Text, primary_key=True))
+'''
+
+
+def test_after_an_additive_upgrade_the_version_before_still_opens_the_database(fresh_database, tmp_path, caplog):
+    """Servers are upgraded one at a time: the ones not upgraded yet keep working (with a warning)."""
+    Backend.from_url(fresh_database).close()
+    (tmp_path / "9002_test.py").write_text(ADDITIVE.format(down=Upgrades().head))
+    newer = Upgrades([str(tmp_path)])  # the next release, which ships 9002
+    backend = Backend.from_url(fresh_database)
+    with backend.engine.connect().execution_options(ftrack_writes=True) as connection:
+        with locked(connection):
+            assert [s.revision for s in newer.upgrade(connection, automatic=True)] == ["9002"]
+        meta = dict(connection.execute(sa.text("SELECT key, value FROM ftrack_like_meta")).all())
+    backend.close()
+    assert meta["readable_by"].split(",")[:2] == ["9002", Upgrades().head]
+    # This version does not know 9002, but 9002 only adds: it opens the database and works on it.
+    with caplog.at_level("WARNING"), Backend.from_url(fresh_database) as older:
+        assert "at revision 9002, newer than this version" in caplog.text
+        schema = older.execute([{"action": "query", "expression": "select id from ProjectSchema"}], "admin")[0]["data"][0]
+        project = older.execute([{"action": "create", "entity_type": "Project", "entity_key": ["p"],
+                                  "entity_data": {"id": "00000000-0000-4000-8000-0000000000aa", "name": "after",
+                                                  "full_name": "after", "project_schema_id": schema["id"]}}], "admin")  # fmt: skip
+        assert project[0]["data"]["name"] == "after"
+        with older.engine.connect() as connection:
+            assert Upgrades().current(connection) == "9002"  # nothing was undone
+            assert dict(connection.execute(sa.text("SELECT key, value FROM ftrack_like_meta")).all()) == meta
+
+
 def test_the_upgrade_command_prints_its_sql_changing_nothing_then_upgrades(released, capsys):
     from ftrack_like_api.cli import main
 

@@ -39,7 +39,7 @@ from ..files import Files
 from .batch import BatchContext
 from .compiler import Compiler
 from .diagnosis import broken_constraint
-from .dialects import Dialect, check_folder, dialect_for
+from .dialects import Dialect, check_folder, dialect_for, open_failure
 from .integrity import Integrity
 from .notes import complete_notes
 from ..auth.permissions import PermissionDenied, Permissions, Roles
@@ -150,8 +150,7 @@ class Backend:
         except sa.exc.DBAPIError as error:
             engine.dispose()
             # One line, and never a password: the driver's reason, not SQLAlchemy's wrapping.
-            shown = sa.engine.make_url(url).render_as_string(hide_password=True)
-            raise DatabaseError(f"Cannot open the database {shown}: {' '.join(str(error.orig).split())}") from error
+            raise DatabaseError(open_failure(url, str(error.orig))) from error
         except BaseException:
             engine.dispose()
             raise
@@ -482,7 +481,8 @@ def _install(engine: sa.Engine, storage: Storage, versioned: bool) -> None:
                         ran = upgrades.upgrade(connection, automatic=True)
                     if new or ran:
                         check_references(connection)
-                    storage.record(connection)
+                    if upgrades is None or upgrades.ahead is None:  # a newer version's notes stay as they are
+                        storage.record(connection)
                 with connection.begin():
                     storage.optimize(connection)
             return

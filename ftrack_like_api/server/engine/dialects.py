@@ -14,7 +14,7 @@ from sqlalchemy.dialects import postgresql
 
 from ...exceptions import DatabaseError
 
-__all__ = ["Dialect", "POSTGRESQL", "SQLITE", "check_folder", "dialect_for", "engine_url"]
+__all__ = ["Dialect", "POSTGRESQL", "SQLITE", "check_folder", "dialect_for", "engine_url", "make_folder", "open_failure"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -83,4 +83,33 @@ def check_folder(url: str, dialect: Dialect) -> None:
     folder = os.path.dirname(os.path.abspath(database))
     if not os.path.isdir(folder):
         what = "is not a folder" if os.path.exists(folder) else "does not exist"
-        raise DatabaseError(f"Cannot open the database {url}: the folder {folder} {what}")
+        raise DatabaseError(f"Cannot open the database {url}: the folder {folder} {what}"
+                            + ("" if os.path.exists(folder) else " (`ftrack-like init` makes it, or mkdir -p it)"))  # fmt: skip
+
+
+def make_folder(url: str) -> None:
+    """Make a SQLite file's folder (and those above it) when it is missing: ``ftrack-like init``'s first step."""
+    if not url.startswith("sqlite"):
+        return
+    database = sa.engine.make_url(url).database
+    if database and database != ":memory:" and not database.startswith("file:"):
+        os.makedirs(os.path.dirname(os.path.abspath(database)), exist_ok=True)
+
+
+def open_failure(url: str, reason: str) -> str:
+    """What to tell someone whose database would not open: the driver's ``reason`` and, when it is plain, the fix.
+
+    PostgreSQL's database and role are made by whoever runs PostgreSQL, never by us: say how.
+    """
+    shown = sa.engine.make_url(url)
+    said = f"Cannot open the database {shown.render_as_string(hide_password=True)}: {' '.join(reason.split())}"
+    if shown.get_backend_name() != "postgresql":
+        return said
+    where = f"-h {shown.host or 'localhost'} -p {shown.port or 5432}"
+    if f'database "{shown.database}" does not exist' in reason:
+        owner = f" -O {shown.username}" if shown.username and shown.username != "postgres" else ""
+        return f"{said}. Create it first, as PostgreSQL's administrator: createdb {where} -U postgres{owner} {shown.database}"
+    if shown.username and f'role "{shown.username}" does not exist' in reason:
+        return (f"{said}. Create the role first, as PostgreSQL's administrator: "
+                f"psql {where} -U postgres -c 'CREATE ROLE \"{shown.username}\" LOGIN PASSWORD ...'")  # fmt: skip
+    return said

@@ -9,6 +9,13 @@ database (``Backend.from_url``, so ``serve`` and every command) runs additive re
 by itself. Any other revision waits for ``ftrack-like upgrade``, which runs them all; until
 then, opening the database is refused with a message naming it.
 
+The release before an additive upgrade keeps working on the upgraded database (servers
+are upgraded one at a time): each upgrade notes in the database which revisions' code may
+still open it (``readable_by`` in ``ftrack_like_meta``: the head and the revisions below it
+up to the first that is not additive). A version that finds the database at a revision it
+does not know opens it when its own head is among them, with a warning, and changes
+nothing of what the newer version noted; otherwise it refuses, saying to upgrade.
+
 One process upgrades at a time: on PostgreSQL a transaction-level advisory lock (per
 schema), on SQLite the write lock (``BEGIN IMMEDIATE``). A process that waited finds the
 database upgraded and has nothing left to do. Upgrades run in one transaction: all of
@@ -47,6 +54,9 @@ class UpgradeRequired(SchemaError):
 class Upgrades:
     """The revisions shipped (and any in ``locations``), and what one database still needs of them."""
 
+    #: Set by :meth:`pending` when the database is at a newer revision this version may open.
+    ahead: str | None = None
+
     def __init__(self, locations: Sequence[str] = ()) -> None:
         folder = importlib.resources.files(__package__).joinpath("migrations")
         self.config = Config()
@@ -70,15 +80,41 @@ class Upgrades:
         try:
             scripts = list(self.script.iterate_revisions(self.head, current))
         except Exception as error:  # alembic's CommandError / ResolutionError: a revision it does not know
+            readers = _readable_by(connection)
+            if self.head in readers:
+                log.warning("the database is at revision %s, newer than this version of ftrack_like_api (%s); what "
+                            "came since only adds, so this version opens it: upgrade ftrack_like_api when you can",
+                            current, self.head)  # fmt: skip
+                self.ahead = current
+                return []
             raise SchemaError(
                 f"The database is at revision {current}, which this version of ftrack_like_api does not know: "
-                "it was upgraded by a newer version; upgrade ftrack_like_api"
+                f"it was upgraded by a newer version"
+                + (f" that only versions at {', '.join(readers)} may open" if readers else "")
+                + "; upgrade ftrack_like_api"
             ) from error
         return list(reversed(scripts))
+
+    def readers(self) -> list[str]:
+        """The revisions whose code may open a database at the head: it, and those below up to a non-additive one."""
+        found, script = [self.head], self.script.get_revision(self.head)
+        while script is not None and getattr(script.module, "additive", False) and script.down_revision:
+            down = script.down_revision
+            if not isinstance(down, str):  # a merge of branches: stop there
+                break
+            found.append(down)
+            script = self.script.get_revision(down)
+        return found
+
+    def _note_readers(self, connection: sa.Connection) -> None:
+        value = ",".join(self.readers())
+        if not connection.execute(_META.update().where(_META.c.key == "readable_by").values(value=value)).rowcount:
+            connection.execute(_META.insert().values(key="readable_by", value=value))
 
     def stamp(self, connection: sa.Connection) -> None:
         """Record that a database built from today's schema is at the head."""
         self._run(connection, command.stamp, self.head)
+        self._note_readers(connection)
 
     def upgrade(self, connection: sa.Connection, automatic: bool = False) -> list[Script]:
         """Run the revisions the database needs, in the caller's transaction; those that ran.
@@ -99,6 +135,7 @@ class Upgrades:
         log.info("upgrading the database from %s to %s: %s", pending[0].down_revision or "before versioned upgrades",
                  self.head, ", ".join(describe(s) for s in pending))  # fmt: skip
         self._run(connection, command.upgrade, self.head)
+        self._note_readers(connection)
         return pending
 
     def _run(self, connection: sa.Connection, action: Any, revision: str) -> None:
@@ -107,6 +144,18 @@ class Upgrades:
             action(self.config, revision)
         finally:
             self.config.attributes.pop("connection", None)
+
+
+#: The storage's key-value table (:class:`~.storage.Storage`'s ``meta``), as far as upgrades use it.
+_META = sa.table("ftrack_like_meta", sa.column("key", sa.String), sa.column("value", sa.Text))
+
+
+def _readable_by(connection: sa.Connection) -> list[str]:
+    """What the newest upgrade noted of the versions that may open the database ([] when nothing)."""
+    if not sa.inspect(connection).has_table("ftrack_like_meta"):
+        return []
+    value = connection.execute(sa.select(_META.c.value).where(_META.c.key == "readable_by")).scalar()
+    return [revision for revision in (value or "").split(",") if revision]
 
 
 def describe(script: Script) -> str:

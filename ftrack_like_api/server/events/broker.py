@@ -57,6 +57,7 @@ class Broker:
         self._ready = threading.Event()  # the thread hears others (PostgreSQL: it LISTENs)
         self._thread: threading.Thread | None = None
         self._starts = 0
+        self._wakes = 0  # how many times wake() was called: a waiter woken by it returns
 
     # --- running ------------------------------------------------------------------------------
 
@@ -123,15 +124,28 @@ class Broker:
             except RuntimeError:  # that loop is closed: nobody waits there any more
                 pass
 
+    def wake(self) -> None:
+        """Wake whoever waits, though nothing new was committed (the server is stopping: they look why)."""
+        with self._lock:
+            self._wakes += 1
+            self._changed.notify_all()
+            woken, self._futures = self._futures, {}
+        for loop, futures in woken.items():
+            try:
+                loop.call_soon_threadsafe(_resolve, futures)
+            except RuntimeError:
+                pass
+
     # --- waiting ------------------------------------------------------------------------------
 
     async def wait(self, after: int, timeout: float) -> int:
-        """The latest number once it is greater than ``after``, or at ``timeout`` (seconds)."""
+        """The latest number once it is greater than ``after``, or at ``timeout`` (seconds), or when woken."""
         latest = self.latest()
         if latest > after:
             return latest
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
+        wakes = self._wakes
         self._want(1)
         try:
             while True:
@@ -139,6 +153,8 @@ class Broker:
                 with self._lock:
                     if self._latest is not None and self._latest > after:
                         return self._latest
+                    if self._wakes != wakes:
+                        break
                     self._futures.setdefault(loop, set()).add(future)
                 left = deadline - loop.time()
                 if left <= 0:
@@ -165,7 +181,8 @@ class Broker:
         self._want(1)
         try:
             with self._changed:
-                while self._latest is None or self._latest <= after:
+                wakes = self._wakes
+                while (self._latest is None or self._latest <= after) and self._wakes == wakes:
                     left = deadline - time.monotonic()
                     if left <= 0:
                         break

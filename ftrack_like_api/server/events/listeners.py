@@ -57,6 +57,24 @@ class Listeners:
         values = {"seq": int(seq), "updated": _now()}
         self._upsert(table, where, values, {"user_id": user_id, "name": name})
 
+    def forget_older(self, prefix: str, than: datetime.timedelta) -> int:
+        """Remove the cursors named ``prefix…`` not moved for ``than``; how many."""
+        table = self.cursors
+        with self._writing() as connection, connection.begin():
+            return int(connection.execute(table.delete().where(
+                table.c.name.startswith(prefix, autoescape=True), table.c.updated < _now() - than)).rowcount or 0)  # fmt: skip
+
+    def take_cursor(self, user_id: str, name: str, newer_than: datetime.timedelta) -> int | None:
+        """Listener ``name``'s cursor, removed; None when there is none moved within ``newer_than``."""
+        table = self.cursors
+        where = (table.c.user_id == user_id, table.c.name == name)
+        with self._writing() as connection, connection.begin():
+            row = connection.execute(sa.select(table.c.seq, table.c.updated).where(*where)).first()
+            if row is None:
+                return None
+            connection.execute(table.delete().where(*where))
+        return int(row.seq) if row.updated >= _now() - newer_than else None
+
     def park(self, user_id: str, name: str, seq: int, event_id: str, error: str, attempts: int) -> None:
         """Park event ``seq`` for listener ``name`` with the error it failed with (again: the error and attempts are updated)."""
         table = self.parked_events

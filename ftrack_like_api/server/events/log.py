@@ -143,6 +143,12 @@ class EventLog:
             connection.execute(_NOTIFY, {"seq": str(max(seqs))})
         return seqs
 
+    @staticmethod
+    def checked(event: Mapping[str, Any]) -> Mapping[str, Any]:
+        """``event``, once it is known :meth:`append` takes it; else the ValidationError it would raise."""
+        _row(event, None, datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None))
+        return event
+
     def prune(self, older_than: datetime.timedelta) -> int:
         """Remove events appended more than ``older_than`` ago (but not parked ones); how many."""
         cutoff = datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None) - older_than

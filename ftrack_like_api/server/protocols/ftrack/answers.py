@@ -102,8 +102,15 @@ def failure_answer(request: Request, failure: Exception) -> Response:
         return JSONResponse(answer, status_code=503, headers={"Retry-After": str(RETRY_AFTER)})
     error_id = log_failure(failure, f"{request.method} {request.url.path} failed")
     answer = {"exception": "ServerError", "content": f"The server failed to answer (error id {error_id} in its log)",
-              "error_code": "internal", "error_id": error_id}  # fmt: skip
+              "error_code": "internal", "error_id": error_id, "request_id": current_request_id() or ""}  # fmt: skip
     return error_answer(request, answer)
+
+
+def current_request_id() -> str | None:
+    """The request's id (``X-Request-Id``), which its log lines carry too."""
+    from ...ops.logs import current_request_id as current
+
+    return current()
 
 
 def log_failure(failure: BaseException, what: str) -> str:

@@ -5,16 +5,22 @@
   subscriptions matches (and whose ``target``, when set, matches that subscription's
   subscriber), in order, each with its ``seq``; then live ones as they commit. While idle,
   a ``{"heartbeat": seq}`` line every ``heartbeat`` seconds (default 5) says the log was
-  read up to ``seq``; the first line is one too. The expressions are matched here, so only
+  read up to ``seq``; the first line is one too. When the server stops, the stream ends
+  with a last heartbeat line that also has ``"closing"`` (the reason): the client opens a
+  new stream from ``seq``, on whichever server answers. The expressions are matched here, so only
   matching events travel; a malformed one is answered 400 with its position. Each stream
   reads the log at its own pace: a slow reader falls behind and catches up from the log,
   never holding up another. The credentials are checked again every few heartbeats: a
   revoked key's stream ends.
 - ``POST /events`` — a JSON list of events (ftrack's shape) to publish, in one transaction;
-  answers ``{"seq": [...]}``. An event whose id is in the log already is not appended
+  answers ``{"seq": [...]}``. Each event stands or falls alone: one the server refuses (a
+  reserved topic, a malformed event) has ``null`` for its seq and an entry in
+  ``"refused"`` (``index``, ``id``, ``topic``, ``exception``, ``error_code``, ``content``),
+  and the others are published; when every event is refused the answer is the first
+  refusal (403 or 400) with all of them in ``"refused"``. An event whose id is in the log already is not appended
   again: its seq is answered (so sending again after a lost answer is safe). The source's
   ``user`` is who the credentials say. A topic only the server publishes (``ftrack.update``,
-  ``ftrack.meta.*`` but replies) is refused, 403 ``PermissionError``
+  ``ftrack.meta.*`` but replies) is refused, ``PermissionError``
   (:mod:`~ftrack_like_api.server.events.published`).
 - ``GET``/``PUT /events/cursors/<name>`` — a durable listener's cursor (``{"seq": n}``), per user.
 - ``GET /events/parked[/<name>]``, ``POST /events/parked/<name>`` (``{seq, event_id, error,
@@ -44,6 +50,7 @@ from ...events.listeners import MAX_NAME, Listeners
 from ...events.log import StoredEvent
 from ...events.published import from_client
 from ...events.tail import Tail
+from ...draining import REASON, Draining
 from ...gate import DatabaseGate
 from .answers import failure_answer, refused
 from .api import _address, _authenticate
@@ -78,8 +85,10 @@ class EventEndpoints:
     """The ``/events`` endpoints over one backend (see the module's text)."""
 
     def __init__(self, backend: Backend, database: DatabaseGate, heartbeat: float = 5.0,
-                 tail: Tail | None = None) -> None:  # fmt: skip
+                 tail: Tail | None = None, draining: Draining | None = None) -> None:  # fmt: skip
         self.backend, self.database, self.heartbeat = backend, database, heartbeat
+        #: Set when the server stops: each stream then ends (see :mod:`~ftrack_like_api.server.draining`).
+        self.draining = draining or Draining(backend.broker)
         self.listeners = Listeners(backend.engine, backend.storage.events)
         #: The newest events, read (and encoded) once for every stream of this worker.
         self.tail = tail or Tail(backend.events, database)
@@ -152,12 +161,18 @@ class EventEndpoints:
         yield _line({"heartbeat": position})
         beat, beats = time.monotonic(), 0
         while True:
+            if self.draining.started:
+                yield _line({"heartbeat": position, "closing": REASON})
+                log.info("events stream user=%s ended at seq %d: the server is stopping", principal.username, position)
+                return
             read, position, more = await self.tail.read(position, principal, limit=READ)
             lines = [line for wire, line in (entry.form(_encoded) for entry in read) if wanted(wire, subscriptions)]
             if lines:
                 yield b"".join(lines)
                 beat = time.monotonic()
             if more:
+                continue
+            if self.draining.started:  # it may have begun while the log was read: nothing woke this wait
                 continue
             left = heartbeat - (time.monotonic() - beat)
             if left > 0 and await broker.wait(position, left) > position:
@@ -192,9 +207,26 @@ class EventEndpoints:
             raise _Bad("Send a list of events, each an object with a topic")
         if len(events) > MAX_EVENTS:
             raise _Bad(f"A request publishes at most {MAX_EVENTS} events", "too_large", 413)
-        events = [from_client(event, user_id, username, request.state.how) for event in events]
-        seqs = await self.database(self._append, events, user_id)
-        return JSONResponse({"seq": seqs})
+        accepted: list[Any] = []
+        refusals: list[dict[str, Any]] = []
+        for index, event in enumerate(events):
+            try:
+                accepted.append(self.backend.events.checked(from_client(event, user_id, username, request.state.how)))
+            except (PermissionDenied, ValidationError) as error:
+                refusals.append(_refusal(index, event, error))
+        if refusals:
+            log.info("events publish user=%s: %d of %d refused (%s)", username, len(refusals), len(events),
+                     "; ".join(f"#{r['index']} {r['error_code']}" for r in refusals))  # fmt: skip
+        if not accepted:  # nothing to publish: the (first) refusal is the answer, with its status
+            first = refusals[0]
+            more = f" ({len(refusals)} events, all refused)" if len(refusals) > 1 else ""
+            answer = {key: first[key] for key in ("exception", "error_code")}
+            return JSONResponse({**answer, "content": first["content"] + more, "refused": refusals},
+                                status_code=403 if first["exception"] == "PermissionError" else 400)  # fmt: skip
+        appended = iter(await self.database(self._append, accepted, user_id))
+        refused_at = {r["index"] for r in refusals}
+        seqs = [None if index in refused_at else next(appended) for index in range(len(events))]
+        return JSONResponse({"seq": seqs, "refused": refusals} if refusals else {"seq": seqs})
 
     def _append(self, events: list[dict[str, Any]], user_id: str) -> list[int]:
         """Append what the log does not hold yet, in one transaction; every event's seq."""
@@ -297,6 +329,16 @@ def _integer(value: Any, what: str) -> int:
     if number < 0 or number >= 2**63:
         raise _Bad(f"{what} is a whole number from 0, not {value!r}")
     return number
+
+
+def _refusal(index: int, event: Mapping[str, Any], error: Exception) -> dict[str, Any]:
+    """What the publisher is told of the event at ``index`` that was refused."""
+    denied = isinstance(error, PermissionDenied)
+    return {"index": index, "id": event.get("id") if isinstance(event.get("id"), str) else None,
+            "topic": event.get("topic") if isinstance(event.get("topic"), str) else None,
+            "exception": "PermissionError" if denied else "ValidationError",
+            "error_code": getattr(error, "code", None) or ("permission_denied" if denied else "bad_event"),
+            "content": str(error)}  # fmt: skip
 
 
 def _name(name: str) -> str:

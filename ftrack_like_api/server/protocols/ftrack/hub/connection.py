@@ -35,6 +35,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 from .....event.expression import parse
 from .....exceptions import Error, ExpressionError
 from ....auth.permissions import PermissionDenied
+from ....draining import REASON
 from ....events.published import from_client
 from ....gate import Busy
 from ..answers import log_failure
@@ -53,6 +54,8 @@ log = logging.getLogger(__name__)
 
 #: Close codes (RFC 6455): a policy violation (malformed packets, revoked credentials), a message too big.
 POLICY, TOO_BIG = 1008, 1009
+#: The server stops: the client connects again (to whichever server answers).
+RESTART = 1012
 
 
 class Closing(Exception):
@@ -75,6 +78,9 @@ class Connection:
         self._sending = anyio.Lock()
         self._sending_since: float | None = None  # when the packet being sent started
         self._ending: Closing | None = None
+        #: The client's hub id (its events' ``source.id``): where its place is kept over a restart.
+        self.hub_id: str | None = None
+        self._resumed = False
         self._tasks: anyio.abc.TaskGroup
         self.name = f"{visitor.username}@{websocket.client.host if websocket.client else '-'}"
 
@@ -93,8 +99,13 @@ class Connection:
             tasks.start_soon(self._guarded, self._beat)
             tasks.start_soon(self._guarded, self._read)
         ending = self._ending or Closing(1000, "the server stopped")
-        (log.info if ending.code == 1000 else log.warning)("hub %s closed: %s", self.name, ending.reason)
+        (log.info if ending.code in (1000, RESTART) else log.warning)("hub %s closed: %s", self.name, ending.reason)
         with anyio.CancelScope(shield=True):
+            if ending.code == RESTART and self.hub_id is not None:
+                try:  # its next socket, on whichever server, carries on from here
+                    await self.hub.database(self.hub.keep_place, self.visitor, self.hub_id, self.cursor)
+                except Exception:  # noqa: BLE001 - stopping: the client will start from where the log is
+                    log.warning("hub %s: its place could not be kept", self.name, exc_info=True)
             await self._close(ending.code)
 
     async def _guarded(self, task: Any) -> None:
@@ -163,6 +174,7 @@ class Connection:
         topic = sent.get("topic")
         data: Mapping[str, Any] = sent["data"] if isinstance(sent.get("data"), Mapping) else {}
         if topic == "ftrack.meta.subscribe":
+            await self._resume(sent.get("source"))
             answer = self._subscribe(data.get("subscriber"), data.get("subscription"))
         elif topic == "ftrack.meta.unsubscribe":
             answer = self._unsubscribe(data.get("subscriber"))
@@ -170,6 +182,23 @@ class Connection:
             answer = await self._publish(sent)
         if packet.id is not None:
             await self.send(acknowledgement(packet.id, answer))
+
+    async def _resume(self, source: Any) -> None:
+        """At the first subscription: a hub whose server stopped under it carries on from where it was."""
+        if self._resumed:
+            return
+        self._resumed = True
+        hub_id = source.get("id") if isinstance(source, Mapping) else None
+        if not isinstance(hub_id, str) or not 0 < len(hub_id) <= 200:
+            return
+        self.hub_id = hub_id
+        try:
+            kept = await self.hub.database(self.hub.take_place, self.visitor, hub_id)
+        except Busy:
+            return
+        if kept is not None and kept < self.cursor:
+            log.info("hub %s resumes from seq %d (its server stopped at it)", self.name, kept)
+            self.cursor = kept
 
     def _subscribe(self, subscriber: Any, subscription: Any) -> dict[str, Any]:
         try:
@@ -216,6 +245,8 @@ class Connection:
     async def _feed(self) -> None:
         broker = self.hub.backend.broker
         while True:
+            if self.hub.draining.started:  # checked just before waiting: nothing else would wake the wait
+                raise Closing(RESTART, REASON)
             latest = await broker.wait(self.cursor, self.hub.heartbeat)
             if latest <= self.cursor:
                 continue

@@ -10,6 +10,7 @@ expired is refused before the websocket opens (403).
 
 from __future__ import annotations
 
+import datetime
 import logging
 import anyio.to_thread
 from starlette.requests import Request
@@ -19,7 +20,9 @@ from starlette.websockets import WebSocket
 
 from ....auth.permissions import Principal
 from ....auth.throttle import Refusal
+from ....draining import Draining
 from ....engine.backend import Backend
+from ....events.listeners import Listeners
 from ....events.tail import Tail
 from ....gate import Busy, DatabaseGate
 from ..answers import refused
@@ -33,6 +36,10 @@ log = logging.getLogger(__name__)
 #: Seconds between the server's heartbeats (and its looks at the credentials of each socket).
 HEARTBEAT = 25.0
 
+#: The names under which a hub's place is kept while its server restarts (see :meth:`EventHub.keep_place`).
+RESUME = "ftrack-hub:"
+#: How long a kept place waits for its hub to come back.
+RESUME_WITHIN = datetime.timedelta(minutes=10)
 #: Seconds a client may stay silent (not answering heartbeats) before its socket is closed.
 TIMEOUT = 60.0
 
@@ -51,8 +58,11 @@ class EventHub:
         timeout: float = TIMEOUT,
         max_connections: int = MAX_CONNECTIONS,
         tail: Tail | None = None,
+        draining: Draining | None = None,
     ) -> None:
         self.backend, self.database = backend, database
+        #: Set when the server stops: each socket then closes with 1012, "service restart".
+        self.draining = draining or Draining(backend.broker)
         self.heartbeat, self.timeout, self.max_connections = heartbeat, timeout, max_connections
         self.sessions = Sessions(backend.auth)
         #: The newest events, read once for every socket (and stream) of this worker.
@@ -81,6 +91,9 @@ class EventHub:
 
     async def websocket(self, websocket: WebSocket) -> None:
         """``/socket.io/1/websocket/<session id>``: the session's connection, until either side ends it."""
+        if self.draining.started:  # stopping: come back to another worker
+            await websocket.close(1012)
+            return
         if len(self.connections) >= self.max_connections:
             log.warning("hub refused a socket: %d open already", len(self.connections))
             await websocket.close(1013)
@@ -104,6 +117,19 @@ class EventHub:
             self.connections.discard(connection)
             with anyio.CancelScope(shield=True):
                 await anyio.to_thread.run_sync(broker.stop)
+
+    # --- a hub's place, kept while its server restarts ---------------------------------------------
+
+    def keep_place(self, visitor: Visitor, hub_id: str, seq: int) -> None:
+        """Keep where the socket of ``hub_id`` was in the log: its next socket, on any server, resumes there."""
+        listeners = Listeners(self.backend.engine, self.backend.storage.events)
+        listeners.forget_older(RESUME, RESUME_WITHIN)
+        listeners.set_cursor(visitor.user_id or visitor.username, RESUME + hub_id, seq)
+
+    def take_place(self, visitor: Visitor, hub_id: str) -> int | None:
+        """Where ``hub_id`` was when its server stopped (within :data:`RESUME_WITHIN`), once; else None."""
+        listeners = Listeners(self.backend.engine, self.backend.storage.events)
+        return listeners.take_cursor(visitor.user_id or visitor.username, RESUME + hub_id, RESUME_WITHIN)  # type: ignore[no-any-return]
 
     def _open(self, session_id: str) -> tuple[Visitor, Principal, int]:
         """Who the session id was issued to, what they may read, and where the log is now."""

@@ -1,0 +1,1 @@
+"""Running a studio's server: backups that restore (:mod:`.backup`, :mod:`.restore`)."""
