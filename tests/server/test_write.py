@@ -198,6 +198,37 @@ def test_update_a_reference_by_entity(call, project):
     assert call.query(f"select status_id from Task where id is {task}")[0]["status_id"] == approved
 
 
+def test_an_update_answers_the_references_it_set_as_they_point_now(call, project):
+    """ftrack's client drops its local values after a commit and keeps the answer: without the reference in
+    it, a component given another version went on answering the version it was first read with."""
+    asset = call.create("Asset", name="moved", context_id=project["id"])["id"]
+    first, second = (call.create("AssetVersion", asset_id=asset)["id"] for _ in range(2))
+    component = call.create("FileComponent", name="main", version_id=first)["id"]
+    answer = call({"action": "update", "entity_type": "FileComponent", "entity_key": [component],
+                   "entity_data": {"version": {"__entity_type__": "AssetVersion", "id": second}}})[0]["data"]
+    assert answer["version"] == {"__entity_type__": "AssetVersion", "id": second} and answer["version_id"] == second
+    # A reference to a type with subtypes names the most specific one, read from the database or from the
+    # batch that made it; a reference by its key alone (``parent_id``) is answered as the key it is.
+    task = call.create("Task", name="moving", parent_id=project["id"])["id"]
+    folder, sequence = new_id(), new_id()
+    answers = call(
+        create("Folder", id=folder, name="moved_into", parent_id=project["id"]),
+        {"action": "update", "entity_type": "Task", "entity_key": [task],
+         "entity_data": {"parent": {"__entity_type__": "Context", "id": folder}}},
+        create("Sequence", id=sequence, name="sq_moved", parent_id=project["id"]),
+        {"action": "update", "entity_type": "Task", "entity_key": [task], "entity_data": {"parent_id": sequence}},
+        {"action": "update", "entity_type": "FileComponent", "entity_key": [component], "entity_data": {"version": None}},
+    )  # fmt: skip
+    assert answers[1]["data"]["parent"] == {"__entity_type__": "Folder", "id": folder}
+    assert "parent" not in answers[3]["data"] and answers[3]["data"]["parent_id"] == sequence
+    assert answers[4]["data"]["version"] is None
+    stored = call.query(f"select parent.name from Task where id is {task}")[0]
+    assert (stored["parent"]["__entity_type__"], stored["parent"]["name"]) == ("Sequence", "sq_moved")
+    answer = call({"action": "update", "entity_type": "Task", "entity_key": [task],
+                   "entity_data": {"parent": {"__entity_type__": "TypedContext", "id": folder}}})[0]["data"]
+    assert answer["parent"] == {"__entity_type__": "Folder", "id": folder}
+
+
 def test_datetimes_are_stored_as_instants(call, project):
     task = call.create("Task", name="t", parent_id=project["id"],
                        start_date={"__type__": "datetime", "value": "2024-05-01T10:00:00+02:00"})

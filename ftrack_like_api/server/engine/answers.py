@@ -1,8 +1,10 @@
 """What an ``update`` answers: the entity's key, its system projections and what the update changed.
 
 ftrack's client clears its local values after a commit and keeps what the answer says, so
-the answer carries the changed scalars and, for the collections and key-value items the
-update names, the items as they stand now (:meth:`Answers.members`).
+the answer carries the changed scalars, for each reference the update names the entity it
+points at now (:meth:`Answers.reference`: else the client keeps the entity it read before, as
+a component given another version kept its first one), and for the collections and key-value
+items the update names, the items as they stand now (:meth:`Answers.members`).
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from ...schema import Attribute, EntityType, Kind
-from .batch import BatchContext
+from .batch import BatchContext, row_key
 from .compiler import Compiler
 from .values import to_wire
 
@@ -67,3 +69,25 @@ class Answers:
                 item[attribute.key] = found[attribute.key]
             items.append(item)
         return items
+
+    def reference(self, batch: BatchContext, attribute: Attribute, row: Mapping[str, Any]) -> dict[str, Any] | None:
+        """A reference to the entity ``row``'s ``attribute`` points at (of its most specific type), or None."""
+        values = [row.get(local) for local in attribute.via]
+        if any(value is None for value in values):
+            return None
+        target = self.compiler.target(attribute)
+        keys = dict(zip(target.primary_key, values))
+        family = self.schema.subtypes(target.name)
+        classifiers = list(dict.fromkeys(c for member in family for c in member.classifier))
+        concrete = target
+        if classifiers:
+            made = batch.created.get(row_key(values))
+            if made is None:
+                table = self.storage.table(target)
+                made = batch.connection.execute(
+                    sa.select(*(table.c[c] for c in classifiers)).where(*(table.c[k] == v for k, v in keys.items()))
+                ).mappings().first()  # fmt: skip
+            if made is not None:
+                concrete = self.schema.concrete(target.name, made)
+        return {"__entity_type__": concrete.name, **keys}
+

@@ -189,11 +189,13 @@ class Writer:
         names = list(dict.fromkeys([*self.answers.system(concrete), *changes]))
         written = self.answers.written(concrete, row, names)
         if isinstance(data, Mapping) and len(concrete.primary_key) == 1:
-            # The collections and key-value items the update names, as they stand now: a client that
-            # clears its local values after a commit (ftrack's does) keeps them from the answer.
+            # The references, collections and key-value items the update names, as they stand now: a client
+            # that clears its local values after a commit (ftrack's does) keeps them from the answer.
             for name in data:
                 attribute = concrete.attributes.get(name) if isinstance(name, str) else None
-                if attribute is not None and attribute.kind in (Kind.COLLECTION, Kind.MAPPED) and attribute.recursive is None:
+                if attribute is not None and attribute.kind is Kind.REFERENCE:
+                    written[name] = self.answers.reference(batch, attribute, row)
+                elif attribute is not None and attribute.kind in (Kind.COLLECTION, Kind.MAPPED) and attribute.recursive is None:
                     written[name] = self.answers.members(batch, concrete, attribute, row[concrete.primary_key[0]])
         return written
 
