@@ -257,6 +257,32 @@ def test_delete_cascades_to_owned_entities(call, project):
     assert call.query(f'Metadata where parent_id is "{shot}"') == []
 
 
+def test_a_project_is_deleted_with_its_tree(call):
+    """PostgreSQL checked a task's project_id before parent_id's cascade reached it, and refused (revision 0006)."""
+    schema_id = call.query("ProjectSchema")[0]["id"]
+    project = call.create("Project", name=f"doomed{uuid.uuid4().hex[:6]}", project_schema_id=schema_id)["id"]
+    sequence = call.create("Sequence", name="sq010", parent_id=project)["id"]
+    shot = call.create("Shot", name="sh010", parent_id=sequence)["id"]
+    task = call.create("Task", name="comp", parent_id=shot)["id"]
+    asset = call.create("Asset", name="plate", context_id=shot)["id"]
+    version = call.create("AssetVersion", asset_id=asset, task_id=task)["id"]
+    call({"action": "delete", "entity_type": "Project", "entity_key": [project]})
+    assert call.query(f"Context where project_id is {project} or id is {project}") == []
+    assert call.query(f"AssetVersion where id is {version}") == []
+
+
+def test_a_user_is_deleted_with_their_timelogs_and_timer(call, project):
+    """As ftrack's server does: its own suite deletes a user who stopped a timer into a timelog."""
+    user = call.create("User", username=f"leaving{uuid.uuid4().hex[:6]}")["id"]
+    task = call.create("Task", name="logged", parent_id=project["id"])["id"]
+    call.create("Timelog", user_id=user, context_id=task, duration=60)
+    call.create("Timer", user_id=user, context_id=task)
+    kept = call.create("Timelog", context_id=task, duration=30)["id"]  # the admin's
+    call({"action": "delete", "entity_type": "User", "entity_key": [user]})
+    assert call.query(f"Timelog where user_id is {user}") == [] and call.query(f"Timer where user_id is {user}") == []
+    assert [t["id"] for t in call.query(f"Timelog where context_id is {task}")] == [kept]
+
+
 @pytest.mark.parametrize(
     "operation, code, words",
     [

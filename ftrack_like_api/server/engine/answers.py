@@ -81,7 +81,7 @@ class Answers:
         classifiers = list(dict.fromkeys(c for member in family for c in member.classifier))
         concrete = target
         if classifiers:
-            made = batch.created.get(row_key(values))
+            made: Mapping[Any, Any] | None = batch.created.get(row_key(values))
             if made is None:
                 table = self.storage.table(target)
                 made = batch.connection.execute(
