@@ -90,4 +90,3 @@ class Answers:
             if made is not None:
                 concrete = self.schema.concrete(target.name, made)
         return {"__entity_type__": concrete.name, **keys}
-
