@@ -10,7 +10,8 @@ repository) and it:
    fixtures fetch (the "Jenkins" user, the "VFX Scheme" project schema with the statuses and types
    ``test_project_schema.py`` names, the test project and its task ``t1``), and what its tests take
    the first of (ten users, a shot, an asset and a version, the custom attributes they name, set, a timelog);
-3. serves it with ``ftrack-like serve`` on a free port and runs ``pytest test/unit`` with
+3. serves it with ``ftrack-like serve`` on a free port (its files in a temporary folder,
+   ``FTRACK_LIKE_STORAGE``) and runs ``pytest test/unit`` with
    ``FTRACK_SERVER``, ``FTRACK_API_USER`` and ``FTRACK_API_KEY`` (a key from ``ftrack-like key create``);
 4. runs the suite once more against a port where nothing listens: a test that passes there does not
    talk to a server, and the others are the *server-talking* tests (``--no-offline`` skips this);
@@ -264,8 +265,11 @@ def main() -> int:
         made = subprocess.run([executable, "key", "create", "--database", database, "--user", "admin", "--name",
                                "ftrack-suite"], check=True, capture_output=True, text=True)  # fmt: skip
         key = made.stdout.strip().splitlines()[-1]
-        with served_process(executable, database) as url:
-            online = run_pytest(python, source, url, key, options.pytest)
+        # The server location's files: beside a SQLite file by default, nowhere on PostgreSQL unless given.
+        with tempfile.TemporaryDirectory(prefix="ftrack-suite-files-") as files:
+            environment = {**os.environ, "FTRACK_LIKE_STORAGE": files}
+            with served_process(executable, database, environment=environment) as url:
+                online = run_pytest(python, source, url, key, options.pytest)
     result = {"benchmark": "ftrack_suite", "database": kind, **summary(online, offline)}
     options.output.write_text(json.dumps(result, indent=2))
     width = max((len(name) for name in result["files"]), default=10)

@@ -22,7 +22,7 @@ def test_the_demo_serves_builds_tours_and_refuses(capsys, database):
     # Publishing: the frames go up, come back the same through a signed link, and the thumbnail is scaled.
     assert "main: 3 frames, 12,288 bytes, uploaded to ftrack.server on sq010_sh010_comp v2, and a thumbnail" in out
     assert "read back through a signed link (the same bytes, no key in it)" in out
-    assert "its thumbnail_url serves a image/jpeg of" in out
+    assert "its thumbnail_url serves a image/png of" in out
 
 
 def test_the_readme_command_runs(ftrack_like):

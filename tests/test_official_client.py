@@ -177,3 +177,70 @@ def test_the_official_client_runs_timers_and_reads_project_schemas(official_pyth
     assert said["task_types"][:3] == [name for name, _, _ in TYPES][:3]
     assert said["shot_statuses"] == sorted(CONTAINER_WORKFLOW) and said["shot_types"] == ["Generic"]
     assert said["overridden"] == CONTAINER_WORKFLOW and said["not_overridden"] == len(TASK_WORKFLOW)
+
+
+SUITE_CLEAN_UPS = textwrap.dedent(
+    """
+    import json, sys, uuid
+    import ftrack_api
+    import ftrack_api.structure.standard
+
+    server, user, key = sys.argv[1:4]
+    said = {}
+
+    def start():
+        return ftrack_api.Session(server_url=server, api_user=user, api_key=key,
+                                  auto_connect_event_hub=False, schema_cache_path=False)
+
+    session = start()
+    name = "suite-" + uuid.uuid4().hex[:6]
+    project = session.create("Project", {"name": name, "full_name": name,
+                                         "project_schema": session.query("ProjectSchema").first()})
+    session.commit()
+    # structure/test_standard.py: one component, in a session of its own, given one version after another.
+    component = start().create("FileComponent", {"name": "foo", "file_type": ".png"})
+    paths = []
+    for hierarchy in ([], ["baz1", "bar"]):
+        other = component.session
+        context = project["id"]
+        for folder in hierarchy:
+            context = other.create("Folder", {"name": folder, "project_id": project["id"], "parent_id": context})["id"]
+        component["version"] = other.create("AssetVersion", {"asset": other.create("Asset", {
+            "name": "my_asset", "context_id": context})})
+        other.commit()
+        paths.append(ftrack_api.structure.standard.StandardStructure().get_resource_identifier(component))
+    said["paths"] = paths
+    # test_user.py's timer tests: the clean-up deletes a user who has logged time.
+    sequence = session.create("Sequence", {"name": "sq010", "parent": project})
+    task = session.create("Task", {"name": "comp", "parent": session.create("Shot", {"name": "sh010", "parent": sequence})})
+    leaving = session.create("User", {"username": "leaving-" + uuid.uuid4().hex[:6]})
+    session.commit()
+    leaving.start_timer(context=task)
+    said["logged"] = leaving.stop_timer()["user_id"] == leaving["id"]
+    session.delete(leaving)
+    session.commit()
+    said["timelogs_left"] = len(start().query("Timelog where context_id is {}".format(task["id"])).all())
+    # test_get_entity_tree_from_cache: the clean-up deletes the project with its sequence, shot and task.
+    session.delete(project)
+    session.commit()
+    said["contexts_left"] = len(start().query("Context where project_id is {}".format(project["id"])).all())
+    said["name"] = name
+    print(json.dumps(said))
+    """
+)
+
+
+def test_what_ftracks_own_suite_does_and_cleans_up_goes_through(official_python, database):
+    """A component given another version answers the new version's path; a user who logged time and a project
+    with a sequence, a shot and a task are deleted (each refused once: PostgreSQL refused the project)."""
+    import json
+
+    with Backend.from_url(database) as backend, serving(backend) as url:
+        key = backend.auth.create_key("admin", "official client clean-ups")
+        run = subprocess.run([official_python, "-c", SUITE_CLEAN_UPS, url, "admin", key], capture_output=True,
+                             text=True, timeout=300)  # fmt: skip
+        assert run.returncode == 0, run.stderr[-3000:]
+    said = json.loads(run.stdout.strip().splitlines()[-1])
+    name = said["name"]
+    assert said["paths"] == [f"{name}/my_asset/v001/foo.png", f"{name}/baz1/bar/my_asset/v001/foo.png"]
+    assert said["logged"] is True and said["timelogs_left"] == 0 and said["contexts_left"] == 0

@@ -199,6 +199,6 @@ def test_the_official_client_keeps_a_file_in_s3_through_our_server(official_pyth
     status, where, size = said["downloaded"]
     assert status == 200 and where.startswith(f"{s3_endpoint}/{bucket}/") and size == path.stat().st_size
     assert said["same"] is True
-    assert said["thumbnail"] == [200, "image/jpeg"]
+    assert said["thumbnail"] == [200, "image/png"]  # a PNG's thumbnail is a PNG
     assert said["after_remove"] == 404
     assert "/component/upload" not in recorded.paths()

@@ -29,8 +29,12 @@ def encoded(image, kind, **options):
 
 
 def scaled(data, size):
+    """The thumbnail of ``data``: a PNG's a PNG (as ftrack's server answers), any other image's an RGB JPEG."""
     picture = Image.open(io.BytesIO(scale(io.BytesIO(data), size)))
-    assert picture.format == "JPEG" and picture.mode == "RGB"
+    if data.startswith(b"\x89PNG"):
+        assert picture.format == "PNG"
+    else:
+        assert picture.format == "JPEG" and picture.mode == "RGB"
     return picture
 
 
@@ -56,9 +60,22 @@ def test_a_tall_image_fits_by_its_height():
     assert scaled(encoded(Image.new("L", (500, 2000), 128), "TIFF", compression="tiff_lzw"), 100).size == (25, 100)
 
 
-def test_transparency_is_laid_on_white():
-    picture = scaled(encoded(Image.new("RGBA", (400, 400), (200, 10, 10, 0)), "PNG"), 64)
-    assert near(picture.getpixel((32, 32)), (255, 255, 255))
+def test_transparency_is_laid_on_white_in_a_jpeg_and_kept_in_a_png():
+    clear = Image.new("RGBA", (400, 400), (200, 10, 10, 0))
+    assert near(scaled(encoded(clear, "WEBP"), 64).getpixel((32, 32)), (255, 255, 255))
+    picture = scaled(encoded(clear, "PNG"), 64)
+    assert picture.mode == "RGBA" and picture.getpixel((32, 32))[3] == 0
+
+
+def test_a_palette_png_comes_back_a_palette_png_scaled_in_full_colour():
+    """ftrack's server's way, which its own suite compares byte for byte (test_get_thumbnail_url)."""
+    bars = Image.frombytes("P", (768, 576), bytes(x * 8 // 768 for _ in range(576) for x in range(768)))
+    bars.putpalette([255, 255, 255, 191, 191, 0, 0, 191, 191, 0, 191, 0, 191, 0, 191, 191, 0, 0, 0, 0, 191, 0, 0, 0])
+    picture = scaled(encoded(bars, "PNG"), 10)
+    assert (picture.mode, picture.size, len(picture.getpalette())) == ("P", (10, 8), 768)
+    smooth = bars.convert("RGB").resize((10, 8), Image.Resampling.LANCZOS)  # not the nearest colour: Lanczos over RGB
+    assert picture.convert("RGB").tobytes() == smooth.tobytes()
+    assert len(smooth.getcolors()) > 8
 
 
 @pytest.mark.parametrize("kind", ["PNG", "TIFF"])

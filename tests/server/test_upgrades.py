@@ -76,6 +76,17 @@ def test_a_database_of_the_release_before_is_upgraded_with_its_data(released):
         made = backend.execute([{"action": "create", "entity_type": "Timer", "entity_key": ["t1"],
                                  "entity_data": {"id": "t1", "context_id": TASK}}], "admin")  # fmt: skip
         assert isinstance(made, list), made
+        # Revision 0006: a user's timelogs and a project's tree go with them (PostgreSQL refused both).
+        gone = backend.execute([{"action": "create", "entity_type": "User", "entity_key": ["u1"],
+                                 "entity_data": {"id": "u1", "username": "leaving"}},
+                                {"action": "create", "entity_type": "Timelog", "entity_key": ["l1"],
+                                 "entity_data": {"id": "l1", "user_id": "u1", "context_id": TASK}},
+                                {"action": "delete", "entity_type": "User", "entity_key": ["u1"]},
+                                {"action": "delete", "entity_type": "Project", "entity_key": [PROJECT]}], "admin")  # fmt: skip
+        assert isinstance(gone, list), gone
+        left = backend.execute([{"action": "query", "expression": f"Context where id in ({PROJECT}, {SHOT}, {TASK})"},
+                                {"action": "query", "expression": "Timelog where id is l1"}], "admin")  # fmt: skip
+        assert [answer["data"] for answer in left] == [[], []]
 
 
 def test_a_new_database_is_stamped_at_the_head_and_matches_the_code(fresh_database):

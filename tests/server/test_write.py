@@ -198,6 +198,37 @@ def test_update_a_reference_by_entity(call, project):
     assert call.query(f"select status_id from Task where id is {task}")[0]["status_id"] == approved
 
 
+def test_an_update_answers_the_references_it_set_as_they_point_now(call, project):
+    """ftrack's client drops its local values after a commit and keeps the answer: without the reference in
+    it, a component given another version went on answering the version it was first read with."""
+    asset = call.create("Asset", name="moved", context_id=project["id"])["id"]
+    first, second = (call.create("AssetVersion", asset_id=asset)["id"] for _ in range(2))
+    component = call.create("FileComponent", name="main", version_id=first)["id"]
+    answer = call({"action": "update", "entity_type": "FileComponent", "entity_key": [component],
+                   "entity_data": {"version": {"__entity_type__": "AssetVersion", "id": second}}})[0]["data"]
+    assert answer["version"] == {"__entity_type__": "AssetVersion", "id": second} and answer["version_id"] == second
+    # A reference to a type with subtypes names the most specific one, read from the database or from the
+    # batch that made it; a reference by its key alone (``parent_id``) is answered as the key it is.
+    task = call.create("Task", name="moving", parent_id=project["id"])["id"]
+    folder, sequence = new_id(), new_id()
+    answers = call(
+        create("Folder", id=folder, name="moved_into", parent_id=project["id"]),
+        {"action": "update", "entity_type": "Task", "entity_key": [task],
+         "entity_data": {"parent": {"__entity_type__": "Context", "id": folder}}},
+        create("Sequence", id=sequence, name="sq_moved", parent_id=project["id"]),
+        {"action": "update", "entity_type": "Task", "entity_key": [task], "entity_data": {"parent_id": sequence}},
+        {"action": "update", "entity_type": "FileComponent", "entity_key": [component], "entity_data": {"version": None}},
+    )  # fmt: skip
+    assert answers[1]["data"]["parent"] == {"__entity_type__": "Folder", "id": folder}
+    assert "parent" not in answers[3]["data"] and answers[3]["data"]["parent_id"] == sequence
+    assert answers[4]["data"]["version"] is None
+    stored = call.query(f"select parent.name from Task where id is {task}")[0]
+    assert (stored["parent"]["__entity_type__"], stored["parent"]["name"]) == ("Sequence", "sq_moved")
+    answer = call({"action": "update", "entity_type": "Task", "entity_key": [task],
+                   "entity_data": {"parent": {"__entity_type__": "TypedContext", "id": folder}}})[0]["data"]
+    assert answer["parent"] == {"__entity_type__": "Folder", "id": folder}
+
+
 def test_datetimes_are_stored_as_instants(call, project):
     task = call.create("Task", name="t", parent_id=project["id"],
                        start_date={"__type__": "datetime", "value": "2024-05-01T10:00:00+02:00"})
@@ -224,6 +255,32 @@ def test_delete_cascades_to_owned_entities(call, project):
     call({"action": "delete", "entity_type": "Shot", "entity_key": [shot]})
     assert call.query(f"Context where id in ({shot}, {task})") == []
     assert call.query(f'Metadata where parent_id is "{shot}"') == []
+
+
+def test_a_project_is_deleted_with_its_tree(call):
+    """PostgreSQL checked a task's project_id before parent_id's cascade reached it, and refused (revision 0006)."""
+    schema_id = call.query("ProjectSchema")[0]["id"]
+    project = call.create("Project", name=f"doomed{uuid.uuid4().hex[:6]}", project_schema_id=schema_id)["id"]
+    sequence = call.create("Sequence", name="sq010", parent_id=project)["id"]
+    shot = call.create("Shot", name="sh010", parent_id=sequence)["id"]
+    task = call.create("Task", name="comp", parent_id=shot)["id"]
+    asset = call.create("Asset", name="plate", context_id=shot)["id"]
+    version = call.create("AssetVersion", asset_id=asset, task_id=task)["id"]
+    call({"action": "delete", "entity_type": "Project", "entity_key": [project]})
+    assert call.query(f"Context where project_id is {project} or id is {project}") == []
+    assert call.query(f"AssetVersion where id is {version}") == []
+
+
+def test_a_user_is_deleted_with_their_timelogs_and_timer(call, project):
+    """As ftrack's server does: its own suite deletes a user who stopped a timer into a timelog."""
+    user = call.create("User", username=f"leaving{uuid.uuid4().hex[:6]}")["id"]
+    task = call.create("Task", name="logged", parent_id=project["id"])["id"]
+    call.create("Timelog", user_id=user, context_id=task, duration=60)
+    call.create("Timer", user_id=user, context_id=task)
+    kept = call.create("Timelog", context_id=task, duration=30)["id"]  # the admin's
+    call({"action": "delete", "entity_type": "User", "entity_key": [user]})
+    assert call.query(f"Timelog where user_id is {user}") == [] and call.query(f"Timer where user_id is {user}") == []
+    assert [t["id"] for t in call.query(f"Timelog where context_id is {task}")] == [kept]
 
 
 @pytest.mark.parametrize(

@@ -24,6 +24,7 @@ import sqlalchemy as sa
 from ...exceptions import ValidationError
 from ...schema import Attribute, EntityType, Kind
 from ...wire import decode_value
+from .answers import Answers
 from .compiler import Compiler
 from .fills import Fills
 from .batch import BatchContext, row_key
@@ -59,6 +60,7 @@ class Writer:
         self.schema = compiler.schema
         self.storage = compiler.storage
         self.fills = Fills(compiler)
+        self.answers = Answers(compiler)
         self._plans: dict[str, _CreatePlan] = {}
         self._kinds: dict[tuple[str, str], bool] = {}
 
@@ -184,43 +186,18 @@ class Writer:
         row = {**current, **changes}
         for apply in after:
             apply(row)
-        names = list(dict.fromkeys([*self._system(concrete), *changes]))
-        written = self._written(concrete, row, names)
+        names = list(dict.fromkeys([*self.answers.system(concrete), *changes]))
+        written = self.answers.written(concrete, row, names)
         if isinstance(data, Mapping) and len(concrete.primary_key) == 1:
-            # The collections and key-value items the update names, as they stand now: a client that
-            # clears its local values after a commit (ftrack's does) keeps them from the answer.
+            # The references, collections and key-value items the update names, as they stand now: a client
+            # that clears its local values after a commit (ftrack's does) keeps them from the answer.
             for name in data:
                 attribute = concrete.attributes.get(name) if isinstance(name, str) else None
-                if attribute is not None and attribute.kind in (Kind.COLLECTION, Kind.MAPPED) and attribute.recursive is None:
-                    written[name] = self._members(batch, concrete, attribute, row[concrete.primary_key[0]])
+                if attribute is not None and attribute.kind is Kind.REFERENCE:
+                    written[name] = self.answers.reference(batch, attribute, row)
+                elif attribute is not None and attribute.kind in (Kind.COLLECTION, Kind.MAPPED) and attribute.recursive is None:
+                    written[name] = self.answers.members(batch, concrete, attribute, row[concrete.primary_key[0]])
         return written
-
-    def _members(self, batch: BatchContext, entity_type: EntityType, attribute: Attribute, owner: Any) -> list[dict[str, Any]]:
-        """References to the items of one entity's collection (for key-value items, with their key)."""
-        target = self.compiler.target(attribute)
-        table = self.storage.table(target)
-        names = [*target.primary_key, *(c for m in self.schema.subtypes(target.name) for c in m.classifier)]
-        if attribute.kind is Kind.MAPPED:
-            names.append(attribute.key)
-        columns = [table.c[n] for n in dict.fromkeys(names)]
-        where = [table.c[column] == value for column, value in attribute.where.items()]
-        type_filter = self.compiler.type_filter(target, table)
-        if type_filter is not None:
-            where.append(type_filter)
-        if attribute.through is not None:
-            link = self.storage.table(self.schema[attribute.through.type])
-            source = table.join(link, link.c[attribute.through.remote] == table.c[target.primary_key[0]])
-            statement = sa.select(*columns).select_from(source).where(link.c[attribute.through.local] == owner, *where)
-        else:
-            statement = sa.select(*columns).where(table.c[attribute.via[0]] == owner, *where)
-        items = []
-        for found in batch.connection.execute(statement.order_by(*(table.c[k] for k in target.primary_key))).mappings():
-            concrete = self.schema.concrete(target.name, found)
-            item = {"__entity_type__": concrete.name, **{k: found[k] for k in target.primary_key}}
-            if attribute.kind is Kind.MAPPED:
-                item[attribute.key] = found[attribute.key]
-            items.append(item)
-        return items
 
     def _status_changed(self, batch: BatchContext, entity_type: EntityType, current: Mapping[str, Any], status: Any) -> None:
         """Record a TypedContext's or an AssetVersion's new status as ftrack does: a StatusChange."""
@@ -501,19 +478,6 @@ class Writer:
         if value is None:
             raise ValidationError(f"{entity_type.name}.{attribute.name}: an item has no {key}", "wrong_type")
         return self._coerce(target, target.attributes[key], value)
-
-    def _written(self, entity_type: EntityType, row: Mapping[str, Any], names: list[str]) -> dict[str, Any]:
-        written: dict[str, Any] = {"__entity_type__": entity_type.name}
-        for name in entity_type.primary_key:
-            written[name] = row.get(name)
-        for name in names:
-            attribute = entity_type.attributes.get(name)
-            if attribute is not None and attribute.kind is Kind.SCALAR:
-                written[name] = to_wire(attribute.type, row.get(name))
-        return written
-
-    def _system(self, entity_type: EntityType) -> list[str]:
-        return [n for n in entity_type.system_projections if n in entity_type.attributes]
 
 
 def _same(kind: str | None, expected: Any, stored: Any) -> bool:

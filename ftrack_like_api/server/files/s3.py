@@ -296,7 +296,7 @@ class S3Store(FileStore):
 
     def write_thumbnail(self, key: str, size: int, data: bytes) -> None:
         self._call("writing a thumbnail", "put_object", Key=self._thumbnail_key(key, size), Body=data,
-                   ContentType="image/jpeg")  # fmt: skip
+                   ContentType="image/png" if data.startswith(b"\x89PNG") else "image/jpeg")  # fmt: skip
 
     def _drop_thumbnails(self, key: str) -> None:
         """Forget the cached thumbnails of ``key`` (its file is gone or new)."""

@@ -1,6 +1,6 @@
-"""Thumbnails: a component's image scaled to fit a square, as a JPEG, cached in the file store.
+"""Thumbnails: a component's image scaled to fit a square, as a PNG or a JPEG, cached in the file store.
 
-:func:`thumbnail` answers a :class:`Thumbnail` (the JPEG and its ETag) for a component id and a
+:func:`thumbnail` answers a :class:`Thumbnail` (the image, its type and its ETag) for a component id and a
 size in pixels: from the store's cache (``FileStore.read_thumbnail``) when it was made before,
 else made from the component's file with Pillow and cached (``write_thumbnail``; the store
 drops a key's thumbnails when its file is removed or replaced). An image is only ever made
@@ -8,8 +8,10 @@ smaller: one that already fits is re-encoded at its own size.
 
 Read: JPEG, PNG, TIFF (8 and 16 bits, and float), GIF, BMP, WebP, TGA, SGI, PSD, PPM — and
 nothing that would run an interpreter (no EPS). OpenEXR is not among them: Pillow cannot read
-it, and that is said as such. Transparent images are laid on white; 16-bit and float images
-are brought to 8 bits; the camera's orientation (EXIF) is applied. Images of more than
+it, and that is said as such. A PNG's thumbnail is a PNG made as ftrack's server makes it
+(:func:`_png`: the same bytes for the same image, which ftrack's own test suite compares);
+every other image's is a JPEG, transparency laid on white. 16-bit and float images are
+brought to 8 bits; the camera's orientation (EXIF) is applied. Images of more than
 :data:`MAX_PIXELS` are refused before they are decoded.
 
 Errors (all :class:`~.store.StoreError`, so a route maps them with the store's)::
@@ -77,6 +79,8 @@ QUALITY = 85
 _SPOOL = 16 * 1024 * 1024
 #: The first bytes of an OpenEXR file.
 _EXR_MAGIC = b"\x76\x2f\x31\x01"
+#: The first bytes of a PNG file.
+_PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 
 class ThumbnailError(StoreError):
@@ -93,7 +97,7 @@ class NotAnImage(ThumbnailError):
 
 @dataclass(frozen=True)
 class Thumbnail:
-    """A thumbnail: its JPEG bytes and an ETag for them (quoted, as HTTP writes it)."""
+    """A thumbnail: its bytes (PNG or JPEG), their media type and an ETag for them (quoted, as HTTP writes it)."""
 
     data: bytes
     etag: str
@@ -123,7 +127,8 @@ def thumbnail(store: FileStore, key: str, size: int) -> Thumbnail:
             data = scale(source, size)
         store.write_thumbnail(key, size, data)
         log.debug("thumbnail of %s at %d px made (%d bytes)", key, size, len(data))
-    return Thumbnail(data, f'"{hashlib.md5(data, usedforsecurity=False).hexdigest()}"')
+    kind = "image/png" if data.startswith(_PNG_MAGIC) else "image/jpeg"
+    return Thumbnail(data, f'"{hashlib.md5(data, usedforsecurity=False).hexdigest()}"', kind)
 
 
 @contextlib.contextmanager
@@ -166,7 +171,7 @@ def link_signer(signer: Signer) -> Callable[[str], str]:
 
 
 def scale(source: IO[bytes], size: int) -> bytes:
-    """The image read from ``source`` made to fit ``size`` x ``size`` pixels (never larger), as JPEG bytes."""
+    """The image read from ``source`` made to fit ``size`` x ``size`` pixels (never larger): a PNG's as PNG bytes, others' as JPEG."""
     from PIL import Image, ImageOps, UnidentifiedImageError
 
     size = parse_size(size)
@@ -187,6 +192,8 @@ def scale(source: IO[bytes], size: int) -> bytes:
                                      f"thumbnails of ({MAX_PIXELS:,})")  # fmt: skip
                 image.load()
                 picture = ImageOps.exif_transpose(image)
+                if image.format == "PNG":
+                    return _png(picture, size)
                 picture.thumbnail((size, size), Image.Resampling.LANCZOS, reducing_gap=3.0)
                 picture = _eight_bit_rgb(picture)
                 out = io.BytesIO()
@@ -198,6 +205,23 @@ def scale(source: IO[bytes], size: int) -> bytes:
         raise NotAnImage(f"The file is not an image this server reads ({', '.join(READABLE)})") from error
     except (OSError, SyntaxError, ValueError, EOFError) as error:
         raise NotAnImage(f"The image could not be read ({type(error).__name__}: {str(error)[:200]})") from error
+
+
+def _png(image: Any, size: int) -> bytes:
+    """A PNG's thumbnail as ftrack's server makes it: scaled in full colour with Lanczos (no reduction first),
+    a palette image given a palette of its own again (256 entries, unused ones black), transparency kept."""
+    from PIL import Image
+
+    transparent = image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info)
+    picture = image.convert("RGBA") if transparent else _eight_bit_rgb(image)
+    picture.thumbnail((size, size), Image.Resampling.LANCZOS, reducing_gap=None)
+    if image.mode == "P" and not transparent:
+        picture = picture.convert("P", palette=Image.Palette.ADAPTIVE)
+        colours = picture.getpalette() or []
+        picture.putpalette(colours + [0] * (768 - len(colours)))
+    out = io.BytesIO()
+    picture.save(out, "PNG")
+    return out.getvalue()
 
 
 def _eight_bit_rgb(image: Any) -> Any:

@@ -1,7 +1,7 @@
 """ftrack's thumbnail route: ``GET /component/thumbnail?id=…&size=…``.
 
-The component's image scaled to fit ``size`` x ``size`` pixels (default 300, at most 4096) as
-a JPEG (``files/thumbnails.py``), made once per size and cached in the file store. The same
+The component's image scaled to fit ``size`` x ``size`` pixels (default 300, at most 4096), a
+PNG's as a PNG and any other as a JPEG (``files/thumbnails.py``), made once per size and cached in the file store. The same
 credentials as ``/component/get`` — headers, the query's ``username`` + ``apiKey`` (the
 official client's ``get_thumbnail_url``; never logged), or a signed ``token=`` link — and the
 same rule: a component the user cannot read is not found (404).
