@@ -6,7 +6,7 @@ new table: the release before never reads it, so opening the database runs this 
 itself. The table is listed here as it was made (not read from the code).
 
 Revision ID: 0007
-Revises: 0005
+Revises: 0006
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from alembic import op
 __all__ = ["downgrade", "upgrade"]
 
 revision = "0007"
-down_revision = "0005"
+down_revision = "0006"
 branch_labels = None
 depends_on = None
 
