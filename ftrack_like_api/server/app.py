@@ -54,6 +54,7 @@ from .protocols.ftrack.body import MAX_BODY, MAX_OPERATIONS
 from .protocols.ftrack.events import EventEndpoints
 from .protocols.ftrack.files import FileRoutes
 from .protocols.ftrack.thumbnails import ThumbnailRoutes
+from .protocols.shotgrid.api import ShotgridApi
 
 __all__ = ["create_app", "listening_socket", "serving"]
 
@@ -88,6 +89,7 @@ def create_app(
     hub = EventHub(backend, gate, heartbeat, heartbeat_timeout, tail=tail)
     files = FileRoutes(backend, gate)  # the server location's files: upload, get, remove
     thumbnails = ThumbnailRoutes(backend, gate)
+    shotgrid = ShotgridApi(backend, gate)  # ShotGrid's /api3/json
 
     async def health(request: Request) -> Response:
         return JSONResponse({"status": "alive"})
@@ -108,7 +110,7 @@ def create_app(
             yield
 
     app = Starlette(
-        routes=[*ftrack.routes(), *files.routes(), *thumbnails.routes(), *events.routes(), *hub.routes(),
+        routes=[*ftrack.routes(), *files.routes(), *thumbnails.routes(), *shotgrid.routes(), *events.routes(), *hub.routes(),
                 Route("/health", health), Route("/ready", ready)],
         # Level 1: a JSON answer shrinks nearly as much as at 9 (Starlette's default), at a quarter of the CPU.
         middleware=[Middleware(GZipMiddleware, minimum_size=1024, compresslevel=1)],

@@ -1,0 +1,260 @@
+"""ShotGrid's methods as the engine's work, inside one batch (one transaction).
+
+The endpoint hands each request to the backend as one operation of the action
+``shotgrid_read`` or ``shotgrid_write`` (registered here): so a method runs in the batch's
+transaction, under the caller's project permissions, and what it writes is checked and
+logged as ``ftrack.update`` events like any other change. Reads become a query of the
+engine (filters compiled by :mod:`.filters`, rendered from the AST); writes go through the
+engine's writer, each checked by its permissions first.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any, Mapping as MappingType
+
+from ....exceptions import ValidationError
+from ....query import ast, render
+from ...engine.batch import BatchContext
+from .filters import FilterCompiler
+from .ids import IntegerIds
+from .mapping import Mapping, SgType
+from .records import Records
+from .values import Values
+
+__all__ = ["Calls", "READS", "WRITES"]
+
+#: The methods that only read, and those that write.
+READS = frozenset({"read", "schema_read", "schema_entity_read", "schema_field_read"})
+WRITES = frozenset({"create", "update", "delete", "revive", "batch"})
+#: The most entities one page holds (what ``info`` tells the client).
+PAGE = 500
+
+
+class Calls:
+    """ShotGrid's methods over one backend."""
+
+    def __init__(self, backend: Any, mapping: Mapping) -> None:
+        self.backend, self.mapping = backend, mapping
+        self.ids = IntegerIds(backend.storage.shotgrid["shotgrid_id"])
+        self.records = Records(mapping)
+        self.values = Values(mapping, backend.schema)
+        backend.register_action("shotgrid_read", self._run)
+        backend.register_action("shotgrid_write", self._run, writes=True)
+
+    def _run(self, batch: BatchContext, operation: MappingType[str, Any]) -> Any:
+        method, params = operation.get("method"), operation.get("params")
+        if method == "read":
+            return self.read(batch, params)
+        if method == "batch":
+            return self.batch(batch, params)
+        if method in ("create", "update", "delete", "revive"):
+            return getattr(self, method)(batch, params)
+        raise ValidationError(f"Unknown method {method!r}", "unknown_method")
+
+    # --- reading -----------------------------------------------------------------------------
+
+    def read(self, batch: BatchContext, params: Any) -> dict[str, Any]:
+        """``find``: a page of records, and whether another follows."""
+        params = _params(params)
+        sg_type = self.mapping.type(params.get("type"))
+        fields = _names(params.get("return_fields") or ["id"], "return_fields")
+        paging = params.get("paging") or {}
+        per_page, page = paging.get("entities_per_page", PAGE), paging.get("current_page", 1)
+        if not (isinstance(per_page, int) and 0 < per_page <= PAGE and isinstance(page, int) and page > 0):
+            raise ValidationError(f"paging is entities_per_page 1-{PAGE} and current_page from 1, not {paging!r}", "bad_paging")
+        if params.get("return_only") == "retired":
+            # A delete removes the entity here: nothing is kept retired (docs/howto/shotgrid.rst).
+            return {"entities": [], "paging_info": {"has_next_page": False, "current_page": page, "entities_per_page": per_page}}
+        where = self.compiler(batch).compile(sg_type, params.get("filters"))
+        query = ast.Query(sg_type.ours, tuple(ast.Path.of(p) for p in self.records.projections(sg_type, fields)), where,
+                          order_by=self._order(sg_type, params.get("sorts")), offset=(page - 1) * per_page, limit=per_page)  # fmt: skip
+        answer = self.backend.reader.query(batch.connection, render(query))
+        entities = self._records(batch, sg_type, answer["data"], fields)
+        more = answer["metadata"]["next"].get("offset") is not None
+        return {"entities": entities, "paging_info": {"has_next_page": more, "current_page": page, "entities_per_page": per_page}}
+
+    def compiler(self, batch: BatchContext) -> FilterCompiler:
+        return FilterCompiler(self.mapping, lambda numbers: self.ids.uuids(batch.connection, numbers),
+                              lambda ours, relation, bounds: self.ids.compared(batch.connection, ours, relation, bounds))  # fmt: skip
+
+    def _order(self, sg_type: SgType, sorts: Any) -> tuple[ast.OrderKey, ...]:
+        keys: list[ast.OrderKey] = []
+        for sort in sorts or ():
+            if not isinstance(sort, dict) or not isinstance(sort.get("field_name"), str):
+                raise ValidationError(f"An order is {{'field_name', 'direction'}}, not {sort!r}", "bad_order")
+            descending = sort.get("direction", "asc") == "desc"
+            field = sg_type.field(sort["field_name"])
+            if field.kind == "id":
+                paths = list(sg_type.order_id)
+            elif field.kind == "status":
+                paths = ["status.name"]
+            elif field.kind in ("entity", "named"):
+                paths = [f"{field.attr}.name"]
+            elif field.kind == "scalar":
+                paths = [field.attr]  # type: ignore[list-item]
+            else:
+                raise ValidationError(f"{sg_type.name}.{field.name} cannot be sorted by here", "bad_order")
+            keys.extend(ast.OrderKey(ast.Path.of(p), descending) for p in paths)
+        keys.extend(ast.OrderKey(ast.Path.of(p)) for p in sg_type.order_id)  # pages follow one order
+        return tuple(keys)
+
+    def _records(self, batch: BatchContext, sg_type: SgType, rows: list[Any], fields: list[str]) -> list[dict[str, Any]]:
+        rows = whole(rows)
+        numbers = self.ids.numbers(batch.connection, self.records.uuids(rows))
+        return [self.records.record(sg_type, row, fields, numbers) for row in rows]
+
+    def _one(self, batch: BatchContext, sg_type: SgType, key: str, fields: list[str]) -> dict[str, Any]:
+        query = ast.Query(sg_type.ours, tuple(ast.Path.of(p) for p in self.records.projections(sg_type, fields)),
+                          ast.Comparison(ast.Path.of("id"), ast.Operator.IS, ast.Literal(key)))  # fmt: skip
+        rows = self.backend.reader.query(batch.connection, render(query))["data"]
+        return self._records(batch, sg_type, rows, fields)[0]
+
+    # --- writing -----------------------------------------------------------------------------
+
+    def create(self, batch: BatchContext, params: Any) -> dict[str, Any]:
+        """A new entity; its record with the fields set and ``return_fields``."""
+        params = _params(params)
+        sg_type = self.mapping.type(params.get("type"))
+        data = _fields(params.get("fields"))
+        entity, metadata = self._ours(batch, sg_type, data, creating=True)
+        key = str(uuid.uuid4())
+        self._check(batch, "create", sg_type.ours)
+        self.backend.writer.create(batch, sg_type.ours, {"__entity_type__": sg_type.ours, "id": key, **entity})
+        self._metadata(batch, sg_type, key, metadata, creating=True)
+        self.ids.numbers(batch.connection, {key: sg_type.ours})
+        fields = list(dict.fromkeys([*data, *_names(params.get("return_fields") or ["id"], "return_fields")]))
+        return self._one(batch, sg_type, key, fields)
+
+    def update(self, batch: BatchContext, params: Any) -> dict[str, Any]:
+        """Change an entity's fields; its record with those fields."""
+        params = _params(params)
+        sg_type = self.mapping.type(params.get("type"))
+        key = self._existing(batch, sg_type, params.get("id"))
+        data = _fields(params.get("fields"))
+        entity, metadata = self._ours(batch, sg_type, data, creating=False)
+        if entity:
+            self._check(batch, "update", sg_type.ours)
+            self.backend.writer.update(batch, sg_type.ours, [key], entity)
+        self._metadata(batch, sg_type, key, metadata, creating=False)
+        return self._one(batch, sg_type, key, list(data))
+
+    def delete(self, batch: BatchContext, params: Any) -> bool:
+        """Delete an entity (ours keeps no retired rows: it is gone, see the docs)."""
+        params = _params(params)
+        sg_type = self.mapping.type(params.get("type"))
+        key = self._existing(batch, sg_type, params.get("id"))
+        self._check(batch, "delete", sg_type.ours)
+        self.backend.writer.delete(batch, sg_type.ours, [key])
+        return True
+
+    def revive(self, batch: BatchContext, params: Any) -> bool:
+        """Refused: a deleted entity is not kept here, so none can be brought back."""
+        raise ValidationError("revive is not served: a delete removes the entity on this server, nothing is kept to "
+                              "revive", "not_served")  # fmt: skip
+
+    def batch(self, batch: BatchContext, requests: Any) -> list[Any]:
+        """Several creates, updates and deletes in this one transaction: all of them, or none."""
+        if not isinstance(requests, list):
+            raise ValidationError("batch takes a list of requests", "bad_request")
+        results = []
+        for index, request in enumerate(requests):
+            if not isinstance(request, dict) or request.get("request_type") not in ("create", "update", "delete"):
+                raise ValidationError(f"Request {index}: request_type is create, update or delete, not {request!r}", "bad_request")
+            kind = request["request_type"]
+            try:
+                results.append(getattr(self, kind)(batch, request))
+            except ValidationError as error:
+                shown = f"{kind} {request.get('type')}" + (f" {request['id']}" if request.get("id") is not None else "")
+                raise ValidationError(f"Request {index} ({shown}) failed, nothing of the batch was stored: {error.reason}",
+                                      error.code) from None  # fmt: skip
+        return results
+
+    def _check(self, batch: BatchContext, action: str, ours: str) -> None:
+        self.backend.permissions.check(batch.principal, {"action": action, "entity_type": ours})
+
+    def _ours(self, batch: BatchContext, sg_type: SgType, data: dict[str, Any], creating: bool) -> tuple[dict[str, Any], dict[str, Any]]:
+        def find(text: str) -> Any:
+            rows = self.backend.reader.query(batch.connection, text)["data"]
+            return rows[0]["id"] if rows else None
+
+        return self.values.ours(sg_type, data, lambda linked, number: self._existing(batch, linked, number), find, creating)
+
+    def _existing(self, batch: BatchContext, sg_type: SgType, number: Any) -> str:
+        """The uuid of ``sg_type``'s entity numbered ``number`` that the caller can see; an error otherwise."""
+        if not isinstance(number, int) or isinstance(number, bool):
+            raise ValidationError(f"An id of {sg_type.name} is a whole number, not {number!r}", "bad_value")
+        key = self.ids.uuids(batch.connection, [number]).get(number)
+        if key is not None:
+            query = ast.Query(sg_type.ours, (ast.Path.of("id"),), ast.Comparison(ast.Path.of("id"), ast.Operator.IS, ast.Literal(key)))
+            if self.backend.reader.query(batch.connection, render(query))["data"]:
+                return key
+        raise ValidationError(f"{sg_type.name} with id {number} doesn't exist", "not_found")
+
+    def _metadata(self, batch: BatchContext, sg_type: SgType, key: str, metadata: dict[str, Any], creating: bool) -> None:
+        for name, value in metadata.items():
+            exists = not creating and self.backend.reader.query(batch.connection, render(ast.Query(
+                "Metadata", (ast.Path.of("key"),), ast.And((
+                    ast.Comparison(ast.Path.of("parent_id"), ast.Operator.IS, ast.Literal(key)),
+                    ast.Comparison(ast.Path.of("key"), ast.Operator.IS, ast.Literal(name)))))))["data"]  # fmt: skip
+            if exists and value is None:
+                self.backend.writer.delete(batch, "Metadata", [key, name])
+            elif exists:
+                self.backend.writer.update(batch, "Metadata", [key, name], {"value": value})
+            elif value is not None:
+                self.backend.writer.create(batch, "Metadata", {"__entity_type__": "Metadata", "parent_id": key, "key": name,
+                                                               "value": value, "parent_type": sg_type.ours})  # fmt: skip
+
+
+def whole(rows: list[Any]) -> list[Any]:
+    """``rows`` with each repeated entity whole: the engine encodes an entity in full once, then by reference."""
+    seen: dict[tuple[str, str], dict[str, Any]] = {}
+
+    def gather(value: Any) -> None:
+        if isinstance(value, dict):
+            kind, key = value.get("__entity_type__"), value.get("id")
+            if isinstance(kind, str) and isinstance(key, str):
+                first = seen.setdefault((kind, key), value)
+                if first is not value:
+                    for name, item in value.items():
+                        first.setdefault(name, item)
+            for item in value.values():
+                gather(item)
+        elif isinstance(value, list):
+            for item in value:
+                gather(item)
+
+    def fill(value: Any, within: frozenset[tuple[str, str]] = frozenset()) -> Any:
+        if isinstance(value, dict):
+            kind, key = value.get("__entity_type__"), value.get("id")
+            entity = (kind, key) if isinstance(kind, str) and isinstance(key, str) else None
+            if entity is not None and entity in within:
+                return value  # an entity inside itself: left as it came
+            source = seen.get(entity, value) if entity is not None else value
+            inner = within | {entity} if entity is not None else within
+            return {name: fill(item, inner) for name, item in source.items()}
+        if isinstance(value, list):
+            return [fill(item, within) for item in value]
+        return value
+
+    gather(rows)
+    return [fill(row) for row in rows]
+
+
+def _params(params: Any) -> dict[str, Any]:
+    if not isinstance(params, dict):
+        raise ValidationError(f"The call's parameters are an object, not {params!r}", "bad_request")
+    return params
+
+
+def _names(names: Any, what: str) -> list[str]:
+    if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+        raise ValidationError(f"{what} is a list of field names, not {names!r}", "bad_request")
+    return names
+
+
+def _fields(fields: Any) -> dict[str, Any]:
+    """``[{"field_name", "value"}, …]`` as a dict."""
+    if not isinstance(fields, list) or not all(isinstance(f, dict) and isinstance(f.get("field_name"), str) for f in fields):
+        raise ValidationError(f"fields is a list of {{'field_name', 'value'}}, not {fields!r}", "bad_request")
+    return {f["field_name"]: f.get("value") for f in fields}
