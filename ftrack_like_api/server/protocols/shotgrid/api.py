@@ -41,7 +41,7 @@ from .calls import PAGE, READS, WRITES, Calls
 from .mapping import load_mapping
 from .schema import entity_schema, field_schema, full_schema
 
-__all__ = ["ShotgridApi", "SERVER_VERSION"]
+__all__ = ["SERVER_VERSION", "ShotgridApi"]
 
 log = logging.getLogger(__name__)
 

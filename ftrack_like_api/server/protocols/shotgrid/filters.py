@@ -66,7 +66,7 @@ class FilterCompiler:
         now: datetime.datetime | None = None,
     ) -> None:
         self.mapping, self._uuids, self._id_range = mapping, uuids, id_range
-        self.now = now or datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None, microsecond=0)
+        self.now = now or datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None)
 
     # --- groups ------------------------------------------------------------------------------
 

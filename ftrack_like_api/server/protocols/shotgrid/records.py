@@ -134,7 +134,7 @@ class Records:
         value = row.get(field.attr)  # type: ignore[arg-type]
         if field.values:
             return next((code for code, ours in field.values.items() if ours == value), None)
-        return sg_value(value)
+        return sg_value(value, field.data_type)
 
     def link(self, linked: Any, numbers: dict[str, int]) -> dict[str, Any] | None:
         """``{"type", "id", "name"}`` of a linked entity of ours (None: no link, or of a type not served)."""
@@ -147,11 +147,11 @@ class Records:
         return {"type": target.name, "id": numbers.get(linked.get("id")), "name": linked.get(name_attr) if name_attr else None}  # type: ignore[arg-type]
 
 
-def sg_value(value: Any) -> Any:
-    """A wire value of ours as ShotGrid's: datetimes ``…Z`` in UTC, dates ``YYYY-MM-DD``."""
+def sg_value(value: Any, data_type: str | None = None) -> Any:
+    """A wire value of ours as ShotGrid's: datetimes ``…Z`` in UTC, dates (and ShotGrid's date fields) ``YYYY-MM-DD``."""
     if isinstance(value, dict) and value.get("__type__") in ("datetime", "date"):
         text = str(value.get("value"))
-        if value["__type__"] == "date":
+        if value["__type__"] == "date" or data_type == "date":
             return text[:10]
         return text[:19] + "Z"
     return value

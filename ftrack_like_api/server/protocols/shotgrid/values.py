@@ -70,7 +70,7 @@ class Values:
                     raise ValidationError(f"{where} is one of {', '.join(field.values)}, not {value!r}", "bad_value")
                 entity[field.attr] = field.values[value]  # type: ignore[index]
             else:
-                entity[field.attr] = _wire(field, value)  # type: ignore[index]
+                entity[field.attr] = _wire(value, self.schema[sg_type.ours].attributes[field.attr].type)  # type: ignore[index]
         if creating:
             for name in data:
                 field = sg_type.fields[name]
@@ -108,9 +108,11 @@ class Values:
         return found
 
 
-def _wire(field: Field, value: Any) -> Any:
-    if isinstance(value, str) and field.data_type == "date_time" and _DATETIME.match(value):
-        return {"__type__": "datetime", "value": value[:19] + "+00:00"}
-    if isinstance(value, str) and field.data_type == "date" and _DATE.match(value):
-        return {"__type__": "date", "value": value}
+def _wire(value: Any, kind: str | None) -> Any:
+    """A ShotGrid date or datetime as our wire value for an attribute of ``kind`` (a date is midnight UTC)."""
+    if isinstance(value, str) and kind in ("datetime", "date"):
+        if _DATETIME.match(value):
+            return {"__type__": kind, "value": value[:19] + "+00:00" if kind == "datetime" else value[:10]}
+        if _DATE.match(value):
+            return {"__type__": kind, "value": value + "T00:00:00+00:00" if kind == "datetime" else value}
     return value
