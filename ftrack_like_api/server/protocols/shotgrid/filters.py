@@ -234,8 +234,10 @@ class FilterCompiler:
     def _entity(self, field: Field, relation: str, value: Any, where: str) -> ast.Expression:
         attr = field.attr
         if relation == "is":
-            if value is None:
-                return _is(ast.Path((attr, "id")), None)  # type: ignore[arg-type]
+            if value is None:  # no link, or one to a type the field does not take (a Shot right under its project)
+                unset = _is(ast.Path((attr, "id")), None)  # type: ignore[arg-type]
+                others = [ast.Not(self._entity(field, "type_is", t, where)) for t in field.types]
+                return ast.Or((unset, _all(others)))
             if not isinstance(value, dict) or "id" not in value or "type" not in value:
                 raise ValidationError(f"{where}: takes {{'type', 'id'}} or None, not {value!r}", "bad_filter")
             if value["type"] not in field.types:

@@ -43,7 +43,7 @@ class IntegerIds:
         for start in range(0, len(uuids), CHUNK):
             chunk = uuids[start:start + CHUNK]
             found.update(connection.execute(sa.select(table.c.entity_id, table.c.number)
-                                            .where(table.c.entity_id.in_(chunk))).tuples().all())  # fmt: skip
+                                            .where(table.c.entity_id.in_(chunk))).all())  # fmt: skip
         return found
 
     def uuids(self, connection: sa.Connection, numbers: Iterable[int]) -> dict[int, str]:
@@ -52,7 +52,7 @@ class IntegerIds:
         for start in range(0, len(wanted), CHUNK):
             chunk = wanted[start:start + CHUNK]
             found.update(connection.execute(sa.select(table.c.number, table.c.entity_id)
-                                            .where(table.c.number.in_(chunk))).tuples().all())  # fmt: skip
+                                            .where(table.c.number.in_(chunk))).all())  # fmt: skip
         return found
 
     def compared(self, connection: sa.Connection, ours: str, operator: str, bounds: tuple[Any, ...]) -> list[str]:

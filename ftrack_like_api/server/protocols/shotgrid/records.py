@@ -130,7 +130,8 @@ class Records:
             linked = row.get(field.attr)  # type: ignore[arg-type]
             return linked.get("name") if isinstance(linked, dict) else None
         if field.kind == "entity":
-            return self.link(row.get(field.attr), numbers)  # type: ignore[arg-type]
+            linked = self.link(row.get(field.attr), numbers)  # type: ignore[arg-type]
+            return linked if linked is not None and linked["type"] in field.types else None
         value = row.get(field.attr)  # type: ignore[arg-type]
         if field.values:
             return next((code for code, ours in field.values.items() if ours == value), None)
