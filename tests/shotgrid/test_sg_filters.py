@@ -126,3 +126,36 @@ def test_compiled_filters_find_their_rows_through_the_engine(fresh_database):
         assert codes(cond("code", "ends_with", "10"), cond("code", "is", "orphan"), operator="or") == ["orphan", "sh010"]
         assert codes(cond("project", "is", project), cond("code", "not_in", "sh010", "orphan")) == ["sh020", "sh030"]
         assert codes(cond("id", "is", 10**9)) == []
+
+
+def test_summaries_are_the_database_s_aggregates(fresh_database):
+    """summarize in-process: each summary type an aggregate, each grouping level a group by, on each database."""
+    from ftrack_like_api.server.protocols.shotgrid.calls import Calls
+
+    with Backend.from_url(fresh_database) as backend:
+        Calls(backend, MAPPING)
+
+        def call(method, params):
+            result = backend.execute([{"action": f"shotgrid_{'read' if method == 'summarize' else 'write'}",
+                                       "method": method, "params": params}], "admin")  # fmt: skip
+            return result[0] if isinstance(result, list) else result
+
+        def fields(**values):
+            return [{"field_name": k, "value": v} for k, v in values.items()]
+
+        project = call("create", {"type": "Project", "fields": fields(name="Sums")})
+        shot = call("create", {"type": "Shot", "fields": fields(code="sh010", project=project)})
+        for name, status in (("a", "ip"), ("b", "ip"), ("c", "fin")):
+            call("create", {"type": "Task", "fields": fields(content=name, entity=shot, sg_status_list=status)})
+        summaries = [{"field": "id", "type": "record_count"}, {"field": "content", "type": "minimum"},
+                     {"field": "content", "type": "maximum"}]  # fmt: skip
+        found = call("summarize", {"type": "Task", "summaries": summaries, "grouping": [{"field": "sg_status_list"}],
+                                   "filters": {"logical_operator": "and", "conditions": [cond("entity", "is", shot)]}})
+        # Two summaries of one field: the last one named wins, as a dict keyed by field can only hold one.
+        assert found == {"summaries": {"id": 3, "content": "c"}, "groups": [
+            {"group_name": "Completed", "group_value": "fin", "summaries": {"id": 1, "content": "c"}},
+            {"group_name": "In progress", "group_value": "ip", "summaries": {"id": 2, "content": "b"}}]}  # fmt: skip
+        refused = call("summarize", {"type": "Task", "summaries": [{"field": "id", "type": "status_percentage"}]})
+        assert "'status_percentage' is not served here" in refused["content"]
+        refused = call("summarize", {"type": "Shot", "summaries": [{"field": "sg_cut_in", "type": "sum"}]})
+        assert "Shot.sg_cut_in cannot be summarized here (it is kept in metadata)" in refused["content"]

@@ -68,6 +68,9 @@ PRODUCTION = textwrap.dedent(
             "no_such_id": [["id", "is", 10 ** 9]],
         }.items()
     }
+    said["summary"] = sg.summarize("Shot", [["project", "is", project]],
+                                   [{"field": "id", "type": "record_count"}, {"field": "description", "type": "count"}],
+                                   grouping=[{"field": "sg_sequence", "type": "exact", "direction": "asc"}])
     said["page2"] = [s["code"] for s in sg.find("Shot", [], ["code"], order=[{"field_name": "code", "direction": "asc"}],
                                                 limit=2, page=2)]
     said["one"] = sg.find_one("Shot", [["code", "is", "sh001"]], ["code", "sg_sequence"])
@@ -189,6 +192,11 @@ def test_a_production_made_found_changed_and_batched_through_shotgun_api3(shotgu
         "id_greater": ["sh004"], "type_is": ["sh003", "sh004"], "name_contains": ["sh003", "sh004"], "link_none": [],
         "in_last": ["sh000"], "in_calendar_day": ["sh000"], "no_such_id": [],
     }  # fmt: skip
+    assert said["summary"] == {"summaries": {"id": 5, "description": 5}, "groups": [
+        {"group_name": "sq010", "group_value": {"type": "Sequence", "id": ids[1], "name": "sq010"},
+         "summaries": {"id": 3, "description": 3}},
+        {"group_name": "sq020", "group_value": {"type": "Sequence", "id": ids[2], "name": "sq020"},
+         "summaries": {"id": 2, "description": 2}}]}  # fmt: skip
     assert said["page2"] == ["sh002", "sh003"]
     assert said["one"]["sg_sequence"]["name"] == "sq010"
     assert said["updated"] == {"type": "Shot", "id": ids[4], "code": "sh001b", "sg_status_list": "fin", "sg_cut_in": 2001}

@@ -20,12 +20,13 @@ from .filters import FilterCompiler
 from .ids import IntegerIds
 from .mapping import Mapping, SgType
 from .records import Records
+from .summaries import Summaries
 from .values import Values
 
 __all__ = ["Calls", "READS", "WRITES"]
 
 #: The methods that only read, and those that write.
-READS = frozenset({"read", "schema_read", "schema_entity_read", "schema_field_read"})
+READS = frozenset({"read", "summarize", "schema_read", "schema_entity_read", "schema_field_read"})
 WRITES = frozenset({"create", "update", "delete", "revive", "batch"})
 #: The most entities one page holds (what ``info`` tells the client).
 PAGE = 500
@@ -48,6 +49,8 @@ class Calls:
             return self.read(batch, params)
         if method == "batch":
             return self.batch(batch, params)
+        if method == "summarize":
+            return self.summarize(batch, params)
         if method in ("create", "update", "delete", "revive"):
             return getattr(self, method)(batch, params)
         raise ValidationError(f"Unknown method {method!r}", "unknown_method")
@@ -73,6 +76,28 @@ class Calls:
         entities = self._records(batch, sg_type, answer["data"], fields)
         more = answer["metadata"]["next"].get("offset") is not None
         return {"entities": entities, "paging_info": {"has_next_page": more, "current_page": page, "entities_per_page": per_page}}
+
+    def summarize(self, batch: BatchContext, params: Any) -> dict[str, Any]:
+        """``summarize``: summaries of the records the filters find, in groups if asked (:mod:`.summaries`)."""
+        params = _params(params)
+        sg_type = self.mapping.type(params.get("type"))
+        where = self.compiler(batch).compile(sg_type, params.get("filters"))
+
+        def query(text: str) -> list[dict[str, Any]]:
+            return self.backend.reader.query(batch.connection, text)["data"]  # type: ignore[no-any-return]
+
+        def links(field: Any, keys: list[str]) -> dict[str, Any]:
+            found: dict[str, tuple[SgType, str | None]] = {}
+            for type_name in field.types:
+                linked = self.mapping.type(type_name)
+                name = self.records.name_attr(linked)
+                paths = (ast.Path.of("id"), *((ast.Path.of(name),) if name else ()))
+                for row in query(render(ast.Query(linked.ours, paths, ast.Membership(ast.Path.of("id"), tuple(ast.Literal(k) for k in keys))))):
+                    found[row["id"]] = (linked, row.get(name) if name else None)
+            numbers = self.ids.numbers(batch.connection, {key: linked.ours for key, (linked, _) in found.items()})
+            return {key: {"type": linked.name, "id": numbers[key], "name": name} for key, (linked, name) in found.items()}
+
+        return Summaries(self.mapping, query, links).summarize(sg_type, where, params.get("summaries"), params.get("grouping"))
 
     def compiler(self, batch: BatchContext) -> FilterCompiler:
         return FilterCompiler(self.mapping, lambda numbers: self.ids.uuids(batch.connection, numbers),
