@@ -106,6 +106,16 @@ PRODUCTION = textwrap.dedent(
             said[name] = "answered"
         except shotgun_api3.Fault as error:
             said[name] = str(error)
+    events = sg.find("EventLogEntry", [["id", "greater_than", 0]],
+                     ["event_type", "attribute_name", "meta", "entity", "user", "project"],
+                     order=[{"column": "id", "direction": "asc"}])
+    said["events"] = [[e["event_type"], e["attribute_name"], e["entity"]["id"], e["user"], e["project"]["id"]]
+                      for e in events if e["entity"]["id"] == shots[1]["id"]]
+    said["status_change"] = [e["meta"] for e in events
+                             if e["entity"]["id"] == shots[1]["id"] and e["attribute_name"] == "sg_status_list"]
+    said["event_ids_rise"] = [e["id"] for e in events] == sorted({e["id"] for e in events})
+    last = sg.find_one("EventLogEntry", [], ["id"], order=[{"column": "id", "direction": "desc"}])["id"]
+    said["events_resume"] = [last == events[-1]["id"], sg.find("EventLogEntry", [["id", "greater_than", last]])]
     said["schema_types"] = sorted(sg.schema_entity_read())
     said["schema_field"] = sg.schema_field_read("Shot", "sg_sequence")["sg_sequence"]["properties"]["valid_types"]["value"]
     said["schema_read"] = sorted(sg.schema_read()["Task"])
@@ -210,7 +220,16 @@ def test_a_production_made_found_changed_and_batched_through_shotgun_api3(shotgu
     assert said["unknown_field"] == "Shot.warp doesn't exist"
     assert "'zzz' is not a status code" in said["bad_status"]
     assert "'activity_stream' is not served" in said["unserved"]
-    assert {"Project", "Sequence", "Shot", "Asset", "Task", "Step", "HumanUser", "Note"} <= set(said["schema_types"])
+    assert {"Project", "Sequence", "Shot", "Asset", "Task", "Step", "HumanUser", "Note", "EventLogEntry"} <= set(said["schema_types"])
+    script = {"type": "ApiUser", "id": said["events"][0][3]["id"], "name": "pipeline"}
+    assert isinstance(script["id"], int) and said["events"] == [
+        ["Shotgun_Shot_New", None, ids[4], script, ids[0]],
+        ["Shotgun_Shot_Change", "code", ids[4], script, ids[0]],
+        ["Shotgun_Shot_Change", "sg_status_list", ids[4], script, ids[0]]]  # fmt: skip
+    assert said["status_change"] == [{"type": "attribute_change", "attribute_name": "sg_status_list", "entity_type": "Shot",
+                                      "entity_id": ids[4], "field_data_type": "status_list", "old_value": "wtg",
+                                      "new_value": "fin", "in_create": False}]  # fmt: skip
+    assert said["event_ids_rise"] is True and said["events_resume"] == [True, []]
     assert said["schema_field"] == ["Sequence"] and {"content", "entity", "step", "sg_status_list"} <= set(said["schema_read"])
     # Our own engine holds the same production, under ftrack's names.
     with Backend.from_url(database) as backend:

@@ -16,6 +16,7 @@ from typing import Any, Mapping as MappingType
 from ....exceptions import ValidationError
 from ....query import ast, render
 from ...engine.batch import BatchContext
+from .eventlog import EventLogEntries, finish
 from .filters import FilterCompiler
 from .ids import IntegerIds
 from .mapping import Mapping, SgType
@@ -40,6 +41,7 @@ class Calls:
         self.ids = IntegerIds(backend.storage.shotgrid["shotgrid_id"])
         self.records = Records(mapping)
         self.values = Values(mapping, backend.schema)
+        self.events = EventLogEntries(mapping, backend.schema, backend.storage.events["event_log"])
         backend.register_action("shotgrid_read", self._run)
         backend.register_action("shotgrid_write", self._run, writes=True)
 
@@ -60,12 +62,14 @@ class Calls:
     def read(self, batch: BatchContext, params: Any) -> dict[str, Any]:
         """``find``: a page of records, and whether another follows."""
         params = _params(params)
-        sg_type = self.mapping.type(params.get("type"))
         fields = _names(params.get("return_fields") or ["id"], "return_fields")
         paging = params.get("paging") or {}
         per_page, page = paging.get("entities_per_page", PAGE), paging.get("current_page", 1)
         if not (isinstance(per_page, int) and 0 < per_page <= PAGE and isinstance(page, int) and page > 0):
             raise ValidationError(f"paging is entities_per_page 1-{PAGE} and current_page from 1, not {paging!r}", "bad_paging")
+        if params.get("type") == "EventLogEntry":
+            return self._events(batch, params, fields, per_page, page)
+        sg_type = self.mapping.type(params.get("type"))
         if params.get("return_only") == "retired":
             # A delete removes the entity here: nothing is kept retired (docs/howto/shotgrid.rst).
             return {"entities": [], "paging_info": {"has_next_page": False, "current_page": page, "entities_per_page": per_page}}
@@ -75,6 +79,25 @@ class Calls:
         answer = self.backend.reader.query(batch.connection, render(query))
         entities = self._records(batch, sg_type, answer["data"], fields)
         more = answer["metadata"]["next"].get("offset") is not None
+        return {"entities": entities, "paging_info": {"has_next_page": more, "current_page": page, "entities_per_page": per_page}}
+
+    def _events(self, batch: BatchContext, params: dict[str, Any], fields: list[str], per_page: int, page: int) -> dict[str, Any]:
+        """A page of ``EventLogEntry`` rows (:mod:`.eventlog`), by id ascending unless sorted by id descending."""
+        sorts = params.get("sorts") or []
+        if any(not isinstance(s, dict) or s.get("field_name") != "id" for s in sorts):
+            raise ValidationError("EventLogEntry is sorted by id here", "bad_order")
+        descending = bool(sorts) and sorts[0].get("direction") == "desc"
+
+        def status_names(keys: set[str]) -> dict[str, str]:
+            query = ast.Query("Status", (ast.Path.of("name"),), ast.Membership(ast.Path.of("id"), tuple(ast.Literal(k) for k in sorted(keys))))
+            return {row["id"]: row["name"] for row in self.backend.reader.query(batch.connection, render(query))["data"]}
+
+        def resolve(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+            return finish(self.mapping, rows, lambda wanted: self.ids.numbers(batch.connection, wanted),
+                          lambda keys: self.ids.known(batch.connection, keys), status_names)  # fmt: skip
+
+        entities, more = self.events.page(batch.connection, batch.principal, params.get("filters"), fields, descending,
+                                          per_page, page, resolve)  # fmt: skip
         return {"entities": entities, "paging_info": {"has_next_page": more, "current_page": page, "entities_per_page": per_page}}
 
     def summarize(self, batch: BatchContext, params: Any) -> dict[str, Any]:

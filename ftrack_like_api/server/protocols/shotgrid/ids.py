@@ -38,6 +38,10 @@ class IntegerIds:
             found.update(self._numbers(connection, missing))
         return found
 
+    def known(self, connection: sa.Connection, uuids: Iterable[str]) -> dict[str, int]:
+        """The numbers of those of ``uuids`` that have one (none is given)."""
+        return self._numbers(connection, list(uuids))
+
     def _numbers(self, connection: sa.Connection, uuids: list[str]) -> dict[str, int]:
         table, found = self.table, {}
         for start in range(0, len(uuids), CHUNK):

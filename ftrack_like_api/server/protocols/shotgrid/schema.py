@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from ....exceptions import ValidationError
+from .eventlog import FIELDS as EVENT_FIELDS
 from .mapping import Field, Mapping, SgType
 
 __all__ = ["entity_schema", "field_schema", "full_schema"]
@@ -40,10 +41,25 @@ def _field(sg_type: SgType, field: Field, mapping: Mapping) -> dict[str, Any]:
     }
 
 
+def _event_fields() -> dict[str, Any]:
+    """The fields of ``EventLogEntry``, a view of the event log: none editable."""
+    return {name: {"name": _fixed(name.replace("_", " ").title()), "entity_type": _fixed("EventLogEntry"),
+                   "data_type": _fixed(kind), "editable": _fixed(False), "mandatory": _fixed(False),
+                   "unique": _fixed(name == "id"), "visible": _fixed(True), "description": _fixed(""),
+                   "properties": {"default_value": _fixed(None), "summary_default": _fixed("none")}}
+            for name, kind in EVENT_FIELDS.items()}  # fmt: skip
+
+
 def field_schema(mapping: Mapping, params: Any) -> dict[str, Any]:
     """``schema_field_read``: every field of a type, or the one named."""
     if not isinstance(params, dict):
         raise ValidationError("schema_field_read takes {'type', 'field_name'}", "bad_request")
+    if params.get("type") == "EventLogEntry":
+        fields = _event_fields()
+        name = params.get("field_name")
+        if name and name not in fields:
+            raise ValidationError(f"EventLogEntry.{name} doesn't exist", "unknown_field")
+        return {name: fields[name]} if name else fields
     sg_type = mapping.type(params.get("type"))
     name = params.get("field_name")
     fields = [sg_type.field(name)] if name else list(sg_type.fields.values())
@@ -52,9 +68,10 @@ def field_schema(mapping: Mapping, params: Any) -> dict[str, Any]:
 
 def entity_schema(mapping: Mapping) -> dict[str, Any]:
     """``schema_entity_read``: each type's name and visibility."""
-    return {name: {"name": _fixed(name), "visible": _fixed(True)} for name in mapping.types}
+    return {name: {"name": _fixed(name), "visible": _fixed(True)} for name in [*mapping.types, "EventLogEntry"]}
 
 
 def full_schema(mapping: Mapping) -> dict[str, Any]:
     """``schema_read``: every field of every type."""
-    return {name: {f.name: _field(t, f, mapping) for f in t.fields.values()} for name, t in mapping.types.items()}
+    schema = {name: {f.name: _field(t, f, mapping) for f in t.fields.values()} for name, t in mapping.types.items()}
+    return {**schema, "EventLogEntry": _event_fields()}
