@@ -78,10 +78,11 @@ PRODUCTION = textwrap.dedent(
     said["reread"] = sg.find_one("Shot", [["id", "is", shots[1]["id"]]], ["code", "sg_status_list", "sg_cut_in"])
     said["deleted"] = sg.delete("Shot", shots[4]["id"])
     said["after_delete"] = len(sg.find("Shot", [["project", "is", project]]))
-    try:
-        sg.revive("Shot", shots[4]["id"])
-    except shotgun_api3.Fault as error:
-        said["revive"] = str(error)
+    said["retired"] = sg.find("Shot", [], ["code", "sg_sequence"], retired_only=True)
+    said["revived"] = [sg.revive("Shot", shots[4]["id"]), sg.revive("Shot", shots[4]["id"])]
+    said["after_revive"] = sg.find_one("Shot", [["id", "is", shots[4]["id"]]], ["code", "sg_cut_in", "sg_sequence"])
+    said["retired_after_revive"] = sg.find("Shot", [], retired_only=True)
+    sg.delete("Shot", shots[4]["id"])
     try:
         sg.batch([{"request_type": "create", "entity_type": "Shot", "data": {"code": "batched", "project": project}},
                   {"request_type": "update", "entity_type": "Shot", "entity_id": shots[0]["id"], "data": {"code": "x"}},
@@ -212,7 +213,10 @@ def test_a_production_made_found_changed_and_batched_through_shotgun_api3(shotgu
     assert said["updated"] == {"type": "Shot", "id": ids[4], "code": "sh001b", "sg_status_list": "fin", "sg_cut_in": 2001}
     assert said["reread"] == said["updated"]
     assert said["deleted"] is True and said["after_delete"] == 4
-    assert "revive is not served" in said["revive"]
+    assert said["retired"] == [{"type": "Shot", "id": ids[7], "code": "sh004", "sg_sequence": None}]
+    assert said["revived"] == [True, False] and said["retired_after_revive"] == []
+    assert said["after_revive"] == {"type": "Shot", "id": ids[7], "code": "sh004", "sg_cut_in": 1005,
+                                    "sg_sequence": {"type": "Sequence", "id": ids[2], "name": "sq020"}}  # fmt: skip
     assert said["batch_failed"].startswith(f"Request 2 (delete Shot {10 ** 9}) failed, nothing of the batch was stored")
     assert said["after_failed_batch"] == [0, "sh000"]
     assert said["batched"] == [620, True] and said["paged"] == [620, 620] and said["limited"] == 510

@@ -20,7 +20,8 @@ from .eventlog import EventLogEntries, finish
 from .filters import FilterCompiler
 from .ids import IntegerIds
 from .mapping import Mapping, SgType
-from .records import Records
+from .records import Records, sg_value
+from .retired import Retirement
 from .summaries import Summaries
 from .values import Values
 
@@ -41,6 +42,7 @@ class Calls:
         self.ids = IntegerIds(backend.storage.shotgrid["shotgrid_id"])
         self.records = Records(mapping)
         self.values = Values(mapping, backend.schema)
+        self.retirement = Retirement(backend, backend.storage.shotgrid["shotgrid_retired"])
         self.events = EventLogEntries(mapping, backend.schema, backend.storage.events["event_log"])
         backend.register_action("shotgrid_read", self._run)
         backend.register_action("shotgrid_write", self._run, writes=True)
@@ -71,8 +73,7 @@ class Calls:
             return self._events(batch, params, fields, per_page, page)
         sg_type = self.mapping.type(params.get("type"))
         if params.get("return_only") == "retired":
-            # A delete removes the entity here: nothing is kept retired (docs/howto/shotgrid.rst).
-            return {"entities": [], "paging_info": {"has_next_page": False, "current_page": page, "entities_per_page": per_page}}
+            return self._retired(batch, sg_type, params.get("filters"), fields, per_page, page)
         where = self.compiler(batch).compile(sg_type, params.get("filters"))
         query = ast.Query(sg_type.ours, tuple(ast.Path.of(p) for p in self.records.projections(sg_type, fields)), where,
                           order_by=self._order(sg_type, params.get("sorts")), offset=(page - 1) * per_page, limit=per_page)  # fmt: skip
@@ -188,18 +189,52 @@ class Calls:
         return self._one(batch, sg_type, key, list(data))
 
     def delete(self, batch: BatchContext, params: Any) -> bool:
-        """Delete an entity (ours keeps no retired rows: it is gone, see the docs)."""
+        """Retire an entity: deleted through the engine, its rows kept for ``revive`` (:mod:`.retired`)."""
         params = _params(params)
         sg_type = self.mapping.type(params.get("type"))
         key = self._existing(batch, sg_type, params.get("id"))
         self._check(batch, "delete", sg_type.ours)
-        self.backend.writer.delete(batch, sg_type.ours, [key])
+        self.retirement.retire(batch, sg_type.ours, key)
         return True
 
     def revive(self, batch: BatchContext, params: Any) -> bool:
-        """Refused: a deleted entity is not kept here, so none can be brought back."""
-        raise ValidationError("revive is not served: a delete removes the entity on this server, nothing is kept to "
-                              "revive", "not_served")  # fmt: skip
+        """Bring a retired entity back, with what was retired with it; False when it is not retired."""
+        params = _params(params)
+        sg_type = self.mapping.type(params.get("type"))
+        number = params.get("id")
+        if not isinstance(number, int) or isinstance(number, bool):
+            raise ValidationError(f"An id of {sg_type.name} is a whole number, not {number!r}", "bad_value")
+        key = self.ids.uuids(batch.connection, [number]).get(number)
+        if key is None:
+            raise ValidationError(f"{sg_type.name} with id {number} doesn't exist", "not_found")
+        self._check(batch, "create", sg_type.ours)
+        return self.retirement.revive(batch, sg_type.ours, key, f"{sg_type.name} {number}")
+
+    def _retired(self, batch: BatchContext, sg_type: SgType, filters: Any, fields: list[str], per_page: int,
+                 page: int) -> dict[str, Any]:  # fmt: skip
+        """``find(…, retired_only=True)``: the retired entities of a type, with the fields their own row holds."""
+        conditions = filters.get("conditions", []) if isinstance(filters, dict) else filters or []
+        wanted = None
+        for condition in conditions:
+            if not isinstance(condition, dict) or condition.get("path") != "id" or condition.get("relation") not in ("is", "in"):
+                raise ValidationError("A find of retired entities is filtered by id (is, in) here", "bad_filter")
+            wanted = set(condition.get("values") or []) if wanted is None else wanted & set(condition.get("values") or [])
+        retired = self.retirement.retired(batch.connection, [sg_type.ours])
+        numbers = self.ids.known(batch.connection, [key for key, _ in retired])
+        found = [(numbers[key], row) for key, row in retired if key in numbers and (wanted is None or numbers[key] in wanted)]
+        more = len(found) > page * per_page
+        entities = []
+        for number, row in found[(page - 1) * per_page:page * per_page]:
+            record: dict[str, Any] = {"type": sg_type.name, "id": number}
+            for name in fields:
+                field = sg_type.fields.get(name)
+                if name in ("id", "type") or field is None:
+                    continue
+                value = row.get(field.attr) if field.kind == "scalar" else None  # type: ignore[arg-type]
+                record[name] = sg_value({"__type__": "datetime", "value": value}, field.data_type) \
+                    if field.data_type in ("date", "date_time") and value else value  # fmt: skip
+            entities.append(record)
+        return {"entities": entities, "paging_info": {"has_next_page": more, "current_page": page, "entities_per_page": per_page}}
 
     def batch(self, batch: BatchContext, requests: Any) -> list[Any]:
         """Several creates, updates and deletes in this one transaction: all of them, or none."""

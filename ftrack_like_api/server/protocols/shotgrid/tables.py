@@ -7,6 +7,10 @@ it (an entity made through ftrack's API). Integers count up from 1 in the order 
 given and are never reused, so a script's ``["id", "greater_than", n]`` keeps its meaning.
 Not an entity: no query of ftrack's API reaches it. Revision ``0008`` makes it in an older
 database.
+
+``shotgrid_retired`` keeps what ShotGrid's ``delete`` (a *retirement*) removed: the rows of
+the entity and of everything the database deleted with it, as JSON, so ``revive`` puts the
+very same rows back (:mod:`.retired`).
 """
 
 from __future__ import annotations
@@ -28,5 +32,14 @@ def define_tables(metadata: sa.MetaData) -> dict[str, sa.Table]:
             sa.Column("entity_id", sa.Text, nullable=False, unique=True),
             sa.Column("entity_type", sa.Text, nullable=False),
             sqlite_autoincrement=True,
+        ),
+        "shotgrid_retired": sa.Table(
+            "shotgrid_retired", metadata,
+            sa.Column("entity_id", sa.Text, primary_key=True),
+            sa.Column("entity_type", sa.Text, nullable=False),
+            sa.Column("rows", sa.Text, nullable=False),
+            sa.Column("retired_at", sa.DateTime, nullable=False),
+            sa.Column("retired_by", sa.Text),
+            sa.Index("ix_shotgrid_retired_entity_type", "entity_type"),
         ),
     }  # fmt: skip

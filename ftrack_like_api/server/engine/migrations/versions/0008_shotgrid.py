@@ -1,4 +1,4 @@
-"""Add ShotGrid's integer ids of entities (``shotgrid_id``), for ``/api3/json``.
+"""Add ShotGrid's integer ids of entities (``shotgrid_id``) and its retired rows (``shotgrid_retired``), for ``/api3/json``.
 
 A new table only: the release before never reads it, so opening the database runs this by
 itself. The table is listed here as it was made (not read from the code).
@@ -24,7 +24,18 @@ additive = True
 
 
 def upgrade() -> None:
-    if "shotgrid_id" in set(sa.inspect(op.get_bind()).get_table_names()):
+    tables = set(sa.inspect(op.get_bind()).get_table_names())
+    if "shotgrid_retired" not in tables:
+        op.create_table(
+            "shotgrid_retired",
+            sa.Column("entity_id", sa.Text, primary_key=True),
+            sa.Column("entity_type", sa.Text, nullable=False),
+            sa.Column("rows", sa.Text, nullable=False),
+            sa.Column("retired_at", sa.DateTime, nullable=False),
+            sa.Column("retired_by", sa.Text),
+        )
+        op.create_index("ix_shotgrid_retired_entity_type", "shotgrid_retired", ["entity_type"])
+    if "shotgrid_id" in tables:
         return
     op.create_table(
         "shotgrid_id",
@@ -36,4 +47,5 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    op.drop_table("shotgrid_retired")
     op.drop_table("shotgrid_id")
