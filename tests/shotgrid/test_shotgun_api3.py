@@ -37,6 +37,13 @@ PRODUCTION = textwrap.dedent(
                               "start_date": "2024-05-01", "due_date": "2024-05-10"},
                      return_fields=["project", "entity.Shot.sg_sequence.Sequence.code"])
     said["task"] = task
+    me = sg.find_one("HumanUser", [["login", "is", "admin"]])
+    version = sg.create("Version", {"code": "sh000_comp_v001", "project": project, "entity": shots[0], "sg_task": task,
+                                    "user": me, "frame_count": 33, "description": "first look"})
+    said["versions"] = sg.find("Version", [["entity.Shot.sg_sequence.Sequence.code", "is", "sq010"]],
+                              ["code", "entity", "project", "sg_task", "user", "frame_count", "description",
+                               "sg_status_list"])
+    said["version_by_project"] = [v["code"] for v in sg.find("Version", [["project", "is", project]], ["code"])]
     said["deep"] = sg.find("Task", [["entity.Shot.sg_sequence.Sequence.code", "is", "sq010"]],
                            ["content", "entity", "step", "start_date", "entity.Shot.sg_sequence.Sequence.code",
                             "entity.Asset.code"])
@@ -191,6 +198,11 @@ def test_a_production_made_found_changed_and_batched_through_shotgun_api3(shotgu
                                "project": {"type": "Project", "id": ids[0], "name": "Coming from ShotGrid"},
                                "sg_sequence": {"type": "Sequence", "id": ids[1], "name": "sq010"}}  # fmt: skip
     assert said["task"]["project"]["id"] == ids[0] and said["task"]["entity.Shot.sg_sequence.Sequence.code"] == "sq010"
+    (version,) = said["versions"]
+    assert version["code"] == "sh000_comp_v001" and version["entity"] == {"type": "Shot", "id": ids[3], "name": "sh000"}
+    assert version["project"]["id"] == ids[0] and version["sg_task"]["name"] == "comp" and version["user"]["name"] == "admin"
+    assert version["frame_count"] == 33 and version["description"] == "first look" and version["sg_status_list"] == "rev"
+    assert said["version_by_project"] == ["sh000_comp_v001"]
     (deep,) = said["deep"]
     assert deep["content"] == "comp" and deep["entity"] == {"type": "Shot", "id": ids[3], "name": "sh000"}
     assert deep["step"]["name"] == "Compositing" and deep["start_date"] == "2024-05-01"
@@ -244,6 +256,11 @@ def test_a_production_made_found_changed_and_batched_through_shotgun_api3(shotgu
         assert [(r["name"], r["parent"]["name"], r["status"]["name"]) for r in rows] == [
             ("sh000", "sq010", "Not started"), ("sh001b", "sq010", "Completed"), ("sh002", "sq010", "Not started"),
             ("sh003", "sq020", "Not started")]  # fmt: skip
+        versions = backend.execute([{"action": "query", "expression": "select comment, asset.parent.name, task.name, "
+                                     "metadata.key, metadata.value from AssetVersion"}], "admin")[0]["data"]  # fmt: skip
+        assert [(v["comment"], v["asset"]["parent"]["name"], v["task"]["name"],
+                 sorted((m["key"], m["value"]) for m in v["metadata"])) for v in whole(versions)] == [
+            ("first look", "sh000", "comp", [("code", "sh000_comp_v001"), ("frame_count", "33")])]  # fmt: skip
         events = backend.events.read(0, limit=10_000)
         keyed = [e for e in events if e.topic == "ftrack.update" and (e.source or {}).get("apiKey")]
         assert keyed and all(e.source["apiKey"]["name"] == "pipeline" for e in keyed)

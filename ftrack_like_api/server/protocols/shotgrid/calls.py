@@ -23,7 +23,7 @@ from .mapping import Mapping, SgType
 from .records import Records, sg_value
 from .retired import Retirement
 from .summaries import Summaries
-from .values import Values
+from .values import ASSET_PARENT, Values
 
 __all__ = ["Calls", "READS", "WRITES"]
 
@@ -261,7 +261,29 @@ class Calls:
             rows = self.backend.reader.query(batch.connection, text)["data"]
             return rows[0]["id"] if rows else None
 
-        return self.values.ours(sg_type, data, lambda linked, number: self._existing(batch, linked, number), find, creating)
+        entity, metadata = self.values.ours(sg_type, data, lambda linked, number: self._existing(batch, linked, number),
+                                            find, creating)  # fmt: skip
+        if ASSET_PARENT in entity:
+            entity["asset_id"] = self._asset(batch, sg_type, entity.pop(ASSET_PARENT), find)
+        return entity, metadata
+
+    def _asset(self, batch: BatchContext, sg_type: SgType, parent: str | None, find: Any) -> str | None:
+        """The Asset a Version of ``sg_type`` hangs under on ``parent`` (a Shot, a project …): found, or made."""
+        if parent is None or sg_type.asset is None:
+            return None
+        name = sg_type.asset["name"]
+        found = find(render(ast.Query("Asset", (ast.Path.of("id"),), ast.And((
+            ast.Comparison(ast.Path.of("context_id"), ast.Operator.IS, ast.Literal(parent)),
+            ast.Comparison(ast.Path.of("name"), ast.Operator.IS, ast.Literal(name)))))))  # fmt: skip
+        if found is not None:
+            return found  # type: ignore[no-any-return]
+        kind = find(render(ast.Query("AssetType", (ast.Path.of("id"),),
+                                     ast.Comparison(ast.Path.of("name"), ast.Operator.IS, ast.Literal(sg_type.asset["type"])))))  # fmt: skip
+        key = str(uuid.uuid4())
+        self._check(batch, "create", "Asset")
+        self.backend.writer.create(batch, "Asset", {"__entity_type__": "Asset", "id": key, "name": name, "context_id": parent,
+                                                    "type_id": kind})  # fmt: skip
+        return key
 
     def _existing(self, batch: BatchContext, sg_type: SgType, number: Any) -> str:
         """The uuid of ``sg_type``'s entity numbered ``number`` that the caller can see; an error otherwise."""

@@ -115,7 +115,7 @@ class FilterCompiler:
                 raise ValidationError(f"{sg_type.name}.{name} does not link to {linked_name}", "bad_filter")
             linked = self.mapping.type(linked_name)
             inner = self.relation(linked, further, relation, values)
-            return ast.Membership(ast.Path((field.attr, "id")), ast.Subquery(ast.Path.of("id"), linked.ours, inner))  # type: ignore[arg-type]
+            return ast.Membership(ast.Path.of(f"{field.attr}.id"), ast.Subquery(ast.Path.of("id"), linked.ours, inner))  # type: ignore[arg-type]
         if relation in _NEGATED:
             return ast.Not(self._positive(sg_type, field, _NEGATED[relation], values))
         return self._positive(sg_type, field, relation, values)
@@ -145,7 +145,7 @@ class FilterCompiler:
                 return _is(ast.Path.of("status_id"), None)
             return _is(ast.Path.of("status.name"), self.mapping.status_name(value))
         if kind == "named":
-            return self._scalar(ast.Path((field.attr, "name")), relation, values, where)  # type: ignore[arg-type]
+            return self._scalar(ast.Path.of(f"{field.attr}.name"), relation, values, where)  # type: ignore[arg-type]
         if field.values:  # a list field of fixed values (HumanUser.sg_status_list: act / dis)
             if value not in field.values:
                 raise ValidationError(f"{where}: one of {', '.join(field.values)}, not {value!r}", "bad_value")
@@ -235,22 +235,25 @@ class FilterCompiler:
         attr = field.attr
         if relation == "is":
             if value is None:  # no link, or one to a type the field does not take (a Shot right under its project)
-                unset = _is(ast.Path((attr, "id")), None)  # type: ignore[arg-type]
+                unset = _is(ast.Path.of(f"{attr}.id"), None)  # type: ignore[arg-type]
                 others = [ast.Not(self._entity(field, "type_is", t, where)) for t in field.types]
                 return ast.Or((unset, _all(others)))
             if not isinstance(value, dict) or "id" not in value or "type" not in value:
                 raise ValidationError(f"{where}: takes {{'type', 'id'}} or None, not {value!r}", "bad_filter")
             if value["type"] not in field.types:
                 return ast.Membership(ast.Path.of("id"), ())  # a link of another type: nothing
-            return _is(ast.Path((attr, "id")), self._uuid(value["id"], where))  # type: ignore[arg-type]
+            key = self._uuid(value["id"], where)
+            if field.fallback:  # the link read when the field's own is empty (a Version right under its project)
+                return ast.Or((_is(ast.Path.of(f"{attr}.id"), key), _is(ast.Path.of(f"{field.fallback}.id"), key)))
+            return _is(ast.Path.of(f"{attr}.id"), key)
         if relation == "type_is":
             linked = self.mapping.type(value)
-            return ast.Membership(ast.Path((attr, "id")), ast.Subquery(ast.Path.of("id"), linked.ours))  # type: ignore[arg-type]
+            return ast.Membership(ast.Path.of(f"{attr}.id"), ast.Subquery(ast.Path.of("id"), linked.ours))  # type: ignore[arg-type]
         if relation.startswith("name_"):
             names = []
             for type_name in field.types:
                 linked = self.mapping.type(type_name)
                 inner = self.relation(linked, linked.name_field, relation[len("name_"):], [value])
-                names.append(ast.Membership(ast.Path((attr, "id")), ast.Subquery(ast.Path.of("id"), linked.ours, inner)))  # type: ignore[arg-type]
+                names.append(ast.Membership(ast.Path.of(f"{attr}.id"), ast.Subquery(ast.Path.of("id"), linked.ours, inner)))  # type: ignore[arg-type]
             return _any(names)
         raise ValidationError(f"{where}: the relation {relation!r} is not served for links", "bad_filter")

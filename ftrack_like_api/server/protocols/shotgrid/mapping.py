@@ -36,6 +36,8 @@ class Field:
     read_only: bool = False
     parent: bool = False
     also: str | None = None
+    #: For an entity field: the link read when ``attr`` holds none (``asset.parent`` for a Version's project).
+    fallback: str | None = None
     values: dict[str, Any] = dataclasses.field(default_factory=dict, hash=False, compare=False)
 
     @property
@@ -60,6 +62,8 @@ class SgType:
     order_id: tuple[str, ...]
     fields: dict[str, Field]
     defaults: dict[str, Any]
+    #: For a type of ours that hangs under an Asset (Version): the asset's name and type.
+    asset: dict[str, str] | None = None
 
     def field(self, name: str) -> Field:
         """The field called ``name``; a ShotGrid-style error naming it otherwise."""
@@ -80,12 +84,12 @@ class Mapping:
             fields = {
                 field_name: Field(name=field_name, kind=f["kind"], attr=f.get("attr"), types=tuple(f.get("types", ())),
                                   data_type=f.get("data_type"), key=f.get("key"), target=f.get("target"),
-                                  read_only=bool(f.get("read_only")), parent=bool(f.get("parent")), also=f.get("also"),
+                                  read_only=bool(f.get("read_only")), parent=bool(f.get("parent")), also=f.get("also"), fallback=f.get("or"),
                                   values=dict(f.get("values", {})))
                 for field_name, f in spec["fields"].items()
             }  # fmt: skip
             self.types[name] = SgType(name, spec["ours"], spec["name"], tuple(spec["order_id"]), fields,
-                                      dict(spec.get("defaults", {})))  # fmt: skip
+                                      dict(spec.get("defaults", {})), spec.get("asset"))  # fmt: skip
         self.by_ours = {t.ours: t for t in self.types.values()}
 
     def type(self, name: Any) -> SgType:

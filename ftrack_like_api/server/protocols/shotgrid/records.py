@@ -14,7 +14,7 @@ from typing import Any, Iterable
 from ....exceptions import ValidationError
 from .mapping import Field, Mapping, SgType
 
-__all__ = ["Records", "deep_fields"]
+__all__ = ["Records", "attribute", "deep_fields", "sg_value"]
 
 
 def deep_fields(field: str) -> list[str]:
@@ -62,7 +62,7 @@ class Records:
             return [f"{field.attr}.name"]
         if field.kind == "entity":
             names = {self.name_attr(self.mapping.type(t)) for t in field.types}
-            return [f"{field.attr}.id", *(f"{field.attr}.{n}" for n in sorted(names) if n)]
+            return [f"{attr}.{n}" for attr in (field.attr, field.fallback) if attr for n in ("id", *sorted(n for n in names if n))]
         return [field.attr]  # type: ignore[list-item]
 
     def name_attr(self, sg_type: SgType) -> str | None:
@@ -104,7 +104,7 @@ class Records:
         if field is None or not isinstance(row, dict):
             return None
         if len(parts) > 1:
-            linked = row.get(field.attr)  # type: ignore[arg-type]
+            linked = attribute(row, field.attr)  # type: ignore[arg-type]
             if len(parts) < 3 or not isinstance(linked, dict):
                 return None
             target = self.mapping.types.get(parts[1])
@@ -127,11 +127,14 @@ class Records:
                     return _typed(field, item.get("value"))
             return None
         if field.kind == "named":
-            linked = row.get(field.attr)  # type: ignore[arg-type]
+            linked = attribute(row, field.attr)  # type: ignore[arg-type]
             return linked.get("name") if isinstance(linked, dict) else None
         if field.kind == "entity":
-            linked = self.link(row.get(field.attr), numbers)  # type: ignore[arg-type]
-            return linked if linked is not None and linked["type"] in field.types else None
+            for attr in (field.attr, field.fallback):
+                linked = self.link(attribute(row, attr), numbers) if attr else None
+                if linked is not None and linked["type"] in field.types:
+                    return linked
+            return None
         value = row.get(field.attr)  # type: ignore[arg-type]
         if field.values:
             return next((code for code, ours in field.values.items() if ours == value), None)
@@ -146,6 +149,15 @@ class Records:
             return None
         name_attr = self.name_attr(target)
         return {"type": target.name, "id": numbers.get(linked.get("id")), "name": linked.get(name_attr) if name_attr else None}  # type: ignore[arg-type]
+
+
+def attribute(row: Any, dotted: str) -> Any:
+    """The value at ``asset.parent`` in a row (None where the way is broken)."""
+    for name in dotted.split("."):
+        if not isinstance(row, dict):
+            return None
+        row = row.get(name)
+    return row
 
 
 def sg_value(value: Any, data_type: str | None = None) -> Any:

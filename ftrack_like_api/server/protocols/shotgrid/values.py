@@ -17,7 +17,10 @@ from ....query import ast, render
 from ....schema import Schema
 from .mapping import Field, Mapping, SgType
 
-__all__ = ["Values"]
+__all__ = ["ASSET_PARENT", "Values"]
+
+#: Where :meth:`Values.ours` puts what a Version's asset hangs under (the caller finds or makes the asset).
+ASSET_PARENT = "__asset_parent__"
 
 _DATETIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$")
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
@@ -58,11 +61,15 @@ class Values:
             elif field.kind == "named":
                 entity[self._column(sg_type, field)] = None if value is None else self._named(find, field.target, value, where)  # type: ignore[arg-type]
             elif field.kind == "entity":
-                column = self._column(sg_type, field)
                 linked = self._link(field, value, uuid_of, where)
                 if field.parent:
                     project_parent = linked
                     continue
+                if "." in field.attr:  # type: ignore[operator]  # through the entity's asset (Version.entity)
+                    entity[ASSET_PARENT] = linked
+                    parent_set = True
+                    continue
+                column = self._column(sg_type, field)
                 parent_set = parent_set or column == "parent_id"
                 entity[column] = linked
             elif field.values:
@@ -77,7 +84,7 @@ class Values:
                 if field.also and field.also not in entity:
                     entity[field.also] = entity.get(field.attr)  # type: ignore[arg-type]
         if project_parent is not None and not parent_set:
-            entity["parent_id"] = project_parent
+            entity[ASSET_PARENT if sg_type.asset else "parent_id"] = project_parent
         if creating:
             for attr, spec in sg_type.defaults.items():
                 if attr not in entity and f"{attr}_id" not in entity:
