@@ -43,7 +43,8 @@ class Calls:
         self.records = Records(mapping)
         self.values = Values(mapping, backend.schema)
         self.retirement = Retirement(backend, backend.storage.shotgrid["shotgrid_retired"])
-        self.events = EventLogEntries(mapping, backend.schema, backend.storage.events["event_log"])
+        self.events = EventLogEntries(mapping, backend.schema, backend.storage.events["event_log"],
+                                      backend.storage.shotgrid["shotgrid_event"])  # fmt: skip
         backend.register_action("shotgrid_read", self._run)
         backend.register_action("shotgrid_write", self._run, writes=True)
 

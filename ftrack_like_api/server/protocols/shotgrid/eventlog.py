@@ -8,11 +8,14 @@ entities become ShotGrid rows: an ``add`` is ``Shotgun_Shot_New``, a ``remove``
 field's values read: status codes, links). Only types the mapping serves, and only
 attributes it names, become rows.
 
-An entry's id is ``seq * 1_000_000 + n`` (n counts the entries of one event): ids grow in the
-order the log was written, each change is seen once, and ``["id", "greater_than", last]``
-resumes exactly where a reader stopped — what ShotGrid's event daemon does across restarts.
-The log is read in SQL by sequence range (``id``) and time (``created_at``), under the
-caller's project permissions; an event's entries are then written out in order.
+Ids are dense: 1, 2, 3 … with no gap — ShotGrid's event daemon takes a skipped id for an
+event still to come and waits for it. Each event's entries are numbered once, in the order
+the numberer first sees the events, and the numbers kept (``shotgrid_event``: an event's
+sequence, its first number and how many entries it has), so ids only grow, each change is
+seen once, and ``["id", "greater_than", last]`` resumes exactly where a reader stopped, as
+the daemon does across restarts. The log is read in SQL by id range (through those numbers)
+and time (``created_at``), under the caller's project permissions; an event's entries are
+then written out in order.
 """
 
 from __future__ import annotations
@@ -28,10 +31,10 @@ from ....schema import Schema
 from ...events.updates import LEGACY_KEYS, TOPIC, legacy_type
 from .mapping import Field, Mapping, SgType
 
-__all__ = ["EventLogEntries", "FIELDS", "STEP"]
+__all__ = ["EventLogEntries", "FIELDS", "LOOKBACK"]
 
-#: Entries one event may hold before the next event's ids (a batch of more changes is cut there).
-STEP = 1_000_000
+#: How far behind the last numbered event the numberer looks for events committed late.
+LOOKBACK = 1000
 #: The fields of an EventLogEntry and ShotGrid's data types for them.
 FIELDS = {"id": "number", "event_type": "text", "attribute_name": "text", "meta": "serializable", "entity": "entity",
           "user": "entity", "project": "entity", "created_at": "date_time", "description": "text",
@@ -44,8 +47,8 @@ _CHUNK = 200
 class EventLogEntries:
     """Pages of EventLogEntry rows from one backend's event log."""
 
-    def __init__(self, mapping: Mapping, schema: Schema, table: sa.Table) -> None:
-        self.mapping, self.table = mapping, table
+    def __init__(self, mapping: Mapping, schema: Schema, table: sa.Table, numbers: sa.Table) -> None:
+        self.mapping, self.table, self.numbers = mapping, table, numbers
         # Per ShotGrid type: our attribute name as ftrack.update names it -> ShotGrid field.
         self.attributes: dict[str, dict[str, Field]] = {}
         for sg_type in mapping.types.values():
@@ -56,9 +59,35 @@ class EventLogEntries:
                     named[legacy.get(attr, attr)] = field
             self.attributes[sg_type.name] = named
 
+    def number(self, connection: sa.Connection) -> None:
+        """Number the entries of the events not numbered yet, after the last number given: no gap, no reuse.
+
+        One numberer at a time (PostgreSQL: an advisory lock; SQLite: its write lock). An event
+        committed late with a lower sequence number (another worker's) is still numbered, after
+        those numbered before it, so a reader past them sees it too.
+        """
+        numbers, log = self.numbers, self.table
+        if connection.dialect.name == "postgresql":
+            connection.execute(sa.text("SELECT pg_advisory_xact_lock(hashtext('ftrack_like_api shotgrid events'))"))
+        last_seq, next_number = connection.execute(
+            sa.select(sa.func.max(numbers.c.seq), sa.func.max(numbers.c.first + numbers.c.count))).one()
+        since = max((last_seq or 0) - LOOKBACK, 0)
+        numbered = sa.select(numbers.c.seq).where(numbers.c.seq > since)
+        fresh = connection.execute(sa.select(log).where(log.c.topic == TOPIC, log.c.seq > since, log.c.seq.not_in(numbered))
+                                   .order_by(log.c.seq)).mappings().all()  # fmt: skip
+        number = next_number or 1
+        rows = []
+        for event in fresh:
+            count = sum(1 for _ in self._expand(event, 0))
+            rows.append({"seq": event["seq"], "first": number, "count": count})
+            number += count
+        for start in range(0, len(rows), 500):
+            connection.execute(numbers.insert(), rows[start:start + 500])
+
     def page(self, connection: sa.Connection, principal: Any, filters: Any, fields: list[str], descending: bool,
              per_page: int, page: int, resolve: Any) -> tuple[list[dict[str, Any]], bool]:  # fmt: skip
         """(the rows of page ``page``, whether another follows); ``resolve(rows)`` makes their links ShotGrid's."""
+        self.number(connection)
         low, high, since, until = _bounds(filters)
         wanted, skip = per_page + 1, (page - 1) * per_page
         rows: list[dict[str, Any]] = []
@@ -78,36 +107,37 @@ class EventLogEntries:
 
     def _entries(self, connection: sa.Connection, principal: Any, low: int | None, high: int | None, since: Any,
                  until: Any, descending: bool) -> Iterator[dict[str, Any]]:  # fmt: skip
-        table = self.table
-        statement = sa.select(table).where(table.c.topic == TOPIC)
+        log, numbers = self.table, self.numbers
+        statement = (sa.select(log, numbers.c.first).join(numbers, numbers.c.seq == log.c.seq)
+                     .where(numbers.c.count > 0))  # fmt: skip
         if low is not None:
-            statement = statement.where(table.c.seq >= low // STEP)
+            statement = statement.where(numbers.c.first + numbers.c.count > low + 1)
         if high is not None:
-            statement = statement.where(table.c.seq <= high // STEP)
+            statement = statement.where(numbers.c.first < high)
         if since is not None:
-            statement = statement.where(table.c.sent >= since)
+            statement = statement.where(log.c.sent >= since)
         if until is not None:
-            statement = statement.where(table.c.sent <= until)
+            statement = statement.where(log.c.sent <= until)
         if principal is not None and not principal.admin and principal.readable is not None:
-            statement = statement.where(sa.or_(table.c.project_id.is_(None), table.c.project_id.in_(sorted(principal.readable))))
-        order = table.c.seq.desc() if descending else table.c.seq
+            statement = statement.where(sa.or_(log.c.project_id.is_(None), log.c.project_id.in_(sorted(principal.readable))))
+        order = numbers.c.first.desc() if descending else numbers.c.first
         last: int | None = None
         while True:
             chunk = statement
             if last is not None:
-                chunk = chunk.where(table.c.seq < last if descending else table.c.seq > last)
+                chunk = chunk.where(numbers.c.first < last if descending else numbers.c.first > last)
             events = connection.execute(chunk.order_by(order).limit(_CHUNK)).mappings().all()
             for event in events:
-                entries = list(self._expand(event))
+                entries = list(self._expand(event, event["first"]))
                 yield from (reversed(entries) if descending else entries)
             if len(events) < _CHUNK:
                 return
-            last = events[-1]["seq"]
+            last = events[-1]["first"]
 
-    def _expand(self, event: Any) -> Iterator[dict[str, Any]]:
-        """The ShotGrid rows of one ``ftrack.update`` event, numbered from ``seq * STEP``."""
+    def _expand(self, event: Any, first: int) -> Iterator[dict[str, Any]]:
+        """The ShotGrid rows of one ``ftrack.update`` event, numbered from ``first``."""
         data, source = json.loads(event["data"]), json.loads(event["source"])
-        number = int(event["seq"]) * STEP
+        number = first - 1
         user = source.get("user") or {}
         script = (source.get("apiKey") or {}).get("name")
         common = {"created_at": event["sent"], "project_id": event["project_id"], "user_id": user.get("id"),
@@ -128,7 +158,7 @@ class EventLogEntries:
                 continue
             for key, change in (item.get("changes") or {}).items():
                 field = self.attributes[sg_type.name].get(key)
-                if field is None or number % STEP == STEP - 1:
+                if field is None:
                     continue
                 number += 1
                 yield {**base, "id": number, "event_type": event_type, "attribute_name": field.name,

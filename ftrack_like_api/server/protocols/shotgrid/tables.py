@@ -8,6 +8,9 @@ given and are never reused, so a script's ``["id", "greater_than", n]`` keeps it
 Not an entity: no query of ftrack's API reaches it. Revision ``0008`` makes it in an older
 database.
 
+``shotgrid_event`` numbers ShotGrid's EventLogEntry rows: per ``ftrack.update`` event of the
+log, the id of its first entry and how many it has (:mod:`.eventlog`).
+
 ``shotgrid_retired`` keeps what ShotGrid's ``delete`` (a *retirement*) removed: the rows of
 the entity and of everything the database deleted with it, as JSON, so ``revive`` puts the
 very same rows back (:mod:`.retired`).
@@ -32,6 +35,12 @@ def define_tables(metadata: sa.MetaData) -> dict[str, sa.Table]:
             sa.Column("entity_id", sa.Text, nullable=False, unique=True),
             sa.Column("entity_type", sa.Text, nullable=False),
             sqlite_autoincrement=True,
+        ),
+        "shotgrid_event": sa.Table(
+            "shotgrid_event", metadata,
+            sa.Column("seq", sa.BigInteger, primary_key=True, autoincrement=False),
+            sa.Column("first", sa.BigInteger, nullable=False, unique=True),
+            sa.Column("count", sa.Integer, nullable=False),
         ),
         "shotgrid_retired": sa.Table(
             "shotgrid_retired", metadata,

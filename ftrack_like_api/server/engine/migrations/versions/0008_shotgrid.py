@@ -1,4 +1,7 @@
-"""Add ShotGrid's integer ids of entities (``shotgrid_id``) and its retired rows (``shotgrid_retired``), for ``/api3/json``.
+"""Add ShotGrid's integer ids of entities and of event rows, and its retired rows, for ``/api3/json``.
+
+``shotgrid_id`` (an entity's integer id), ``shotgrid_event`` (the ids of each event's
+EventLogEntry rows), ``shotgrid_retired`` (what a retirement deleted, for revive).
 
 A new table only: the release before never reads it, so opening the database runs this by
 itself. The table is listed here as it was made (not read from the code).
@@ -25,6 +28,13 @@ additive = True
 
 def upgrade() -> None:
     tables = set(sa.inspect(op.get_bind()).get_table_names())
+    if "shotgrid_event" not in tables:
+        op.create_table(
+            "shotgrid_event",
+            sa.Column("seq", sa.BigInteger, primary_key=True, autoincrement=False),
+            sa.Column("first", sa.BigInteger, nullable=False, unique=True),
+            sa.Column("count", sa.Integer, nullable=False),
+        )
     if "shotgrid_retired" not in tables:
         op.create_table(
             "shotgrid_retired",
@@ -47,5 +57,6 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    op.drop_table("shotgrid_event")
     op.drop_table("shotgrid_retired")
     op.drop_table("shotgrid_id")
