@@ -190,7 +190,8 @@ def _run(python, script, *arguments):
 
 def test_a_production_made_found_changed_and_batched_through_shotgun_api3(shotgun_python, studio, serve):
     database, key = studio
-    with serve(database) as url:
+    workers = ("--workers", "2") if database.startswith("postgresql") else ()  # stateless workers on one PostgreSQL
+    with serve(database, *workers) as url:
         said = _run(shotgun_python, PRODUCTION, url, key)
     assert said["version"] >= [7, 4, 0]
     ids = said["ids"]
