@@ -19,10 +19,10 @@ PASSWORD = "correct horse battery"
 
 PRODUCTION = textwrap.dedent(
     """
-    import json, sys
+    import json, sys, urllib.request
     import shotgun_api3
 
-    url, key = sys.argv[1:3]
+    url, key, image = sys.argv[1:4]
     sg = shotgun_api3.Shotgun(url, script_name="pipeline", api_key=key)
     said = {"version": list(sg.server_caps.version)}
     project = sg.create("Project", {"name": "Coming from ShotGrid"})
@@ -43,6 +43,14 @@ PRODUCTION = textwrap.dedent(
     said["versions"] = sg.find("Version", [["entity.Shot.sg_sequence.Sequence.code", "is", "sq010"]],
                               ["code", "entity", "project", "sg_task", "user", "frame_count", "description",
                                "sg_status_list"])
+    said["version_image"] = sg.create("Version", {"code": "sh000_comp_v002", "project": project, "entity": shots[0],
+                                                  "image": image})["image"]
+    said["attachment"] = sg.upload_thumbnail("Shot", shots[0]["id"], image)
+    shot_image = sg.find_one("Shot", [["id", "is", shots[0]["id"]]], ["image"])["image"]
+    said["shot_image"] = urllib.request.urlopen(shot_image).read()[:3].hex()
+    said["with_image"] = [s["code"] for s in sg.find("Shot", [["image", "is_not", None]], ["code"])]
+    sg.update("Shot", shots[0]["id"], {"image": None})
+    said["image_cleared"] = sg.find_one("Shot", [["id", "is", shots[0]["id"]]], ["image"])["image"]
     said["version_by_project"] = [v["code"] for v in sg.find("Version", [["project", "is", project]], ["code"])]
     said["deep"] = sg.find("Task", [["entity.Shot.sg_sequence.Sequence.code", "is", "sq010"]],
                            ["content", "entity", "step", "start_date", "entity.Shot.sg_sequence.Sequence.code",
@@ -188,11 +196,16 @@ def _run(python, script, *arguments):
     return json.loads(run.stdout.strip().splitlines()[-1])
 
 
-def test_a_production_made_found_changed_and_batched_through_shotgun_api3(shotgun_python, studio, serve):
+def test_a_production_made_found_changed_and_batched_through_shotgun_api3(shotgun_python, studio, serve, tmp_path):
+    from PIL import Image
+
     database, key = studio
-    workers = ("--workers", "2") if database.startswith("postgresql") else ()  # stateless workers on one PostgreSQL
-    with serve(database, *workers) as url:
-        said = _run(shotgun_python, PRODUCTION, url, key)
+    image = tmp_path / "thumbnail.png"
+    Image.new("RGB", (64, 48), (200, 40, 40)).save(image)
+    # Stateless workers on one PostgreSQL, which keeps its files where --storage says.
+    options = ("--workers", "2", "--storage", str(tmp_path / "files")) if database.startswith("postgresql") else ()
+    with serve(database, *options) as url:
+        said = _run(shotgun_python, PRODUCTION, url, key, str(image))
     assert said["version"] >= [7, 4, 0]
     ids = said["ids"]
     assert all(isinstance(i, int) for i in ids) and ids == sorted(ids)  # integers, counting up as made
@@ -204,7 +217,10 @@ def test_a_production_made_found_changed_and_batched_through_shotgun_api3(shotgu
     assert version["code"] == "sh000_comp_v001" and version["entity"] == {"type": "Shot", "id": ids[3], "name": "sh000"}
     assert version["project"]["id"] == ids[0] and version["sg_task"]["name"] == "comp" and version["user"]["name"] == "admin"
     assert version["frame_count"] == 33 and version["description"] == "first look" and version["sg_status_list"] == "rev"
-    assert said["version_by_project"] == ["sh000_comp_v001"]
+    assert said["version_by_project"] == ["sh000_comp_v001", "sh000_comp_v002"]
+    assert "/component/thumbnail?id=" in said["version_image"] and isinstance(said["attachment"], int)
+    assert said["shot_image"] == "ffd8ff"  # the image served back, as a JPEG
+    assert said["with_image"] == ["sh000"] and said["image_cleared"] is None
     (deep,) = said["deep"]
     assert deep["content"] == "comp" and deep["entity"] == {"type": "Shot", "id": ids[3], "name": "sh000"}
     assert deep["step"]["name"] == "Compositing" and deep["start_date"] == "2024-05-01"
@@ -259,7 +275,8 @@ def test_a_production_made_found_changed_and_batched_through_shotgun_api3(shotgu
             ("sh000", "sq010", "Not started"), ("sh001b", "sq010", "Completed"), ("sh002", "sq010", "Not started"),
             ("sh003", "sq020", "Not started")]  # fmt: skip
         versions = backend.execute([{"action": "query", "expression": "select comment, asset.parent.name, task.name, "
-                                     "metadata.key, metadata.value from AssetVersion"}], "admin")[0]["data"]  # fmt: skip
+                                     "metadata.key, metadata.value from AssetVersion where task_id is_not None"}],
+                                   "admin")[0]["data"]  # fmt: skip
         assert [(v["comment"], v["asset"]["parent"]["name"], v["task"]["name"],
                  sorted((m["key"], m["value"]) for m in v["metadata"])) for v in whole(versions)] == [
             ("first look", "sh000", "comp", [("code", "sh000_comp_v001"), ("frame_count", "33")])]  # fmt: skip

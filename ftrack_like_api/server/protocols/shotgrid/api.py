@@ -33,6 +33,8 @@ from starlette.routing import Route
 from ....exceptions import ValidationError
 from ....version import __version__
 from ...auth.tables import hashed
+from ...engine.computed import BASE_URL, LINK_TOKEN
+from ...files.thumbnails import link_signer
 from ...auth.throttle import Refusal
 from ...gate import Busy
 from ..ftrack.answers import dumps, log_failure
@@ -40,6 +42,7 @@ from ..ftrack.body import read_body
 from .calls import PAGE, READS, WRITES, Calls
 from .mapping import load_mapping
 from .schema import entity_schema, field_schema, full_schema
+from .uploads import ThumbnailUploads
 
 __all__ = ["SERVER_VERSION", "ShotgridApi"]
 
@@ -67,7 +70,7 @@ class ShotgridApi:
         self._lock = threading.Lock()
 
     def routes(self) -> list[Route]:
-        return [Route("/api3/json", self.json, methods=["POST"])]
+        return [Route("/api3/json", self.json, methods=["POST"]), *ThumbnailUploads(self).routes()]
 
     async def json(self, request: Request) -> Response:
         try:
@@ -118,10 +121,21 @@ class ShotgridApi:
             return _json(_fault(f"The method {method!r} is not served by this server (see docs/howto/shotgrid.rst)",
                                 "not_served"))  # fmt: skip
         operation = {"action": "shotgrid_write" if method in WRITES else "shotgrid_read", "method": method, "params": call}
+        BASE_URL.set(str(request.base_url))  # image links are to this server, signed (ftrack's thumbnail links)
+        if b'"image"' in body:
+            LINK_TOKEN.set(await self.database(link_signer, self.backend.files.signer))
         result = await self.database(self.backend.execute, [operation], username, None, user_id, source)
         if isinstance(result, dict):
-            return _json(_fault(_PLACE.sub("", str(result.get("content", ""))), result.get("error_code")))
+            return _json(_fault(self.message(result), result.get("error_code")))
         return _json({"results": result[0]})
+
+    #: What every refused credential is told.
+    refused = REFUSED
+
+    @staticmethod
+    def message(answer: dict[str, Any]) -> str:
+        """An engine error object's words, without the place in the batch (a ShotGrid call is one operation)."""
+        return _PLACE.sub("", str(answer.get("content", "")))
 
     def info(self) -> dict[str, Any]:
         """What ``info`` answers: a version the client accepts, and ours."""

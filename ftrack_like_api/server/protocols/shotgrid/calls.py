@@ -15,6 +15,7 @@ from typing import Any, Mapping as MappingType
 
 from ....exceptions import ValidationError
 from ....query import ast, render
+from ....symbol import SERVER_LOCATION_ID
 from ...engine.batch import BatchContext
 from .eventlog import EventLogEntries, finish
 from .filters import FilterCompiler
@@ -30,6 +31,7 @@ __all__ = ["Calls", "READS", "WRITES"]
 #: The methods that only read, and those that write.
 READS = frozenset({"read", "summarize", "schema_read", "schema_entity_read", "schema_field_read"})
 WRITES = frozenset({"create", "update", "delete", "revive", "batch"})
+
 #: The most entities one page holds (what ``info`` tells the client).
 PAGE = 500
 
@@ -56,7 +58,7 @@ class Calls:
             return self.batch(batch, params)
         if method == "summarize":
             return self.summarize(batch, params)
-        if method in ("create", "update", "delete", "revive"):
+        if method in ("create", "update", "delete", "revive", "thumbnail"):
             return getattr(self, method)(batch, params)
         raise ValidationError(f"Unknown method {method!r}", "unknown_method")
 
@@ -210,6 +212,25 @@ class Calls:
             raise ValidationError(f"{sg_type.name} with id {number} doesn't exist", "not_found")
         self._check(batch, "create", sg_type.ours)
         return self.retirement.revive(batch, sg_type.ours, key, f"{sg_type.name} {number}")
+
+    def thumbnail(self, batch: BatchContext, params: Any) -> int:
+        """An uploaded image (its file already kept) as a component in the server location, and the entity's thumbnail."""
+        params = _params(params)
+        sg_type = self.mapping.type(params.get("type"))
+        if "image" not in sg_type.fields:
+            raise ValidationError(f"{sg_type.name} has no thumbnail here", "unknown_field")
+        key = self._existing(batch, sg_type, params.get("id"))
+        component = params["component"]
+        for action, kind in (("create", "FileComponent"), ("create", "ComponentLocation"), ("update", sg_type.ours)):
+            self._check(batch, action, kind)
+        writer = self.backend.writer
+        writer.create(batch, "FileComponent", {"__entity_type__": "FileComponent", "id": component, "name": params["name"],
+                                               "file_type": params["file_type"], "size": params["size"]})  # fmt: skip
+        writer.create(batch, "ComponentLocation", {"__entity_type__": "ComponentLocation", "id": str(uuid.uuid4()),
+                                                   "component_id": component, "location_id": SERVER_LOCATION_ID,
+                                                   "resource_identifier": component})  # fmt: skip
+        writer.update(batch, sg_type.ours, [key], {"thumbnail_id": component})
+        return self.ids.numbers(batch.connection, {component: "FileComponent"})[component]
 
     def _retired(self, batch: BatchContext, sg_type: SgType, filters: Any, fields: list[str], per_page: int,
                  page: int) -> dict[str, Any]:  # fmt: skip

@@ -169,6 +169,8 @@ class EventLogEntries:
 def _attrs(field: Field) -> list[str]:
     if field.kind == "status":
         return ["status_id"]
+    if field.kind == "thumbnail":
+        return ["thumbnail_id"]
     if field.kind in ("entity", "named"):
         return ["parent_id"] if field.parent else [f"{field.attr}_id"]
     return [field.attr] if field.kind == "scalar" and field.attr else []

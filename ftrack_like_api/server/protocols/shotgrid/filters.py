@@ -138,6 +138,10 @@ class FilterCompiler:
         if kind == "metadata":
             return ast.Relation(ast.Path.of("metadata"), ast.Quantifier.ANY, ast.And((
                 _is(ast.Path.of("key"), field.key), self._scalar(ast.Path.of("value"), relation, values, where, str))))
+        if kind == "thumbnail":
+            if relation != "is" or value is not None:
+                raise ValidationError(f"{where}: an image is filtered by is / is_not None", "bad_filter")
+            return _is(ast.Path.of("thumbnail_id"), None)
         if kind == "status":
             if relation != "is":
                 raise ValidationError(f"{where}: a status list takes is, is_not, in, not_in", "bad_filter")

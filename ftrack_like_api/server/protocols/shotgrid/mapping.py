@@ -8,6 +8,7 @@ A field is of one *kind*:
 - ``entity``: a reference, answered as ``{"type", "id", "name"}``
 - ``named``: a reference ShotGrid gives as a name (``sg_asset_type: "Character"``)
 - ``metadata``: what our model has no place for, kept under a key of the entity's metadata
+- ``thumbnail``: ``image``, read as a signed link to the entity's thumbnail
 """
 
 from __future__ import annotations
@@ -49,6 +50,8 @@ class Field:
             return "status_list"
         if self.kind == "id":
             return "number"
+        if self.kind == "thumbnail":
+            return "image"
         return self.data_type or "text"
 
 

@@ -58,6 +58,8 @@ class Records:
             return ["status.name"]
         if field.kind == "metadata":
             return ["metadata.key", "metadata.value"]
+        if field.kind == "thumbnail":
+            return ["thumbnail_url"]
         if field.kind == "named":
             return [f"{field.attr}.name"]
         if field.kind == "entity":
@@ -126,6 +128,9 @@ class Records:
                 if isinstance(item, dict) and item.get("key") == field.key:
                     return _typed(field, item.get("value"))
             return None
+        if field.kind == "thumbnail":
+            link = row.get("thumbnail_url")
+            return link.get("url") if isinstance(link, dict) else None
         if field.kind == "named":
             linked = attribute(row, field.attr)  # type: ignore[arg-type]
             return linked.get("name") if isinstance(linked, dict) else None

@@ -39,8 +39,9 @@ def define_tables(metadata: sa.MetaData) -> dict[str, sa.Table]:
         "shotgrid_event": sa.Table(
             "shotgrid_event", metadata,
             sa.Column("seq", sa.BigInteger, primary_key=True, autoincrement=False),
-            sa.Column("first", sa.BigInteger, nullable=False, unique=True),
+            sa.Column("first", sa.BigInteger, nullable=False),
             sa.Column("count", sa.Integer, nullable=False),
+            sa.Index("ix_shotgrid_event_first", "first"),  # an event of no entries shares its first with the next
         ),
         "shotgrid_retired": sa.Table(
             "shotgrid_retired", metadata,

@@ -54,7 +54,11 @@ class Values:
             where = f"{sg_type.name}.{name}"
             if field.kind == "id" or field.read_only:
                 raise ValidationError(f"{where} is not editable", "read_only")
-            if field.kind == "metadata":
+            if field.kind == "thumbnail":
+                if value is not None:
+                    raise ValidationError(f"{where} is set by upload_thumbnail; here it takes None (no thumbnail)", "bad_value")
+                entity["thumbnail_id"] = None
+            elif field.kind == "metadata":
                 metadata[field.key] = None if value is None else str(value)  # type: ignore[index]
             elif field.kind == "status":
                 entity["status_id"] = None if value is None else self._named(find, "Status", self.mapping.status_name(value), where)

@@ -32,9 +32,10 @@ def upgrade() -> None:
         op.create_table(
             "shotgrid_event",
             sa.Column("seq", sa.BigInteger, primary_key=True, autoincrement=False),
-            sa.Column("first", sa.BigInteger, nullable=False, unique=True),
+            sa.Column("first", sa.BigInteger, nullable=False),
             sa.Column("count", sa.Integer, nullable=False),
         )
+        op.create_index("ix_shotgrid_event_first", "shotgrid_event", ["first"])
     if "shotgrid_retired" not in tables:
         op.create_table(
             "shotgrid_retired",
