@@ -157,15 +157,26 @@ class Calls:
         return [self.records.record(sg_type, row, fields, numbers) for row in rows]
 
     def _one(self, batch: BatchContext, sg_type: SgType, key: str, fields: list[str]) -> dict[str, Any]:
+        return self._many(batch, sg_type, [key], fields)[key]
+
+    def _many(self, batch: BatchContext, sg_type: SgType, keys: list[str], fields: list[str]) -> dict[str, dict[str, Any]]:
+        """The records of the entities ``keys``, by uuid, in one query."""
         query = ast.Query(sg_type.ours, tuple(ast.Path.of(p) for p in self.records.projections(sg_type, fields)),
-                          ast.Comparison(ast.Path.of("id"), ast.Operator.IS, ast.Literal(key)))  # fmt: skip
-        rows = self.backend.reader.query(batch.connection, render(query))["data"]
-        return self._records(batch, sg_type, rows, fields)[0]
+                          ast.Membership(ast.Path.of("id"), tuple(ast.Literal(k) for k in keys)))  # fmt: skip
+        rows = whole(self.backend.reader.query(batch.connection, render(query))["data"])
+        numbers = self.ids.numbers(batch.connection, self.records.uuids(rows))
+        return {row["id"]: self.records.record(sg_type, row, fields, numbers) for row in rows}
 
     # --- writing -----------------------------------------------------------------------------
 
     def create(self, batch: BatchContext, params: Any) -> dict[str, Any]:
         """A new entity; its record with the fields set and ``return_fields``."""
+        sg_type, key, fields = self._create(batch, params)
+        self.ids.numbers(batch.connection, {key: sg_type.ours})
+        return self._one(batch, sg_type, key, fields)
+
+    def _create(self, batch: BatchContext, params: Any) -> tuple[SgType, str, list[str]]:
+        """Create the entity ``params`` describe: (its type, its uuid, the fields its record answers)."""
         params = _params(params)
         sg_type = self.mapping.type(params.get("type"))
         data = _fields(params.get("fields"))
@@ -174,9 +185,7 @@ class Calls:
         self._check(batch, "create", sg_type.ours)
         self.backend.writer.create(batch, sg_type.ours, {"__entity_type__": sg_type.ours, "id": key, **entity})
         self._metadata(batch, sg_type, key, metadata, creating=True)
-        self.ids.numbers(batch.connection, {key: sg_type.ours})
-        fields = list(dict.fromkeys([*data, *_names(params.get("return_fields") or ["id"], "return_fields")]))
-        return self._one(batch, sg_type, key, fields)
+        return sg_type, key, list(dict.fromkeys([*data, *_names(params.get("return_fields") or ["id"], "return_fields")]))
 
     def update(self, batch: BatchContext, params: Any) -> dict[str, Any]:
         """Change an entity's fields; its record with those fields."""
@@ -262,32 +271,52 @@ class Calls:
         """Several creates, updates and deletes in this one transaction: all of them, or none."""
         if not isinstance(requests, list):
             raise ValidationError("batch takes a list of requests", "bad_request")
-        results = []
+        results: list[Any] = []
+        created: dict[int, tuple[SgType, str, list[str]]] = {}  # answered together once all have run
         for index, request in enumerate(requests):
             if not isinstance(request, dict) or request.get("request_type") not in ("create", "update", "delete"):
                 raise ValidationError(f"Request {index}: request_type is create, update or delete, not {request!r}", "bad_request")
             kind = request["request_type"]
             try:
-                results.append(getattr(self, kind)(batch, request))
+                if kind == "create":
+                    created[index] = self._create(batch, request)
+                    results.append(None)
+                else:
+                    results.append(getattr(self, kind)(batch, request))
             except ValidationError as error:
                 shown = f"{kind} {request.get('type')}" + (f" {request['id']}" if request.get("id") is not None else "")
                 raise ValidationError(f"Request {index} ({shown}) failed, nothing of the batch was stored: {error.reason}",
                                       error.code) from None  # fmt: skip
+        if created:
+            self.ids.numbers(batch.connection, {key: sg_type.ours for sg_type, key, _ in created.values()})  # in order
+            shapes: dict[tuple[str, tuple[str, ...]], list[int]] = {}
+            for index, (sg_type, _, fields) in created.items():
+                shapes.setdefault((sg_type.name, tuple(fields)), []).append(index)
+            for (type_name, fields), indexes in shapes.items():
+                records = self._many(batch, self.mapping.type(type_name), [created[i][1] for i in indexes], list(fields))
+                for index in indexes:
+                    results[index] = records[created[index][1]]
         return results
 
     def _check(self, batch: BatchContext, action: str, ours: str) -> None:
         self.backend.permissions.check(batch.principal, {"action": action, "entity_type": ours})
 
     def _ours(self, batch: BatchContext, sg_type: SgType, data: dict[str, Any], creating: bool) -> tuple[dict[str, Any], dict[str, Any]]:
-        def find(text: str) -> Any:
-            rows = self.backend.reader.query(batch.connection, text)["data"]
-            return rows[0]["id"] if rows else None
+        def find(text: str) -> Any:  # a status or type by name: the same answer all through a batch
+            return batch.remember(("shotgrid find", text), lambda: self._id_of(batch, text))
 
-        entity, metadata = self.values.ours(sg_type, data, lambda linked, number: self._existing(batch, linked, number),
-                                            find, creating)  # fmt: skip
+        def linked(linked_type: SgType, number: Any) -> str:  # what a batch links to (a request deleting it fails in SQL)
+            return batch.remember(("shotgrid link", linked_type.name, number), lambda: self._existing(batch, linked_type, number))  # type: ignore[no-any-return]
+
+        entity, metadata = self.values.ours(sg_type, data, linked, find, creating)
         if ASSET_PARENT in entity:
-            entity["asset_id"] = self._asset(batch, sg_type, entity.pop(ASSET_PARENT), find)
+            entity["asset_id"] = self._asset(batch, sg_type, entity.pop(ASSET_PARENT), lambda text: self._id_of(batch, text))
         return entity, metadata
+
+    def _id_of(self, batch: BatchContext, text: str) -> Any:
+        """The id of the first row a query of ours finds, or None."""
+        rows = self.backend.reader.query(batch.connection, text)["data"]
+        return rows[0]["id"] if rows else None
 
     def _asset(self, batch: BatchContext, sg_type: SgType, parent: str | None, find: Any) -> str | None:
         """The Asset a Version of ``sg_type`` hangs under on ``parent`` (a Shot, a project …): found, or made."""
