@@ -86,6 +86,8 @@ PRODUCTION = textwrap.dedent(
     said["summary"] = sg.summarize("Shot", [["project", "is", project]],
                                    [{"field": "id", "type": "record_count"}, {"field": "description", "type": "count"}],
                                    grouping=[{"field": "sg_sequence", "type": "exact", "direction": "asc"}])
+    found = sg.text_search("sh00", {"Shot": [["sg_sequence", "is", sequence]], "Sequence": []}, project_ids=[project["id"]])
+    said["text_search"] = [(m["type"], m["name"], m["project_id"], m["status"]) for m in found["matches"]]
     said["page2"] = [s["code"] for s in sg.find("Shot", [], ["code"], order=[{"field_name": "code", "direction": "asc"}],
                                                 limit=2, page=2)]
     said["one"] = sg.find_one("Shot", [["code", "is", "sh001"]], ["code", "sg_sequence"])
@@ -238,6 +240,7 @@ def test_a_production_made_found_changed_and_batched_through_shotgun_api3(shotgu
          "summaries": {"id": 3, "description": 3}},
         {"group_name": "sq020", "group_value": {"type": "Sequence", "id": ids[2], "name": "sq020"},
          "summaries": {"id": 2, "description": 2}}]}  # fmt: skip
+    assert said["text_search"] == [["Shot", f"sh00{i}", ids[0], "wtg"] for i in range(3)]
     assert said["page2"] == ["sh002", "sh003"]
     assert said["one"]["sg_sequence"]["name"] == "sq010"
     assert said["updated"] == {"type": "Shot", "id": ids[4], "code": "sh001b", "sg_status_list": "fin", "sg_cut_in": 2001}

@@ -29,7 +29,7 @@ from .values import ASSET_PARENT, Values
 __all__ = ["Calls", "READS", "WRITES"]
 
 #: The methods that only read, and those that write.
-READS = frozenset({"read", "summarize", "schema_read", "schema_entity_read", "schema_field_read"})
+READS = frozenset({"read", "summarize", "query_display_name_cache", "schema_read", "schema_entity_read", "schema_field_read"})
 WRITES = frozenset({"create", "update", "delete", "revive", "batch"})
 
 #: The most entities one page holds (what ``info`` tells the client).
@@ -58,6 +58,8 @@ class Calls:
             return self.batch(batch, params)
         if method == "summarize":
             return self.summarize(batch, params)
+        if method == "query_display_name_cache":
+            return self.text_search(batch, params)
         if method in ("create", "update", "delete", "revive", "thumbnail"):
             return getattr(self, method)(batch, params)
         raise ValidationError(f"Unknown method {method!r}", "unknown_method")
@@ -103,6 +105,39 @@ class Calls:
         entities, more = self.events.page(batch.connection, batch.principal, params.get("filters"), fields, descending,
                                           per_page, page, resolve)  # fmt: skip
         return {"entities": entities, "paging_info": {"has_next_page": more, "current_page": page, "entities_per_page": per_page}}
+
+    def text_search(self, batch: BatchContext, params: Any) -> dict[str, Any]:
+        """``text_search``: entities of the types asked whose name holds the text, each type's filters and the
+        projects asked applied — one query of ours per type, ``limit`` matches in all (10 unless asked)."""
+        params = _params(params)
+        text, types = params.get("text"), params.get("entity_types")
+        if not isinstance(text, str) or len(text.strip()) < 3:
+            raise ValidationError("text_search needs a text of at least three characters", "bad_request")
+        if not isinstance(types, dict) or not types:
+            raise ValidationError("text_search takes entity_types: {type: filters}", "bad_request")
+        limit = params.get("max_results") or 10
+        projects = params.get("project_ids") or []
+        compiler = self.compiler(batch)
+        matches: list[dict[str, Any]] = []
+        for type_name, filters in types.items():
+            sg_type = self.mapping.type(type_name)
+            conditions: list[Any] = [{"path": sg_type.name_field, "relation": "contains", "values": [text.strip()]}]
+            if projects and "project" in sg_type.fields:
+                conditions.append({"path": "project", "relation": "in", "values": [{"type": "Project", "id": p} for p in projects]})
+            if filters:
+                conditions.append(filters)
+            where = compiler.compile(sg_type, {"logical_operator": "and", "conditions": conditions})
+            fields = [sg_type.name_field, *(f for f in ("project", "sg_status_list") if f in sg_type.fields)]
+            query = ast.Query(sg_type.ours, tuple(ast.Path.of(p) for p in self.records.projections(sg_type, fields)), where,
+                              order_by=self._order(sg_type, [{"field_name": sg_type.name_field}]), limit=limit - len(matches))  # fmt: skip
+            for record in self._records(batch, sg_type, self.backend.reader.query(batch.connection, render(query))["data"], fields):
+                project = record.get("project")
+                matches.append({"id": record["id"], "type": sg_type.name, "name": record.get(sg_type.name_field),
+                                "project_id": project["id"] if isinstance(project, dict) else None,
+                                "status": record.get("sg_status_list"), "image": None, "links": ["", ""]})  # fmt: skip
+            if len(matches) >= limit:
+                break
+        return {"matches": matches, "terms": text.split()}
 
     def summarize(self, batch: BatchContext, params: Any) -> dict[str, Any]:
         """``summarize``: summaries of the records the filters find, in groups if asked (:mod:`.summaries`)."""
