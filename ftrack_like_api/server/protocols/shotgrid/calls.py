@@ -95,7 +95,7 @@ class Calls:
         descending = bool(sorts) and sorts[0].get("direction") == "desc"
 
         def status_names(keys: set[str]) -> dict[str, str]:
-            query = ast.Query("Status", (ast.Path.of("name"),), ast.Membership(ast.Path.of("id"), tuple(ast.Literal(k) for k in sorted(keys))))
+            query = ast.Query("Status", (ast.Path.of("name"),), _among(sorted(keys)))
             return {row["id"]: row["name"] for row in self.backend.reader.query(batch.connection, render(query))["data"]}
 
         def resolve(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -154,7 +154,7 @@ class Calls:
                 linked = self.mapping.type(type_name)
                 name = self.records.name_attr(linked)
                 paths = (ast.Path.of("id"), *((ast.Path.of(name),) if name else ()))
-                for row in query(render(ast.Query(linked.ours, paths, ast.Membership(ast.Path.of("id"), tuple(ast.Literal(k) for k in keys))))):
+                for row in query(render(ast.Query(linked.ours, paths, _among(keys)))):
                     found[row["id"]] = (linked, row.get(name) if name else None)
             numbers = self.ids.numbers(batch.connection, {key: linked.ours for key, (linked, _) in found.items()})
             return {key: {"type": linked.name, "id": numbers[key], "name": name} for key, (linked, name) in found.items()}
@@ -197,7 +197,7 @@ class Calls:
     def _many(self, batch: BatchContext, sg_type: SgType, keys: list[str], fields: list[str]) -> dict[str, dict[str, Any]]:
         """The records of the entities ``keys``, by uuid, in one query."""
         query = ast.Query(sg_type.ours, tuple(ast.Path.of(p) for p in self.records.projections(sg_type, fields)),
-                          ast.Membership(ast.Path.of("id"), tuple(ast.Literal(k) for k in keys)))  # fmt: skip
+                          _among(keys))  # fmt: skip
         rows = whole(self.backend.reader.query(batch.connection, render(query))["data"])
         numbers = self.ids.numbers(batch.connection, self.records.uuids(rows))
         return {row["id"]: self.records.record(sg_type, row, fields, numbers) for row in rows}
@@ -327,8 +327,8 @@ class Calls:
             shapes: dict[tuple[str, tuple[str, ...]], list[int]] = {}
             for index, (sg_type, _, fields) in created.items():
                 shapes.setdefault((sg_type.name, tuple(fields)), []).append(index)
-            for (type_name, fields), indexes in shapes.items():
-                records = self._many(batch, self.mapping.type(type_name), [created[i][1] for i in indexes], list(fields))
+            for (type_name, shape), indexes in shapes.items():
+                records = self._many(batch, self.mapping.type(type_name), [created[i][1] for i in indexes], list(shape))
                 for index in indexes:
                     results[index] = records[created[index][1]]
         return results
@@ -363,8 +363,8 @@ class Calls:
             ast.Comparison(ast.Path.of("name"), ast.Operator.IS, ast.Literal(name)))))))  # fmt: skip
         if found is not None:
             return found  # type: ignore[no-any-return]
-        kind = find(render(ast.Query("AssetType", (ast.Path.of("id"),),
-                                     ast.Comparison(ast.Path.of("name"), ast.Operator.IS, ast.Literal(sg_type.asset["type"])))))  # fmt: skip
+        named = ast.Comparison(ast.Path.of("name"), ast.Operator.IS, ast.Literal(sg_type.asset["type"]))
+        kind = find(render(ast.Query("AssetType", (ast.Path.of("id"),), named)))
         key = str(uuid.uuid4())
         self._check(batch, "create", "Asset")
         self.backend.writer.create(batch, "Asset", {"__entity_type__": "Asset", "id": key, "name": name, "context_id": parent,
@@ -430,6 +430,11 @@ def whole(rows: list[Any]) -> list[Any]:
 
     gather(rows)
     return [fill(row) for row in rows]
+
+
+def _among(keys: Any) -> ast.Membership:
+    """``id in (…keys)``."""
+    return ast.Membership(ast.Path.of("id"), tuple(ast.Literal(k) for k in keys))
 
 
 def _params(params: Any) -> dict[str, Any]:

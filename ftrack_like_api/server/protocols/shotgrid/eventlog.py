@@ -29,7 +29,7 @@ import sqlalchemy as sa
 from ....exceptions import ValidationError
 from ....schema import Schema
 from ...events.updates import LEGACY_KEYS, TOPIC, legacy_type
-from .mapping import Field, Mapping, SgType
+from .mapping import Field, Mapping
 
 __all__ = ["EventLogEntries", "FIELDS", "LOOKBACK"]
 
@@ -92,7 +92,7 @@ class EventLogEntries:
         wanted, skip = per_page + 1, (page - 1) * per_page
         rows: list[dict[str, Any]] = []
         for entry in self._entries(connection, principal, low, high, since, until, descending):
-            if low is not None and entry["id"] <= low or high is not None and entry["id"] >= high:
+            if (low is not None and entry["id"] <= low) or (high is not None and entry["id"] >= high):
                 continue  # the bounding events' own entries past the bound
             if skip:
                 skip -= 1

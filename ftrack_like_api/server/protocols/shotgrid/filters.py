@@ -16,7 +16,7 @@ expression of :mod:`ftrack_like_api.query.ast` over our types (:mod:`.mapping`):
 from __future__ import annotations
 
 import datetime
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 from ....exceptions import ValidationError
 from ....query import ast
@@ -41,11 +41,11 @@ def _is(path: ast.Path, value: Any) -> ast.Expression:
     return ast.Comparison(path, ast.Operator.IS, _lit(value))
 
 
-def _all(operands: list[ast.Expression]) -> ast.Expression:
+def _all(operands: Sequence[ast.Expression]) -> ast.Expression:
     return operands[0] if len(operands) == 1 else ast.And(tuple(operands))
 
 
-def _any(operands: list[ast.Expression]) -> ast.Expression:
+def _any(operands: Sequence[ast.Expression]) -> ast.Expression:
     return operands[0] if len(operands) == 1 else ast.Or(tuple(operands))
 
 

@@ -43,7 +43,7 @@ class IntegerIds:
         return self._numbers(connection, list(uuids))
 
     def _numbers(self, connection: sa.Connection, uuids: list[str]) -> dict[str, int]:
-        table, found = self.table, {}
+        table, found = self.table, dict[str, int]()
         for start in range(0, len(uuids), CHUNK):
             chunk = uuids[start:start + CHUNK]
             found.update(connection.execute(sa.select(table.c.entity_id, table.c.number)
@@ -52,7 +52,7 @@ class IntegerIds:
 
     def uuids(self, connection: sa.Connection, numbers: Iterable[int]) -> dict[int, str]:
         """The uuid of each number that names an entity (numbers naming none are left out)."""
-        table, wanted, found = self.table, sorted(set(numbers)), {}
+        table, wanted, found = self.table, sorted(set(numbers)), dict[int, str]()
         for start in range(0, len(wanted), CHUNK):
             chunk = wanted[start:start + CHUNK]
             found.update(connection.execute(sa.select(table.c.number, table.c.entity_id)

@@ -87,7 +87,8 @@ class Mapping:
             fields = {
                 field_name: Field(name=field_name, kind=f["kind"], attr=f.get("attr"), types=tuple(f.get("types", ())),
                                   data_type=f.get("data_type"), key=f.get("key"), target=f.get("target"),
-                                  read_only=bool(f.get("read_only")), parent=bool(f.get("parent")), also=f.get("also"), fallback=f.get("or"),
+                                  read_only=bool(f.get("read_only")), parent=bool(f.get("parent")), also=f.get("also"),
+                                  fallback=f.get("or"),
                                   values=dict(f.get("values", {})))
                 for field_name, f in spec["fields"].items()
             }  # fmt: skip

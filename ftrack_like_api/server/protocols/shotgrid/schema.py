@@ -61,9 +61,9 @@ def field_schema(mapping: Mapping, params: Any) -> dict[str, Any]:
             raise ValidationError(f"EventLogEntry.{name} doesn't exist", "unknown_field")
         return {name: fields[name]} if name else fields
     sg_type = mapping.type(params.get("type"))
-    name = params.get("field_name")
-    fields = [sg_type.field(name)] if name else list(sg_type.fields.values())
-    return {field.name: _field(sg_type, field, mapping) for field in fields}
+    wanted = params.get("field_name")
+    chosen = [sg_type.field(wanted)] if wanted else list(sg_type.fields.values())
+    return {field.name: _field(sg_type, field, mapping) for field in chosen}
 
 
 def entity_schema(mapping: Mapping) -> dict[str, Any]:

@@ -90,9 +90,9 @@ class Summaries:
         if level.kind == "entity":
             links = self.links(level, [r[f"{level.attr}.id"] for r in rows if r.get(f"{level.attr}.id") is not None])
             return {key: (links.get(key), (links.get(key) or {}).get("name")) for key in {_key(level, r) for r in rows}}
-        found = {}
+        found: dict[Any, tuple[Any, Any]] = {}
         for row in rows:
-            value = row.get(_group_paths(level)[0])
+            value: Any = row.get(_group_paths(level)[0])
             if level.kind == "status":
                 found[value] = (self.mapping.status_codes.get(value, value), value)
             elif level.values:

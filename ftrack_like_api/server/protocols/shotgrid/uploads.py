@@ -45,7 +45,8 @@ def form_fields(content_type: str, body: bytes) -> tuple[dict[str, str], dict[st
     files: dict[str, tuple[str, bytes]] = {}
     for part in message.iter_parts() if message.is_multipart() else ():
         name = part.get_param("name", header="content-disposition")
-        payload = part.get_payload(decode=True) or b""
+        payload = part.get_payload(decode=True)
+        payload = payload if isinstance(payload, bytes) else b""
         filename = part.get_filename()
         if not isinstance(name, str):
             continue

@@ -59,7 +59,7 @@ class Values:
                     raise ValidationError(f"{where} is set by upload_thumbnail; here it takes None (no thumbnail)", "bad_value")
                 entity["thumbnail_id"] = None
             elif field.kind == "metadata":
-                metadata[field.key] = None if value is None else str(value)  # type: ignore[index]
+                metadata[str(field.key)] = None if value is None else str(value)  # type: ignore[assignment]
             elif field.kind == "status":
                 entity["status_id"] = None if value is None else self._named(find, "Status", self.mapping.status_name(value), where)
             elif field.kind == "named":
