@@ -1,5 +1,7 @@
 """The HTTP server: ftrack's JSON API on ``POST /api``, its event hub on ``/socket.io/1/``, ``/health`` and ``/ready``.
 
+ShotGrid's ``POST /api3/json`` is mounted beside them (``protocols/shotgrid``).
+
 An ASGI app (starlette); ``ftrack-like serve`` runs it under uvicorn. It keeps nothing
 in memory between requests that another worker would need: run several against one
 PostgreSQL and they agree.

@@ -298,3 +298,24 @@ def test_scripts_people_tokens_and_sudo_through_shotgun_api3(shotgun_python, stu
     assert said["token"] == "admin"
     assert said["sudo"] == "jo"
     assert said["sudo_nobody"] == "sudo_as_login: no user 'nobody'"
+
+
+def test_the_docs_fixture_replacing_mockgun_runs(shotgun_python, tmp_path):
+    """docs/howto/shotgrid.rst's pytest fixture, as written, with shotgun_api3 beside our package."""
+    import os
+    import pathlib
+    import sys
+
+    page = (pathlib.Path(__file__).resolve().parents[2] / "docs" / "howto" / "shotgrid.rst").read_text()
+    section = page.split("Instead of mockgun, in tests")[1].split("What maps to what")[0]
+    code = textwrap.dedent(section.split(".. code-block:: python\n")[1])
+    (tmp_path / "test_fixture.py").write_text(code)
+    found = subprocess.run([shotgun_python, "-c", "import os, shotgun_api3; print(os.path.dirname(os.path.dirname("
+                            "shotgun_api3.__file__)))"], capture_output=True, text=True, check=True)  # fmt: skip
+    client = found.stdout.strip()  # shotgun_api3 is pure Python: its site-packages on our path is enough
+    environment = {**os.environ, "PYTHONPATH": os.pathsep.join([client, *sys.path])}
+    run = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-o", "addopts=",
+                          str(tmp_path / "test_fixture.py")], capture_output=True, text=True, timeout=300,
+                         env=environment, cwd=tmp_path)  # fmt: skip
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-2000:]
+    assert "1 passed" in run.stdout

@@ -66,7 +66,7 @@ class Storage:
         self.events = define_event_tables(self.metadata)
         #: The uploads of the server location's files.
         self.files = define_file_tables(self.metadata)
-        #: ShotGrid's integer ids of entities (``protocols/shotgrid``).
+        #: ShotGrid's endpoint's: integer ids, event row numbers, retired rows (``protocols/shotgrid``).
         self.shotgrid = define_shotgrid_tables(self.metadata)
 
     def table(self, entity_type: EntityType) -> sa.Table:
