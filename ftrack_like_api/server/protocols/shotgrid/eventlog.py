@@ -31,10 +31,12 @@ from ....schema import Schema
 from ...events.updates import LEGACY_KEYS, TOPIC, legacy_type
 from .mapping import Field, Mapping
 
-__all__ = ["EventLogEntries", "FIELDS", "LOOKBACK"]
+__all__ = ["EventLogEntries", "FIELDS", "LOOKBACK", "NUMBER_AT_ONCE"]
 
 #: How far behind the last numbered event the numberer looks for events committed late.
 LOOKBACK = 1000
+#: Events numbered by one read at most (a log older than the endpoint is numbered over several reads, in order).
+NUMBER_AT_ONCE = 5000
 #: The fields of an EventLogEntry and ShotGrid's data types for them.
 FIELDS = {"id": "number", "event_type": "text", "attribute_name": "text", "meta": "serializable", "entity": "entity",
           "user": "entity", "project": "entity", "created_at": "date_time", "description": "text",
@@ -74,7 +76,7 @@ class EventLogEntries:
         since = max((last_seq or 0) - LOOKBACK, 0)
         numbered = sa.select(numbers.c.seq).where(numbers.c.seq > since)
         fresh = connection.execute(sa.select(log).where(log.c.topic == TOPIC, log.c.seq > since, log.c.seq.not_in(numbered))
-                                   .order_by(log.c.seq)).mappings().all()  # fmt: skip
+                                   .order_by(log.c.seq).limit(NUMBER_AT_ONCE)).mappings().all()  # fmt: skip
         number = next_number or 1
         rows = []
         for event in fresh:
