@@ -1,5 +1,7 @@
 """The HTTP server: ftrack's JSON API on ``POST /api``, its event hub on ``/socket.io/1/``, ``/health`` and ``/ready``.
 
+ShotGrid's ``POST /api3/json`` is mounted beside them (``protocols/shotgrid``).
+
 An ASGI app (starlette); ``ftrack-like serve`` runs it under uvicorn. It keeps nothing
 in memory between requests that another worker would need: run several against one
 PostgreSQL and they agree.
@@ -57,6 +59,7 @@ from .protocols.ftrack.body import MAX_BODY, MAX_OPERATIONS
 from .protocols.ftrack.events import EventEndpoints
 from .protocols.ftrack.files import FileRoutes
 from .protocols.ftrack.thumbnails import ThumbnailRoutes
+from .protocols.shotgrid.api import ShotgridApi
 
 __all__ = ["create_app", "listening_socket", "serving"]
 
@@ -96,6 +99,7 @@ def create_app(
     hub = EventHub(backend, gate, heartbeat, heartbeat_timeout, tail=tail, draining=draining)
     files = FileRoutes(backend, gate)  # the server location's files: upload, get, remove
     thumbnails = ThumbnailRoutes(backend, gate)
+    shotgrid = ShotgridApi(backend, gate)  # ShotGrid's /api3/json
 
     async def health(request: Request) -> Response:
         return JSONResponse({"status": "alive"})
@@ -128,8 +132,8 @@ def create_app(
             draining.uninstall()
 
     app = Starlette(
-        routes=[*ftrack.routes(), *files.routes(), *thumbnails.routes(), *events.routes(), *hub.routes(),
-                Route("/health", health), Route("/ready", ready), Route("/metrics", scrape)],
+        routes=[*ftrack.routes(), *files.routes(), *thumbnails.routes(), *shotgrid.routes(), *events.routes(),
+                *hub.routes(), Route("/health", health), Route("/ready", ready), Route("/metrics", scrape)],
         # Level 1: a JSON answer shrinks nearly as much as at 9 (Starlette's default), at a quarter of the CPU.
         middleware=[Middleware(request_ids), Middleware(metrics.middleware),
                     Middleware(GZipMiddleware, minimum_size=1024, compresslevel=1)],

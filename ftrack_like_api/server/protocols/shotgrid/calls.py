@@ -1,0 +1,456 @@
+"""ShotGrid's methods as the engine's work, inside one batch (one transaction).
+
+The endpoint hands each request to the backend as one operation of the action
+``shotgrid_read`` or ``shotgrid_write`` (registered here): so a method runs in the batch's
+transaction, under the caller's project permissions, and what it writes is checked and
+logged as ``ftrack.update`` events like any other change. Reads become a query of the
+engine (filters compiled by :mod:`.filters`, rendered from the AST); writes go through the
+engine's writer, each checked by its permissions first.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any, Mapping as MappingType
+
+from ....exceptions import ValidationError
+from ....query import ast, render
+from ....symbol import SERVER_LOCATION_ID
+from ...engine.batch import BatchContext
+from .eventlog import EventLogEntries, finish
+from .filters import FilterCompiler
+from .ids import IntegerIds
+from .mapping import Mapping, SgType
+from .records import Records, sg_value
+from .retired import Retirement
+from .summaries import Summaries
+from .values import ASSET_PARENT, Values
+
+__all__ = ["Calls", "READS", "WRITES"]
+
+#: The methods that only read, and those that write.
+READS = frozenset({"read", "summarize", "query_display_name_cache", "schema_read", "schema_entity_read", "schema_field_read"})
+WRITES = frozenset({"create", "update", "delete", "revive", "batch"})
+
+#: The most entities one page holds (what ``info`` tells the client).
+PAGE = 500
+
+
+class Calls:
+    """ShotGrid's methods over one backend."""
+
+    def __init__(self, backend: Any, mapping: Mapping) -> None:
+        self.backend, self.mapping = backend, mapping
+        self.ids = IntegerIds(backend.storage.shotgrid["shotgrid_id"])
+        self.records = Records(mapping)
+        self.values = Values(mapping, backend.schema)
+        self.retirement = Retirement(backend, backend.storage.shotgrid["shotgrid_retired"])
+        self.events = EventLogEntries(mapping, backend.schema, backend.storage.events["event_log"],
+                                      backend.storage.shotgrid["shotgrid_event"])  # fmt: skip
+        backend.register_action("shotgrid_read", self._run)
+        backend.register_action("shotgrid_write", self._run, writes=True)
+
+    def _run(self, batch: BatchContext, operation: MappingType[str, Any]) -> Any:
+        method, params = operation.get("method"), operation.get("params")
+        if method == "read":
+            return self.read(batch, params)
+        if method == "batch":
+            return self.batch(batch, params)
+        if method == "summarize":
+            return self.summarize(batch, params)
+        if method == "query_display_name_cache":
+            return self.text_search(batch, params)
+        if method in ("create", "update", "delete", "revive", "thumbnail"):
+            return getattr(self, method)(batch, params)
+        raise ValidationError(f"Unknown method {method!r}", "unknown_method")
+
+    # --- reading -----------------------------------------------------------------------------
+
+    def read(self, batch: BatchContext, params: Any) -> dict[str, Any]:
+        """``find``: a page of records, and whether another follows."""
+        params = _params(params)
+        fields = _names(params.get("return_fields") or ["id"], "return_fields")
+        paging = params.get("paging") or {}
+        per_page, page = paging.get("entities_per_page", PAGE), paging.get("current_page", 1)
+        if not (isinstance(per_page, int) and 0 < per_page <= PAGE and isinstance(page, int) and page > 0):
+            raise ValidationError(f"paging is entities_per_page 1-{PAGE} and current_page from 1, not {paging!r}", "bad_paging")
+        if params.get("type") == "EventLogEntry":
+            return self._events(batch, params, fields, per_page, page)
+        sg_type = self.mapping.type(params.get("type"))
+        if params.get("return_only") == "retired":
+            return self._retired(batch, sg_type, params.get("filters"), fields, per_page, page)
+        where = self.compiler(batch).compile(sg_type, params.get("filters"))
+        query = ast.Query(sg_type.ours, tuple(ast.Path.of(p) for p in self.records.projections(sg_type, fields)), where,
+                          order_by=self._order(sg_type, params.get("sorts")), offset=(page - 1) * per_page, limit=per_page)  # fmt: skip
+        answer = self.backend.reader.query(batch.connection, render(query))
+        entities = self._records(batch, sg_type, answer["data"], fields)
+        more = answer["metadata"]["next"].get("offset") is not None
+        return {"entities": entities, "paging_info": {"has_next_page": more, "current_page": page, "entities_per_page": per_page}}
+
+    def _events(self, batch: BatchContext, params: dict[str, Any], fields: list[str], per_page: int, page: int) -> dict[str, Any]:
+        """A page of ``EventLogEntry`` rows (:mod:`.eventlog`), by id ascending unless sorted by id descending."""
+        sorts = params.get("sorts") or []
+        if any(not isinstance(s, dict) or s.get("field_name") != "id" for s in sorts):
+            raise ValidationError("EventLogEntry is sorted by id here", "bad_order")
+        descending = bool(sorts) and sorts[0].get("direction") == "desc"
+
+        def status_names(keys: set[str]) -> dict[str, str]:
+            query = ast.Query("Status", (ast.Path.of("name"),), _among(sorted(keys)))
+            return {row["id"]: row["name"] for row in self.backend.reader.query(batch.connection, render(query))["data"]}
+
+        def resolve(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+            return finish(self.mapping, rows, lambda wanted: self.ids.numbers(batch.connection, wanted),
+                          lambda keys: self.ids.known(batch.connection, keys), status_names)  # fmt: skip
+
+        entities, more = self.events.page(batch.connection, batch.principal, params.get("filters"), fields, descending,
+                                          per_page, page, resolve)  # fmt: skip
+        return {"entities": entities, "paging_info": {"has_next_page": more, "current_page": page, "entities_per_page": per_page}}
+
+    def text_search(self, batch: BatchContext, params: Any) -> dict[str, Any]:
+        """``text_search``: entities of the types asked whose name holds the text, each type's filters and the
+        projects asked applied — one query of ours per type, ``limit`` matches in all (10 unless asked)."""
+        params = _params(params)
+        text, types = params.get("text"), params.get("entity_types")
+        if not isinstance(text, str) or len(text.strip()) < 3:
+            raise ValidationError("text_search needs a text of at least three characters", "bad_request")
+        if not isinstance(types, dict) or not types:
+            raise ValidationError("text_search takes entity_types: {type: filters}", "bad_request")
+        limit = params.get("max_results") or 10
+        projects = params.get("project_ids") or []
+        compiler = self.compiler(batch)
+        matches: list[dict[str, Any]] = []
+        for type_name, filters in types.items():
+            sg_type = self.mapping.type(type_name)
+            conditions: list[Any] = [{"path": sg_type.name_field, "relation": "contains", "values": [text.strip()]}]
+            if projects and "project" in sg_type.fields:
+                conditions.append({"path": "project", "relation": "in", "values": [{"type": "Project", "id": p} for p in projects]})
+            if filters:
+                conditions.append(filters)
+            where = compiler.compile(sg_type, {"logical_operator": "and", "conditions": conditions})
+            fields = [sg_type.name_field, *(f for f in ("project", "sg_status_list") if f in sg_type.fields)]
+            query = ast.Query(sg_type.ours, tuple(ast.Path.of(p) for p in self.records.projections(sg_type, fields)), where,
+                              order_by=self._order(sg_type, [{"field_name": sg_type.name_field}]), limit=limit - len(matches))  # fmt: skip
+            for record in self._records(batch, sg_type, self.backend.reader.query(batch.connection, render(query))["data"], fields):
+                project = record.get("project")
+                matches.append({"id": record["id"], "type": sg_type.name, "name": record.get(sg_type.name_field),
+                                "project_id": project["id"] if isinstance(project, dict) else None,
+                                "status": record.get("sg_status_list"), "image": None, "links": ["", ""]})  # fmt: skip
+            if len(matches) >= limit:
+                break
+        return {"matches": matches, "terms": text.split()}
+
+    def summarize(self, batch: BatchContext, params: Any) -> dict[str, Any]:
+        """``summarize``: summaries of the records the filters find, in groups if asked (:mod:`.summaries`)."""
+        params = _params(params)
+        sg_type = self.mapping.type(params.get("type"))
+        where = self.compiler(batch).compile(sg_type, params.get("filters"))
+
+        def query(text: str) -> list[dict[str, Any]]:
+            return self.backend.reader.query(batch.connection, text)["data"]  # type: ignore[no-any-return]
+
+        def links(field: Any, keys: list[str]) -> dict[str, Any]:
+            found: dict[str, tuple[SgType, str | None]] = {}
+            for type_name in field.types:
+                linked = self.mapping.type(type_name)
+                name = self.records.name_attr(linked)
+                paths = (ast.Path.of("id"), *((ast.Path.of(name),) if name else ()))
+                for row in query(render(ast.Query(linked.ours, paths, _among(keys)))):
+                    found[row["id"]] = (linked, row.get(name) if name else None)
+            numbers = self.ids.numbers(batch.connection, {key: linked.ours for key, (linked, _) in found.items()})
+            return {key: {"type": linked.name, "id": numbers[key], "name": name} for key, (linked, name) in found.items()}
+
+        return Summaries(self.mapping, query, links).summarize(sg_type, where, params.get("summaries"), params.get("grouping"))
+
+    def compiler(self, batch: BatchContext) -> FilterCompiler:
+        return FilterCompiler(self.mapping, lambda numbers: self.ids.uuids(batch.connection, numbers),
+                              lambda ours, relation, bounds: self.ids.compared(batch.connection, ours, relation, bounds))  # fmt: skip
+
+    def _order(self, sg_type: SgType, sorts: Any) -> tuple[ast.OrderKey, ...]:
+        keys: list[ast.OrderKey] = []
+        for sort in sorts or ():
+            if not isinstance(sort, dict) or not isinstance(sort.get("field_name"), str):
+                raise ValidationError(f"An order is {{'field_name', 'direction'}}, not {sort!r}", "bad_order")
+            descending = sort.get("direction", "asc") == "desc"
+            field = sg_type.field(sort["field_name"])
+            if field.kind == "id":
+                paths = list(sg_type.order_id)
+            elif field.kind == "status":
+                paths = ["status.name"]
+            elif field.kind in ("entity", "named"):
+                paths = [f"{field.attr}.name"]
+            elif field.kind == "scalar":
+                paths = [field.attr]  # type: ignore[list-item]
+            else:
+                raise ValidationError(f"{sg_type.name}.{field.name} cannot be sorted by here", "bad_order")
+            keys.extend(ast.OrderKey(ast.Path.of(p), descending) for p in paths)
+        keys.extend(ast.OrderKey(ast.Path.of(p)) for p in sg_type.order_id)  # pages follow one order
+        return tuple(keys)
+
+    def _records(self, batch: BatchContext, sg_type: SgType, rows: list[Any], fields: list[str]) -> list[dict[str, Any]]:
+        rows = whole(rows)
+        numbers = self.ids.numbers(batch.connection, self.records.uuids(rows))
+        return [self.records.record(sg_type, row, fields, numbers) for row in rows]
+
+    def _one(self, batch: BatchContext, sg_type: SgType, key: str, fields: list[str]) -> dict[str, Any]:
+        return self._many(batch, sg_type, [key], fields)[key]
+
+    def _many(self, batch: BatchContext, sg_type: SgType, keys: list[str], fields: list[str]) -> dict[str, dict[str, Any]]:
+        """The records of the entities ``keys``, by uuid, in one query."""
+        query = ast.Query(sg_type.ours, tuple(ast.Path.of(p) for p in self.records.projections(sg_type, fields)),
+                          _among(keys))  # fmt: skip
+        rows = whole(self.backend.reader.query(batch.connection, render(query))["data"])
+        numbers = self.ids.numbers(batch.connection, self.records.uuids(rows))
+        return {row["id"]: self.records.record(sg_type, row, fields, numbers) for row in rows}
+
+    # --- writing -----------------------------------------------------------------------------
+
+    def create(self, batch: BatchContext, params: Any) -> dict[str, Any]:
+        """A new entity; its record with the fields set and ``return_fields``."""
+        sg_type, key, fields = self._create(batch, params)
+        self.ids.numbers(batch.connection, {key: sg_type.ours})
+        return self._one(batch, sg_type, key, fields)
+
+    def _create(self, batch: BatchContext, params: Any) -> tuple[SgType, str, list[str]]:
+        """Create the entity ``params`` describe: (its type, its uuid, the fields its record answers)."""
+        params = _params(params)
+        sg_type = self.mapping.type(params.get("type"))
+        data = _fields(params.get("fields"))
+        entity, metadata = self._ours(batch, sg_type, data, creating=True)
+        key = str(uuid.uuid4())
+        self._check(batch, "create", sg_type.ours)
+        self.backend.writer.create(batch, sg_type.ours, {"__entity_type__": sg_type.ours, "id": key, **entity})
+        self._metadata(batch, sg_type, key, metadata, creating=True)
+        return sg_type, key, list(dict.fromkeys([*data, *_names(params.get("return_fields") or ["id"], "return_fields")]))
+
+    def update(self, batch: BatchContext, params: Any) -> dict[str, Any]:
+        """Change an entity's fields; its record with those fields."""
+        params = _params(params)
+        sg_type = self.mapping.type(params.get("type"))
+        key = self._existing(batch, sg_type, params.get("id"))
+        data = _fields(params.get("fields"))
+        entity, metadata = self._ours(batch, sg_type, data, creating=False)
+        if entity:
+            self._check(batch, "update", sg_type.ours)
+            self.backend.writer.update(batch, sg_type.ours, [key], entity)
+        self._metadata(batch, sg_type, key, metadata, creating=False)
+        return self._one(batch, sg_type, key, list(data))
+
+    def delete(self, batch: BatchContext, params: Any) -> bool:
+        """Retire an entity: deleted through the engine, its rows kept for ``revive`` (:mod:`.retired`)."""
+        params = _params(params)
+        sg_type = self.mapping.type(params.get("type"))
+        key = self._existing(batch, sg_type, params.get("id"))
+        self._check(batch, "delete", sg_type.ours)
+        self.retirement.retire(batch, sg_type.ours, key)
+        return True
+
+    def revive(self, batch: BatchContext, params: Any) -> bool:
+        """Bring a retired entity back, with what was retired with it; False when it is not retired."""
+        params = _params(params)
+        sg_type = self.mapping.type(params.get("type"))
+        number = params.get("id")
+        if not isinstance(number, int) or isinstance(number, bool):
+            raise ValidationError(f"An id of {sg_type.name} is a whole number, not {number!r}", "bad_value")
+        key = self.ids.uuids(batch.connection, [number]).get(number)
+        if key is None:
+            raise ValidationError(f"{sg_type.name} with id {number} doesn't exist", "not_found")
+        self._check(batch, "create", sg_type.ours)
+        return self.retirement.revive(batch, sg_type.ours, key, f"{sg_type.name} {number}")
+
+    def thumbnail(self, batch: BatchContext, params: Any) -> int:
+        """An uploaded image (its file already kept) as a component in the server location, and the entity's thumbnail."""
+        params = _params(params)
+        sg_type = self.mapping.type(params.get("type"))
+        if "image" not in sg_type.fields:
+            raise ValidationError(f"{sg_type.name} has no thumbnail here", "unknown_field")
+        key = self._existing(batch, sg_type, params.get("id"))
+        component = params["component"]
+        for action, kind in (("create", "FileComponent"), ("create", "ComponentLocation"), ("update", sg_type.ours)):
+            self._check(batch, action, kind)
+        writer = self.backend.writer
+        writer.create(batch, "FileComponent", {"__entity_type__": "FileComponent", "id": component, "name": params["name"],
+                                               "file_type": params["file_type"], "size": params["size"]})  # fmt: skip
+        writer.create(batch, "ComponentLocation", {"__entity_type__": "ComponentLocation", "id": str(uuid.uuid4()),
+                                                   "component_id": component, "location_id": SERVER_LOCATION_ID,
+                                                   "resource_identifier": component})  # fmt: skip
+        writer.update(batch, sg_type.ours, [key], {"thumbnail_id": component})
+        return self.ids.numbers(batch.connection, {component: "FileComponent"})[component]
+
+    def _retired(self, batch: BatchContext, sg_type: SgType, filters: Any, fields: list[str], per_page: int,
+                 page: int) -> dict[str, Any]:  # fmt: skip
+        """``find(…, retired_only=True)``: the retired entities of a type, with the fields their own row holds."""
+        conditions = filters.get("conditions", []) if isinstance(filters, dict) else filters or []
+        wanted = None
+        for condition in conditions:
+            if not isinstance(condition, dict) or condition.get("path") != "id" or condition.get("relation") not in ("is", "in"):
+                raise ValidationError("A find of retired entities is filtered by id (is, in) here", "bad_filter")
+            wanted = set(condition.get("values") or []) if wanted is None else wanted & set(condition.get("values") or [])
+        retired = self.retirement.retired(batch.connection, [sg_type.ours])
+        numbers = self.ids.known(batch.connection, [key for key, _ in retired])
+        found = [(numbers[key], row) for key, row in retired if key in numbers and (wanted is None or numbers[key] in wanted)]
+        more = len(found) > page * per_page
+        entities = []
+        for number, row in found[(page - 1) * per_page:page * per_page]:
+            record: dict[str, Any] = {"type": sg_type.name, "id": number}
+            for name in fields:
+                field = sg_type.fields.get(name)
+                if name in ("id", "type") or field is None:
+                    continue
+                value = row.get(field.attr) if field.kind == "scalar" else None  # type: ignore[arg-type]
+                record[name] = sg_value({"__type__": "datetime", "value": value}, field.data_type) \
+                    if field.data_type in ("date", "date_time") and value else value  # fmt: skip
+            entities.append(record)
+        return {"entities": entities, "paging_info": {"has_next_page": more, "current_page": page, "entities_per_page": per_page}}
+
+    def batch(self, batch: BatchContext, requests: Any) -> list[Any]:
+        """Several creates, updates and deletes in this one transaction: all of them, or none."""
+        if not isinstance(requests, list):
+            raise ValidationError("batch takes a list of requests", "bad_request")
+        results: list[Any] = []
+        created: dict[int, tuple[SgType, str, list[str]]] = {}  # answered together once all have run
+        for index, request in enumerate(requests):
+            if not isinstance(request, dict) or request.get("request_type") not in ("create", "update", "delete"):
+                raise ValidationError(f"Request {index}: request_type is create, update or delete, not {request!r}", "bad_request")
+            kind = request["request_type"]
+            try:
+                if kind == "create":
+                    created[index] = self._create(batch, request)
+                    results.append(None)
+                else:
+                    results.append(getattr(self, kind)(batch, request))
+            except ValidationError as error:
+                shown = f"{kind} {request.get('type')}" + (f" {request['id']}" if request.get("id") is not None else "")
+                raise ValidationError(f"Request {index} ({shown}) failed, nothing of the batch was stored: {error.reason}",
+                                      error.code) from None  # fmt: skip
+        if created:
+            self.ids.numbers(batch.connection, {key: sg_type.ours for sg_type, key, _ in created.values()})  # in order
+            shapes: dict[tuple[str, tuple[str, ...]], list[int]] = {}
+            for index, (sg_type, _, fields) in created.items():
+                shapes.setdefault((sg_type.name, tuple(fields)), []).append(index)
+            for (type_name, shape), indexes in shapes.items():
+                records = self._many(batch, self.mapping.type(type_name), [created[i][1] for i in indexes], list(shape))
+                for index in indexes:
+                    results[index] = records[created[index][1]]
+        return results
+
+    def _check(self, batch: BatchContext, action: str, ours: str) -> None:
+        self.backend.permissions.check(batch.principal, {"action": action, "entity_type": ours})
+
+    def _ours(self, batch: BatchContext, sg_type: SgType, data: dict[str, Any], creating: bool) -> tuple[dict[str, Any], dict[str, Any]]:
+        def find(text: str) -> Any:  # a status or type by name: the same answer all through a batch
+            return batch.remember(("shotgrid find", text), lambda: self._id_of(batch, text))
+
+        def linked(linked_type: SgType, number: Any) -> str:  # what a batch links to (a request deleting it fails in SQL)
+            return batch.remember(("shotgrid link", linked_type.name, number), lambda: self._existing(batch, linked_type, number))  # type: ignore[no-any-return]
+
+        entity, metadata = self.values.ours(sg_type, data, linked, find, creating)
+        if ASSET_PARENT in entity:
+            entity["asset_id"] = self._asset(batch, sg_type, entity.pop(ASSET_PARENT), lambda text: self._id_of(batch, text))
+        return entity, metadata
+
+    def _id_of(self, batch: BatchContext, text: str) -> Any:
+        """The id of the first row a query of ours finds, or None."""
+        rows = self.backend.reader.query(batch.connection, text)["data"]
+        return rows[0]["id"] if rows else None
+
+    def _asset(self, batch: BatchContext, sg_type: SgType, parent: str | None, find: Any) -> str | None:
+        """The Asset a Version of ``sg_type`` hangs under on ``parent`` (a Shot, a project …): found, or made."""
+        if parent is None or sg_type.asset is None:
+            return None
+        name = sg_type.asset["name"]
+        found = find(render(ast.Query("Asset", (ast.Path.of("id"),), ast.And((
+            ast.Comparison(ast.Path.of("context_id"), ast.Operator.IS, ast.Literal(parent)),
+            ast.Comparison(ast.Path.of("name"), ast.Operator.IS, ast.Literal(name)))))))  # fmt: skip
+        if found is not None:
+            return found  # type: ignore[no-any-return]
+        named = ast.Comparison(ast.Path.of("name"), ast.Operator.IS, ast.Literal(sg_type.asset["type"]))
+        kind = find(render(ast.Query("AssetType", (ast.Path.of("id"),), named)))
+        key = str(uuid.uuid4())
+        self._check(batch, "create", "Asset")
+        self.backend.writer.create(batch, "Asset", {"__entity_type__": "Asset", "id": key, "name": name, "context_id": parent,
+                                                    "type_id": kind})  # fmt: skip
+        return key
+
+    def _existing(self, batch: BatchContext, sg_type: SgType, number: Any) -> str:
+        """The uuid of ``sg_type``'s entity numbered ``number`` that the caller can see; an error otherwise."""
+        if not isinstance(number, int) or isinstance(number, bool):
+            raise ValidationError(f"An id of {sg_type.name} is a whole number, not {number!r}", "bad_value")
+        key = self.ids.uuids(batch.connection, [number]).get(number)
+        if key is not None:
+            query = ast.Query(sg_type.ours, (ast.Path.of("id"),), ast.Comparison(ast.Path.of("id"), ast.Operator.IS, ast.Literal(key)))
+            if self.backend.reader.query(batch.connection, render(query))["data"]:
+                return key
+        raise ValidationError(f"{sg_type.name} with id {number} doesn't exist", "not_found")
+
+    def _metadata(self, batch: BatchContext, sg_type: SgType, key: str, metadata: dict[str, Any], creating: bool) -> None:
+        for name, value in metadata.items():
+            exists = not creating and self.backend.reader.query(batch.connection, render(ast.Query(
+                "Metadata", (ast.Path.of("key"),), ast.And((
+                    ast.Comparison(ast.Path.of("parent_id"), ast.Operator.IS, ast.Literal(key)),
+                    ast.Comparison(ast.Path.of("key"), ast.Operator.IS, ast.Literal(name)))))))["data"]  # fmt: skip
+            if exists and value is None:
+                self.backend.writer.delete(batch, "Metadata", [key, name])
+            elif exists:
+                self.backend.writer.update(batch, "Metadata", [key, name], {"value": value})
+            elif value is not None:
+                self.backend.writer.create(batch, "Metadata", {"__entity_type__": "Metadata", "parent_id": key, "key": name,
+                                                               "value": value, "parent_type": sg_type.ours})  # fmt: skip
+
+
+def whole(rows: list[Any]) -> list[Any]:
+    """``rows`` with each repeated entity whole: the engine encodes an entity in full once, then by reference."""
+    seen: dict[tuple[str, str], dict[str, Any]] = {}
+
+    def gather(value: Any) -> None:
+        if isinstance(value, dict):
+            kind, key = value.get("__entity_type__"), value.get("id")
+            if isinstance(kind, str) and isinstance(key, str):
+                first = seen.setdefault((kind, key), value)
+                if first is not value:
+                    for name, item in value.items():
+                        first.setdefault(name, item)
+            for item in value.values():
+                gather(item)
+        elif isinstance(value, list):
+            for item in value:
+                gather(item)
+
+    def fill(value: Any, within: frozenset[tuple[str, str]] = frozenset()) -> Any:
+        if isinstance(value, dict):
+            kind, key = value.get("__entity_type__"), value.get("id")
+            entity = (kind, key) if isinstance(kind, str) and isinstance(key, str) else None
+            if entity is not None and entity in within:
+                return value  # an entity inside itself: left as it came
+            source = seen.get(entity, value) if entity is not None else value
+            inner = within | {entity} if entity is not None else within
+            return {name: fill(item, inner) for name, item in source.items()}
+        if isinstance(value, list):
+            return [fill(item, within) for item in value]
+        return value
+
+    gather(rows)
+    return [fill(row) for row in rows]
+
+
+def _among(keys: Any) -> ast.Membership:
+    """``id in (…keys)``."""
+    return ast.Membership(ast.Path.of("id"), tuple(ast.Literal(k) for k in keys))
+
+
+def _params(params: Any) -> dict[str, Any]:
+    if not isinstance(params, dict):
+        raise ValidationError(f"The call's parameters are an object, not {params!r}", "bad_request")
+    return params
+
+
+def _names(names: Any, what: str) -> list[str]:
+    if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+        raise ValidationError(f"{what} is a list of field names, not {names!r}", "bad_request")
+    return names
+
+
+def _fields(fields: Any) -> dict[str, Any]:
+    """``[{"field_name", "value"}, …]`` as a dict."""
+    if not isinstance(fields, list) or not all(isinstance(f, dict) and isinstance(f.get("field_name"), str) for f in fields):
+        raise ValidationError(f"fields is a list of {{'field_name', 'value'}}, not {fields!r}", "bad_request")
+    return {f["field_name"]: f.get("value") for f in fields}

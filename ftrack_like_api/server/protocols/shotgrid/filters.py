@@ -1,0 +1,263 @@
+"""ShotGrid's filters compiled to the engine's query AST: never evaluated over fetched rows.
+
+``shotgun_api3`` sends a find's filters as
+``{"logical_operator": "and"|"or", "conditions": [condition or group, …]}``, a condition being
+``{"path": "sg_sequence.Sequence.code", "relation": "is", "values": [...]}``. Each becomes an
+expression of :mod:`ftrack_like_api.query.ast` over our types (:mod:`.mapping`):
+
+- a field's relation becomes comparisons (``contains`` is ``like "%x%"``, ``between`` two
+  bounds, ``in_last 3 DAY`` the instants it spans, a status code our status's name)
+- a deep link (``entity.Shot.sg_sequence.Sequence.code``) becomes
+  ``parent.id in (select id from Shot where parent.name is …)``: the linked entity must be of
+  the type named, as in ShotGrid
+- an integer id becomes the entity's uuid (:mod:`.ids`); an id naming no entity matches nothing
+"""
+
+from __future__ import annotations
+
+import datetime
+from typing import Any, Callable, Sequence
+
+from ....exceptions import ValidationError
+from ....query import ast
+from .mapping import Field, Mapping, SgType
+
+__all__ = ["FilterCompiler", "NOTHING"]
+
+#: A uuid no entity has: what an id that names no entity compares with.
+NOTHING = "00000000-0000-0000-0000-000000000000"
+_UNITS = {"HOUR": datetime.timedelta(hours=1), "DAY": datetime.timedelta(days=1), "WEEK": datetime.timedelta(weeks=1),
+          "MONTH": datetime.timedelta(days=30), "YEAR": datetime.timedelta(days=365)}  # fmt: skip
+_NEGATED = {"is_not": "is", "not_in": "in", "not_contains": "contains", "not_in_last": "in_last",
+            "not_in_next": "in_next", "not_between": "between", "type_is_not": "type_is",
+            "name_not_contains": "name_contains", "name_is_not": "name_is"}  # fmt: skip
+
+
+def _lit(value: Any) -> ast.Literal:
+    return ast.Literal(value)
+
+
+def _is(path: ast.Path, value: Any) -> ast.Expression:
+    return ast.Comparison(path, ast.Operator.IS, _lit(value))
+
+
+def _all(operands: Sequence[ast.Expression]) -> ast.Expression:
+    return operands[0] if len(operands) == 1 else ast.And(tuple(operands))
+
+
+def _any(operands: Sequence[ast.Expression]) -> ast.Expression:
+    return operands[0] if len(operands) == 1 else ast.Or(tuple(operands))
+
+
+def _like(text: Any) -> str:
+    if not isinstance(text, str):
+        raise ValidationError(f"A text relation takes text, not {text!r}", "bad_value")
+    return text
+
+
+class FilterCompiler:
+    """Compiles one request's filters; ``uuids(numbers)`` and ``id_range(ours, relation, bounds)`` read :mod:`.ids`."""
+
+    def __init__(
+        self,
+        mapping: Mapping,
+        uuids: Callable[[list[int]], dict[int, str]],
+        id_range: Callable[[str, str, tuple[Any, ...]], list[str]],
+        now: datetime.datetime | None = None,
+    ) -> None:
+        self.mapping, self._uuids, self._id_range = mapping, uuids, id_range
+        self.now = now or datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None)
+
+    # --- groups ------------------------------------------------------------------------------
+
+    def compile(self, sg_type: SgType, filters: Any) -> ast.Expression | None:
+        """The expression of a find's ``filters`` on ``sg_type`` (None: no condition)."""
+        if filters in (None, [], {}):
+            return None
+        if isinstance(filters, list):  # a plain list, as mockgun-era callers send
+            filters = {"logical_operator": "and", "conditions": filters}
+        return self._group(sg_type, filters)
+
+    def _group(self, sg_type: SgType, group: Any) -> ast.Expression | None:
+        if not isinstance(group, dict) or not isinstance(group.get("conditions"), list):
+            raise ValidationError(f"A filter group is {{'logical_operator', 'conditions'}}, not {group!r}", "bad_filter")
+        operator = group.get("logical_operator", "and")
+        if operator not in ("and", "or"):
+            raise ValidationError(f"Invalid filter_operator {operator!r}: 'all' or 'any'", "bad_filter")
+        parts = [self._condition(sg_type, c) if "path" in c else self._group(sg_type, c)
+                 for c in group["conditions"] if isinstance(c, dict)]  # fmt: skip
+        if len(parts) != len(group["conditions"]):
+            raise ValidationError(f"Each filter is a condition or a group, not {group['conditions']!r}", "bad_filter")
+        present = [p for p in parts if p is not None]
+        if not present:
+            return None
+        return _all(present) if operator == "and" else _any(present)
+
+    def _condition(self, sg_type: SgType, condition: dict[str, Any]) -> ast.Expression:
+        path, relation, values = condition.get("path"), condition.get("relation"), condition.get("values", [])
+        if not isinstance(path, str) or not isinstance(relation, str):
+            raise ValidationError(f"A filter is [field, relation, value…], not {condition!r}", "bad_filter")
+        if not isinstance(values, list):
+            values = [values]
+        return self.relation(sg_type, path, relation, values)
+
+    # --- one condition -----------------------------------------------------------------------
+
+    def relation(self, sg_type: SgType, path: str, relation: str, values: list[Any]) -> ast.Expression:
+        """``path relation values`` on ``sg_type``; ``path`` may link deep (``entity.Shot.code``)."""
+        name, _, rest = path.partition(".")
+        field = sg_type.field(name)
+        if rest:
+            linked_name, _, further = rest.partition(".")
+            if field.kind != "entity" or not further:
+                raise ValidationError(f"{sg_type.name}.{path}: a deep link is field.Type.field", "bad_filter")
+            if linked_name not in field.types:
+                raise ValidationError(f"{sg_type.name}.{name} does not link to {linked_name}", "bad_filter")
+            linked = self.mapping.type(linked_name)
+            inner = self.relation(linked, further, relation, values)
+            return ast.Membership(ast.Path.of(f"{field.attr}.id"), ast.Subquery(ast.Path.of("id"), linked.ours, inner))  # type: ignore[arg-type]
+        if relation in _NEGATED:
+            return ast.Not(self._positive(sg_type, field, _NEGATED[relation], values))
+        return self._positive(sg_type, field, relation, values)
+
+    def _positive(self, sg_type: SgType, field: Field, relation: str, values: list[Any]) -> ast.Expression:
+        where = f"{sg_type.name}.{field.name} {relation}"
+        if relation == "in":
+            if not values:
+                return ast.Membership(ast.Path.of("id"), ())  # 'in ()' is false
+            if field.kind == "id":
+                found = self._uuids([self._number(v, where) for v in values])
+                return ast.Membership(ast.Path.of("id"), tuple(_lit(found.get(v, NOTHING)) for v in values))
+            return _any([self._positive(sg_type, field, "is", [v]) for v in values])
+        value = values[0] if values else None
+        kind = field.kind
+        if kind == "id":
+            return self._id(sg_type, relation, values, where)
+        if kind == "entity":
+            return self._entity(field, relation, value, where)
+        if kind == "metadata":
+            return ast.Relation(ast.Path.of("metadata"), ast.Quantifier.ANY, ast.And((
+                _is(ast.Path.of("key"), field.key), self._scalar(ast.Path.of("value"), relation, values, where, str))))
+        if kind == "thumbnail":
+            if relation != "is" or value is not None:
+                raise ValidationError(f"{where}: an image is filtered by is / is_not None", "bad_filter")
+            return _is(ast.Path.of("thumbnail_id"), None)
+        if kind == "status":
+            if relation != "is":
+                raise ValidationError(f"{where}: a status list takes is, is_not, in, not_in", "bad_filter")
+            if value is None:
+                return _is(ast.Path.of("status_id"), None)
+            return _is(ast.Path.of("status.name"), self.mapping.status_name(value))
+        if kind == "named":
+            return self._scalar(ast.Path.of(f"{field.attr}.name"), relation, values, where)  # type: ignore[arg-type]
+        if field.values:  # a list field of fixed values (HumanUser.sg_status_list: act / dis)
+            if value not in field.values:
+                raise ValidationError(f"{where}: one of {', '.join(field.values)}, not {value!r}", "bad_value")
+            return self._scalar(ast.Path.of(field.attr), relation, [field.values[value]], where)  # type: ignore[arg-type]
+        return self._scalar(ast.Path.of(field.attr), relation, values, where, None, field.data_type)  # type: ignore[arg-type]
+
+    def _scalar(self, path: ast.Path, relation: str, values: list[Any], where: str, cast: Any = None,
+                data_type: str | None = None) -> ast.Expression:  # fmt: skip
+        value = values[0] if values else None
+        if cast is not None and value is not None and relation in ("is", "less_than", "greater_than"):
+            value = cast(value)
+        if relation == "is":
+            return _is(path, value)
+        if relation in ("less_than", "greater_than"):
+            operator = ast.Operator.LESS if relation == "less_than" else ast.Operator.GREATER
+            return ast.Comparison(path, operator, _lit(value))
+        if relation == "between":
+            if len(values) != 2:
+                raise ValidationError(f"{where}: between takes two values", "bad_filter")
+            return ast.And((ast.Comparison(path, ast.Operator.GREATER_OR_EQUAL, _lit(values[0])),
+                            ast.Comparison(path, ast.Operator.LESS_OR_EQUAL, _lit(values[1]))))  # fmt: skip
+        if relation == "contains":
+            return ast.Comparison(path, ast.Operator.LIKE, _lit(f"%{_like(value)}%"))
+        if relation == "starts_with":
+            return ast.Comparison(path, ast.Operator.LIKE, _lit(f"{_like(value)}%"))
+        if relation == "ends_with":
+            return ast.Comparison(path, ast.Operator.LIKE, _lit(f"%{_like(value)}"))
+        if relation in ("in_last", "in_next"):
+            return self._span(path, relation, values, where, data_type)
+        if relation.startswith("in_calendar_"):
+            return self._calendar(path, relation[len("in_calendar_"):], value, where, data_type)
+        raise ValidationError(f"{where}: the relation {relation!r} is not served here", "bad_filter")
+
+    def _span(self, path: ast.Path, relation: str, values: list[Any], where: str, data_type: str | None) -> ast.Expression:
+        if len(values) != 2 or not isinstance(values[0], int) or values[1] not in _UNITS:
+            raise ValidationError(f"{where}: takes [count, one of {', '.join(_UNITS)}]", "bad_filter")
+        step = _UNITS[values[1]] * values[0]
+        low, high = (self.now - step, self.now) if relation == "in_last" else (self.now, self.now + step)
+        return self._within(path, low, high, data_type)
+
+    def _calendar(self, path: ast.Path, unit: str, offset: Any, where: str, data_type: str | None) -> ast.Expression:
+        if not isinstance(offset, int) or unit not in ("day", "week", "month", "year"):
+            raise ValidationError(f"{where}: takes a whole number of {unit}s from today", "bad_filter")
+        today = self.now.date()
+        if unit == "day":
+            start = today + datetime.timedelta(days=offset)
+            end = start + datetime.timedelta(days=1)
+        elif unit == "week":
+            start = today - datetime.timedelta(days=today.weekday()) + datetime.timedelta(weeks=offset)
+            end = start + datetime.timedelta(weeks=1)
+        elif unit == "month":
+            months = today.year * 12 + today.month - 1 + offset
+            start = datetime.date(months // 12, months % 12 + 1, 1)
+            end = datetime.date((months + 1) // 12, (months + 1) % 12 + 1, 1)
+        else:
+            start, end = datetime.date(today.year + offset, 1, 1), datetime.date(today.year + offset + 1, 1, 1)
+        low = datetime.datetime.combine(start, datetime.time())
+        return self._within(path, low, datetime.datetime.combine(end, datetime.time()) - datetime.timedelta(seconds=1), data_type)
+
+    def _within(self, path: ast.Path, low: datetime.datetime, high: datetime.datetime, data_type: str | None) -> ast.Expression:
+        shown = (lambda d: d.date().isoformat()) if data_type == "date" else (lambda d: d.isoformat())
+        return ast.And((ast.Comparison(path, ast.Operator.GREATER_OR_EQUAL, _lit(shown(low))),
+                        ast.Comparison(path, ast.Operator.LESS_OR_EQUAL, _lit(shown(high)))))  # fmt: skip
+
+    def _id(self, sg_type: SgType, relation: str, values: list[Any], where: str) -> ast.Expression:
+        if relation == "is":
+            return _is(ast.Path.of("id"), self._uuid(values[0] if values else None, where))
+        if relation in ("greater_than", "less_than", "between"):
+            if not all(isinstance(v, int) and not isinstance(v, bool) for v in values) or not values:
+                raise ValidationError(f"{where}: takes whole numbers, not {values!r}", "bad_filter")
+            found = self._id_range(sg_type.ours, relation, tuple(values))
+            return ast.Membership(ast.Path.of("id"), tuple(_lit(u) for u in found))
+        raise ValidationError(f"{where}: the relation {relation!r} is not served for ids", "bad_filter")
+
+    def _uuid(self, number: Any, where: str) -> str | None:
+        if number is None:
+            return None
+        return self._uuids([self._number(number, where)]).get(number, NOTHING)
+
+    @staticmethod
+    def _number(number: Any, where: str) -> int:
+        if not isinstance(number, int) or isinstance(number, bool):
+            raise ValidationError(f"{where}: an id is a whole number, not {number!r}", "bad_filter")
+        return number
+
+    def _entity(self, field: Field, relation: str, value: Any, where: str) -> ast.Expression:
+        attr = field.attr
+        if relation == "is":
+            if value is None:  # no link, or one to a type the field does not take (a Shot right under its project)
+                unset = _is(ast.Path.of(f"{attr}.id"), None)  # type: ignore[arg-type]
+                others = [ast.Not(self._entity(field, "type_is", t, where)) for t in field.types]
+                return ast.Or((unset, _all(others)))
+            if not isinstance(value, dict) or "id" not in value or "type" not in value:
+                raise ValidationError(f"{where}: takes {{'type', 'id'}} or None, not {value!r}", "bad_filter")
+            if value["type"] not in field.types:
+                return ast.Membership(ast.Path.of("id"), ())  # a link of another type: nothing
+            key = self._uuid(value["id"], where)
+            if field.fallback:  # the link read when the field's own is empty (a Version right under its project)
+                return ast.Or((_is(ast.Path.of(f"{attr}.id"), key), _is(ast.Path.of(f"{field.fallback}.id"), key)))
+            return _is(ast.Path.of(f"{attr}.id"), key)
+        if relation == "type_is":
+            linked = self.mapping.type(value)
+            return ast.Membership(ast.Path.of(f"{attr}.id"), ast.Subquery(ast.Path.of("id"), linked.ours))  # type: ignore[arg-type]
+        if relation.startswith("name_"):
+            names = []
+            for type_name in field.types:
+                linked = self.mapping.type(type_name)
+                inner = self.relation(linked, linked.name_field, relation[len("name_"):], [value])
+                names.append(ast.Membership(ast.Path.of(f"{attr}.id"), ast.Subquery(ast.Path.of("id"), linked.ours, inner)))  # type: ignore[arg-type]
+            return _any(names)
+        raise ValidationError(f"{where}: the relation {relation!r} is not served for links", "bad_filter")

@@ -1,0 +1,121 @@
+"""ShotGrid's entity types and fields onto ours: the one reader of ``mapping.json``.
+
+A field is of one *kind*:
+
+- ``id``: the entity's integer id (:mod:`.ids`)
+- ``scalar``: one attribute of ours (``code`` is ``name``)
+- ``status``: ``status`` by ShotGrid's short code (``ip`` is "In progress")
+- ``entity``: a reference, answered as ``{"type", "id", "name"}``
+- ``named``: a reference ShotGrid gives as a name (``sg_asset_type: "Character"``)
+- ``metadata``: what our model has no place for, kept under a key of the entity's metadata
+- ``thumbnail``: ``image``, read as a signed link to the entity's thumbnail
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib.resources
+import json
+from typing import Any
+
+from ....exceptions import ValidationError
+
+__all__ = ["Field", "Mapping", "SgType", "load_mapping"]
+
+
+@dataclasses.dataclass(frozen=True)
+class Field:
+    """One ShotGrid field of a type, and where ours keeps it."""
+
+    name: str
+    kind: str
+    attr: str | None = None
+    types: tuple[str, ...] = ()
+    data_type: str | None = None
+    key: str | None = None
+    target: str | None = None
+    read_only: bool = False
+    parent: bool = False
+    also: str | None = None
+    #: For an entity field: the link read when ``attr`` holds none (``asset.parent`` for a Version's project).
+    fallback: str | None = None
+    values: dict[str, Any] = dataclasses.field(default_factory=dict, hash=False, compare=False)
+
+    @property
+    def sg_data_type(self) -> str:
+        """ShotGrid's data type of the field (``schema_field_read``)."""
+        if self.kind == "entity":
+            return "entity"
+        if self.kind == "status":
+            return "status_list"
+        if self.kind == "id":
+            return "number"
+        if self.kind == "thumbnail":
+            return "image"
+        return self.data_type or "text"
+
+
+@dataclasses.dataclass(frozen=True)
+class SgType:
+    """A ShotGrid entity type: the type of ours that holds it, and its fields."""
+
+    name: str
+    ours: str
+    name_field: str
+    order_id: tuple[str, ...]
+    fields: dict[str, Field]
+    defaults: dict[str, Any]
+    #: For a type of ours that hangs under an Asset (Version): the asset's name and type.
+    asset: dict[str, str] | None = None
+
+    def field(self, name: str) -> Field:
+        """The field called ``name``; a ShotGrid-style error naming it otherwise."""
+        found = self.fields.get(name)
+        if found is None:
+            raise ValidationError(f"{self.name}.{name} doesn't exist", "unknown_field")
+        return found
+
+
+class Mapping:
+    """Every ShotGrid type we answer, by its name and by ours; status codes both ways."""
+
+    def __init__(self, definition: dict[str, Any]) -> None:
+        self.statuses: dict[str, str] = dict(definition["statuses"])
+        self.status_codes = {name: code for code, name in self.statuses.items()}
+        self.types: dict[str, SgType] = {}
+        for name, spec in definition["types"].items():
+            fields = {
+                field_name: Field(name=field_name, kind=f["kind"], attr=f.get("attr"), types=tuple(f.get("types", ())),
+                                  data_type=f.get("data_type"), key=f.get("key"), target=f.get("target"),
+                                  read_only=bool(f.get("read_only")), parent=bool(f.get("parent")), also=f.get("also"),
+                                  fallback=f.get("or"),
+                                  values=dict(f.get("values", {})))
+                for field_name, f in spec["fields"].items()
+            }  # fmt: skip
+            self.types[name] = SgType(name, spec["ours"], spec["name"], tuple(spec["order_id"]), fields,
+                                      dict(spec.get("defaults", {})), spec.get("asset"))  # fmt: skip
+        self.by_ours = {t.ours: t for t in self.types.values()}
+
+    def type(self, name: Any) -> SgType:
+        """The ShotGrid type called ``name``; a ShotGrid-style error naming it otherwise."""
+        found = self.types.get(name) if isinstance(name, str) else None
+        if found is None:
+            raise ValidationError(f"Entity type {name!r} doesn't exist (or isn't served here)", "unknown_type")
+        return found
+
+    def of_ours(self, ours: str) -> SgType | None:
+        """The ShotGrid type an entity of our type ``ours`` is, if any."""
+        return self.by_ours.get(ours)
+
+    def status_name(self, code: Any) -> str:
+        """Our status name for a short code; an error naming the code otherwise."""
+        name = self.statuses.get(code) if isinstance(code, str) else None
+        if name is None:
+            raise ValidationError(f"{code!r} is not a status code here (one of {', '.join(self.statuses)})", "bad_value")
+        return name
+
+
+def load_mapping() -> Mapping:
+    """The mapping shipped beside this module."""
+    text = importlib.resources.files(__package__).joinpath("mapping.json").read_text(encoding="utf-8")
+    return Mapping(json.loads(text))

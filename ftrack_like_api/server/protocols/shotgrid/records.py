@@ -1,0 +1,185 @@
+"""ShotGrid's fields as our projections, our rows as ShotGrid records, and ShotGrid's values as ours.
+
+A record is ``{"type": "Shot", "id": 12, "code": "sh010", "sg_sequence": {"type": "Sequence",
+"id": 4, "name": "sq010"}, …}``: links are ``{"type", "id", "name"}``, ids integers
+(:mod:`.ids`), datetimes ``2024-05-01T10:00:00Z`` in UTC, dates ``2024-05-01``, statuses
+their short codes. A deep field (``entity.Shot.sg_sequence.Sequence.code``) is None unless
+each entity on the way is of the type it names.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Iterable
+
+from ....exceptions import ValidationError
+from .mapping import Field, Mapping, SgType
+
+__all__ = ["Records", "attribute", "deep_fields", "sg_value"]
+
+
+def deep_fields(field: str) -> list[str]:
+    """``entity.Shot.code`` as [``entity``, ``Shot``, ``code``]; a plain field as [field]."""
+    return field.split(".")
+
+
+class Records:
+    """Projections for fields, and records from the rows a query answered."""
+
+    def __init__(self, mapping: Mapping) -> None:
+        self.mapping = mapping
+
+    # --- fields -> projections -----------------------------------------------------------------
+
+    def projections(self, sg_type: SgType, fields: Iterable[str]) -> list[str]:
+        """Our dotted projections that answer ``fields`` of ``sg_type`` (``id`` always)."""
+        wanted = {"id"}
+        for name in fields:
+            if name == "type":
+                continue
+            wanted.update(self._paths(sg_type, deep_fields(name), ""))
+        return sorted(wanted)
+
+    def _paths(self, sg_type: SgType, parts: list[str], prefix: str) -> list[str]:
+        field = sg_type.fields.get(parts[0])
+        if field is None:
+            if prefix:  # a deep field naming nothing: answered None, as ShotGrid does
+                return []
+            raise ValidationError(f"{sg_type.name}.{'.'.join(parts)} doesn't exist", "unknown_field")
+        if len(parts) > 1:
+            if field.kind != "entity" or len(parts) < 3 or parts[1] not in field.types:
+                return []
+            return self._paths(self.mapping.type(parts[1]), parts[2:], f"{prefix}{field.attr}.")
+        return [prefix + p for p in self._field_paths(field)]
+
+    def _field_paths(self, field: Field) -> list[str]:
+        if field.kind == "id":
+            return ["id"]
+        if field.kind == "status":
+            return ["status.name"]
+        if field.kind == "metadata":
+            return ["metadata.key", "metadata.value"]
+        if field.kind == "thumbnail":
+            return ["thumbnail_url"]
+        if field.kind == "named":
+            return [f"{field.attr}.name"]
+        if field.kind == "entity":
+            names = {self.name_attr(self.mapping.type(t)) for t in field.types}
+            return [f"{attr}.{n}" for attr in (field.attr, field.fallback) if attr for n in ("id", *sorted(n for n in names if n))]
+        return [field.attr]  # type: ignore[list-item]
+
+    def name_attr(self, sg_type: SgType) -> str | None:
+        """Our attribute that gives a link to ``sg_type`` its ``name``."""
+        named = sg_type.fields.get(sg_type.name_field)
+        return named.attr if named is not None and named.kind == "scalar" else None
+
+    # --- rows -> records -----------------------------------------------------------------------
+
+    def uuids(self, rows: list[dict[str, Any]]) -> dict[str, str]:
+        """Every entity in ``rows`` that ShotGrid names by a number: its uuid and our type."""
+        found: dict[str, str] = {}
+
+        def visit(value: Any) -> None:
+            if isinstance(value, dict):
+                kind = value.get("__entity_type__")
+                if isinstance(kind, str) and isinstance(value.get("id"), str) and self.mapping.of_ours(kind) is not None:
+                    found[value["id"]] = kind
+                for item in value.values():
+                    visit(item)
+            elif isinstance(value, list):
+                for item in value:
+                    visit(item)
+
+        visit(rows)
+        return found
+
+    def record(self, sg_type: SgType, row: dict[str, Any], fields: Iterable[str], numbers: dict[str, int]) -> dict[str, Any]:
+        """The ShotGrid record of one row (``numbers``: uuid to integer id)."""
+        record: dict[str, Any] = {"type": sg_type.name, "id": numbers.get(row["id"])}
+        for name in fields:
+            if name in ("type", "id"):
+                continue
+            record[name] = self._value(sg_type, row, deep_fields(name), numbers)
+        return record
+
+    def _value(self, sg_type: SgType, row: Any, parts: list[str], numbers: dict[str, int]) -> Any:
+        field = sg_type.fields.get(parts[0])
+        if field is None or not isinstance(row, dict):
+            return None
+        if len(parts) > 1:
+            linked = attribute(row, field.attr)  # type: ignore[arg-type]
+            if len(parts) < 3 or not isinstance(linked, dict):
+                return None
+            target = self.mapping.types.get(parts[1])
+            if target is None or linked.get("__entity_type__") != target.ours:
+                return None
+            return self._value(target, linked, parts[2:], numbers)
+        return self.value(field, row, numbers)
+
+    def value(self, field: Field, row: dict[str, Any], numbers: dict[str, int]) -> Any:
+        """``field``'s value in ``row`` as ShotGrid gives it."""
+        if field.kind == "id":
+            return numbers.get(row.get("id"))  # type: ignore[arg-type]
+        if field.kind == "status":
+            status = row.get("status")
+            name = status.get("name") if isinstance(status, dict) else None
+            return self.mapping.status_codes.get(name, name) if name is not None else None
+        if field.kind == "metadata":
+            for item in row.get("metadata") or ():
+                if isinstance(item, dict) and item.get("key") == field.key:
+                    return _typed(field, item.get("value"))
+            return None
+        if field.kind == "thumbnail":
+            link = row.get("thumbnail_url")
+            return link.get("url") if isinstance(link, dict) else None
+        if field.kind == "named":
+            linked = attribute(row, field.attr)  # type: ignore[arg-type]
+            return linked.get("name") if isinstance(linked, dict) else None
+        if field.kind == "entity":
+            for attr in (field.attr, field.fallback):
+                linked = self.link(attribute(row, attr), numbers) if attr else None
+                if linked is not None and linked["type"] in field.types:
+                    return linked
+            return None
+        value = row.get(field.attr)  # type: ignore[arg-type]
+        if field.values:
+            return next((code for code, ours in field.values.items() if ours == value), None)
+        return sg_value(value, field.data_type)
+
+    def link(self, linked: Any, numbers: dict[str, int]) -> dict[str, Any] | None:
+        """``{"type", "id", "name"}`` of a linked entity of ours (None: no link, or of a type not served)."""
+        if not isinstance(linked, dict):
+            return None
+        target = self.mapping.of_ours(str(linked.get("__entity_type__")))
+        if target is None:
+            return None
+        name_attr = self.name_attr(target)
+        return {"type": target.name, "id": numbers.get(linked.get("id")), "name": linked.get(name_attr) if name_attr else None}  # type: ignore[arg-type]
+
+
+def attribute(row: Any, dotted: str) -> Any:
+    """The value at ``asset.parent`` in a row (None where the way is broken)."""
+    for name in dotted.split("."):
+        if not isinstance(row, dict):
+            return None
+        row = row.get(name)
+    return row
+
+
+def sg_value(value: Any, data_type: str | None = None) -> Any:
+    """A wire value of ours as ShotGrid's: datetimes ``…Z`` in UTC, dates (and ShotGrid's date fields) ``YYYY-MM-DD``."""
+    if isinstance(value, dict) and value.get("__type__") in ("datetime", "date"):
+        text = str(value.get("value"))
+        if value["__type__"] == "date" or data_type == "date":
+            return text[:10]
+        return text[:19] + "Z"
+    return value
+
+
+def _typed(field: Field, text: Any) -> Any:
+    if text is None or field.data_type not in ("number", "float"):
+        return text
+    try:
+        number = float(text)
+    except (TypeError, ValueError):
+        return text
+    return int(number) if number.is_integer() and field.data_type == "number" else number

@@ -1,0 +1,149 @@
+"""``summarize``: ShotGrid's summaries and groupings as grouped queries of the engine.
+
+Each summary is an aggregate of our query language (``record_count`` is ``count(id)``,
+``sum`` ``sum(attr)``, ``maximum`` ``max(attr)`` …), each grouping level one ``group by``
+(``exact`` groupings only): the database computes every number, one query per level. The
+answer is ShotGrid's::
+
+    {"summaries": {"id": 15}, "groups": [{"group_name": "sq010", "group_value": {"type": "Sequence", "id": 4,
+     "name": "sq010"}, "summaries": {"id": 9}, "groups": [...]}, ...]}
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from ....exceptions import ValidationError
+from ....query import ast, render
+from .mapping import Field, Mapping, SgType
+
+__all__ = ["Summaries"]
+
+#: ShotGrid's summary types and the aggregate of ours each is.
+FUNCTIONS = {"record_count": "count", "count": "count", "sum": "sum", "maximum": "max", "minimum": "min",
+             "average": "avg"}  # fmt: skip
+
+
+class Summaries:
+    """Compiles and answers one ``summarize``; ``query(text)`` runs a query of ours, ``link(uuids, field)`` names links."""
+
+    def __init__(self, mapping: Mapping, query: Callable[[str], list[dict[str, Any]]],
+                 links: Callable[[Field, list[str]], dict[str, Any]]) -> None:  # fmt: skip
+        self.mapping, self.query, self.links = mapping, query, links
+
+    def summarize(self, sg_type: SgType, where: ast.Expression | None, summaries: Any, grouping: Any) -> dict[str, Any]:
+        aggregates = [self._aggregate(sg_type, s) for s in _list(summaries, "summaries")]
+        groupings = _list(grouping or [], "grouping")
+        levels = [self._grouping(sg_type, g) for g in groupings]
+        total = self._rows(sg_type, where, aggregates, [])
+        answer: dict[str, Any] = {"summaries": self._values(aggregates, total[0] if total else {}), "groups": []}
+        if not levels:
+            return answer
+        tree: dict[tuple[Any, ...], dict[str, Any]] = {}
+        for depth in range(1, len(levels) + 1):
+            rows = self._rows(sg_type, where, aggregates, levels[:depth])
+            named = {level.name: self._names(level, rows) for level in levels[:depth]}
+            for row in rows:
+                path = tuple(_key(level, row) for level in levels[:depth])
+                siblings = tree[path[:-1]]["groups"] if depth > 1 else answer["groups"]
+                level = levels[depth - 1]
+                value, name = named[level.name].get(_key(level, row), (None, None))
+                group = {"group_name": name, "group_value": value, "summaries": self._values(aggregates, row)}
+                if depth < len(levels):
+                    group["groups"] = []
+                siblings.append(group)
+                tree[path] = group
+        _sort(answer["groups"], [g.get("direction") == "desc" for g in groupings])
+        return answer
+
+    def _aggregate(self, sg_type: SgType, summary: Any) -> tuple[str, ast.Aggregate]:
+        if not isinstance(summary, dict) or not isinstance(summary.get("field"), str):
+            raise ValidationError(f"A summary is {{'field', 'type'}}, not {summary!r}", "bad_summary")
+        kind = summary.get("type")
+        function = FUNCTIONS.get(kind)  # type: ignore[arg-type]
+        if function is None:
+            raise ValidationError(f"The summary type {kind!r} is not served here (one of {', '.join(FUNCTIONS)})", "bad_summary")
+        field = sg_type.field(summary["field"])
+        if kind == "record_count":
+            return field.name, ast.Aggregate("count", ast.Path.of("id"))
+        return field.name, ast.Aggregate(function, ast.Path.of(_path(sg_type, field, "summarized")))
+
+    def _grouping(self, sg_type: SgType, grouping: Any) -> Field:
+        if not isinstance(grouping, dict) or not isinstance(grouping.get("field"), str):
+            raise ValidationError(f"A grouping is {{'field', 'type', 'direction'}}, not {grouping!r}", "bad_grouping")
+        if grouping.get("type", "exact") != "exact":
+            raise ValidationError(f"Only 'exact' groupings are served here, not {grouping.get('type')!r}", "bad_grouping")
+        field = sg_type.field(grouping["field"])
+        _path(sg_type, field, "grouped by")
+        return field
+
+    def _rows(self, sg_type: SgType, where: ast.Expression | None, aggregates: list[tuple[str, ast.Aggregate]],
+              levels: list[Field]) -> list[dict[str, Any]]:  # fmt: skip
+        groups = [ast.Path.of(p) for level in levels for p in _group_paths(level)]
+        projections = tuple(dict.fromkeys([a for _, a in aggregates] or [ast.Aggregate("count", ast.Path.of("id"))]))
+        query = ast.Query(sg_type.ours, (*projections, *groups), where, group_by=tuple(groups),
+                          order_by=tuple(ast.OrderKey(p) for p in groups))  # fmt: skip
+        return self.query(render(query))
+
+    def _names(self, level: Field, rows: list[dict[str, Any]]) -> dict[Any, tuple[Any, Any]]:
+        """Each group's (group_value, group_name), by its key in the rows."""
+        if level.kind == "entity":
+            links = self.links(level, [r[f"{level.attr}.id"] for r in rows if r.get(f"{level.attr}.id") is not None])
+            return {key: (links.get(key), (links.get(key) or {}).get("name")) for key in {_key(level, r) for r in rows}}
+        found: dict[Any, tuple[Any, Any]] = {}
+        for row in rows:
+            value: Any = row.get(_group_paths(level)[0])
+            if level.kind == "status":
+                found[value] = (self.mapping.status_codes.get(value, value), value)
+            elif level.values:
+                code = next((c for c, ours in level.values.items() if ours == value), None)
+                found[value] = (code, code)
+            else:
+                found[value] = (value, value)
+        return found
+
+    @staticmethod
+    def _values(aggregates: list[tuple[str, ast.Aggregate]], row: dict[str, Any]) -> dict[str, Any]:
+        return {name: row.get(aggregate.key) for name, aggregate in aggregates}
+
+
+def _path(sg_type: SgType, field: Field, what: str) -> str:
+    if field.kind == "id":
+        return "id"
+    if field.kind == "status":
+        return "status.name"
+    if field.kind == "entity":
+        return f"{field.attr}.id"
+    if field.kind == "named":
+        return f"{field.attr}.name"
+    if field.kind == "scalar":
+        return field.attr  # type: ignore[return-value]
+    raise ValidationError(f"{sg_type.name}.{field.name} cannot be {what} here (it is kept in metadata)", "bad_summary")
+
+
+def _group_paths(level: Field) -> list[str]:
+    if level.kind == "entity":
+        return [f"{level.attr}.id"]
+    if level.kind == "status":
+        return ["status.name"]
+    if level.kind == "named":
+        return [f"{level.attr}.name"]
+    return [level.attr]  # type: ignore[list-item]
+
+
+def _sort(groups: list[dict[str, Any]], descending: list[bool]) -> None:
+    """Groups in the order of their names (ascending unless the grouping says ``desc``), level by level."""
+    groups.sort(key=lambda g: (g["group_name"] is None, str(g["group_name"])), reverse=descending[0])
+    for group in groups:
+        if "groups" in group:
+            _sort(group["groups"], descending[1:])
+
+
+def _key(level: Field, row: dict[str, Any]) -> Any:
+    return row.get(_group_paths(level)[0])
+
+
+def _list(value: Any, what: str) -> list[Any]:
+    if not isinstance(value, list):
+        raise ValidationError(f"{what} is a list, not {value!r}", "bad_summary")
+    return value

@@ -1,0 +1,129 @@
+"""ShotGrid's values for a create or update as our entity's data (the writer's input).
+
+A link ``{"type": "Sequence", "id": 4}`` becomes the uuid in our reference's column, a
+status code our status's id, a name (``sg_asset_type: "Prop"``) the id of what has that
+name, a date or datetime our wire value; what our model has no place for goes to the
+entity's metadata (:mod:`.mapping`). Project-level parents: a Shot given a ``project`` and
+no ``sg_sequence`` is a child of the project.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Callable, Mapping as MappingType
+
+from ....exceptions import ValidationError
+from ....query import ast, render
+from ....schema import Schema
+from .mapping import Field, Mapping, SgType
+
+__all__ = ["ASSET_PARENT", "Values"]
+
+#: Where :meth:`Values.ours` puts what a Version's asset hangs under (the caller finds or makes the asset).
+ASSET_PARENT = "__asset_parent__"
+
+_DATETIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$")
+_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+class Values:
+    """Turns ShotGrid's field values into our entity data, on one batch."""
+
+    def __init__(self, mapping: Mapping, schema: Schema) -> None:
+        self.mapping, self.schema = mapping, schema
+
+    def ours(
+        self,
+        sg_type: SgType,
+        data: MappingType[str, Any],
+        uuid_of: Callable[[SgType, Any], str],
+        find: Callable[[str], Any],
+        creating: bool,
+    ) -> tuple[dict[str, Any], dict[str, str]]:
+        """(our entity data, metadata by key) for ``data``.
+
+        ``uuid_of(type, number)`` is the uuid of a linked entity (an error when none);
+        ``find(query text)`` the id of the one row a query names, or None.
+        """
+        entity: dict[str, Any] = {}
+        metadata: dict[str, str] = {}
+        parent_set = False
+        project_parent: Any = None
+        for name, value in data.items():
+            field = sg_type.field(name)
+            where = f"{sg_type.name}.{name}"
+            if field.kind == "id" or field.read_only:
+                raise ValidationError(f"{where} is not editable", "read_only")
+            if field.kind == "thumbnail":
+                if value is not None:
+                    raise ValidationError(f"{where} is set by upload_thumbnail; here it takes None (no thumbnail)", "bad_value")
+                entity["thumbnail_id"] = None
+            elif field.kind == "metadata":
+                metadata[str(field.key)] = None if value is None else str(value)  # type: ignore[assignment]
+            elif field.kind == "status":
+                entity["status_id"] = None if value is None else self._named(find, "Status", self.mapping.status_name(value), where)
+            elif field.kind == "named":
+                entity[self._column(sg_type, field)] = None if value is None else self._named(find, field.target, value, where)  # type: ignore[arg-type]
+            elif field.kind == "entity":
+                linked = self._link(field, value, uuid_of, where)
+                if field.parent:
+                    project_parent = linked
+                    continue
+                if "." in field.attr:  # type: ignore[operator]  # through the entity's asset (Version.entity)
+                    entity[ASSET_PARENT] = linked
+                    parent_set = True
+                    continue
+                column = self._column(sg_type, field)
+                parent_set = parent_set or column == "parent_id"
+                entity[column] = linked
+            elif field.values:
+                if value not in field.values:
+                    raise ValidationError(f"{where} is one of {', '.join(field.values)}, not {value!r}", "bad_value")
+                entity[field.attr] = field.values[value]  # type: ignore[index]
+            else:
+                entity[field.attr] = _wire(value, self.schema[sg_type.ours].attributes[field.attr].type)  # type: ignore[index]
+        if creating:
+            for name in data:
+                field = sg_type.fields[name]
+                if field.also and field.also not in entity:
+                    entity[field.also] = entity.get(field.attr)  # type: ignore[arg-type]
+        if project_parent is not None and not parent_set:
+            entity[ASSET_PARENT if sg_type.asset else "parent_id"] = project_parent
+        if creating:
+            for attr, spec in sg_type.defaults.items():
+                if attr not in entity and f"{attr}_id" not in entity:
+                    entity[f"{attr}_id"] = self._named(find, spec["__entity_type__"], spec["name"], sg_type.name)
+        return entity, metadata
+
+    def _column(self, sg_type: SgType, field: Field) -> str:
+        attribute = self.schema[sg_type.ours].attributes[field.attr]  # type: ignore[index]
+        if field.parent:
+            return "parent_id"
+        return attribute.via[0] if attribute.via else f"{field.attr}_id"
+
+    def _link(self, field: Field, value: Any, uuid_of: Callable[[SgType, Any], str], where: str) -> str | None:
+        if value is None:
+            return None
+        if not isinstance(value, dict) or "type" not in value or "id" not in value:
+            raise ValidationError(f"{where} takes {{'type', 'id'}} or None, not {value!r}", "bad_value")
+        if value["type"] not in field.types:
+            raise ValidationError(f"{where} links to {', '.join(field.types)}, not {value['type']!r}", "bad_value")
+        return uuid_of(self.mapping.type(value["type"]), value["id"])
+
+    @staticmethod
+    def _named(find: Callable[[str], Any], ours: str, name: Any, where: str) -> str:
+        query = ast.Query(ours, (ast.Path.of("id"),), ast.Comparison(ast.Path.of("name"), ast.Operator.IS, ast.Literal(name)))
+        found = find(render(query))
+        if found is None:
+            raise ValidationError(f"{where}: there is no {ours} called {name!r}", "bad_value")
+        return found
+
+
+def _wire(value: Any, kind: str | None) -> Any:
+    """A ShotGrid date or datetime as our wire value for an attribute of ``kind`` (a date is midnight UTC)."""
+    if isinstance(value, str) and kind in ("datetime", "date"):
+        if _DATETIME.match(value):
+            return {"__type__": kind, "value": value[:19] + "+00:00" if kind == "datetime" else value[:10]}
+        if _DATE.match(value):
+            return {"__type__": kind, "value": value + "T00:00:00+00:00" if kind == "datetime" else value}
+    return value
