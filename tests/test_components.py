@@ -111,6 +111,53 @@ def test_a_sequence_and_a_folder_in_the_server_location(session, version, tmp_pa
     assert session.get_component_availability(sequence)[SERVER_LOCATION_ID] == 0.0
 
 
+HOSTILE = ["...", "-rf", "a b.txt", "new\nline.txt", "é.exr", "x" * 200 + ".bin", ".hidden", "$(id).sh",
+           "back\\slash", "CON.txt", "%04d.exr", "*?.txt", "..txt"]
+
+
+def tree_of(root):
+    """{relative path: bytes} of every file under ``root``, and the relative paths of its folders."""
+    files = {str(path.relative_to(root)): path.read_bytes() for path in root.rglob("*") if path.is_file()}
+    return files, sorted(str(path.relative_to(root)) for path in root.rglob("*") if path.is_dir())
+
+
+def test_a_folder_tree_with_hostile_names_goes_up_and_comes_back_the_same(session, version, tmp_path, storage):
+    source = tmp_path / "delivery"
+    deep = source.joinpath(*["level"] * 40)
+    deep.mkdir(parents=True)
+    (deep / "bottom.txt").write_bytes(b"deep")
+    for name in HOSTILE:
+        (source / name).write_bytes(os.urandom(100) + name.encode())
+    (source / "..dots").mkdir()  # a folder with a hostile name, holding files with hostile names too
+    for name in HOSTILE[:5]:
+        (source / "..dots" / name).write_bytes(name.encode())
+    (source / "empty").mkdir()
+    server = session.get("Location", SERVER_LOCATION_ID)
+    top = session.create_component(str(source), {"version": version}, location=server)
+    assert top["size"] == sum(len(data) for data in tree_of(source)[0].values())
+    assert session.get_component_availability(top)[SERVER_LOCATION_ID] == 100.0
+
+    def uploaded(container, prefix=""):
+        found = {}
+        for member in container["members"]:
+            name = f"{prefix}{member['name']}{member['file_type'] or ''}"
+            if member.entity_type == "ContainerComponent":
+                found.update(uploaded(member, f"{name}/"))
+            else:
+                found[name] = read_back(server, member)
+        return found
+
+    assert uploaded(top) == tree_of(source)[0]
+    # Back down onto a disk whose structure keeps names as they are: the same tree, byte for byte.
+    disk = session.ensure("Location", {"name": f"disk{uuid.uuid4().hex[:6]}"})
+    disk.accessor = DiskAccessor(tmp_path / "disk")
+    disk.structure, disk.priority = StandardStructure(illegal_character_substitute=None), 5
+    disk.add_component(top, server)
+    assert tree_of(pathlib.Path(disk.get_filesystem_path(top))) == tree_of(source)
+    server.remove_component(top)
+    assert not any(stored(storage, member["id"]) for member in top["members"] if member.entity_type == "FileComponent")
+
+
 def test_a_failed_upload_leaves_nothing_stored(session, version, tmp_path, storage):
     for frame in (1, 2):
         (tmp_path / f"f.{frame}.exr").write_bytes(b"x" * 100)
