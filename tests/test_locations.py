@@ -177,12 +177,12 @@ def test_a_folder_holding_a_link_to_a_folder_or_a_pipe_is_refused_and_nothing_ma
     (linked / "real" / "f.txt").write_bytes(b"x")
     (linked / "loop").symlink_to(linked, target_is_directory=True)
     before = len(session.created)
-    with pytest.raises(ValueError, match="loop.*link to a folder"):
+    with pytest.raises(ValueError, match=r"loop.*link to a folder"):
         session.create_component(str(linked), {"version": version})
     piped = tmp_path / "piped"
     piped.mkdir()
     os.mkfifo(piped / "fifo")
-    with pytest.raises(ValueError, match="fifo.*not a file or a folder"):
+    with pytest.raises(ValueError, match=r"fifo.*not a file or a folder"):
         session.create_component(str(piped), {"version": version})
     assert len(session.created) == before
 

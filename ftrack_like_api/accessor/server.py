@@ -75,11 +75,15 @@ class ServerAccessor(Accessor):
     container's members are stored one by one, each under its own id. ``progress`` is
     what uploads report to: True (the default) draws a bar when standard error is a
     terminal, a callable is called ``progress(done, total)``, None says nothing.
+    ``part_size`` (bytes) is the size of the parts a large file goes in, None the
+    channel's own (64 MiB); sending a file again after a cut sends only the parts the
+    server does not hold, so long as the part size is the same.
     """
 
-    def __init__(self, session: Session, progress: Any = True) -> None:
+    def __init__(self, session: Session, progress: Any = True, part_size: int | None = None) -> None:
         self.session = session
         self.progress = progress
+        self.part_size = part_size
 
     def __repr__(self) -> str:
         return f"ServerAccessor({self.session!r})"
@@ -105,6 +109,8 @@ class ServerAccessor(Accessor):
         if size is None:
             size = os.path.getsize(source) if isinstance(source, (str, os.PathLike)) else None
         options.setdefault("progress", self.progress)
+        if self.part_size is not None:
+            options.setdefault("part_size", self.part_size)
         try:
             self._channel().upload(resource_identifier, self._file_name(resource_identifier), source, size, **options)
         except (Error, OSError) as error:
