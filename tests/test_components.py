@@ -1,6 +1,7 @@
 """Components in the server location: over HTTP to a served app and in the embedded mode, on both databases.
 
-Real files on disk, a real server keeping them in a folder; bytes come back as they went.
+Real files on disk, a real server keeping them in a folder or in S3 (moto's server); bytes come
+back as they went.
 """
 
 import io
@@ -14,15 +15,24 @@ import requests
 from ftrack_like_api.accessor.disk import DiskAccessor
 from ftrack_like_api.exceptions import AccessorUnsupportedOperationError, LocationError
 from ftrack_like_api.session import Session
+from ftrack_like_api.server.files.stores import store_for
 from ftrack_like_api.structure import StandardStructure
 from ftrack_like_api.symbol import ORIGIN_LOCATION_ID, SERVER_LOCATION_ID
 
 pytest.importorskip("sqlalchemy", reason="the server extra is not installed")
 
 
-@pytest.fixture(scope="module")
-def storage(tmp_path_factory):
-    return tmp_path_factory.mktemp("storage")
+@pytest.fixture(scope="module", params=["folder", "s3"])
+def storage(request, tmp_path_factory):
+    """Where the server keeps the files: a folder, or a bucket of a real S3-compatible server (moto's)."""
+    if request.param == "folder":
+        return str(tmp_path_factory.mktemp("storage"))
+    import boto3
+
+    request.getfixturevalue("s3_endpoint")
+    bucket = f"components-{uuid.uuid4().hex[:12]}"
+    boto3.session.Session().client("s3").create_bucket(Bucket=bucket)
+    return f"s3://{bucket}/studio"
 
 
 @pytest.fixture(scope="module")
@@ -60,8 +70,8 @@ def read_back(location, component):
 
 
 def stored(storage, component_id):
-    """Whether the server's folder holds a file for the component (its layout: components/<id[:2]>/<id>)."""
-    return (storage / "components" / component_id[:2] / component_id).is_file()
+    """Whether the server's storage holds a file for the component."""
+    return store_for(storage).size(component_id) is not None
 
 
 def fetch(url):
@@ -219,14 +229,16 @@ def test_uploads_report_their_progress(session, version, tmp_path):
     assert [done for done, _ in reported] == sorted(done for done, _ in reported)
 
 
-def test_get_upload_metadata_as_ftracks_client_uses_it(served, version, tmp_path):
+def test_get_upload_metadata_as_ftracks_client_uses_it(served, version, tmp_path, storage):
     url, key = served
     with Session(server_url=url, api_user="admin", api_key=key, schema_cache_path=False) as session:
         component = session.create("FileComponent", {"name": "main", "file_type": ".bin", "version_id": version["id"]})
         session.commit()
         body = os.urandom(10_000)
         metadata = session.get_upload_metadata(component["id"], "main.bin", len(body))
-        assert metadata["url"].startswith(url) and key not in metadata["url"]
+        # The server's upload URL, or the store's presigned one (S3: the bytes never pass the server).
+        assert metadata["url"].startswith(os.environ["AWS_ENDPOINT_URL"] if storage.startswith("s3://") else url)
+        assert key not in metadata["url"]
         requests.put(metadata["url"], data=body, headers=metadata["headers"], timeout=30).raise_for_status()
         session.create("ComponentLocation", {"component": component, "location_id": SERVER_LOCATION_ID,
                                              "resource_identifier": component["id"]})  # fmt: skip

@@ -11,7 +11,6 @@ from __future__ import annotations
 import logging
 import os
 import tempfile
-import urllib.parse
 from typing import TYPE_CHECKING, Any
 
 from ..data import Data, File, FileWrapper
@@ -22,6 +21,9 @@ if TYPE_CHECKING:
     from ..session import Session
 
 __all__ = ["ServerAccessor"]
+
+#: The size of a thumbnail link's image when none is asked for (the server's default, ftrack clients' 300).
+DEFAULT_THUMBNAIL_SIZE = 300
 
 log = logging.getLogger(__name__)
 
@@ -151,14 +153,21 @@ class ServerAccessor(Accessor):
         return str(self._channel().url(resource_identifier))
 
     def get_thumbnail_url(self, resource_identifier: str, size: int | None = None) -> str:
-        """A signed URL of the image scaled on the server to fit ``size`` × ``size`` pixels (over HTTP only)."""
-        link = urllib.parse.urlsplit(self.get_url(resource_identifier))
-        if link.scheme not in ("http", "https") or not link.path.endswith("/component/get"):
+        """A signed URL of the image scaled on the server to fit ``size`` × ``size`` pixels (over HTTP only).
+
+        Asked of the server (``generate_signed_url`` with ``thumbnail_size``): a link to its
+        own thumbnail route whatever store keeps the file, never a password in it.
+        """
+        operation = {"action": "generate_signed_url", "component_id": resource_identifier,
+                     "thumbnail_size": size or DEFAULT_THUMBNAIL_SIZE}  # fmt: skip
+        try:
+            url = self.session.call([operation])[0]["signed_url"]
+        except Error as error:
+            raise AccessorOperationFailedError(operation="get_thumbnail_url", resource_identifier=resource_identifier,
+                                               error=error) from error  # fmt: skip
+        if not str(url).startswith(("http://", "https://")):  # the embedded mode: no server scales images
             raise AccessorUnsupportedOperationError(operation="get_thumbnail_url", resource_identifier=resource_identifier)
-        # The signed link names the component; the thumbnail route takes the same token.
-        query = urllib.parse.parse_qsl(link.query) + ([("size", str(size))] if size else [])
-        path = link.path[: -len("get")] + "thumbnail"
-        return urllib.parse.urlunsplit(link._replace(path=path, query=urllib.parse.urlencode(query)))
+        return str(url)
 
     def exists(self, resource_identifier: str) -> bool:
         """False, as ftrack's: the server refuses a second file for a component itself."""
