@@ -216,8 +216,8 @@ class SessionFiles:
         ``path`` is a file (a ``FileComponent``), a folder (a ``ContainerComponent`` whose
         members are its files and, for each folder inside it, a ``ContainerComponent`` of
         its own, all the way down; links to folders, pipes and devices are refused), or a
-        sequence in clique's notation, ``/renders/sh010.%04d.exr [1001-1100]`` (a ``SequenceComponent`` with a
-        ``FileComponent`` member per frame, named by its number). ``data`` is for the
+        sequence in clique's notation, ``/renders/sh010.%04d.exr [1001-1100]`` (a
+        ``SequenceComponent`` with a ``FileComponent`` member per frame, named by its number). ``data`` is for the
         component (``version``, ``name`` …); ``size`` and ``file_type`` are filled in.
         ``location`` "auto" is the preferred location (the review location for ftrack's
         review media names); None adds it nowhere but the origin. Adding to a

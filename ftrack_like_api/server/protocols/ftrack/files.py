@@ -247,7 +247,7 @@ def widen_body_buffer(limit: int = BODY_BUFFER) -> None:
 
     uvicorn stops reading a connection once 64 KiB of body wait for the app, and reads again
     when the app asks: for an upload that is a pause and a resume of the socket every 256 KiB
-    read. Receiving 1 GB on loopback took 1.5-1.6 s of the event loop's CPU so, 1.0-1.2 s with
+    read. Receiving 1 GB on loopback took 1.3-1.6 s of the event loop's CPU so, 0.9-1.2 s with
     1 MiB, 0.7-0.8 s with 2 MiB (docs/explanation/performance.rst, "Files"); 1 MiB keeps an
     upload's memory below what it was (the upload route no longer copies into a buffer of its
     own). The limit is a module constant of uvicorn's HTTP protocols (httptools and h11), read
