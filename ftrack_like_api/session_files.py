@@ -29,6 +29,7 @@ from .accessor.server import ServerAccessor
 from .entity import Entity, mixin
 from .entity.location import OriginLocationMixin, ServerLocationMixin, UnmanagedLocationMixin
 from .event.base import Event
+from .folder_tree import read_folder
 from .structure.entity_id import EntityIdStructure
 from .structure.origin import OriginStructure
 from .symbol import NOT_SET, ORIGIN_LOCATION_ID, REVIEW_LOCATION_ID, SERVER_LOCATION_ID, UNMANAGED_LOCATION_ID
@@ -213,9 +214,10 @@ class SessionFiles:
         """A component for the file, folder or sequence at ``path``, added to ``location``.
 
         ``path`` is a file (a ``FileComponent``), a folder (a ``ContainerComponent`` whose
-        members are its files; folders inside it are refused), or a sequence in clique's
-        notation, ``/renders/sh010.%04d.exr [1001-1100]`` (a ``SequenceComponent`` with a
-        ``FileComponent`` member per frame, named by its number). ``data`` is for the
+        members are its files and, for each folder inside it, a ``ContainerComponent`` of
+        its own, all the way down; links to folders, pipes and devices are refused), or a
+        sequence in clique's notation, ``/renders/sh010.%04d.exr [1001-1100]`` (a
+        ``SequenceComponent`` with a ``FileComponent`` member per frame, named by its number). ``data`` is for the
         component (``version``, ``name`` …); ``size`` and ``file_type`` are filled in.
         ``location`` "auto" is the preferred location (the review location for ftrack's
         review media names); None adds it nowhere but the origin. Adding to a
@@ -258,20 +260,31 @@ class SessionFiles:
         return sequence
 
     def _create_folder_component(self, path: str, values: dict[str, Any], location: Entity | None) -> Entity:
-        entries = sorted(os.scandir(path), key=lambda entry: entry.name)
-        folders = [entry.name for entry in entries if entry.is_dir()]
-        if folders:
-            raise ValueError(f"{path} holds folders ({', '.join(folders[:3])}…): a container component takes files only")
-        values.setdefault("name", os.path.basename(os.path.normpath(path)))
-        values.setdefault("size", sum(entry.stat().st_size for entry in entries))
-        container = self._create_component("ContainerComponent", path, values, None)
-        for entry in entries:
-            name, file_type = os.path.splitext(entry.name)
-            data = {"name": name, "file_type": file_type, "size": entry.stat().st_size, "container": container}
-            self._add_member(container, self._create_component("FileComponent", entry.path, data, None))
+        """A ContainerComponent of the folder, a ContainerComponent inside it for each folder it holds, and so on down.
+
+        Every file is a FileComponent member of its folder's container (named by its name less
+        its extension, which is its ``file_type``). The whole tree is read first
+        (:func:`~ftrack_like_api.folder_tree.read_folder`): a folder holding what cannot be
+        taken is refused before anything is created.
+        """
+        tree = read_folder(path)
+        values.setdefault("name", tree.name)
+        values.setdefault("size", tree.size)
+        top = self._create_component("ContainerComponent", tree.path, values, None)
+        holders = {id(tree): top}  # each folder's container, by the folder
+        for folder in tree.walk():  # each folder before the folders it holds
+            container = holders[id(folder)]
+            for inner in folder.folders:
+                data = {"name": inner.name, "file_type": "", "size": inner.size, "container": container}
+                holders[id(inner)] = self._create_component("ContainerComponent", inner.path, data, None)
+                self._add_member(container, holders[id(inner)])
+            for file in folder.files:
+                name, file_type = os.path.splitext(file.name)
+                data = {"name": name, "file_type": file_type, "size": file.size, "container": container}
+                self._add_member(container, self._create_component("FileComponent", file.path, data, None))
         if location is not None:
-            location.add_component(container, self.get("Location", ORIGIN_LOCATION_ID), recursive=True)  # type: ignore[attr-defined]
-        return container
+            location.add_component(top, self.get("Location", ORIGIN_LOCATION_ID), recursive=True)  # type: ignore[attr-defined]
+        return top
 
     def _add_member(self, container: Entity, member: Entity) -> None:
         # The member names its container; the container's list is filled here too (not sent: it is the same fact).

@@ -211,3 +211,46 @@ def version(session):
     version = session.create("AssetVersion", {"asset": asset})
     session.commit()
     return version
+
+
+_MOTO_SERVER = """
+import sys
+from moto.server import ThreadedMotoServer
+server = ThreadedMotoServer("127.0.0.1", 0, verbose=False)
+server.start()
+print(server.get_host_and_port()[1], flush=True)
+sys.stdin.read()  # until the tests close it
+server.stop()
+"""
+
+
+@pytest.fixture(scope="session")
+def s3_endpoint(tmp_path_factory):
+    """A real S3-compatible server (moto's, in its own process on 127.0.0.1 and an ephemeral port), and
+    the environment pointing boto3 at it the standard AWS way (``AWS_ENDPOINT_URL``, keys, region): its URL."""
+    import subprocess
+    import sys
+
+    pytest.importorskip("moto.server", reason="the S3 tests need moto[server] (the test extra)")
+    pytest.importorskip("boto3", reason="the S3 tests need boto3 (the s3 extra)")
+    log = (tmp_path_factory.mktemp("moto") / "requests.log").open("w")
+    process = subprocess.Popen([sys.executable, "-c", _MOTO_SERVER], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                               stderr=log, text=True)  # fmt: skip
+    try:
+        port = int(process.stdout.readline())
+        url = f"http://127.0.0.1:{port}"
+        with pytest.MonkeyPatch.context() as patch:
+            for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL_S3"):
+                patch.delenv(name, raising=False)
+            patch.setenv("AWS_ENDPOINT_URL", url)
+            patch.setenv("AWS_ACCESS_KEY_ID", "moto-test-key")
+            patch.setenv("AWS_SECRET_ACCESS_KEY", "moto-test-secret")
+            patch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+            patch.setenv("AWS_CONFIG_FILE", str(tmp_path_factory.mktemp("aws") / "config"))
+            patch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path_factory.mktemp("aws") / "credentials"))
+            yield url
+    finally:
+        process.stdin.close()
+        process.wait(timeout=30)
+        process.stdout.close()
+        log.close()

@@ -1,6 +1,7 @@
 """Components in the server location: over HTTP to a served app and in the embedded mode, on both databases.
 
-Real files on disk, a real server keeping them in a folder; bytes come back as they went.
+Real files on disk, a real server keeping them in a folder or in S3 (moto's server); bytes come
+back as they went.
 """
 
 import io
@@ -14,15 +15,24 @@ import requests
 from ftrack_like_api.accessor.disk import DiskAccessor
 from ftrack_like_api.exceptions import AccessorUnsupportedOperationError, LocationError
 from ftrack_like_api.session import Session
+from ftrack_like_api.server.files.stores import store_for
 from ftrack_like_api.structure import StandardStructure
 from ftrack_like_api.symbol import ORIGIN_LOCATION_ID, SERVER_LOCATION_ID
 
 pytest.importorskip("sqlalchemy", reason="the server extra is not installed")
 
 
-@pytest.fixture(scope="module")
-def storage(tmp_path_factory):
-    return tmp_path_factory.mktemp("storage")
+@pytest.fixture(scope="module", params=["folder", "s3"])
+def storage(request, tmp_path_factory):
+    """Where the server keeps the files: a folder, or a bucket of a real S3-compatible server (moto's)."""
+    if request.param == "folder":
+        return str(tmp_path_factory.mktemp("storage"))
+    import boto3
+
+    request.getfixturevalue("s3_endpoint")
+    bucket = f"components-{uuid.uuid4().hex[:12]}"
+    boto3.session.Session().client("s3").create_bucket(Bucket=bucket)
+    return f"s3://{bucket}/studio"
 
 
 @pytest.fixture(scope="module")
@@ -60,8 +70,8 @@ def read_back(location, component):
 
 
 def stored(storage, component_id):
-    """Whether the server's folder holds a file for the component (its layout: components/<id[:2]>/<id>)."""
-    return (storage / "components" / component_id[:2] / component_id).is_file()
+    """Whether the server's storage holds a file for the component."""
+    return store_for(storage).size(component_id) is not None
 
 
 def fetch(url):
@@ -109,6 +119,53 @@ def test_a_sequence_and_a_folder_in_the_server_location(session, version, tmp_pa
     assert [read_back(server, member) for member in container["members"]] == [b"ok"]
     server.remove_component(sequence)
     assert session.get_component_availability(sequence)[SERVER_LOCATION_ID] == 0.0
+
+
+HOSTILE = ["...", "-rf", "a b.txt", "new\nline.txt", "é.exr", "x" * 200 + ".bin", ".hidden", "$(id).sh",
+           "back\\slash", "CON.txt", "%04d.exr", "*?.txt", "..txt"]
+
+
+def tree_of(root):
+    """{relative path: bytes} of every file under ``root``, and the relative paths of its folders."""
+    files = {str(path.relative_to(root)): path.read_bytes() for path in root.rglob("*") if path.is_file()}
+    return files, sorted(str(path.relative_to(root)) for path in root.rglob("*") if path.is_dir())
+
+
+def test_a_folder_tree_with_hostile_names_goes_up_and_comes_back_the_same(session, version, tmp_path, storage):
+    source = tmp_path / "delivery"
+    deep = source.joinpath(*["level"] * 40)
+    deep.mkdir(parents=True)
+    (deep / "bottom.txt").write_bytes(b"deep")
+    for name in HOSTILE:
+        (source / name).write_bytes(os.urandom(100) + name.encode())
+    (source / "..dots").mkdir()  # a folder with a hostile name, holding files with hostile names too
+    for name in HOSTILE[:5]:
+        (source / "..dots" / name).write_bytes(name.encode())
+    (source / "empty").mkdir()
+    server = session.get("Location", SERVER_LOCATION_ID)
+    top = session.create_component(str(source), {"version": version}, location=server)
+    assert top["size"] == sum(len(data) for data in tree_of(source)[0].values())
+    assert session.get_component_availability(top)[SERVER_LOCATION_ID] == 100.0
+
+    def uploaded(container, prefix=""):
+        found = {}
+        for member in container["members"]:
+            name = f"{prefix}{member['name']}{member['file_type'] or ''}"
+            if member.entity_type == "ContainerComponent":
+                found.update(uploaded(member, f"{name}/"))
+            else:
+                found[name] = read_back(server, member)
+        return found
+
+    assert uploaded(top) == tree_of(source)[0]
+    # Back down onto a disk whose structure keeps names as they are: the same tree, byte for byte.
+    disk = session.ensure("Location", {"name": f"disk{uuid.uuid4().hex[:6]}"})
+    disk.accessor = DiskAccessor(tmp_path / "disk")
+    disk.structure, disk.priority = StandardStructure(illegal_character_substitute=None), 5
+    disk.add_component(top, server)
+    assert tree_of(pathlib.Path(disk.get_filesystem_path(top))) == tree_of(source)
+    server.remove_component(top)
+    assert not any(stored(storage, member["id"]) for member in top["members"] if member.entity_type == "FileComponent")
 
 
 def test_a_failed_upload_leaves_nothing_stored(session, version, tmp_path, storage):
@@ -172,14 +229,16 @@ def test_uploads_report_their_progress(session, version, tmp_path):
     assert [done for done, _ in reported] == sorted(done for done, _ in reported)
 
 
-def test_get_upload_metadata_as_ftracks_client_uses_it(served, version, tmp_path):
+def test_get_upload_metadata_as_ftracks_client_uses_it(served, version, tmp_path, storage):
     url, key = served
     with Session(server_url=url, api_user="admin", api_key=key, schema_cache_path=False) as session:
         component = session.create("FileComponent", {"name": "main", "file_type": ".bin", "version_id": version["id"]})
         session.commit()
         body = os.urandom(10_000)
         metadata = session.get_upload_metadata(component["id"], "main.bin", len(body))
-        assert metadata["url"].startswith(url) and key not in metadata["url"]
+        # The server's upload URL, or the store's presigned one (S3: the bytes never pass the server).
+        assert metadata["url"].startswith(os.environ["AWS_ENDPOINT_URL"] if storage.startswith("s3://") else url)
+        assert key not in metadata["url"]
         requests.put(metadata["url"], data=body, headers=metadata["headers"], timeout=30).raise_for_status()
         session.create("ComponentLocation", {"component": component, "location_id": SERVER_LOCATION_ID,
                                              "resource_identifier": component["id"]})  # fmt: skip

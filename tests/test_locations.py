@@ -139,10 +139,52 @@ def test_a_sequence_and_a_folder(session, version, renders, disk):
     assert session.get_component_availability(sequence)[location["id"]] == pytest.approx(100.0 * 2 / 3)
     location.remove_component(container)
     assert not (disk / base / "review").exists()
-    nested = renders / "nested"
-    (nested / "inner").mkdir(parents=True)
-    with pytest.raises(ValueError, match="inner"):
-        session.create_component(str(nested), {"version": version})
+
+
+def test_a_folder_of_folders_is_containers_inside_containers(session, version, renders, disk):
+    shot = renders / "shot"
+    (shot / "comp" / "v2").mkdir(parents=True)
+    (shot / "empty").mkdir()
+    (shot / "edl.txt").write_bytes(b"edl")
+    (shot / "comp" / "a.nk").write_bytes(b"nk")
+    (shot / "comp" / "v2" / "b.exr").write_bytes(b"exr!")
+    top = session.create_component(str(shot), {"version": version})
+    assert (top.entity_type, top["name"], top["size"]) == ("ContainerComponent", "shot", 9)
+    comp, empty = sorted((m for m in top["members"] if m.entity_type == "ContainerComponent"), key=lambda m: m["name"])
+    assert (comp["name"], comp["size"], comp["container"]) == ("comp", 6, top) and empty["size"] == 0
+    assert sorted((m.entity_type, m["name"], m["container"]["name"]) for m in comp["members"]) == [
+        ("ContainerComponent", "v2", "comp"), ("FileComponent", "a", "comp")]
+    v2 = next(member for member in comp["members"] if member["name"] == "v2")
+    base = f"{version['link'][0]['name']}/sh010/plate/v001/shot"
+    assert files_under(disk) == [f"{base}/comp/a.nk", f"{base}/comp/v2/b.exr", f"{base}/edl.txt"]
+    assert (disk / base / "empty").is_dir()
+    location = session.pick_location(top)
+    assert location.get_resource_identifier(v2) == f"{base}/comp/v2"
+    assert session.get_component_availability(top)[location["id"]] == 100.0
+    # Found again from another session, the tree is the same.
+    with Session(server_url=session.server_url, api_user="admin", plugin_paths=[str(PLUGIN)]) as other:
+        found = other.get("ContainerComponent", top["id"])
+        inner = other.query(f'ContainerComponent where container_id is "{comp["id"]}"').one()
+        assert inner["name"] == "v2" and found["size"] == 9
+        assert other.pick_location(inner).get_filesystem_path(inner) == str(disk / base / "comp" / "v2")
+    location.remove_component(top)
+    assert files_under(disk) == []
+
+
+def test_a_folder_holding_a_link_to_a_folder_or_a_pipe_is_refused_and_nothing_made(session, version, tmp_path):
+    linked = tmp_path / "linked"
+    (linked / "real").mkdir(parents=True)
+    (linked / "real" / "f.txt").write_bytes(b"x")
+    (linked / "loop").symlink_to(linked, target_is_directory=True)
+    before = len(session.created)
+    with pytest.raises(ValueError, match=r"loop.*link to a folder"):
+        session.create_component(str(linked), {"version": version})
+    piped = tmp_path / "piped"
+    piped.mkdir()
+    os.mkfifo(piped / "fifo")
+    with pytest.raises(ValueError, match=r"fifo.*not a file or a folder"):
+        session.create_component(str(piped), {"version": version})
+    assert len(session.created) == before
 
 
 def test_adding_twice_is_refused_and_copies_nothing(session, version, renders, disk):

@@ -11,7 +11,6 @@ from __future__ import annotations
 import logging
 import os
 import tempfile
-import urllib.parse
 from typing import TYPE_CHECKING, Any
 
 from ..data import Data, File, FileWrapper
@@ -22,6 +21,9 @@ if TYPE_CHECKING:
     from ..session import Session
 
 __all__ = ["ServerAccessor"]
+
+#: The size of a thumbnail link's image when none is asked for (the server's default, ftrack clients' 300).
+DEFAULT_THUMBNAIL_SIZE = 300
 
 log = logging.getLogger(__name__)
 
@@ -75,11 +77,15 @@ class ServerAccessor(Accessor):
     container's members are stored one by one, each under its own id. ``progress`` is
     what uploads report to: True (the default) draws a bar when standard error is a
     terminal, a callable is called ``progress(done, total)``, None says nothing.
+    ``part_size`` (bytes) is the size of the parts a large file goes in, None the
+    channel's own (64 MiB); sending a file again after a cut sends only the parts the
+    server does not hold, so long as the part size is the same.
     """
 
-    def __init__(self, session: Session, progress: Any = True) -> None:
+    def __init__(self, session: Session, progress: Any = True, part_size: int | None = None) -> None:
         self.session = session
         self.progress = progress
+        self.part_size = part_size
 
     def __repr__(self) -> str:
         return f"ServerAccessor({self.session!r})"
@@ -105,6 +111,8 @@ class ServerAccessor(Accessor):
         if size is None:
             size = os.path.getsize(source) if isinstance(source, (str, os.PathLike)) else None
         options.setdefault("progress", self.progress)
+        if self.part_size is not None:
+            options.setdefault("part_size", self.part_size)
         try:
             self._channel().upload(resource_identifier, self._file_name(resource_identifier), source, size, **options)
         except (Error, OSError) as error:
@@ -145,14 +153,21 @@ class ServerAccessor(Accessor):
         return str(self._channel().url(resource_identifier))
 
     def get_thumbnail_url(self, resource_identifier: str, size: int | None = None) -> str:
-        """A signed URL of the image scaled on the server to fit ``size`` × ``size`` pixels (over HTTP only)."""
-        link = urllib.parse.urlsplit(self.get_url(resource_identifier))
-        if link.scheme not in ("http", "https") or not link.path.endswith("/component/get"):
+        """A signed URL of the image scaled on the server to fit ``size`` × ``size`` pixels (over HTTP only).
+
+        Asked of the server (``generate_signed_url`` with ``thumbnail_size``): a link to its
+        own thumbnail route whatever store keeps the file, never a password in it.
+        """
+        operation = {"action": "generate_signed_url", "component_id": resource_identifier,
+                     "thumbnail_size": size or DEFAULT_THUMBNAIL_SIZE}  # fmt: skip
+        try:
+            url = self.session.call([operation])[0]["signed_url"]
+        except Error as error:
+            raise AccessorOperationFailedError(operation="get_thumbnail_url", resource_identifier=resource_identifier,
+                                               error=error) from error  # fmt: skip
+        if not str(url).startswith(("http://", "https://")):  # the embedded mode: no server scales images
             raise AccessorUnsupportedOperationError(operation="get_thumbnail_url", resource_identifier=resource_identifier)
-        # The signed link names the component; the thumbnail route takes the same token.
-        query = urllib.parse.parse_qsl(link.query) + ([("size", str(size))] if size else [])
-        path = link.path[: -len("get")] + "thumbnail"
-        return urllib.parse.urlunsplit(link._replace(path=path, query=urllib.parse.urlencode(query)))
+        return str(url)
 
     def exists(self, resource_identifier: str) -> bool:
         """False, as ftrack's: the server refuses a second file for a component itself."""

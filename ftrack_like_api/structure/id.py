@@ -40,6 +40,8 @@ class IdStructure(Structure):
                 parts = self._folders(entity) + [f"{key[4:]}{file_type}"]
         elif entity.entity_type == "SequenceComponent":
             parts = self._folders(entity) + [key[4:], f"file.{self._get_sequence_expression(entity)}{file_type}"]
+        elif entity["container"]:  # a container inside a container goes inside it
+            parts = [self.get_resource_identifier(entity["container"]), key]
         else:
             parts = self._folders(entity) + [key[4:]]
         return self.path_separator.join(parts).strip("/")

@@ -7,6 +7,7 @@
     my_project/sq010/sh010/plate/v003/main.1001.exr     its member "1001"
     my_project/sq010/sh010/plate/v003/review            a ContainerComponent "review"
     my_project/sq010/sh010/plate/v003/review/notes.pdf  its member "notes", ".pdf"
+    my_project/sq010/sh010/plate/v003/review/stills     a ContainerComponent "stills" in "review"
 
 The parts are the project's name, the names of the contexts between it and the
 version (the version's ``link`` less its first and last steps), the asset's name and
@@ -96,7 +97,9 @@ class StandardStructure(Structure):
             file_type = self.sanitise_for_filesystem(entity["file_type"] or "")
             parts = self._get_parts(entity) + [f"{name}.{self._get_sequence_expression(entity)}{file_type}"]
         elif kind == "ContainerComponent":
-            parts = self._get_parts(entity) + [self.sanitise_for_filesystem(entity["name"])]
+            container = entity["container"]  # a folder inside a folder goes inside its container
+            above = [self.get_resource_identifier(container)] if container else self._get_parts(entity)
+            parts = above + [self.sanitise_for_filesystem(entity["name"])]
         else:
             raise NotImplementedError(f"No resource identifier for {entity!r}: not a kind of component this structure knows")
         return self.path_separator.join(parts)

@@ -264,13 +264,18 @@ class LocalFileChannel(FileChannel):
         return io.BufferedReader(_ChunkStream(chunks), buffer_size=CHUNK)
 
     def url(self, component_id: str, expires: int = 3600) -> str:
-        """The stored file's ``file://`` URL (a folder store's; another store raises)."""
+        """The stored file's ``file://`` URL (a folder store's), or the store's presigned URL (S3's)."""
+        files = self._files()
         with _translated(f"finding the file of component {component_id}"):
-            path = self._files().path(component_id)
-        if path is None:
+            path = files.path(component_id)
+            if path is not None:
+                return pathlib.Path(path).resolve().as_uri()
+            stored, _ = files.find(self.transport.user, component_id)
+            presigned = files.store.download_url(stored.id, stored.filename, expires)
+        if presigned is None:
             raise FileTransferError(f"The file of component {component_id} has no path on this machine",
                                     code="not_found")  # fmt: skip
-        return pathlib.Path(path).resolve().as_uri()
+        return presigned
 
     def remove(self, component_id: str) -> None:
         with _translated(f"removing the file of component {component_id}"):

@@ -101,6 +101,24 @@ def test_a_signed_link_works_for_the_component_it_names(server, studio, admin):
     assert forged.json()["error_code"] == "bad_token"
 
 
+def test_a_thumbnail_link_is_asked_for_by_size_and_only_for_what_the_user_reads(server, studio, admin):
+    def link(component, size, headers):
+        return requests.post(f"{server}/api", json=[{"action": "generate_signed_url", "component_id": component,
+                                                      "thumbnail_size": size}], headers=headers, timeout=30)  # fmt: skip
+
+    answer = link(studio["open"], 32, admin)
+    url = answer.json()[0]["signed_url"]
+    assert url.startswith(f"{server}/component/thumbnail?token=") and url.endswith("&size=32")
+    assert Image.open(io.BytesIO(requests.get(url, timeout=30).content)).size == (32, 16)
+    for size in (0, 5000, "big"):
+        refused = link(studio["open"], size, admin)
+        said = refused.json()  # a refused batch, as ftrack answers one
+        assert said["exception"] == "ValidationError" and "'thumbnail_size' must be a whole number" in said["content"]
+    free = {"ftrack-user": "free", "ftrack-api-key": studio["free_key"]}
+    hidden = link(studio["secret"], 32, free)
+    assert hidden.json()["error_code"] == "not_found" and "token" not in hidden.text
+
+
 @pytest.mark.parametrize("headers", [{}, {"ftrack-user": "admin", "ftrack-api-key": "not-a-key"}])
 def test_no_or_wrong_credentials_are_refused(server, studio, headers):
     answer = get(server, studio["open"], 64, headers)

@@ -3,7 +3,8 @@
 - ``get_upload_metadata``: where and how to PUT a component's file — one URL, or with
   ``"parts": N`` one per part (and which parts are stored already, to resume)
 - ``complete_multipart_upload``: make the component's file of its parts
-- ``generate_signed_url``: a download link that needs no other credential, for a while
+- ``generate_signed_url``: a download link that needs no other credential, for a while (or,
+  with ``thumbnail_size``, a link to the thumbnail at that size)
 - ``encode_media``: not supported (review media transcoding), said clearly
 
 Answers carry paths starting with ``/component/``: the HTTP layer makes them absolute
@@ -19,6 +20,7 @@ from urllib.parse import quote
 
 from ...exceptions import ValidationError
 from .store import MAX_PARTS, KeyRefused, UploadTarget, check_key
+from .thumbnails import MAX_SIZE
 
 if TYPE_CHECKING:
     from ..engine.batch import BatchContext
@@ -161,10 +163,19 @@ def complete_multipart_upload(files: Files, batch: BatchContext, operation: Mapp
 
 
 def generate_signed_url(files: Files, batch: BatchContext, operation: Mapping[str, Any]) -> dict[str, Any]:
-    """A link that downloads the component's file without other credentials, for ``expires`` seconds."""
+    """A link that downloads the component's file without other credentials, for ``expires`` seconds.
+
+    With ``thumbnail_size`` (ours, not ftrack's: pixels), a link to its thumbnail at that
+    size instead: always the server's own (``/component/thumbnail``), as only the server
+    scales images, whatever store keeps the file.
+    """
     component_id = _component_id(operation)
     expires = _count(operation, "expires", 1, MAX_LINK_LIFETIME, default=3600)
     stored = files.access.readable(batch.connection, batch.principal, component_id)
+    if operation.get("thumbnail_size") is not None:
+        size = _count(operation, "thumbnail_size", 1, MAX_SIZE)
+        token = files.signer.sign("download", {"c": component_id}, expires)
+        return {"signed_url": f"/component/thumbnail?token={quote(token)}&size={size}"}
     url = files.store.download_url(component_id, stored.filename, expires)
     if url is None:
         token = files.signer.sign("download", {"c": component_id}, expires)

@@ -50,6 +50,7 @@ __all__ = [
     "READABLE",
     "Thumbnail",
     "ThumbnailError",
+    "cached",
     "link_signer",
     "parse_size",
     "scale",
@@ -121,12 +122,23 @@ def thumbnail(store: FileStore, key: str, size: int) -> Thumbnail:
     when it cannot be read as an image, :class:`BadSize` for a size out of range.
     """
     key, size = check_key(key), parse_size(size)
-    data = store.read_thumbnail(key, size)
-    if data is None:
-        with _source(store, key) as source:
-            data = scale(source, size)
-        store.write_thumbnail(key, size, data)
-        log.debug("thumbnail of %s at %d px made (%d bytes)", key, size, len(data))
+    made = cached(store, key, size)
+    if made is not None:
+        return made
+    with _source(store, key) as source:
+        data = scale(source, size)
+    store.write_thumbnail(key, size, data)
+    log.debug("thumbnail of %s at %d px made (%d bytes)", key, size, len(data))
+    return _answer(data)
+
+
+def cached(store: FileStore, key: str, size: int) -> Thumbnail | None:
+    """The thumbnail of component ``key`` at ``size`` pixels if it was made before, else None (nothing is made)."""
+    data = store.read_thumbnail(check_key(key), parse_size(size))
+    return None if data is None else _answer(data)
+
+
+def _answer(data: bytes) -> Thumbnail:
     kind = "image/png" if data.startswith(_PNG_MAGIC) else "image/jpeg"
     return Thumbnail(data, f'"{hashlib.md5(data, usedforsecurity=False).hexdigest()}"', kind)
 

@@ -19,8 +19,10 @@ went — never the query string, which may hold an API key.
 
 from __future__ import annotations
 
+import importlib
 import logging
 import re
+import sys
 import time
 from typing import Any, AsyncIterator, Iterator, Mapping
 
@@ -48,6 +50,8 @@ log = logging.getLogger(__name__)
 
 #: Transfers one worker runs at once (each holds a thread while it reads or writes the storage).
 TRANSFERS = 32
+#: The request body uvicorn buffers per connection before it stops reading the socket (its own: 64 KiB).
+BODY_BUFFER = 1024 * 1024
 _RANGE = re.compile(r"bytes=(\d*)-(\d*)")
 
 
@@ -62,6 +66,7 @@ class FileRoutes:
         self.backend, self.database = backend, database
         self.files: Files = backend.files
         self.transfers = anyio.CapacityLimiter(TRANSFERS)
+        widen_body_buffer()
 
     def routes(self) -> list[Route]:
         return [
@@ -112,11 +117,11 @@ class FileRoutes:
 
     async def _user(self, request: Request, seen: dict[str, Any]) -> tuple[str | None, str]:
         """(user id, username) of the credentials: headers, or the query's ``username`` and ``apiKey``."""
-        headers: Mapping[str, str] = request.headers
-        query = request.query_params
-        if "authorization" not in headers and "ftrack-api-key" not in headers and "apiKey" in query:
-            headers = {"ftrack-user": query.get("username", ""), "ftrack-api-key": query.get("apiKey", "")}
-        user_id, username, _ = await self.database(_authenticate, self.backend.auth, headers, _address(request))
+        return await self.database(self._identify, _credentials(request), _address(request), seen)
+
+    def _identify(self, headers: Mapping[str, str], address: str, seen: dict[str, Any]) -> tuple[str | None, str]:
+        """(user id, username) of ``headers``' credentials (blocking: in a database turn)."""
+        user_id, username, _ = _authenticate(self.backend.auth, headers, address)
         seen["user"] = _loggable(username)
         return user_id, username
 
@@ -131,13 +136,16 @@ class FileRoutes:
         ticket = await self.database(self.files.admit, request.query_params.get("token", ""), length)
         seen.update(user=ticket.user_id or "-", component=ticket.component_id)
         md5, sha256 = request.headers.get("content-md5"), request.headers.get("x-content-sha256")
-        send, receive = anyio.create_memory_object_stream[Any](4)
+        send, receive = anyio.create_memory_object_stream[Any](1)
 
         async def pump() -> None:
             async with send:
                 try:
                     buffered = bytearray()
                     async for chunk in request.stream():
+                        if not buffered and len(chunk) >= CHUNK:
+                            await send.send(chunk)
+                            continue
                         buffered += chunk
                         if len(buffered) >= CHUNK:
                             await send.send(bytes(buffered))
@@ -232,6 +240,38 @@ class FileRoutes:
         seen["component"] = _loggable(component_id)
         removed = await self.database(self.files.remove, username, component_id, user_id)
         return JSONResponse({"component_id": component_id, "removed": removed})
+
+
+def widen_body_buffer(limit: int = BODY_BUFFER) -> None:
+    """Let uvicorn buffer ``limit`` bytes of a request body before it pauses reading (never less than it does).
+
+    uvicorn stops reading a connection once 64 KiB of body wait for the app, and reads again
+    when the app asks: for an upload that is a pause and a resume of the socket every 256 KiB
+    read. Receiving 1 GB on loopback took 1.3-1.6 s of the event loop's CPU so, 0.9-1.2 s with
+    1 MiB, 0.7-0.8 s with 2 MiB (docs/explanation/performance.rst, "Files"); 1 MiB keeps an
+    upload's memory below what it was (the upload route no longer copies into a buffer of its
+    own). The limit is a module constant of uvicorn's HTTP protocols (httptools and h11), read
+    on each body chunk; a uvicorn without it is left as it is.
+    """
+    for name in ("uvicorn.protocols.http.httptools_impl", "uvicorn.protocols.http.h11_impl"):
+        module = sys.modules.get(name)
+        if module is None:
+            try:
+                module = importlib.import_module(name)
+            except ImportError:  # httptools not installed, or another uvicorn layout
+                continue
+        current = getattr(module, "HIGH_WATER_LIMIT", None)
+        if isinstance(current, int) and current < limit:
+            setattr(module, "HIGH_WATER_LIMIT", limit)  # noqa: B010 - a module's constant, set at run time
+
+
+def _credentials(request: Request) -> Mapping[str, str]:
+    """The request's credentials: its headers, or the query's ``username`` and ``apiKey`` (the official client's)."""
+    headers: Mapping[str, str] = request.headers
+    query = request.query_params
+    if "authorization" not in headers and "ftrack-api-key" not in headers and "apiKey" in query:
+        return {"ftrack-user": query.get("username", ""), "ftrack-api-key": query.get("apiKey", "")}
+    return headers
 
 
 async def _in_threads(chunks: Iterator[bytes], limiter: anyio.CapacityLimiter) -> AsyncIterator[bytes]:

@@ -20,8 +20,10 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from ...files.thumbnails import CACHE_CONTROL, BadSize, NotAnImage, parse_size, thumbnail
-from .files import FileRoutes, _error
+from ...files.access import Stored
+from ...files.thumbnails import CACHE_CONTROL, BadSize, NotAnImage, Thumbnail, cached, parse_size, thumbnail
+from .api import _address
+from .files import FileRoutes, _credentials, _error
 
 __all__ = ["ThumbnailRoutes"]
 
@@ -46,13 +48,22 @@ class ThumbnailRoutes(FileRoutes):
         query = request.query_params
         if "token" in query:
             seen["user"] = "signed-link"
-            stored, _ = await self.database(self.files.find_signed, query["token"])
-        else:
-            user_id, username = await self._user(request, seen)
-            stored, _ = await self.database(self.files.find, username, query.get("id", ""), user_id)
-        seen["component"] = stored.id
-        size = parse_size(query.get("size"))
-        made = await anyio.to_thread.run_sync(thumbnail, self.files.store, stored.id, size, limiter=self.transfers)
+        credentials, address = _credentials(request), _address(request)
+
+        def find() -> tuple[Stored, int, Thumbnail | None]:
+            """The component and its cached thumbnail, in one database turn (one thread hop for a cached one)."""
+            if "token" in query:
+                stored, _ = self.files.find_signed(query["token"])
+            else:
+                user_id, username = self._identify(credentials, address, seen)
+                stored, _ = self.files.find(username, query.get("id", ""), user_id)
+            seen["component"] = stored.id
+            size = parse_size(query.get("size"))
+            return stored, size, cached(self.files.store, stored.id, size)
+
+        stored, size, made = await self.database(find)
+        if made is None:
+            made = await anyio.to_thread.run_sync(thumbnail, self.files.store, stored.id, size, limiter=self.transfers)
         headers = {"ETag": made.etag, "Cache-Control": CACHE_CONTROL}
         if _matches(request.headers.get("if-none-match", ""), made.etag):
             seen["outcome"] = "not modified"
