@@ -59,6 +59,8 @@ from .protocols.ftrack.body import MAX_BODY, MAX_OPERATIONS
 from .protocols.ftrack.events import EventEndpoints
 from .protocols.ftrack.files import FileRoutes
 from .protocols.ftrack.thumbnails import ThumbnailRoutes
+from .protocols.ftrack.widgets import WidgetRoutes
+from .protocols.ftrack.widgets import register as register_widgets
 from .protocols.shotgrid.api import ShotgridApi
 
 __all__ = ["create_app", "listening_socket", "serving"]
@@ -99,6 +101,8 @@ def create_app(
     hub = EventHub(backend, gate, heartbeat, heartbeat_timeout, tail=tail, draining=draining)
     files = FileRoutes(backend, gate)  # the server location's files: upload, get, remove
     thumbnails = ThumbnailRoutes(backend, gate)
+    register_widgets(backend)  # ftrack's get_widget_url, and the pages its links show
+    widgets = WidgetRoutes(backend)
     shotgrid = ShotgridApi(backend, gate)  # ShotGrid's /api3/json
 
     async def health(request: Request) -> Response:
@@ -132,7 +136,7 @@ def create_app(
             draining.uninstall()
 
     app = Starlette(
-        routes=[*ftrack.routes(), *files.routes(), *thumbnails.routes(), *shotgrid.routes(), *events.routes(),
+        routes=[*ftrack.routes(), *files.routes(), *thumbnails.routes(), *widgets.routes(), *shotgrid.routes(), *events.routes(),
                 *hub.routes(), Route("/health", health), Route("/ready", ready), Route("/metrics", scrape)],
         # Level 1: a JSON answer shrinks nearly as much as at 9 (Starlette's default), at a quarter of the CPU.
         middleware=[Middleware(request_ids), Middleware(metrics.middleware),

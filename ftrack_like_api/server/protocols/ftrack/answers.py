@@ -159,13 +159,16 @@ def unclaimed(request: Request, state: KeyState, key: str, answer: str | None) -
 
 
 def absolute_urls(actions: list[Any], results: list[Any], base: str) -> None:
-    """Make the ``/component/…`` paths in the file actions' answers absolute, from the request's ``base`` URL."""
+    """Make the ``/component/…`` and ``/widget/…`` paths in the answers absolute, from the request's ``base`` URL."""
     base = base.rstrip("/")
 
     def fixed(url: Any) -> Any:
-        return base + url if isinstance(url, str) and url.startswith("/component/") else url
+        return base + url if isinstance(url, str) and url.startswith(("/component/", "/widget/")) else url
 
     for action, answer in zip(actions, results):
+        if action == "get_widget_url" and isinstance(answer, dict) and "widget_url" in answer:
+            answer["widget_url"] = fixed(answer["widget_url"])
+            continue
         if action not in FILE_ACTIONS or not isinstance(answer, dict):
             continue
         for name in ("url", "signed_url"):
