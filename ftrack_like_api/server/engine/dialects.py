@@ -91,7 +91,10 @@ def make_folder(url: str) -> None:
     """Make a SQLite file's folder (and those above it) when it is missing: ``ftrack-like init``'s first step."""
     if not url.startswith("sqlite"):
         return
-    database = sa.engine.make_url(url).database
+    try:
+        database = sa.engine.make_url(url).database
+    except sa.exc.ArgumentError:
+        return  # not a URL at all: opening it says so
     if database and database != ":memory:" and not database.startswith("file:"):
         os.makedirs(os.path.dirname(os.path.abspath(database)), exist_ok=True)
 
