@@ -11,13 +11,18 @@ through. The log keeps a parked event past its retention until it is taken off.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import json
 from typing import Any, Mapping
 
 import sqlalchemy as sa
 
-__all__ = ["Listeners", "MAX_ERROR", "MAX_NAME"]
+__all__ = ["KEPT_PLACE", "Listeners", "MAX_ERROR", "MAX_NAME", "Position"]
+
+#: Cursors named ``KEPT_PLACE + <hub id>`` are where one of ftrack's hubs was when its server
+#: stopped (``protocols/ftrack/hub``), not durable listeners.
+KEPT_PLACE = "ftrack-hub:"
 
 #: The longest listener name.
 MAX_NAME = 200
@@ -27,6 +32,20 @@ MAX_ERROR = 20_000
 
 def _now() -> datetime.datetime:
     return datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None)
+
+
+@dataclasses.dataclass(frozen=True)
+class Position:
+    """Where one durable listener is: its cursor, how far behind the log's end, what it parked."""
+
+    user_id: str
+    #: The user's name (None when no ``users`` table was given, or the user is gone).
+    username: str | None
+    name: str
+    seq: int
+    behind: int
+    parked: int
+    updated: datetime.datetime | None
 
 
 class Listeners:
@@ -49,6 +68,26 @@ class Listeners:
                 sa.select(table.c.seq).where(table.c.user_id == user_id, table.c.name == name)
             ).scalar()
         return None if seq is None else int(seq)
+
+    def positions(self, connection: sa.Connection, users: sa.Table | None = None) -> tuple[int, list[Position]]:
+        """The log's last seq, and every durable listener's :class:`Position` (furthest behind first).
+
+        ``users`` (the User table, with ``id`` and ``username``) names each listener's user.
+        """
+        cursors, parked = self.cursors, self.parked_events
+        last = int(connection.execute(sa.select(sa.func.max(self.log.c.seq))).scalar() or 0)
+        held = {(user, name): int(count) for user, name, count in connection.execute(
+            sa.select(parked.c.user_id, parked.c.cursor, sa.func.count()).group_by(parked.c.user_id, parked.c.cursor))}  # fmt: skip
+        username = users.c.username if users is not None else sa.null()
+        joined = cursors.outerjoin(users, users.c.id == cursors.c.user_id) if users is not None else cursors
+        rows = connection.execute(
+            sa.select(cursors.c.user_id, username, cursors.c.name, cursors.c.seq, cursors.c.updated)
+            .select_from(joined)
+            .where(~cursors.c.name.startswith(KEPT_PLACE, autoescape=True))
+            .order_by(cursors.c.seq)
+        ).all()
+        return last, [Position(str(user_id), who, name, int(seq), max(0, last - int(seq)), held.get((user_id, name), 0),
+                               updated) for user_id, who, name, seq, updated in rows]  # fmt: skip
 
     def set_cursor(self, user_id: str, name: str, seq: int) -> None:
         """Move listener ``name``'s cursor to ``seq``."""

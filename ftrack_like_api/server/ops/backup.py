@@ -37,6 +37,7 @@ from typing import Any, Iterable, Iterator
 import sqlalchemy as sa
 
 from ...exceptions import Error
+from ...symbol import SERVER_LOCATION_ID
 from ...version import __version__
 
 __all__ = ["BackupError", "FORMAT", "backup", "decode", "encode", "read_manifest", "rows_of", "studio_tables"]
@@ -47,8 +48,6 @@ log = logging.getLogger(__name__)
 FORMAT = 1
 #: Rows fetched from the database at a time.
 BATCH = 5000
-#: The server location: its components' files are the store's.
-SERVER_LOCATION_ID = "3a372bde-05bc-11e4-8908-20c9d081909b"
 
 
 class BackupError(Error):

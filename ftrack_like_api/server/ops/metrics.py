@@ -206,16 +206,14 @@ class _DatabaseRegistry:
     def collect(self) -> Iterator[Any]:
         from prometheus_client.core import GaugeMetricFamily
 
-        tables = self.backend.storage.events
-        log, cursors, parked = tables["event_log"], tables["event_cursor"], tables["event_parked"]
-        with self.backend.engine.connect() as connection:
-            first, last = connection.execute(sa.select(sa.func.min(log.c.seq), sa.func.max(log.c.seq))).one()
-            listeners = connection.execute(sa.select(cursors.c.user_id, cursors.c.name, cursors.c.seq)
-                                           .where(~cursors.c.name.startswith("ftrack-hub:"))).all()  # fmt: skip
-            parked_counts = {(user, name): count for user, name, count in connection.execute(
-                sa.select(parked.c.user_id, parked.c.cursor, sa.func.count()).group_by(parked.c.user_id, parked.c.cursor))}  # fmt: skip
-            names = self._usernames(connection, {user for user, _, _ in listeners})
-        last = int(last or 0)
+        from ..events.listeners import Listeners
+
+        backend = self.backend
+        log = backend.storage.events["event_log"]
+        with backend.engine.connect() as connection:
+            first = connection.execute(sa.select(sa.func.min(log.c.seq))).scalar()
+            last, positions = Listeners(backend.engine, backend.storage.events).positions(
+                connection, backend.storage.table(backend.schema["User"]))  # fmt: skip
         yield GaugeMetricFamily("ftrack_like_event_log_last_seq", "The event log's last sequence number", value=last)
         yield GaugeMetricFamily("ftrack_like_event_log_events", "Events the log keeps",
                                 value=(last - int(first) + 1) if first is not None else 0)  # fmt: skip
@@ -223,15 +221,9 @@ class _DatabaseRegistry:
                                 "the log's end", labels=["user", "listener"])  # fmt: skip
         held = GaugeMetricFamily("ftrack_like_listener_parked_events", "Events a durable listener parked",
                                  labels=["user", "listener"])  # fmt: skip
-        for user, name, seq in listeners:
-            lag.add_metric([names.get(user, user), name], max(0, last - int(seq)))
-            held.add_metric([names.get(user, user), name], parked_counts.get((user, name), 0))
+        for position in positions:
+            labels = [position.username or position.user_id, position.name]
+            lag.add_metric(labels, position.behind)
+            held.add_metric(labels, position.parked)
         yield lag
         yield held
-
-    def _usernames(self, connection: sa.Connection, ids: set[str]) -> dict[str, str]:
-        if not ids:
-            return {}
-        users = self.backend.storage.table(self.backend.schema["User"])
-        found = connection.execute(sa.select(users.c.id, users.c.username).where(users.c.id.in_(sorted(ids)))).all()
-        return {str(user_id): str(username) for user_id, username in found}

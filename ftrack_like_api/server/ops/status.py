@@ -13,7 +13,9 @@ from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
+from ...symbol import SERVER_LOCATION_ID
 from ...version import __version__
+from ..events.listeners import Listeners
 
 if TYPE_CHECKING:
     from ..engine.backend import Backend
@@ -24,7 +26,6 @@ __all__ = ["MAIN_TYPES", "render", "status"]
 MAIN_TYPES = ["Project", "Sequence", "Shot", "AssetBuild", "Task", "AssetVersion", "Component", "Note", "User"]
 #: Credentials ending within this long are listed.
 SOON = datetime.timedelta(days=14)
-SERVER_LOCATION_ID = "3a372bde-05bc-11e4-8908-20c9d081909b"
 
 
 def status(backend: Backend) -> dict[str, Any]:
@@ -113,21 +114,10 @@ def _files(backend: Backend, connection: sa.Connection) -> dict[str, Any]:
 
 
 def _listeners(backend: Backend, connection: sa.Connection) -> list[dict[str, Any]]:
-    tables = backend.storage.events
-    log, cursors, parked = tables["event_log"], tables["event_cursor"], tables["event_parked"]
     users = backend.storage.table(backend.schema["User"])
-    last = int(connection.execute(sa.select(sa.func.max(log.c.seq))).scalar() or 0)
-    held = {(user, name): int(count) for user, name, count in connection.execute(
-        sa.select(parked.c.user_id, parked.c.cursor, sa.func.count()).group_by(parked.c.user_id, parked.c.cursor))}  # fmt: skip
-    rows = connection.execute(
-        sa.select(cursors.c.user_id, cursors.c.name, cursors.c.seq, cursors.c.updated, users.c.username)
-        .select_from(cursors.outerjoin(users, users.c.id == cursors.c.user_id))
-        .where(~cursors.c.name.startswith("ftrack-hub:"))  # a hub's place over a restart: not a listener
-        .order_by(cursors.c.seq)
-    ).all()
-    return [{"user": username or user_id, "name": name, "seq": int(seq), "behind": max(0, last - int(seq)),
-             "parked": held.get((user_id, name), 0), "updated": updated.isoformat(timespec="seconds") if updated else None}
-            for user_id, name, seq, updated, username in rows]  # fmt: skip
+    _, positions = Listeners(backend.engine, backend.storage.events).positions(connection, users)
+    return [{"user": p.username or p.user_id, "name": p.name, "seq": p.seq, "behind": p.behind, "parked": p.parked,
+             "updated": p.updated.isoformat(timespec="seconds") if p.updated else None} for p in positions]  # fmt: skip
 
 
 def _ending(backend: Backend, connection: sa.Connection, now: datetime.datetime) -> list[dict[str, Any]]:

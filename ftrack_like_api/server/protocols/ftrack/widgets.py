@@ -21,12 +21,13 @@ from urllib.parse import quote
 
 import anyio.to_thread
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, JSONResponse, Response
+from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 
 from ....exceptions import ValidationError
 from ....query import bind, parse, render
 from ...files.signing import TokenRefused
+from .files import _error
 
 if TYPE_CHECKING:
     from ...engine.backend import Backend
@@ -150,8 +151,7 @@ def _text(value: Any) -> str | None:
 
 
 def _refused(reason: str, status: int = 403, code: str = "widget_refused") -> Response:
-    return JSONResponse({"exception": "PermissionError" if status == 403 else "NotFoundError", "content": reason,
-                         "error_code": code}, status_code=status)  # fmt: skip
+    return _error(status, "PermissionError" if status == 403 else "NotFoundError", reason, code)
 
 
 _PAGE = """<!doctype html>

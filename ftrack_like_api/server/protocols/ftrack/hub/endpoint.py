@@ -22,7 +22,7 @@ from ....auth.permissions import Principal
 from ....auth.throttle import Refusal
 from ....draining import Draining
 from ....engine.backend import Backend
-from ....events.listeners import Listeners
+from ....events.listeners import KEPT_PLACE, Listeners
 from ....events.tail import Tail
 from ....gate import Busy, DatabaseGate
 from ..answers import refused
@@ -37,7 +37,7 @@ log = logging.getLogger(__name__)
 HEARTBEAT = 25.0
 
 #: The names under which a hub's place is kept while its server restarts (see :meth:`EventHub.keep_place`).
-RESUME = "ftrack-hub:"
+RESUME = KEPT_PLACE
 #: How long a kept place waits for its hub to come back.
 RESUME_WITHIN = datetime.timedelta(minutes=10)
 #: Seconds a client may stay silent (not answering heartbeats) before its socket is closed.
