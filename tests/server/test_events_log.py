@@ -282,3 +282,31 @@ def test_starts_and_stops_are_counted(fresh):
     broker.stop()  # one stop too many changes nothing
     assert not broker.running
     assert uuid.UUID(fresh.publish(event()).id)
+
+
+def test_closing_the_backend_stops_its_broker_whatever_was_started(fresh_database):
+    """An in-process event hub starts the broker and nothing stops it but the backend's close."""
+    backend = Backend.from_url(fresh_database)
+    backend.broker.start()
+    backend.broker.start()
+    thread = backend.broker._thread
+    backend.close()
+    assert not backend.broker.running and not thread.is_alive()
+
+
+def test_the_postgresql_listener_stops_for_good_when_the_log_is_gone(fresh_database, caplog):
+    if not fresh_database.startswith("postgresql"):
+        pytest.skip("PostgreSQL's listening connection")
+    with Backend.from_url(fresh_database) as backend:
+        broker = backend.broker
+        with backend.engine.begin() as connection:
+            connection.exec_driver_sql("ALTER TABLE event_log RENAME TO event_log_gone")
+        try:
+            thread = threading.Thread(target=broker._listen)
+            thread.start()
+            thread.join(30)
+            assert not thread.is_alive(), "the listener retried a table that is not there"
+            assert "the event log is gone" in caplog.text
+        finally:
+            with backend.engine.begin() as connection:
+                connection.exec_driver_sql("ALTER TABLE event_log_gone RENAME TO event_log")

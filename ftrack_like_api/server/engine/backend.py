@@ -159,6 +159,7 @@ class Backend:
         return backend
 
     def close(self) -> None:
+        self.broker.close()
         self.engine.dispose()
 
     def register_action(self, name: str, handler: Callable[[BatchContext, Mapping[str, Any]], Any], writes: bool = False) -> None:

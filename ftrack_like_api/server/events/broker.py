@@ -93,6 +93,12 @@ class Broker:
             self._wanted.set()
         thread.join(timeout=10)
 
+    def close(self) -> None:
+        """Stop hearing other processes now, whatever starts are left (the backend is closing)."""
+        with self._lock:
+            self._starts = 1 if self._thread is not None else 0
+        self.stop()
+
     @property
     def running(self) -> bool:
         return self._thread is not None
@@ -240,6 +246,9 @@ class Broker:
                         for note in connection.notifies(timeout=0.5):
                             if note.payload.startswith(prefix):
                                 self.notify(int(note.payload[len(prefix):]))
+            except psycopg.errors.UndefinedTable as error:  # the studio was removed under us: nothing to hear
+                log.error("events broker: the event log is gone (%s); not listening any more", " ".join(str(error).split()))
+                break
             except (psycopg.Error, OSError) as error:
                 if self._stopping.is_set():
                     break
