@@ -186,3 +186,19 @@ def test_the_custom_attribute_and_group_by_examples_behave_as_on_ftrack(official
     assert said["link"] == [True]
     # ftrack's doc: the task's own (raw) value — here the default, none given: empty — not the shot's
     assert said["hierarchical"] == ["foo", ""]
+
+
+def test_the_coming_from_ftrack_page_runs_as_shown(official_python, database):
+    """docs/howto/from-ftrack.rst: its Python, in order, with the official client pointed at a server by FTRACK_*."""
+    import os
+    import pathlib
+    import re
+
+    page = (pathlib.Path(__file__).resolve().parents[1] / "docs" / "howto" / "from-ftrack.rst").read_text()
+    code = "\n".join(textwrap.dedent(block) for block in re.findall(r"\.\. code-block:: python\n\n((?:    .*\n|\n)+)", page))
+    assert "ftrack_api.Session(" in code
+    with Backend.from_url(database) as backend, serving(backend) as url:
+        key = backend.auth.create_key("admin", "coming from ftrack")
+        environment = {**os.environ, "FTRACK_SERVER": url, "FTRACK_API_USER": "admin", "FTRACK_API_KEY": key}
+        done = subprocess.run([official_python, "-c", code], capture_output=True, text=True, timeout=300, env=environment)
+    assert done.returncode == 0, done.stderr[-3000:]
