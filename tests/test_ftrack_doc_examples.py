@@ -162,8 +162,89 @@ CUSTOM_ATTRIBUTES = START + textwrap.dedent(
 )
 
 
-def run(official_python, database, script):
-    with Backend.from_url(database) as backend, serving(backend) as url:
+# security_roles, note, list, metadata, entity_links, scope, timer, thumbnail, job and assignments pages.
+EVERYDAY = START + textwrap.dedent(
+    """
+    import os, tempfile
+    import ftrack_api.symbol
+
+    member = session.create("User", {"username": "pm-" + name})
+    session.commit()
+    manager = session.query('SecurityRole where name is "Project Manager"').one()
+    user_role = session.query('SecurityRole where name is "User"').one()
+    for action in ({"action": "add_user_security_role", "role_id": manager["id"]},
+                   {"action": "grant_user_security_role_project", "role_id": manager["id"], "project_id": project["id"]},
+                   {"action": "update_user_security_role", "role_id": manager["id"], "new_role_id": user_role["id"]}):
+        session.call([dict(action, user_id=member["id"])])
+    said["roles"] = [(r["security_role"]["name"], [p["project"]["id"] == project["id"] for p in r["user_security_role_projects"]])
+                     for r in session.query("select security_role.name, user_security_role_projects.project.full_name "
+                                            "from UserSecurityRole where user_id is '{}'".format(member["id"]))]
+
+    me = session.query('User where username is "{}"'.format(user)).one()
+    note = task.create_note("My new note", author=me)
+    note.create_reply("My new reply on note", author=me)
+    session.commit()
+    said["notes"] = [n["content"] for n in session.query('Note where parent_id is "{}"'.format(task["id"]))]
+    said["replies"] = [r["content"] for r in note["replies"]]
+
+    category = session.query("ListCategory").first()
+    versions = session.create("AssetVersionList", {"owner": me, "project": project, "category": category})
+    asset = session.create("Asset", {"name": "plate", "parent": shot,
+                                     "type": session.query('AssetType where name is "Geometry"').one()})
+    model = session.create("AssetVersion", {"asset": asset, "task": task})
+    rig = session.create("AssetVersion", {"asset": asset, "task": task})
+    versions["items"].append(model)
+    session.commit()
+    said["list"] = len(versions["items"])
+
+    sequence = session.create("Sequence", {"name": "sq020", "parent": project})
+    sequence["metadata"] = {"frame_padding": "4", "focal_length": "70"}
+    session.commit()
+    said["metadata"] = sorted(session.query('Sequence where metadata any (key="frame_padding" and value="4") '
+                                            'and project_id is "{}"'.format(project["id"])).one()["metadata"].keys())
+
+    rig["uses_versions"].append(model)
+    session.commit()
+    said["used_in"] = [v["id"] == rig["id"] for v in model["used_in_versions"]]
+
+    london = session.create("Scope", {"name": "London-" + name})
+    task["scopes"].append(london)
+    session.commit()
+    said["scoped"] = [t["name"] for t in session.query('Task where scopes.name is "London-{}"'.format(name))]
+
+    me.start_timer(task)
+    said["timelog"] = me.stop_timer()["context_id"] == task["id"]
+
+    folder = tempfile.mkdtemp()
+    path = os.path.join(folder, "file.txt")
+    with open(path, "w") as out:
+        out.write("attached")
+    server_location = session.query('Location where name is "ftrack.server"').one()
+    job = session.create("Job", {"user": me, "status": "running"})
+    component = session.create_component(path, data={"name": "My file"}, location=server_location)
+    session.create("JobComponent", {"component_id": component["id"], "job_id": job["id"]})
+    job["status"] = "done"
+    session.commit()
+    said["job"] = [server_location.get_url(c["component"]).startswith("http") for c in job["job_components"]]
+
+    session.create("Appointment", {"context": task, "resource": me, "type": "assignment"})
+    session.commit()
+    said["assigned"] = [a["resource"]["username"] for a in session.query(
+        'select resource.username from Appointment where context_id is "{}"'.format(task["id"]))]
+    print(json.dumps(said))
+    """
+)
+
+
+def run(official_python, database, script, storage=None):
+    with Backend.from_url(database) as backend:
+        if storage is not None:
+            backend.files.configure(storage)  # the server location's files
+        return _served(official_python, backend, script)
+
+
+def _served(official_python, backend, script):
+    with serving(backend) as url:
         key = backend.auth.create_key("admin", "ftrack doc examples")
         done = subprocess.run([official_python, "-c", script, url, "admin", key], capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
@@ -202,3 +283,13 @@ def test_the_coming_from_ftrack_page_runs_as_shown(official_python, database):
         environment = {**os.environ, "FTRACK_SERVER": url, "FTRACK_API_USER": "admin", "FTRACK_API_KEY": key}
         done = subprocess.run([official_python, "-c", code], capture_output=True, text=True, timeout=300, env=environment)
     assert done.returncode == 0, done.stderr[-3000:]
+
+
+def test_the_everyday_example_pages_run_as_on_ftrack(official_python, database, tmp_path):
+    """Security roles, notes, lists, metadata, version links, scopes, timers, job attachments, assignments."""
+    said = run(official_python, database, EVERYDAY, storage=tmp_path / "storage")
+    assert said["roles"] == [["User", [True]]]  # added, granted the project, swapped for User with its project
+    assert said["notes"] == ["My new note"] and said["replies"] == ["My new reply on note"]
+    assert said["list"] == 1 and said["metadata"] == ["focal_length", "frame_padding"]
+    assert said["used_in"] == [True] and said["scoped"] == ["comp"] and said["timelog"] is True
+    assert said["job"] == [True] and said["assigned"] == ["admin"]
