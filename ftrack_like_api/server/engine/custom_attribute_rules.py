@@ -21,6 +21,7 @@ import sqlalchemy as sa
 from ...exceptions import ValidationError
 from ...schema import EntityType
 from ...wire import decode_value
+from .batch import BatchContext
 from .compiler import Compiler
 
 __all__ = ["CustomAttributeRules", "LINK_ENTITY_TYPES", "link_entity_type"]
@@ -71,23 +72,26 @@ class CustomAttributeRules:
         self.types = tables["custom_attribute_type"]
         self._values = {t.name for t in self.schema if any(a.name == "CustomAttributeValue" for a in self.schema.ancestry(t.name))}
 
-    def check(self, connection: sa.Connection, entity_type: EntityType, row: Mapping[str, Any],
+    def check(self, batch: BatchContext, entity_type: EntityType, row: Mapping[str, Any],
               current: Mapping[str, Any] | None = None) -> None:  # fmt: skip
         """Refuse ``row`` (the new row, or an update's changes of ``current``) if it breaks a rule."""
         if entity_type.name in self._values:
             if "value" in row and row["value"] is not None:
                 configuration = row.get("configuration_id") or (current or {}).get("configuration_id")
-                self._check_value(connection, configuration, row["value"])
+                self._check_value(batch, configuration, row["value"])
         elif entity_type.name == "CustomAttributeConfiguration":
             if current is None or any(name in row for name in ("key", "entity_type", "object_type_id")):
-                self._check_unique(connection, {**(current or {}), **row})
+                self._check_unique(batch.connection, {**(current or {}), **row})
 
-    def _check_value(self, connection: sa.Connection, configuration: Any, stored: str) -> None:
-        found = connection.execute(
-            sa.select(self.configurations.c.key, self.types.c.name)
-            .join(self.types, self.types.c.id == self.configurations.c.type_id)
-            .where(self.configurations.c.id == configuration)
-        ).first()  # fmt: skip
+    def _check_value(self, batch: BatchContext, configuration: Any, stored: str) -> None:
+        def lookup() -> Any:
+            return batch.connection.execute(
+                sa.select(self.configurations.c.key, self.types.c.name)
+                .join(self.types, self.types.c.id == self.configurations.c.type_id)
+                .where(self.configurations.c.id == configuration)
+            ).first()  # fmt: skip
+
+        found = batch.remember(("custom attribute type", configuration), lookup)  # once per batch: values come in bulk
         if found is None:
             return  # the reference's own check says the configuration is missing
         key, kind = found
