@@ -236,6 +236,55 @@ EVERYDAY = START + textwrap.dedent(
 )
 
 
+# querying, the tutorial, handling events (synchronous) and the locations tutorial.
+QUERYING_EVENTS_LOCATIONS = START + textwrap.dedent(
+    """
+    import tempfile
+    import ftrack_api.accessor.disk
+    import ftrack_api.event.base
+    import ftrack_api.structure.id
+
+    jane = session.create("User", {"username": "jane-" + name, "first_name": "Jane", "last_name": "Doe"})
+    task.create_note("Looks good", author=jane)
+    project["metadata"]["some_key"] = "some_value"
+    session.commit()
+    said["active"] = name in [p["name"] for p in session.query(
+        'Project where status is active and (name like "%{0}" or full_name like "%{0}")'.format(name[-6:]))]
+    said["in_project"] = [t["name"] for t in session.query('Task where project.id is "{0}"'.format(project["id"]))]
+    said["with_metadata"] = [p["name"] for p in session.query(
+        'Project where metadata any (key=some_key and value=some_value)')] == [name]
+    said["without_timelogs"] = "jane-" + name in [u["username"] for u in session.query("User where not timelogs any ()")]
+    said["has"] = [n["content"] for n in session.query('Note where author has (first_name is "Jane" and last_name is "Doe") '
+                                                        'and parent_id is "{}"'.format(task["id"]))]
+    said["projected"] = [(p["full_name"] == name, p["status"]) for p in session.query(
+        'select full_name, status from Project where id is "{}"'.format(project["id"]))]
+    next_week = arrow.now().shift(weeks=+1)   # the tutorial's replace(weeks=+1), as arrow spells it now
+    said["ending"] = len(session.query('Project where status is active and end_date before "{0}" and id is "{1}"'
+                                       .format(next_week, project["id"])).all())
+
+    hub = ftrack_api.Session(server_url=server, api_user=user, api_key=key, auto_connect_event_hub=True,
+                             schema_cache_path=False)
+    hub.event_hub.subscribe("topic=test-synchronous", lambda event: "A", priority=10)
+    hub.event_hub.subscribe("topic=test-synchronous", lambda event: "B", priority=20)
+    said["synchronous"] = hub.event_hub.publish(ftrack_api.event.base.Event(topic="test-synchronous"), synchronous=True)
+    hub.event_hub.wait(duration=1)
+
+    location = session.create("Location", {"name": "my.location." + name})
+    session.commit()
+    location.accessor = ftrack_api.accessor.disk.DiskAccessor(prefix=tempfile.mkdtemp())
+    location.structure = ftrack_api.structure.id.IdStructure()
+    location.priority = 30
+    (_, path) = tempfile.mkstemp(suffix=".txt")
+    component = session.create_component(path=path, location=location)
+    session.commit()
+    said["available"] = session.get_component_availability(component)[location["id"]]
+    location.remove_component(component)
+    said["removed"] = location.get_component_availability(component)
+    print(json.dumps(said))
+    """
+)
+
+
 def run(official_python, database, script, storage=None):
     with Backend.from_url(database) as backend:
         if storage is not None:
@@ -293,3 +342,12 @@ def test_the_everyday_example_pages_run_as_on_ftrack(official_python, database, 
     assert said["list"] == 1 and said["metadata"] == ["focal_length", "frame_padding"]
     assert said["used_in"] == [True] and said["scoped"] == ["comp"] and said["timelog"] is True
     assert said["job"] == [True] and said["assigned"] == ["admin"]
+
+
+def test_the_querying_events_and_locations_pages_run_as_on_ftrack(official_python, database):
+    said = run(official_python, database, QUERYING_EVENTS_LOCATIONS)
+    assert said["active"] is True and said["in_project"] == ["comp"] and said["with_metadata"] is True
+    assert said["without_timelogs"] is True and said["has"] == ["Looks good"]
+    assert said["projected"] == [[True, "active"]] and said["ending"] == 0  # no end date: it ends before nothing
+    assert said["synchronous"] == ["A", "B"]
+    assert said["available"] == 100.0 and said["removed"] == 0.0
