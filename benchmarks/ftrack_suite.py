@@ -134,7 +134,7 @@ def seed_test_data(database: str, executable: str) -> None:
             for sort, (name, state) in enumerate(CONTAINER_STATUSES):
                 session.create("SchemaStatus", {"schema_id": schema["id"], "status_id": status(name, state)["id"],
                                                 "sort": sort})  # fmt: skip
-            types = ASSET_BUILD_TYPES if object_type["name"] == "AssetBuild" else ["Generic"]
+            types = ASSET_BUILD_TYPES if object_type["name"] in ("Asset Build", "AssetBuild") else ["Generic"]
             for sort, name in enumerate(types):
                 session.create("SchemaType", {"schema_id": schema["id"], "type_id": kind(name)["id"], "sort": sort})
         session.create("User", {"id": JENKINS_USER, "username": "jenkins", "first_name": "Jenkins",

@@ -61,6 +61,8 @@ from .protocols.ftrack.files import FileRoutes
 from .protocols.ftrack.thumbnails import ThumbnailRoutes
 from .protocols.ftrack.widgets import WidgetRoutes
 from .protocols.ftrack.widgets import register as register_widgets
+from .protocols.ftrack.security_roles import register as register_security_roles
+from .protocols.ftrack.invites import register as register_invites
 from .protocols.shotgrid.api import ShotgridApi
 
 __all__ = ["create_app", "listening_socket", "serving"]
@@ -102,6 +104,8 @@ def create_app(
     files = FileRoutes(backend, gate)  # the server location's files: upload, get, remove
     thumbnails = ThumbnailRoutes(backend, gate)
     register_widgets(backend)  # ftrack's get_widget_url, and the pages its links show
+    register_security_roles(backend)  # ftrack's add_user_security_role … (administrators)
+    register_invites(backend)  # ftrack's invitations by mail: refused, saying what to do
     widgets = WidgetRoutes(backend)
     shotgrid = ShotgridApi(backend, gate)  # ShotGrid's /api3/json
 

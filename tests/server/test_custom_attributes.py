@@ -37,7 +37,7 @@ def attributes(call, entity_type, key):
 
 
 def test_each_entity_has_the_attributes_that_apply_to_it(call, studio):
-    assert attributes(call, "Task", studio["task"]) == {"fps": 24, "vendor": "acme"}
+    assert attributes(call, "Task", studio["task"]) == {"fps": 24, "vendor": "inhouse"}
     assert attributes(call, "Shot", studio["shot"]) == {"cut_in": 1001, "vendor": "acme"}
     assert attributes(call, "Project", studio["project"]) == {"budget": 0, "vendor": "inhouse"}
     # A configuration for one project only applies there.
@@ -55,12 +55,18 @@ def test_setting_a_value_that_is_not_stored_stores_it(call, studio):
     assert attributes(call, "Task", studio["task"])["fps"] == 30
 
 
-def test_hierarchical_values_come_from_the_nearest_ancestor(call, studio):
-    assert attributes(call, "Task", studio["sibling"])["vendor"] == "acme"
+def test_a_hierarchical_value_read_on_a_task_is_the_tasks_own_as_on_ftrack(call, studio):
+    """ftrack answers with the raw value (its docs: "when read they are not calculated"), not the parent's."""
+    assert attributes(call, "Shot", studio["shot"])["vendor"] == "acme"
+    assert attributes(call, "Task", studio["sibling"])["vendor"] == "inhouse"  # the default: nothing stored on it
     call({"action": "update", "entity_type": "ContextCustomAttributeValue",
           "entity_key": [studio["vendor"], studio["sibling"]], "entity_data": {"value": "own"}})
     assert attributes(call, "Task", studio["sibling"])["vendor"] == "own"
-    assert attributes(call, "Task", studio["task"])["vendor"] == "acme"
+    assert attributes(call, "Task", studio["task"])["vendor"] == "inhouse"
+    # The inherited value is the nearest ancestor's stored one: a query of the ancestors finds it.
+    found = call.query(f'select name from Shot where descendants any (id is {studio["task"]}) and '
+                       'custom_attributes any (key is "vendor")')  # fmt: skip
+    assert [shot["name"] for shot in found] == ["sh010"]
 
 
 def test_an_update_of_a_custom_attribute_that_does_not_exist_is_still_refused(call, studio):

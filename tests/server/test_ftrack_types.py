@@ -67,9 +67,9 @@ def test_a_status_change_is_recorded_in_the_same_batch(call, studio):
 
 def test_a_refused_batch_records_no_status_change(call, studio):
     task, status = studio["task"], studio["status"]
-    error = call.error(update("Task", task, {"status_id": status["On hold"]}), update("Task", task, {"bid": "lots"}))
+    error = call.error(update("Task", task, {"status_id": status["On Hold"]}), update("Task", task, {"bid": "lots"}))
     assert error["error_code"] == "wrong_type"
-    assert call.query(f'StatusChange where parent_id is {task} and status.name is "On hold"') == []
+    assert call.query(f'StatusChange where parent_id is {task} and status.name is "On Hold"') == []
 
 
 def test_a_version_status_change_is_an_asset_version_status_change(call, studio):
@@ -149,7 +149,7 @@ def test_a_project_schema_answers_as_ftrack_for_tasks_containers_and_versions(ca
     shot_schema = next(s for s in schema["_schemas"] if s["type_id"] == shot_type)
     assert shot_schema["object_type_id"] == shot_type
     rows = call.query(f"select task_status.name from SchemaStatus where schema_id is {shot_schema['id']}")
-    assert {r["task_status"]["name"] for r in rows} == {"Not started", "In progress", "On hold", "Completed", "Omitted"}
+    assert {r["task_status"]["name"] for r in rows} == {"Not started", "In progress", "On Hold", "Completed", "Omitted"}
     types = call.query(f"select task_type.name from SchemaType where schema_id is {shot_schema['id']}")
     assert [t["task_type"]["name"] for t in types] == ["Generic"]
     assert schema["_overrides"] == []

@@ -16,7 +16,7 @@ def studio(call):
     ids["other"] = call.create("Project", name="other", full_name="Other", project_schema_id=schema_id)["id"]
     for sequence in ("sq010", "sq020"):
         ids[sequence] = call.create("Sequence", name=sequence, parent_id=ids["project"])["id"]
-    shots = [("sh010", "sq010", "Approved"), ("sh020", "sq010", "On hold"), ("sh030", "sq020", "Omitted")]
+    shots = [("sh010", "sq010", "Approved"), ("sh020", "sq010", "On Hold"), ("sh030", "sq020", "Omitted")]
     for shot, sequence, status in shots:
         ids[shot] = call.create("Shot", name=shot, parent_id=ids[sequence], status_id=statuses[status])["id"]
     ids["jo"] = call.create("User", username="jo", first_name="Jo", email="jo@example.com")["id"]
@@ -192,7 +192,7 @@ def test_each_entity_is_encoded_once_then_referenced(call, studio):
 
 def test_order_by_through_a_reference(call, studio):
     rows = call.query(f'select name from Shot where project_id is {studio["project"]} order by status.name desc, name')
-    # On hold, Omitted, Approved
+    # On Hold, Omitted, Approved
     assert [r["name"] for r in rows] == ["sh020", "sh030", "sh010"]
 
 
@@ -278,7 +278,7 @@ def test_through_an_abstract_type_each_subtype_means_its_own_attribute(call, stu
     assert names(call, 'Shot where children any (status.name is "In progress")') == ["sh010"]
     assert names(call, 'Sequence where children any (status.name is "Omitted")') == ["sq020"]
     assert names(call, 'Context where status is "active" and name is "tutorial"') == ["tutorial"]
-    both = names(call, 'select name from Context where status is "active" or status.name is "On hold"')
+    both = names(call, 'select name from Context where status is "active" or status.name is "On Hold"')
     assert "tutorial" in both and "sh020" in both and "sh010" not in both
     assert names(call, 'Task where parent.status.name is "Omitted"') == ["light"]
     refused = call.error({"action": "query", "expression": 'Context where status.nope is 1'})

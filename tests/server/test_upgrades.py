@@ -217,3 +217,28 @@ def test_two_processes_upgrading_at_once_upgrade_once(released, ftrack_like):
     assert [process.returncode for process in started] == [0, 0], answers
     outs = sorted(out for out, _ in answers)
     assert "nothing to upgrade" in outs[0] and outs[1].startswith("upgraded "), answers
+
+
+def test_ftracks_stock_data_reaches_a_database_of_before_under_the_ids_a_new_one_has(released):
+    """Revision 0009: the Project Manager role, On Hold (renamed), Pending, Deliverable, Asset Build (renamed)."""
+    queries = ['SecurityRole where name is "Project Manager"', 'Status where name is "On Hold"',
+               'Status where name is "Pending"', 'Type where name is "Deliverable"', 'ObjectType where name is "Asset Build"',
+               'Status where name is "On hold"', 'ObjectType where name is "AssetBuild"']  # fmt: skip
+
+    def found(url):
+        with Backend.from_url(url) as backend:
+            answers = backend.execute([{"action": "query", "expression": q} for q in queries], "admin")
+            task_types = backend.execute([{"action": "query", "expression": "select types.name from TaskTypeSchema"}], "admin")
+        return [sorted(row["id"] for row in answer["data"]) for answer in answers], task_types
+
+    from ftrack_like_api.server.auth.permissions import security_role_id
+    from ftrack_like_api.server.engine.seed import OBJECT_TYPES, seed_id
+
+    upgraded, upgraded_types = found(released)
+    new = [[security_role_id("Project Manager")], [seed_id("status", "On Hold")], [seed_id("status", "Pending")],
+           [seed_id("type", "Deliverable")], [OBJECT_TYPES["Asset Build"][0]], [], []]  # what a new database has
+    assert upgraded == new
+    with Backend.from_url(released) as backend:  # what the release before had, still there
+        task = backend.execute([{"action": "query", "expression": f"select status.name from Task where id is {TASK}"}], "admin")
+    assert task[0]["data"][0]["status"]["name"] == "In progress"
+    assert any("Deliverable" in [t["name"] for t in schema["types"]] for schema in upgraded_types[0]["data"])

@@ -42,6 +42,8 @@ __all__ = ["PermissionDenied", "Permissions", "Principal", "ROLES", "Roles", "pr
 #: The roles, as the command line names them, and their ``SecurityRole`` names.
 ROLES = {"admin": "Administrator", "user": "User", "read-only": "Read-only"}
 ADMINISTRATOR, USER, READ_ONLY = ROLES["admin"], ROLES["user"], ROLES["read-only"]
+#: ftrack's stock roles beside those, seeded for its examples: they write as "User" does.
+STOCK_ROLES = ("Project Manager",)
 #: What a user may change of their own account.
 PROFILE = frozenset({"first_name", "last_name", "email", "thumbnail", "thumbnail_id"})
 #: Types that hold roles and grants: read through the API, changed with the command line.
@@ -231,7 +233,7 @@ class Roles:
     def install(self, connection: sa.Connection) -> None:
         """Seed the roles of a new database (an older one gets them from the upgrade ``0001``)."""
         present = set(connection.execute(sa.select(self.roles.c.name)).scalars())
-        for name in ROLES.values():
+        for name in (*ROLES.values(), *STOCK_ROLES):
             if name not in present:
                 kind = "API" if name == ADMINISTRATOR else "PROJECT"
                 connection.execute(self.roles.insert().values(id=security_role_id(name), name=name, type=kind))

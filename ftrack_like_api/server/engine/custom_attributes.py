@@ -8,8 +8,12 @@ and clients set one by updating that entry. So an entity's custom attributes are
   TypedContext types, narrowed by ``object_type_id`` when it is set, ``assetversion``,
   ``asset``, ``user``, ``list``, ``listobject``), within its project when the
   configuration names one;
-- hierarchical configurations, for every context: a context without a stored value
-  takes the value stored on its nearest ancestor, else the default.
+- hierarchical configurations, for every context.
+
+An entity without a stored value has the configuration's default — for a hierarchical
+attribute too: ftrack answers with the entity's own value, not its parent's (its
+documentation: "when read they are not calculated and instead the raw value is
+returned"). A script that wants the inherited value reads the ancestors' values.
 """
 
 from __future__ import annotations
@@ -69,7 +73,6 @@ class CustomAttributes:
         ).all()  # fmt: skip
         if not configurations:
             return {}
-        inherited = self._inherited(connection, owners, [c.id for c in configurations if c.is_hierarchical])
         missing: dict[Any, list[dict[str, Any]]] = {}
         for entity_type, key, object_type_id, project_id in owners:
             kind = self.kind(entity_type)
@@ -81,37 +84,15 @@ class CustomAttributes:
                 if configuration.is_hierarchical:
                     if not is_context:
                         continue
-                    value = inherited.get((key, configuration.id), configuration.default)
                 else:
                     if configuration.entity_type != kind:
                         continue
                     if kind == "task" and configuration.object_type_id not in (None, object_type_id):
                         continue
-                    value = configuration.default
+                value = configuration.default
                 if configuration.project_id not in (None, project_id):
                     continue
                 missing.setdefault(key, []).append(
                     {"configuration_id": configuration.id, "entity_id": key, "key": configuration.key, "value": value}
                 )
         return missing
-
-    def _inherited(
-        self, connection: sa.Connection, owners: list[tuple[EntityType, Any, Any, Any]], hierarchical: list[Any]
-    ) -> dict[tuple[Any, Any], Any]:
-        """(owner key, configuration) → the value stored on the owner's nearest ancestor."""
-        contexts = [key for entity_type, key, _, _ in owners if entity_type.table == "context"]
-        if not hierarchical or not contexts:
-            return {}
-        typed = self.schema["TypedContext"]
-        chain = self.compiler.chains(typed, typed.attributes["ancestors"], contexts)
-        values = self.storage.tables["custom_attribute_value"]
-        rows = connection.execute(
-            sa.select(chain.c.root, chain.c.depth, values.c.configuration_id, values.c.value)
-            .join(values, values.c.entity_id == chain.c.id)
-            .where(self.storage.dialect.in_values(values.c.configuration_id, hierarchical))
-            .order_by(chain.c.root, values.c.configuration_id, chain.c.depth)
-        ).all()  # fmt: skip
-        nearest: dict[tuple[Any, Any], Any] = {}
-        for root, _, configuration, value in rows:
-            nearest.setdefault((root, configuration), value)
-        return nearest

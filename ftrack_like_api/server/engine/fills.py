@@ -20,6 +20,7 @@ from ...exceptions import ValidationError
 from ...schema import Attribute, EntityType, Kind
 from .batch import BatchContext
 from .compiler import Compiler
+from .custom_attribute_rules import link_entity_type
 
 __all__ = ["Fills"]
 
@@ -191,6 +192,25 @@ class Fills:
             ("configuration key", configuration),
             lambda: self._scalar(batch, sa.select(table.c.key).where(table.c.id == configuration)),
         )
+
+    def _fill_link_from_type(self, batch: BatchContext, entity_type: EntityType, row: dict[str, Any]) -> Any:
+        return link_entity_type(self._link_configuration(batch, row).get("entity_type"))
+
+    def _fill_link_to_type(self, batch: BatchContext, entity_type: EntityType, row: dict[str, Any]) -> Any:
+        return link_entity_type(self._link_configuration(batch, row).get("entity_type_to"))
+
+    def _link_configuration(self, batch: BatchContext, row: dict[str, Any]) -> dict[str, Any]:
+        """The kinds of entity a link's configuration joins (ftrack's examples give a link its three ids only)."""
+        table = self.storage.tables["custom_attribute_link_configuration"]
+        configuration = row.get("configuration_id")
+
+        def lookup() -> dict[str, Any]:
+            found = batch.connection.execute(
+                sa.select(table.c.entity_type, table.c.entity_type_to).where(table.c.id == configuration)
+            ).mappings().first()  # fmt: skip
+            return dict(found) if found is not None else {}
+
+        return batch.remember(("link configuration", configuration), lookup)
 
     def _fill_parent_type(self, batch: BatchContext, entity_type: EntityType, row: dict[str, Any]) -> Any:
         """The type of the entity a Metadata row belongs to: look in each table that has metadata."""

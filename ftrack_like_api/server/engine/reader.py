@@ -262,6 +262,10 @@ class Reader:
                     raise QueryError(f"{projection} is selected beside aggregates, so it must be in 'group by'", text)
                 column, attributes[str(projection)] = joined.column(projection)
                 columns.append(column.label(str(projection)))
+            for path in query.group_by:  # ftrack answers with the grouped keys, selected or not
+                if str(path) not in attributes:
+                    column, attributes[str(path)] = joined.column(path)
+                    columns.append(column.label(str(path)))
             group = [joined.column(p)[0] for p in query.group_by]
             order = [joined.column(key.path)[0] for key in query.order_by]
             order = [c.desc() if key.descending else c.asc() for c, key in zip(order, query.order_by)]

@@ -30,7 +30,7 @@ OBJECT_TYPES = {
     "Episode": ("22139355-61da-4c8f-9db4-3abc870166bc", 1, True, False, False, False, False, "episode"),
     "Sequence": ("e5139355-61da-4c8f-9db4-3abc870166bc", 2, True, False, False, False, False, "sequence"),
     "Shot": ("bad911de-3bd6-47b9-8b46-3476e237cb36", 3, True, False, False, False, False, "shot"),
-    "AssetBuild": ("4be63b64-5010-42fb-bf1f-428af9d638f0", 4, True, False, False, True, False, "box"),
+    "Asset Build": ("4be63b64-5010-42fb-bf1f-428af9d638f0", 4, True, False, False, True, False, "box"),
     "Task": ("11c137c0-ee7e-4f9c-91c5-8c77cec22b2c", 5, False, True, True, True, True, "task"),
     "Milestone": ("01decdd1-51cb-11e3-9d5b-20c9d0831e59", 6, False, False, True, False, True, "milestone"),
 }
@@ -46,14 +46,15 @@ STATUSES = [  # name, state, color
     ("In progress", "IN_PROGRESS", "#3498DB"),
     ("Pending review", "IN_PROGRESS", "#F39C12"),
     ("Revise", "IN_PROGRESS", "#E74C3C"),
-    ("On hold", "BLOCKED", "#9B59B6"),
+    ("On Hold", "BLOCKED", "#9B59B6"),
     ("Approved", "DONE", "#2ECC71"),
     ("Completed", "DONE", "#27AE60"),
     ("Omitted", "DONE", "#7F8C8D"),
+    ("Pending", "IN_PROGRESS", "#F1C40F"),  # ftrack's; last, where upgrade 0009 puts it
 ]
-TASK_WORKFLOW = ["Not started", "Ready to start", "In progress", "Pending review", "Revise", "On hold", "Approved", "Omitted"]
+TASK_WORKFLOW = ["Not started", "Ready to start", "In progress", "Pending review", "Revise", "On Hold", "Approved", "Omitted"]
 VERSION_WORKFLOW = ["Pending review", "Revise", "Approved", "Omitted"]
-CONTAINER_WORKFLOW = ["Not started", "In progress", "On hold", "Completed", "Omitted"]
+CONTAINER_WORKFLOW = ["Not started", "In progress", "On Hold", "Completed", "Omitted"]
 TYPES = [  # name, color, billable
     ("Generic", "#7F8C8D", True), ("Concept", "#E67E22", True), ("Modeling", "#2980B9", True),
     ("Texture", "#8E44AD", True), ("Lookdev", "#9B59B6", True), ("Rigging", "#16A085", True),
@@ -62,6 +63,7 @@ TYPES = [  # name, color, billable
     ("Lighting", "#F1C40F", True), ("Rendering", "#F39C12", True), ("Compositing", "#1ABC9C", True),
     ("Editing", "#3498DB", True), ("Production", "#BDC3C7", False), ("Character", "#E91E63", True),
     ("Prop", "#795548", True), ("Environment", "#4CAF50", True), ("Vehicle", "#607D8B", True),
+    ("Deliverable", "#00BCD4", True),
 ]  # fmt: skip
 ASSET_BUILD_TYPES = ["Character", "Prop", "Environment", "Vehicle"]
 PRIORITIES = [  # name, value, color, fixed id
@@ -88,9 +90,13 @@ NOTE_CATEGORIES = ["Default", "Internal", "External", "Client feedback"]
 LIST_CATEGORIES = ["Default", "Dailies", "Client review"]
 
 
+#: Rows renamed to ftrack's spelling keep the id their first name gave them (upgrade 0009 renames them).
+FORMER_NAMES = {("status", "On Hold"): "On hold"}
+
+
 def seed_id(kind: str, name: str) -> str:
     """The fixed id of a seeded row."""
-    return str(uuid.uuid5(_NAMESPACE, f"{kind}:{name}"))
+    return str(uuid.uuid5(_NAMESPACE, f"{kind}:{FORMER_NAMES.get((kind, name), name)}"))
 
 
 def seed(connection: sa.Connection, storage: Storage) -> None:
@@ -160,7 +166,7 @@ def seed(connection: sa.Connection, storage: Storage) -> None:
         insert("schema_status", [
             {"schema_id": schema, "status_id": statuses[s], "sort": i} for i, s in enumerate(CONTAINER_WORKFLOW)
         ])  # fmt: skip
-        kinds = ASSET_BUILD_TYPES if name == "AssetBuild" else ["Generic"]
+        kinds = ASSET_BUILD_TYPES if name == "Asset Build" else ["Generic"]
         insert("schema_type", [{"schema_id": schema, "type_id": types[t], "sort": i} for i, t in enumerate(kinds)])
 
     insert("asset_type", [{"id": seed_id("asset type", short), "name": name, "short": short, "component": "main"}

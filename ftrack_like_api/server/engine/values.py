@@ -46,6 +46,14 @@ def to_wire(kind: str | None, value: Any) -> Any:
     return convert(value) if convert is not None else value
 
 
+def _tagged(value: Any) -> Any:
+    if isinstance(value, datetime.datetime):
+        return encode_datetime(value)
+    if isinstance(value, datetime.date):
+        return encode_date(value)
+    raise TypeError(f"{type(value).__name__} is not a JSON value")
+
+
 def coerce_value(kind: str, value: Any) -> Any:
     """``value`` as a column of type ``kind`` stores it; TypeError/ValueError when it cannot be."""
     if value is None:
@@ -54,8 +62,8 @@ def coerce_value(kind: str, value: Any) -> Any:
         if isinstance(value, bool) or not isinstance(value, (str, int, float)):
             raise TypeError(f"{value!r} is not text")
         return value if isinstance(value, str) else str(value)
-    if kind == "variable":
-        return json.dumps(value)
+    if kind == "variable":  # a date in it is kept as the wire tags it, and goes back so
+        return json.dumps(value, default=_tagged)
     if kind == "boolean":
         if isinstance(value, bool):
             return value

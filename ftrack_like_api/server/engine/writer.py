@@ -26,6 +26,7 @@ from ...schema import Attribute, EntityType, Kind
 from ...wire import decode_value
 from .answers import Answers
 from .compiler import Compiler
+from .custom_attribute_rules import CustomAttributeRules
 from .fills import Fills
 from .batch import BatchContext, row_key
 from ..auth.permissions import PermissionDenied
@@ -61,6 +62,7 @@ class Writer:
         self.storage = compiler.storage
         self.fills = Fills(compiler)
         self.answers = Answers(compiler)
+        self.custom_attributes = CustomAttributeRules(compiler)
         self._plans: dict[str, _CreatePlan] = {}
         self._kinds: dict[tuple[str, str], bool] = {}
 
@@ -89,6 +91,7 @@ class Writer:
         missing = [name for name in plan.required if row.get(name) is None]
         if missing:
             raise ValidationError(f"{type_name} needs a value for {', '.join(missing)}", "missing_required")
+        self.custom_attributes.check(batch, entity_type, row)
         table = plan.table
         values = {k: v for k, v in row.items() if v is not None}
         primary_key = entity_type.primary_key
@@ -167,6 +170,7 @@ class Writer:
         if expected:
             self._check_expected(concrete, current, expected)
         changes, after = self._values(batch, concrete, data, creating=False)
+        self.custom_attributes.check(batch, concrete, changes, current)
         table = self.storage.table(entity_type)
         if changes.get("parent_id") is not None and "project_id" in current and current.get("context_type") != "show":
             # Its project (and its children's) is filled on create: a move stays inside the project.
