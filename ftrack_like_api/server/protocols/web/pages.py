@@ -165,10 +165,9 @@ class Pages:
 
 def entity_type_name(schema: Any, given: str) -> str:
     """``given`` when the schema has a concrete type of that name; else :class:`NotFound`."""
-    try:
-        entity_type = schema[given]
-    except (KeyError, LookupError):
-        raise NotFound() from None
+    if given not in schema.types:
+        raise NotFound()
+    entity_type = schema[given]
     if entity_type.abstract or "id" not in entity_type.attributes or entity_type.attributes["id"].kind is not Kind.SCALAR:
         raise NotFound()
     return given
