@@ -120,3 +120,39 @@ def web(studio):
 
 def new_id():
     return str(uuid.uuid4())
+
+
+def chromium_path():
+    """Debian's chromium (``apt-get install chromium``), the browser the tests drive; None when it is not installed."""
+    import os
+    import shutil
+
+    for candidate in (os.environ.get("FTRACK_LIKE_CHROMIUM"), shutil.which("chromium"), "/usr/bin/chromium"):
+        if candidate and os.path.exists(candidate):
+            return candidate
+    return None
+
+
+@pytest.fixture(scope="module")
+def chromium():
+    """Headless Chromium through Playwright for Python: in CI a missing browser fails, elsewhere skips."""
+    import os
+
+    path = chromium_path()
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        sync_playwright = None
+    missing = ("Playwright for Python is not installed (the test extra)" if sync_playwright is None
+               else None if path else "chromium is not installed (apt-get install chromium; .ci/run does)")  # fmt: skip
+    if missing:
+        if os.environ.get("CI"):
+            pytest.fail(missing)
+        pytest.skip(missing)
+    with sync_playwright() as playwright:
+        # --no-sandbox: CI runs as root, where Chromium's sandbox cannot start.
+        browser = playwright.chromium.launch(executable_path=path, headless=True, args=["--no-sandbox"])
+        try:
+            yield browser
+        finally:
+            browser.close()
