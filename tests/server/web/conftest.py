@@ -74,12 +74,13 @@ def build(database):
 
 
 @pytest.fixture(scope="module")
-def studio(database):
+def studio(database, tmp_path_factory):
     from ftrack_like_api.server.app import create_app, serving
 
     made, other, hostile = build(database)
     backend = Backend.from_url(database)
-    for username in ("admin", "coord", "free"):
+    backend.files.configure(tmp_path_factory.mktemp("files"))
+    for username in ("admin", "coord", "free", "jo"):
         backend.auth.set_password(username, PASSWORD)
     backend.auth.grant("free", other)  # the freelancer works on the side project only
     try:
