@@ -27,7 +27,7 @@ def test_the_sheet_shows_sequences_shots_and_tasks_with_status_type_and_assignee
     assert 'class="group sequence"' in page.text and "sq010" in page.text and "sq010_sh010" in page.text
     first = tasks[0]
     assert f'class="task status-{first["status_id"]}"' in page.text
-    assert f'<option value="{first["status_id"]}" selected>' in page.text
+    assert f'<option selected value="{first["status_id"]}">' in page.text
     assert "Compositing" in page.text and "jo" in page.text
     assert page.text.count('aria-label="Status"') == len(tasks)
     # The status colours are a stylesheet of classes (the CSP allows no inline style).

@@ -62,10 +62,11 @@ class Guard:
         try:
             visitor = request.state.visitor = await self.visitors.visitor(request)
             if signed_in and visitor is None:
-                if changes or request.url.path.endswith(("/live", ".css")) or request.url.path.startswith("/web/rows/"):
-                    return self.renderer.error(request, 401, "Signed out", "Sign in again to go on.")
                 root = request.scope.get("root_path", "")
                 path = request.url.path[len(root):] if root and request.url.path.startswith(root) else request.url.path
+                if changes or path in ("/web/live", "/web/colours.css") or path.startswith("/web/rows/"):
+                    # What a page's script or stylesheet asks for: a sign-in page would be no answer to it.
+                    return self.renderer.error(request, 401, "Signed out", "Sign in again to go on.")
                 wanted = path + (f"?{request.url.query}" if request.url.query else "")
                 return RedirectResponse(f"{root}/web/signin?next={quote(wanted)}", status_code=303)
             if changes:

@@ -18,7 +18,7 @@ from .reads import Entities, Reads, Refused, expression
 from .rendering import Renderer
 from .sheet import FilterError, View, conditions, grouped, refusal_position, task_query, task_row
 
-__all__ = ["Pages", "entity_type_name", "statuses"]
+__all__ = ["Pages", "checked_id", "entity_type_name", "notes_on", "project_of", "statuses"]
 
 #: What an id looks like here (a uuid, or a seeded one): anything else is not found before a query is made.
 _ID = re.compile(r"^[0-9A-Za-z_-]{1,64}$")
@@ -37,6 +37,29 @@ def checked_id(value: str) -> str:
 async def statuses(reads: Reads, visitor: Any) -> list[dict[str, Any]]:
     rows, _ = await reads.query(visitor, "select name, color, sort from Status order by sort, name")
     return list(rows)
+
+
+async def project_of(reads: Reads, visitor: Any, project_id: str) -> dict[str, Any]:
+    """The project ``project_id`` if the visitor may see it; else :class:`NotFound`."""
+    found = await reads.one(visitor, expression("select name, full_name from Project where id is :id",
+                                                id=checked_id(project_id)))  # fmt: skip
+    if found is None:
+        raise NotFound()
+    return found
+
+
+async def notes_on(reads: Reads, visitor: Any, parent_id: str) -> list[dict[str, Any]]:
+    """The notes on ``parent_id`` the visitor may read, each with its replies, oldest first."""
+    rows, _ = await reads.query(visitor, expression(
+        f"select content, date, in_reply_to_id, author.username from Note "
+        f"where parent_id is :id order by date limit {SHOWN}", id=parent_id))  # fmt: skip
+    notes = [{**note, "author": rows.path(note, "author", "username"), "replies": []} for note in rows]
+    threads = {note["id"]: note for note in notes}
+    top: list[dict[str, Any]] = []
+    for note in notes:
+        parent = threads.get(note.get("in_reply_to_id") or "")
+        (parent["replies"] if parent is not None else top).append(note)
+    return top
 
 
 class Pages:
@@ -104,7 +127,7 @@ class Pages:
             "custom": [(c.get("key"), c.get("value")) for c in found.get("custom_attributes") or ()],
             "assignees": sorted(str(rows.path(a, "resource", "username")) for a in found.get("assignments") or ()),
             "statuses": await statuses(self.reads, visitor) if "status_id" in entity_type.attributes else [],
-            "children": [], "notes": await self._notes(visitor, entity_id), "versions": [],
+            "children": [], "notes": await notes_on(self.reads, visitor, entity_id), "versions": [],
             "problem": request.query_params.get("problem"),
         }
         if "children" in entity_type.attributes:
@@ -120,19 +143,6 @@ class Pages:
                 f"order by asset.name, version limit {SHOWN}", id=entity_id))  # fmt: skip
             context["versions"] = [{**v, "asset": versions.path(v, "asset", "name")} for v in versions]
         return self.renderer.page(request, "entity.html", context)
-
-    async def _notes(self, visitor: Any, parent_id: str) -> list[dict[str, Any]]:
-        """The notes on ``parent_id``, each with its replies, oldest first."""
-        rows, _ = await self.reads.query(visitor, expression(
-            f"select content, date, in_reply_to_id, author.username, author.first_name, author.last_name from Note "
-            f"where parent_id is :id order by date limit {SHOWN}", id=parent_id))  # fmt: skip
-        notes = [{**note, "author": rows.path(note, "author", "username"), "replies": []} for note in rows]
-        threads = {note["id"]: note for note in notes}
-        top: list[dict[str, Any]] = []
-        for note in notes:
-            parent = threads.get(note.get("in_reply_to_id") or "")
-            (parent["replies"] if parent is not None else top).append(note)
-        return top
 
     async def my_tasks(self, request: Request) -> Response:
         visitor = request.state.visitor
@@ -156,12 +166,7 @@ class Pages:
                         headers={"Cache-Control": "private, max-age=60", "X-Content-Type-Options": "nosniff"})  # fmt: skip
 
     async def _project(self, request: Request) -> dict[str, Any]:
-        found = await self.reads.one(request.state.visitor, expression(
-            "select name, full_name from Project where id is :id", id=checked_id(request.path_params["id"])))  # fmt: skip
-        if found is None:
-            raise NotFound()
-        return found
-
+        return await project_of(self.reads, request.state.visitor, request.path_params["id"])
 
 def entity_type_name(schema: Any, given: str) -> str:
     """``given`` when the schema has a concrete type of that name; else :class:`NotFound`."""

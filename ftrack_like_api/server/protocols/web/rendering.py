@@ -17,10 +17,11 @@ from typing import Any, Mapping
 from urllib.parse import urlencode
 
 import jinja2
+import markupsafe
 from starlette.requests import Request
 from starlette.responses import Response
 
-__all__ = ["SECURITY_HEADERS", "Renderer", "Static"]
+__all__ = ["SECURITY_HEADERS", "Renderer", "Static", "StatusOptions"]
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +66,7 @@ class Renderer:
             undefined=jinja2.StrictUndefined,
             trim_blocks=True,
             lstrip_blocks=True,
+            auto_reload=False,  # package files: no stat of each template at each include (a sheet has 100)
         )
         self.environment.filters.update(when=when, day=day)
 
@@ -77,7 +79,7 @@ class Renderer:
             "static": f"{root}/web/static/{self.static.version}",
             "visitor": getattr(request.state, "visitor", None),
             "link": _link,
-            **context,
+            **_with_options(context),
         }
         body = self.environment.get_template(template).render(values)
         return Response(body, status_code=status, media_type="text/html; charset=utf-8",
@@ -85,7 +87,7 @@ class Renderer:
 
     def fragment(self, template: str, context: Mapping[str, Any]) -> str:
         """A piece of a page (one row of a sheet), as text."""
-        return self.environment.get_template(template).render(context)
+        return self.environment.get_template(template).render(_with_options(context))
 
     def error(self, request: Request, status: int, title: str, message: str) -> Response:
         """The error page: what went wrong, in words, with its status."""
@@ -97,6 +99,31 @@ class Renderer:
         log.error("web page %s failed (error id %s)", request.url.path, error_id, exc_info=failure)
         return self.error(request, 500, "Something went wrong",
                           f"The server could not show this page. Tell an administrator the error id {error_id}.")
+
+
+class StatusOptions:
+    """A Status list's ``<option>`` elements, escaped once per page: a sheet's 100 rows each show all of them.
+
+    Called with the id of a row's status, they come with that one selected.
+    """
+
+    def __init__(self, statuses: list[Mapping[str, Any]]) -> None:
+        self.options = [(str(s["id"]), f'<option value="{markupsafe.escape(s["id"])}">{markupsafe.escape(s.get("name"))}</option>')
+                        for s in statuses]  # fmt: skip
+        self.plain = markupsafe.Markup("".join(option for _, option in self.options))
+
+    def __call__(self, current: Any) -> markupsafe.Markup:
+        chosen = str(current["id"]) if isinstance(current, Mapping) and "id" in current else None
+        if chosen is None:
+            return self.plain
+        return markupsafe.Markup("".join(option.replace("<option ", "<option selected ", 1) if key == chosen else option
+                                         for key, option in self.options))  # fmt: skip
+
+
+def _with_options(context: Mapping[str, Any]) -> Mapping[str, Any]:
+    if "statuses" in context and "status_options" not in context:
+        return {**context, "status_options": StatusOptions(context["statuses"])}
+    return context
 
 
 def when(value: Any) -> str:

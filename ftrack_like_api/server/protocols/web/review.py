@@ -21,7 +21,7 @@ from ...files.thumbnails import ThumbnailError, cached, parse_size, thumbnail
 from ...gate import DatabaseGate
 from ..ftrack.files import sent
 from .guard import NotFound
-from .pages import SHOWN, Pages, checked_id
+from .pages import checked_id, notes_on, project_of
 from .reads import Reads, expression
 from .rendering import Renderer
 
@@ -39,12 +39,11 @@ class Review:
 
     def __init__(self, renderer: Renderer, reads: Reads, backend: Backend, database: DatabaseGate) -> None:
         self.renderer, self.reads, self.backend, self.database = renderer, reads, backend, database
-        self.pages = Pages(renderer, reads)
         self.transfers = anyio.CapacityLimiter(4)
 
     async def grid(self, request: Request) -> Response:
         visitor = request.state.visitor
-        project = await self.pages._project(request)  # noqa: SLF001 - the same lookup as the sheet's
+        project = await project_of(self.reads, visitor, request.path_params["id"])
         rows, following = await self.reads.query(visitor, expression(
             f"select version, thumbnail_id, asset.name, status.name, status.color, user.username, date "
             f"from AssetVersion where asset.parent.project_id is :project order by asset.name, version desc limit {GRID}",
@@ -65,16 +64,8 @@ class Review:
         components = sorted(found.get("components") or (), key=lambda c: str(c.get("name")))
         movie = next((c for c in components if str(c.get("file_type") or "").lower() in PLAYABLE), None)
         image = next((c for c in components if str(c.get("file_type") or "").lower() in IMAGES), None)
-        rows, _ = await self.reads.query(visitor, expression(
-            f"select content, date, in_reply_to_id, author.username from Note where parent_id is :id "
-            f"order by date limit {SHOWN}", id=version_id))  # fmt: skip
-        notes = [{**n, "author": rows.path(n, "author", "username"), "replies": []} for n in rows]
-        threads = {n["id"]: n for n in notes}
-        top = [n for n in notes if n.get("in_reply_to_id") not in threads]
-        for note in notes:
-            if note.get("in_reply_to_id") in threads:
-                threads[note["in_reply_to_id"]]["replies"].append(note)
-        context = {"version": found, "components": components, "movie": movie, "image": image, "notes": top,
+        notes = await notes_on(self.reads, visitor, version_id)
+        context = {"version": found, "components": components, "movie": movie, "image": image, "notes": notes,
                    "movie_type": PLAYABLE.get(str((movie or {}).get("file_type") or "").lower(), "")}  # fmt: skip
         return self.renderer.page(request, "version.html", context)
 

@@ -16,6 +16,7 @@ change without it, or with a wrong one, or from another origin, changes nothing 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import hmac
 from typing import Any
@@ -44,7 +45,7 @@ class Visitor:
     username: str
     token: str = dataclasses.field(repr=False)
 
-    @property
+    @functools.cached_property
     def csrf(self) -> str:
         return csrf_token(self.token)
 
