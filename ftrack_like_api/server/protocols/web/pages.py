@@ -121,7 +121,9 @@ class Pages:
         if found is None:
             raise NotFound()
         context: dict[str, Any] = {
-            "entity": found, "type_name": found["__entity_type__"], "scalars": scalars,
+            # Ids and classifiers are for scripts: the page shows what they name instead.
+            "entity": found, "type_name": found["__entity_type__"],
+            "scalars": [name for name in scalars if name == "id" or not name.endswith(("_id", "_type"))],
             "parent": rows.get(found.get("parent")), "status": rows.get(found.get("status")),
             "type": rows.get(found.get("type")),
             "custom": [(c.get("key"), c.get("value")) for c in found.get("custom_attributes") or ()],

@@ -16,7 +16,7 @@ from ...engine.backend import Backend
 from ...gate import DatabaseGate
 from .visitors import Visitor
 
-__all__ = ["Entities", "Refused", "Reads", "expression"]
+__all__ = ["Entities", "Reads", "Refused", "expression"]
 
 #: Where a change made in the browser came from, as its events' ``source`` says.
 SOURCE = {"web": True}

@@ -21,7 +21,7 @@ import markupsafe
 from starlette.requests import Request
 from starlette.responses import Response
 
-__all__ = ["SECURITY_HEADERS", "Renderer", "Static", "StatusOptions"]
+__all__ = ["Renderer", "SECURITY_HEADERS", "Static", "StatusOptions"]
 
 log = logging.getLogger(__name__)
 

@@ -20,7 +20,7 @@ from ....exceptions import QueryError
 from ....query import ast, parse, render
 from .reads import Entities, expression
 
-__all__ = ["FilterError", "PAGE", "SORTS", "View", "grouped", "task_query"]
+__all__ = ["FilterError", "PAGE", "SORTS", "View", "conditions", "grouped", "refusal_position", "task_query", "task_row"]
 
 #: Rows a page shows.
 PAGE = 100
