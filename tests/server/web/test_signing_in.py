@@ -94,3 +94,10 @@ def test_sign_out_without_its_csrf_token_does_nothing(studio):
     refused = browser.post(f"{studio.url}/web/signout", data={}, allow_redirects=False)
     assert refused.status_code == 403
     assert browser.get(f"{studio.url}/web/projects", allow_redirects=False).status_code == 200
+
+
+def test_the_cookie_is_secure_when_the_page_came_over_https(studio):
+    # A proxy on this machine that ended TLS says so (uvicorn believes 127.0.0.1's X-Forwarded-Proto).
+    answer = requests.post(f"{studio.url}/web/signin", data={"username": "coord", "password": PASSWORD},
+                           headers={"X-Forwarded-Proto": "https"}, allow_redirects=False)  # fmt: skip
+    assert answer.status_code == 303 and "Secure" in answer.headers["set-cookie"]
