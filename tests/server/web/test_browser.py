@@ -156,3 +156,15 @@ def test_notes_and_the_entity_page_on_a_tablet(studio, open_page):
     page.goto(f"{studio.url}/web/activity")
     assert page.locator("ol.activity li").count() > 0
     screenshot(page, "activity")
+
+
+def test_a_colleagues_note_appears_on_an_open_page(studio, open_page):
+    page = open_page("coord")
+    shot = studio.shots[2]
+    page.goto(f"{studio.url}/web/entities/Shot/{shot}")
+    page.wait_for_selector("body[data-listening]")
+    page.evaluate("() => { window.notReloaded = true; }")
+    studio.call({"action": "create", "entity_type": "Note", "entity_data": {
+        "content": "From a colleague: <b>tighter</b>", "parent_id": shot, "parent_type": "Shot"}})  # fmt: skip
+    expect(page.locator("#thread")).to_contain_text("From a colleague: <b>tighter</b>", timeout=10_000)
+    assert page.evaluate("() => window.notReloaded") is True

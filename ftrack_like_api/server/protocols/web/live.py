@@ -5,8 +5,8 @@
 without either, from now on) that the visitor may read — the log's own rule, the one every
 other reader of the log has (:func:`~..events.tail.visible`) — and that the subscription
 expression (default ``topic=ftrack.update``) matches. Each is one ``update`` message: its
-seq as the message's id, and a short summary (topic, who, which entities, which attributes
-changed, their new values shortened) as JSON, which the script shows with ``textContent``,
+seq as the message's id, and a short summary (topic, who, which entities and their
+parents, which attributes changed, their new values shortened) as JSON, which the script shows with ``textContent``,
 never as markup. A comment line every :data:`HEARTBEAT` seconds keeps proxies from closing
 the stream; the visitor's sign-in is checked again every few, and a signed-out stream ends.
 
@@ -134,8 +134,9 @@ def summary(event: StoredEvent) -> dict[str, Any]:
             continue
         changes: Mapping[str, Any] = entity["changes"] if isinstance(entity.get("changes"), Mapping) else {}
         entities.append({
-            "type": str(entity.get("entityType") or entity.get("entity_type") or ""),
+            "type": str(entity.get("entity_type") or entity.get("entityType") or ""),  # ours (Note), not ftrack's (note)
             "id": str(entity.get("entityId") or ""),
+            "parent": str(entity.get("parentId") or ""),
             "action": str(entity.get("action") or ""),
             "changes": {str(key): _short((value or {}).get("new") if isinstance(value, Mapping) else value)
                         for key, value in changes.items()},

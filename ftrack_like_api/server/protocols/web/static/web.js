@@ -138,8 +138,8 @@
           refreshRow(changed.id);
         } else if (changed.id === entity) {
           refreshSections(["#changes", "#attributes"]);
-        } else if (changed.type === "Note" || changed.type === "Appointment") {
-          refreshSections(["#changes", "ul.thread"]);
+        } else if (changed.parent === entity) {  // a note on it, an assignment to it, a child
+          refreshSections(["#changes", "#thread"]);
         }
       });
     });
