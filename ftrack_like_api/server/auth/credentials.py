@@ -218,11 +218,16 @@ class Passwords(Throttling):
         if row is None or not password_matches(password, row.hash):
             self.failed(username, address)
             raise Refusal("The credentials were not accepted")
+        return self.issue_token(str(row.id))
+
+    def issue_token(self, user_id: str) -> tuple[str, datetime.datetime]:
+        """A new sign-in token for ``user_id`` and when it expires: for a caller that checked who it is
+        (:meth:`sign_in` a password; the web page a personal token, so the cookie never holds that)."""
         token = secrets.token_urlsafe(32)
         expires = utcnow() + TOKEN_LIFETIME
         with writing(self.engine) as connection:
             connection.execute(self.tokens.delete().where(self.tokens.c.expires_at < utcnow()))
-            connection.execute(self.tokens.insert().values(token_hash=hashed(token), user_id=row.id, expires_at=expires))
+            connection.execute(self.tokens.insert().values(token_hash=hashed(token), user_id=user_id, expires_at=expires))
         return token, expires.replace(tzinfo=datetime.timezone.utc)
 
     def verify_token(self, token: str) -> tuple[str, str]:

@@ -203,31 +203,7 @@ class FileRoutes:
             seen["component"] = _loggable(query.get("id", "-"))
             stored, size = await self.database(self.files.find, username, query.get("id", ""), user_id)
         seen["component"] = stored.id
-        presigned = await anyio.to_thread.run_sync(self.files.download_url, stored, limiter=self.transfers)
-        if presigned is not None:
-            return RedirectResponse(presigned, status_code=307)
-        headers = {"Accept-Ranges": "bytes", "ETag": f'W/"{stored.id}-{size}"', "Content-Encoding": "identity",
-                   "Content-Disposition": disposition(stored.filename)}  # fmt: skip
-        start, end, status = 0, size, 200
-        wanted = request.headers.get("range")
-        if wanted:
-            matched = _RANGE.fullmatch(wanted.strip())
-            if matched and (matched.group(1) or matched.group(2)):
-                first, last = matched.groups()
-                if first:
-                    start, end = int(first), min(int(last) + 1, size) if last else size
-                else:
-                    start, end = max(size - int(last), 0), size
-                if start >= size or start >= end:
-                    return _error(416, "ValidationError", f"The file has {size} bytes", "bad_range",
-                                  {"Content-Range": f"bytes */{size}"})  # fmt: skip
-                status = 206
-                headers["Content-Range"] = f"bytes {start}-{end - 1}/{size}"
-        headers["Content-Length"] = str(end - start)
-        chunks = await anyio.to_thread.run_sync(self.files.open, stored.id, start, end, limiter=self.transfers)
-        seen["outcome"] = f"{end - start} bytes"
-        return StreamingResponse(_in_threads(chunks, self.transfers), status_code=status, headers=headers,
-                                 media_type="application/octet-stream")  # fmt: skip
+        return await sent(request, self.files, stored, size, self.transfers, seen)
 
     # --- GET /component/remove -----------------------------------------------------------------
 
@@ -287,3 +263,33 @@ async def _in_threads(chunks: Iterator[bytes], limiter: anyio.CapacityLimiter) -
         close = getattr(chunks, "close", None)
         if close is not None:
             close()
+
+
+async def sent(request: Request, files: Any, stored: Any, size: int, limiter: anyio.CapacityLimiter,
+               seen: dict[str, Any], media_type: str = "application/octet-stream") -> Response:  # fmt: skip
+    """A stored file as the answer to ``request``: whole, or the ``Range`` it asks for (206), or a redirect to
+    the store's presigned URL; for ``/component/get`` and the web page's downloads and movies."""
+    presigned = await anyio.to_thread.run_sync(files.download_url, stored, limiter=limiter)
+    if presigned is not None:
+        return RedirectResponse(presigned, status_code=307)
+    headers = {"Accept-Ranges": "bytes", "ETag": f'W/"{stored.id}-{size}"', "Content-Encoding": "identity",
+               "Content-Disposition": disposition(stored.filename)}  # fmt: skip
+    start, end, status = 0, size, 200
+    wanted = request.headers.get("range")
+    if wanted:
+        matched = _RANGE.fullmatch(wanted.strip())
+        if matched and (matched.group(1) or matched.group(2)):
+            first, last = matched.groups()
+            if first:
+                start, end = int(first), min(int(last) + 1, size) if last else size
+            else:
+                start, end = max(size - int(last), 0), size
+            if start >= size or start >= end:
+                return _error(416, "ValidationError", f"The file has {size} bytes", "bad_range",
+                              {"Content-Range": f"bytes */{size}"})  # fmt: skip
+            status = 206
+            headers["Content-Range"] = f"bytes {start}-{end - 1}/{size}"
+    headers["Content-Length"] = str(end - start)
+    chunks = await anyio.to_thread.run_sync(files.open, stored.id, start, end, limiter=limiter)
+    seen["outcome"] = f"{end - start} bytes"
+    return StreamingResponse(_in_threads(chunks, limiter), status_code=status, headers=headers, media_type=media_type)
