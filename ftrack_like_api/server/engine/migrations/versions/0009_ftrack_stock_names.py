@@ -11,7 +11,7 @@ studio made itself are left as they are.
 New rows, and two seeded names spelled as ftrack does: the release before reads rows by
 id, so opening the database runs it by itself. It follows ``0008``.
 
-Revision ID: 0009_ftrackdocs
+Revision ID: 0009
 Revises: 0008
 """
 
@@ -24,7 +24,7 @@ from alembic import op
 
 __all__ = ["downgrade", "upgrade"]
 
-revision = "0009_ftrackdocs"
+revision = "0009"
 down_revision = "0008"
 branch_labels = None
 depends_on = None
