@@ -25,6 +25,7 @@ from .records import Records, sg_value
 from .retired import Retirement
 from .summaries import Summaries
 from .values import ASSET_PARENT, Values
+from .writes import Writes, among
 
 __all__ = ["Calls", "READS", "WRITES"]
 
@@ -44,6 +45,7 @@ class Calls:
         self.ids = IntegerIds(backend.storage.shotgrid["shotgrid_id"])
         self.records = Records(mapping)
         self.values = Values(mapping, backend.schema)
+        self.writes = Writes(backend, self._check)
         self.retirement = Retirement(backend, backend.storage.shotgrid["shotgrid_retired"])
         self.events = EventLogEntries(mapping, backend.schema, backend.storage.events["event_log"],
                                       backend.storage.shotgrid["shotgrid_event"])  # fmt: skip
@@ -95,7 +97,7 @@ class Calls:
         descending = bool(sorts) and sorts[0].get("direction") == "desc"
 
         def status_names(keys: set[str]) -> dict[str, str]:
-            query = ast.Query("Status", (ast.Path.of("name"),), _among(sorted(keys)))
+            query = ast.Query("Status", (ast.Path.of("name"),), among(sorted(keys)))
             return {row["id"]: row["name"] for row in self.backend.reader.query(batch.connection, render(query))["data"]}
 
         def resolve(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -154,7 +156,7 @@ class Calls:
                 linked = self.mapping.type(type_name)
                 name = self.records.name_attr(linked)
                 paths = (ast.Path.of("id"), *((ast.Path.of(name),) if name else ()))
-                for row in query(render(ast.Query(linked.ours, paths, _among(keys)))):
+                for row in query(render(ast.Query(linked.ours, paths, among(keys)))):
                     found[row["id"]] = (linked, row.get(name) if name else None)
             numbers = self.ids.numbers(batch.connection, {key: linked.ours for key, (linked, _) in found.items()})
             return {key: {"type": linked.name, "id": numbers[key], "name": name} for key, (linked, name) in found.items()}
@@ -180,6 +182,8 @@ class Calls:
                 paths = [f"{field.attr}.name"]
             elif field.kind == "scalar":
                 paths = [field.attr]  # type: ignore[list-item]
+            elif field.kind == "full_name":
+                paths = list(field.attrs)
             else:
                 raise ValidationError(f"{sg_type.name}.{field.name} cannot be sorted by here", "bad_order")
             keys.extend(ast.OrderKey(ast.Path.of(p), descending) for p in paths)
@@ -197,7 +201,7 @@ class Calls:
     def _many(self, batch: BatchContext, sg_type: SgType, keys: list[str], fields: list[str]) -> dict[str, dict[str, Any]]:
         """The records of the entities ``keys``, by uuid, in one query."""
         query = ast.Query(sg_type.ours, tuple(ast.Path.of(p) for p in self.records.projections(sg_type, fields)),
-                          _among(keys))  # fmt: skip
+                          among(keys))  # fmt: skip
         rows = whole(self.backend.reader.query(batch.connection, render(query))["data"])
         numbers = self.ids.numbers(batch.connection, self.records.uuids(rows))
         return {row["id"]: self.records.record(sg_type, row, fields, numbers) for row in rows}
@@ -214,12 +218,13 @@ class Calls:
         """Create the entity ``params`` describe: (its type, its uuid, the fields its record answers)."""
         params = _params(params)
         sg_type = self.mapping.type(params.get("type"))
-        data = _fields(params.get("fields"))
-        entity, metadata = self._ours(batch, sg_type, data, creating=True)
+        data, modes = _fields(params.get("fields"))
+        entity, metadata, later = self._ours(batch, sg_type, data, creating=True)
         key = str(uuid.uuid4())
         self._check(batch, "create", sg_type.ours)
         self.backend.writer.create(batch, sg_type.ours, {"__entity_type__": sg_type.ours, "id": key, **entity})
-        self._metadata(batch, sg_type, key, metadata, creating=True)
+        self.writes.metadata(batch, sg_type, key, metadata, creating=True)
+        self.writes.later(batch, sg_type, key, later, modes, creating=True)
         return sg_type, key, list(dict.fromkeys([*data, *_names(params.get("return_fields") or ["id"], "return_fields")]))
 
     def update(self, batch: BatchContext, params: Any) -> dict[str, Any]:
@@ -227,12 +232,13 @@ class Calls:
         params = _params(params)
         sg_type = self.mapping.type(params.get("type"))
         key = self._existing(batch, sg_type, params.get("id"))
-        data = _fields(params.get("fields"))
-        entity, metadata = self._ours(batch, sg_type, data, creating=False)
+        data, modes = _fields(params.get("fields"))
+        entity, metadata, later = self._ours(batch, sg_type, data, creating=False)
         if entity:
             self._check(batch, "update", sg_type.ours)
             self.backend.writer.update(batch, sg_type.ours, [key], entity)
-        self._metadata(batch, sg_type, key, metadata, creating=False)
+        self.writes.metadata(batch, sg_type, key, metadata, creating=False)
+        self.writes.later(batch, sg_type, key, later, modes, creating=False)
         return self._one(batch, sg_type, key, list(data))
 
     def delete(self, batch: BatchContext, params: Any) -> bool:
@@ -336,40 +342,18 @@ class Calls:
     def _check(self, batch: BatchContext, action: str, ours: str) -> None:
         self.backend.permissions.check(batch.principal, {"action": action, "entity_type": ours})
 
-    def _ours(self, batch: BatchContext, sg_type: SgType, data: dict[str, Any], creating: bool) -> tuple[dict[str, Any], dict[str, Any]]:
+    def _ours(self, batch: BatchContext, sg_type: SgType, data: dict[str, Any],
+              creating: bool) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:  # fmt: skip
         def find(text: str) -> Any:  # a status or type by name: the same answer all through a batch
-            return batch.remember(("shotgrid find", text), lambda: self._id_of(batch, text))
+            return batch.remember(("shotgrid find", text), lambda: self.writes.first_id(batch, text))
 
         def linked(linked_type: SgType, number: Any) -> str:  # what a batch links to (a request deleting it fails in SQL)
             return batch.remember(("shotgrid link", linked_type.name, number), lambda: self._existing(batch, linked_type, number))  # type: ignore[no-any-return]
 
-        entity, metadata = self.values.ours(sg_type, data, linked, find, creating)
+        entity, metadata, later = self.values.ours(sg_type, data, linked, find, creating)
         if ASSET_PARENT in entity:
-            entity["asset_id"] = self._asset(batch, sg_type, entity.pop(ASSET_PARENT), lambda text: self._id_of(batch, text))
-        return entity, metadata
-
-    def _id_of(self, batch: BatchContext, text: str) -> Any:
-        """The id of the first row a query of ours finds, or None."""
-        rows = self.backend.reader.query(batch.connection, text)["data"]
-        return rows[0]["id"] if rows else None
-
-    def _asset(self, batch: BatchContext, sg_type: SgType, parent: str | None, find: Any) -> str | None:
-        """The Asset a Version of ``sg_type`` hangs under on ``parent`` (a Shot, a project …): found, or made."""
-        if parent is None or sg_type.asset is None:
-            return None
-        name = sg_type.asset["name"]
-        found = find(render(ast.Query("Asset", (ast.Path.of("id"),), ast.And((
-            ast.Comparison(ast.Path.of("context_id"), ast.Operator.IS, ast.Literal(parent)),
-            ast.Comparison(ast.Path.of("name"), ast.Operator.IS, ast.Literal(name)))))))  # fmt: skip
-        if found is not None:
-            return found  # type: ignore[no-any-return]
-        named = ast.Comparison(ast.Path.of("name"), ast.Operator.IS, ast.Literal(sg_type.asset["type"]))
-        kind = find(render(ast.Query("AssetType", (ast.Path.of("id"),), named)))
-        key = str(uuid.uuid4())
-        self._check(batch, "create", "Asset")
-        self.backend.writer.create(batch, "Asset", {"__entity_type__": "Asset", "id": key, "name": name, "context_id": parent,
-                                                    "type_id": kind})  # fmt: skip
-        return key
+            entity["asset_id"] = self.writes.asset(batch, sg_type, entity.pop(ASSET_PARENT))
+        return entity, metadata, later
 
     def _existing(self, batch: BatchContext, sg_type: SgType, number: Any) -> str:
         """The uuid of ``sg_type``'s entity numbered ``number`` that the caller can see; an error otherwise."""
@@ -381,20 +365,6 @@ class Calls:
             if self.backend.reader.query(batch.connection, render(query))["data"]:
                 return key
         raise ValidationError(f"{sg_type.name} with id {number} doesn't exist", "not_found")
-
-    def _metadata(self, batch: BatchContext, sg_type: SgType, key: str, metadata: dict[str, Any], creating: bool) -> None:
-        for name, value in metadata.items():
-            exists = not creating and self.backend.reader.query(batch.connection, render(ast.Query(
-                "Metadata", (ast.Path.of("key"),), ast.And((
-                    ast.Comparison(ast.Path.of("parent_id"), ast.Operator.IS, ast.Literal(key)),
-                    ast.Comparison(ast.Path.of("key"), ast.Operator.IS, ast.Literal(name)))))))["data"]  # fmt: skip
-            if exists and value is None:
-                self.backend.writer.delete(batch, "Metadata", [key, name])
-            elif exists:
-                self.backend.writer.update(batch, "Metadata", [key, name], {"value": value})
-            elif value is not None:
-                self.backend.writer.create(batch, "Metadata", {"__entity_type__": "Metadata", "parent_id": key, "key": name,
-                                                               "value": value, "parent_type": sg_type.ours})  # fmt: skip
 
 
 def whole(rows: list[Any]) -> list[Any]:
@@ -432,11 +402,6 @@ def whole(rows: list[Any]) -> list[Any]:
     return [fill(row) for row in rows]
 
 
-def _among(keys: Any) -> ast.Membership:
-    """``id in (…keys)``."""
-    return ast.Membership(ast.Path.of("id"), tuple(ast.Literal(k) for k in keys))
-
-
 def _params(params: Any) -> dict[str, Any]:
     if not isinstance(params, dict):
         raise ValidationError(f"The call's parameters are an object, not {params!r}", "bad_request")
@@ -449,8 +414,9 @@ def _names(names: Any, what: str) -> list[str]:
     return names
 
 
-def _fields(fields: Any) -> dict[str, Any]:
-    """``[{"field_name", "value"}, …]`` as a dict."""
+def _fields(fields: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+    """``[{"field_name", "value", "multi_entity_update_mode"?}, …]`` as (values, update modes) by field name."""
     if not isinstance(fields, list) or not all(isinstance(f, dict) and isinstance(f.get("field_name"), str) for f in fields):
         raise ValidationError(f"fields is a list of {{'field_name', 'value'}}, not {fields!r}", "bad_request")
-    return {f["field_name"]: f.get("value") for f in fields}
+    return ({f["field_name"]: f.get("value") for f in fields},
+            {f["field_name"]: f["multi_entity_update_mode"] for f in fields if f.get("multi_entity_update_mode")})

@@ -9,6 +9,13 @@ A field is of one *kind*:
 - ``named``: a reference ShotGrid gives as a name (``sg_asset_type: "Character"``)
 - ``metadata``: what our model has no place for, kept under a key of the entity's metadata
 - ``thumbnail``: ``image``, read as a signed link to the entity's thumbnail
+- ``full_name``: several attributes read as one text joined by spaces (``HumanUser.name``), set
+  split at the first space
+- ``multi_entity``: links kept as rows of a link type of ours (``through``: its type, the
+  columns ``from`` the entity and ``to`` the linked one, fixed ``data``), ``attr`` the collection
+  that reads them and ``link`` the reference on each row (none when the collection gives the
+  linked entities themselves)
+- ``password``: written only: sets the user's password (``HumanUser.password_proxy``)
 """
 
 from __future__ import annotations
@@ -40,6 +47,13 @@ class Field:
     #: For an entity field: the link read when ``attr`` holds none (``asset.parent`` for a Version's project).
     fallback: str | None = None
     values: dict[str, Any] = dataclasses.field(default_factory=dict, hash=False, compare=False)
+    #: For a full_name field: the attributes joined.
+    attrs: tuple[str, ...] = ()
+    #: For a multi_entity field: the reference on each collected row, and the link rows' type and columns.
+    link: str | None = None
+    through: dict[str, Any] = dataclasses.field(default_factory=dict, hash=False, compare=False)
+    #: For an entity field: our attributes set beside it when it is set (a Note's ``parent_type``).
+    sets: dict[str, Any] = dataclasses.field(default_factory=dict, hash=False, compare=False)
 
     @property
     def sg_data_type(self) -> str:
@@ -52,6 +66,8 @@ class Field:
             return "number"
         if self.kind == "thumbnail":
             return "image"
+        if self.kind in ("multi_entity", "password"):
+            return self.kind
         return self.data_type or "text"
 
 
@@ -89,7 +105,8 @@ class Mapping:
                                   data_type=f.get("data_type"), key=f.get("key"), target=f.get("target"),
                                   read_only=bool(f.get("read_only")), parent=bool(f.get("parent")), also=f.get("also"),
                                   fallback=f.get("or"),
-                                  values=dict(f.get("values", {})))
+                                  values=dict(f.get("values", {})), attrs=tuple(f.get("attrs", ())),
+                                  link=f.get("link"), through=dict(f.get("through", {})), sets=dict(f.get("sets", {})))
                 for field_name, f in spec["fields"].items()
             }  # fmt: skip
             self.types[name] = SgType(name, spec["ours"], spec["name"], tuple(spec["order_id"]), fields,

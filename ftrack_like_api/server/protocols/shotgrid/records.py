@@ -9,6 +9,7 @@ each entity on the way is of the type it names.
 
 from __future__ import annotations
 
+import json
 from typing import Any, Iterable
 
 from ....exceptions import ValidationError
@@ -62,6 +63,14 @@ class Records:
             return ["thumbnail_url"]
         if field.kind == "named":
             return [f"{field.attr}.name"]
+        if field.kind == "full_name":
+            return list(field.attrs)
+        if field.kind == "password":
+            return []
+        if field.kind == "multi_entity":
+            prefix = f"{field.attr}.{field.link}." if field.link else f"{field.attr}."
+            names = {self.name_attr(self.mapping.type(t)) for t in field.types}
+            return [prefix + n for n in ("id", *sorted(n for n in names if n))]
         if field.kind == "entity":
             names = {self.name_attr(self.mapping.type(t)) for t in field.types}
             return [f"{attr}.{n}" for attr in (field.attr, field.fallback) if attr for n in ("id", *sorted(n for n in names if n))]
@@ -134,6 +143,14 @@ class Records:
         if field.kind == "named":
             linked = attribute(row, field.attr)  # type: ignore[arg-type]
             return linked.get("name") if isinstance(linked, dict) else None
+        if field.kind == "full_name":
+            return " ".join(str(row[a]) for a in field.attrs if row.get(a)) or None
+        if field.kind == "password":
+            return None
+        if field.kind == "multi_entity":
+            items = [self.link(item.get(field.link) if field.link and isinstance(item, dict) else item, numbers)
+                     for item in row.get(field.attr) or ()]  # type: ignore[arg-type]  # fmt: skip
+            return [item for item in items if item is not None and item["type"] in field.types]
         if field.kind == "entity":
             for attr in (field.attr, field.fallback):
                 linked = self.link(attribute(row, attr), numbers) if attr else None
@@ -176,10 +193,15 @@ def sg_value(value: Any, data_type: str | None = None) -> Any:
 
 
 def _typed(field: Field, text: Any) -> Any:
-    if text is None or field.data_type not in ("number", "float"):
+    if text is not None and field.data_type in ("checkbox", "tag_list"):
+        try:
+            return json.loads(text)
+        except ValueError:
+            return text
+    if text is None or field.data_type not in ("number", "float", "duration"):
         return text
     try:
         number = float(text)
     except (TypeError, ValueError):
         return text
-    return int(number) if number.is_integer() and field.data_type == "number" else number
+    return int(number) if number.is_integer() and field.data_type != "float" else number
