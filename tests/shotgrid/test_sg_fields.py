@@ -142,3 +142,61 @@ def test_the_suites_fixture_types_and_fields_through_shotgun_api3(shotgun_python
         assert {m["key"]: m["value"] for m in row["metadata"]}["color"] == "Black"
         lists = backend.execute([{"action": "query", "expression": "select name, items.id from AssetVersionList"}], "admin")
         assert [(r["name"], len(r["items"])) for r in lists[0]["data"]] == [("Sg unittest playlist", 2)]
+
+
+BEHAVIOUR = textwrap.dedent(
+    """
+    import json, sys
+    import shotgun_api3
+
+    url, key = sys.argv[1:3]
+    sg = shotgun_api3.Shotgun(url, script_name="suite", api_key=key)
+    said = {}
+    project = sg.create("Project", {"name": "Archive me"})
+    other = sg.create("Project", {"name": "Live"})
+    shot = sg.create("Shot", {"code": "sh010", "project": project})
+    sg.create("Shot", {"code": "sh020", "project": other})
+    sg.update("Project", project["id"], {"archived": True})
+    said["archived"] = sg.find_one("Project", [["id", "is", project["id"]]], ["archived"])["archived"]
+    said["all_shots"] = sorted(s["code"] for s in sg.find("Shot", [], ["code"]))
+    said["live_shots"] = [s["code"] for s in sg.find("Shot", [], ["code"], include_archived_projects=False)]
+    said["live_projects"] = [p["id"] for p in sg.find("Project", [["id", "in", [project["id"], other["id"]]]],
+                                                     include_archived_projects=False)]
+    said["live_count"] = sg.summarize("Shot", [], [{"field": "id", "type": "count"}],
+                                      include_archived_projects=False)["summaries"]["id"]
+    sg.update("Project", project["id"], {"archived": False})
+    said["by_id"] = sg.summarize("Shot", [["project", "is", project]], [{"field": "id", "type": "count"}],
+                                 grouping=[{"field": "id", "type": "exact", "direction": "asc"}])["groups"]
+    said["deleted"] = [sg.delete("Shot", shot["id"]), sg.delete("Shot", shot["id"])]
+    said["revived"] = [sg.revive("Shot", shot["id"]), sg.revive("Shot", shot["id"])]
+    token = sg.get_session_token()
+    by_token = shotgun_api3.Shotgun(url, session_token=token)
+    said["by_token"] = [s["code"] for s in by_token.find("Shot", [["id", "is", shot["id"]]], ["code"])]
+    said["terms"] = sg.text_search("Shot SH010", {"Shot": []})["terms"]
+    said["project_events"] = sorted({e["project"]["id"] for e in sg.find("EventLogEntry", [["project", "is", other]], ["project"])})
+    said["ids"] = {"project": project["id"], "other": other["id"], "shot": shot["id"]}
+    print(json.dumps(said))
+    """
+)
+
+
+def test_what_the_suite_asks_of_finds_summaries_retirement_and_tokens(shotgun_python, studio, serve):
+    database, key = studio
+    with serve(database) as url:
+        run = subprocess.run([shotgun_python, "-c", BEHAVIOUR, url, key], capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0, run.stderr[-3000:]
+    said = json.loads(run.stdout.strip().splitlines()[-1])
+    ids = said["ids"]
+    assert said["archived"] is True
+    assert {"sh010", "sh020"} <= set(said["all_shots"]) and "sh010" not in said["live_shots"] and "sh020" in said["live_shots"]
+    assert said["live_projects"] == [ids["other"]]
+    assert said["live_count"] == len(said["live_shots"])
+    assert said["by_id"] == [{"group_name": str(ids["shot"]), "group_value": ids["shot"], "summaries": {"id": 1}}]
+    assert said["deleted"] == [True, False] and said["revived"] == [True, False]  # retired once, revived once
+    assert said["by_token"] == ["sh010"]  # a script's session token acts as its key's owner
+    assert said["terms"] == ["shot", "sh010"]
+    assert said["project_events"] == [ids["other"]]
+    with Backend.from_url(database) as backend:  # archived is our status 'hidden', for ftrack's API too
+        answer = backend.execute([{"action": "query", "expression": 'select status from Project where full_name is "Live"'}],
+                                 "admin")  # fmt: skip
+        assert answer[0]["data"][0]["status"] == "active"

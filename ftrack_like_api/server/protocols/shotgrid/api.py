@@ -11,7 +11,8 @@ Who calls, by the credentials ShotGrid scripts carry, through :mod:`...auth` (ne
   name; its changes are the key owner's, and their events say ``apiKey: {name}``)
 - ``user_login`` + ``user_password``: a person's password; the sign-in token it gives is kept
   by this worker under the password's hash, so scrypt runs once, not on every request
-- ``session_token``: a sign-in token (``get_session_token`` hands one out)
+- ``session_token``: a sign-in token (``get_session_token`` hands one out; to a script, one of its
+  key's owner, whom the script acts as)
 - ``sudo_as_login``: an administrator acting as another user
 
 A wrong credential, whatever was wrong, answers the same words.
@@ -23,6 +24,7 @@ import hashlib
 import json
 import logging
 import re
+import secrets
 import threading
 from typing import Any
 
@@ -32,7 +34,9 @@ from starlette.routing import Route
 
 from ....exceptions import ValidationError
 from ....version import __version__
-from ...auth.tables import hashed
+from ...auth.credentials import TOKEN_LIFETIME
+from ...auth.tables import hashed, utcnow
+from ...engine.storage import writing
 from ...engine.computed import BASE_URL, LINK_TOKEN
 from ...files.thumbnails import link_signer
 from ...auth.throttle import Refusal
@@ -107,9 +111,8 @@ class ShotgridApi:
         call = params[1] if len(params) > 1 else None
         log.info("api3 user=%s method=%s", username, method)
         if method == "get_session_token":
-            if token is None:
-                return _json(_fault("A session token is given to people signing in with login and password, "
-                                    "not to scripts", "not_served"))  # fmt: skip
+            if token is None:  # a script's: a sign-in token of the key's owner, whom the script acts as
+                token = await self.database(self._token_for, user_id)
             return _json({"results": {"session_id": token}})
         if method == "schema_entity_read":
             return _json({"results": entity_schema(self.mapping)})
@@ -179,7 +182,8 @@ class ShotgridApi:
         sudo = auth.get("sudo_as_login")
         if sudo:
             if keys.role(user_id) != "admin":
-                raise ValidationError(f"sudo_as_login is for administrators; {username} is not one", "permission")
+                raise ValidationError(f"The user does not have permission to 'sudo': sudo_as_login is for "
+                                      f"administrators; {username} is not one", "permission")  # fmt: skip
             with self.backend.engine.connect() as connection:
                 found = keys.user_id(connection, str(sudo))
             if found is None:
@@ -187,6 +191,15 @@ class ShotgridApi:
             source = {**source, "sudo": {"by": username}}
             user_id, username = found, str(sudo)
         return user_id, username, source, token
+
+    def _token_for(self, user_id: str) -> str:
+        """A new sign-in token of ``user_id`` (a script asking for a session token: its key's owner's)."""
+        auth = self.backend.auth
+        token = secrets.token_urlsafe(32)
+        with writing(self.backend.engine) as connection:
+            connection.execute(auth.tokens.insert().values(token_hash=hashed(token), user_id=user_id,
+                                                           expires_at=utcnow() + TOKEN_LIFETIME))  # fmt: skip
+        return token
 
     def _key_owner(self, name: str, secret: str) -> str | None:
         """The username whose live key is ``secret`` and is called ``name`` (the key itself is checked by auth)."""

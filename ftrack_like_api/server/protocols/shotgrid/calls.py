@@ -81,7 +81,7 @@ class Calls:
         sg_type = self.mapping.type(params.get("type"))
         if params.get("return_only") == "retired":
             return self._retired(batch, sg_type, params.get("filters"), fields, per_page, page)
-        where = self.compiler(batch).compile(sg_type, params.get("filters"))
+        where = self._live(batch, sg_type, params, self.compiler(batch).compile(sg_type, params.get("filters")))
         query = ast.Query(sg_type.ours, tuple(ast.Path.of(p) for p in self.records.projections(sg_type, fields)), where,
                           order_by=self._order(sg_type, params.get("sorts")), offset=(page - 1) * per_page, limit=per_page)  # fmt: skip
         answer = self.backend.reader.query(batch.connection, render(query))
@@ -105,7 +105,7 @@ class Calls:
                           lambda keys: self.ids.known(batch.connection, keys), status_names)  # fmt: skip
 
         entities, more = self.events.page(batch.connection, batch.principal, params.get("filters"), fields, descending,
-                                          per_page, page, resolve)  # fmt: skip
+                                          per_page, page, resolve, lambda wanted: self.ids.uuids(batch.connection, wanted))  # fmt: skip
         return {"entities": entities, "paging_info": {"has_next_page": more, "current_page": page, "entities_per_page": per_page}}
 
     def text_search(self, batch: BatchContext, params: Any) -> dict[str, Any]:
@@ -139,13 +139,13 @@ class Calls:
                                 "status": record.get("sg_status_list"), "image": None, "links": ["", ""]})  # fmt: skip
             if len(matches) >= limit:
                 break
-        return {"matches": matches, "terms": text.split()}
+        return {"matches": matches, "terms": text.lower().split()}
 
     def summarize(self, batch: BatchContext, params: Any) -> dict[str, Any]:
         """``summarize``: summaries of the records the filters find, in groups if asked (:mod:`.summaries`)."""
         params = _params(params)
         sg_type = self.mapping.type(params.get("type"))
-        where = self.compiler(batch).compile(sg_type, params.get("filters"))
+        where = self._live(batch, sg_type, params, self.compiler(batch).compile(sg_type, params.get("filters")))
 
         def query(text: str) -> list[dict[str, Any]]:
             return self.backend.reader.query(batch.connection, text)["data"]  # type: ignore[no-any-return]
@@ -162,6 +162,20 @@ class Calls:
             return {key: {"type": linked.name, "id": numbers[key], "name": name} for key, (linked, name) in found.items()}
 
         return Summaries(self.mapping, query, links).summarize(sg_type, where, params.get("summaries"), params.get("grouping"))
+
+    def _live(self, batch: BatchContext, sg_type: SgType, params: dict[str, Any],
+              where: ast.Expression | None) -> ast.Expression | None:  # fmt: skip
+        """``where``, and not in an archived project when ``include_archived_projects`` is False."""
+        if params.get("include_archived_projects") is not False:
+            return where
+        if sg_type.name == "Project":
+            path = "archived"
+        elif "project" in sg_type.fields and sg_type.fields["project"].kind == "entity":
+            path = "project.Project.archived"
+        else:
+            return where
+        live = self.compiler(batch).relation(sg_type, path, "is_not", [True])
+        return live if where is None else ast.And((where, live))
 
     def compiler(self, batch: BatchContext) -> FilterCompiler:
         return FilterCompiler(self.mapping, lambda numbers: self.ids.uuids(batch.connection, numbers),
@@ -242,9 +256,14 @@ class Calls:
         return self._one(batch, sg_type, key, list(data))
 
     def delete(self, batch: BatchContext, params: Any) -> bool:
-        """Retire an entity: deleted through the engine, its rows kept for ``revive`` (:mod:`.retired`)."""
+        """Retire an entity: deleted through the engine, its rows kept for ``revive`` (:mod:`.retired`); False
+        when it is retired already."""
         params = _params(params)
         sg_type = self.mapping.type(params.get("type"))
+        number = params.get("id")
+        known = self.ids.uuids(batch.connection, [number]).get(number) if isinstance(number, int) else None
+        if known is not None and self.retirement.holds(batch.connection, sg_type.ours, known):
+            return False
         key = self._existing(batch, sg_type, params.get("id"))
         self._check(batch, "delete", sg_type.ours)
         self.retirement.retire(batch, sg_type.ours, key)

@@ -105,7 +105,7 @@ class Mapping:
                                   data_type=f.get("data_type"), key=f.get("key"), target=f.get("target"),
                                   read_only=bool(f.get("read_only")), parent=bool(f.get("parent")), also=f.get("also"),
                                   fallback=f.get("or"),
-                                  values=dict(f.get("values", {})), attrs=tuple(f.get("attrs", ())),
+                                  values=_values(f), attrs=tuple(f.get("attrs", ())),
                                   link=f.get("link"), through=dict(f.get("through", {})), sets=dict(f.get("sets", {})))
                 for field_name, f in spec["fields"].items()
             }  # fmt: skip
@@ -130,6 +130,12 @@ class Mapping:
         if name is None:
             raise ValidationError(f"{code!r} is not a status code here (one of {', '.join(self.statuses)})", "bad_value")
         return name
+
+
+def _values(spec: dict[str, Any]) -> dict[Any, Any]:
+    """A field's fixed values, ShotGrid's to ours; a checkbox's keyed by True and False."""
+    values = dict(spec.get("values", {}))
+    return {json.loads(k): v for k, v in values.items()} if spec.get("data_type") == "checkbox" else values
 
 
 def load_mapping() -> Mapping:
