@@ -46,7 +46,7 @@ from ..ftrack.body import read_body
 from .calls import PAGE, READS, WRITES, Calls
 from .mapping import load_mapping
 from .schema import entity_schema, field_schema, full_schema
-from .uploads import ThumbnailUploads
+from .uploads import FileRoutes
 
 __all__ = ["SERVER_VERSION", "ShotgridApi"]
 
@@ -70,11 +70,14 @@ class ShotgridApi:
         self.backend, self.database = backend, database
         self.mapping = load_mapping()
         self.calls = Calls(backend, self.mapping)
+        #: Fields whose values are signed links (thumbnails, files): a body naming one gets links signed.
+        self._linked = {f'"{f.name}"'.encode() for t in self.mapping.types.values() for f in t.fields.values()
+                        if f.kind in ("thumbnail", "file")}  # fmt: skip
         self._signed_in: dict[tuple[str, str], str] = {}  # (login, password hash) -> sign-in token
         self._lock = threading.Lock()
 
     def routes(self) -> list[Route]:
-        return [Route("/api3/json", self.json, methods=["POST"]), *ThumbnailUploads(self).routes()]
+        return [Route("/api3/json", self.json, methods=["POST"]), *FileRoutes(self).routes()]
 
     async def json(self, request: Request) -> Response:
         try:
@@ -125,7 +128,7 @@ class ShotgridApi:
                                 "not_served"))  # fmt: skip
         operation = {"action": "shotgrid_write" if method in WRITES else "shotgrid_read", "method": method, "params": call}
         BASE_URL.set(str(request.base_url))  # image links are to this server, signed (ftrack's thumbnail links)
-        if b'"image"' in body:
+        if any(name in body for name in self._linked):
             LINK_TOKEN.set(await self.database(link_signer, self.backend.files.signer))
         result = await self.database(self.backend.execute, [operation], username, None, user_id, source)
         if isinstance(result, dict):

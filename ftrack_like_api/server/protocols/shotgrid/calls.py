@@ -10,12 +10,13 @@ engine's writer, each checked by its permissions first.
 
 from __future__ import annotations
 
+import json
+import os
 import uuid
 from typing import Any, Mapping as MappingType
 
 from ....exceptions import ValidationError
 from ....query import ast, render
-from ....symbol import SERVER_LOCATION_ID
 from ...engine.batch import BatchContext
 from .eventlog import EventLogEntries, finish
 from .filters import FilterCompiler
@@ -62,7 +63,7 @@ class Calls:
             return self.summarize(batch, params)
         if method == "query_display_name_cache":
             return self.text_search(batch, params)
-        if method in ("create", "update", "delete", "revive", "thumbnail"):
+        if method in ("create", "update", "delete", "revive", "thumbnail", "attach"):
             return getattr(self, method)(batch, params)
         raise ValidationError(f"Unknown method {method!r}", "unknown_method")
 
@@ -206,7 +207,7 @@ class Calls:
 
     def _records(self, batch: BatchContext, sg_type: SgType, rows: list[Any], fields: list[str]) -> list[dict[str, Any]]:
         rows = whole(rows)
-        numbers = self.ids.numbers(batch.connection, self.records.uuids(rows))
+        numbers = self.ids.numbers(batch.connection, {**self.records.uuids(rows), **self.records.files(sg_type, rows, fields)})
         return [self.records.record(sg_type, row, fields, numbers) for row in rows]
 
     def _one(self, batch: BatchContext, sg_type: SgType, key: str, fields: list[str]) -> dict[str, Any]:
@@ -217,7 +218,7 @@ class Calls:
         query = ast.Query(sg_type.ours, tuple(ast.Path.of(p) for p in self.records.projections(sg_type, fields)),
                           among(keys))  # fmt: skip
         rows = whole(self.backend.reader.query(batch.connection, render(query))["data"])
-        numbers = self.ids.numbers(batch.connection, self.records.uuids(rows))
+        numbers = self.ids.numbers(batch.connection, {**self.records.uuids(rows), **self.records.files(sg_type, rows, fields)})
         return {row["id"]: self.records.record(sg_type, row, fields, numbers) for row in rows}
 
     # --- writing -----------------------------------------------------------------------------
@@ -290,16 +291,35 @@ class Calls:
             raise ValidationError(f"{sg_type.name} has no thumbnail here", "unknown_field")
         key = self._existing(batch, sg_type, params.get("id"))
         component = params["component"]
-        for action, kind in (("create", "FileComponent"), ("create", "ComponentLocation"), ("update", sg_type.ours)):
-            self._check(batch, action, kind)
+        self._check(batch, "update", sg_type.ours)
+        self.writes.component(batch, component, params["name"], params["file_type"], params["size"])
         writer = self.backend.writer
-        writer.create(batch, "FileComponent", {"__entity_type__": "FileComponent", "id": component, "name": params["name"],
-                                               "file_type": params["file_type"], "size": params["size"]})  # fmt: skip
-        writer.create(batch, "ComponentLocation", {"__entity_type__": "ComponentLocation", "id": str(uuid.uuid4()),
-                                                   "component_id": component, "location_id": SERVER_LOCATION_ID,
-                                                   "resource_identifier": component})  # fmt: skip
         writer.update(batch, sg_type.ours, [key], {"thumbnail_id": component})
         return self.ids.numbers(batch.connection, {component: "FileComponent"})[component]
+
+    def attach(self, batch: BatchContext, params: Any) -> int:
+        """An uploaded file (kept already) as an Attachment — a component of ours in the server location — and the
+        value of the entity's file field ``field_name`` if given (a Version's ``sg_uploaded_movie``); its id."""
+        params = _params(params)
+        sg_type = self.mapping.type(params.get("type"))
+        key = self._existing(batch, sg_type, params.get("id"))
+        name = params.get("field_name")
+        field = sg_type.field(name) if name else None
+        if field is not None and field.kind != "file":
+            raise ValidationError(f"{sg_type.name}.{name} is not a file field", "bad_value")
+        component, display = params["component"], str(params["display_name"])
+        stem, suffix = os.path.splitext(display)
+        version = key if sg_type.ours == "AssetVersion" else None
+        self.writes.component(batch, component, stem or display, suffix, params["size"], version)
+        attachment = self.mapping.type("Attachment")
+        tags = [t.strip() for t in str(params.get("tag_list") or "").split(",") if t.strip()]
+        if tags:
+            self.writes.metadata(batch, attachment, component, {"tag_list": json.dumps(tags)}, creating=True)
+        if field is not None:
+            self._check(batch, "update", sg_type.ours)
+            kept = json.dumps({"id": component, "name": display, "content_type": params.get("content_type")})
+            self.writes.metadata(batch, sg_type, key, {str(field.key): kept}, creating=False)
+        return self.ids.numbers(batch.connection, {component: attachment.ours})[component]
 
     def _retired(self, batch: BatchContext, sg_type: SgType, filters: Any, fields: list[str], per_page: int,
                  page: int) -> dict[str, Any]:  # fmt: skip

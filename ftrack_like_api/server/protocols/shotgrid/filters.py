@@ -139,8 +139,8 @@ class FilterCompiler:
             return self._multi(field, relation, value, where)
         if kind == "full_name":
             return self._full_name(field, relation, values, where)
-        if kind == "password":
-            raise ValidationError(f"{where}: a password is not filtered on", "bad_filter")
+        if kind in ("password", "file"):
+            raise ValidationError(f"{where}: a {kind} field is not filtered on here", "bad_filter")
         if kind == "metadata":
             return ast.Relation(ast.Path.of("metadata"), ast.Quantifier.ANY, ast.And((
                 _is(ast.Path.of("key"), field.key), self._scalar(ast.Path.of("value"), relation, values, where, str))))

@@ -16,6 +16,7 @@ A field is of one *kind*:
   that reads them and ``link`` the reference on each row (none when the collection gives the
   linked entities themselves)
 - ``password``: written only: sets the user's password (``HumanUser.password_proxy``)
+- ``file``: an uploaded file, an Attachment (``upload``): ``{"type": "Attachment", "id", "name", "url"}``
 """
 
 from __future__ import annotations
@@ -68,6 +69,8 @@ class Field:
             return "image"
         if self.kind in ("multi_entity", "password"):
             return self.kind
+        if self.kind == "file":
+            return "url"
         return self.data_type or "text"
 
 

@@ -12,10 +12,14 @@ from __future__ import annotations
 import json
 from typing import Any, Iterable
 
+from urllib.parse import quote
+
+from ...engine.computed import BASE_URL, LINK_TOKEN
+
 from ....exceptions import ValidationError
 from .mapping import Field, Mapping, SgType
 
-__all__ = ["Records", "attribute", "deep_fields", "sg_value"]
+__all__ = ["Records", "attachment_url", "attribute", "deep_fields", "sg_value"]
 
 
 def deep_fields(field: str) -> list[str]:
@@ -67,6 +71,8 @@ class Records:
             return list(field.attrs)
         if field.kind == "password":
             return []
+        if field.kind == "file":
+            return ["metadata.key", "metadata.value"] if field.key else ["name", "file_type"]
         if field.kind == "multi_entity":
             prefix = f"{field.attr}.{field.link}." if field.link else f"{field.attr}."
             names = {self.name_attr(self.mapping.type(t)) for t in field.types}
@@ -99,6 +105,18 @@ class Records:
                     visit(item)
 
         visit(rows)
+        return found
+
+    def files(self, sg_type: SgType, rows: list[dict[str, Any]], fields: Iterable[str]) -> dict[str, str]:
+        """The uploaded files (components of ours) ``rows``' file fields hold: their uuids and our type."""
+        found: dict[str, str] = {}
+        for name in fields:
+            field = sg_type.fields.get(name)
+            if field is not None and field.kind == "file":
+                for row in rows:
+                    kept = _file(field, row)
+                    if kept is not None:
+                        found[kept["id"]] = "FileComponent"
         return found
 
     def record(self, sg_type: SgType, row: dict[str, Any], fields: Iterable[str], numbers: dict[str, int]) -> dict[str, Any]:
@@ -147,6 +165,13 @@ class Records:
             return " ".join(str(row[a]) for a in field.attrs if row.get(a)) or None
         if field.kind == "password":
             return None
+        if field.kind == "file":
+            kept = _file(field, row)
+            number = numbers.get(kept["id"]) if kept else None
+            if kept is None or number is None:
+                return None
+            return {"type": "Attachment", "id": number, "name": kept.get("name"), "url": attachment_url(number, kept["id"]),
+                    "content_type": kept.get("content_type"), "link_type": "upload"}  # fmt: skip
         if field.kind == "multi_entity":
             items = [self.link(item.get(field.link) if field.link and isinstance(item, dict) else item, numbers)
                      for item in row.get(field.attr) or ()]  # type: ignore[arg-type]  # fmt: skip
@@ -171,6 +196,29 @@ class Records:
             return None
         name_attr = self.name_attr(target)
         return {"type": target.name, "id": numbers.get(linked.get("id")), "name": linked.get(name_attr) if name_attr else None}  # type: ignore[arg-type]
+
+
+def attachment_url(number: int, component: str) -> str:
+    """Where an Attachment's file is downloaded from: a signed ``/component/get`` link when the request signs
+    links (it needs no cookie), else ``/file_serve/attachment/<id>`` (with the ``_session_id`` cookie)."""
+    base, sign = BASE_URL.get().rstrip("/"), LINK_TOKEN.get()
+    if sign is not None:
+        return f"{base}/component/get?id={component}&token={quote(sign(component))}"
+    return f"{base}/file_serve/attachment/{number}"
+
+
+def _file(field: Field, row: dict[str, Any]) -> dict[str, Any] | None:
+    """``{"id": component uuid, "name", "content_type"}`` of a file field in ``row`` (None: no file)."""
+    if not field.key:
+        return {"id": row["id"], "name": f"{row.get('name') or ''}{row.get('file_type') or ''}", "content_type": None}
+    for item in row.get("metadata") or ():
+        if isinstance(item, dict) and item.get("key") == field.key and item.get("value"):
+            try:
+                kept = json.loads(item["value"])
+            except ValueError:
+                return None
+            return kept if isinstance(kept, dict) and isinstance(kept.get("id"), str) else None
+    return None
 
 
 def attribute(row: Any, dotted: str) -> Any:

@@ -64,6 +64,10 @@ class Values:
                 entity["thumbnail_id"] = None
             elif field.kind == "metadata":
                 metadata[str(field.key)] = None if value is None else _text(value, field.data_type)  # type: ignore[assignment]
+            elif field.kind == "file":
+                if value is not None or not field.key:
+                    raise ValidationError(f"{where} is set by upload; here it takes None (no file)", "bad_value")
+                metadata[field.key] = None  # type: ignore[assignment]
             elif field.kind == "full_name":
                 if not (value is None or isinstance(value, str)):
                     raise ValidationError(f"{where} takes text, not {value!r}", "bad_value")

@@ -6,6 +6,7 @@
   ``through`` type (an Appointment, a ListObject), set, added or removed as
   ``multi_entity_update_mode`` says
 - a HumanUser's ``password_proxy``: the user's password (its sign-in tokens end with the old one)
+- an uploaded file (a thumbnail, an attachment): a FileComponent in the server location
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import Any, Callable
 
 from ....exceptions import ValidationError
 from ....query import ast, render
+from ....symbol import SERVER_LOCATION_ID
 from ...auth.credentials import hash_password
 from ...engine.batch import BatchContext
 from .mapping import Field, SgType
@@ -88,6 +90,18 @@ class Writes:
             self.check(batch, "create", kind)
             self.backend.writer.create(batch, kind, {"__entity_type__": kind, "id": str(uuid.uuid4()), source: key,
                                                      target: linked, **data})  # fmt: skip
+
+    def component(self, batch: BatchContext, component: str, name: str, file_type: str, size: int,
+                  version: str | None = None) -> None:  # fmt: skip
+        """A file already kept by the store as a FileComponent of ours in the server location (of a version's, if given)."""
+        for kind in ("FileComponent", "ComponentLocation"):
+            self.check(batch, "create", kind)
+        writer = self.backend.writer
+        writer.create(batch, "FileComponent", {"__entity_type__": "FileComponent", "id": component, "name": name,
+                                               "file_type": file_type, "size": size, "version_id": version})  # fmt: skip
+        writer.create(batch, "ComponentLocation", {"__entity_type__": "ComponentLocation", "id": str(uuid.uuid4()),
+                                                   "component_id": component, "location_id": SERVER_LOCATION_ID,
+                                                   "resource_identifier": component})  # fmt: skip
 
     def password(self, batch: BatchContext, user_id: str, password: Any, where: str) -> None:
         """Set (or, with None, remove) a user's password in the batch's transaction; their sign-ins end."""
