@@ -45,7 +45,7 @@ from ..ftrack.answers import dumps, log_failure
 from ..ftrack.body import read_body
 from .calls import PAGE, READS, WRITES, Calls
 from .mapping import load_mapping
-from .schema import entity_schema, field_schema, full_schema
+from .schema import entity_schema
 from .uploads import FileRoutes
 
 __all__ = ["SERVER_VERSION", "ShotgridApi"]
@@ -119,10 +119,6 @@ class ShotgridApi:
             return _json({"results": {"session_id": token}})
         if method == "schema_entity_read":
             return _json({"results": entity_schema(self.mapping)})
-        if method == "schema_read":
-            return _json({"results": full_schema(self.mapping)})
-        if method == "schema_field_read":
-            return self._local(field_schema, self.mapping, call)
         if method not in READS and method not in WRITES:
             return _json(_fault(f"The method {method!r} is not served by this server (see docs/howto/shotgrid.rst)",
                                 "not_served"))  # fmt: skip

@@ -19,11 +19,13 @@ from ....exceptions import ValidationError
 from ....query import ast, render
 from ...engine.batch import BatchContext
 from .eventlog import EventLogEntries, finish
+from .custom import CustomFields
 from .filters import FilterCompiler
 from .ids import IntegerIds
 from .mapping import Mapping, SgType
 from .records import Records, sg_value
 from .retired import Retirement
+from .schema import schema_answer
 from .summaries import Summaries
 from .values import ASSET_PARENT, Values
 from .writes import Writes, among
@@ -32,7 +34,8 @@ __all__ = ["Calls", "READS", "WRITES"]
 
 #: The methods that only read, and those that write.
 READS = frozenset({"read", "summarize", "query_display_name_cache", "schema_read", "schema_entity_read", "schema_field_read"})
-WRITES = frozenset({"create", "update", "delete", "revive", "batch"})
+WRITES = frozenset({"create", "update", "delete", "revive", "batch", "schema_field_create", "schema_field_update",
+                    "schema_field_delete"})  # fmt: skip
 
 #: The most entities one page holds (what ``info`` tells the client).
 PAGE = 500
@@ -46,7 +49,8 @@ class Calls:
         self.ids = IntegerIds(backend.storage.shotgrid["shotgrid_id"])
         self.records = Records(mapping)
         self.values = Values(mapping, backend.schema)
-        self.writes = Writes(backend, self._check)
+        self.custom = CustomFields(backend, self._check)
+        self.writes = Writes(backend, self._check, self.custom)
         self.retirement = Retirement(backend, backend.storage.shotgrid["shotgrid_retired"])
         self.events = EventLogEntries(mapping, backend.schema, backend.storage.events["event_log"],
                                       backend.storage.shotgrid["shotgrid_event"])  # fmt: skip
@@ -65,6 +69,10 @@ class Calls:
             return self.text_search(batch, params)
         if method in ("create", "update", "delete", "revive", "thumbnail", "attach"):
             return getattr(self, method)(batch, params)
+        if method in ("schema_read", "schema_field_read", "schema_entity_read"):
+            return schema_answer(self.mapping, method, params, lambda sg_type: self.custom.typed(batch, sg_type))
+        if method in ("schema_field_create", "schema_field_update", "schema_field_delete"):
+            return self.custom.call(batch, self.mapping, method, _params(params))
         raise ValidationError(f"Unknown method {method!r}", "unknown_method")
 
     # --- reading -----------------------------------------------------------------------------
@@ -79,7 +87,7 @@ class Calls:
             raise ValidationError(f"paging is entities_per_page 1-{PAGE} and current_page from 1, not {paging!r}", "bad_paging")
         if params.get("type") == "EventLogEntry":
             return self._events(batch, params, fields, per_page, page)
-        sg_type = self.mapping.type(params.get("type"))
+        sg_type = self.typed(batch, params.get("type"))
         if params.get("return_only") == "retired":
             return self._retired(batch, sg_type, params.get("filters"), fields, per_page, page)
         where = self._live(batch, sg_type, params, self.compiler(batch).compile(sg_type, params.get("filters")))
@@ -145,7 +153,7 @@ class Calls:
     def summarize(self, batch: BatchContext, params: Any) -> dict[str, Any]:
         """``summarize``: summaries of the records the filters find, in groups if asked (:mod:`.summaries`)."""
         params = _params(params)
-        sg_type = self.mapping.type(params.get("type"))
+        sg_type = self.typed(batch, params.get("type"))
         where = self._live(batch, sg_type, params, self.compiler(batch).compile(sg_type, params.get("filters")))
 
         def query(text: str) -> list[dict[str, Any]]:
@@ -163,6 +171,11 @@ class Calls:
             return {key: {"type": linked.name, "id": numbers[key], "name": name} for key, (linked, name) in found.items()}
 
         return Summaries(self.mapping, query, links).summarize(sg_type, where, params.get("summaries"), params.get("grouping"))
+
+    def typed(self, batch: BatchContext, name: Any) -> SgType:
+        """The ShotGrid type called ``name``, with the custom fields it has now (read once a batch)."""
+        sg_type = self.mapping.type(name)
+        return batch.remember(("shotgrid type", sg_type.name), lambda: self.custom.typed(batch, sg_type))  # type: ignore[no-any-return]
 
     def _live(self, batch: BatchContext, sg_type: SgType, params: dict[str, Any],
               where: ast.Expression | None) -> ast.Expression | None:  # fmt: skip
@@ -232,7 +245,7 @@ class Calls:
     def _create(self, batch: BatchContext, params: Any) -> tuple[SgType, str, list[str]]:
         """Create the entity ``params`` describe: (its type, its uuid, the fields its record answers)."""
         params = _params(params)
-        sg_type = self.mapping.type(params.get("type"))
+        sg_type = self.typed(batch, params.get("type"))
         data, modes = _fields(params.get("fields"))
         entity, metadata, later = self._ours(batch, sg_type, data, creating=True)
         key = str(uuid.uuid4())
@@ -245,7 +258,7 @@ class Calls:
     def update(self, batch: BatchContext, params: Any) -> dict[str, Any]:
         """Change an entity's fields; its record with those fields."""
         params = _params(params)
-        sg_type = self.mapping.type(params.get("type"))
+        sg_type = self.typed(batch, params.get("type"))
         key = self._existing(batch, sg_type, params.get("id"))
         data, modes = _fields(params.get("fields"))
         entity, metadata, later = self._ours(batch, sg_type, data, creating=False)
@@ -373,7 +386,7 @@ class Calls:
             for index, (sg_type, _, fields) in created.items():
                 shapes.setdefault((sg_type.name, tuple(fields)), []).append(index)
             for (type_name, shape), indexes in shapes.items():
-                records = self._many(batch, self.mapping.type(type_name), [created[i][1] for i in indexes], list(shape))
+                records = self._many(batch, self.typed(batch, type_name), [created[i][1] for i in indexes], list(shape))
                 for index in indexes:
                     results[index] = records[created[index][1]]
         return results

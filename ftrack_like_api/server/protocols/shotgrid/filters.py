@@ -139,6 +139,14 @@ class FilterCompiler:
             return self._multi(field, relation, value, where)
         if kind == "full_name":
             return self._full_name(field, relation, values, where)
+        if kind == "custom":  # a custom attribute of ours: a stored value (none is None)
+            stored = ast.Comparison(ast.Path.of("value"), ast.Operator.IS_NOT, _lit(None))
+            if relation == "is" and value is None:
+                return ast.Not(ast.Relation(ast.Path.of("custom_attributes"), ast.Quantifier.ANY,
+                                            ast.And((_is(ast.Path.of("key"), field.key), stored))))  # fmt: skip
+            compared = self._scalar(ast.Path.of("value"), relation, values, where, None, field.data_type)
+            return ast.Relation(ast.Path.of("custom_attributes"), ast.Quantifier.ANY,
+                                ast.And((_is(ast.Path.of("key"), field.key), compared)))  # fmt: skip
         if kind in ("password", "file"):
             raise ValidationError(f"{where}: a {kind} field is not filtered on here", "bad_filter")
         if kind == "metadata":

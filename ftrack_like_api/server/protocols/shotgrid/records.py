@@ -73,6 +73,8 @@ class Records:
             return []
         if field.kind == "file":
             return ["metadata.key", "metadata.value"] if field.key else ["name", "file_type"]
+        if field.kind == "custom":
+            return ["custom_attributes"]
         if field.kind == "multi_entity":
             prefix = f"{field.attr}.{field.link}." if field.link else f"{field.attr}."
             names = {self.name_attr(self.mapping.type(t)) for t in field.types}
@@ -164,6 +166,12 @@ class Records:
         if field.kind == "full_name":
             return " ".join(str(row[a]) for a in field.attrs if row.get(a)) or None
         if field.kind == "password":
+            return None
+        if field.kind == "custom":
+            for item in row.get("custom_attributes") or ():
+                if isinstance(item, dict) and item.get("key") == field.key:
+                    value = item.get("value")
+                    return None if value == "" and field.data_type != "text" else value
             return None
         if field.kind == "file":
             kept = _file(field, row)

@@ -74,7 +74,7 @@ class Values:
                 first, _, rest = (value or "").strip().partition(" ")
                 for attr, part in zip(field.attrs, (first, rest.strip())):
                     entity.setdefault(attr, part)
-            elif field.kind == "password":
+            elif field.kind in ("password", "custom"):
                 later[name] = (field, value)
             elif field.kind == "multi_entity":
                 if not isinstance(value, list):

@@ -7,6 +7,7 @@
   ``multi_entity_update_mode`` says
 - a HumanUser's ``password_proxy``: the user's password (its sign-in tokens end with the old one)
 - an uploaded file (a thumbnail, an attachment): a FileComponent in the server location
+- custom attribute values (the ``sg_*`` fields ``schema_field_create`` made: :mod:`.custom`)
 """
 
 from __future__ import annotations
@@ -39,8 +40,8 @@ def _is(path: str, value: Any) -> ast.Comparison:
 class Writes:
     """The writes beside an entity's row, over one backend; ``check(batch, action, type)`` checks permissions."""
 
-    def __init__(self, backend: Any, check: Callable[[BatchContext, str, str], None]) -> None:
-        self.backend, self.check = backend, check
+    def __init__(self, backend: Any, check: Callable[[BatchContext, str, str], None], custom: Any) -> None:
+        self.backend, self.check, self.custom = backend, check, custom
 
     def rows(self, batch: BatchContext, query: ast.Query) -> list[dict[str, Any]]:
         return self.backend.reader.query(batch.connection, render(query))["data"]  # type: ignore[no-any-return]
@@ -52,8 +53,11 @@ class Writes:
 
     def later(self, batch: BatchContext, sg_type: SgType, key: str, later: dict[str, tuple[Field, Any]],
               modes: dict[str, Any], creating: bool) -> None:  # fmt: skip
-        """Write what comes once the entity exists: multi-entity links and passwords."""
+        """Write what comes once the entity exists: multi-entity links, passwords and custom attributes."""
+        self.custom.write(batch, sg_type, key, {f.key: v for f, v in later.values() if f.kind == "custom"})
         for name, (field, value) in later.items():
+            if field.kind == "custom":
+                continue
             if field.kind == "password":
                 self.password(batch, key, value, f"{sg_type.name}.{name}")
             else:
