@@ -174,6 +174,12 @@ BEHAVIOUR = textwrap.dedent(
     said["by_token"] = [s["code"] for s in by_token.find("Shot", [["id", "is", shot["id"]]], ["code"])]
     said["terms"] = sg.text_search("Shot SH010", {"Shot": []})["terms"]
     said["project_events"] = sorted({e["project"]["id"] for e in sg.find("EventLogEntry", [["project", "is", other]], ["project"])})
+    said["presets"] = []
+    for presets in ([{"preset_name": "LATEST", "latest_by": "ENTITIES_CREATED_AT"}], [{"preset_name": "BAD"}], 3):
+        try:
+            sg.find("Version", [], additional_filter_presets=presets)
+        except shotgun_api3.Fault as fault:
+            said["presets"].append(str(fault))
     said["ids"] = {"project": project["id"], "other": other["id"], "shot": shot["id"]}
     print(json.dumps(said))
     """
@@ -196,6 +202,9 @@ def test_what_the_suite_asks_of_finds_summaries_retirement_and_tokens(shotgun_py
     assert said["by_token"] == ["sh010"]  # a script's session token acts as its key's owner
     assert said["terms"] == ["shot", "sh010"]
     assert said["project_events"] == [ids["other"]]
+    assert said["presets"] == ["The LATEST filter preset is not served here (filter on the fields instead)",
+                               "Unknown filter preset 'BAD' (ShotGrid's is LATEST)",
+                               "additional_filter_presets is a list of {'preset_name', …}, not 3"]  # fmt: skip
     with Backend.from_url(database) as backend:  # archived is our status 'hidden', for ftrack's API too
         answer = backend.execute([{"action": "query", "expression": 'select status from Project where full_name is "Live"'}],
                                  "admin")  # fmt: skip

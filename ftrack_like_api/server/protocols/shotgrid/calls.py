@@ -88,6 +88,8 @@ class Calls:
         if params.get("type") == "EventLogEntry":
             return self._events(batch, params, fields, per_page, page)
         sg_type = self.typed(batch, params.get("type"))
+        if params.get("additional_filter_presets"):
+            raise ValidationError(_presets(params["additional_filter_presets"]), "bad_filter")
         if params.get("return_only") == "retired":
             return self._retired(batch, sg_type, params.get("filters"), fields, per_page, page)
         where = self._live(batch, sg_type, params, self.compiler(batch).compile(sg_type, params.get("filters")))
@@ -452,6 +454,17 @@ def whole(rows: list[Any]) -> list[Any]:
 
     gather(rows)
     return [fill(row) for row in rows]
+
+
+def _presets(presets: Any) -> str:
+    """Why ``additional_filter_presets`` are refused: malformed, unknown, or (ShotGrid's LATEST) not served."""
+    if not isinstance(presets, list) or not all(isinstance(p, dict) for p in presets):
+        return f"additional_filter_presets is a list of {{'preset_name', …}}, not {presets!r}"
+    names = [p.get("preset_name") for p in presets]
+    unknown = [n for n in names if n != "LATEST"]
+    if unknown:
+        return f"Unknown filter preset {unknown[0]!r} (ShotGrid's is LATEST)"
+    return "The LATEST filter preset is not served here (filter on the fields instead)"
 
 
 def _params(params: Any) -> dict[str, Any]:
