@@ -102,8 +102,8 @@ class FileRoutes:
             return PlainTextResponse(f"0\n{error.reason}")
         if part not in files:
             return PlainTextResponse(f"0\nThe form has no {part} file")
-        if "filmstrip" in fields:
-            return PlainTextResponse("0\nFilmstrip thumbnails are not served here")
+        if "filmstrip" in fields:  # kept as a file, the entity's filmstrip_image (no frames are cut from it here)
+            method, fields["field_name"] = "attach", "filmstrip_image"
         address = request.client.host if request.client else ""
         try:
             user_id, username, source, _ = await self.database(
