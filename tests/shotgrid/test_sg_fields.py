@@ -155,7 +155,7 @@ BEHAVIOUR = textwrap.dedent(
     project = sg.create("Project", {"name": "Archive me"})
     other = sg.create("Project", {"name": "Live"})
     shot = sg.create("Shot", {"code": "sh010", "project": project})
-    sg.create("Shot", {"code": "sh020", "project": other})
+    other_shot = sg.create("Shot", {"code": "sh020", "project": other})
     sg.update("Project", project["id"], {"archived": True})
     said["archived"] = sg.find_one("Project", [["id", "is", project["id"]]], ["archived"])["archived"]
     said["all_shots"] = sorted(s["code"] for s in sg.find("Shot", [], ["code"]))
@@ -174,13 +174,20 @@ BEHAVIOUR = textwrap.dedent(
     said["by_token"] = [s["code"] for s in by_token.find("Shot", [["id", "is", shot["id"]]], ["code"])]
     said["terms"] = sg.text_search("Shot SH010", {"Shot": []})["terms"]
     said["project_events"] = sorted({e["project"]["id"] for e in sg.find("EventLogEntry", [["project", "is", other]], ["project"])})
+    task = sg.create("Task", {"project": other, "entity": other_shot, "content": "comp"})
+    sg.update("Task", task["id"], {"project": other, "content": "comp v2"})  # the project it has: no move
+    said["task_entity"] = sg.find_one("Task", [["id", "is", task["id"]]], ["entity"])["entity"]["id"]
+    try:
+        sg.update("Task", task["id"], {"project": project})
+    except shotgun_api3.Fault as fault:
+        said["task_moved"] = str(fault)
     said["presets"] = []
     for presets in ([{"preset_name": "LATEST", "latest_by": "ENTITIES_CREATED_AT"}], [{"preset_name": "BAD"}], 3):
         try:
             sg.find("Version", [], additional_filter_presets=presets)
         except shotgun_api3.Fault as fault:
             said["presets"].append(str(fault))
-    said["ids"] = {"project": project["id"], "other": other["id"], "shot": shot["id"]}
+    said["ids"] = {"project": project["id"], "other": other["id"], "shot": shot["id"], "other_shot": other_shot["id"]}
     print(json.dumps(said))
     """
 )
@@ -202,6 +209,8 @@ def test_what_the_suite_asks_of_finds_summaries_retirement_and_tokens(shotgun_py
     assert said["by_token"] == ["sh010"]  # a script's session token acts as its key's owner
     assert said["terms"] == ["shot", "sh010"]
     assert said["project_events"] == [ids["other"]]
+    assert said["task_entity"] == ids["other_shot"]  # still under its shot
+    assert said["task_moved"] == "Task.project follows its entity: set entity to move it"
     assert said["presets"] == ["The LATEST filter preset is not served here (filter on the fields instead)",
                                "Unknown filter preset 'BAD' (ShotGrid's is LATEST)",
                                "additional_filter_presets is a list of {'preset_name', …}, not 3"]  # fmt: skip

@@ -213,12 +213,30 @@ class Calls(Searches):
         key = self._existing(batch, sg_type, params.get("id"))
         data, modes = _fields(params.get("fields"))
         entity, metadata, later = self._ours(batch, sg_type, data, creating=False)
+        self._keep_parent(batch, sg_type, key, data, entity)
         if entity:
             self._check(batch, "update", sg_type.ours)
             self.backend.writer.update(batch, sg_type.ours, [key], entity)
         self.writes.metadata(batch, sg_type, key, metadata, creating=False)
         self.writes.later(batch, sg_type, key, later, modes, creating=False)
         return self._one(batch, sg_type, key, list(data))
+
+    def _keep_parent(self, batch: BatchContext, sg_type: SgType, key: str, data: dict[str, Any], entity: dict[str, Any]) -> None:
+        """An update's ``project`` never moves an entity that hangs under another (a Task under its Shot): the
+        project it has already is no change, another is refused (the project follows the ``entity``). One right
+        under its project moves to the project given."""
+        project = sg_type.fields.get("project")
+        under = [f.name for f in sg_type.fields.values() if f.kind == "entity" and f.attr == "parent" and not f.parent]
+        if project is None or not project.parent or not under or "parent_id" not in entity or any(n in data for n in under):
+            return
+        query = ast.Query(sg_type.ours, (ast.Path.of("project_id"), ast.Path.of("parent_id")), among([key]))
+        row = self.backend.reader.query(batch.connection, render(query))["data"][0]
+        current = row.get("project_id")
+        if row.get("parent_id") == current:  # right under its project: it moves to the other one
+            return
+        if current != entity["parent_id"]:
+            raise ValidationError(f"{sg_type.name}.project follows its {under[0]}: set {under[0]} to move it", "bad_value")
+        del entity["parent_id"]
 
     def delete(self, batch: BatchContext, params: Any) -> bool:
         """Retire an entity: deleted through the engine, its rows kept for ``revive`` (:mod:`.retired`); False
