@@ -34,6 +34,12 @@ GRACE = 5.0
 MAX_ROWS = 10_000
 
 
+
+#: Seconds an idle kept-alive connection stays open (uvicorn's default is 5). Clients that reuse one
+#: without retrying a POST when the server has closed it — shotgun_api3 through httplib2 — fail with
+#: a broken pipe after a pause longer than that; 75 s is nginx's default.
+KEEP_ALIVE = 75
+
 def app_from_environment() -> Any:
     """The ASGI app for ``FTRACK_LIKE_DATABASE`` (what each ``serve`` worker imports)."""
     from ..server.app import create_app
@@ -95,6 +101,7 @@ def serve(options: argparse.Namespace) -> int:
                             port=options.port, workers=options.workers, log_level=options.log_level,
                             log_config=_log_config(options.log_level, options.log_sql, options.log_format),
                             access_log=False, timeout_graceful_shutdown=options.shutdown_timeout,
+                            timeout_keep_alive=KEEP_ALIVE,
                             ws_max_size=MAX_MESSAGE, ssl_certfile=options.certfile, ssl_keyfile=options.keyfile,
                             root_path=options.root_path, proxy_headers=True,
                             forwarded_allow_ips=options.forwarded_allow_ips)  # fmt: skip

@@ -213,7 +213,7 @@ def serving(app: Any, host: str = "127.0.0.1") -> Iterator[str]:
     sock = listening_socket(host, 0)
     # Event streams never end by themselves: at shutdown they get 2 s, then are closed.
     server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on", ws_max_size=MAX_MESSAGE,
-                                             timeout_graceful_shutdown=2))
+                                             timeout_graceful_shutdown=2, timeout_keep_alive=75))  # as ftrack-like serve
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
     deadline = time.monotonic() + 30

@@ -126,6 +126,12 @@ def test_compiled_filters_find_their_rows_through_the_engine(fresh_database):
         assert codes(cond("code", "ends_with", "10"), cond("code", "is", "orphan"), operator="or") == ["orphan", "sh010"]
         assert codes(cond("project", "is", project), cond("code", "not_in", "sh010", "orphan")) == ["sh020", "sh030"]
         assert codes(cond("id", "is", 10**9)) == []
+        # ShotGrid's text relations ignore case, on PostgreSQL as on SQLite
+        assert codes(cond("code", "contains", "SH0")) == ["sh010", "sh020", "sh030"]
+        assert codes(cond("code", "starts_with", "Orph")) == ["orphan"]
+        assert codes(cond("code", "ends_with", "HAN")) == ["orphan"]
+        assert codes(cond("code", "not_contains", "SH")) == ["orphan"]
+        assert codes(cond("sg_sequence", "name_contains", "SQ01")) == ["sh010", "sh020", "sh030"]
 
 
 def test_summaries_are_the_database_s_aggregates(fresh_database):

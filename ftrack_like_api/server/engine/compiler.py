@@ -443,6 +443,8 @@ class Compiler:
             pattern = value if isinstance(value, str) else json.dumps(value)
             target = column if scalar.type in ("string", "text", "variable", "json") else sa.cast(column, sa.Text)
             like: Any = pattern if slot is None else self._bind(slot, None, where, pattern, sa.Text())
+            if self.dialect.name == "postgresql":  # case-insensitive, as SQLite's LIKE is: both databases agree
+                return target.ilike(like) if operator is ast.Operator.LIKE else target.not_ilike(like)
             return target.like(like) if operator is ast.Operator.LIKE else target.not_like(like)
         bound = self.coerce(scalar, value, where, text)
         if slot is not None:

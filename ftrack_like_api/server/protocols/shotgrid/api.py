@@ -11,7 +11,8 @@ Who calls, by the credentials ShotGrid scripts carry, through :mod:`...auth` (ne
   name; its changes are the key owner's, and their events say ``apiKey: {name}``)
 - ``user_login`` + ``user_password``: a person's password; the sign-in token it gives is kept
   by this worker under the password's hash, so scrypt runs once, not on every request
-- ``session_token``: a sign-in token (``get_session_token`` hands one out)
+- ``session_token``: a sign-in token (``get_session_token`` hands one out; to a script, one of its
+  key's owner, whom the script acts as)
 - ``sudo_as_login``: an administrator acting as another user
 
 A wrong credential, whatever was wrong, answers the same words.
@@ -23,6 +24,7 @@ import hashlib
 import json
 import logging
 import re
+import secrets
 import threading
 from typing import Any
 
@@ -32,7 +34,9 @@ from starlette.routing import Route
 
 from ....exceptions import ValidationError
 from ....version import __version__
-from ...auth.tables import hashed
+from ...auth.credentials import TOKEN_LIFETIME
+from ...auth.tables import hashed, utcnow
+from ...engine.storage import writing
 from ...engine.computed import BASE_URL, LINK_TOKEN
 from ...files.thumbnails import link_signer
 from ...auth.throttle import Refusal
@@ -41,8 +45,8 @@ from ..ftrack.answers import dumps, log_failure
 from ..ftrack.body import read_body
 from .calls import PAGE, READS, WRITES, Calls
 from .mapping import load_mapping
-from .schema import entity_schema, field_schema, full_schema
-from .uploads import ThumbnailUploads
+from .schema import entity_schema
+from .uploads import FileRoutes
 
 __all__ = ["SERVER_VERSION", "ShotgridApi"]
 
@@ -66,11 +70,14 @@ class ShotgridApi:
         self.backend, self.database = backend, database
         self.mapping = load_mapping()
         self.calls = Calls(backend, self.mapping)
+        #: Fields whose values are signed links (thumbnails, files): a body naming one gets links signed.
+        self._linked = {f'"{f.name}"'.encode() for t in self.mapping.types.values() for f in t.fields.values()
+                        if f.kind in ("thumbnail", "file")}  # fmt: skip
         self._signed_in: dict[tuple[str, str], str] = {}  # (login, password hash) -> sign-in token
         self._lock = threading.Lock()
 
     def routes(self) -> list[Route]:
-        return [Route("/api3/json", self.json, methods=["POST"]), *ThumbnailUploads(self).routes()]
+        return [Route("/api3/json", self.json, methods=["POST"]), *FileRoutes(self).routes()]
 
     async def json(self, request: Request) -> Response:
         try:
@@ -107,22 +114,17 @@ class ShotgridApi:
         call = params[1] if len(params) > 1 else None
         log.info("api3 user=%s method=%s", username, method)
         if method == "get_session_token":
-            if token is None:
-                return _json(_fault("A session token is given to people signing in with login and password, "
-                                    "not to scripts", "not_served"))  # fmt: skip
+            if token is None:  # a script's: a sign-in token of the key's owner, whom the script acts as
+                token = await self.database(self._token_for, user_id)
             return _json({"results": {"session_id": token}})
         if method == "schema_entity_read":
             return _json({"results": entity_schema(self.mapping)})
-        if method == "schema_read":
-            return _json({"results": full_schema(self.mapping)})
-        if method == "schema_field_read":
-            return self._local(field_schema, self.mapping, call)
         if method not in READS and method not in WRITES:
             return _json(_fault(f"The method {method!r} is not served by this server (see docs/howto/shotgrid.rst)",
                                 "not_served"))  # fmt: skip
         operation = {"action": "shotgrid_write" if method in WRITES else "shotgrid_read", "method": method, "params": call}
         BASE_URL.set(str(request.base_url))  # image links are to this server, signed (ftrack's thumbnail links)
-        if b'"image"' in body:
+        if any(name in body for name in self._linked):
             LINK_TOKEN.set(await self.database(link_signer, self.backend.files.signer))
         result = await self.database(self.backend.execute, [operation], username, None, user_id, source)
         if isinstance(result, dict):
@@ -179,7 +181,8 @@ class ShotgridApi:
         sudo = auth.get("sudo_as_login")
         if sudo:
             if keys.role(user_id) != "admin":
-                raise ValidationError(f"sudo_as_login is for administrators; {username} is not one", "permission")
+                raise ValidationError(f"The user does not have permission to 'sudo': sudo_as_login is for "
+                                      f"administrators; {username} is not one", "permission")  # fmt: skip
             with self.backend.engine.connect() as connection:
                 found = keys.user_id(connection, str(sudo))
             if found is None:
@@ -187,6 +190,15 @@ class ShotgridApi:
             source = {**source, "sudo": {"by": username}}
             user_id, username = found, str(sudo)
         return user_id, username, source, token
+
+    def _token_for(self, user_id: str) -> str:
+        """A new sign-in token of ``user_id`` (a script asking for a session token: its key's owner's)."""
+        auth = self.backend.auth
+        token = secrets.token_urlsafe(32)
+        with writing(self.backend.engine) as connection:
+            connection.execute(auth.tokens.insert().values(token_hash=hashed(token), user_id=user_id,
+                                                           expires_at=utcnow() + TOKEN_LIFETIME))  # fmt: skip
+        return token
 
     def _key_owner(self, name: str, secret: str) -> str | None:
         """The username whose live key is ``secret`` and is called ``name`` (the key itself is checked by auth)."""

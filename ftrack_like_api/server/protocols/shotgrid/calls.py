@@ -10,33 +10,39 @@ engine's writer, each checked by its permissions first.
 
 from __future__ import annotations
 
+import json
+import os
 import uuid
 from typing import Any, Mapping as MappingType
 
 from ....exceptions import ValidationError
 from ....query import ast, render
-from ....symbol import SERVER_LOCATION_ID
 from ...engine.batch import BatchContext
-from .eventlog import EventLogEntries, finish
+from .eventlog import EventLogEntries
+from .custom import CustomFields
 from .filters import FilterCompiler
 from .ids import IntegerIds
 from .mapping import Mapping, SgType
-from .records import Records, sg_value
+from .records import Records
 from .retired import Retirement
+from .schema import schema_answer
+from .searches import Searches, _params
 from .summaries import Summaries
 from .values import ASSET_PARENT, Values
+from .writes import Writes, among
 
 __all__ = ["Calls", "READS", "WRITES"]
 
 #: The methods that only read, and those that write.
 READS = frozenset({"read", "summarize", "query_display_name_cache", "schema_read", "schema_entity_read", "schema_field_read"})
-WRITES = frozenset({"create", "update", "delete", "revive", "batch"})
+WRITES = frozenset({"create", "update", "delete", "revive", "batch", "schema_field_create", "schema_field_update",
+                    "schema_field_delete"})  # fmt: skip
 
 #: The most entities one page holds (what ``info`` tells the client).
 PAGE = 500
 
 
-class Calls:
+class Calls(Searches):
     """ShotGrid's methods over one backend."""
 
     def __init__(self, backend: Any, mapping: Mapping) -> None:
@@ -44,6 +50,8 @@ class Calls:
         self.ids = IntegerIds(backend.storage.shotgrid["shotgrid_id"])
         self.records = Records(mapping)
         self.values = Values(mapping, backend.schema)
+        self.custom = CustomFields(backend, self._check)
+        self.writes = Writes(backend, self._check, self.custom)
         self.retirement = Retirement(backend, backend.storage.shotgrid["shotgrid_retired"])
         self.events = EventLogEntries(mapping, backend.schema, backend.storage.events["event_log"],
                                       backend.storage.shotgrid["shotgrid_event"])  # fmt: skip
@@ -60,8 +68,12 @@ class Calls:
             return self.summarize(batch, params)
         if method == "query_display_name_cache":
             return self.text_search(batch, params)
-        if method in ("create", "update", "delete", "revive", "thumbnail"):
+        if method in ("create", "update", "delete", "revive", "thumbnail", "attach"):
             return getattr(self, method)(batch, params)
+        if method in ("schema_read", "schema_field_read", "schema_entity_read"):
+            return schema_answer(self.mapping, method, params, lambda sg_type: self.custom.typed(batch, sg_type))
+        if method in ("schema_field_create", "schema_field_update", "schema_field_delete"):
+            return self.custom.call(batch, self.mapping, method, _params(params))
         raise ValidationError(f"Unknown method {method!r}", "unknown_method")
 
     # --- reading -----------------------------------------------------------------------------
@@ -76,10 +88,12 @@ class Calls:
             raise ValidationError(f"paging is entities_per_page 1-{PAGE} and current_page from 1, not {paging!r}", "bad_paging")
         if params.get("type") == "EventLogEntry":
             return self._events(batch, params, fields, per_page, page)
-        sg_type = self.mapping.type(params.get("type"))
+        sg_type = self.typed(batch, params.get("type"))
+        if params.get("additional_filter_presets"):
+            raise ValidationError(_presets(params["additional_filter_presets"]), "bad_filter")
         if params.get("return_only") == "retired":
             return self._retired(batch, sg_type, params.get("filters"), fields, per_page, page)
-        where = self.compiler(batch).compile(sg_type, params.get("filters"))
+        where = self._live(batch, sg_type, params, self.compiler(batch).compile(sg_type, params.get("filters")))
         query = ast.Query(sg_type.ours, tuple(ast.Path.of(p) for p in self.records.projections(sg_type, fields)), where,
                           order_by=self._order(sg_type, params.get("sorts")), offset=(page - 1) * per_page, limit=per_page)  # fmt: skip
         answer = self.backend.reader.query(batch.connection, render(query))
@@ -87,63 +101,11 @@ class Calls:
         more = answer["metadata"]["next"].get("offset") is not None
         return {"entities": entities, "paging_info": {"has_next_page": more, "current_page": page, "entities_per_page": per_page}}
 
-    def _events(self, batch: BatchContext, params: dict[str, Any], fields: list[str], per_page: int, page: int) -> dict[str, Any]:
-        """A page of ``EventLogEntry`` rows (:mod:`.eventlog`), by id ascending unless sorted by id descending."""
-        sorts = params.get("sorts") or []
-        if any(not isinstance(s, dict) or s.get("field_name") != "id" for s in sorts):
-            raise ValidationError("EventLogEntry is sorted by id here", "bad_order")
-        descending = bool(sorts) and sorts[0].get("direction") == "desc"
-
-        def status_names(keys: set[str]) -> dict[str, str]:
-            query = ast.Query("Status", (ast.Path.of("name"),), _among(sorted(keys)))
-            return {row["id"]: row["name"] for row in self.backend.reader.query(batch.connection, render(query))["data"]}
-
-        def resolve(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-            return finish(self.mapping, rows, lambda wanted: self.ids.numbers(batch.connection, wanted),
-                          lambda keys: self.ids.known(batch.connection, keys), status_names)  # fmt: skip
-
-        entities, more = self.events.page(batch.connection, batch.principal, params.get("filters"), fields, descending,
-                                          per_page, page, resolve)  # fmt: skip
-        return {"entities": entities, "paging_info": {"has_next_page": more, "current_page": page, "entities_per_page": per_page}}
-
-    def text_search(self, batch: BatchContext, params: Any) -> dict[str, Any]:
-        """``text_search``: entities of the types asked whose name holds the text, each type's filters and the
-        projects asked applied — one query of ours per type, ``limit`` matches in all (10 unless asked)."""
-        params = _params(params)
-        text, types = params.get("text"), params.get("entity_types")
-        if not isinstance(text, str) or len(text.strip()) < 3:
-            raise ValidationError("text_search needs a text of at least three characters", "bad_request")
-        if not isinstance(types, dict) or not types:
-            raise ValidationError("text_search takes entity_types: {type: filters}", "bad_request")
-        limit = params.get("max_results") or 10
-        projects = params.get("project_ids") or []
-        compiler = self.compiler(batch)
-        matches: list[dict[str, Any]] = []
-        for type_name, filters in types.items():
-            sg_type = self.mapping.type(type_name)
-            conditions: list[Any] = [{"path": sg_type.name_field, "relation": "contains", "values": [text.strip()]}]
-            if projects and "project" in sg_type.fields:
-                conditions.append({"path": "project", "relation": "in", "values": [{"type": "Project", "id": p} for p in projects]})
-            if filters:
-                conditions.append(filters)
-            where = compiler.compile(sg_type, {"logical_operator": "and", "conditions": conditions})
-            fields = [sg_type.name_field, *(f for f in ("project", "sg_status_list") if f in sg_type.fields)]
-            query = ast.Query(sg_type.ours, tuple(ast.Path.of(p) for p in self.records.projections(sg_type, fields)), where,
-                              order_by=self._order(sg_type, [{"field_name": sg_type.name_field}]), limit=limit - len(matches))  # fmt: skip
-            for record in self._records(batch, sg_type, self.backend.reader.query(batch.connection, render(query))["data"], fields):
-                project = record.get("project")
-                matches.append({"id": record["id"], "type": sg_type.name, "name": record.get(sg_type.name_field),
-                                "project_id": project["id"] if isinstance(project, dict) else None,
-                                "status": record.get("sg_status_list"), "image": None, "links": ["", ""]})  # fmt: skip
-            if len(matches) >= limit:
-                break
-        return {"matches": matches, "terms": text.split()}
-
     def summarize(self, batch: BatchContext, params: Any) -> dict[str, Any]:
         """``summarize``: summaries of the records the filters find, in groups if asked (:mod:`.summaries`)."""
         params = _params(params)
-        sg_type = self.mapping.type(params.get("type"))
-        where = self.compiler(batch).compile(sg_type, params.get("filters"))
+        sg_type = self.typed(batch, params.get("type"))
+        where = self._live(batch, sg_type, params, self.compiler(batch).compile(sg_type, params.get("filters")))
 
         def query(text: str) -> list[dict[str, Any]]:
             return self.backend.reader.query(batch.connection, text)["data"]  # type: ignore[no-any-return]
@@ -154,12 +116,31 @@ class Calls:
                 linked = self.mapping.type(type_name)
                 name = self.records.name_attr(linked)
                 paths = (ast.Path.of("id"), *((ast.Path.of(name),) if name else ()))
-                for row in query(render(ast.Query(linked.ours, paths, _among(keys)))):
+                for row in query(render(ast.Query(linked.ours, paths, among(keys)))):
                     found[row["id"]] = (linked, row.get(name) if name else None)
             numbers = self.ids.numbers(batch.connection, {key: linked.ours for key, (linked, _) in found.items()})
             return {key: {"type": linked.name, "id": numbers[key], "name": name} for key, (linked, name) in found.items()}
 
         return Summaries(self.mapping, query, links).summarize(sg_type, where, params.get("summaries"), params.get("grouping"))
+
+    def typed(self, batch: BatchContext, name: Any) -> SgType:
+        """The ShotGrid type called ``name``, with the custom fields it has now (read once a batch)."""
+        sg_type = self.mapping.type(name)
+        return batch.remember(("shotgrid type", sg_type.name), lambda: self.custom.typed(batch, sg_type))  # type: ignore[no-any-return]
+
+    def _live(self, batch: BatchContext, sg_type: SgType, params: dict[str, Any],
+              where: ast.Expression | None) -> ast.Expression | None:  # fmt: skip
+        """``where``, and not in an archived project when ``include_archived_projects`` is False."""
+        if params.get("include_archived_projects") is not False:
+            return where
+        if sg_type.name == "Project":
+            path = "archived"
+        elif "project" in sg_type.fields and sg_type.fields["project"].kind == "entity":
+            path = "project.Project.archived"
+        else:
+            return where
+        live = self.compiler(batch).relation(sg_type, path, "is_not", [True])
+        return live if where is None else ast.And((where, live))
 
     def compiler(self, batch: BatchContext) -> FilterCompiler:
         return FilterCompiler(self.mapping, lambda numbers: self.ids.uuids(batch.connection, numbers),
@@ -180,6 +161,8 @@ class Calls:
                 paths = [f"{field.attr}.name"]
             elif field.kind == "scalar":
                 paths = [field.attr]  # type: ignore[list-item]
+            elif field.kind == "full_name":
+                paths = list(field.attrs)
             else:
                 raise ValidationError(f"{sg_type.name}.{field.name} cannot be sorted by here", "bad_order")
             keys.extend(ast.OrderKey(ast.Path.of(p), descending) for p in paths)
@@ -188,7 +171,7 @@ class Calls:
 
     def _records(self, batch: BatchContext, sg_type: SgType, rows: list[Any], fields: list[str]) -> list[dict[str, Any]]:
         rows = whole(rows)
-        numbers = self.ids.numbers(batch.connection, self.records.uuids(rows))
+        numbers = self.ids.numbers(batch.connection, {**self.records.uuids(rows), **self.records.files(sg_type, rows, fields)})
         return [self.records.record(sg_type, row, fields, numbers) for row in rows]
 
     def _one(self, batch: BatchContext, sg_type: SgType, key: str, fields: list[str]) -> dict[str, Any]:
@@ -197,9 +180,9 @@ class Calls:
     def _many(self, batch: BatchContext, sg_type: SgType, keys: list[str], fields: list[str]) -> dict[str, dict[str, Any]]:
         """The records of the entities ``keys``, by uuid, in one query."""
         query = ast.Query(sg_type.ours, tuple(ast.Path.of(p) for p in self.records.projections(sg_type, fields)),
-                          _among(keys))  # fmt: skip
+                          among(keys))  # fmt: skip
         rows = whole(self.backend.reader.query(batch.connection, render(query))["data"])
-        numbers = self.ids.numbers(batch.connection, self.records.uuids(rows))
+        numbers = self.ids.numbers(batch.connection, {**self.records.uuids(rows), **self.records.files(sg_type, rows, fields)})
         return {row["id"]: self.records.record(sg_type, row, fields, numbers) for row in rows}
 
     # --- writing -----------------------------------------------------------------------------
@@ -213,32 +196,57 @@ class Calls:
     def _create(self, batch: BatchContext, params: Any) -> tuple[SgType, str, list[str]]:
         """Create the entity ``params`` describe: (its type, its uuid, the fields its record answers)."""
         params = _params(params)
-        sg_type = self.mapping.type(params.get("type"))
-        data = _fields(params.get("fields"))
-        entity, metadata = self._ours(batch, sg_type, data, creating=True)
+        sg_type = self.typed(batch, params.get("type"))
+        data, modes = _fields(params.get("fields"))
+        entity, metadata, later = self._ours(batch, sg_type, data, creating=True)
         key = str(uuid.uuid4())
         self._check(batch, "create", sg_type.ours)
         self.backend.writer.create(batch, sg_type.ours, {"__entity_type__": sg_type.ours, "id": key, **entity})
-        self._metadata(batch, sg_type, key, metadata, creating=True)
+        self.writes.metadata(batch, sg_type, key, metadata, creating=True)
+        self.writes.later(batch, sg_type, key, later, modes, creating=True)
         return sg_type, key, list(dict.fromkeys([*data, *_names(params.get("return_fields") or ["id"], "return_fields")]))
 
     def update(self, batch: BatchContext, params: Any) -> dict[str, Any]:
         """Change an entity's fields; its record with those fields."""
         params = _params(params)
-        sg_type = self.mapping.type(params.get("type"))
+        sg_type = self.typed(batch, params.get("type"))
         key = self._existing(batch, sg_type, params.get("id"))
-        data = _fields(params.get("fields"))
-        entity, metadata = self._ours(batch, sg_type, data, creating=False)
+        data, modes = _fields(params.get("fields"))
+        entity, metadata, later = self._ours(batch, sg_type, data, creating=False)
+        self._keep_parent(batch, sg_type, key, data, entity)
         if entity:
             self._check(batch, "update", sg_type.ours)
             self.backend.writer.update(batch, sg_type.ours, [key], entity)
-        self._metadata(batch, sg_type, key, metadata, creating=False)
+        self.writes.metadata(batch, sg_type, key, metadata, creating=False)
+        self.writes.later(batch, sg_type, key, later, modes, creating=False)
         return self._one(batch, sg_type, key, list(data))
 
+    def _keep_parent(self, batch: BatchContext, sg_type: SgType, key: str, data: dict[str, Any], entity: dict[str, Any]) -> None:
+        """An update's ``project`` never moves an entity that hangs under another (a Task under its Shot): the
+        project it has already is no change, another is refused (the project follows the ``entity``). One right
+        under its project moves to the project given."""
+        project = sg_type.fields.get("project")
+        under = [f.name for f in sg_type.fields.values() if f.kind == "entity" and f.attr == "parent" and not f.parent]
+        if project is None or not project.parent or not under or "parent_id" not in entity or any(n in data for n in under):
+            return
+        query = ast.Query(sg_type.ours, (ast.Path.of("project_id"), ast.Path.of("parent_id")), among([key]))
+        row = self.backend.reader.query(batch.connection, render(query))["data"][0]
+        current = row.get("project_id")
+        if row.get("parent_id") == current:  # right under its project: it moves to the other one
+            return
+        if current != entity["parent_id"]:
+            raise ValidationError(f"{sg_type.name}.project follows its {under[0]}: set {under[0]} to move it", "bad_value")
+        del entity["parent_id"]
+
     def delete(self, batch: BatchContext, params: Any) -> bool:
-        """Retire an entity: deleted through the engine, its rows kept for ``revive`` (:mod:`.retired`)."""
+        """Retire an entity: deleted through the engine, its rows kept for ``revive`` (:mod:`.retired`); False
+        when it is retired already."""
         params = _params(params)
         sg_type = self.mapping.type(params.get("type"))
+        number = params.get("id")
+        known = self.ids.uuids(batch.connection, [number]).get(number) if isinstance(number, int) else None
+        if known is not None and self.retirement.holds(batch.connection, sg_type.ours, known):
+            return False
         key = self._existing(batch, sg_type, params.get("id"))
         self._check(batch, "delete", sg_type.ours)
         self.retirement.retire(batch, sg_type.ours, key)
@@ -265,42 +273,35 @@ class Calls:
             raise ValidationError(f"{sg_type.name} has no thumbnail here", "unknown_field")
         key = self._existing(batch, sg_type, params.get("id"))
         component = params["component"]
-        for action, kind in (("create", "FileComponent"), ("create", "ComponentLocation"), ("update", sg_type.ours)):
-            self._check(batch, action, kind)
+        self._check(batch, "update", sg_type.ours)
+        self.writes.component(batch, component, params["name"], params["file_type"], params["size"])
         writer = self.backend.writer
-        writer.create(batch, "FileComponent", {"__entity_type__": "FileComponent", "id": component, "name": params["name"],
-                                               "file_type": params["file_type"], "size": params["size"]})  # fmt: skip
-        writer.create(batch, "ComponentLocation", {"__entity_type__": "ComponentLocation", "id": str(uuid.uuid4()),
-                                                   "component_id": component, "location_id": SERVER_LOCATION_ID,
-                                                   "resource_identifier": component})  # fmt: skip
         writer.update(batch, sg_type.ours, [key], {"thumbnail_id": component})
         return self.ids.numbers(batch.connection, {component: "FileComponent"})[component]
 
-    def _retired(self, batch: BatchContext, sg_type: SgType, filters: Any, fields: list[str], per_page: int,
-                 page: int) -> dict[str, Any]:  # fmt: skip
-        """``find(…, retired_only=True)``: the retired entities of a type, with the fields their own row holds."""
-        conditions = filters.get("conditions", []) if isinstance(filters, dict) else filters or []
-        wanted = None
-        for condition in conditions:
-            if not isinstance(condition, dict) or condition.get("path") != "id" or condition.get("relation") not in ("is", "in"):
-                raise ValidationError("A find of retired entities is filtered by id (is, in) here", "bad_filter")
-            wanted = set(condition.get("values") or []) if wanted is None else wanted & set(condition.get("values") or [])
-        retired = self.retirement.retired(batch.connection, [sg_type.ours])
-        numbers = self.ids.known(batch.connection, [key for key, _ in retired])
-        found = [(numbers[key], row) for key, row in retired if key in numbers and (wanted is None or numbers[key] in wanted)]
-        more = len(found) > page * per_page
-        entities = []
-        for number, row in found[(page - 1) * per_page:page * per_page]:
-            record: dict[str, Any] = {"type": sg_type.name, "id": number}
-            for name in fields:
-                field = sg_type.fields.get(name)
-                if name in ("id", "type") or field is None:
-                    continue
-                value = row.get(field.attr) if field.kind == "scalar" else None  # type: ignore[arg-type]
-                record[name] = sg_value({"__type__": "datetime", "value": value}, field.data_type) \
-                    if field.data_type in ("date", "date_time") and value else value  # fmt: skip
-            entities.append(record)
-        return {"entities": entities, "paging_info": {"has_next_page": more, "current_page": page, "entities_per_page": per_page}}
+    def attach(self, batch: BatchContext, params: Any) -> int:
+        """An uploaded file (kept already) as an Attachment — a component of ours in the server location — and the
+        value of the entity's file field ``field_name`` if given (a Version's ``sg_uploaded_movie``); its id."""
+        params = _params(params)
+        sg_type = self.mapping.type(params.get("type"))
+        key = self._existing(batch, sg_type, params.get("id"))
+        name = params.get("field_name")
+        field = sg_type.field(name) if name else None
+        if field is not None and field.kind != "file":
+            raise ValidationError(f"{sg_type.name}.{name} is not a file field", "bad_value")
+        component, display = params["component"], str(params["display_name"])
+        stem, suffix = os.path.splitext(display)
+        version = key if sg_type.ours == "AssetVersion" else None
+        self.writes.component(batch, component, stem or display, suffix, params["size"], version)
+        attachment = self.mapping.type("Attachment")
+        tags = [t.strip() for t in str(params.get("tag_list") or "").split(",") if t.strip()]
+        if tags:
+            self.writes.metadata(batch, attachment, component, {"tag_list": json.dumps(tags)}, creating=True)
+        if field is not None:
+            self._check(batch, "update", sg_type.ours)
+            kept = json.dumps({"id": component, "name": display, "content_type": params.get("content_type")})
+            self.writes.metadata(batch, sg_type, key, {str(field.key): kept}, creating=False)
+        return self.ids.numbers(batch.connection, {component: attachment.ours})[component]
 
     def batch(self, batch: BatchContext, requests: Any) -> list[Any]:
         """Several creates, updates and deletes in this one transaction: all of them, or none."""
@@ -328,7 +329,7 @@ class Calls:
             for index, (sg_type, _, fields) in created.items():
                 shapes.setdefault((sg_type.name, tuple(fields)), []).append(index)
             for (type_name, shape), indexes in shapes.items():
-                records = self._many(batch, self.mapping.type(type_name), [created[i][1] for i in indexes], list(shape))
+                records = self._many(batch, self.typed(batch, type_name), [created[i][1] for i in indexes], list(shape))
                 for index in indexes:
                     results[index] = records[created[index][1]]
         return results
@@ -336,40 +337,18 @@ class Calls:
     def _check(self, batch: BatchContext, action: str, ours: str) -> None:
         self.backend.permissions.check(batch.principal, {"action": action, "entity_type": ours})
 
-    def _ours(self, batch: BatchContext, sg_type: SgType, data: dict[str, Any], creating: bool) -> tuple[dict[str, Any], dict[str, Any]]:
+    def _ours(self, batch: BatchContext, sg_type: SgType, data: dict[str, Any],
+              creating: bool) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:  # fmt: skip
         def find(text: str) -> Any:  # a status or type by name: the same answer all through a batch
-            return batch.remember(("shotgrid find", text), lambda: self._id_of(batch, text))
+            return batch.remember(("shotgrid find", text), lambda: self.writes.first_id(batch, text))
 
         def linked(linked_type: SgType, number: Any) -> str:  # what a batch links to (a request deleting it fails in SQL)
             return batch.remember(("shotgrid link", linked_type.name, number), lambda: self._existing(batch, linked_type, number))  # type: ignore[no-any-return]
 
-        entity, metadata = self.values.ours(sg_type, data, linked, find, creating)
+        entity, metadata, later = self.values.ours(sg_type, data, linked, find, creating)
         if ASSET_PARENT in entity:
-            entity["asset_id"] = self._asset(batch, sg_type, entity.pop(ASSET_PARENT), lambda text: self._id_of(batch, text))
-        return entity, metadata
-
-    def _id_of(self, batch: BatchContext, text: str) -> Any:
-        """The id of the first row a query of ours finds, or None."""
-        rows = self.backend.reader.query(batch.connection, text)["data"]
-        return rows[0]["id"] if rows else None
-
-    def _asset(self, batch: BatchContext, sg_type: SgType, parent: str | None, find: Any) -> str | None:
-        """The Asset a Version of ``sg_type`` hangs under on ``parent`` (a Shot, a project …): found, or made."""
-        if parent is None or sg_type.asset is None:
-            return None
-        name = sg_type.asset["name"]
-        found = find(render(ast.Query("Asset", (ast.Path.of("id"),), ast.And((
-            ast.Comparison(ast.Path.of("context_id"), ast.Operator.IS, ast.Literal(parent)),
-            ast.Comparison(ast.Path.of("name"), ast.Operator.IS, ast.Literal(name)))))))  # fmt: skip
-        if found is not None:
-            return found  # type: ignore[no-any-return]
-        named = ast.Comparison(ast.Path.of("name"), ast.Operator.IS, ast.Literal(sg_type.asset["type"]))
-        kind = find(render(ast.Query("AssetType", (ast.Path.of("id"),), named)))
-        key = str(uuid.uuid4())
-        self._check(batch, "create", "Asset")
-        self.backend.writer.create(batch, "Asset", {"__entity_type__": "Asset", "id": key, "name": name, "context_id": parent,
-                                                    "type_id": kind})  # fmt: skip
-        return key
+            entity["asset_id"] = self.writes.asset(batch, sg_type, entity.pop(ASSET_PARENT))
+        return entity, metadata, later
 
     def _existing(self, batch: BatchContext, sg_type: SgType, number: Any) -> str:
         """The uuid of ``sg_type``'s entity numbered ``number`` that the caller can see; an error otherwise."""
@@ -381,20 +360,6 @@ class Calls:
             if self.backend.reader.query(batch.connection, render(query))["data"]:
                 return key
         raise ValidationError(f"{sg_type.name} with id {number} doesn't exist", "not_found")
-
-    def _metadata(self, batch: BatchContext, sg_type: SgType, key: str, metadata: dict[str, Any], creating: bool) -> None:
-        for name, value in metadata.items():
-            exists = not creating and self.backend.reader.query(batch.connection, render(ast.Query(
-                "Metadata", (ast.Path.of("key"),), ast.And((
-                    ast.Comparison(ast.Path.of("parent_id"), ast.Operator.IS, ast.Literal(key)),
-                    ast.Comparison(ast.Path.of("key"), ast.Operator.IS, ast.Literal(name)))))))["data"]  # fmt: skip
-            if exists and value is None:
-                self.backend.writer.delete(batch, "Metadata", [key, name])
-            elif exists:
-                self.backend.writer.update(batch, "Metadata", [key, name], {"value": value})
-            elif value is not None:
-                self.backend.writer.create(batch, "Metadata", {"__entity_type__": "Metadata", "parent_id": key, "key": name,
-                                                               "value": value, "parent_type": sg_type.ours})  # fmt: skip
 
 
 def whole(rows: list[Any]) -> list[Any]:
@@ -432,15 +397,15 @@ def whole(rows: list[Any]) -> list[Any]:
     return [fill(row) for row in rows]
 
 
-def _among(keys: Any) -> ast.Membership:
-    """``id in (…keys)``."""
-    return ast.Membership(ast.Path.of("id"), tuple(ast.Literal(k) for k in keys))
-
-
-def _params(params: Any) -> dict[str, Any]:
-    if not isinstance(params, dict):
-        raise ValidationError(f"The call's parameters are an object, not {params!r}", "bad_request")
-    return params
+def _presets(presets: Any) -> str:
+    """Why ``additional_filter_presets`` are refused: malformed, unknown, or (ShotGrid's LATEST) not served."""
+    if not isinstance(presets, list) or not all(isinstance(p, dict) for p in presets):
+        return f"additional_filter_presets is a list of {{'preset_name', …}}, not {presets!r}"
+    names = [p.get("preset_name") for p in presets]
+    unknown = [n for n in names if n != "LATEST"]
+    if unknown:
+        return f"Unknown filter preset {unknown[0]!r} (ShotGrid's is LATEST)"
+    return "The LATEST filter preset is not served here (filter on the fields instead)"
 
 
 def _names(names: Any, what: str) -> list[str]:
@@ -449,8 +414,9 @@ def _names(names: Any, what: str) -> list[str]:
     return names
 
 
-def _fields(fields: Any) -> dict[str, Any]:
-    """``[{"field_name", "value"}, …]`` as a dict."""
+def _fields(fields: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+    """``[{"field_name", "value", "multi_entity_update_mode"?}, …]`` as (values, update modes) by field name."""
     if not isinstance(fields, list) or not all(isinstance(f, dict) and isinstance(f.get("field_name"), str) for f in fields):
         raise ValidationError(f"fields is a list of {{'field_name', 'value'}}, not {fields!r}", "bad_request")
-    return {f["field_name"]: f.get("value") for f in fields}
+    return ({f["field_name"]: f.get("value") for f in fields},
+            {f["field_name"]: f["multi_entity_update_mode"] for f in fields if f.get("multi_entity_update_mode")})

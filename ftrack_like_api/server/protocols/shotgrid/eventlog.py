@@ -87,13 +87,16 @@ class EventLogEntries:
             connection.execute(numbers.insert(), rows[start:start + 500])
 
     def page(self, connection: sa.Connection, principal: Any, filters: Any, fields: list[str], descending: bool,
-             per_page: int, page: int, resolve: Any) -> tuple[list[dict[str, Any]], bool]:  # fmt: skip
-        """(the rows of page ``page``, whether another follows); ``resolve(rows)`` makes their links ShotGrid's."""
+             per_page: int, page: int, resolve: Any, uuids: Any) -> tuple[list[dict[str, Any]], bool]:  # fmt: skip
+        """(the rows of page ``page``, whether another follows); ``resolve(rows)`` makes their links ShotGrid's,
+        ``uuids(numbers)`` gives the entities numbered (a project filtered on)."""
         self.number(connection)
-        low, high, since, until = _bounds(filters)
+        low, high, since, until, project = _bounds(filters)
+        if project is not None:
+            project = uuids([project]).get(project, "")
         wanted, skip = per_page + 1, (page - 1) * per_page
         rows: list[dict[str, Any]] = []
-        for entry in self._entries(connection, principal, low, high, since, until, descending):
+        for entry in self._entries(connection, principal, low, high, since, until, project, descending):
             if (low is not None and entry["id"] <= low) or (high is not None and entry["id"] >= high):
                 continue  # the bounding events' own entries past the bound
             if skip:
@@ -108,7 +111,7 @@ class EventLogEntries:
                 for r in rows], more  # fmt: skip
 
     def _entries(self, connection: sa.Connection, principal: Any, low: int | None, high: int | None, since: Any,
-                 until: Any, descending: bool) -> Iterator[dict[str, Any]]:  # fmt: skip
+                 until: Any, project: str | None, descending: bool) -> Iterator[dict[str, Any]]:  # fmt: skip
         log, numbers = self.table, self.numbers
         statement = (sa.select(log, numbers.c.first).join(numbers, numbers.c.seq == log.c.seq)
                      .where(numbers.c.count > 0))  # fmt: skip
@@ -120,6 +123,8 @@ class EventLogEntries:
             statement = statement.where(log.c.sent >= since)
         if until is not None:
             statement = statement.where(log.c.sent <= until)
+        if project is not None:
+            statement = statement.where(log.c.project_id == project)
         if principal is not None and not principal.admin and principal.readable is not None:
             statement = statement.where(sa.or_(log.c.project_id.is_(None), log.c.project_id.in_(sorted(principal.readable))))
         order = numbers.c.first.desc() if descending else numbers.c.first
@@ -178,12 +183,13 @@ def _attrs(field: Field) -> list[str]:
     return [field.attr] if field.kind == "scalar" and field.attr else []
 
 
-def _bounds(filters: Any) -> tuple[int | None, int | None, Any, Any]:
-    """(ids above, ids below, since, until) from the filters: id and created_at ranges are what is served."""
+def _bounds(filters: Any) -> tuple[int | None, int | None, Any, Any, int | None]:
+    """(ids above, ids below, since, until, the project's number) from the filters: id and created_at ranges and
+    the project are what is served."""
     conditions = filters.get("conditions", []) if isinstance(filters, dict) else filters or []
     if isinstance(filters, dict) and filters.get("logical_operator", "and") != "and" and len(conditions) > 1:
         raise ValidationError("EventLogEntry is filtered by id and created_at ranges, all of them at once", "bad_filter")
-    low = high = since = until = None
+    low = high = since = until = project = None
     for condition in conditions:
         path, relation = condition.get("path"), condition.get("relation")
         values = condition.get("values") or [None]
@@ -197,6 +203,10 @@ def _bounds(filters: Any) -> tuple[int | None, int | None, Any, Any]:
             else:
                 first, last = (values[0], values[0]) if relation == "is" else (values[0], values[1])
                 low, high = max(low or first - 1, first - 1), min(high or last + 1, last + 1)
+        elif path == "project" and relation == "is" and isinstance(values[0], dict) and values[0].get("type") == "Project":
+            if not isinstance(values[0].get("id"), int) or (project is not None and project != values[0]["id"]):
+                raise ValidationError(f"EventLogEntry.project is takes one project, not {values!r}", "bad_filter")
+            project = values[0]["id"]
         elif path == "created_at" and relation in ("greater_than", "less_than"):
             try:
                 when = datetime.datetime.strptime(str(values[0]), "%Y-%m-%dT%H:%M:%SZ")
@@ -204,9 +214,10 @@ def _bounds(filters: Any) -> tuple[int | None, int | None, Any, Any]:
                 raise ValidationError(f"EventLogEntry.created_at takes a datetime, not {values[0]!r}", "bad_filter") from None
             since, until = (when, until) if relation == "greater_than" else (since, when)
         else:
-            raise ValidationError(f"EventLogEntry is filtered by id and created_at ranges here, not {path!r} {relation!r}",
+            raise ValidationError(f"EventLogEntry is filtered by id and created_at ranges and project here, not {path!r} "
+                                  f"{relation!r}",
                                   "bad_filter")  # fmt: skip
-    return low, high, since, until
+    return low, high, since, until, project
 
 
 

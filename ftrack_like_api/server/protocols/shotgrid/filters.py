@@ -135,6 +135,20 @@ class FilterCompiler:
             return self._id(sg_type, relation, values, where)
         if kind == "entity":
             return self._entity(field, relation, value, where)
+        if kind == "multi_entity":
+            return self._multi(field, relation, value, where)
+        if kind == "full_name":
+            return self._full_name(field, relation, values, where)
+        if kind == "custom":  # a custom attribute of ours: a stored value (none is None)
+            stored = ast.Comparison(ast.Path.of("value"), ast.Operator.IS_NOT, _lit(None))
+            if relation == "is" and value is None:
+                return ast.Not(ast.Relation(ast.Path.of("custom_attributes"), ast.Quantifier.ANY,
+                                            ast.And((_is(ast.Path.of("key"), field.key), stored))))  # fmt: skip
+            compared = self._scalar(ast.Path.of("value"), relation, values, where, None, field.data_type)
+            return ast.Relation(ast.Path.of("custom_attributes"), ast.Quantifier.ANY,
+                                ast.And((_is(ast.Path.of("key"), field.key), compared)))  # fmt: skip
+        if kind in ("password", "file"):
+            raise ValidationError(f"{where}: a {kind} field is not filtered on here", "bad_filter")
         if kind == "metadata":
             return ast.Relation(ast.Path.of("metadata"), ast.Quantifier.ANY, ast.And((
                 _is(ast.Path.of("key"), field.key), self._scalar(ast.Path.of("value"), relation, values, where, str))))
@@ -234,6 +248,42 @@ class FilterCompiler:
         if not isinstance(number, int) or isinstance(number, bool):
             raise ValidationError(f"{where}: an id is a whole number, not {number!r}", "bad_filter")
         return number
+
+    def _multi(self, field: Field, relation: str, value: Any, where: str) -> ast.Expression:
+        """A multi-entity field: ``is`` a link (one of its links is it), ``is`` None (it has none), ``type_is``."""
+        link = f"{field.link}.id" if field.link else "id"
+        if relation == "is" and value is None:
+            return ast.Not(ast.Relation(ast.Path.of(field.attr), ast.Quantifier.ANY, None))  # type: ignore[arg-type]
+        if relation == "is":
+            if not isinstance(value, dict) or "id" not in value or "type" not in value:
+                raise ValidationError(f"{where}: takes {{'type', 'id'}} or None, not {value!r}", "bad_filter")
+            if value["type"] not in field.types:
+                return ast.Membership(ast.Path.of("id"), ())
+            key = self._uuid(value["id"], where)
+            return ast.Relation(ast.Path.of(field.attr), ast.Quantifier.ANY, _is(ast.Path.of(link), key))  # type: ignore[arg-type]
+        if relation == "type_is":
+            linked = self.mapping.type(value)
+            inner = ast.Membership(ast.Path.of(link), ast.Subquery(ast.Path.of("id"), linked.ours))
+            return ast.Relation(ast.Path.of(field.attr), ast.Quantifier.ANY, inner)  # type: ignore[arg-type]
+        raise ValidationError(f"{where}: the relation {relation!r} is not served for multi-entity fields", "bad_filter")
+
+    def _full_name(self, field: Field, relation: str, values: list[Any], where: str) -> ast.Expression:
+        """A name joined from several attributes (first and last name): ``is`` holds when some split of the text
+        at a space gives each attribute its part (or one attribute holds it all); other relations hold when one
+        of the attributes does."""
+        first, last = field.attrs[0], field.attrs[-1]
+        value = values[0] if values else None
+        if relation != "is" or value is None:
+            if value is None:
+                return _all([_any([_is(ast.Path.of(a), None), _is(ast.Path.of(a), "")]) for a in field.attrs])
+            return _any([self._scalar(ast.Path.of(a), relation, values, where) for a in field.attrs])
+        text = _like(value).strip()
+        words = text.split(" ")
+        splits = [(" ".join(words[:i]), " ".join(words[i:])) for i in range(1, len(words))]
+        options = [_all([_is(ast.Path.of(first), a), _is(ast.Path.of(last), b)]) for a, b in splits]
+        for whole, empty in ((first, last), (last, first)):
+            options.append(_all([_is(ast.Path.of(whole), text), _any([_is(ast.Path.of(empty), None), _is(ast.Path.of(empty), "")])]))
+        return _any(options)
 
     def _entity(self, field: Field, relation: str, value: Any, where: str) -> ast.Expression:
         attr = field.attr

@@ -9,6 +9,14 @@ A field is of one *kind*:
 - ``named``: a reference ShotGrid gives as a name (``sg_asset_type: "Character"``)
 - ``metadata``: what our model has no place for, kept under a key of the entity's metadata
 - ``thumbnail``: ``image``, read as a signed link to the entity's thumbnail
+- ``full_name``: several attributes read as one text joined by spaces (``HumanUser.name``), set
+  split at the first space
+- ``multi_entity``: links kept as rows of a link type of ours (``through``: its type, the
+  columns ``from`` the entity and ``to`` the linked one, fixed ``data``), ``attr`` the collection
+  that reads them and ``link`` the reference on each row (none when the collection gives the
+  linked entities themselves)
+- ``password``: written only: sets the user's password (``HumanUser.password_proxy``)
+- ``file``: an uploaded file, an Attachment (``upload``): ``{"type": "Attachment", "id", "name", "url"}``
 """
 
 from __future__ import annotations
@@ -40,6 +48,13 @@ class Field:
     #: For an entity field: the link read when ``attr`` holds none (``asset.parent`` for a Version's project).
     fallback: str | None = None
     values: dict[str, Any] = dataclasses.field(default_factory=dict, hash=False, compare=False)
+    #: For a full_name field: the attributes joined.
+    attrs: tuple[str, ...] = ()
+    #: For a multi_entity field: the reference on each collected row, and the link rows' type and columns.
+    link: str | None = None
+    through: dict[str, Any] = dataclasses.field(default_factory=dict, hash=False, compare=False)
+    #: For an entity field: our attributes set beside it when it is set (a Note's ``parent_type``).
+    sets: dict[str, Any] = dataclasses.field(default_factory=dict, hash=False, compare=False)
 
     @property
     def sg_data_type(self) -> str:
@@ -52,6 +67,10 @@ class Field:
             return "number"
         if self.kind == "thumbnail":
             return "image"
+        if self.kind in ("multi_entity", "password"):
+            return self.kind
+        if self.kind == "file":
+            return "url"
         return self.data_type or "text"
 
 
@@ -89,7 +108,8 @@ class Mapping:
                                   data_type=f.get("data_type"), key=f.get("key"), target=f.get("target"),
                                   read_only=bool(f.get("read_only")), parent=bool(f.get("parent")), also=f.get("also"),
                                   fallback=f.get("or"),
-                                  values=dict(f.get("values", {})))
+                                  values=_values(f), attrs=tuple(f.get("attrs", ())),
+                                  link=f.get("link"), through=dict(f.get("through", {})), sets=dict(f.get("sets", {})))
                 for field_name, f in spec["fields"].items()
             }  # fmt: skip
             self.types[name] = SgType(name, spec["ours"], spec["name"], tuple(spec["order_id"]), fields,
@@ -113,6 +133,12 @@ class Mapping:
         if name is None:
             raise ValidationError(f"{code!r} is not a status code here (one of {', '.join(self.statuses)})", "bad_value")
         return name
+
+
+def _values(spec: dict[str, Any]) -> dict[Any, Any]:
+    """A field's fixed values, ShotGrid's to ours; a checkbox's keyed by True and False."""
+    values = dict(spec.get("values", {}))
+    return {json.loads(k): v for k, v in values.items()} if spec.get("data_type") == "checkbox" else values
 
 
 def load_mapping() -> Mapping:

@@ -9,12 +9,17 @@ each entity on the way is of the type it names.
 
 from __future__ import annotations
 
+import json
 from typing import Any, Iterable
+
+from urllib.parse import quote
+
+from ...engine.computed import BASE_URL, LINK_TOKEN
 
 from ....exceptions import ValidationError
 from .mapping import Field, Mapping, SgType
 
-__all__ = ["Records", "attribute", "deep_fields", "sg_value"]
+__all__ = ["Records", "attachment_url", "attribute", "deep_fields", "sg_value"]
 
 
 def deep_fields(field: str) -> list[str]:
@@ -62,6 +67,18 @@ class Records:
             return ["thumbnail_url"]
         if field.kind == "named":
             return [f"{field.attr}.name"]
+        if field.kind == "full_name":
+            return list(field.attrs)
+        if field.kind == "password":
+            return []
+        if field.kind == "file":
+            return ["metadata.key", "metadata.value"] if field.key else ["name", "file_type"]
+        if field.kind == "custom":
+            return ["custom_attributes"]
+        if field.kind == "multi_entity":
+            prefix = f"{field.attr}.{field.link}." if field.link else f"{field.attr}."
+            names = {self.name_attr(self.mapping.type(t)) for t in field.types}
+            return [prefix + n for n in ("id", *sorted(n for n in names if n))]
         if field.kind == "entity":
             names = {self.name_attr(self.mapping.type(t)) for t in field.types}
             return [f"{attr}.{n}" for attr in (field.attr, field.fallback) if attr for n in ("id", *sorted(n for n in names if n))]
@@ -90,6 +107,18 @@ class Records:
                     visit(item)
 
         visit(rows)
+        return found
+
+    def files(self, sg_type: SgType, rows: list[dict[str, Any]], fields: Iterable[str]) -> dict[str, str]:
+        """The uploaded files (components of ours) ``rows``' file fields hold: their uuids and our type."""
+        found: dict[str, str] = {}
+        for name in fields:
+            field = sg_type.fields.get(name)
+            if field is not None and field.kind == "file":
+                for row in rows:
+                    kept = _file(field, row)
+                    if kept is not None:
+                        found[kept["id"]] = "FileComponent"
         return found
 
     def record(self, sg_type: SgType, row: dict[str, Any], fields: Iterable[str], numbers: dict[str, int]) -> dict[str, Any]:
@@ -134,6 +163,27 @@ class Records:
         if field.kind == "named":
             linked = attribute(row, field.attr)  # type: ignore[arg-type]
             return linked.get("name") if isinstance(linked, dict) else None
+        if field.kind == "full_name":
+            return " ".join(str(row[a]) for a in field.attrs if row.get(a)) or None
+        if field.kind == "password":
+            return None
+        if field.kind == "custom":
+            for item in row.get("custom_attributes") or ():
+                if isinstance(item, dict) and item.get("key") == field.key:
+                    value = item.get("value")
+                    return None if value == "" and field.data_type != "text" else value
+            return None
+        if field.kind == "file":
+            kept = _file(field, row)
+            number = numbers.get(kept["id"]) if kept else None
+            if kept is None or number is None:
+                return None
+            return {"type": "Attachment", "id": number, "name": kept.get("name"), "url": attachment_url(number, kept["id"]),
+                    "content_type": kept.get("content_type"), "link_type": "upload"}  # fmt: skip
+        if field.kind == "multi_entity":
+            items = [self.link(item.get(field.link) if field.link and isinstance(item, dict) else item, numbers)
+                     for item in row.get(field.attr) or ()]  # type: ignore[arg-type]  # fmt: skip
+            return [item for item in items if item is not None and item["type"] in field.types]
         if field.kind == "entity":
             for attr in (field.attr, field.fallback):
                 linked = self.link(attribute(row, attr), numbers) if attr else None
@@ -156,6 +206,29 @@ class Records:
         return {"type": target.name, "id": numbers.get(linked.get("id")), "name": linked.get(name_attr) if name_attr else None}  # type: ignore[arg-type]
 
 
+def attachment_url(number: int, component: str) -> str:
+    """Where an Attachment's file is downloaded from: a signed ``/component/get`` link when the request signs
+    links (it needs no cookie), else ``/file_serve/attachment/<id>`` (with the ``_session_id`` cookie)."""
+    base, sign = BASE_URL.get().rstrip("/"), LINK_TOKEN.get()
+    if sign is not None:
+        return f"{base}/component/get?id={component}&token={quote(sign(component))}"
+    return f"{base}/file_serve/attachment/{number}"
+
+
+def _file(field: Field, row: dict[str, Any]) -> dict[str, Any] | None:
+    """``{"id": component uuid, "name", "content_type"}`` of a file field in ``row`` (None: no file)."""
+    if not field.key:
+        return {"id": row["id"], "name": f"{row.get('name') or ''}{row.get('file_type') or ''}", "content_type": None}
+    for item in row.get("metadata") or ():
+        if isinstance(item, dict) and item.get("key") == field.key and item.get("value"):
+            try:
+                kept = json.loads(item["value"])
+            except ValueError:
+                return None
+            return kept if isinstance(kept, dict) and isinstance(kept.get("id"), str) else None
+    return None
+
+
 def attribute(row: Any, dotted: str) -> Any:
     """The value at ``asset.parent`` in a row (None where the way is broken)."""
     for name in dotted.split("."):
@@ -176,10 +249,15 @@ def sg_value(value: Any, data_type: str | None = None) -> Any:
 
 
 def _typed(field: Field, text: Any) -> Any:
-    if text is None or field.data_type not in ("number", "float"):
+    if text is not None and field.data_type in ("checkbox", "tag_list"):
+        try:
+            return json.loads(text)
+        except ValueError:
+            return text
+    if text is None or field.data_type not in ("number", "float", "duration"):
         return text
     try:
         number = float(text)
     except (TypeError, ValueError):
         return text
-    return int(number) if number.is_integer() and field.data_type == "number" else number
+    return int(number) if number.is_integer() and field.data_type != "float" else number

@@ -87,6 +87,11 @@ class Retirement:
                                    .order_by(self.table.c.retired_at, self.table.c.entity_id)).all()  # fmt: skip
         return [(key, json.loads(rows)[0][1]) for key, rows in found]
 
+    def holds(self, connection: sa.Connection, ours: str, key: str) -> bool:
+        """Whether the entity ``key`` of our type ``ours`` is retired."""
+        found = sa.select(sa.literal(1)).where(self.table.c.entity_id == key, self.table.c.entity_type == ours)
+        return connection.execute(found).first() is not None
+
     def revive(self, batch: BatchContext, ours: str, key: str, shown: str) -> bool:
         """Put a retired entity's rows back; False when it is not retired (it lives)."""
         connection = batch.connection

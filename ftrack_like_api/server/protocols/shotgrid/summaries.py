@@ -32,6 +32,7 @@ class Summaries:
         self.mapping, self.query, self.links = mapping, query, links
 
     def summarize(self, sg_type: SgType, where: ast.Expression | None, summaries: Any, grouping: Any) -> dict[str, Any]:
+        self.sg_type = sg_type
         aggregates = [self._aggregate(sg_type, s) for s in _list(summaries, "summaries")]
         groupings = _list(grouping or [], "grouping")
         levels = [self._grouping(sg_type, g) for g in groupings]
@@ -90,6 +91,10 @@ class Summaries:
         if level.kind == "entity":
             links = self.links(level, [r[f"{level.attr}.id"] for r in rows if r.get(f"{level.attr}.id") is not None])
             return {key: (links.get(key), (links.get(key) or {}).get("name")) for key in {_key(level, r) for r in rows}}
+        if level.kind == "id":  # each entity its own group: named by its integer id
+            itself = Field(name="id", kind="entity", attr="id", types=(self.sg_type.name,))
+            links = self.links(itself, [r["id"] for r in rows if r.get("id") is not None])
+            return {key: ((links.get(key) or {}).get("id"), str((links.get(key) or {}).get("id"))) for key in links}
         found: dict[Any, tuple[Any, Any]] = {}
         for row in rows:
             value: Any = row.get(_group_paths(level)[0])
@@ -122,6 +127,8 @@ def _path(sg_type: SgType, field: Field, what: str) -> str:
 
 
 def _group_paths(level: Field) -> list[str]:
+    if level.kind == "id":
+        return ["id"]
     if level.kind == "entity":
         return [f"{level.attr}.id"]
     if level.kind == "status":

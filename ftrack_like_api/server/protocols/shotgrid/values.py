@@ -4,11 +4,13 @@ A link ``{"type": "Sequence", "id": 4}`` becomes the uuid in our reference's col
 status code our status's id, a name (``sg_asset_type: "Prop"``) the id of what has that
 name, a date or datetime our wire value; what our model has no place for goes to the
 entity's metadata (:mod:`.mapping`). Project-level parents: a Shot given a ``project`` and
-no ``sg_sequence`` is a child of the project.
+no ``sg_sequence`` is a child of the project. Multi-entity links and passwords are written
+once the entity exists: :meth:`Values.ours` hands them back as *later* (:mod:`.writes`).
 """
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any, Callable, Mapping as MappingType
 
@@ -39,14 +41,16 @@ class Values:
         uuid_of: Callable[[SgType, Any], str],
         find: Callable[[str], Any],
         creating: bool,
-    ) -> tuple[dict[str, Any], dict[str, str]]:
-        """(our entity data, metadata by key) for ``data``.
+    ) -> tuple[dict[str, Any], dict[str, str], dict[str, tuple[Any, Any]]]:
+        """(our entity data, metadata by key, what is written after the entity: {field name: (field, value)})
+        for ``data``.
 
         ``uuid_of(type, number)`` is the uuid of a linked entity (an error when none);
         ``find(query text)`` the id of the one row a query names, or None.
         """
         entity: dict[str, Any] = {}
         metadata: dict[str, str] = {}
+        later: dict[str, tuple[Any, Any]] = {}
         parent_set = False
         project_parent: Any = None
         for name, value in data.items():
@@ -59,13 +63,31 @@ class Values:
                     raise ValidationError(f"{where} is set by upload_thumbnail; here it takes None (no thumbnail)", "bad_value")
                 entity["thumbnail_id"] = None
             elif field.kind == "metadata":
-                metadata[str(field.key)] = None if value is None else str(value)  # type: ignore[assignment]
+                metadata[str(field.key)] = None if value is None else _text(value, field.data_type)  # type: ignore[assignment]
+            elif field.kind == "file":
+                if value is not None or not field.key:
+                    raise ValidationError(f"{where} is set by upload; here it takes None (no file)", "bad_value")
+                metadata[field.key] = None  # type: ignore[assignment]
+            elif field.kind == "full_name":
+                if not (value is None or isinstance(value, str)):
+                    raise ValidationError(f"{where} takes text, not {value!r}", "bad_value")
+                first, _, rest = (value or "").strip().partition(" ")
+                for attr, part in zip(field.attrs, (first, rest.strip())):
+                    entity.setdefault(attr, part)
+            elif field.kind in ("password", "custom"):
+                later[name] = (field, value)
+            elif field.kind == "multi_entity":
+                if not isinstance(value, list):
+                    raise ValidationError(f"{where} takes a list of {{'type', 'id'}}, not {value!r}", "bad_value")
+                later[name] = (field, [self._link(field, v, uuid_of, where) for v in value])
             elif field.kind == "status":
                 entity["status_id"] = None if value is None else self._named(find, "Status", self.mapping.status_name(value), where)
             elif field.kind == "named":
                 entity[self._column(sg_type, field)] = None if value is None else self._named(find, field.target, value, where)  # type: ignore[arg-type]
             elif field.kind == "entity":
                 linked = self._link(field, value, uuid_of, where)
+                if linked is not None:
+                    entity.update(field.sets)
                 if field.parent:
                     project_parent = linked
                     continue
@@ -93,7 +115,7 @@ class Values:
             for attr, spec in sg_type.defaults.items():
                 if attr not in entity and f"{attr}_id" not in entity:
                     entity[f"{attr}_id"] = self._named(find, spec["__entity_type__"], spec["name"], sg_type.name)
-        return entity, metadata
+        return entity, metadata, later
 
     def _column(self, sg_type: SgType, field: Field) -> str:
         attribute = self.schema[sg_type.ours].attributes[field.attr]  # type: ignore[index]
@@ -117,6 +139,13 @@ class Values:
         if found is None:
             raise ValidationError(f"{where}: there is no {ours} called {name!r}", "bad_value")
         return found
+
+
+def _text(value: Any, data_type: str | None) -> str:
+    """A value kept in metadata as text: JSON for checkboxes and tag lists, the value's text otherwise."""
+    if data_type in ("checkbox", "tag_list") or isinstance(value, (list, dict, bool)):
+        return json.dumps(value)
+    return str(value)
 
 
 def _wire(value: Any, kind: str | None) -> Any:
