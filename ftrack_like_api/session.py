@@ -127,6 +127,9 @@ class Session(SessionAccount, SessionFiles):
             raise ValueError(f"chunk_size must be at least 1, not {chunk_size}")
         self.transport = transport
         self.reauthenticate = reauthenticate
+        self._renewing = threading.Lock()
+        if hasattr(transport, "renew"):  # its event and file channels sign in again through the session
+            transport.renew = self._signed_in_again
         self.auto_populate = auto_populate
         self.record_operations = True
         self.page_size = page_size
