@@ -1,19 +1,29 @@
 """A password session whose sign-in expires signs in again (``Session(reauthenticate=…)``) for
-its event stream too, not only for its queries: a real server on
+its event stream and its file transfers too, not only for its queries: a real server on
 127.0.0.1, each database.
 """
 
+import io
 import logging
+import os
 import time
 import uuid
 
 import pytest
 import sqlalchemy as sa
 
-from ftrack_like_api import Session, signin
+from ftrack_like_api import Session, SessionExpiredError, signin
 from ftrack_like_api.event.base import Event
 
 PASSWORD = "correct horse battery"
+KIB = 1024
+
+
+@pytest.fixture(scope="module")
+def storage(backend, tmp_path_factory):
+    root = tmp_path_factory.mktemp("storage")
+    backend.files.configure(root)
+    return root
 
 
 @pytest.fixture
@@ -98,3 +108,61 @@ def test_without_reauthenticate_the_stream_says_why_it_cannot_connect(server, ba
         assert not session.event_hub.connected
     finally:
         session.close()
+
+
+def version_in(session):
+    project = session.create("Project", {"name": f"p{uuid.uuid4().hex[:8]}",
+                                         "project_schema": session.query("ProjectSchema").first()})  # fmt: skip
+    shot = session.create("Shot", {"name": "sh010", "parent": project})
+    asset = session.create("Asset", {"name": "comp", "parent": shot, "type": session.query("AssetType").first()})
+    version = session.create("AssetVersion", {"asset": asset})
+    session.commit()
+    return version
+
+
+def component_of(session, version, size):
+    component = session.create("FileComponent", {"name": "plate", "file_type": ".bin", "size": size,
+                                                 "version_id": version["id"]})  # fmt: skip
+    session.commit()
+    return component["id"]
+
+
+@pytest.mark.parametrize("part_size", [None, 64 * KIB], ids=["whole", "parts"])
+def test_uploads_and_downloads_sign_in_again_as_queries_do(server, backend, storage, person, part_size, tmp_path):
+    session, asked = signed_in(server, person)
+    with session:
+        version = version_in(session)
+        data = os.urandom(4 * 64 * KIB)
+        component = component_of(session, version, len(data))
+        files = session.transport.files()
+
+        expire_sign_ins(backend, person)
+        files.upload(component, "plate.bin", io.BytesIO(data), part_size=part_size)
+        assert len(asked) == 1
+
+        expire_sign_ins(backend, person)
+        back = io.BytesIO()
+        assert files.download(component, back) == len(data)
+        assert back.getvalue() == data and len(asked) == 2
+
+        expire_sign_ins(backend, person)
+        with files.open(component) as stream:  # a stream, and a link, the same
+            assert stream.read() == data
+        expire_sign_ins(backend, person)
+        assert files.url(component).startswith(server)
+        assert len(asked) == 4
+
+
+def test_a_transfer_without_reauthenticate_says_the_sign_in_expired(server, backend, storage, person):
+    from ftrack_like_api.exceptions import FileTransferError
+
+    with Session(server_url=server, token=signin(server, person, PASSWORD), schema_cache_path=False) as session:
+        component = component_of(session, version_in(session), 3)
+        expire_sign_ins(backend, person)
+        with pytest.raises(FileTransferError, match="sign in again") as raised:
+            session.transport.files().upload(component, "x.bin", io.BytesIO(b"abc"))
+        assert raised.value.code == "session_expired"
+        with pytest.raises(FileTransferError, match="sign in again"):
+            session.transport.files().download(component, io.BytesIO())
+        with pytest.raises(SessionExpiredError):
+            session.query("User").first()
