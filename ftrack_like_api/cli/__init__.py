@@ -83,7 +83,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         top = parser()
     except ModuleNotFoundError as missing:
         return _needs_server_extra(missing)
-    options = top.parse_args(argv)
+    options, unknown = top.parse_known_args(argv)
+    if unknown and not hasattr(options, "missing"):  # a server's command on a client-only install takes anything
+        top.error(f"unrecognized arguments: {' '.join(unknown)}")
     if options.database is None and options.command != "demo" and getattr(options, "needs_database", True):
         options.database = default_database()
     try:

@@ -224,8 +224,7 @@ ON_A_STUDIO = frozenset({
 
 def add_commands(command: Any, commands: Any) -> None:
     """Add ``init``, ``upgrade``, ``user``, ``key`` and ``attribute`` to the CLI's parser."""
-    from ..server.auth.permissions import ROLES
-    from ..server.engine.seed import CUSTOM_ATTRIBUTE_TYPES
+    from ..symbol import CUSTOM_ATTRIBUTE_TYPES, ROLES  # not the server's: a client-only install has none
 
     command("init", init, "create and seed the database and the admin user (safe to run twice)")
     upgraded = command("upgrade", upgrade, "upgrade the database to this version's schema (back it up first; "

@@ -10,7 +10,7 @@ import code
 import json
 from typing import Any
 
-from .database import execute, open_backend
+from .database import execute, needing_the_server, open_backend
 from .studio import client_session, studio_of
 
 __all__ = ["add_commands"]
@@ -108,6 +108,9 @@ def add_commands(command: Any) -> None:
     asked.add_argument("--json", action="store_true")
     asked.add_argument("--explain", action="store_true", help="print the SQL each query became and the database's plan")
     command("shell", shell, "a Python shell with a connected `session`")
-    from ..demo import add_arguments as demo_arguments
-
-    demo_arguments(command("demo", demo, "serve a demo studio and exercise it through a Session over HTTP"))
+    said = "serve a demo studio and exercise it through a Session over HTTP"
+    try:
+        from ..demo import add_arguments as demo_arguments
+    except ModuleNotFoundError as missing:  # a client-only install
+        return needing_the_server(command, "demo", said, missing)
+    demo_arguments(command("demo", demo, said))
