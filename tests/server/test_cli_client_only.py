@@ -62,6 +62,8 @@ def test_a_client_only_install_signs_in_queries_makes_tokens_and_signs_out(serve
     assert f"as {name}" in ok("login", server, "--user", name, "--password-stdin", stdin=PASSWORD + "\n").stdout
     queried = ok("query", f'select username, first_name from User where username is "{name}"')
     assert queried.stderr.splitlines()[0] == f"studio: {server} as {name}" and name in queried.stdout
+    explained = ok("query", "--explain", "select username from User")
+    assert "-- plan:" in explained.stdout and "FROM" in explained.stdout  # the server's SQL and plan, for an administrator
     token = ok("token", "create", "--name", "laptop").stdout.strip().splitlines()[-1]
     assert token.startswith("flpat_") and "laptop" in ok("token", "list").stdout
     assert name in ok("user", "list").stdout  # an administrator's command, over HTTP

@@ -31,6 +31,7 @@ from ...engine.computed import BASE_URL, LINK_TOKEN
 from ...files.thumbnails import link_signer
 from ...gate import DatabaseGate
 from .accounts import Accounts
+from .explain import Explain
 from .answers import absolute_urls, encoded, error_answer, failure_answer, inline_rows, refused, rows_in, unclaimed
 from .body import MAX_BODY, MAX_OPERATIONS, SIGNIN_BODY, action_of, gunzip, parse_batch, read_body
 
@@ -61,7 +62,7 @@ class FtrackApi:
     def routes(self) -> list[Route]:
         # Signing out and personal tokens (accounts.py) go with signing in.
         return [Route("/api", self.api, methods=["POST"]), Route("/signin", self.signin, methods=["POST"]),
-                *Accounts(self.backend, self.database).routes()]  # fmt: skip
+                *Accounts(self.backend, self.database).routes(), *Explain(self.backend, self.database).routes()]  # fmt: skip
 
     def error(self, request: Request, exception: str, content: str, code: str | None = None) -> Response:
         return error_answer(request, {"exception": exception, "content": content, "error_code": code})
