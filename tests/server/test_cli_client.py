@@ -182,3 +182,15 @@ def test_explain_refuses_what_is_not_a_query_and_anyone_not_signed_in(server, ba
     assert answer.status_code == 401
     answer = requests.post(f"{server}/admin/explain", json={"expression": "Task"}, headers=admin)
     assert answer.status_code == 200 and answer.json()["statements"]
+
+
+def test_a_server_with_no_credentials_for_it_says_to_sign_in_there(server, nowhere, capsys):
+    """Nothing kept for this server, no FTRACK_API_*: the error names the command that fixes it."""
+    from ftrack_like_api.session import Session
+
+    with pytest.raises(ValueError, match=rf"needs api_user and api_key .*`ftrack-like login {server}`"):
+        Session(server_url=server, schema_cache_path=False)
+    with pytest.raises(ValueError, match=rf"`ftrack-like login {server} --user jo`"):
+        Session(server_url=server, api_user="jo", schema_cache_path=False)
+    assert main(["user", "list", "--server", server]) == 1
+    assert f"`ftrack-like login {server}`" in capsys.readouterr().err
