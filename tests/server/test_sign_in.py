@@ -367,3 +367,14 @@ def test_logout_with_the_server_gone_forgets_here_and_says_so(server, backend, c
     assert main(["logout", gone]) == 1
     assert "the sign-in is forgotten here" in capsys.readouterr().err
     assert CredentialStore().load(gone) is None
+
+
+def test_nothing_typed_is_one_clear_line_not_a_traceback(server, config, monkeypatch, capsys):
+    """A script that runs `ftrack-like login` with nothing on standard input: what to give, not EOFError."""
+    monkeypatch.setattr(sys, "stdin", io.StringIO(""))
+    assert main(["login", server]) == 1
+    assert capsys.readouterr().err.splitlines()[-1] == "error: No user name: give --user NAME"
+    monkeypatch.setattr(sys, "stdin", io.StringIO(""))
+    assert main(["login", server, "--user", "jo", "--password-stdin"]) == 1
+    assert "No password on standard input" in capsys.readouterr().err
+    assert not (config / "credentials.json").exists()
