@@ -378,3 +378,18 @@ def test_nothing_typed_is_one_clear_line_not_a_traceback(server, config, monkeyp
     assert main(["login", server, "--user", "jo", "--password-stdin"]) == 1
     assert "No password on standard input" in capsys.readouterr().err
     assert not (config / "credentials.json").exists()
+
+
+@pytest.mark.parametrize("text", ['{"servers": {"http://x": ', "[1, 2]", '{"servers": [], "default": null}',
+                                  '{"servers": {"http://x": {"token": "t"}}, "default": "http://x"}',
+                                  '{"servers": {"http://x": {"username": "jo", "token": 5}}, "default": "http://x"}'])
+def test_a_credentials_file_that_is_not_ours_is_one_clear_error(config, text, capsys):
+    """Cut short, edited by hand, written by something else: said, not taken for 'not signed in' nor a bug."""
+    config.mkdir(parents=True)
+    kept = config / "credentials.json"
+    kept.write_text(text)
+    kept.chmod(0o600)
+    with pytest.raises(CredentialStoreError, match="is not what `ftrack-like login` wrote: delete it"):
+        Session(schema_cache_path=False)
+    assert main(["query", "User"]) == 1
+    assert "is not what `ftrack-like login` wrote" in capsys.readouterr().err
