@@ -41,3 +41,23 @@ def test_without_the_server_extra_the_help_lists_every_command(tmp_path):
     assert done.returncode == 0, done.stderr
     for command in ("login", "logout", "token", "query", "user", "serve", "init"):
         assert f"    {command} " in done.stdout or f"    {command}\n" in done.stdout, command
+
+
+def help_of(capsys, *command):
+    from ftrack_like_api.cli import main
+
+    with pytest.raises(SystemExit) as done:
+        main([*command, "--help"])
+    assert done.value.code == 0
+    return " ".join(capsys.readouterr().out.split())  # argparse's line breaks undone
+
+
+def test_the_help_says_a_client_command_takes_no_default_database(capsys):
+    """A client command never falls back to a database: its --database help must not say it does."""
+    assert "sign in with `ftrack-like login URL`" in help_of(capsys)
+    for command in (["query"], ["shell"], ["events", "tail"], ["user", "list"], ["key", "create"], ["upload"]):
+        said = help_of(capsys, *command)
+        assert "--database DATABASE a database on this machine, opened here as admin (instead of a server)" in said
+        assert "SQLite file in the user data folder" not in said, command
+    for command in (["init"], ["serve"], ["backup"]):  # the server's own: the default database is theirs
+        assert "SQLite file in the user data folder" in help_of(capsys, *command), command

@@ -230,7 +230,8 @@ def add_commands(command: Any, commands: Any) -> None:
     upgraded = command("upgrade", upgrade, "upgrade the database to this version's schema (back it up first; "
                        "serve runs only the additive upgrades by itself)")  # fmt: skip
     upgraded.add_argument("--sql", action="store_true", help="print the SQL the upgrade would run, and change nothing")
-    users = commands.add_parser("user", help="add, list and disable users").add_subparsers(dest="action", required=True)
+    users = commands.add_parser("user", help="add, list, disable and enable users; their roles, projects and "
+                                "passwords").add_subparsers(dest="action", required=True)
     added = command("add", user_add, "add a user", users)
     added.add_argument("name")
     added.add_argument("--role", choices=ROLES, default="user")
