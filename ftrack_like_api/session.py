@@ -119,6 +119,7 @@ class Session(SessionAccount, SessionFiles):
             kept = kept_sign_in(self.server_url, self.api_user)  # what `ftrack-like login` kept
             if kept is not None:
                 self.server_url, token = kept.server_url, kept
+                self._kept_sign_in = True
         if token is not None and not self.api_user:
             self.api_user = getattr(token, "username", None)
         if transport is None:

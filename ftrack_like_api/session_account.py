@@ -17,7 +17,7 @@ import threading
 import time
 from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
 
-from .exceptions import SessionExpiredError
+from .exceptions import AuthenticationError, SessionExpiredError
 
 if TYPE_CHECKING:
     from .entity import Entity
@@ -32,6 +32,7 @@ class SessionAccount:
     """``ping()``, ``current_user`` and signing in again when a sign-in token expires."""
 
     api_user: str | None
+    server_url: str | None
     transport: Transport
     #: Called with the session when its sign-in token expired; it answers a new token (a
     #: :class:`~ftrack_like_api.authentication.SignIn`, what :func:`~ftrack_like_api.account.login`
@@ -39,6 +40,8 @@ class SessionAccount:
     reauthenticate: Callable[[Any], Any] | None
     #: Held while signing in again: one sign-in for the threads refused at once.
     _renewing: threading.Lock
+    #: Whether the session acts with the sign-in ``ftrack-like login`` kept (its errors say to sign in again).
+    _kept_sign_in = False
 
     if TYPE_CHECKING:
         def query(self, expression: str, page_size: int | None = None, **values: Any) -> Any: ...
@@ -65,6 +68,13 @@ class SessionAccount:
         except SessionExpiredError:
             if self.reauthenticate is None:
                 raise
+        except AuthenticationError as error:
+            if not self._kept_sign_in or error.code != "invalid_credentials":
+                raise
+            # The token `ftrack-like login` kept was ended (signed out, a new password, the user disabled).
+            url = self.server_url
+            raise AuthenticationError({**error.answer, "content": f"{error.content}: the sign-in kept for {url} has "
+                                       f"ended; sign in again (`ftrack-like login {url}`)"}) from None  # fmt: skip
         self._signed_in_again(refused)
         return self._timed(batch)
 

@@ -99,6 +99,9 @@ def test_a_session_made_before_logout_gets_a_clear_error_after(server, backend, 
     with pytest.raises(AuthenticationError, match="not accepted") as raised:
         session.query("User").first()
     assert raised.value.code == "invalid_credentials"
+    # What to do, since the sign-in was the one `ftrack-like login` kept:
+    assert str(raised.value).endswith(f"the sign-in kept for {server} has ended; sign in again (`ftrack-like login "
+                                      f"{server}`)")  # fmt: skip
 
 
 def test_a_wrong_password_is_one_line_and_nothing_is_kept(server, backend, config, monkeypatch, capsys):
