@@ -270,9 +270,9 @@ class HttpTransport(Transport):
 
     def use_token(self, token: str) -> None:
         """Send the bearer ``token`` from now on (a new sign-in's), instead of the credentials given before."""
-        for name in ("ftrack-user", "ftrack-api-key"):
-            self._headers.pop(name, None)
-        self._headers["authorization"] = f"Bearer {token}"
+        # A new dict, swapped in whole: the event stream's and the file channel's threads read it meanwhile.
+        headers = {name: value for name, value in self._headers.items() if name not in ("ftrack-user", "ftrack-api-key")}
+        self._headers = {**headers, "authorization": f"Bearer {token}"}
 
     def signed_in_again(self, refused: Mapping[str, str]) -> bool:
         """The server refused ``refused`` (what :meth:`credentials` gave a request) as an expired
