@@ -160,9 +160,11 @@ class CredentialStore:
         try:
             found = json.loads(text)
         except ValueError:
+            found = None
+        if not _well_formed(found):  # cut short, edited by hand, another program's
             raise CredentialStoreError(f"{self.path} is not what `ftrack-like login` wrote: delete it and sign in "
-                                       "again") from None  # fmt: skip
-        return found if isinstance(found, dict) else {}
+                                       "again")  # fmt: skip
+        return found  # type: ignore[no-any-return]
 
     def _write(self, index: dict[str, Any]) -> None:
         try:
@@ -231,3 +233,14 @@ def _keyring_delete(keyring: Any, key: str) -> None:
         pass  # gone already
     except KeyringError as reason:
         raise CredentialStoreError(f"The credential store could not forget the token: {reason}") from reason
+
+
+def _well_formed(index: Any) -> bool:
+    """Whether ``index`` is the file's shape: ``{"servers": {url: {"username": …, …}}, "default": url or None}``."""
+    if not isinstance(index, dict) or not isinstance(index.get("servers", {}), dict):
+        return False
+    if not isinstance(index.get("default"), (str, type(None))):
+        return False
+    return all(isinstance(entry, dict) and isinstance(entry.get("username"), str)
+               and isinstance(entry.get("token", ""), str) and isinstance(entry.get("expires_at") or "", str)
+               for entry in index.get("servers", {}).values())  # fmt: skip

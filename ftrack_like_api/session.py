@@ -119,6 +119,7 @@ class Session(SessionAccount, SessionFiles):
             kept = kept_sign_in(self.server_url, self.api_user)  # what `ftrack-like login` kept
             if kept is not None:
                 self.server_url, token = kept.server_url, kept
+                self._kept_sign_in = True
         if token is not None and not self.api_user:
             self.api_user = getattr(token, "username", None)
         if transport is None:
@@ -127,6 +128,9 @@ class Session(SessionAccount, SessionFiles):
             raise ValueError(f"chunk_size must be at least 1, not {chunk_size}")
         self.transport = transport
         self.reauthenticate = reauthenticate
+        self._renewing = threading.Lock()
+        if hasattr(transport, "renew"):  # its event and file channels sign in again through the session
+            transport.renew = self._signed_in_again
         self.auto_populate = auto_populate
         self.record_operations = True
         self.page_size = page_size

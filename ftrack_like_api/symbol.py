@@ -14,9 +14,11 @@ __all__ = [
     "COMPONENT_ADDED_TO_LOCATION_TOPIC",
     "COMPONENT_REMOVED_FROM_LOCATION_TOPIC",
     "CONNECT_LOCATION_ID",
+    "CUSTOM_ATTRIBUTE_TYPES",
     "NOT_SET",
     "ORIGIN_LOCATION_ID",
     "REVIEW_LOCATION_ID",
+    "ROLES",
     "SERVER_LOCATION_ID",
     "State",
     "UNMANAGED_LOCATION_ID",
@@ -69,3 +71,11 @@ COMPONENT_REMOVED_FROM_LOCATION_TOPIC = "ftrack.location.component-removed"
 
 #: How many bytes a copy between locations reads at a time (``FTRACK_API_FILE_CHUNK_SIZE``, as ftrack's).
 CHUNK_SIZE = int(os.environ.get("FTRACK_API_FILE_CHUNK_SIZE") or 0) or 1024 * 1024
+
+#: The roles, as the command line names them, and their ``SecurityRole`` names (here, not in the
+#: server, so that a client-only install's ``ftrack-like user add --role`` knows them).
+ROLES = {"admin": "Administrator", "user": "User", "read-only": "Read-only"}
+
+#: The types a custom attribute may be (``CustomAttributeType`` names; ``ftrack-like attribute add --type``).
+CUSTOM_ATTRIBUTE_TYPES = ["text", "number", "boolean", "date", "enumerator", "dynamic enumerator", "expression",
+                          "url", "notificationtype"]  # fmt: skip

@@ -50,11 +50,16 @@ def parser() -> argparse.ArgumentParser:
     # tell a client-only install which extra to add.
     from . import account, admin, events, explore, files, ops, serve, studio
 
-    top = argparse.ArgumentParser(prog="ftrack-like", description="Run the server and manage a studio database.")
+    top = argparse.ArgumentParser(prog="ftrack-like", description="Work in a studio (sign in with `ftrack-like login "
+                                  "URL`, then query, upload, listen …), or run its server and manage its database.")  # fmt: skip
     top.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--database", default=None, help="database URL (default: $FTRACK_LIKE_DATABASE or a SQLite file "
                                                         "in the user data folder)")  # fmt: skip
+    # A client command's --database is one way among others to say where (studio.py): never a default.
+    on_a_studio = argparse.ArgumentParser(add_help=False)
+    on_a_studio.add_argument("--database", default=None, help="a database on this machine, opened here as admin "
+                             "(instead of a server)")  # fmt: skip
     commands = top.add_subparsers(dest="command", required=True, metavar="command")
 
     # The clients of a studio: they take --server, and say which studio and user they act in (studio.py).
@@ -62,7 +67,8 @@ def parser() -> argparse.ArgumentParser:
                files.download, *admin.ON_A_STUDIO}  # fmt: skip
 
     def command(name: str, handler: Any, help: str, parent: Any = commands) -> argparse.ArgumentParser:
-        made = parent.add_parser(name, parents=[common], help=help, description=help)
+        made = parent.add_parser(name, parents=[on_a_studio if handler in clients else common], help=help,
+                                 description=help)  # fmt: skip
         made.set_defaults(handler=handler)
         if handler in clients:
             studio.add_arguments(made)
@@ -83,7 +89,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         top = parser()
     except ModuleNotFoundError as missing:
         return _needs_server_extra(missing)
-    options = top.parse_args(argv)
+    options, unknown = top.parse_known_args(argv)
+    if unknown and not hasattr(options, "missing"):  # a server's command on a client-only install takes anything
+        top.error(f"unrecognized arguments: {' '.join(unknown)}")
     if options.database is None and options.command != "demo" and getattr(options, "needs_database", True):
         options.database = default_database()
     try:

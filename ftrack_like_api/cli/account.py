@@ -43,11 +43,21 @@ def login(options: argparse.Namespace) -> int:
     from ..credential_store import CredentialStore
 
     check_server_url(options.server)  # before asking for a password
-    username = options.user or input("User name: ").strip()
+    try:
+        username = options.user or input("User name: ").strip()
+        if not username:
+            raise EOFError
+    except EOFError:  # a script with nothing on standard input, or Ctrl-D
+        raise ValueError("No user name: give --user NAME") from None
     if options.password_stdin:
         password = sys.stdin.readline().rstrip("\n")
+        if not password:
+            raise ValueError("No password on standard input: --password-stdin reads it from the first line")
     else:
-        password = getpass.getpass(f"Password for {username} on {options.server}: ")
+        try:
+            password = getpass.getpass(f"Password for {username} on {options.server}: ")
+        except EOFError:
+            raise ValueError("No password: type it, or pipe it with --password-stdin") from None
     kept = sign_in(options.server, username, password)
     until = f" until {kept.expires_at:%Y-%m-%d %H:%M} UTC" if kept.expires_at else ""
     where = CredentialStore().where(kept.server_url)

@@ -224,14 +224,14 @@ ON_A_STUDIO = frozenset({
 
 def add_commands(command: Any, commands: Any) -> None:
     """Add ``init``, ``upgrade``, ``user``, ``key`` and ``attribute`` to the CLI's parser."""
-    from ..server.auth.permissions import ROLES
-    from ..server.engine.seed import CUSTOM_ATTRIBUTE_TYPES
+    from ..symbol import CUSTOM_ATTRIBUTE_TYPES, ROLES  # not the server's: a client-only install has none
 
     command("init", init, "create and seed the database and the admin user (safe to run twice)")
     upgraded = command("upgrade", upgrade, "upgrade the database to this version's schema (back it up first; "
                        "serve runs only the additive upgrades by itself)")  # fmt: skip
     upgraded.add_argument("--sql", action="store_true", help="print the SQL the upgrade would run, and change nothing")
-    users = commands.add_parser("user", help="add, list and disable users").add_subparsers(dest="action", required=True)
+    users = commands.add_parser("user", help="add, list, disable and enable users; their roles, projects and "
+                                "passwords").add_subparsers(dest="action", required=True)
     added = command("add", user_add, "add a user", users)
     added.add_argument("name")
     added.add_argument("--role", choices=ROLES, default="user")

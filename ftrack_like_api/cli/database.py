@@ -13,7 +13,7 @@ from ..exceptions import Error
 if TYPE_CHECKING:
     from ..server.engine.backend import Backend
 
-__all__ = ["DATABASE_VARIABLE", "checked_url", "default_database", "execute", "open_backend"]
+__all__ = ["DATABASE_VARIABLE", "checked_url", "default_database", "execute", "needing_the_server", "open_backend"]
 
 DATABASE_VARIABLE = "FTRACK_LIKE_DATABASE"
 
@@ -32,6 +32,18 @@ def default_database() -> str:
     folder = pathlib.Path(platformdirs.user_data_dir("ftrack-like", appauthor=False))
     folder.mkdir(mode=0o700, parents=True, exist_ok=True)
     return f"sqlite:///{folder / 'studio.db'}"
+
+def needing_the_server(command: Any, name: str, help: str, missing: ModuleNotFoundError) -> None:
+    """Add ``name``, a command of the server's, to a client-only install's parser: listed, taking
+    any arguments, and saying which extra it needs when run (the CLI names it for ``missing``)."""
+
+    def needs(options: argparse.Namespace) -> int:
+        raise options.missing
+
+    made = command(name, needs, f"{help} (needs the server extra)")
+    made.add_argument("arguments", nargs="*", help=argparse.SUPPRESS)
+    made.set_defaults(missing=missing, needs_database=False)
+
 
 def open_backend(options: argparse.Namespace) -> Backend:
     from ..server.engine.backend import Backend

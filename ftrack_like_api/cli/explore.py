@@ -10,8 +10,8 @@ import code
 import json
 from typing import Any
 
-from .database import execute, open_backend
-from .studio import client_session, studio_of
+from .database import needing_the_server
+from .studio import client_session, open_studio
 
 __all__ = ["add_commands"]
 
@@ -52,36 +52,19 @@ def _flattened(row: dict[str, Any], prefix: str = "") -> dict[str, Any]:
 
 
 def explain(options: argparse.Namespace) -> int:
-    """Run the query, and print each SQL statement it became with the database's plan for it."""
-    import sqlalchemy as sa
-
-    statements: list[tuple[str, Any]] = []
-
-    def keep(connection: Any, cursor: Any, statement: str, parameters: Any, context: Any, executemany: bool) -> None:
-        if statement.lstrip().upper().startswith(("SELECT", "WITH")):
-            statements.append((statement, parameters))
-
-    url, _ = studio_of(options)
-    if url.startswith(("http://", "https://")):
-        raise ValueError("--explain reads the database's plan: give --database URL on the server's machine (a served "
-                         "query's SQL is what `ftrack-like serve --log-sql` logs)")  # fmt: skip
-    options.database = url
-    with open_backend(options) as backend:
-        sa.event.listen(backend.engine, "before_cursor_execute", keep)
-        try:
-            rows = execute(backend, [{"action": "query", "expression": options.expression}])[0]["data"]
-        finally:
-            sa.event.remove(backend.engine, "before_cursor_execute", keep)
-        prefix = "EXPLAIN QUERY PLAN " if backend.engine.dialect.name == "sqlite" else "EXPLAIN "
-        for number, (statement, parameters) in enumerate(statements, 1):
-            print(f"-- statement {number} of {len(statements)}, parameters {parameters!r}")
-            print(statement.strip() + ";")
-            with backend.engine.connect() as connection:
-                plan = connection.exec_driver_sql(prefix + statement, parameters).all()
-            print("-- plan:")
-            for row in plan:
-                print("--   " + " ".join(str(value) for value in row[-1:] if value is not None))
-    print(f"({len(rows)} row{'s' if len(rows) != 1 else ''})")
+    """Run the query, and print each SQL statement it became with the database's plan for it: on a
+    database here, or on a server for its administrators (``POST /admin/explain``)."""
+    with open_studio(options) as studio:
+        answer = studio.explain(options.expression)
+    statements = answer["statements"]
+    for number, statement in enumerate(statements, 1):
+        print(f"-- statement {number} of {len(statements)}, parameters {statement['parameters']}")
+        print(statement["sql"] + ";")
+        print("-- plan:")
+        for line in statement["plan"]:
+            print("--   " + line)
+    rows = answer["rows"]
+    print(f"({rows} row{'s' if rows != 1 else ''})")
     return 0
 
 
@@ -108,6 +91,9 @@ def add_commands(command: Any) -> None:
     asked.add_argument("--json", action="store_true")
     asked.add_argument("--explain", action="store_true", help="print the SQL each query became and the database's plan")
     command("shell", shell, "a Python shell with a connected `session`")
-    from ..demo import add_arguments as demo_arguments
-
-    demo_arguments(command("demo", demo, "serve a demo studio and exercise it through a Session over HTTP"))
+    said = "serve a demo studio and exercise it through a Session over HTTP"
+    try:
+        from ..demo import add_arguments as demo_arguments
+    except ModuleNotFoundError as missing:  # a client-only install
+        return needing_the_server(command, "demo", said, missing)
+    demo_arguments(command("demo", demo, said))

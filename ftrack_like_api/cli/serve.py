@@ -15,7 +15,7 @@ import tempfile
 from typing import Any
 
 from ..exceptions import Error
-from .database import DATABASE_VARIABLE, default_database, open_backend
+from .database import DATABASE_VARIABLE, default_database, needing_the_server, open_backend
 
 __all__ = ["add_commands", "app_from_environment", "default_concurrency"]
 
@@ -156,9 +156,11 @@ def _log_config(level: str, log_sql: bool = False, log_format: str = "text") -> 
 
 def add_commands(command: Any) -> None:
     """Add ``serve`` to the CLI's parser (``command(name, handler, help)`` makes one)."""
-    from ..server.events.retention import DEFAULT_RETENTION
-    from ..server.files.settings import add_arguments as add_file_arguments
-
+    try:
+        from ..server.events.retention import DEFAULT_RETENTION
+        from ..server.files.settings import add_arguments as add_file_arguments
+    except ModuleNotFoundError as missing:  # a client-only install: serve is listed, and says what it needs
+        return needing_the_server(command, "serve", "serve the HTTP API", missing)
     served = command("serve", serve, "serve the HTTP API")
     served.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1; 0.0.0.0 for all)")
     served.add_argument("--port", type=int, default=8000, help="port to listen on (default 8000)")

@@ -98,6 +98,16 @@ class LocalStudio:
 
         return run(self.backend.auth, name, list(arguments))
 
+    def explain(self, expression: str) -> dict[str, Any]:
+        """The SQL ``expression`` became and the database's plan, run as ``admin``."""
+        from ..exceptions import ServerError
+        from ..server.engine.explain import explain
+
+        answer = explain(self.backend, expression)
+        if "exception" in answer:
+            raise ServerError.from_answer(answer)
+        return answer
+
 
 class RemoteStudio:
     """A server: batches through the session, commands to ``POST /admin`` (administrators only)."""
@@ -109,15 +119,21 @@ class RemoteStudio:
         return self.session.call(operations)  # type: ignore[no-any-return]
 
     def command(self, name: str, *arguments: Any) -> Any:
+        return self._post("/admin", {"command": name, "arguments": list(arguments)})["result"]
+
+    def explain(self, expression: str) -> dict[str, Any]:
+        """The SQL ``expression`` became on the server and the database's plan (administrators only)."""
+        return self._post("/admin/explain", {"expression": expression})  # type: ignore[no-any-return]
+
+    def _post(self, route: str, body: Any) -> Any:
         import requests
 
         from ..exceptions import ServerError, TransportError
 
         transport = self.session.transport
-        url = transport.url[: -len("/api")] + "/admin"
+        url = transport.url[: -len("/api")] + route
         try:
-            response = transport.http().post(url, json={"command": name, "arguments": list(arguments)},
-                                             headers=transport.credentials(), timeout=transport.timeout)  # fmt: skip
+            response = transport.http().post(url, json=body, headers=transport.credentials(), timeout=transport.timeout)
             answer = response.json()
         except requests.RequestException as reason:
             raise TransportError(f"No answer from {url}: {reason}") from reason
@@ -125,7 +141,7 @@ class RemoteStudio:
             raise TransportError(f"{url} answered {response.status_code} with something that is not JSON") from None
         if response.status_code != 200:
             raise ServerError.from_answer(answer if isinstance(answer, dict) else {"content": str(answer)})
-        return answer["result"]
+        return answer
 
 
 def _is_server(url: str) -> bool:

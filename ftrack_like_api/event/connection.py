@@ -16,7 +16,7 @@ import threading
 import time
 from typing import Any, Callable, Mapping, Sequence
 
-from ..exceptions import Error, ExpressionError, ServerError
+from ..exceptions import AuthenticationError, Error, ExpressionError, ServerError
 from .channel import Channel, Stream, Subscription
 
 __all__ = ["Connection"]
@@ -120,7 +120,7 @@ class Connection:
     # --- the threads ------------------------------------------------------------------------
 
     def _read(self) -> None:
-        backoff = 0.1
+        backoff, refused = 0.1, False  # refused: the last try's credentials were (said once, not each try)
         while not self._stopped.is_set():
             try:
                 with self._lock:
@@ -132,6 +132,7 @@ class Connection:
                     stream.close()
                     break
                 self._connected.set()
+                refused = False
                 closing = None
                 for line in stream:
                     if "heartbeat" in line:
@@ -162,8 +163,12 @@ class Connection:
                     break
                 if self._connected.is_set():
                     log.warning("event hub: the connection was lost (%s); reconnecting from %s", error, self.seq)
+                elif isinstance(error, AuthenticationError) and not refused:
+                    log.warning("event hub: the server refused the credentials (%s): sign in again (ftrack-like "
+                                "login), or give the Session a reauthenticate callback; trying again", error)  # fmt: skip
                 else:
                     log.debug("event hub: cannot connect (%s); again in %.1f s", error, backoff)
+                refused = isinstance(error, AuthenticationError)
                 self._connected.clear()
                 self._stopped.wait(backoff)
                 backoff = min(backoff * 2, self.max_backoff)

@@ -11,43 +11,77 @@ from __future__ import annotations
 
 import json
 import socket
-from typing import Any, Iterator, Mapping, Sequence
+from typing import Any, Callable, Iterator, Mapping, Sequence, TypeVar
 from urllib.parse import quote
 
 import requests
 
-from ..exceptions import EventHubConnectionError, ExpressionError, ServerError
+from ..exceptions import Error, EventHubConnectionError, ExpressionError, ServerError, SessionExpiredError
 from .channel import Channel, Stream, Subscription
 
 __all__ = ["HttpChannel"]
+
+T = TypeVar("T")
 
 
 class HttpChannel(Channel):
     """A server's ``/events`` endpoints, with the credentials of the session's transport.
 
-    ``headers`` carry them (``ftrack-user`` and ``ftrack-api-key``, or a bearer token);
+    ``headers`` carry them (``ftrack-user`` and ``ftrack-api-key``, or a bearer token), or a
+    callable gives them for each request (the transport's, whose token changes when the
+    session signs in again); ``renew(refused)``, when given, is asked to sign in again when
+    the server refuses them as an expired sign-in, and says whether to try once more.
     ``timeout`` is the connect timeout (reads wait three heartbeats before the connection
     counts as lost).
     """
 
-    def __init__(self, server_url: str, headers: Mapping[str, str], verify: bool | str | None = None,
-                 timeout: float = 10.0, heartbeat: float = 2.0, proxies: Mapping[str, str] | None = None) -> None:  # fmt: skip
+    def __init__(self, server_url: str, headers: Mapping[str, str] | Callable[[], Mapping[str, str]],
+                 verify: bool | str | None = None, timeout: float = 10.0, heartbeat: float = 2.0,
+                 proxies: Mapping[str, str] | None = None,
+                 renew: Callable[[Mapping[str, str]], bool] | None = None) -> None:  # fmt: skip
         self.url = server_url.rstrip("/") + "/events"
-        self.headers = {k: v for k, v in headers.items() if k.lower() not in ("content-type", "ftrack-idempotency-key")}
+        self._credentials = headers if callable(headers) else (lambda: headers)
+        self.renew = renew
         self.verify = verify
         self.timeout = timeout
         self.heartbeat = heartbeat
         self._http = requests.Session()
         self._http.proxies.update(proxies or {})
 
+    @property
+    def headers(self) -> dict[str, str]:
+        """The credentials' headers, as they are now."""
+        return {k: v for k, v in self._credentials().items() if k.lower() not in ("content-type", "ftrack-idempotency-key")}
+
+    def _signed_in(self, request: Callable[[dict[str, str]], T]) -> T:
+        """``request(headers)``; when the server says the sign-in expired and ``renew`` signs in
+        again, once more with the new credentials."""
+        headers = self.headers
+        try:
+            return request(headers)
+        except SessionExpiredError:
+            try:
+                again = self.renew is not None and self.renew(headers)
+            except Error:
+                raise
+            except Exception as error:  # the caller's reauthenticate failed: the hub keeps trying
+                raise EventHubConnectionError(f"Signing in again failed: {error!r}") from error
+            if not again:
+                raise
+        return request(self.headers)
+
     def _call(self, method: str, path: str, **kwargs: Any) -> Any:
         extra: dict[str, Any] = {} if self.verify is None else {"verify": self.verify}
-        try:
-            response = self._http.request(method, self.url + path, headers=self.headers,
-                                          timeout=(self.timeout, 60.0), **kwargs, **extra)  # fmt: skip
-        except requests.RequestException as error:
-            raise EventHubConnectionError(f"No answer from {self.url}{path}: {error}") from error
-        return _answer(response)
+
+        def call(headers: dict[str, str]) -> Any:
+            try:
+                response = self._http.request(method, self.url + path, headers=headers,
+                                              timeout=(self.timeout, 60.0), **kwargs, **extra)  # fmt: skip
+            except requests.RequestException as error:
+                raise EventHubConnectionError(f"No answer from {self.url}{path}: {error}") from error
+            return _answer(response)
+
+        return self._signed_in(call)
 
     def stream(self, after: int | None, subscriptions: Sequence[Subscription]) -> Stream:
         params: list[tuple[str, str]] = [("heartbeat", f"{self.heartbeat:g}")]
@@ -56,18 +90,22 @@ class HttpChannel(Channel):
         for expression, subscriber in subscriptions:
             params += [("subscription", expression), ("subscriber", json.dumps(dict(subscriber)))]
         extra: dict[str, Any] = {} if self.verify is None else {"verify": self.verify}
-        try:
-            headers = {**self.headers, "Accept-Encoding": "identity"}  # each line now, not a few bytes saved
-            response = self._http.get(self.url + "/stream", params=params, headers=headers, stream=True,
-                                      timeout=(self.timeout, self.heartbeat * 3 + 1), **extra)  # fmt: skip
-        except requests.RequestException as error:
-            raise EventHubConnectionError(f"No answer from {self.url}/stream: {error}") from error
-        if response.status_code != 200:
+
+        def opened(headers: dict[str, str]) -> Stream:
             try:
-                _answer(response)
-            finally:
-                response.close()
-        return _HttpStream(response)
+                headers = {**headers, "Accept-Encoding": "identity"}  # each line now, not a few bytes saved
+                response = self._http.get(self.url + "/stream", params=params, headers=headers, stream=True,
+                                          timeout=(self.timeout, self.heartbeat * 3 + 1), **extra)  # fmt: skip
+            except requests.RequestException as error:
+                raise EventHubConnectionError(f"No answer from {self.url}/stream: {error}") from error
+            if response.status_code != 200:
+                try:
+                    _answer(response)
+                finally:
+                    response.close()
+            return _HttpStream(response)
+
+        return self._signed_in(opened)
 
     def publish(self, events: Sequence[Mapping[str, Any]]) -> list[int | ServerError]:
         try:

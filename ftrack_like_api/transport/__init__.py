@@ -30,6 +30,10 @@ def transport_for(
     if not url:
         raise ValueError("Session needs server_url (or FTRACK_SERVER, or a sign-in: `ftrack-like login SERVER`): "
                          "https://studio.example, sqlite:///studio.db, postgresql://…")  # fmt: skip
+    if url.startswith(("http://", "https://")) and not token and (not user or not key):
+        # Nothing says who: a new user's first Session on a server they have not signed in to.
+        raise ValueError(f"A session on {url} needs api_user and api_key (FTRACK_API_USER and FTRACK_API_KEY: a "
+                         f"script's key), or a sign-in there: `ftrack-like login {url}{f' --user {user}' if user else ''}`")
     if not user:
         raise ValueError("Session needs api_user (or FTRACK_API_USER): the user the session acts as")
     if url.startswith(("http://", "https://")):

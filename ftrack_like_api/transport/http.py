@@ -26,7 +26,7 @@ import hashlib
 import json
 import time
 import uuid
-from typing import TYPE_CHECKING, Any, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
 from urllib.parse import urlsplit
 
 import requests
@@ -136,6 +136,11 @@ class HttpTransport(Transport):
     """
 
     overlaps = True
+
+    #: Called with the credentials the server refused as an expired sign-in; signs in again
+    #: (:meth:`use_token`) and says whether to try once more. A Session sets it (its
+    #: ``reauthenticate``), so its event stream and file transfers sign in again as its queries do.
+    renew: Callable[[Mapping[str, str]], bool] | None = None
 
     def __init__(
         self,
@@ -265,9 +270,14 @@ class HttpTransport(Transport):
 
     def use_token(self, token: str) -> None:
         """Send the bearer ``token`` from now on (a new sign-in's), instead of the credentials given before."""
-        for name in ("ftrack-user", "ftrack-api-key"):
-            self._headers.pop(name, None)
-        self._headers["authorization"] = f"Bearer {token}"
+        # A new dict, swapped in whole: the event stream's and the file channel's threads read it meanwhile.
+        headers = {name: value for name, value in self._headers.items() if name not in ("ftrack-user", "ftrack-api-key")}
+        self._headers = {**headers, "authorization": f"Bearer {token}"}
+
+    def signed_in_again(self, refused: Mapping[str, str]) -> bool:
+        """The server refused ``refused`` (what :meth:`credentials` gave a request) as an expired
+        sign-in: whether there are new credentials to try (``renew`` signed in again)."""
+        return self.renew is not None and self.renew(refused)
 
     def http(self) -> requests.Session:
         """The ``requests`` session the transport sends with (its retries mounted for the server's URL)."""
@@ -285,12 +295,13 @@ class HttpTransport(Transport):
         return HttpFileChannel(self)
 
     def events(self) -> Any:
-        """The event channel to the same server, with the same credentials (an :class:`~ftrack_like_api.event.http.HttpChannel`)."""
+        """The event channel to the same server, with the same credentials, new ones too after a sign-in
+        again (an :class:`~ftrack_like_api.event.http.HttpChannel`)."""
         from ..event.http import HttpChannel
 
         connect = self.timeout[0] if isinstance(self.timeout, tuple) else self.timeout
-        return HttpChannel(self.url[: -len("/api")], self._headers, verify=self.verify, timeout=connect,
-                           proxies=self.proxies)  # fmt: skip
+        return HttpChannel(self.url[: -len("/api")], self.credentials, verify=self.verify, timeout=connect,
+                           proxies=self.proxies, renew=self.signed_in_again)  # fmt: skip
 
     def close(self) -> None:
         """Let go of the connections; a session of the caller's stays open (theirs to close)."""

@@ -28,11 +28,11 @@ import os
 import threading
 import time
 from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
-from typing import IO, TYPE_CHECKING, Any, Callable
+from typing import IO, TYPE_CHECKING, Any, Callable, Mapping
 
 import requests
 
-from ..exceptions import FileTransferError, ServerError
+from ..exceptions import FileTransferError, ServerError, SessionExpiredError
 from .files import CHUNK, DEFAULT_PART_SIZE, MAX_PARTS, FileChannel, Progress, ProgressArgument, Source, size_of
 from .http import RETRY_STATUSES, failure
 
@@ -217,8 +217,14 @@ class HttpFileChannel(FileChannel):
 
     def _action(self, operation: dict[str, Any]) -> dict[str, Any]:
         """One operation through the transport's ``/api``; its answer, or FileTransferError."""
+        refused = self.transport.credentials()
         try:
-            answer = self.transport.handle([operation])[0]
+            try:
+                answer = self.transport.handle([operation])[0]
+            except SessionExpiredError:
+                if not self.transport.signed_in_again(refused):
+                    raise
+                answer = self.transport.handle([operation])[0]  # signed in again: once more, as a query is
         except ServerError as error:
             raise FileTransferError(f"{operation['action']} for component {operation.get('component_id')}: {error}",
                                     code=error.code, exception=error.exception) from error  # fmt: skip
@@ -227,8 +233,18 @@ class HttpFileChannel(FileChannel):
         return answer
 
     def _get(self, route: str, component_id: str, start: int, stream: bool = False) -> requests.Response:
-        """``GET /component/<route>?id=…`` with the credentials in headers, from byte ``start``."""
-        headers = dict(self.transport.credentials())
+        """``GET /component/<route>?id=…`` with the credentials in headers, from byte ``start``; once
+        more with new ones when the server says the sign-in expired and the session signs in again."""
+        refused = self.transport.credentials()
+        response = self._get_as(refused, route, component_id, start, stream)
+        if _expired(response) and self.transport.signed_in_again(refused):
+            response.close()
+            response = self._get_as(self.transport.credentials(), route, component_id, start, stream)
+        return response
+
+    def _get_as(self, credentials: Mapping[str, str], route: str, component_id: str, start: int,
+                stream: bool) -> requests.Response:  # fmt: skip
+        headers = dict(credentials)
         if start:
             headers["range"] = f"bytes={start}-"
         url = f"{self.server}/component/{route}"
@@ -294,6 +310,17 @@ class HttpFileChannel(FileChannel):
 
 class _Cancelled(Exception):
     """A part not sent because another failed first."""
+
+
+def _expired(response: requests.Response) -> bool:
+    """Whether the server refused the request's sign-in as expired (a 401 with ``session_expired``)."""
+    if response.status_code != 401:
+        return False
+    try:
+        said = response.json()
+    except ValueError:
+        return False
+    return isinstance(said, dict) and said.get("error_code") == "session_expired"
 
 
 def _translated(error: requests.RequestException, url: str, tries: str) -> FileTransferError:

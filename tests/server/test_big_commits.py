@@ -107,3 +107,16 @@ def test_a_commit_of_60000_creates_goes_through(tmp_path):
             assert len(session.recorded_operations) == 0
         counted = backend.execute([{"action": "query", "expression": "select count(id) from Priority"}], "admin")
         assert json.loads(json.dumps(counted))[0]["data"][0]["count_id"] >= 60_000
+
+
+
+def test_server_information_says_what_the_server_does(session, backend):
+    """session.server_information's features: the backend's own in-process, more when served."""
+    from ftrack_like_api.server.engine.backend import FEATURES
+    from ftrack_like_api.server.protocols.ftrack.api import SERVED_FEATURES
+
+    (embedded,) = backend.execute([{"action": "query_server_information"}], "admin")
+    assert embedded["features"] == list(FEATURES) == ["events", "explain", "files"]
+    served = session.server_information["features"]
+    assert served == sorted({*FEATURES, *SERVED_FEATURES})
+    assert {"sign_in", "personal_tokens", "shotgrid", "events", "files"} <= set(served)

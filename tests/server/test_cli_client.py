@@ -148,3 +148,49 @@ def test_admin_commands_over_http_are_for_administrators_only(server, backend, s
     assert main(["user", "disable", name]) == 0 and main(["user", "enable", name]) == 0
     assert main(["user", "role", "nobody-at-all", "user"]) == 1
     assert "No user 'nobody-at-all'" in capsys.readouterr().err
+
+
+def test_query_explain_over_http_shows_the_servers_sql_and_plan_to_administrators(server, backend, signed_in, capsys):
+    expression = 'select name, status.name from Task where status.name is "Done" limit 3'
+    assert main(["query", "--explain", expression]) == 1  # signed in as a plain user
+    said = capsys.readouterr()
+    assert said.err.splitlines()[0] == f"studio: {server} as {signed_in}"
+    assert "Only administrators see the SQL and the plan of a query" in said.err
+    assert main(["query", expression]) == 0  # the query itself, for anyone
+
+    backend.auth.set_role(signed_in, "admin")
+    capsys.readouterr()
+    assert main(["query", "--explain", expression]) == 0
+    out = capsys.readouterr().out
+    assert "FROM status" in out and "-- plan:" in out and out.rstrip().endswith(("row)", "rows)"))
+    dialect = backend.engine.dialect.name
+    plan = [line for line in out.splitlines() if line.startswith("--   ")]
+    assert plan and any(("SCAN" in line or "SEARCH" in line) if dialect == "sqlite" else "Scan" in line for line in plan)
+    assert main(["query", "--explain", "select name from Task where"]) == 1  # the query's own error, as without
+    assert "Task where" in capsys.readouterr().err
+
+
+def test_explain_refuses_what_is_not_a_query_and_anyone_not_signed_in(server, backend, admin_key):
+    import requests
+
+    admin = {"ftrack-user": "admin", "ftrack-api-key": admin_key}
+    for body in (b"", b"[1]", b'{"expression": 5}', b"not json"):
+        answer = requests.post(f"{server}/admin/explain", data=body, headers=admin)
+        assert answer.status_code == 400 and "expression" in answer.json()["content"], body
+    answer = requests.post(f"{server}/admin/explain", json={"expression": "Task"}, headers={"ftrack-user": "admin",
+                                                                                           "ftrack-api-key": "wrong"})  # fmt: skip
+    assert answer.status_code == 401
+    answer = requests.post(f"{server}/admin/explain", json={"expression": "Task"}, headers=admin)
+    assert answer.status_code == 200 and answer.json()["statements"]
+
+
+def test_a_server_with_no_credentials_for_it_says_to_sign_in_there(server, nowhere, capsys):
+    """Nothing kept for this server, no FTRACK_API_*: the error names the command that fixes it."""
+    from ftrack_like_api.session import Session
+
+    with pytest.raises(ValueError, match=rf"needs api_user and api_key .*`ftrack-like login {server}`"):
+        Session(server_url=server, schema_cache_path=False)
+    with pytest.raises(ValueError, match=rf"`ftrack-like login {server} --user jo`"):
+        Session(server_url=server, api_user="jo", schema_cache_path=False)
+    assert main(["user", "list", "--server", server]) == 1
+    assert f"`ftrack-like login {server}`" in capsys.readouterr().err

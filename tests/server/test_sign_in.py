@@ -99,6 +99,9 @@ def test_a_session_made_before_logout_gets_a_clear_error_after(server, backend, 
     with pytest.raises(AuthenticationError, match="not accepted") as raised:
         session.query("User").first()
     assert raised.value.code == "invalid_credentials"
+    # What to do, since the sign-in was the one `ftrack-like login` kept:
+    assert str(raised.value).endswith(f"the sign-in kept for {server} has ended; sign in again (`ftrack-like login "
+                                      f"{server}`)")  # fmt: skip
 
 
 def test_a_wrong_password_is_one_line_and_nothing_is_kept(server, backend, config, monkeypatch, capsys):
@@ -367,3 +370,29 @@ def test_logout_with_the_server_gone_forgets_here_and_says_so(server, backend, c
     assert main(["logout", gone]) == 1
     assert "the sign-in is forgotten here" in capsys.readouterr().err
     assert CredentialStore().load(gone) is None
+
+
+def test_nothing_typed_is_one_clear_line_not_a_traceback(server, config, monkeypatch, capsys):
+    """A script that runs `ftrack-like login` with nothing on standard input: what to give, not EOFError."""
+    monkeypatch.setattr(sys, "stdin", io.StringIO(""))
+    assert main(["login", server]) == 1
+    assert capsys.readouterr().err.splitlines()[-1] == "error: No user name: give --user NAME"
+    monkeypatch.setattr(sys, "stdin", io.StringIO(""))
+    assert main(["login", server, "--user", "jo", "--password-stdin"]) == 1
+    assert "No password on standard input" in capsys.readouterr().err
+    assert not (config / "credentials.json").exists()
+
+
+@pytest.mark.parametrize("text", ['{"servers": {"http://x": ', "[1, 2]", '{"servers": [], "default": null}',
+                                  '{"servers": {"http://x": {"token": "t"}}, "default": "http://x"}',
+                                  '{"servers": {"http://x": {"username": "jo", "token": 5}}, "default": "http://x"}'])
+def test_a_credentials_file_that_is_not_ours_is_one_clear_error(config, text, capsys):
+    """Cut short, edited by hand, written by something else: said, not taken for 'not signed in' nor a bug."""
+    config.mkdir(parents=True)
+    kept = config / "credentials.json"
+    kept.write_text(text)
+    kept.chmod(0o600)
+    with pytest.raises(CredentialStoreError, match="is not what `ftrack-like login` wrote: delete it"):
+        Session(schema_cache_path=False)
+    assert main(["query", "User"]) == 1
+    assert "is not what `ftrack-like login` wrote" in capsys.readouterr().err

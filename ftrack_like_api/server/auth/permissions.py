@@ -33,6 +33,7 @@ from typing import Any, Iterable
 import sqlalchemy as sa
 
 from ...exceptions import ValidationError
+from ... import symbol
 from ...schema import Schema
 from ..engine.compiler import Compiler
 from ..engine.storage import Storage
@@ -40,7 +41,7 @@ from ..engine.storage import Storage
 __all__ = ["PermissionDenied", "Permissions", "Principal", "ROLES", "Roles", "principal_of", "security_role_id"]
 
 #: The roles, as the command line names them, and their ``SecurityRole`` names.
-ROLES = {"admin": "Administrator", "user": "User", "read-only": "Read-only"}
+ROLES = symbol.ROLES
 ADMINISTRATOR, USER, READ_ONLY = ROLES["admin"], ROLES["user"], ROLES["read-only"]
 #: ftrack's stock roles beside those, seeded for its examples: they write as "User" does.
 STOCK_ROLES = ("Project Manager",)

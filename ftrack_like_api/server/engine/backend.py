@@ -70,6 +70,11 @@ def load_schema(name: str = "production") -> Schema:
     return Schema.from_definition(json.loads(text))
 
 
+#: What a backend does beyond ftrack's protocol (``query_server_information``'s ``features``): the
+#: event log, the server location's files, and ``query --explain``. Served, a server says more.
+FEATURES = ("events", "explain", "files")
+
+
 class Backend:
     """Executes wire-format batches against one database."""
 
@@ -371,6 +376,8 @@ class Backend:
             # the HTTP server states its own). A Session splits a larger commit by them.
             "max_operations": None,
             "max_body": None,
+            # Ours: what this server does beyond ftrack's protocol, for a client to ask before it tries.
+            "features": list(FEATURES),
         }
         extras = {"ftrack_like_api_version": __version__}  # ours, given when asked for
         for value in operation.get("values") or ():

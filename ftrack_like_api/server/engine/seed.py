@@ -83,8 +83,7 @@ LOCATIONS = [  # name, label, id (the ids ftrack's client knows)
     ("ftrack.connect", "Connect", symbol.CONNECT_LOCATION_ID),
     ("ftrack.server", "Server", symbol.SERVER_LOCATION_ID),
 ]
-CUSTOM_ATTRIBUTE_TYPES = ["text", "number", "boolean", "date", "enumerator", "dynamic enumerator", "expression",
-                          "url", "notificationtype"]  # fmt: skip
+CUSTOM_ATTRIBUTE_TYPES = symbol.CUSTOM_ATTRIBUTE_TYPES
 USER_TYPES = [("user", "ac9fa5aa-4361-11e0-b7cc-0019bb4983d8"), ("service", None)]
 NOTE_CATEGORIES = ["Default", "Internal", "External", "Client feedback"]
 LIST_CATEGORIES = ["Default", "Dailies", "Client review"]

@@ -31,6 +31,7 @@ from ...engine.computed import BASE_URL, LINK_TOKEN
 from ...files.thumbnails import link_signer
 from ...gate import DatabaseGate
 from .accounts import Accounts
+from .explain import Explain
 from .answers import absolute_urls, encoded, error_answer, failure_answer, inline_rows, refused, rows_in, unclaimed
 from .body import MAX_BODY, MAX_OPERATIONS, SIGNIN_BODY, action_of, gunzip, parse_batch, read_body
 
@@ -40,6 +41,10 @@ log = logging.getLogger(__name__)
 
 #: Seconds a copy of a running batch waits for its answer before it is told to come back (409).
 IDEMPOTENCY_WAIT = 5.0
+#: What a served studio does besides a backend's own ``features`` (app.py mounts each): signing in
+#: with a password, personal tokens, the administrators' commands, thumbnails by size, ftrack's
+#: socket.io event hub, and ShotGrid's protocol.
+SERVED_FEATURES = ("admin_commands", "ftrack_event_hub", "personal_tokens", "shotgrid", "sign_in", "thumbnails")
 #: A body up to this size is read on the event loop (microseconds); a larger one in a thread.
 INLINE_BODY = 64 * 1024
 
@@ -61,7 +66,7 @@ class FtrackApi:
     def routes(self) -> list[Route]:
         # Signing out and personal tokens (accounts.py) go with signing in.
         return [Route("/api", self.api, methods=["POST"]), Route("/signin", self.signin, methods=["POST"]),
-                *Accounts(self.backend, self.database).routes()]  # fmt: skip
+                *Accounts(self.backend, self.database).routes(), *Explain(self.backend, self.database).routes()]  # fmt: skip
 
     def error(self, request: Request, exception: str, content: str, code: str | None = None) -> Response:
         return error_answer(request, {"exception": exception, "content": content, "error_code": code})
@@ -183,7 +188,8 @@ class FtrackApi:
             for action, answer in zip(actions, result):
                 if action == "query_server_information" and isinstance(answer, dict):
                     # What a batch may hold here: a Session splits a larger commit by it.
-                    answer.update(max_operations=self.max_operations, max_body=self.max_body)
+                    answer.update(max_operations=self.max_operations, max_body=self.max_body,
+                                  features=sorted({*answer.get("features", ()), *SERVED_FEATURES}))
         return result, b"".join(encoded(result)) if rows_in(result) <= inline_rows() else None
 
     async def signin(self, request: Request) -> Response:
