@@ -62,6 +62,7 @@ from .protocols.ftrack.thumbnails import ThumbnailRoutes
 from .protocols.ftrack.widgets import WidgetRoutes
 from .protocols.ftrack.widgets import register as register_widgets
 from .protocols.shotgrid.api import ShotgridApi
+from .protocols.aquarium.api import AquariumApi
 
 __all__ = ["create_app", "listening_socket", "serving"]
 
@@ -104,6 +105,7 @@ def create_app(
     register_widgets(backend)  # ftrack's get_widget_url, and the pages its links show
     widgets = WidgetRoutes(backend)
     shotgrid = ShotgridApi(backend, gate)  # ShotGrid's /api3/json
+    aquarium = AquariumApi(backend, gate)  # Aquarium's /v1/ and /files/
 
     async def health(request: Request) -> Response:
         return JSONResponse({"status": "alive"})
@@ -137,6 +139,7 @@ def create_app(
 
     app = Starlette(
         routes=[*ftrack.routes(), *files.routes(), *thumbnails.routes(), *widgets.routes(), *shotgrid.routes(), *events.routes(),
+                *aquarium.routes(),
                 *hub.routes(), Route("/health", health), Route("/ready", ready), Route("/metrics", scrape)],
         # Level 1: a JSON answer shrinks nearly as much as at 9 (Starlette's default), at a quarter of the CPU.
         middleware=[Middleware(request_ids), Middleware(metrics.middleware),

@@ -1,0 +1,120 @@
+"""Aquarium's graph over our tables: one relation of items and one of edges, in SQL.
+
+Every query meshQL compiles to (:mod:`.compiler`) and every item or edge the routes
+answer is read from these two selectables, built once from the mapping (data, not code
+per type):
+
+- **items**: the contexts of the mapped types (their Aquarium type told by ``context_type``
+  and object type), the users, and the generic items; columns ``key``, ``type``,
+  ``generic``, one per data key a mapped type keeps in an attribute (``name``,
+  ``description`` …), ``extra`` (the JSON of the other keys), the times and authors,
+  and ``project`` (for the caller's project permissions).
+- **edges**: ``Child`` from each context's ``parent_id``, ``Assigned`` from each
+  assignment, and the generic edges; columns ``key``, ``type``, ``from_key``, ``to_key``,
+  ``data`` (JSON text).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+
+from ...auth.permissions import Principal
+from .mapping import Mapping
+
+__all__ = ["CHILD_PREFIX", "Relations"]
+
+#: The key of the Child edge that is a context's parent: this, then the child's id.
+CHILD_PREFIX = "parent-"
+
+
+class Relations:
+    """The item and edge relations of one storage."""
+
+    def __init__(self, storage: Any, mapping: Mapping) -> None:
+        self.mapping = mapping
+        tables = storage.tables
+        self.context, self.object_type = tables["context"], tables["object_type"]
+        self.resource, self.appointment = tables["resource"], tables["appointment"]
+        self.item_table, self.edge_table = storage.aquarium["aquarium_item"], storage.aquarium["aquarium_edge"]
+
+    # --- items ---------------------------------------------------------------------------------
+
+    def items(self, principal: Principal | None = None) -> sa.Subquery:
+        """Every item the caller may see, as one relation (see the module's text)."""
+        return sa.union_all(self._contexts(principal), self._users(), self._generic()).subquery()
+
+    def _columns(self, values: dict[str, Any]) -> list[Any]:
+        return [(values[key] if values.get(key) is not None else sa.null()).label(key) for key in self.mapping.columns]
+
+    def _contexts(self, principal: Principal | None) -> sa.Select[Any]:
+        c, o, a = self.context, self.object_type, self.item_table
+        kind = sa.case(
+            (c.c.context_type == "show", "Project"),
+            *((o.c.name == t.object_type, t.name) for t in self.mapping.contexts() if t.object_type),
+            else_=o.c.name,
+        )
+        # A data key is the attribute of whichever mapped type the row is.
+        values: dict[str, Any] = {}
+        for key in self.mapping.columns:
+            holders = [(t, t.data[key]) for t in self.mapping.contexts() if key in t.data]
+            branches = [((c.c.context_type == "show") if t.name == "Project" else (o.c.name == t.object_type), c.c[attr])
+                        for t, attr in holders]  # fmt: skip
+            if branches:
+                values[key] = sa.case(*branches, else_=sa.null())
+        project = sa.func.coalesce(c.c.project_id, c.c.id)
+        select = (
+            sa.select(c.c.id.label("key"), kind.label("type"), sa.false().label("generic"), *self._columns(values),
+                      a.c.data.label("extra"), c.c.created_at.label("created_at"),
+                      sa.func.coalesce(a.c.updated_at, c.c.created_at).label("updated_at"),
+                      c.c.created_by_id.label("created_by"), sa.func.coalesce(a.c.updated_by, c.c.created_by_id).label("updated_by"),
+                      project.label("project"))
+            .select_from(c.outerjoin(o, o.c.id == c.c.object_type_id).outerjoin(a, a.c.key == c.c.id))
+            .where(sa.or_(c.c.context_type == "show", o.c.name.in_([t.object_type for t in self.mapping.contexts() if t.object_type])))
+        )  # fmt: skip
+        if principal is not None and principal.readable is not None:
+            select = select.where(project.in_(sorted(principal.readable)))
+        return select
+
+    def _users(self) -> sa.Select[Any]:
+        r, a = self.resource, self.item_table
+        user = self.mapping.items["User"]
+        values = {key: r.c[attr] for key, attr in user.data.items()}
+        return (
+            sa.select(r.c.id.label("key"), sa.literal("User").label("type"), sa.false().label("generic"), *self._columns(values),
+                      a.c.data.label("extra"), a.c.created_at.label("created_at"), a.c.updated_at.label("updated_at"),
+                      a.c.created_by.label("created_by"), a.c.updated_by.label("updated_by"), sa.null().label("project"))
+            .select_from(r.outerjoin(a, a.c.key == r.c.id))
+            .where(r.c.resource_type == "user")
+        )  # fmt: skip
+
+    def _generic(self) -> sa.Select[Any]:
+        a = self.item_table
+        values = {"name": a.c.name}
+        return (
+            sa.select(a.c.key, a.c.type, a.c.generic, *self._columns(values), a.c.data.label("extra"), a.c.created_at,
+                      a.c.updated_at, a.c.created_by, a.c.updated_by, sa.null().label("project"))
+            .where(a.c.generic.is_(True))
+        )  # fmt: skip
+
+    # --- edges ---------------------------------------------------------------------------------
+
+    def edges(self) -> sa.Subquery:
+        """Every edge, as one relation (see the module's text)."""
+        c, ap, e = self.context, self.appointment, self.edge_table
+        child_key = sa.literal(CHILD_PREFIX) + c.c.id
+        children = (
+            sa.select(child_key.label("key"), sa.literal("Child").label("type"), c.c.parent_id.label("from_key"),
+                      c.c.id.label("to_key"), sa.func.coalesce(e.c.data, "{}").label("data"))
+            .select_from(c.outerjoin(e, e.c.key == child_key))
+            .where(c.c.parent_id.is_not(None))
+        )  # fmt: skip
+        assigned = (
+            sa.select(ap.c.id.label("key"), sa.literal("Assigned").label("type"), ap.c.context_id.label("from_key"),
+                      ap.c.resource_id.label("to_key"), sa.func.coalesce(e.c.data, "{}").label("data"))
+            .select_from(ap.outerjoin(e, e.c.key == ap.c.id))
+            .where(ap.c.type == "assignment")
+        )  # fmt: skip
+        generic = sa.select(e.c.key, e.c.type, e.c.from_key, e.c.to_key, e.c.data).where(e.c.generic.is_(True))
+        return sa.union_all(children, assigned, generic).subquery()
