@@ -15,6 +15,7 @@ import email.policy
 import json
 import mimetypes
 import os
+import re
 import uuid
 from typing import Any
 
@@ -26,6 +27,7 @@ __all__ = ["Upload", "parse_multipart", "keep_component"]
 
 #: The largest upload read (bytes), unless the server's own limit is lower.
 MAX_UPLOAD = 1024 * 1024 * 1024
+_MIMETYPE = re.compile(r"^[\w.+-]+/[\w.+-]+$")
 
 
 class Upload:
@@ -33,7 +35,9 @@ class Upload:
 
     def __init__(self, filename: str, content: bytes, mimetype: str | None, fields: dict[str, str]) -> None:
         self.filename, self.content, self.fields = filename, content, fields
-        self.mimetype = mimetype or mimetypes.guess_type(filename)[0] or "application/octet-stream"
+        # Aquarium's client sends mimetypes.guess_type's whole tuple as the part's type: a type that is not one is guessed here.
+        sent = mimetype if mimetype and _MIMETYPE.match(mimetype) else None
+        self.mimetype = sent or mimetypes.guess_type(filename)[0] or "application/octet-stream"
         self.id = str(uuid.uuid4())
         self.extension = os.path.splitext(filename)[1]
 
