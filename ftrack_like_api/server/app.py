@@ -63,6 +63,7 @@ from .protocols.ftrack.widgets import WidgetRoutes
 from .protocols.ftrack.widgets import register as register_widgets
 from .protocols.shotgrid.api import ShotgridApi
 from .protocols.aquarium.api import AquariumApi
+from .protocols.aquarium.lagoon import LagoonApi
 
 __all__ = ["create_app", "listening_socket", "serving"]
 
@@ -106,6 +107,7 @@ def create_app(
     widgets = WidgetRoutes(backend)
     shotgrid = ShotgridApi(backend, gate)  # ShotGrid's /api3/json
     aquarium = AquariumApi(backend, gate)  # Aquarium's /v1/ and /files/
+    lagoon = LagoonApi(backend, gate, aquarium.calls)  # Lagoon's /lagoon/v1/
 
     async def health(request: Request) -> Response:
         return JSONResponse({"status": "alive"})
@@ -139,7 +141,7 @@ def create_app(
 
     app = Starlette(
         routes=[*ftrack.routes(), *files.routes(), *thumbnails.routes(), *widgets.routes(), *shotgrid.routes(), *events.routes(),
-                *aquarium.routes(),
+                *aquarium.routes(), *lagoon.routes(),
                 *hub.routes(), Route("/health", health), Route("/ready", ready), Route("/metrics", scrape)],
         # Level 1: a JSON answer shrinks nearly as much as at 9 (Starlette's default), at a quarter of the CPU.
         middleware=[Middleware(request_ids), Middleware(metrics.middleware),

@@ -60,9 +60,9 @@ def error(message: str, status: int, headers: dict[str, str] | None = None) -> R
 class AquariumApi:
     """Aquarium's routes over one backend, under ``prefix`` (``/v1``)."""
 
-    def __init__(self, backend: Any, database: Any, prefix: str = "/v1") -> None:
+    def __init__(self, backend: Any, database: Any, prefix: str = "/v1", calls: Calls | None = None) -> None:
         self.backend, self.database, self.prefix = backend, database, prefix
-        self.calls = Calls(backend, load_mapping())
+        self.calls = calls or Calls(backend, load_mapping())
         r = self._routes = {}  # type: dict[str, dict[str, tuple[Handler, bool]]]
         r["/signin"] = {"POST": (self.signin, False)}
         r["/signout"] = {"POST": (self.signout, True)}
@@ -93,7 +93,8 @@ class AquariumApi:
         methods = ["GET", "POST", "PUT", "PATCH", "DELETE"]
         found = [Route(self.prefix + path, self._endpoint(table), methods=methods) for path, table in self._routes.items()]
         found.append(Route(self.prefix + "/{rest:path}", self._unknown, methods=methods))
-        found.append(Route("/files/{name}", self._guarded(self.file, True), methods=["GET"]))
+        if self.prefix == "/v1":  # files are read from the root, whichever mount wrote them
+            found.append(Route("/files/{name}", self._guarded(self.file, True), methods=["GET"]))
         return found
 
     # --- the frame of every route -------------------------------------------------------------
@@ -225,7 +226,12 @@ class AquariumApi:
 
     async def me(self, request: Request, caller: Caller | None) -> Response:
         assert caller is not None
-        return json_answer({"user": await self.execute(caller, "me", {}), "usergroups": [], "organisations": []})
+        user = await self.execute(caller, "me", {})
+        return json_answer({"user": user, "usergroups": [], "organisations": await self.organisations(caller)})
+
+    async def organisations(self, caller: Caller) -> list[Any]:
+        """The organisations ``users/me`` lists: none on Aquarium's mount (its client cannot read them there)."""
+        return []
 
     async def upload(self, request: Request, caller: Caller | None) -> Response:
         assert caller is not None

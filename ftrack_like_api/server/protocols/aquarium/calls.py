@@ -14,6 +14,7 @@ from ...engine.batch import BatchContext
 from .mapping import Mapping
 from .queries import Queries
 from .relations import Relations
+from .organisation import Organisation
 from .store import Store
 from .uploads import keep_component
 
@@ -21,9 +22,9 @@ __all__ = ["Calls", "READS", "WRITES", "TRASH"]
 
 #: The edge type that puts an item in the trash (from the user who trashed it).
 TRASH = "Trash"
-READS = frozenset({"get", "get_edge", "query", "traverse", "users", "me"})
-WRITES = frozenset({"upload", "create", "append", "update", "delete", "connect", "change_edge", "disconnect", "trash", "restore",
-                    "create_user"})  # fmt: skip
+READS = frozenset({"get", "get_edge", "query", "traverse", "users", "me", "members"})
+WRITES = frozenset({"organisation", "upload", "create", "append", "update", "delete", "connect", "change_edge",
+                    "disconnect", "trash", "restore", "create_user"})  # fmt: skip
 
 
 class Calls:
@@ -34,6 +35,7 @@ class Calls:
         self.relations = Relations(backend.storage, mapping)
         self.store = Store(backend, mapping, self.relations)
         self.queries = Queries(backend, mapping, self.relations)
+        self.organisation = Organisation(self.store, self.relations)
         backend.register_action("aquarium_read", self._run)
         backend.register_action("aquarium_write", self._run, writes=True)
 
@@ -73,6 +75,10 @@ class Calls:
             return self.queries.run(batch, "# $User SORT item.data.name ASC", {}, None)
         if call == "me":
             return store.item(batch, batch.user_id)
+        if call == "organisation":
+            return store.item(batch, self.organisation.ensure(batch))
+        if call == "members":
+            return self.organisation.members(batch, p)
         if call == "upload":
             return self._upload(batch, p)
         if call == "create_user":

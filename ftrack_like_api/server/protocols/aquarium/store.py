@@ -90,7 +90,7 @@ class Store:
         if kind is not None and (kind.name == "Project" or parent is not None):
             self._entity(batch, kind, key, data, parent)
         else:
-            self._keep(batch, key, type_name, data, generic=True)
+            self.keep(batch, key, type_name, data, generic=True)
         return key
 
     def _entity(self, batch: BatchContext, kind: ItemType, key: str, data: dict[str, Any], parent: str | None) -> None:
@@ -104,7 +104,7 @@ class Store:
         elif parent is not None:
             values["parent_id"] = parent
         self.backend.writer.create(batch, kind.ours, values)
-        self._keep(batch, key, kind.name, {k: v for k, v in data.items() if k not in kind.data}, generic=False)
+        self.keep(batch, key, kind.name, {k: v for k, v in data.items() if k not in kind.data}, generic=False)
 
     def _schema(self, batch: BatchContext) -> Any:
         table = self.backend.storage.tables["project_schema"]
@@ -113,7 +113,7 @@ class Store:
             raise ValidationError("The studio has no project schema to make a project with", "bad_request")
         return found
 
-    def _keep(self, batch: BatchContext, key: str, type_name: str, data: dict[str, Any], generic: bool) -> None:
+    def keep(self, batch: BatchContext, key: str, type_name: str, data: dict[str, Any], generic: bool) -> None:
         """Write the row of ``aquarium_item`` that keeps ``data`` for the item ``key``."""
         table = self.items_table
         name = data.get("name") if generic and isinstance(data.get("name"), str) else None
@@ -131,12 +131,12 @@ class Store:
         kind = self.mapping.item(current["type"])
         generic = self._generic(batch, current["_key"])
         if kind is None or generic:
-            self._keep(batch, current["_key"], current["type"], new, generic=True)
+            self.keep(batch, current["_key"], current["type"], new, generic=True)
             return
         attributes = {attr: new.get(k) for k, attr in kind.data.items() if new.get(k) != current["data"].get(k)}
         if attributes:
             self.backend.writer.update(batch, kind.ours, [current["_key"]], attributes)
-        self._keep(batch, current["_key"], kind.name, {k: v for k, v in new.items() if k not in kind.data}, generic=False)
+        self.keep(batch, current["_key"], kind.name, {k: v for k, v in new.items() if k not in kind.data}, generic=False)
 
     def _generic(self, batch: BatchContext, key: str) -> bool:
         table = self.items_table
