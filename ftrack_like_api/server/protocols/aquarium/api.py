@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import logging
 import re
-from typing import Any, Awaitable, Callable
+from typing import Any, AsyncIterator, Awaitable, Callable
+
+import anyio
 
 import sqlalchemy as sa
 from starlette.requests import Request
@@ -26,6 +28,7 @@ from ...gate import Busy
 from ..ftrack.answers import dumps, log_failure
 from ..ftrack.body import read_body
 from .calls import Calls
+from .events import resume_point
 from .mapping import load_mapping
 from .uploads import MAX_UPLOAD, parse_multipart
 
@@ -33,6 +36,9 @@ __all__ = ["AquariumApi", "json_answer"]
 
 log = logging.getLogger(__name__)
 
+#: How often an event stream reads the log (s), says it is alive when idle (s: the client's stop() waits for a line), and
+#: tells clients to wait before reconnecting (s).
+POLL, HEARTBEAT, RETRY = 0.5, 2.0, 3.0
 #: The largest JSON body read.
 MAX_BODY = 64 * 1024 * 1024
 _PLACE = re.compile(r"^Operation \d+ \([^)]*\): ")
@@ -82,6 +88,8 @@ class AquariumApi:
         r["/items/{key}/upload"] = {"POST": (self.upload, True)}
         r["/upload"] = {"POST": (self.upload, True)}
         r["/query"] = {"POST": (self.op("query", body=True), True)}
+        # The client asks for "/events/stream" joined to "v1/": "/v1//events/stream".
+        r["/events/stream"] = r["//events/stream"] = {"GET": (self.stream, True)}
         r["/edges"] = {"POST": (self.op("connect", body=True, write=True), True)}
         edge = {"GET": (self.op("get_edge"), True),
                 "PUT": (self.op("change_edge", body=True, write=True, replace=True), True),
@@ -255,6 +263,41 @@ class AquariumApi:
         chunks = await self.database(lambda: list(self.backend.files.store.open(key)))
         return StreamingResponse(iter(chunks), media_type="application/octet-stream",
                                  headers={"content-disposition": f'attachment; filename="{name}"'})  # fmt: skip
+
+    async def stream(self, request: Request, caller: Caller | None) -> Response:
+        """Aquarium's events as server-sent events (:mod:`.events`), from ``last-event-id`` or from now on."""
+        assert caller is not None
+        resume = resume_point(request.headers.get("last-event-id"))
+        principal = await self.database(self._principal, caller)
+        after = resume[0] - 1 if resume else await self.database(self.backend.events.last)
+        events = self.calls.events
+        draining = getattr(request.app.state, "draining", None)
+
+        async def lines() -> AsyncIterator[bytes]:
+            nonlocal after, resume
+            yield f"retry: {int(RETRY * 1000)}\n\n".encode()
+            quiet = 0.0
+            while not (draining is not None and draining.started) and not await request.is_disconnected():
+                read = await self.database(self.backend.events.read, after, 500, principal)
+                text, last = events.stream_text(read, resume)
+                resume = None
+                if read:
+                    after = last
+                if text:
+                    quiet = 0.0
+                    yield text.encode()
+                    continue
+                await anyio.sleep(POLL)
+                quiet += POLL
+                if quiet >= HEARTBEAT:
+                    quiet = 0.0
+                    yield b": heartbeat\n\n"
+
+        return StreamingResponse(lines(), media_type="text/event-stream", headers={"Cache-Control": "no-cache"})
+
+    def _principal(self, caller: Caller) -> Any:
+        with self.backend.engine.connect() as connection:
+            return self.backend.permissions.principal(connection, caller.username, caller.user_id)
 
     def _readable(self, caller: Caller, key: str) -> bool:
         """Whether ``key`` is a component at the server location (the caller signed in may read it)."""

@@ -11,6 +11,7 @@ import sqlalchemy as sa
 
 from ....exceptions import ValidationError
 from ...engine.batch import BatchContext
+from .events import AquariumEvents
 from .mapping import Mapping
 from .queries import Queries
 from .relations import Relations
@@ -33,7 +34,8 @@ class Calls:
     def __init__(self, backend: Any, mapping: Mapping) -> None:
         self.backend, self.mapping = backend, mapping
         self.relations = Relations(backend.storage, mapping)
-        self.store = Store(backend, mapping, self.relations)
+        self.events = AquariumEvents(backend, mapping)
+        self.store = Store(backend, mapping, self.relations, self.events)
         self.queries = Queries(backend, mapping, self.relations)
         self.organisation = Organisation(self.store, self.relations)
         backend.register_action("aquarium_read", self._run)
@@ -110,7 +112,9 @@ class Calls:
     def _restore(self, batch: BatchContext, key: Any) -> dict[str, Any]:
         item = self.store.item(batch, key)
         table = self.relations.edge_table
-        gone = batch.connection.execute(table.delete().where(table.c.type == TRASH, table.c.to_key == item["_key"])).rowcount
+        gone = list(batch.connection.execute(sa.select(table.c.key).where(table.c.type == TRASH, table.c.to_key == item["_key"])).scalars())
+        for key in gone:
+            self.store.disconnect(batch, key)
         if not gone:
             raise ValidationError(f"Item {item['_key']} is not in the trash", "not_found")
         return item

@@ -20,6 +20,7 @@ import sqlalchemy as sa
 
 from ....exceptions import ValidationError
 from ...engine.batch import BatchContext
+from .events import AquariumEvents
 from .mapping import ItemType, Mapping
 from .relations import CHILD_PREFIX, Relations
 from .shapes import edge_of, item_of
@@ -49,8 +50,8 @@ def not_found(what: str) -> ValidationError:
 class Store:
     """Items and edges over one backend and mapping."""
 
-    def __init__(self, backend: Any, mapping: Mapping, relations: Relations) -> None:
-        self.backend, self.mapping, self.relations = backend, mapping, relations
+    def __init__(self, backend: Any, mapping: Mapping, relations: Relations, events: AquariumEvents) -> None:
+        self.backend, self.mapping, self.relations, self.events = backend, mapping, relations, events
         self.items_table, self.edges_table = relations.item_table, relations.edge_table
 
     # --- reading ------------------------------------------------------------------------------
@@ -91,6 +92,7 @@ class Store:
             self._entity(batch, kind, key, data, parent)
         else:
             self.keep(batch, key, type_name, data, generic=True)
+            self.events.record(batch, "item", "created", type_name, key)
         return key
 
     def _entity(self, batch: BatchContext, kind: ItemType, key: str, data: dict[str, Any], parent: str | None) -> None:
@@ -132,10 +134,13 @@ class Store:
         generic = self._generic(batch, current["_key"])
         if kind is None or generic:
             self.keep(batch, current["_key"], current["type"], new, generic=True)
+            self.events.record(batch, "item", "updated", current["type"], current["_key"])
             return
         attributes = {attr: new.get(k) for k, attr in kind.data.items() if new.get(k) != current["data"].get(k)}
         if attributes:
             self.backend.writer.update(batch, kind.ours, [current["_key"]], attributes)
+        else:  # only what is kept beside the entity changed: the engine logs nothing
+            self.events.record(batch, "item", "updated", current["type"], current["_key"])
         self.keep(batch, current["_key"], kind.name, {k: v for k, v in new.items() if k not in kind.data}, generic=False)
 
     def _generic(self, batch: BatchContext, key: str) -> bool:
@@ -148,9 +153,14 @@ class Store:
         kind = self.mapping.item(current["type"])
         if kind is not None and not self._generic(batch, current["_key"]):
             self.backend.writer.delete(batch, kind.ours, [current["_key"]])
+        else:
+            self.events.record(batch, "item", "deleted", current["type"], current["_key"])
         t, e = self.items_table, self.edges_table
         batch.connection.execute(t.delete().where(t.c.key == current["_key"]))
-        batch.connection.execute(e.delete().where(sa.or_(e.c.from_key == current["_key"], e.c.to_key == current["_key"])))
+        touching = sa.or_(e.c.from_key == current["_key"], e.c.to_key == current["_key"])
+        for edge in batch.connection.execute(sa.select(e.c.key, e.c.type).where(touching, e.c.generic.is_(True))).all():
+            self.events.record(batch, "edge", "deleted", edge.type, edge.key)
+        batch.connection.execute(e.delete().where(touching))
         return current
 
     # --- edges --------------------------------------------------------------------------------
@@ -180,6 +190,8 @@ class Store:
         if generic or data:
             batch.connection.execute(self.edges_table.insert().values(key=key, type=type_name, generic=generic, from_key=src["_key"],
                                                                        to_key=dst["_key"], data=_dumps(data)))  # fmt: skip
+        if generic:
+            self.events.record(batch, "edge", "created", type_name, key)
         return key
 
     def connect_made(self, batch: BatchContext, type_name: str, source: str, target: str, data: Any) -> str:
@@ -218,6 +230,7 @@ class Store:
         data = _data(data)
         new = data if replace else (deep_merge(current["data"], data) if deep else {**current["data"], **data})
         table = self.edges_table
+        self.events.record(batch, "edge", "updated", current["type"], current["_key"])
         if batch.connection.execute(table.update().where(table.c.key == current["_key"]).values(data=_dumps(new))).rowcount:
             return
         batch.connection.execute(table.insert().values(key=current["_key"], type=current["type"], generic=False,
@@ -240,6 +253,8 @@ class Store:
             batch.connection.execute(table.delete().where(table.c.key == other.key))
         elif current["type"] == "Assigned" and self._is_assignment(batch, current["_key"]):
             self.backend.writer.delete(batch, "Appointment", [current["_key"]])
+        else:
+            self.events.record(batch, "edge", "deleted", current["type"], current["_key"])
         batch.connection.execute(table.delete().where(table.c.key == current["_key"]))
         return current
 
