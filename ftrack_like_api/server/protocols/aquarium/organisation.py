@@ -40,10 +40,10 @@ class Organisation:
         table = self.relations.item_table
         if batch.connection.execute(sa.select(table.c.key).where(table.c.key == self.key)).first() is not None:
             return self.key
-        self.store.keep(batch, self.key, "Organisation", {"name": "Studio"}, generic=True)
+        self.store.keep(batch, self.key, "Organisation", {"name": "Studio"}, generic=True, checked=False)
         for type_name, name in CONTAINERS:
             key = _key("container:" + name)
-            self.store.keep(batch, key, type_name, {"name": name}, generic=True)
+            self.store.keep(batch, key, type_name, {"name": name}, generic=True, checked=False)
             batch.connection.execute(self.relations.edge_table.insert().values(
                 key=_key("edge:" + name), type="Child", generic=True, from_key=self.key, to_key=key, data="{}"))  # fmt: skip
         return self.key

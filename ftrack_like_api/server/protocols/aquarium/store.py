@@ -19,6 +19,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from ....exceptions import ValidationError
+from ...auth.permissions import PermissionDenied
 from ...engine.batch import BatchContext
 from .events import AquariumEvents
 from .mapping import ItemType, Mapping
@@ -115,8 +116,11 @@ class Store:
             raise ValidationError("The studio has no project schema to make a project with", "bad_request")
         return found
 
-    def keep(self, batch: BatchContext, key: str, type_name: str, data: dict[str, Any], generic: bool) -> None:
-        """Write the row of ``aquarium_item`` that keeps ``data`` for the item ``key``."""
+    def keep(self, batch: BatchContext, key: str, type_name: str, data: dict[str, Any], generic: bool, checked: bool = True) -> None:
+        """Write the row of ``aquarium_item`` that keeps ``data`` for the item ``key`` (if the caller may change it,
+        unless ``checked`` is false: the server's own items)."""
+        if checked:
+            self.may_write(batch, key)
         table = self.items_table
         name = data.get("name") if generic and isinstance(data.get("name"), str) else None
         row = {"type": type_name, "generic": generic, "name": name, "data": _dumps(data), "updated_at": batch.now,
@@ -124,6 +128,24 @@ class Store:
         changed = batch.connection.execute(table.update().where(table.c.key == key).values(row)).rowcount
         if not changed:
             batch.connection.execute(table.insert().values(key=key, created_at=batch.now, created_by=batch.user_id, **row))
+
+    def may_write(self, batch: BatchContext, key: str) -> None:
+        """Refuse (PermissionError) a change of what is kept for ``key`` by a user who may not change its project.
+
+        The engine checks what its writer changes; this checks what is kept beside it. An
+        item of no project (a generic one) is changed by anyone who writes at all.
+        """
+        principal = batch.principal
+        if principal.admin or (principal.writes and principal.writable is None):
+            return
+        if not principal.writes:
+            raise PermissionDenied(f"{principal.username} may not change anything", "permission")
+        context = self.relations.context
+        project = batch.connection.execute(sa.select(sa.func.coalesce(context.c.project_id, context.c.id))
+                                           .where(context.c.id == key)).scalar()  # fmt: skip
+        if project is not None and project not in principal.writable:  # type: ignore[operator]
+            raise PermissionDenied(f"{principal.username} may not change item {key} (its project is not theirs to change)",
+                                   "permission")  # fmt: skip
 
     def update(self, batch: BatchContext, key: Any, data: Any, deep: bool = True, replace: bool = False) -> None:
         """Merge ``data`` into the item's (deeply, unless ``deep`` is false), or replace it."""
