@@ -19,7 +19,7 @@ from .organisation import Organisation
 from .store import Store
 from .uploads import keep_component
 
-__all__ = ["Calls", "READS", "WRITES", "TRASH"]
+__all__ = ["Calls", "READS", "TRASH", "WRITES"]
 
 #: The edge type that puts an item in the trash (from the user who trashed it).
 TRASH = "Trash"

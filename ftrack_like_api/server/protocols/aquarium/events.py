@@ -20,7 +20,7 @@ from ...events.log import StoredEvent
 from .mapping import Mapping
 from .shapes import stamp
 
-__all__ = ["CHANGE", "AquariumEvents", "resume_point"]
+__all__ = ["AquariumEvents", "CHANGE", "resume_point"]
 
 #: The log's topic for a change of an item or edge kept whole.
 CHANGE = "aquarium.change"

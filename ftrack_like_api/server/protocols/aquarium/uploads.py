@@ -23,7 +23,7 @@ from ....exceptions import ValidationError
 from ....symbol import SERVER_LOCATION_ID
 from ...engine.batch import BatchContext
 
-__all__ = ["Upload", "parse_multipart", "keep_component"]
+__all__ = ["Upload", "keep_component", "parse_multipart"]
 
 #: The largest upload read (bytes), unless the server's own limit is lower.
 MAX_UPLOAD = 1024 * 1024 * 1024

@@ -5,8 +5,8 @@ from __future__ import annotations
 import dataclasses
 from typing import Any, Union
 
-__all__ = ["All", "And", "Compare", "Exists", "Expr", "First", "Not", "Nested", "Or", "PathView", "Query", "Step",
-           "TypeIs", "Value", "View", "ViewObject"]  # fmt: skip
+__all__ = ["All", "And", "Compare", "Exists", "Expr", "First", "Nested", "Not",
+           "Or", "PathView", "Query", "Step", "TypeIs", "Value", "View", "ViewObject"]  # fmt: skip
 
 
 @dataclasses.dataclass(frozen=True)

@@ -21,7 +21,7 @@ from . import ast
 from .grammar import MeshqlError
 from .values import JsonValues
 
-__all__ = ["ITEM", "EDGE", "MeshqlCompiler", "MAX_SUB_DEPTH"]
+__all__ = ["EDGE", "ITEM", "MAX_SUB_DEPTH", "MeshqlCompiler"]
 
 #: The columns of an answer's item and edge, prefixed.
 ITEM, EDGE = "i_", "e_"
