@@ -32,7 +32,7 @@ class Queries:
 
     def __init__(self, backend: Any, mapping: Mapping, relations: Relations) -> None:
         self.mapping = mapping
-        self.compiler = MeshqlCompiler(relations, backend.storage.dialect.name)
+        self.compiler = MeshqlCompiler(relations, backend.storage.dialect)
 
     def run(self, batch: BatchContext, text: Any, aliases: Any, start: str | None) -> list[Any]:
         """The answers of ``text`` (from the item ``start``, or over every item)."""

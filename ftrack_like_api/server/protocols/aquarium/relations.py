@@ -16,7 +16,7 @@ per type):
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Sequence
 
 import sqlalchemy as sa
 
@@ -41,15 +41,23 @@ class Relations:
 
     # --- items ---------------------------------------------------------------------------------
 
-    def items(self, principal: Principal | None = None) -> sa.Subquery:
-        """Every item the caller may see, as one relation (see the module's text)."""
-        return sa.union_all(self._contexts(principal), self._users(), self._generic()).subquery()
+    def items(self, principal: Principal | None = None, types: frozenset[str] | None = None) -> sa.Subquery:
+        """Every item the caller may see, as one relation (see the module's text); only those of ``types`` when
+        given (a query that names its types reads only the tables that hold them)."""
+        contexts = [t for t in self.mapping.contexts() if types is None or t.name in types]
+        branches = [self._contexts(principal, contexts)] if contexts else []
+        if types is None or "User" in types:
+            branches.append(self._users())
+        branches.append(self._generic(types))
+        return (sa.union_all(*branches) if len(branches) > 1 else branches[0]).subquery()
 
     def _columns(self, values: dict[str, Any]) -> list[Any]:
         return [(values[key] if values.get(key) is not None else sa.null()).label(key) for key in self.mapping.columns]
 
-    def _contexts(self, principal: Principal | None) -> sa.Select[Any]:
+    def _contexts(self, principal: Principal | None, kinds: list[Any]) -> sa.Select[Any]:
         c, o, a = self.context, self.object_type, self.item_table
+        shows = any(t.name == "Project" for t in kinds)
+        objects = [t.object_type for t in kinds if t.object_type]
         kind = sa.case(
             (c.c.context_type == "show", "Project"),
             *((o.c.name == t.object_type, t.name) for t in self.mapping.contexts() if t.object_type),
@@ -71,7 +79,7 @@ class Relations:
                       c.c.created_by_id.label("created_by"), sa.func.coalesce(a.c.updated_by, c.c.created_by_id).label("updated_by"),
                       project.label("project"))
             .select_from(c.outerjoin(o, o.c.id == c.c.object_type_id).outerjoin(a, a.c.key == c.c.id))
-            .where(sa.or_(c.c.context_type == "show", o.c.name.in_([t.object_type for t in self.mapping.contexts() if t.object_type])))
+            .where(sa.or_(*([c.c.context_type == "show"] if shows else []), *([o.c.name.in_(objects)] if objects else [])))
         )  # fmt: skip
         if principal is not None and principal.readable is not None:
             select = select.where(project.in_(sorted(principal.readable)))
@@ -89,19 +97,20 @@ class Relations:
             .where(r.c.resource_type == "user")
         )  # fmt: skip
 
-    def _generic(self) -> sa.Select[Any]:
+    def _generic(self, types: frozenset[str] | None) -> sa.Select[Any]:
         a = self.item_table
         values = {"name": a.c.name}
-        return (
+        select = (
             sa.select(a.c.key, a.c.type, a.c.generic, *self._columns(values), a.c.data.label("extra"), a.c.created_at,
                       a.c.updated_at, a.c.created_by, a.c.updated_by, sa.null().label("project"))
             .where(a.c.generic.is_(True))
         )  # fmt: skip
+        return select.where(a.c.type.in_(sorted(types))) if types is not None else select
 
     # --- edges ---------------------------------------------------------------------------------
 
-    def edges(self) -> sa.Subquery:
-        """Every edge, as one relation (see the module's text)."""
+    def edges(self, types: Sequence[str] = ()) -> sa.Subquery:
+        """Every edge, as one relation (see the module's text); only those of ``types`` when given."""
         c, ap, e = self.context, self.appointment, self.edge_table
         child_key = sa.literal(CHILD_PREFIX) + c.c.id
         children = (
@@ -117,4 +126,8 @@ class Relations:
             .where(ap.c.type == "assignment")
         )  # fmt: skip
         generic = sa.select(e.c.key, e.c.type, e.c.from_key, e.c.to_key, e.c.data).where(e.c.generic.is_(True))
-        return sa.union_all(children, assigned, generic).subquery()
+        if not types:
+            return sa.union_all(children, assigned, generic).subquery()
+        branches = [*([children] if "Child" in types else []), *([assigned] if "Assigned" in types else []),
+                    generic.where(e.c.type.in_(list(types)))]  # fmt: skip
+        return (sa.union_all(*branches) if len(branches) > 1 else branches[0]).subquery()

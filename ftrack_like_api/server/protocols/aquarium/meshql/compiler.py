@@ -16,6 +16,7 @@ from typing import Any, Sequence
 
 import sqlalchemy as sa
 
+from ....engine.dialects import Dialect
 from ..relations import Relations
 from . import ast
 from .grammar import MeshqlError
@@ -41,9 +42,9 @@ class _Walk:
 class MeshqlCompiler:
     """Compile parsed meshQL into a select (see the module's text) for one database."""
 
-    def __init__(self, relations: Relations, dialect: str) -> None:
-        self.relations = relations
-        self.values = JsonValues(dialect)
+    def __init__(self, relations: Relations, dialect: Dialect) -> None:
+        self.relations, self.dialect = relations, dialect
+        self.values = JsonValues(dialect.name)
         self.columns = set(relations.mapping.columns)
 
     def select(self, query: ast.Query, aliases: dict[str, Any], principal: Any, starts: Sequence[str] | None,
@@ -53,13 +54,14 @@ class MeshqlCompiler:
         frontier: Any = None
         if starts is not None:
             items = self._items()
-            frontier = sa.select(items.c.key.label("origin"), items.c.key.label("key")).where(items.c.key.in_(list(starts))).subquery()
+            known = self.dialect.in_values(items.c.key, list(starts))
+            frontier = sa.select(items.c.key.label("origin"), items.c.key.label("key")).where(known).subquery()
         rows: Any = None
         for index, step in enumerate(query.steps):
             if step.direction is None and index > 0:
                 raise MeshqlError("Only the first step of an itinerary may have no edge step", None)
             last = index == len(query.steps) - 1
-            rows = self._step(step, frontier)
+            rows = self._step(step, frontier, list(starts) if starts is not None and index == 0 else None)
             if not last:
                 frontier = rows.subquery()
                 frontier = sa.select(frontier.c.origin, frontier.c[ITEM + "key"].label("key")).subquery()
@@ -68,11 +70,30 @@ class MeshqlCompiler:
 
     # --- steps --------------------------------------------------------------------------------
 
-    def _items(self) -> Any:
-        return self.relations.items(self.principal)
+    def _items(self, types: frozenset[str] | None = None) -> Any:
+        return self.relations.items(self.principal, types)
 
-    def _step(self, step: ast.Step, frontier: Any) -> sa.Select[Any]:
-        item = self._items()
+    def _types(self, where: ast.Expr | None) -> frozenset[str] | None:
+        """The item types a filter allows at most (``$Shot``, ``item.type IN [...]`` ANDed at its top); None: any."""
+        parts = list(where.items) if isinstance(where, ast.And) else [where]
+        allowed: frozenset[str] | None = None
+        for part in parts:
+            named: frozenset[str] | None = None
+            if isinstance(part, ast.TypeIs):
+                named = frozenset([part.name])
+            elif isinstance(part, ast.Or) and all(isinstance(p, ast.TypeIs) for p in part.items):
+                named = frozenset(p.name for p in part.items)  # type: ignore[union-attr]
+            elif isinstance(part, ast.Compare) and part.path == ("item", "type") and part.op in ("==", "IN"):
+                value = self._value(part)
+                values = value if isinstance(value, list) else [value]
+                if all(isinstance(v, str) for v in values):
+                    named = frozenset(values)
+            if named is not None:
+                allowed = named if allowed is None else allowed & named
+        return allowed
+
+    def _step(self, step: ast.Step, frontier: Any, starts: list[str] | None = None) -> sa.Select[Any]:
+        item = self._items(self._types(step.where))
         if step.direction is None:
             where = self._where(step.where, _Walk(item, None))
             if frontier is None:
@@ -83,18 +104,25 @@ class MeshqlCompiler:
             everything = self._items()
             frontier = sa.select(everything.c.key.label("origin"), everything.c.key.label("key")).subquery()
         along, rest = self._along(step.where)
-        walk = self._walk(step, frontier, along)
+        walk = self._walk(step, frontier, along, starts)
         edge = {name: walk.c[EDGE + name] for name in _EDGE_COLUMNS}
         where = self._where(rest, _Walk(item, edge))
         return (sa.select(walk.c.origin, *self._item_columns(item), *(c.label(EDGE + n) for n, c in edge.items()))
                 .join_from(walk, item, item.c.key == walk.c.key).where(where))  # fmt: skip
 
-    def _walk(self, step: ast.Step, frontier: Any, along: list[ast.Compare]) -> Any:
-        """The (origin, key, edge columns, depth) reached from ``frontier`` in 1 to ``step.depth`` hops."""
+    def _walk(self, step: ast.Step, frontier: Any, along: list[ast.Compare], starts: list[str] | None) -> Any:
+        """The (origin, key, edge columns, depth) reached from ``frontier`` in 1 to ``step.depth`` hops.
 
-        def hop(source: Any, origin: Any, current: Any, depth: Any) -> sa.Select[Any]:
-            edges = self.relations.edges()
+        From known ``starts``, the first hop also says so as constants: the database then reads
+        only those items' edges (each branch of the edge relation by its index), not every edge.
+        """
+
+        def hop(source: Any, origin: Any, current: Any, depth: Any, known: list[str] | None = None) -> sa.Select[Any]:
+            edges = self.relations.edges(step.types)
             condition, next_key = self._hop(step, edges, current)
+            if known is not None:
+                ends = {"out": [edges.c.from_key], "in": [edges.c.to_key]}.get(step.direction or "", [edges.c.from_key, edges.c.to_key])
+                condition = sa.and_(condition, sa.or_(*(self.dialect.in_values(end, known) for end in ends)))
             select = sa.select(origin.label("origin"), next_key.label("key"), *(edges.c[n].label(EDGE + n) for n in _EDGE_COLUMNS),
                                depth.label("depth")).select_from(source).join(edges, condition)  # fmt: skip
             if along:
@@ -102,7 +130,7 @@ class MeshqlCompiler:
                 select = select.join(passed, passed.c.key == next_key).where(*(self._along_one(c, passed) for c in along))
             return select
 
-        anchor = hop(frontier, frontier.c.origin, frontier.c.key, sa.literal(1))
+        anchor = hop(frontier, frontier.c.origin, frontier.c.key, sa.literal(1), starts)
         if step.depth <= 1:
             return anchor.subquery()
         walk = anchor.cte(recursive=True)
@@ -110,7 +138,8 @@ class MeshqlCompiler:
         return walk.union_all(deeper)
 
     def _hop(self, step: ast.Step, edges: Any, current: Any) -> tuple[Any, Any]:
-        typed = edges.c.type.in_(step.types) if step.types else sa.true()
+        # One type as "=": SQLite then indexes the edges it reads for the join (not for "IN").
+        typed = (edges.c.type == step.types[0] if len(step.types) == 1 else edges.c.type.in_(step.types)) if step.types else sa.true()
         if step.direction == "out":
             return sa.and_(edges.c.from_key == current, typed), edges.c.to_key
         if step.direction == "in":
@@ -161,7 +190,7 @@ class MeshqlCompiler:
         for length in range(1, step.depth + 1):
             current, select, item, edges = start, None, None, None
             for _ in range(length):
-                edges, item = self.relations.edges(), self._items()
+                edges, item = self.relations.edges(step.types), self._items()
                 condition, next_key = self._hop(step, edges, current)
                 joined = sa.and_(condition, item.c.key == next_key, *(self._along_one(c, item) for c in along))
                 select = (sa.select(sa.literal(1)).select_from(edges).join(item, sa.true()).where(joined) if select is None
