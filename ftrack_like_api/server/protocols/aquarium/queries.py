@@ -43,17 +43,17 @@ class Queries:
         query = parse(text, aliases)
         log.debug("meshQL %s aliases=%r", text, aliases)
         default = TRAVERSE_VIEW if start is not None else QUERY_VIEW
-        rows = self._rows(batch, query, aliases, [start] if start is not None else None, per_origin=False)
-        return self._views(batch, query.view or default, rows, aliases)
+        try:
+            rows = self._rows(batch, query, aliases, [start] if start is not None else None, per_origin=False)
+            return self._views(batch, query.view or default, rows, aliases)
+        except MeshqlError as error:
+            if error.text is None:  # raised while compiling: name the query it was in
+                raise MeshqlError(error.reason, str(text)) from None
+            raise
 
     def _rows(self, batch: BatchContext, query: ast.Query, aliases: dict[str, Any], starts: Sequence[str] | None,
               per_origin: bool) -> list[dict[str, Any]]:  # fmt: skip
-        try:
-            select = self.compiler.select(query, aliases, batch.principal, starts, per_origin)
-        except MeshqlError as error:
-            if error.text is None:  # raised while compiling: name the query
-                raise MeshqlError(error.reason, _text(query), None) from None
-            raise
+        select = self.compiler.select(query, aliases, batch.principal, starts, per_origin)
         answered = []
         for row in batch.connection.execute(select).mappings():
             answered.append({"origin": row["origin"], "item": item_of(row, self.mapping.columns, ITEM), "edge": edge_of(row, EDGE)})
@@ -87,6 +87,3 @@ def _pick(row: dict[str, Any], path: tuple[str, ...]) -> Any:
         value = value.get(part) if isinstance(value, dict) else None
     return value
 
-
-def _text(query: ast.Query) -> str:
-    return repr(query)[:200]
