@@ -214,6 +214,9 @@ def test_errors_are_json_with_the_status_the_client_maps(studio, serve):
         not_json = requests.post(f"{url}/v1/items", data=b"{", headers={"authorization": personal}, timeout=10)
         no_route = requests.get(f"{url}/v1/nothing/here", headers={"authorization": personal}, timeout=10)
         forgot = requests.post(f"{url}/v1/forgot", json={"email": "admin"}, timeout=10)
+        file_anonymous = requests.get(f"{url}/files/nothing.txt", timeout=10)
+        no_file = requests.get(f"{url}/files/nothing.txt", headers={"authorization": personal}, timeout=10)
+        wrong_password = requests.post(f"{url}/v1/signin", json={"email": "admin", "password": "wrong"}, timeout=10)
     assert unknown.status_code == 404 and "not found" in unknown.json()["error"]
     assert wrong_method.status_code == 405 and wrong_method.headers["allowed"] == "POST" and "error" in wrong_method.json()
     assert no_token.status_code == 401 and "error" in no_token.json()
@@ -221,3 +224,6 @@ def test_errors_are_json_with_the_status_the_client_maps(studio, serve):
     assert not_json.status_code == 400 and not_json.json() == {"error": "The body is not JSON"}
     assert no_route.status_code == 404 and "error" in no_route.json()
     assert forgot.status_code == 200 and forgot.json()["status"] == "ok"
+    assert file_anonymous.status_code == 401 and "error" in file_anonymous.json()
+    assert no_file.status_code == 404 and "error" in no_file.json()
+    assert wrong_password.status_code == 401 and "error" in wrong_password.json()

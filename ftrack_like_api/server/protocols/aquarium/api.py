@@ -10,6 +10,7 @@ client maps to its exceptions (400, 401, 403, 404, 405 with an ``allowed`` heade
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 from typing import Any, AsyncIterator, Awaitable, Callable
@@ -19,11 +20,13 @@ import anyio
 import sqlalchemy as sa
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
+from starlette.concurrency import iterate_in_threadpool
 from starlette.routing import Route
 
 from ....exceptions import ValidationError
 from ....version import __version__
 from ...auth.throttle import Refusal
+from ...files.store import NotStored
 from ...gate import Busy
 from ..ftrack.answers import dumps, log_failure
 from ..ftrack.body import read_body
@@ -153,8 +156,6 @@ class AquariumApi:
         if not body.strip():
             return {}
         try:
-            import json
-
             found = json.loads(body)
         except ValueError:
             raise ValidationError("The body is not JSON", "bad_request") from None
@@ -260,8 +261,11 @@ class AquariumApi:
         stored = await self.database(self._readable, caller, key)
         if not stored:
             return error(f"No file {name}", 404)
-        chunks = await self.database(lambda: list(self.backend.files.store.open(key)))
-        return StreamingResponse(iter(chunks), media_type="application/octet-stream",
+        try:
+            chunks = await self.database(self.backend.files.store.open, key)  # raises at once when there is no file
+        except NotStored:
+            return error(f"No file {name} (its bytes are not in the store)", 404)
+        return StreamingResponse(iterate_in_threadpool(chunks), media_type="application/octet-stream",
                                  headers={"content-disposition": f'attachment; filename="{name}"'})  # fmt: skip
 
     async def stream(self, request: Request, caller: Caller | None) -> Response:
