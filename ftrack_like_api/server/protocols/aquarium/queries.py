@@ -7,6 +7,7 @@ never one per row.
 
 from __future__ import annotations
 
+import json
 import logging
 from typing import Any, Sequence
 
@@ -24,6 +25,8 @@ log = logging.getLogger(__name__)
 
 #: What a query answers without a VIEW: the item; and a traversal: the item and the edge that led to it.
 QUERY_VIEW = ast.PathView(("item",))
+#: How many built statements of queries over every item are kept.
+BUILT = 256
 TRAVERSE_VIEW = ast.ViewObject((("item", ast.PathView(("item",))), ("edge", ast.PathView(("edge",)))))
 
 
@@ -33,6 +36,7 @@ class Queries:
     def __init__(self, backend: Any, mapping: Mapping, relations: Relations) -> None:
         self.mapping = mapping
         self.compiler = MeshqlCompiler(relations, backend.storage.dialect)
+        self._built: dict[tuple[Any, ...], Any] = {}
 
     def run(self, batch: BatchContext, text: Any, aliases: Any, start: str | None) -> list[Any]:
         """The answers of ``text`` (from the item ``start``, or over every item)."""
@@ -53,7 +57,16 @@ class Queries:
 
     def _rows(self, batch: BatchContext, query: ast.Query, aliases: dict[str, Any], starts: Sequence[str] | None,
               per_origin: bool) -> list[dict[str, Any]]:  # fmt: skip
-        select = self.compiler.select(query, aliases, batch.principal, starts, per_origin)
+        if starts is None:  # the same statement for the same query, aliases and readable projects: built once
+            key = (repr(query), json.dumps(aliases, sort_keys=True, default=str), batch.principal.readable, per_origin)
+            select = self._built.get(key)
+            if select is None:
+                select = self.compiler.select(query, aliases, batch.principal, starts, per_origin)
+                if len(self._built) >= BUILT:
+                    self._built.clear()
+                self._built[key] = select
+        else:
+            select = self.compiler.select(query, aliases, batch.principal, starts, per_origin)
         answered = []
         for row in batch.connection.execute(select).mappings():
             answered.append({"origin": row["origin"], "item": item_of(row, self.mapping.columns, ITEM), "edge": edge_of(row, EDGE)})
