@@ -139,8 +139,9 @@ def main() -> int:
                     row[what] = {name: statistics.median(values) for name, values in times.items() if values}
                     row[what]["ratio"] = row[what]["aquarium_http_s"] / row[what]["ours_s"]
                     row[what]["rows"] = answered["count"]
-                    shown = ", ".join(f"{name} {value:.3f}" for name, value in row[what].items())
-                    print(f"{kind:10} {what:9} ({options.shots:,} shots): {shown} (target ratio <= 2)", flush=True)
+                    shown = ", ".join(f"{name} {value:.3f}" for name, value in row[what].items() if name != "rows")
+                    print(f"{kind:10} {what:9} ({options.shots:,} shots, {answered['count']:,} rows): {shown} (target ratio <= 2)",
+                          flush=True)  # fmt: skip
                 report[kind] = row
     options.output.parent.mkdir(parents=True, exist_ok=True)
     options.output.write_text(json.dumps({"benchmark": "aquarium", "shots": options.shots, **report}, indent=2))
