@@ -52,3 +52,22 @@ def test_a_read_only_user_writes_nothing(fresh_database):
     assert isinstance(refused, dict) and refused["exception"] == "PermissionError", refused
     assert isinstance(kept_refused, dict) and kept_refused["exception"] == "PermissionError", kept_refused
     assert after["data"] == {"name": "open"}
+
+
+def test_what_another_api_changes_is_what_aquarium_reads(fresh_database):
+    with Backend.from_url(fresh_database) as backend:
+        Calls(backend, load_mapping())
+        project = _call(backend, "admin", "create", write=True, type="Project", data={"name": "p", "fps": 24})[0]
+        shot = _call(backend, "admin", "append", write=True, key=project["_key"], item={"type": "Shot", "data": {"name": "sh010", "cut": 12}},
+                     edge={"type": "Child"})[0]["item"]  # fmt: skip
+        renamed = backend.execute([{"action": "update", "entity_type": "Shot", "entity_key": [shot["_key"]],
+                                    "entity_data": {"name": "sh020", "description": "from ftrack"}}], "admin")  # fmt: skip
+        assert isinstance(renamed, list), renamed
+        seen = _call(backend, "admin", "get", key=shot["_key"])[0]
+        found = _call(backend, "admin", "query", query="# $Shot AND item.data.description == 'from ftrack'", aliases={})[0]
+        gone = backend.execute([{"action": "delete", "entity_type": "Shot", "entity_key": [shot["_key"]]}], "admin")
+        assert isinstance(gone, list), gone
+        after = _call(backend, "admin", "query", query="# $Shot", aliases={})[0]
+    assert seen["data"] == {"name": "sh020", "description": "from ftrack", "cut": 12}
+    assert [s["_key"] for s in found] == [shot["_key"]]
+    assert after == []
