@@ -58,8 +58,8 @@ def test_what_another_api_changes_is_what_aquarium_reads(fresh_database):
     with Backend.from_url(fresh_database) as backend:
         Calls(backend, load_mapping())
         project = _call(backend, "admin", "create", write=True, type="Project", data={"name": "p", "fps": 24})[0]
-        shot = _call(backend, "admin", "append", write=True, key=project["_key"], item={"type": "Shot", "data": {"name": "sh010", "cut": 12}},
-                     edge={"type": "Child"})[0]["item"]  # fmt: skip
+        item = {"type": "Shot", "data": {"name": "sh010", "cut": 12}}
+        shot = _call(backend, "admin", "append", write=True, key=project["_key"], item=item, edge={"type": "Child"})[0]["item"]
         renamed = backend.execute([{"action": "update", "entity_type": "Shot", "entity_key": [shot["_key"]],
                                     "entity_data": {"name": "sh020", "description": "from ftrack"}}], "admin")  # fmt: skip
         assert isinstance(renamed, list), renamed
