@@ -118,6 +118,15 @@ PRODUCTION = textwrap.dedent(
     except RequestError as error:
         said["refused"] = str(error).split(" - url")[0]
 
+    group = aq.item.create(type="Usergroup", data={"name": "comp team", "color": "red"})
+    said["group"] = [group.__class__.__name__, group.data.toDict()]
+    said["joined"] = aq.usergroup(group._key).add_user(me._key)["type"]
+    said["members"] = [u.data.name for u in aq.usergroup(group._key).get_users()]
+    try:
+        aq.usergroup(group._key).add_user(me._key)
+    except ConflictError as error:
+        said["joined_twice"] = str(error).split(" - url")[0]
+
     said["project"] = project._key
     said["shot_keys"] = [s._key for s in shots]
     again.signout()
@@ -159,6 +168,8 @@ def test_a_production_through_the_official_aquarium_client(aquarium_python, stud
             f'select name, parent.name from Shot where project_id is "{said["project"]}" order by name').all()]
         assignees = [a["resource"]["username"] for a in session.query(
             f'select resource.username from Appointment where context.project_id is "{said["project"]}"').all()]
+        groups = [(g["name"], [m["user"]["username"] for m in g["memberships"]]) for g in session.query(
+            "select name, memberships.user.username from Group").all()]
         component = session.query(f'FileComponent where id is "{said["media_path"].split("/")[-1].split(".")[0]}"').one()["name"]
         seen_files = requests.get(url + said["media_path"], headers={"authorization": personal}, timeout=10)
         session.close()
@@ -201,6 +212,9 @@ def test_a_production_through_the_official_aquarium_client(aquarium_python, stud
     # Our own Session sees the same production.
     assert shots == [("sh000", "sq010"), ("sh001", "sq010")]
     assert assignees == ["admin"]
+    assert said["group"] == ["Usergroup", {"name": "comp team", "color": "red"}]
+    assert said["joined"] == "Member" and said["members"] == ["Studio"] and "exists already" in said["joined_twice"]
+    assert groups == [("comp team", ["admin"])]
     assert component == "sh000_comp_v001" and seen_files.content == b"frames of sh000"
 
 

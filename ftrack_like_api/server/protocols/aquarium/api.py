@@ -91,6 +91,8 @@ class AquariumApi:
         r["/items/{key}/upload"] = {"POST": (self.upload, True)}
         r["/upload"] = {"POST": (self.upload, True)}
         r["/query"] = {"POST": (self.op("query", body=True), True)}
+        r["/usergroups/{key}"] = {"GET": (self.op("members_of"), True), "POST": (self.op("join", body=True, write=True), True),
+                                  "DELETE": (self.op("leave", body=True, write=True), True)}  # fmt: skip
         # The client asks for "/events/stream" joined to "v1/": "/v1//events/stream".
         r["/events/stream"] = r["//events/stream"] = {"GET": (self.stream, True)}
         r["/edges"] = {"POST": (self.op("connect", body=True, write=True), True)}

@@ -23,8 +23,8 @@ __all__ = ["Calls", "READS", "TRASH", "WRITES"]
 
 #: The edge type that puts an item in the trash (from the user who trashed it).
 TRASH = "Trash"
-READS = frozenset({"get", "get_edge", "query", "traverse", "users", "me", "members"})
-WRITES = frozenset({"organisation", "upload", "create", "append", "update", "delete", "connect", "change_edge",
+READS = frozenset({"get", "get_edge", "query", "traverse", "users", "me", "members", "members_of"})
+WRITES = frozenset({"join", "leave", "organisation", "upload", "create", "append", "update", "delete", "connect", "change_edge",
                     "disconnect", "trash", "restore", "create_user"})  # fmt: skip
 
 
@@ -77,6 +77,13 @@ class Calls:
             return self.queries.run(batch, "# $User SORT item.data.name ASC", {}, None)
         if call == "me":
             return store.item(batch, batch.user_id)
+        if call == "members_of":
+            group = str(self.store.item(batch, p["key"])["_key"])
+            return self.queries.run(batch, "# -($Member)> $User SORT item.data.name VIEW item", {}, group)
+        if call == "join":
+            return store.edge(batch, store.connect(batch, "Member", p["key"], p.get("userKey")))
+        if call == "leave":
+            return self._leave(batch, p)
         if call == "organisation":
             return store.item(batch, self.organisation.ensure(batch))
         if call == "members":
@@ -101,6 +108,14 @@ class Calls:
         else:
             edge_key = self.store.connect(batch, edge_type, parent["_key"], key, edge.get("data"))
         return {"item": self.store.item(batch, key), "edge": self.store.edge(batch, edge_key)}
+
+    def _leave(self, batch: BatchContext, p: dict[str, Any]) -> dict[str, Any]:
+        edges = self.relations.edges(("Member",))
+        key = batch.connection.execute(sa.select(edges.c.key).where(edges.c.from_key == str(p["key"]),
+                                                                    edges.c.to_key == str(p.get("userKey")))).scalar()  # fmt: skip
+        if key is None:
+            raise ValidationError(f"User {p.get('userKey')} is not in usergroup {p['key']}", "not_found")
+        return self.store.disconnect(batch, key)
 
     def _trash(self, batch: BatchContext, key: Any) -> dict[str, Any]:
         item = self.store.item(batch, key)

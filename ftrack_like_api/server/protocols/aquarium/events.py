@@ -64,8 +64,8 @@ class AquariumEvents:
             ours, key = entity.get("entity_type"), entity.get("entityId")
             if verb is None or not isinstance(key, str):
                 continue
-            if ours == "Appointment":
-                yield self._event(event, "edge", verb, "Assigned", key)
+            if ours in ("Appointment", "Membership"):
+                yield self._event(event, "edge", verb, "Assigned" if ours == "Appointment" else "Member", key)
             elif ours in self.by_ours:
                 yield self._event(event, "item", verb, self.by_ours[ours], key)
                 if entity.get("action") in ("add", "move") and entity.get("parentId"):

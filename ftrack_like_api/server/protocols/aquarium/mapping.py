@@ -29,6 +29,8 @@ class ItemType:
     #: Attributes of ours given the same value on create (Aquarium key -> attribute).
     also: dict[str, str]
     object_type: str | None = None
+    #: For a type kept in the resource table: which (``user``, ``group``).
+    resource_type: str | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -51,7 +53,7 @@ class Mapping:
     def __init__(self, definition: dict[str, Any]) -> None:
         self.items = {
             name: ItemType(name, spec["ours"], spec["table"], dict(spec["data"]), dict(spec.get("also", {})),
-                           spec.get("object_type"))  # fmt: skip
+                           spec.get("object_type"), spec.get("resource_type"))  # fmt: skip
             for name, spec in definition["items"].items()
         }
         self.edges = {
@@ -68,6 +70,10 @@ class Mapping:
     def contexts(self) -> list[ItemType]:
         """The mapped types kept as contexts (Project first)."""
         return [t for t in self.items.values() if t.table == "context"]
+
+    def resources(self) -> list[ItemType]:
+        """The mapped types kept in the resource table (users, groups)."""
+        return [t for t in self.items.values() if t.table == "resource"]
 
     def edge(self, name: str, source: str, target: str) -> EdgeType | None:
         """The relation of ours an edge ``name`` from a ``source`` item to a ``target`` item is; None: generic."""

@@ -43,7 +43,7 @@ class Relations:
         self.mapping = mapping
         tables = storage.tables
         self.context, self.object_type = tables["context"], tables["object_type"]
-        self.resource, self.appointment = tables["resource"], tables["appointment"]
+        self.resource, self.appointment, self.membership = tables["resource"], tables["appointment"], tables["membership"]
         self.item_table, self.edge_table = storage.aquarium["aquarium_item"], storage.aquarium["aquarium_edge"]
 
     # --- items ---------------------------------------------------------------------------------
@@ -57,8 +57,9 @@ class Relations:
     def _items(self, readable: frozenset[str] | None, types: frozenset[str] | None) -> Any:
         contexts = [t for t in self.mapping.contexts() if types is None or t.name in types]
         branches = [self._contexts(readable, contexts)] if contexts else []
-        if types is None or "User" in types:
-            branches.append(self._users())
+        for kind in self.mapping.resources():
+            if types is None or kind.name in types:
+                branches.append(self._resources(kind))
         branches.append(self._generic(types))
         return sa.union_all(*branches) if len(branches) > 1 else branches[0]
 
@@ -98,16 +99,15 @@ class Relations:
             select = select.where(project.in_(sorted(readable)))
         return select
 
-    def _users(self) -> sa.Select[Any]:
+    def _resources(self, kind: Any) -> sa.Select[Any]:
         r, a = self.resource, self.item_table
-        user = self.mapping.items["User"]
-        values = {key: r.c[attr] for key, attr in user.data.items()}
+        values = {key: r.c[attr] for key, attr in kind.data.items()}
         return (
-            sa.select(r.c.id.label("key"), _text("User").label("type"), sa.false().label("generic"), *self._columns(values),
+            sa.select(r.c.id.label("key"), _text(kind.name).label("type"), sa.false().label("generic"), *self._columns(values),
                       a.c.data.label("extra"), a.c.created_at.label("created_at"), a.c.updated_at.label("updated_at"),
                       a.c.created_by.label("created_by"), a.c.updated_by.label("updated_by"), sa.null().label("project"))
             .select_from(r.outerjoin(a, a.c.key == r.c.id))
-            .where(r.c.resource_type == _text("user"))
+            .where(r.c.resource_type == _text(kind.resource_type))
         )  # fmt: skip
 
     def _generic(self, types: frozenset[str] | None) -> sa.Select[Any]:
@@ -142,9 +142,15 @@ class Relations:
             .select_from(ap.outerjoin(e, e.c.key == ap.c.id))
             .where(ap.c.type == _text("assignment"))
         )  # fmt: skip
+        m = self.membership
+        members = (
+            sa.select(m.c.id.label("key"), _text("Member").label("type"), m.c.group_id.label("from_key"),
+                      m.c.user_id.label("to_key"), sa.func.coalesce(e.c.data, _text("{}")).label("data"))
+            .select_from(m.outerjoin(e, e.c.key == m.c.id))
+        )  # fmt: skip
         generic = sa.select(e.c.key, e.c.type, e.c.from_key, e.c.to_key, e.c.data).where(e.c.generic.is_(True))
         if not types:
-            return sa.union_all(children, assigned, generic)
+            return sa.union_all(children, assigned, members, generic)
         branches = [*([children] if "Child" in types else []), *([assigned] if "Assigned" in types else []),
-                    generic.where(e.c.type.in_(list(types)))]  # fmt: skip
+                    *([members] if "Member" in types else []), generic.where(e.c.type.in_(list(types)))]  # fmt: skip
         return sa.union_all(*branches) if len(branches) > 1 else branches[0]

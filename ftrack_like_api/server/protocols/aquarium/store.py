@@ -89,7 +89,7 @@ class Store:
         if kind is not None and kind.name == "User":
             raise ValidationError("Users are made through POST /v1/users", "bad_request")
         key = str(uuid.uuid4())
-        if kind is not None and (kind.name == "Project" or parent is not None):
+        if kind is not None and (kind.table != "context" or kind.name == "Project" or parent is not None):
             self._entity(batch, kind, key, data, parent)
         else:
             self.keep(batch, key, type_name, data, generic=True)
@@ -207,6 +207,10 @@ class Store:
             key = str(uuid.uuid4())
             self.backend.writer.create(batch, "Appointment", {"__entity_type__": "Appointment", "id": key, "type": "assignment",
                                                               "context_id": src["_key"], "resource_id": dst["_key"]})  # fmt: skip
+        elif relation is not None and relation.ours == "membership":
+            key = str(uuid.uuid4())
+            self.backend.writer.create(batch, "Membership", {"__entity_type__": "Membership", "id": key, "group_id": src["_key"],
+                                                             "user_id": dst["_key"]})  # fmt: skip
         generic = key is None
         key = key or str(uuid.uuid4())
         if generic or data:
@@ -273,15 +277,17 @@ class Store:
             self.backend.writer.update(batch, self.mapping.items[self.item(batch, child)["type"]].ours, [child],
                                        {"parent_id": other.from_key})  # fmt: skip
             batch.connection.execute(table.delete().where(table.c.key == other.key))
-        elif current["type"] == "Assigned" and self._is_assignment(batch, current["_key"]):
+        elif current["type"] == "Assigned" and self._held(batch, self.relations.appointment, current["_key"]):
             self.backend.writer.delete(batch, "Appointment", [current["_key"]])
+        elif current["type"] == "Member" and self._held(batch, self.relations.membership, current["_key"]):
+            self.backend.writer.delete(batch, "Membership", [current["_key"]])
         else:
             self.events.record(batch, "edge", "deleted", current["type"], current["_key"])
         batch.connection.execute(table.delete().where(table.c.key == current["_key"]))
         return current
 
-    def _is_assignment(self, batch: BatchContext, key: str) -> bool:
-        table = self.relations.appointment
+    def _held(self, batch: BatchContext, table: sa.Table, key: str) -> bool:
+        """Whether ``key`` is a row of ``table`` (the edge is that relation of ours)."""
         return batch.connection.execute(sa.select(table.c.id).where(table.c.id == key)).first() is not None
 
 
