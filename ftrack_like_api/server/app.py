@@ -1,7 +1,8 @@
 """The HTTP server: ftrack's JSON API on ``POST /api``, its event hub on ``/socket.io/1/``, ``/health`` and ``/ready``.
 
-ShotGrid's ``POST /api3/json`` is mounted beside them (``protocols/shotgrid``), and the web page
-people use in a browser at ``/`` and ``/web/…`` (``protocols/web``).
+ShotGrid's ``POST /api3/json`` is mounted beside them (``protocols/shotgrid``), Aquarium's
+``/v1/…`` and Lagoon's ``/lagoon/v1/…`` (``protocols/aquarium``), and the web page people use
+in a browser at ``/`` and ``/web/…`` (``protocols/web``).
 
 An ASGI app (starlette); ``ftrack-like serve`` runs it under uvicorn. It keeps nothing
 in memory between requests that another worker would need: run several against one
@@ -65,6 +66,8 @@ from .protocols.ftrack.widgets import register as register_widgets
 from .protocols.ftrack.security_roles import register as register_security_roles
 from .protocols.ftrack.invites import register as register_invites
 from .protocols.shotgrid.api import ShotgridApi
+from .protocols.aquarium.api import AquariumApi
+from .protocols.aquarium.lagoon import LagoonApi
 from .protocols.web import WebPages
 
 __all__ = ["create_app", "listening_socket", "serving"]
@@ -110,6 +113,8 @@ def create_app(
     register_invites(backend)  # ftrack's invitations by mail: refused, saying what to do
     widgets = WidgetRoutes(backend)
     shotgrid = ShotgridApi(backend, gate)  # ShotGrid's /api3/json
+    aquarium = AquariumApi(backend, gate)  # Aquarium's /v1/ and /files/
+    lagoon = LagoonApi(backend, gate, aquarium.calls)  # Lagoon's /lagoon/v1/
     web = WebPages(backend, gate, tail, draining)  # the browser's pages: / and /web/…
 
     async def health(request: Request) -> Response:
@@ -144,6 +149,7 @@ def create_app(
 
     app = Starlette(
         routes=[*ftrack.routes(), *files.routes(), *thumbnails.routes(), *widgets.routes(), *shotgrid.routes(), *events.routes(),
+                *aquarium.routes(), *lagoon.routes(),
                 *hub.routes(), Route("/health", health), Route("/ready", ready), Route("/metrics", scrape),
                 *web.routes()],
         # Level 1: a JSON answer shrinks nearly as much as at 9 (Starlette's default), at a quarter of the CPU.

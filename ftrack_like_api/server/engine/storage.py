@@ -23,6 +23,7 @@ from ...exceptions import SchemaError
 from ...schema import EntityType, Schema
 from ..events.tables import define_tables as define_event_tables
 from ..files.tables import define_tables as define_file_tables
+from ..protocols.aquarium.tables import define_tables as define_aquarium_tables
 from ..protocols.shotgrid.tables import define_tables as define_shotgrid_tables
 from .dialects import Dialect, engine_url
 
@@ -68,6 +69,8 @@ class Storage:
         self.files = define_file_tables(self.metadata)
         #: ShotGrid's endpoint's: integer ids, event row numbers, retired rows (``protocols/shotgrid``).
         self.shotgrid = define_shotgrid_tables(self.metadata)
+        #: Aquarium's endpoint's: the item data and edges our model keeps no other way (``protocols/aquarium``).
+        self.aquarium = define_aquarium_tables(self.metadata)
 
     def table(self, entity_type: EntityType) -> sa.Table:
         return self.tables[entity_type.table]  # type: ignore[index]

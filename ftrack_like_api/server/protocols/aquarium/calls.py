@@ -1,0 +1,158 @@
+"""Aquarium's routes as the engine's work: each request one operation of the action ``aquarium_read`` or
+``aquarium_write`` (registered here), so it runs in one transaction, as the caller, under their
+project permissions, and what it writes is logged as ``ftrack.update`` events like any change."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any, Mapping as MappingType
+
+import sqlalchemy as sa
+
+from ....exceptions import ValidationError
+from ...engine.batch import BatchContext
+from .events import AquariumEvents
+from .mapping import Mapping
+from .queries import Queries
+from .relations import Relations
+from .organisation import Organisation
+from .store import Store
+from .uploads import keep_component
+
+__all__ = ["Calls", "READS", "TRASH", "WRITES"]
+
+#: The edge type that puts an item in the trash (from the user who trashed it).
+TRASH = "Trash"
+READS = frozenset({"get", "get_edge", "query", "traverse", "users", "me", "members", "members_of"})
+WRITES = frozenset({"join", "leave", "organisation", "upload", "create", "append", "update", "delete", "connect", "change_edge",
+                    "disconnect", "trash", "restore", "create_user"})  # fmt: skip
+
+
+class Calls:
+    """Every call of Aquarium's routes over one backend."""
+
+    def __init__(self, backend: Any, mapping: Mapping) -> None:
+        self.backend, self.mapping = backend, mapping
+        self.relations = Relations(backend.storage, mapping)
+        self.events = AquariumEvents(backend, mapping)
+        self.store = Store(backend, mapping, self.relations, self.events)
+        self.queries = Queries(backend, mapping, self.relations)
+        self.organisation = Organisation(self.store, self.relations)
+        backend.register_action("aquarium_read", self._run)
+        backend.register_action("aquarium_write", self._run, writes=True)
+
+    def _run(self, batch: BatchContext, operation: MappingType[str, Any]) -> Any:
+        call, p = operation.get("call"), dict(operation.get("params") or {})
+        store = self.store
+        if call == "get":
+            return store.item(batch, p["key"])
+        if call == "get_edge":
+            return store.edge(batch, p["key"])
+        if call == "query":
+            return self.queries.run(batch, p.get("query"), p.get("aliases"), None)
+        if call == "traverse":
+            store.item(batch, p["key"])
+            return self.queries.run(batch, p.get("query"), p.get("aliases"), str(p["key"]))
+        if call == "create":
+            return store.item(batch, store.create(batch, p.get("type"), p.get("data")))
+        if call == "append":
+            return self._append(batch, p)
+        if call == "update":
+            store.update(batch, p["key"], p.get("data"), deep=p.get("deep", True) is not False, replace=bool(p.get("replace")))
+            return store.item(batch, p["key"])
+        if call == "delete":
+            return store.delete(batch, p["key"])
+        if call == "connect":
+            return store.edge(batch, store.connect(batch, p.get("type"), p.get("from"), p.get("to"), p.get("data")))
+        if call == "change_edge":
+            store.change_edge(batch, p["key"], p.get("data"), deep=p.get("deep", True) is not False, replace=bool(p.get("replace")))
+            return store.edge(batch, p["key"])
+        if call == "disconnect":
+            return store.disconnect(batch, p["key"])
+        if call == "trash":
+            return self._trash(batch, p["key"])
+        if call == "restore":
+            return self._restore(batch, p["key"])
+        if call == "users":
+            return self.queries.run(batch, "# $User SORT item.data.name ASC", {}, None)
+        if call == "me":
+            return store.item(batch, batch.user_id)
+        if call == "members_of":
+            group = str(self.store.item(batch, p["key"])["_key"])
+            return self.queries.run(batch, "# -($Member)> $User SORT item.data.name VIEW item", {}, group)
+        if call == "join":
+            return store.edge(batch, store.connect(batch, "Member", p["key"], p.get("userKey")))
+        if call == "leave":
+            return self._leave(batch, p)
+        if call == "organisation":
+            return store.item(batch, self.organisation.ensure(batch))
+        if call == "members":
+            return self.organisation.members(batch, p)
+        if call == "upload":
+            return self._upload(batch, p)
+        if call == "create_user":
+            return self._create_user(batch, p)
+        raise ValidationError(f"Unknown call {call!r}", "bad_request")
+
+    def _append(self, batch: BatchContext, p: dict[str, Any]) -> dict[str, Any]:
+        parent = self.store.item(batch, p["key"])
+        item, edge = p.get("item") or {}, p.get("edge") or {}
+        if not isinstance(item, dict) or not isinstance(edge, dict):
+            raise ValidationError("append takes {item: {type, data}, edge: {type, data}}", "bad_request")
+        edge_type = edge.get("type") or "Child"
+        relation = self.mapping.edge(edge_type, parent["type"], str(item.get("type")))
+        under = parent["_key"] if relation is not None and relation.ours == "parent" else None
+        key = self.store.create(batch, item.get("type"), item.get("data"), parent=under)
+        if under is not None:
+            edge_key = self.store.connect_made(batch, edge_type, parent["_key"], key, edge.get("data"))
+        else:
+            edge_key = self.store.connect(batch, edge_type, parent["_key"], key, edge.get("data"))
+        return {"item": self.store.item(batch, key), "edge": self.store.edge(batch, edge_key)}
+
+    def _leave(self, batch: BatchContext, p: dict[str, Any]) -> dict[str, Any]:
+        edges = self.relations.edges(("Member",))
+        key = batch.connection.execute(sa.select(edges.c.key).where(edges.c.from_key == str(p["key"]),
+                                                                    edges.c.to_key == str(p.get("userKey")))).scalar()  # fmt: skip
+        if key is None:
+            raise ValidationError(f"User {p.get('userKey')} is not in usergroup {p['key']}", "not_found")
+        return self.store.disconnect(batch, key)
+
+    def _trash(self, batch: BatchContext, key: Any) -> dict[str, Any]:
+        item = self.store.item(batch, key)
+        table = self.relations.edge_table
+        found = batch.connection.execute(sa.select(table.c.key).where(table.c.type == TRASH, table.c.to_key == item["_key"])).scalar()
+        edge = found or self.store.connect(batch, TRASH, batch.user_id, item["_key"], {})
+        return {"item": item, "edge": self.store.edge(batch, edge)}
+
+    def _restore(self, batch: BatchContext, key: Any) -> dict[str, Any]:
+        item = self.store.item(batch, key)
+        table = self.relations.edge_table
+        gone = list(batch.connection.execute(sa.select(table.c.key).where(table.c.type == TRASH, table.c.to_key == item["_key"])).scalars())
+        for key in gone:
+            self.store.disconnect(batch, key)
+        if not gone:
+            raise ValidationError(f"Item {item['_key']} is not in the trash", "not_found")
+        return item
+
+    def _upload(self, batch: BatchContext, p: dict[str, Any]) -> dict[str, Any]:
+        upload = p["upload"]
+        keep_component(self.backend, batch, upload)
+        media = upload.media(p.get("base_url", ""))
+        if p.get("key") is None:
+            return media
+        self.store.update(batch, p["key"], {**upload.data(), **media})
+        return self.store.item(batch, p["key"])
+
+    def _create_user(self, batch: BatchContext, p: dict[str, Any]) -> dict[str, Any]:
+        email = p.get("email")
+        if not isinstance(email, str) or "@" not in email:
+            raise ValidationError("A user needs an email", "bad_request")
+        name = p.get("name") if isinstance(p.get("name"), str) else email.split("@")[0]
+        resource = self.relations.resource
+        taken = sa.or_(resource.c.username == email, resource.c.email == email)
+        if batch.connection.execute(sa.select(resource.c.id).where(taken)).first():
+            raise ValidationError(f"A user with the email {email} exists already", "conflict")
+        key = str(uuid.uuid4())
+        self.backend.writer.create(batch, "User", {"__entity_type__": "User", "id": key, "username": email, "email": email,
+                                                   "first_name": name})  # fmt: skip
+        return self.store.item(batch, key)

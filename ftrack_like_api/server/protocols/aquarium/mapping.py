@@ -1,0 +1,88 @@
+"""Aquarium's item and edge types onto ours: the one reader of ``mapping.json``.
+
+An item type is *mapped* (an entity of ours: its ``data`` keys named in the mapping are
+attributes, the others are kept beside it) or *generic* (kept whole in ``aquarium_item``).
+An edge type is mapped onto a relation of ours (``parent``, ``assignment``) between the
+item types it names, or generic (kept whole in ``aquarium_edge``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import importlib.resources
+import json
+from typing import Any
+
+__all__ = ["EdgeType", "ItemType", "Mapping", "load_mapping"]
+
+
+@dataclasses.dataclass(frozen=True)
+class ItemType:
+    """An Aquarium item type held by an entity type of ours."""
+
+    name: str
+    ours: str
+    table: str
+    #: Aquarium data key -> our attribute.
+    data: dict[str, str]
+    #: Attributes of ours given the same value on create (Aquarium key -> attribute).
+    also: dict[str, str]
+    object_type: str | None = None
+    #: For a type kept in the resource table: which (``user``, ``group``).
+    resource_type: str | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class EdgeType:
+    """An Aquarium edge type held by a relation of ours between some item types."""
+
+    name: str
+    ours: str
+    sources: frozenset[str]
+    targets: frozenset[str]
+
+    def holds(self, source: str, target: str) -> bool:
+        """Whether an edge of this type from a ``source`` item to a ``target`` item is our relation."""
+        return source in self.sources and target in self.targets
+
+
+class Mapping:
+    """Every mapped item and edge type, by Aquarium's name."""
+
+    def __init__(self, definition: dict[str, Any]) -> None:
+        self.items = {
+            name: ItemType(name, spec["ours"], spec["table"], dict(spec["data"]), dict(spec.get("also", {})),
+                           spec.get("object_type"), spec.get("resource_type"))  # fmt: skip
+            for name, spec in definition["items"].items()
+        }
+        self.edges = {
+            name: EdgeType(name, spec["ours"], frozenset(spec["from"]), frozenset(spec["to"]))
+            for name, spec in definition["edges"].items()
+        }
+        #: Every data key some mapped type keeps in an attribute: the columns of the item relation.
+        self.columns = sorted({key for t in self.items.values() for key in t.data})
+
+    def item(self, name: str) -> ItemType | None:
+        """The mapped type called ``name``; None for a generic one."""
+        return self.items.get(name)
+
+    def contexts(self) -> list[ItemType]:
+        """The mapped types kept as contexts (Project first)."""
+        return [t for t in self.items.values() if t.table == "context"]
+
+    def resources(self) -> list[ItemType]:
+        """The mapped types kept in the resource table (users, groups)."""
+        return [t for t in self.items.values() if t.table == "resource"]
+
+    def edge(self, name: str, source: str, target: str) -> EdgeType | None:
+        """The relation of ours an edge ``name`` from a ``source`` item to a ``target`` item is; None: generic."""
+        found = self.edges.get(name)
+        return found if found is not None and found.holds(source, target) else None
+
+
+@functools.lru_cache(maxsize=1)
+def load_mapping() -> Mapping:
+    """The mapping shipped beside this module."""
+    text = importlib.resources.files(__package__).joinpath("mapping.json").read_text(encoding="utf-8")
+    return Mapping(json.loads(text))

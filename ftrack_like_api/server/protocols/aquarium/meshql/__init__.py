@@ -1,0 +1,1 @@
+"""meshQL, Aquarium's query language: grammar (:mod:`.grammar`), syntax tree (:mod:`.ast`), SQL (:mod:`.compiler`)."""
