@@ -145,8 +145,9 @@ class Loader:
             rows = [{key: decode_value(value) for key, value in row.items()} for row in answer["data"]]
             return Page(rows, offset, cursor)  # type: ignore[arg-type]
         with self._lock, collector.paused() if self.session.pause_gc else contextlib.nullcontext():
-            entities, touched = self.merger.merge_all(answer["data"], listing)
-            if self.session.cache is not None:
+            cache = self.session.cache is not None
+            entities, touched = self.merger.merge_all(answer["data"], listing, touched=cache)
+            if cache:
                 self.keep(touched)
         return Page(entities, offset, cursor)
 
