@@ -31,12 +31,16 @@ class _Answer:
     group) and the shapes by layout; one copy of each short string that repeats in it; and
     the listing it is a page of, if any (see :meth:`Merger.merge_all`)."""
 
-    __slots__ = ("types", "strings", "listing")
+    __slots__ = ("types", "strings", "listing", "included", "made")
 
-    def __init__(self, listing: Listing | None = None) -> None:
+    def __init__(self, listing: Listing | None = None, included: list[Any] | None = None) -> None:
         self.types: dict[Any, tuple[list[Any], dict[Layout, Shape]]] = {}
         self.strings: dict[str, str] = {}
         self.listing = listing
+        #: A compact answer's referenced entities, each written once; a reference is its place here.
+        self.included = included
+        #: The entity merged for each place of ``included``, once it was.
+        self.made: list[Entity | None] = [None] * len(included) if included else []
 
 
 #: The referenced entities a listing's pages have written in full so far: type -> key -> the
@@ -82,7 +86,11 @@ class Merger:
         self.loose = Shape(session)
 
     def merge_all(
-        self, items: list[Mapping[str, Any]], listing: Listing | None = None, touched: bool = True
+        self,
+        items: list[Mapping[str, Any]],
+        listing: Listing | None = None,
+        touched: bool = True,
+        included: list[Any] | None = None,
     ) -> tuple[list[Entity], list[Entity]]:
         """Merge the entities of one answer; they form one group per type.
 
@@ -93,8 +101,9 @@ class Merger:
         entity an earlier page wrote in full with the same fields is not merged again — as
         within one answer, where the server writes it in full once. A page is an answer of
         its own, so a shot whose tasks fall on four pages comes in full four times.
+        ``included``: a compact answer's referenced entities (see :meth:`_included`).
         """
-        answer = _Answer(listing)
+        answer = _Answer(listing, included)
         merged = [self.merge(item, answer) for item in items]
         if not touched:
             return merged, []
@@ -132,6 +141,22 @@ class Merger:
         if len(plan.rows) < _MAX_ROW_PLANS:
             plan.rows[fields] = row
         return row
+
+    def _included(self, place: int, answer: _Answer | None) -> Entity:
+        """The entity at ``place`` of a compact answer's ``included`` (merged the first time it is met).
+
+        In a compact answer (asked for by our own client only, see docs/reference/protocol.rst) a
+        reference is an integer, the place of the entity in the answer's ``included`` list, where
+        it is written in full once: the rows then hold no dict of their own, and the cyclic
+        collector does not track them.
+        """
+        made = None if answer is None else answer.made
+        if made is None or not 0 <= place < len(made):
+            raise TransportError(f"The server sent a reference to entity {place} of an answer that includes {len(made or ())}")
+        entity = made[place]
+        if entity is None:
+            entity = made[place] = self._reference(answer.included[place], answer)  # type: ignore[union-attr, index]
+        return entity
 
     def _reference(self, value: Mapping[str, Any], answer: _Answer | None) -> Entity:
         """A referenced entity; a bare reference to one already known costs a lookup, no merge."""
@@ -192,7 +217,7 @@ class Merger:
             for position in row.references:
                 value = values[position]
                 if value is not None:
-                    values[position] = self._reference(value, answer)
+                    values[position] = self._included(value, answer) if type(value) is int else self._reference(value, answer)
         else:
             values = [None]  # the shape goes first, once known
             append = values.append
@@ -207,9 +232,11 @@ class Merger:
                         value = decode_value(value)
                 elif how == _REFERENCE:
                     if value is not None:
-                        value = self._reference(value, answer)
+                        value = self._included(value, answer) if type(value) is int else self._reference(value, answer)
                 elif how == _MANY:
-                    value = tuple(self.merge(item, answer) for item in value or ())
+                    value = tuple(
+                        self._included(item, answer) if type(item) is int else self.merge(item, answer) for item in value or ()
+                    )
                 append(value)
         # An entity belongs to the answer it last came in: its siblings there (their keys:
         # the group holds none of them alive) are what a read of a missing attribute

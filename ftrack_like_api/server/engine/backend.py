@@ -37,6 +37,7 @@ from ..events import Broker, EventLog, StoredEvent
 from ..events.updates import Updates
 from ..files import Files
 from .batch import BatchContext
+from .compact import compacted
 from .compiler import Compiler
 from .diagnosis import broken_constraint
 from .dialects import Dialect, check_folder, dialect_for, open_failure
@@ -370,6 +371,8 @@ class Backend:
             # the HTTP server states its own). A Session splits a larger commit by them.
             "max_operations": None,
             "max_body": None,
+            # Ours: a query operation may ask for its answer in the compact form (see .compact).
+            "compact_answers": True,
         }
         extras = {"ftrack_like_api_version": __version__}  # ours, given when asked for
         for value in operation.get("values") or ():
@@ -381,7 +384,8 @@ class Backend:
         expression = operation.get("expression")
         if not isinstance(expression, str):
             raise ValidationError("A query needs an 'expression' (text)", "bad_request")
-        return self.reader.query(batch.connection, expression, operation.get("after"))
+        answer = self.reader.query(batch.connection, expression, operation.get("after"))
+        return compacted(answer, self.schema) if operation.get("compact") is True else answer
 
     def _create(self, batch: BatchContext, operation: Mapping[str, Any]) -> dict[str, Any]:
         data = dict(operation.get("entity_data") or {})
