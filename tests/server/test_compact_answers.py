@@ -115,3 +115,21 @@ def test_a_place_outside_included_is_a_transport_error(server, admin_key, projec
             session.loader.merger.merge_all([row], included=[{"__entity_type__": "Shot", "id": str(uuid.uuid4())}])
         task = session.loader.merger.merge_all([{**row, "parent": 0}], included=[{"__entity_type__": "Shot", "id": "s"}])[0][0]
         assert EntityState(task).remote["parent"]["id"] == "s"
+
+
+def test_a_collection_is_a_list_of_places(call, server, admin_key, project):
+    expression = f"select name, children.name, children.status.name from Shot where project_id is {project}"
+    plain = call({"action": "query", "expression": expression})[0]
+    compact = call({"action": "query", "expression": expression, "compact": True})[0]
+    included = compact["included"]
+    for row, before in zip(compact["data"], plain["data"]):
+        assert all(type(place) is int for place in row["children"]) and len(row["children"]) == PER_SHOT
+        assert [included[place]["id"] for place in row["children"]] == [child["id"] for child in before["children"]]
+        assert all(type(included[place]["status"]) is int for place in row["children"])
+    read = []
+    for compact_answers in (True, False):
+        with Session(server_url=server, api_user="admin", api_key=admin_key, schema_cache_path=False) as session:
+            session.loader.information()["compact_answers"] = compact_answers
+            shots = session.query(expression).all()
+            read.append({shot["name"]: sorted((t["name"], t["status"]["name"]) for t in shot["children"]) for shot in shots})
+    assert read[0] == read[1] and len(read[0]) == SHOTS

@@ -37,7 +37,6 @@ from ..events import Broker, EventLog, StoredEvent
 from ..events.updates import Updates
 from ..files import Files
 from .batch import BatchContext
-from .compact import compacted
 from .compiler import Compiler
 from .diagnosis import broken_constraint
 from .dialects import Dialect, check_folder, dialect_for, open_failure
@@ -384,8 +383,7 @@ class Backend:
         expression = operation.get("expression")
         if not isinstance(expression, str):
             raise ValidationError("A query needs an 'expression' (text)", "bad_request")
-        answer = self.reader.query(batch.connection, expression, operation.get("after"))
-        return compacted(answer, self.schema) if operation.get("compact") is True else answer
+        return self.reader.query(batch.connection, expression, operation.get("after"), operation.get("compact") is True)
 
     def _create(self, batch: BatchContext, operation: Mapping[str, Any]) -> dict[str, Any]:
         data = dict(operation.get("entity_data") or {})
