@@ -1,13 +1,15 @@
 """Ours against Kitsu's server (Zou 1.0.97, driven by gazu 1.3.1): the same production, side by side, one command.
 
-    python benchmarks/peers.py [--sizes 5000,75000] [--repeat 5] [--small 30] [--no-zou]
+    python benchmarks/peers.py [--sizes 5000,75000] [--repeat 5] [--small 30] [--no-zou] [--keep]
                                [--database postgresql://postgres@127.0.0.1:5432] [--json PATH]
 
 Zou and gazu are installed from PyPI into a virtual environment of their own
 (``~/.cache/ftrack-like-bench/zou``, made on first use), and Zou runs as its docs say:
 ``gunicorn -k gevent`` with one worker, on PostgreSQL (a database of its own, ``zou_bench``,
 made afresh) and Redis (a ``redis-server`` of its own, or ``--redis``: Zou keeps ids there). Ours is ``ftrack-like serve``
-with one worker on another PostgreSQL database (``ftrack_bench``), over HTTP.
+with one worker on another PostgreSQL database (``ftrack_bench``), over HTTP. With ``--keep``,
+both databases are kept from the last run that used ``--keep`` and a production already
+built there is used again (75,000 tasks take a minute to build on each side).
 
 Both get the same production for each size: one project, one sequence, a shot for each 5
 tasks, a task of each of 5 types on every shot, each at a status picked at random. The
@@ -80,12 +82,31 @@ def timed(function: Callable[[], Any], runs: int) -> tuple[list[float], Any]:
     return times, result
 
 
-def fresh_database(server: str, name: str) -> str:
-    """The URL of database ``name`` on ``server``, dropped and made again."""
+def fresh_database(server: str, name: str, keep: bool = False) -> str:
+    """The URL of database ``name`` on ``server``, dropped and made again (``keep``: kept if it exists)."""
     with psycopg.connect(f"{server}/postgres", autocommit=True) as connection:
+        if keep and connection.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone():
+            return f"{server}/{name}"
         connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         connection.execute(f'CREATE DATABASE "{name}"')
     return f"{server}/{name}"
+
+
+def built_before(url: str, tasks: int) -> dict[str, Any] | None:
+    """The ids :func:`build_ours` gave for ``tasks`` tasks on ``url``, when a run with ``--keep`` built it there."""
+    with Session(server_url=url, api_user="admin", schema_cache_path=False) as session:
+        project = session.query(f"select id from Project where name is bench{tasks}").first()
+        if project is None:
+            return None
+        shots = max(1, tasks // PER_SHOT)
+        counted = session.query(f"select count(id) from Task where project_id is {project['id']}").first()
+        if counted is None or counted["count_id"] != tasks:
+            return None
+        statuses = session.query("Status").all()
+        shot = session.query(f"select id from Shot where project_id is {project['id']} and name is SH{shots // 2:05d}").one()
+        task = session.query(f"select id from Task where parent_id is {shot['id']}").first()
+        return {"project": project["id"], "shot": shot["id"], "status": statuses[0]["id"],
+                "statuses": [s["id"] for s in statuses[:2]], "task": task["id"], "shots": shots}  # type: ignore[index]  # fmt: skip
 
 
 # --- ours -------------------------------------------------------------------------------------
@@ -196,8 +217,9 @@ def zou_venv() -> pathlib.Path:
 
 
 @contextlib.contextmanager
-def zou_served(database: str, redis: str | None) -> Iterator[tuple[str, dict[str, str]]]:
-    """Zou on ``database`` (initialised: tables, data, an admin), served by gunicorn with one gevent worker."""
+def zou_served(database: str, redis: str | None, keep: bool = False) -> Iterator[tuple[str, dict[str, str]]]:
+    """Zou on ``database`` (initialised: tables, data, an admin — ``keep``: unless it was already), served by
+    gunicorn with one gevent worker."""
     keeper = None
     if redis is None:
         # Redis of its own: Zou keeps ids (its entity types') there, which another database's would contradict.
@@ -212,7 +234,9 @@ def zou_served(database: str, redis: str | None) -> Iterator[tuple[str, dict[str
                    "DB_USERNAME": "postgres", "DB_PASSWORD": "", "DB_DATABASE": name, "KV_HOST": host,
                    "KV_PORT": port, "PREVIEW_FOLDER": previews.name, "TMP_DIR": previews.name}  # fmt: skip
     bin_ = VENV / "bin"
-    for step in (["init-db"], ["init-data"], ["create-admin", EMAIL, "--password", PASSWORD]):
+    with psycopg.connect(database) as connection:
+        initialised = connection.execute("SELECT to_regclass('public.person') IS NOT NULL").fetchone()[0]  # type: ignore[index]
+    for step in () if keep and initialised else (["init-db"], ["init-data"], ["create-admin", EMAIL, "--password", PASSWORD]):
         subprocess.run([str(bin_ / "zou"), *step], env=environment, check=True, capture_output=True, cwd=previews.name)
     port_ = free_port()
     errors = tempfile.TemporaryFile("w+")
@@ -250,10 +274,11 @@ def zou_served(database: str, redis: str | None) -> Iterator[tuple[str, dict[str
 class Zou:
     """Zou's side: ``peers_zou.py`` in Zou's Python, which builds the production then answers rounds."""
 
-    def __init__(self, python: pathlib.Path, url: str, database: str, tasks: int) -> None:
+    def __init__(self, python: pathlib.Path, url: str, database: str, tasks: int, keep: bool = False) -> None:
         script = pathlib.Path(__file__).with_name("peers_zou.py")
         self.errors = tempfile.TemporaryFile("w+")
-        self.process = subprocess.Popen([str(python), str(script), url, EMAIL, PASSWORD, database, str(tasks)],
+        self.process = subprocess.Popen([str(python), str(script), url, EMAIL, PASSWORD, database, str(tasks),
+                                         *(["--reuse"] if keep else [])],
                                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.errors, text=True)  # fmt: skip
         self.built = self._line()
 
@@ -338,6 +363,8 @@ def main() -> int:
     parser.add_argument("--database", default="postgresql://postgres@127.0.0.1:5432", help="the PostgreSQL server")
     parser.add_argument("--redis", help="Redis for Zou, host:port (default: a redis-server of its own, on a free port)")
     parser.add_argument("--no-zou", action="store_true", help="measure ours only")
+    parser.add_argument("--keep", action="store_true",
+                        help="keep both databases, and use a production a run with --keep built there before")
     parser.add_argument("--json", type=pathlib.Path, default=pathlib.Path(__file__).parent / "results" / "peers.json")
     options = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(message)s")
@@ -350,23 +377,23 @@ def main() -> int:
     if zou_error is None:
         try:
             python = zou_venv()
-            zou_database = fresh_database(options.database, "zou_bench")
-            zou_url, _ = stack.enter_context(zou_served(zou_database, options.redis))
+            zou_database = fresh_database(options.database, "zou_bench", options.keep)
+            zou_url, _ = stack.enter_context(zou_served(zou_database, options.redis, options.keep))
         except (OSError, RuntimeError, subprocess.CalledProcessError, psycopg.Error) as error:
             detail = getattr(error, "stderr", None)
             zou_error = f"{error}{': ' + detail.decode(errors='replace')[-2000:] if isinstance(detail, bytes) else ''}"
             log.warning("Zou is not measured: %s", zou_error)
-    ours_url = fresh_database(options.database, "ftrack_bench")
+    ours_url = fresh_database(options.database, "ftrack_bench", options.keep)
     results = []
     with stack:
         for size in sizes:
             start = time.perf_counter()
-            built = build_ours(ours_url, size)
-            log.info("ours: %s tasks built in %.1f s", f"{size:,}", time.perf_counter() - start)
+            built = (options.keep and built_before(ours_url, size)) or build_ours(ours_url, size)
+            log.info("ours: %s tasks built (or found) in %.1f s", f"{size:,}", time.perf_counter() - start)
             zou = None
             if zou_url is not None:
                 try:
-                    zou = Zou(python, zou_url, zou_database, size)  # type: ignore[arg-type]
+                    zou = Zou(python, zou_url, zou_database, size, options.keep)  # type: ignore[arg-type]
                     log.info("Zou: %s tasks built in %.1f s", f"{size:,}", zou.built["build_s"])
                 except RuntimeError as error:
                     zou_error = str(error)

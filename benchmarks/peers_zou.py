@@ -1,6 +1,6 @@
 """Zou's side of ``benchmarks/peers.py``: build a production in a running Zou, then time gazu's calls on it.
 
-    <zou venv>/bin/python benchmarks/peers_zou.py URL EMAIL PASSWORD DATABASE_URL TASKS
+    <zou venv>/bin/python benchmarks/peers_zou.py URL EMAIL PASSWORD DATABASE_URL TASKS [--reuse]
 
 Run by ``peers.py`` with the Python of Zou's own virtual environment (Zou and gazu pin
 what this package does not). Prints the ids of what it built as one JSON line, then
@@ -12,7 +12,8 @@ The production: one project, one sequence, ``TASKS / 5`` shots, 5 tasks a shot (
 shot task type), each task at a status picked at random. The first shot and its tasks are
 made through gazu, as a studio would; the others are copies of them made in SQL on Zou's
 database (``DATABASE_URL``), because 75,000 tasks made through gazu take a quarter of an
-hour (the issue measured 86 entities a second).
+hour (the issue measured 86 entities a second). With ``--reuse``, a production of TASKS
+tasks built before in that database is used again.
 """
 
 from __future__ import annotations
@@ -92,6 +93,26 @@ def build(database: str, tasks: int) -> dict[str, Any]:
             "status": status_ids[0], "statuses": status_ids[:2], "task": some_task["id"], "shots": shots}  # fmt: skip
 
 
+def built_before(database: str, tasks: int) -> dict[str, Any] | None:
+    """The ids :func:`build` gave for ``tasks`` tasks in ``database``, when it built them there before."""
+    with psycopg.connect(database) as connection:
+        found = connection.execute(
+            "select p.id::text from project p where p.name like %s and (select count(*) from task t where "
+            "t.project_id = p.id) = %s order by p.created_at desc limit 1", (f"bench{tasks}_%", tasks)).fetchone()  # fmt: skip
+        if found is None:
+            return None
+        project = found[0]
+        shots = max(1, tasks // PER_SHOT)
+        first, middle = (connection.execute(
+            "select id::text from entity where project_id = %s and name = %s", (project, name)).fetchone()[0]
+            for name in ("SH00000", f"SH{(shots - 1) // 2 + 1:05d}"))  # fmt: skip
+    statuses = gazu.task.all_task_statuses()
+    status_ids = [s["id"] for s in statuses]
+    some_task = gazu.task.all_tasks_for_shot(first)[0]
+    return {"project": project, "shot": middle if shots > 1 else first, "status": status_ids[0],
+            "statuses": status_ids[:2], "task": some_task["id"], "shots": shots}  # fmt: skip
+
+
 class Measures:
     """One round of each measure, on the production ``built`` made."""
 
@@ -138,11 +159,12 @@ def main() -> int:
     parser.add_argument("password")
     parser.add_argument("database")
     parser.add_argument("tasks", type=int)
+    parser.add_argument("--reuse", action="store_true", help="use a production built before in that database")
     options = parser.parse_args()
     gazu.set_host(options.url)
     gazu.log_in(options.email, options.password)
     start = time.perf_counter()
-    built = build(options.database, options.tasks)
+    built = (options.reuse and built_before(options.database, options.tasks)) or build(options.database, options.tasks)
     built["build_s"] = time.perf_counter() - start
     print(json.dumps(built), flush=True)
     measures = Measures(built)

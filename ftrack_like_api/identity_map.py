@@ -86,6 +86,16 @@ class IdentityMap:
         if self._dead > _SWEEP_AFTER and self._dead * 2 > self._count:
             self._sweep()
 
+    def put(self, entities: dict[Any, weakref.ref[Entity]], bare: Any, entity: Entity, new_key: bool) -> None:
+        """Hold ``entity`` weakly under ``bare`` in ``entities`` (what :meth:`of_type` gave for its
+        type), where the caller found no live entity: the merge's :meth:`add`, its look-up done
+        (``new_key``: the key was not there at all, not even dead)."""
+        if new_key:
+            self._count += 1
+        entities[bare] = weakref.ref(entity, self._died)
+        if self._dead > _SWEEP_AFTER and self._dead * 2 > self._count:
+            self._sweep()
+
     def hold(self, entity: Entity) -> None:
         """Hold ``entity`` strongly too: it has changes not committed yet."""
         self._strong[entity.identity] = entity

@@ -129,6 +129,8 @@ class Loader:
         operation: dict[str, Any] = {"action": "query", "expression": render(query)}
         if after is not None:
             operation["after"] = after
+        if self.information().get("compact_answers") is True:  # ours: see server/engine/compact.py
+            operation["compact"] = True
         return self.session.call([operation])[0]  # type: ignore[no-any-return]
 
     @staticmethod
@@ -145,8 +147,9 @@ class Loader:
             rows = [{key: decode_value(value) for key, value in row.items()} for row in answer["data"]]
             return Page(rows, offset, cursor)  # type: ignore[arg-type]
         with self._lock, collector.paused() if self.session.pause_gc else contextlib.nullcontext():
-            entities, touched = self.merger.merge_all(answer["data"], listing)
-            if self.session.cache is not None:
+            cache = self.session.cache is not None
+            entities, touched = self.merger.merge_all(answer["data"], listing, touched=cache, included=answer.get("included"))
+            if cache:
                 self.keep(touched)
         return Page(entities, offset, cursor)
 

@@ -31,17 +31,39 @@ class _Answer:
     group) and the shapes by layout; one copy of each short string that repeats in it; and
     the listing it is a page of, if any (see :meth:`Merger.merge_all`)."""
 
-    __slots__ = ("types", "strings", "listing")
+    __slots__ = ("types", "strings", "listing", "included", "made")
 
-    def __init__(self, listing: Listing | None = None) -> None:
+    def __init__(self, listing: Listing | None = None, included: list[Any] | None = None) -> None:
         self.types: dict[Any, tuple[list[Any], dict[Layout, Shape]]] = {}
         self.strings: dict[str, str] = {}
         self.listing = listing
+        #: A compact answer's referenced entities, each written once; a reference is its place here.
+        self.included = included
+        #: The entity merged for each place of ``included``, once it was.
+        self.made: list[Entity | None] = [None] * len(included) if included else []
 
 
-#: The referenced entities a listing's pages have written in full so far: (type, key) ->
-#: the entity and the fields it came with.
-Listing = dict[tuple[Any, Any], tuple["Entity", tuple[str, ...]]]
+#: The referenced entities a listing's pages have written in full so far: type -> key -> the
+#: entity (no tuple per entry: each would be one more object for the cyclic collector to walk,
+#: 15,000 of them in a 75,000-task listing). Whether it came with the same fields is told by
+#: its layout, the one its row gave it.
+Listing = dict[Any, dict[Any, "Entity"]]
+
+
+class _Row(NamedTuple):
+    """How to merge rows with one type's fields in one order, worked out once per type and fields."""
+
+    #: The layout of the known fields.
+    layout: Layout
+    #: The kind of each field (None: not an attribute, skipped).
+    kinds: tuple[int | None, ...]
+    #: Rows that start with ``__entity_type__`` and hold attributes only, none a collection
+    #: (most rows): their values, as they come, are the entity's data once the first (the
+    #: type's name) is replaced by the shape; then only these positions need work —
+    #: the scalars (a short string shared, an encoded value decoded) and the references.
+    straight: bool
+    scalars: tuple[int, ...]
+    references: tuple[int, ...]
 
 
 class _Plan(NamedTuple):
@@ -50,9 +72,8 @@ class _Plan(NamedTuple):
     cls: type[Entity]
     key_names: tuple[str, ...]
     kinds: dict[str, int]
-    #: The fields of a row, in order (as the server sends them) -> the layout of the known
-    #: ones and the kind of each field (None: not an attribute, skipped).
-    rows: dict[tuple[str, ...], tuple[Layout, tuple[int | None, ...]]]
+    #: The fields of a row, in order (as the server sends them) -> how to merge such rows.
+    rows: dict[tuple[str, ...], _Row]
 
 
 class Merger:
@@ -64,23 +85,34 @@ class Merger:
         #: The shape of entities that came in no answer (made here, or merged alone).
         self.loose = Shape(session)
 
-    def merge_all(self, items: list[Mapping[str, Any]], listing: Listing | None = None) -> tuple[list[Entity], list[Entity]]:
+    def merge_all(
+        self,
+        items: list[Mapping[str, Any]],
+        listing: Listing | None = None,
+        touched: bool = True,
+        included: list[Any] | None = None,
+    ) -> tuple[list[Entity], list[Entity]]:
         """Merge the entities of one answer; they form one group per type.
 
-        The entities of the answer, and every entity it changed, nested ones included.
+        The entities of the answer, and every entity it changed, nested ones included
+        (``touched`` False: an empty list instead, for a caller that does not need them —
+        looking each one up again costs a tenth of the merge).
         ``listing`` (one dict for all the pages of one listing, empty at first): a referenced
         entity an earlier page wrote in full with the same fields is not merged again — as
         within one answer, where the server writes it in full once. A page is an answer of
         its own, so a shot whose tasks fall on four pages comes in full four times.
+        ``included``: a compact answer's referenced entities (see :meth:`_included`).
         """
-        answer = _Answer(listing)
+        answer = _Answer(listing, included)
         merged = [self.merge(item, answer) for item in items]
+        if not touched:
+            return merged, []
         lookup = self.session.identity_map.lookup
-        touched = [
+        changed = [
             lookup(entity_type, key) for name, (keys, _) in answer.types.items()
             for entity_type in (self._plan(name).cls.entity_type,) for key in keys
         ]  # fmt: skip
-        return merged, touched  # type: ignore[return-value]
+        return merged, changed  # type: ignore[return-value]
 
     def _plan(self, name: Any) -> _Plan:
         plan = self._plans.get(name)
@@ -95,13 +127,36 @@ class Merger:
         return plan
 
     @staticmethod
-    def _row(plan: _Plan, fields: tuple[str, ...]) -> tuple[Layout, tuple[int | None, ...]]:
-        """The layout and the field kinds of rows with ``fields``, worked out once per type and fields."""
+    def _row(plan: _Plan, fields: tuple[str, ...]) -> _Row:
+        """How to merge rows with ``fields``, worked out once per type and fields."""
         kinds = tuple(plan.kinds.get(field) for field in fields)
-        row = (Layout.of(field for field, kind in zip(fields, kinds) if kind is not None), kinds)
+        straight = bool(fields) and fields[0] == "__entity_type__" and None not in kinds[1:] and _MANY not in kinds
+        row = _Row(
+            Layout.of(field for field, kind in zip(fields, kinds) if kind is not None),
+            kinds,
+            straight,
+            tuple(position for position, kind in enumerate(kinds) if kind == _SCALAR),
+            tuple(position for position, kind in enumerate(kinds) if kind == _REFERENCE),
+        )
         if len(plan.rows) < _MAX_ROW_PLANS:
             plan.rows[fields] = row
         return row
+
+    def _included(self, place: int, answer: _Answer | None) -> Entity:
+        """The entity at ``place`` of a compact answer's ``included`` (merged the first time it is met).
+
+        In a compact answer (asked for by our own client only, see docs/reference/protocol.rst) a
+        reference is an integer, the place of the entity in the answer's ``included`` list, where
+        it is written in full once: the rows then hold no dict of their own, and the cyclic
+        collector does not track them.
+        """
+        made = None if answer is None else answer.made
+        if made is None or not 0 <= place < len(made):
+            raise TransportError(f"The server sent a reference to entity {place} of an answer that includes {len(made or ())}")
+        entity = made[place]
+        if entity is None:
+            entity = made[place] = self._reference(answer.included[place], answer)  # type: ignore[union-attr, index]
+        return entity
 
     def _reference(self, value: Mapping[str, Any], answer: _Answer | None) -> Entity:
         """A referenced entity; a bare reference to one already known costs a lookup, no merge."""
@@ -122,12 +177,17 @@ class Merger:
         listing = None if answer is None else answer.listing
         if listing is None or len(key_names) != 1:
             return self.merge(value, answer)
-        fields, identity = tuple(value), (name, value.get(key_names[0]))
-        seen = listing.get(identity)
-        if seen is not None and seen[1] == fields:
-            return seen[0]
+        fields = tuple(value)
+        row = plan.rows.get(fields) or self._row(plan, fields)
+        seen_of_type = listing.get(name)
+        if seen_of_type is None:
+            seen_of_type = listing[name] = {}
+        key = value.get(key_names[0])
+        seen = seen_of_type.get(key)
+        if seen is not None and seen._data[0].layout is row.layout:
+            return seen
         entity = self.merge(value, answer)
-        listing[identity] = (entity, fields)
+        seen_of_type[key] = entity
         return entity
 
     def merge(self, data: Mapping[str, Any], answer: _Answer | None = None) -> Entity:
@@ -139,33 +199,52 @@ class Merger:
         except KeyError as missing:
             raise TransportError(f"The server sent a {name} without its key {missing.args[0]!r}") from None
         fields = tuple(data)
-        layout, kinds = plan.rows.get(fields) or self._row(plan, fields)
+        row = plan.rows.get(fields) or self._row(plan, fields)
+        layout = row.layout
         strings = None if answer is None else answer.strings
         identity_map = self.session.identity_map
-        values: list[Any] = [None]  # the shape goes first, once known
-        append = values.append
-        for how, value in zip(kinds, data.values()):
-            if how is None:
-                continue
-            if how == _SCALAR:
+        values: list[Any]
+        if row.straight:  # most rows: the values as they come, the shape in the type name's place
+            values = list(data.values())
+            for position in row.scalars:
+                value = values[position]
                 if type(value) is str:
                     # Keys and names repeat across an answer's rows: keep one copy of each.
                     if strings is not None and len(value) <= _SHARE_UP_TO:
-                        value = strings.setdefault(value, value)
+                        values[position] = strings.setdefault(value, value)
                 elif type(value) is dict:
-                    value = decode_value(value)
-            elif how == _REFERENCE:
+                    values[position] = decode_value(value)
+            for position in row.references:
+                value = values[position]
                 if value is not None:
-                    value = self._reference(value, answer)
-            elif how == _MANY:
-                value = tuple(self.merge(item, answer) for item in value or ())
-            append(value)
+                    values[position] = self._included(value, answer) if type(value) is int else self._reference(value, answer)
+        else:
+            values = [None]  # the shape goes first, once known
+            append = values.append
+            for how, value in zip(row.kinds, data.values()):
+                if how is None:
+                    continue
+                if how == _SCALAR:
+                    if type(value) is str:
+                        if strings is not None and len(value) <= _SHARE_UP_TO:
+                            value = strings.setdefault(value, value)
+                    elif type(value) is dict:
+                        value = decode_value(value)
+                elif how == _REFERENCE:
+                    if value is not None:
+                        value = self._included(value, answer) if type(value) is int else self._reference(value, answer)
+                elif how == _MANY:
+                    value = tuple(
+                        self._included(item, answer) if type(item) is int else self.merge(item, answer) for item in value or ()
+                    )
+                append(value)
         # An entity belongs to the answer it last came in: its siblings there (their keys:
         # the group holds none of them alive) are what a read of a missing attribute
         # fetches along with it.
         cls = plan.cls
         bare = key[0] if len(key) == 1 else key  # the key the map and the group know it by
-        reference = identity_map.of_type(cls.entity_type).get(bare)
+        entities = identity_map.of_type(cls.entity_type)
+        reference = entities.get(bare)
         entity = None if reference is None else reference()
         group = shape = None
         if answer is not None:
@@ -179,7 +258,7 @@ class Merger:
         if entity is None:  # most of a large answer: one tuple of values, its layout shared
             values[0] = shape if shape is not None else self.loose.moved(layout)
             entity = EntityState.new(cls, tuple(values))
-            identity_map.add(entity, (cls.entity_type, key))  # the class's name: one string for all
+            identity_map.put(entities, bare, entity, reference is None)
             if group is not None:
                 group.append(bare)
             return entity

@@ -88,6 +88,53 @@ def test_entities_of_one_answer_form_a_group_of_keys(session):
     assert [t["id"] for t in session.loader.siblings(tasks[0])] == [keys[0], keys[2]]  # the dropped one is gone
 
 
+def listing_pages(shots, tasks, pages):
+    """``pages`` answers of a listing of ``tasks`` tasks, each with its shot in full (``shots`` shots,
+    the tasks of each spread over every page, as pages in the order of the tasks' ids have them)."""
+    shot_keys = [str(uuid.uuid4()) for _ in range(shots)]
+    rows = [task_data(str(uuid.uuid4()), name=f"t{n}", status_id=None,
+                      parent={"__entity_type__": "Shot", "id": shot_keys[n % shots], "name": f"sh{n % shots}"})
+            for n in range(tasks)]  # fmt: skip
+    size = tasks // pages
+    return [rows[start : start + size] for start in range(0, tasks, size)]
+
+
+def test_a_listing_adds_three_tracked_objects_per_entity(session):
+    """What the cyclic collector walks grows with what a listing keeps: per entity its object, its
+    values and its weak reference in the identity map — nothing per shot for the listing's own
+    bookkeeping (a shot written again on a later page is found without a tuple per entry)."""
+    pages = listing_pages(shots=100, tasks=400, pages=2)
+    gc.collect()
+    before = len(gc.get_objects())
+    listing: dict = {}
+    tasks = [task for page in pages for task in session.loader.merger.merge_all(page, listing, touched=False)[0]]
+    gc.collect()
+    added = len(gc.get_objects()) - before
+    assert len(tasks) == 400 and len({id(task["parent"]) for task in tasks}) == 100
+    assert added <= 3 * (400 + 100) + 30, added  # 30: each answer's groups and shapes
+
+
+def test_a_shot_known_from_an_earlier_page_is_not_merged_again_unless_its_fields_differ(session):
+    pages = listing_pages(shots=10, tasks=40, pages=2)
+    listing: dict = {}
+    first = session.loader.merger.merge_all(pages[0], listing)[0]
+    merge, merged = session.loader.merger.merge, []
+    session.loader.merger.merge = lambda data, answer=None: merged.append(data["__entity_type__"]) or merge(data, answer)
+    second = session.loader.merger.merge_all(pages[1], listing)[0]
+    assert merged.count("Shot") == 0 and {id(t["parent"]) for t in second} == {id(t["parent"]) for t in first}
+    wider = [{**row, "parent": {**row["parent"], "description": "d"}} for row in pages[1]]
+    session.loader.merger.merge_all(wider, listing)
+    assert merged.count("Shot") == 10 and second[0]["parent"]["description"] == "d"
+
+
+def test_touched_can_be_left_out(session):
+    page = listing_pages(shots=2, tasks=4, pages=1)[0]
+    merged, touched = session.loader.merger.merge_all(page, touched=False)
+    assert touched == [] and [t["id"] for t in merged] == [row["id"] for row in page]
+    merged, touched = session.loader.merger.merge_all(page)
+    assert {t["id"] for t in touched} == {row["id"] for row in page} | {row["parent"]["id"] for row in page}
+
+
 def test_what_the_schemas_do_not_know_is_a_transport_error(session):
     with pytest.raises(TransportError, match="type 'Tsak'"):
         session.merge({"__entity_type__": "Tsak", "id": "x"})

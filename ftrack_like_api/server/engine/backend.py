@@ -378,6 +378,8 @@ class Backend:
             "max_body": None,
             # Ours: what this server does beyond ftrack's protocol, for a client to ask before it tries.
             "features": list(FEATURES),
+            # Ours: a query operation may ask for its answer in the compact form (see .compact).
+            "compact_answers": True,
         }
         extras = {"ftrack_like_api_version": __version__}  # ours, given when asked for
         for value in operation.get("values") or ():
@@ -389,7 +391,7 @@ class Backend:
         expression = operation.get("expression")
         if not isinstance(expression, str):
             raise ValidationError("A query needs an 'expression' (text)", "bad_request")
-        return self.reader.query(batch.connection, expression, operation.get("after"))
+        return self.reader.query(batch.connection, expression, operation.get("after"), operation.get("compact") is True)
 
     def _create(self, batch: BatchContext, operation: Mapping[str, Any]) -> dict[str, Any]:
         data = dict(operation.get("entity_data") or {})

@@ -17,6 +17,7 @@ from ...schema import Attribute, EntityType, Kind
 from .compiler import Compiler
 from .computed import Computed
 from .custom_attributes import CustomAttributes
+from .compact import Included
 from .encoding import Encoding, Index, Registry, Row, Tree
 from .encoding import rows as _rows
 from .statements import Prepared, StatementCache
@@ -52,8 +53,10 @@ class Loader:
         tree: Tree,
         registry: Registry,
         text: str,
+        included: Included | None = None,
     ) -> None:
-        """Fill the reference and collection projections of ``parents``, one query per attribute."""
+        """Fill the reference and collection projections of ``parents``, one query per attribute
+        (``included``: a compact answer's, where each reference is written as its place)."""
         for attribute, _ in tree.values():
             if attribute.computed and not self.computed.is_column(attribute) and parents:
                 key = index[entity_type.primary_key[0]]
@@ -86,7 +89,7 @@ class Loader:
                 key_name = target.primary_key[0]  # one column: checked when the projection was read
                 key_position = found_index[key_name]
                 found = {hit[key_position]: hit for hit in hits}
-                repeats: dict[Any, dict[str, Any] | None] = {}
+                repeats: dict[Any, dict[str, Any] | int | None] = {}
                 for canonical, row in owners:
                     key = row[via]
                     if key in repeats:  # many rows, few targets: write the reference, skip the work
@@ -97,6 +100,10 @@ class Loader:
                         canonical[name] = repeats[key] = None
                         continue
                     child, written = encode(hit)
+                    if included is not None:
+                        canonical[name] = repeats[key] = included.place(child)
+                        children[id(child)] = (child, hit)
+                        continue
                     canonical[name] = written
                     # Met again: a reference, as the encoding writes one (the first place has it in full).
                     repeats[key] = {"__entity_type__": child["__entity_type__"], key_name: key}
@@ -119,10 +126,10 @@ class Loader:
                     items = []
                     for hit in grouped.get(row[parent_key], ()):
                         child, written = encode(hit)
-                        items.append(written)
+                        items.append(written if included is None else included.place(child))
                         children[id(child)] = (child, hit)
                     canonical[name] = items
-            self.load(connection, target, list(children.values()), found_index, subtree, registry, text)
+            self.load(connection, target, list(children.values()), found_index, subtree, registry, text, included)
 
     def _add_unstored_values(
         self,

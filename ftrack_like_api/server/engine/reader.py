@@ -21,6 +21,7 @@ import sqlalchemy as sa
 from ...exceptions import QueryError
 from ...query import ast
 from ...schema import Attribute, EntityType, Kind
+from .compact import Included
 from .compiler import Compiler
 from .computed import Computed
 from .custom_attributes import CustomAttributes
@@ -73,14 +74,16 @@ class Reader:
         self.encoding = Encoding(self.schema, self.computed)
         self.loader = Loader(compiler, self.encoding, self.computed, self.custom, self.statements)
 
-    def query(self, connection: sa.Connection, text: str, after: str | None = None) -> dict[str, Any]:
-        """The answer to ``text``; with ``after`` (a cursor from ``metadata.next.after``), its page after that row.
+    def query(self, connection: sa.Connection, text: str, after: str | None = None, compact: bool = False) -> dict[str, Any]:
+        """The answer to ``text``; with ``after`` (a cursor from ``metadata.next.after``), its page after that row;
+        ``compact``: in the compact form (each referenced entity once, in ``included``; see :mod:`.compact`).
 
         With a cursor the query's ``offset`` is not skipped again: it only counts for the
         next page's ``offset``.
         """
         query, values = shape(text)
         _check_bounds(query, text)
+        included = Included() if compact else None
         entity_type = self.compiler.entity_type(query.entity_type, text)
         asked = query.limit
         if self.max_rows is not None and (asked is None or asked > self.max_rows):
@@ -91,12 +94,15 @@ class Reader:
             rows, more = self._grouped(connection, entity_type, query, values, text)
             cursor = None
         else:
-            rows, more, cursor = self._entities(connection, entity_type, query, values, text, after)
+            rows, more, cursor = self._entities(connection, entity_type, query, values, text, after, included)
         offset = query.offset or 0
         following: dict[str, Any] = {"offset": offset + query.limit if more and query.limit is not None else None}
         if cursor is not None:
             following["after"] = cursor
-        return {"action": "query", "data": rows, "metadata": {"next": following}}
+        answer = {"action": "query", "data": rows, "metadata": {"next": following}}
+        if included is not None:
+            answer["included"] = included.entities
+        return answer
 
     # --- statements by shape -----------------------------------------------------------------
 
@@ -166,6 +172,7 @@ class Reader:
         values: tuple[str, ...],
         text: str,
         after: str | None = None,
+        included: Included | None = None,
     ) -> tuple[list[Any], bool, str | None]:
         table = self.storage.table(entity_type)
         keys = Keys(self.compiler, entity_type, table, query, text)
@@ -221,7 +228,7 @@ class Reader:
             canonical, written = encode(row)
             data.append(written)
             parents.append((canonical, row))
-        self.loader.load(connection, entity_type, parents, index, tree, registry, text)
+        self.loader.load(connection, entity_type, parents, index, tree, registry, text, included)
         return data, more, cursor
 
     def _tree(self, entity_type: EntityType, paths: Iterable[ast.Path], text: str) -> Tree:
