@@ -36,7 +36,7 @@ from ...files.store import NotStored
 from ..ftrack.answers import log_failure
 from ..ftrack.body import read_body
 
-__all__ = ["MAX_IMAGE", "FileRoutes", "form_fields"]
+__all__ = ["FileRoutes", "MAX_IMAGE", "form_fields"]
 
 log = logging.getLogger(__name__)
 
