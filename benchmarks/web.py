@@ -196,7 +196,7 @@ def main() -> int:
                     timings = pages(url, made, options.repeat, size)
                     found: dict[str, Any] = {"database": kind, "tasks": size, "fill_s": round(filled, 1),
                                              "page_ms": {k: round(v, 1) for k, v in timings.items()}}  # fmt: skip
-                    trip = round_trips(url, made, options.round_trips)
+                    trip = round_trips(url, made, options.round_trips) if options.round_trips else None
                     found["round_trip_ms"] = trip and {k: round(v, 1) for k, v in trip.items()}
             print(json.dumps(found), flush=True)
             results.append(found)

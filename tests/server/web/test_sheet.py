@@ -124,6 +124,12 @@ def test_the_default_order_walks_the_tree_and_pages_without_skipping_or_repeatin
     operations = [{"action": "create", "entity_type": "Project",
                    "entity_data": {"id": project, "name": "tree", "full_name": "Tree", "project_schema_id": schema}}]
     expected = []
+    statuses = studio.query("select name from Status")
+    status_of = {}
+
+    def task_data(task, name, parent):
+        status_of[task] = statuses[len(status_of) % len(statuses)]
+        return {"id": task, "name": name, "parent_id": parent, "status_id": status_of[task]["id"]}
 
     def create(kind, name, parent, tasks=0):
         entity = new_id()
@@ -131,7 +137,7 @@ def test_the_default_order_walks_the_tree_and_pages_without_skipping_or_repeatin
         for number in range(tasks):
             task = new_id()
             operations.append({"action": "create", "entity_type": "Task",
-                               "entity_data": {"id": task, "name": f"t{number:03d}", "parent_id": entity}})
+                               "entity_data": task_data(task, f"t{number:03d}", entity)})
             expected.append(task)
         return entity
 
@@ -140,7 +146,7 @@ def test_the_default_order_walks_the_tree_and_pages_without_skipping_or_repeatin
     for number in range(3):
         task = new_id()
         operations.append({"action": "create", "entity_type": "Task",
-                           "entity_data": {"id": task, "name": f"p{number}", "parent_id": project}})
+                           "entity_data": task_data(task, f"p{number}", project)})
         expected.append(task)
     create("AssetBuild", "ab", project, tasks=5)
     sequence_a = create("Sequence", "sqA", project)
@@ -149,7 +155,7 @@ def test_the_default_order_walks_the_tree_and_pages_without_skipping_or_repeatin
     b_tasks = [new_id(), new_id()]
     for number, task in enumerate(b_tasks):
         operations.append({"action": "create", "entity_type": "Task",
-                           "entity_data": {"id": task, "name": f"b{number}", "parent_id": sequence_b}})
+                           "entity_data": task_data(task, f"b{number}", sequence_b)})
     expected += b_tasks
     create("Shot", "shB1", sequence_b, tasks=40)
     create("Shot", "shB0", sequence_b)  # a shot without tasks is walked past
@@ -172,5 +178,10 @@ def test_the_default_order_walks_the_tree_and_pages_without_skipping_or_repeatin
     backwards = pages("?order=desc")
     assert [len(page) for page in backwards] == [100, 80]
     assert backwards[0] + backwards[1] == expected[::-1]
+    # By status: each status's tasks in turn (statuses by name, then id), each status's by id; by type: none has one.
+    by_status = sorted(expected, key=lambda t: (status_of[t]["name"], status_of[t]["id"], t))
+    assert [task for page in pages("?sort=status") for task in page] == by_status
+    assert [task for page in pages("?sort=status&order=desc") for task in page] == by_status[::-1]
+    assert [task for page in pages("?sort=type") for task in page] == sorted(expected)
     forged = browser.get(f"{studio.url}/web/projects/{project}?after=w.bm90IGEgY3Vyc29y")
     assert forged.status_code == 400 and "not one the sheet gave" in forged.text

@@ -17,7 +17,7 @@ from .guard import NotFound
 from .reads import Entities, Reads, Refused, expression
 from .rendering import Renderer
 from .sheet import COLUMNS, PAGE, FilterError, View, conditions, grouped, refusal_position, task_query, task_row
-from .walk import BadCursor, walk
+from .walk import BY_REFERENCE, BadCursor, walk, walk_by
 
 __all__ = ["Pages", "checked_id", "entity_type_name", "notes_on", "project_of", "statuses"]
 
@@ -85,6 +85,10 @@ class Pages:
             filtered = conditions(view.filter)
             if view.sort == "path" and filtered is None:  # the tree's order, read a page at a time (see .walk)
                 rows, following = await walk(self.reads, visitor, project["id"], COLUMNS, view.descending, PAGE, view.after)
+            elif view.sort in BY_REFERENCE and filtered is None:  # each status's (type's) tasks in turn
+                rows, following = await walk_by(
+                    self.reads, visitor, project["id"], COLUMNS, view.sort, view.descending, PAGE, view.after
+                )
             else:
                 text = task_query("project_id is :project", view, filtered, project=project["id"])
                 rows, following = await self.reads.query(visitor, text, view.after)

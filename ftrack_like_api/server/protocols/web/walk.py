@@ -26,7 +26,7 @@ from ...engine.seed import OBJECT_TYPES
 from .reads import Entities, Reads, expression
 from .visitors import Visitor
 
-__all__ = ["BadCursor", "walk"]
+__all__ = ["BY_REFERENCE", "BadCursor", "walk", "walk_by"]
 
 #: The object type of tasks: the tree's leaves.
 TASK = OBJECT_TYPES["Task"][0]
@@ -39,6 +39,11 @@ _MARK = "w."
 
 class BadCursor(Exception):
     """An ``after`` that is not a cursor this walk gave."""
+
+
+def _bound(text: str, **values: Any) -> str:
+    """``text`` with the ``values`` it names bound (a segment may not name them all)."""
+    return expression(text, **{name: value for name, value in values.items() if f":{name}" in text})
 
 
 def _encode(path: list[tuple[str, str]]) -> str:
@@ -66,34 +71,41 @@ class _Walker:
         self.rows: list[Any] = []
         self.paths: list[list[tuple[str, str]]] = []  # each row's path, for the cursor
 
-    def _after(self, after: tuple[str, str] | None) -> tuple[str, dict[str, Any]]:
+    def _segments(self, after: tuple[str, str] | None) -> list[tuple[str, dict[str, Any]]]:
+        """The conditions of the rows after ``after``, in order: each one index range read in its order.
+
+        (The same name and a later id, then a later name: two ranges, where ``a or b`` would
+        have the database gather both and sort them.)
+        """
         if after is None:
-            return "", {}
+            return [("", {})]
         later = "<" if self.descending else ">"
-        return (f" and (name {later} :after_name or (name is :after_name and id {later} :after_id))",
-                {"after_name": after[0], "after_id": after[1]})  # fmt: skip
+        values = {"after_name": after[0], "after_id": after[1]}
+        return [(f" and name is :after_name and id {later} :after_id", values), (f" and name {later} :after_name", values)]
 
     async def _batch(self, node: str, tasks_after: tuple[str, str] | None, tasks: bool,
-                     children_after: tuple[str, str] | None, children: bool) -> tuple[Entities | None, list[dict[str, Any]]]:  # fmt: skip
+                     children_after: tuple[str, str] | None, children: bool) -> tuple[list[Any], list[dict[str, Any]]]:  # fmt: skip
         """The node's tasks after ``tasks_after`` and its next children after ``children_after``: one batch."""
-        order = "name desc, id desc" if self.descending else "name, id"
-        operations = []
-        if tasks:
-            condition, values = self._after(tasks_after)
-            limit = self.wanted - len(self.rows)
+        # By name (the engine orders by the id after it, in the same direction): the index's order.
+        order = "name desc" if self.descending else "name"
+        operations, kinds = [], []
+        limit = self.wanted - len(self.rows)
+        for condition, values in self._segments(tasks_after) if tasks else ():
             text = f"select {self.columns} from Task where parent_id is :node{condition} order by {order} limit {limit}"
-            operations.append({"action": "query", "expression": expression(text, node=node, **values)})
-        if children:
-            condition, values = self._after(children_after)
+            operations.append({"action": "query", "expression": _bound(text, node=node, **values)})
+            kinds.append("tasks")
+        for condition, values in self._segments(children_after) if children else ():
             text = (f"select name from TypedContext where parent_id is :node and object_type_id is_not :task{condition} "
                     f"order by {order} limit {CHILDREN}")  # fmt: skip
-            operations.append({"action": "query", "expression": expression(text, node=node, task=TASK, **values)})
-        answers = await self.reads.run(self.visitor, operations)
-        found = Entities(answers[0]["data"]) if tasks else None
-        return found, (answers[-1]["data"] if children else [])
+            operations.append({"action": "query", "expression": _bound(text, node=node, task=TASK, **values)})
+            kinds.append("children")
+        answers = await self.reads.run(self.visitor, operations) if operations else []
+        found = [row for kind, answer in zip(kinds, answers) if kind == "tasks" for row in answer["data"]]
+        following = [row for kind, answer in zip(kinds, answers) if kind == "children" for row in answer["data"]]
+        return found[:limit], following[:CHILDREN]
 
-    def _take(self, found: Entities | None, above: list[tuple[str, str]]) -> None:
-        for task in found.rows if found is not None else ():
+    def _take(self, found: list[Any], above: list[tuple[str, str]]) -> None:
+        for task in found:
             self.rows.append(task)
             self.paths.append([*above, (str(task.get("name") or ""), str(task["id"]))])
 
@@ -149,3 +161,64 @@ async def walk(reads: Reads, visitor: Visitor, project: str, columns: str, desce
     rows, paths = walker.rows[:page], walker.paths[:page]
     following = _encode(paths[-1]) if len(walker.rows) > page else None
     return Entities(rows), following
+
+
+#: The sorts read by walking what the tasks refer to (few: statuses, types), each one's tasks in turn.
+BY_REFERENCE = {"status": "Status", "type": "Type"}
+_BY = "r."
+
+
+async def walk_by(reads: Reads, visitor: Visitor, project: str, columns: str, sort: str, descending: bool, page: int,
+                  after: str | None) -> tuple[Entities, str | None]:  # fmt: skip
+    """A page of ``project``'s tasks sorted by ``sort`` (a key of :data:`BY_REFERENCE`) from ``after``, and the next cursor.
+
+    The order is the referred entity's name (then its id), then the task's id; tasks that
+    refer to none come last (first, descending). For each referred entity in that order,
+    its tasks are one range of the ``context(project_id, <reference>_id, id)`` index, so a
+    page costs the same in a project of any size. :class:`BadCursor` for a cursor not given here.
+    """
+    reference = f"{sort}_id"
+    order = "name desc, id desc" if descending else "name, id"
+    known, _ = await reads.query(visitor, f"select name from {BY_REFERENCE[sort]} order by {order} limit 1000")
+    groups: list[str | None] = [str(row["id"]) for row in known]
+    groups = [*groups, None] if not descending else [None, *groups]
+    start, task_after = 0, None
+    if after:
+        group, task_after = _decode_by(after, sort)
+        if group not in groups:
+            raise BadCursor("This page's link is not one the sheet gave: open the project again")
+        start = groups.index(group)
+    later = "<" if descending else ">"
+    rows: list[Any] = []
+    for group in groups[start:]:
+        condition = f" and id {later} :after" if task_after is not None else ""
+        text = (f"select {columns} from Task where project_id is :project and {reference} is :group{condition} "
+                f"order by id{' desc' if descending else ''} limit {page + 1 - len(rows)}")  # fmt: skip
+        values = {"project": project, "group": group, **({"after": task_after} if task_after is not None else {})}
+        found, _ = await reads.query(visitor, expression(text, **values))
+        rows += [(group, row) for row in found.rows]
+        task_after = None
+        if len(rows) > page:
+            break
+    following = _encode_by(sort, rows[page - 1][0], str(rows[page - 1][1]["id"])) if len(rows) > page else None
+    return Entities([row for _, row in rows[:page]]), following
+
+
+def _encode_by(sort: str, group: str | None, task: str) -> str:
+    text = json.dumps([sort, group, task], separators=(",", ":"))
+    return _BY + base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
+
+
+def _decode_by(cursor: str, sort: str) -> tuple[str | None, str]:
+    refused = BadCursor("This page's link is not one the sheet gave: open the project again")
+    if not cursor.startswith(_BY) or len(cursor) > MAX_CURSOR:
+        raise refused
+    try:
+        text = cursor[len(_BY) :]
+        found = json.loads(base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)))
+    except (ValueError, binascii.Error):
+        raise refused from None
+    if not (isinstance(found, list) and len(found) == 3 and found[0] == sort and isinstance(found[2], str)
+            and (found[1] is None or isinstance(found[1], str))):  # fmt: skip
+        raise refused
+    return found[1], found[2]
