@@ -6,8 +6,10 @@ instead what a page shows, from the ``context(parent_id, name, id)`` index: at e
 place in the tree (the project, a sequence, a shot, …) its own tasks in name order,
 then its other children (sequences, shots, asset builds, …) in name order, each walked
 the same way (descending: the same order backwards). A node's tasks and its next
-children are one batch of two queries, each a range of that index, so a page is a few
-small batches whatever the project's size.
+children are one batch of two queries, each a range of that index; siblings are read a
+few at once (as many as the page still needs at the last one's size: twenty shots of five
+tasks in one batch of two queries), so a page is a few small batches whatever the
+project's size.
 
 The cursor to the next page is the path to the last row shown — each container from
 the project down, and the task, as (name, id) — so the next page resumes just after it:
@@ -70,6 +72,9 @@ class _Walker:
         self.descending, self.wanted = descending, wanted
         self.rows: list[Any] = []
         self.paths: list[list[tuple[str, str]]] = []  # each row's path, for the cursor
+        self.ahead: dict[str, tuple[list[Any], list[dict[str, Any]]]] = {}  # read with their siblings, not yet walked
+        self.read: set[str] = set()  # nodes whose tasks were read ahead
+        self.last = 0  # tasks the last node read that had any held: how many nodes a page may still need
 
     def _segments(self, after: tuple[str, str] | None) -> list[tuple[str, dict[str, Any]]]:
         """The conditions of the rows after ``after``, in order: each one index range read in its order.
@@ -101,6 +106,8 @@ class _Walker:
             kinds.append("children")
         answers = await self.reads.run(self.visitor, operations) if operations else []
         found = [row for kind, answer in zip(kinds, answers) if kind == "tasks" for row in answer["data"]]
+        if tasks and tasks_after is None and found:
+            self.last = len(found)
         following = [row for kind, answer in zip(kinds, answers) if kind == "children" for row in answer["data"]]
         return found[:limit], following[:CHILDREN]
 
@@ -129,24 +136,83 @@ class _Walker:
         # Children still to read: descending they come first, so not once a task was reached.
         read_children = not (in_tasks and not tasks_first)
         children_after = inside
-        if tasks_first and read_tasks:
+        if resume is None and node in self.ahead:  # read with its siblings' (see _children)
+            found, children = self.ahead.pop(node)
+        elif tasks_first and read_tasks:
             found, children = await self._batch(node, tasks_after, True, children_after, read_children)
+        else:
+            found = []
+            children = (await self._batch(node, None, False, children_after, True))[1] if read_children else []
+        if tasks_first and read_tasks:
             self._take(found, above)
             read_tasks = False
-        else:
-            children = (await self._batch(node, None, False, children_after, True))[1] if read_children else []
-        while read_children and children and not self.full:
-            for child in children:
+        if read_children:
+            await self._children(node, above, children)
+        if read_tasks and not self.full:
+            if resume is not None or node not in self.read:  # else ``found`` holds them: read with the children
+                found, _ = await self._batch(node, tasks_after, True, None, False)
+            self._take(found, above)
+
+    async def _children(self, node: str, above: list[tuple[str, str]], children: list[dict[str, Any]]) -> None:
+        """Walk ``children`` of ``node`` and the ones after them, until the page is full.
+
+        Children are read a few at once (their tasks and their own children, in one batch): as
+        many as the page still needs if each holds as many tasks as the last one read did.
+        """
+        while children and not self.full:
+            for n, child in enumerate(children):
+                if str(child["id"]) not in self.ahead:
+                    need = self.wanted - len(self.rows)
+                    count = min(CHILDREN, max(1, -(-need // self.last))) if self.last else 1
+                    await self._read_ahead([str(c["id"]) for c in children[n : n + count]])
                 await self.node(str(child["id"]), [*above, (str(child.get("name") or ""), str(child["id"]))], None)
                 if self.full:
                     return
             last = children[-1]
             if len(children) < CHILDREN:
-                break
+                return
             children = (await self._batch(node, None, False, (str(last.get("name") or ""), str(last["id"])), True))[1]
-        if read_tasks and not self.full:
-            found, _ = await self._batch(node, tasks_after, True, None, False)
-            self._take(found, above)
+
+    async def _read_ahead(self, nodes: list[str]) -> None:
+        """``nodes``' tasks (as many as the page still needs) and first children: one batch of two queries.
+
+        Each query reads all the nodes at once, in ``parent_id, name`` order (one index range
+        per node); where its limit cut the rows short, the nodes from the cut on are read on
+        their own when reached.
+        """
+        order = "parent_id desc, name desc" if self.descending else "parent_id, name"
+        limit, kids = self.wanted - len(self.rows), CHILDREN * len(nodes)
+        answers = await self.reads.run(self.visitor, [
+            {"action": "query", "expression": _bound(
+                f"select {self.columns} from Task where parent_id in :nodes order by {order} limit {limit}", nodes=nodes)},
+            {"action": "query", "expression": _bound(
+                f"select name, parent_id from TypedContext where parent_id in :nodes and object_type_id is_not :task "
+                f"order by {order} limit {kids}", nodes=nodes, task=TASK)},
+        ])  # fmt: skip
+        tasks, children = _by_parent(answers[0]["data"], nodes, limit), _by_parent(answers[1]["data"], nodes, kids)
+        for node in nodes:
+            if node in tasks and node in children:
+                self.ahead[node] = (tasks[node], children[node][:CHILDREN])
+                self.read.add(node)
+                if tasks[node]:
+                    self.last = len(tasks[node])
+
+
+def _by_parent(rows: list[dict[str, Any]], nodes: list[str], limit: int) -> dict[str, list[dict[str, Any]]]:
+    """``rows`` (in parent order) by their parent: only the nodes whose rows are all there (the limit cut none)."""
+    found: dict[str, list[dict[str, Any]]] = {node: [] for node in nodes}
+    for row in rows:
+        found.setdefault(str(row.get("parent_id") or _parent_id(row)), []).append(row)
+    if len(rows) >= limit and rows:  # cut short: the last parent's rows, and those of parents after it, may be missing
+        cut = str(rows[-1].get("parent_id") or _parent_id(rows[-1]))
+        seen = {str(row.get("parent_id") or _parent_id(row)) for row in rows}
+        return {node: found[node] for node in nodes if node in seen and node != cut}
+    return found
+
+
+def _parent_id(row: dict[str, Any]) -> str:
+    parent = row.get("parent")
+    return str(parent.get("id")) if isinstance(parent, dict) else ""
 
 
 async def walk(reads: Reads, visitor: Visitor, project: str, columns: str, descending: bool, page: int,
