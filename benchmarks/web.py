@@ -1,6 +1,7 @@
 """The web page: how long a project's sheet takes to render, and a status change's trip to another open browser.
 
     python benchmarks/web.py [--sizes 10000,100000] [--databases sqlite,postgresql] [--repeat 20] [--round-trips 20]
+                             [--per-shot 100]
 
 For each size, a new database holds one project of that many tasks (sequences of 10 shots,
 shots of 100 tasks; written straight into the tables, as benchmarks/scale.py fills its
@@ -178,12 +179,15 @@ def round_trips(url: str, made: dict[str, Any], count: int) -> dict[str, float] 
 
 
 def main() -> int:
+    global PER_SHOT
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", default="10000,100000")
     parser.add_argument("--databases", default="sqlite")
     parser.add_argument("--repeat", type=int, default=20)
     parser.add_argument("--round-trips", type=int, default=20)
+    parser.add_argument("--per-shot", type=int, default=100, help="tasks in each shot (a page then spans 100/n shots)")
     options = parser.parse_args()
+    PER_SHOT = options.per_shot
     executable = str(pathlib.Path(sys.executable).with_name("ftrack-like"))
     results = []
     for kind in options.databases.split(","):
@@ -194,9 +198,9 @@ def main() -> int:
                 filled = time.perf_counter() - started
                 with served_process(executable, database) as url:
                     timings = pages(url, made, options.repeat, size)
-                    found: dict[str, Any] = {"database": kind, "tasks": size, "fill_s": round(filled, 1),
+                    found: dict[str, Any] = {"database": kind, "tasks": size, "per_shot": PER_SHOT, "fill_s": round(filled, 1),
                                              "page_ms": {k: round(v, 1) for k, v in timings.items()}}  # fmt: skip
-                    trip = round_trips(url, made, options.round_trips)
+                    trip = round_trips(url, made, options.round_trips) if options.round_trips else None
                     found["round_trip_ms"] = trip and {k: round(v, 1) for k, v in trip.items()}
             print(json.dumps(found), flush=True)
             results.append(found)

@@ -5,7 +5,7 @@ from urllib.parse import quote
 
 import requests
 
-from .conftest import HOSTILE_SHOT, HOSTILE_TASK
+from .conftest import HOSTILE_SHOT, HOSTILE_TASK, new_id
 
 
 def task_rows(html):
@@ -115,3 +115,73 @@ def test_static_files_are_versioned_and_cached(studio):
     assert answer.headers["content-type"].startswith("text/javascript")
     assert requests.get(f"{studio.url}/web/static/old/web.js").headers["cache-control"] == "no-cache"
     assert requests.get(f"{studio.url}/web/static/x/nothing.js").status_code == 404
+
+
+def test_the_default_order_walks_the_tree_and_pages_without_skipping_or_repeating(studio, web):
+    """Pages end inside a shot and resume just after its last row shown, both ways; a bad cursor is a message."""
+    schema = studio.query('ProjectSchema where name is "VFX"')[0]["id"]
+    project = new_id()
+    operations = [{"action": "create", "entity_type": "Project",
+                   "entity_data": {"id": project, "name": "tree", "full_name": "Tree", "project_schema_id": schema}}]
+    expected = []
+    statuses = studio.query("select name from Status")
+    status_of = {}
+
+    def task_data(task, name, parent):
+        status_of[task] = statuses[len(status_of) % len(statuses)]
+        return {"id": task, "name": name, "parent_id": parent, "status_id": status_of[task]["id"]}
+
+    def create(kind, name, parent, tasks=0):
+        entity = new_id()
+        operations.append({"action": "create", "entity_type": kind, "entity_data": {"id": entity, "name": name, "parent_id": parent}})
+        for number in range(tasks):
+            task = new_id()
+            operations.append({"action": "create", "entity_type": "Task",
+                               "entity_data": task_data(task, f"t{number:03d}", entity)})
+            expected.append(task)
+        return entity
+
+    # Created out of name order; walked as: the project's own tasks, then its children by name, each walked alike.
+    sequence_b = create("Sequence", "sqB", project)
+    for number in range(3):
+        task = new_id()
+        operations.append({"action": "create", "entity_type": "Task",
+                           "entity_data": task_data(task, f"p{number}", project)})
+        expected.append(task)
+    create("AssetBuild", "ab", project, tasks=5)
+    sequence_a = create("Sequence", "sqA", project)
+    create("Shot", "shA1", sequence_a, tasks=60)
+    create("Shot", "shA2", sequence_a, tasks=70)  # the first page ends inside it, at its 32nd task
+    b_tasks = [new_id(), new_id()]
+    for number, task in enumerate(b_tasks):
+        operations.append({"action": "create", "entity_type": "Task",
+                           "entity_data": task_data(task, f"b{number}", sequence_b)})
+    expected += b_tasks
+    create("Shot", "shB1", sequence_b, tasks=40)
+    create("Shot", "shB0", sequence_b)  # a shot without tasks is walked past
+    studio.call(*operations)
+    browser = web("admin")
+
+    def pages(query):
+        seen, url = [], f"{studio.url}/web/projects/{project}{query}"
+        while url:
+            page = browser.get(url)
+            assert page.status_code == 200
+            seen.append(task_rows(page.text))
+            following = re.search(r'<a href="([^"]+)" rel="next">Next page</a>', page.text)
+            url = following and studio.url + following.group(1).replace("&amp;", "&")
+        return seen
+
+    forwards = pages("")
+    assert [len(page) for page in forwards] == [100, 80]
+    assert forwards[0] + forwards[1] == expected
+    backwards = pages("?order=desc")
+    assert [len(page) for page in backwards] == [100, 80]
+    assert backwards[0] + backwards[1] == expected[::-1]
+    # By status: each status's tasks in turn (statuses by name, then id), each status's by id; by type: none has one.
+    by_status = sorted(expected, key=lambda t: (status_of[t]["name"], status_of[t]["id"], t))
+    assert [task for page in pages("?sort=status") for task in page] == by_status
+    assert [task for page in pages("?sort=status&order=desc") for task in page] == by_status[::-1]
+    assert [task for page in pages("?sort=type") for task in page] == sorted(expected)
+    forged = browser.get(f"{studio.url}/web/projects/{project}?after=w.bm90IGEgY3Vyc29y")
+    assert forged.status_code == 400 and "not one the sheet gave" in forged.text

@@ -16,7 +16,8 @@ from ....schema import Kind
 from .guard import NotFound
 from .reads import Entities, Reads, Refused, expression
 from .rendering import Renderer
-from .sheet import FilterError, View, conditions, grouped, refusal_position, task_query, task_row
+from .sheet import COLUMNS, PAGE, FilterError, View, conditions, grouped, refusal_position, task_query, task_row
+from .walk import BY_REFERENCE, BadCursor, walk, walk_by
 
 __all__ = ["Pages", "checked_id", "entity_type_name", "notes_on", "project_of", "statuses"]
 
@@ -81,10 +82,20 @@ class Pages:
         problem: FilterError | None = None
         rows, following = Entities([]), None
         try:
-            text = task_query("project_id is :project", view, conditions(view.filter), project=project["id"])
-            rows, following = await self.reads.query(visitor, text, view.after)
+            filtered = conditions(view.filter)
+            if view.sort == "path" and filtered is None:  # the tree's order, read a page at a time (see .walk)
+                rows, following = await walk(self.reads, visitor, project["id"], COLUMNS, view.descending, PAGE, view.after)
+            elif view.sort in BY_REFERENCE and filtered is None:  # each status's (type's) tasks in turn
+                rows, following = await walk_by(
+                    self.reads, visitor, project["id"], COLUMNS, view.sort, view.descending, PAGE, view.after
+                )
+            else:
+                text = task_query("project_id is :project", view, filtered, project=project["id"])
+                rows, following = await self.reads.query(visitor, text, view.after)
         except FilterError as error:
             problem = error
+        except BadCursor as error:
+            problem = FilterError(str(error), None)
         except Refused as refused:
             if refused.code == "invalid_query":
                 problem = FilterError(str(refused).split(" in query ")[0], refusal_position(str(refused), view.filter))

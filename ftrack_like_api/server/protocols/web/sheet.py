@@ -3,7 +3,9 @@
 The view is the URL's: ``filter`` (our query language's conditions on Task), ``sort``
 (one of :data:`SORTS`), ``order`` (``desc``) and ``after`` (the engine's cursor to the
 next page). A page is one query — ``limit`` :data:`PAGE` rows after the cursor — so page
-one thousand costs what page one does (keyset paging, :mod:`...engine.paging`).
+one thousand costs what page one does (keyset paging, :mod:`...engine.paging`). The
+default order without a filter is read by walking the project's tree instead
+(:mod:`.walk`), which no single sorted query can serve from an index.
 
 The filter is parsed on its own and joined to the project's condition as a tree, never
 pasted into query text: ``x) or (y`` cannot widen the view. What is wrong with a filter
