@@ -8,8 +8,8 @@ status (or type), the sheet reads each status's tasks in turn, in id order:
 ``context(project_id, status_id, id)`` and ``(project_id, type_id, id)``. Only indexes
 are added.
 
-Revision ID: 0009_web
-Revises: 0008
+Revision ID: 0011
+Revises: 0010
 """
 
 from __future__ import annotations
@@ -19,8 +19,8 @@ from alembic import op
 
 __all__ = ["downgrade", "upgrade"]
 
-revision = "0009_web"
-down_revision = "0008"
+revision = "0011"
+down_revision = "0010"
 branch_labels = None
 depends_on = None
 
