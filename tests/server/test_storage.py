@@ -10,6 +10,7 @@ import sqlalchemy as sa
 
 from ftrack_like_api.exceptions import SchemaError
 from ftrack_like_api.server import Backend
+from ftrack_like_api.server.engine.seed import STATUSES
 from ftrack_like_api.server.engine.storage import SCHEMA_VERSION
 
 
@@ -19,7 +20,7 @@ def test_opening_twice_seeds_once(fresh_database):
         statuses = backend.execute([{"action": "query", "expression": "select name from Status"}], "admin")
         users = backend.execute([{"action": "query", "expression": "select username from User"}], "admin")
         backend.close()
-    assert len(statuses[0]["data"]) == 9
+    assert len(statuses[0]["data"]) == len(STATUSES) == 10  # ftrack's stock statuses, Pending the tenth (0009)
     assert [u["username"] for u in users[0]["data"]] == ["admin"]
 
 
