@@ -32,6 +32,7 @@ from ..ftrack.answers import dumps, log_failure
 from ..ftrack.body import read_body
 from .calls import Calls
 from .events import resume_point
+from .files import FileRule
 from .mapping import load_mapping
 from .uploads import MAX_UPLOAD, parse_multipart
 
@@ -72,6 +73,7 @@ class AquariumApi:
     def __init__(self, backend: Any, database: Any, prefix: str = "/v1", calls: Calls | None = None) -> None:
         self.backend, self.database, self.prefix = backend, database, prefix
         self.calls = calls or Calls(backend, load_mapping())
+        self.file_rule = FileRule(backend)
         r = self._routes = {}  # type: dict[str, dict[str, tuple[Handler, bool]]]
         r["/signin"] = {"POST": (self.signin, False)}
         r["/signout"] = {"POST": (self.signout, True)}
@@ -260,8 +262,7 @@ class AquariumApi:
         assert caller is not None
         name = request.path_params["name"]
         key = name.split(".", 1)[0]
-        stored = await self.database(self._readable, caller, key)
-        if not stored:
+        if not await self.database(self.file_rule.readable, caller.username, caller.user_id, key):
             return error(f"No file {name}", 404)
         try:
             chunks = await self.database(self.backend.files.store.open, key)  # raises at once when there is no file
@@ -304,9 +305,3 @@ class AquariumApi:
     def _principal(self, caller: Caller) -> Any:
         with self.backend.engine.connect() as connection:
             return self.backend.permissions.principal(connection, caller.username, caller.user_id)
-
-    def _readable(self, caller: Caller, key: str) -> bool:
-        """Whether ``key`` is a component at the server location (the caller signed in may read it)."""
-        locations = self.backend.storage.tables["component_location"]
-        with self.backend.engine.connect() as connection:
-            return connection.execute(sa.select(locations.c.id).where(locations.c.component_id == key).limit(1)).first() is not None

@@ -22,6 +22,7 @@ from typing import Any
 from ....exceptions import ValidationError
 from ....symbol import SERVER_LOCATION_ID
 from ...engine.batch import BatchContext
+from .files import ITEM_KEY
 
 __all__ = ["Upload", "keep_component", "parse_multipart"]
 
@@ -88,11 +89,15 @@ def parse_multipart(content_type: str, body: bytes) -> Upload:
     return Upload(os.path.basename(upload[0]), upload[1], upload[2], fields)
 
 
-def keep_component(backend: Any, batch: BatchContext, upload: Upload) -> None:
-    """The FileComponent at the server location whose bytes the upload's are (already stored)."""
+def keep_component(backend: Any, batch: BatchContext, upload: Upload, item: str | None = None) -> None:
+    """The FileComponent at the server location whose bytes the upload's are (already stored); uploaded on ``item``,
+    the component's metadata names it (its project rules who reads the file: :mod:`.files`)."""
     name, extension = os.path.splitext(upload.filename)
     backend.writer.create(batch, "FileComponent", {"__entity_type__": "FileComponent", "id": upload.id, "name": name or upload.filename,
                                                    "file_type": extension, "size": len(upload.content)})  # fmt: skip
     backend.writer.create(batch, "ComponentLocation", {"__entity_type__": "ComponentLocation", "id": str(uuid.uuid4()),
                                                        "component_id": upload.id, "location_id": SERVER_LOCATION_ID,
                                                        "resource_identifier": upload.id})  # fmt: skip
+    if item is not None:
+        backend.writer.create(batch, "Metadata", {"__entity_type__": "Metadata", "parent_id": upload.id, "key": ITEM_KEY,
+                                                  "value": item, "parent_type": "FileComponent"})  # fmt: skip
