@@ -86,3 +86,31 @@ def test_a_file_is_read_only_by_users_who_may_read_its_project(aquarium_python, 
     assert raw.status_code == 404 and raw.headers["content-type"] == "application/json"
     assert raw.json() == {"error": f"No file {made['secret']['path'].split('/')[-1]}"}
     assert mine.status_code == 200 and mine.content == b"frames"
+
+
+def test_an_upload_over_the_limit_or_not_multipart_is_refused_and_nothing_kept(fresh_database, serve, tmp_path):
+    with Backend.from_url(fresh_database) as backend:
+        backend.auth.set_password("admin", PASSWORD)
+        token = backend.auth.sign_in("admin", PASSWORD, "127.0.0.1")[0]
+    files = tmp_path / "files"
+
+    def chunked():  # no Content-Length: the limit is found while the file streams in
+        yield b'--b\r\nContent-Disposition: form-data; name="file"; filename="big.bin"\r\n\r\n'
+        for _ in range(40):
+            yield b"x" * 65536
+        yield b"\r\n--b--\r\n"
+
+    with serve(fresh_database, "--storage", str(files), "--max-upload", "1M") as url:
+        over = requests.post(f"{url}/v1/upload", data=chunked(), headers={"authorization": token,
+                             "content-type": "multipart/form-data; boundary=b"}, timeout=30)  # fmt: skip
+        declared = requests.post(f"{url}/v1/upload", files={"file": ("big.bin", b"x" * (2 << 20))}, headers={"authorization": token},
+                                 timeout=30)  # fmt: skip
+        not_multipart = requests.post(f"{url}/v1/upload", data=b"x", headers={"authorization": token}, timeout=10)
+        fine = requests.post(f"{url}/v1/upload", files={"file": ("ok.txt", b"small")}, headers={"authorization": token}, timeout=10)
+        read = requests.get(url + fine.json()["path"], headers={"authorization": token}, timeout=10)
+    assert over.status_code == 413 and "over" in over.json()["error"]
+    assert declared.status_code == 413 and "over" in declared.json()["error"]
+    assert not_multipart.status_code == 400 and "multipart/form-data" in not_multipart.json()["error"]
+    assert fine.status_code == 200 and fine.json()["size"] == 5 and read.content == b"small"
+    kept = [p for p in files.rglob("*") if p.is_file() and "thumbnails" not in p.parts]
+    assert len(kept) == 1 and kept[0].read_bytes() == b"small"
