@@ -1,7 +1,8 @@
 """Files at ``/files/<name>`` through the official ``aquarium-python-api``: read only where what they belong to is.
 
 A user restricted to one project reads the files uploaded on that project's items and gets
-"not found" (404 JSON) for those of another project — the same rule as for the items.
+"not found" (404 JSON) for those of another project — the same rule as for the items, which
+holds for an item kept whole (a Version) under a Task of that project too.
 """
 
 import json
@@ -33,7 +34,7 @@ ADMIN = textwrap.dedent(
         shot = project.append(type="Shot", data={"name": name + "_sh"}).item
         shot.append(type="Task", data={"name": "comp"})
         uploaded = aq.shot(shot._key).upload_on_task(task_name="comp", path=media, version_name="v001")
-        said[name] = {"project": project._key, "path": uploaded.item.data["path"]}
+        said[name] = {"project": project._key, "path": uploaded.item.data["path"], "version": uploaded.item._key}
     said["admin_reads"] = [aq.get_file(said[n]["path"]).decode() for n in ("open", "secret")]
     print(json.dumps(said))
     """
@@ -44,7 +45,7 @@ RESTRICTED = textwrap.dedent(
     import json, sys
     from aquarium import Aquarium
 
-    url, password, open_path, secret_path = sys.argv[1:5]
+    url, password, open_path, secret_path, secret_version = sys.argv[1:6]
     aq = Aquarium(api_url=url + "/")
     aq.signin("jo@studio.test", password)
     said = {"open": aq.get_file(open_path).decode()}
@@ -52,6 +53,11 @@ RESTRICTED = textwrap.dedent(
         aq.get_file(secret_path)
     except Exception as error:
         said["secret"] = [error.__class__.__name__, str(error).split(" - url")[0]]
+    said["versions"] = [v["data"]["name"] for v in aq.query("# $Version SORT item.data.name")]
+    try:
+        aq.item(secret_version).get()
+    except Exception as error:
+        said["secret_version"] = error.__class__.__name__
     print(json.dumps(said))
     """
 )
@@ -76,12 +82,14 @@ def test_a_file_is_read_only_by_users_who_may_read_its_project(aquarium_python, 
         with Backend.from_url(fresh_database) as backend:
             backend.auth.grant("jo@studio.test", made["open"]["project"])
             token = backend.auth.sign_in("jo@studio.test", PASSWORD, "127.0.0.1")[0]
-        said = _run(aquarium_python, RESTRICTED, url, PASSWORD, made["open"]["path"], made["secret"]["path"])
+        said = _run(aquarium_python, RESTRICTED, url, PASSWORD, made["open"]["path"], made["secret"]["path"],
+                    made["secret"]["version"])
         raw = requests.get(url + made["secret"]["path"], headers={"authorization": token}, timeout=10)
         mine = requests.get(url + made["open"]["path"], headers={"authorization": token}, timeout=10)
 
     assert made["admin_reads"] == ["frames", "frames"]
     assert said["open"] == "frames"
+    assert said["versions"] == ["v001"] and said["secret_version"] == "PathNotFoundError"  # the item, like its file, is hidden
     assert said["secret"][0] == "PathNotFoundError" and "No file" in said["secret"][1]
     assert raw.status_code == 404 and raw.headers["content-type"] == "application/json"
     assert raw.json() == {"error": f"No file {made['secret']['path'].split('/')[-1]}"}
