@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import logging
 import re
-from typing import Any, AsyncIterator, Awaitable, Callable
+from typing import Any, AsyncIterator, Awaitable, Callable, Iterator
 
 import anyio
 
@@ -26,14 +26,17 @@ from starlette.routing import Route
 from ....exceptions import ValidationError
 from ....version import __version__
 from ...auth.throttle import Refusal
-from ...files.store import NotStored
+from ...files.store import NotStored, TooLarge
 from ...gate import Busy
 from ..ftrack.answers import dumps, log_failure
 from ..ftrack.body import read_body
 from .calls import Calls
 from .events import resume_point
+from .files import FileRule
 from .mapping import load_mapping
-from .uploads import MAX_UPLOAD, parse_multipart
+from .multipart import boundary_of
+from .uploads import MAX_UPLOAD, receive
+from .streaming import stream_to_thread
 
 __all__ = ["AquariumApi", "json_answer"]
 
@@ -72,6 +75,7 @@ class AquariumApi:
     def __init__(self, backend: Any, database: Any, prefix: str = "/v1", calls: Calls | None = None) -> None:
         self.backend, self.database, self.prefix = backend, database, prefix
         self.calls = calls or Calls(backend, load_mapping())
+        self.file_rule = FileRule(backend)
         r = self._routes = {}  # type: dict[str, dict[str, tuple[Handler, bool]]]
         r["/signin"] = {"POST": (self.signin, False)}
         r["/signout"] = {"POST": (self.signout, True)}
@@ -245,23 +249,38 @@ class AquariumApi:
         return []
 
     async def upload(self, request: Request, caller: Caller | None) -> Response:
+        """A file on an item (or none): streamed to the store as it arrives (:func:`.uploads.receive`), then recorded."""
         assert caller is not None
         limit = min(MAX_UPLOAD, self.backend.files.max_upload or MAX_UPLOAD)
-        body = await read_body(request, limit)
-        if body is None:
+        declared = request.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > limit:
             return error(f"The upload is over {limit} bytes", 413)
-        upload = parse_multipart(request.headers.get("content-type", ""), body)
         store = self.backend.files.store
-        await self.database(store.write_file, upload.id, [upload.content], limit)
-        params = {"upload": upload, "key": request.path_params.get("key"), "base_url": str(request.base_url)}
-        return json_answer(await self.execute(caller, "upload", params, write=True))
+        written: list[str] = []
+
+        def write(key: str, chunks: Iterator[bytes]) -> int:
+            written.append(key)
+            try:
+                return int(store.write_file(key, chunks, limit).size)
+            except TooLarge:
+                raise ValidationError(f"The upload is over {limit} bytes", "too_large") from None
+
+        content_type = request.headers.get("content-type", "")
+        boundary_of(content_type)  # refused before a byte is read
+        try:
+            upload = await stream_to_thread(request.stream(), lambda chunks: receive(content_type, chunks, write))
+            params = {"upload": upload, "key": request.path_params.get("key"), "base_url": str(request.base_url)}
+            return json_answer(await self.execute(caller, "upload", params, write=True))
+        except BaseException:
+            for key in written:  # nothing records the file: it is not kept
+                await self.database(store.remove, key)
+            raise
 
     async def file(self, request: Request, caller: Caller | None) -> Response:
         assert caller is not None
         name = request.path_params["name"]
         key = name.split(".", 1)[0]
-        stored = await self.database(self._readable, caller, key)
-        if not stored:
+        if not await self.database(self.file_rule.readable, caller.username, caller.user_id, key):
             return error(f"No file {name}", 404)
         try:
             chunks = await self.database(self.backend.files.store.open, key)  # raises at once when there is no file
@@ -304,9 +323,3 @@ class AquariumApi:
     def _principal(self, caller: Caller) -> Any:
         with self.backend.engine.connect() as connection:
             return self.backend.permissions.principal(connection, caller.username, caller.user_id)
-
-    def _readable(self, caller: Caller, key: str) -> bool:
-        """Whether ``key`` is a component at the server location (the caller signed in may read it)."""
-        locations = self.backend.storage.tables["component_location"]
-        with self.backend.engine.connect() as connection:
-            return connection.execute(sa.select(locations.c.id).where(locations.c.component_id == key).limit(1)).first() is not None

@@ -136,7 +136,8 @@ class Calls:
 
     def _upload(self, batch: BatchContext, p: dict[str, Any]) -> dict[str, Any]:
         upload = p["upload"]
-        keep_component(self.backend, batch, upload)
+        item = None if p.get("key") is None else str(self.store.item(batch, p["key"])["_key"])
+        keep_component(self.backend, batch, upload, item)
         media = upload.media(p.get("base_url", ""))
         if p.get("key") is None:
             return media

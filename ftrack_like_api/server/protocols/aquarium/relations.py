@@ -60,7 +60,7 @@ class Relations:
         for kind in self.mapping.resources():
             if types is None or kind.name in types:
                 branches.append(self._resources(kind))
-        branches.append(self._generic(types))
+        branches.append(self._generic(types, readable))
         return sa.union_all(*branches) if len(branches) > 1 else branches[0]
 
     def _columns(self, values: dict[str, Any]) -> list[Any]:
@@ -110,7 +110,7 @@ class Relations:
             .where(r.c.resource_type == _text(kind.resource_type))
         )  # fmt: skip
 
-    def _generic(self, types: frozenset[str] | None) -> sa.Select[Any]:
+    def _generic(self, types: frozenset[str] | None, readable: frozenset[str] | None) -> sa.Select[Any]:
         a = self.item_table
         values = {"name": a.c.name}
         select = (
@@ -118,7 +118,20 @@ class Relations:
                       a.c.updated_at, a.c.created_by, a.c.updated_by, sa.null().label("project"))
             .where(a.c.generic.is_(True))
         )  # fmt: skip
+        if readable is not None:
+            select = select.where(a.c.key.not_in(self._hidden(readable)))
         return select.where(a.c.type.in_(sorted(types))) if types is not None else select
+
+    def _hidden(self, readable: frozenset[str]) -> sa.Select[Any]:
+        """The generic items under a context of a project not in ``readable``, up their Child edges at any depth
+        (a Version under a Task of another project is not seen, as the Task is not)."""
+        e, c = self.edge_table, self.context
+        chain = sa.select(e.c.to_key.label("key"), e.c.from_key.label("above")).where(e.c.type == _text("Child")).cte(
+            "aquarium_up", recursive=True)  # fmt: skip
+        up = e.alias("up_edge")
+        chain = chain.union(sa.select(chain.c.key, up.c.from_key).where(up.c.to_key == chain.c.above, up.c.type == _text("Child")))
+        project = sa.func.coalesce(c.c.project_id, c.c.id)
+        return sa.select(chain.c.key).join(c, c.c.id == chain.c.above).where(project.not_in(sorted(readable)))
 
     # --- edges ---------------------------------------------------------------------------------
 

@@ -1,40 +1,44 @@
-"""A file sent to Aquarium's routes (``items/<key>/upload``, ``upload``): read from the multipart body and kept.
+"""A file sent to Aquarium's routes (``items/<key>/upload``, ``upload``): streamed from the multipart body and kept.
 
 The bytes go to the server location's store under a new component's id, and a
 FileComponent at the server location is made for them (so ftrack's API reaches the file as
 what it is); the media fields Aquarium's client reads are answered: ``name``,
 ``originalname``, ``extension``, ``mimetype``, ``size``, ``path`` and ``url``
 (``/files/<component id><extension>``, read back with the same credentials).
-The multipart body is parsed by the standard library's email parser (no extra dependency).
+The multipart body is read as it arrives (:mod:`.multipart`): the file goes to the store in
+chunks, never held whole in memory, whatever its size.
 """
 
 from __future__ import annotations
 
-import email.parser
-import email.policy
 import json
 import mimetypes
 import os
 import re
 import uuid
-from typing import Any
+from email.message import Message
+from typing import Any, Callable, Iterable, Iterator
 
 from ....exceptions import ValidationError
 from ....symbol import SERVER_LOCATION_ID
 from ...engine.batch import BatchContext
+from .files import ITEM_KEY
+from .multipart import read_parts
 
-__all__ = ["Upload", "keep_component", "parse_multipart"]
+__all__ = ["Upload", "keep_component", "receive"]
 
 #: The largest upload read (bytes), unless the server's own limit is lower.
 MAX_UPLOAD = 1024 * 1024 * 1024
+#: The largest field beside the file (bytes).
+MAX_FIELD = 1024 * 1024
 _MIMETYPE = re.compile(r"^[\w.+-]+/[\w.+-]+$")
 
 
 class Upload:
     """One uploaded file and the fields sent beside it."""
 
-    def __init__(self, filename: str, content: bytes, mimetype: str | None, fields: dict[str, str]) -> None:
-        self.filename, self.content, self.fields = filename, content, fields
+    def __init__(self, filename: str, size: int, mimetype: str | None, fields: dict[str, str]) -> None:
+        self.filename, self.size, self.fields = filename, size, fields
         # Aquarium's client sends mimetypes.guess_type's whole tuple as the part's type: a type that is not one is guessed here.
         sent = mimetype if mimetype and _MIMETYPE.match(mimetype) else None
         self.mimetype = sent or mimetypes.guess_type(filename)[0] or "application/octet-stream"
@@ -49,7 +53,7 @@ class Upload:
         """The media fields of the file, as Aquarium's client reads them."""
         path = f"/files/{self.stored_name}"
         return {"name": self.filename, "originalname": self.filename, "extension": self.extension, "mimetype": self.mimetype,
-                "size": len(self.content), "path": path, "url": base_url.rstrip("/") + path}  # fmt: skip
+                "size": self.size, "path": path, "url": base_url.rstrip("/") + path}  # fmt: skip
 
     def data(self) -> dict[str, Any]:
         """The ``data`` field sent beside the file (a JSON object), or {}."""
@@ -65,34 +69,44 @@ class Upload:
         return found
 
 
-def parse_multipart(content_type: str, body: bytes) -> Upload:
-    """The file (field ``file``) and other fields of a multipart/form-data body."""
-    if not content_type.lower().startswith("multipart/form-data"):
-        raise ValidationError("An upload is multipart/form-data with a 'file' field", "bad_request")
-    message = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(
-        b"Content-Type: " + content_type.encode("latin-1") + b"\r\n\r\n" + body
-    )
+def receive(content_type: str, chunks: Iterable[bytes], write: Callable[[str, Iterator[bytes]], int]) -> Upload:
+    """The upload of a multipart/form-data body read from ``chunks``: the file (field ``file``) handed to
+    ``write(id, bytes)`` as it arrives (which keeps it and answers its size), the other fields read (small)."""
     fields: dict[str, str] = {}
-    upload = None
-    for part in message.iter_parts():
-        name = part.get_param("name", header="content-disposition")
-        payload = part.get_payload(decode=True)
-        payload = payload if isinstance(payload, bytes) else b""
-        filename = part.get_filename()
+    found: list[Upload] = []
+
+    def on_part(headers: Message, body: Iterator[bytes]) -> None:
+        name = headers.get_param("name", header="content-disposition")
+        filename = headers.get_filename()
         if name == "file" and filename:
-            upload = (filename, payload, part.get_content_type())
+            if found:
+                raise ValidationError("An upload has one 'file' field", "bad_request")
+            upload = Upload(os.path.basename(filename), 0, headers.get_content_type(), fields)
+            upload.size = write(upload.id, body)
+            found.append(upload)
         elif isinstance(name, str):
-            fields[name] = payload.decode("utf-8", "replace")
-    if upload is None:
+            value = bytearray()
+            for chunk in body:
+                value += chunk
+                if len(value) > MAX_FIELD:
+                    raise ValidationError(f"The upload's field {name!r} is over {MAX_FIELD} bytes", "bad_request")
+            fields[name] = value.decode("utf-8", "replace")
+
+    read_parts(content_type, chunks, on_part)
+    if not found:
         raise ValidationError("The upload has no 'file' field", "bad_request")
-    return Upload(os.path.basename(upload[0]), upload[1], upload[2], fields)
+    return found[0]
 
 
-def keep_component(backend: Any, batch: BatchContext, upload: Upload) -> None:
-    """The FileComponent at the server location whose bytes the upload's are (already stored)."""
+def keep_component(backend: Any, batch: BatchContext, upload: Upload, item: str | None = None) -> None:
+    """The FileComponent at the server location whose bytes the upload's are (already stored); uploaded on ``item``,
+    the component's metadata names it (its project rules who reads the file: :mod:`.files`)."""
     name, extension = os.path.splitext(upload.filename)
     backend.writer.create(batch, "FileComponent", {"__entity_type__": "FileComponent", "id": upload.id, "name": name or upload.filename,
-                                                   "file_type": extension, "size": len(upload.content)})  # fmt: skip
+                                                   "file_type": extension, "size": upload.size})  # fmt: skip
     backend.writer.create(batch, "ComponentLocation", {"__entity_type__": "ComponentLocation", "id": str(uuid.uuid4()),
                                                        "component_id": upload.id, "location_id": SERVER_LOCATION_ID,
                                                        "resource_identifier": upload.id})  # fmt: skip
+    if item is not None:
+        backend.writer.create(batch, "Metadata", {"__entity_type__": "Metadata", "parent_id": upload.id, "key": ITEM_KEY,
+                                                  "value": item, "parent_type": "FileComponent"})  # fmt: skip
