@@ -72,7 +72,7 @@ def crowd(studio):
 
 def test_a_coordinator_walks_the_whole_day_in_the_browser(studio, chromium, crowd):
     assert len(studio.query(f'select id from Task where project_id is "{crowd["project"]}"')) == SEQUENCES * SHOTS * TASKS
-    context = chromium.new_context(viewport={"width": 1280, "height": 800})
+    context, stale = chromium.new_context(viewport={"width": 1280, "height": 800}), None
     try:
         page = context.new_page()
         page.goto(f"{studio.url}/")
@@ -141,19 +141,20 @@ def test_a_coordinator_walks_the_whole_day_in_the_browser(studio, chromium, crow
         page.wait_for_function("v => v.readyState >= 2 && v.currentTime > 0", arg=video.element_handle(), timeout=10_000)
         assert video.evaluate("v => v.videoWidth") == 64 and video.evaluate("v => v.error") is None
 
-        # Sign out: the sign-in page again, and the old cookie opens nothing.
-        cookies = context.cookies()
+        # Sign out: the sign-in page again, and the old cookie, which opened the project in
+        # another browser a moment before, opens nothing now.
+        stale = chromium.new_context()
+        stale.add_cookies(context.cookies())
+        old = stale.new_page()
+        old.goto(f"{studio.url}/web/projects/{crowd['project']}")
+        expect(old.get_by_label("Filter")).to_be_visible()
         page.get_by_role("button", name="Sign out").click()
         page.wait_for_url("**/web/signin")
         assert page.get_by_label("User name").is_visible()
+        old.reload()
+        old.wait_for_url("**/web/signin**")
+        assert old.get_by_label("User name").is_visible() and old.get_by_label("Filter").count() == 0
     finally:
         context.close()
-    stale = chromium.new_context()
-    try:
-        stale.add_cookies(cookies)
-        old = stale.new_page()
-        old.goto(f"{studio.url}/web/projects/{crowd['project']}")
-        old.wait_for_url("**/web/signin**")
-        assert old.get_by_label("User name").is_visible()
-    finally:
-        stale.close()
+        if stale is not None:
+            stale.close()
