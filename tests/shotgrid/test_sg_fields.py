@@ -126,7 +126,7 @@ def test_the_suites_fixture_types_and_fields_through_shotgun_api3(shotgun_python
     task = said["task"]
     assert task["project"]["id"] == ids["project"] and task["entity"] == {"type": "Asset", "id": ids["asset"],
                                                                            "name": "Sg unittest asset"}  # fmt: skip
-    assert task["task_assignees"] == [{"type": "HumanUser", "id": ids["user"], "name": "sgunittesthuman"}]
+    assert task["task_assignees"] == [{"type": "HumanUser", "id": ids["user"], "name": "Sg unittest human"}]
     assert (task["color"], task["tag_list"], task["duration"]) == ("Black", ["a", "b"], 2100)
     assert said["assigned"] == [task["id"]] and [t["id"] for t in said["not_assigned"]] == [said["alone"]["id"]]
     assert [t["id"] for t in said["unassigned"]] == [said["alone"]["id"]]

@@ -114,10 +114,9 @@ class Calls(Searches):
             found: dict[str, tuple[SgType, str | None]] = {}
             for type_name in field.types:
                 linked = self.mapping.type(type_name)
-                name = self.records.name_attr(linked)
-                paths = (ast.Path.of("id"), *((ast.Path.of(name),) if name else ()))
+                paths = (ast.Path.of("id"), *(ast.Path.of(n) for n in self.records.name_attrs(linked)))
                 for row in query(render(ast.Query(linked.ours, paths, among(keys)))):
-                    found[row["id"]] = (linked, row.get(name) if name else None)
+                    found[row["id"]] = (linked, self.records.link_name(linked, row))
             numbers = self.ids.numbers(batch.connection, {key: linked.ours for key, (linked, _) in found.items()})
             return {key: {"type": linked.name, "id": numbers[key], "name": name} for key, (linked, name) in found.items()}
 
