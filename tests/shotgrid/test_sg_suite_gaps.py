@@ -1,5 +1,6 @@
 """What shotgun_api3's own suite asked that was not served: a HumanUser's ``projects`` (our project
-grants) and links to a HumanUser named by the person's name; a Task with no ``content``.
+grants) and links to a HumanUser named by the person's name; a Task with no ``content``; summaries
+of a field kept in metadata (``Shot.sg_cut_duration``).
 
 Through the client, unchanged, against ``ftrack-like serve`` on SQLite and PostgreSQL.
 """
@@ -83,6 +84,29 @@ PROJECTS = textwrap.dedent(
 )
 
 
+SUMMARIES = textwrap.dedent(
+    """
+    import json, sys
+    import shotgun_api3
+
+    url, key = sys.argv[1:3]
+    sg = shotgun_api3.Shotgun(url, script_name="suite", api_key=key)
+    project = sg.create("Project", {"name": "Cut"})
+    for code, status, duration in (("a", "ip", 100), ("b", "ip", 50), ("c", "fin", 100), ("d", "wtg", 0), ("e", "wtg", None)):
+        sg.create("Shot", {"code": "cut " + code, "sg_status_list": status, "sg_cut_duration": duration, "project": project})
+    said = {}
+    positive = [["project", "is", project], ["sg_cut_duration", "greater_than", 0]]
+    said["read"] = sorted(s["sg_cut_duration"] for s in sg.find("Shot", positive, ["sg_cut_duration"]))
+    said["by_status"] = sg.summarize("Shot", [["project", "is", project], ["code", "starts_with", "cut"]],
+                                     [{"field": "id", "type": "count"}, {"field": "sg_cut_duration", "type": "sum"}],
+                                     grouping=[{"direction": "asc", "field": "sg_status_list", "type": "exact"}])
+    said["others"] = {t: sg.summarize("Shot", [["project", "is", project]], [{"field": "sg_cut_duration", "type": t}])
+                      ["summaries"]["sg_cut_duration"] for t in ("maximum", "minimum", "average", "count")}
+    print(json.dumps(said))
+    """
+)
+
+
 @pytest.fixture(scope="module")
 def studio(database):
     """The database, with a script key ``suite``."""
@@ -132,3 +156,15 @@ def test_a_humanusers_projects_are_its_project_grants_and_a_link_to_it_is_named_
 def ids_of(backend, username):
     answer = backend.execute([{"action": "query", "expression": f'select id from User where username is "{username}"'}], "admin")
     return answer[0]["data"][0]["id"]
+
+
+def test_summaries_of_a_field_kept_in_metadata_through_shotgun_api3(shotgun_python, studio, serve):
+    database, key = studio
+    said = run(shotgun_python, serve, database, key, SUMMARIES)
+    assert said["read"] == [50, 100, 100]
+    summary = said["by_status"]
+    assert summary["summaries"] == {"id": 5, "sg_cut_duration": 250}
+    assert [(g["group_name"], g["summaries"]) for g in summary["groups"]] == [
+        ("fin", {"id": 1, "sg_cut_duration": 100}), ("ip", {"id": 2, "sg_cut_duration": 150}),
+        ("wtg", {"id": 2, "sg_cut_duration": 0})]  # fmt: skip
+    assert said["others"] == {"maximum": 100, "minimum": 0, "average": 62.5, "count": 4}  # four have a value
