@@ -1,6 +1,6 @@
 """What shotgun_api3's own suite asked that was not served: a HumanUser's ``projects`` (our project
 grants) and links to a HumanUser named by the person's name; a Task with no ``content``; summaries
-of a field kept in metadata (``Shot.sg_cut_duration``).
+of a field kept in metadata (``Shot.sg_cut_duration``); the ``LATEST`` filter preset.
 
 Through the client, unchanged, against ``ftrack-like serve`` on SQLite and PostgreSQL.
 """
@@ -107,6 +107,30 @@ SUMMARIES = textwrap.dedent(
 )
 
 
+LATEST = textwrap.dedent(
+    """
+    import json, sys, time
+    import shotgun_api3
+
+    url, key = sys.argv[1:3]
+    sg = shotgun_api3.Shotgun(url, script_name="suite", api_key=key)
+    project = sg.create("Project", {"name": "Latest"})
+    shots = [sg.create("Shot", {"code": code, "project": project}) for code in ("sh010", "sh020")]
+    made = {}
+    for shot in shots:
+        for n in (1, 2, 3):
+            made[(shot["code"], n)] = sg.create("Version", {"project": project, "entity": shot, "code": "%s v%d" % (shot["code"], n)})["id"]
+            time.sleep(1.1)  # created_at is kept to the second
+    latest = [{"preset_name": "LATEST", "latest_by": "ENTITIES_CREATED_AT"}]
+    said = {"made": {"%s %d" % k: v for k, v in made.items()}}
+    said["all"] = sorted(v["code"] for v in sg.find("Version", [["project", "is", project]], ["code"], additional_filter_presets=latest))
+    said["early"] = sg.find("Version", [["code", "is", "sh010 v1"]], ["code"], additional_filter_presets=latest)
+    said["one"] = sg.find_one("Version", [["code", "is", "sh020 v3"]], ["code"], additional_filter_presets=latest)["code"]
+    print(json.dumps(said))
+    """
+)
+
+
 @pytest.fixture(scope="module")
 def studio(database):
     """The database, with a script key ``suite``."""
@@ -168,3 +192,11 @@ def test_summaries_of_a_field_kept_in_metadata_through_shotgun_api3(shotgun_pyth
         ("fin", {"id": 1, "sg_cut_duration": 100}), ("ip", {"id": 2, "sg_cut_duration": 150}),
         ("wtg", {"id": 2, "sg_cut_duration": 0})]  # fmt: skip
     assert said["others"] == {"maximum": 100, "minimum": 0, "average": 62.5, "count": 4}  # four have a value
+
+
+def test_the_latest_preset_keeps_each_entitys_latest_version(shotgun_python, studio, serve):
+    database, key = studio
+    said = run(shotgun_python, serve, database, key, LATEST)
+    assert said["all"] == ["sh010 v3", "sh020 v3"]
+    assert said["early"] == []  # found by the filters, but not the latest of its shot
+    assert said["one"] == "sh020 v3"
