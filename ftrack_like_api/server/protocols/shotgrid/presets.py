@@ -1,10 +1,10 @@
 """``additional_filter_presets``: ShotGrid's ``LATEST`` preset on Versions.
 
 ``{"preset_name": "LATEST", "latest_by": "ENTITIES_CREATED_AT"}`` keeps, of the Versions the
-filters find, those that are the latest Version of their entity (the Shot, Asset … a Version
-is of: our AssetVersion's asset's parent), by when each was created (then by id). One query
-reads the entities of the Versions found, one more every Version of those entities; the page
-is then read with the latest ones' ids among its conditions. ShotGrid's other ``latest_by``
+filters find, the latest of each entity (the Shot, Asset … a Version is of: our AssetVersion's
+asset's parent) among them, by when each was created (then by id), as ShotGrid's does (its
+own suite finds one Version by id with it). One query reads the Versions found, their
+entities and times; the page is then read with the latest ones' ids among its conditions. ShotGrid's other ``latest_by``
 (by pipeline step) is refused naming it, as are other presets and malformed ones.
 """
 
@@ -41,18 +41,14 @@ def narrowed(sg_type: SgType, where: ast.Expression | None, presets: Any,
 
 
 def _latest(sg_type: SgType, where: ast.Expression | None, query: Callable[[str], list[dict[str, Any]]]) -> ast.Expression:
-    found = _entities(query(render(ast.Query(sg_type.ours, (ast.Path.of("asset_id"), ast.Path.of(_ENTITY)), where))))
-    entities = sorted({e for e in found.values() if e is not None})
+    rows = query(render(ast.Query(sg_type.ours, (ast.Path.of("asset_id"), ast.Path.of(_ENTITY), ast.Path.of(_CREATED)), where)))
+    of = _entities(rows)
     latest: dict[Any, tuple[Any, str]] = {}
-    if entities:
-        among = ast.Membership(ast.Path.of(_ENTITY), tuple(ast.Literal(e) for e in entities))
-        rows = query(render(ast.Query(sg_type.ours, (ast.Path.of("asset_id"), ast.Path.of(_ENTITY), ast.Path.of(_CREATED)), among)))
-        of = _entities(rows)
-        for row in rows:
-            key = (str(row.get(_CREATED)), row["id"])
-            entity = of.get(row.get("asset_id"))
-            if entity not in latest or key > latest[entity]:
-                latest[entity] = key
+    for row in rows:
+        key = (str(row.get(_CREATED)), row["id"])
+        entity = of.get(row.get("asset_id"))
+        if entity not in latest or key > latest[entity]:
+            latest[entity] = key
     ids = ast.Membership(ast.Path.of("id"), tuple(ast.Literal(key[1]) for key in latest.values()))
     return ids if where is None else ast.And((where, ids))
 
