@@ -126,7 +126,7 @@ def test_the_suites_fixture_types_and_fields_through_shotgun_api3(shotgun_python
     task = said["task"]
     assert task["project"]["id"] == ids["project"] and task["entity"] == {"type": "Asset", "id": ids["asset"],
                                                                            "name": "Sg unittest asset"}  # fmt: skip
-    assert task["task_assignees"] == [{"type": "HumanUser", "id": ids["user"], "name": "sgunittesthuman"}]
+    assert task["task_assignees"] == [{"type": "HumanUser", "id": ids["user"], "name": "Sg unittest human"}]
     assert (task["color"], task["tag_list"], task["duration"]) == ("Black", ["a", "b"], 2100)
     assert said["assigned"] == [task["id"]] and [t["id"] for t in said["not_assigned"]] == [said["alone"]["id"]]
     assert [t["id"] for t in said["unassigned"]] == [said["alone"]["id"]]
@@ -182,7 +182,8 @@ BEHAVIOUR = textwrap.dedent(
     except shotgun_api3.Fault as fault:
         said["task_moved"] = str(fault)
     said["presets"] = []
-    for presets in ([{"preset_name": "LATEST", "latest_by": "ENTITIES_CREATED_AT"}], [{"preset_name": "BAD"}], 3):
+    for presets in ([{"preset_name": "LATEST", "latest_by": "BY_PIPELINE_STEP_NUMBER_AND_ENTITIES_CREATED_AT"}],
+                    [{"preset_name": "BAD"}], 3):
         try:
             sg.find("Version", [], additional_filter_presets=presets)
         except shotgun_api3.Fault as fault:
@@ -211,7 +212,8 @@ def test_what_the_suite_asks_of_finds_summaries_retirement_and_tokens(shotgun_py
     assert said["project_events"] == [ids["other"]]
     assert said["task_entity"] == ids["other_shot"]  # still under its shot
     assert said["task_moved"] == "Task.project follows its entity: set entity to move it"
-    assert said["presets"] == ["The LATEST filter preset is not served here (filter on the fields instead)",
+    assert said["presets"] == ["LATEST by 'BY_PIPELINE_STEP_NUMBER_AND_ENTITIES_CREATED_AT' is not served here "
+                               "(ENTITIES_CREATED_AT is)",
                                "Unknown filter preset 'BAD' (ShotGrid's is LATEST)",
                                "additional_filter_presets is a list of {'preset_name', …}, not 3"]  # fmt: skip
     with Backend.from_url(database) as backend:  # archived is our status 'hidden', for ftrack's API too

@@ -159,9 +159,12 @@ def test_summaries_are_the_database_s_aggregates(fresh_database):
                                    "filters": {"logical_operator": "and", "conditions": [cond("entity", "is", shot)]}})
         # Two summaries of one field: the last one named wins, as a dict keyed by field can only hold one.
         assert found == {"summaries": {"id": 3, "content": "c"}, "groups": [
-            {"group_name": "Completed", "group_value": "fin", "summaries": {"id": 1, "content": "c"}},
-            {"group_name": "In progress", "group_value": "ip", "summaries": {"id": 2, "content": "b"}}]}  # fmt: skip
+            {"group_name": "fin", "group_value": "fin", "summaries": {"id": 1, "content": "c"}},
+            {"group_name": "ip", "group_value": "ip", "summaries": {"id": 2, "content": "b"}}]}  # fmt: skip
         refused = call("summarize", {"type": "Task", "summaries": [{"field": "id", "type": "status_percentage"}]})
         assert "'status_percentage' is not served here" in refused["content"]
-        refused = call("summarize", {"type": "Shot", "summaries": [{"field": "sg_cut_in", "type": "sum"}]})
-        assert "Shot.sg_cut_in cannot be summarized here (it is kept in metadata)" in refused["content"]
+        refused = call("summarize", {"type": "Shot", "summaries": [{"field": "image", "type": "sum"}]})
+        assert "Shot.image cannot be summarized here (a thumbnail field)" in refused["content"]
+        refused = call("summarize", {"type": "Shot", "summaries": [{"field": "id", "type": "count"}],
+                                     "grouping": [{"field": "sg_cut_in", "type": "exact"}]})
+        assert "Shot.sg_cut_in cannot be grouped by here (a metadata field)" in refused["content"]

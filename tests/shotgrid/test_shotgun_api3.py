@@ -217,7 +217,7 @@ def test_a_production_made_found_changed_and_batched_through_shotgun_api3(shotgu
     assert said["task"]["project"]["id"] == ids[0] and said["task"]["entity.Shot.sg_sequence.Sequence.code"] == "sq010"
     (version,) = said["versions"]
     assert version["code"] == "sh000_comp_v001" and version["entity"] == {"type": "Shot", "id": ids[3], "name": "sh000"}
-    assert version["project"]["id"] == ids[0] and version["sg_task"]["name"] == "comp" and version["user"]["name"] == "admin"
+    assert version["project"]["id"] == ids[0] and version["sg_task"]["name"] == "comp" and version["user"]["name"] == "Studio Admin"
     assert version["frame_count"] == 33 and version["description"] == "first look" and version["sg_status_list"] == "rev"
     assert said["version_by_project"] == ["sh000_comp_v001", "sh000_comp_v002"]
     assert "/component/thumbnail?id=" in said["version_image"] and isinstance(said["attachment"], int)
@@ -296,7 +296,7 @@ def test_scripts_people_tokens_and_sudo_through_shotgun_api3(shotgun_python, stu
     assert said["wrong_key"] == said["wrong_script"] == said["wrong_password"] == said["no_user"] == refusal
     assert said["person"] == {"type": "HumanUser", "id": said["person"]["id"], "login": "admin", "sg_status_list": "act"}
     assert said["token"] == "admin"
-    assert said["sudo"] == "jo"
+    assert said["sudo"] == "Jo"  # a HumanUser link is named by the name, as ShotGrid names it
     assert said["sudo_nobody"] == "sudo_as_login: no user 'nobody'"
 
 

@@ -18,6 +18,7 @@ from typing import Any, Mapping as MappingType
 from ....exceptions import ValidationError
 from ....query import ast, render
 from ...engine.batch import BatchContext
+from . import presets
 from .eventlog import EventLogEntries
 from .custom import CustomFields
 from .filters import FilterCompiler
@@ -89,11 +90,12 @@ class Calls(Searches):
         if params.get("type") == "EventLogEntry":
             return self._events(batch, params, fields, per_page, page)
         sg_type = self.typed(batch, params.get("type"))
-        if params.get("additional_filter_presets"):
-            raise ValidationError(_presets(params["additional_filter_presets"]), "bad_filter")
         if params.get("return_only") == "retired":
             return self._retired(batch, sg_type, params.get("filters"), fields, per_page, page)
         where = self._live(batch, sg_type, params, self.compiler(batch).compile(sg_type, params.get("filters")))
+        if params.get("additional_filter_presets") is not None:  # ShotGrid's LATEST (:mod:`.presets`)
+            where = presets.narrowed(sg_type, where, params["additional_filter_presets"],
+                                     lambda text: self.backend.reader.query(batch.connection, text)["data"])  # fmt: skip
         query = ast.Query(sg_type.ours, tuple(ast.Path.of(p) for p in self.records.projections(sg_type, fields)), where,
                           order_by=self._order(sg_type, params.get("sorts")), offset=(page - 1) * per_page, limit=per_page)  # fmt: skip
         answer = self.backend.reader.query(batch.connection, render(query))
@@ -114,10 +116,9 @@ class Calls(Searches):
             found: dict[str, tuple[SgType, str | None]] = {}
             for type_name in field.types:
                 linked = self.mapping.type(type_name)
-                name = self.records.name_attr(linked)
-                paths = (ast.Path.of("id"), *((ast.Path.of(name),) if name else ()))
+                paths = (ast.Path.of("id"), *(ast.Path.of(n) for n in self.records.name_attrs(linked)))
                 for row in query(render(ast.Query(linked.ours, paths, among(keys)))):
-                    found[row["id"]] = (linked, row.get(name) if name else None)
+                    found[row["id"]] = (linked, self.records.link_name(linked, row))
             numbers = self.ids.numbers(batch.connection, {key: linked.ours for key, (linked, _) in found.items()})
             return {key: {"type": linked.name, "id": numbers[key], "name": name} for key, (linked, name) in found.items()}
 
@@ -395,17 +396,6 @@ def whole(rows: list[Any]) -> list[Any]:
 
     gather(rows)
     return [fill(row) for row in rows]
-
-
-def _presets(presets: Any) -> str:
-    """Why ``additional_filter_presets`` are refused: malformed, unknown, or (ShotGrid's LATEST) not served."""
-    if not isinstance(presets, list) or not all(isinstance(p, dict) for p in presets):
-        return f"additional_filter_presets is a list of {{'preset_name', …}}, not {presets!r}"
-    names = [p.get("preset_name") for p in presets]
-    unknown = [n for n in names if n != "LATEST"]
-    if unknown:
-        return f"Unknown filter preset {unknown[0]!r} (ShotGrid's is LATEST)"
-    return "The LATEST filter preset is not served here (filter on the fields instead)"
 
 
 def _names(names: Any, what: str) -> list[str]:

@@ -147,7 +147,7 @@ class FilterCompiler:
             compared = self._scalar(ast.Path.of("value"), relation, values, where, None, field.data_type)
             return ast.Relation(ast.Path.of("custom_attributes"), ast.Quantifier.ANY,
                                 ast.And((_is(ast.Path.of("key"), field.key), compared)))  # fmt: skip
-        if kind in ("password", "file"):
+        if kind in ("password", "file", "grants"):
             raise ValidationError(f"{where}: a {kind} field is not filtered on here", "bad_filter")
         if kind == "metadata":
             return ast.Relation(ast.Path.of("metadata"), ast.Quantifier.ANY, ast.And((
@@ -168,6 +168,8 @@ class FilterCompiler:
             if value not in field.values:
                 raise ValidationError(f"{where}: one of {', '.join(field.values)}, not {value!r}", "bad_value")
             return self._scalar(ast.Path.of(field.attr), relation, [field.values[value]], where)  # type: ignore[arg-type]
+        if field.blank is not None and relation == "is" and value is None:  # a Task with no content: its blank name
+            return _any([_is(ast.Path.of(field.attr), None), _is(ast.Path.of(field.attr), field.blank)])  # type: ignore[arg-type]
         return self._scalar(ast.Path.of(field.attr), relation, values, where, None, field.data_type)  # type: ignore[arg-type]
 
     def _scalar(self, path: ast.Path, relation: str, values: list[Any], where: str, cast: Any = None,

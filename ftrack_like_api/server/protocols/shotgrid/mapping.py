@@ -15,7 +15,12 @@ A field is of one *kind*:
   columns ``from`` the entity and ``to`` the linked one, fixed ``data``), ``attr`` the collection
   that reads them and ``link`` the reference on each row (none when the collection gives the
   linked entities themselves)
+- ``grants``: the projects a user is granted (``HumanUser.projects``): our security roles'
+  project grants (``attr`` the user's roles, ``link`` each role's project rows); set, added or
+  removed as ``multi_entity_update_mode`` says, as ``ftrack-like user grant`` / ``revoke`` do
 - ``password``: written only: sets the user's password (``HumanUser.password_proxy``)
+- ``scalar`` with ``blank``: an attribute our model needs (a Task's name) that ShotGrid may leave
+  empty: none given (or None, or blank text) stores the ``blank`` text, which reads back as None
 - ``file``: an uploaded file, an Attachment (``upload``): ``{"type": "Attachment", "id", "name", "url"}``
 """
 
@@ -55,6 +60,8 @@ class Field:
     through: dict[str, Any] = dataclasses.field(default_factory=dict, hash=False, compare=False)
     #: For an entity field: our attributes set beside it when it is set (a Note's ``parent_type``).
     sets: dict[str, Any] = dataclasses.field(default_factory=dict, hash=False, compare=False)
+    #: For a scalar our model needs (a Task's name): what is stored when ShotGrid gives none; it reads as None.
+    blank: str | None = None
 
     @property
     def sg_data_type(self) -> str:
@@ -69,6 +76,8 @@ class Field:
             return "image"
         if self.kind in ("multi_entity", "password"):
             return self.kind
+        if self.kind == "grants":
+            return "multi_entity"
         if self.kind == "file":
             return "url"
         return self.data_type or "text"
@@ -109,7 +118,8 @@ class Mapping:
                                   read_only=bool(f.get("read_only")), parent=bool(f.get("parent")), also=f.get("also"),
                                   fallback=f.get("or"),
                                   values=_values(f), attrs=tuple(f.get("attrs", ())),
-                                  link=f.get("link"), through=dict(f.get("through", {})), sets=dict(f.get("sets", {})))
+                                  link=f.get("link"), through=dict(f.get("through", {})), sets=dict(f.get("sets", {})),
+                                  blank=f.get("blank"))
                 for field_name, f in spec["fields"].items()
             }  # fmt: skip
             self.types[name] = SgType(name, spec["ours"], spec["name"], tuple(spec["order_id"]), fields,

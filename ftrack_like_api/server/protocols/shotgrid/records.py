@@ -68,26 +68,40 @@ class Records:
         if field.kind == "named":
             return [f"{field.attr}.name"]
         if field.kind == "full_name":
-            return list(field.attrs)
+            return [*field.attrs, *((field.fallback,) if field.fallback else ())]
         if field.kind == "password":
             return []
         if field.kind == "file":
             return ["metadata.key", "metadata.value"] if field.key else ["name", "file_type"]
         if field.kind == "custom":
             return ["custom_attributes"]
+        if field.kind == "grants":
+            names = {n for t in field.types for n in self.name_attrs(self.mapping.type(t))}
+            return [f"{field.attr}.{field.link}.project.{n}" for n in ("id", *sorted(names))]
         if field.kind == "multi_entity":
             prefix = f"{field.attr}.{field.link}." if field.link else f"{field.attr}."
-            names = {self.name_attr(self.mapping.type(t)) for t in field.types}
-            return [prefix + n for n in ("id", *sorted(n for n in names if n))]
+            names = {n for t in field.types for n in self.name_attrs(self.mapping.type(t))}
+            return [prefix + n for n in ("id", *sorted(names))]
         if field.kind == "entity":
-            names = {self.name_attr(self.mapping.type(t)) for t in field.types}
-            return [f"{attr}.{n}" for attr in (field.attr, field.fallback) if attr for n in ("id", *sorted(n for n in names if n))]
+            names = {n for t in field.types for n in self.name_attrs(self.mapping.type(t))}
+            return [f"{attr}.{n}" for attr in (field.attr, field.fallback) if attr for n in ("id", *sorted(names))]
         return [field.attr]  # type: ignore[list-item]
 
-    def name_attr(self, sg_type: SgType) -> str | None:
-        """Our attribute that gives a link to ``sg_type`` its ``name``."""
+    def name_attrs(self, sg_type: SgType) -> tuple[str, ...]:
+        """Our attributes that give a link to ``sg_type`` its ``name`` (a HumanUser's first and last names, and its login)."""
         named = sg_type.fields.get(sg_type.name_field)
-        return named.attr if named is not None and named.kind == "scalar" else None
+        if named is not None and named.kind == "scalar":
+            return (named.attr,)  # type: ignore[return-value]
+        if named is not None and named.kind == "full_name":
+            return (*named.attrs, *((named.fallback,) if named.fallback else ()))
+        return ()
+
+    def link_name(self, sg_type: SgType, row: dict[str, Any]) -> Any:
+        """The ``name`` of a link to ``row``, an entity of ``sg_type`` (None for a Task with no content)."""
+        named = sg_type.fields.get(sg_type.name_field)
+        if named is None or named.kind not in ("scalar", "full_name"):
+            return None
+        return self.value(named, row, {})
 
     # --- rows -> records -----------------------------------------------------------------------
 
@@ -163,8 +177,8 @@ class Records:
         if field.kind == "named":
             linked = attribute(row, field.attr)  # type: ignore[arg-type]
             return linked.get("name") if isinstance(linked, dict) else None
-        if field.kind == "full_name":
-            return " ".join(str(row[a]) for a in field.attrs if row.get(a)) or None
+        if field.kind == "full_name":  # the names joined, or (none) its fallback: a HumanUser's login
+            return " ".join(str(row[a]) for a in field.attrs if row.get(a)) or (row.get(field.fallback) if field.fallback else None)
         if field.kind == "password":
             return None
         if field.kind == "custom":
@@ -180,6 +194,10 @@ class Records:
                 return None
             return {"type": "Attachment", "id": number, "name": kept.get("name"), "url": attachment_url(number, kept["id"]),
                     "content_type": kept.get("content_type"), "link_type": "upload"}  # fmt: skip
+        if field.kind == "grants":  # each project once, whichever role grants it
+            granted = [self.link(item.get("project"), numbers) for role in row.get(field.attr) or ()  # type: ignore[arg-type]
+                       for item in (role.get(field.link) or () if isinstance(role, dict) else ()) if isinstance(item, dict)]
+            return list({g["id"]: g for g in granted if g is not None}.values())
         if field.kind == "multi_entity":
             items = [self.link(item.get(field.link) if field.link and isinstance(item, dict) else item, numbers)
                      for item in row.get(field.attr) or ()]  # type: ignore[arg-type]  # fmt: skip
@@ -191,6 +209,8 @@ class Records:
                     return linked
             return None
         value = row.get(field.attr)  # type: ignore[arg-type]
+        if field.blank is not None and value == field.blank:
+            return None
         if field.values:
             return next((code for code, ours in field.values.items() if ours == value), None)
         return sg_value(value, field.data_type)
@@ -202,8 +222,7 @@ class Records:
         target = self.mapping.of_ours(str(linked.get("__entity_type__")))
         if target is None:
             return None
-        name_attr = self.name_attr(target)
-        return {"type": target.name, "id": numbers.get(linked.get("id")), "name": linked.get(name_attr) if name_attr else None}  # type: ignore[arg-type]
+        return {"type": target.name, "id": numbers.get(linked.get("id")), "name": self.link_name(target, linked)}  # type: ignore[arg-type]
 
 
 def attachment_url(number: int, component: str) -> str:

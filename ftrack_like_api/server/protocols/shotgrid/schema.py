@@ -21,7 +21,7 @@ def _fixed(value: Any) -> dict[str, Any]:
 
 def _field(sg_type: SgType, field: Field, mapping: Mapping) -> dict[str, Any]:
     properties: dict[str, Any] = {"default_value": _fixed(None), "summary_default": _fixed("none")}
-    if field.kind in ("entity", "multi_entity"):
+    if field.kind in ("entity", "multi_entity", "grants"):
         properties["valid_types"] = _fixed(list(field.types))
     if field.kind == "status":
         properties["valid_values"] = _fixed(list(mapping.statuses))

@@ -2,8 +2,11 @@
 
 Each summary is an aggregate of our query language (``record_count`` is ``count(id)``,
 ``sum`` ``sum(attr)``, ``maximum`` ``max(attr)`` …), each grouping level one ``group by``
-(``exact`` groupings only): the database computes every number, one query per level. The
-answer is ShotGrid's::
+(``exact`` groupings only): the database computes every number, one query per level — but for
+fields kept in metadata (``Shot.sg_cut_duration``), whose values are text under a key: one more
+query a level reads them, and they are summed here (numbers as numbers; what is not a number
+is left out of sums, averages, minimums and maximums, counted by ``count``). The answer is
+ShotGrid's::
 
     {"summaries": {"id": 15}, "groups": [{"group_name": "sq010", "group_value": {"type": "Sequence", "id": 4,
      "name": "sq010"}, "summaries": {"id": 9}, "groups": [...]}, ...]}
@@ -16,6 +19,7 @@ from typing import Any, Callable
 from ....exceptions import ValidationError
 from ....query import ast, render
 from .mapping import Field, Mapping, SgType
+from .records import _typed
 
 __all__ = ["Summaries"]
 
@@ -67,6 +71,8 @@ class Summaries:
         field = sg_type.field(summary["field"])
         if kind == "record_count":
             return field.name, ast.Aggregate("count", ast.Path.of("id"))
+        if field.kind == "metadata":  # summed here from the values a query reads (see the module's docstring)
+            return field.name, ast.Aggregate(function, ast.Path.of(f"metadata.{field.key}"))
         return field.name, ast.Aggregate(function, ast.Path.of(_path(sg_type, field, "summarized")))
 
     def _grouping(self, sg_type: SgType, grouping: Any) -> Field:
@@ -81,10 +87,33 @@ class Summaries:
     def _rows(self, sg_type: SgType, where: ast.Expression | None, aggregates: list[tuple[str, ast.Aggregate]],
               levels: list[Field]) -> list[dict[str, Any]]:  # fmt: skip
         groups = [ast.Path.of(p) for level in levels for p in _group_paths(level)]
-        projections = tuple(dict.fromkeys([a for _, a in aggregates] or [ast.Aggregate("count", ast.Path.of("id"))]))
+        kept = {name: (field, a) for name, a in aggregates if (field := sg_type.fields[name]).kind == "metadata"}
+        ours = [a for name, a in aggregates if name not in kept]
+        projections = tuple(dict.fromkeys(ours or [ast.Aggregate("count", ast.Path.of("id"))]))
         query = ast.Query(sg_type.ours, (*projections, *groups), where, group_by=tuple(groups),
                           order_by=tuple(ast.OrderKey(p) for p in groups))  # fmt: skip
-        return self.query(render(query))
+        rows = self.query(render(query))
+        if kept:
+            self._kept(sg_type, where, kept, levels, rows)
+        return rows
+
+    def _kept(self, sg_type: SgType, where: ast.Expression | None, kept: dict[str, tuple[Field, ast.Aggregate]],
+              levels: list[Field], rows: list[dict[str, Any]]) -> None:  # fmt: skip
+        """Each group's aggregates of fields kept in metadata, set in ``rows`` (one query reads their values)."""
+        paths = dict.fromkeys(["id", *(p for level in levels for p in _group_paths(level)), "metadata.key", "metadata.value"])
+        read = self.query(render(ast.Query(sg_type.ours, tuple(ast.Path.of(p) for p in paths), where)))
+        values: dict[tuple[Any, ...], dict[str, list[Any]]] = {}
+        known = _entities(read)
+        for row in read:
+            stored = {m.get("key"): m.get("value") for m in row.get("metadata") or () if isinstance(m, dict)}
+            group = values.setdefault(tuple(_at(row, _group_paths(level)[0], known) for level in levels), {})
+            for name, (field, _) in kept.items():
+                if stored.get(field.key) is not None:
+                    group.setdefault(name, []).append(_typed(field, stored[field.key]))
+        for row in rows:
+            group = values.get(tuple(_key(level, row) for level in levels), {})
+            for name, (_, aggregate) in kept.items():
+                row[aggregate.key] = _aggregated(aggregate.function, group.get(name, []))
 
     def _names(self, level: Field, rows: list[dict[str, Any]]) -> dict[Any, tuple[Any, Any]]:
         """Each group's (group_value, group_name), by its key in the rows."""
@@ -99,7 +128,8 @@ class Summaries:
         for row in rows:
             value: Any = row.get(_group_paths(level)[0])
             if level.kind == "status":
-                found[value] = (self.mapping.status_codes.get(value, value), value)
+                code = self.mapping.status_codes.get(value, value)
+                found[value] = (code, code)  # ShotGrid names a status group by its code
             elif level.values:
                 code = next((c for c, ours in level.values.items() if ours == value), None)
                 found[value] = (code, code)
@@ -123,7 +153,7 @@ def _path(sg_type: SgType, field: Field, what: str) -> str:
         return f"{field.attr}.name"
     if field.kind == "scalar":
         return field.attr  # type: ignore[return-value]
-    raise ValidationError(f"{sg_type.name}.{field.name} cannot be {what} here (it is kept in metadata)", "bad_summary")
+    raise ValidationError(f"{sg_type.name}.{field.name} cannot be {what} here (a {field.kind} field)", "bad_summary")
 
 
 def _group_paths(level: Field) -> list[str]:
@@ -148,6 +178,51 @@ def _sort(groups: list[dict[str, Any]], descending: list[bool]) -> None:
 
 def _key(level: Field, row: dict[str, Any]) -> Any:
     return row.get(_group_paths(level)[0])
+
+
+def _entities(rows: list[dict[str, Any]]) -> dict[tuple[Any, Any], dict[str, Any]]:
+    """Every linked entity in ``rows`` by (type, id), what each mention of it gives merged (an answer spells
+    an entity out once; later mentions of it carry its id)."""
+    known: dict[tuple[Any, Any], dict[str, Any]] = {}
+
+    def visit(value: Any) -> None:
+        if isinstance(value, dict):
+            if "__entity_type__" in value and "id" in value:
+                known.setdefault((value["__entity_type__"], value["id"]), {}).update(value)
+            for item in value.values():
+                visit(item)
+        elif isinstance(value, list):
+            for item in value:
+                visit(item)
+
+    visit(rows)
+    return known
+
+
+def _at(row: dict[str, Any], dotted: str, known: dict[tuple[Any, Any], dict[str, Any]]) -> Any:
+    """The value at ``status.name`` in a row read whole (not grouped), through the entities it links."""
+    value: Any = row
+    for name in dotted.split("."):
+        if not isinstance(value, dict):
+            return None
+        if "__entity_type__" in value and "id" in value:
+            value = known.get((value["__entity_type__"], value["id"]), value)
+        value = value.get(name)
+    return value
+
+
+def _aggregated(function: str, values: list[Any]) -> Any:
+    """``count``, ``sum``, ``max``, ``min`` or ``avg`` of a group's stored values, as the database gives them."""
+    if function == "count":
+        return len(values)
+    numbers = [v for v in values if isinstance(v, (int, float)) and not isinstance(v, bool)]
+    if not numbers:
+        return None
+    if function == "sum":
+        return sum(numbers)
+    if function == "avg":
+        return sum(numbers) / len(numbers)
+    return max(numbers) if function == "max" else min(numbers)
 
 
 def _list(value: Any, what: str) -> list[Any]:

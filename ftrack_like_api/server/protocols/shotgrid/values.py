@@ -76,7 +76,7 @@ class Values:
                     entity.setdefault(attr, part)
             elif field.kind in ("password", "custom"):
                 later[name] = (field, value)
-            elif field.kind == "multi_entity":
+            elif field.kind in ("multi_entity", "grants"):
                 if not isinstance(value, list):
                     raise ValidationError(f"{where} takes a list of {{'type', 'id'}}, not {value!r}", "bad_value")
                 later[name] = (field, [self._link(field, v, uuid_of, where) for v in value])
@@ -102,6 +102,8 @@ class Values:
                 if value not in field.values:
                     raise ValidationError(f"{where} is one of {', '.join(field.values)}, not {value!r}", "bad_value")
                 entity[field.attr] = field.values[value]  # type: ignore[index]
+            elif field.blank is not None and (value is None or (isinstance(value, str) and not value.strip())):
+                entity[field.attr] = field.blank  # type: ignore[index]
             else:
                 entity[field.attr] = _wire(value, self.schema[sg_type.ours].attributes[field.attr].type)  # type: ignore[index]
         if creating:
@@ -109,6 +111,9 @@ class Values:
                 field = sg_type.fields[name]
                 if field.also and field.also not in entity:
                     entity[field.also] = entity.get(field.attr)  # type: ignore[arg-type]
+            for field in sg_type.fields.values():
+                if field.blank is not None and field.attr not in entity:
+                    entity[field.attr] = field.blank  # type: ignore[index]
         if project_parent is not None and not parent_set:
             entity[ASSET_PARENT if sg_type.asset else "parent_id"] = project_parent
         if creating:

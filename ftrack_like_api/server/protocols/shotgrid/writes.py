@@ -60,6 +60,8 @@ class Writes:
                 continue
             if field.kind == "password":
                 self.password(batch, key, value, f"{sg_type.name}.{name}")
+            elif field.kind == "grants":
+                self.grants(batch, key, value, "set" if creating else modes.get(name) or "set", f"{sg_type.name}.{name}")
             else:
                 mode = modes.get(name) or "set"
                 if mode not in MODES:
@@ -94,6 +96,22 @@ class Writes:
             self.check(batch, "create", kind)
             self.backend.writer.create(batch, kind, {"__entity_type__": kind, "id": str(uuid.uuid4()), source: key,
                                                      target: linked, **data})  # fmt: skip
+
+    def grants(self, batch: BatchContext, user: str, projects: list[str], mode: str, where: str) -> None:
+        """Set, add or remove the projects ``user`` is granted (our roles' project grants, as ``ftrack-like user
+        grant`` / ``revoke`` change them): administrators only; a user granted some projects sees only those."""
+        if mode not in MODES:
+            raise ValidationError(f"{where}: multi_entity_update_mode is one of {', '.join(MODES)}, not {mode!r}", "bad_value")
+        self.check(batch, "update", "User")  # another user: administrators only
+        roles, connection = self.backend.auth.roles, batch.connection
+        held = {row["project_id"] for row in self.rows(batch, ast.Query(
+            "UserSecurityRoleProject", (ast.Path.of("project_id"),), _is("user_security_role.user_id", user)))}  # fmt: skip
+        wanted = list(dict.fromkeys(projects))
+        gone = [p for p in wanted if p in held] if mode == "remove" else [] if mode == "add" else [p for p in held if p not in wanted]
+        for project in gone:
+            roles.revoke(connection, user, project)
+        for project in (p for p in wanted if p not in held) if mode != "remove" else ():
+            roles.grant(connection, user, project, None)
 
     def component(self, batch: BatchContext, component: str, name: str, file_type: str, size: int,
                   version: str | None = None) -> None:  # fmt: skip
