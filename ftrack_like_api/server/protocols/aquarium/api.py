@@ -27,6 +27,7 @@ from ....exceptions import ValidationError
 from ....version import __version__
 from ...auth.throttle import Refusal
 from ...files.store import NotStored, TooLarge
+from ...files.streaming import stream_to_thread
 from ...gate import Busy
 from ..ftrack.answers import dumps, log_failure
 from ..ftrack.body import read_body
@@ -36,7 +37,6 @@ from .files import FileRule
 from .mapping import load_mapping
 from .multipart import boundary_of
 from .uploads import MAX_UPLOAD, receive
-from .streaming import stream_to_thread
 
 __all__ = ["AquariumApi", "json_answer"]
 

@@ -27,7 +27,6 @@ import time
 from typing import Any, AsyncIterator, Iterator, Mapping
 
 import anyio
-import anyio.from_thread
 import anyio.to_thread
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, RedirectResponse, Response, StreamingResponse
@@ -40,6 +39,7 @@ from ...files import Files, NoStorage
 from ...files.access import disposition
 from ...files.signing import TokenRefused
 from ...files.store import CHUNK, ChecksumMismatch, KeyRefused, NotStored, StoreUnavailable, TooLarge
+from ...files.streaming import coalesced, stream_to_thread
 from ...gate import DatabaseGate
 from .answers import failure_answer, refused
 from .api import _address, _authenticate, _loggable
@@ -136,54 +136,8 @@ class FileRoutes:
         ticket = await self.database(self.files.admit, request.query_params.get("token", ""), length)
         seen.update(user=ticket.user_id or "-", component=ticket.component_id)
         md5, sha256 = request.headers.get("content-md5"), request.headers.get("x-content-sha256")
-        send, receive = anyio.create_memory_object_stream[Any](1)
-
-        async def pump() -> None:
-            async with send:
-                try:
-                    buffered = bytearray()
-                    async for chunk in request.stream():
-                        if not buffered and len(chunk) >= CHUNK:
-                            await send.send(chunk)
-                            continue
-                        buffered += chunk
-                        if len(buffered) >= CHUNK:
-                            await send.send(bytes(buffered))
-                            buffered.clear()
-                    if buffered:
-                        await send.send(bytes(buffered))
-                except (anyio.BrokenResourceError, anyio.ClosedResourceError):
-                    pass  # the writer stopped (over the limit, a storage error): it answers
-                except Exception as failure:  # the client went away: the writer must not take a short body as whole
-                    try:
-                        await send.send(failure)
-                    except (anyio.BrokenResourceError, anyio.ClosedResourceError):
-                        pass
-
-        def chunks() -> Iterator[bytes]:
-            while True:
-                try:
-                    item = anyio.from_thread.run(receive.receive)
-                except anyio.EndOfStream:
-                    return
-                if isinstance(item, BaseException):
-                    raise item
-                yield item
-
-        def write() -> Any:
-            with receive:
-                return self.files.write(ticket, chunks(), md5, sha256)
-
-        failed: Exception | None = None
-        async with anyio.create_task_group() as group:
-            group.start_soon(pump)
-            try:
-                part = await anyio.to_thread.run_sync(write, limiter=self.transfers)
-            except Exception as failure:  # answered below, not as a group of exceptions
-                failed = failure
-                group.cancel_scope.cancel()
-        if failed is not None:
-            raise failed
+        part = await stream_to_thread(coalesced(request.stream(), CHUNK),
+                                      lambda chunks: self.files.write(ticket, chunks, md5, sha256), self.transfers)
         seen["outcome"] = f"{part.size} bytes"
         return JSONResponse({"size": part.size, "md5": part.md5_hex, "sha256": part.sha256_hex},
                             headers={"ETag": f'"{part.e_tag}"'})  # fmt: skip

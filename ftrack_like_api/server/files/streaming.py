@@ -1,7 +1,8 @@
 """A request's body handed to a worker thread as it arrives: the thread reads a sync iterator of its chunks.
 
 One chunk is in flight at a time (a memory stream of one), so a slow store slows the
-reading of the body instead of the body piling up in memory.
+reading of the body instead of the body piling up in memory. ftrack's upload route and
+Aquarium's both receive files this way.
 """
 
 from __future__ import annotations
@@ -12,13 +13,29 @@ import anyio
 import anyio.from_thread
 import anyio.to_thread
 
-__all__ = ["stream_to_thread"]
+__all__ = ["coalesced", "stream_to_thread"]
 
 T = TypeVar("T")
 
 
-async def stream_to_thread(source: AsyncIterator[bytes], work: Callable[[Iterator[bytes]], T]) -> T:
-    """``work(chunks)`` in a worker thread, ``chunks`` the chunks of ``source`` as they arrive; its result.
+async def coalesced(source: AsyncIterator[bytes], size: int) -> AsyncIterator[bytes]:
+    """``source``'s bytes in chunks of at least ``size`` (the last one shorter); a big chunk passes as it came."""
+    buffered = bytearray()
+    async for chunk in source:
+        if not buffered and len(chunk) >= size:
+            yield chunk
+            continue
+        buffered += chunk
+        if len(buffered) >= size:
+            yield bytes(buffered)
+            buffered.clear()
+    if buffered:
+        yield bytes(buffered)
+
+
+async def stream_to_thread(source: AsyncIterator[bytes], work: Callable[[Iterator[bytes]], T],
+                           limiter: anyio.CapacityLimiter | None = None) -> T:  # fmt: skip
+    """``work(chunks)`` in a worker thread (of ``limiter``'s), ``chunks`` the chunks of ``source`` as they arrive; its result.
 
     A failure to read ``source`` (the client went away) is raised inside ``chunks``, so a
     short body is never taken for a whole one.
@@ -57,7 +74,7 @@ async def stream_to_thread(source: AsyncIterator[bytes], work: Callable[[Iterato
     async with anyio.create_task_group() as group:
         group.start_soon(pump)
         try:
-            result.append(await anyio.to_thread.run_sync(run))
+            result.append(await anyio.to_thread.run_sync(run, limiter=limiter))
         except Exception as failure:  # raised below, not as a group of exceptions
             failed.append(failure)
             group.cancel_scope.cancel()
