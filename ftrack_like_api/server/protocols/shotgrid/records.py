@@ -10,7 +10,7 @@ each entity on the way is of the type it names.
 from __future__ import annotations
 
 import json
-from typing import Any, Iterable
+from typing import Any, Iterable, Iterator
 
 from urllib.parse import quote
 
@@ -19,7 +19,19 @@ from ...engine.computed import BASE_URL, LINK_TOKEN
 from ....exceptions import ValidationError
 from .mapping import Field, Mapping, SgType
 
-__all__ = ["Records", "attachment_url", "attribute", "deep_fields", "sg_value"]
+__all__ = ["Records", "attachment_url", "attribute", "deep_fields", "entity_mentions", "sg_value"]
+
+
+def entity_mentions(value: Any) -> Iterator[dict[str, Any]]:
+    """Every entity in an engine answer ``value``, at any depth: each dict holding ``__entity_type__`` and ``id``."""
+    if isinstance(value, dict):
+        if "__entity_type__" in value and "id" in value:
+            yield value
+        for item in value.values():
+            yield from entity_mentions(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from entity_mentions(item)
 
 
 def deep_fields(field: str) -> list[str]:
@@ -108,19 +120,10 @@ class Records:
     def uuids(self, rows: list[dict[str, Any]]) -> dict[str, str]:
         """Every entity in ``rows`` that ShotGrid names by a number: its uuid and our type."""
         found: dict[str, str] = {}
-
-        def visit(value: Any) -> None:
-            if isinstance(value, dict):
-                kind = value.get("__entity_type__")
-                if isinstance(kind, str) and isinstance(value.get("id"), str) and self.mapping.of_ours(kind) is not None:
-                    found[value["id"]] = kind
-                for item in value.values():
-                    visit(item)
-            elif isinstance(value, list):
-                for item in value:
-                    visit(item)
-
-        visit(rows)
+        for value in entity_mentions(rows):
+            kind = value["__entity_type__"]
+            if isinstance(kind, str) and isinstance(value["id"], str) and self.mapping.of_ours(kind) is not None:
+                found[value["id"]] = kind
         return found
 
     def files(self, sg_type: SgType, rows: list[dict[str, Any]], fields: Iterable[str]) -> dict[str, str]:

@@ -19,7 +19,7 @@ from typing import Any, Callable
 from ....exceptions import ValidationError
 from ....query import ast, render
 from .mapping import Field, Mapping, SgType
-from .records import _typed
+from .records import _typed, entity_mentions
 
 __all__ = ["Summaries"]
 
@@ -184,18 +184,8 @@ def _entities(rows: list[dict[str, Any]]) -> dict[tuple[Any, Any], dict[str, Any
     """Every linked entity in ``rows`` by (type, id), what each mention of it gives merged (an answer spells
     an entity out once; later mentions of it carry its id)."""
     known: dict[tuple[Any, Any], dict[str, Any]] = {}
-
-    def visit(value: Any) -> None:
-        if isinstance(value, dict):
-            if "__entity_type__" in value and "id" in value:
-                known.setdefault((value["__entity_type__"], value["id"]), {}).update(value)
-            for item in value.values():
-                visit(item)
-        elif isinstance(value, list):
-            for item in value:
-                visit(item)
-
-    visit(rows)
+    for value in entity_mentions(rows):
+        known.setdefault((value["__entity_type__"], value["id"]), {}).update(value)
     return known
 
 
