@@ -10,6 +10,7 @@ import hashlib
 import json
 import logging
 import os
+import shutil
 import socket
 import urllib.parse
 import uuid
@@ -280,10 +281,35 @@ def test_a_signed_link_works_for_its_component_for_its_lifetime(admin, backend, 
     assert requests.get(f"{server}/component/get", params={"token": upload_token}).status_code == 403
 
 
-def test_encode_media_is_not_supported(admin):
-    status, error = admin.batch({"action": "encode_media", "component_id": str(uuid.uuid4())})
-    assert status == 400
-    assert error["error_code"] == "not_supported" and "not supported by this server" in error["content"]
+def test_encode_media_refuses_what_it_cannot_encode_and_creates_nothing(admin, free, reader, studio, monkeypatch, tmp_path):
+    def jobs():
+        return len(admin.call({"action": "query", "expression": "select id from Job"})[0]["data"])
+
+    before = jobs()
+    component = admin.component(studio["open"], name="plate", file_type=".mov")
+    admin.upload(component, b"not encoded yet")
+    ask = {"action": "encode_media", "component_id": component, "version_id": None, "keep_original": True}
+    # No ffmpeg where the server runs: an error naming it (an empty folder stands for a machine without it).
+    monkeypatch.setenv("FTRACK_LIKE_FFMPEG", str(tmp_path))
+    status, error = admin.batch(ask)
+    assert status == 400 and error["error_code"] == "no_encoder"
+    assert "Media encoding needs ffmpeg" in error["content"] and "apt-get install ffmpeg" in error["content"]
+    monkeypatch.delenv("FTRACK_LIKE_FFMPEG")
+    # A read-only user makes no components, whatever is installed.
+    assert reader.batch(ask)[1]["error_code"] == "read_only"
+    assert free.batch({**ask, "keep_original": "sometimes"})[1]["error_code"] == "bad_request"
+    assert free.batch({**ask, "component_id": "../etc/passwd"})[1]["error_code"] == "bad_request"
+    if shutil.which("ffmpeg") and shutil.which("ffprobe"):
+        # Nothing to encode, or a version out of sight: clear errors, no job.
+        assert free.batch({**ask, "component_id": str(uuid.uuid4())})[1]["error_code"] == "not_found"
+        empty = free.component(studio["open"], file_type=".mov")
+        status, error = free.batch({**ask, "component_id": empty})
+        assert error["error_code"] == "not_stored" and "has no file in the ftrack.server location" in error["content"]
+        status, error = free.batch({**ask, "version_id": studio["secret"]})
+        assert error["error_code"] == "not_found" and f"No AssetVersion with id {studio['secret']}" in error["content"]
+    elif os.environ.get("CI") == "true":
+        pytest.fail("CI must install ffmpeg (.ci/run does)")
+    assert jobs() == before
 
 
 @pytest.mark.parametrize("hostile", ["../../etc/passwd", "/etc/passwd", "a\x00b", "x" * 4000])

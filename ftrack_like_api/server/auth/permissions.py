@@ -51,8 +51,9 @@ PROFILE = frozenset({"first_name", "last_name", "email", "thumbnail", "thumbnail
 ROLE_TYPES = frozenset({"SecurityRole", "UserSecurityRole", "UserSecurityRoleProject"})
 #: Types whose rows are accounts: administrators manage them.
 ACCOUNT_TYPES = frozenset({"Resource"})
-#: Studio-wide types a user restricted to some projects still writes (their own jobs).
-PERSONAL_TYPES = frozenset({"Job"})
+#: Studio-wide types a user restricted to some projects still writes (their own jobs, and the
+#: components attached to them: ftrack's job example, and the outputs of ``encode_media``).
+PERSONAL_TYPES = frozenset({"Job", "JobComponent"})
 WRITE_ACTIONS = frozenset({"create", "update", "delete", "reset_remote"})
 _NAMESPACE = uuid.UUID("0d5f8a8e-3c2b-4f7e-9a0e-6a1c4b1e2f31")
 

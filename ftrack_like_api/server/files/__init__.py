@@ -5,6 +5,7 @@
 - ``signing.py`` the signed, expiring tokens of upload URLs and download links
 - ``access.py`` who may read and write a component's file (the project rules)
 - ``actions.py`` the engine actions (``get_upload_metadata`` …)
+- ``media/`` encoding media for review (``encode_media``): ffmpeg, in jobs run in the background
 
 :class:`Files` is the engine's face of them: ``backend.files``. The routes
 (``protocols/ftrack/files.py``) and the in-process transport call its methods; they block
@@ -84,6 +85,7 @@ class Files:
 
     def __init__(self, backend: Backend) -> None:
         from . import actions
+        from .media import Media
 
         self.backend = backend
         #: The most bytes one file may have (None: no limit).
@@ -95,6 +97,8 @@ class Files:
         self._store: FileStore | None = None
         self._configured = False
         self._lock = threading.Lock()
+        #: Media encoding (``encode_media``) and the pool of threads that runs its jobs.
+        self.media = Media(self)
         actions.register(self)
         backend.after_commit(self._committed)
 

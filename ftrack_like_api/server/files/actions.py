@@ -5,7 +5,7 @@
 - ``complete_multipart_upload``: make the component's file of its parts
 - ``generate_signed_url``: a download link that needs no other credential, for a while (or,
   with ``thumbnail_size``, a link to the thumbnail at that size)
-- ``encode_media``: not supported (review media transcoding), said clearly
+- ``encode_media``: a job that encodes a component for review with ffmpeg (``media/``)
 
 Answers carry paths starting with ``/component/``: the HTTP layer makes them absolute
 (the engine does not know the server's address). A store that presigns (S3) answers
@@ -33,7 +33,7 @@ MAX_LINK_LIFETIME = 7 * 24 * 3600
 #: The engine actions, and whether each writes rows.
 #: (``complete_multipart_upload`` writes its row after the commit: assembling a large file holds no write lock.)
 ACTIONS = {"get_upload_metadata": True, "complete_multipart_upload": False, "generate_signed_url": False,
-           "encode_media": False}  # fmt: skip
+           "encode_media": True}  # fmt: skip
 
 
 def register(files: Files) -> None:
@@ -183,6 +183,6 @@ def generate_signed_url(files: Files, batch: BatchContext, operation: Mapping[st
     return {"signed_url": url}
 
 
-def encode_media(files: Files, batch: BatchContext, operation: Mapping[str, Any]) -> None:
-    """Not supported: review media transcoding is not part of this server."""
-    raise ValidationError("encode_media (review media transcoding) is not supported by this server", "not_supported")
+def encode_media(files: Files, batch: BatchContext, operation: Mapping[str, Any]) -> dict[str, Any]:
+    """A queued Job that encodes the component for review (``{"job_id": …}``): see :mod:`.media.jobs`."""
+    return files.media.request(batch, operation)
