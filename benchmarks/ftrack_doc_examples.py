@@ -11,7 +11,8 @@ of its last release with docs, v3.0.0). Give this a checkout of ftrack-python
 3. runs each page's blocks in order in one process of the official client, sharing one
    namespace, after a prelude of its own (:data:`PRELUDE`: the session, and the entities the
    examples name without making them — ``task``, ``my_project``, ``user`` …); a query a
-   block makes but never reads is read, so it runs on the server too;
+   block makes but never reads is read, so it runs on the server too (the encoding page's
+   movie is made by ``ffmpeg``, which the server needs to encode it);
 4. prints each block's outcome: ``passed``, ``failed`` (and why), ``wrong`` (an example
    that fails on any server, ftrack's too: :data:`WRONG` says why), ``not code`` (query
    text, output, a placeholder), and the totals.
@@ -108,8 +109,9 @@ FILLED = [("= # Get a user from ftrack.", "= user"), ("= # Get a project from ft
           ("'7545384e-a653-11e1-a82c-f22c11dd25eq'", "KEY"), ("api_user='martin'", "api_user=USER"),
           ("'8923b7b3-4bf0-11e5-8811-3c0754289fd3'", "my_task_id"), ("'some-user-id'", "my_user_id"),
           ("'/path/to/forest_preview.mov'", "FILE"), ("'/path/to/forest_mode.ma'", "FILE"),
-          ("'/path/to/forest_thumbnail.jpg'", "IMAGE"), ("'/PATH/TO/MEDIA'", "FILE"),
-          ("'/path/to/local/file.mp4'", "FILE"), ("['/path/to/plugins']", "[os.path.dirname(FILE)]")]  # fmt: skip
+          ("'/path/to/forest_thumbnail.jpg'", "IMAGE"), ("'/PATH/TO/MEDIA'", "MEDIA"),
+          ("'/path/to/local/file.mp4'", "FILE"), ("['/path/to/plugins']", "[os.path.dirname(FILE)]"),
+          ("# Wait for job to finish.", "_wait(job)")]  # fmt: skip
 
 #: What a page uses without making it, made before its first block.
 PAGE_PRELUDES = {
@@ -203,8 +205,19 @@ PAGE_PRELUDES = {
         session.commit()
         """,
     "example/encode_media.rst": """
+        import subprocess, time
+        MEDIA = os.path.join(os.path.dirname(FILE), "plate.mov")  # a one-second movie, made by ffmpeg
+        subprocess.run(["ffmpeg", "-nostdin", "-loglevel", "error", "-y", "-f", "lavfi", "-i",
+                        "testsrc=duration=1:size=64x64:rate=24", "-pix_fmt", "yuv420p", MEDIA], check=True)
         component = session.create_component(FILE, data={"name": "plate"}, location=None)
         session.commit()
+        def _wait(job):  # "Wait for job to finish.": as a reader does, until it is done
+            for _ in range(600):
+                status = session.query("select status, data from Job where id is '{}'".format(job["id"])).one()["status"]
+                if status in ("done", "failed"):
+                    break
+                time.sleep(0.1)
+            assert job["status"] == "done", job["data"]
         """,
     "example/web_review.rst": """
         component = version.create_component(IMAGE, data={"name": "ftrackreview-image"},

@@ -222,8 +222,12 @@ class Media:
             source_path = copied
         else:
             source_path = str(source)
-        found = probe(tools, source_path, self.timeout)
-        return encode(tools, source_path, found, [planned for planned, _ in task.outputs], folder, self.timeout)
+        try:
+            found = probe(tools, source_path, self.timeout)
+            return encode(tools, source_path, found, [planned for planned, _ in task.outputs], folder, self.timeout)
+        except ToolFailed as failed:  # ffmpeg names the files: the server's own paths are none of the user's business
+            said = str(failed).replace(source_path, "the source file").replace(folder + os.sep, "")
+            raise ToolFailed(said) from None
 
     def _store(self, component_id: str, path: str) -> None:
         limit = self.files.max_upload if self.files.max_upload is not None else 2**62
