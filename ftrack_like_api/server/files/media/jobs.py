@@ -81,6 +81,11 @@ class Pool:
         self._lock = threading.Lock()
         self._threads = 0
 
+    @property
+    def threads(self) -> int:
+        """How many worker threads are alive (at most :attr:`workers`)."""
+        return self._threads
+
     def submit(self, task: Task) -> None:
         with self._lock:
             self._queue.put(task)
