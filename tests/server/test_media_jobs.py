@@ -123,3 +123,50 @@ def test_an_s3_store_encodes_through_a_copy_of_the_source(database, s3_endpoint,
     assert data[4:8] == b"ftyp"  # an MP4, kept in the bucket
     listed = boto3.session.Session().client("s3").list_objects_v2(Bucket=bucket, Prefix="studio/components/")
     assert {o["component_id"] for o in outputs} <= {item["Key"].rsplit("/", 1)[-1] for item in listed["Contents"]}
+
+
+def test_a_server_starting_again_fails_the_jobs_a_stopped_one_left(fresh_database, tmp_path, movie):
+    import json
+    import sys
+
+    from ftrack_like_api.server.app import create_app, serving
+    from ftrack_like_api.server.files.media.recovery import STOPPED, worker_tag
+
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    alive = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"])
+    machine = worker_tag().split(":")[0]
+    storage = tmp_path / "storage"
+    try:
+        with Backend.from_url(fresh_database) as backend:
+            backend.files.configure(storage)
+            source = _source(backend, movie)
+
+            def left(worker, status):
+                """A job as a server leaves it when it stops mid-way: one output stored, no component made."""
+                output = str(uuid.uuid4())
+                backend.files.put("admin", output, [b"half an output"])
+                data = {"description": "Encoding media", "source_component_id": source, "keep_original": True,
+                        "output": [{"format": "video/mp4", "component_id": output}], "worker": worker}  # fmt: skip
+                made = _call(backend, {"action": "create", "entity_type": "Job",
+                                       "entity_data": {"status": status, "data": json.dumps(data)}})  # fmt: skip
+                return made[0]["data"]["id"], output
+
+            stopped = left(f"{machine}:{dead.pid}", "running")
+            waiting = left(f"{machine}:{dead.pid}", "queued")
+            running = left(f"{machine}:{alive.pid}", "running")  # a server still running on this machine
+            elsewhere = left(f"{'0' * 12}:{dead.pid}", "running")  # another machine's: its own server recovers it
+            with serving(create_app(backend)):  # a server starts: what the stopped one left is failed
+                pass
+            rows = _statuses(backend, [job for job, _ in (stopped, waiting, running, elsewhere)])
+    finally:
+        alive.kill()
+        alive.wait()
+    stored = {path.name for path in (storage / "components").rglob("*") if path.is_file()}
+    for job, output in (stopped, waiting):
+        assert rows[job]["status"] == "failed"
+        data = json.loads(rows[job]["data"])
+        assert data["message"] == STOPPED and data["output"] == [] and data["source_component_id"] == source
+        assert output not in stored
+    for job, output in (running, elsewhere):
+        assert rows[job]["status"] == "running" and output in stored

@@ -122,6 +122,10 @@ async def cleaning(backend: Backend) -> AsyncIterator[None]:
         await anyio.to_thread.run_sync(backend.files.signer.secret)
     except Exception:  # the database may be away: the first batch that needs it reads it
         log.warning("reading the files' signing secret failed", exc_info=True)
+    try:  # encoding jobs a stopped server of this machine left queued or running: failed, saying so
+        await anyio.to_thread.run_sync(backend.files.media.recover)
+    except Exception:
+        log.warning("failing the encoding jobs of a stopped server failed", exc_info=True)
     async with anyio.create_task_group() as tasks:
         tasks.start_soon(clean)
         try:

@@ -37,13 +37,14 @@ import sqlalchemy as sa
 from ....exceptions import ValidationError
 from ..store import KeyRefused, StoreError, check_key
 from .encode import THUMBNAIL, Output, Planned, encode, ftr_meta, plan_for
+from .recovery import recover, worker_tag
 from .tools import MissingTool, ToolFailed, find_tools, probe
 
 if TYPE_CHECKING:
     from ...engine.batch import BatchContext
     from .. import Files
 
-__all__ = ["Media", "Pool", "TIMEOUT_VARIABLE", "Task", "WORKERS_VARIABLE"]
+__all__ = ["Media", "Pool", "TAKEN", "TIMEOUT_VARIABLE", "Task", "WORKERS_VARIABLE"]
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +53,8 @@ WORKERS_VARIABLE = "FTRACK_LIKE_ENCODE_WORKERS"
 #: The longest one ffmpeg run may take, in seconds.
 TIMEOUT_VARIABLE = "FTRACK_LIKE_ENCODE_TIMEOUT"
 SERVER_LOCATION_ID = "3a372bde-05bc-11e4-8908-20c9d081909b"
+#: The jobs this process has taken and not finished (a restarted server fails the others: ``recovery.py``).
+TAKEN: set[str] = set()
 #: Seconds an idle worker thread waits for another job before it ends.
 IDLE = 30.0
 
@@ -163,11 +166,13 @@ class Media:
         file_type = connection.execute(sa.select(table.c.file_type).where(table.c.id == component_id)).scalar() or ""
         outputs = [(planned, str(uuid.uuid4())) for planned in plan_for(file_type)]
         data = {"description": "Encoding media", "source_component_id": component_id, "keep_original": keep,
-                "output": [{"format": planned.format, "component_id": made} for planned, made in outputs]}  # fmt: skip
+                "output": [{"format": planned.format, "component_id": made} for planned, made in outputs],
+                "worker": worker_tag()}  # fmt: skip
         job_id = str(uuid.uuid4())
         self.files.backend.writer.create(batch, "Job", {"id": job_id, "status": "queued", "user_id": principal.id,
                                                         "data": json.dumps(data)})  # fmt: skip
         task = Task(job_id, principal.username, principal.id, component_id, file_type, version_id, keep, outputs, data)
+        TAKEN.add(job_id)
         files.after_commit(batch, lambda: self.pool.submit(task))
         return {"job_id": job_id}
 
@@ -195,6 +200,16 @@ class Media:
 
     def run(self, task: Task) -> None:
         """Carry out one job: running, encoded, stored, its components made and the job done — or failed."""
+        try:
+            self._run(task)
+        finally:
+            TAKEN.discard(task.job_id)
+
+    def recover(self) -> int:
+        """Fail the jobs this machine's stopped servers left (a server calls it as it starts): ``recovery.py``."""
+        return recover(self.files)
+
+    def _run(self, task: Task) -> None:
         if not self._execute(task, [self._job_update(task, "running")]):
             return
         stored: list[str] = []
