@@ -29,6 +29,7 @@ from .accessor.server import ServerAccessor
 from .entity import Entity, mixin
 from .entity.location import OriginLocationMixin, ServerLocationMixin, UnmanagedLocationMixin
 from .event.base import Event
+from .exceptions import NoResultFoundError
 from .folder_tree import read_folder
 from .structure.entity_id import EntityIdStructure
 from .structure.origin import OriginStructure
@@ -84,6 +85,7 @@ class SessionFiles:
         def populate(self, entities: Entity | Sequence[Entity], projections: str) -> None: ...
         def call(self, batch: Sequence[Mapping[str, Any]]) -> list[Any]: ...
         def operation_recording(self, enabled: bool) -> contextlib.AbstractContextManager[None]: ...
+        def commit(self) -> None: ...
 
     # --- setting the locations up ------------------------------------------------------------------
 
@@ -314,6 +316,35 @@ class SessionFiles:
         operation = {"action": "get_upload_metadata", "component_id": component_id, "file_name": file_name,
                      "file_size": file_size, "checksum": checksum}  # fmt: skip
         return self.call([operation])[0]  # type: ignore[no-any-return]
+
+    def encode_media(self, media: str | os.PathLike[str] | Entity, version_id: str | None = None,
+                     keep_original: bool | str = "auto") -> Entity:  # fmt: skip
+        """A new ``Job`` in which the server encodes ``media`` for review, as ftrack's ``encode_media``.
+
+        ``media`` is a path (uploaded to the server location first, and committed) or a
+        ``FileComponent`` in the server location. The job's ``data`` (JSON text) names the
+        source and the components to come (``output``: ``format`` and ``component_id``);
+        once ``done`` they are its ``job_components``. With ``version_id`` they belong to
+        that version (its thumbnail set). ``keep_original`` "auto" keeps a component and
+        removes a path's upload once encoded. The server needs ffmpeg (``docs/howto/encode-media.rst``).
+        """
+        if isinstance(media, (str, os.PathLike)):
+            keep_original = False if keep_original == "auto" else keep_original
+            data = {"version_id": version_id} if keep_original and version_id is not None else None
+            component = self.create_component(os.fspath(media), data, location=self.get("Location", SERVER_LOCATION_ID))
+            self.commit()  # the component exists on the server before it is encoded
+        elif isinstance(media, Entity) and media.entity_type == "FileComponent":
+            component = media
+            keep_original = True if keep_original == "auto" else keep_original
+        else:
+            raise ValueError(f"Unable to encode media of type: {type(media)}")
+        operation = {"action": "encode_media", "component_id": component["id"], "version_id": version_id,
+                     "keep_original": keep_original}  # fmt: skip
+        job_id = self.call([operation])[0]["job_id"]
+        job = self.get("Job", job_id)
+        if job is None:
+            raise NoResultFoundError(f"The server made the job {job_id}, and no Job with that id can be read")
+        return job
 
 
 def _size(path: str) -> int:

@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 else:
     _Mixin = object
 
-__all__ = ["ComponentMixin", "CreateThumbnailMixin"]
+__all__ = ["AssetVersionMixin", "ComponentMixin", "CreateThumbnailMixin"]
 
 
 class ComponentMixin(_Mixin):
@@ -30,6 +30,23 @@ class ComponentMixin(_Mixin):
     def get_availability(self: Entity, locations: Sequence[Entity] | None = None) -> dict[str, float]:
         """How much of this component is in each location (all of them, or ``locations``): ``{location id: percent}``."""
         return self.session.get_component_availability(self, locations=locations)  # type: ignore[attr-defined, no-any-return]
+
+
+class AssetVersionMixin(_Mixin):
+    """Components of a version and its media encoded for review, as ftrack's ``AssetVersion``."""
+
+    __slots__ = ()
+
+    def create_component(self: Entity, path: str | os.PathLike[str], data: Mapping[str, Any] | None = None,
+                         location: Entity | str | None = "auto") -> Entity:  # fmt: skip
+        """A component of this version for the file at ``path`` (``session.create_component``, its version set)."""
+        values = {name: value for name, value in (data or {}).items() if name != "version_id"}
+        values["version"] = self
+        return self.session.create_component(path, values, location=location)  # type: ignore[attr-defined, no-any-return]
+
+    def encode_media(self: Entity, media: str | os.PathLike[str] | Entity, keep_original: bool | str = "auto") -> Entity:
+        """A Job that encodes ``media`` for review into this version (``session.encode_media`` with its id)."""
+        return self.session.encode_media(media, version_id=self["id"], keep_original=keep_original)  # type: ignore[attr-defined, no-any-return]
 
 
 class CreateThumbnailMixin(_Mixin):

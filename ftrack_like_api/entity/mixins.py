@@ -13,7 +13,7 @@ import datetime
 from typing import TYPE_CHECKING, Any
 
 from ..exceptions import NoResultFoundError
-from .component import ComponentMixin
+from .component import AssetVersionMixin, ComponentMixin
 from .location import LocationMixin
 
 if TYPE_CHECKING:
@@ -108,4 +108,4 @@ class ProjectSchemaMixin(_Mixin):
 
 #: The mixin for each entity type that has one.
 MIXINS: dict[str, type] = {"User": UserMixin, "ProjectSchema": ProjectSchemaMixin, "Location": LocationMixin,
-                           "Component": ComponentMixin}  # fmt: skip
+                           "Component": ComponentMixin, "AssetVersion": AssetVersionMixin}  # fmt: skip

@@ -170,3 +170,56 @@ def test_a_server_starting_again_fails_the_jobs_a_stopped_one_left(fresh_databas
         assert output not in stored
     for job, output in (running, elsewhere):
         assert rows[job]["status"] == "running" and output in stored
+
+
+@pytest.mark.parametrize("over", ["http", "embedded"])
+def test_our_client_encodes_into_a_version(database, tmp_path, movie, over, monkeypatch):
+    import json
+
+    from ftrack_like_api.server.app import create_app, serving
+    from ftrack_like_api.session import Session
+
+    path = tmp_path / "plate.mov"
+    path.write_bytes(movie)
+    storage = tmp_path / "storage"
+    with Backend.from_url(database) as backend:
+        backend.files.configure(storage)
+        with serving(create_app(backend)) as url:
+            if over == "http":
+                session = Session(server_url=url, api_user="admin", api_key=backend.auth.create_key("admin", "media"),
+                                  schema_cache_path=False)  # fmt: skip
+            else:
+                monkeypatch.setenv("FTRACK_LIKE_STORAGE", str(storage))
+                session = Session(server_url=database, api_user="admin")
+            with session:
+                name = f"media-{uuid.uuid4().hex[:8]}"
+                project = session.create("Project", {"name": name, "full_name": name,
+                                                     "project_schema": session.query("ProjectSchema").first()})  # fmt: skip
+                shot = session.create("Shot", {"name": "sh010", "parent": project})
+                asset = session.create("Asset", {"name": "plate", "parent": shot, "type": session.query("AssetType").first()})
+                version = session.create("AssetVersion", {"asset": asset})
+                session.commit()
+                job = version.encode_media(str(path), keep_original=True)
+                data = json.loads(job["data"])
+                assert data["keep_original"] is True
+                for _ in range(1200):
+                    job = session.query(f"select status, data from Job where id is {job['id']}").one()
+                    if job["status"] in ("done", "failed"):
+                        break
+                    time.sleep(0.05)
+                assert job["status"] == "done", job["data"]
+                made = {link["component"]["name"]: link["component"] for link in job["job_components"]}
+                assert set(made) == {"ftrackreview-mp4", "ftrackreview-webm", "thumbnail"}
+                assert all(component["version"] == version for component in made.values())
+                source = session.get("FileComponent", data["source_component_id"])
+                assert source is not None and source["version"] == version  # kept, as asked, in the version
+                session.populate(version, "thumbnail_id")
+                assert version["thumbnail_id"] == made["thumbnail"]["id"]
+                location = session.get("Location", SERVER_LOCATION)
+                mp4 = location.accessor.open(location.get_resource_identifier(made["ftrackreview-mp4"]), "rb")
+                try:
+                    assert mp4.read()[4:8] == b"ftyp"
+                finally:
+                    mp4.close()
+                with pytest.raises(ValueError, match="Unable to encode media of type"):
+                    session.encode_media(version)
