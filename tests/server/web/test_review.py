@@ -57,6 +57,19 @@ def test_a_versions_movie_plays_with_range_requests(studio, web, version):
     assert tail.content == MOVIE[-10:]
 
 
+def test_the_review_component_plays_before_any_other_movie(studio, web):
+    found = studio.query(f'select id from AssetVersion where asset.parent.project_id is "{studio.project}" '
+                         "order by asset.name, version desc limit 1")[0]  # fmt: skip
+    made = {}
+    for name, file_type in (("a-source", ".mov"), ("ftrackreview-webm", ".webm"), ("ftrackreview-mp4", ".mp4")):
+        component = studio.call({"action": "create", "entity_type": "FileComponent",
+                                  "entity_data": {"name": name, "file_type": file_type, "version_id": found["id"]}})
+        made[name] = component[0]["data"]["id"]
+        studio.backend.files.put("admin", made[name], [MOVIE])
+    page = web("coord").get(f"{studio.url}/web/versions/{found['id']}").text
+    assert f'<source src="/web/files/{made["ftrackreview-mp4"]}?view=1" type="video/mp4">' in page
+
+
 def test_components_have_download_links(studio, web, version):
     page = web("coord").get(f"{studio.url}/web/versions/{version['id']}").text
     for name in ("thumbnail", "review", "plate"):

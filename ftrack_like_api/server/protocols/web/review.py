@@ -2,13 +2,15 @@
 
 A version's page shows its image, or plays its movie (HTML5 video; the file is served
 with range requests, so the browser seeks without fetching it whole) when a component is
-web-playable (:data:`PLAYABLE`), lists its components with download links, and its notes.
+web-playable (:data:`PLAYABLE`; ftrack's review components first, :data:`REVIEW_FIRST`),
+lists its components with download links, and its notes.
 Files and thumbnails go to the visitor only when the engine's permissions let them read
 the component: the links hold no token, the cookie is the credential.
 """
 
 from __future__ import annotations
 
+from typing import Any
 
 import anyio
 from starlette.requests import Request
@@ -25,11 +27,13 @@ from .pages import checked_id, notes_on, project_of
 from .reads import Reads, expression
 from .rendering import Renderer
 
-__all__ = ["PLAYABLE", "Review"]
+__all__ = ["PLAYABLE", "REVIEW_FIRST", "Review"]
 
 #: File types a browser plays or shows, and their media types.
 PLAYABLE = {".mp4": "video/mp4", ".m4v": "video/mp4", ".webm": "video/webm", ".ogv": "video/ogg", ".mov": "video/mp4"}
 IMAGES = {".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".png": "image/png", ".gif": "image/gif", ".webp": "image/webp"}
+#: ftrack's review components (``encode_media`` makes them), played or shown before any other.
+REVIEW_FIRST = ("ftrackreview-mp4", "ftrackreview-webm", "ftrackreview-image")
 #: Versions a grid shows at a time.
 GRID = 60
 
@@ -62,8 +66,9 @@ class Review:
         if found is None:
             raise NotFound()
         components = sorted(found.get("components") or (), key=lambda c: str(c.get("name")))
-        movie = next((c for c in components if str(c.get("file_type") or "").lower() in PLAYABLE), None)
-        image = next((c for c in components if str(c.get("file_type") or "").lower() in IMAGES), None)
+        preferred = sorted(components, key=_review_first)
+        movie = next((c for c in preferred if str(c.get("file_type") or "").lower() in PLAYABLE), None)
+        image = next((c for c in preferred if str(c.get("file_type") or "").lower() in IMAGES), None)
         notes = await notes_on(self.reads, visitor, version_id)
         context = {"version": found, "components": components, "movie": movie, "image": image, "notes": notes,
                    "movie_type": PLAYABLE.get(str((movie or {}).get("file_type") or "").lower(), "")}  # fmt: skip
@@ -95,3 +100,8 @@ class Review:
         if request.query_params.get("view"):  # shown in the page (a movie, an image), not saved
             response.headers["Content-Disposition"] = "inline"
         return response
+
+
+def _review_first(component: dict[str, Any]) -> tuple[int, str]:
+    name = str(component.get("name"))
+    return (REVIEW_FIRST.index(name) if name in REVIEW_FIRST else len(REVIEW_FIRST), name)
