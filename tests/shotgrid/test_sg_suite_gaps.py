@@ -1,5 +1,6 @@
 """What shotgun_api3's own suite asked that was not served: a HumanUser's ``projects`` (our project
-grants) and links to a HumanUser named by the person's name; a Task with no ``content``; summaries
+grants) and links to a HumanUser named by the person's name; ShotGrid's stock Version statuses
+(``na``, ``vwd``); a Task with no ``content``; summaries
 of a field kept in metadata (``Shot.sg_cut_duration``); the ``LATEST`` filter preset.
 
 Through the client, unchanged, against ``ftrack-like serve`` on SQLite and PostgreSQL.
@@ -65,8 +66,11 @@ PROJECTS = textwrap.dedent(
     sg.update("HumanUser", user["id"], {"projects": [second]}, multi_entity_update_modes={"projects": "remove"})
     said["removed"] = read()
     sudo = shotgun_api3.Shotgun(url, script_name="suite", api_key=key, sudo_as_login="sgunittesthuman")
-    version = sudo.create("Version", {"project": first, "code": "by the human", "user": user}, ["created_by", "user"])
-    said["created_by"], said["user"] = version["created_by"], version["user"]
+    version = sudo.create("Version", {"project": first, "code": "by the human", "user": user, "sg_status_list": "na"},
+                          ["created_by", "user", "sg_status_list"])  # as test_user_is_creator makes it
+    said["created_by"], said["user"], said["na"] = version["created_by"], version["user"], version["sg_status_list"]
+    said["viewed"] = sg.update("Version", version["id"], {"sg_status_list": "vwd"})["sg_status_list"]
+    said["by_status"] = [v["code"] for v in sg.find("Version", [["sg_status_list", "in", ["vwd", "na"]]], ["code"])]
     try:
         sudo.create("Shot", {"project": second, "code": "not granted"})
     except shotgun_api3.Fault as fault:
@@ -171,11 +175,15 @@ def test_a_humanusers_projects_are_its_project_grants_and_a_link_to_it_is_named_
     assert said["removed"] == [ids["first"]]
     human = {"type": "HumanUser", "id": ids["user"], "name": "Sg unittest human"}
     assert said["created_by"] == human and said["user"] == human  # test_user_is_creator
+    assert said["na"] == "na" and said["viewed"] == "vwd" and said["by_status"] == ["by the human"]  # ShotGrid's stock statuses
     assert "outside" in said and said["sees"] == [ids["first"]]  # granted one project: sees and writes it only
     assert "administrators" in said["own_grants"]
     assert said["admin_links"] == "Studio Admin"  # its first and last names, not its login
     with Backend.from_url(database) as backend:  # the grant the command line shows
         assert backend.auth.role(str(ids_of(backend, "sgunittesthuman"))) == "user on Granted one"
+        answer = backend.execute([{"action": "query", "expression": "select status.name from AssetVersion where "
+                                   'asset.parent.full_name is "Granted one"'}], "admin")  # fmt: skip
+        assert [v["status"]["name"] for v in answer[0]["data"]] == ["Viewed"]  # one of ours, for ftrack's API too
 
 
 def ids_of(backend, username):
