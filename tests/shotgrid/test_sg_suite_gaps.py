@@ -81,6 +81,18 @@ PROJECTS = textwrap.dedent(
         person.update("HumanUser", user["id"], {"projects": []})
     except shotgun_api3.Fault as fault:
         said["own_grants"] = str(fault)
+    logins = lambda filters: sorted(u["login"] for u in sg.find("HumanUser", filters, ["login"]))
+    said["filtered"] = {name: logins(filters) for name, filters in {
+        "is": [["projects", "is", first]], "is_other": [["projects", "is", second]],
+        "in": [["projects", "in", [second, first]]], "is_not": [["projects", "is_not", first]],
+        "none": [["projects", "is", None]], "some": [["projects", "is_not", None]],
+        "type_is": [["projects", "type_is", "Project"]], "type_is_other": [["projects", "type_is", "Shot"]],
+        "deep": [["login", "is", "sgunittesthuman"], ["projects", "is", first]],
+    }.items()}
+    try:
+        sg.find("HumanUser", [["projects", "contains", "x"]])
+    except shotgun_api3.Fault as fault:
+        said["filtered_refused"] = str(fault)
     said["admin_links"] = sg.find_one("Project", [["id", "is", first["id"]]], ["created_by"])["created_by"]["name"]
     said["ids"] = {"first": first["id"], "second": second["id"], "user": user["id"]}
     print(json.dumps(said))
@@ -177,6 +189,11 @@ def test_a_humanusers_projects_are_its_project_grants_and_a_link_to_it_is_named_
     assert said["created_by"] == human and said["user"] == human  # test_user_is_creator
     assert said["na"] == "na" and said["viewed"] == "vwd" and said["by_status"] == ["by the human"]  # ShotGrid's stock statuses
     assert "outside" in said and said["sees"] == [ids["first"]]  # granted one project: sees and writes it only
+    others = ["admin"]  # granted no project: it sees them all, and lists none
+    assert said["filtered"] == {"is": ["sgunittesthuman"], "is_other": [], "in": ["sgunittesthuman"], "is_not": others,
+                                "none": others, "some": ["sgunittesthuman"], "type_is": ["sgunittesthuman"],
+                                "type_is_other": [], "deep": ["sgunittesthuman"]}  # as its projects read  # fmt: skip
+    assert "HumanUser.projects contains: the relation 'contains' is not served" in said["filtered_refused"]
     assert "administrators" in said["own_grants"]
     assert said["admin_links"] == "Studio Admin"  # its first and last names, not its login
     with Backend.from_url(database) as backend:  # the grant the command line shows
