@@ -116,6 +116,17 @@ SUMMARIES = textwrap.dedent(
     said["by_status"] = sg.summarize("Shot", [["project", "is", project], ["code", "starts_with", "cut"]],
                                      [{"field": "id", "type": "count"}, {"field": "sg_cut_duration", "type": "sum"}],
                                      grouping=[{"direction": "asc", "field": "sg_status_list", "type": "exact"}])
+    cut = [["project", "is", project]]
+    summaries = [{"field": "id", "type": "count"}, {"field": "sg_cut_duration", "type": "sum"}]
+    said["by_duration"] = sg.summarize("Shot", cut, summaries, grouping=[{"field": "sg_cut_duration", "type": "exact",
+                                                                         "direction": "asc"}])
+    said["by_status_duration"] = sg.summarize("Shot", cut, [{"field": "id", "type": "count"}], grouping=[
+        {"field": "sg_status_list", "type": "exact", "direction": "asc"},
+        {"field": "sg_cut_duration", "type": "exact", "direction": "desc"}])
+    said["by_duration_status"] = sg.summarize("Shot", cut + [["sg_cut_duration", "greater_than", 0]],
+                                              [{"field": "id", "type": "count"}], grouping=[
+        {"field": "sg_cut_duration", "type": "exact", "direction": "asc"},
+        {"field": "sg_status_list", "type": "exact", "direction": "asc"}])
     said["others"] = {t: sg.summarize("Shot", [["project", "is", project]], [{"field": "sg_cut_duration", "type": t}])
                       ["summaries"]["sg_cut_duration"] for t in ("maximum", "minimum", "average", "count")}
     print(json.dumps(said))
@@ -217,6 +228,17 @@ def test_summaries_of_a_field_kept_in_metadata_through_shotgun_api3(shotgun_pyth
     assert [(g["group_name"], g["summaries"]) for g in summary["groups"]] == [
         ("fin", {"id": 1, "sg_cut_duration": 100}), ("ip", {"id": 2, "sg_cut_duration": 150}),
         ("wtg", {"id": 2, "sg_cut_duration": 0})]  # fmt: skip
+    # Grouped by a field kept in metadata: numbers in order, the group of the shots with none last.
+    assert [(g["group_name"], g["group_value"], g["summaries"]) for g in said["by_duration"]["groups"]] == [
+        (0, 0, {"id": 1, "sg_cut_duration": 0}), (50, 50, {"id": 1, "sg_cut_duration": 50}),
+        (100, 100, {"id": 2, "sg_cut_duration": 200}), (None, None, {"id": 1, "sg_cut_duration": None})]  # fmt: skip
+    assert said["by_duration"]["summaries"] == {"id": 5, "sg_cut_duration": 250}
+    nested = said["by_status_duration"]["groups"]
+    assert [(g["group_name"], g["summaries"]["id"], [(d["group_name"], d["summaries"]["id"]) for d in g["groups"]])
+            for g in nested] == [("fin", 1, [(100, 1)]), ("ip", 2, [(100, 1), (50, 1)]),
+                                 ("wtg", 2, [(None, 1), (0, 1)])]  # desc: none first  # fmt: skip
+    assert [(g["group_name"], [(d["group_name"], d["summaries"]["id"]) for d in g["groups"]])
+            for g in said["by_duration_status"]["groups"]] == [(50, [("ip", 1)]), (100, [("fin", 1), ("ip", 1)])]
     assert said["others"] == {"maximum": 100, "minimum": 0, "average": 62.5, "count": 4}  # four have a value
 
 
