@@ -154,6 +154,26 @@ LATEST = textwrap.dedent(
     said["early"] = [v["code"] for v in sg.find("Version", [["code", "in", ["sh010 v1", "sh010 v2", "sh020 v1"]]], ["code"],
                                                 additional_filter_presets=latest)]
     said["one"] = sg.find_one("Version", [["code", "is", "sh020 v3"]], ["code"], additional_filter_presets=latest)["code"]
+    steps = {s["code"]: s for s in sg.find("Step", [["code", "in", ["Layout", "Animation", "Compositing"]]], ["code", "list_order"])}
+    said["orders"] = [steps[c]["list_order"] for c in ("Layout", "Animation", "Compositing")]
+    by_step = [{"preset_name": "LATEST", "latest_by": "BY_PIPELINE_STEP_NUMBER_AND_ENTITIES_CREATED_AT"}]
+    other = sg.create("Project", {"name": "Latest by step"})
+    for code, made_with in (("sh030", ["Compositing", "Layout", None]), ("sh040", ["Animation", "Animation", "Layout"]),
+                            ("sh050", [None, None])):
+        shot = sg.create("Shot", {"code": code, "project": other})
+        for n, step in enumerate(made_with, 1):
+            task = sg.create("Task", {"content": "t%d" % n, "entity": shot, "step": steps[step]}) if step else None
+            sg.create("Version", {"project": other, "entity": shot, "code": "%s v%d" % (code, n), "sg_task": task})
+            time.sleep(1.1)
+    said["by_step"] = sorted(v["code"] for v in sg.find("Version", [["project", "is", other]], ["code"],
+                                                        additional_filter_presets=by_step))
+    said["by_step_narrowed"] = sorted(v["code"] for v in sg.find("Version", [["code", "ends_with", "v2"], ["project", "is", other]],
+                                                                 ["code"], additional_filter_presets=by_step))
+    try:
+        sg.find("Version", [], additional_filter_presets=[{"preset_name": "LATEST",
+                                                           "latest_by": "PIPELINE_STEP_NUMBER_AND_ENTITIES_CREATED_AT"}])
+    except shotgun_api3.Fault as fault:
+        said["misspelt"] = str(fault)
     print(json.dumps(said))
     """
 )
@@ -248,3 +268,8 @@ def test_the_latest_preset_keeps_each_entitys_latest_version(shotgun_python, stu
     assert said["all"] == ["sh010 v3", "sh020 v3"]
     assert sorted(said["early"]) == ["sh010 v2", "sh020 v1"]  # the latest of each shot among those found
     assert said["one"] == "sh020 v3"
+    assert said["orders"] == sorted(said["orders"])  # Step.list_order: our types' order, the pipeline's
+    # The furthest step of each shot's versions, then the latest; a version with no task before any step.
+    assert said["by_step"] == ["sh030 v1", "sh040 v2", "sh050 v2"]
+    assert said["by_step_narrowed"] == ["sh030 v2", "sh040 v2", "sh050 v2"]  # among those the filters find
+    assert "LATEST by 'PIPELINE_STEP_NUMBER_AND_ENTITIES_CREATED_AT' is not served" in said["misspelt"]
