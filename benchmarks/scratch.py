@@ -95,16 +95,17 @@ def ftrack_like() -> str:
 
 @contextlib.contextmanager
 def served_process(
-    executable: str, database: str, workers: int = 1, environment: dict[str, str] | None = None
+    executable: str, database: str, workers: int = 1, environment: dict[str, str] | None = None, port: int | None = None
 ) -> Iterator[ServedUrl]:
-    """``ftrack-like serve --workers N`` as its own process (in ``environment``, default this one's), once
-    ``/ready`` answers; its URL (a :class:`ServedUrl`: ``.pid`` is the process's)."""
-    port = free_port()
+    """``ftrack-like serve --workers N`` as its own process (in ``environment``, default this one's), on ``port``
+    (default a free one), once ``/ready`` answers; its URL (a :class:`ServedUrl`: ``.pid`` is the process's;
+    on port 80 the URL names no port)."""
+    port = port or free_port()
     log = tempfile.TemporaryFile("w+")
     server = subprocess.Popen([executable, "serve", "--port", str(port), "--workers", str(workers),
                                "--database", database, "--log-level", "warning"],
                               stdout=subprocess.DEVNULL, stderr=log, env=environment)  # fmt: skip
-    url = ServedUrl(f"http://127.0.0.1:{port}")
+    url = ServedUrl("http://127.0.0.1" if port == 80 else f"http://127.0.0.1:{port}")
     url.pid = server.pid
     try:
         deadline = time.monotonic() + 60

@@ -7,7 +7,8 @@ copied into this repository) and it:
    ``shotgun_api3``, which vendors what it needs);
 2. makes a new database (a SQLite file, or a schema of its own in ``--postgres``), runs
    ``ftrack-like init`` and makes the script key the suite's configuration names;
-3. serves it with ``ftrack-like serve`` on a free port (its files in a temporary folder), writes
+3. serves it with ``ftrack-like serve`` on a free port, or ``--port`` (80: a URL without a port, which
+   ``test_upload_download`` needs; its files in a temporary folder), writes
    the suite's ``tests/config`` (the server, the script, the test data's names) and runs
    ``pytest tests/test_api.py tests/test_api_long.py tests/test_client.py`` in the checkout;
 4. prints passed, failed (errors included) and skipped per test file and the totals, and writes
@@ -18,7 +19,7 @@ Usage::
 
     git -C MIRROR archive v3.10.0 | tar -x -C /tmp/sg-python-api
     .venv/bin/python benchmarks/shotgrid_suite.py --source /tmp/sg-python-api \\
-        --venv /tmp/sg-suite-venv --output shotgrid-suite.json [--postgres] [-- -k TestFind]
+        --venv /tmp/sg-suite-venv --output shotgrid-suite.json [--postgres] [--port 80] [-- -k TestFind]
 
 Anything after ``--`` goes to pytest. The last line printed is ``all: N passed, N failed, N skipped``.
 """
@@ -148,6 +149,10 @@ def main() -> int:
     parser.add_argument("--output", type=pathlib.Path, default=pathlib.Path("shotgrid-suite.json"))
     parser.add_argument("--all", action="store_true", help="run the tests that wait on Autodesk's service too "
                         "(AUTODESK_ONLY: five minutes each)")  # fmt: skip
+    parser.add_argument("--port", type=int, default=None,
+                        help="serve on this port (default a free one); 80 gives the suite a URL without a port, whose "
+                        "host Python's cookie jar sends download_attachment's _session_id cookie to "
+                        "(test_upload_download)")  # fmt: skip
     parser.add_argument("pytest", nargs="*", help="arguments for pytest (after --)")
     options = parser.parse_args()
     source = options.source.resolve()
@@ -163,7 +168,7 @@ def main() -> int:
         key = made.stdout.strip().splitlines()[-1]
         with tempfile.TemporaryDirectory(prefix="sg-suite-files-") as files:
             environment = {**os.environ, "FTRACK_LIKE_STORAGE": files}
-            with served_process(executable, database, environment=environment) as url:
+            with served_process(executable, database, environment=environment, port=options.port) as url:
                 (source / "tests" / "config").write_text(CONFIG.format(url=url, script=SCRIPT, key=key))
                 left_out = [] if options.all else [f"--deselect=tests/test_api.py::{test}" for test in AUTODESK_ONLY]
                 found = run_pytest(python, source, [*left_out, *options.pytest])

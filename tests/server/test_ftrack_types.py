@@ -143,7 +143,8 @@ def test_a_project_schema_answers_as_ftrack_for_tasks_containers_and_versions(ca
     # A workflow's statuses come in its order, as ftrack gives them.
     task_statuses = [s["name"] for s in schema["_task_workflow"]["statuses"]]
     assert task_statuses[:3] == ["Not started", "Ready to start", "In progress"] and "Completed" not in task_statuses
-    assert [s["name"] for s in schema["_version_workflow"]["statuses"]] == ["Pending review", "Revise", "Approved", "Omitted"]
+    assert [s["name"] for s in schema["_version_workflow"]["statuses"]] == ["Pending review", "Revise", "Approved", "Omitted",
+                                                                           "Viewed", "N/A"]  # the last two ShotGrid's
     assert "Generic" in [t["name"] for t in schema["_task_type_schema"]["types"]]
     shot_type = "bad911de-3bd6-47b9-8b46-3476e237cb36"
     shot_schema = next(s for s in schema["_schemas"] if s["type_id"] == shot_type)

@@ -20,7 +20,7 @@ def test_opening_twice_seeds_once(fresh_database):
         statuses = backend.execute([{"action": "query", "expression": "select name from Status"}], "admin")
         users = backend.execute([{"action": "query", "expression": "select username from User"}], "admin")
         backend.close()
-    assert len(statuses[0]["data"]) == len(STATUSES) == 10  # ftrack's stock statuses, Pending the tenth (0009)
+    assert len(statuses[0]["data"]) == len(STATUSES) == 12  # ftrack's stock statuses, Pending the tenth (0009); Viewed, N/A (0014)
     assert [u["username"] for u in users[0]["data"]] == ["admin"]
 
 

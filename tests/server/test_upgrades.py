@@ -242,3 +242,24 @@ def test_ftracks_stock_data_reaches_a_database_of_before_under_the_ids_a_new_one
         task = backend.execute([{"action": "query", "expression": f"select status.name from Task where id is {TASK}"}], "admin")
     assert task[0]["data"][0]["status"]["name"] == "In progress"
     assert any("Deliverable" in [t["name"] for t in schema["types"]] for schema in upgraded_types[0]["data"])
+
+
+def test_shotgrids_stock_version_statuses_reach_a_database_of_before_in_its_version_workflow(released):
+    """Revision 0014: Viewed and N/A (ShotGrid's vwd and na), last in the seeded Version workflow, as a new one has."""
+    from ftrack_like_api.server.engine.seed import VERSION_WORKFLOW, seed_id
+
+    def found(url):
+        with Backend.from_url(url) as backend:
+            statuses = backend.execute([{"action": "query", "expression": 'select id, state.short from Status where '
+                                         'name in ("Viewed", "N/A")'}], "admin")  # fmt: skip
+            workflow = backend.execute([{"action": "query", "expression": "select statuses.name from WorkflowSchema "
+                                         f"where id is {seed_id('workflow', 'Version')}"}], "admin")  # fmt: skip
+        return (sorted((row["id"], row["state"]["short"]) for row in statuses[0]["data"]),
+                [s["name"] for s in workflow[0]["data"][0]["statuses"]])
+
+    upgraded = found(released)
+    assert upgraded[0] == sorted([(seed_id("status", "Viewed"), "IN_PROGRESS"), (seed_id("status", "N/A"), "DONE")])
+    assert upgraded[1][-2:] == ["Viewed", "N/A"] and set(upgraded[1]) == set(VERSION_WORKFLOW)
+    with Backend.from_url(released) as backend:  # a second opening adds nothing more
+        again = backend.execute([{"action": "query", "expression": 'select id from Status where name is "N/A"'}], "admin")
+    assert len(again[0]["data"]) == 1

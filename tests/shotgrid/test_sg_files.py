@@ -105,3 +105,53 @@ def test_uploads_and_downloads_through_shotgun_api3(shotgun_python, studio, serv
                                  "admin")  # fmt: skip
         (row,) = answer[0]["data"]
         assert row["size"] == path.stat().st_size and row["version"] is not None
+
+
+BY_ID = textwrap.dedent(
+    """
+    import json, sys
+    import shotgun_api3
+
+    url, ported, key, path = sys.argv[1:5]
+    sg = shotgun_api3.Shotgun(url, script_name="files", api_key=key)
+    project = sg.create("Project", {"name": "Files by id"})
+    version = sg.create("Version", {"project": project, "code": "v001"})
+    attachment = sg.upload("Version", version["id"], path, "sg_uploaded_movie")
+    said = {"by_id": sg.download_attachment(attachment).hex(),
+            "by_keyword": sg.download_attachment(attachment_id=attachment).hex(),
+            "to_disk": open(sg.download_attachment(attachment, file_path=path + ".copy"), "rb").read().hex()}
+    try:  # the same server named with its port: the client's cookie jar keeps the cookie back
+        shotgun_api3.Shotgun(ported, script_name="files", api_key=key).download_attachment(attachment)
+    except shotgun_api3.ShotgunFileDownloadError as error:
+        said["with_port"] = str(error)
+    print(json.dumps(said))
+    """
+)
+
+
+def test_a_download_by_bare_attachment_id_signs_in_with_the_cookie_at_a_url_without_a_port(shotgun_python, studio, serve,
+                                                                                          tmp_path):  # fmt: skip
+    """``download_attachment(id)`` sends the ``_session_id`` cookie for the host of the server's URL — which
+    Python's cookie jar matches against the request's host *without* its port: the cookie reaches a
+    server named without a port (ShotGrid's sites, or this server on port 80 or behind a proxy), never
+    ``127.0.0.1:<port>``. So the server is served on port 80 here, when this machine lets a test bind it."""
+    import socket
+
+    probe = socket.socket()
+    probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the server binds: a closed one's port is free
+    try:
+        probe.bind(("127.0.0.1", 80))
+    except OSError as error:
+        pytest.skip(f"port 80 of 127.0.0.1 cannot be bound here ({error}): the cookie needs a URL without a port")
+    finally:
+        probe.close()
+    database, key = studio
+    path = tmp_path / "plate.mov"
+    path.write_bytes(b"\x00\x02by id" * 300)
+    with serve(database, "--storage", str(tmp_path / "files"), port=80):
+        run = subprocess.run([shotgun_python, "-c", BY_ID, "http://127.0.0.1", "http://127.0.0.1:80", key, str(path)],
+                             capture_output=True, text=True, timeout=600)  # fmt: skip
+    assert run.returncode == 0, run.stderr[-3000:]
+    said = json.loads(run.stdout.strip().splitlines()[-1])
+    assert bytes.fromhex(said["by_id"]) == bytes.fromhex(said["by_keyword"]) == bytes.fromhex(said["to_disk"]) == path.read_bytes()
+    assert "HTTP Error 401" in said["with_port"]  # no cookie sent: refused, as any request without credentials

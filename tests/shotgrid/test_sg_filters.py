@@ -165,6 +165,6 @@ def test_summaries_are_the_database_s_aggregates(fresh_database):
         assert "'status_percentage' is not served here" in refused["content"]
         refused = call("summarize", {"type": "Shot", "summaries": [{"field": "image", "type": "sum"}]})
         assert "Shot.image cannot be summarized here (a thumbnail field)" in refused["content"]
-        refused = call("summarize", {"type": "Shot", "summaries": [{"field": "id", "type": "count"}],
-                                     "grouping": [{"field": "sg_cut_in", "type": "exact"}]})
-        assert "Shot.sg_cut_in cannot be grouped by here (a metadata field)" in refused["content"]
+        refused = call("summarize", {"type": "Task", "summaries": [{"field": "id", "type": "count"}],
+                                     "grouping": [{"field": "tag_list", "type": "exact"}]})
+        assert "Task.tag_list cannot be grouped by here (a metadata field)" in refused["content"]  # a list of tags

@@ -12,6 +12,7 @@ import pytest
 
 pytest.importorskip("uvicorn", reason="the server extra is not installed")
 
+from ftrack_like_api import Session  # noqa: E402
 from ftrack_like_api.server import Backend  # noqa: E402
 from ftrack_like_api.server.protocols.shotgrid.calls import whole  # noqa: E402
 
@@ -37,6 +38,8 @@ PRODUCTION = textwrap.dedent(
                               "start_date": "2024-05-01", "due_date": "2024-05-10"},
                      return_fields=["project", "entity.Shot.sg_sequence.Sequence.code"])
     said["task"] = task
+    said["tasks"] = [task["id"], sg.create("Task", {"content": "roto", "entity": shots[3], "sg_status_list": "ip",
+                                                     "step": sg.find_one("Step", [["code", "is", "Roto"]])})["id"]]
     me = sg.find_one("HumanUser", [["login", "is", "admin"]])
     version = sg.create("Version", {"code": "sh000_comp_v001", "project": project, "entity": shots[0], "sg_task": task,
                                     "user": me, "frame_count": 33, "description": "first look"})
@@ -208,12 +211,25 @@ def test_a_production_made_found_changed_and_batched_through_shotgun_api3(shotgu
     options = ("--workers", "2", "--storage", str(tmp_path / "files")) if database.startswith("postgresql") else ()
     with serve(database, *options) as url:
         said = _run(shotgun_python, PRODUCTION, url, key, str(image))
+        # Our own Session, over HTTP to the same server (its workers), sees what the script made.
+        with Session(server_url=url, api_user="admin", api_key=key, schema_cache_path=False) as session:
+            seen = session.query("select name, parent.name, status.name from Task where project.full_name is "
+                                 "'Coming from ShotGrid' order by name").all()  # fmt: skip
+            ours = [(t["name"], t["parent"]["name"], t["status"]["name"]) for t in seen]
+            pictured = session.query("select asset.parent.name, thumbnail_id from AssetVersion where "
+                                     "asset.parent.name is 'sh000' and thumbnail_id is_not None").all()  # fmt: skip
+            ours_pictured = [(v["asset"]["parent"]["name"], v["thumbnail_id"] is not None) for v in pictured]
+            sequences = sorted((s["name"], len(s["children"])) for s in session.query(
+                "select name, children from Sequence where project.full_name is 'Coming from ShotGrid'").all())
     assert said["version"] >= [7, 4, 0]
     ids = said["ids"]
     assert all(isinstance(i, int) for i in ids) and ids == sorted(ids)  # integers, counting up as made
     assert said["created"] == {"type": "Shot", "id": ids[3], "code": "sh000", "description": "shot 0", "sg_cut_in": 1001,
                                "project": {"type": "Project", "id": ids[0], "name": "Coming from ShotGrid"},
                                "sg_sequence": {"type": "Sequence", "id": ids[1], "name": "sq010"}}  # fmt: skip
+    assert ours == [("comp", "sh000", "Ready to start"), ("roto", "sh003", "In progress")]
+    assert ours_pictured == [("sh000", True)]  # the Version made with an image, on its Shot, with its thumbnail
+    assert len(said["tasks"]) == 2 and sequences == [("sq010", 3), ("sq020", 621)]  # sh004 retired again; 620 batched
     assert said["task"]["project"]["id"] == ids[0] and said["task"]["entity.Shot.sg_sequence.Sequence.code"] == "sq010"
     (version,) = said["versions"]
     assert version["code"] == "sh000_comp_v001" and version["entity"] == {"type": "Shot", "id": ids[3], "name": "sh000"}

@@ -51,9 +51,11 @@ STATUSES = [  # name, state, color
     ("Completed", "DONE", "#27AE60"),
     ("Omitted", "DONE", "#7F8C8D"),
     ("Pending", "IN_PROGRESS", "#F1C40F"),  # ftrack's; last, where upgrade 0009 puts it
+    ("Viewed", "IN_PROGRESS", "#5DADE2"),  # ShotGrid's stock Version statuses (vwd, na): where upgrade 0014 puts them
+    ("N/A", "DONE", "#BDC3C7"),
 ]
 TASK_WORKFLOW = ["Not started", "Ready to start", "In progress", "Pending review", "Revise", "On Hold", "Approved", "Omitted"]
-VERSION_WORKFLOW = ["Pending review", "Revise", "Approved", "Omitted"]
+VERSION_WORKFLOW = ["Pending review", "Revise", "Approved", "Omitted", "Viewed", "N/A"]
 CONTAINER_WORKFLOW = ["Not started", "In progress", "On Hold", "Completed", "Omitted"]
 TYPES = [  # name, color, billable
     ("Generic", "#7F8C8D", True), ("Concept", "#E67E22", True), ("Modeling", "#2980B9", True),

@@ -147,7 +147,9 @@ class FilterCompiler:
             compared = self._scalar(ast.Path.of("value"), relation, values, where, None, field.data_type)
             return ast.Relation(ast.Path.of("custom_attributes"), ast.Quantifier.ANY,
                                 ast.And((_is(ast.Path.of("key"), field.key), compared)))  # fmt: skip
-        if kind in ("password", "file", "grants"):
+        if kind == "grants":
+            return self._grants(field, relation, value, where)
+        if kind in ("password", "file"):
             raise ValidationError(f"{where}: a {kind} field is not filtered on here", "bad_filter")
         if kind == "metadata":
             return ast.Relation(ast.Path.of("metadata"), ast.Quantifier.ANY, ast.And((
@@ -267,6 +269,25 @@ class FilterCompiler:
             linked = self.mapping.type(value)
             inner = ast.Membership(ast.Path.of(link), ast.Subquery(ast.Path.of("id"), linked.ours))
             return ast.Relation(ast.Path.of(field.attr), ast.Quantifier.ANY, inner)  # type: ignore[arg-type]
+        raise ValidationError(f"{where}: the relation {relation!r} is not served for multi-entity fields", "bad_filter")
+
+    def _grants(self, field: Field, relation: str, value: Any, where: str) -> ast.Expression:
+        """The projects a user is granted (as read: each role's project rows): ``is`` a project (one of the
+        user's roles grants it), ``is`` None (none is granted: a user of every project), ``type_is``."""
+        attr, link = ast.Path.of(field.attr), ast.Path.of(field.link)  # type: ignore[arg-type]
+        if (relation == "is" and value is None) or relation == "type_is":
+            if relation == "type_is" and value not in field.types:
+                self.mapping.type(value)  # an unknown type is an error naming it; another type, nothing
+                return ast.Membership(ast.Path.of("id"), ())
+            some = ast.Relation(attr, ast.Quantifier.ANY, ast.Relation(link, ast.Quantifier.ANY, None))
+            return some if relation == "type_is" else ast.Not(some)
+        if relation == "is":
+            if not isinstance(value, dict) or "id" not in value or "type" not in value:
+                raise ValidationError(f"{where}: takes {{'type', 'id'}} or None, not {value!r}", "bad_filter")
+            if value["type"] not in field.types:
+                return ast.Membership(ast.Path.of("id"), ())
+            granted = _is(ast.Path.of("project.id"), self._uuid(value["id"], where))
+            return ast.Relation(attr, ast.Quantifier.ANY, ast.Relation(link, ast.Quantifier.ANY, granted))
         raise ValidationError(f"{where}: the relation {relation!r} is not served for multi-entity fields", "bad_filter")
 
     def _full_name(self, field: Field, relation: str, values: list[Any], where: str) -> ast.Expression:

@@ -2,7 +2,8 @@
 
 Each summary is an aggregate of our query language (``record_count`` is ``count(id)``,
 ``sum`` ``sum(attr)``, ``maximum`` ``max(attr)`` …), each grouping level one ``group by``
-(``exact`` groupings only): the database computes every number, one query per level — but for
+(``exact`` groupings only): the database computes every number, one query per level (a grouping by a
+field kept in metadata: one query for its stored values, then one per value) — but for
 fields kept in metadata (``Shot.sg_cut_duration``), whose values are text under a key: one more
 query a level reads them, and they are summed here (numbers as numbers; what is not a number
 is left out of sums, averages, minimums and maximums, counted by ``count``). The answer is
@@ -26,6 +27,8 @@ __all__ = ["Summaries"]
 #: ShotGrid's summary types and the aggregate of ours each is.
 FUNCTIONS = {"record_count": "count", "count": "count", "sum": "sum", "maximum": "max", "minimum": "min",
              "average": "avg"}  # fmt: skip
+#: Projected by every grouped query: how many entities a group holds.
+_COUNTED = ast.Aggregate("count", ast.Path.of("id"))
 
 
 class Summaries:
@@ -81,20 +84,47 @@ class Summaries:
         if grouping.get("type", "exact") != "exact":
             raise ValidationError(f"Only 'exact' groupings are served here, not {grouping.get('type')!r}", "bad_grouping")
         field = sg_type.field(grouping["field"])
+        if field.kind == "metadata" and field.data_type not in ("checkbox", "tag_list"):
+            return field  # grouped by its stored values (see _by_kept)
         _path(sg_type, field, "grouped by")
         return field
 
     def _rows(self, sg_type: SgType, where: ast.Expression | None, aggregates: list[tuple[str, ast.Aggregate]],
               levels: list[Field]) -> list[dict[str, Any]]:  # fmt: skip
+        by_kept = next((i for i, level in enumerate(levels) if level.kind == "metadata"), None)
+        if by_kept is not None:
+            return self._by_kept(sg_type, where, aggregates, levels, by_kept)
         groups = [ast.Path.of(p) for level in levels for p in _group_paths(level)]
         kept = {name: (field, a) for name, a in aggregates if (field := sg_type.fields[name]).kind == "metadata"}
         ours = [a for name, a in aggregates if name not in kept]
-        projections = tuple(dict.fromkeys(ours or [ast.Aggregate("count", ast.Path.of("id"))]))
+        projections = tuple(dict.fromkeys([*ours, _COUNTED]))
         query = ast.Query(sg_type.ours, (*projections, *groups), where, group_by=tuple(groups),
                           order_by=tuple(ast.OrderKey(p) for p in groups))  # fmt: skip
         rows = self.query(render(query))
         if kept:
             self._kept(sg_type, where, kept, levels, rows)
+        return rows
+
+    def _by_kept(self, sg_type: SgType, where: ast.Expression | None, aggregates: list[tuple[str, ast.Aggregate]],
+                 levels: list[Field], index: int) -> list[dict[str, Any]]:  # fmt: skip
+        """The rows of ``levels`` when the one at ``index`` is a field kept in metadata: one query finds the values
+        stored under its key among the entities found; then each value's groups (and those of the entities with
+        none) are queried as if the filters asked for that value — the database computes every number."""
+        level = levels[index]
+        keyed = _is(ast.Path.of("key"), level.key)
+        found = ast.Membership(ast.Path.of("parent_id"), ast.Subquery(ast.Path.of("id"), sg_type.ours, where))
+        value = ast.Path.of("value")
+        stored = self.query(render(ast.Query("Metadata", (value,), ast.And((keyed, found)), group_by=(value,))))
+        texts = sorted({row["value"] for row in stored if row.get("value") is not None})
+        rest = levels[:index] + levels[index + 1:]
+        rows: list[dict[str, Any]] = []
+        for text in [*texts, None]:
+            has = ast.Relation(ast.Path.of("metadata"), ast.Quantifier.ANY,
+                               keyed if text is None else ast.And((keyed, _is(value, text))))  # fmt: skip
+            narrowed = ast.Not(has) if text is None else has
+            for row in self._rows(sg_type, narrowed if where is None else ast.And((where, narrowed)), aggregates, rest):
+                if row.get(_COUNTED.key):  # a group of no entity (none lacks the value) is no group
+                    rows.append({**row, _group_paths(level)[0]: _typed(level, text)})
         return rows
 
     def _kept(self, sg_type: SgType, where: ast.Expression | None, kept: dict[str, tuple[Field, ast.Aggregate]],
@@ -142,6 +172,10 @@ class Summaries:
         return {name: row.get(aggregate.key) for name, aggregate in aggregates}
 
 
+def _is(path: ast.Path, value: Any) -> ast.Expression:
+    return ast.Comparison(path, ast.Operator.IS, ast.Literal(value))
+
+
 def _path(sg_type: SgType, field: Field, what: str) -> str:
     if field.kind == "id":
         return "id"
@@ -157,6 +191,8 @@ def _path(sg_type: SgType, field: Field, what: str) -> str:
 
 
 def _group_paths(level: Field) -> list[str]:
+    if level.kind == "metadata":  # a key of the rows _by_kept makes (no path of ours)
+        return [f"metadata.{level.key}"]
     if level.kind == "id":
         return ["id"]
     if level.kind == "entity":
@@ -170,10 +206,17 @@ def _group_paths(level: Field) -> list[str]:
 
 def _sort(groups: list[dict[str, Any]], descending: list[bool]) -> None:
     """Groups in the order of their names (ascending unless the grouping says ``desc``), level by level."""
-    groups.sort(key=lambda g: (g["group_name"] is None, str(g["group_name"])), reverse=descending[0])
+    groups.sort(key=_order, reverse=descending[0])
     for group in groups:
         if "groups" in group:
             _sort(group["groups"], descending[1:])
+
+
+def _order(group: dict[str, Any]) -> tuple[Any, ...]:
+    """Numbers by value, then names as text, the group of none last."""
+    name = group["group_name"]
+    number = isinstance(name, (int, float)) and not isinstance(name, bool)
+    return name is None, not number, name if number else 0, "" if number else str(name)
 
 
 def _key(level: Field, row: dict[str, Any]) -> Any:
