@@ -171,8 +171,9 @@ class Calls(Searches):
         return tuple(keys)
 
     def _records(self, batch: BatchContext, sg_type: SgType, rows: list[Any], fields: list[str]) -> list[dict[str, Any]]:
+        mentioned = self.records.uuids(rows)  # each entity is mentioned (by type and id) in the rows as they came
         rows = whole(rows)
-        numbers = self.ids.numbers(batch.connection, {**self.records.uuids(rows), **self.records.files(sg_type, rows, fields)})
+        numbers = self.ids.numbers(batch.connection, {**mentioned, **self.records.files(sg_type, rows, fields)})
         return [self.records.record(sg_type, row, fields, numbers) for row in rows]
 
     def _one(self, batch: BatchContext, sg_type: SgType, key: str, fields: list[str]) -> dict[str, Any]:
@@ -182,8 +183,10 @@ class Calls(Searches):
         """The records of the entities ``keys``, by uuid, in one query."""
         query = ast.Query(sg_type.ours, tuple(ast.Path.of(p) for p in self.records.projections(sg_type, fields)),
                           among(keys))  # fmt: skip
-        rows = whole(self.backend.reader.query(batch.connection, render(query))["data"])
-        numbers = self.ids.numbers(batch.connection, {**self.records.uuids(rows), **self.records.files(sg_type, rows, fields)})
+        answer = self.backend.reader.query(batch.connection, render(query))["data"]
+        mentioned = self.records.uuids(answer)
+        rows = whole(answer)
+        numbers = self.ids.numbers(batch.connection, {**mentioned, **self.records.files(sg_type, rows, fields)})
         return {row["id"]: self.records.record(sg_type, row, fields, numbers) for row in rows}
 
     # --- writing -----------------------------------------------------------------------------
@@ -367,6 +370,8 @@ def whole(rows: list[Any]) -> list[Any]:
     """``rows`` with each repeated entity whole: the engine encodes an entity in full once, then by reference."""
     seen: dict[tuple[str, str], dict[str, Any]] = {}
 
+    nested = (dict, list)  # only these hold entities: scalars are taken as they are, not walked
+
     def gather(value: Any) -> None:
         if isinstance(value, dict):
             kind, key = value.get("__entity_type__"), value.get("id")
@@ -376,26 +381,26 @@ def whole(rows: list[Any]) -> list[Any]:
                     for name, item in value.items():
                         first.setdefault(name, item)
             for item in value.values():
-                gather(item)
-        elif isinstance(value, list):
+                if isinstance(item, nested):
+                    gather(item)
+        else:
             for item in value:
-                gather(item)
+                if isinstance(item, nested):
+                    gather(item)
 
-    def fill(value: Any, within: frozenset[tuple[str, str]] = frozenset()) -> Any:
+    def fill(value: Any, within: tuple[tuple[str, str], ...] = ()) -> Any:
         if isinstance(value, dict):
             kind, key = value.get("__entity_type__"), value.get("id")
             entity = (kind, key) if isinstance(kind, str) and isinstance(key, str) else None
             if entity is not None and entity in within:
                 return value  # an entity inside itself: left as it came
             source = seen.get(entity, value) if entity is not None else value
-            inner = within | {entity} if entity is not None else within
-            return {name: fill(item, inner) for name, item in source.items()}
-        if isinstance(value, list):
-            return [fill(item, within) for item in value]
-        return value
+            inner = (*within, entity) if entity is not None else within
+            return {name: fill(item, inner) if isinstance(item, nested) else item for name, item in source.items()}
+        return [fill(item, within) if isinstance(item, nested) else item for item in value]
 
     gather(rows)
-    return [fill(row) for row in rows]
+    return [fill(row) if isinstance(row, nested) else row for row in rows]
 
 
 def _names(names: Any, what: str) -> list[str]:

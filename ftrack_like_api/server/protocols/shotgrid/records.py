@@ -24,14 +24,16 @@ __all__ = ["Records", "attachment_url", "attribute", "deep_fields", "entity_ment
 
 def entity_mentions(value: Any) -> Iterator[dict[str, Any]]:
     """Every entity in an engine answer ``value``, at any depth: each dict holding ``__entity_type__`` and ``id``."""
-    if isinstance(value, dict):
-        if "__entity_type__" in value and "id" in value:
-            yield value
-        for item in value.values():
-            yield from entity_mentions(item)
-    elif isinstance(value, list):
-        for item in value:
-            yield from entity_mentions(item)
+    waiting = [value]  # what is left to walk, next last (dicts and lists only: a scalar holds no entity)
+    while waiting:
+        item = waiting.pop()
+        if isinstance(item, dict):
+            if "__entity_type__" in item and "id" in item:
+                yield item
+            item = item.values()
+        elif not isinstance(item, list):
+            continue
+        waiting.extend(reversed([v for v in item if isinstance(v, (dict, list))]))  # in the order met, as before
 
 
 def deep_fields(field: str) -> list[str]:
