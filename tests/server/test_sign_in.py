@@ -197,7 +197,7 @@ def test_personal_tokens_work_wherever_a_key_does_and_stop_when_revoked(server, 
     assert "laptop" in listed and "live" in listed and token not in listed
 
     assert main(["token", "revoke", "--name", "laptop"]) == 0
-    with pytest.raises(AuthenticationError, match="personal token 'laptop' was revoked .*ftrack-like token create"):
+    with pytest.raises(AuthenticationError, match=r"personal token 'laptop' was revoked .*ftrack-like token create"):
         Session(server_url=server, api_user=name, api_key=token, schema_cache_path=False).ping()
     with pytest.raises(AuthenticationError, match="not accepted"):  # to anyone else, as any wrong credential
         Session(server_url=server, api_user="admin", api_key=token, schema_cache_path=False).ping()
