@@ -76,6 +76,14 @@ def serve(options: argparse.Namespace) -> int:
     from ..server.ops.metrics import METRICS_TOKEN_VARIABLE, MULTIPROCESS_VARIABLE
     from ..server.protocols.ftrack.hub import MAX_MESSAGE
 
+    smtp = options.smtp or os.environ.get(MAIL_VARIABLE, "").strip()
+    if smtp:  # the invitations' mail server (server/mail.py): checked here, read by each worker
+        try:
+            settings_from_url(smtp, "--smtp" if options.smtp else MAIL_VARIABLE)
+        except ValueError as error:
+            print(f"error: {error}", file=sys.stderr)
+            return 1
+        os.environ[MAIL_VARIABLE] = smtp
     os.environ[DATABASE_VARIABLE] = options.database
     os.environ[TIMEOUT_VARIABLE] = str(options.timeout)
     os.environ[QUERY_TIMEOUT_VARIABLE] = "" if options.query_timeout is None else str(options.query_timeout)
@@ -87,13 +95,6 @@ def serve(options: argparse.Namespace) -> int:
         print(warning, file=sys.stderr)
     if options.metrics_token:
         os.environ[METRICS_TOKEN_VARIABLE] = options.metrics_token
-    if options.smtp:  # the invitations' mail server (server/mail.py): checked here, read by each worker
-        try:
-            settings_from_url(options.smtp)
-        except ValueError as error:
-            print(f"error: --smtp: {error}", file=sys.stderr)
-            return 1
-        os.environ[MAIL_VARIABLE] = options.smtp
     metrics_folder = None
     if options.workers > 1:  # each worker counts in files here; a scrape of any worker sums them
         metrics_folder = tempfile.TemporaryDirectory(prefix="ftrack-like-metrics-")

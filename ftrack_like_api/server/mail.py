@@ -56,30 +56,30 @@ class MailSettings:
         return ssl.create_default_context(cafile=self.cafile)
 
 
-def settings_from_url(url: str) -> MailSettings:
-    """The settings an SMTP URL names; a ValueError saying what is wrong with it."""
+def settings_from_url(url: str, where: str = MAIL_VARIABLE) -> MailSettings:
+    """The settings an SMTP URL names; a ValueError saying what is wrong with it (and ``where`` it was given)."""
     parts = urlsplit(url.strip())
     if parts.scheme not in _SECURITY:
-        raise ValueError(f"{MAIL_VARIABLE}: {url!r} is not an SMTP URL: use smtp://host, smtp+starttls://user:password@host "
+        raise ValueError(f"{where}: {url!r} is not an SMTP URL: use smtp://host, smtp+starttls://user:password@host "
                          "or smtps://user:password@host (docs: howto/run-server, Mail)")  # fmt: skip
     if not parts.hostname:
-        raise ValueError(f"{MAIL_VARIABLE}: {url!r} names no host")
+        raise ValueError(f"{where}: {url!r} names no host")
     try:
         port = parts.port
     except ValueError:
-        raise ValueError(f"{MAIL_VARIABLE}: {url!r} has a port that is not a number") from None
+        raise ValueError(f"{where}: {url!r} has a port that is not a number") from None
     security, default_port = _SECURITY[parts.scheme]
     query = parse_qs(parts.query)
     sender = (query.get("from") or [f"ftrack-like@{socket.getfqdn() or 'localhost'}"])[0]
     if "@" not in sender:
-        raise ValueError(f"{MAIL_VARIABLE}: the sender {sender!r} (from=) is not a mail address")
+        raise ValueError(f"{where}: the sender {sender!r} (from=) is not a mail address")
     username = unquote(parts.username) if parts.username else None
     password = unquote(parts.password) if parts.password else None
     if username and password is None:
-        raise ValueError(f"{MAIL_VARIABLE}: {url!r} names a user but no password (smtps://user:password@host)")
+        raise ValueError(f"{where}: {url!r} names a user but no password (smtps://user:password@host)")
     cafile = query["cafile"][0] if query.get("cafile") else None
     if cafile and not os.path.isfile(cafile):
-        raise ValueError(f"{MAIL_VARIABLE}: the CA file {cafile!r} (cafile=) does not exist")
+        raise ValueError(f"{where}: the CA file {cafile!r} (cafile=) does not exist")
     return MailSettings(host=parts.hostname, port=port or default_port, security=security, sender=sender,
                         username=username, password=password, cafile=cafile)  # fmt: skip
 

@@ -199,3 +199,14 @@ def test_an_smtp_url_says_where_and_how(url, expected):
 def test_a_wrong_smtp_url_says_what_is_wrong(url, said):
     with pytest.raises(ValueError, match=said):
         settings_from_url(url)
+
+
+def test_serve_refuses_a_wrong_smtp_url_before_it_starts(tmp_path, monkeypatch, capsys):
+    from ftrack_like_api.cli import main
+
+    database = f"sqlite:///{tmp_path / 'studio.db'}"
+    assert main(["serve", "--smtp", "smtp//mail", "--database", database]) == 1
+    assert "--smtp: 'smtp//mail' is not an SMTP URL" in capsys.readouterr().err
+    monkeypatch.setenv(MAIL_VARIABLE, "smtps://me@mail")
+    assert main(["serve", "--database", database]) == 1
+    assert f"{MAIL_VARIABLE}: 'smtps://me@mail' names a user but no password" in capsys.readouterr().err
