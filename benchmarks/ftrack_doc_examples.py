@@ -17,6 +17,10 @@ of its last release with docs, v3.0.0). Give this a checkout of ftrack-python
    that fails on any server, ftrack's too: :data:`WRONG` says why), ``not code`` (query
    text, output, a placeholder), and the totals.
 
+The invitation examples mail: the servers send to a mail server of the script's own on
+127.0.0.1 (aiosmtpd, of the ``test`` extra; without it they are refused, as a server
+without ``--smtp`` refuses them), and the mails it received are counted at the end.
+
 Usage::
 
     git -C MIRROR archive v3.0.0 doc | tar -x -C /tmp/ftrack-python-doc
@@ -387,6 +391,7 @@ def main() -> int:
     from ftrack_like_api.testing import serve
 
     python = client_python(options.venv)
+    mailbox = _mailbox()
     totals: collections.Counter[str] = collections.Counter()
     report: list[dict[str, Any]] = []
     for page in options.page or PAGES:
@@ -403,9 +408,37 @@ def main() -> int:
             print(f"{outcome:8} {page}:{block.line}{shown}", flush=True)
     if options.output:
         options.output.write_text(json.dumps(report, indent=1), encoding="utf-8")
+    if mailbox is not None:
+        mailbox.stop()
+        print(f"mails received by the examples' mail server: {len(mailbox.handler.received)}")
     print(f"runnable: {totals['passed']} passed, {totals['failed']} failed; wrong on any server: {totals['wrong']}; "
           f"not code: {totals['not code']}")  # fmt: skip
     return 0
+
+
+def _mailbox() -> Any:
+    """A mail server on 127.0.0.1 that keeps what it is sent, named to the servers (FTRACK_LIKE_SMTP); None without aiosmtpd."""
+    try:
+        from aiosmtpd.controller import Controller
+    except ModuleNotFoundError:
+        return None
+    import socket
+
+    class Received:
+        def __init__(self) -> None:
+            self.received: list[bytes] = []
+
+        async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+            self.received.append(envelope.content)
+            return "250 OK"
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    controller = Controller(Received(), hostname="127.0.0.1", port=port)
+    controller.start()
+    os.environ["FTRACK_LIKE_SMTP"] = f"smtp://127.0.0.1:{port}?from=examples@localhost.test"
+    return controller
 
 
 if __name__ == "__main__":

@@ -182,7 +182,8 @@ class AuthenticationError(ServerError):
     """The server did not accept the credentials: a wrong key or password, a revoked or expired token.
 
     ``code`` says which: ``invalid_credentials``, ``throttled`` (too many failures: wait),
-    ``session_expired``, ``token_expired`` (a personal token past its expiry).
+    ``session_expired``, ``token_expired`` (a personal token past its expiry), ``token_revoked``
+    (a personal token its owner revoked).
     """
 
 

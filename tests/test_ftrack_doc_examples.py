@@ -144,6 +144,10 @@ CUSTOM_ATTRIBUTES = START + textwrap.dedent(
     said["link"] = [value["to_id"] == me["id"] for value in session.query(
         'select to_id from CustomAttributeLink where configuration.key = "supervisor_{}" and from_id = "{}"'
         .format(name, task["id"]))]
+    said["by_user"] = [found["name"] for found in session.query(  # the page's first query: the link's other end
+        'select name from Task where custom_attribute_links any (configuration.key is "supervisor_{}" '
+        'and user.username is "{}")'.format(name, user))]
+    said["lower_case"] = session.query('ObjectType where name is "task"').one()["id"] == task_type["id"]
 
     hierarchical = session.create("CustomAttributeConfiguration", {
         "entity_type": "context", "is_hierarchical": True, "type": text, "label": "Vendor", "key": "vendor_" + name,
@@ -314,6 +318,7 @@ def test_the_custom_attribute_and_group_by_examples_behave_as_on_ftrack(official
     assert said["date_default"] == "2017-02-08"
     assert said["duplicate"] is True
     assert said["link"] == [True]
+    assert said["by_user"] == ["comp"] and said["lower_case"] is True
     # ftrack's doc: the task's own (raw) value — here the default, none given: empty — not the shot's
     assert said["hierarchical"] == ["foo", ""]
 

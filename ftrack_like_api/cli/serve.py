@@ -72,9 +72,18 @@ def serve(options: argparse.Namespace) -> int:
 
     from ..server.app import listening_socket
     from ..server.files.settings import export as export_file_settings
+    from ..server.mail import MAIL_VARIABLE, settings_from_url
     from ..server.ops.metrics import METRICS_TOKEN_VARIABLE, MULTIPROCESS_VARIABLE
     from ..server.protocols.ftrack.hub import MAX_MESSAGE
 
+    smtp = options.smtp or os.environ.get(MAIL_VARIABLE, "").strip()
+    if smtp:  # the invitations' mail server (server/mail.py): checked here, read by each worker
+        try:
+            settings_from_url(smtp, "--smtp" if options.smtp else MAIL_VARIABLE)
+        except ValueError as error:
+            print(f"error: {error}", file=sys.stderr)
+            return 1
+        os.environ[MAIL_VARIABLE] = smtp
     os.environ[DATABASE_VARIABLE] = options.database
     os.environ[TIMEOUT_VARIABLE] = str(options.timeout)
     os.environ[QUERY_TIMEOUT_VARIABLE] = "" if options.query_timeout is None else str(options.query_timeout)
@@ -194,6 +203,10 @@ def add_commands(command: Any) -> None:
     served.add_argument("--event-retention", type=_retention, default=DEFAULT_RETENTION, metavar="AGE",
                         help=f"how long the event log keeps events: 45s, 90m, 12h, 30d, 2w, or 0 for ever "
                              f"(default {DEFAULT_RETENTION})")  # fmt: skip
+    served.add_argument("--smtp", default=None, metavar="URL",
+                        help="send ftrack's invitations through this mail server: smtp://host, "
+                             "smtp+starttls://user:password@host or smtps://user:password@host, ?from=address "
+                             "(default $FTRACK_LIKE_SMTP; without one the server sends no mail)")  # fmt: skip
     served.add_argument("--log-level", default="info", help="uvicorn's log level (default info)")
     served.add_argument("--log-sql", action="store_true", help="log the SQL each query became, with its parameters")
     add_file_arguments(served)  # --storage, --max-upload, --upload-expiry

@@ -37,7 +37,8 @@ def test_ftracks_stock_data_is_there_under_ftracks_names(call, query):
 
 def test_the_renamed_status_keeps_its_id_and_deliverable_is_a_default_task_type(call):
     assert call.query('Status where name is "On Hold"')[0]["id"] == seed_id("status", "On hold")
-    assert call.query('Status where name is "On hold"') == []  # one status, ftrack's spelling
+    spelled = [s["name"] for s in call.query('select name from Status where name is "On hold"')]
+    assert spelled == ["On Hold"]  # one status, ftrack's spelling (found whatever the case)
     names = [t["name"] for t in call.query('select types.name from TaskTypeSchema where name is "Default task types"')[0]["types"]]
     assert "Deliverable" in names
 
@@ -121,3 +122,61 @@ def test_a_link_made_of_its_three_ids_takes_its_entity_types_from_the_configurat
     found = call.query(f'select name from Task where custom_attribute_links any '
                        f'(configuration.key is "supervisor" and to_id is {user})')  # fmt: skip
     assert [task["name"] for task in found] == ["comp"]
+
+
+def test_a_link_is_found_by_its_other_end_as_ftracks_documentation_queries_it(call, studio):
+    """``custom_attribute_links`` name the end a link goes to, ``…_from`` the end it comes from."""
+    user = call.query('User where username is "admin"')[0]["id"]
+    configuration = call.create("CustomAttributeLinkConfiguration", key="lead", label="Lead", entity_type="task",
+                                object_type_id=OBJECT_TYPES["Task"][0], entity_type_to="user", config="{}")["id"]  # fmt: skip
+    call.create("CustomAttributeLink", from_id=studio["anim"], to_id=user, configuration_id=configuration)
+    found = call.query('select name from Task where custom_attribute_links any '
+                       '(configuration.key is "lead" and user.username is "admin")')  # fmt: skip
+    assert [task["name"] for task in found] == ["anim"]
+    assert call.query('select name from Task where custom_attribute_links any '
+                      '(configuration.key is "lead" and user.username is "nobody")') == []  # fmt: skip
+    users = call.query('select username from User where custom_attribute_links_from any '
+                       '(configuration.key is "lead" and context.name is "anim")')  # fmt: skip
+    assert [u["username"] for u in users] == ["admin"]
+    link = call.query('select user.username, context from CustomAttributeLink where configuration.key is "lead"')[0]
+    assert link["user"]["username"] == "admin" and link["__entity_type__"] == "UserCustomAttributeLink"
+
+
+@pytest.mark.parametrize("query, names", [
+    ('select name from ObjectType where name is "task"', ["Task"]),
+    ('select name from ObjectType where name is "ASSET BUILD"', ["Asset Build"]),
+    ('select name from ObjectType where name in ("shot", "SEQUENCE") order by name', ["Sequence", "Shot"]),
+    ('select name from Status where name is "on hold"', ["On Hold"]),
+    ('select name from Task where name is "COMP" and parent.name is "SH010"', ["comp"]),
+    ('select name from Task where name is_not "Comp" and project.name is "Examples"', ["anim"]),
+    ('select name from Task where name like "Ro%"', ["roto"]),  # like ignored case already
+])  # fmt: skip
+def test_text_compares_without_the_case_of_its_letters_as_on_ftracks_server(call, studio, query, names):
+    assert [row["name"] for row in call.query(query)] == names
+
+
+def test_identifiers_and_other_alphabets_compare_exactly_the_same_on_both_databases(call, studio):
+    assert call.query(f'select name from Task where id is "{studio["comp"].upper()}"') == []
+    call.create("Task", name="Évaluation", parent_id=studio["shot"])
+    assert [t["name"] for t in call.query('select name from Task where name is "ÉVALUATION"')] == ["Évaluation"]
+    assert call.query('select name from Task where name is "évaluation"') == []  # only A–Z fold, on both databases
+
+
+def test_a_query_kept_for_its_shape_folds_each_requests_values(call, studio):
+    for name in ("comp", "ANIM", "Roto"):  # one shape, its values bound anew each time
+        found = call.query(f'select name from Task where name is "{name}" and name in ("{name}", "x")')
+        assert [row["name"] for row in found] == [name.lower()]
+
+
+def test_ftracks_external_note_label_is_seeded_under_the_id_external_had(call):
+    for kind in ("NoteLabel", "NoteCategory"):
+        rows = call.query(f'select name from {kind} where name is "External Note"')
+        assert [(row["id"], row["name"]) for row in rows] == [(seed_id("note category", "External Note"), "External Note")]
+    assert seed_id("note category", "External Note") == seed_id("note category", "External")
+
+
+def test_a_review_session_made_without_its_end_is_open_for_a_week(call, studio):
+    made = call.create("ReviewSession", name="Weekly review", project_id=studio["project"])
+    row = call.query(f'select start_date, end_date, is_open from ReviewSession where id is "{made["id"]}"')[0]
+    assert row["is_open"] is True
+    assert row["end_date"] is not None and row["start_date"] is not None

@@ -255,12 +255,13 @@ def test_every_new_type_is_written_and_read_back(call, studio):
     group = call.create("CustomAttributeGroup", name=f"g{uuid.uuid4().hex[:4]}")["id"]
     configuration = call.create("CustomAttributeLinkConfiguration", key="hero", label="Hero", entity_type="task",
                                 entity_type_to="asset_version", group_id=group)["id"]  # fmt: skip
-    call.create("ContextCustomAttributeLink", configuration_id=configuration, from_id=task, to_id=version,
-                to_entity_type="AssetVersion")  # fmt: skip
-    link = call.query(f"select context.name, configuration.group.name from CustomAttributeLink where from_id is {task}")
-    assert link[0]["__entity_type__"] == "ContextCustomAttributeLink" and link[0]["context"]["name"] == "comp"
-    back = call.query(f"select asset_version.version from AssetVersionCustomAttributeLinkFrom where to_id is {version}")
-    assert [b["asset_version"]["version"] for b in back] == [1]
+    call.create("AssetVersionCustomAttributeLink", configuration_id=configuration, from_id=task, to_id=version,
+                from_entity_type="Context")  # fmt: skip
+    # A link's relation names its other end: a task's link to a version is an AssetVersionCustomAttributeLink.
+    link = call.query(f"select asset_version.version, configuration.group.name from CustomAttributeLink where from_id is {task}")
+    assert link[0]["__entity_type__"] == "AssetVersionCustomAttributeLink" and link[0]["asset_version"]["version"] == 1
+    back = call.query(f"select context.name from ContextCustomAttributeLinkFrom where to_id is {version}")
+    assert [b["context"]["name"] for b in back] == ["comp"]
     assert call.query(f"select custom_attribute_links from Task where id is {task}")[0]["custom_attribute_links"]
     call.create("CustomConfigurationBase", key="base", entity_type="task")
 

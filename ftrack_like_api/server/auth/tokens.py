@@ -95,8 +95,9 @@ class PersonalTokens:
     def check_personal_token(self, secret: str, username: str | None = None) -> tuple[str, str, str]:
         """(user id, username, token name) for a live token (of ``username``, when given); Refusal otherwise.
 
-        An expired token says so, with the code ``token_expired``; a revoked or unknown one
-        is refused as any wrong credential is.
+        An expired token says so, with the code ``token_expired``, and a revoked one with
+        ``token_revoked`` (to whoever names its owner); an unknown one is refused as any wrong
+        credential is.
         """
         table = self.personal_tokens
         with self.engine.connect() as connection:
@@ -106,8 +107,11 @@ class PersonalTokens:
                 .join(self.users, self.users.c.id == table.c.user_id)
                 .where(table.c.token_hash == hashed(secret), self.users.c.is_active.is_(True))
             ).first()  # fmt: skip
-        if row is None or row.revoked_at is not None or (username is not None and row.username != username):
+        if row is None or (username is not None and row.username != username):
             raise Refusal("The credentials were not accepted")
+        if row.revoked_at is not None:  # its owner revoked it: say so, as an expired one says it expired
+            raise Refusal(f"The personal token {row.name!r} was revoked at {row.revoked_at.isoformat(timespec='seconds')}Z: "
+                          "make a new one (ftrack-like token create)", code="token_revoked")  # fmt: skip
         now = utcnow()
         if row.expires_at is not None and row.expires_at <= now:
             raise Refusal(f"The personal token {row.name!r} expired at {row.expires_at.isoformat(timespec='seconds')}Z: "

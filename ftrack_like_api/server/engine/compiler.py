@@ -30,6 +30,7 @@ import sqlalchemy as sa
 from ...exceptions import QueryError
 from ...query import ast
 from ...schema import Attribute, EntityType, Kind, Schema
+from .folding import fold_text, folded, folds
 from .statements import Binding
 from .storage import Storage
 from .values import coerce_value, describe
@@ -449,6 +450,8 @@ class Compiler:
         bound = self.coerce(scalar, value, where, text)
         if slot is not None:
             bound = self._bind(slot, scalar, where, bound, column.type)
+        if operator in (ast.Operator.IS, ast.Operator.IS_NOT) and folds(scalar):  # text: without case (folding.py)
+            column, bound = folded(column, self.dialect), folded(bound, self.dialect)
         return {
             ast.Operator.IS: lambda: column == bound,
             ast.Operator.IS_NOT: lambda: column != bound,
@@ -471,15 +474,18 @@ class Compiler:
         else:
             values = [self._value(v, text) for v in node.values]
             present = [(self.coerce(scalar, v, where, text), slot) for v, slot in values if v is not None]
+            fold = folds(scalar)  # text: without case (folding.py)
+            if fold:
+                present = [(fold_text(v) if isinstance(v, str) else v, s) for v, s in present]
             if any(slot is not None for _, slot in present) and len(present) <= self.dialect.long_in_list:
-                clause = column.in_(
-                    [v if s is None else self._bind(s, scalar, where, v, column.type) for v, s in present]
-                )
+                binds = [v if s is None else self._bind(s, scalar, where, v, column.type) for v, s in present]
+                clause = (folded(column, self.dialect).in_([folded(b, self.dialect) for b in binds]) if fold
+                          else column.in_(binds))  # fmt: skip
             else:
                 binding = _binding.get()
                 if binding is not None and any(slot is not None for _, slot in present):
                     binding.reusable = False  # so many values go as one parameter, made from these
-                clause = self.dialect.in_values(column, [v for v, _ in present])
+                clause = self.dialect.in_values(folded(column, self.dialect) if fold else column, [v for v, _ in present])
             if len(present) < len(values):
                 clause = sa.or_(clause, column.is_(None))
         return sa.not_(clause) if node.negated else clause

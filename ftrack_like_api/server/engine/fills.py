@@ -3,7 +3,8 @@
 ``now`` and ``user`` (when and by whom), ``uid`` (a new uuid), a TypedContext's
 ``project``, first ``status`` and ``type`` from its project's schema, its ``sort`` among
 its siblings, an AssetVersion's ``version`` number and ``version_status``, a custom
-attribute value's ``configuration_key`` and a metadata entry's ``parent_type``; and
+attribute value's ``configuration_key``, a metadata entry's ``parent_type``, a review
+session's ``end_date`` (``week_after_start``: a week after its start); and
 ``sequence``, which the database numbers. Lookups are kept for the batch
 (``BatchContext.remember``), and a child created in the same batch is answered from the
 batch's own creates, so 10,000 creates under one project cost a few queries.
@@ -11,6 +12,7 @@ batch's own creates, so 10,000 creates under one project cost a few queries.
 
 from __future__ import annotations
 
+import datetime
 import uuid
 from typing import Any
 
@@ -119,6 +121,12 @@ class Fills:
             return first
 
         return batch.remember((kind, schema_id, object_type_id), lookup)
+
+    def _fill_week_after_start(self, batch: BatchContext, entity_type: EntityType, row: dict[str, Any]) -> Any:
+        # A review session made without its end (ftrack's example leaves it out; its schema requires
+        # it): open for a week from its start, so it is open (``is_open``) when made.
+        start = row.get("start_date") or batch.now
+        return start + datetime.timedelta(days=7) if isinstance(start, datetime.datetime) else None
 
     def _fill_status(self, batch: BatchContext, entity_type: EntityType, row: dict[str, Any]) -> Any:
         project = row.get("project_id")

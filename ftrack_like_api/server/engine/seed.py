@@ -87,12 +87,12 @@ LOCATIONS = [  # name, label, id (the ids ftrack's client knows)
 ]
 CUSTOM_ATTRIBUTE_TYPES = symbol.CUSTOM_ATTRIBUTE_TYPES
 USER_TYPES = [("user", "ac9fa5aa-4361-11e0-b7cc-0019bb4983d8"), ("service", None)]
-NOTE_CATEGORIES = ["Default", "Internal", "External", "Client feedback"]
+NOTE_CATEGORIES = ["Default", "Internal", "External Note", "Client feedback"]
 LIST_CATEGORIES = ["Default", "Dailies", "Client review"]
 
 
-#: Rows renamed to ftrack's spelling keep the id their first name gave them (upgrade 0009 renames them).
-FORMER_NAMES = {("status", "On Hold"): "On hold"}
+#: Rows renamed to ftrack's spelling keep the id their first name gave them (upgrades 0009 and 0015 rename them).
+FORMER_NAMES = {("status", "On Hold"): "On hold", ("note category", "External Note"): "External"}
 
 
 def seed_id(kind: str, name: str) -> str:

@@ -26,6 +26,7 @@ from ..files.tables import define_tables as define_file_tables
 from ..protocols.aquarium.tables import define_tables as define_aquarium_tables
 from ..protocols.shotgrid.tables import define_tables as define_shotgrid_tables
 from .dialects import Dialect, engine_url
+from .folding import folded_indexes, folds
 
 __all__ = ["SCHEMA_VERSION", "Storage", "insert_rows", "writing"]
 
@@ -92,6 +93,7 @@ class Storage:
         columns: dict[str, sa.Column[Any]] = {}
         indexed: set[str] = set()
         unique: set[str] = set()
+        foldable: set[str] = set()
         classifiers = {column for m in members for column in m.classifier}
         for member in members:
             for attribute in member.scalars:
@@ -126,6 +128,8 @@ class Storage:
                     indexed.add(attribute.name)
                 if attribute.unique:
                     unique.add(attribute.name)
+                if folds(attribute):
+                    foldable.add(attribute.name)
         # Classifier columns get no index of their own: a handful of values over millions of
         # rows, an index on one only tempts the planner away from the selective ones.
         indexed -= set(primary_key[:1]) | unique | classifiers
@@ -133,6 +137,9 @@ class Storage:
         indexes = [sa.Index(f"ix_{name}_{c}", c) for c in sorted(indexed)]
         composite = dict.fromkeys(index for member in members for index in member.indexes)
         indexes += [sa.Index(f"ix_{name}_{'_'.join(columns)}", *columns) for columns in composite]
+        # Text compared without case (``name is "task"``) reads an index of its folded values.
+        folded_columns = sorted((indexed | unique) & foldable)
+        indexes += folded_indexes(name, [columns[c] for c in folded_columns], self.dialect)
         return sa.Table(name, self.metadata, *columns.values(), *constraints, *indexes)
 
     # --- the database ---------------------------------------------------------------------

@@ -32,6 +32,7 @@ from ...files.thumbnails import link_signer
 from ...gate import DatabaseGate
 from .accounts import Accounts
 from .explain import Explain
+from .invites import request_base
 from .answers import absolute_urls, encoded, error_answer, failure_answer, inline_rows, refused, rows_in, unclaimed
 from .body import MAX_BODY, MAX_OPERATIONS, SIGNIN_BODY, action_of, gunzip, parse_batch, read_body
 
@@ -180,7 +181,11 @@ class FtrackApi:
         the JSON text of an answer of at most :func:`~.answers.inline_rows` rows: a larger one is
         streamed (a stream costs a thread hop per piece). The file actions' ``/component/…`` paths
         are made absolute from the request's ``base`` URL."""
-        result = self.backend.execute(*args)
+        said = request_base.set(base)  # the links an invitation mails start with it (invites.py)
+        try:
+            result = self.backend.execute(*args)
+        finally:
+            request_base.reset(said)
         if not isinstance(result, list):
             return result, None
         absolute_urls(actions, result, base)

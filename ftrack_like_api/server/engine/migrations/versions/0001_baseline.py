@@ -86,7 +86,7 @@ def upgrade() -> None:
             if found["name"] and found["name"].startswith("ix_") and found["name"] not in names:
                 op.drop_index(found["name"], table_name=name)
         for declared in table.indexes:
-            declared.create(bind, checkfirst=True)
+            bind.execute(sa.schema.CreateIndex(declared, if_not_exists=True))  # SQLite does not reflect lower(name)
     _roles(bind, wanted)
 
 
