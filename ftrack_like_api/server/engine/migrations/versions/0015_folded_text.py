@@ -25,7 +25,7 @@ from alembic import op
 __all__ = ["downgrade", "upgrade"]
 
 revision = "0015"
-down_revision = "0011"
+down_revision = "0014"
 branch_labels = None
 depends_on = None
 
