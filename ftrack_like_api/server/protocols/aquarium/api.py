@@ -257,9 +257,14 @@ class AquariumApi:
             return error(f"The upload is over {limit} bytes", 413)
         store = self.backend.files.store
         written: list[str] = []
+        # A Media item that is a component of ours takes the file itself (refused here if the caller may not change it).
+        media = None
+        if request.path_params.get("key") is not None:
+            media = await self.execute(caller, "upload_target", {"key": request.path_params["key"]})
 
         def write(key: str, chunks: Iterator[bytes]) -> int:
-            written.append(key)
+            if key != media:  # a failed upload leaves the Media's earlier file as it was (written whole, then renamed)
+                written.append(key)
             try:
                 return int(store.write_file(key, chunks, limit).size)
             except TooLarge:
@@ -268,7 +273,7 @@ class AquariumApi:
         content_type = request.headers.get("content-type", "")
         boundary_of(content_type)  # refused before a byte is read
         try:
-            upload = await stream_to_thread(request.stream(), lambda chunks: receive(content_type, chunks, write))
+            upload = await stream_to_thread(request.stream(), lambda chunks: receive(content_type, chunks, write, media))
             params = {"upload": upload, "key": request.path_params.get("key"), "base_url": str(request.base_url)}
             return json_answer(await self.execute(caller, "upload", params, write=True))
         except BaseException:

@@ -17,13 +17,13 @@ from .queries import Queries
 from .relations import Relations
 from .organisation import Organisation
 from .store import Store
-from .uploads import keep_component
+from .uploads import keep_component, keep_media
 
 __all__ = ["Calls", "READS", "TRASH", "WRITES"]
 
 #: The edge type that puts an item in the trash (from the user who trashed it).
 TRASH = "Trash"
-READS = frozenset({"get", "get_edge", "query", "traverse", "users", "me", "members", "members_of"})
+READS = frozenset({"upload_target", "get", "get_edge", "query", "traverse", "users", "me", "members", "members_of"})
 WRITES = frozenset({"join", "leave", "organisation", "upload", "create", "append", "update", "delete", "connect", "change_edge",
                     "disconnect", "trash", "restore", "create_user"})  # fmt: skip
 
@@ -90,6 +90,8 @@ class Calls:
             return self.organisation.members(batch, p)
         if call == "upload":
             return self._upload(batch, p)
+        if call == "upload_target":
+            return self._media(batch, p["key"])
         if call == "create_user":
             return self._create_user(batch, p)
         raise ValidationError(f"Unknown call {call!r}", "bad_request")
@@ -134,10 +136,23 @@ class Calls:
             raise ValidationError(f"Item {item['_key']} is not in the trash", "not_found")
         return item
 
+    def _media(self, batch: BatchContext, key: Any) -> str | None:
+        """The component an upload on item ``key`` is the file of: the item's own when it is a Media of ours (the caller
+        may change it), else None (a new component)."""
+        item = self.store.item(batch, key)
+        kind = self.mapping.item(item["type"])
+        if kind is None or kind.table != "component" or self.store.kept_whole(batch, item["_key"]):
+            return None
+        self.store.may_write(batch, item["_key"])
+        return str(item["_key"])
+
     def _upload(self, batch: BatchContext, p: dict[str, Any]) -> dict[str, Any]:
         upload = p["upload"]
         item = None if p.get("key") is None else str(self.store.item(batch, p["key"])["_key"])
-        keep_component(self.backend, batch, upload, item)
+        if item is not None and item == upload.id:
+            keep_media(self.backend, batch, upload)
+        else:
+            keep_component(self.backend, batch, upload, item)
         media = upload.media(p.get("base_url", ""))
         if p.get("key") is None:
             return media

@@ -5,12 +5,15 @@ answer is read from these two selectables, built once from the mapping (data, no
 per type):
 
 - **items**: the contexts of the mapped types (their Aquarium type told by ``context_type``
-  and object type), the users, and the generic items; columns ``key``, ``type``,
+  and object type), the users and groups, the child entities (versions, components, notes,
+  timelogs: :mod:`.entities`), and the generic items; columns ``key``, ``type``,
   ``generic``, one per data key a mapped type keeps in an attribute (``name``,
   ``description`` …), ``extra`` (the JSON of the other keys), the times and authors,
   and ``project`` (for the caller's project permissions).
-- **edges**: ``Child`` from each context's ``parent_id``, ``Assigned`` from each
-  assignment, and the generic edges; columns ``key``, ``type``, ``from_key``, ``to_key``,
+- **edges**: ``Child`` from each context's ``parent_id`` and each child entity's parent,
+  ``Assigned`` from each assignment, ``Member`` from each membership, ``Dependency`` /
+  ``Breakdown`` from each TypedContextLink (its type kept beside it; one made elsewhere is
+  the first link type of the mapping), and the generic edges; columns ``key``, ``type``, ``from_key``, ``to_key``,
   ``data`` (JSON text).
 """
 
@@ -22,6 +25,7 @@ from typing import Any, Sequence
 import sqlalchemy as sa
 
 from ...auth.permissions import Principal
+from .entities import ChildEntities
 from .mapping import Mapping
 
 __all__ = ["CHILD_PREFIX", "Relations"]
@@ -45,6 +49,8 @@ class Relations:
         self.context, self.object_type = tables["context"], tables["object_type"]
         self.resource, self.appointment, self.membership = tables["resource"], tables["appointment"], tables["membership"]
         self.item_table, self.edge_table = storage.aquarium["aquarium_item"], storage.aquarium["aquarium_edge"]
+        self.link = tables["typed_context_link"]
+        self.children = ChildEntities(storage, self.item_table, self.edge_table)
 
     # --- items ---------------------------------------------------------------------------------
 
@@ -60,6 +66,9 @@ class Relations:
         for kind in self.mapping.resources():
             if types is None or kind.name in types:
                 branches.append(self._resources(kind))
+        for kind in self.mapping.children():
+            if types is None or kind.name in types:
+                branches.append(self.children.items(kind, self.mapping.columns, readable))
         branches.append(self._generic(types, readable))
         return sa.union_all(*branches) if len(branches) > 1 else branches[0]
 
@@ -162,8 +171,23 @@ class Relations:
             .select_from(m.outerjoin(e, e.c.key == m.c.id))
         )  # fmt: skip
         generic = sa.select(e.c.key, e.c.type, e.c.from_key, e.c.to_key, e.c.data).where(e.c.generic.is_(True))
+        parents = [children, *(self.children.child_edges(kind, CHILD_PREFIX) for kind in self.mapping.children())]
+        named = self.mapping.links()
+        links = self._links(named, [t for t in types if t in named] if types else named) if named else None
         if not types:
-            return sa.union_all(children, assigned, members, generic)
-        branches = [*([children] if "Child" in types else []), *([assigned] if "Assigned" in types else []),
-                    *([members] if "Member" in types else []), generic.where(e.c.type.in_(list(types)))]  # fmt: skip
+            return sa.union_all(*parents, assigned, members, *([links] if links is not None else []), generic)
+        branches = [*(parents if "Child" in types else []), *([assigned] if "Assigned" in types else []),
+                    *([members] if "Member" in types else []), *([links] if links is not None and set(named) & set(types) else []),
+                    generic.where(e.c.type.in_(list(types)))]  # fmt: skip
         return sa.union_all(*branches) if len(branches) > 1 else branches[0]
+
+    def _links(self, named: list[str], wanted: list[str]) -> sa.Select[Any]:
+        """The TypedContextLinks, as edges of the link type kept beside each (``named[0]`` when none is)."""
+        link, e = self.link, self.edge_table
+        kind = sa.func.coalesce(e.c.type, _text(named[0]))
+        select = (
+            sa.select(link.c.id.label("key"), kind.label("type"), link.c.from_id.label("from_key"), link.c.to_id.label("to_key"),
+                      sa.func.coalesce(e.c.data, _text("{}")).label("data"))
+            .select_from(link.outerjoin(e, e.c.key == link.c.id))
+        )  # fmt: skip
+        return select if set(wanted) == set(named) else select.where(kind.in_([_text(w) for w in wanted]))

@@ -89,7 +89,7 @@ class Store:
         if kind is not None and kind.name == "User":
             raise ValidationError("Users are made through POST /v1/users", "bad_request")
         key = str(uuid.uuid4())
-        if kind is not None and (kind.table != "context" or kind.name == "Project" or parent is not None):
+        if kind is not None and (kind.table == "resource" or kind.name == "Project" or parent is not None):
             self._entity(batch, kind, key, data, parent)
         else:
             self.keep(batch, key, type_name, data, generic=True)
@@ -102,7 +102,10 @@ class Store:
             if data.get(k) is not None:
                 attributes.setdefault(attr, data[k])
         values: dict[str, Any] = {"__entity_type__": kind.ours, "id": key, **attributes}
-        if kind.name == "Project":
+        if kind.child:
+            assert parent is not None
+            values = self.relations.children.create(batch, self.backend.writer, kind, key, data, self.item(batch, parent))
+        elif kind.name == "Project":
             values.setdefault("project_schema_id", self._schema(batch))
         elif parent is not None:
             values["parent_id"] = parent
@@ -153,19 +156,22 @@ class Store:
         data = _data(data)
         new = data if replace else (deep_merge(current["data"], data) if deep else {**current["data"], **data})
         kind = self.mapping.item(current["type"])
-        generic = self._generic(batch, current["_key"])
+        generic = self.kept_whole(batch, current["_key"])
         if kind is None or generic:
             self.keep(batch, current["_key"], current["type"], new, generic=True)
             self.events.record(batch, "item", "updated", current["type"], current["_key"])
             return
         attributes = {attr: new.get(k) for k, attr in kind.data.items() if new.get(k) != current["data"].get(k)}
+        if kind.converted:
+            changed = {k: new.get(k) for k in kind.converted if new.get(k) != current["data"].get(k)}
+            attributes.update(self.relations.children.converted(batch, kind, changed))
         if attributes:
             self.backend.writer.update(batch, kind.ours, [current["_key"]], attributes)
         else:  # only what is kept beside the entity changed: the engine logs nothing
             self.events.record(batch, "item", "updated", current["type"], current["_key"])
         self.keep(batch, current["_key"], kind.name, {k: v for k, v in new.items() if k not in kind.data}, generic=False)
 
-    def _generic(self, batch: BatchContext, key: str) -> bool:
+    def kept_whole(self, batch: BatchContext, key: str) -> bool:
         table = self.items_table
         return bool(batch.connection.execute(sa.select(table.c.generic).where(table.c.key == key)).scalar())
 
@@ -173,7 +179,7 @@ class Store:
         """Delete the item (its edges go with it); what it was."""
         current = self.item(batch, key)
         kind = self.mapping.item(current["type"])
-        if kind is not None and not self._generic(batch, current["_key"]):
+        if kind is not None and not self.kept_whole(batch, current["_key"]):
             self.backend.writer.delete(batch, kind.ours, [current["_key"]])
         else:
             self.events.record(batch, "item", "deleted", current["type"], current["_key"])
@@ -201,6 +207,14 @@ class Store:
         self._refuse_duplicate(batch, type_name, src["_key"], dst["_key"])
         relation = self.mapping.edge(type_name, src["type"], dst["type"])
         key = None
+        if relation is not None and relation.ours == "link" and not self.kept_whole(batch, src["_key"]) \
+                and not self.kept_whole(batch, dst["_key"]):
+            key = str(uuid.uuid4())
+            self.backend.writer.create(batch, "TypedContextLink", {"__entity_type__": "TypedContextLink", "id": key,
+                                                                   "from_id": src["_key"], "to_id": dst["_key"]})  # fmt: skip
+            batch.connection.execute(self.edges_table.insert().values(key=key, type=type_name, generic=False, from_key=src["_key"],
+                                                                       to_key=dst["_key"], data=_dumps(data)))  # fmt: skip
+            return key
         if relation is not None and relation.ours == "parent":
             key = self._parent(batch, src["_key"], dst)
         elif relation is not None and relation.ours == "assignment":
@@ -239,11 +253,13 @@ class Store:
         """Make ``source`` the parent of ``target`` when it has none (a kept item becomes an entity); the edge's key,
         or None when the target has a parent already (the edge is then kept whole)."""
         context = self.relations.context
-        if self._generic(batch, target["_key"]):
-            kind = self.mapping.item(target["type"])
-            assert kind is not None
+        kind = self.mapping.item(target["type"])
+        assert kind is not None
+        if self.kept_whole(batch, target["_key"]):
             self._entity(batch, kind, target["_key"], target["data"], source)
             return CHILD_PREFIX + target["_key"]
+        if kind.child:  # a child entity has its parent already
+            return None
         parent = batch.connection.execute(sa.select(context.c.parent_id).where(context.c.id == target["_key"])).scalar()
         if parent is None:
             self.backend.writer.update(batch, self.mapping.items[target["type"]].ours, [target["_key"]], {"parent_id": source})
@@ -267,6 +283,10 @@ class Store:
         """Delete the edge; what it was."""
         current = self.edge(batch, key)
         table, child = self.edges_table, current["_to"][6:]
+        held = self.mapping.item(self.item(batch, child)["type"]) if current["_key"] == CHILD_PREFIX + child else None
+        if held is not None and held.child:
+            raise ValidationError(f"{current['_key']} is the parent of {held.name} {child} ({held.ours} of ours): delete the item "
+                                  "rather than its parent", "conflict")  # fmt: skip
         if current["_key"] == CHILD_PREFIX + child:
             # Our contexts always have a parent: the item moves to another Child edge's source, if it has one.
             other = batch.connection.execute(sa.select(table.c.key, table.c.from_key).where(
@@ -281,6 +301,8 @@ class Store:
             self.backend.writer.delete(batch, "Appointment", [current["_key"]])
         elif current["type"] == "Member" and self._held(batch, self.relations.membership, current["_key"]):
             self.backend.writer.delete(batch, "Membership", [current["_key"]])
+        elif current["type"] in self.mapping.links() and self._held(batch, self.relations.link, current["_key"]):
+            self.backend.writer.delete(batch, "TypedContextLink", [current["_key"]])
         else:
             self.events.record(batch, "edge", "deleted", current["type"], current["_key"])
         batch.connection.execute(table.delete().where(table.c.key == current["_key"]))
