@@ -36,6 +36,7 @@ from .events import resume_point
 from .files import FileRule
 from .mapping import load_mapping
 from .multipart import boundary_of
+from .refused import REFUSED
 from .uploads import MAX_UPLOAD, receive
 
 __all__ = ["AquariumApi", "json_answer"]
@@ -93,6 +94,9 @@ class AquariumApi:
         r["/items/{key}/trash"] = {"DELETE": (self.op("trash", write=True), True)}
         r["/trashed_items/{key}/restore"] = {"POST": (self.op("restore", write=True), True)}
         r["/items/{key}/upload"] = {"POST": (self.upload, True)}
+        r["/items/{key}/download"] = {"GET": (self.download, True)}
+        r["/items/{key}/history"] = {"GET": (self.op("history"), True)}
+        r["/items/{key}/copy"] = {"POST": (self.op("copy", body=True, write=True), True)}
         r["/upload"] = {"POST": (self.upload, True)}
         r["/query"] = {"POST": (self.op("query", body=True), True)}
         r["/usergroups/{key}"] = {"GET": (self.op("members_of"), True), "POST": (self.op("join", body=True, write=True), True),
@@ -109,6 +113,7 @@ class AquariumApi:
     def routes(self) -> list[Route]:
         methods = ["GET", "POST", "PUT", "PATCH", "DELETE"]
         found = [Route(self.prefix + path, self._endpoint(table), methods=methods) for path, table in self._routes.items()]
+        found += [Route(self.prefix + path, self._refusal(why), methods=methods) for path, why in REFUSED.items()]
         found.append(Route(self.prefix + "/{rest:path}", self._unknown, methods=methods))
         if self.prefix == "/v1":  # files are read from the root, whichever mount wrote them
             found.append(Route("/files/{name}", self._guarded(self.file, True), methods=["GET"]))
@@ -140,6 +145,13 @@ class AquariumApi:
             except Exception as failure:  # never a traceback, never a plain-text 500
                 error_id = log_failure(failure, f"{request.method} {request.url.path} failed")
                 return error(f"The server failed to answer (error id {error_id} in its log)", 500)
+
+        return endpoint
+
+    def _refusal(self, why: str) -> Callable[[Request], Awaitable[Response]]:
+        async def endpoint(request: Request) -> Response:
+            route = f"{request.method} {request.url.path}"
+            return error(f"{route} is not served by this server: {why}", 501)
 
         return endpoint
 
@@ -189,7 +201,7 @@ class AquariumApi:
 
         async def handler(request: Request, caller: Caller | None) -> Response:
             assert caller is not None
-            params: dict[str, Any] = dict(request.path_params)
+            params: dict[str, Any] = {**request.query_params, **request.path_params}
             if body:
                 sent = await self._body(request)
                 if call in ("update", "change_edge"):
@@ -281,10 +293,19 @@ class AquariumApi:
                 await self.database(store.remove, key)
             raise
 
+    async def download(self, request: Request, caller: Caller | None) -> Response:
+        """``download_file``: the file of a Media item (its component's), or the last one uploaded on the item."""
+        assert caller is not None
+        found = await self.execute(caller, "download_target", {"key": request.path_params["key"]})
+        return await self._send(caller, found["component"], found["filename"])
+
     async def file(self, request: Request, caller: Caller | None) -> Response:
         assert caller is not None
         name = request.path_params["name"]
-        key = name.split(".", 1)[0]
+        return await self._send(caller, name.split(".", 1)[0], name)
+
+    async def _send(self, caller: Caller, key: str, name: str) -> Response:
+        """The bytes of component ``key``'s file, as ``name``, if the caller may read it."""
         if not await self.database(self.file_rule.readable, caller.username, caller.user_id, key):
             return error(f"No file {name}", 404)
         try:
@@ -292,7 +313,7 @@ class AquariumApi:
         except NotStored:
             return error(f"No file {name} (its bytes are not in the store)", 404)
         return StreamingResponse(iterate_in_threadpool(chunks), media_type="application/octet-stream",
-                                 headers={"content-disposition": f'attachment; filename="{name}"'})  # fmt: skip
+                                 headers={"content-disposition": 'attachment; filename="%s"' % name.replace('"', "")})  # fmt: skip
 
     async def stream(self, request: Request, caller: Caller | None) -> Response:
         """Aquarium's events as server-sent events (:mod:`.events`), from ``last-event-id`` or from now on."""

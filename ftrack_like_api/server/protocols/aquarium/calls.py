@@ -17,15 +17,19 @@ from .queries import Queries
 from .relations import Relations
 from .organisation import Organisation
 from .store import Store
+from .copies import copy_tree
+from .files import ITEM_KEY
+from .history import history
 from .uploads import keep_component, keep_media
 
 __all__ = ["Calls", "READS", "TRASH", "WRITES"]
 
 #: The edge type that puts an item in the trash (from the user who trashed it).
 TRASH = "Trash"
-READS = frozenset({"upload_target", "get", "get_edge", "query", "traverse", "users", "me", "members", "members_of"})
+READS = frozenset({"upload_target", "download_target", "history", "get", "get_edge", "query", "traverse", "users", "me",
+                   "members", "members_of"})  # fmt: skip
 WRITES = frozenset({"join", "leave", "organisation", "upload", "create", "append", "update", "delete", "connect", "change_edge",
-                    "disconnect", "trash", "restore", "create_user"})  # fmt: skip
+                    "disconnect", "trash", "restore", "create_user", "copy"})  # fmt: skip
 
 
 class Calls:
@@ -45,7 +49,13 @@ class Calls:
         call, p = operation.get("call"), dict(operation.get("params") or {})
         store = self.store
         if call == "get":
-            return store.item(batch, p["key"])
+            return self._populated(batch, store.item(batch, p["key"])) if _yes(p.get("populate")) else store.item(batch, p["key"])
+        if call == "history":
+            return history(batch, self.backend.storage.events["event_log"], store.item(batch, p["key"]))
+        if call == "copy":
+            return copy_tree(store, batch, p["key"], p.get("targetKey"))
+        if call == "download_target":
+            return self._download(batch, p["key"])
         if call == "get_edge":
             return store.edge(batch, p["key"])
         if call == "query":
@@ -136,6 +146,32 @@ class Calls:
             raise ValidationError(f"Item {item['_key']} is not in the trash", "not_found")
         return item
 
+    def _populated(self, batch: BatchContext, item: dict[str, Any]) -> dict[str, Any]:
+        """``item`` with ``createdBy`` and ``updatedBy`` the users' items (``populate=true``), where the caller sees them."""
+        users = self.store.items(batch, [k for k in (item["createdBy"], item["updatedBy"]) if isinstance(k, str)])
+        return {**item, "createdBy": users.get(item["createdBy"], item["createdBy"]),
+                "updatedBy": users.get(item["updatedBy"], item["updatedBy"])}  # fmt: skip
+
+    def _download(self, batch: BatchContext, key: Any) -> dict[str, Any]:
+        """The component whose file ``download_file`` reads on item ``key``: a Media's own, else the last file uploaded on
+        the item; and the file's name."""
+        item = self.store.item(batch, key)
+        kind = self.mapping.item(item["type"])
+        component: Any = None
+        if kind is not None and kind.table == "component" and not self.store.kept_whole(batch, item["_key"]):
+            component = item["_key"]
+        else:
+            meta = self.backend.storage.tables["metadata"]
+            component = batch.connection.execute(sa.select(meta.c.parent_id).where(meta.c.key == ITEM_KEY, meta.c.value == item["_key"])
+                                                 .order_by(meta.c.parent_id)).scalars().all()  # fmt: skip
+            path = str(item["data"].get("path") or "")
+            chosen = [c for c in component if path.startswith(f"/files/{c}")]
+            component = (chosen or component or [None])[-1]
+        if component is None:
+            raise ValidationError(f"Item {item['_key']} has no file", "not_found")
+        name = item["data"].get("originalname") or item["data"].get("name") or str(component)
+        return {"component": str(component), "filename": str(name)}
+
     def _media(self, batch: BatchContext, key: Any) -> str | None:
         """The component an upload on item ``key`` is the file of: the item's own when it is a Media of ours (the caller
         may change it), else None (a new component)."""
@@ -172,3 +208,8 @@ class Calls:
         self.backend.writer.create(batch, "User", {"__entity_type__": "User", "id": key, "username": email, "email": email,
                                                    "first_name": name})  # fmt: skip
         return self.store.item(batch, key)
+
+
+def _yes(value: Any) -> bool:
+    """A query-string flag (``populate=true``) as sent by Aquarium's client."""
+    return value is True or str(value).lower() in ("true", "1", "yes")

@@ -93,7 +93,7 @@ class Store:
             self._entity(batch, kind, key, data, parent)
         else:
             self.keep(batch, key, type_name, data, generic=True)
-            self.events.record(batch, "item", "created", type_name, key)
+            self.events.record(batch, "item", "created", type_name, key, data)
         return key
 
     def _entity(self, batch: BatchContext, kind: ItemType, key: str, data: dict[str, Any], parent: str | None) -> None:
@@ -110,7 +110,10 @@ class Store:
         elif parent is not None:
             values["parent_id"] = parent
         self.backend.writer.create(batch, kind.ours, values)
-        self.keep(batch, key, kind.name, {k: v for k, v in data.items() if k not in kind.data}, generic=False)
+        kept = {k: v for k, v in data.items() if k not in kind.data}
+        self.keep(batch, key, kind.name, kept, generic=False)
+        if kept:  # for its history (the engine's event has the attributes)
+            self.events.record(batch, "item", "created", kind.name, key, kept, beside=True)
 
     def _schema(self, batch: BatchContext) -> Any:
         table = self.backend.storage.tables["project_schema"]
@@ -159,17 +162,18 @@ class Store:
         generic = self.kept_whole(batch, current["_key"])
         if kind is None or generic:
             self.keep(batch, current["_key"], current["type"], new, generic=True)
-            self.events.record(batch, "item", "updated", current["type"], current["_key"])
+            self.events.record(batch, "item", "updated", current["type"], current["_key"], new)
             return
         attributes = {attr: new.get(k) for k, attr in kind.data.items() if new.get(k) != current["data"].get(k)}
         if kind.converted:
             changed = {k: new.get(k) for k in kind.converted if new.get(k) != current["data"].get(k)}
             attributes.update(self.relations.children.converted(batch, kind, changed))
+        kept = {k: v for k, v in new.items() if k not in kind.data}
         if attributes:
             self.backend.writer.update(batch, kind.ours, [current["_key"]], attributes)
-        else:  # only what is kept beside the entity changed: the engine logs nothing
-            self.events.record(batch, "item", "updated", current["type"], current["_key"])
-        self.keep(batch, current["_key"], kind.name, {k: v for k, v in new.items() if k not in kind.data}, generic=False)
+        # What is kept beside the entity, in the log for its history (on the event stream only when the engine logs nothing).
+        self.events.record(batch, "item", "updated", current["type"], current["_key"], kept, beside=bool(attributes))
+        self.keep(batch, current["_key"], kind.name, kept, generic=False)
 
     def kept_whole(self, batch: BatchContext, key: str) -> bool:
         table = self.items_table
