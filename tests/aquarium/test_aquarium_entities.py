@@ -190,3 +190,60 @@ def test_what_aquarium_makes_is_what_ftrack_reads_and_back(aquarium_python, stud
     assert read["versions"] == ["v007"] and read["medias"] == ["render.txt"] and read["downloaded"] == "from ftrack"
     assert read["comments"] == ["ftrack says hi"] and read["jobs"] == ["ftrack minutes"]
     assert read["dependencies"] == [keys["asset"]]
+
+
+FORGOTTEN = textwrap.dedent(
+    """
+    import json, sys
+    from aquarium import Aquarium
+    from aquarium.exceptions import PathNotFoundError
+
+    url, password, step = sys.argv[1:4]
+    aq = Aquarium(api_url=url + "/")
+    aq.signin("admin", password)
+    said = {}
+    if step == "make":
+        project = aq.item.create(type="Project", data={"name": "Forgotten"})
+        shot = project.append(type="Shot", data={"name": "sh010", "cut": {"in": 1001}}, edge_data={"order": 1}).item
+        other = project.append(type="Shot", data={"name": "sh020"}).item
+        props = aq.item.create(type="Properties", data={"name": "props"})
+        said = {"shot": shot._key, "other": other._key, "trash": shot.trash().edge._key,
+                "kept": aq.edge.create("Uses", shot._key, props._key)._key,
+                "link": aq.edge.create("Dependency", other._key, shot._key, {"why": "cut"})._key}
+    else:
+        keys = json.loads(step)
+        for name, call in (("shot", lambda: aq.item(keys["shot"]).get()), ("trash", lambda: aq.edge(keys["trash"]).get()),
+                           ("kept", lambda: aq.edge(keys["kept"]).get()), ("link", lambda: aq.edge(keys["link"]).get())):
+            try:
+                call()
+                said[name] = "found"
+            except PathNotFoundError:
+                said[name] = "not found"
+        said["dependencies"] = len(aq.task(keys["other"]).get_dependencies())
+    print(json.dumps(said))
+    """
+)
+
+
+def test_what_aquarium_kept_goes_with_an_entity_deleted_through_ftrack(aquarium_python, studio, serve):
+    database, key, files = studio
+    with serve(database, "--storage", str(files)) as url:
+        made = _run(aquarium_python, FORGOTTEN, url, PASSWORD, "make")
+        with Backend.from_url(database) as backend:
+            items, edges = backend.storage.aquarium["aquarium_item"], backend.storage.aquarium["aquarium_edge"]
+            with backend.engine.connect() as connection:
+                ends = (edges.c.from_key == made["shot"]) | (edges.c.to_key == made["shot"])
+                before = len(connection.execute(edges.select().where(ends)).all())
+        session = Session(server_url=url, api_user="admin", api_key=key)
+        session.delete(session.get("Shot", made["shot"]))
+        session.commit()
+        session.close()
+        after = _run(aquarium_python, FORGOTTEN, url, PASSWORD, json.dumps(made))
+        with Backend.from_url(database) as backend:
+            with backend.engine.connect() as connection:
+                left = connection.execute(items.select().where(items.c.key == made["shot"])).all()
+                touching = connection.execute(edges.select().where((edges.c.from_key == made["shot"]) | (edges.c.to_key == made["shot"])
+                                                                   | (edges.c.key == "parent-" + made["shot"]))).all()  # fmt: skip
+    assert before == 4  # the Child edge's data, the Trash edge, a kept Uses edge, the Dependency's type
+    assert left == [] and touching == []
+    assert after == {"shot": "not found", "trash": "not found", "kept": "not found", "link": "not found", "dependencies": 0}

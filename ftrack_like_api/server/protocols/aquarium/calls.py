@@ -17,6 +17,7 @@ from .queries import Queries
 from .relations import Relations
 from .organisation import Organisation
 from .store import Store
+from .cleanup import Forget
 from .copies import copy_tree
 from .files import ITEM_KEY
 from .history import history
@@ -42,6 +43,7 @@ class Calls:
         self.store = Store(backend, mapping, self.relations, self.events)
         self.queries = Queries(backend, mapping, self.relations)
         self.organisation = Organisation(self.store, self.relations)
+        backend.after_commit(Forget(backend))
         backend.register_action("aquarium_read", self._run)
         backend.register_action("aquarium_write", self._run, writes=True)
 
@@ -51,7 +53,8 @@ class Calls:
         if call == "get":
             return self._populated(batch, store.item(batch, p["key"])) if _yes(p.get("populate")) else store.item(batch, p["key"])
         if call == "history":
-            return history(batch, self.backend.storage.events["event_log"], store.item(batch, p["key"]))
+            item = store.item(batch, p["key"])
+            return history(batch, self.backend.storage.events["event_log"], item, self.mapping.item(item["type"]))
         if call == "copy":
             return copy_tree(store, batch, p["key"], p.get("targetKey"))
         if call == "download_target":

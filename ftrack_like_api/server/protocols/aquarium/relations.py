@@ -13,13 +13,15 @@ per type):
 - **edges**: ``Child`` from each context's ``parent_id`` and each child entity's parent,
   ``Assigned`` from each assignment, ``Member`` from each membership, ``Dependency`` /
   ``Breakdown`` from each TypedContextLink (its type kept beside it; one made elsewhere is
-  the first link type of the mapping), and the generic edges; columns ``key``, ``type``, ``from_key``, ``to_key``,
+  the first link type of the mapping), ``Child`` from Lagoon's Projects container to each
+  project, and the generic edges; columns ``key``, ``type``, ``from_key``, ``to_key``,
   ``data`` (JSON text).
 """
 
 from __future__ import annotations
 
 import functools
+import uuid
 from typing import Any, Sequence
 
 import sqlalchemy as sa
@@ -28,10 +30,15 @@ from ...auth.permissions import Principal
 from .entities import ChildEntities
 from .mapping import Mapping
 
-__all__ = ["CHILD_PREFIX", "Relations"]
+__all__ = ["CHILD_PREFIX", "LAGOON_NAMESPACE", "PROJECTS_CONTAINER", "PROJECT_PREFIX", "Relations"]
 
 #: The key of the Child edge that is a context's parent: this, then the child's id.
 CHILD_PREFIX = "parent-"
+#: The namespace of the keys of Lagoon's organisation and its containers (:mod:`.organisation`).
+LAGOON_NAMESPACE = uuid.UUID("0f6a1c8e-4b5d-5e2f-9a7b-3c1d2e4f5a6b")
+#: Lagoon's ``Projects`` container, whose Child edges lead to every project of ours; the key of each edge is this, then
+#: the project's id.
+PROJECTS_CONTAINER, PROJECT_PREFIX = str(uuid.uuid5(LAGOON_NAMESPACE, "container:Projects")), "lagoon-project-"
 
 
 def _text(value: str) -> sa.ColumnElement[str]:
@@ -131,6 +138,7 @@ class Relations:
             select = select.where(a.c.key.not_in(self._hidden(readable)))
         return select.where(a.c.type.in_(sorted(types))) if types is not None else select
 
+    @functools.lru_cache(maxsize=64)  # noqa: B019 - as _items; one CTE object per readable set, however many steps name it
     def _hidden(self, readable: frozenset[str]) -> sa.Select[Any]:
         """The generic items under a context of a project not in ``readable``, up their Child edges at any depth
         (a Version under a Task of another project is not seen, as the Task is not)."""
@@ -171,7 +179,12 @@ class Relations:
             .select_from(m.outerjoin(e, e.c.key == m.c.id))
         )  # fmt: skip
         generic = sa.select(e.c.key, e.c.type, e.c.from_key, e.c.to_key, e.c.data).where(e.c.generic.is_(True))
-        parents = [children, *(self.children.child_edges(kind, CHILD_PREFIX) for kind in self.mapping.children())]
+        projects = (
+            sa.select(_text(PROJECT_PREFIX).op("||")(c.c.id).label("key"), _text("Child").label("type"),
+                      _text(PROJECTS_CONTAINER).label("from_key"), c.c.id.label("to_key"), _text("{}").label("data"))
+            .where(c.c.context_type == _text("show"))
+        )  # fmt: skip
+        parents = [children, projects, *(self.children.child_edges(kind, CHILD_PREFIX) for kind in self.mapping.children())]
         named = self.mapping.links()
         links = self._links(named, [t for t in types if t in named] if types else named) if named else None
         if not types:

@@ -71,10 +71,10 @@ class Store:
         return found
 
     def edge(self, batch: BatchContext, key: Any) -> dict[str, Any]:
-        """The edge ``key``; not_found otherwise."""
+        """The edge ``key``, if the caller may see both its ends; not_found otherwise."""
         relation = self.relations.edges()
         row = batch.connection.execute(sa.select(relation).where(relation.c.key == str(key))).mappings().first()
-        if row is None:
+        if row is None or len(self.items(batch, [row["from_key"], row["to_key"]])) < len({row["from_key"], row["to_key"]}):
             raise not_found(f"Edge {key}")
         return edge_of(row)  # type: ignore[return-value]  # a row has a key
 
@@ -169,10 +169,13 @@ class Store:
             changed = {k: new.get(k) for k in kind.converted if new.get(k) != current["data"].get(k)}
             attributes.update(self.relations.children.converted(batch, kind, changed))
         kept = {k: v for k, v in new.items() if k not in kind.data}
+        before = {k: v for k, v in current["data"].items() if k not in kind.data}
         if attributes:
             self.backend.writer.update(batch, kind.ours, [current["_key"]], attributes)
-        # What is kept beside the entity, in the log for its history (on the event stream only when the engine logs nothing).
-        self.events.record(batch, "item", "updated", current["type"], current["_key"], kept, beside=bool(attributes))
+        changed = {k: v for k, v in kept.items() if before.get(k) != v}
+        if changed or not attributes:
+            # What changed beside the entity, in the log for its history (on the event stream only when the engine logs nothing).
+            self.events.record(batch, "item", "updated", current["type"], current["_key"], changed, beside=bool(attributes))
         self.keep(batch, current["_key"], kind.name, kept, generic=False)
 
     def kept_whole(self, batch: BatchContext, key: str) -> bool:
