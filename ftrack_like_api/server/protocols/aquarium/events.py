@@ -71,7 +71,12 @@ class AquariumEvents:
                 continue
             if ours in ("Appointment", "Membership"):
                 yield self._event(event, "edge", verb, "Assigned" if ours == "Appointment" else "Member", key)
+            elif ours == "TypedContextLink":
+                yield self._event(event, "edge", verb, self.mapping.links()[0], key)
             elif ours in self.by_ours:
+                changes = entity.get("changes") or {}
+                if ours == "FileComponent" and entity.get("action") == "add" and not (changes.get("version_id") or {}).get("new"):
+                    continue  # a file uploaded on an item, not a Media of a version
                 yield self._event(event, "item", verb, self.by_ours[ours], key)
                 if entity.get("action") in ("add", "move") and entity.get("parentId"):
                     yield self._event(event, "edge", "created", "Child", "parent-" + key)

@@ -66,6 +66,19 @@ class Relations:
         given (a query that names its types reads only the tables that hold them). A new alias each call."""
         return self._items(principal.readable if principal is not None else None, types).subquery()
 
+    def keys(self, principal: Principal | None = None) -> sa.Subquery:
+        """The key of every item the caller may see, and nothing else (what an existence test needs: the database
+        plans it without the columns' joins). A new alias each call."""
+        return self._keys(principal.readable if principal is not None else None).subquery()
+
+    @functools.lru_cache(maxsize=64)  # noqa: B019 - as _items
+    def _keys(self, readable: frozenset[str] | None) -> Any:
+        everything = self._items(readable, None)
+        branches: list[Any] = list(everything.selects) if isinstance(everything, sa.CompoundSelect) else [everything]
+        # Each branch as a subquery of which only the key is read: both databases flatten it and drop the joins that
+        # only fed the other columns.
+        return sa.union_all(*(sa.select(branch.subquery().c.key) for branch in branches))
+
     @functools.lru_cache(maxsize=256)  # noqa: B019 - one Relations per server; building the statement is the cost
     def _items(self, readable: frozenset[str] | None, types: frozenset[str] | None) -> Any:
         contexts = [t for t in self.mapping.contexts() if types is None or t.name in types]

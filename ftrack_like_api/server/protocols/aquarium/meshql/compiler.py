@@ -187,16 +187,29 @@ class MeshqlCompiler:
             raise MeshqlError(f"A sub-traversal in a filter goes at most {MAX_SUB_DEPTH} edges deep here, not {step.depth}", None)
         along, rest = self._along(step.where)
         chains = []
+        # Any item will do (``*``): its key is enough — and for a caller who sees every item, the edge is (an edge's ends
+        # exist: our relations' by their keys, a kept edge's as long as its ends, cleanup.py).
+        bare = not along and (rest is None or isinstance(rest, ast.All))
+        everyone = self.principal is None or self.principal.readable is None
         for length in range(1, step.depth + 1):
             current, select, item, edges = start, None, None, None
-            for _ in range(length):
-                edges, item = self.relations.edges(step.types), self._items()
+            for hop in range(length):
+                last = hop == length - 1
+                edges = self.relations.edges(step.types)
                 condition, next_key = self._hop(step, edges, current)
+                if bare and last and everyone:
+                    select = sa.select(sa.literal(1)).select_from(edges).where(condition) if select is None else \
+                        select.join(edges, sa.true()).where(condition)
+                    continue
+                item = self.relations.keys(self.principal) if bare and last else self._items(self._types(rest) if last else None)
                 joined = sa.and_(condition, item.c.key == next_key, *(self._along_one(c, item) for c in along))
                 select = (sa.select(sa.literal(1)).select_from(edges).join(item, sa.true()).where(joined) if select is None
                           else select.join(edges, sa.true()).join(item, sa.true()).where(joined))  # fmt: skip
                 current = item.c.key
             assert select is not None and edges is not None
+            if bare:
+                chains.append(sa.exists(select))
+                continue
             at = _Walk(item, {name: edges.c[name] for name in _EDGE_COLUMNS})
             chains.append(sa.exists(select.where(self._where(rest, at))))
         return sa.or_(*chains)
