@@ -102,7 +102,9 @@ READ = textwrap.dedent(
     aq.item(medias[0].item._key).download_file(out)
     said["downloaded"] = open(out).read()
     said["comments"] = aq.item(task).traverse("# -($Child)> $Comment VIEW item.data.message")
-    said["jobs"] = aq.item(task).traverse("# -($Child)> $Job VIEW item.data.comment")
+    view = {"comment": "item.data.comment", "duration": "item.data.duration", "by": "item.data.performedBy",
+            "at": "item.data.performedAt"}
+    said["jobs"] = aq.item(task).traverse("# -($Child)> $Job VIEW $view", aliases={"view": view})
     said["dependencies"] = [d.item._key for d in aq.task(other).get_dependencies(mode="IN")]
     print(json.dumps(said))
     """
@@ -162,7 +164,8 @@ def test_what_aquarium_makes_is_what_ftrack_reads_and_back(aquarium_python, stud
         session.create_component(str(source), {"version": made, "name": "render"}, location=server)
         session.create("Note", {"content": "ftrack says hi", "parent_id": anim["id"], "parent_type": "Task",
                                 "author": session.query('User where username is "admin"').one()})  # fmt: skip
-        session.create("Timelog", {"context_id": anim["id"], "duration": 600, "comment": "ftrack minutes"})
+        session_user_id = session.query('User where username is "admin"').one()["id"]
+        session.create("Timelog", {"context_id": anim["id"], "duration": 600, "comment": "ftrack minutes", "user_id": session_user_id})
         session.create("TypedContextLink", {"from_id": keys["asset"], "to_id": anim["id"]})
         session.commit()
         read = _run(aquarium_python, READ, url, PASSWORD, anim["id"], keys["shots"][1], anim["id"], str(tmp_path / "back.txt"))
@@ -188,7 +191,10 @@ def test_what_aquarium_makes_is_what_ftrack_reads_and_back(aquarium_python, stud
     assert "permissions" in said["refused"][0] and "template" in said["refused"][1] and "export" in said["refused"][2]
 
     assert read["versions"] == ["v007"] and read["medias"] == ["render.txt"] and read["downloaded"] == "from ftrack"
-    assert read["comments"] == ["ftrack says hi"] and read["jobs"] == ["ftrack minutes"]
+    assert read["comments"] == ["ftrack says hi"]
+    admin_id = session_user_id
+    assert read["jobs"] == [{"comment": "ftrack minutes", "duration": "PT600S", "by": admin_id, "at": read["jobs"][0]["at"]}]
+    assert read["jobs"][0]["at"].endswith("Z") and read["jobs"][0]["at"][:4].isdigit()
     assert read["dependencies"] == [keys["asset"]]
 
 

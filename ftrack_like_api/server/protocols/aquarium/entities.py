@@ -109,12 +109,25 @@ class ChildEntities:
                     "created_by": log.c.user_id}  # fmt: skip
         raise ValueError(f"mapping.json: no child entity table {kind.table!r}")
 
+    def _shown(self, column: Any, form: str) -> Any:
+        """An attribute of ours as Aquarium writes the data key it was converted from (text)."""
+        if form == "iso_duration":  # seconds, as an ISO 8601 duration: PT5400S
+            seconds = sa.cast(sa.func.round(column), sa.Integer)
+            return _text("PT").op("||")(sa.cast(seconds, sa.Text)).op("||")(_text("S"))
+        if form == "datetime":
+            if self.postgres:
+                return sa.func.to_char(column, _text('YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'))
+            return sa.func.strftime(_text("%Y-%m-%dT%H:%M:%fZ"), column)
+        return sa.cast(column, sa.Text)
+
     def items(self, kind: ItemType, columns: list[str], readable: frozenset[str] | None) -> sa.Select[Any]:
         """The rows of the item relation ``kind``'s table holds (columns as :class:`.relations.Relations` lays them)."""
         s, a = self.source(kind), self.item_table
         table = s["table"]
         values = {key: table.c[attr] for key, attr in kind.data.items()}
         values["name"] = s["name"]
+        for key, (attr, form) in kind.converted.items():  # as sent when Aquarium's routes wrote it, else in Aquarium's form
+            values[key] = sa.func.coalesce(self.values.text(a.c.data, [key]), self._shown(table.c[attr], form))
         cells = [(values[key] if values.get(key) is not None else sa.null()).label(key) for key in columns]
         select = (
             sa.select(s["key"].label("key"), _text(kind.name).label("type"), sa.false().label("generic"), *cells,

@@ -73,8 +73,8 @@ class Mapping:
             name: EdgeType(name, spec["ours"], tuple((frozenset(p["from"]), frozenset(p["to"])) for p in spec["pairs"]))
             for name, spec in definition["edges"].items()
         }
-        #: Every data key some mapped type keeps in an attribute: the columns of the item relation.
-        self.columns = sorted({key for t in self.items.values() for key in t.data})
+        #: Every data key some mapped type keeps in an attribute (as it is, or converted): the columns of the item relation.
+        self.columns = sorted({key for t in self.items.values() for key in (*t.data, *t.converted)})
 
     def item(self, name: str) -> ItemType | None:
         """The mapped type called ``name``; None for a generic one."""
