@@ -109,3 +109,20 @@ def test_versions_media_comments_jobs_and_links_keep_to_their_project(fresh_data
     assert all(isinstance(h, dict) and "not found" in h["content"] for h in hidden.values()), hidden
     assert isinstance(hidden_link, dict) and "not found" in hidden_link["content"]
     assert isinstance(history, dict) and isinstance(upload, dict)
+
+
+def test_a_read_only_user_may_not_write_a_media_s_file(fresh_database):
+    """The upload on a Media (its component's file) is refused before a byte is kept."""
+    with Backend.from_url(fresh_database) as backend:
+        Calls(backend, load_mapping())
+        project = _call(backend, "admin", "create", write=True, type="Project", data={"name": "open"})[0]["_key"]
+        task = project
+        for type_name, name in (("Shot", "sh010"), ("Task", "comp"), ("Version", "v001"), ("Media", "plate.exr")):
+            task = _call(backend, "admin", "append", write=True, key=task, item={"type": type_name, "data": {"name": name}},
+                         edge={"type": "Child"})[0]["item"]["_key"]  # fmt: skip
+        _call(backend, "admin", "create_user", write=True, email="ro@studio.test", name="Ro")
+        backend.auth.grant("ro@studio.test", project, role="read-only")
+        mine = _call(backend, "admin", "upload_target", key=task)
+        refused = _call(backend, "ro@studio.test", "upload_target", key=task)
+    assert mine == [task]  # the Media's own component takes the file
+    assert isinstance(refused, dict) and refused["exception"] == "PermissionError", refused
