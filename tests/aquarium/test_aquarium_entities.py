@@ -72,6 +72,17 @@ MAKE = textwrap.dedent(
     populated = aq.item(shots[1]._key).get(populate=True)
     said["populated"] = populated.createdBy["type"]
 
+    elsewhere = project.append(type="Sequence", data={"name": "sq020"}).item
+    kept = sequence.append(type="Playlist", data={"name": "dailies"}).item
+    moved = aq.item(shots[1]._key).move(sequence._key, elsewhere._key)
+    moved_kept = aq.item(kept._key).move(sequence._key, elsewhere._key)
+    said["moved"] = [moved.item.data.name, moved.edge._from == "items/" + elsewhere._key,
+                     moved_kept.edge._from == "items/" + elsewhere._key,
+                     [c.item.data.name for c in elsewhere.get_children()]]
+    try:
+        aq.item(version._key).move(comp._key, shots[1]._key)
+    except Exception as error:
+        said["version_moved"] = error.__class__.__name__
     copies = aq.item(shots[0]._key).copy(sequence._key)
     said["copies"] = [[c.type, c.data.get("name")] for c in copies]
     said["keys"]["copy"] = copies[0]._key
@@ -151,6 +162,7 @@ def test_what_aquarium_makes_is_what_ftrack_reads_and_back(aquarium_python, stud
         shot_ids = ", ".join(f'"{k}"' for k in keys["shots"])
         links = session.query(f"select from_id, to_id from TypedContextLink where to_id in ({shot_ids})").all()
         seen_links = sorted((link["from_id"], link["to_id"]) for link in links)
+        moved_parent = session.get("Shot", keys["shots"][1])["parent"]["name"]
         copied = session.query(f'select name, parent.name from Shot where id is "{keys["copy"]}"').one()
         copied_tasks = [t["name"] for t in session.query(f'select name from Task where parent_id is "{keys["copy"]}"').all()]
 
@@ -185,6 +197,8 @@ def test_what_aquarium_makes_is_what_ftrack_reads_and_back(aquarium_python, stud
     assert seen_links == sorted([(keys["shots"][0], keys["shots"][1]), (keys["asset"], keys["shots"][0])])
     assert said["history"][-2:] == [[{"cut": {"in": 1001}}, True], [{"name": "sh030"}, True]]
     assert said["populated"] == "User"
+    assert said["moved"] == ["sh030", True, True, ["dailies", "sh030"]] and said["version_moved"] == "ConflictError"
+    assert moved_parent == "sq020"
     assert said["copies"][:2] == [["Shot", "sh010"], ["Task", "comp"]] and ["Version", "v003"] in said["copies"]
     assert (copied["name"], copied["parent"]["name"], copied_tasks) == ("sh010", "sq010", ["comp"])
     assert len(said["refused"]) == 3 and all("code 501" in r and "is not served" in r for r in said["refused"])

@@ -97,6 +97,7 @@ class AquariumApi:
         r["/items/{key}/download"] = {"GET": (self.download, True)}
         r["/items/{key}/history"] = {"GET": (self.op("history"), True)}
         r["/items/{key}/copy"] = {"POST": (self.op("copy", body=True, write=True), True)}
+        r["/items/{key}/move"] = {"PUT": (self.op("move", body=True, write=True), True)}
         r["/upload"] = {"POST": (self.upload, True)}
         r["/query"] = {"POST": (self.op("query", body=True), True)}
         r["/usergroups/{key}"] = {"GET": (self.op("members_of"), True), "POST": (self.op("join", body=True, write=True), True),

@@ -30,7 +30,7 @@ TRASH = "Trash"
 READS = frozenset({"upload_target", "download_target", "history", "get", "get_edge", "query", "traverse", "users", "me",
                    "members", "members_of"})  # fmt: skip
 WRITES = frozenset({"join", "leave", "organisation", "upload", "create", "append", "update", "delete", "connect", "change_edge",
-                    "disconnect", "trash", "restore", "create_user", "copy"})  # fmt: skip
+                    "disconnect", "trash", "restore", "create_user", "copy", "move"})  # fmt: skip
 
 
 class Calls:
@@ -55,6 +55,8 @@ class Calls:
         if call == "history":
             item = store.item(batch, p["key"])
             return history(batch, self.backend.storage.events["event_log"], item, self.mapping.item(item["type"]))
+        if call == "move":
+            return store.move(batch, p["key"], p.get("oldParentKey"), p.get("newParentKey"))
         if call == "copy":
             return copy_tree(store, batch, p["key"], p.get("targetKey"))
         if call == "download_target":

@@ -20,7 +20,6 @@ REFUSED: dict[str, str] = {
     "/items/{key}/convertToTemplate": _TEMPLATES,
     "/templates/{rest:path}": _TEMPLATES,
     "/items/{key}/permissions": _PERMISSIONS,
-    "/items/{key}/move": "move is served as two edge calls: link the item to its new parent (a Child edge), then delete the old one",
     "/items/{key}/import/json": "importing a hierarchy from Aquarium's JSON export is not served: append its items",
     "/items/{key}/export/json": "Aquarium's JSON export is not served: query the hierarchy with meshQL",
     "/items/{key}/compare/{other}": "comparing two items is not served",

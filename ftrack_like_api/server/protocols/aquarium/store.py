@@ -273,6 +273,30 @@ class Store:
             return CHILD_PREFIX + target["_key"]
         return None
 
+    def move(self, batch: BatchContext, key: Any, old: Any, new: Any) -> dict[str, Any]:
+        """Move item ``key`` from under ``old`` to under ``new`` (``PUT items/<key>/move``): a context's parent changes;
+        an item kept whole has its Child edge replaced. The item and its new Child edge."""
+        if not isinstance(old, str) or not isinstance(new, str) or not old or not new:
+            raise ValidationError("move takes {oldParentKey, newParentKey}", "bad_request")
+        item, target = self.item(batch, key), self.item(batch, new)
+        edges = self.relations.edges(("Child",))
+        found = batch.connection.execute(sa.select(edges.c.key).where(edges.c.from_key == old, edges.c.to_key == item["_key"])).scalar()
+        if found is None:
+            raise not_found(f"Item {item['_key']} under {old}")
+        kind = self.mapping.item(item["type"])
+        relation = self.mapping.edge("Child", target["type"], item["type"])
+        if found == CHILD_PREFIX + item["_key"] and kind is not None and kind.table == "context":
+            if relation is None:
+                raise ValidationError(f"A {item['type']} of ours is not a child of a {target['type']}", "bad_request")
+            self.backend.writer.update(batch, kind.ours, [item["_key"]], {"parent_id": target["_key"]})
+            return {"item": self.item(batch, item["_key"]), "edge": self.edge(batch, found)}
+        if found == CHILD_PREFIX + item["_key"]:  # a version, a component, a note, a timelog: held by its parent
+            raise ValidationError(f"A {item['type']} stays under its parent here (it is a {kind.ours if kind else 'child'} of "
+                                  "ours): copy it instead", "conflict")  # fmt: skip
+        self.disconnect(batch, found)
+        edge = self.connect(batch, "Child", target["_key"], item["_key"])
+        return {"item": self.item(batch, item["_key"]), "edge": self.edge(batch, edge)}
+
     def change_edge(self, batch: BatchContext, key: Any, data: Any, deep: bool = True, replace: bool = False) -> None:
         """Merge ``data`` into the edge's, or replace it."""
         current = self.edge(batch, key)
