@@ -83,6 +83,11 @@ MAKE = textwrap.dedent(
         aq.item(version._key).move(comp._key, shots[1]._key)
     except Exception as error:
         said["version_moved"] = error.__class__.__name__
+    extra = elsewhere.append(type="Shot", data={"name": "sh040"}).item
+    extra.trash()
+    said["trash"] = [[t.item.data.name, t.edge.type] for t in elsewhere.get_trash()]
+    extra.restore()
+    said["trash_after"] = len(elsewhere.get_trash())
     copies = aq.item(shots[0]._key).copy(sequence._key)
     said["copies"] = [[c.type, c.data.get("name")] for c in copies]
     said["keys"]["copy"] = copies[0]._key
@@ -199,6 +204,7 @@ def test_what_aquarium_makes_is_what_ftrack_reads_and_back(aquarium_python, stud
     assert said["populated"] == "User"
     assert said["moved"] == ["sh030", True, True, ["dailies", "sh030"]] and said["version_moved"] == "ConflictError"
     assert moved_parent == "sq020"
+    assert said["trash"] == [["sh040", "Child"]] and said["trash_after"] == 0
     assert said["copies"][:2] == [["Shot", "sh010"], ["Task", "comp"]] and ["Version", "v003"] in said["copies"]
     assert (copied["name"], copied["parent"]["name"], copied_tasks) == ("sh010", "sq010", ["comp"])
     assert len(said["refused"]) == 3 and all("code 501" in r and "is not served" in r for r in said["refused"])

@@ -93,6 +93,7 @@ class AquariumApi:
         r["/items/{key}/traverse"] = {"POST": (self.op("traverse", body=True), True)}
         r["/items/{key}/trash"] = {"DELETE": (self.op("trash", write=True), True)}
         r["/trashed_items/{key}/restore"] = {"POST": (self.op("restore", write=True), True)}
+        r["/trashed_items/{key}/traverse"] = {"POST": (self.op("traverse_trashed", body=True), True)}
         r["/items/{key}/upload"] = {"POST": (self.upload, True)}
         r["/items/{key}/download"] = {"GET": (self.download, True)}
         r["/items/{key}/history"] = {"GET": (self.op("history"), True)}

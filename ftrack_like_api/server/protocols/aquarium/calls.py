@@ -13,6 +13,7 @@ from ....exceptions import ValidationError
 from ...engine.batch import BatchContext
 from .events import AquariumEvents
 from .mapping import Mapping
+from .meshql.grammar import parse
 from .queries import Queries
 from .relations import Relations
 from .organisation import Organisation
@@ -27,7 +28,7 @@ __all__ = ["Calls", "READS", "TRASH", "WRITES"]
 
 #: The edge type that puts an item in the trash (from the user who trashed it).
 TRASH = "Trash"
-READS = frozenset({"upload_target", "download_target", "history", "get", "get_edge", "query", "traverse", "users", "me",
+READS = frozenset({"traverse_trashed", "upload_target", "download_target", "history", "get", "get_edge", "query", "traverse", "users", "me",
                    "members", "members_of"})  # fmt: skip
 WRITES = frozenset({"join", "leave", "organisation", "upload", "create", "append", "update", "delete", "connect", "change_edge",
                     "disconnect", "trash", "restore", "create_user", "copy", "move"})  # fmt: skip
@@ -68,6 +69,8 @@ class Calls:
         if call == "traverse":
             store.item(batch, p["key"])
             return self.queries.run(batch, p.get("query"), p.get("aliases"), str(p["key"]))
+        if call == "traverse_trashed":
+            return self._trashed(batch, p)
         if call == "create":
             return store.item(batch, store.create(batch, p.get("type"), p.get("data")))
         if call == "append":
@@ -133,6 +136,18 @@ class Calls:
         if key is None:
             raise ValidationError(f"User {p.get('userKey')} is not in usergroup {p['key']}", "not_found")
         return self.store.disconnect(batch, key)
+
+    def _trashed(self, batch: BatchContext, p: dict[str, Any]) -> list[Any]:
+        """``traverse_trashed`` (``get_trash``): the answers of a traversal from item ``key`` whose item is in the trash
+        (has a Trash edge), as ``{item, edge}``; a VIEW of its own is refused (the answers must name their items)."""
+        self.store.item(batch, p["key"])
+        if parse(str(p.get("query") or ""), p.get("aliases") if isinstance(p.get("aliases"), dict) else {}).view is not None:
+            raise ValidationError("A trashed traversal answers {item, edge}: leave its VIEW out", "bad_request")
+        rows = self.queries.run(batch, p.get("query"), p.get("aliases"), str(p["key"]))
+        keys = [row["item"]["_key"] for row in rows if isinstance(row, dict) and isinstance(row.get("item"), dict)]
+        table = self.relations.edge_table
+        trashed = set(batch.connection.execute(sa.select(table.c.to_key).where(table.c.type == TRASH, table.c.to_key.in_(keys))).scalars())
+        return [row for row in rows if row["item"]["_key"] in trashed]
 
     def _trash(self, batch: BatchContext, key: Any) -> dict[str, Any]:
         item = self.store.item(batch, key)

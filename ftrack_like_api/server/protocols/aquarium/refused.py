@@ -24,7 +24,6 @@ REFUSED: dict[str, str] = {
     "/items/{key}/export/json": "Aquarium's JSON export is not served: query the hierarchy with meshQL",
     "/items/{key}/compare/{other}": "comparing two items is not served",
     "/items/{key}/path/{other}": "shortest paths between items are not served: traverse with meshQL",
-    "/trashed_items/{key}/traverse": "the trash is a Trash edge here, not a collection of its own: traverse '# <($Trash)- *'",
     "/signin/verify": "two-factor sign-in is not served: sign in with a password or a personal token",
     "/users/{key}/admin": "administrators are made with ftrack-like's command line (user roles), not through this API",
 }
