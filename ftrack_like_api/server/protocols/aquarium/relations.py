@@ -165,12 +165,29 @@ class Relations:
 
     # --- edges ---------------------------------------------------------------------------------
 
-    def edges(self, types: Sequence[str] = ()) -> sa.Subquery:
-        """Every edge, as one relation (see the module's text); only those of ``types`` when given. A new alias each call."""
-        return self._edges(tuple(types)).subquery()
+    def edges(self, types: Sequence[str] = (), reach: frozenset[str] | None = None) -> sa.Subquery:
+        """Every edge, as one relation (see the module's text); only those of ``types`` when given, and only those on a
+        path to an item of the types ``reach`` when given (a walk to Shots reads no version's Child edges). A new alias
+        each call."""
+        return self._edges(tuple(types), self._leading_to(reach)).subquery()
+
+    @functools.lru_cache(maxsize=256)  # noqa: B019 - as _items
+    def _leading_to(self, reach: frozenset[str] | None) -> frozenset[str] | None:
+        """The child entity types whose Child edges may be on a path to an item of ``reach`` (None: all): those types,
+        and those they may be under (a Comment is reached through its Version). Other edges lead anywhere."""
+        if reach is None:
+            return None
+        children = {kind.name for kind in self.mapping.children()}
+        needed = set(reach) & children
+        child = self.mapping.edges.get("Child")
+        grew = True
+        while grew and child is not None:
+            above = {k for k in children - needed for sources, targets in child.pairs if k in sources and targets & needed}
+            grew, needed = bool(above), needed | above
+        return frozenset(needed)
 
     @functools.lru_cache(maxsize=64)  # noqa: B019 - as _items
-    def _edges(self, types: tuple[str, ...]) -> Any:
+    def _edges(self, types: tuple[str, ...], kinds: frozenset[str] | None = None) -> Any:
         c, ap, e = self.context, self.appointment, self.edge_table
         child_key = _text(CHILD_PREFIX).op("||")(c.c.id)
         children = (
@@ -197,7 +214,8 @@ class Relations:
                       _text(PROJECTS_CONTAINER).label("from_key"), c.c.id.label("to_key"), _text("{}").label("data"))
             .where(c.c.context_type == _text("show"))
         )  # fmt: skip
-        parents = [children, projects, *(self.children.child_edges(kind, CHILD_PREFIX) for kind in self.mapping.children())]
+        parents = [children, projects, *(self.children.child_edges(kind, CHILD_PREFIX) for kind in self.mapping.children()
+                                         if kinds is None or kind.name in kinds)]  # fmt: skip
         named = self.mapping.links()
         links = self._links(named, [t for t in types if t in named] if types else named) if named else None
         if not types:

@@ -12,9 +12,12 @@ Constructs outside the subset raise :class:`.MeshqlError` naming them.
 
 from __future__ import annotations
 
+import json
+
 from typing import Any, Sequence
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
 
 from ....engine.dialects import Dialect
 from ..relations import Relations
@@ -53,9 +56,7 @@ class MeshqlCompiler:
         self.aliases, self.principal = aliases, principal
         frontier: Any = None
         if starts is not None:
-            items = self._items()
-            known = self.dialect.in_values(items.c.key, list(starts))
-            frontier = sa.select(items.c.key.label("origin"), items.c.key.label("key")).where(known).subquery()
+            frontier = self._starts(list(starts))
         rows: Any = None
         for index, step in enumerate(query.steps):
             if step.direction is None and index > 0:
@@ -69,6 +70,15 @@ class MeshqlCompiler:
         return self._finish(rows, query, per_origin)
 
     # --- steps --------------------------------------------------------------------------------
+
+    def _starts(self, starts: list[str]) -> Any:
+        """The start keys as a relation (``origin``, ``key``), bound as one value: items the caller may see (a traversal's
+        start is read first, a nested query's are the rows' items), so not looked up in every table of items again."""
+        if self.dialect.name == "postgresql":
+            found: Any = sa.func.unnest(sa.bindparam(None, starts, type_=postgresql.ARRAY(sa.Text))).table_valued("value").render_derived()
+        else:
+            found = sa.func.json_each(sa.bindparam(None, json.dumps(starts))).table_valued("value")
+        return sa.select(found.c.value.label("origin"), found.c.value.label("key")).subquery()
 
     def _items(self, types: frozenset[str] | None = None) -> Any:
         return self.relations.items(self.principal, types)
@@ -117,8 +127,10 @@ class MeshqlCompiler:
         only those items' edges (each branch of the edge relation by its index), not every edge.
         """
 
+        reach = self._types(step.where)  # the walk reads only the edges on a path to those types
+
         def hop(source: Any, origin: Any, current: Any, depth: Any, known: list[str] | None = None) -> sa.Select[Any]:
-            edges = self.relations.edges(step.types)
+            edges = self.relations.edges(step.types, reach)
             condition, next_key = self._hop(step, edges, current)
             if known is not None:
                 ends = {"out": [edges.c.from_key], "in": [edges.c.to_key]}.get(step.direction or "", [edges.c.from_key, edges.c.to_key])
