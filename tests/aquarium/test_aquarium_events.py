@@ -87,3 +87,56 @@ def _run(python, url, resume, project):
     run = subprocess.run([python, "-c", LISTEN, url, PASSWORD, resume, project], capture_output=True, text=True, timeout=120)
     assert run.returncode == 0, run.stderr[-3000:]
     return json.loads(run.stdout.strip().splitlines()[-1])
+
+
+PUBLISHED = textwrap.dedent(
+    """
+    import json, sys, threading, time
+    from aquarium import Aquarium
+
+    url, password, resume = sys.argv[1:4]
+    listener = Aquarium(api_url=url + "/")
+    listener.signin("admin", password)
+    seen = []
+    listener.events.subscribe("*", lambda event: seen.append([event.topic, event.data._key]))
+    listener.events.last_timestamp = resume
+    listener.events.listen()
+    threading.Thread(target=listener.events.start, daemon=True).start()
+    deadline = time.time() + 20
+    while time.time() < deadline and not any(topic == "edge.created.Dependency" for topic, _ in seen):
+        time.sleep(0.2)
+    listener.events.stop()
+    print(json.dumps(seen))
+    """
+)
+
+
+def test_what_ftrack_publishes_reaches_the_stream_as_versions_media_comments_jobs_and_links(aquarium_python, database, serve,
+                                                                                         tmp_path):  # fmt: skip
+    with Backend.from_url(database) as backend:
+        backend.auth.set_password("admin", PASSWORD)
+        key = backend.auth.create_key("admin", "pipeline")
+        last = backend.events.last()
+    with serve(database, "--storage", str(tmp_path)) as url:
+        session = Session(server_url=url, api_user="admin", api_key=key)
+        project = session.create("Project", {"name": "published", "full_name": "Published",
+                                             "project_schema": session.query("ProjectSchema").first()})  # fmt: skip
+        shot = session.create("Shot", {"name": "sh010", "parent": project})
+        other = session.create("Shot", {"name": "sh020", "parent": project})
+        task = session.create("Task", {"name": "comp", "parent": shot})
+        asset = session.create("Asset", {"name": "comp", "parent": shot})
+        version = session.create("AssetVersion", {"asset": asset, "task": task})
+        component = session.create("FileComponent", {"name": "main", "version": version})
+        note = session.create("Note", {"content": "hi", "parent_id": task["id"], "parent_type": "Task",
+                                       "author": session.query('User where username is "admin"').one()})  # fmt: skip
+        timelog = session.create("Timelog", {"context_id": task["id"], "duration": 60})
+        link = session.create("TypedContextLink", {"from_id": shot["id"], "to_id": other["id"]})
+        session.commit()
+        run = subprocess.run([aquarium_python, "-c", PUBLISHED, url, PASSWORD, str(last)], capture_output=True, text=True,
+                             timeout=120)  # fmt: skip
+        session.close()
+    assert run.returncode == 0, run.stderr[-3000:]
+    seen = json.loads(run.stdout.strip().splitlines()[-1])
+    for topic, made in (("item.created.Version", version), ("item.created.Media", component), ("item.created.Comment", note),
+                        ("item.created.Job", timelog), ("edge.created.Dependency", link)):  # fmt: skip
+        assert [topic, made["id"]] in seen, (topic, seen)

@@ -58,6 +58,14 @@ RESTRICTED = textwrap.dedent(
         aq.item(secret_version).get()
     except Exception as error:
         said["secret_version"] = error.__class__.__name__
+    said["medias"] = [m["data"]["name"] for m in aq.query("# $Media")]
+    for name, call in (("download", lambda: aq.item(secret_version).download_file("secret.txt")),
+                       ("history", lambda: aq.item(secret_version).get_history()),
+                       ("copy", lambda: aq.item(secret_version).copy(secret_version))):
+        try:
+            call()
+        except Exception as error:
+            said[name] = error.__class__.__name__
     print(json.dumps(said))
     """
 )
@@ -91,6 +99,9 @@ def test_a_file_is_read_only_by_users_who_may_read_its_project(aquarium_python, 
     assert said["open"] == "frames"
     assert said["versions"] == ["v001"] and said["secret_version"] == "PathNotFoundError"  # the item, like its file, is hidden
     assert said["secret"][0] == "PathNotFoundError" and "No file" in said["secret"][1]
+    # The Media is a component of ours, under a version of the other project: none of it is theirs to read.
+    assert said["medias"] == ["v001.txt"]
+    assert said["download"] == said["history"] == said["copy"] == "PathNotFoundError"
     assert raw.status_code == 404 and raw.headers["content-type"] == "application/json"
     assert raw.json() == {"error": f"No file {made['secret']['path'].split('/')[-1]}"}
     assert mine.status_code == 200 and mine.content == b"frames"

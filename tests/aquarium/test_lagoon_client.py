@@ -34,6 +34,7 @@ STUDIO = textwrap.dedent(
     organisations = lagoon.get_organisations(limit=10, offset=0)
     said["organisations"] = [[o.type, o.data.name, o.__class__.__name__] for o in organisations]
     said["containers"] = sorted(getattr(organisations[0], n).data.name for n in ("talents", "projects", "hardware", "teams"))
+    said["projects"] = [[p.type, p.data.name, p.__class__.__name__] for p in organisations[0].get_projects()]
     said["past_the_end"] = len(lagoon.get_organisations(limit=10, offset=1))
     said["users"] = [u.data.name for u in lagoon.get_users()]
     made = lagoon.create_user("jo@studio.test", "Jo")
@@ -68,6 +69,10 @@ def test_a_studio_through_the_official_lagoon_client(lagoon_python, studio, serv
     path = tmp_path / "licence.txt"
     path.write_text("seat 1")
     with serve(database, "--storage", str(files)) as url:
+        made = Session(server_url=url, api_user="admin", api_key=key)
+        made.create("Project", {"name": "show", "full_name": "The show", "project_schema": made.query("ProjectSchema").first()})
+        made.commit()
+        made.close()
         run = subprocess.run([lagoon_python, "-c", STUDIO, url, PASSWORD, str(path)], capture_output=True, text=True, timeout=600)
         assert run.returncode == 0, run.stderr[-3000:]
         said = json.loads(run.stdout.strip().splitlines()[-1])
@@ -80,6 +85,7 @@ def test_a_studio_through_the_official_lagoon_client(lagoon_python, studio, serv
     assert said["me"] == "User" and said["mine"] == ["Studio"]
     assert said["organisations"] == [["Organisation", "Studio", "Organisation"]]
     assert said["containers"] == ["Hardware", "Projects", "Talents", "Teams"]
+    assert said["projects"] == [["Project", "The show", "Project"]]  # Lagoon's Projects container lists our projects
     assert said["past_the_end"] == 0
     assert said["users"] == ["Studio"]
     assert said["made"] == ["User", "jo@studio.test", "Jo"]

@@ -36,6 +36,7 @@ from .events import resume_point
 from .files import FileRule
 from .mapping import load_mapping
 from .multipart import boundary_of
+from .refused import REFUSED
 from .uploads import MAX_UPLOAD, receive
 
 __all__ = ["AquariumApi", "json_answer"]
@@ -92,7 +93,12 @@ class AquariumApi:
         r["/items/{key}/traverse"] = {"POST": (self.op("traverse", body=True), True)}
         r["/items/{key}/trash"] = {"DELETE": (self.op("trash", write=True), True)}
         r["/trashed_items/{key}/restore"] = {"POST": (self.op("restore", write=True), True)}
+        r["/trashed_items/{key}/traverse"] = {"POST": (self.op("traverse_trashed", body=True), True)}
         r["/items/{key}/upload"] = {"POST": (self.upload, True)}
+        r["/items/{key}/download"] = {"GET": (self.download, True)}
+        r["/items/{key}/history"] = {"GET": (self.op("history"), True)}
+        r["/items/{key}/copy"] = {"POST": (self.op("copy", body=True, write=True), True)}
+        r["/items/{key}/move"] = {"PUT": (self.op("move", body=True, write=True), True)}
         r["/upload"] = {"POST": (self.upload, True)}
         r["/query"] = {"POST": (self.op("query", body=True), True)}
         r["/usergroups/{key}"] = {"GET": (self.op("members_of"), True), "POST": (self.op("join", body=True, write=True), True),
@@ -109,6 +115,7 @@ class AquariumApi:
     def routes(self) -> list[Route]:
         methods = ["GET", "POST", "PUT", "PATCH", "DELETE"]
         found = [Route(self.prefix + path, self._endpoint(table), methods=methods) for path, table in self._routes.items()]
+        found += [Route(self.prefix + path, self._refusal(why), methods=methods) for path, why in REFUSED.items()]
         found.append(Route(self.prefix + "/{rest:path}", self._unknown, methods=methods))
         if self.prefix == "/v1":  # files are read from the root, whichever mount wrote them
             found.append(Route("/files/{name}", self._guarded(self.file, True), methods=["GET"]))
@@ -140,6 +147,13 @@ class AquariumApi:
             except Exception as failure:  # never a traceback, never a plain-text 500
                 error_id = log_failure(failure, f"{request.method} {request.url.path} failed")
                 return error(f"The server failed to answer (error id {error_id} in its log)", 500)
+
+        return endpoint
+
+    def _refusal(self, why: str) -> Callable[[Request], Awaitable[Response]]:
+        async def endpoint(request: Request) -> Response:
+            route = f"{request.method} {request.url.path}"
+            return error(f"{route} is not served by this server: {why}", 501)
 
         return endpoint
 
@@ -189,7 +203,7 @@ class AquariumApi:
 
         async def handler(request: Request, caller: Caller | None) -> Response:
             assert caller is not None
-            params: dict[str, Any] = dict(request.path_params)
+            params: dict[str, Any] = {**request.query_params, **request.path_params}
             if body:
                 sent = await self._body(request)
                 if call in ("update", "change_edge"):
@@ -257,9 +271,14 @@ class AquariumApi:
             return error(f"The upload is over {limit} bytes", 413)
         store = self.backend.files.store
         written: list[str] = []
+        # A Media item that is a component of ours takes the file itself (refused here if the caller may not change it).
+        media = None
+        if request.path_params.get("key") is not None:
+            media = await self.execute(caller, "upload_target", {"key": request.path_params["key"]})
 
         def write(key: str, chunks: Iterator[bytes]) -> int:
-            written.append(key)
+            if key != media:  # a failed upload leaves the Media's earlier file as it was (written whole, then renamed)
+                written.append(key)
             try:
                 return int(store.write_file(key, chunks, limit).size)
             except TooLarge:
@@ -268,7 +287,7 @@ class AquariumApi:
         content_type = request.headers.get("content-type", "")
         boundary_of(content_type)  # refused before a byte is read
         try:
-            upload = await stream_to_thread(request.stream(), lambda chunks: receive(content_type, chunks, write))
+            upload = await stream_to_thread(request.stream(), lambda chunks: receive(content_type, chunks, write, media))
             params = {"upload": upload, "key": request.path_params.get("key"), "base_url": str(request.base_url)}
             return json_answer(await self.execute(caller, "upload", params, write=True))
         except BaseException:
@@ -276,10 +295,19 @@ class AquariumApi:
                 await self.database(store.remove, key)
             raise
 
+    async def download(self, request: Request, caller: Caller | None) -> Response:
+        """``download_file``: the file of a Media item (its component's), or the last one uploaded on the item."""
+        assert caller is not None
+        found = await self.execute(caller, "download_target", {"key": request.path_params["key"]})
+        return await self._send(caller, found["component"], found["filename"])
+
     async def file(self, request: Request, caller: Caller | None) -> Response:
         assert caller is not None
         name = request.path_params["name"]
-        key = name.split(".", 1)[0]
+        return await self._send(caller, name.split(".", 1)[0], name)
+
+    async def _send(self, caller: Caller, key: str, name: str) -> Response:
+        """The bytes of component ``key``'s file, as ``name``, if the caller may read it."""
         if not await self.database(self.file_rule.readable, caller.username, caller.user_id, key):
             return error(f"No file {name}", 404)
         try:
@@ -287,7 +315,7 @@ class AquariumApi:
         except NotStored:
             return error(f"No file {name} (its bytes are not in the store)", 404)
         return StreamingResponse(iterate_in_threadpool(chunks), media_type="application/octet-stream",
-                                 headers={"content-disposition": f'attachment; filename="{name}"'})  # fmt: skip
+                                 headers={"content-disposition": 'attachment; filename="%s"' % name.replace('"', "")})  # fmt: skip
 
     async def stream(self, request: Request, caller: Caller | None) -> Response:
         """Aquarium's events as server-sent events (:mod:`.events`), from ``last-event-id`` or from now on."""

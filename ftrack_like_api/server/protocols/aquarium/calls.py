@@ -13,19 +13,25 @@ from ....exceptions import ValidationError
 from ...engine.batch import BatchContext
 from .events import AquariumEvents
 from .mapping import Mapping
+from .meshql.grammar import parse
 from .queries import Queries
 from .relations import Relations
 from .organisation import Organisation
 from .store import Store
-from .uploads import keep_component
+from .cleanup import Forget
+from .copies import copy_tree
+from .files import ITEM_KEY
+from .history import history
+from .uploads import keep_component, keep_media
 
 __all__ = ["Calls", "READS", "TRASH", "WRITES"]
 
 #: The edge type that puts an item in the trash (from the user who trashed it).
 TRASH = "Trash"
-READS = frozenset({"get", "get_edge", "query", "traverse", "users", "me", "members", "members_of"})
+READS = frozenset({"traverse_trashed", "upload_target", "download_target", "history", "get", "get_edge", "query", "traverse", "users", "me",
+                   "members", "members_of"})  # fmt: skip
 WRITES = frozenset({"join", "leave", "organisation", "upload", "create", "append", "update", "delete", "connect", "change_edge",
-                    "disconnect", "trash", "restore", "create_user"})  # fmt: skip
+                    "disconnect", "trash", "restore", "create_user", "copy", "move"})  # fmt: skip
 
 
 class Calls:
@@ -38,6 +44,7 @@ class Calls:
         self.store = Store(backend, mapping, self.relations, self.events)
         self.queries = Queries(backend, mapping, self.relations)
         self.organisation = Organisation(self.store, self.relations)
+        backend.after_commit(Forget(backend))
         backend.register_action("aquarium_read", self._run)
         backend.register_action("aquarium_write", self._run, writes=True)
 
@@ -45,7 +52,16 @@ class Calls:
         call, p = operation.get("call"), dict(operation.get("params") or {})
         store = self.store
         if call == "get":
-            return store.item(batch, p["key"])
+            return self._populated(batch, store.item(batch, p["key"])) if _yes(p.get("populate")) else store.item(batch, p["key"])
+        if call == "history":
+            item = store.item(batch, p["key"])
+            return history(batch, self.backend.storage.events["event_log"], item, self.mapping.item(item["type"]))
+        if call == "move":
+            return store.move(batch, p["key"], p.get("oldParentKey"), p.get("newParentKey"))
+        if call == "copy":
+            return copy_tree(store, batch, p["key"], p.get("targetKey"))
+        if call == "download_target":
+            return self._download(batch, p["key"])
         if call == "get_edge":
             return store.edge(batch, p["key"])
         if call == "query":
@@ -53,6 +69,8 @@ class Calls:
         if call == "traverse":
             store.item(batch, p["key"])
             return self.queries.run(batch, p.get("query"), p.get("aliases"), str(p["key"]))
+        if call == "traverse_trashed":
+            return self._trashed(batch, p)
         if call == "create":
             return store.item(batch, store.create(batch, p.get("type"), p.get("data")))
         if call == "append":
@@ -90,6 +108,8 @@ class Calls:
             return self.organisation.members(batch, p)
         if call == "upload":
             return self._upload(batch, p)
+        if call == "upload_target":
+            return self._media(batch, p["key"])
         if call == "create_user":
             return self._create_user(batch, p)
         raise ValidationError(f"Unknown call {call!r}", "bad_request")
@@ -117,6 +137,18 @@ class Calls:
             raise ValidationError(f"User {p.get('userKey')} is not in usergroup {p['key']}", "not_found")
         return self.store.disconnect(batch, key)
 
+    def _trashed(self, batch: BatchContext, p: dict[str, Any]) -> list[Any]:
+        """``traverse_trashed`` (``get_trash``): the answers of a traversal from item ``key`` whose item is in the trash
+        (has a Trash edge), as ``{item, edge}``; a VIEW of its own is refused (the answers must name their items)."""
+        self.store.item(batch, p["key"])
+        if parse(str(p.get("query") or ""), p.get("aliases") if isinstance(p.get("aliases"), dict) else {}).view is not None:
+            raise ValidationError("A trashed traversal answers {item, edge}: leave its VIEW out", "bad_request")
+        rows = self.queries.run(batch, p.get("query"), p.get("aliases"), str(p["key"]))
+        keys = [row["item"]["_key"] for row in rows if isinstance(row, dict) and isinstance(row.get("item"), dict)]
+        table = self.relations.edge_table
+        trashed = set(batch.connection.execute(sa.select(table.c.to_key).where(table.c.type == TRASH, table.c.to_key.in_(keys))).scalars())
+        return [row for row in rows if row["item"]["_key"] in trashed]
+
     def _trash(self, batch: BatchContext, key: Any) -> dict[str, Any]:
         item = self.store.item(batch, key)
         table = self.relations.edge_table
@@ -134,10 +166,49 @@ class Calls:
             raise ValidationError(f"Item {item['_key']} is not in the trash", "not_found")
         return item
 
+    def _populated(self, batch: BatchContext, item: dict[str, Any]) -> dict[str, Any]:
+        """``item`` with ``createdBy`` and ``updatedBy`` the users' items (``populate=true``), where the caller sees them."""
+        users = self.store.items(batch, [k for k in (item["createdBy"], item["updatedBy"]) if isinstance(k, str)])
+        return {**item, "createdBy": users.get(item["createdBy"], item["createdBy"]),
+                "updatedBy": users.get(item["updatedBy"], item["updatedBy"])}  # fmt: skip
+
+    def _download(self, batch: BatchContext, key: Any) -> dict[str, Any]:
+        """The component whose file ``download_file`` reads on item ``key``: a Media's own, else the last file uploaded on
+        the item; and the file's name."""
+        item = self.store.item(batch, key)
+        kind = self.mapping.item(item["type"])
+        component: Any = None
+        if kind is not None and kind.table == "component" and not self.store.kept_whole(batch, item["_key"]):
+            component = item["_key"]
+        else:
+            meta = self.backend.storage.tables["metadata"]
+            component = batch.connection.execute(sa.select(meta.c.parent_id).where(meta.c.key == ITEM_KEY, meta.c.value == item["_key"])
+                                                 .order_by(meta.c.parent_id)).scalars().all()  # fmt: skip
+            path = str(item["data"].get("path") or "")
+            chosen = [c for c in component if path.startswith(f"/files/{c}")]
+            component = (chosen or component or [None])[-1]
+        if component is None:
+            raise ValidationError(f"Item {item['_key']} has no file", "not_found")
+        name = item["data"].get("originalname") or item["data"].get("name") or str(component)
+        return {"component": str(component), "filename": str(name)}
+
+    def _media(self, batch: BatchContext, key: Any) -> str | None:
+        """The component an upload on item ``key`` is the file of: the item's own when it is a Media of ours (the caller
+        may change it), else None (a new component)."""
+        item = self.store.item(batch, key)
+        kind = self.mapping.item(item["type"])
+        if kind is None or kind.table != "component" or self.store.kept_whole(batch, item["_key"]):
+            return None
+        self.store.may_write(batch, item["_key"])
+        return str(item["_key"])
+
     def _upload(self, batch: BatchContext, p: dict[str, Any]) -> dict[str, Any]:
         upload = p["upload"]
         item = None if p.get("key") is None else str(self.store.item(batch, p["key"])["_key"])
-        keep_component(self.backend, batch, upload, item)
+        if item is not None and item == upload.id:
+            keep_media(self.backend, batch, upload)
+        else:
+            keep_component(self.backend, batch, upload, item)
         media = upload.media(p.get("base_url", ""))
         if p.get("key") is None:
             return media
@@ -157,3 +228,8 @@ class Calls:
         self.backend.writer.create(batch, "User", {"__entity_type__": "User", "id": key, "username": email, "email": email,
                                                    "first_name": name})  # fmt: skip
         return self.store.item(batch, key)
+
+
+def _yes(value: Any) -> bool:
+    """A query-string flag (``populate=true``) as sent by Aquarium's client."""
+    return value is True or str(value).lower() in ("true", "1", "yes")

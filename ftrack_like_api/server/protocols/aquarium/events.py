@@ -45,16 +45,21 @@ class AquariumEvents:
         self.backend, self.mapping = backend, mapping
         self.by_ours = {t.ours: t.name for t in mapping.items.values()}
 
-    def record(self, batch: BatchContext, category: str, verb: str, type_name: str, key: str) -> None:
-        """Log a change of an item or edge kept whole, in the batch's transaction."""
-        self.backend.events.append(batch.connection, [{"topic": CHANGE, "data": {"category": category, "verb": verb,
-                                                                                  "type": type_name, "key": key}}],
-                                   batch.user_id)  # fmt: skip
+    def record(self, batch: BatchContext, category: str, verb: str, type_name: str, key: str, data: Any = None,
+               beside: bool = False) -> None:  # fmt: skip
+        """Log a change of an item or edge kept whole, in the batch's transaction; ``data``: what it set (an item's
+        history reads it). ``beside``: the data kept beside an entity whose own change the engine logs (no second event
+        on the stream)."""
+        change = {"category": category, "verb": verb, "type": type_name, "key": key,
+                  **({"data": data} if data is not None else {}), **({"beside": True} if beside else {})}  # fmt: skip
+        self.backend.events.append(batch.connection, [{"topic": CHANGE, "data": change}], batch.user_id)
 
     def translate(self, event: StoredEvent) -> Iterator[dict[str, Any]]:
         """Aquarium's events for one event of the log (none for what Aquarium has no name for)."""
         if event.topic == CHANGE and isinstance(event.data, dict):
             d = event.data
+            if d.get("beside"):
+                return
             yield self._event(event, d.get("category"), d.get("verb"), d.get("type"), d.get("key"))
             return
         if event.topic != "ftrack.update" or not isinstance(event.data, dict):
@@ -66,7 +71,12 @@ class AquariumEvents:
                 continue
             if ours in ("Appointment", "Membership"):
                 yield self._event(event, "edge", verb, "Assigned" if ours == "Appointment" else "Member", key)
+            elif ours == "TypedContextLink":
+                yield self._event(event, "edge", verb, self.mapping.links()[0], key)
             elif ours in self.by_ours:
+                changes = entity.get("changes") or {}
+                if ours == "FileComponent" and entity.get("action") == "add" and not (changes.get("version_id") or {}).get("new"):
+                    continue  # a file uploaded on an item, not a Media of a version
                 yield self._event(event, "item", verb, self.by_ours[ours], key)
                 if entity.get("action") in ("add", "move") and entity.get("parentId"):
                     yield self._event(event, "edge", "created", "Child", "parent-" + key)

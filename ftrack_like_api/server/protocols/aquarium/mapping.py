@@ -2,8 +2,8 @@
 
 An item type is *mapped* (an entity of ours: its ``data`` keys named in the mapping are
 attributes, the others are kept beside it) or *generic* (kept whole in ``aquarium_item``).
-An edge type is mapped onto a relation of ours (``parent``, ``assignment``) between the
-item types it names, or generic (kept whole in ``aquarium_edge``).
+An edge type is mapped onto a relation of ours (``parent``, ``assignment``, ``membership``,
+``link``) between the pairs of item types it names, or generic (kept whole in ``aquarium_edge``).
 """
 
 from __future__ import annotations
@@ -31,6 +31,13 @@ class ItemType:
     object_type: str | None = None
     #: For a type kept in the resource table: which (``user``, ``group``).
     resource_type: str | None = None
+    #: Data keys written to an attribute of ours in another form (key -> (attribute, form)), and kept as sent.
+    converted: dict[str, tuple[str, str]] = dataclasses.field(default_factory=dict)
+
+    @property
+    def child(self) -> bool:
+        """Whether the type is a child entity of ours (a version, component, note, timelog: :mod:`.entities`)."""
+        return self.table not in ("context", "resource")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -39,12 +46,17 @@ class EdgeType:
 
     name: str
     ours: str
-    sources: frozenset[str]
-    targets: frozenset[str]
+    #: The (source types, target types) between which the edge is our relation.
+    pairs: tuple[tuple[frozenset[str], frozenset[str]], ...]
 
     def holds(self, source: str, target: str) -> bool:
         """Whether an edge of this type from a ``source`` item to a ``target`` item is our relation."""
-        return source in self.sources and target in self.targets
+        return any(source in sources and target in targets for sources, targets in self.pairs)
+
+    @property
+    def targets(self) -> frozenset[str]:
+        """Every type an edge of this type may lead to as our relation."""
+        return frozenset().union(*(targets for _, targets in self.pairs))
 
 
 class Mapping:
@@ -53,15 +65,16 @@ class Mapping:
     def __init__(self, definition: dict[str, Any]) -> None:
         self.items = {
             name: ItemType(name, spec["ours"], spec["table"], dict(spec["data"]), dict(spec.get("also", {})),
-                           spec.get("object_type"), spec.get("resource_type"))  # fmt: skip
+                           spec.get("object_type"), spec.get("resource_type"),
+                           {k: (v[0], v[1]) for k, v in spec.get("converted", {}).items()})  # fmt: skip
             for name, spec in definition["items"].items()
         }
         self.edges = {
-            name: EdgeType(name, spec["ours"], frozenset(spec["from"]), frozenset(spec["to"]))
+            name: EdgeType(name, spec["ours"], tuple((frozenset(p["from"]), frozenset(p["to"])) for p in spec["pairs"]))
             for name, spec in definition["edges"].items()
         }
-        #: Every data key some mapped type keeps in an attribute: the columns of the item relation.
-        self.columns = sorted({key for t in self.items.values() for key in t.data})
+        #: Every data key some mapped type keeps in an attribute (as it is, or converted): the columns of the item relation.
+        self.columns = sorted({key for t in self.items.values() for key in (*t.data, *t.converted)})
 
     def item(self, name: str) -> ItemType | None:
         """The mapped type called ``name``; None for a generic one."""
@@ -70,6 +83,14 @@ class Mapping:
     def contexts(self) -> list[ItemType]:
         """The mapped types kept as contexts (Project first)."""
         return [t for t in self.items.values() if t.table == "context"]
+
+    def children(self) -> list[ItemType]:
+        """The mapped types kept as child entities (versions, components, notes, timelogs)."""
+        return [t for t in self.items.values() if t.child]
+
+    def links(self) -> list[str]:
+        """The edge types held as context links (TypedContextLink), the first the one a link made elsewhere reads as."""
+        return [name for name, t in self.edges.items() if t.ours == "link"]
 
     def resources(self) -> list[ItemType]:
         """The mapped types kept in the resource table (users, groups)."""

@@ -1,7 +1,8 @@
 """The studio as Lagoon's one organisation: a kept ``Organisation`` item and its containers, and its members.
 
 Made the first time Lagoon asks (under fixed keys, so every worker finds the same items);
-its members are the studio's users, active or not.
+its members are the studio's users, active or not; its Projects container leads to every
+project of ours (:mod:`.relations`), which the caller sees as their permissions allow.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import sqlalchemy as sa
 
 from ....exceptions import ValidationError
 from ...engine.batch import BatchContext
-from .relations import Relations
+from .relations import LAGOON_NAMESPACE, Relations
 from .store import Store
 
 __all__ = ["CONTAINERS", "Organisation"]
@@ -21,11 +22,10 @@ __all__ = ["CONTAINERS", "Organisation"]
 #: The containers under the organisation Lagoon's client looks for: (type, name).
 CONTAINERS = (("Properties", "Properties"), *(("Container", name) for name in
               ("Talents", "Applicants", "Licenses", "Hardware", "Projects", "Buildings", "Teams")))  # fmt: skip
-_NAMESPACE = uuid.UUID("0f6a1c8e-4b5d-5e2f-9a7b-3c1d2e4f5a6b")
 
 
 def _key(name: str) -> str:
-    return str(uuid.uuid5(_NAMESPACE, name))
+    return str(uuid.uuid5(LAGOON_NAMESPACE, name))
 
 
 class Organisation:

@@ -5,29 +5,40 @@ answer is read from these two selectables, built once from the mapping (data, no
 per type):
 
 - **items**: the contexts of the mapped types (their Aquarium type told by ``context_type``
-  and object type), the users, and the generic items; columns ``key``, ``type``,
+  and object type), the users and groups, the child entities (versions, components, notes,
+  timelogs: :mod:`.entities`), and the generic items; columns ``key``, ``type``,
   ``generic``, one per data key a mapped type keeps in an attribute (``name``,
   ``description`` …), ``extra`` (the JSON of the other keys), the times and authors,
   and ``project`` (for the caller's project permissions).
-- **edges**: ``Child`` from each context's ``parent_id``, ``Assigned`` from each
-  assignment, and the generic edges; columns ``key``, ``type``, ``from_key``, ``to_key``,
+- **edges**: ``Child`` from each context's ``parent_id`` and each child entity's parent,
+  ``Assigned`` from each assignment, ``Member`` from each membership, ``Dependency`` /
+  ``Breakdown`` from each TypedContextLink (its type kept beside it; one made elsewhere is
+  the first link type of the mapping), ``Child`` from Lagoon's Projects container to each
+  project, and the generic edges; columns ``key``, ``type``, ``from_key``, ``to_key``,
   ``data`` (JSON text).
 """
 
 from __future__ import annotations
 
 import functools
+import uuid
 from typing import Any, Sequence
 
 import sqlalchemy as sa
 
 from ...auth.permissions import Principal
+from .entities import ChildEntities
 from .mapping import Mapping
 
-__all__ = ["CHILD_PREFIX", "Relations"]
+__all__ = ["CHILD_PREFIX", "LAGOON_NAMESPACE", "PROJECTS_CONTAINER", "PROJECT_PREFIX", "Relations"]
 
 #: The key of the Child edge that is a context's parent: this, then the child's id.
 CHILD_PREFIX = "parent-"
+#: The namespace of the keys of Lagoon's organisation and its containers (:mod:`.organisation`).
+LAGOON_NAMESPACE = uuid.UUID("0f6a1c8e-4b5d-5e2f-9a7b-3c1d2e4f5a6b")
+#: Lagoon's ``Projects`` container, whose Child edges lead to every project of ours; the key of each edge is this, then
+#: the project's id.
+PROJECTS_CONTAINER, PROJECT_PREFIX = str(uuid.uuid5(LAGOON_NAMESPACE, "container:Projects")), "lagoon-project-"
 
 
 def _text(value: str) -> sa.ColumnElement[str]:
@@ -45,6 +56,8 @@ class Relations:
         self.context, self.object_type = tables["context"], tables["object_type"]
         self.resource, self.appointment, self.membership = tables["resource"], tables["appointment"], tables["membership"]
         self.item_table, self.edge_table = storage.aquarium["aquarium_item"], storage.aquarium["aquarium_edge"]
+        self.link = tables["typed_context_link"]
+        self.children = ChildEntities(storage, self.item_table, self.edge_table)
 
     # --- items ---------------------------------------------------------------------------------
 
@@ -53,6 +66,19 @@ class Relations:
         given (a query that names its types reads only the tables that hold them). A new alias each call."""
         return self._items(principal.readable if principal is not None else None, types).subquery()
 
+    def keys(self, principal: Principal | None = None) -> sa.Subquery:
+        """The key of every item the caller may see, and nothing else (what an existence test needs: the database
+        plans it without the columns' joins). A new alias each call."""
+        return self._keys(principal.readable if principal is not None else None).subquery()
+
+    @functools.lru_cache(maxsize=64)  # noqa: B019 - as _items
+    def _keys(self, readable: frozenset[str] | None) -> Any:
+        everything = self._items(readable, None)
+        branches: list[Any] = list(everything.selects) if isinstance(everything, sa.CompoundSelect) else [everything]
+        # Each branch as a subquery of which only the key is read: both databases flatten it and drop the joins that
+        # only fed the other columns.
+        return sa.union_all(*(sa.select(branch.subquery().c.key) for branch in branches))
+
     @functools.lru_cache(maxsize=256)  # noqa: B019 - one Relations per server; building the statement is the cost
     def _items(self, readable: frozenset[str] | None, types: frozenset[str] | None) -> Any:
         contexts = [t for t in self.mapping.contexts() if types is None or t.name in types]
@@ -60,6 +86,9 @@ class Relations:
         for kind in self.mapping.resources():
             if types is None or kind.name in types:
                 branches.append(self._resources(kind))
+        for kind in self.mapping.children():
+            if types is None or kind.name in types:
+                branches.append(self.children.items(kind, self.mapping.columns, readable))
         branches.append(self._generic(types, readable))
         return sa.union_all(*branches) if len(branches) > 1 else branches[0]
 
@@ -122,6 +151,7 @@ class Relations:
             select = select.where(a.c.key.not_in(self._hidden(readable)))
         return select.where(a.c.type.in_(sorted(types))) if types is not None else select
 
+    @functools.lru_cache(maxsize=64)  # noqa: B019 - as _items; one CTE object per readable set, however many steps name it
     def _hidden(self, readable: frozenset[str]) -> sa.Select[Any]:
         """The generic items under a context of a project not in ``readable``, up their Child edges at any depth
         (a Version under a Task of another project is not seen, as the Task is not)."""
@@ -135,12 +165,29 @@ class Relations:
 
     # --- edges ---------------------------------------------------------------------------------
 
-    def edges(self, types: Sequence[str] = ()) -> sa.Subquery:
-        """Every edge, as one relation (see the module's text); only those of ``types`` when given. A new alias each call."""
-        return self._edges(tuple(types)).subquery()
+    def edges(self, types: Sequence[str] = (), reach: frozenset[str] | None = None) -> sa.Subquery:
+        """Every edge, as one relation (see the module's text); only those of ``types`` when given, and only those on a
+        path to an item of the types ``reach`` when given (a walk to Shots reads no version's Child edges). A new alias
+        each call."""
+        return self._edges(tuple(types), self._leading_to(reach)).subquery()
+
+    @functools.lru_cache(maxsize=256)  # noqa: B019 - as _items
+    def _leading_to(self, reach: frozenset[str] | None) -> frozenset[str] | None:
+        """The child entity types whose Child edges may be on a path to an item of ``reach`` (None: all): those types,
+        and those they may be under (a Comment is reached through its Version). Other edges lead anywhere."""
+        if reach is None:
+            return None
+        children = {kind.name for kind in self.mapping.children()}
+        needed = set(reach) & children
+        child = self.mapping.edges.get("Child")
+        grew = True
+        while grew and child is not None:
+            above = {k for k in children - needed for sources, targets in child.pairs if k in sources and targets & needed}
+            grew, needed = bool(above), needed | above
+        return frozenset(needed)
 
     @functools.lru_cache(maxsize=64)  # noqa: B019 - as _items
-    def _edges(self, types: tuple[str, ...]) -> Any:
+    def _edges(self, types: tuple[str, ...], kinds: frozenset[str] | None = None) -> Any:
         c, ap, e = self.context, self.appointment, self.edge_table
         child_key = _text(CHILD_PREFIX).op("||")(c.c.id)
         children = (
@@ -162,8 +209,29 @@ class Relations:
             .select_from(m.outerjoin(e, e.c.key == m.c.id))
         )  # fmt: skip
         generic = sa.select(e.c.key, e.c.type, e.c.from_key, e.c.to_key, e.c.data).where(e.c.generic.is_(True))
+        projects = (
+            sa.select(_text(PROJECT_PREFIX).op("||")(c.c.id).label("key"), _text("Child").label("type"),
+                      _text(PROJECTS_CONTAINER).label("from_key"), c.c.id.label("to_key"), _text("{}").label("data"))
+            .where(c.c.context_type == _text("show"))
+        )  # fmt: skip
+        parents = [children, projects, *(self.children.child_edges(kind, CHILD_PREFIX) for kind in self.mapping.children()
+                                         if kinds is None or kind.name in kinds)]  # fmt: skip
+        named = self.mapping.links()
+        links = self._links(named, [t for t in types if t in named] if types else named) if named else None
         if not types:
-            return sa.union_all(children, assigned, members, generic)
-        branches = [*([children] if "Child" in types else []), *([assigned] if "Assigned" in types else []),
-                    *([members] if "Member" in types else []), generic.where(e.c.type.in_(list(types)))]  # fmt: skip
+            return sa.union_all(*parents, assigned, members, *([links] if links is not None else []), generic)
+        branches = [*(parents if "Child" in types else []), *([assigned] if "Assigned" in types else []),
+                    *([members] if "Member" in types else []), *([links] if links is not None and set(named) & set(types) else []),
+                    generic.where(e.c.type.in_(list(types)))]  # fmt: skip
         return sa.union_all(*branches) if len(branches) > 1 else branches[0]
+
+    def _links(self, named: list[str], wanted: list[str]) -> sa.Select[Any]:
+        """The TypedContextLinks, as edges of the link type kept beside each (``named[0]`` when none is)."""
+        link, e = self.link, self.edge_table
+        kind = sa.func.coalesce(e.c.type, _text(named[0]))
+        select = (
+            sa.select(link.c.id.label("key"), kind.label("type"), link.c.from_id.label("from_key"), link.c.to_id.label("to_key"),
+                      sa.func.coalesce(e.c.data, _text("{}")).label("data"))
+            .select_from(link.outerjoin(e, e.c.key == link.c.id))
+        )  # fmt: skip
+        return select if set(wanted) == set(named) else select.where(kind.in_([_text(w) for w in wanted]))

@@ -71,10 +71,10 @@ class Store:
         return found
 
     def edge(self, batch: BatchContext, key: Any) -> dict[str, Any]:
-        """The edge ``key``; not_found otherwise."""
+        """The edge ``key``, if the caller may see both its ends; not_found otherwise."""
         relation = self.relations.edges()
         row = batch.connection.execute(sa.select(relation).where(relation.c.key == str(key))).mappings().first()
-        if row is None:
+        if row is None or len(self.items(batch, [row["from_key"], row["to_key"]])) < len({row["from_key"], row["to_key"]}):
             raise not_found(f"Edge {key}")
         return edge_of(row)  # type: ignore[return-value]  # a row has a key
 
@@ -89,11 +89,11 @@ class Store:
         if kind is not None and kind.name == "User":
             raise ValidationError("Users are made through POST /v1/users", "bad_request")
         key = str(uuid.uuid4())
-        if kind is not None and (kind.table != "context" or kind.name == "Project" or parent is not None):
+        if kind is not None and (kind.table == "resource" or kind.name == "Project" or parent is not None):
             self._entity(batch, kind, key, data, parent)
         else:
             self.keep(batch, key, type_name, data, generic=True)
-            self.events.record(batch, "item", "created", type_name, key)
+            self.events.record(batch, "item", "created", type_name, key, data)
         return key
 
     def _entity(self, batch: BatchContext, kind: ItemType, key: str, data: dict[str, Any], parent: str | None) -> None:
@@ -102,12 +102,18 @@ class Store:
             if data.get(k) is not None:
                 attributes.setdefault(attr, data[k])
         values: dict[str, Any] = {"__entity_type__": kind.ours, "id": key, **attributes}
-        if kind.name == "Project":
+        if kind.child:
+            assert parent is not None
+            values = self.relations.children.create(batch, self.backend.writer, kind, key, data, self.item(batch, parent))
+        elif kind.name == "Project":
             values.setdefault("project_schema_id", self._schema(batch))
         elif parent is not None:
             values["parent_id"] = parent
         self.backend.writer.create(batch, kind.ours, values)
-        self.keep(batch, key, kind.name, {k: v for k, v in data.items() if k not in kind.data}, generic=False)
+        kept = {k: v for k, v in data.items() if k not in kind.data}
+        self.keep(batch, key, kind.name, kept, generic=False)
+        if kept:  # for its history (the engine's event has the attributes)
+            self.events.record(batch, "item", "created", kind.name, key, kept, beside=True)
 
     def _schema(self, batch: BatchContext) -> Any:
         table = self.backend.storage.tables["project_schema"]
@@ -153,19 +159,26 @@ class Store:
         data = _data(data)
         new = data if replace else (deep_merge(current["data"], data) if deep else {**current["data"], **data})
         kind = self.mapping.item(current["type"])
-        generic = self._generic(batch, current["_key"])
+        generic = self.kept_whole(batch, current["_key"])
         if kind is None or generic:
             self.keep(batch, current["_key"], current["type"], new, generic=True)
-            self.events.record(batch, "item", "updated", current["type"], current["_key"])
+            self.events.record(batch, "item", "updated", current["type"], current["_key"], new)
             return
         attributes = {attr: new.get(k) for k, attr in kind.data.items() if new.get(k) != current["data"].get(k)}
+        if kind.converted:
+            changed = {k: new.get(k) for k in kind.converted if new.get(k) != current["data"].get(k)}
+            attributes.update(self.relations.children.converted(batch, kind, changed))
+        kept = {k: v for k, v in new.items() if k not in kind.data}
+        before = {k: v for k, v in current["data"].items() if k not in kind.data}
         if attributes:
             self.backend.writer.update(batch, kind.ours, [current["_key"]], attributes)
-        else:  # only what is kept beside the entity changed: the engine logs nothing
-            self.events.record(batch, "item", "updated", current["type"], current["_key"])
-        self.keep(batch, current["_key"], kind.name, {k: v for k, v in new.items() if k not in kind.data}, generic=False)
+        changed = {k: v for k, v in kept.items() if before.get(k) != v}
+        if changed or not attributes:
+            # What changed beside the entity, in the log for its history (on the event stream only when the engine logs nothing).
+            self.events.record(batch, "item", "updated", current["type"], current["_key"], changed, beside=bool(attributes))
+        self.keep(batch, current["_key"], kind.name, kept, generic=False)
 
-    def _generic(self, batch: BatchContext, key: str) -> bool:
+    def kept_whole(self, batch: BatchContext, key: str) -> bool:
         table = self.items_table
         return bool(batch.connection.execute(sa.select(table.c.generic).where(table.c.key == key)).scalar())
 
@@ -173,7 +186,7 @@ class Store:
         """Delete the item (its edges go with it); what it was."""
         current = self.item(batch, key)
         kind = self.mapping.item(current["type"])
-        if kind is not None and not self._generic(batch, current["_key"]):
+        if kind is not None and not self.kept_whole(batch, current["_key"]):
             self.backend.writer.delete(batch, kind.ours, [current["_key"]])
         else:
             self.events.record(batch, "item", "deleted", current["type"], current["_key"])
@@ -201,6 +214,14 @@ class Store:
         self._refuse_duplicate(batch, type_name, src["_key"], dst["_key"])
         relation = self.mapping.edge(type_name, src["type"], dst["type"])
         key = None
+        if relation is not None and relation.ours == "link" and not self.kept_whole(batch, src["_key"]) \
+                and not self.kept_whole(batch, dst["_key"]):
+            key = str(uuid.uuid4())
+            self.backend.writer.create(batch, "TypedContextLink", {"__entity_type__": "TypedContextLink", "id": key,
+                                                                   "from_id": src["_key"], "to_id": dst["_key"]})  # fmt: skip
+            batch.connection.execute(self.edges_table.insert().values(key=key, type=type_name, generic=False, from_key=src["_key"],
+                                                                       to_key=dst["_key"], data=_dumps(data)))  # fmt: skip
+            return key
         if relation is not None and relation.ours == "parent":
             key = self._parent(batch, src["_key"], dst)
         elif relation is not None and relation.ours == "assignment":
@@ -239,16 +260,42 @@ class Store:
         """Make ``source`` the parent of ``target`` when it has none (a kept item becomes an entity); the edge's key,
         or None when the target has a parent already (the edge is then kept whole)."""
         context = self.relations.context
-        if self._generic(batch, target["_key"]):
-            kind = self.mapping.item(target["type"])
-            assert kind is not None
+        kind = self.mapping.item(target["type"])
+        assert kind is not None
+        if self.kept_whole(batch, target["_key"]):
             self._entity(batch, kind, target["_key"], target["data"], source)
             return CHILD_PREFIX + target["_key"]
+        if kind.child:  # a child entity has its parent already
+            return None
         parent = batch.connection.execute(sa.select(context.c.parent_id).where(context.c.id == target["_key"])).scalar()
         if parent is None:
             self.backend.writer.update(batch, self.mapping.items[target["type"]].ours, [target["_key"]], {"parent_id": source})
             return CHILD_PREFIX + target["_key"]
         return None
+
+    def move(self, batch: BatchContext, key: Any, old: Any, new: Any) -> dict[str, Any]:
+        """Move item ``key`` from under ``old`` to under ``new`` (``PUT items/<key>/move``): a context's parent changes;
+        an item kept whole has its Child edge replaced. The item and its new Child edge."""
+        if not isinstance(old, str) or not isinstance(new, str) or not old or not new:
+            raise ValidationError("move takes {oldParentKey, newParentKey}", "bad_request")
+        item, target = self.item(batch, key), self.item(batch, new)
+        edges = self.relations.edges(("Child",))
+        found = batch.connection.execute(sa.select(edges.c.key).where(edges.c.from_key == old, edges.c.to_key == item["_key"])).scalar()
+        if found is None:
+            raise not_found(f"Item {item['_key']} under {old}")
+        kind = self.mapping.item(item["type"])
+        relation = self.mapping.edge("Child", target["type"], item["type"])
+        if found == CHILD_PREFIX + item["_key"] and kind is not None and kind.table == "context":
+            if relation is None:
+                raise ValidationError(f"A {item['type']} of ours is not a child of a {target['type']}", "bad_request")
+            self.backend.writer.update(batch, kind.ours, [item["_key"]], {"parent_id": target["_key"]})
+            return {"item": self.item(batch, item["_key"]), "edge": self.edge(batch, found)}
+        if found == CHILD_PREFIX + item["_key"]:  # a version, a component, a note, a timelog: held by its parent
+            raise ValidationError(f"A {item['type']} stays under its parent here (it is a {kind.ours if kind else 'child'} of "
+                                  "ours): copy it instead", "conflict")  # fmt: skip
+        self.disconnect(batch, found)
+        edge = self.connect(batch, "Child", target["_key"], item["_key"])
+        return {"item": self.item(batch, item["_key"]), "edge": self.edge(batch, edge)}
 
     def change_edge(self, batch: BatchContext, key: Any, data: Any, deep: bool = True, replace: bool = False) -> None:
         """Merge ``data`` into the edge's, or replace it."""
@@ -267,6 +314,10 @@ class Store:
         """Delete the edge; what it was."""
         current = self.edge(batch, key)
         table, child = self.edges_table, current["_to"][6:]
+        held = self.mapping.item(self.item(batch, child)["type"]) if current["_key"] == CHILD_PREFIX + child else None
+        if held is not None and held.child:
+            raise ValidationError(f"{current['_key']} is the parent of {held.name} {child} ({held.ours} of ours): delete the item "
+                                  "rather than its parent", "conflict")  # fmt: skip
         if current["_key"] == CHILD_PREFIX + child:
             # Our contexts always have a parent: the item moves to another Child edge's source, if it has one.
             other = batch.connection.execute(sa.select(table.c.key, table.c.from_key).where(
@@ -281,6 +332,8 @@ class Store:
             self.backend.writer.delete(batch, "Appointment", [current["_key"]])
         elif current["type"] == "Member" and self._held(batch, self.relations.membership, current["_key"]):
             self.backend.writer.delete(batch, "Membership", [current["_key"]])
+        elif current["type"] in self.mapping.links() and self._held(batch, self.relations.link, current["_key"]):
+            self.backend.writer.delete(batch, "TypedContextLink", [current["_key"]])
         else:
             self.events.record(batch, "edge", "deleted", current["type"], current["_key"])
         batch.connection.execute(table.delete().where(table.c.key == current["_key"]))

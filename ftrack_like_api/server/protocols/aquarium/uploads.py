@@ -2,7 +2,8 @@
 
 The bytes go to the server location's store under a new component's id, and a
 FileComponent at the server location is made for them (so ftrack's API reaches the file as
-what it is); the media fields Aquarium's client reads are answered: ``name``,
+what it is) — or, on a ``Media`` item that is a component of ours (under a Version), the file
+is that component's; the media fields Aquarium's client reads are answered: ``name``,
 ``originalname``, ``extension``, ``mimetype``, ``size``, ``path`` and ``url``
 (``/files/<component id><extension>``, read back with the same credentials).
 The multipart body is read as it arrives (:mod:`.multipart`): the file goes to the store in
@@ -19,13 +20,15 @@ import uuid
 from email.message import Message
 from typing import Any, Callable, Iterable, Iterator
 
+import sqlalchemy as sa
+
 from ....exceptions import ValidationError
 from ....symbol import SERVER_LOCATION_ID
 from ...engine.batch import BatchContext
 from .files import ITEM_KEY
 from .multipart import read_parts
 
-__all__ = ["Upload", "keep_component", "receive"]
+__all__ = ["Upload", "keep_component", "keep_media", "receive"]
 
 #: The largest upload read (bytes), unless the server's own limit is lower.
 MAX_UPLOAD = 1024 * 1024 * 1024
@@ -37,12 +40,13 @@ _MIMETYPE = re.compile(r"^[\w.+-]+/[\w.+-]+$")
 class Upload:
     """One uploaded file and the fields sent beside it."""
 
-    def __init__(self, filename: str, size: int, mimetype: str | None, fields: dict[str, str]) -> None:
+    def __init__(self, filename: str, size: int, mimetype: str | None, fields: dict[str, str], key: str | None = None) -> None:
         self.filename, self.size, self.fields = filename, size, fields
         # Aquarium's client sends mimetypes.guess_type's whole tuple as the part's type: a type that is not one is guessed here.
         sent = mimetype if mimetype and _MIMETYPE.match(mimetype) else None
         self.mimetype = sent or mimetypes.guess_type(filename)[0] or "application/octet-stream"
-        self.id = str(uuid.uuid4())
+        #: The component the file is kept as: a new one, or the Media item's own (``key``).
+        self.id = key or str(uuid.uuid4())
         self.extension = os.path.splitext(filename)[1]
 
     @property
@@ -69,9 +73,10 @@ class Upload:
         return found
 
 
-def receive(content_type: str, chunks: Iterable[bytes], write: Callable[[str, Iterator[bytes]], int]) -> Upload:
+def receive(content_type: str, chunks: Iterable[bytes], write: Callable[[str, Iterator[bytes]], int], key: str | None = None) -> Upload:
     """The upload of a multipart/form-data body read from ``chunks``: the file (field ``file``) handed to
-    ``write(id, bytes)`` as it arrives (which keeps it and answers its size), the other fields read (small)."""
+    ``write(id, bytes)`` as it arrives (which keeps it and answers its size), the other fields read (small).
+    ``key``: the component the file is for (a Media item's), else a new one."""
     fields: dict[str, str] = {}
     found: list[Upload] = []
 
@@ -81,7 +86,7 @@ def receive(content_type: str, chunks: Iterable[bytes], write: Callable[[str, It
         if name == "file" and filename:
             if found:
                 raise ValidationError("An upload has one 'file' field", "bad_request")
-            upload = Upload(os.path.basename(filename), 0, headers.get_content_type(), fields)
+            upload = Upload(os.path.basename(filename), 0, headers.get_content_type(), fields, key)
             upload.size = write(upload.id, body)
             found.append(upload)
         elif isinstance(name, str):
@@ -96,6 +101,21 @@ def receive(content_type: str, chunks: Iterable[bytes], write: Callable[[str, It
     if not found:
         raise ValidationError("The upload has no 'file' field", "bad_request")
     return found[0]
+
+
+def keep_media(backend: Any, batch: BatchContext, upload: Upload) -> None:
+    """The file of a Media item that is a component of ours (its id the upload's): its name, type and size, and its
+    place at the server location (the bytes were written over any earlier file's)."""
+    name, extension = os.path.splitext(upload.filename)
+    backend.writer.update(batch, "FileComponent", [upload.id], {"name": name or upload.filename, "file_type": extension,
+                                                                "size": upload.size})  # fmt: skip
+    locations = backend.storage.tables["component_location"]
+    held = batch.connection.execute(sa.select(locations.c.id).where(locations.c.component_id == upload.id,
+                                                                    locations.c.location_id == SERVER_LOCATION_ID)).first()  # fmt: skip
+    if held is None:
+        backend.writer.create(batch, "ComponentLocation", {"__entity_type__": "ComponentLocation", "id": str(uuid.uuid4()),
+                                                           "component_id": upload.id, "location_id": SERVER_LOCATION_ID,
+                                                           "resource_identifier": upload.id})  # fmt: skip
 
 
 def keep_component(backend: Any, batch: BatchContext, upload: Upload, item: str | None = None) -> None:

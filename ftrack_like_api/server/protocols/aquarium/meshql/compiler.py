@@ -12,9 +12,12 @@ Constructs outside the subset raise :class:`.MeshqlError` naming them.
 
 from __future__ import annotations
 
+import json
+
 from typing import Any, Sequence
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
 
 from ....engine.dialects import Dialect
 from ..relations import Relations
@@ -53,9 +56,7 @@ class MeshqlCompiler:
         self.aliases, self.principal = aliases, principal
         frontier: Any = None
         if starts is not None:
-            items = self._items()
-            known = self.dialect.in_values(items.c.key, list(starts))
-            frontier = sa.select(items.c.key.label("origin"), items.c.key.label("key")).where(known).subquery()
+            frontier = self._starts(list(starts))
         rows: Any = None
         for index, step in enumerate(query.steps):
             if step.direction is None and index > 0:
@@ -69,6 +70,15 @@ class MeshqlCompiler:
         return self._finish(rows, query, per_origin)
 
     # --- steps --------------------------------------------------------------------------------
+
+    def _starts(self, starts: list[str]) -> Any:
+        """The start keys as a relation (``origin``, ``key``), bound as one value: items the caller may see (a traversal's
+        start is read first, a nested query's are the rows' items), so not looked up in every table of items again."""
+        if self.dialect.name == "postgresql":
+            found: Any = sa.func.unnest(sa.bindparam(None, starts, type_=postgresql.ARRAY(sa.Text))).table_valued("value").render_derived()
+        else:
+            found = sa.func.json_each(sa.bindparam(None, json.dumps(starts))).table_valued("value")
+        return sa.select(found.c.value.label("origin"), found.c.value.label("key")).subquery()
 
     def _items(self, types: frozenset[str] | None = None) -> Any:
         return self.relations.items(self.principal, types)
@@ -117,8 +127,10 @@ class MeshqlCompiler:
         only those items' edges (each branch of the edge relation by its index), not every edge.
         """
 
+        reach = self._types(step.where)  # the walk reads only the edges on a path to those types
+
         def hop(source: Any, origin: Any, current: Any, depth: Any, known: list[str] | None = None) -> sa.Select[Any]:
-            edges = self.relations.edges(step.types)
+            edges = self.relations.edges(step.types, reach)
             condition, next_key = self._hop(step, edges, current)
             if known is not None:
                 ends = {"out": [edges.c.from_key], "in": [edges.c.to_key]}.get(step.direction or "", [edges.c.from_key, edges.c.to_key])
@@ -187,16 +199,29 @@ class MeshqlCompiler:
             raise MeshqlError(f"A sub-traversal in a filter goes at most {MAX_SUB_DEPTH} edges deep here, not {step.depth}", None)
         along, rest = self._along(step.where)
         chains = []
+        # Any item will do (``*``): its key is enough — and for a caller who sees every item, the edge is (an edge's ends
+        # exist: our relations' by their keys, a kept edge's as long as its ends, cleanup.py).
+        bare = not along and (rest is None or isinstance(rest, ast.All))
+        everyone = self.principal is None or self.principal.readable is None
         for length in range(1, step.depth + 1):
             current, select, item, edges = start, None, None, None
-            for _ in range(length):
-                edges, item = self.relations.edges(step.types), self._items()
+            for hop in range(length):
+                last = hop == length - 1
+                edges = self.relations.edges(step.types)
                 condition, next_key = self._hop(step, edges, current)
+                if bare and last and everyone:
+                    select = sa.select(sa.literal(1)).select_from(edges).where(condition) if select is None else \
+                        select.join(edges, sa.true()).where(condition)
+                    continue
+                item = self.relations.keys(self.principal) if bare and last else self._items(self._types(rest) if last else None)
                 joined = sa.and_(condition, item.c.key == next_key, *(self._along_one(c, item) for c in along))
                 select = (sa.select(sa.literal(1)).select_from(edges).join(item, sa.true()).where(joined) if select is None
                           else select.join(edges, sa.true()).join(item, sa.true()).where(joined))  # fmt: skip
                 current = item.c.key
             assert select is not None and edges is not None
+            if bare:
+                chains.append(sa.exists(select))
+                continue
             at = _Walk(item, {name: edges.c[name] for name in _EDGE_COLUMNS})
             chains.append(sa.exists(select.where(self._where(rest, at))))
         return sa.or_(*chains)
