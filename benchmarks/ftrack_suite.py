@@ -55,6 +55,10 @@ JENKINS_USER = "d07ae5d0-66e1-11e1-b5e9-f23c91df25eb"
 VFX_SCHEME = "69cb7f92-4dbf-11e1-9902-f23c91df25eb"
 TEST_PROJECT = "5671dcb0-66de-11e1-8e6e-f23c91df25eb"
 TEST_TASK = "adb4ad6c-7679-11e2-8df2-f23c91df25eb"
+#: Assets the 2.x suite (PyPI's sdist) names: one ``new_asset_version`` adds to, and one whose version 8 has a
+#: component (``test_query_nested``).
+TEST_ASSET = "dd9a7e2e-c5eb-11e1-9885-f23c91df25eb"
+NESTED_ASSET = "12939d0c-6766-11e1-8104-f23c91df25eb"
 
 #: The VFX Scheme's workflows and types as test_project_schema.py expects them: status (state) lists.
 TASK_STATUSES = [("Not started", "NOT_STARTED"), ("In progress", "IN_PROGRESS"),
@@ -78,9 +82,9 @@ class Outcome(NamedTuple):
     message: str = ""
 
 
-def suite_python(folder: pathlib.Path, base: str | None = None) -> str:
+def suite_python(folder: pathlib.Path, base: str | None = None, requirements: list[str] = REQUIREMENTS) -> str:
     """The python of the suite's virtual environment in ``folder``, made (from ``base``, default this
-    interpreter) and filled if it is not there yet."""
+    interpreter) and filled with ``requirements`` if it is not there yet."""
     python = folder / "bin" / "python"
     if not python.exists():
         if base is None:
@@ -90,7 +94,7 @@ def suite_python(folder: pathlib.Path, base: str | None = None) -> str:
     have = subprocess.run([str(python), "-c", "import ftrack_api, pytest, mock, flaky, pytest_mock"],
                           capture_output=True)  # fmt: skip
     if have.returncode != 0:
-        subprocess.run([str(python), "-m", "pip", "install", "-q", *REQUIREMENTS], check=True)
+        subprocess.run([str(python), "-m", "pip", "install", "-q", *requirements], check=True)
     return str(python)
 
 
@@ -149,8 +153,13 @@ def seed_test_data(database: str, executable: str) -> None:
             session.create("User", {"username": f"artist{number:02d}", "first_name": "Artist", "last_name": str(number)})
         sequence = session.create("Sequence", {"name": "sq010", "parent": project})
         shot = session.create("Shot", {"name": "sh010", "parent": sequence})
-        asset = session.create("Asset", {"name": "plate", "parent": shot, "type": session.query("AssetType").first()})
+        asset_type = session.query("AssetType").first()
+        asset = session.create("Asset", {"id": TEST_ASSET, "name": "plate", "parent": shot, "type": asset_type})
         version = session.create("AssetVersion", {"asset": asset, "task": task})
+        nested = session.create("Asset", {"id": NESTED_ASSET, "name": "comp", "parent": shot, "type": asset_type})
+        for number in (1, 8):
+            made = session.create("AssetVersion", {"asset": nested, "task": task, "version": number})
+        session.create("FileComponent", {"name": "main", "version": made, "file_type": ".exr", "size": 1})
         session.create("Timelog", {"user_id": JENKINS_USER, "context_id": TEST_TASK, "name": "t1", "duration": 3600,
                                    "start": datetime.datetime(2024, 1, 8, 9, 0)})  # fmt: skip
         session.commit()
@@ -175,6 +184,24 @@ def run_pytest(python: str, source: pathlib.Path, server: str, key: str, extra: 
                         "--continue-on-collection-errors", f"--junitxml={report}", *extra],
                        cwd=source, env=environment, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
         return outcomes(report, source)
+
+
+def run_served(python: str, source: pathlib.Path, kind: str, postgres: str, extra: list[str],
+               workers: int = 1) -> dict[str, Outcome]:
+    """Run ``test/unit`` against ``ftrack-like serve --workers N`` on a new, seeded database of ``kind``
+    (a schema of its own in ``postgres`` for ``postgresql``); each test's outcome by its id."""
+    executable = ftrack_like()
+    with scratch_database(kind, postgres, prefix="ftracksuite") as database:
+        subprocess.run([executable, "init", "--database", database], check=True, capture_output=True)
+        seed_test_data(database, executable)
+        made = subprocess.run([executable, "key", "create", "--database", database, "--user", "admin", "--name",
+                               "ftrack-suite"], check=True, capture_output=True, text=True)  # fmt: skip
+        key = made.stdout.strip().splitlines()[-1]
+        # The server location's files: beside a SQLite file by default, nowhere on PostgreSQL unless given.
+        with tempfile.TemporaryDirectory(prefix="ftrack-suite-files-") as files:
+            environment = {**os.environ, "FTRACK_LIKE_STORAGE": files}
+            with served_process(executable, database, workers, environment=environment) as url:
+                return run_pytest(python, source, url, key, extra)
 
 
 def outcomes(report: pathlib.Path, source: pathlib.Path) -> dict[str, Outcome]:
@@ -254,22 +281,12 @@ def main() -> int:
     if not (source / "test" / "unit").is_dir():
         raise SystemExit(f"{source} has no test/unit: give a checkout of ftrack-python")
     python = suite_python(options.venv, options.base_python)
-    executable = ftrack_like()
+    ftrack_like()  # stops here when the server is not installed
     offline = None
     if not options.no_offline:
         offline = run_pytest(python, source, f"http://127.0.0.1:{free_port()}", "unused", options.pytest)
     kind = "postgresql" if options.postgres else "sqlite"
-    with scratch_database(kind, options.postgres or POSTGRES, prefix="ftracksuite") as database:
-        subprocess.run([executable, "init", "--database", database], check=True, capture_output=True)
-        seed_test_data(database, executable)
-        made = subprocess.run([executable, "key", "create", "--database", database, "--user", "admin", "--name",
-                               "ftrack-suite"], check=True, capture_output=True, text=True)  # fmt: skip
-        key = made.stdout.strip().splitlines()[-1]
-        # The server location's files: beside a SQLite file by default, nowhere on PostgreSQL unless given.
-        with tempfile.TemporaryDirectory(prefix="ftrack-suite-files-") as files:
-            environment = {**os.environ, "FTRACK_LIKE_STORAGE": files}
-            with served_process(executable, database, environment=environment) as url:
-                online = run_pytest(python, source, url, key, options.pytest)
+    online = run_served(python, source, kind, options.postgres or POSTGRES, options.pytest)
     result = {"benchmark": "ftrack_suite", "database": kind, **summary(online, offline)}
     options.output.write_text(json.dumps(result, indent=2))
     width = max((len(name) for name in result["files"]), default=10)
