@@ -71,6 +71,7 @@ CASES = {
     "values holding lists": ([op("query_server_information", values=[["x"]])], ["values is a list of names"]),
     "entity_type that is a list": ([op("create", entity_type=["Task"], entity_data={})], ["entity_type is text"]),
     "entity_key that is an object": ([op("delete", entity_type="Task", entity_key={"id": 1})], ["entity_key is a value"]),
+    "an id that is a list": ([op("create", entity_type="Task", entity_data={"id": []})], ["Task.id takes text"]),
     "NaN": ('[{"action": "query_server_information", "values": [NaN]}]', ["NaN is not a JSON number"]),
     "a key of 10**30 (integer key)": ([op("delete", entity_type="Event", entity_key=[10**30])], ["out of range"]),
     "limit 10**23": ([op("query", expression="Task limit 99999999999999999999999")], ["The limit is", "at most"]),

@@ -4,6 +4,7 @@ Upgrades from the release before (a database of its own in tests/fixtures/) are 
 """
 
 import os
+import warnings
 
 import pytest
 import sqlalchemy as sa
@@ -45,8 +46,10 @@ def test_an_older_database_is_upgraded_not_broken(fresh_database):
         inspector = sa.inspect(connection)
         assert {"job", "job_component"} <= set(inspector.get_table_names())
         assert "component" in {c["name"] for c in inspector.get_columns("asset_type")}
-        assert "ix_context_context_type" not in {i["name"] for i in inspector.get_indexes("context")}
-        assert "ix_context_project_id" in {i["name"] for i in inspector.get_indexes("context")}
+        with warnings.catch_warnings():  # SQLite does not reflect the folded (expression) indexes
+            warnings.filterwarnings("ignore", "Skipped unsupported reflection of expression-based index", sa.exc.SAWarning)
+            indexes = {i["name"] for i in inspector.get_indexes("context")}
+        assert "ix_context_context_type" not in indexes and "ix_context_project_id" in indexes
         version = connection.execute(
             sa.select(backend.storage.meta.c.value).where(backend.storage.meta.c.key == "schema_version")
         ).scalar()

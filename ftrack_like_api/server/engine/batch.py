@@ -79,7 +79,7 @@ class BatchContext:
             if not isinstance(operation, Mapping) or not isinstance(operation.get("entity_type"), str):
                 continue
             action, data = operation.get("action"), operation.get("entity_data")
-            if action == "create" and isinstance(data, Mapping) and data.get("id") is not None:
+            if action == "create" and isinstance(data, Mapping) and isinstance(data.get("id"), (str, int)):  # else the writer says
                 created.add((operation["entity_type"], data["id"]))
             elif action == "update" and isinstance(data, Mapping):
                 key = operation.get("entity_key")
