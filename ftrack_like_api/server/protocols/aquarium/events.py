@@ -71,6 +71,8 @@ class AquariumEvents:
                 continue
             if ours in ("Appointment", "Membership"):
                 yield self._event(event, "edge", verb, "Assigned" if ours == "Appointment" else "Member", key)
+            elif ours == "ListObject" and self.mapping.list_items():
+                yield self._event(event, "edge", verb, self.mapping.list_items()[0], key)
             elif ours == "TypedContextLink":
                 yield self._event(event, "edge", verb, self.mapping.links()[0], key)
             elif ours in self.by_ours:
