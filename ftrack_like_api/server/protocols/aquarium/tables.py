@@ -45,5 +45,6 @@ def define_tables(metadata: sa.MetaData) -> dict[str, sa.Table]:
             sa.Column("data", sa.Text, nullable=False),
             sa.UniqueConstraint("type", "from_key", "to_key", name="uq_aquarium_edge"),
             sa.Index("ix_aquarium_edge_to", "to_key", "type"),
+            sa.Index("ix_aquarium_edge_from", "from_key", "type"),  # revision 0012
         ),
     }  # fmt: skip
