@@ -45,6 +45,7 @@ class Calls:
         self.queries = Queries(backend, mapping, self.relations)
         self.organisation = Organisation(self.store, self.relations)
         backend.after_commit(Forget(backend))
+        backend.after_commit(self.events.committed)
         backend.register_action("aquarium_read", self._run)
         backend.register_action("aquarium_write", self._run, writes=True)
 
