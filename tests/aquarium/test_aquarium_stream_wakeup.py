@@ -89,3 +89,45 @@ def test_an_idle_stream_reads_nothing_and_a_change_is_read_once_and_arrives(data
     assert (event["topic"], event["data"]["_key"]) == ("item.created.Scribble", made["_key"])
     assert after_one == 1  # the change is read once, when its commit is told
     assert len(reads) == 1  # and nothing more while idle again
+
+
+def test_a_user_s_stream_resumes_and_shows_only_their_projects(database):
+    backend = Backend.from_url(database)
+    backend.auth.set_password("admin", PASSWORD)
+    lines: list[str] = []
+    try:
+        with served(backend) as url:
+            admin = requests.post(url + "/v1/signin", json={"email": "admin", "password": PASSWORD}, timeout=30).json()["token"]
+
+            def post(path, body, token=admin):
+                return requests.post(url + path, headers={"authorization": token}, json=body, timeout=30).json()
+
+            projects = {name: post("/v1/items", {"type": "Project", "data": {"name": name}})["_key"] for name in ("open", "secret")}
+            answer = backend.execute([{"action": "aquarium_write", "call": "create_user",
+                                       "params": {"email": "jo@studio.test", "name": "Jo"}}], "admin")  # fmt: skip
+            assert isinstance(answer, list), answer
+            backend.auth.grant("jo@studio.test", projects["open"])
+            backend.auth.set_password("jo@studio.test", PASSWORD)
+            jo = post("/v1/signin", {"email": "jo@studio.test", "password": PASSWORD})["token"]
+            stream = requests.get(url + "/v1/events/stream", headers={"authorization": jo, "last-event-id": "0"}, stream=True,
+                                  timeout=30)  # fmt: skip
+
+            def follow():
+                with contextlib.suppress(Exception):  # the test closes the stream under it
+                    for line in stream.iter_lines(decode_unicode=True):
+                        lines.append(line)
+
+            threading.Thread(target=follow, daemon=True).start()
+
+            def keys():
+                return [json.loads(line[len("data:"):])["data"]["_key"] for line in lines if line.startswith("data:")]
+
+            assert until(lambda: projects["open"] in keys())  # resumed from the log's start
+            shots = {name: post(f"/v1/items/{key}/append", {"item": {"type": "Shot", "data": {"name": name + "_sh"}},
+                                                            "edge": {"type": "Child"}})["item"]["_key"]
+                     for name, key in sorted(projects.items(), reverse=True)}  # fmt: skip
+            assert until(lambda: shots["open"] in keys())  # made after the secret one: that one came first, if at all
+            stream.close()
+    finally:
+        backend.close()
+    assert projects["secret"] not in keys() and shots["secret"] not in keys()
