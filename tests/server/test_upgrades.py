@@ -244,13 +244,14 @@ def test_ftracks_stock_data_reaches_a_database_of_before_under_the_ids_a_new_one
     assert any("Deliverable" in [t["name"] for t in schema["types"]] for schema in upgraded_types[0]["data"])
 
 
-def test_revision_0012_indexes_aquarium_edges_by_source_on_opening(fresh_database):
-    """A database at 0011 (no index on ``aquarium_edge(from_key, …)``) gets it when opened, and the cleanup's
-    ``from_key IN …`` and a source's edges read it rather than the whole table."""
+def test_revision_0012_indexes_aquarium_edges_by_source_and_history_by_key_on_opening(fresh_database):
+    """A database at 0011 (no index on ``aquarium_edge(from_key, …)``, no ``aquarium_history``) gets them when opened,
+    and the cleanup's ``from_key IN …`` and a source's edges read the index rather than the whole table."""
     Backend.from_url(fresh_database).close()
     engine = sa.create_engine(fresh_database.replace("postgresql://", "postgresql+psycopg://", 1))
     with engine.begin() as connection:
         connection.execute(sa.text("DROP INDEX ix_aquarium_edge_from"))
+        connection.execute(sa.text("DROP TABLE aquarium_history"))
         connection.execute(sa.text("UPDATE alembic_version SET version_num = '0011'"))
     with engine.connect() as connection:
         assert "ix_aquarium_edge_from" not in {i["name"] for i in sa.inspect(connection).get_indexes("aquarium_edge")}
@@ -260,6 +261,9 @@ def test_revision_0012_indexes_aquarium_edges_by_source_on_opening(fresh_databas
             assert Upgrades().current(connection) == Upgrades().head
             indexes = {i["name"]: i["column_names"] for i in sa.inspect(connection).get_indexes("aquarium_edge")}
             assert indexes["ix_aquarium_edge_from"] == ["from_key", "type"]
+            history = sa.inspect(connection)
+            assert history.get_pk_constraint("aquarium_history")["constrained_columns"] == ["key", "seq"]
+            assert {i["name"] for i in history.get_indexes("aquarium_history")} == {"ix_aquarium_history_seq"}
             assert differences(backend) == []
             edges = backend.storage.aquarium["aquarium_edge"]
             if connection.dialect.name == "postgresql":

@@ -56,7 +56,7 @@ class Calls:
             return self._populated(batch, store.item(batch, p["key"])) if _yes(p.get("populate")) else store.item(batch, p["key"])
         if call == "history":
             item = store.item(batch, p["key"])
-            return history(batch, self.backend.storage.events["event_log"], item, self.mapping.item(item["type"]))
+            return history(self.backend, item, self.mapping.item(item["type"]))
         if call == "move":
             return store.move(batch, p["key"], p.get("oldParentKey"), p.get("newParentKey"))
         if call == "copy":
