@@ -299,3 +299,34 @@ def _revision(number, folders):
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+def test_revision_0012_indexes_aquarium_edges_by_source_and_history_by_key_on_opening(fresh_database):
+    """A database at 0011 (no index on ``aquarium_edge(from_key, …)``, no ``aquarium_history``) gets them when opened,
+    and the cleanup's ``from_key IN …`` and a source's edges read the index rather than the whole table."""
+    Backend.from_url(fresh_database).close()
+    engine = sa.create_engine(fresh_database.replace("postgresql://", "postgresql+psycopg://", 1))
+    with engine.begin() as connection:
+        connection.execute(sa.text("DROP INDEX ix_aquarium_edge_from"))
+        connection.execute(sa.text("DROP TABLE aquarium_history"))
+        connection.execute(sa.text("UPDATE alembic_version SET version_num = '0011'"))
+    with engine.connect() as connection:
+        assert "ix_aquarium_edge_from" not in {i["name"] for i in sa.inspect(connection).get_indexes("aquarium_edge")}
+    engine.dispose()
+    with Backend.from_url(fresh_database) as backend:
+        with backend.engine.connect() as connection:
+            assert Upgrades().current(connection) == Upgrades().head
+            indexes = {i["name"]: i["column_names"] for i in sa.inspect(connection).get_indexes("aquarium_edge")}
+            assert indexes["ix_aquarium_edge_from"] == ["from_key", "type"]
+            history = sa.inspect(connection)
+            assert history.get_pk_constraint("aquarium_history")["constrained_columns"] == ["key", "seq"]
+            assert {i["name"] for i in history.get_indexes("aquarium_history")} == {"ix_aquarium_history_seq"}
+            assert differences(backend) == []
+            edges = backend.storage.aquarium["aquarium_edge"]
+            if connection.dialect.name == "postgresql":
+                connection.execute(sa.text("SET LOCAL enable_seqscan = off"))  # an empty table: ask what it can use
+            statement = edges.delete().where(edges.c.from_key.in_(["a", "b"]))
+            compiled = statement.compile(connection, compile_kwargs={"literal_binds": True})
+            explain = "EXPLAIN QUERY PLAN" if connection.dialect.name == "sqlite" else "EXPLAIN"
+            plan = " ".join(str(row) for row in connection.execute(sa.text(f"{explain} {compiled}")))
+            assert "ix_aquarium_edge_from" in plan, plan

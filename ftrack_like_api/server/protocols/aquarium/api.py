@@ -15,7 +15,6 @@ import logging
 import re
 from typing import Any, AsyncIterator, Awaitable, Callable, Iterator
 
-import anyio
 
 import sqlalchemy as sa
 from starlette.requests import Request
@@ -43,9 +42,11 @@ __all__ = ["AquariumApi", "json_answer"]
 
 log = logging.getLogger(__name__)
 
-#: How often an event stream reads the log (s), says it is alive when idle (s: the client's stop() waits for a line), and
-#: tells clients to wait before reconnecting (s).
-POLL, HEARTBEAT, RETRY = 0.5, 2.0, 3.0
+#: How long an idle event stream waits before saying it is alive (s: the client's stop() waits for a line), and how long
+#: it tells clients to wait before reconnecting (s).
+HEARTBEAT, RETRY = 2.0, 3.0
+#: The most events one read of the log takes.
+READ = 500
 #: The largest JSON body read.
 MAX_BODY = 64 * 1024 * 1024
 _PLACE = re.compile(r"^Operation \d+ \([^)]*\): ")
@@ -323,28 +324,28 @@ class AquariumApi:
         resume = resume_point(request.headers.get("last-event-id"))
         principal = await self.database(self._principal, caller)
         after = resume[0] - 1 if resume else await self.database(self.backend.events.last)
-        events = self.calls.events
+        events, broker = self.calls.events, self.backend.broker
         draining = getattr(request.app.state, "draining", None)
 
         async def lines() -> AsyncIterator[bytes]:
+            # The log is read only when the broker knows of a newer event (its notification: LISTEN/NOTIFY on
+            # PostgreSQL, the commit's own in this process); an idle stream waits, reading nothing, and says it is alive.
             nonlocal after, resume
             yield f"retry: {int(RETRY * 1000)}\n\n".encode()
-            quiet = 0.0
+            latest = after
             while not (draining is not None and draining.started) and not await request.is_disconnected():
-                read = await self.database(self.backend.events.read, after, 500, principal)
+                if latest <= after:
+                    latest = await broker.wait(after, HEARTBEAT)
+                    if latest <= after:
+                        yield b": heartbeat\n\n"
+                        continue
+                read = await self.database(self.backend.events.read, after, READ, principal)
                 text, last = events.stream_text(read, resume)
                 resume = None
-                if read:
-                    after = last
+                # Every event up to ``latest`` could be read: fewer than asked means none the caller may see is left.
+                after = last if len(read) == READ else max(after, latest, last)
                 if text:
-                    quiet = 0.0
                     yield text.encode()
-                    continue
-                await anyio.sleep(POLL)
-                quiet += POLL
-                if quiet >= HEARTBEAT:
-                    quiet = 0.0
-                    yield b": heartbeat\n\n"
 
         return StreamingResponse(lines(), media_type="text/event-stream", headers={"Cache-Control": "no-cache"})
 

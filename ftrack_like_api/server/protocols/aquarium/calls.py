@@ -45,6 +45,7 @@ class Calls:
         self.queries = Queries(backend, mapping, self.relations)
         self.organisation = Organisation(self.store, self.relations)
         backend.after_commit(Forget(backend))
+        backend.after_commit(self.events.committed)
         backend.register_action("aquarium_read", self._run)
         backend.register_action("aquarium_write", self._run, writes=True)
 
@@ -55,7 +56,7 @@ class Calls:
             return self._populated(batch, store.item(batch, p["key"])) if _yes(p.get("populate")) else store.item(batch, p["key"])
         if call == "history":
             item = store.item(batch, p["key"])
-            return history(batch, self.backend.storage.events["event_log"], item, self.mapping.item(item["type"]))
+            return history(self.backend, item, self.mapping.item(item["type"]))
         if call == "move":
             return store.move(batch, p["key"], p.get("oldParentKey"), p.get("newParentKey"))
         if call == "copy":

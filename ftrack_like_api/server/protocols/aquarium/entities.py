@@ -1,9 +1,10 @@
 """Aquarium's items that are child entities of ours: ``Version`` (AssetVersion), ``Media`` (a component),
-``Comment`` (Note) and ``Job`` (Timelog) — read as items and Child edges, and made from an item's data.
+``Comment`` (Note), ``Job`` (Timelog) and ``Playlist`` (AssetVersionList) — read as items and Child edges, and made
+from an item's data.
 
 Each lives under a parent of ours, which is its ``Child`` edge: a Version's task (or, for a
 version made elsewhere with no task, its asset's context), a component's version, a note's
-parent (a reply's: the note it answers), a timelog's context. Its project is its parent's,
+parent (a reply's: the note it answers), a timelog's context, a list's project. Its project is its parent's,
 which is what permissions read. A Version made under a Task is a version of the asset named
 after the task under the task's parent (the shot: made the first time, of type Upload); its
 number is the digits of its name (``v003`` is 3), and a version made elsewhere is named
@@ -107,7 +108,19 @@ class ChildEntities:
             return {"from": log.join(cx, cx.c.id == log.c.context_id), "table": log, "key": log.c.id, "parent": log.c.context_id,
                     "project": self._project(cx), "name": sa.func.coalesce(kept_name, log.c.name), "created_at": log.c.start,
                     "created_by": log.c.user_id}  # fmt: skip
+        if kind.table == "list":  # a Playlist: a list of versions of its project
+            lst = t["list"]
+            return {"from": lst, "table": lst, "key": lst.c.id, "parent": lst.c.project_id, "project": lst.c.project_id,
+                    "name": lst.c.name, "created_at": lst.c.date, "created_by": lst.c.user_id}  # fmt: skip
         raise ValueError(f"mapping.json: no child entity table {kind.table!r}")
+
+    def _only(self, kind: ItemType, select: sa.Select[Any], table: Any) -> sa.Select[Any]:
+        """``select`` kept to the rows ``kind`` reads: a version's components, a list of versions."""
+        if kind.table == "component":
+            return select.where(table.c.version_id.is_not(None))
+        if kind.table == "list":
+            return select.where(table.c.system_type == _text("assetversion"))
+        return select
 
     def _shown(self, column: Any, form: str) -> Any:
         """An attribute of ours as Aquarium writes the data key it was converted from (text)."""
@@ -139,8 +152,7 @@ class ChildEntities:
             .select_from(s["from"].outerjoin(a, a.c.key == s["key"]))
             .where(s["project"].is_not(None))
         )  # fmt: skip
-        if kind.table == "component":
-            select = select.where(table.c.version_id.is_not(None))
+        select = self._only(kind, select, table)
         if readable is not None:
             select = select.where(s["project"].in_(sorted(readable)))
         return select
@@ -155,7 +167,7 @@ class ChildEntities:
             .select_from(s["from"].outerjoin(e, e.c.key == key))
             .where(s["parent"].is_not(None))
         )  # fmt: skip
-        return select.where(s["table"].c.version_id.is_not(None)) if kind.table == "component" else select
+        return self._only(kind, select, s["table"])
 
     # --- writing ------------------------------------------------------------------------------
 
@@ -183,6 +195,9 @@ class ChildEntities:
                 values.update(parent_id=thread.parent_id, parent_type=thread.parent_type, in_reply_to_id=parent["_key"])
             else:
                 values.update(parent_id=parent["_key"], parent_type=self._type_of(batch, parent))
+        elif kind.table == "list":
+            values.update(self._list_of(batch, parent), system_type="assetversion")
+            values.setdefault("name", "")
         elif kind.table == "timelog":
             values["context_id"] = parent["_key"]
             if isinstance(data.get("name"), str):
@@ -207,6 +222,15 @@ class ChildEntities:
                 raise ValidationError(f"{key} {value!r} is not the key of a user", "bad_request")
             return found
         raise ValueError(f"mapping.json: no conversion {form!r}")
+
+    def _list_of(self, batch: BatchContext, parent: dict[str, Any]) -> dict[str, Any]:
+        """``project_id`` and ``category_id`` of a Playlist made under the Project ``parent`` (the first list category)."""
+        categories = self.tables["list_category"]
+        category = batch.connection.execute(sa.select(categories.c.id).order_by(categories.c.name != "Dailies",
+                                                                                categories.c.name).limit(1)).scalar()  # fmt: skip
+        if category is None:
+            raise ValidationError("A Playlist needs a list category of ours, and there is none", "bad_request")
+        return {"project_id": parent["_key"], "category_id": category}
 
     def _type_of(self, batch: BatchContext, parent: dict[str, Any]) -> str:
         if parent["type"] == "Version":

@@ -24,6 +24,8 @@ __all__ = ["AquariumEvents", "CHANGE", "resume_point"]
 
 #: The log's topic for a change of an item or edge kept whole.
 CHANGE = "aquarium.change"
+#: Where a batch keeps the highest sequence number :meth:`AquariumEvents.record` logged in it.
+_LOGGED = ("aquarium", "logged")
 _VERBS = {"add": "created", "update": "updated", "move": "updated", "remove": "deleted"}
 
 
@@ -52,7 +54,15 @@ class AquariumEvents:
         on the stream)."""
         change = {"category": category, "verb": verb, "type": type_name, "key": key,
                   **({"data": data} if data is not None else {}), **({"beside": True} if beside else {})}  # fmt: skip
-        self.backend.events.append(batch.connection, [{"topic": CHANGE, "data": change}], batch.user_id)
+        seqs = self.backend.events.append(batch.connection, [{"topic": CHANGE, "data": change}], batch.user_id)
+        batch.cache[_LOGGED] = max([batch.cache.get(_LOGGED, 0), *seqs])
+
+    def committed(self, batch: BatchContext) -> None:
+        """After a batch commits: tell the broker of what :meth:`record` logged in it (the engine tells it of its own
+        events only when entities changed), so event streams waiting in this process read it now."""
+        logged = batch.cache.get(_LOGGED)
+        if logged:
+            self.backend.broker.notify(logged)
 
     def translate(self, event: StoredEvent) -> Iterator[dict[str, Any]]:
         """Aquarium's events for one event of the log (none for what Aquarium has no name for)."""
@@ -71,6 +81,8 @@ class AquariumEvents:
                 continue
             if ours in ("Appointment", "Membership"):
                 yield self._event(event, "edge", verb, "Assigned" if ours == "Appointment" else "Member", key)
+            elif ours == "ListObject" and self.mapping.list_items():
+                yield self._event(event, "edge", verb, self.mapping.list_items()[0], key)
             elif ours == "TypedContextLink":
                 yield self._event(event, "edge", verb, self.mapping.links()[0], key)
             elif ours in self.by_ours:

@@ -92,6 +92,10 @@ class Mapping:
         """The edge types held as context links (TypedContextLink), the first the one a link made elsewhere reads as."""
         return [name for name, t in self.edges.items() if t.ours == "link"]
 
+    def list_items(self) -> list[str]:
+        """The edge types held as a version in a list (ListObject)."""
+        return [name for name, t in self.edges.items() if t.ours == "list_item"]
+
     def resources(self) -> list[ItemType]:
         """The mapped types kept in the resource table (users, groups)."""
         return [t for t in self.items.values() if t.table == "resource"]

@@ -13,7 +13,8 @@ per type):
 - **edges**: ``Child`` from each context's ``parent_id`` and each child entity's parent,
   ``Assigned`` from each assignment, ``Member`` from each membership, ``Dependency`` /
   ``Breakdown`` from each TypedContextLink (its type kept beside it; one made elsewhere is
-  the first link type of the mapping), ``Child`` from Lagoon's Projects container to each
+  the first link type of the mapping), ``Playlist`` from each list of versions to each
+  version in it (a ListObject), ``Child`` from Lagoon's Projects container to each
   project, and the generic edges; columns ``key``, ``type``, ``from_key``, ``to_key``,
   ``data`` (JSON text).
 """
@@ -57,6 +58,7 @@ class Relations:
         self.resource, self.appointment, self.membership = tables["resource"], tables["appointment"], tables["membership"]
         self.item_table, self.edge_table = storage.aquarium["aquarium_item"], storage.aquarium["aquarium_edge"]
         self.link = tables["typed_context_link"]
+        self.lists, self.list_object = tables["list"], tables["list_object"]
         self.children = ChildEntities(storage, self.item_table, self.edge_table)
 
     # --- items ---------------------------------------------------------------------------------
@@ -218,12 +220,23 @@ class Relations:
                                          if kinds is None or kind.name in kinds)]  # fmt: skip
         named = self.mapping.links()
         links = self._links(named, [t for t in types if t in named] if types else named) if named else None
+        listed = [self._list_items(name) for name in self.mapping.list_items() if not types or name in types]
         if not types:
-            return sa.union_all(*parents, assigned, members, *([links] if links is not None else []), generic)
+            return sa.union_all(*parents, assigned, members, *([links] if links is not None else []), *listed, generic)
         branches = [*(parents if "Child" in types else []), *([assigned] if "Assigned" in types else []),
                     *([members] if "Member" in types else []), *([links] if links is not None and set(named) & set(types) else []),
-                    generic.where(e.c.type.in_(list(types)))]  # fmt: skip
+                    *listed, generic.where(e.c.type.in_(list(types)))]  # fmt: skip
         return sa.union_all(*branches) if len(branches) > 1 else branches[0]
+
+    def _list_items(self, name: str) -> sa.Select[Any]:
+        """The versions in each list of versions (ListObject), as ``name`` edges from the list."""
+        lo, lst, e = self.list_object, self.lists, self.edge_table
+        return (
+            sa.select(lo.c.id.label("key"), _text(name).label("type"), lo.c.list_id.label("from_key"),
+                      lo.c.entity_id.label("to_key"), sa.func.coalesce(e.c.data, _text("{}")).label("data"))
+            .select_from(lo.join(lst, lst.c.id == lo.c.list_id).outerjoin(e, e.c.key == lo.c.id))
+            .where(lst.c.system_type == _text("assetversion"))
+        )  # fmt: skip
 
     def _links(self, named: list[str], wanted: list[str]) -> sa.Select[Any]:
         """The TypedContextLinks, as edges of the link type kept beside each (``named[0]`` when none is)."""

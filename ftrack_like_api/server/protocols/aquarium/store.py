@@ -228,6 +228,10 @@ class Store:
             key = str(uuid.uuid4())
             self.backend.writer.create(batch, "Appointment", {"__entity_type__": "Appointment", "id": key, "type": "assignment",
                                                               "context_id": src["_key"], "resource_id": dst["_key"]})  # fmt: skip
+        elif relation is not None and relation.ours == "list_item" and not self.kept_whole(batch, src["_key"]):
+            key = str(uuid.uuid4())
+            self.backend.writer.create(batch, "ListObject", {"__entity_type__": "ListObject", "id": key, "list_id": src["_key"],
+                                                             "entity_id": dst["_key"]})  # fmt: skip
         elif relation is not None and relation.ours == "membership":
             key = str(uuid.uuid4())
             self.backend.writer.create(batch, "Membership", {"__entity_type__": "Membership", "id": key, "group_id": src["_key"],
@@ -332,6 +336,8 @@ class Store:
             self.backend.writer.delete(batch, "Appointment", [current["_key"]])
         elif current["type"] == "Member" and self._held(batch, self.relations.membership, current["_key"]):
             self.backend.writer.delete(batch, "Membership", [current["_key"]])
+        elif current["type"] in self.mapping.list_items() and self._held(batch, self.relations.list_object, current["_key"]):
+            self.backend.writer.delete(batch, "ListObject", [current["_key"]])
         elif current["type"] in self.mapping.links() and self._held(batch, self.relations.link, current["_key"]):
             self.backend.writer.delete(batch, "TypedContextLink", [current["_key"]])
         else:

@@ -10,6 +10,11 @@ Likewise an edge our model holds (a Child edge is an entity's parent, an Assigne
 assignment) keeps only its ``data`` here; every other edge is kept here whole. One edge
 per type, direction and pair (``uq_aquarium_edge``). Not entities: no query of ftrack's
 API reaches them; revision ``0010`` makes them in an older database.
+
+``aquarium_history`` indexes the event log by the item each event changes (``key``, the
+log's ``seq``): an item's history (:mod:`.history`) is found there, not by matching the
+text of the whole log. It is filled from the log as history is asked for (each event read
+once); revision ``0012`` makes it.
 """
 
 from __future__ import annotations
@@ -45,5 +50,12 @@ def define_tables(metadata: sa.MetaData) -> dict[str, sa.Table]:
             sa.Column("data", sa.Text, nullable=False),
             sa.UniqueConstraint("type", "from_key", "to_key", name="uq_aquarium_edge"),
             sa.Index("ix_aquarium_edge_to", "to_key", "type"),
+            sa.Index("ix_aquarium_edge_from", "from_key", "type"),  # revision 0012
+        ),
+        "aquarium_history": sa.Table(  # revision 0012
+            "aquarium_history", metadata,
+            sa.Column("key", sa.Text, primary_key=True),
+            sa.Column("seq", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), primary_key=True),
+            sa.Index("ix_aquarium_history_seq", "seq"),  # the last event indexed
         ),
     }  # fmt: skip

@@ -24,7 +24,7 @@ from alembic import op
 __all__ = ["downgrade", "upgrade"]
 
 revision = "0014"
-down_revision = "0011"
+down_revision = "0012"
 branch_labels = None
 depends_on = None
 
