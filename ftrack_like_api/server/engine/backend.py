@@ -40,14 +40,13 @@ from .batch import BatchContext
 from .compiler import Compiler
 from .diagnosis import broken_constraint
 from .dialects import Dialect, check_folder, dialect_for, open_failure
+from .install import install
 from .integrity import Integrity
 from .notes import complete_notes
 from ..auth.permissions import PermissionDenied, Permissions, Roles
 from .reader import Reader
 from .refusals import DuplicateEntry, database_failed, error_answer, error_object, kind_of, malformed, refused
-from .seed import ADMIN_USERNAME, seed, seed_id
 from .storage import Storage
-from .upgrades import Upgrades, check_references, locked
 from .writer import Writer
 
 __all__ = ["Backend", "load_schema"]
@@ -151,7 +150,7 @@ class Backend:
         auth_tables = define_tables(storage.metadata)
         engine = storage.create_engine(url, timeout=timeout, **engine_options)
         try:
-            _install(engine, storage, versioned)
+            install(engine, storage, versioned)
         except sa.exc.DBAPIError as error:
             engine.dispose()
             # One line, and never a password: the driver's reason, not SQLAlchemy's wrapping.
@@ -466,42 +465,6 @@ class Backend:
         code, reason = problem
         refusal = DuplicateEntry if code in ("duplicate_key", "duplicate_value") else ValidationError
         return refusal(reason, code).at(*place)
-
-
-def _install(engine: sa.Engine, storage: Storage, versioned: bool) -> None:
-    """Build, seed and stamp a new database, or run the additive upgrades an older one needs.
-
-    ``versioned``: the schema is the shipped one, whose upgrades are Alembic's revisions.
-    """
-    roles = Roles(storage)
-    upgrades = Upgrades() if versioned else None
-    for attempt in range(RETRIES):
-        try:
-            with engine.connect().execution_options(ftrack_writes=True) as connection:
-                with locked(connection):
-                    new = storage.install(connection)
-                    ran = []
-                    if new:
-                        seed(connection, storage)
-                        roles.install(connection)
-                        roles.set_role(connection, seed_id("user", ADMIN_USERNAME), "admin")
-                        if upgrades is not None:
-                            upgrades.stamp(connection)
-                    elif upgrades is not None:
-                        ran = upgrades.upgrade(connection, automatic=True)
-                    if new or ran:
-                        check_references(connection)
-                    if upgrades is None or upgrades.ahead is None:  # a newer version's notes stay as they are
-                        storage.record(connection)
-                with connection.begin():
-                    storage.optimize(connection)
-            return
-        except sa.exc.DBAPIError as error:
-            # Two processes opening one new database at once: one builds it, the other tries again.
-            if attempt == RETRIES - 1:
-                raise
-            log.info("database install raced another process, trying again: %s", error.orig)
-            time.sleep(0.2 * (attempt + 1))
 
 
 class _TimedOut(Exception):
