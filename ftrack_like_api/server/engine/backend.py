@@ -29,6 +29,7 @@ import sqlalchemy as sa
 
 from ... import collector
 from ...exceptions import DatabaseError, QueryError, ValidationError
+from ...query import parse
 from ...schema import Schema
 from ...version import __version__
 from ..auth.authenticator import Authenticator
@@ -42,6 +43,7 @@ from .diagnosis import broken_constraint
 from .dialects import Dialect, check_folder, dialect_for, open_failure
 from .install import install
 from .integrity import Integrity
+from .listings import MAX_TOKEN, Listings
 from .notes import complete_notes
 from ..auth.permissions import PermissionDenied, Permissions, Roles
 from .reader import Reader
@@ -97,6 +99,8 @@ class Backend:
         self.storage = storage
         self.compiler = Compiler(schema, storage)
         self.reader = Reader(self.compiler, max_rows)
+        #: What the listings' clients hold already (a worker's memory: see .listings).
+        self.listings = Listings()
         self.writer = Writer(self.compiler)
         self.permissions = Permissions(self.compiler)
         self.integrity = Integrity(storage)
@@ -377,8 +381,10 @@ class Backend:
             "max_body": None,
             # Ours: what this server does beyond ftrack's protocol, for a client to ask before it tries.
             "features": list(FEATURES),
-            # Ours: a query operation may ask for its answer in the compact form (see .compact).
+            # Ours: a query operation may ask for its answer in the compact form (see .compact), and
+            # name the listing it is a page of, each referenced entity then sent once (see .listings).
             "compact_answers": True,
+            "compact_listings": True,
         }
         extras = {"ftrack_like_api_version": __version__}  # ours, given when asked for
         for value in operation.get("values") or ():
@@ -390,7 +396,17 @@ class Backend:
         expression = operation.get("expression")
         if not isinstance(expression, str):
             raise ValidationError("A query needs an 'expression' (text)", "bad_request")
-        return self.reader.query(batch.connection, expression, operation.get("after"), operation.get("compact") is True)
+        compact, token = operation.get("compact") is True, operation.get("listing")
+        if token is None or not compact:
+            return self.reader.query(batch.connection, expression, operation.get("after"), compact)
+        known = operation.get("known", 0)
+        if not isinstance(token, str) or not 0 < len(token) <= MAX_TOKEN or type(known) is not int or known < 0:
+            raise ValidationError(f"A listing is a token of at most {MAX_TOKEN} characters, with 'known' a count "
+                                  "of at least 0", "bad_request")  # fmt: skip
+        listing = self.listings.take(batch.user_id, token, parse(expression).page(None, None), known)
+        answer = self.reader.query(batch.connection, expression, operation.get("after"), True, listing)
+        self.listings.keep(batch.user_id, token, listing)
+        return answer
 
     def _create(self, batch: BatchContext, operation: Mapping[str, Any]) -> dict[str, Any]:
         data = dict(operation.get("entity_data") or {})
