@@ -217,3 +217,29 @@ def test_an_entity_changed_twice_in_a_batch_is_one_entry_from_first_old_to_last_
     _, (event,) = events_of(backend, lambda: call(made, update("Task", "made-then-named", name="second")))
     (entry,) = event.data["entities"]
     assert entry["action"] == "add" and entry["changes"]["name"]["new"] == "second"
+
+
+def test_the_chain_up_to_the_project_is_one_statement(backend, call, studio):
+    """A task's shot, sequence and project are read in one statement (a recursive one), not one per level."""
+    import sqlalchemy as sa
+
+    alpha = studio["alpha"]
+    statuses = [s["id"] for s in call.query("select id from Status")][:2]
+    call(update("Task", alpha["task"], status_id=statuses[0]))
+    read = []
+
+    def keep(connection, cursor, statement, parameters, context, executemany):
+        if statement.lstrip().upper().startswith(("SELECT", "WITH")) and "context" in statement:
+            read.append(statement)
+
+    sa.event.listen(backend.engine, "before_cursor_execute", keep)
+    try:
+        _, events = events_of(backend, lambda: call(update("Task", alpha["task"], status_id=statuses[1])))
+    finally:
+        sa.event.remove(backend.engine, "before_cursor_execute", keep)
+    (task,) = [e for e in events[0].data["entities"] if e["entityId"] == alpha["task"]]
+    assert [p["entityId"] for p in task["parents"]] == [alpha["task"], alpha["shots"][0], alpha["sequence"], alpha["project"]]
+    chains = [statement for statement in read if "RECURSIVE" in statement.upper()]
+    assert len(chains) == 1
+    # Besides it, the task read once before it is changed: nothing reads a level of the chain on its own.
+    assert len(read) == 2, read
