@@ -243,3 +243,29 @@ def test_the_chain_up_to_the_project_is_one_statement(backend, call, studio):
     assert len(chains) == 1
     # Besides it, the task read once before it is changed: nothing reads a level of the chain on its own.
     assert len(read) == 2, read
+
+
+def test_one_event_and_its_notification_are_one_statement(backend, call, studio, database):
+    """On PostgreSQL the other workers hear of an event through a notification, sent with it."""
+    import psycopg
+    import sqlalchemy as sa
+
+    if not database.startswith("postgresql"):
+        pytest.skip("SQLite's workers are one process: no notification to send")
+    from ftrack_like_api.server.events.log import CHANNEL
+
+    statuses = [s["id"] for s in call.query("select id from Status")][:2]
+    call(update("Task", studio["beta"]["task"], status_id=statuses[0]))
+    sent = []
+    listen = lambda connection, cursor, statement, *rest: sent.append(statement) if "pg_notify" in statement else None  # noqa: E731
+    with psycopg.connect(database, autocommit=True) as listener:
+        listener.execute(f"LISTEN {CHANNEL}")
+        sa.event.listen(backend.engine, "before_cursor_execute", listen)
+        try:
+            _, events = events_of(backend, lambda: call(update("Task", studio["beta"]["task"], status_id=statuses[1])))
+        finally:
+            sa.event.remove(backend.engine, "before_cursor_execute", listen)
+        heard = [n.payload for n in listener.notifies(timeout=5, stop_after=1)]
+    (event,) = events
+    assert len(sent) == 1 and sent[0].lstrip().upper().startswith("INSERT INTO EVENT_LOG")
+    assert heard and heard[0].endswith(f":{event.seq}")
