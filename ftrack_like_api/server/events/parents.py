@@ -143,13 +143,13 @@ class Parents:
         whole chain up to the project (a task's shot, sequence and project), not one per level."""
         if entity_type.table != "context" or "parent_id" not in table.c:
             return sa.select(table).where(pk.in_(keys))
-        up = sa.select(table.c.parent_id.label("id")).where(pk.in_(keys), table.c.parent_id.is_not(None))
-        chain = up.cte("above", recursive=True)
+        chain = sa.select(pk.label("id")).where(pk.in_(keys)).cte("above", recursive=True)
         step = table.alias("step")
         # UNION, not UNION ALL: a loop in the data ends the walk instead of going round.
         chain = chain.union(sa.select(step.c.parent_id).join(chain, step.c[pk.name] == chain.c.id)
                             .where(step.c.parent_id.is_not(None)))  # fmt: skip
-        return sa.select(table).where(sa.or_(pk.in_(keys), pk.in_(sa.select(chain.c.id))))
+        # Each row by its key (one IN over the chain): an OR of two IN would read the whole table.
+        return sa.select(table).where(pk.in_(sa.select(chain.c.id)))
 
     def holder(self, target: str, row: Mapping[str, Any]) -> str | None:
         """Which of the types ``target`` names a row the batch created belongs to (by its columns)."""
