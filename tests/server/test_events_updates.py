@@ -269,3 +269,29 @@ def test_one_event_and_its_notification_are_one_statement(backend, call, studio,
     (event,) = events
     assert len(sent) == 1 and sent[0].lstrip().upper().startswith("INSERT INTO EVENT_LOG")
     assert heard and heard[0].endswith(f":{event.seq}")
+
+
+def test_the_author_is_read_with_the_acting_user_and_named_as_they_are_after_the_batch(backend, call, studio):
+    """The event's author comes with the acting user's read (no statement of its own); a batch that
+    renames its own author names them by the new name."""
+    import sqlalchemy as sa
+
+    statuses = [s["id"] for s in call.query("select id from Status")][:2]
+    task = studio["alpha"]["task"]
+    call(update("Task", task, status_id=statuses[0]))
+    read = []
+    keep = lambda connection, cursor, statement, *rest: read.append(statement)  # noqa: E731
+    sa.event.listen(backend.engine, "before_cursor_execute", keep)
+    try:
+        _, events = events_of(backend, lambda: call(update("Task", task, status_id=statuses[1])))
+    finally:
+        sa.event.remove(backend.engine, "before_cursor_execute", keep)
+    admin = call.query('select id, first_name, last_name from User where username is "admin"')[0]
+    assert events[0].data["user"] == {"userid": admin["id"], "name": "Studio Admin"}
+    assert not [s for s in read if "first_name" in s and "security_role" not in s]  # read once, with the roles
+    try:
+        _, events = events_of(backend, lambda: call(update("User", admin["id"], first_name="Head"),
+                                                    update("Task", task, status_id=statuses[0])))  # fmt: skip
+        assert events[0].data["user"] == {"userid": admin["id"], "name": "Head Admin"}
+    finally:
+        call(update("User", admin["id"], first_name=admin["first_name"]))

@@ -327,7 +327,11 @@ class Backend:
     def _append_updates(self, batch: BatchContext, source: Mapping[str, Any] | None) -> list[int]:
         """Append the batch's ``ftrack.update`` events in its transaction (the last thing before the commit)."""
         connection = batch.connection
-        events = self.updates.events(connection, batch.changed, batch.created, batch.user_id, source)
+        principal = batch.principal
+        who = (principal.name, principal.username) if principal.name is not None else None
+        if any(entity_type.table == "resource" and key == (principal.id,) for _, entity_type, key, _, _ in batch.changed):
+            who = None  # the batch renamed its author, maybe: the events name them as they are now
+        events = self.updates.events(connection, batch.changed, batch.created, batch.user_id, source, who)
         return self.events.append(connection, events, batch.user_id)
 
     def _after_writes(self, connection: sa.Connection, count: int) -> None:

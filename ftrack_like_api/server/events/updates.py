@@ -235,8 +235,12 @@ class Updates:
         created: Mapping[Any, Mapping[str, Any]],
         user_id: str | None,
         source: Mapping[str, Any] | None = None,
+        who: tuple[str | None, str | None] | None = None,
     ) -> list[dict[str, Any]]:
         """The events (one per project touched, and one for entities of none) of ``changes``.
+
+        ``who``: the author's name and username, when the caller read them already (the batch's
+        acting user is read for every batch); else they are read here.
 
         ``created`` holds the rows the batch created, by key (a parent made in the same
         batch is found there, not in the database). Each event's ``data`` is its JSON text
@@ -288,7 +292,7 @@ class Updates:
                 ids.setdefault(own)
             if above is not None and id(above) not in chains:
                 add_ids(ids, chains, above)
-        user = self._who(connection, user_id)
+        user = who if who is not None else self._who(connection, user_id)
         user_text = json_text.value({"userid": user_id, "name": user[0]})
         events = []
         for project, project_texts in grouped.items():
