@@ -124,14 +124,30 @@ class Loader:
         """
         return self.read(query, self.ask(query, after))
 
-    def ask(self, query: ast.Query, after: str | None = None) -> Mapping[str, Any]:
-        """The server's answer to one page of a query, as it came (see :meth:`page`); nothing merged."""
+    def ask(self, query: ast.Query, after: str | None = None, listing: tuple[str, int] | None = None) -> Mapping[str, Any]:
+        """The server's answer to one page of a query, as it came (see :meth:`page`); nothing merged.
+
+        ``listing``: (its token, how many referenced entities the answers to its earlier pages
+        included), when the page is one of a listing whose every page is kept (``all()``): a
+        server that has ``compact_listings`` then refers to those entities by their places
+        instead of sending them again (see server/engine/listings.py).
+        """
         operation: dict[str, Any] = {"action": "query", "expression": render(query)}
         if after is not None:
             operation["after"] = after
-        if self.information().get("compact_answers") is True:  # ours: see server/engine/compact.py
+        information = self.information()
+        if information.get("compact_answers") is True:  # ours: see server/engine/compact.py
             operation["compact"] = True
+            if listing is not None and information.get("compact_listings") is True:
+                operation["listing"], operation["known"] = listing
         return self.session.call([operation])[0]  # type: ignore[no-any-return]
+
+    def listed(self, listing: tuple[str, int], answer: Mapping[str, Any]) -> tuple[str, int]:
+        """``listing`` once its client holds ``answer`` too: the referenced entities it included counted."""
+        base = answer.get("included_base")
+        if base is None:  # a server that sends each page in full
+            return listing
+        return listing[0], base + len(answer.get("included") or ())
 
     @staticmethod
     def following(answer: Mapping[str, Any]) -> tuple[int | None, str | None]:
@@ -148,7 +164,9 @@ class Loader:
             return Page(rows, offset, cursor)  # type: ignore[arg-type]
         with self._lock, collector.paused() if self.session.pause_gc else contextlib.nullcontext():
             cache = self.session.cache is not None
-            entities, touched = self.merger.merge_all(answer["data"], listing, touched=cache, included=answer.get("included"))
+            entities, touched = self.merger.merge_all(
+                answer["data"], listing, touched=cache, included=answer.get("included"), base=answer.get("included_base")
+            )  # fmt: skip
             if cache:
                 self.keep(touched)
         return Page(entities, offset, cursor)

@@ -31,9 +31,9 @@ class _Answer:
     group) and the shapes by layout; one copy of each short string that repeats in it; and
     the listing it is a page of, if any (see :meth:`Merger.merge_all`)."""
 
-    __slots__ = ("types", "strings", "listing", "included", "made")
+    __slots__ = ("types", "strings", "listing", "included", "made", "base", "placed")
 
-    def __init__(self, listing: Listing | None = None, included: list[Any] | None = None) -> None:
+    def __init__(self, listing: Listing | None = None, included: list[Any] | None = None, base: int | None = None) -> None:
         self.types: dict[Any, tuple[list[Any], dict[Layout, Shape]]] = {}
         self.strings: dict[str, str] = {}
         self.listing = listing
@@ -41,6 +41,18 @@ class _Answer:
         self.included = included
         #: The entity merged for each place of ``included``, once it was.
         self.made: list[Entity | None] = [None] * len(included) if included else []
+        #: A page of a named listing: where its ``included`` starts among the listing's places,
+        #: and the entities of the places before (its earlier pages'), by place.
+        self.base = base or 0
+        self.placed: dict[Any, Entity] | None = None
+        if base is not None:
+            if listing is None:
+                raise TransportError("The server sent a page of a listing to a query that is not one")
+            self.placed = listing.setdefault(PLACED, {})
+
+
+#: Where a listing keeps the entities its pages' compact answers placed, by place (see _Answer.placed).
+PLACED = "\0placed"
 
 
 #: The referenced entities a listing's pages have written in full so far: type -> key -> the
@@ -91,6 +103,7 @@ class Merger:
         listing: Listing | None = None,
         touched: bool = True,
         included: list[Any] | None = None,
+        base: int | None = None,
     ) -> tuple[list[Entity], list[Entity]]:
         """Merge the entities of one answer; they form one group per type.
 
@@ -101,10 +114,18 @@ class Merger:
         entity an earlier page wrote in full with the same fields is not merged again — as
         within one answer, where the server writes it in full once. A page is an answer of
         its own, so a shot whose tasks fall on four pages comes in full four times.
-        ``included``: a compact answer's referenced entities (see :meth:`_included`).
+        ``included``: a compact answer's referenced entities (see :meth:`_included`); ``base``: where
+        they start among the places of ``listing``, a page of which the answer is (its earlier pages'
+        entities are referred to by their places, not sent again).
         """
-        answer = _Answer(listing, included)
+        answer = _Answer(listing, included, base)
         merged = [self.merge(item, answer) for item in items]
+        placed = answer.placed
+        if placed is not None:  # the next pages may refer to this one's included entities by their places
+            made, start = answer.made, answer.base
+            for offset in range(len(made)):
+                entity = made[offset]
+                placed[start + offset] = entity if entity is not None else self._included(start + offset, answer)
         if not touched:
             return merged, []
         lookup = self.session.identity_map.lookup
@@ -151,11 +172,16 @@ class Merger:
         collector does not track them.
         """
         made = None if answer is None else answer.made
-        if made is None or not 0 <= place < len(made):
+        local = place - answer.base if answer is not None else place
+        if made is None or not 0 <= local < len(made):
+            placed = None if answer is None else answer.placed
+            earlier = None if placed is None or local >= 0 else placed.get(place)
+            if earlier is not None:  # sent by an earlier page of the listing
+                return earlier
             raise TransportError(f"The server sent a reference to entity {place} of an answer that includes {len(made or ())}")
-        entity = made[place]
+        entity = made[local]
         if entity is None:
-            entity = made[place] = self._reference(answer.included[place], answer)  # type: ignore[union-attr, index]
+            entity = made[local] = self._reference(answer.included[local], answer)  # type: ignore[union-attr, index]
         return entity
 
     def _reference(self, value: Mapping[str, Any], answer: _Answer | None) -> Entity:

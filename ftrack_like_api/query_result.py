@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, Iterator, Mapping
 
@@ -61,14 +62,18 @@ class QueryResult:
         wanted = self.page_size or FIRST_PAGE
         query = self.query.page(self.query.offset or 0, wanted if remaining is None else min(wanted, remaining))
         listing: Listing | None = {} if ahead else None  # all() keeps every entity: its pages share references
+        # Named for the server, which then sends each referenced entity once in the whole listing.
+        named: tuple[str, int] | None = (uuid.uuid4().hex, 0) if ahead else None
         ahead = ahead and getattr(self.session.transport, "overlaps", False)
         background: ThreadPoolExecutor | None = None  # made when a second page is wanted
         try:
             pending: Future[Mapping[str, Any]] | None = None
             after: str | None = None
             while True:
-                answer = loader.ask(query, after) if pending is None else pending.result()
+                answer = loader.ask(query, after, named) if pending is None else pending.result()
                 pending = None
+                if named is not None:
+                    named = loader.listed(named, answer)
                 following, after = loader.following(answer)
                 rows = len(answer["data"])
                 if self.page_size is None:
@@ -81,7 +86,7 @@ class QueryResult:
                     query = self.query.page(following, wanted if remaining is None else min(wanted, remaining))
                     if ahead:
                         background = background or ThreadPoolExecutor(1)
-                        pending = background.submit(loader.ask, query, after)
+                        pending = background.submit(loader.ask, query, after, named)
                 yield from loader.read(asked, answer, listing).entities
                 if done:
                     return

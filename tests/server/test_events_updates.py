@@ -217,3 +217,81 @@ def test_an_entity_changed_twice_in_a_batch_is_one_entry_from_first_old_to_last_
     _, (event,) = events_of(backend, lambda: call(made, update("Task", "made-then-named", name="second")))
     (entry,) = event.data["entities"]
     assert entry["action"] == "add" and entry["changes"]["name"]["new"] == "second"
+
+
+def test_the_chain_up_to_the_project_is_one_statement(backend, call, studio):
+    """A task's shot, sequence and project are read in one statement (a recursive one), not one per level."""
+    import sqlalchemy as sa
+
+    alpha = studio["alpha"]
+    statuses = [s["id"] for s in call.query("select id from Status")][:2]
+    call(update("Task", alpha["task"], status_id=statuses[0]))
+    read = []
+
+    def keep(connection, cursor, statement, parameters, context, executemany):
+        if statement.lstrip().upper().startswith(("SELECT", "WITH")) and "context" in statement:
+            read.append(statement)
+
+    sa.event.listen(backend.engine, "before_cursor_execute", keep)
+    try:
+        _, events = events_of(backend, lambda: call(update("Task", alpha["task"], status_id=statuses[1])))
+    finally:
+        sa.event.remove(backend.engine, "before_cursor_execute", keep)
+    (task,) = [e for e in events[0].data["entities"] if e["entityId"] == alpha["task"]]
+    assert [p["entityId"] for p in task["parents"]] == [alpha["task"], alpha["shots"][0], alpha["sequence"], alpha["project"]]
+    chains = [statement for statement in read if "RECURSIVE" in statement.upper()]
+    assert len(chains) == 1
+    # Besides it, the task read once before it is changed: nothing reads a level of the chain on its own.
+    assert len(read) == 2, read
+
+
+def test_one_event_and_its_notification_are_one_statement(backend, call, studio, database):
+    """On PostgreSQL the other workers hear of an event through a notification, sent with it."""
+    import psycopg
+    import sqlalchemy as sa
+
+    if not database.startswith("postgresql"):
+        pytest.skip("SQLite's workers are one process: no notification to send")
+    from ftrack_like_api.server.events.log import CHANNEL
+
+    statuses = [s["id"] for s in call.query("select id from Status")][:2]
+    call(update("Task", studio["beta"]["task"], status_id=statuses[0]))
+    sent = []
+    listen = lambda connection, cursor, statement, *rest: sent.append(statement) if "pg_notify" in statement else None  # noqa: E731
+    with psycopg.connect(database, autocommit=True) as listener:
+        listener.execute(f"LISTEN {CHANNEL}")
+        sa.event.listen(backend.engine, "before_cursor_execute", listen)
+        try:
+            _, events = events_of(backend, lambda: call(update("Task", studio["beta"]["task"], status_id=statuses[1])))
+        finally:
+            sa.event.remove(backend.engine, "before_cursor_execute", listen)
+        heard = [n.payload for n in listener.notifies(timeout=5, stop_after=1)]
+    (event,) = events
+    assert len(sent) == 1 and sent[0].lstrip().upper().startswith("INSERT INTO EVENT_LOG")
+    assert heard and heard[0].endswith(f":{event.seq}")
+
+
+def test_the_author_is_read_with_the_acting_user_and_named_as_they_are_after_the_batch(backend, call, studio):
+    """The event's author comes with the acting user's read (no statement of its own); a batch that
+    renames its own author names them by the new name."""
+    import sqlalchemy as sa
+
+    statuses = [s["id"] for s in call.query("select id from Status")][:2]
+    task = studio["alpha"]["task"]
+    call(update("Task", task, status_id=statuses[0]))
+    read = []
+    keep = lambda connection, cursor, statement, *rest: read.append(statement)  # noqa: E731
+    sa.event.listen(backend.engine, "before_cursor_execute", keep)
+    try:
+        _, events = events_of(backend, lambda: call(update("Task", task, status_id=statuses[1])))
+    finally:
+        sa.event.remove(backend.engine, "before_cursor_execute", keep)
+    admin = call.query('select id, first_name, last_name from User where username is "admin"')[0]
+    assert events[0].data["user"] == {"userid": admin["id"], "name": "Studio Admin"}
+    assert not [s for s in read if "first_name" in s and "security_role" not in s]  # read once, with the roles
+    try:
+        _, events = events_of(backend, lambda: call(update("User", admin["id"], first_name="Head"),
+                                                    update("Task", task, status_id=statuses[0])))  # fmt: skip
+        assert events[0].data["user"] == {"userid": admin["id"], "name": "Head Admin"}
+    finally:
+        call(update("User", admin["id"], first_name=admin["first_name"]))

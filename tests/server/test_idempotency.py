@@ -164,3 +164,29 @@ def test_a_claim_left_by_a_dead_worker_is_taken_over(backend, server, admin_key)
         connection.execute(auth.answers.update().where(auth.answers.c.key == f"dead-{tag}").values(created_at=long_ago))
     assert post(server, batch, admin_key, f"dead-{tag}").status_code == 200
     assert count(backend, "Priority", f'name is "{tag}"') == 1
+
+
+def test_a_new_key_is_claimed_in_one_statement_on_postgresql(backend):
+    """The claim is its own transaction, committed at once: on PostgreSQL one round trip (no BEGIN, SET,
+    COMMIT of their own), and the claim is there for every other connection as soon as it returns."""
+    import sqlalchemy as sa
+
+    auth, key = backend.auth, f"once-{uuid.uuid4().hex[:8]}"
+    with backend.engine.connect() as connection:
+        user_id = auth.user_id(connection, "admin")
+    sent = []
+    keep = lambda connection, cursor, statement, *rest: sent.append(statement)  # noqa: E731
+    sa.event.listen(backend.engine, "before_cursor_execute", keep)
+    try:
+        state, claim = auth.claim(user_id, key, "0" * 64)
+        again, _ = auth.claim(user_id, key, "0" * 64)
+    finally:
+        sa.event.remove(backend.engine, "before_cursor_execute", keep)
+    assert state is KeyState.CLAIMED and again is KeyState.RUNNING
+    if backend.engine.dialect.name == "postgresql":
+        # The first claim: one statement, the insert with the setting for its own commit.
+        assert sent[0].lstrip().upper().startswith("INSERT INTO IDEMPOTENT_ANSWER") and "set_config" in sent[0]
+        assert not sent[1].lstrip().upper().startswith(("SET ", "COMMIT"))  # the second claim's own insert
+    with backend.engine.connect() as connection:  # committed: another connection sees it
+        row = connection.execute(sa.select(auth.answers).where(auth.answers.c.key == key)).one()
+    assert row.state == "running" and row.claim == claim

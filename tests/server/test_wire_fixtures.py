@@ -71,8 +71,9 @@ def test_query_answers_have_the_real_shape(call, data, name, expression):
 def test_server_information_has_the_real_keys(call):
     ours = call({"action": "query_server_information"})[0]
     # Ours beside ftrack's (its client ignores keys it does not know): what one batch may hold,
-    # what the server does beyond ftrack's protocol, and that a query may ask for the compact answer.
-    extras = {"max_operations", "max_body", "features", "compact_answers"}
+    # what the server does beyond ftrack's protocol, and that a query may ask for the compact answer
+    # (and name its listing).
+    extras = {"max_operations", "max_body", "features", "compact_answers", "compact_listings"}
     assert set(ours) - set(fixture("query_server_information")) == extras
     assert shape({k: v for k, v in ours.items() if k not in extras}) == shape(fixture("query_server_information"))
 

@@ -96,6 +96,8 @@ class IdempotentAnswers:
                 # Almost every key is new: claim it at once, and look at the row only when one is there
                 # (one round trip to the database less for each write).
                 try:
+                    if self._claim_at_once({"user_id": user_id, "key": key, **claimed}):
+                        return KeyState.CLAIMED, claim
                     with writing(self.engine) as connection:
                         _unflushed(connection)
                         connection.execute(self.answers.insert().values(user_id=user_id, key=key, **claimed))
@@ -135,6 +137,25 @@ class IdempotentAnswers:
         if claim is not None:
             same += [self.answers.c.claim == claim, self.answers.c.state == "running"]
         return same
+
+    def _claim_at_once(self, row: dict[str, Any]) -> bool:
+        """On PostgreSQL, insert a claim in one statement that is its own transaction, committed without
+        waiting for the disk (as :func:`_unflushed` says why): True once inserted; False elsewhere.
+
+        A transaction of its own (BEGIN, the setting, the insert, COMMIT) was four round trips;
+        this is one. ``set_config(…, true)`` holds for the statement's own transaction, whose
+        commit is where PostgreSQL reads it. IntegrityError when the key is claimed already.
+        """
+        if self.engine.dialect.name != "postgresql":
+            return False
+        statement = getattr(self, "_claim_statement", None)
+        if statement is None:
+            off = sa.select(sa.func.set_config("synchronous_commit", "off", True).label("setting")).subquery()
+            names = list(row)
+            values = sa.select(*(sa.bindparam(n, type_=self.answers.c[n].type) for n in names)).where(off.c.setting == "off")
+            statement = self._claim_statement = self.answers.insert().from_select(names, values).returning(self.answers.c.key)
+        with self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+            return connection.execute(statement, row).first() is not None
 
     def settle(self, user_id: str, key: str, claim: str, answer: str, connection: sa.Connection | None = None) -> bool:
         """Turn a claim into the remembered ``answer`` (in ``connection``'s transaction, if given).

@@ -82,6 +82,8 @@ class Principal:
     writable: frozenset[str] | None = None
     #: Whether it writes at all (not when every role it has is read-only).
     writes: bool = True
+    #: How the events it writes name it: first and last name, else its username (None: not read).
+    name: str | None = None
 
     @property
     def studio(self) -> bool:
@@ -102,7 +104,7 @@ class Permissions:
         # Built once: every batch runs it.
         statement = (
             sa.select(users.c.id, users.c.username, roles.c.name.label("role"), granted.c.is_all_projects,
-                      projects.c.project_id)
+                      projects.c.project_id, users.c.first_name, users.c.last_name)
             .select_from(users.outerjoin(granted, granted.c.user_id == users.c.id)
                          .outerjoin(roles, roles.c.id == granted.c.security_role_id)
                          .outerjoin(projects, projects.c.user_security_role_id == granted.c.id))
@@ -121,7 +123,11 @@ class Permissions:
         rows = connection.execute(statement, {"user": user_id if user_id is not None else username}).all()
         if not rows:
             return Principal(None, username)
-        return principal_of(str(rows[0].id), str(rows[0].username), [(r.role, r.is_all_projects, r.project_id) for r in rows])
+        found = principal_of(str(rows[0].id), str(rows[0].username), [(r.role, r.is_all_projects, r.project_id) for r in rows])
+        first = rows[0]
+        # Read here for the batch's events: one statement fewer for a batch that writes.
+        name = " ".join(part for part in (first.first_name, first.last_name) if part) or found.username
+        return dataclasses.replace(found, name=name)
 
     # --- what ---------------------------------------------------------------------------------
 

@@ -29,6 +29,7 @@ import sqlalchemy as sa
 
 from ... import collector
 from ...exceptions import DatabaseError, QueryError, ValidationError
+from ...query import parse
 from ...schema import Schema
 from ...version import __version__
 from ..auth.authenticator import Authenticator
@@ -40,14 +41,14 @@ from .batch import BatchContext
 from .compiler import Compiler
 from .diagnosis import broken_constraint
 from .dialects import Dialect, check_folder, dialect_for, open_failure
+from .install import install
 from .integrity import Integrity
+from .listings import MAX_TOKEN, Listings
 from .notes import complete_notes
 from ..auth.permissions import PermissionDenied, Permissions, Roles
 from .reader import Reader
 from .refusals import DuplicateEntry, database_failed, error_answer, error_object, kind_of, malformed, refused
-from .seed import ADMIN_USERNAME, seed, seed_id
 from .storage import Storage
-from .upgrades import Upgrades, check_references, locked
 from .writer import Writer
 
 __all__ = ["Backend", "load_schema"]
@@ -98,6 +99,8 @@ class Backend:
         self.storage = storage
         self.compiler = Compiler(schema, storage)
         self.reader = Reader(self.compiler, max_rows)
+        #: What the listings' clients hold already (a worker's memory: see .listings).
+        self.listings = Listings()
         self.writer = Writer(self.compiler)
         self.permissions = Permissions(self.compiler)
         self.integrity = Integrity(storage)
@@ -151,7 +154,7 @@ class Backend:
         auth_tables = define_tables(storage.metadata)
         engine = storage.create_engine(url, timeout=timeout, **engine_options)
         try:
-            _install(engine, storage, versioned)
+            install(engine, storage, versioned)
         except sa.exc.DBAPIError as error:
             engine.dispose()
             # One line, and never a password: the driver's reason, not SQLAlchemy's wrapping.
@@ -324,7 +327,11 @@ class Backend:
     def _append_updates(self, batch: BatchContext, source: Mapping[str, Any] | None) -> list[int]:
         """Append the batch's ``ftrack.update`` events in its transaction (the last thing before the commit)."""
         connection = batch.connection
-        events = self.updates.events(connection, batch.changed, batch.created, batch.user_id, source)
+        principal = batch.principal
+        who = (principal.name, principal.username) if principal.name is not None else None
+        if any(entity_type.table == "resource" and key == (principal.id,) for _, entity_type, key, _, _ in batch.changed):
+            who = None  # the batch renamed its author, maybe: the events name them as they are now
+        events = self.updates.events(connection, batch.changed, batch.created, batch.user_id, source, who)
         return self.events.append(connection, events, batch.user_id)
 
     def _after_writes(self, connection: sa.Connection, count: int) -> None:
@@ -378,8 +385,10 @@ class Backend:
             "max_body": None,
             # Ours: what this server does beyond ftrack's protocol, for a client to ask before it tries.
             "features": list(FEATURES),
-            # Ours: a query operation may ask for its answer in the compact form (see .compact).
+            # Ours: a query operation may ask for its answer in the compact form (see .compact), and
+            # name the listing it is a page of, each referenced entity then sent once (see .listings).
             "compact_answers": True,
+            "compact_listings": True,
         }
         extras = {"ftrack_like_api_version": __version__}  # ours, given when asked for
         for value in operation.get("values") or ():
@@ -391,7 +400,17 @@ class Backend:
         expression = operation.get("expression")
         if not isinstance(expression, str):
             raise ValidationError("A query needs an 'expression' (text)", "bad_request")
-        return self.reader.query(batch.connection, expression, operation.get("after"), operation.get("compact") is True)
+        compact, token = operation.get("compact") is True, operation.get("listing")
+        if token is None or not compact:
+            return self.reader.query(batch.connection, expression, operation.get("after"), compact)
+        known = operation.get("known", 0)
+        if not isinstance(token, str) or not 0 < len(token) <= MAX_TOKEN or type(known) is not int or known < 0:
+            raise ValidationError(f"A listing is a token of at most {MAX_TOKEN} characters, with 'known' a count "
+                                  "of at least 0", "bad_request")  # fmt: skip
+        listing = self.listings.take(batch.user_id, token, parse(expression).page(None, None), known)
+        answer = self.reader.query(batch.connection, expression, operation.get("after"), True, listing)
+        self.listings.keep(batch.user_id, token, listing)
+        return answer
 
     def _create(self, batch: BatchContext, operation: Mapping[str, Any]) -> dict[str, Any]:
         data = dict(operation.get("entity_data") or {})
@@ -466,42 +485,6 @@ class Backend:
         code, reason = problem
         refusal = DuplicateEntry if code in ("duplicate_key", "duplicate_value") else ValidationError
         return refusal(reason, code).at(*place)
-
-
-def _install(engine: sa.Engine, storage: Storage, versioned: bool) -> None:
-    """Build, seed and stamp a new database, or run the additive upgrades an older one needs.
-
-    ``versioned``: the schema is the shipped one, whose upgrades are Alembic's revisions.
-    """
-    roles = Roles(storage)
-    upgrades = Upgrades() if versioned else None
-    for attempt in range(RETRIES):
-        try:
-            with engine.connect().execution_options(ftrack_writes=True) as connection:
-                with locked(connection):
-                    new = storage.install(connection)
-                    ran = []
-                    if new:
-                        seed(connection, storage)
-                        roles.install(connection)
-                        roles.set_role(connection, seed_id("user", ADMIN_USERNAME), "admin")
-                        if upgrades is not None:
-                            upgrades.stamp(connection)
-                    elif upgrades is not None:
-                        ran = upgrades.upgrade(connection, automatic=True)
-                    if new or ran:
-                        check_references(connection)
-                    if upgrades is None or upgrades.ahead is None:  # a newer version's notes stay as they are
-                        storage.record(connection)
-                with connection.begin():
-                    storage.optimize(connection)
-            return
-        except sa.exc.DBAPIError as error:
-            # Two processes opening one new database at once: one builds it, the other tries again.
-            if attempt == RETRIES - 1:
-                raise
-            log.info("database install raced another process, trying again: %s", error.orig)
-            time.sleep(0.2 * (attempt + 1))
 
 
 class _TimedOut(Exception):

@@ -54,9 +54,12 @@ class Loader:
         registry: Registry,
         text: str,
         included: Included | None = None,
+        path: tuple[str, ...] = (),
     ) -> None:
         """Fill the reference and collection projections of ``parents``, one query per attribute
-        (``included``: a compact answer's, where each reference is written as its place)."""
+        (``included``: a compact answer's, where each reference is written as its place; ``path``:
+        the projection ``parents`` were reached by — a listing's earlier pages sent some references
+        at each path, which are written as their places and neither fetched nor encoded again)."""
         for attribute, _ in tree.values():
             if attribute.computed and not self.computed.is_column(attribute) and parents:
                 key = index[entity_type.primary_key[0]]
@@ -84,12 +87,21 @@ class Loader:
                     for canonical, _ in owners:
                         canonical[name] = None
                     continue
-                found_index, hits = self._fetch(connection, target, table, subtree, wanted)
-                encode = self.encoding.encoder(target, subtree, registry, found_index)
-                key_name = target.primary_key[0]  # one column: checked when the projection was read
-                key_position = found_index[key_name]
-                found = {hit[key_position]: hit for hit in hits}
+                at = (*path, name)
+                # Sent by the listing's earlier pages: written as their places (repeats), not fetched again.
                 repeats: dict[Any, dict[str, Any] | int | None] = {}
+                known = included.known(at) if included is not None else None
+                if known:
+                    repeats = {key: known[key] for key in wanted if key in known}
+                    wanted.difference_update(repeats)
+                found: dict[Any, Row] = {}
+                found_index: Index = {}
+                if wanted:
+                    found_index, hits = self._fetch(connection, target, table, subtree, wanted)
+                    key_position = found_index[target.primary_key[0]]  # one column: checked when the projection was read
+                    found = {hit[key_position]: hit for hit in hits}
+                    encode = self.encoding.encoder(target, subtree, registry, found_index)
+                memory = included.memory(at, len(found)) if included is not None else None
                 for canonical, row in owners:
                     key = row[via]
                     if key in repeats:  # many rows, few targets: write the reference, skip the work
@@ -101,12 +113,14 @@ class Loader:
                         continue
                     child, written = encode(hit)
                     if included is not None:
-                        canonical[name] = repeats[key] = included.place(child)
+                        canonical[name] = repeats[key] = place = included.place(child)
+                        if memory is not None:
+                            memory[key] = place
                         children[id(child)] = (child, hit)
                         continue
                     canonical[name] = written
                     # Met again: a reference, as the encoding writes one (the first place has it in full).
-                    repeats[key] = {"__entity_type__": child["__entity_type__"], key_name: key}
+                    repeats[key] = {"__entity_type__": child["__entity_type__"], target.primary_key[0]: key}
                     children[id(child)] = (child, hit)
             else:
                 parent_key = index[entity_type.primary_key[0]]
@@ -129,7 +143,7 @@ class Loader:
                         items.append(written if included is None else included.place(child))
                         children[id(child)] = (child, hit)
                     canonical[name] = items
-            self.load(connection, target, list(children.values()), found_index, subtree, registry, text, included)
+            self.load(connection, target, list(children.values()), found_index, subtree, registry, text, included, (*path, name))
 
     def _add_unstored_values(
         self,

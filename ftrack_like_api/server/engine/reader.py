@@ -27,6 +27,7 @@ from .computed import Computed
 from .custom_attributes import CustomAttributes
 from .encoding import Encoding, Registry, Tree
 from .encoding import rows as _rows
+from .listings import Listing
 from .loading import Loader
 from .paging import Keys
 from .statements import Prepared, StatementCache, shape
@@ -74,16 +75,21 @@ class Reader:
         self.encoding = Encoding(self.schema, self.computed)
         self.loader = Loader(compiler, self.encoding, self.computed, self.custom, self.statements)
 
-    def query(self, connection: sa.Connection, text: str, after: str | None = None, compact: bool = False) -> dict[str, Any]:
+    def query(
+        self, connection: sa.Connection, text: str, after: str | None = None, compact: bool = False,
+        listing: Listing | None = None,
+    ) -> dict[str, Any]:
         """The answer to ``text``; with ``after`` (a cursor from ``metadata.next.after``), its page after that row;
-        ``compact``: in the compact form (each referenced entity once, in ``included``; see :mod:`.compact`).
+        ``compact``: in the compact form (each referenced entity once, in ``included``; see :mod:`.compact`);
+        ``listing`` (compact only): what the listing this is a page of sent before (see :mod:`.listings`) —
+        the answer's ``included_base`` says where its ``included`` starts among the listing's places.
 
         With a cursor the query's ``offset`` is not skipped again: it only counts for the
         next page's ``offset``.
         """
         query, values = shape(text)
         _check_bounds(query, text)
-        included = Included() if compact else None
+        included = Included(listing) if compact else None
         entity_type = self.compiler.entity_type(query.entity_type, text)
         asked = query.limit
         if self.max_rows is not None and (asked is None or asked > self.max_rows):
@@ -99,9 +105,12 @@ class Reader:
         following: dict[str, Any] = {"offset": offset + query.limit if more and query.limit is not None else None}
         if cursor is not None:
             following["after"] = cursor
-        answer = {"action": "query", "data": rows, "metadata": {"next": following}}
+        answer: dict[str, Any] = {"action": "query", "data": rows, "metadata": {"next": following}}
         if included is not None:
             answer["included"] = included.entities
+            if listing is not None:
+                answer["included_base"] = included.base
+                included.done()
         return answer
 
     # --- statements by shape -----------------------------------------------------------------

@@ -154,7 +154,8 @@ class Storage:
             sa.event.listen(engine, "connect", _sqlite_connect)
             sa.event.listen(engine, "begin", _sqlite_begin)
             return engine
-        engine = sa.create_engine(engine_url(url), pool_pre_ping=True, **options)
+        engine = sa.create_engine(engine_url(url), **options)
+        _ping_when_idle(engine)
         if timeout is not None:
             # Set once per new connection (not per batch); the URL's own options stay as they are.
             sa.event.listen(engine, "connect", _statement_timeout(max(1, int(timeout * 1000))))
@@ -266,6 +267,41 @@ def _copy(connection: sa.Connection, table: sa.Table, columns: list[str], rows: 
                 copy.write_row([row.get(name) for name in columns])
     except psycopg.Error as error:
         raise sa.exc.DBAPIError.instance(statement, None, error, psycopg.Error, dialect=connection.dialect) from error
+
+
+#: A pooled connection given back less than this many seconds ago is taken as alive; an older one is
+#: tried first (``SELECT 1``), and replaced if the database closed it meanwhile (a restart, an idle timeout).
+PING_AFTER = 1.0
+
+
+def _ping_when_idle(engine: sa.Engine) -> None:
+    """SQLAlchemy's ``pool_pre_ping``, for connections idle :data:`PING_AFTER` seconds or more only.
+
+    A ping is a round trip on every request, and a busy worker hands its connections out
+    again within milliseconds: a request of a few milliseconds spent two of its round trips
+    (the key's check and the batch each take a connection) asking whether the database was
+    still there a moment after it last answered. A connection that fails its ping is
+    replaced, as with ``pool_pre_ping``.
+    """
+    ping = engine.dialect.do_ping
+
+    def connected(dbapi_connection: Any, record: Any) -> None:
+        record.info["ftrack_used"] = time.monotonic()
+
+    def checkout(dbapi_connection: Any, record: Any, proxy: Any) -> None:
+        if time.monotonic() - record.info.get("ftrack_used", 0.0) < PING_AFTER:
+            return
+        try:
+            ping(dbapi_connection)
+        except Exception as error:  # the driver's: the database went away meanwhile
+            raise sa.exc.DisconnectionError(f"a pooled connection failed its ping: {error}") from error
+
+    def checkin(dbapi_connection: Any, record: Any) -> None:
+        record.info["ftrack_used"] = time.monotonic()
+
+    sa.event.listen(engine, "connect", connected)
+    sa.event.listen(engine, "checkout", checkout)
+    sa.event.listen(engine, "checkin", checkin)
 
 
 def _statement_timeout(milliseconds: int) -> Any:

@@ -114,6 +114,10 @@ class EventLog:
         self._lz4_checked = False
         table = self.table
         self._insert = table.insert().returning(table.c.seq, sort_by_parameter_order=True)
+        #: One event, and (PostgreSQL) its notification in the same statement: a status update's
+        #: event is one, and a statement of its own for the notification was one round trip more.
+        notify = sa.func.pg_notify(CHANNEL, sa.func.current_schema().concat(":").concat(sa.cast(table.c.seq, sa.Text)))
+        self._insert_one = table.insert().returning(table.c.seq, notify)
         self._last = sa.select(sa.func.coalesce(sa.func.max(table.c.seq), 0))
 
     # --- writing ------------------------------------------------------------------------------
@@ -138,6 +142,8 @@ class EventLog:
                 if connection.exec_driver_sql(_HAS_LZ4).scalar():
                     self._lock = _LOCK_LZ4
             connection.exec_driver_sql(self._lock)
+        if self._postgresql and len(rows) == 1:
+            return [int(connection.execute(self._insert_one, rows[0]).scalar_one())]
         seqs = [int(seq) for seq in connection.execute(self._insert, rows).scalars()]
         if self._postgresql:
             connection.execute(_NOTIFY, {"seq": str(max(seqs))})

@@ -128,7 +128,7 @@ class Parents:
                     entity_type = self.schema[name]
                     table = self.tables[entity_type.table or entity_type.name]
                     pk = table.c[entity_type.primary_key[0]]
-                    for row in connection.execute(sa.select(table).where(pk.in_(sorted(keys)))).mappings():
+                    for row in connection.execute(self._rows_and_above(entity_type, table, pk, sorted(keys))).mappings():
                         concrete = self.schema.concrete(name, row)
                         kind = self.kind_of(concrete)
                         node = nodes[(kind.family, row[pk.name])] = self.node(kind, row)
@@ -137,6 +137,19 @@ class Parents:
             pending = {node.parent for node in found if node.parent is not None}
             if not pending:
                 return
+
+    def _rows_and_above(self, entity_type: EntityType, table: sa.Table, pk: sa.Column[Any], keys: list[Any]) -> sa.Select[Any]:
+        """The rows keyed ``keys``; for contexts, with every context above them too: one statement for the
+        whole chain up to the project (a task's shot, sequence and project), not one per level."""
+        if entity_type.table != "context" or "parent_id" not in table.c:
+            return sa.select(table).where(pk.in_(keys))
+        chain = sa.select(pk.label("id")).where(pk.in_(keys)).cte("above", recursive=True)
+        step = table.alias("step")
+        # UNION, not UNION ALL: a loop in the data ends the walk instead of going round.
+        chain = chain.union(sa.select(step.c.parent_id).join(chain, step.c[pk.name] == chain.c.id)
+                            .where(step.c.parent_id.is_not(None)))  # fmt: skip
+        # Each row by its key (one IN over the chain): an OR of two IN would read the whole table.
+        return sa.select(table).where(pk.in_(sa.select(chain.c.id)))
 
     def holder(self, target: str, row: Mapping[str, Any]) -> str | None:
         """Which of the types ``target`` names a row the batch created belongs to (by its columns)."""

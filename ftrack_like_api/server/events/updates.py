@@ -52,7 +52,6 @@ changes are written together, a column of values at a time, and each parent's ch
 from __future__ import annotations
 
 import itertools
-import json
 import uuid
 from collections.abc import Mapping
 from operator import itemgetter
@@ -60,9 +59,10 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from ...schema import EntityType, Kind, Schema
+from ...schema import EntityType, Schema
 from . import json_text
 from .log import RawJSON
+from .changes import changes_told, shown, value_change
 from .parents import Chain, Node, Parents, add_ids, parent_rules
 
 __all__ = ["LEGACY_KEYS", "TOPIC", "Updates", "legacy_type"]
@@ -119,7 +119,7 @@ class TypeFacts:
         #: The attributes that go into ``changes``, by name, with the name they go under.
         self.shown = {
             name: renamed.get(name, name) for name, attribute in entity_type.attributes.items()
-            if _shown(attribute) and name not in implied
+            if shown(attribute) and name not in implied
         }  # fmt: skip
         self.rules = parent_rules(entity_type)
         self.node = json_text.node_template(self.name, self.legacy)
@@ -235,8 +235,12 @@ class Updates:
         created: Mapping[Any, Mapping[str, Any]],
         user_id: str | None,
         source: Mapping[str, Any] | None = None,
+        who: tuple[str | None, str | None] | None = None,
     ) -> list[dict[str, Any]]:
         """The events (one per project touched, and one for entities of none) of ``changes``.
+
+        ``who``: the author's name and username, when the caller read them already (the batch's
+        acting user is read for every batch); else they are read here.
 
         ``created`` holds the rows the batch created, by key (a parent made in the same
         batch is found there, not in the database). Each event's ``data`` is its JSON text
@@ -288,7 +292,7 @@ class Updates:
                 ids.setdefault(own)
             if above is not None and id(above) not in chains:
                 add_ids(ids, chains, above)
-        user = self._who(connection, user_id)
+        user = who if who is not None else self._who(connection, user_id)
         user_text = json_text.value({"userid": user_id, "name": user[0]})
         events = []
         for project, project_texts in grouped.items():
@@ -328,7 +332,7 @@ class Updates:
             else:
                 row = (before or {}) if after is None else {**(before or {}), **after}
             if kind.is_value:
-                value = _value_change(before, after)
+                value = value_change(before, after)
                 if value is None:
                     continue
                 entry = _Entry("update", self.parents.node(kind, row), value)
@@ -337,7 +341,7 @@ class Updates:
             elif action == "add":
                 entry = _Entry("add", self.parents.node(kind, row), None, row)
             else:
-                told = _changes(kind.shown, action, before, after)
+                told = changes_told(kind.shown, action, before, after)
                 if action != "remove":
                     if not told:
                         continue
@@ -459,55 +463,3 @@ class Updates:
     def _kind(self, entity_type: EntityType) -> TypeFacts:
         kind = self._kinds[entity_type.name] = TypeFacts(self, entity_type)
         return kind
-
-def _changes(
-    shown: Mapping[str, str], action: str, before: Mapping[str, Any] | None, after: Mapping[str, Any] | None
-) -> dict[str, tuple[Any, Any]]:
-    """What an update or a remove told, by the name told: (old, new) as stored."""
-    changes: dict[str, tuple[Any, Any]] = {}
-    if action == "remove":
-        for name, old in (before or {}).items():
-            shown_as = shown.get(name)
-            if shown_as is not None and old is not None:
-                changes[shown_as] = (old, None)
-        return changes
-    before = before or {}
-    for name, new in (after or {}).items():
-        shown_as = shown.get(name)
-        old = before.get(name)
-        if shown_as is not None and old != new:
-            changes[shown_as] = (old, new)
-    return changes
-
-
-def _value_change(before: Mapping[str, Any] | None, after: Mapping[str, Any] | None) -> dict[str, tuple[Any, Any]] | None:
-    """A custom attribute value's change under its key, values as ftrack's payloads carry them (text)."""
-    row = after if before is None else before
-    key = (row or {}).get("key")
-    old = _as_text((before or {}).get("value"))
-    new = None if after is None else _as_text(after.get("value", (before or {}).get("value")))
-    if key is None or old == new:
-        return None
-    return {key: (old, new)}
-
-
-def _as_text(stored: Any) -> str | None:
-    """A stored custom attribute value (JSON text) as ftrack's events carry it: text, booleans as "1"/"0"."""
-    if stored is None:
-        return None
-    try:
-        value = json.loads(stored) if isinstance(stored, str) else stored
-    except ValueError:
-        return str(stored)
-    if value is None:
-        return None
-    if isinstance(value, bool):
-        return "1" if value else "0"
-    if isinstance(value, (dict, list)):
-        return json.dumps(value)
-    return str(value) if not isinstance(value, str) else value
-
-
-def _shown(attribute: Any) -> bool:
-    """Whether a value goes into ``changes``: a visible stored attribute."""
-    return attribute is not None and attribute.kind is Kind.SCALAR and not attribute.hidden and not attribute.computed
