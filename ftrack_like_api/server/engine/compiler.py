@@ -20,7 +20,6 @@ and the rows of no project (:meth:`Compiler.visible`), inside the SQL itself.
 
 from __future__ import annotations
 
-import json
 import contextlib
 import contextvars
 from typing import Any, Callable, Iterator
@@ -30,17 +29,14 @@ import sqlalchemy as sa
 from ...exceptions import QueryError
 from ...query import ast
 from ...schema import Attribute, EntityType, Kind, Schema
-from .folding import fold_text, folded, folds
+from .predicates import Predicates, _binding
 from .statements import Binding
 from .storage import Storage
-from .values import coerce_value, describe
 
 __all__ = ["Compiler"]
 
 Leaf = Callable[[EntityType, sa.FromClause, Attribute], sa.ColumnElement[bool]]
 
-#: Set while a shape compiles: what it binds (see :meth:`Compiler.binding`).
-_binding: contextvars.ContextVar[Binding | None] = contextvars.ContextVar("ftrack_like_binding", default=None)
 #: How many related() calls deep the compiling is: only the outermost level's keys are sent as values.
 _depth: contextvars.ContextVar[int] = contextvars.ContextVar("ftrack_like_depth", default=0)
 
@@ -50,8 +46,8 @@ _scope: contextvars.ContextVar[frozenset[str] | None] = contextvars.ContextVar("
 _CURRENT: Any = object()
 
 
-class Compiler:
-    """Builds SQL for one schema on one storage."""
+class Compiler(Predicates):
+    """Builds SQL for one schema on one storage (the leaf comparisons in :class:`.Predicates`)."""
 
     def __init__(self, schema: Schema, storage: Storage) -> None:
         self.schema = schema
@@ -427,69 +423,6 @@ class Compiler:
         hint = f": use {attribute.name} any (…)" if attribute.kind in (Kind.COLLECTION, Kind.MAPPED) else ""
         raise QueryError(f"{entity_type.name}.{attribute.name} is a {kind} attribute and cannot be compared{hint}", text)
 
-    def _compare(
-        self, entity_type: EntityType, table: sa.FromClause, attribute: Attribute, node: ast.Comparison, text: str | None
-    ) -> sa.ColumnElement[bool]:
-        column, scalar = self.column(entity_type, table, attribute, text)
-        value, slot = self._value(node.value, text)
-        operator = node.operator
-        where = f"{entity_type.name}.{attribute.name}"
-        if value is None:
-            if operator is ast.Operator.IS:
-                return column.is_(None)
-            if operator is ast.Operator.IS_NOT:
-                return column.is_not(None)
-            raise QueryError(f"{where}: None can be compared with 'is' and 'is_not' only", text)
-        if operator in (ast.Operator.LIKE, ast.Operator.NOT_LIKE):
-            pattern = value if isinstance(value, str) else json.dumps(value)
-            target = column if scalar.type in ("string", "text", "variable", "json") else sa.cast(column, sa.Text)
-            like: Any = pattern if slot is None else self._bind(slot, None, where, pattern, sa.Text())
-            if self.dialect.name == "postgresql":  # case-insensitive, as SQLite's LIKE is: both databases agree
-                return target.ilike(like) if operator is ast.Operator.LIKE else target.not_ilike(like)
-            return target.like(like) if operator is ast.Operator.LIKE else target.not_like(like)
-        bound = self.coerce(scalar, value, where, text)
-        if slot is not None:
-            bound = self._bind(slot, scalar, where, bound, column.type)
-        if operator in (ast.Operator.IS, ast.Operator.IS_NOT) and folds(scalar):  # text: without case (folding.py)
-            column, bound = folded(column, self.dialect), folded(bound, self.dialect)
-        return {
-            ast.Operator.IS: lambda: column == bound,
-            ast.Operator.IS_NOT: lambda: column != bound,
-            ast.Operator.GREATER: lambda: column > bound,
-            ast.Operator.LESS: lambda: column < bound,
-            ast.Operator.GREATER_OR_EQUAL: lambda: column >= bound,
-            ast.Operator.LESS_OR_EQUAL: lambda: column <= bound,
-        }[operator]()
-
-    def _member(
-        self, entity_type: EntityType, table: sa.FromClause, attribute: Attribute, node: ast.Membership, text: str | None
-    ) -> sa.ColumnElement[bool]:
-        column, scalar = self.column(entity_type, table, attribute, text)
-        where = f"{entity_type.name}.{attribute.name}"
-        if isinstance(node.values, ast.Parameter):
-            raise QueryError(f"Parameter :{node.values.name} has no value (bind it before running the query)", text)
-        clause: sa.ColumnElement[bool]
-        if isinstance(node.values, ast.Subquery):
-            clause = column.in_(self.subquery(node.values, text))
-        else:
-            values = [self._value(v, text) for v in node.values]
-            present = [(self.coerce(scalar, v, where, text), slot) for v, slot in values if v is not None]
-            fold = folds(scalar)  # text: without case (folding.py)
-            if fold:
-                present = [(fold_text(v) if isinstance(v, str) else v, s) for v, s in present]
-            if any(slot is not None for _, slot in present) and len(present) <= self.dialect.long_in_list:
-                binds = [v if s is None else self._bind(s, scalar, where, v, column.type) for v, s in present]
-                clause = (folded(column, self.dialect).in_([folded(b, self.dialect) for b in binds]) if fold
-                          else column.in_(binds))  # fmt: skip
-            else:
-                binding = _binding.get()
-                if binding is not None and any(slot is not None for _, slot in present):
-                    binding.reusable = False  # so many values go as one parameter, made from these
-                clause = self.dialect.in_values(folded(column, self.dialect) if fold else column, [v for v, _ in present])
-            if len(present) < len(values):
-                clause = sa.or_(clause, column.is_(None))
-        return sa.not_(clause) if node.negated else clause
-
     def subquery(self, node: ast.Subquery, text: str | None) -> sa.Select[Any]:
         entity_type = self.entity_type(node.entity_type, text)
         table = self.storage.table(entity_type).alias()
@@ -517,32 +450,3 @@ class Compiler:
         other = self.storage.table(target).alias()
         inner = self.order_column(target, other, ast.Path(path.segments[1:]), text)
         return sa.select(inner).where(*self.join(entity_type, table, attribute, other)).limit(1).scalar_subquery()
-
-    # --- values -----------------------------------------------------------------------------
-
-    def _value(self, value: ast.Value, text: str | None) -> tuple[Any, int | None]:
-        """A condition's value, and the slot it fills when a shape is compiling (else None)."""
-        if isinstance(value, ast.Parameter):
-            binding = _binding.get()
-            slot = binding.slot(value) if binding is not None else None
-            if slot is not None:
-                return binding.values[slot], slot  # type: ignore[union-attr]
-        return _literal(value, text), None
-
-    def _bind(
-        self, slot: int, attribute: Attribute | None, where: str, value: Any, type_: Any
-    ) -> sa.BindParameter[Any]:
-        return _binding.get().use(slot, attribute, where, value, type_)  # type: ignore[union-attr]
-
-    def coerce(self, attribute: Attribute, value: Any, where: str, text: str | None = None) -> Any:  # noqa: D102
-        """A query value as the column of ``attribute`` stores it, or a QueryError saying why not."""
-        try:
-            return coerce_value(attribute.type or "string", value)
-        except (TypeError, ValueError) as error:
-            raise QueryError(f"{where} is {describe(attribute.type)}: {error}", text) from None
-
-
-def _literal(value: ast.Value, text: str | None) -> Any:
-    if isinstance(value, ast.Parameter):
-        raise QueryError(f"Parameter :{value.name} has no value (bind it before running the query)", text)
-    return value.value
