@@ -14,7 +14,6 @@ queries, not tens of thousands.
 from __future__ import annotations
 
 import dataclasses
-import json
 import uuid
 from collections.abc import Mapping
 from typing import Any
@@ -27,6 +26,7 @@ from ...wire import decode_value
 from .answers import Answers
 from .compiler import Compiler
 from .custom_attribute_rules import CustomAttributeRules
+from .expected import check_expected
 from .fills import Fills
 from .batch import BatchContext, row_key
 from ..auth.permissions import PermissionDenied
@@ -168,7 +168,7 @@ class Writer:
             return self.create(batch, type_name, {**data, **keys})
         concrete = self.schema.concrete(entity_type.name, current)
         if expected:
-            self._check_expected(concrete, current, expected)
+            check_expected(self, concrete, current, expected)
         changes, after = self._values(batch, concrete, data, creating=False)
         self.custom_attributes.check(batch, concrete, changes, current)
         table = self.storage.table(entity_type)
@@ -211,42 +211,6 @@ class Writer:
             data = {"parent_id": current["id"], "parent_type": entity_type.name, "status_id": status,
                     "from_status_id": current.get("status_id")}  # fmt: skip
             self.create(batch, kind, data)
-
-    def _check_expected(self, entity_type: EntityType, current: Mapping[str, Any], expected: Mapping[str, Any]) -> None:
-        """Refuse with ``conflict`` when a stored value is not the one ``expected`` (wire values) says."""
-        for name, value in expected.items():
-            attribute = self._attribute(entity_type, name)
-            if attribute.computed:
-                raise ValidationError(f"{entity_type.name}.{name} is computed: nothing to expect of it", "computed")
-            if attribute.kind is Kind.SCALAR:
-                wanted = self._coerce(entity_type, attribute, value)
-                found = current.get(name)
-                if _same(attribute.type, wanted, found):
-                    continue
-                shown_wanted, shown_found = to_wire(attribute.type, wanted), to_wire(attribute.type, found)
-            elif attribute.kind is Kind.REFERENCE:
-                wanted_keys = self._reference(entity_type, attribute, value)
-                found_keys = {local: current.get(local) for local in attribute.via}
-                if wanted_keys == found_keys:
-                    continue
-                target = self.compiler.target(attribute)
-                shown_wanted, shown_found = (
-                    None if all(v is None for v in keys.values())
-                    else {"__entity_type__": target.name, **dict(zip(target.primary_key, keys.values()))}
-                    for keys in (wanted_keys, found_keys)
-                )  # fmt: skip
-            else:
-                raise ValidationError(
-                    f"{entity_type.name}.{name}: expected takes plain attributes and references, not a {attribute.kind.value}",
-                    "unsupported",
-                )
-            error = ValidationError(
-                f"{entity_type.name}.{name} changed meanwhile: expected {_show(shown_wanted)}, "
-                f"found {_show(shown_found)}; nothing was changed",
-                "conflict",
-            )
-            error.conflict = {"attribute": name, "expected": shown_wanted, "current": shown_found}
-            raise error
 
     def _attribute(self, entity_type: EntityType, name: Any) -> Attribute:
         """The visible attribute ``name`` of ``entity_type``, or an error naming the close ones."""
@@ -482,22 +446,3 @@ class Writer:
         if value is None:
             raise ValidationError(f"{entity_type.name}.{attribute.name}: an item has no {key}", "wrong_type")
         return self._coerce(target, target.attributes[key], value)
-
-
-def _same(kind: str | None, expected: Any, stored: Any) -> bool:
-    """Whether two stored values are equal; JSON (``variable``) compared as the values it holds."""
-    if kind == "variable" and isinstance(expected, str) and isinstance(stored, str):
-        try:
-            return bool(json.loads(expected) == json.loads(stored))
-        except ValueError:
-            pass
-    return bool(expected == stored)
-
-
-def _show(value: Any) -> str:
-    """A wire value as an error message shows it: JSON, or 'empty'."""
-    if value is None:
-        return "empty"
-    if isinstance(value, Mapping) and "__type__" in value:
-        value = value.get("value")
-    return json.dumps(value)
