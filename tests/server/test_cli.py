@@ -104,7 +104,7 @@ def test_setting_a_password(run, monkeypatch):
 def test_query_as_table_and_json(run):
     code, out, _ = run("query", "select name, sort from Status where name like \"%ed\" order by name")
     lines = out.splitlines()
-    assert code == 0 and lines[0].split() == ["id", "name", "sort"] and "Approved" in out and lines[-1] == "(4 rows)"
+    assert code == 0 and lines[0].split() == ["id", "name", "sort"] and "Approved" in out and lines[-1] == "(5 rows)"
     code, out, _ = run("query", "select name from Priority order by value", "--json")
     assert [row["name"] for row in json.loads(out)] == ["None", "Low", "Medium", "High", "Urgent"]
 
