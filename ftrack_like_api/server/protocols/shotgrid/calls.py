@@ -19,6 +19,7 @@ from ....exceptions import ValidationError
 from ....query import ast, render
 from ...engine.batch import BatchContext
 from . import presets
+from .apiusers import ApiUsers
 from .eventlog import EventLogEntries
 from .custom import CustomFields
 from .filters import FilterCompiler
@@ -56,6 +57,7 @@ class Calls(Searches):
         self.retirement = Retirement(backend, backend.storage.shotgrid["shotgrid_retired"])
         self.events = EventLogEntries(mapping, backend.schema, backend.storage.events["event_log"],
                                       backend.storage.shotgrid["shotgrid_event"])  # fmt: skip
+        self.api_users = ApiUsers(backend.auth.keys, backend.storage.tables["resource"], backend.storage.shotgrid["shotgrid_id"])
         backend.register_action("shotgrid_read", self._run)
         backend.register_action("shotgrid_write", self._run, writes=True)
 
@@ -89,6 +91,8 @@ class Calls(Searches):
             raise ValidationError(f"paging is entities_per_page 1-{PAGE} and current_page from 1, not {paging!r}", "bad_paging")
         if params.get("type") == "EventLogEntry":
             return self._events(batch, params, fields, per_page, page)
+        if params.get("type") == "ApiUser":
+            return self._api_users(batch, params, fields, per_page, page)
         sg_type = self.typed(batch, params.get("type"))
         if params.get("return_only") == "retired":
             return self._retired(batch, sg_type, params.get("filters"), fields, per_page, page)

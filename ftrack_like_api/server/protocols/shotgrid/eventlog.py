@@ -91,14 +91,17 @@ class EventLogEntries:
         """(the rows of page ``page``, whether another follows); ``resolve(rows)`` makes their links ShotGrid's,
         ``uuids(numbers)`` gives the entities numbered (a project filtered on)."""
         self.number(connection)
-        low, high, since, until, project = _bounds(filters)
+        low, high, since, until, project, user = _bounds(filters)
         if project is not None:
             project = uuids([project]).get(project, "")
+        made_by = _made_by(user, uuids) if user is not None else None
         wanted, skip = per_page + 1, (page - 1) * per_page
         rows: list[dict[str, Any]] = []
-        for entry in self._entries(connection, principal, low, high, since, until, project, descending):
+        for entry in self._entries(connection, principal, low, high, since, until, project, made_by, descending):
             if (low is not None and entry["id"] <= low) or (high is not None and entry["id"] >= high):
                 continue  # the bounding events' own entries past the bound
+            if made_by is not None and (entry["user_id"], entry["script"]) != made_by:
+                continue  # the owner's other scripts, or the owner by hand (SQL found the owner's events)
             if skip:
                 skip -= 1
                 continue
@@ -111,7 +114,8 @@ class EventLogEntries:
                 for r in rows], more  # fmt: skip
 
     def _entries(self, connection: sa.Connection, principal: Any, low: int | None, high: int | None, since: Any,
-                 until: Any, project: str | None, descending: bool) -> Iterator[dict[str, Any]]:  # fmt: skip
+                 until: Any, project: str | None, made_by: tuple[str, str | None] | None,
+                 descending: bool) -> Iterator[dict[str, Any]]:  # fmt: skip
         log, numbers = self.table, self.numbers
         statement = (sa.select(log, numbers.c.first).join(numbers, numbers.c.seq == log.c.seq)
                      .where(numbers.c.count > 0))  # fmt: skip
@@ -125,6 +129,8 @@ class EventLogEntries:
             statement = statement.where(log.c.sent <= until)
         if project is not None:
             statement = statement.where(log.c.project_id == project)
+        if made_by is not None:
+            statement = statement.where(log.c.user_id == made_by[0])
         if principal is not None and not principal.admin and principal.readable is not None:
             statement = statement.where(sa.or_(log.c.project_id.is_(None), log.c.project_id.in_(sorted(principal.readable))))
         order = numbers.c.first.desc() if descending else numbers.c.first
@@ -183,13 +189,24 @@ def _attrs(field: Field) -> list[str]:
     return [field.attr] if field.kind == "scalar" and field.attr else []
 
 
-def _bounds(filters: Any) -> tuple[int | None, int | None, Any, Any, int | None]:
-    """(ids above, ids below, since, until, the project's number) from the filters: id and created_at ranges and
-    the project are what is served."""
+def _made_by(user: tuple[str, int], uuids: Any) -> tuple[str, str | None]:
+    """(the user's uuid, the script's name or None) of a ``user`` filtered on: a HumanUser acting by hand, or an
+    ApiUser (numbered ``apikey:<owner>:<name>``, :mod:`.apiusers`); one naming nobody finds nothing."""
+    found = uuids([user[1]]).get(user[1])
+    if user[0] == "ApiUser":
+        prefix, owner, name = (found or "::").split(":", 2)
+        return (owner, name) if prefix == "apikey" else ("", "")
+    return (found, None) if found is not None and not found.startswith("apikey:") else ("", "")
+
+
+def _bounds(filters: Any) -> tuple[int | None, int | None, Any, Any, int | None, tuple[str, int] | None]:
+    """(ids above, ids below, since, until, the project's number, the user's type and number) from the filters: id
+    and created_at ranges, the project and the user are what is served."""
     conditions = filters.get("conditions", []) if isinstance(filters, dict) else filters or []
     if isinstance(filters, dict) and filters.get("logical_operator", "and") != "and" and len(conditions) > 1:
         raise ValidationError("EventLogEntry is filtered by id and created_at ranges, all of them at once", "bad_filter")
     low = high = since = until = project = None
+    user: tuple[str, int] | None = None
     for condition in conditions:
         path, relation = condition.get("path"), condition.get("relation")
         values = condition.get("values") or [None]
@@ -207,6 +224,11 @@ def _bounds(filters: Any) -> tuple[int | None, int | None, Any, Any, int | None]
             if not isinstance(values[0].get("id"), int) or (project is not None and project != values[0]["id"]):
                 raise ValidationError(f"EventLogEntry.project is takes one project, not {values!r}", "bad_filter")
             project = values[0]["id"]
+        elif path == "user" and relation == "is" and isinstance(values[0], dict):
+            link = values[0]
+            if link.get("type") not in ("ApiUser", "HumanUser") or not isinstance(link.get("id"), int) or user is not None:
+                raise ValidationError(f"EventLogEntry.user is takes one HumanUser or ApiUser, not {values!r}", "bad_filter")
+            user = (link["type"], link["id"])
         elif path == "created_at" and relation in ("greater_than", "less_than"):
             try:
                 when = datetime.datetime.strptime(str(values[0]), "%Y-%m-%dT%H:%M:%SZ")
@@ -214,10 +236,10 @@ def _bounds(filters: Any) -> tuple[int | None, int | None, Any, Any, int | None]
                 raise ValidationError(f"EventLogEntry.created_at takes a datetime, not {values[0]!r}", "bad_filter") from None
             since, until = (when, until) if relation == "greater_than" else (since, when)
         else:
-            raise ValidationError(f"EventLogEntry is filtered by id and created_at ranges and project here, not {path!r} "
+            raise ValidationError(f"EventLogEntry is filtered by id and created_at ranges, project and user here, not {path!r} "
                                   f"{relation!r}",
                                   "bad_filter")  # fmt: skip
-    return low, high, since, until, project
+    return low, high, since, until, project, user
 
 
 

@@ -32,6 +32,7 @@ import json
 from typing import Any
 
 from ....exceptions import ValidationError
+from .apiusers import READ_ONLY
 
 __all__ = ["Field", "Mapping", "SgType", "load_mapping"]
 
@@ -129,6 +130,8 @@ class Mapping:
     def type(self, name: Any) -> SgType:
         """The ShotGrid type called ``name``; a ShotGrid-style error naming it otherwise."""
         found = self.types.get(name) if isinstance(name, str) else None
+        if found is None and name == "ApiUser":  # our API keys: find reads them (:mod:`.apiusers`), nothing else
+            raise ValidationError(READ_ONLY, "read_only")
         if found is None:
             raise ValidationError(f"Entity type {name!r} doesn't exist (or isn't served here)", "unknown_type")
         return found

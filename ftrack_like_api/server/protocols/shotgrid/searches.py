@@ -1,4 +1,4 @@
-"""Reads that are not a plain find: the event log, ``text_search`` and ``find(…, retired_only=True)``.
+"""Reads that are not a plain find: the event log, scripts (``ApiUser``), ``text_search`` and ``find(…, retired_only=True)``.
 
 A mixin of :class:`.calls.Calls` (which holds the backend, the mapping, the integer ids, the
 records and the compiler these use): ``EventLogEntry`` pages come from :mod:`.eventlog`,
@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from ....exceptions import ValidationError
 from ....query import ast, render
 from ...engine.batch import BatchContext
+from .apiusers import ApiUsers
 from .eventlog import EventLogEntries, finish
 from .ids import IntegerIds
 from .mapping import Mapping, SgType
@@ -34,6 +35,7 @@ class Searches:
     records: Records
     events: EventLogEntries
     retirement: Retirement
+    api_users: ApiUsers
 
     if TYPE_CHECKING:
 
@@ -60,6 +62,23 @@ class Searches:
 
         entities, more = self.events.page(batch.connection, batch.principal, params.get("filters"), fields, descending,
                                           per_page, page, resolve, lambda wanted: self.ids.uuids(batch.connection, wanted))  # fmt: skip
+        return {"entities": entities, "paging_info": {"has_next_page": more, "current_page": page, "entities_per_page": per_page}}
+
+    def _api_users(self, batch: BatchContext, params: dict[str, Any], fields: list[str], per_page: int,
+                   page: int) -> dict[str, Any]:  # fmt: skip
+        """A page of ``ApiUser`` rows: our named API keys, one SQL statement (:mod:`.apiusers`)."""
+
+        def user_link(uuids: list[str]) -> dict[str, Any]:
+            human = self.mapping.type("HumanUser")
+            paths = (ast.Path.of("id"), *(ast.Path.of(n) for n in self.records.name_attrs(human)))
+            rows = self.backend.reader.query(batch.connection, render(ast.Query(human.ours, paths, among(uuids))))["data"]
+            numbers = self.ids.numbers(batch.connection, {row["id"]: human.ours for row in rows})
+            return {row["id"]: {"type": "HumanUser", "id": numbers[row["id"]], "name": self.records.link_name(human, row)}
+                    for row in rows}  # fmt: skip
+
+        entities, more = self.api_users.page(batch.connection, params.get("filters"), fields, params.get("sorts"),
+                                             per_page, page, params.get("return_only") == "retired",
+                                             lambda numbers: self.ids.uuids(batch.connection, numbers), user_link)  # fmt: skip
         return {"entities": entities, "paging_info": {"has_next_page": more, "current_page": page, "entities_per_page": per_page}}
 
     def text_search(self, batch: BatchContext, params: Any) -> dict[str, Any]:
