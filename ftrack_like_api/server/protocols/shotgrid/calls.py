@@ -56,7 +56,9 @@ class Calls(Searches):
         self.writes = Writes(backend, self._check, self.custom)
         self.retirement = Retirement(backend, backend.storage.shotgrid["shotgrid_retired"])
         self.events = EventLogEntries(mapping, backend.schema, backend.storage.events["event_log"],
-                                      backend.storage.shotgrid["shotgrid_event"])  # fmt: skip
+                                      backend.storage.shotgrid["shotgrid_event"],
+                                      lambda ours: backend.storage.table(backend.schema[ours]),
+                                      backend.storage.shotgrid["shotgrid_retired"])  # fmt: skip
         self.api_users = ApiUsers(backend.auth.keys, backend.storage.tables["resource"], backend.storage.shotgrid["shotgrid_id"])
         backend.register_action("shotgrid_read", self._run)
         backend.register_action("shotgrid_write", self._run, writes=True)
@@ -96,7 +98,7 @@ class Calls(Searches):
         sg_type = self.typed(batch, params.get("type"))
         if params.get("return_only") == "retired":
             return self._retired(batch, sg_type, params.get("filters"), fields, per_page, page)
-        where = self._live(batch, sg_type, params, self.compiler(batch).compile(sg_type, params.get("filters")))
+        where = self._live(batch, sg_type, params, sg_type.scoped(self.compiler(batch).compile(sg_type, params.get("filters"))))
         if params.get("additional_filter_presets") is not None:  # ShotGrid's LATEST (:mod:`.presets`)
             where = presets.narrowed(sg_type, where, params["additional_filter_presets"],
                                      lambda text: self.backend.reader.query(batch.connection, text)["data"])  # fmt: skip
@@ -111,7 +113,7 @@ class Calls(Searches):
         """``summarize``: summaries of the records the filters find, in groups if asked (:mod:`.summaries`)."""
         params = _params(params)
         sg_type = self.typed(batch, params.get("type"))
-        where = self._live(batch, sg_type, params, self.compiler(batch).compile(sg_type, params.get("filters")))
+        where = self._live(batch, sg_type, params, sg_type.scoped(self.compiler(batch).compile(sg_type, params.get("filters"))))
 
         def query(text: str) -> list[dict[str, Any]]:
             return self.backend.reader.query(batch.connection, text)["data"]  # type: ignore[no-any-return]
@@ -364,7 +366,8 @@ class Calls(Searches):
             raise ValidationError(f"An id of {sg_type.name} is a whole number, not {number!r}", "bad_value")
         key = self.ids.uuids(batch.connection, [number]).get(number)
         if key is not None:
-            query = ast.Query(sg_type.ours, (ast.Path.of("id"),), ast.Comparison(ast.Path.of("id"), ast.Operator.IS, ast.Literal(key)))
+            named = sg_type.scoped(ast.Comparison(ast.Path.of("id"), ast.Operator.IS, ast.Literal(key)))
+            query = ast.Query(sg_type.ours, (ast.Path.of("id"),), named)
             if self.backend.reader.query(batch.connection, render(query))["data"]:
                 return key
         raise ValidationError(f"{sg_type.name} with id {number} doesn't exist", "not_found")

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import datetime
 import json
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 import sqlalchemy as sa
 
@@ -49,8 +49,12 @@ _CHUNK = 200
 class EventLogEntries:
     """Pages of EventLogEntry rows from one backend's event log."""
 
-    def __init__(self, mapping: Mapping, schema: Schema, table: sa.Table, numbers: sa.Table) -> None:
+    def __init__(self, mapping: Mapping, schema: Schema, table: sa.Table, numbers: sa.Table,
+                 tables: Callable[[str], sa.Table] | None = None, retired: sa.Table | None = None) -> None:  # fmt: skip
         self.mapping, self.table, self.numbers = mapping, table, numbers
+        #: Our type's table and the retired rows, to tell which ShotGrid type an entity changed is when its event
+        #: does not say (a Reply's update).
+        self.tables, self.retired = tables, retired
         # Per ShotGrid type: our attribute name as ftrack.update names it -> ShotGrid field.
         self.attributes: dict[str, dict[str, Field]] = {}
         for sg_type in mapping.types.values():
@@ -80,7 +84,7 @@ class EventLogEntries:
         number = next_number or 1
         rows = []
         for event in fresh:
-            count = sum(1 for _ in self._expand(event, 0))
+            count = sum(1 for _ in self._expand(event, 0, connection))
             rows.append({"seq": event["seq"], "first": number, "count": count})
             number += count
         for start in range(0, len(rows), 500):
@@ -141,13 +145,35 @@ class EventLogEntries:
                 chunk = chunk.where(numbers.c.first < last if descending else numbers.c.first > last)
             events = connection.execute(chunk.order_by(order).limit(_CHUNK)).mappings().all()
             for event in events:
-                entries = list(self._expand(event, event["first"]))
+                entries = list(self._expand(event, event["first"], connection))
                 yield from (reversed(entries) if descending else entries)
             if len(events) < _CHUNK:
                 return
             last = events[-1]["first"]
 
-    def _expand(self, event: Any, first: int) -> Iterator[dict[str, Any]]:
+    def _told(self, connection: sa.Connection, ours: str, item: dict[str, Any]) -> dict[str, Any] | None:
+        """What tells which of the ShotGrid types sharing ``ours`` the entity of ``item`` is: the attribute's value
+        an ``add`` set or a ``remove`` held, or (an ``update``) the row's now, or as it was retired — its first type
+        if it is gone otherwise (deleted through ftrack's API before its events were numbered)."""
+        attr = self.mapping.discriminators(ours)
+        if not attr:
+            return None
+        change = (item.get("changes") or {}).get(attr[0])
+        if isinstance(change, dict) and item.get("action") in ("add", "remove"):
+            return {attr[0]: change.get("new" if item["action"] == "add" else "old")}
+        if self.tables is None:
+            return None
+        table = self.tables(ours)
+        found = connection.execute(sa.select(table.c[attr[0]]).where(table.c.id == item["entityId"])).first()
+        if found is not None:
+            return {attr[0]: found[0]}
+        if self.retired is None:
+            return None
+        kept = connection.execute(sa.select(self.retired.c.rows).where(self.retired.c.entity_id == item["entityId"])).scalar()
+        rows = [row for _, row in json.loads(kept or "[]") if row.get("id") == item["entityId"] and attr[0] in row]
+        return {attr[0]: rows[0][attr[0]]} if rows else None
+
+    def _expand(self, event: Any, first: int, connection: sa.Connection) -> Iterator[dict[str, Any]]:
         """The ShotGrid rows of one ``ftrack.update`` event, numbered from ``first``."""
         data, source = json.loads(event["data"]), json.loads(event["source"])
         number = first - 1
@@ -156,9 +182,11 @@ class EventLogEntries:
         common = {"created_at": event["sent"], "project_id": event["project_id"], "user_id": user.get("id"),
                   "script": script, "username": user.get("username")}  # fmt: skip
         for item in data.get("entities") or ():
-            sg_type = self.mapping.of_ours(str(item.get("entity_type")))
-            if sg_type is None or not isinstance(item.get("entityId"), str):
+            ours = str(item.get("entity_type"))
+            if self.mapping.of_ours(ours) is None or not isinstance(item.get("entityId"), str):
                 continue
+            sg_type = self.mapping.of_ours(ours, self._told(connection, ours, item))
+            assert sg_type is not None
             action = _ACTIONS.get(item.get("action"))
             if action is None:
                 continue

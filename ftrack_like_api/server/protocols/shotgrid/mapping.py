@@ -22,6 +22,12 @@ A field is of one *kind*:
 - ``scalar`` with ``blank``: an attribute our model needs (a Task's name) that ShotGrid may leave
   empty: none given (or None, or blank text) stores the ``blank`` text, which reads back as None
 - ``file``: an uploaded file, an Attachment (``upload``): ``{"type": "Attachment", "id", "name", "url"}``
+
+A type may be a part of one of ours: ``"where": {"attr": …, "none": true|false}`` on its entry
+holds of its entities alone (a ``Reply`` is a Note whose ``in_reply_to_id`` is set, a ``Note``
+one whose is not). The condition is in every query of the type (finds, summaries, searches,
+the entity an id names, deep-link subqueries), and an entity of ours is answered as the type
+whose condition its row meets (links, events): :meth:`Mapping.of_ours` with the row.
 """
 
 from __future__ import annotations
@@ -32,6 +38,7 @@ import json
 from typing import Any
 
 from ....exceptions import ValidationError
+from ....query import ast
 from .apiusers import READ_ONLY
 
 __all__ = ["Field", "Mapping", "SgType", "load_mapping"]
@@ -96,6 +103,27 @@ class SgType:
     defaults: dict[str, Any]
     #: For a type of ours that hangs under an Asset (Version): the asset's name and type.
     asset: dict[str, str] | None = None
+    #: For a part of a type of ours: (our attribute, whether it is None in this part) — ``where`` in the mapping.
+    where: tuple[str, bool] | None = None
+
+    @property
+    def condition(self) -> ast.Expression | None:
+        """What holds of this type's entities among those of ours (None: all of them)."""
+        if self.where is None:
+            return None
+        attr, none = self.where
+        return ast.Comparison(ast.Path.of(attr), ast.Operator.IS if none else ast.Operator.IS_NOT, ast.Literal(None))
+
+    def scoped(self, where: ast.Expression | None) -> ast.Expression | None:
+        """``where`` and this type's condition."""
+        condition = self.condition
+        if condition is None or where is None:
+            return where if condition is None else condition
+        return ast.And((condition, where))
+
+    def holds(self, row: Any) -> bool:
+        """Whether ``row`` (a row of ours holding the ``where`` attribute) is of this type."""
+        return self.where is None or (row.get(self.where[0]) is None) == self.where[1]
 
     def field(self, name: str) -> Field:
         """The field called ``name``; a ShotGrid-style error naming it otherwise."""
@@ -123,9 +151,16 @@ class Mapping:
                                   blank=f.get("blank"))
                 for field_name, f in spec["fields"].items()
             }  # fmt: skip
+            where = (spec["where"]["attr"], bool(spec["where"]["none"])) if "where" in spec else None
             self.types[name] = SgType(name, spec["ours"], spec["name"], tuple(spec["order_id"]), fields,
-                                      dict(spec.get("defaults", {})), spec.get("asset"))  # fmt: skip
-        self.by_ours = {t.ours: t for t in self.types.values()}
+                                      dict(spec.get("defaults", {})), spec.get("asset"), where)  # fmt: skip
+        self.parts: dict[str, list[SgType]] = {}
+        for sg_type in self.types.values():
+            self.parts.setdefault(sg_type.ours, []).append(sg_type)
+        for ours, parts in self.parts.items():
+            if len(parts) > 1 and (any(p.where is None for p in parts) or len({p.where[0] for p in parts}) != 1):  # type: ignore[index]
+                raise ValueError(f"The ShotGrid types of our {ours} need a 'where' each, on one attribute")
+        self.by_ours = {ours: parts[0] for ours, parts in self.parts.items()}
 
     def type(self, name: Any) -> SgType:
         """The ShotGrid type called ``name``; a ShotGrid-style error naming it otherwise."""
@@ -136,9 +171,20 @@ class Mapping:
             raise ValidationError(f"Entity type {name!r} doesn't exist (or isn't served here)", "unknown_type")
         return found
 
-    def of_ours(self, ours: str) -> SgType | None:
-        """The ShotGrid type an entity of our type ``ours`` is, if any."""
-        return self.by_ours.get(ours)
+    def of_ours(self, ours: str, row: Any = None) -> SgType | None:
+        """The ShotGrid type an entity of our type ``ours`` is, if any: of a type of ours several ShotGrid types
+        share, the one whose condition ``row`` meets (the first when no row, or it lacks the attribute, is given)."""
+        parts = self.parts.get(ours)
+        if not parts:
+            return None
+        if len(parts) > 1 and isinstance(row, dict) and parts[0].where is not None and parts[0].where[0] in row:
+            return next((p for p in parts if p.holds(row)), parts[0])
+        return parts[0]
+
+    def discriminators(self, ours: str) -> tuple[str, ...]:
+        """Our attributes that tell which ShotGrid type an entity of ``ours`` is (none when only one is)."""
+        parts = self.parts.get(ours, [])
+        return (parts[0].where[0],) if len(parts) > 1 and parts[0].where is not None else ()
 
     def status_name(self, code: Any) -> str:
         """Our status name for a short code; an error naming the code otherwise."""

@@ -103,12 +103,12 @@ class Records:
 
     def name_attrs(self, sg_type: SgType) -> tuple[str, ...]:
         """Our attributes that give a link to ``sg_type`` its ``name`` (a HumanUser's first and last names, and its login)."""
-        named = sg_type.fields.get(sg_type.name_field)
+        named, told = sg_type.fields.get(sg_type.name_field), self.mapping.discriminators(sg_type.ours)
         if named is not None and named.kind == "scalar":
-            return (named.attr,)  # type: ignore[return-value]
+            return (named.attr, *told)  # type: ignore[return-value, arg-type]
         if named is not None and named.kind == "full_name":
-            return (*named.attrs, *((named.fallback,) if named.fallback else ()))
-        return ()
+            return (*named.attrs, *((named.fallback,) if named.fallback else ()), *told)
+        return told
 
     def link_name(self, sg_type: SgType, row: dict[str, Any]) -> Any:
         """The ``name`` of a link to ``row``, an entity of ``sg_type`` (None for a Task with no content)."""
@@ -224,7 +224,7 @@ class Records:
         """``{"type", "id", "name"}`` of a linked entity of ours (None: no link, or of a type not served)."""
         if not isinstance(linked, dict):
             return None
-        target = self.mapping.of_ours(str(linked.get("__entity_type__")))
+        target = self.mapping.of_ours(str(linked.get("__entity_type__")), linked)
         if target is None:
             return None
         return {"type": target.name, "id": numbers.get(linked.get("id")), "name": self.link_name(target, linked)}  # type: ignore[arg-type]

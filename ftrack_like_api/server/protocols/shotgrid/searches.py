@@ -101,7 +101,7 @@ class Searches:
                 conditions.append({"path": "project", "relation": "in", "values": [{"type": "Project", "id": p} for p in projects]})
             if filters:
                 conditions.append(filters)
-            where = compiler.compile(sg_type, {"logical_operator": "and", "conditions": conditions})
+            where = sg_type.scoped(compiler.compile(sg_type, {"logical_operator": "and", "conditions": conditions}))
             fields = [sg_type.name_field, *(f for f in ("project", "sg_status_list") if f in sg_type.fields)]
             query = ast.Query(sg_type.ours, tuple(ast.Path.of(p) for p in self.records.projections(sg_type, fields)), where,
                               order_by=self._order(sg_type, [{"field_name": sg_type.name_field}]), limit=limit - len(matches))  # fmt: skip
@@ -123,7 +123,7 @@ class Searches:
             if not isinstance(condition, dict) or condition.get("path") != "id" or condition.get("relation") not in ("is", "in"):
                 raise ValidationError("A find of retired entities is filtered by id (is, in) here", "bad_filter")
             wanted = set(condition.get("values") or []) if wanted is None else wanted & set(condition.get("values") or [])
-        retired = self.retirement.retired(batch.connection, [sg_type.ours])
+        retired = [(key, row) for key, row in self.retirement.retired(batch.connection, [sg_type.ours]) if sg_type.holds(row)]
         numbers = self.ids.known(batch.connection, [key for key, _ in retired])
         found = [(numbers[key], row) for key, row in retired if key in numbers and (wanted is None or numbers[key] in wanted)]
         more = len(found) > page * per_page
