@@ -155,6 +155,8 @@ class EventLogEntries:
         """What tells which of the ShotGrid types sharing ``ours`` the entity of ``item`` is: the attribute's value
         an ``add`` set or a ``remove`` held, or (an ``update``) the row's now, or as it was retired — its first type
         if it is gone otherwise (deleted through ftrack's API before its events were numbered)."""
+        if self.mapping.told_by(ours) == "component_locations":
+            return self._located(connection, item["entityId"])
         attr = self.mapping.discriminators(ours)
         if not attr:
             return None
@@ -172,6 +174,18 @@ class EventLogEntries:
         kept = connection.execute(sa.select(self.retired.c.rows).where(self.retired.c.entity_id == item["entityId"])).scalar()
         rows = [row for _, row in json.loads(kept or "[]") if row.get("id") == item["entityId"] and attr[0] in row]
         return {attr[0]: rows[0][attr[0]]} if rows else None
+
+    def _located(self, connection: sa.Connection, key: str) -> dict[str, Any] | None:
+        """A component's locations (``{"component_locations": [{"location_id"}, …]}``): its rows now, or as retired."""
+        if self.tables is None:
+            return None
+        table = self.tables("ComponentLocation")
+        places = [{"location_id": row[0]} for row in connection.execute(sa.select(table.c.location_id).where(table.c.component_id == key))]
+        if not places and self.retired is not None:
+            kept = connection.execute(sa.select(self.retired.c.rows).where(self.retired.c.entity_id == key)).scalar()
+            places = [{"location_id": row.get("location_id")} for name, row in json.loads(kept or "[]")
+                      if name == table.name and row.get("component_id") == key]  # fmt: skip
+        return {"component_locations": places}
 
     def _expand(self, event: Any, first: int, connection: sa.Connection) -> Iterator[dict[str, Any]]:
         """The ShotGrid rows of one ``ftrack.update`` event, numbered from ``first``."""

@@ -149,7 +149,7 @@ class FilterCompiler:
                                 ast.And((_is(ast.Path.of("key"), field.key), compared)))  # fmt: skip
         if kind == "grants":
             return self._grants(field, relation, value, where)
-        if kind in ("password", "file"):
+        if kind in ("password", "file", "path", "unserved"):
             raise ValidationError(f"{where}: a {kind} field is not filtered on here", "bad_filter")
         if kind == "metadata":
             return ast.Relation(ast.Path.of("metadata"), ast.Quantifier.ANY, ast.And((
