@@ -65,6 +65,19 @@ SCRIPT = textwrap.dedent(
 )
 
 
+FIND = textwrap.dedent(
+    """
+    import json, sys
+    import shotgun_api3
+
+    url, key = sys.argv[1:3]
+    sg = shotgun_api3.Shotgun(url, script_name="publisher", api_key=key)
+    found = sg.find("PublishedFile", [["code", "is", "sh010_denoise"]], ["code", "path", "entity", "version_number"])
+    print(json.dumps({"found": found, "attachments": [a["display_name"] for a in sg.find("Attachment", [], ["display_name"])]}))
+    """
+)
+
+
 @pytest.fixture(scope="module")
 def studio(database):
     with Backend.from_url(database) as backend:
@@ -76,6 +89,8 @@ def test_a_published_file_is_a_component_outside_the_server_location(shotgun_pyt
     database, key = studio
     movie = tmp_path / "sh010_comp_v001.mov"
     movie.write_bytes(b"\x00\x00\x00\x18ftypqt  " + bytes(range(256)))
+    denoised = tmp_path / "sh010_denoise.exr"
+    denoised.write_bytes(b"v/1\x01" + bytes(64))
     with serve(database, "--storage", str(tmp_path / "files")) as url:  # the movie is kept there
         done = subprocess.run([shotgun_python, "-c", SCRIPT, url, key, str(movie)], capture_output=True, text=True, timeout=600)
         assert done.returncode == 0, done.stderr[-3000:]
@@ -85,6 +100,14 @@ def test_a_published_file_is_a_component_outside_the_server_location(shotgun_pyt
                                  "component_locations.location.name from FileComponent where version.asset.parent.name "
                                  "is 'sh010' order by name").all()  # fmt: skip
             seen = sorted((c["name"], [(p["location"]["name"], p["resource_identifier"]) for p in c["component_locations"]]) for c in ours)
+            # And what our Session publishes where it lies is a PublishedFile to a ShotGrid script.
+            version_of_ours = session.query("AssetVersion where asset.parent.name is 'sh010'").one()
+            unmanaged = session.query("Location where name is 'ftrack.unmanaged'").one()
+            session.create_component(str(denoised), {"version": version_of_ours, "name": "sh010_denoise"}, location=unmanaged)
+            session.commit()
+        found = subprocess.run([shotgun_python, "-c", FIND, url, key], capture_output=True, text=True, timeout=600)
+        assert found.returncode == 0, found.stderr[-3000:]
+        theirs = json.loads(found.stdout.strip().splitlines()[-1])
     published, version, shot, task, project = (said[k] for k in ("published", "version", "shot", "task", "project"))
     path = "/mnt/jobs/publishes/sh010/comp/sh010_comp_v001.%04d.exr"
     assert published == {
@@ -119,3 +142,6 @@ def test_a_published_file_is_a_component_outside_the_server_location(shotgun_pyt
     # Our Session sees the same components: the published file where it lies, the movie on the server.
     assert seen[0][0] == "sh010_comp_v001" and seen[0][1][0][0] == "ftrack.server"
     assert seen[1] == ("sh010_comp_v001b.exr", [("ftrack.unmanaged", "/mnt/jobs/publishes/sh010/comp/v001b.exr")])
+    assert [(f["code"], f["path"]["local_path"], f["entity"]["name"], f["version_number"]) for f in theirs["found"]] == [
+        ("sh010_denoise", str(denoised), "sh010", 1)]
+    assert theirs["attachments"] == ["sh010_comp_v001"]  # the movie (its display_name is our name: the stem)
