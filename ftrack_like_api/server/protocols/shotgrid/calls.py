@@ -19,6 +19,7 @@ from ....exceptions import ValidationError
 from ....query import ast, render
 from ...engine.batch import BatchContext
 from . import presets
+from .apiusers import ApiUsers
 from .eventlog import EventLogEntries
 from .custom import CustomFields
 from .filters import FilterCompiler
@@ -55,7 +56,10 @@ class Calls(Searches):
         self.writes = Writes(backend, self._check, self.custom)
         self.retirement = Retirement(backend, backend.storage.shotgrid["shotgrid_retired"])
         self.events = EventLogEntries(mapping, backend.schema, backend.storage.events["event_log"],
-                                      backend.storage.shotgrid["shotgrid_event"])  # fmt: skip
+                                      backend.storage.shotgrid["shotgrid_event"],
+                                      lambda ours: backend.storage.table(backend.schema[ours]),
+                                      backend.storage.shotgrid["shotgrid_retired"])  # fmt: skip
+        self.api_users = ApiUsers(backend.auth.keys, backend.storage.tables["resource"], backend.storage.shotgrid["shotgrid_id"])
         backend.register_action("shotgrid_read", self._run)
         backend.register_action("shotgrid_write", self._run, writes=True)
 
@@ -89,10 +93,12 @@ class Calls(Searches):
             raise ValidationError(f"paging is entities_per_page 1-{PAGE} and current_page from 1, not {paging!r}", "bad_paging")
         if params.get("type") == "EventLogEntry":
             return self._events(batch, params, fields, per_page, page)
+        if params.get("type") == "ApiUser":
+            return self._api_users(batch, params, fields, per_page, page)
         sg_type = self.typed(batch, params.get("type"))
         if params.get("return_only") == "retired":
             return self._retired(batch, sg_type, params.get("filters"), fields, per_page, page)
-        where = self._live(batch, sg_type, params, self.compiler(batch).compile(sg_type, params.get("filters")))
+        where = self._live(batch, sg_type, params, sg_type.scoped(self.compiler(batch).compile(sg_type, params.get("filters"))))
         if params.get("additional_filter_presets") is not None:  # ShotGrid's LATEST (:mod:`.presets`)
             where = presets.narrowed(sg_type, where, params["additional_filter_presets"],
                                      lambda text: self.backend.reader.query(batch.connection, text)["data"])  # fmt: skip
@@ -107,7 +113,7 @@ class Calls(Searches):
         """``summarize``: summaries of the records the filters find, in groups if asked (:mod:`.summaries`)."""
         params = _params(params)
         sg_type = self.typed(batch, params.get("type"))
-        where = self._live(batch, sg_type, params, self.compiler(batch).compile(sg_type, params.get("filters")))
+        where = self._live(batch, sg_type, params, sg_type.scoped(self.compiler(batch).compile(sg_type, params.get("filters"))))
 
         def query(text: str) -> list[dict[str, Any]]:
             return self.backend.reader.query(batch.connection, text)["data"]  # type: ignore[no-any-return]
@@ -202,7 +208,7 @@ class Calls(Searches):
         params = _params(params)
         sg_type = self.typed(batch, params.get("type"))
         data, modes = _fields(params.get("fields"))
-        entity, metadata, later = self._ours(batch, sg_type, data, creating=True)
+        entity, metadata, later = self._ours(batch, sg_type, self._of_version(batch, sg_type, data, creating=True), creating=True)
         key = str(uuid.uuid4())
         self._check(batch, "create", sg_type.ours)
         self.backend.writer.create(batch, sg_type.ours, {"__entity_type__": sg_type.ours, "id": key, **entity})
@@ -216,7 +222,7 @@ class Calls(Searches):
         sg_type = self.typed(batch, params.get("type"))
         key = self._existing(batch, sg_type, params.get("id"))
         data, modes = _fields(params.get("fields"))
-        entity, metadata, later = self._ours(batch, sg_type, data, creating=False)
+        entity, metadata, later = self._ours(batch, sg_type, self._of_version(batch, sg_type, data, creating=False), creating=False)
         self._keep_parent(batch, sg_type, key, data, entity)
         if entity:
             self._check(batch, "update", sg_type.ours)
@@ -354,13 +360,35 @@ class Calls(Searches):
             entity["asset_id"] = self.writes.asset(batch, sg_type, entity.pop(ASSET_PARENT))
         return entity, metadata, later
 
+    def _of_version(self, batch: BatchContext, sg_type: SgType, data: dict[str, Any], creating: bool) -> dict[str, Any]:
+        """``data`` less the fields a PublishedFile reads through its version (``entity``, ``task``, ``project``),
+        each checked to be the version's own; a PublishedFile is made with its version."""
+        mirrored = {name: f.of_version for name, f in sg_type.fields.items() if f.of_version}
+        if not mirrored:
+            return data
+        if creating and not isinstance(data.get("version"), dict):
+            raise ValidationError(f"{sg_type.name}.version: a {sg_type.name} here is a file of a Version; give its version", "bad_value")
+        given = {name: data[name] for name in mirrored if name in data}
+        if given:
+            if not isinstance(data.get("version"), dict):
+                raise ValidationError(f"{sg_type.name}.{', '.join(given)}: its version's; give the version with it", "read_only")
+            version = self.mapping.type("Version")
+            theirs = self._one(batch, version, self._existing(batch, version, data["version"].get("id")), list(set(mirrored.values())))
+            for name, value in given.items():
+                own = theirs.get(str(mirrored[name]))
+                same = (value.get("type"), value.get("id")) if isinstance(value, dict) else value
+                if same != ((own["type"], own["id"]) if own is not None else None):
+                    raise ValidationError(f"{sg_type.name}.{name} is its version's ({own!r}), not {value!r}", "bad_value")
+        return {name: value for name, value in data.items() if name not in given}
+
     def _existing(self, batch: BatchContext, sg_type: SgType, number: Any) -> str:
         """The uuid of ``sg_type``'s entity numbered ``number`` that the caller can see; an error otherwise."""
         if not isinstance(number, int) or isinstance(number, bool):
             raise ValidationError(f"An id of {sg_type.name} is a whole number, not {number!r}", "bad_value")
         key = self.ids.uuids(batch.connection, [number]).get(number)
         if key is not None:
-            query = ast.Query(sg_type.ours, (ast.Path.of("id"),), ast.Comparison(ast.Path.of("id"), ast.Operator.IS, ast.Literal(key)))
+            named = sg_type.scoped(ast.Comparison(ast.Path.of("id"), ast.Operator.IS, ast.Literal(key)))
+            query = ast.Query(sg_type.ours, (ast.Path.of("id"),), named)
             if self.backend.reader.query(batch.connection, render(query))["data"]:
                 return key
         raise ValidationError(f"{sg_type.name} with id {number} doesn't exist", "not_found")

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import datetime
 import json
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 import sqlalchemy as sa
 
@@ -49,8 +49,12 @@ _CHUNK = 200
 class EventLogEntries:
     """Pages of EventLogEntry rows from one backend's event log."""
 
-    def __init__(self, mapping: Mapping, schema: Schema, table: sa.Table, numbers: sa.Table) -> None:
+    def __init__(self, mapping: Mapping, schema: Schema, table: sa.Table, numbers: sa.Table,
+                 tables: Callable[[str], sa.Table] | None = None, retired: sa.Table | None = None) -> None:  # fmt: skip
         self.mapping, self.table, self.numbers = mapping, table, numbers
+        #: Our type's table and the retired rows, to tell which ShotGrid type an entity changed is when its event
+        #: does not say (a Reply's update).
+        self.tables, self.retired = tables, retired
         # Per ShotGrid type: our attribute name as ftrack.update names it -> ShotGrid field.
         self.attributes: dict[str, dict[str, Field]] = {}
         for sg_type in mapping.types.values():
@@ -80,7 +84,7 @@ class EventLogEntries:
         number = next_number or 1
         rows = []
         for event in fresh:
-            count = sum(1 for _ in self._expand(event, 0))
+            count = sum(1 for _ in self._expand(event, 0, connection))
             rows.append({"seq": event["seq"], "first": number, "count": count})
             number += count
         for start in range(0, len(rows), 500):
@@ -91,14 +95,17 @@ class EventLogEntries:
         """(the rows of page ``page``, whether another follows); ``resolve(rows)`` makes their links ShotGrid's,
         ``uuids(numbers)`` gives the entities numbered (a project filtered on)."""
         self.number(connection)
-        low, high, since, until, project = _bounds(filters)
+        low, high, since, until, project, user = _bounds(filters)
         if project is not None:
             project = uuids([project]).get(project, "")
+        made_by = _made_by(user, uuids) if user is not None else None
         wanted, skip = per_page + 1, (page - 1) * per_page
         rows: list[dict[str, Any]] = []
-        for entry in self._entries(connection, principal, low, high, since, until, project, descending):
+        for entry in self._entries(connection, principal, low, high, since, until, project, made_by, descending):
             if (low is not None and entry["id"] <= low) or (high is not None and entry["id"] >= high):
                 continue  # the bounding events' own entries past the bound
+            if made_by is not None and (entry["user_id"], entry["script"]) != made_by:
+                continue  # the owner's other scripts, or the owner by hand (SQL found the owner's events)
             if skip:
                 skip -= 1
                 continue
@@ -111,7 +118,8 @@ class EventLogEntries:
                 for r in rows], more  # fmt: skip
 
     def _entries(self, connection: sa.Connection, principal: Any, low: int | None, high: int | None, since: Any,
-                 until: Any, project: str | None, descending: bool) -> Iterator[dict[str, Any]]:  # fmt: skip
+                 until: Any, project: str | None, made_by: tuple[str, str | None] | None,
+                 descending: bool) -> Iterator[dict[str, Any]]:  # fmt: skip
         log, numbers = self.table, self.numbers
         statement = (sa.select(log, numbers.c.first).join(numbers, numbers.c.seq == log.c.seq)
                      .where(numbers.c.count > 0))  # fmt: skip
@@ -125,6 +133,8 @@ class EventLogEntries:
             statement = statement.where(log.c.sent <= until)
         if project is not None:
             statement = statement.where(log.c.project_id == project)
+        if made_by is not None:
+            statement = statement.where(log.c.user_id == made_by[0])
         if principal is not None and not principal.admin and principal.readable is not None:
             statement = statement.where(sa.or_(log.c.project_id.is_(None), log.c.project_id.in_(sorted(principal.readable))))
         order = numbers.c.first.desc() if descending else numbers.c.first
@@ -135,13 +145,49 @@ class EventLogEntries:
                 chunk = chunk.where(numbers.c.first < last if descending else numbers.c.first > last)
             events = connection.execute(chunk.order_by(order).limit(_CHUNK)).mappings().all()
             for event in events:
-                entries = list(self._expand(event, event["first"]))
+                entries = list(self._expand(event, event["first"], connection))
                 yield from (reversed(entries) if descending else entries)
             if len(events) < _CHUNK:
                 return
             last = events[-1]["first"]
 
-    def _expand(self, event: Any, first: int) -> Iterator[dict[str, Any]]:
+    def _told(self, connection: sa.Connection, ours: str, item: dict[str, Any]) -> dict[str, Any] | None:
+        """What tells which of the ShotGrid types sharing ``ours`` the entity of ``item`` is: the attribute's value
+        an ``add`` set or a ``remove`` held, or (an ``update``) the row's now, or as it was retired — its first type
+        if it is gone otherwise (deleted through ftrack's API before its events were numbered)."""
+        if self.mapping.told_by(ours) == "component_locations":
+            return self._located(connection, item["entityId"])
+        attr = self.mapping.discriminators(ours)
+        if not attr:
+            return None
+        change = (item.get("changes") or {}).get(attr[0])
+        if isinstance(change, dict) and item.get("action") in ("add", "remove"):
+            return {attr[0]: change.get("new" if item["action"] == "add" else "old")}
+        if self.tables is None:
+            return None
+        table = self.tables(ours)
+        found = connection.execute(sa.select(table.c[attr[0]]).where(table.c.id == item["entityId"])).first()
+        if found is not None:
+            return {attr[0]: found[0]}
+        if self.retired is None:
+            return None
+        kept = connection.execute(sa.select(self.retired.c.rows).where(self.retired.c.entity_id == item["entityId"])).scalar()
+        rows = [row for _, row in json.loads(kept or "[]") if row.get("id") == item["entityId"] and attr[0] in row]
+        return {attr[0]: rows[0][attr[0]]} if rows else None
+
+    def _located(self, connection: sa.Connection, key: str) -> dict[str, Any] | None:
+        """A component's locations (``{"component_locations": [{"location_id"}, …]}``): its rows now, or as retired."""
+        if self.tables is None:
+            return None
+        table = self.tables("ComponentLocation")
+        places = [{"location_id": row[0]} for row in connection.execute(sa.select(table.c.location_id).where(table.c.component_id == key))]
+        if not places and self.retired is not None:
+            kept = connection.execute(sa.select(self.retired.c.rows).where(self.retired.c.entity_id == key)).scalar()
+            places = [{"location_id": row.get("location_id")} for name, row in json.loads(kept or "[]")
+                      if name == table.name and row.get("component_id") == key]  # fmt: skip
+        return {"component_locations": places}
+
+    def _expand(self, event: Any, first: int, connection: sa.Connection) -> Iterator[dict[str, Any]]:
         """The ShotGrid rows of one ``ftrack.update`` event, numbered from ``first``."""
         data, source = json.loads(event["data"]), json.loads(event["source"])
         number = first - 1
@@ -150,9 +196,11 @@ class EventLogEntries:
         common = {"created_at": event["sent"], "project_id": event["project_id"], "user_id": user.get("id"),
                   "script": script, "username": user.get("username")}  # fmt: skip
         for item in data.get("entities") or ():
-            sg_type = self.mapping.of_ours(str(item.get("entity_type")))
-            if sg_type is None or not isinstance(item.get("entityId"), str):
+            ours = str(item.get("entity_type"))
+            if self.mapping.of_ours(ours) is None or not isinstance(item.get("entityId"), str):
                 continue
+            sg_type = self.mapping.of_ours(ours, self._told(connection, ours, item))
+            assert sg_type is not None
             action = _ACTIONS.get(item.get("action"))
             if action is None:
                 continue
@@ -183,13 +231,24 @@ def _attrs(field: Field) -> list[str]:
     return [field.attr] if field.kind == "scalar" and field.attr else []
 
 
-def _bounds(filters: Any) -> tuple[int | None, int | None, Any, Any, int | None]:
-    """(ids above, ids below, since, until, the project's number) from the filters: id and created_at ranges and
-    the project are what is served."""
+def _made_by(user: tuple[str, int], uuids: Any) -> tuple[str, str | None]:
+    """(the user's uuid, the script's name or None) of a ``user`` filtered on: a HumanUser acting by hand, or an
+    ApiUser (numbered ``apikey:<owner>:<name>``, :mod:`.apiusers`); one naming nobody finds nothing."""
+    found = uuids([user[1]]).get(user[1])
+    if user[0] == "ApiUser":
+        prefix, owner, name = (found or "::").split(":", 2)
+        return (owner, name) if prefix == "apikey" else ("", "")
+    return (found, None) if found is not None and not found.startswith("apikey:") else ("", "")
+
+
+def _bounds(filters: Any) -> tuple[int | None, int | None, Any, Any, int | None, tuple[str, int] | None]:
+    """(ids above, ids below, since, until, the project's number, the user's type and number) from the filters: id
+    and created_at ranges, the project and the user are what is served."""
     conditions = filters.get("conditions", []) if isinstance(filters, dict) else filters or []
     if isinstance(filters, dict) and filters.get("logical_operator", "and") != "and" and len(conditions) > 1:
         raise ValidationError("EventLogEntry is filtered by id and created_at ranges, all of them at once", "bad_filter")
     low = high = since = until = project = None
+    user: tuple[str, int] | None = None
     for condition in conditions:
         path, relation = condition.get("path"), condition.get("relation")
         values = condition.get("values") or [None]
@@ -207,6 +266,11 @@ def _bounds(filters: Any) -> tuple[int | None, int | None, Any, Any, int | None]
             if not isinstance(values[0].get("id"), int) or (project is not None and project != values[0]["id"]):
                 raise ValidationError(f"EventLogEntry.project is takes one project, not {values!r}", "bad_filter")
             project = values[0]["id"]
+        elif path == "user" and relation == "is" and isinstance(values[0], dict):
+            link = values[0]
+            if link.get("type") not in ("ApiUser", "HumanUser") or not isinstance(link.get("id"), int) or user is not None:
+                raise ValidationError(f"EventLogEntry.user is takes one HumanUser or ApiUser, not {values!r}", "bad_filter")
+            user = (link["type"], link["id"])
         elif path == "created_at" and relation in ("greater_than", "less_than"):
             try:
                 when = datetime.datetime.strptime(str(values[0]), "%Y-%m-%dT%H:%M:%SZ")
@@ -214,10 +278,10 @@ def _bounds(filters: Any) -> tuple[int | None, int | None, Any, Any, int | None]
                 raise ValidationError(f"EventLogEntry.created_at takes a datetime, not {values[0]!r}", "bad_filter") from None
             since, until = (when, until) if relation == "greater_than" else (since, when)
         else:
-            raise ValidationError(f"EventLogEntry is filtered by id and created_at ranges and project here, not {path!r} "
+            raise ValidationError(f"EventLogEntry is filtered by id and created_at ranges, project and user here, not {path!r} "
                                   f"{relation!r}",
                                   "bad_filter")  # fmt: skip
-    return low, high, since, until, project
+    return low, high, since, until, project, user
 
 
 

@@ -115,7 +115,7 @@ class FilterCompiler:
                 raise ValidationError(f"{sg_type.name}.{name} does not link to {linked_name}", "bad_filter")
             linked = self.mapping.type(linked_name)
             inner = self.relation(linked, further, relation, values)
-            return ast.Membership(ast.Path.of(f"{field.attr}.id"), ast.Subquery(ast.Path.of("id"), linked.ours, inner))  # type: ignore[arg-type]
+            return ast.Membership(ast.Path.of(f"{field.attr}.id"), ast.Subquery(ast.Path.of("id"), linked.ours, linked.scoped(inner)))  # type: ignore[arg-type]
         if relation in _NEGATED:
             return ast.Not(self._positive(sg_type, field, _NEGATED[relation], values))
         return self._positive(sg_type, field, relation, values)
@@ -149,7 +149,7 @@ class FilterCompiler:
                                 ast.And((_is(ast.Path.of("key"), field.key), compared)))  # fmt: skip
         if kind == "grants":
             return self._grants(field, relation, value, where)
-        if kind in ("password", "file"):
+        if kind in ("password", "file", "path", "unserved"):
             raise ValidationError(f"{where}: a {kind} field is not filtered on here", "bad_filter")
         if kind == "metadata":
             return ast.Relation(ast.Path.of("metadata"), ast.Quantifier.ANY, ast.And((
@@ -331,6 +331,6 @@ class FilterCompiler:
             for type_name in field.types:
                 linked = self.mapping.type(type_name)
                 inner = self.relation(linked, linked.name_field, relation[len("name_"):], [value])
-                names.append(ast.Membership(ast.Path.of(f"{attr}.id"), ast.Subquery(ast.Path.of("id"), linked.ours, inner)))  # type: ignore[arg-type]
+                names.append(ast.Membership(ast.Path.of(f"{attr}.id"), ast.Subquery(ast.Path.of("id"), linked.ours, linked.scoped(inner))))  # type: ignore[arg-type]
             return _any(names)
         raise ValidationError(f"{where}: the relation {relation!r} is not served for links", "bad_filter")

@@ -22,6 +22,18 @@ A field is of one *kind*:
 - ``scalar`` with ``blank``: an attribute our model needs (a Task's name) that ShotGrid may leave
   empty: none given (or None, or blank text) stores the ``blank`` text, which reads back as None
 - ``file``: an uploaded file, an Attachment (``upload``): ``{"type": "Attachment", "id", "name", "url"}``
+- ``path``: a component's file where it lies, by its resource identifier in the location ``key``
+  (``ftrack.unmanaged``): ``{"local_path", "url", "name", "content_type", "link_type": "local"}``
+- ``unserved``: a field ShotGrid has and we keep nothing for: it reads None, and takes no value
+
+A type may be a part of one of ours: ``"where": {"attr": …, "none": true|false}`` on its entry
+holds of its entities alone (a ``Reply`` is a Note whose ``in_reply_to_id`` is set, a ``Note``
+one whose is not). The condition is in every query of the type (finds, summaries, searches,
+the entity an id names, deep-link subqueries), and an entity of ours is answered as the type
+whose condition its row meets (links, events): :meth:`Mapping.of_ours` with the row.
+``"where": {"located": <a Location's id>, "in": true|false}`` splits our components by whether
+they are in that location (an ``Attachment`` is a file in the server location, a
+``PublishedFile`` one that is not): a row tells by its ``component_locations``.
 """
 
 from __future__ import annotations
@@ -32,6 +44,8 @@ import json
 from typing import Any
 
 from ....exceptions import ValidationError
+from ....query import ast
+from .apiusers import READ_ONLY
 
 __all__ = ["Field", "Mapping", "SgType", "load_mapping"]
 
@@ -62,6 +76,8 @@ class Field:
     sets: dict[str, Any] = dataclasses.field(default_factory=dict, hash=False, compare=False)
     #: For a scalar our model needs (a Task's name): what is stored when ShotGrid gives none; it reads as None.
     blank: str | None = None
+    #: For a field read through a PublishedFile's version: the Version's field it is (a create may name the same).
+    of_version: str | None = None
 
     @property
     def sg_data_type(self) -> str:
@@ -78,7 +94,7 @@ class Field:
             return self.kind
         if self.kind == "grants":
             return "multi_entity"
-        if self.kind == "file":
+        if self.kind in ("file", "path"):
             return "url"
         return self.data_type or "text"
 
@@ -95,6 +111,42 @@ class SgType:
     defaults: dict[str, Any]
     #: For a type of ours that hangs under an Asset (Version): the asset's name and type.
     asset: dict[str, str] | None = None
+    #: For a part of a type of ours: (our attribute, whether it is None in this part) — ``where`` in the mapping.
+    where: tuple[str, bool] | None = None
+    #: For a part of our components: (a Location's id, whether they are in it) — ``where`` with ``located``.
+    located: tuple[str, bool] | None = None
+
+    @property
+    def condition(self) -> ast.Expression | None:
+        """What holds of this type's entities among those of ours (None: all of them)."""
+        if self.located is not None:
+            location, inside = self.located
+            there = ast.Relation(ast.Path.of("component_locations"), ast.Quantifier.ANY,
+                                 ast.Comparison(ast.Path.of("location_id"), ast.Operator.IS, ast.Literal(location)))  # fmt: skip
+            return there if inside else ast.Not(there)
+        if self.where is None:
+            return None
+        attr, none = self.where
+        return ast.Comparison(ast.Path.of(attr), ast.Operator.IS if none else ast.Operator.IS_NOT, ast.Literal(None))
+
+    def scoped(self, where: ast.Expression | None) -> ast.Expression | None:
+        """``where`` and this type's condition."""
+        condition = self.condition
+        if condition is None or where is None:
+            return where if condition is None else condition
+        return ast.And((condition, where))
+
+    def holds(self, row: Any) -> bool:
+        """Whether ``row`` (a row of ours holding the ``where`` attribute) is of this type."""
+        if self.located is not None:
+            places = row.get("component_locations") or ()
+            return any(isinstance(p, dict) and p.get("location_id") == self.located[0] for p in places) == self.located[1]
+        return self.where is None or (row.get(self.where[0]) is None) == self.where[1]
+
+    @property
+    def told_by(self) -> str | None:
+        """What tells this part of a type of ours from the others: our attribute, or ``component_locations``."""
+        return "component_locations" if self.located is not None else (self.where[0] if self.where else None)
 
     def field(self, name: str) -> Field:
         """The field called ``name``; a ShotGrid-style error naming it otherwise."""
@@ -119,23 +171,50 @@ class Mapping:
                                   fallback=f.get("or"),
                                   values=_values(f), attrs=tuple(f.get("attrs", ())),
                                   link=f.get("link"), through=dict(f.get("through", {})), sets=dict(f.get("sets", {})),
-                                  blank=f.get("blank"))
+                                  blank=f.get("blank"), of_version=f.get("of_version"))
                 for field_name, f in spec["fields"].items()
             }  # fmt: skip
+            told = spec.get("where", {})
+            where = (told["attr"], bool(told["none"])) if "attr" in told else None
+            located = (told["located"], bool(told["in"])) if "located" in told else None
             self.types[name] = SgType(name, spec["ours"], spec["name"], tuple(spec["order_id"]), fields,
-                                      dict(spec.get("defaults", {})), spec.get("asset"))  # fmt: skip
-        self.by_ours = {t.ours: t for t in self.types.values()}
+                                      dict(spec.get("defaults", {})), spec.get("asset"), where, located)  # fmt: skip
+        self.parts: dict[str, list[SgType]] = {}
+        for sg_type in self.types.values():
+            self.parts.setdefault(sg_type.ours, []).append(sg_type)
+        for ours, parts in self.parts.items():
+            if len(parts) > 1 and (any(p.told_by is None for p in parts) or len({p.told_by for p in parts}) != 1):
+                raise ValueError(f"The ShotGrid types of our {ours} need a 'where' each, on one attribute")
+        self.by_ours = {ours: parts[0] for ours, parts in self.parts.items()}
 
     def type(self, name: Any) -> SgType:
         """The ShotGrid type called ``name``; a ShotGrid-style error naming it otherwise."""
         found = self.types.get(name) if isinstance(name, str) else None
+        if found is None and name == "ApiUser":  # our API keys: find reads them (:mod:`.apiusers`), nothing else
+            raise ValidationError(READ_ONLY, "read_only")
         if found is None:
             raise ValidationError(f"Entity type {name!r} doesn't exist (or isn't served here)", "unknown_type")
         return found
 
-    def of_ours(self, ours: str) -> SgType | None:
-        """The ShotGrid type an entity of our type ``ours`` is, if any."""
-        return self.by_ours.get(ours)
+    def of_ours(self, ours: str, row: Any = None) -> SgType | None:
+        """The ShotGrid type an entity of our type ``ours`` is, if any: of a type of ours several ShotGrid types
+        share, the one whose condition ``row`` meets (the first when no row, or it lacks the attribute, is given)."""
+        parts = self.parts.get(ours)
+        if not parts:
+            return None
+        if len(parts) > 1 and isinstance(row, dict) and parts[0].told_by in row:
+            return next((p for p in parts if p.holds(row)), parts[0])
+        return parts[0]
+
+    def discriminators(self, ours: str) -> tuple[str, ...]:
+        """Our attributes that tell which ShotGrid type an entity of ``ours`` is (none when only one is)."""
+        parts = self.parts.get(ours, [])
+        return (parts[0].where[0],) if len(parts) > 1 and parts[0].where is not None else ()
+
+    def told_by(self, ours: str) -> str | None:
+        """What tells which ShotGrid type an entity of ``ours`` is: our attribute, ``component_locations``, or None."""
+        parts = self.parts.get(ours, [])
+        return parts[0].told_by if len(parts) > 1 else None
 
     def status_name(self, code: Any) -> str:
         """Our status name for a short code; an error naming the code otherwise."""

@@ -10,6 +10,8 @@ each entity on the way is of the type it names.
 from __future__ import annotations
 
 import json
+import mimetypes
+import os
 from typing import Any, Iterable, Iterator
 
 from urllib.parse import quote
@@ -19,7 +21,7 @@ from ...engine.computed import BASE_URL, LINK_TOKEN
 from ....exceptions import ValidationError
 from .mapping import Field, Mapping, SgType
 
-__all__ = ["Records", "attachment_url", "attribute", "deep_fields", "entity_mentions", "sg_value"]
+__all__ = ["Records", "attachment_url", "attribute", "deep_fields", "entity_mentions", "local_path", "sg_value"]
 
 
 def entity_mentions(value: Any) -> Iterator[dict[str, Any]]:
@@ -83,8 +85,10 @@ class Records:
             return [f"{field.attr}.name"]
         if field.kind == "full_name":
             return [*field.attrs, *((field.fallback,) if field.fallback else ())]
-        if field.kind == "password":
+        if field.kind in ("password", "unserved"):
             return []
+        if field.kind == "path":
+            return ["component_locations.location_id", "component_locations.resource_identifier"]
         if field.kind == "file":
             return ["metadata.key", "metadata.value"] if field.key else ["name", "file_type"]
         if field.kind == "custom":
@@ -103,12 +107,12 @@ class Records:
 
     def name_attrs(self, sg_type: SgType) -> tuple[str, ...]:
         """Our attributes that give a link to ``sg_type`` its ``name`` (a HumanUser's first and last names, and its login)."""
-        named = sg_type.fields.get(sg_type.name_field)
+        named, told = sg_type.fields.get(sg_type.name_field), self.mapping.discriminators(sg_type.ours)
         if named is not None and named.kind == "scalar":
-            return (named.attr,)  # type: ignore[return-value]
+            return (named.attr, *told)  # type: ignore[return-value, arg-type]
         if named is not None and named.kind == "full_name":
-            return (*named.attrs, *((named.fallback,) if named.fallback else ()))
-        return ()
+            return (*named.attrs, *((named.fallback,) if named.fallback else ()), *told)
+        return told
 
     def link_name(self, sg_type: SgType, row: dict[str, Any]) -> Any:
         """The ``name`` of a link to ``row``, an entity of ``sg_type`` (None for a Task with no content)."""
@@ -184,8 +188,10 @@ class Records:
             return linked.get("name") if isinstance(linked, dict) else None
         if field.kind == "full_name":  # the names joined, or (none) its fallback: a HumanUser's login
             return " ".join(str(row[a]) for a in field.attrs if row.get(a)) or (row.get(field.fallback) if field.fallback else None)
-        if field.kind == "password":
+        if field.kind in ("password", "unserved"):
             return None
+        if field.kind == "path":
+            return local_path(field, row)
         if field.kind == "custom":
             for item in row.get("custom_attributes") or ():
                 if isinstance(item, dict) and item.get("key") == field.key:
@@ -213,7 +219,7 @@ class Records:
                 if linked is not None and linked["type"] in field.types:
                     return linked
             return None
-        value = row.get(field.attr)  # type: ignore[arg-type]
+        value = attribute(row, field.attr)  # type: ignore[arg-type]
         if field.blank is not None and value == field.blank:
             return None
         if field.values:
@@ -224,7 +230,7 @@ class Records:
         """``{"type", "id", "name"}`` of a linked entity of ours (None: no link, or of a type not served)."""
         if not isinstance(linked, dict):
             return None
-        target = self.mapping.of_ours(str(linked.get("__entity_type__")))
+        target = self.mapping.of_ours(str(linked.get("__entity_type__")), linked)
         if target is None:
             return None
         return {"type": target.name, "id": numbers.get(linked.get("id")), "name": self.link_name(target, linked)}  # type: ignore[arg-type]
@@ -250,6 +256,16 @@ def _file(field: Field, row: dict[str, Any]) -> dict[str, Any] | None:
             except ValueError:
                 return None
             return kept if isinstance(kept, dict) and isinstance(kept.get("id"), str) else None
+    return None
+
+
+def local_path(field: Field, row: dict[str, Any]) -> dict[str, Any] | None:
+    """A ``path`` field: the component's file in the location ``field.key``, as ShotGrid gives a local file."""
+    for place in row.get("component_locations") or ():
+        if isinstance(place, dict) and place.get("location_id") == field.key and place.get("resource_identifier"):
+            path = str(place["resource_identifier"])
+            return {"local_path": path, "url": "file://" + quote(path), "name": os.path.basename(path) or path,
+                    "content_type": mimetypes.guess_type(path)[0], "link_type": "local"}  # fmt: skip
     return None
 
 

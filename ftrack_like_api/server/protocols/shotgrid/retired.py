@@ -85,7 +85,7 @@ class Retirement:
         found = connection.execute(sa.select(self.table.c.entity_id, self.table.c.rows)
                                    .where(self.table.c.entity_type.in_(ours))
                                    .order_by(self.table.c.retired_at, self.table.c.entity_id)).all()  # fmt: skip
-        return [(key, json.loads(rows)[0][1]) for key, rows in found]
+        return [(key, _own(key, json.loads(rows))) for key, rows in found]
 
     def holds(self, connection: sa.Connection, ours: str, key: str) -> bool:
         """Whether the entity ``key`` of our type ``ours`` is retired."""
@@ -119,6 +119,16 @@ class Retirement:
                     batch.contexts[row["id"]] = (batch.index, "create", concrete.name, [row["id"]])
         connection.execute(self.table.delete().where(self.table.c.entity_id == key))
         return True
+
+
+def _own(key: str, rows: list[Any]) -> dict[str, Any]:
+    """The entity's own row of those kept, with the locations of a component among them (``component_locations``:
+    what tells an Attachment from a PublishedFile)."""
+    own = dict(rows[0][1])
+    places = [row for name, row in rows[1:] if name == "component_location" and row.get("component_id") == key]
+    if places:
+        own["component_locations"] = places
+    return own
 
 
 def _plain(row: dict[str, Any]) -> dict[str, Any]:

@@ -1,4 +1,4 @@
-"""Reads that are not a plain find: the event log, ``text_search`` and ``find(…, retired_only=True)``.
+"""Reads that are not a plain find: the event log, scripts (``ApiUser``), ``text_search`` and ``find(…, retired_only=True)``.
 
 A mixin of :class:`.calls.Calls` (which holds the backend, the mapping, the integer ids, the
 records and the compiler these use): ``EventLogEntry`` pages come from :mod:`.eventlog`,
@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from ....exceptions import ValidationError
 from ....query import ast, render
 from ...engine.batch import BatchContext
+from .apiusers import ApiUsers
 from .eventlog import EventLogEntries, finish
 from .ids import IntegerIds
 from .mapping import Mapping, SgType
@@ -34,6 +35,7 @@ class Searches:
     records: Records
     events: EventLogEntries
     retirement: Retirement
+    api_users: ApiUsers
 
     if TYPE_CHECKING:
 
@@ -62,6 +64,23 @@ class Searches:
                                           per_page, page, resolve, lambda wanted: self.ids.uuids(batch.connection, wanted))  # fmt: skip
         return {"entities": entities, "paging_info": {"has_next_page": more, "current_page": page, "entities_per_page": per_page}}
 
+    def _api_users(self, batch: BatchContext, params: dict[str, Any], fields: list[str], per_page: int,
+                   page: int) -> dict[str, Any]:  # fmt: skip
+        """A page of ``ApiUser`` rows: our named API keys, one SQL statement (:mod:`.apiusers`)."""
+
+        def user_link(uuids: list[str]) -> dict[str, Any]:
+            human = self.mapping.type("HumanUser")
+            paths = (ast.Path.of("id"), *(ast.Path.of(n) for n in self.records.name_attrs(human)))
+            rows = self.backend.reader.query(batch.connection, render(ast.Query(human.ours, paths, among(uuids))))["data"]
+            numbers = self.ids.numbers(batch.connection, {row["id"]: human.ours for row in rows})
+            return {row["id"]: {"type": "HumanUser", "id": numbers[row["id"]], "name": self.records.link_name(human, row)}
+                    for row in rows}  # fmt: skip
+
+        entities, more = self.api_users.page(batch.connection, params.get("filters"), fields, params.get("sorts"),
+                                             per_page, page, params.get("return_only") == "retired",
+                                             lambda numbers: self.ids.uuids(batch.connection, numbers), user_link)  # fmt: skip
+        return {"entities": entities, "paging_info": {"has_next_page": more, "current_page": page, "entities_per_page": per_page}}
+
     def text_search(self, batch: BatchContext, params: Any) -> dict[str, Any]:
         """``text_search``: entities of the types asked whose name holds the text, each type's filters and the
         projects asked applied — one query of ours per type, ``limit`` matches in all (10 unless asked)."""
@@ -82,7 +101,7 @@ class Searches:
                 conditions.append({"path": "project", "relation": "in", "values": [{"type": "Project", "id": p} for p in projects]})
             if filters:
                 conditions.append(filters)
-            where = compiler.compile(sg_type, {"logical_operator": "and", "conditions": conditions})
+            where = sg_type.scoped(compiler.compile(sg_type, {"logical_operator": "and", "conditions": conditions}))
             fields = [sg_type.name_field, *(f for f in ("project", "sg_status_list") if f in sg_type.fields)]
             query = ast.Query(sg_type.ours, tuple(ast.Path.of(p) for p in self.records.projections(sg_type, fields)), where,
                               order_by=self._order(sg_type, [{"field_name": sg_type.name_field}]), limit=limit - len(matches))  # fmt: skip
@@ -104,7 +123,7 @@ class Searches:
             if not isinstance(condition, dict) or condition.get("path") != "id" or condition.get("relation") not in ("is", "in"):
                 raise ValidationError("A find of retired entities is filtered by id (is, in) here", "bad_filter")
             wanted = set(condition.get("values") or []) if wanted is None else wanted & set(condition.get("values") or [])
-        retired = self.retirement.retired(batch.connection, [sg_type.ours])
+        retired = [(key, row) for key, row in self.retirement.retired(batch.connection, [sg_type.ours]) if sg_type.holds(row)]
         numbers = self.ids.known(batch.connection, [key for key, _ in retired])
         found = [(numbers[key], row) for key, row in retired if key in numbers and (wanted is None or numbers[key] in wanted)]
         more = len(found) > page * per_page

@@ -74,7 +74,7 @@ class Values:
                 first, _, rest = (value or "").strip().partition(" ")
                 for attr, part in zip(field.attrs, (first, rest.strip())):
                     entity.setdefault(attr, part)
-            elif field.kind in ("password", "custom"):
+            elif field.kind in ("password", "custom", "path"):
                 later[name] = (field, value)
             elif field.kind in ("multi_entity", "grants"):
                 if not isinstance(value, list):

@@ -60,6 +60,8 @@ class Writes:
                 continue
             if field.kind == "password":
                 self.password(batch, key, value, f"{sg_type.name}.{name}")
+            elif field.kind == "path":
+                self.path(batch, field, key, value, creating, f"{sg_type.name}.{name}")
             elif field.kind == "grants":
                 self.grants(batch, key, value, "set" if creating else modes.get(name) or "set", f"{sg_type.name}.{name}")
             else:
@@ -124,6 +126,23 @@ class Writes:
         writer.create(batch, "ComponentLocation", {"__entity_type__": "ComponentLocation", "id": str(uuid.uuid4()),
                                                    "component_id": component, "location_id": SERVER_LOCATION_ID,
                                                    "resource_identifier": component})  # fmt: skip
+
+    def path(self, batch: BatchContext, field: Field, key: str, value: Any, creating: bool, where: str) -> None:
+        """A component's file where it lies: its resource identifier in the location ``field.key`` (replaced on an
+        update; None removes it)."""
+        if value is not None and not (isinstance(value, dict) and isinstance(value.get("local_path"), str) and value["local_path"].strip()):
+            raise ValidationError(f"{where} takes {{'local_path': <a file's path>}} or None, not {value!r}", "bad_value")
+        writer = self.backend.writer
+        if not creating:
+            condition = ast.And((_is("component_id", key), _is("location_id", field.key)))
+            for row in self.rows(batch, ast.Query("ComponentLocation", (ast.Path.of("id"),), condition)):
+                self.check(batch, "delete", "ComponentLocation")
+                writer.delete(batch, "ComponentLocation", row["id"])
+        if value is not None:
+            self.check(batch, "create", "ComponentLocation")
+            writer.create(batch, "ComponentLocation", {"__entity_type__": "ComponentLocation", "id": str(uuid.uuid4()),
+                                                       "component_id": key, "location_id": field.key,
+                                                       "resource_identifier": value["local_path"].strip()})  # fmt: skip
 
     def password(self, batch: BatchContext, user_id: str, password: Any, where: str) -> None:
         """Set (or, with None, remove) a user's password in the batch's transaction; their sign-ins end."""
