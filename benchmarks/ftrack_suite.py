@@ -42,7 +42,7 @@ import sys
 import tempfile
 import venv
 import xml.etree.ElementTree as ElementTree
-from typing import Any, NamedTuple
+from typing import Any, Callable, NamedTuple
 
 from scratch import POSTGRES, free_port, ftrack_like, scratch_database, served_process
 
@@ -206,17 +206,24 @@ def run_served(python: str, source: pathlib.Path, kind: str, postgres: str, extr
 
 def outcomes(report: pathlib.Path, source: pathlib.Path) -> dict[str, Outcome]:
     """The outcome of each test in a JUnit XML ``report`` (a file that failed to collect is one failed test)."""
+    return junit_outcomes(report, lambda case: f"{test_file(case.get('classname') or case.get('name', ''), source)}"
+                                               f"::{case.get('name')}")
+
+
+def junit_outcomes(report: pathlib.Path, name: Callable[[ElementTree.Element], str]) -> dict[str, Outcome]:
+    """Each test's outcome in a JUnit XML ``report``, by the id ``name`` gives its ``testcase`` (a teardown error,
+    a second entry for the same test, keeps it failed); shared with ``shotgrid_suite.py``."""
     found: dict[str, Outcome] = {}
     for case in ElementTree.parse(report).getroot().iter("testcase"):
-        test = f"{test_file(case.get('classname') or case.get('name', ''), source)}::{case.get('name')}"
+        test = name(case)
         problem = case.find("failure") if case.find("failure") is not None else case.find("error")
         if problem is not None:
             outcome = Outcome("failed", (problem.get("message") or "").split("\n")[0][:300])
-        elif case.find("skipped") is not None:
-            outcome = Outcome("skipped")
+        elif (skipped := case.find("skipped")) is not None:
+            outcome = Outcome("skipped", (skipped.get("message") or "")[:300])
         else:
             outcome = Outcome("passed")
-        if test not in found or found[test].outcome != "failed":  # a teardown error is a second entry
+        if test not in found or found[test].outcome != "failed":
             found[test] = outcome
     return found
 

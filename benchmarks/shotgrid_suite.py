@@ -38,7 +38,7 @@ import venv
 import xml.etree.ElementTree as ElementTree
 from typing import Any
 
-from ftrack_suite import Outcome
+from ftrack_suite import Outcome, junit_outcomes
 from scratch import POSTGRES, ftrack_like, scratch_database, served_process
 
 #: What the suite's own requirements file asks for, that the run needs (coverage and nunit are reports).
@@ -106,20 +106,12 @@ def run_pytest(python: str, source: pathlib.Path, extra: list[str]) -> dict[str,
 
 def outcomes(report: pathlib.Path) -> dict[str, Outcome]:
     """Each test's outcome in a JUnit XML ``report``, by ``tests/file.py::Class::test`` (names repeat across classes)."""
-    found: dict[str, Outcome] = {}
-    for case in ElementTree.parse(report).getroot().iter("testcase"):
-        module, _, cls = (case.get("classname") or "").rpartition(".")
-        test = f"{module.replace('.', '/')}.py::{cls}::{case.get('name')}"
-        problem = case.find("failure") if case.find("failure") is not None else case.find("error")
-        if problem is not None:
-            outcome = Outcome("failed", (problem.get("message") or "").split("\n")[0][:300])
-        elif case.find("skipped") is not None:
-            outcome = Outcome("skipped", (case.find("skipped").get("message") or "")[:300])  # type: ignore[union-attr]
-        else:
-            outcome = Outcome("passed")
-        if test not in found or found[test].outcome != "failed":  # a teardown error is a second entry
-            found[test] = outcome
-    return found
+    return junit_outcomes(report, _test_id)
+
+
+def _test_id(case: ElementTree.Element) -> str:
+    module, _, cls = (case.get("classname") or "").rpartition(".")
+    return f"{module.replace('.', '/')}.py::{cls}::{case.get('name')}"
 
 
 def summary(found: dict[str, Outcome]) -> dict[str, Any]:
