@@ -1,6 +1,7 @@
 """``PublishedFile``: a component of ours outside the server location (its file where it lies, by its path in
-``ftrack.unmanaged``), of a Version; ``Attachment`` is a component in the server location (an upload). Through
-``shotgun_api3``, unchanged, against ``ftrack-like serve`` on SQLite and PostgreSQL; our Session sees the same component.
+``ftrack.unmanaged``), here of a Version given (its type the Version's asset's); ``Attachment`` is a component in the
+server location (an upload). Through ``shotgun_api3``, unchanged, against ``ftrack-like serve`` on SQLite and PostgreSQL;
+our Session sees the same component.
 """
 
 import json
@@ -48,7 +49,7 @@ SCRIPT = textwrap.dedent(
     try:
         sg.create("PublishedFile", {"code": "x", "path": {"local_path": "/x"}})
     except shotgun_api3.Fault as fault:
-        said["no_version"] = str(fault)
+        said["no_version"] = str(fault)  # nor entity nor project: nothing to hang under
     said["updated"] = sg.update("PublishedFile", published["id"], {"code": "sh010_comp_v001b.exr",
                                 "path": {"local_path": "/mnt/jobs/publishes/sh010/comp/v001b.exr"}})
     said["deleted"] = sg.delete("PublishedFile", published["id"])
@@ -117,7 +118,7 @@ def test_a_published_file_is_a_component_outside_the_server_location(shotgun_pyt
         "version": {"type": "Version", "id": version["id"], "name": None},  # a Version's code is in metadata
         "entity": {"type": "Shot", "id": shot["id"], "name": "sh010"},
         "task": {"type": "Task", "id": task["id"], "name": "comp"},
-        "published_file_type": None,
+        "published_file_type": {"type": "PublishedFileType", "id": published["published_file_type"]["id"], "name": "Upload"},
         "project": {"type": "Project", "id": project["id"], "name": "Publishes"},
         "created_by": published["created_by"],
         "version_number": 1,
@@ -128,7 +129,7 @@ def test_a_published_file_is_a_component_outside_the_server_location(shotgun_pyt
     assert said["other_shot"] == [] and said["as_attachment"] is None
     assert len(said["attachments"]) == 1 and published["id"] not in said["attachments"]  # the uploaded movie
     assert "PublishedFile.entity is its version's" in said["wrong_entity"]
-    assert "PublishedFile.version" in said["no_version"] and "give its version" in said["no_version"]
+    assert "PublishedFile.entity" in said["no_version"] and "its entity or its project" in said["no_version"]
     assert said["updated"]["code"] == "sh010_comp_v001b.exr"
     assert said["deleted"] is True and said["after"] == [] and said["retired"] == [published["id"]]
     assert said["retired_attachments"] == [] and said["revived"] is True

@@ -25,6 +25,7 @@ from .custom import CustomFields
 from .filters import FilterCompiler
 from .ids import IntegerIds
 from .mapping import Mapping, SgType
+from .publishes import Publishing
 from .records import Records
 from .retired import Retirement
 from .schema import schema_answer
@@ -44,7 +45,7 @@ WRITES = frozenset({"create", "update", "delete", "revive", "batch", "schema_fie
 PAGE = 500
 
 
-class Calls(Searches):
+class Calls(Searches, Publishing):
     """ShotGrid's methods over one backend."""
 
     def __init__(self, backend: Any, mapping: Mapping) -> None:
@@ -208,7 +209,9 @@ class Calls(Searches):
         params = _params(params)
         sg_type = self.typed(batch, params.get("type"))
         data, modes = _fields(params.get("fields"))
-        entity, metadata, later = self._ours(batch, sg_type, self._of_version(batch, sg_type, data, creating=True), creating=True)
+        given, own = self._publish(batch, sg_type, data, creating=True)
+        entity, metadata, later = self._ours(batch, sg_type, given, creating=True)
+        entity.update(own)
         key = str(uuid.uuid4())
         self._check(batch, "create", sg_type.ours)
         self.backend.writer.create(batch, sg_type.ours, {"__entity_type__": sg_type.ours, "id": key, **entity})
@@ -222,7 +225,7 @@ class Calls(Searches):
         sg_type = self.typed(batch, params.get("type"))
         key = self._existing(batch, sg_type, params.get("id"))
         data, modes = _fields(params.get("fields"))
-        entity, metadata, later = self._ours(batch, sg_type, self._of_version(batch, sg_type, data, creating=False), creating=False)
+        entity, metadata, later = self._ours(batch, sg_type, self._publish(batch, sg_type, data, creating=False)[0], creating=False)
         self._keep_parent(batch, sg_type, key, data, entity)
         if entity:
             self._check(batch, "update", sg_type.ours)
@@ -359,27 +362,6 @@ class Calls(Searches):
         if ASSET_PARENT in entity:
             entity["asset_id"] = self.writes.asset(batch, sg_type, entity.pop(ASSET_PARENT))
         return entity, metadata, later
-
-    def _of_version(self, batch: BatchContext, sg_type: SgType, data: dict[str, Any], creating: bool) -> dict[str, Any]:
-        """``data`` less the fields a PublishedFile reads through its version (``entity``, ``task``, ``project``),
-        each checked to be the version's own; a PublishedFile is made with its version."""
-        mirrored = {name: f.of_version for name, f in sg_type.fields.items() if f.of_version}
-        if not mirrored:
-            return data
-        if creating and not isinstance(data.get("version"), dict):
-            raise ValidationError(f"{sg_type.name}.version: a {sg_type.name} here is a file of a Version; give its version", "bad_value")
-        given = {name: data[name] for name in mirrored if name in data}
-        if given:
-            if not isinstance(data.get("version"), dict):
-                raise ValidationError(f"{sg_type.name}.{', '.join(given)}: its version's; give the version with it", "read_only")
-            version = self.mapping.type("Version")
-            theirs = self._one(batch, version, self._existing(batch, version, data["version"].get("id")), list(set(mirrored.values())))
-            for name, value in given.items():
-                own = theirs.get(str(mirrored[name]))
-                same = (value.get("type"), value.get("id")) if isinstance(value, dict) else value
-                if same != ((own["type"], own["id"]) if own is not None else None):
-                    raise ValidationError(f"{sg_type.name}.{name} is its version's ({own!r}), not {value!r}", "bad_value")
-        return {name: value for name, value in data.items() if name not in given}
 
     def _existing(self, batch: BatchContext, sg_type: SgType, number: Any) -> str:
         """The uuid of ``sg_type``'s entity numbered ``number`` that the caller can see; an error otherwise."""

@@ -22,8 +22,8 @@ A field is of one *kind*:
 - ``scalar`` with ``blank``: an attribute our model needs (a Task's name) that ShotGrid may leave
   empty: none given (or None, or blank text) stores the ``blank`` text, which reads back as None
 - ``file``: an uploaded file, an Attachment (``upload``): ``{"type": "Attachment", "id", "name", "url"}``
-- ``path``: a component's file where it lies, by its resource identifier in the location ``key``
-  (``ftrack.unmanaged``): ``{"local_path", "url", "name", "content_type", "link_type": "local"}``
+- ``path``: a component's file where it lies, by its resource identifier in a location of ours (the
+  location ``key``, ``ftrack.unmanaged``, first; a LocalStorage's under its roots): :mod:`.paths`
 - ``unserved``: a field ShotGrid has and we keep nothing for: it reads None, and takes no value
 
 A type may be a part of one of ours: ``"where": {"attr": …, "none": true|false}`` on its entry
@@ -76,8 +76,9 @@ class Field:
     sets: dict[str, Any] = dataclasses.field(default_factory=dict, hash=False, compare=False)
     #: For a scalar our model needs (a Task's name): what is stored when ShotGrid gives none; it reads as None.
     blank: str | None = None
-    #: For a field read through a PublishedFile's version: the Version's field it is (a create may name the same).
-    of_version: str | None = None
+    #: For a field read through a PublishedFile's version (its entity, task, type …): set on the version a create
+    #: makes for it, or (given a version) checked to be the version's own (:mod:`.publishes`).
+    of_version: bool = False
 
     @property
     def sg_data_type(self) -> str:
@@ -171,7 +172,7 @@ class Mapping:
                                   fallback=f.get("or"),
                                   values=_values(f), attrs=tuple(f.get("attrs", ())),
                                   link=f.get("link"), through=dict(f.get("through", {})), sets=dict(f.get("sets", {})),
-                                  blank=f.get("blank"), of_version=f.get("of_version"))
+                                  blank=f.get("blank"), of_version=bool(f.get("of_version")))
                 for field_name, f in spec["fields"].items()
             }  # fmt: skip
             told = spec.get("where", {})

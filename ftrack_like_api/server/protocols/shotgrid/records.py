@@ -10,8 +10,6 @@ each entity on the way is of the type it names.
 from __future__ import annotations
 
 import json
-import mimetypes
-import os
 from typing import Any, Iterable, Iterator
 
 from urllib.parse import quote
@@ -19,9 +17,10 @@ from urllib.parse import quote
 from ...engine.computed import BASE_URL, LINK_TOKEN
 
 from ....exceptions import ValidationError
+from . import paths
 from .mapping import Field, Mapping, SgType
 
-__all__ = ["Records", "attachment_url", "attribute", "deep_fields", "entity_mentions", "local_path", "sg_value"]
+__all__ = ["Records", "attachment_url", "attribute", "deep_fields", "entity_mentions", "sg_value"]
 
 
 def entity_mentions(value: Any) -> Iterator[dict[str, Any]]:
@@ -88,7 +87,7 @@ class Records:
         if field.kind in ("password", "unserved"):
             return []
         if field.kind == "path":
-            return ["component_locations.location_id", "component_locations.resource_identifier"]
+            return list(paths.PROJECTIONS)
         if field.kind == "file":
             return ["metadata.key", "metadata.value"] if field.key else ["name", "file_type"]
         if field.kind == "custom":
@@ -191,7 +190,7 @@ class Records:
         if field.kind in ("password", "unserved"):
             return None
         if field.kind == "path":
-            return local_path(field, row)
+            return paths.answer(field, row, numbers)
         if field.kind == "custom":
             for item in row.get("custom_attributes") or ():
                 if isinstance(item, dict) and item.get("key") == field.key:
@@ -256,16 +255,6 @@ def _file(field: Field, row: dict[str, Any]) -> dict[str, Any] | None:
             except ValueError:
                 return None
             return kept if isinstance(kept, dict) and isinstance(kept.get("id"), str) else None
-    return None
-
-
-def local_path(field: Field, row: dict[str, Any]) -> dict[str, Any] | None:
-    """A ``path`` field: the component's file in the location ``field.key``, as ShotGrid gives a local file."""
-    for place in row.get("component_locations") or ():
-        if isinstance(place, dict) and place.get("location_id") == field.key and place.get("resource_identifier"):
-            path = str(place["resource_identifier"])
-            return {"local_path": path, "url": "file://" + quote(path), "name": os.path.basename(path) or path,
-                    "content_type": mimetypes.guess_type(path)[0], "link_type": "local"}  # fmt: skip
     return None
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import re
+import urllib.parse
 from typing import Any, Callable, Mapping as MappingType
 
 from ....exceptions import ValidationError
@@ -19,7 +20,7 @@ from ....query import ast, render
 from ....schema import Schema
 from .mapping import Field, Mapping, SgType
 
-__all__ = ["ASSET_PARENT", "Values"]
+__all__ = ["ASSET_PARENT", "Values", "wire"]
 
 #: Where :meth:`Values.ours` puts what a Version's asset hangs under (the caller finds or makes the asset).
 ASSET_PARENT = "__asset_parent__"
@@ -74,8 +75,10 @@ class Values:
                 first, _, rest = (value or "").strip().partition(" ")
                 for attr, part in zip(field.attrs, (first, rest.strip())):
                     entity.setdefault(attr, part)
-            elif field.kind in ("password", "custom", "path"):
+            elif field.kind in ("password", "custom"):
                 later[name] = (field, value)
+            elif field.kind == "path":
+                later[name] = (field, self._path(value, uuid_of, where))
             elif field.kind in ("multi_entity", "grants"):
                 if not isinstance(value, list):
                     raise ValidationError(f"{where} takes a list of {{'type', 'id'}}, not {value!r}", "bad_value")
@@ -105,7 +108,7 @@ class Values:
             elif field.blank is not None and (value is None or (isinstance(value, str) and not value.strip())):
                 entity[field.attr] = field.blank  # type: ignore[index]
             else:
-                entity[field.attr] = _wire(value, self.schema[sg_type.ours].attributes[field.attr].type)  # type: ignore[index]
+                entity[field.attr] = wire(value, self.schema[sg_type.ours].attributes[field.attr].type)  # type: ignore[index]
         if creating:
             for name in data:
                 field = sg_type.fields[name]
@@ -121,6 +124,27 @@ class Values:
                 if attr not in entity and f"{attr}_id" not in entity:
                     entity[f"{attr}_id"] = self._named(find, spec["__entity_type__"], spec["name"], sg_type.name)
         return entity, metadata, later
+
+    def _path(self, value: Any, uuid_of: Callable[[SgType, Any], str], where: str) -> Any:
+        """A ``path`` as where the file lies: ``{"location": our Location's id or None (``ftrack.unmanaged``),
+        "resource_identifier"}`` (None: no file)."""
+        if value is None:
+            return None
+        if isinstance(value, dict) and isinstance(value.get("relative_path"), str) and value["relative_path"].strip():
+            storage = value.get("local_storage")
+            if not isinstance(storage, dict) or storage.get("type") != "LocalStorage":
+                raise ValidationError(f"{where}: a relative_path is within a local_storage {{'type': 'LocalStorage', 'id'}}, "
+                                      f"not {storage!r}", "bad_value")  # fmt: skip
+            return {"location": uuid_of(self.mapping.type("LocalStorage"), storage.get("id")),
+                    "resource_identifier": value["relative_path"].strip().lstrip("/")}  # fmt: skip
+        if isinstance(value, dict) and isinstance(value.get("local_path"), str) and value["local_path"].strip():
+            return {"location": None, "resource_identifier": value["local_path"].strip()}
+        if isinstance(value, dict) and isinstance(value.get("url"), str) and value["url"].strip():
+            url = value["url"].strip()  # a file:// url is its local path; another is kept as it is
+            local = urllib.parse.unquote(urllib.parse.urlparse(url).path) if url.startswith("file:") else None
+            return {"location": None, "resource_identifier": local or url}
+        raise ValidationError(f"{where} takes {{'local_path'}}, {{'relative_path', 'local_storage'}}, {{'url'}} or None, "
+                              f"not {value!r}", "bad_value")  # fmt: skip
 
     def _column(self, sg_type: SgType, field: Field) -> str:
         attribute = self.schema[sg_type.ours].attributes[field.attr]  # type: ignore[index]
@@ -153,7 +177,7 @@ def _text(value: Any, data_type: str | None) -> str:
     return str(value)
 
 
-def _wire(value: Any, kind: str | None) -> Any:
+def wire(value: Any, kind: str | None) -> Any:
     """A ShotGrid date or datetime as our wire value for an attribute of ``kind`` (a date is midnight UTC)."""
     if isinstance(value, str) and kind in ("datetime", "date"):
         if _DATETIME.match(value):

@@ -128,21 +128,20 @@ class Writes:
                                                    "resource_identifier": component})  # fmt: skip
 
     def path(self, batch: BatchContext, field: Field, key: str, value: Any, creating: bool, where: str) -> None:
-        """A component's file where it lies: its resource identifier in the location ``field.key`` (replaced on an
-        update; None removes it)."""
-        if value is not None and not (isinstance(value, dict) and isinstance(value.get("local_path"), str) and value["local_path"].strip()):
-            raise ValidationError(f"{where} takes {{'local_path': <a file's path>}} or None, not {value!r}", "bad_value")
+        """A component's file where it lies (``Values._path``): its resource identifier in a location of ours, the one
+        a ``relative_path`` is within or ``field.key`` (``ftrack.unmanaged``). An update replaces where it was in every
+        location but the server's; None removes it."""
         writer = self.backend.writer
         if not creating:
-            condition = ast.And((_is("component_id", key), _is("location_id", field.key)))
+            condition = ast.And((_is("component_id", key), ast.Not(_is("location_id", SERVER_LOCATION_ID))))
             for row in self.rows(batch, ast.Query("ComponentLocation", (ast.Path.of("id"),), condition)):
                 self.check(batch, "delete", "ComponentLocation")
                 writer.delete(batch, "ComponentLocation", row["id"])
         if value is not None:
             self.check(batch, "create", "ComponentLocation")
             writer.create(batch, "ComponentLocation", {"__entity_type__": "ComponentLocation", "id": str(uuid.uuid4()),
-                                                       "component_id": key, "location_id": field.key,
-                                                       "resource_identifier": value["local_path"].strip()})  # fmt: skip
+                                                       "component_id": key, "location_id": value["location"] or field.key,
+                                                       "resource_identifier": value["resource_identifier"]})  # fmt: skip
 
     def password(self, batch: BatchContext, user_id: str, password: Any, where: str) -> None:
         """Set (or, with None, remove) a user's password in the batch's transaction; their sign-ins end."""
