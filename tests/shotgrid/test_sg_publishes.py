@@ -50,10 +50,10 @@ SCRIPT = textwrap.dedent(
     said["types_after_first"] = sg.find("PublishedFileType", [["code", "is", "Maya Scene"]], ["code", "description"])
     second = register_publish("/mnt/projects/toolkit/sh010/layout/scene.v002.ma", "scene", 2, "Maya Scene", shot)
     cache = register_publish("/mnt/projects/toolkit/sh010/layout/cache.v002.abc", "cache", 2, "Alembic Cache", shot)
-    editorial = register_publish("/mnt/projects/toolkit/edit/cut.v001.edl", "cut", 1, "EDL", project)
+    editorial = register_publish("/srv/editorial/cut.v001.edl", "cut", 1, "EDL", project)  # under no storage
     said["first"] = sg.find_one("PublishedFile", [["id", "is", first["id"]]], fields)
     said["created"] = first
-    said["editorial"] = sg.find_one("PublishedFile", [["id", "is", editorial["id"]]], ["entity", "project", "version_number"])
+    said["editorial"] = sg.find_one("PublishedFile", [["id", "is", editorial["id"]]], ["entity", "project", "version_number", "path"])
     wanted = ["Maya Scene", "Alembic Cache", "EDL"]
     said["types"] = sorted(t["code"] for t in sg.find("PublishedFileType", [["code", "in", wanted]], ["code"]))
     said["maya"] = [p["id"] for p in sg.find("PublishedFile", [["published_file_type.PublishedFileType.code", "is", "Maya Scene"]],
@@ -145,8 +145,12 @@ def test_tk_cores_register_publish_runs_unchanged_with_no_version(shotgun_python
         "project": {"type": "Project", "id": ids["project"], "name": "Toolkit"},
         "version_number": 1, "created_by": {"type": "HumanUser", "id": ids["user"], "name": first["created_by"]["name"]},
         "published_file_type": {"type": "PublishedFileType", "id": maya["id"], "name": "Maya Scene"},
-        "path": {"local_path": path, "url": "file://" + path, "name": "scene.v001.ma", "content_type": mimetypes.guess_type(path)[0],
-                 "link_type": "local"},
+        "path": {  # under the LocalStorage's Linux root: kept there, as ShotGrid splits a local_path
+            "local_path": path, "local_path_linux": path, "local_path_mac": "/Volumes/projects/toolkit/sh010/layout/scene.v001.ma",
+            "local_path_windows": "P:\\projects\\toolkit\\sh010\\layout\\scene.v001.ma",
+            "local_storage": {"type": "LocalStorage", "id": ids["storage"], "name": "primary"},
+            "relative_path": "toolkit/sh010/layout/scene.v001.ma", "url": "file://" + path, "name": "scene.v001.ma",
+            "content_type": mimetypes.guess_type(path)[0], "link_type": "local"},
         "path_cache": "toolkit/sh010/layout/scene.v001.ma",
         "version": first["version"],  # the AssetVersion made for it: a Version too (see the docs)
     }  # fmt: skip
@@ -155,6 +159,9 @@ def test_tk_cores_register_publish_runs_unchanged_with_no_version(shotgun_python
     assert said["types_after_first"] == [{"type": "PublishedFileType", "id": maya["id"], "code": "Maya Scene", "description": None}]
     assert said["editorial"]["entity"] == {"type": "Project", "id": ids["project"], "name": "Toolkit"}
     assert said["editorial"]["project"]["id"] == ids["project"] and said["editorial"]["version_number"] == 1
+    assert said["editorial"]["path"] == {"local_path": "/srv/editorial/cut.v001.edl", "url": "file:///srv/editorial/cut.v001.edl",
+                                         "name": "cut.v001.edl", "content_type": mimetypes.guess_type("cut.v001.edl")[0],
+                                         "link_type": "local"}  # fmt: skip
     assert said["types"] == ["Alembic Cache", "EDL", "Maya Scene"]
     assert said["maya"] == [ids["first"], ids["second"]] and sorted(said["by_type"]) == [ids["first"], ids["second"]]
     assert [p["version_number"] for p in said["latest_scene"]] == [2]
@@ -176,7 +183,7 @@ def test_tk_cores_register_publish_runs_unchanged_with_no_version(shotgun_python
     assert "PublishedFile.version_number is its version's" in said["other_number"]
     assert said["schema"] == ["code", "description", "id", "short_name"]
     # Our Session: each publish is ftrack's asset (its name, its type) > version (its number, task, user) > component.
-    assert seen["scene.v001.ma"] == (1, "scene", "Maya Scene", "layout", [("ftrack.unmanaged", path)])
+    assert seen["scene.v001.ma"] == (1, "scene", "Maya Scene", "layout", [("primary", "toolkit/sh010/layout/scene.v001.ma")])
     assert seen["cache.v002.abc"][:4] == (2, "cache", "Alembic Cache", "layout")
     assert seen["plate.exr"] == (1, "plate", None, None, [("primary", "toolkit/sh010/plate/plate.v001.exr")])
     assert kinds["Maya Scene"] == "Maya Scene" and kinds["Nuke Script"] == "Nuke Script"

@@ -14,6 +14,9 @@ identifier* there. The server resolves it as ftrack's location accessors do:
   ``relative_path`` and ``local_path`` (the Linux one; ``shotgun_api3`` sets ``local_path`` and
   ``url`` to its own platform's).
 
+A ``local_path`` written under a LocalStorage's root is kept in that location, by its path under
+the root (:func:`within`), as ShotGrid splits it; elsewhere it is kept in ``ftrack.unmanaged``.
+
 The location the field names (``ftrack.unmanaged``) answers first, then the other prefix-less
 ones, then those with a root; a location with neither (``ftrack.connect``) is not answered.
 """
@@ -29,7 +32,7 @@ from urllib.parse import quote, urlparse
 from ....symbol import ORIGIN_LOCATION_ID, REVIEW_LOCATION_ID, UNMANAGED_LOCATION_ID
 from .mapping import Field
 
-__all__ = ["PROJECTIONS", "answer"]
+__all__ = ["PROJECTIONS", "ROOTS", "answer", "within"]
 
 #: What a ``path`` field reads of a component.
 PROJECTIONS = (
@@ -88,3 +91,20 @@ def _rooted(place: dict[str, Any], identifier: str, numbers: dict[str, int]) -> 
     return {"local_path": local, **paths, "local_storage": storage, "relative_path": relative, "url": "file://" + quote(local),
             "name": posixpath.basename(relative) or relative, "content_type": mimetypes.guess_type(relative)[0],
             "link_type": "local"}  # fmt: skip
+
+
+def within(path: str, roots: dict[str, dict[str, Any]]) -> tuple[str, str] | None:
+    """(the location, the path under its root) of the deepest root ``path`` is under, of ``roots`` (a Location's id:
+    its metadata by key); None when it is under none. A Windows root matches whatever the case and slashes."""
+    found: tuple[int, str, str] | None = None
+    for location, kept in roots.items():
+        for root_key, _ in ROOTS:
+            root = str(kept.get(root_key) or "")
+            windows = root_key == "windows_path"
+            mine, theirs = (path.replace("\\", "/"), root.replace("\\", "/")) if windows else (path, root)
+            theirs = theirs.rstrip("/")
+            if not theirs or (mine.lower() if windows else mine)[:len(theirs) + 1] != (theirs.lower() if windows else theirs) + "/":
+                continue
+            if found is None or len(theirs) > found[0]:
+                found = (len(theirs), location, mine[len(theirs) + 1:].lstrip("/"))
+    return (found[1], found[2]) if found is not None and found[2] else None

@@ -138,11 +138,11 @@ class Values:
             return {"location": uuid_of(self.mapping.type("LocalStorage"), storage.get("id")),
                     "resource_identifier": value["relative_path"].strip().lstrip("/")}  # fmt: skip
         if isinstance(value, dict) and isinstance(value.get("local_path"), str) and value["local_path"].strip():
-            return {"location": None, "resource_identifier": value["local_path"].strip()}
+            return {"location": None, "resource_identifier": value["local_path"].strip(), "local": True}
         if isinstance(value, dict) and isinstance(value.get("url"), str) and value["url"].strip():
             url = value["url"].strip()  # a file:// url is its local path; another is kept as it is
             local = urllib.parse.unquote(urllib.parse.urlparse(url).path) if url.startswith("file:") else None
-            return {"location": None, "resource_identifier": local or url}
+            return {"location": None, "resource_identifier": local or url, "local": local is not None}
         raise ValidationError(f"{where} takes {{'local_path'}}, {{'relative_path', 'local_storage'}}, {{'url'}} or None, "
                               f"not {value!r}", "bad_value")  # fmt: skip
 

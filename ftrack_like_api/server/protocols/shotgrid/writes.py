@@ -20,6 +20,7 @@ from ....query import ast, render
 from ....symbol import SERVER_LOCATION_ID
 from ...auth.credentials import hash_password
 from ...engine.batch import BatchContext
+from . import paths
 from .mapping import Field, SgType
 
 __all__ = ["Writes", "among"]
@@ -138,10 +139,23 @@ class Writes:
                 self.check(batch, "delete", "ComponentLocation")
                 writer.delete(batch, "ComponentLocation", row["id"])
         if value is not None:
+            location, identifier = value["location"], value["resource_identifier"]
+            if location is None and value.get("local"):  # under a LocalStorage's root: kept there, by its path under it
+                location, identifier = paths.within(identifier, self.roots(batch)) or (None, identifier)
             self.check(batch, "create", "ComponentLocation")
             writer.create(batch, "ComponentLocation", {"__entity_type__": "ComponentLocation", "id": str(uuid.uuid4()),
-                                                       "component_id": key, "location_id": value["location"] or field.key,
-                                                       "resource_identifier": value["resource_identifier"]})  # fmt: skip
+                                                       "component_id": key, "location_id": location or field.key,
+                                                       "resource_identifier": identifier})  # fmt: skip
+
+    def roots(self, batch: BatchContext) -> dict[str, dict[str, Any]]:
+        """Our locations with a root (a LocalStorage's ``linux_path`` …): their metadata, by their ids (once a batch)."""
+        def read() -> dict[str, dict[str, Any]]:
+            keys = tuple(ast.Literal(k) for k, _ in paths.ROOTS)
+            condition = ast.Relation(ast.Path.of("metadata"), ast.Quantifier.ANY, ast.Membership(ast.Path.of("key"), keys))
+            rows = self.rows(batch, ast.Query("Location", (ast.Path.of("metadata.key"), ast.Path.of("metadata.value")), condition))
+            return {row["id"]: {m["key"]: m["value"] for m in row.get("metadata") or ()} for row in rows}
+
+        return batch.remember(("shotgrid roots",), read)  # type: ignore[no-any-return]
 
     def password(self, batch: BatchContext, user_id: str, password: Any, where: str) -> None:
         """Set (or, with None, remove) a user's password in the batch's transaction; their sign-ins end."""
