@@ -20,10 +20,10 @@ from ftrack_like_api.server import Backend  # noqa: E402
 #: the data it sends: find the type by code, make it when missing, then create the publish with no version.
 SCRIPT = textwrap.dedent(
     """
-    import json, sys
+    import json, sys, urllib.request
     import shotgun_api3
 
-    url, key = sys.argv[1:3]
+    url, key, thumbnail = sys.argv[1:4]
     sg = shotgun_api3.Shotgun(url, script_name="toolkit", api_key=key)
     said = {}
     project = sg.create("Project", {"name": "Toolkit"})
@@ -41,7 +41,9 @@ SCRIPT = textwrap.dedent(
                 "created_by": user, "published_file_type": found, "entity": entity, "project": project,
                 "code": path.rsplit("/", 1)[-1], "path": {"local_path": path}}
         data.update(extra or {})
-        return sg.create("PublishedFile", data)
+        entity = sg.create("PublishedFile", data)
+        sg.upload_thumbnail("PublishedFile", entity["id"], thumbnail)  # as register_publish does given a thumbnail_path
+        return entity
 
     fields = ["code", "name", "description", "entity", "task", "project", "version_number", "created_by",
               "published_file_type", "path", "path_cache", "version"]
@@ -52,6 +54,8 @@ SCRIPT = textwrap.dedent(
     cache = register_publish("/mnt/projects/toolkit/sh010/layout/cache.v002.abc", "cache", 2, "Alembic Cache", shot)
     editorial = register_publish("/srv/editorial/cut.v001.edl", "cut", 1, "EDL", project)  # under no storage
     said["first"] = sg.find_one("PublishedFile", [["id", "is", first["id"]]], fields)
+    said["image"] = urllib.request.urlopen(sg.find_one("PublishedFile", [["id", "is", first["id"]]], ["image"])["image"]).read()[:3].hex()
+    said["with_image"] = len(sg.find("PublishedFile", [["image", "is_not", None]]))
     said["created"] = first
     said["editorial"] = sg.find_one("PublishedFile", [["id", "is", editorial["id"]]], ["entity", "project", "version_number", "path"])
     wanted = ["Maya Scene", "Alembic Cache", "EDL"]
@@ -103,9 +107,13 @@ def studio(database):
 
 
 def test_tk_cores_register_publish_runs_unchanged_with_no_version(shotgun_python, studio, serve, tmp_path):
+    from PIL import Image
+
     database, key = studio
-    with serve(database) as url:
-        done = subprocess.run([shotgun_python, "-c", SCRIPT, url, key], capture_output=True, text=True, timeout=600)
+    image = tmp_path / "thumbnail.png"
+    Image.new("RGB", (64, 48), (40, 200, 40)).save(image)
+    with serve(database, "--storage", str(tmp_path / "files")) as url:
+        done = subprocess.run([shotgun_python, "-c", SCRIPT, url, key, str(image)], capture_output=True, text=True, timeout=600)
         assert done.returncode == 0, done.stderr[-3000:]
         answer = json.loads(done.stdout.strip().splitlines()[-1])
         with Session(server_url=url, api_user="admin", api_key=key, schema_cache_path=False) as session:
@@ -163,6 +171,7 @@ def test_tk_cores_register_publish_runs_unchanged_with_no_version(shotgun_python
                                          "name": "cut.v001.edl", "content_type": mimetypes.guess_type("cut.v001.edl")[0],
                                          "link_type": "local"}  # fmt: skip
     assert said["types"] == ["Alembic Cache", "EDL", "Maya Scene"]
+    assert said["image"] == "89504e" and said["with_image"] == 4  # the publish's thumbnail: its version's
     assert said["maya"] == [ids["first"], ids["second"]] and sorted(said["by_type"]) == [ids["first"], ids["second"]]
     assert [p["version_number"] for p in said["latest_scene"]] == [2]
     assert sorted(said["by_task_step"]) == sorted([ids["first"], ids["second"], ids["cache"], said["editorial"]["id"]])

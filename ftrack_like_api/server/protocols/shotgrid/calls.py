@@ -282,14 +282,22 @@ class Calls(Searches, Publishing):
         """An uploaded image (its file already kept) as a component in the server location, and the entity's thumbnail."""
         params = _params(params)
         sg_type = self.mapping.type(params.get("type"))
-        if "image" not in sg_type.fields:
+        image = sg_type.fields.get("image")
+        if image is None:
             raise ValidationError(f"{sg_type.name} has no thumbnail here", "unknown_field")
-        key = self._existing(batch, sg_type, params.get("id"))
+        ours, key = sg_type.ours, self._existing(batch, sg_type, params.get("id"))
+        if image.attr:  # the thumbnail of the entity it names (a PublishedFile's version)
+            ours = str(self.backend.schema[ours].attributes[image.attr].target)
+            query = ast.Query(sg_type.ours, (ast.Path.of(f"{image.attr}.id"),), among([key]))
+            linked = (self.backend.reader.query(batch.connection, render(query))["data"][0].get(image.attr) or {}).get("id")
+            if linked is None:
+                raise ValidationError(f"{sg_type.name}.image is its {image.attr}'s thumbnail, and it has none", "bad_value")
+            key = str(linked)
         component = params["component"]
-        self._check(batch, "update", sg_type.ours)
+        self._check(batch, "update", ours)
         self.writes.component(batch, component, params["name"], params["file_type"], params["size"])
         writer = self.backend.writer
-        writer.update(batch, sg_type.ours, [key], {"thumbnail_id": component})
+        writer.update(batch, ours, [key], {"thumbnail_id": component})
         return self.ids.numbers(batch.connection, {component: "FileComponent"})[component]
 
     def attach(self, batch: BatchContext, params: Any) -> int:

@@ -157,7 +157,7 @@ class FilterCompiler:
         if kind == "thumbnail":
             if relation != "is" or value is not None:
                 raise ValidationError(f"{where}: an image is filtered by is / is_not None", "bad_filter")
-            return _is(ast.Path.of("thumbnail_id"), None)
+            return _is(ast.Path.of(f"{field.attr}.thumbnail_id" if field.attr else "thumbnail_id"), None)
         if kind == "status":
             if relation != "is":
                 raise ValidationError(f"{where}: a status list takes is, is_not, in, not_in", "bad_filter")

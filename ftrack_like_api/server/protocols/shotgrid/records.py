@@ -78,8 +78,8 @@ class Records:
             return ["status.name"]
         if field.kind == "metadata":
             return ["metadata.key", "metadata.value"]
-        if field.kind == "thumbnail":
-            return ["thumbnail_url"]
+        if field.kind == "thumbnail":  # its own, or (attr) that of the entity it names: a PublishedFile's version
+            return [f"{field.attr}.thumbnail_url" if field.attr else "thumbnail_url"]
         if field.kind == "named":
             return [f"{field.attr}.name"]
         if field.kind == "full_name":
@@ -180,7 +180,7 @@ class Records:
                     return _typed(field, item.get("value"))
             return None
         if field.kind == "thumbnail":
-            link = row.get("thumbnail_url")
+            link = attribute(row, f"{field.attr}.thumbnail_url" if field.attr else "thumbnail_url")
             return link.get("url") if isinstance(link, dict) else None
         if field.kind == "named":
             linked = attribute(row, field.attr)  # type: ignore[arg-type]

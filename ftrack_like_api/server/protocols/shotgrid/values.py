@@ -62,6 +62,8 @@ class Values:
             if field.kind == "thumbnail":
                 if value is not None:
                     raise ValidationError(f"{where} is set by upload_thumbnail; here it takes None (no thumbnail)", "bad_value")
+                if field.attr:
+                    raise ValidationError(f"{where} is its {field.attr}'s thumbnail: set by upload_thumbnail", "read_only")
                 entity["thumbnail_id"] = None
             elif field.kind == "metadata":
                 metadata[str(field.key)] = None if value is None else _text(value, field.data_type)  # type: ignore[assignment]
