@@ -92,6 +92,10 @@ SCRIPT = textwrap.dedent(
     except shotgun_api3.Fault as fault:
         said["other_number"] = str(fault)
     said["schema"] = sorted(sg.schema_field_read("PublishedFileType"))
+    said["versions"] = [v["id"] for v in sg.find("Version", [])]
+    said["unversioned"] = sorted(p["id"] for p in sg.find("PublishedFile", [["version", "is", None]]))
+    said["events"] = [[e["event_type"], (e["entity"] or {}).get("id")] for e in sg.find("EventLogEntry", [], ["event_type", "entity"])
+                      if e["event_type"].startswith(("Shotgun_Version_", "Shotgun_PublishedFile_New"))]
     print(json.dumps({"said": said, "ids": {"first": first["id"], "second": second["id"], "cache": cache["id"],
                                             "shot": shot["id"], "task": task["id"], "project": project["id"],
                                             "user": user["id"], "storage": storage["id"], "version": version["id"]}}))
@@ -160,9 +164,8 @@ def test_tk_cores_register_publish_runs_unchanged_with_no_version(shotgun_python
             "relative_path": "toolkit/sh010/layout/scene.v001.ma", "url": "file://" + path, "name": "scene.v001.ma",
             "content_type": mimetypes.guess_type(path)[0], "link_type": "local"},
         "path_cache": "toolkit/sh010/layout/scene.v001.ma",
-        "version": first["version"],  # the AssetVersion made for it: a Version too (see the docs)
+        "version": None,  # the AssetVersion made for it is not a ShotGrid Version
     }  # fmt: skip
-    assert first["version"]["type"] == "Version"
     assert said["created"]["published_file_type"] == {"type": "PublishedFileType", "id": maya["id"], "name": "Maya Scene"}
     assert said["types_after_first"] == [{"type": "PublishedFileType", "id": maya["id"], "code": "Maya Scene", "description": None}]
     assert said["editorial"]["entity"] == {"type": "Project", "id": ids["project"], "name": "Toolkit"}
@@ -191,6 +194,10 @@ def test_tk_cores_register_publish_runs_unchanged_with_no_version(shotgun_python
     assert "PublishedFile.version_number" in said["renumbered"] and "set when it is made" in said["renumbered"]
     assert "PublishedFile.version_number is its version's" in said["other_number"]
     assert said["schema"] == ["code", "description", "id", "short_name"]
+    assert said["versions"] == [ids["version"]]  # the review Version alone: none of the versions made for publishes
+    assert ids["first"] in said["unversioned"] and ids["second"] not in said["unversioned"]
+    assert [e for e in said["events"] if e[0].startswith("Shotgun_Version_")] == [["Shotgun_Version_New", ids["version"]]]
+    assert len([e for e in said["events"] if e[0] == "Shotgun_PublishedFile_New"]) == 6
     # Our Session: each publish is ftrack's asset (its name, its type) > version (its number, task, user) > component.
     assert seen["scene.v001.ma"] == (1, "scene", "Maya Scene", "layout", [("primary", "toolkit/sh010/layout/scene.v001.ma")])
     assert seen["cache.v002.abc"][:4] == (2, "cache", "Alembic Cache", "layout")

@@ -157,6 +157,8 @@ class EventLogEntries:
         if it is gone otherwise (deleted through ftrack's API before its events were numbered)."""
         if self.mapping.told_by(ours) == "component_locations":
             return self._located(connection, item["entityId"])
+        if self.mapping.told_by(ours) == "metadata":
+            return self._marks(connection, item["entityId"])
         attr = self.mapping.discriminators(ours)
         if not attr:
             return None
@@ -187,6 +189,18 @@ class EventLogEntries:
                       if name == table.name and row.get("component_id") == key]  # fmt: skip
         return {"component_locations": places}
 
+    def _marks(self, connection: sa.Connection, key: str) -> dict[str, Any] | None:
+        """An entity's metadata keys (``{"metadata": [{"key"}, …]}``): its rows now, or as retired."""
+        if self.tables is None:
+            return None
+        table = self.tables("Metadata")
+        marks = [{"key": row[0]} for row in connection.execute(sa.select(table.c.key).where(table.c.parent_id == key))]
+        if not marks and self.retired is not None:
+            kept = connection.execute(sa.select(self.retired.c.rows).where(self.retired.c.entity_id == key)).scalar()
+            marks = [{"key": row.get("key")} for name, row in json.loads(kept or "[]")
+                     if name == table.name and row.get("parent_id") == key]  # fmt: skip
+        return {"metadata": marks}
+
     def _expand(self, event: Any, first: int, connection: sa.Connection) -> Iterator[dict[str, Any]]:
         """The ShotGrid rows of one ``ftrack.update`` event, numbered from ``first``."""
         data, source = json.loads(event["data"]), json.loads(event["source"])
@@ -200,7 +214,8 @@ class EventLogEntries:
             if self.mapping.of_ours(ours) is None or not isinstance(item.get("entityId"), str):
                 continue
             sg_type = self.mapping.of_ours(ours, self._told(connection, ours, item))
-            assert sg_type is not None
+            if sg_type is None:  # an entity of ours no ShotGrid type is (the version made for a publish)
+                continue
             action = _ACTIONS.get(item.get("action"))
             if action is None:
                 continue

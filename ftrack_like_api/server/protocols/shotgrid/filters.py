@@ -325,7 +325,7 @@ class FilterCompiler:
             return _is(ast.Path.of(f"{attr}.id"), key)
         if relation == "type_is":
             linked = self.mapping.type(value)
-            return ast.Membership(ast.Path.of(f"{attr}.id"), ast.Subquery(ast.Path.of("id"), linked.ours))  # type: ignore[arg-type]
+            return ast.Membership(ast.Path.of(f"{attr}.id"), ast.Subquery(ast.Path.of("id"), linked.ours, linked.condition))  # type: ignore[arg-type]
         if relation.startswith("name_"):
             names = []
             for type_name in field.types:

@@ -116,6 +116,8 @@ class SgType:
     where: tuple[str, bool] | None = None
     #: For a part of our components: (a Location's id, whether they are in it) — ``where`` with ``located``.
     located: tuple[str, bool] | None = None
+    #: For a part marked in metadata: (the metadata key, whether it is there) — ``where`` with ``marked``.
+    marked: tuple[str, bool] | None = None
 
     @property
     def condition(self) -> ast.Expression | None:
@@ -124,6 +126,11 @@ class SgType:
             location, inside = self.located
             there = ast.Relation(ast.Path.of("component_locations"), ast.Quantifier.ANY,
                                  ast.Comparison(ast.Path.of("location_id"), ast.Operator.IS, ast.Literal(location)))  # fmt: skip
+            return there if inside else ast.Not(there)
+        if self.marked is not None:
+            key, inside = self.marked
+            there = ast.Relation(ast.Path.of("metadata"), ast.Quantifier.ANY,
+                                 ast.Comparison(ast.Path.of("key"), ast.Operator.IS, ast.Literal(key)))  # fmt: skip
             return there if inside else ast.Not(there)
         if self.where is None:
             return None
@@ -142,11 +149,16 @@ class SgType:
         if self.located is not None:
             places = row.get("component_locations") or ()
             return any(isinstance(p, dict) and p.get("location_id") == self.located[0] for p in places) == self.located[1]
+        if self.marked is not None:  # a row without its metadata (a retired one) is taken as unmarked
+            marks = row.get("metadata") or ()
+            return any(isinstance(m, dict) and m.get("key") == self.marked[0] for m in marks) == self.marked[1]
         return self.where is None or (row.get(self.where[0]) is None) == self.where[1]
 
     @property
     def told_by(self) -> str | None:
         """What tells this part of a type of ours from the others: our attribute, or ``component_locations``."""
+        if self.marked is not None:
+            return "metadata"
         return "component_locations" if self.located is not None else (self.where[0] if self.where else None)
 
     def field(self, name: str) -> Field:
@@ -178,8 +190,9 @@ class Mapping:
             told = spec.get("where", {})
             where = (told["attr"], bool(told["none"])) if "attr" in told else None
             located = (told["located"], bool(told["in"])) if "located" in told else None
+            marked = (told["marked"], bool(told["in"])) if "marked" in told else None
             self.types[name] = SgType(name, spec["ours"], spec["name"], tuple(spec["order_id"]), fields,
-                                      dict(spec.get("defaults", {})), spec.get("asset"), where, located)  # fmt: skip
+                                      dict(spec.get("defaults", {})), spec.get("asset"), where, located, marked)  # fmt: skip
         self.parts: dict[str, list[SgType]] = {}
         for sg_type in self.types.values():
             self.parts.setdefault(sg_type.ours, []).append(sg_type)
@@ -205,17 +218,23 @@ class Mapping:
             return None
         if len(parts) > 1 and isinstance(row, dict) and parts[0].told_by in row:
             return next((p for p in parts if p.holds(row)), parts[0])
+        if parts[0].marked is not None and isinstance(row, dict) and "metadata" in row and not parts[0].holds(row):
+            return None  # an entity of ours no ShotGrid type is (the version made for a publish)
         return parts[0]
 
     def discriminators(self, ours: str) -> tuple[str, ...]:
-        """Our attributes that tell which ShotGrid type an entity of ``ours`` is (none when only one is)."""
+        """Our attributes that tell which ShotGrid type an entity of ``ours`` is, if any is (none when only one is and
+        it has no mark): ``metadata.key`` for a mark."""
         parts = self.parts.get(ours, [])
+        if parts and parts[0].marked is not None:
+            return ("metadata.key",)
         return (parts[0].where[0],) if len(parts) > 1 and parts[0].where is not None else ()
 
     def told_by(self, ours: str) -> str | None:
-        """What tells which ShotGrid type an entity of ``ours`` is: our attribute, ``component_locations``, or None."""
+        """What tells which ShotGrid type an entity of ``ours`` is (or whether it is one): our attribute,
+        ``component_locations``, ``metadata``, or None."""
         parts = self.parts.get(ours, [])
-        return parts[0].told_by if len(parts) > 1 else None
+        return parts[0].told_by if len(parts) > 1 or (parts and parts[0].marked is not None) else None
 
     def status_name(self, code: Any) -> str:
         """Our status name for a short code; an error naming the code otherwise."""

@@ -132,4 +132,7 @@ class Publishing:
         self._check(batch, "create", "AssetVersion")
         writer.create(batch, "AssetVersion", {"__entity_type__": "AssetVersion", "id": key, "asset_id": asset,
                                               **{k: v for k, v in values.items() if v is not None}})  # fmt: skip
+        version = self.mapping.type("Version")
+        if version.marked is not None:  # not a ShotGrid Version: the PublishedFile's own
+            self.writes.metadata(batch, version, key, {version.marked[0]: "PublishedFile"}, creating=True)
         return key
