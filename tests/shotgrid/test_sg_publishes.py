@@ -53,6 +53,22 @@ SCRIPT = textwrap.dedent(
     second = register_publish("/mnt/projects/toolkit/sh010/layout/scene.v002.ma", "scene", 2, "Maya Scene", shot)
     cache = register_publish("/mnt/projects/toolkit/sh010/layout/cache.v002.abc", "cache", 2, "Alembic Cache", shot)
     editorial = register_publish("/srv/editorial/cut.v001.edl", "cut", 1, "EDL", project)  # under no storage
+    # register_publish's last step (_create_dependencies): one batch of PublishedFileDependency rows.
+    said["dependencies"] = sg.batch([
+        {"request_type": "create", "entity_type": "PublishedFileDependency",
+         "data": {"published_file": cache, "dependent_published_file": {"type": "PublishedFile", "id": dependency["id"]}}}
+        for dependency in (first, second)])
+    said["depends"] = sorted(d["dependent_published_file"]["id"] for d in sg.find(
+        "PublishedFileDependency", [["published_file", "is", cache]], ["published_file", "dependent_published_file"]))
+    said["upstream"] = sorted(p["id"] for p in sg.find_one("PublishedFile", [["id", "is", cache["id"]]],
+                                                           ["upstream_published_files"])["upstream_published_files"])
+    said["downstream"] = sg.find_one("PublishedFile", [["id", "is", first["id"]]], ["downstream_published_files"])
+    said["using_first"] = [p["id"] for p in sg.find("PublishedFile", [["upstream_published_files", "is", first]])]
+    # tk-core's find_publish: by path_cache within a storage.
+    said["found_by_path"] = sg.find("PublishedFile", [["path_cache", "in", ["toolkit/sh010/layout/scene.v001.ma", "nothing"]],
+                                                      ["path_cache_storage", "is", storage]], ["path_cache", "created_at"])
+    said["storages"] = {p["code"]: p["path_cache_storage"] for p in sg.find("PublishedFile", [], ["code", "path_cache_storage"])}
+    said["in_no_storage"] = [p["code"] for p in sg.find("PublishedFile", [["path_cache_storage", "is", None]], ["code"])]
     said["first"] = sg.find_one("PublishedFile", [["id", "is", first["id"]]], fields)
     said["image"] = urllib.request.urlopen(sg.find_one("PublishedFile", [["id", "is", first["id"]]], ["image"])["image"]).read()[:3].hex()
     said["with_image"] = len(sg.find("PublishedFile", [["image", "is_not", None]]))
@@ -94,11 +110,14 @@ SCRIPT = textwrap.dedent(
     said["schema"] = sorted(sg.schema_field_read("PublishedFileType"))
     said["versions"] = [v["id"] for v in sg.find("Version", [])]
     said["unversioned"] = sorted(p["id"] for p in sg.find("PublishedFile", [["version", "is", None]]))
-    said["events"] = [[e["event_type"], (e["entity"] or {}).get("id")] for e in sg.find("EventLogEntry", [], ["event_type", "entity"])
+    logged = sg.find("EventLogEntry", [], ["event_type", "entity"])
+    said["events"] = [[e["event_type"], (e["entity"] or {}).get("id")] for e in logged
                       if e["event_type"].startswith(("Shotgun_Version_", "Shotgun_PublishedFile_New"))]
+    said["dependency_events"] = [[e["event_type"], (e["entity"] or {}).get("id")] for e in logged
+                                 if e["event_type"].startswith("Shotgun_PublishedFileDependency_")]
     print(json.dumps({"said": said, "ids": {"first": first["id"], "second": second["id"], "cache": cache["id"],
                                             "shot": shot["id"], "task": task["id"], "project": project["id"],
-                                            "user": user["id"], "storage": storage["id"], "version": version["id"]}}))
+                                            "user": user["id"], "storage": storage["id"], "version": version["id"]}}, default=str))
     """
 )
 
@@ -130,6 +149,8 @@ def test_tk_cores_register_publish_runs_unchanged_with_no_version(shotgun_python
                                 sorted((p["location"]["name"], p["resource_identifier"]) for p in c["component_locations"]))
                     for c in ours}  # fmt: skip
             kinds = {t["name"]: t["short"] for t in session.query("select name, short from AssetType").all()}
+            cache = session.query("select uses_versions.components.name from AssetVersion where asset.name is 'cache'").one()
+            uses = sorted([c["name"] for c in v["components"]] for v in cache["uses_versions"])
             # A component our Session puts in the LocalStorage's location is a PublishedFile with its path there.
             primary = session.query("Location where name is 'primary'").one()
             version = session.query("AssetVersion where asset.name is 'cache'").one()
@@ -194,10 +215,23 @@ def test_tk_cores_register_publish_runs_unchanged_with_no_version(shotgun_python
     assert "PublishedFile.version_number" in said["renumbered"] and "set when it is made" in said["renumbered"]
     assert "PublishedFile.version_number is its version's" in said["other_number"]
     assert said["schema"] == ["code", "description", "id", "short_name"]
+    (made, _) = said["dependencies"]
+    assert made["type"] == "PublishedFileDependency" and made["published_file"]["id"] == ids["cache"]
+    assert said["depends"] == said["upstream"] == sorted([ids["first"], ids["second"]])
+    assert said["downstream"]["downstream_published_files"] == [{"type": "PublishedFile", "id": ids["cache"], "name": "cache.v002.abc"}]
+    assert said["using_first"] == [ids["cache"]]
+    assert [(p["id"], p["path_cache"]) for p in said["found_by_path"]] == [(ids["first"], "toolkit/sh010/layout/scene.v001.ma")]
+    primary = {"type": "LocalStorage", "id": ids["storage"], "name": "primary"}
+    assert said["storages"] == {"scene.v001.ma": primary, "scene.v002.ma": primary, "cache.v002.abc": primary, "cut.v001.edl": None}
+    assert said["in_no_storage"] == ["cut.v001.edl"]
     assert said["versions"] == [ids["version"]]  # the review Version alone: none of the versions made for publishes
     assert ids["first"] in said["unversioned"] and ids["second"] not in said["unversioned"]
     assert [e for e in said["events"] if e[0].startswith("Shotgun_Version_")] == [["Shotgun_Version_New", ids["version"]]]
     assert len([e for e in said["events"] if e[0] == "Shotgun_PublishedFile_New"]) == 6
+    assert said["dependency_events"] == [["Shotgun_PublishedFileDependency_New", made["id"] + n] for n in (0, 1)]
+    # Our Session: the cache's version uses the scenes' versions — the one of v002 empty since its file moved to the
+    # review Version (a dependency links versions, and stays with the version).
+    assert uses == [[], ["scene.v001.ma"]]
     # Our Session: each publish is ftrack's asset (its name, its type) > version (its number, task, user) > component.
     assert seen["scene.v001.ma"] == (1, "scene", "Maya Scene", "layout", [("primary", "toolkit/sh010/layout/scene.v001.ma")])
     assert seen["cache.v002.abc"][:4] == (2, "cache", "Alembic Cache", "layout")

@@ -20,6 +20,7 @@ from typing import Any, Callable, Sequence
 
 from ....exceptions import ValidationError
 from ....query import ast
+from . import paths
 from .mapping import Field, Mapping, SgType
 
 __all__ = ["FilterCompiler", "NOTHING"]
@@ -137,6 +138,18 @@ class FilterCompiler:
             return self._entity(field, relation, value, where)
         if kind == "multi_entity":
             return self._multi(field, relation, value, where)
+        if kind in ("publish", "publishes"):
+            return self._published(field, relation, value, where)
+        if kind == "storage":  # the LocalStorage the file lies in: is one (its location holds it), or None
+            if relation != "is" or (value is not None and not (isinstance(value, dict) and "id" in value)):
+                raise ValidationError(f"{where}: takes is / is_not a {{'type': 'LocalStorage', 'id'}} or None", "bad_filter")
+            if value is None or value.get("type") in field.types:
+                rooted = ast.Relation(ast.Path.of("location.metadata"), ast.Quantifier.ANY,
+                                      ast.Membership(ast.Path.of("key"), tuple(_lit(k) for k, _ in paths.ROOTS)))  # fmt: skip
+                held = rooted if value is None else _is(ast.Path.of("location_id"), self._uuid(value["id"], where))
+                there = ast.Relation(ast.Path.of("component_locations"), ast.Quantifier.ANY, held)
+                return ast.Not(there) if value is None else there
+            return ast.Membership(ast.Path.of("id"), ())
         if kind == "full_name":
             return self._full_name(field, relation, values, where)
         if kind == "custom":  # a custom attribute of ours: a stored value (none is None)
@@ -270,6 +283,23 @@ class FilterCompiler:
             inner = ast.Membership(ast.Path.of(link), ast.Subquery(ast.Path.of("id"), linked.ours))
             return ast.Relation(ast.Path.of(field.attr), ast.Quantifier.ANY, inner)  # type: ignore[arg-type]
         raise ValidationError(f"{where}: the relation {relation!r} is not served for multi-entity fields", "bad_filter")
+
+    def _published(self, field: Field, relation: str, value: Any, where: str) -> ast.Expression:
+        """A link to the PublishedFile of a version (``publish``) or to those of versions (``publishes``): ``is`` one
+        (a version named has it), ``is`` None (no version named has one)."""
+        if relation != "is":
+            raise ValidationError(f"{where}: a link to published files takes is, is_not, in, not_in", "bad_filter")
+        if value is not None and (not isinstance(value, dict) or "id" not in value or "type" not in value):
+            raise ValidationError(f"{where}: takes {{'type', 'id'}} or None, not {value!r}", "bad_filter")
+        if value is not None and value["type"] not in field.types:
+            return ast.Membership(ast.Path.of("id"), ())
+        component = None if value is None else _is(ast.Path.of("id"), self._uuid(value["id"], where))
+        files = ast.Relation(ast.Path.of("components"), ast.Quantifier.ANY, component)  # type: ignore[arg-type]
+        if field.kind == "publish":
+            found: ast.Expression = ast.Relation(ast.Path.of(f"{field.attr}.components"), ast.Quantifier.ANY, component)  # type: ignore[arg-type]
+        else:
+            found = ast.Relation(ast.Path.of(str(field.attr)), ast.Quantifier.ANY, files)
+        return ast.Not(found) if value is None else found
 
     def _grants(self, field: Field, relation: str, value: Any, where: str) -> ast.Expression:
         """The projects a user is granted (as read: each role's project rows): ``is`` a project (one of the

@@ -24,6 +24,12 @@ A field is of one *kind*:
 - ``file``: an uploaded file, an Attachment (``upload``): ``{"type": "Attachment", "id", "name", "url"}``
 - ``path``: a component's file where it lies, by its resource identifier in a location of ours (the
   location ``key``, ``ftrack.unmanaged``, first; a LocalStorage's under its roots): :mod:`.paths`
+- ``publish``: a link to the PublishedFile of the AssetVersion our reference ``attr`` names (a
+  PublishedFileDependency's, our AssetVersionLink's ``from`` / ``to``); ``publishes``: the PublishedFiles
+  of the AssetVersions our collection ``attr`` holds (``upstream_published_files``: its version's
+  ``uses_versions``) — ftrack links versions, not components (:mod:`.publishes`)
+- ``storage``: the LocalStorage (a location of ours with a root) a component's file lies in
+  (``path_cache_storage``): :mod:`.paths`
 - ``unserved``: a field ShotGrid has and we keep nothing for: it reads None, and takes no value
 
 A type may be a part of one of ours: ``"where": {"attr": …, "none": true|false}`` on its entry
@@ -83,8 +89,10 @@ class Field:
     @property
     def sg_data_type(self) -> str:
         """ShotGrid's data type of the field (``schema_field_read``)."""
-        if self.kind == "entity":
+        if self.kind in ("entity", "publish", "storage"):
             return "entity"
+        if self.kind == "publishes":
+            return "multi_entity"
         if self.kind == "status":
             return "status_list"
         if self.kind == "id":

@@ -32,7 +32,7 @@ from urllib.parse import quote, urlparse
 from ....symbol import ORIGIN_LOCATION_ID, REVIEW_LOCATION_ID, UNMANAGED_LOCATION_ID
 from .mapping import Field
 
-__all__ = ["PROJECTIONS", "ROOTS", "answer", "within"]
+__all__ = ["PROJECTIONS", "ROOTS", "answer", "storage", "within"]
 
 #: What a ``path`` field reads of a component.
 PROJECTIONS = (
@@ -59,6 +59,16 @@ def answer(field: Field, row: dict[str, Any], numbers: dict[str, int]) -> dict[s
         found = _rooted(place, identifier, numbers)
         if found is not None:
             return found
+    return None
+
+
+def storage(row: dict[str, Any], numbers: dict[str, int]) -> dict[str, Any] | None:
+    """``path_cache_storage``: the LocalStorage (a location of ours with a root) the component ``row`` lies in, if any."""
+    for place in row.get("component_locations") or ():
+        location = place.get("location") if isinstance(place, dict) else None
+        if isinstance(location, dict) and any(isinstance(m, dict) and m.get("key") in dict(ROOTS) and m.get("value")
+                                              for m in location.get("metadata") or ()):  # fmt: skip
+            return {"type": "LocalStorage", "id": numbers.get(str(place.get("location_id"))), "name": location.get("name")}
     return None
 
 

@@ -17,13 +17,20 @@ type: a ``PublishedFileType`` is our AssetType), ``version_number``, ``created_b
 - An update may set ``version`` (the file moves to that Version, and is read through it); the
   other fields read through the version are the version's, refused on an update.
 
+Dependencies: ftrack links versions (``AssetVersionLink``: a version ``uses_versions``), not
+components. A ``PublishedFileDependency`` is such a link between the versions of two publishes,
+and a PublishedFile's ``upstream_published_files`` / ``downstream_published_files`` are the
+PublishedFiles of the versions its version uses / is used in (fields of the kinds ``publish`` and
+``publishes``: :func:`published`). A publish made here has a version of its own, so the two are one;
+a file on a Version shares that Version's links with the Version's other files.
+
 A mixin of :class:`.calls.Calls` (which holds the backend, the mapping and ``_existing``).
 """
 
 from __future__ import annotations
 
 import uuid
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Callable
 
 from ....exceptions import ValidationError
 from ....query import ast, render
@@ -34,10 +41,28 @@ from .values import wire
 if TYPE_CHECKING:
     from .writes import Writes
 
-__all__ = ["Publishing"]
+__all__ = ["Publishing", "published", "published_paths"]
 
 #: Our AssetVersion's attributes a version's row is compared on (for a create given a version).
 _VERSION_PATHS = ("version", "date", "task_id", "user_id", "asset.context_id", "asset.type_id", "asset.parent.project_id")
+
+
+def published_paths(field: Field) -> list[str]:
+    """What a ``publish`` / ``publishes`` field reads: the components of the versions it names, and what tells a
+    PublishedFile (its locations) and names it."""
+    prefix = f"{field.attr}.components."
+    return [prefix + p for p in ("id", "name", "component_locations.location_id")]
+
+
+def published(field: Field, row: dict[str, Any], link: Callable[[Any], dict[str, Any] | None]) -> Any:
+    """A ``publish`` field's link (the first PublishedFile of the version), or a ``publishes`` field's links."""
+    versions: Any = row
+    for name in str(field.attr).split("."):
+        versions = versions.get(name) if isinstance(versions, dict) else None
+    versions = [versions] if isinstance(versions, dict) else versions if isinstance(versions, list) else []
+    found = [link(c) for v in versions if isinstance(v, dict) for c in v.get("components") or ()]
+    links = list({f["id"]: f for f in found if f is not None and f["type"] in field.types}.values())
+    return links if field.kind == "publishes" else (links[0] if links else None)
 
 
 def _is(path: str, value: Any) -> ast.Comparison:

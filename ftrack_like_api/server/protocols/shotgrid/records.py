@@ -19,6 +19,7 @@ from ...engine.computed import BASE_URL, LINK_TOKEN
 from ....exceptions import ValidationError
 from . import paths
 from .mapping import Field, Mapping, SgType
+from .publishes import published, published_paths
 
 __all__ = ["Records", "attachment_url", "attribute", "deep_fields", "entity_mentions", "sg_value"]
 
@@ -86,8 +87,10 @@ class Records:
             return [*field.attrs, *((field.fallback,) if field.fallback else ())]
         if field.kind in ("password", "unserved"):
             return []
-        if field.kind == "path":
+        if field.kind in ("path", "storage"):
             return list(paths.PROJECTIONS)
+        if field.kind in ("publish", "publishes"):
+            return published_paths(field)
         if field.kind == "file":
             return ["metadata.key", "metadata.value"] if field.key else ["name", "file_type"]
         if field.kind == "custom":
@@ -191,6 +194,10 @@ class Records:
             return None
         if field.kind == "path":
             return paths.answer(field, row, numbers)
+        if field.kind == "storage":
+            return paths.storage(row, numbers)
+        if field.kind in ("publish", "publishes"):
+            return published(field, row, lambda item: self.link(item, numbers))
         if field.kind == "custom":
             for item in row.get("custom_attributes") or ():
                 if isinstance(item, dict) and item.get("key") == field.key:

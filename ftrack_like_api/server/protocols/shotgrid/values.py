@@ -85,6 +85,12 @@ class Values:
                 if not isinstance(value, list):
                     raise ValidationError(f"{where} takes a list of {{'type', 'id'}}, not {value!r}", "bad_value")
                 later[name] = (field, [self._link(field, v, uuid_of, where) for v in value])
+            elif field.kind == "publish":  # the version of the PublishedFile named (ftrack links versions)
+                component = self._link(field, value, uuid_of, where)
+                holding = ast.Relation(ast.Path.of("components"), ast.Quantifier.ANY,
+                                       ast.Comparison(ast.Path.of("id"), ast.Operator.IS, ast.Literal(component)))  # fmt: skip
+                entity[self._column(sg_type, field)] = None if component is None else self._named_by(
+                    find, ast.Query("AssetVersion", (ast.Path.of("id"),), holding), f"{where}: its file is on no version")
             elif field.kind == "status":
                 entity["status_id"] = None if value is None else self._named(find, "Status", self.mapping.status_name(value), where)
             elif field.kind == "named":
@@ -162,6 +168,13 @@ class Values:
         if value["type"] not in field.types:
             raise ValidationError(f"{where} links to {', '.join(field.types)}, not {value['type']!r}", "bad_value")
         return uuid_of(self.mapping.type(value["type"]), value["id"])
+
+    @staticmethod
+    def _named_by(find: Callable[[str], Any], query: ast.Query, missing: str) -> str:
+        found = find(render(query))
+        if found is None:
+            raise ValidationError(missing, "bad_value")
+        return found  # type: ignore[no-any-return]
 
     @staticmethod
     def _named(find: Callable[[str], Any], ours: str, name: Any, where: str) -> str:
