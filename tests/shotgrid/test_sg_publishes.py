@@ -115,6 +115,16 @@ SCRIPT = textwrap.dedent(
                       if e["event_type"].startswith(("Shotgun_Version_", "Shotgun_PublishedFile_New"))]
     said["dependency_events"] = [[e["event_type"], (e["entity"] or {}).get("id")] for e in logged
                                  if e["event_type"].startswith("Shotgun_PublishedFileDependency_")]
+    # tk-multi-publish2's review step: a Version made with the publish among its published_files.
+    review = sg.create("Version", {"project": project, "code": "cut_review", "published_files": [editorial]}, ["published_files"])
+    said["review_files"] = review["published_files"]
+    said["editorial_version"] = sg.find_one("PublishedFile", [["id", "is", editorial["id"]]], ["version"])["version"]
+    said["versions_with"] = [v["id"] for v in sg.find("Version", [["published_files", "is", editorial]])]
+    said["review_id"] = review["id"]
+    try:
+        sg.update("Version", review["id"], {"published_files": [editorial]}, multi_entity_update_modes={"published_files": "remove"})
+    except shotgun_api3.Fault as fault:
+        said["unfiled"] = str(fault)
     print(json.dumps({"said": said, "ids": {"first": first["id"], "second": second["id"], "cache": cache["id"],
                                             "shot": shot["id"], "task": task["id"], "project": project["id"],
                                             "user": user["id"], "storage": storage["id"], "version": version["id"]}}, default=str))
@@ -225,6 +235,9 @@ def test_tk_cores_register_publish_runs_unchanged_with_no_version(shotgun_python
     assert said["storages"] == {"scene.v001.ma": primary, "scene.v002.ma": primary, "cache.v002.abc": primary, "cut.v001.edl": None}
     assert said["in_no_storage"] == ["cut.v001.edl"]
     assert said["versions"] == [ids["version"]]  # the review Version alone: none of the versions made for publishes
+    assert said["review_files"] == [{"type": "PublishedFile", "id": said["editorial"]["id"], "name": "cut.v001.edl"}]
+    assert said["editorial_version"] == {"type": "Version", "id": said["review_id"], "name": None}
+    assert said["versions_with"] == [said["review_id"]] and "files are set or added here" in said["unfiled"]
     assert ids["first"] in said["unversioned"] and ids["second"] not in said["unversioned"]
     assert [e for e in said["events"] if e[0].startswith("Shotgun_Version_")] == [["Shotgun_Version_New", ids["version"]]]
     assert len([e for e in said["events"] if e[0] == "Shotgun_PublishedFile_New"]) == 6

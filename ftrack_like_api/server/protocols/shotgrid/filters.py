@@ -297,8 +297,8 @@ class FilterCompiler:
         files = ast.Relation(ast.Path.of("components"), ast.Quantifier.ANY, component)  # type: ignore[arg-type]
         if field.kind == "publish":
             found: ast.Expression = ast.Relation(ast.Path.of(f"{field.attr}.components"), ast.Quantifier.ANY, component)  # type: ignore[arg-type]
-        else:
-            found = ast.Relation(ast.Path.of(str(field.attr)), ast.Quantifier.ANY, files)
+        else:  # no attr: the entity's own files (a Version's published_files)
+            found = ast.Relation(ast.Path.of(field.attr), ast.Quantifier.ANY, files) if field.attr else files
         return ast.Not(found) if value is None else found
 
     def _grants(self, field: Field, relation: str, value: Any, where: str) -> ast.Expression:

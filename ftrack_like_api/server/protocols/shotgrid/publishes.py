@@ -50,14 +50,14 @@ _VERSION_PATHS = ("version", "date", "task_id", "user_id", "asset.context_id", "
 def published_paths(field: Field) -> list[str]:
     """What a ``publish`` / ``publishes`` field reads: the components of the versions it names, and what tells a
     PublishedFile (its locations) and names it."""
-    prefix = f"{field.attr}.components."
+    prefix = f"{field.attr}.components." if field.attr else "components."
     return [prefix + p for p in ("id", "name", "component_locations.location_id")]
 
 
 def published(field: Field, row: dict[str, Any], link: Callable[[Any], dict[str, Any] | None]) -> Any:
     """A ``publish`` field's link (the first PublishedFile of the version), or a ``publishes`` field's links."""
-    versions: Any = row
-    for name in str(field.attr).split("."):
+    versions: Any = row  # no attr: the version is the row itself (a Version's published_files)
+    for name in field.attr.split(".") if field.attr else ():
         versions = versions.get(name) if isinstance(versions, dict) else None
     versions = [versions] if isinstance(versions, dict) else versions if isinstance(versions, list) else []
     found = [link(c) for v in versions if isinstance(v, dict) for c in v.get("components") or ()]

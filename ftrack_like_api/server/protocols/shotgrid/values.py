@@ -81,7 +81,7 @@ class Values:
                 later[name] = (field, value)
             elif field.kind == "path":
                 later[name] = (field, self._path(value, uuid_of, where))
-            elif field.kind in ("multi_entity", "grants"):
+            elif field.kind in ("multi_entity", "grants", "publishes"):
                 if not isinstance(value, list):
                     raise ValidationError(f"{where} takes a list of {{'type', 'id'}}, not {value!r}", "bad_value")
                 later[name] = (field, [self._link(field, v, uuid_of, where) for v in value])

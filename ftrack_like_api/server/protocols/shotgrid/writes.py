@@ -63,6 +63,8 @@ class Writes:
                 self.password(batch, key, value, f"{sg_type.name}.{name}")
             elif field.kind == "path":
                 self.path(batch, field, key, value, creating, f"{sg_type.name}.{name}")
+            elif field.kind == "publishes":
+                self.files_onto(batch, key, value, "set" if creating else modes.get(name) or "set", f"{sg_type.name}.{name}")
             elif field.kind == "grants":
                 self.grants(batch, key, value, "set" if creating else modes.get(name) or "set", f"{sg_type.name}.{name}")
             else:
@@ -99,6 +101,16 @@ class Writes:
             self.check(batch, "create", kind)
             self.backend.writer.create(batch, kind, {"__entity_type__": kind, "id": str(uuid.uuid4()), source: key,
                                                      target: linked, **data})  # fmt: skip
+
+    def files_onto(self, batch: BatchContext, version: str, components: list[str], mode: str, where: str) -> None:
+        """A Version's ``published_files`` set or added: each file moves onto the version (ftrack keeps a file on
+        one version). Removing is refused: a file needs a version to hang under."""
+        if mode not in ("set", "add"):
+            raise ValidationError(f"{where}: files are set or added here (each moves onto this version), not {mode!r}: "
+                                  "set another version on the PublishedFile instead", "bad_value")  # fmt: skip
+        for component in dict.fromkeys(components):
+            self.check(batch, "update", "FileComponent")
+            self.backend.writer.update(batch, "FileComponent", [component], {"version_id": version})
 
     def grants(self, batch: BatchContext, user: str, projects: list[str], mode: str, where: str) -> None:
         """Set, add or remove the projects ``user`` is granted (our roles' project grants, as ``ftrack-like user
