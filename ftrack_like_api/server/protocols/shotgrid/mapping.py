@@ -40,6 +40,10 @@ whose condition its row meets (links, events): :meth:`Mapping.of_ours` with the 
 ``"where": {"located": <a Location's id>, "in": true|false}`` splits our components by whether
 they are in that location (an ``Attachment`` is a file in the server location, a
 ``PublishedFile`` one that is not): a row tells by its ``component_locations``.
+``"where": {"marked": <a metadata key>, "in": true|false}`` holds of the entities with (or without)
+that metadata entry: a ``Version`` is an AssetVersion not marked as made for a publish; a marked
+one is no ShotGrid type at all (:meth:`Mapping.of_ours` answers None), so links to it read None
+and the event log leaves it out.
 """
 
 from __future__ import annotations

@@ -11,7 +11,9 @@ type: a ``PublishedFileType`` is our AssetType), ``version_number``, ``created_b
   version: under the Asset called by the publish's ``name`` (else its ``code``) of its
   PublishedFileType on its ``entity`` (or its ``project``), found or made, numbered by
   ``version_number`` (the next one when none is given), of its ``task``, by ``created_by``
-  (the caller when none is given).
+  (the caller when none is given). It is marked (the metadata key ``shotgrid_publish``), and a
+  ShotGrid ``Version`` is an AssetVersion without the mark: so the version made for a publish
+  is not a Version (no ``Shotgun_Version_New``), and the PublishedFile's ``version`` reads None.
 - A create *with* ``version`` puts the file on that Version; the fields read through it may be
   given only as the Version's own (another value is refused naming the field).
 - An update may set ``version`` (the file moves to that Version, and is read through it); the
