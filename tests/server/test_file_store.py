@@ -17,6 +17,9 @@ from ftrack_like_api.server.files.store import (
     UploadTarget,
 )
 
+#: An id the hostile keys are built around: fixed, so every collection of the suite (each xdist worker) names the same tests.
+_SOME_ID = "0f5d2c9e-6a3b-4e1f-9c8d-7b2a1e0f3d4c"
+
 
 @pytest.fixture
 def store(tmp_path):
@@ -65,8 +68,8 @@ def test_a_file_is_read_a_chunk_at_a_time(store):
 
 @pytest.mark.parametrize(
     "hostile",
-    ["..", "../../etc/passwd", "/etc/passwd", "a\x00b", "x" * 4000, "", "../" + str(uuid.uuid4()),
-     str(uuid.uuid4()) + "/..", str(uuid.uuid4())[:-1] + "\x00", " " + str(uuid.uuid4())[1:], None, 7],
+    ["..", "../../etc/passwd", "/etc/passwd", "a\x00b", "x" * 4000, "", "../" + _SOME_ID,
+     _SOME_ID + "/..", _SOME_ID[:-1] + "\x00", " " + _SOME_ID[1:], None, 7],
 )  # fmt: skip
 def test_hostile_keys_are_refused_and_nothing_is_written(store, hostile):
     with pytest.raises(KeyRefused):
