@@ -25,6 +25,7 @@ from .custom import CustomFields
 from .filters import FilterCompiler
 from .ids import IntegerIds
 from .mapping import Mapping, SgType
+from .pages import Pages
 from .records import Records
 from .retired import Retirement
 from .schema import schema_answer
@@ -51,6 +52,7 @@ class Calls(Searches):
         self.backend, self.mapping = backend, mapping
         self.ids = IntegerIds(backend.storage.shotgrid["shotgrid_id"])
         self.records = Records(mapping)
+        self.pages = Pages(backend.reader, backend.schema, mapping, self.ids)
         self.values = Values(mapping, backend.schema)
         self.custom = CustomFields(backend, self._check)
         self.writes = Writes(backend, self._check, self.custom)
@@ -104,9 +106,8 @@ class Calls(Searches):
                                      lambda text: self.backend.reader.query(batch.connection, text)["data"])  # fmt: skip
         query = ast.Query(sg_type.ours, tuple(ast.Path.of(p) for p in self.records.projections(sg_type, fields)), where,
                           order_by=self._order(sg_type, params.get("sorts")), offset=(page - 1) * per_page, limit=per_page)  # fmt: skip
-        answer = self.backend.reader.query(batch.connection, render(query))
-        entities = self._records(batch, sg_type, answer["data"], fields)
-        more = answer["metadata"]["next"].get("offset") is not None
+        _, entities, metadata = self._records(batch, sg_type, query, fields)
+        more = metadata["next"].get("offset") is not None
         return {"entities": entities, "paging_info": {"has_next_page": more, "current_page": page, "entities_per_page": per_page}}
 
     def summarize(self, batch: BatchContext, params: Any) -> dict[str, Any]:
@@ -176,11 +177,17 @@ class Calls(Searches):
         keys.extend(ast.OrderKey(ast.Path.of(p)) for p in sg_type.order_id)  # pages follow one order
         return tuple(keys)
 
-    def _records(self, batch: BatchContext, sg_type: SgType, rows: list[Any], fields: list[str]) -> list[dict[str, Any]]:
-        mentioned = self.records.uuids(rows)  # each entity is mentioned (by type and id) in the rows as they came
-        rows = whole(rows)
-        numbers = self.ids.numbers(batch.connection, {**mentioned, **self.records.files(sg_type, rows, fields)})
-        return [self.records.record(sg_type, row, fields, numbers) for row in rows]
+    def _records(self, batch: BatchContext, sg_type: SgType, query: ast.Query,
+                 fields: list[str]) -> tuple[list[dict[str, Any]], list[dict[str, Any]], dict[str, Any]]:  # fmt: skip
+        """The rows ``query`` finds, their records, and its answer's metadata: the numbers are read with the rows
+        (:mod:`.pages`), a statement more only for entities and files that have none yet."""
+        rows, numbers, unnumbered, metadata = self.pages.read(batch.connection, query)
+        if unnumbered:
+            numbers.update(self.ids.give(batch.connection, unnumbered))
+        files = {key: kind for key, kind in self.records.files(sg_type, rows, fields).items() if key not in numbers}
+        if files:
+            numbers.update(self.ids.numbers(batch.connection, files))
+        return rows, [self.records.record(sg_type, row, fields, numbers) for row in rows], metadata
 
     def _one(self, batch: BatchContext, sg_type: SgType, key: str, fields: list[str]) -> dict[str, Any]:
         return self._many(batch, sg_type, [key], fields)[key]
@@ -189,11 +196,8 @@ class Calls(Searches):
         """The records of the entities ``keys``, by uuid, in one query."""
         query = ast.Query(sg_type.ours, tuple(ast.Path.of(p) for p in self.records.projections(sg_type, fields)),
                           among(keys))  # fmt: skip
-        answer = self.backend.reader.query(batch.connection, render(query))["data"]
-        mentioned = self.records.uuids(answer)
-        rows = whole(answer)
-        numbers = self.ids.numbers(batch.connection, {**mentioned, **self.records.files(sg_type, rows, fields)})
-        return {row["id"]: self.records.record(sg_type, row, fields, numbers) for row in rows}
+        rows, records, _ = self._records(batch, sg_type, query, fields)
+        return {row["id"]: record for row, record in zip(rows, records)}
 
     # --- writing -----------------------------------------------------------------------------
 
@@ -392,43 +396,6 @@ class Calls(Searches):
             if self.backend.reader.query(batch.connection, render(query))["data"]:
                 return key
         raise ValidationError(f"{sg_type.name} with id {number} doesn't exist", "not_found")
-
-
-def whole(rows: list[Any]) -> list[Any]:
-    """``rows`` with each repeated entity whole: the engine encodes an entity in full once, then by reference."""
-    seen: dict[tuple[str, str], dict[str, Any]] = {}
-
-    nested = (dict, list)  # only these hold entities: scalars are taken as they are, not walked
-
-    def gather(value: Any) -> None:
-        if isinstance(value, dict):
-            kind, key = value.get("__entity_type__"), value.get("id")
-            if isinstance(kind, str) and isinstance(key, str):
-                first = seen.setdefault((kind, key), value)
-                if first is not value:
-                    for name, item in value.items():
-                        first.setdefault(name, item)
-            for item in value.values():
-                if isinstance(item, nested):
-                    gather(item)
-        else:
-            for item in value:
-                if isinstance(item, nested):
-                    gather(item)
-
-    def fill(value: Any, within: tuple[tuple[str, str], ...] = ()) -> Any:
-        if isinstance(value, dict):
-            kind, key = value.get("__entity_type__"), value.get("id")
-            entity = (kind, key) if isinstance(kind, str) and isinstance(key, str) else None
-            if entity is not None and entity in within:
-                return value  # an entity inside itself: left as it came
-            source = seen.get(entity, value) if entity is not None else value
-            inner = (*within, entity) if entity is not None else within
-            return {name: fill(item, inner) if isinstance(item, nested) else item for name, item in source.items()}
-        return [fill(item, within) if isinstance(item, nested) else item for item in value]
-
-    gather(rows)
-    return [fill(row) if isinstance(row, nested) else row for row in rows]
 
 
 def _names(names: Any, what: str) -> list[str]:

@@ -1,0 +1,97 @@
+"""The shape of a ShotGrid ``find``: the statements a page costs, counted (not timed), in-process.
+
+A page of Shots with deep-linked fields is the engine's query (one statement for the page, one per
+linked level) with each entity's integer id read in those same statements (``protocols/shotgrid/pages.py``):
+no look-up of the page's uuids afterwards, whatever the page's size. An entity made through ftrack's API
+gets its number the first time a page answers it, and is read with it after that.
+"""
+
+import contextlib
+
+import sqlalchemy as sa
+
+from ftrack_like_api.server import Backend
+from ftrack_like_api.server.protocols.shotgrid.calls import Calls
+from ftrack_like_api.server.protocols.shotgrid.mapping import load_mapping
+
+FIELDS = ["code", "sg_sequence", "sg_sequence.Sequence.code", "sg_sequence.Sequence.description", "project.Project.name"]
+
+
+@contextlib.contextmanager
+def _statements(backend):
+    """The SQL the backend runs meanwhile."""
+    seen = []
+
+    def note(conn, cursor, statement, *rest):
+        seen.append(statement)
+
+    sa.event.listen(backend.engine, "before_cursor_execute", note)
+    try:
+        yield seen
+    finally:
+        sa.event.remove(backend.engine, "before_cursor_execute", note)
+
+
+def _numbers_looked_up(statements):
+    """The statements looking uuids up in shotgrid_id (the second statement per page the numbers once cost)."""
+    return [s for s in statements if "FROM shotgrid_id" in s and "shotgrid_id.entity_id IN" in s]
+
+
+def test_a_page_of_shots_with_deep_fields_reads_their_ids_in_its_own_statements(fresh_database):
+    with Backend.from_url(fresh_database) as backend:
+        Calls(backend, load_mapping())
+
+        def call(method, params):
+            action = "shotgrid_read" if method == "read" else "shotgrid_write"
+            result = backend.execute([{"action": action, "method": method, "params": params}], "admin")
+            assert isinstance(result, list), result
+            return result[0]
+
+        def fields(**values):
+            return [{"field_name": k, "value": v} for k, v in values.items()]
+
+        project = call("create", {"type": "Project", "fields": fields(name="Shape")})
+        sequences = [call("create", {"type": "Sequence", "fields": fields(code=f"sq{i}", description=f"seq {i}",
+                                                                          project=project)}) for i in range(3)]  # fmt: skip
+        made = call("batch", [{"request_type": "create", "type": "Shot",
+                               "fields": fields(code=f"sh{i:02d}", project=project, sg_sequence=sequences[i % 3])}
+                              for i in range(40)])  # fmt: skip
+        link = {"type": "Project", "id": project["id"]}
+
+        def page(number, size):
+            where = {"logical_operator": "and", "conditions": [{"path": "project", "relation": "is", "values": [link]}]}
+            return call("read", {"type": "Shot", "return_fields": FIELDS, "filters": where,
+                                 "paging": {"entities_per_page": size, "current_page": number}})  # fmt: skip
+
+        page(1, 10)  # the statements' first build, the custom fields read
+        for size in (5, 20):
+            with _statements(backend) as seen:
+                found = page(2, size)
+            assert len(found["entities"]) == size
+            for entity in found["entities"]:
+                number = int(entity["code"][2:])
+                sequence = sequences[number % 3]
+                assert entity == {
+                    "type": "Shot", "id": made[number]["id"], "code": made[number]["code"],
+                    "sg_sequence": {"type": "Sequence", "id": sequence["id"], "name": sequence["code"]},
+                    "sg_sequence.Sequence.code": sequence["code"], "sg_sequence.Sequence.description": f"seq {number % 3}",
+                    "project.Project.name": "Shape"}  # fmt: skip
+            assert _numbers_looked_up(seen) == []
+            entities = [s for s in seen if "FROM context" in s and "shotgrid_id.number" in s]
+            assert len(entities) == 3, seen  # the page, its sequences, its project: each with its numbers
+            # The page's numbers are read around the page (for its rows), not for the rows an offset skips.
+            main = entities[0]
+            paged = main[main.index("FROM (SELECT"):]
+            assert "LIMIT" in paged and "shotgrid_id" not in paged, main
+
+        # A shot made through ftrack's API has no number until a page answers it; then it has one, kept.
+        parent = backend.execute([{"action": "query", "expression": "select id from Sequence where name is 'sq0'"}], "admin")
+        backend.execute([{"action": "create", "entity_type": "Shot",
+                          "entity_data": {"name": "sh99", "parent_id": parent[0]["data"][0]["id"]}}], "admin")  # fmt: skip
+        with _statements(backend) as seen:
+            last = page(3, 20)["entities"]
+        assert [e["code"] for e in last] == ["sh99"] and last[0]["id"] > max(m["id"] for m in made)
+        assert len(_numbers_looked_up(seen)) == 1  # given its number: the one look-up, for it alone
+        with _statements(backend) as seen:
+            assert page(3, 20)["entities"] == last
+        assert _numbers_looked_up(seen) == []
