@@ -95,3 +95,37 @@ def test_a_page_of_shots_with_deep_fields_reads_their_ids_in_its_own_statements(
         with _statements(backend) as seen:
             assert page(3, 20)["entities"] == last
         assert _numbers_looked_up(seen) == []
+
+
+def test_a_deep_field_is_worked_out_once_per_entity_a_page_links_not_once_per_row(fresh_database):
+    with Backend.from_url(fresh_database) as backend:
+        calls = Calls(backend, load_mapping())
+
+        def call(method, params):
+            action = "shotgrid_read" if method == "read" else "shotgrid_write"
+            result = backend.execute([{"action": action, "method": method, "params": params}], "admin")
+            assert isinstance(result, list), result
+            return result[0]
+
+        def fields(**values):
+            return [{"field_name": k, "value": v} for k, v in values.items()]
+
+        project = call("create", {"type": "Project", "fields": fields(name="Deep")})
+        sequences = [call("create", {"type": "Sequence", "fields": fields(code=f"sq{i}", project=project, sg_status_list=status)})
+                     for i, status in enumerate(["ip", "fin", "ip"])]  # fmt: skip
+        call("batch", [{"request_type": "create", "type": "Shot", "fields": fields(code=f"sh{i:02d}", sg_sequence=sequences[i % 3],
+                                                                                   project=project)} for i in range(12)])  # fmt: skip
+        worked_out = []
+        value = calls.records.value
+
+        def counted(field, row, numbers):
+            worked_out.append((field.name, row["id"]))
+            return value(field, row, numbers)
+
+        calls.records.value = counted
+        found = call("read", {"type": "Shot", "return_fields": ["code", "sg_sequence.Sequence.sg_status_list"],
+                              "paging": {"entities_per_page": 50, "current_page": 1}})["entities"]  # fmt: skip
+        assert sorted((e["code"], e["sg_sequence.Sequence.sg_status_list"]) for e in found) == [
+            (f"sh{i:02d}", ["ip", "fin", "ip"][i % 3]) for i in range(12)]  # fmt: skip
+        # The status of each of the 3 sequences, once each, for the 12 shots (a plain field is read where it is).
+        assert sorted(worked_out) == sorted(("sg_status_list", s) for s in {w[1] for w in worked_out}) and len(worked_out) == 3

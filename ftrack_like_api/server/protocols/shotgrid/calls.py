@@ -187,7 +187,8 @@ class Calls(Searches):
         files = {key: kind for key, kind in self.records.files(sg_type, rows, fields).items() if key not in numbers}
         if files:
             numbers.update(self.ids.numbers(batch.connection, files))
-        return rows, [self.records.record(sg_type, row, fields, numbers) for row in rows], metadata
+        record = self.records.recorder(sg_type, fields)
+        return rows, [record(row, numbers) for row in rows], metadata
 
     def _one(self, batch: BatchContext, sg_type: SgType, key: str, fields: list[str]) -> dict[str, Any]:
         return self._many(batch, sg_type, [key], fields)[key]
