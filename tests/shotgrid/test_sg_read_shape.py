@@ -3,7 +3,8 @@
 A page of Shots with deep-linked fields is the engine's query (one statement for the page, one per
 linked level) with each entity's integer id read in those same statements (``protocols/shotgrid/pages.py``):
 no look-up of the page's uuids afterwards, whatever the page's size. An entity made through ftrack's API
-gets its number the first time a page answers it, and is read with it after that.
+gets its number the first time a page answers it, and is read with it after that. A find naming only the
+type's own fields does not read its custom fields.
 """
 
 import contextlib
@@ -77,6 +78,8 @@ def test_a_page_of_shots_with_deep_fields_reads_their_ids_in_its_own_statements(
                     "sg_sequence.Sequence.code": sequence["code"], "sg_sequence.Sequence.description": f"seq {number % 3}",
                     "project.Project.name": "Shape"}  # fmt: skip
             assert _numbers_looked_up(seen) == []
+            # Every field named is the type's own: its custom fields are not read (they would change nothing).
+            assert not [s for s in seen if "custom_attribute_configuration" in s]
             entities = [s for s in seen if "FROM context" in s and "shotgrid_id.number" in s]
             assert len(entities) == 3, seen  # the page, its sequences, its project: each with its numbers
             # The page's numbers are read around the page (for its rows), not for the rows an offset skips.
@@ -129,3 +132,28 @@ def test_a_deep_field_is_worked_out_once_per_entity_a_page_links_not_once_per_ro
             (f"sh{i:02d}", ["ip", "fin", "ip"][i % 3]) for i in range(12)]  # fmt: skip
         # The status of each of the 3 sequences, once each, for the 12 shots (a plain field is read where it is).
         assert sorted(worked_out) == sorted(("sg_status_list", s) for s in {w[1] for w in worked_out}) and len(worked_out) == 3
+
+
+def test_a_find_naming_a_custom_field_reads_the_custom_fields_and_one_naming_none_does_not(fresh_database):
+    with Backend.from_url(fresh_database) as backend:
+        Calls(backend, load_mapping())
+
+        def call(method, params):
+            action = "shotgrid_read" if method in ("read", "schema_field_read") else "shotgrid_write"
+            result = backend.execute([{"action": action, "method": method, "params": params}], "admin")
+            assert isinstance(result, list), result
+            return result[0]
+
+        project = call("create", {"type": "Project", "fields": [{"field_name": "name", "value": "Custom"}]})
+        lens = [{"property_name": "name", "value": "Lens"}]
+        field = call("schema_field_create", {"type": "Shot", "data_type": "text", "properties": lens})
+        call("create", {"type": "Shot", "fields": [{"field_name": "code", "value": "sh1"}, {"field_name": "project", "value": project},
+                                                   {"field_name": field, "value": "35mm"}]})  # fmt: skip
+        paging = {"entities_per_page": 10, "current_page": 1}
+        for fields, where, reads in ((["code"], [], False), (["code", field], [], True),
+                                     (["code"], [{"path": field, "relation": "is", "values": ["35mm"]}], True)):  # fmt: skip
+            with _statements(backend) as seen:
+                found = call("read", {"type": "Shot", "return_fields": fields, "paging": paging,
+                                      "filters": {"logical_operator": "and", "conditions": where}})["entities"]  # fmt: skip
+            assert [e["code"] for e in found] == ["sh1"] and found[0].get(field, "35mm") == "35mm"
+            assert bool([s for s in seen if "custom_attribute_configuration" in s]) is reads, (fields, where)

@@ -97,7 +97,7 @@ class Calls(Searches):
             return self._events(batch, params, fields, per_page, page)
         if params.get("type") == "ApiUser":
             return self._api_users(batch, params, fields, per_page, page)
-        sg_type = self.typed(batch, params.get("type"))
+        sg_type = self.typed(batch, params.get("type"), _named(params, fields))
         if params.get("return_only") == "retired":
             return self._retired(batch, sg_type, params.get("filters"), fields, per_page, page)
         where = self._live(batch, sg_type, params, sg_type.scoped(self.compiler(batch).compile(sg_type, params.get("filters"))))
@@ -131,9 +131,13 @@ class Calls(Searches):
 
         return Summaries(self.mapping, query, links).summarize(sg_type, where, params.get("summaries"), params.get("grouping"))
 
-    def typed(self, batch: BatchContext, name: Any) -> SgType:
-        """The ShotGrid type called ``name``, with the custom fields it has now (read once a batch)."""
+    def typed(self, batch: BatchContext, name: Any, named: set[str] | None = None) -> SgType:
+        """The ShotGrid type called ``name``, with the custom fields it has now (read once a batch). ``named``: the
+        fields a call names (None: not known) — when the type has each itself, its custom fields are not read (a
+        type's own fields win a name a custom one has too, so they would change nothing): a statement less."""
         sg_type = self.mapping.type(name)
+        if named is not None and named <= sg_type.fields.keys():
+            return sg_type
         return batch.remember(("shotgrid type", sg_type.name), lambda: self.custom.typed(batch, sg_type))  # type: ignore[no-any-return]
 
     def _live(self, batch: BatchContext, sg_type: SgType, params: dict[str, Any],
@@ -397,6 +401,33 @@ class Calls(Searches):
             if self.backend.reader.query(batch.connection, render(query))["data"]:
                 return key
         raise ValidationError(f"{sg_type.name} with id {number} doesn't exist", "not_found")
+
+
+def _named(params: dict[str, Any], fields: list[str]) -> set[str] | None:
+    """The fields of the queried type a ``read`` names — in its return fields, filters and sorts, a deep field by its
+    first part — or None when it says more than those (presets, filters of another form)."""
+    if params.get("additional_filter_presets") is not None:
+        return None
+    named = {name.split(".", 1)[0] for name in fields if name != "type"}
+    for sort in params.get("sorts") or ():
+        if not isinstance(sort, dict) or not isinstance(sort.get("field_name"), str):
+            return None
+        named.add(sort["field_name"].split(".", 1)[0])
+    waiting = [params.get("filters")]
+    while waiting:
+        group = waiting.pop()
+        if group is None or group == []:
+            continue
+        if not isinstance(group, dict) or not isinstance(group.get("conditions"), list):
+            return None
+        for condition in group["conditions"]:
+            if isinstance(condition, dict) and "conditions" in condition:
+                waiting.append(condition)
+            elif isinstance(condition, dict) and isinstance(condition.get("path"), str):
+                named.add(condition["path"].split(".", 1)[0])
+            else:
+                return None
+    return named
 
 
 def _names(names: Any, what: str) -> list[str]:
