@@ -78,6 +78,8 @@ def test_a_page_of_shots_with_deep_fields_reads_their_ids_in_its_own_statements(
                     "sg_sequence.Sequence.code": sequence["code"], "sg_sequence.Sequence.description": f"seq {number % 3}",
                     "project.Project.name": "Shape"}  # fmt: skip
             assert _numbers_looked_up(seen) == []
+            # ``project is …`` compares the key each shot holds: no look-up of the project's row first.
+            assert not [s for s in seen if " AS number" in s], seen
             # Every field named is the type's own: its custom fields are not read (they would change nothing).
             assert not [s for s in seen if "custom_attribute_configuration" in s]
             entities = [s for s in seen if "FROM context" in s and "shotgrid_id.number" in s]
@@ -157,3 +159,33 @@ def test_a_find_naming_a_custom_field_reads_the_custom_fields_and_one_naming_non
                                       "filters": {"logical_operator": "and", "conditions": where}})["entities"]  # fmt: skip
             assert [e["code"] for e in found] == ["sh1"] and found[0].get(field, "35mm") == "35mm"
             assert bool([s for s in seen if "custom_attribute_configuration" in s]) is reads, (fields, where)
+
+
+def test_a_link_compared_by_the_key_the_row_holds_keeps_is_not_and_not_in_for_rows_of_no_link(fresh_database):
+    """``sg_task is X`` reads the key a Version holds (``task_id``): ``is_not`` / ``not_in`` still find the versions
+    of no task, as ShotGrid does, and ``is`` / ``in`` the ones of it."""
+    with Backend.from_url(fresh_database) as backend:
+        Calls(backend, load_mapping())
+
+        def call(method, params):
+            action = "shotgrid_read" if method == "read" else "shotgrid_write"
+            result = backend.execute([{"action": action, "method": method, "params": params}], "admin")
+            assert isinstance(result, list), result
+            return result[0]
+
+        def fields(**values):
+            return [{"field_name": k, "value": v} for k, v in values.items()]
+
+        project = call("create", {"type": "Project", "fields": fields(name="Links")})
+        shot = call("create", {"type": "Shot", "fields": fields(code="sh1", project=project)})
+        task = call("create", {"type": "Task", "fields": fields(content="comp", entity=shot, project=project)})
+        call("create", {"type": "Version", "fields": fields(code="v1", entity=shot, sg_task=task, project=project)})
+        call("create", {"type": "Version", "fields": fields(code="v2", entity=shot, project=project)})
+        expected = {"is": ["v1"], "in": ["v1"], "is_not": ["v2"], "not_in": ["v2"]}
+        for relation, codes in expected.items():
+            condition = {"path": "sg_task", "relation": relation, "values": [task]}
+            with _statements(backend) as seen:
+                found = call("read", {"type": "Version", "return_fields": ["code"], "paging": {"entities_per_page": 10, "current_page": 1},
+                                      "filters": {"logical_operator": "and", "conditions": [condition]}})["entities"]  # fmt: skip
+            assert sorted(e["code"] for e in found) == codes, relation
+            assert not [s for s in seen if " AS number" in s], relation

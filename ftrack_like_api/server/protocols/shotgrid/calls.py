@@ -17,6 +17,7 @@ from typing import Any, Mapping as MappingType
 
 from ....exceptions import ValidationError
 from ....query import ast, render
+from ....schema import Kind
 from ...engine.batch import BatchContext
 from . import presets
 from .apiusers import ApiUsers
@@ -156,7 +157,19 @@ class Calls(Searches):
 
     def compiler(self, batch: BatchContext) -> FilterCompiler:
         return FilterCompiler(self.mapping, lambda numbers: self.ids.uuids(batch.connection, numbers),
-                              lambda ours, relation, bounds: self.ids.compared(batch.connection, ours, relation, bounds))  # fmt: skip
+                              lambda ours, relation, bounds: self.ids.compared(batch.connection, ours, relation, bounds),
+                              column=self._key_column)  # fmt: skip
+
+    def _key_column(self, ours: str, attr: str) -> str | None:
+        """The attribute of our type ``ours`` holding the key of what its reference ``attr`` links to, if it has one."""
+        attributes = self.backend.schema[ours].attributes
+        reference = attributes.get(attr)
+        if reference is None or reference.kind is not Kind.REFERENCE or len(reference.via) != 1:
+            return None
+        if self.backend.schema[reference.target].primary_key != ("id",):
+            return None
+        held = attributes.get(reference.via[0])
+        return held.name if held is not None and held.kind is Kind.SCALAR and not held.computed and not held.hidden else None
 
     def _order(self, sg_type: SgType, sorts: Any) -> tuple[ast.OrderKey, ...]:
         keys: list[ast.OrderKey] = []
