@@ -28,6 +28,8 @@ from .mapping import Mapping
 
 __all__ = ["NUMBER", "Page", "Pages", "placed"]
 
+#: The types of key ``shotgrid_id.entity_id`` compares with.
+TEXT = (None, "string", "text")
 #: Where an entity's ShotGrid number is written in the reader's answer.
 NUMBER = "__shotgrid_number__"
 
@@ -45,8 +47,8 @@ class Pages:
         number, entity_id = ids.table.c.number, ids.table.c.entity_id
 
         def column(entity_type: EntityType, table: sa.FromClause) -> sa.ColumnElement[Any] | None:
-            keys = entity_type.primary_key
-            if entity_type.table not in tables or len(keys) != 1:
+            keys = entity_type.primary_key  # the uuid shotgrid_id.entity_id holds (text)
+            if entity_type.table not in tables or len(keys) != 1 or entity_type.attributes[keys[0]].type not in TEXT:
                 return None
             return sa.select(number).where(entity_id == table.c[keys[0]]).scalar_subquery()
 
