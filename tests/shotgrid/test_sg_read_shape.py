@@ -189,3 +189,27 @@ def test_a_link_compared_by_the_key_the_row_holds_keeps_is_not_and_not_in_for_ro
                                       "filters": {"logical_operator": "and", "conditions": [condition]}})["entities"]  # fmt: skip
             assert sorted(e["code"] for e in found) == codes, relation
             assert not [s for s in seen if " AS number" in s], relation
+
+
+def test_a_scripts_key_is_checked_without_a_transaction_around_each_statement_on_postgresql(fresh_database):
+    """Every call authenticates: the script's owner is found in one statement, which on PostgreSQL runs without a
+    BEGIN and a ROLLBACK around it (two round trips a call), as the key's own check does."""
+    from ftrack_like_api.server.protocols.shotgrid.api import ShotgridApi
+
+    with Backend.from_url(fresh_database) as backend:
+        api = ShotgridApi(backend, None)
+        secret = backend.auth.create_key("admin", "pipeline")
+        levels = []
+
+        def note(conn, cursor, statement, *rest):
+            if "FROM api_key" in statement:
+                levels.append(conn.get_execution_options().get("isolation_level"))
+
+        sa.event.listen(backend.engine, "before_cursor_execute", note)
+        try:
+            _, username, source, _ = api._authenticate({"script_name": "pipeline", "script_key": secret}, "127.0.0.1")
+        finally:
+            sa.event.remove(backend.engine, "before_cursor_execute", note)
+        assert username == "admin" and source == {"apiKey": {"name": "pipeline"}}
+        expected = "AUTOCOMMIT" if backend.engine.dialect.name == "postgresql" else None
+        assert levels == [expected, expected], levels  # the owner by the script's name, then the key itself
