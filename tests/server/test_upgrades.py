@@ -330,3 +330,30 @@ def test_revision_0012_indexes_aquarium_edges_by_source_and_history_by_key_on_op
             explain = "EXPLAIN QUERY PLAN" if connection.dialect.name == "sqlite" else "EXPLAIN"
             plan = " ".join(str(row) for row in connection.execute(sa.text(f"{explain} {compiled}")))
             assert "ix_aquarium_edge_from" in plan, plan
+
+
+def test_revision_0017_indexes_a_projects_contexts_in_the_order_they_were_made_on_opening(fresh_database):
+    """A database at 0015 (no ``context(project_id, created_at, id)``) gets the index when opened, and a project's
+    shots read in ShotGrid's default order (``order by created_at, id``, a page at an offset) walk it, not a sort."""
+    Backend.from_url(fresh_database).close()
+    engine = sa.create_engine(fresh_database.replace("postgresql://", "postgresql+psycopg://", 1))
+    with engine.begin() as connection:
+        connection.execute(sa.text("DROP INDEX ix_context_project_id_created_at_id"))
+        connection.execute(sa.text("UPDATE alembic_version SET version_num = '0015'"))
+    engine.dispose()
+    with Backend.from_url(fresh_database) as backend:
+        with backend.engine.connect() as connection:
+            assert Upgrades().current(connection) == Upgrades().head
+            with warnings.catch_warnings():  # SQLite's expression indexes are not reflected
+                warnings.filterwarnings("ignore", ".*expression-based index")
+                indexes = {i["name"]: i["column_names"] for i in sa.inspect(connection).get_indexes("context")}
+            assert indexes["ix_context_project_id_created_at_id"] == ["project_id", "created_at", "id"]
+            assert differences(backend) == []
+            if connection.dialect.name == "postgresql":  # an empty table: ask what it can use
+                connection.execute(sa.text("SET LOCAL enable_seqscan = off"))
+                connection.execute(sa.text("SET LOCAL enable_sort = off"))
+            page = ("SELECT id FROM context WHERE project_id = 'p' AND context_type = 'task' "
+                    "ORDER BY created_at, id LIMIT 500 OFFSET 1000")  # fmt: skip
+            explain = "EXPLAIN QUERY PLAN" if connection.dialect.name == "sqlite" else "EXPLAIN"
+            plan = " ".join(str(row) for row in connection.execute(sa.text(f"{explain} {page}")))
+            assert "ix_context_project_id_created_at_id" in plan and "TEMP B-TREE" not in plan, plan

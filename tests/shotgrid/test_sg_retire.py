@@ -1,7 +1,7 @@
 """Retirement in-process: ShotGrid's delete keeps what the engine deleted, revive puts the same rows back."""
 
 from ftrack_like_api.server import Backend
-from ftrack_like_api.server.protocols.shotgrid.calls import Calls, whole
+from ftrack_like_api.server.protocols.shotgrid.calls import Calls
 from ftrack_like_api.server.protocols.shotgrid.mapping import load_mapping
 
 
@@ -18,7 +18,7 @@ def test_a_shot_retired_with_its_task_and_metadata_comes_back_whole(fresh_databa
             return [{"field_name": k, "value": v} for k, v in values.items()]
 
         def ours(expression):
-            return whole(backend.execute([{"action": "query", "expression": expression}], "admin")[0]["data"])
+            return backend.execute([{"action": "query", "expression": expression}], "admin")[0]["data"]
 
         project = call("create", {"type": "Project", "fields": fields(name="Retire")})
         sequence = call("create", {"type": "Sequence", "fields": fields(code="sq010", project=project)})

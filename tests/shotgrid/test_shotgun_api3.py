@@ -14,7 +14,7 @@ pytest.importorskip("uvicorn", reason="the server extra is not installed")
 
 from ftrack_like_api import Session  # noqa: E402
 from ftrack_like_api.server import Backend  # noqa: E402
-from ftrack_like_api.server.protocols.shotgrid.calls import whole  # noqa: E402
+from ftrack_like_api.server.protocols.shotgrid.pages import placed  # noqa: E402
 
 PASSWORD = "correct horse battery"
 
@@ -287,17 +287,18 @@ def test_a_production_made_found_changed_and_batched_through_shotgun_api3(shotgu
     # Our own engine holds the same production, under ftrack's names.
     with Backend.from_url(database) as backend:
         answer = backend.execute([{"action": "query", "expression": "select name, parent.name, status.name from Shot "
-                                   "where project.full_name is 'Coming from ShotGrid' and name like 'sh%' order by name"}],
+                                   "where project.full_name is 'Coming from ShotGrid' and name like 'sh%' order by name",
+                                   "compact": True}],
                                  "admin")  # fmt: skip
-        rows = whole(answer[0]["data"])  # the engine encodes a repeated entity once, then by reference
+        rows = placed(backend.schema, answer[0])  # the compact form: each entity once, a reference its place
         assert [(r["name"], r["parent"]["name"], r["status"]["name"]) for r in rows] == [
             ("sh000", "sq010", "Not started"), ("sh001b", "sq010", "Completed"), ("sh002", "sq010", "Not started"),
             ("sh003", "sq020", "Not started")]  # fmt: skip
         versions = backend.execute([{"action": "query", "expression": "select comment, asset.parent.name, task.name, "
-                                     "metadata.key, metadata.value from AssetVersion where task_id is_not None"}],
-                                   "admin")[0]["data"]  # fmt: skip
+                                     "metadata.key, metadata.value from AssetVersion where task_id is_not None",
+                                     "compact": True}], "admin")[0]  # fmt: skip
         assert [(v["comment"], v["asset"]["parent"]["name"], v["task"]["name"],
-                 sorted((m["key"], m["value"]) for m in v["metadata"])) for v in whole(versions)] == [
+                 sorted((m["key"], m["value"]) for m in v["metadata"])) for v in placed(backend.schema, versions)] == [
             ("first look", "sh000", "comp", [("code", "sh000_comp_v001"), ("frame_count", "33")])]  # fmt: skip
         events = backend.events.read(0, limit=10_000)
         keyed = [e for e in events if e.topic == "ftrack.update" and (e.source or {}).get("apiKey")]

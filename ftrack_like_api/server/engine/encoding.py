@@ -8,6 +8,7 @@ in an answer, as a reference after that.
 
 from __future__ import annotations
 
+import dataclasses
 import operator
 from typing import Any, Callable, Sequence
 
@@ -17,7 +18,7 @@ from ...schema import Attribute, EntityType, Kind, Schema
 from .computed import Computed
 from .values import CONVERTERS
 
-__all__ = ["Encoding", "Index", "Registry", "Row", "Tree", "getter", "rows"]
+__all__ = ["Encoding", "Extra", "Index", "Registry", "Row", "Tree", "getter", "rows"]
 
 #: A row of a result (a tuple), and where its columns are.
 Row = Sequence[Any]
@@ -30,6 +31,20 @@ Tree = dict[str, tuple[Attribute, "Tree"]]
 Registry = dict[tuple[Any, ...], dict[str, Any]]
 
 
+@dataclasses.dataclass(frozen=True)
+class Extra:
+    """A value more written with each entity of an answer, under ``key``, read in the statement that reads the entity.
+
+    Not an attribute of the schema, and never on ftrack's wire: a protocol's own value of an entity
+    (ShotGrid's integer ids, ``protocols/shotgrid/ids.py``), which would otherwise cost a statement
+    more per page. ``column(entity_type, table)`` is the value's column for rows of ``table`` (None:
+    the type has none). Statements are kept by ``key``: one key, one ``column``.
+    """
+
+    key: str
+    column: Callable[[EntityType, sa.FromClause], "sa.ColumnElement[Any] | None"]
+
+
 class Encoding:
     """The columns and the encoding of rows for one schema (kept by a reader: it learns each type's family once)."""
 
@@ -38,9 +53,12 @@ class Encoding:
         self.computed = computed
         self._concrete: dict[str, tuple[tuple[str, ...], list[EntityType], dict[tuple[Any, ...], EntityType]]] = {}
 
-    def columns(self, entity_type: EntityType, table: sa.FromClause, tree: Tree) -> list[sa.ColumnElement[Any]]:
+    def columns(
+        self, entity_type: EntityType, table: sa.FromClause, tree: Tree, extra: Extra | None = None
+    ) -> list[sa.ColumnElement[Any]]:
         """The columns to select from ``table`` for the projections ``tree``: the key, each subtype's
-        system projections and classifier, the scalars asked for, the join columns of references."""
+        system projections and classifier, the scalars asked for, the join columns of references
+        (and ``extra``'s column, labelled with its key)."""
         names = dict.fromkeys(entity_type.primary_key)
         for member in self.schema.subtypes(entity_type.name):
             names.update(dict.fromkeys(self.system(member)))
@@ -54,6 +72,9 @@ class Encoding:
                 names[name] = None
             elif attribute.kind is Kind.REFERENCE:
                 names.update(dict.fromkeys(attribute.via))
+        more = extra.column(entity_type, table) if extra is not None else None
+        if more is not None:
+            computed.append(more.label(extra.key))  # type: ignore[union-attr]
         return [table.c[name] for name in names] + computed
 
     def system(self, entity_type: EntityType) -> list[str]:
@@ -73,15 +94,17 @@ class Encoding:
         return known
 
     def encoder(
-        self, entity_type: EntityType, tree: Tree, registry: Registry, index: Index
+        self, entity_type: EntityType, tree: Tree, registry: Registry, index: Index, extra: Extra | None = None
     ) -> Callable[[Row], tuple[dict[str, Any], dict[str, Any]]]:
         """A function from a row (a tuple; ``index`` maps column names to positions) to
         (the entity's one full encoding, what to write at this place).
 
         The first time an entity appears in an answer it is written in full; after that,
         as a reference, and attributes asked for at the later place merge into the first.
-        Everything that does not depend on the row is worked out here, once.
+        Everything that does not depend on the row is worked out here, once. ``extra``'s value,
+        when its column was selected, is written with the entity in full.
         """
+        more = (extra.key,) if extra is not None and extra.key in index else ()
         columns, _, by_values = self._family(entity_type)
         classifier_of = operator.itemgetter(*(index[c] for c in columns)) if columns else (lambda row: None)
         scalars = tuple(
@@ -103,8 +126,8 @@ class Encoding:
             converted = tuple(field for field in fields if field[1] is not None)
             keys = concrete.primary_key
             # An entity is made in one go: its type, its key, then the values written as they are.
-            head = ("__entity_type__", *keys, *plain)
-            values_of = getter([index[name] for name in (*keys, *plain)])
+            head = ("__entity_type__", *keys, *plain, *more)
+            values_of = getter([index[name] for name in (*keys, *plain, *more)])
             return concrete.name, concrete.table, keys, len(keys), fields, head, values_of, converted
 
         def encode(row: Row) -> tuple[dict[str, Any], dict[str, Any]]:

@@ -18,7 +18,7 @@ from .compiler import Compiler
 from .computed import Computed
 from .custom_attributes import CustomAttributes
 from .compact import Included
-from .encoding import Encoding, Index, Registry, Row, Tree
+from .encoding import Encoding, Extra, Index, Registry, Row, Tree
 from .encoding import rows as _rows
 from .statements import Prepared, StatementCache
 
@@ -55,11 +55,13 @@ class Loader:
         text: str,
         included: Included | None = None,
         path: tuple[str, ...] = (),
+        extra: Extra | None = None,
     ) -> None:
         """Fill the reference and collection projections of ``parents``, one query per attribute
         (``included``: a compact answer's, where each reference is written as its place; ``path``:
         the projection ``parents`` were reached by — a listing's earlier pages sent some references
-        at each path, which are written as their places and neither fetched nor encoded again)."""
+        at each path, which are written as their places and neither fetched nor encoded again; ``extra``:
+        a value more of each entity, read with it, see :class:`.Extra`)."""
         for attribute, _ in tree.values():
             if attribute.computed and not self.computed.is_column(attribute) and parents:
                 key = index[entity_type.primary_key[0]]
@@ -97,10 +99,10 @@ class Loader:
                 found: dict[Any, Row] = {}
                 found_index: Index = {}
                 if wanted:
-                    found_index, hits = self._fetch(connection, target, table, subtree, wanted)
+                    found_index, hits = self._fetch(connection, target, table, subtree, wanted, extra)
                     key_position = found_index[target.primary_key[0]]  # one column: checked when the projection was read
                     found = {hit[key_position]: hit for hit in hits}
-                    encode = self.encoding.encoder(target, subtree, registry, found_index)
+                    encode = self.encoding.encoder(target, subtree, registry, found_index, extra)
                 memory = included.memory(at, len(found)) if included is not None else None
                 for canonical, row in owners:
                     key = row[via]
@@ -126,11 +128,11 @@ class Loader:
                 parent_key = index[entity_type.primary_key[0]]
                 keys = {row[parent_key] for _, row in owners}
                 grouped: dict[Any, list[Row]] = {}
-                columns = self.encoding.columns(target, table, subtree)
+                columns = self.encoding.columns(target, table, subtree, extra)
                 found_index, hits = self._fetch_members(
                     connection, entity_type, attribute, target, table, columns, keys
                 )
-                encode = self.encoding.encoder(target, subtree, registry, found_index)
+                encode = self.encoding.encoder(target, subtree, registry, found_index, extra)
                 owner = found_index.get("__parent__", 0)  # absent only when nothing was fetched
                 for hit in hits:
                     grouped.setdefault(hit[owner], []).append(hit)
@@ -143,7 +145,8 @@ class Loader:
                         items.append(written if included is None else included.place(child))
                         children[id(child)] = (child, hit)
                     canonical[name] = items
-            self.load(connection, target, list(children.values()), found_index, subtree, registry, text, included, (*path, name))
+            self.load(connection, target, list(children.values()), found_index, subtree, registry, text, included,
+                      (*path, name), extra)  # fmt: skip
 
     def _add_unstored_values(
         self,
@@ -176,7 +179,8 @@ class Loader:
                 grouped.setdefault(key, []).append(tuple(row))
 
     def _fetch(
-        self, connection: sa.Connection, target: EntityType, table: sa.FromClause, tree: Tree, wanted: set[Any]
+        self, connection: sa.Connection, target: EntityType, table: sa.FromClause, tree: Tree, wanted: set[Any],
+        extra: Extra | None = None,
     ) -> tuple[Index, list[Row]]:
         """The rows of ``target`` whose key is one of ``wanted``, with the columns of the projections ``tree``."""
         if not wanted:
@@ -185,12 +189,12 @@ class Loader:
         key = table.c[target.primary_key[0]]
         if len(ordered) > self.storage.dialect.long_in_list:  # the keys go as one parameter: a statement of their own
             return _rows(
-                connection.execute(self._fetching(target, table, tree, self.storage.dialect.in_values(key, ordered)))
+                connection.execute(self._fetching(target, table, tree, self.storage.dialect.in_values(key, ordered), extra))
             )
-        shape = ("fetch", target.name, tuple(tree), self.compiler.scope())
+        shape = ("fetch", target.name, tuple(tree), self.compiler.scope(), extra and extra.key)
         prepared = self.statements.get(shape)
         if prepared is None:
-            statement = self._fetching(target, table, tree, key.in_(sa.bindparam("__wanted", expanding=True)))
+            statement = self._fetching(target, table, tree, key.in_(sa.bindparam("__wanted", expanding=True)), extra)
             prepared = Prepared((), (), 0, {frozenset(): statement})
             self.statements.put(shape, prepared)
         parameters = prepared.parameters((), "", self.compiler.coerce)
@@ -198,14 +202,14 @@ class Loader:
         return _rows(connection.execute(prepared.statements[frozenset()], parameters))
 
     def _fetching(
-        self, target: EntityType, table: sa.FromClause, tree: Tree, keys: sa.ColumnElement[bool]
+        self, target: EntityType, table: sa.FromClause, tree: Tree, keys: sa.ColumnElement[bool], extra: Extra | None = None
     ) -> sa.Select[Any]:
         """The select of ``target``'s rows for the projections ``tree`` where ``keys`` holds (and the user may see them)."""
         where = [keys]
         for condition in (self.compiler.type_filter(target, table), self.compiler.visible(target, table)):
             if condition is not None:
                 where.append(condition)
-        return sa.select(*self.encoding.columns(target, table, tree)).where(*where)
+        return sa.select(*self.encoding.columns(target, table, tree, extra)).where(*where)
 
     def _fetch_members(
         self,

@@ -71,6 +71,12 @@ class Keys:
         """The ORDER BY clauses: the query's keys, then the primary key."""
         return [key.column.desc() if key.descending else key.column.asc() for key in self.keys]
 
+    def around(self, page: sa.Subquery) -> list[sa.ColumnElement[Any]]:
+        """The ORDER BY clauses of a select over ``page``, a subquery selecting :meth:`labelled` and the primary key:
+        the same order as :meth:`order_by`'s."""
+        columns = [page.c[f"__order_{n}"] for n in range(self.ordered)] + [page.c[name] for name in self.primary_key]
+        return [column.desc() if key.descending else column.asc() for column, key in zip(columns, self.keys)]
+
     def labelled(self) -> list[sa.ColumnElement[Any]]:
         """The ``order by`` values to select beside a row's columns (``__order_0`` …), for its cursor."""
         return [key.column.label(f"__order_{n}") for n, key in enumerate(self.keys[: self.ordered])]

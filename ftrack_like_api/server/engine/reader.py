@@ -25,7 +25,7 @@ from .compact import Included
 from .compiler import Compiler
 from .computed import Computed
 from .custom_attributes import CustomAttributes
-from .encoding import Encoding, Registry, Tree
+from .encoding import Encoding, Extra, Registry, Tree
 from .encoding import rows as _rows
 from .listings import Listing
 from .loading import Loader
@@ -77,12 +77,13 @@ class Reader:
 
     def query(
         self, connection: sa.Connection, text: str, after: str | None = None, compact: bool = False,
-        listing: Listing | None = None,
+        listing: Listing | None = None, extra: Extra | None = None,
     ) -> dict[str, Any]:
         """The answer to ``text``; with ``after`` (a cursor from ``metadata.next.after``), its page after that row;
         ``compact``: in the compact form (each referenced entity once, in ``included``; see :mod:`.compact`);
         ``listing`` (compact only): what the listing this is a page of sent before (see :mod:`.listings`) —
         the answer's ``included_base`` says where its ``included`` starts among the listing's places.
+        ``extra``: a value more of each entity, read with it (a protocol's own, see :class:`.Extra`).
 
         With a cursor the query's ``offset`` is not skipped again: it only counts for the
         next page's ``offset``.
@@ -100,7 +101,7 @@ class Reader:
             rows, more = self._grouped(connection, entity_type, query, values, text)
             cursor = None
         else:
-            rows, more, cursor = self._entities(connection, entity_type, query, values, text, after, included)
+            rows, more, cursor = self._entities(connection, entity_type, query, values, text, after, included, extra)
         offset = query.offset or 0
         following: dict[str, Any] = {"offset": offset + query.limit if more and query.limit is not None else None}
         if cursor is not None:
@@ -182,6 +183,7 @@ class Reader:
         text: str,
         after: str | None = None,
         included: Included | None = None,
+        extra: Extra | None = None,
     ) -> tuple[list[Any], bool, str | None]:
         table = self.storage.table(entity_type)
         keys = Keys(self.compiler, entity_type, table, query, text)
@@ -197,26 +199,31 @@ class Reader:
                 where = [self.compiler.type_filter(entity_type, table), self.compiler.visible(entity_type, table)]
                 if query.where is not None:
                     where.append(self.compiler.condition(entity_type, table, query.where, text))
-                columns = [*self.encoding.columns(entity_type, table, tree), *own.labelled()]
+                paged = bool(query.offset) or query.limit is not None
+                # A page's extra column is worked out around the page (see _with_extra), a full read's in it.
+                columns = [*self.encoding.columns(entity_type, table, tree, None if paged else extra), *own.labelled()]
                 statement = sa.select(*columns).where(*[w for w in where if w is not None])
                 if query.order_by or query.offset or query.limit is not None or segment is not None:
                     # Pages must not overlap or skip: the key settles ties. A full read needs no sort.
                     statement = statement.order_by(*own.order_by())
                 if segment is None:
-                    return _page(statement, query)[0], tree
-                # After a cursor: one segment of the rows after it (its values are bound, see Keys.parameters).
-                statement = statement.where(own.segments(start)[segment])  # type: ignore[arg-type]
-                return (statement if query.limit is None else statement.limit(query.limit + 1)), tree
+                    statement = _page(statement, query)[0]
+                else:
+                    # After a cursor: one segment of the rows after it (its values are bound, see Keys.parameters).
+                    statement = statement.where(own.segments(start)[segment])  # type: ignore[arg-type]
+                    statement = statement if query.limit is None else statement.limit(query.limit + 1)
+                return (_with_extra(statement, own, entity_type, extra) if paged and extra else statement), tree
 
             return build
 
         limit = query.limit
         if start is None:
-            result, tree = self._run(connection, ("entities", query), values, text, builder(None), limit is not None)
+            shown = extra.key if extra is not None else None
+            result, tree = self._run(connection, ("entities", query, shown), values, text, builder(None), limit is not None)
             index, rows = _rows(result)
         else:
             # The offset is not skipped after a cursor: one statement serves every page of the shape.
-            shape_key = ("entities", query.page(None, limit), tuple(v is None for v in start))
+            shape_key = ("entities", query.page(None, limit), tuple(v is None for v in start), extra and extra.key)
             index, rows = {}, []
             for segment in range(len(keys.segments(start))):
                 if limit is not None and len(rows) > limit:
@@ -232,12 +239,12 @@ class Reader:
         cursor = keys.cursor(rows[-1], index) if more and rows else None
         registry: Registry = {}
         data, parents = [], []
-        encode = self.encoding.encoder(entity_type, tree, registry, index)
+        encode = self.encoding.encoder(entity_type, tree, registry, index, extra)
         for row in rows:
             canonical, written = encode(row)
             data.append(written)
             parents.append((canonical, row))
-        self.loader.load(connection, entity_type, parents, index, tree, registry, text, included)
+        self.loader.load(connection, entity_type, parents, index, tree, registry, text, included, extra=extra)
         return data, more, cursor
 
     def _tree(self, entity_type: EntityType, paths: Iterable[ast.Path], text: str) -> Tree:
@@ -348,6 +355,16 @@ def _out_of_bounds(query: ast.Query) -> str | None:
         if isinstance(node, ast.Path) and len(node.segments) > MAX_PATH:
             return f"The path {'.'.join(node.segments[:3])}… has {len(node.segments)} steps; at most {MAX_PATH}"
     return None
+
+
+def _with_extra(statement: sa.Select[Any], keys: Keys, entity_type: EntityType, extra: Extra) -> sa.Select[Any]:
+    """The page ``statement`` selects, with ``extra``'s column worked out for its rows only, in the same order: the
+    databases work out a select's columns for the rows an ``offset`` skips too (and SQLite for every row it sorts)."""
+    page = statement.subquery()
+    column = extra.column(entity_type, page)
+    if column is None:
+        return statement
+    return sa.select(*page.c, column.label(extra.key)).order_by(*keys.around(page))
 
 
 def _page(statement: sa.Select[Any], query: ast.Query) -> tuple[sa.Select[Any], int | None]:

@@ -202,8 +202,10 @@ class ShotgridApi:
 
     def _key_owner(self, name: str, secret: str) -> str | None:
         """The username whose live key is ``secret`` and is called ``name`` (the key itself is checked by auth)."""
-        keys = self.backend.auth
-        with self.backend.engine.connect() as connection:
+        keys, connecting = self.backend.auth, self.backend.engine.connect()
+        if connecting.dialect.name == "postgresql":  # one statement: no BEGIN and ROLLBACK round trips around it
+            connecting = connecting.execution_options(isolation_level="AUTOCOMMIT")
+        with connecting as connection:
             return connection.execute(
                 keys.keys.select().with_only_columns(keys.users.c.username)
                 .join(keys.users, keys.users.c.id == keys.keys.c.user_id)

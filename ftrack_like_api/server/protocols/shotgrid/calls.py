@@ -17,6 +17,7 @@ from typing import Any, Mapping as MappingType
 
 from ....exceptions import ValidationError
 from ....query import ast, render
+from ....schema import Kind
 from ...engine.batch import BatchContext
 from . import presets
 from .apiusers import ApiUsers
@@ -25,6 +26,7 @@ from .custom import CustomFields
 from .filters import FilterCompiler
 from .ids import IntegerIds
 from .mapping import Mapping, SgType
+from .pages import Pages
 from .publishes import Publishing
 from .records import Records
 from .retired import Retirement
@@ -52,6 +54,7 @@ class Calls(Searches, Publishing):
         self.backend, self.mapping = backend, mapping
         self.ids = IntegerIds(backend.storage.shotgrid["shotgrid_id"])
         self.records = Records(mapping)
+        self.pages = Pages(backend.reader, backend.schema, mapping, self.ids)
         self.values = Values(mapping, backend.schema)
         self.custom = CustomFields(backend, self._check)
         self.writes = Writes(backend, self._check, self.custom)
@@ -96,7 +99,7 @@ class Calls(Searches, Publishing):
             return self._events(batch, params, fields, per_page, page)
         if params.get("type") == "ApiUser":
             return self._api_users(batch, params, fields, per_page, page)
-        sg_type = self.typed(batch, params.get("type"))
+        sg_type = self.typed(batch, params.get("type"), _named(params, fields))
         if params.get("return_only") == "retired":
             return self._retired(batch, sg_type, params.get("filters"), fields, per_page, page)
         where = self._live(batch, sg_type, params, sg_type.scoped(self.compiler(batch).compile(sg_type, params.get("filters"))))
@@ -105,9 +108,8 @@ class Calls(Searches, Publishing):
                                      lambda text: self.backend.reader.query(batch.connection, text)["data"])  # fmt: skip
         query = ast.Query(sg_type.ours, tuple(ast.Path.of(p) for p in self.records.projections(sg_type, fields)), where,
                           order_by=self._order(sg_type, params.get("sorts")), offset=(page - 1) * per_page, limit=per_page)  # fmt: skip
-        answer = self.backend.reader.query(batch.connection, render(query))
-        entities = self._records(batch, sg_type, answer["data"], fields)
-        more = answer["metadata"]["next"].get("offset") is not None
+        _, entities, metadata = self._records(batch, sg_type, query, fields)
+        more = metadata["next"].get("offset") is not None
         return {"entities": entities, "paging_info": {"has_next_page": more, "current_page": page, "entities_per_page": per_page}}
 
     def summarize(self, batch: BatchContext, params: Any) -> dict[str, Any]:
@@ -131,9 +133,13 @@ class Calls(Searches, Publishing):
 
         return Summaries(self.mapping, query, links).summarize(sg_type, where, params.get("summaries"), params.get("grouping"))
 
-    def typed(self, batch: BatchContext, name: Any) -> SgType:
-        """The ShotGrid type called ``name``, with the custom fields it has now (read once a batch)."""
+    def typed(self, batch: BatchContext, name: Any, named: set[str] | None = None) -> SgType:
+        """The ShotGrid type called ``name``, with the custom fields it has now (read once a batch). ``named``: the
+        fields a call names (None: not known) — when the type has each itself, its custom fields are not read (a
+        type's own fields win a name a custom one has too, so they would change nothing): a statement less."""
         sg_type = self.mapping.type(name)
+        if named is not None and named <= sg_type.fields.keys():
+            return sg_type
         return batch.remember(("shotgrid type", sg_type.name), lambda: self.custom.typed(batch, sg_type))  # type: ignore[no-any-return]
 
     def _live(self, batch: BatchContext, sg_type: SgType, params: dict[str, Any],
@@ -152,7 +158,19 @@ class Calls(Searches, Publishing):
 
     def compiler(self, batch: BatchContext) -> FilterCompiler:
         return FilterCompiler(self.mapping, lambda numbers: self.ids.uuids(batch.connection, numbers),
-                              lambda ours, relation, bounds: self.ids.compared(batch.connection, ours, relation, bounds))  # fmt: skip
+                              lambda ours, relation, bounds: self.ids.compared(batch.connection, ours, relation, bounds),
+                              column=self._key_column)  # fmt: skip
+
+    def _key_column(self, ours: str, attr: str) -> str | None:
+        """The attribute of our type ``ours`` holding the key of what its reference ``attr`` links to, if it has one."""
+        attributes = self.backend.schema[ours].attributes
+        reference = attributes.get(attr)
+        if reference is None or reference.kind is not Kind.REFERENCE or len(reference.via) != 1:
+            return None
+        if self.backend.schema[reference.target].primary_key != ("id",):
+            return None
+        held = attributes.get(reference.via[0])
+        return held.name if held is not None and held.kind is Kind.SCALAR and not held.computed and not held.hidden else None
 
     def _order(self, sg_type: SgType, sorts: Any) -> tuple[ast.OrderKey, ...]:
         keys: list[ast.OrderKey] = []
@@ -177,11 +195,18 @@ class Calls(Searches, Publishing):
         keys.extend(ast.OrderKey(ast.Path.of(p)) for p in sg_type.order_id)  # pages follow one order
         return tuple(keys)
 
-    def _records(self, batch: BatchContext, sg_type: SgType, rows: list[Any], fields: list[str]) -> list[dict[str, Any]]:
-        mentioned = self.records.uuids(rows)  # each entity is mentioned (by type and id) in the rows as they came
-        rows = whole(rows)
-        numbers = self.ids.numbers(batch.connection, {**mentioned, **self.records.files(sg_type, rows, fields)})
-        return [self.records.record(sg_type, row, fields, numbers) for row in rows]
+    def _records(self, batch: BatchContext, sg_type: SgType, query: ast.Query,
+                 fields: list[str]) -> tuple[list[dict[str, Any]], list[dict[str, Any]], dict[str, Any]]:  # fmt: skip
+        """The rows ``query`` finds, their records, and its answer's metadata: the numbers are read with the rows
+        (:mod:`.pages`), a statement more only for entities and files that have none yet."""
+        rows, numbers, unnumbered, metadata = self.pages.read(batch.connection, query)
+        if unnumbered:
+            numbers.update(self.ids.give(batch.connection, unnumbered))
+        files = {key: kind for key, kind in self.records.files(sg_type, rows, fields).items() if key not in numbers}
+        if files:
+            numbers.update(self.ids.numbers(batch.connection, files))
+        record = self.records.recorder(sg_type, fields)
+        return rows, [record(row, numbers) for row in rows], metadata
 
     def _one(self, batch: BatchContext, sg_type: SgType, key: str, fields: list[str]) -> dict[str, Any]:
         return self._many(batch, sg_type, [key], fields)[key]
@@ -190,11 +215,8 @@ class Calls(Searches, Publishing):
         """The records of the entities ``keys``, by uuid, in one query."""
         query = ast.Query(sg_type.ours, tuple(ast.Path.of(p) for p in self.records.projections(sg_type, fields)),
                           among(keys))  # fmt: skip
-        answer = self.backend.reader.query(batch.connection, render(query))["data"]
-        mentioned = self.records.uuids(answer)
-        rows = whole(answer)
-        numbers = self.ids.numbers(batch.connection, {**mentioned, **self.records.files(sg_type, rows, fields)})
-        return {row["id"]: self.records.record(sg_type, row, fields, numbers) for row in rows}
+        rows, records, _ = self._records(batch, sg_type, query, fields)
+        return {row["id"]: record for row, record in zip(rows, records)}
 
     # --- writing -----------------------------------------------------------------------------
 
@@ -384,41 +406,31 @@ class Calls(Searches, Publishing):
         raise ValidationError(f"{sg_type.name} with id {number} doesn't exist", "not_found")
 
 
-def whole(rows: list[Any]) -> list[Any]:
-    """``rows`` with each repeated entity whole: the engine encodes an entity in full once, then by reference."""
-    seen: dict[tuple[str, str], dict[str, Any]] = {}
-
-    nested = (dict, list)  # only these hold entities: scalars are taken as they are, not walked
-
-    def gather(value: Any) -> None:
-        if isinstance(value, dict):
-            kind, key = value.get("__entity_type__"), value.get("id")
-            if isinstance(kind, str) and isinstance(key, str):
-                first = seen.setdefault((kind, key), value)
-                if first is not value:
-                    for name, item in value.items():
-                        first.setdefault(name, item)
-            for item in value.values():
-                if isinstance(item, nested):
-                    gather(item)
-        else:
-            for item in value:
-                if isinstance(item, nested):
-                    gather(item)
-
-    def fill(value: Any, within: tuple[tuple[str, str], ...] = ()) -> Any:
-        if isinstance(value, dict):
-            kind, key = value.get("__entity_type__"), value.get("id")
-            entity = (kind, key) if isinstance(kind, str) and isinstance(key, str) else None
-            if entity is not None and entity in within:
-                return value  # an entity inside itself: left as it came
-            source = seen.get(entity, value) if entity is not None else value
-            inner = (*within, entity) if entity is not None else within
-            return {name: fill(item, inner) if isinstance(item, nested) else item for name, item in source.items()}
-        return [fill(item, within) if isinstance(item, nested) else item for item in value]
-
-    gather(rows)
-    return [fill(row) if isinstance(row, nested) else row for row in rows]
+def _named(params: dict[str, Any], fields: list[str]) -> set[str] | None:
+    """The fields of the queried type a ``read`` names — in its return fields, filters and sorts, a deep field by its
+    first part — or None when it says more than those (presets, filters of another form)."""
+    if params.get("additional_filter_presets") is not None:
+        return None
+    named = {name.split(".", 1)[0] for name in fields if name != "type"}
+    for sort in params.get("sorts") or ():
+        if not isinstance(sort, dict) or not isinstance(sort.get("field_name"), str):
+            return None
+        named.add(sort["field_name"].split(".", 1)[0])
+    waiting = [params.get("filters")]
+    while waiting:
+        group = waiting.pop()
+        if group is None or group == []:
+            continue
+        if not isinstance(group, dict) or not isinstance(group.get("conditions"), list):
+            return None
+        for condition in group["conditions"]:
+            if isinstance(condition, dict) and "conditions" in condition:
+                waiting.append(condition)
+            elif isinstance(condition, dict) and isinstance(condition.get("path"), str):
+                named.add(condition["path"].split(".", 1)[0])
+            else:
+                return None
+    return named
 
 
 def _names(names: Any, what: str) -> list[str]:

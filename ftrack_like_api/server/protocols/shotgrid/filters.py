@@ -65,8 +65,12 @@ class FilterCompiler:
         uuids: Callable[[list[int]], dict[int, str]],
         id_range: Callable[[str, str, tuple[Any, ...]], list[str]],
         now: datetime.datetime | None = None,
+        column: Callable[[str, str], str | None] | None = None,
     ) -> None:
         self.mapping, self._uuids, self._id_range = mapping, uuids, id_range
+        #: ``column(ours, attr)``: the attribute of our type ``ours`` holding the key its reference ``attr`` links
+        #: to (``project`` → ``project_id``), or None.
+        self._column = column
         self.now = now or datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None)
 
     # --- groups ------------------------------------------------------------------------------
@@ -135,7 +139,7 @@ class FilterCompiler:
         if kind == "id":
             return self._id(sg_type, relation, values, where)
         if kind == "entity":
-            return self._entity(field, relation, value, where)
+            return self._entity(field, relation, value, where, sg_type.ours)
         if kind == "multi_entity":
             return self._multi(field, relation, value, where)
         if kind in ("publish", "publishes"):
@@ -338,7 +342,7 @@ class FilterCompiler:
             options.append(_all([_is(ast.Path.of(whole), text), _any([_is(ast.Path.of(empty), None), _is(ast.Path.of(empty), "")])]))
         return _any(options)
 
-    def _entity(self, field: Field, relation: str, value: Any, where: str) -> ast.Expression:
+    def _entity(self, field: Field, relation: str, value: Any, where: str, ours: str | None = None) -> ast.Expression:
         attr = field.attr
         if relation == "is":
             if value is None:  # no link, or one to a type the field does not take (a Shot right under its project)
@@ -352,6 +356,14 @@ class FilterCompiler:
             key = self._uuid(value["id"], where)
             if field.fallback:  # the link read when the field's own is empty (a Version right under its project)
                 return ast.Or((_is(ast.Path.of(f"{attr}.id"), key), _is(ast.Path.of(f"{field.fallback}.id"), key)))
+            # The key the row holds, compared as it is: ``project_id is X and project_id is_not None`` holds
+            # for the same rows as ``project.id is X`` (a row links only to rows that are there, of its project),
+            # negated too (no link: false, so ``is_not`` keeps the rows of no link), without a look-up of the
+            # linked row before the page's statement.
+            column = self._column(ours, str(attr)) if self._column is not None and ours is not None else None
+            if column is not None:
+                held = ast.Path.of(column)
+                return ast.And((_is(held, key), ast.Comparison(held, ast.Operator.IS_NOT, _lit(None))))
             return _is(ast.Path.of(f"{attr}.id"), key)
         if relation == "type_is":
             linked = self.mapping.type(value)

@@ -29,14 +29,19 @@ class IntegerIds:
     def numbers(self, connection: sa.Connection, entities: Mapping[str, str]) -> dict[str, int]:
         """The number of each uuid in ``entities`` (uuid: our type), giving one to those without."""
         found = self._numbers(connection, list(entities))
-        missing = [uuid for uuid in entities if uuid not in found]
+        missing = {uuid: kind for uuid, kind in entities.items() if uuid not in found}
         if missing:
-            rows = [{"entity_id": uuid, "entity_type": entities[uuid]} for uuid in missing]
-            insert = (postgresql.insert if connection.dialect.name == "postgresql" else sqlite.insert)(self.table)
-            for start in range(0, len(rows), CHUNK):
-                connection.execute(insert.on_conflict_do_nothing(index_elements=["entity_id"]), rows[start:start + CHUNK])
-            found.update(self._numbers(connection, missing))
+            found.update(self.give(connection, missing))
         return found
+
+    def give(self, connection: sa.Connection, entities: Mapping[str, str]) -> dict[str, int]:
+        """Numbers for ``entities`` (uuid: our type) that had none when read (one another worker gives meanwhile is
+        kept), in the order given."""
+        rows = [{"entity_id": uuid, "entity_type": kind} for uuid, kind in entities.items()]
+        insert = (postgresql.insert if connection.dialect.name == "postgresql" else sqlite.insert)(self.table)
+        for start in range(0, len(rows), CHUNK):
+            connection.execute(insert.on_conflict_do_nothing(index_elements=["entity_id"]), rows[start:start + CHUNK])
+        return self._numbers(connection, list(entities))
 
     def known(self, connection: sa.Connection, uuids: Iterable[str]) -> dict[str, int]:
         """The numbers of those of ``uuids`` that have one (none is given)."""

@@ -10,7 +10,7 @@ each entity on the way is of the type it names.
 from __future__ import annotations
 
 import json
-from typing import Any, Iterable, Iterator
+from typing import Any, Callable, Iterable, Iterator
 
 from urllib.parse import quote
 
@@ -148,26 +148,52 @@ class Records:
 
     def record(self, sg_type: SgType, row: dict[str, Any], fields: Iterable[str], numbers: dict[str, int]) -> dict[str, Any]:
         """The ShotGrid record of one row (``numbers``: uuid to integer id)."""
-        record: dict[str, Any] = {"type": sg_type.name, "id": numbers.get(row["id"])}
-        for name in fields:
-            if name in ("type", "id"):
-                continue
-            record[name] = self._value(sg_type, row, deep_fields(name), numbers)
+        return self.recorder(sg_type, fields)(row, numbers)
+
+    def recorder(self, sg_type: SgType, fields: Iterable[str]) -> Callable[[dict[str, Any], dict[str, int]], dict[str, Any]]:
+        """A function from a row and ``numbers`` to its record of ``fields``: what depends only on the fields (each
+        deep field's way, each field's kind) worked out once for a page, not once a row. It serves the rows of one
+        answer (a deep field's value is kept by the entity it is read from, while the rows hold them)."""
+        type_name = sg_type.name
+        getters = [(name, self._getter(sg_type, deep_fields(name))) for name in fields if name not in ("type", "id")]
+
+        def record(row: dict[str, Any], numbers: dict[str, int]) -> dict[str, Any]:
+            made = {"type": type_name, "id": numbers.get(row["id"])}
+            for name, get in getters:
+                made[name] = get(row, numbers)
+            return made
+
         return record
 
-    def _value(self, sg_type: SgType, row: Any, parts: list[str], numbers: dict[str, int]) -> Any:
+    def _getter(self, sg_type: SgType, parts: list[str]) -> Callable[[dict[str, Any], dict[str, int]], Any]:
+        """The value at ``parts`` (a field, or a deep field's way) from a row of ``sg_type`` as ShotGrid gives it."""
         field = sg_type.fields.get(parts[0])
-        if field is None or not isinstance(row, dict):
-            return None
-        if len(parts) > 1:
-            linked = attribute(row, field.attr)  # type: ignore[arg-type]
-            if len(parts) < 3 or not isinstance(linked, dict):
-                return None
-            target = self.mapping.types.get(parts[1])
-            if target is None or linked.get("__entity_type__") != target.ours:
-                return None
-            return self._value(target, linked, parts[2:], numbers)
-        return self.value(field, row, numbers)
+        if field is None:
+            return _none
+        if len(parts) > 1:  # a deep field: None unless each entity on the way is of the type it names
+            target = self.mapping.types.get(parts[1]) if len(parts) >= 3 else None
+            if target is None:
+                return _none
+            inner, attr, ours = self._getter(target, parts[2:]), str(field.attr), target.ours
+            plain = "." not in attr
+            seen: dict[int, Any] = {}  # by linked entity: many rows link the few entities of a page
+
+            def deep(row: dict[str, Any], numbers: dict[str, int]) -> Any:
+                linked = row.get(attr) if plain else attribute(row, attr)
+                if not isinstance(linked, dict) or linked.get("__entity_type__") != ours:
+                    return None
+                found = seen.get(id(linked), seen)
+                if found is seen:
+                    found = seen[id(linked)] = inner(linked, numbers)
+                return found
+
+            return deep
+        if field.kind == "scalar" and field.blank is None and not field.values:
+            attr, data_type = str(field.attr), field.data_type
+            if "." not in attr:
+                return lambda row, numbers: sg_value(row.get(attr), data_type)
+        value = self.value
+        return lambda row, numbers: value(field, row, numbers)
 
     def value(self, field: Field, row: dict[str, Any], numbers: dict[str, int]) -> Any:
         """``field``'s value in ``row`` as ShotGrid gives it."""
@@ -240,6 +266,10 @@ class Records:
         if target is None:
             return None
         return {"type": target.name, "id": numbers.get(linked.get("id")), "name": self.link_name(target, linked)}  # type: ignore[arg-type]
+
+
+def _none(row: dict[str, Any], numbers: dict[str, int]) -> None:
+    return None
 
 
 def attachment_url(number: int, component: str) -> str:

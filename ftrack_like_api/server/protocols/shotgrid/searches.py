@@ -43,7 +43,8 @@ class Searches:
 
         def _order(self, sg_type: SgType, sorts: Any) -> tuple[ast.OrderKey, ...]: ...
 
-        def _records(self, batch: BatchContext, sg_type: SgType, rows: list[Any], fields: list[str]) -> list[dict[str, Any]]: ...
+        def _records(self, batch: BatchContext, sg_type: SgType, query: ast.Query,
+                     fields: list[str]) -> tuple[list[dict[str, Any]], list[dict[str, Any]], dict[str, Any]]: ...  # fmt: skip
 
     def _events(self, batch: BatchContext, params: dict[str, Any], fields: list[str], per_page: int, page: int) -> dict[str, Any]:
         """A page of ``EventLogEntry`` rows (:mod:`.eventlog`), by id ascending unless sorted by id descending."""
@@ -105,7 +106,7 @@ class Searches:
             fields = [sg_type.name_field, *(f for f in ("project", "sg_status_list") if f in sg_type.fields)]
             query = ast.Query(sg_type.ours, tuple(ast.Path.of(p) for p in self.records.projections(sg_type, fields)), where,
                               order_by=self._order(sg_type, [{"field_name": sg_type.name_field}]), limit=limit - len(matches))  # fmt: skip
-            for record in self._records(batch, sg_type, self.backend.reader.query(batch.connection, render(query))["data"], fields):
+            for record in self._records(batch, sg_type, query, fields)[1]:
                 project = record.get("project")
                 matches.append({"id": record["id"], "type": sg_type.name, "name": record.get(sg_type.name_field),
                                 "project_id": project["id"] if isinstance(project, dict) else None,
