@@ -114,11 +114,9 @@ class EventLog:
         self._lz4_checked = False
         table = self.table
         self._insert = table.insert().returning(table.c.seq, sort_by_parameter_order=True)
-        #: One event, and (PostgreSQL) its notification in the same statement: a status update's
-        #: event is one, and a statement of its own for the notification was one round trip more.
+        #: (PostgreSQL) One event, the log's lock and its notification in one statement: a status update's event
+        #: is one, and a statement of its own for the lock, or for the notification, was one round trip more.
         notify = sa.func.pg_notify(CHANNEL, sa.func.current_schema().concat(":").concat(sa.cast(table.c.seq, sa.Text)))
-        self._insert_one = table.insert().returning(table.c.seq, notify)
-        #: (PostgreSQL) The same, taking the log's lock first in that statement: the lock was one round trip more.
         self._locked_one = {lz4: _locked_insert(table, notify, lz4) for lz4 in (False, True)}
         self._last = sa.select(sa.func.coalesce(sa.func.max(table.c.seq), 0))
 
