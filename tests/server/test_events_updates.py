@@ -245,8 +245,29 @@ def test_the_chain_up_to_the_project_is_one_statement(backend, call, studio):
     assert len(read) == 2, read
 
 
-def test_one_event_and_its_notification_are_one_statement(backend, call, studio, database):
-    """On PostgreSQL the other workers hear of an event through a notification, sent with it."""
+def test_the_chains_statement_is_built_once(backend, call, studio):
+    """Each update's chain is read by the statement the first one built (its keys bound), not one built anew."""
+    import sqlalchemy as sa
+
+    alpha = studio["alpha"]
+    statuses = [s["id"] for s in call.query("select id from Status")][:2]
+    executed = []
+    keep = lambda connection, clause, *rest: executed.append(clause) if isinstance(clause, sa.Select) else None  # noqa: E731
+    sa.event.listen(backend.engine, "before_execute", keep)
+    try:
+        for status in statuses * 2:
+            _, events = events_of(backend, lambda status=status: call(update("Task", alpha["task"], status_id=status)))
+            (task,) = [e for e in events[0].data["entities"] if e["entityId"] == alpha["task"]]
+            assert [p["entityId"] for p in task["parents"]][1:] == [alpha["shots"][0], alpha["sequence"], alpha["project"]]
+    finally:
+        sa.event.remove(backend.engine, "before_execute", keep)
+    chains = [clause for clause in executed if "above" in str(clause)]
+    assert len(chains) == 4 and len({id(clause) for clause in chains}) == 1
+
+
+def test_one_event_its_lock_and_its_notification_are_one_statement(backend, call, studio, database):
+    """On PostgreSQL the other workers hear of an event through a notification, sent with it; the log's
+    lock (which numbers events in the order they commit) is taken by that statement too."""
     import psycopg
     import sqlalchemy as sa
 
@@ -257,7 +278,7 @@ def test_one_event_and_its_notification_are_one_statement(backend, call, studio,
     statuses = [s["id"] for s in call.query("select id from Status")][:2]
     call(update("Task", studio["beta"]["task"], status_id=statuses[0]))
     sent = []
-    listen = lambda connection, cursor, statement, *rest: sent.append(statement) if "pg_notify" in statement else None  # noqa: E731
+    listen = lambda connection, cursor, statement, *rest: sent.append(statement) if "pg_" in statement else None  # noqa: E731
     with psycopg.connect(database, autocommit=True) as listener:
         listener.execute(f"LISTEN {CHANNEL}")
         sa.event.listen(backend.engine, "before_cursor_execute", listen)
@@ -268,6 +289,7 @@ def test_one_event_and_its_notification_are_one_statement(backend, call, studio,
         heard = [n.payload for n in listener.notifies(timeout=5, stop_after=1)]
     (event,) = events
     assert len(sent) == 1 and sent[0].lstrip().upper().startswith("INSERT INTO EVENT_LOG")
+    assert "pg_advisory_xact_lock" in sent[0] and "pg_notify" in sent[0]
     assert heard and heard[0].endswith(f":{event.seq}")
 
 

@@ -221,3 +221,26 @@ def test_is_open_after_a_cursor_compares_with_the_time_of_each_request(backend, 
           "entity_data": {"end_date": {"__type__": "datetime", "value": ended.isoformat()}}})  # fmt: skip
     assert [(r["name"], r["is_open"]) for r in call(last)[0]["data"]] == [("open_c", False)]
     assert backend.reader.statements.builds == built
+
+
+def test_a_change_reads_its_row_with_a_statement_built_once_for_who_changes_everything(backend, call, call_as, studio):
+    """An update reads the stored row by a select built once per type (its keys bound); a user of some projects
+    gets one built for theirs each time, which refuses the rows of the others."""
+    tasks = {row["name"]: row["id"] for row in call.query('select name from Task where name like "%_comp"')}
+    executed = []
+    keep = lambda connection, clause, *rest: executed.append(clause) if isinstance(clause, sa.Select) else None  # noqa: E731
+    update = lambda task, bid: {"action": "update", "entity_type": "Task", "entity_key": [task], "entity_data": {"bid": bid}}  # noqa: E731
+    sa.event.listen(backend.engine, "before_execute", keep)
+    try:
+        call(update(tasks["near_comp"], 3.0))
+        call(update(tasks["far_comp"], 4.0))
+    finally:
+        sa.event.remove(backend.engine, "before_execute", keep)
+    rows = [clause for clause in executed if "context.bid" in str(clause) and "__key_id" in str(clause)]
+    assert len(rows) == 2 and rows[0] is rows[1]
+    assert [row["bid"] for row in call.query('select bid from Task where name like "%_comp" order by name')] == [4.0, 3.0]
+    free = call_as("shapes_free")  # shapes_near's only
+    free(update(tasks["near_comp"], 5.0))
+    refused = free.error(update(tasks["far_comp"], 6.0))
+    assert refused["error_code"] == "not_found"
+    assert [row["bid"] for row in call.query('select bid from Task where name like "%_comp" order by name')] == [4.0, 5.0]

@@ -274,10 +274,11 @@ class Backend:
         grouped: bool = True,
         source: Mapping[str, Any] | None = None,
     ) -> list[Any] | dict[str, Any]:
-        with self.engine.connect().execution_options(ftrack_writes=writes) as connection:
+        here = not writes and self.query_timeout is not None  # a read's own deadline (SET LOCAL: a transaction)
+        with self.storage.batch_connection(self.engine, writes, here and deadline is not None) as connection:
             transaction = connection.begin()
             try:
-                with self.storage.time_limit(connection, deadline, here=not writes and self.query_timeout is not None):
+                with self.storage.time_limit(connection, deadline, here=here):
                     principal = self.permissions.principal(connection, *user)
                     if principal.id is None and principal.username:
                         raise ValidationError(f"No user {principal.username!r}: a batch acts as a user of this "

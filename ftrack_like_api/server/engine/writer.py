@@ -65,6 +65,8 @@ class Writer:
         self.custom_attributes = CustomAttributeRules(compiler)
         self._plans: dict[str, _CreatePlan] = {}
         self._kinds: dict[tuple[str, str], bool] = {}
+        #: A stored row's select per (type, locked), for who sees and changes every project: built once, keys bound.
+        self._reads: dict[tuple[str, bool], sa.Select[Any]] = {}
 
     # --- create -----------------------------------------------------------------------------
 
@@ -290,25 +292,14 @@ class Writer:
         self, batch: BatchContext, entity_type: EntityType, keys: dict[str, Any], lock: bool = False
     ) -> dict[str, Any]:
         """The stored row; ``lock`` holds it against other writers until the batch ends (PostgreSQL)."""
-        table = self.storage.table(entity_type)
-        columns: list[sa.ColumnElement[Any]] = [table.c[a.name] for a in entity_type.scalars if a.name in table.c]
-        for member in self.schema.subtypes(entity_type.name):
-            columns += [table.c[c] for c in member.classifier if table.c[c] not in columns]
-        if lock:  # checked against expected values, which may name the concrete type's columns
-            columns = list(table.c)
-        where = [table.c[k] == v for k, v in keys.items()]
-        # A row the user may not see is not found, whatever the reason; one they see but may not change is refused.
-        for condition in (self.compiler.type_filter(entity_type, table), self.compiler.visible(entity_type, table)):
-            if condition is not None:
-                where.append(condition)
         writable = batch.principal.writable
-        inside = self.compiler.visible(entity_type, table, writable) if writable is not None else None
-        if inside is not None:
-            columns.append(sa.case((inside, True), else_=False).label("__writable__"))
-        select = sa.select(*columns).where(*where)
-        if lock:
-            select = select.with_for_update()  # SQLite has no FOR UPDATE: its batch holds the write lock
-        found = batch.connection.execute(select).mappings().first()
+        everywhere = writable is None and self.compiler.scope() is None  # no project of theirs in the statement
+        select = self._reads.get((entity_type.name, lock)) if everywhere else None
+        if select is None:
+            select = self._existing_select(entity_type, list(keys), lock, writable)
+            if everywhere:
+                self._reads[(entity_type.name, lock)] = select
+        found = batch.connection.execute(select, {f"__key_{k}": v for k, v in keys.items()}).mappings().first()
         shown = ", ".join(f"{k} {v}" for k, v in keys.items())
         if found is None:
             raise ValidationError(f"No {entity_type.name} with {shown}", "not_found")
@@ -318,6 +309,29 @@ class Writer:
                 f"{batch.principal.username} may see the {entity_type.name} with {shown} but not change it", "permission"
             )
         return row
+
+    def _existing_select(
+        self, entity_type: EntityType, keys: list[str], lock: bool, writable: frozenset[str] | None
+    ) -> sa.Select[Any]:
+        """The select of one stored row of ``entity_type`` by its ``keys`` (bound as ``__key_<name>``)."""
+        table = self.storage.table(entity_type)
+        columns: list[sa.ColumnElement[Any]] = [table.c[a.name] for a in entity_type.scalars if a.name in table.c]
+        for member in self.schema.subtypes(entity_type.name):
+            columns += [table.c[c] for c in member.classifier if table.c[c] not in columns]
+        if lock:  # checked against expected values, which may name the concrete type's columns
+            columns = list(table.c)
+        where = [table.c[k] == sa.bindparam(f"__key_{k}") for k in keys]
+        # A row the user may not see is not found, whatever the reason; one they see but may not change is refused.
+        for condition in (self.compiler.type_filter(entity_type, table), self.compiler.visible(entity_type, table)):
+            if condition is not None:
+                where.append(condition)
+        inside = self.compiler.visible(entity_type, table, writable) if writable is not None else None
+        if inside is not None:
+            columns.append(sa.case((inside, True), else_=False).label("__writable__"))
+        select = sa.select(*columns).where(*where)
+        if lock:
+            select = select.with_for_update()  # SQLite has no FOR UPDATE: its batch holds the write lock
+        return select
 
     def _values(
         self, batch: BatchContext, entity_type: EntityType, data: Mapping[str, Any], creating: bool

@@ -114,10 +114,10 @@ class EventLog:
         self._lz4_checked = False
         table = self.table
         self._insert = table.insert().returning(table.c.seq, sort_by_parameter_order=True)
-        #: One event, and (PostgreSQL) its notification in the same statement: a status update's
-        #: event is one, and a statement of its own for the notification was one round trip more.
+        #: (PostgreSQL) One event, the log's lock and its notification in one statement: a status update's event
+        #: is one, and a statement of its own for the lock, or for the notification, was one round trip more.
         notify = sa.func.pg_notify(CHANNEL, sa.func.current_schema().concat(":").concat(sa.cast(table.c.seq, sa.Text)))
-        self._insert_one = table.insert().returning(table.c.seq, notify)
+        self._locked_one = {lz4: _locked_insert(table, notify, lz4) for lz4 in (False, True)}
         self._last = sa.select(sa.func.coalesce(sa.func.max(table.c.seq), 0))
 
     # --- writing ------------------------------------------------------------------------------
@@ -141,9 +141,9 @@ class EventLog:
                 self._lz4_checked = True
                 if connection.exec_driver_sql(_HAS_LZ4).scalar():
                     self._lock = _LOCK_LZ4
+            if len(rows) == 1:  # the lock taken by the insert itself, before its row is numbered
+                return [int(connection.execute(self._locked_one[self._lock is _LOCK_LZ4], rows[0]).scalar_one())]
             connection.exec_driver_sql(self._lock)
-        if self._postgresql and len(rows) == 1:
-            return [int(connection.execute(self._insert_one, rows[0]).scalar_one())]
         seqs = [int(seq) for seq in connection.execute(self._insert, rows).scalars()]
         if self._postgresql:
             connection.execute(_NOTIFY, {"seq": str(max(seqs))})
@@ -206,6 +206,20 @@ class EventLog:
             return int(connection.execute(self._last).scalar() or 0)
         with self.engine.connect() as own:
             return int(own.execute(self._last).scalar() or 0)
+
+
+def _locked_insert(table: sa.Table, notify: sa.ColumnElement[Any], lz4: bool) -> sa.Insert:
+    """(PostgreSQL) One event's ``INSERT … SELECT`` whose ``FROM`` takes the log's lock (and, with ``lz4``, sets
+    this transaction's compression): its row is numbered once the lock is held, as with :data:`_LOCK` before it.
+
+    The lock's call is volatile, so PostgreSQL keeps its subquery a step of its own, run before the
+    row it yields is given its ``seq`` (the column's default) and stored.
+    """
+    lock = (_LOCK_LZ4 if lz4 else _LOCK).removeprefix("SELECT ")
+    locked = sa.select(sa.literal_column(lock)).subquery("locked")
+    columns = ["id", "topic", "data", "source", "target", "in_reply_to", "sent", "user_id", "project_id"]
+    values = sa.select(*[sa.bindparam(name, type_=table.c[name].type).label(name) for name in columns]).select_from(locked)
+    return table.insert().from_select(columns, values).returning(table.c.seq, notify)
 
 
 def _row(event: Mapping[str, Any], user_id: str | None, now: datetime.datetime) -> dict[str, Any]:

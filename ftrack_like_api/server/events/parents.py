@@ -74,6 +74,8 @@ class Parents:
         self.tables = tables
         self.kind_of = kind_of
         self._families: dict[str, tuple[str, ...]] = {}
+        #: Each type's statement, built once (keys bound at each run): building it was a tenth of an update's CPU.
+        self._statements: dict[str, sa.Select[Any]] = {}
 
     def parent(self, kind: Kind, row: Any) -> tuple[tuple[str, Any] | None, Any]:
         """Where a row's parent is (type names to look in, id), and its id; (None, None) for none."""
@@ -128,7 +130,10 @@ class Parents:
                     entity_type = self.schema[name]
                     table = self.tables[entity_type.table or entity_type.name]
                     pk = table.c[entity_type.primary_key[0]]
-                    for row in connection.execute(self._rows_and_above(entity_type, table, pk, sorted(keys))).mappings():
+                    statement = self._statements.get(name)
+                    if statement is None:
+                        statement = self._statements[name] = self._rows_and_above(entity_type, table, pk)
+                    for row in connection.execute(statement, {"keys": sorted(keys)}).mappings():
                         concrete = self.schema.concrete(name, row)
                         kind = self.kind_of(concrete)
                         node = nodes[(kind.family, row[pk.name])] = self.node(kind, row)
@@ -138,9 +143,10 @@ class Parents:
             if not pending:
                 return
 
-    def _rows_and_above(self, entity_type: EntityType, table: sa.Table, pk: sa.Column[Any], keys: list[Any]) -> sa.Select[Any]:
-        """The rows keyed ``keys``; for contexts, with every context above them too: one statement for the
-        whole chain up to the project (a task's shot, sequence and project), not one per level."""
+    def _rows_and_above(self, entity_type: EntityType, table: sa.Table, pk: sa.Column[Any]) -> sa.Select[Any]:
+        """The rows keyed ``keys`` (a parameter); for contexts, with every context above them too: one statement
+        for the whole chain up to the project (a task's shot, sequence and project), not one per level."""
+        keys: sa.BindParameter[Any] = sa.bindparam("keys", expanding=True)
         if entity_type.table != "context" or "parent_id" not in table.c:
             return sa.select(table).where(pk.in_(keys))
         chain = sa.select(pk.label("id")).where(pk.in_(keys)).cte("above", recursive=True)

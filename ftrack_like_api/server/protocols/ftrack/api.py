@@ -92,68 +92,91 @@ class FtrackApi:
                      (time.perf_counter() - started) * 1000)  # fmt: skip
 
     async def answer(self, request: Request, seen: dict[str, Any]) -> Response:
-        """The answer to one ``POST /api``; what the log line says goes into ``seen``."""
-        try:
-            user_id, username, how = await self.database(_authenticate, self.backend.auth, request.headers, _address(request))
-        except Refusal as refusal:
-            return refused(refusal)
-        seen.update(user=username, outcome="invalid")
-        BASE_URL.set(str(request.base_url))  # links the engine writes (thumbnail_url) are to this server
+        """The answer to one ``POST /api``; what the log line says goes into ``seen``.
+
+        A small body (a declared length of at most :data:`INLINE_BODY`, not gzipped: most
+        requests) is read first, and the credentials' check, the idempotency key's claim and
+        the batch then run in one of the gate's threads, one after the other as before (one
+        thread hop, not three). A larger body is read only once its sender is known.
+        """
+        headers, address = request.headers, _address(request)
+        who: tuple[str, str, dict[str, Any]] | None = None
+        if not _small(headers):
+            try:
+                who = await self.database(_authenticate, self.backend.auth, headers, address)
+            except Refusal as refusal:
+                return refused(refusal)
+            seen.update(user=who[1], outcome="invalid")
+        base = str(request.base_url)
+        BASE_URL.set(base)  # links the engine writes (thumbnail_url) are to this server
         too_large = f"The body is over {self.max_body} bytes"
         body = await read_body(request, self.max_body)
+        problem: tuple[str, str] | None = None
         if body is None:
-            return self.error(request, "ValidationError", too_large, "too_large")
-        if request.headers.get("content-encoding", "").lower() == "gzip":
+            problem = too_large, "too_large"
+        elif headers.get("content-encoding", "").lower() == "gzip":
             try:
                 body = gunzip(body, self.max_body)
             except (OSError, EOFError, zlib.error):
-                return self.error(request, "ValidationError", "The body is not valid gzip", "bad_request")
-            if body is None:
-                return self.error(request, "ValidationError", too_large, "too_large")
-        batch = parse_batch(body) if len(body) <= INLINE_BODY else await run_in_threadpool(parse_batch, body)
-        if isinstance(batch, str):
-            return self.error(request, "ValidationError", batch, "bad_request")
-        if len(batch) > self.max_operations:
-            return self.error(request, "ValidationError", f"A batch holds at most {self.max_operations} operations", "too_large")
-        actions = seen["actions"] = [action_of(op) for op in batch]
-        if b"thumbnail_url" in body:  # its links carry a signed token; the secret is read before the batch runs
-            LINK_TOKEN.set(await self.database(link_signer, self.backend.files.signer))
+                problem = "The body is not valid gzip", "bad_request"
+            if body is None and problem is None:
+                problem = too_large, "too_large"
+        batch: Any = None
+        if problem is None:
+            assert body is not None
+            batch = parse_batch(body) if len(body) <= INLINE_BODY else await run_in_threadpool(parse_batch, body)
+            if isinstance(batch, str):
+                problem = batch, "bad_request"
+            elif len(batch) > self.max_operations:
+                problem = f"A batch holds at most {self.max_operations} operations", "too_large"
+        actions = [] if problem is not None else [action_of(op) for op in batch]
         writes = any(action in WRITE_ACTIONS for action in actions)
         # A batch that only reads changes nothing when it runs twice: only writes are remembered
         # (a remembered answer is a write of its own, on every request that carries a key).
-        key = request.headers.get("ftrack-idempotency-key") if writes else None
-        claim = None
-        if key:
-            if len(key) > MAX_KEY_LENGTH:
-                return self.error(request, "ValidationError", f"An idempotency key is at most {MAX_KEY_LENGTH} characters",
-                             "bad_request")  # fmt: skip
-            state, found = await _claim(self.backend, user_id, key, hashlib.sha256(body).hexdigest(), self.idempotency_wait)
-            if state is not KeyState.CLAIMED:
-                seen["outcome"] = state.value
-                return unclaimed(request, state, key, found)
-            claim = found
-        written: list[str] = []
-
-        def keep(connection: Any, results: list[Any]) -> None:
-            # In the batch's own transaction: a batch is never stored without its answer, so a
-            # retry after any failure between the two cannot run it again. Written once: the
-            # same text answers now and, for a retry, later.
-            written.append(json.dumps(results))
-            if not self.backend.auth.settle(user_id, key, claim, written[-1], connection=connection):  # type: ignore[union-attr,arg-type]
-                raise _TakenOver()  # another request runs the batch now: not this one too
-
+        key = headers.get("ftrack-idempotency-key") if writes else None
+        if problem is None and key and len(key) > MAX_KEY_LENGTH:
+            problem = f"An idempotency key is at most {MAX_KEY_LENGTH} characters", "bad_request"
+        if problem is not None:  # told only to who proved who they are
+            if who is None:
+                try:
+                    who = await self.database(_authenticate, self.backend.auth, headers, address)
+                except Refusal as refusal:
+                    return refused(refusal)
+                seen.update(user=who[1], outcome="invalid")
+            seen["actions"] = actions
+            return self.error(request, "ValidationError", *problem)
+        assert body is not None
+        thumbnails = b"thumbnail_url" in body  # its links carry a signed token; the secret is read before the batch runs
+        request_hash = hashlib.sha256(body).hexdigest() if key else ""
+        run = _Run(actions, base, batch, key, request_hash)
+        seen["actions"] = actions
         try:
-            # Who acts is the user id the credentials gave: the backend reads their name and roles afresh.
-            result, text = await self.database(
-                self._executed, actions, str(request.base_url), batch, username, keep if key else None, user_id, how
-            )
-        except _TakenOver:
+            if who is None:
+                await self.database(self._at_once, run, headers, address, thumbnails)
+            else:
+                run.who = who
+                if thumbnails:
+                    LINK_TOKEN.set(await self.database(link_signer, self.backend.files.signer))
+                if not key:
+                    await self.database(self._run, run)
+            if run.who is not None:
+                seen.update(user=run.who[1], outcome="invalid")
+            if key and run.state in (None, KeyState.RUNNING):  # not claimed yet, or another request runs it: wait
+                run.state, found = await _claim(self.backend, run.who[0], key, request_hash, self.idempotency_wait)  # type: ignore[index]
+                run.claim = found
+                if run.state is KeyState.CLAIMED:
+                    await self.database(self._run, run)
+        except Refusal as refusal:
+            seen["actions"] = []  # the actions are logged for who proved who they are
+            return refused(refusal)
+        user_id = run.who[0]  # type: ignore[index]
+        if run.state is not None and run.state is not KeyState.CLAIMED:
+            seen["outcome"] = run.state.value
+            return unclaimed(request, run.state, key, run.claim)  # type: ignore[arg-type]
+        if run.taken_over:
             seen["outcome"] = KeyState.RUNNING.value
             return unclaimed(request, KeyState.RUNNING, key, None)  # type: ignore[arg-type]
-        except Exception:
-            if claim is not None:
-                await run_in_threadpool(self.backend.auth.release, user_id, key, claim)  # type: ignore[union-attr,arg-type]
-            raise
+        claim, result, text = run.claim, run.result, run.text
         if isinstance(result, dict):
             seen["outcome"] = f"error {result.get('error_code')}"
             if claim is not None:
@@ -169,12 +192,49 @@ class FtrackApi:
             if self.backend.auth.forget_due():  # type: ignore[union-attr]  # on the loop: a thread hop only when due
                 await self.database(self.backend.auth.forget_expired)  # type: ignore[union-attr]
         seen["outcome"] = "ok"
-        if written:
-            return Response(written[-1], media_type="application/json")
+        if run.written:
+            return Response(run.written[-1], media_type="application/json")
         if text is not None:
             return Response(text, media_type="application/json")
         # Rows a slice at a time: the answer's text is never whole in memory.
         return StreamingResponse(encoded(result), media_type="application/json")
+
+    def _at_once(self, run: _Run, headers: Any, address: str, thumbnails: bool) -> None:
+        """In one of the gate's threads: who sends the request (:class:`Refusal` if nobody), the key's claim and the
+        batch, in that order. A key another request holds (or answered) leaves the batch to the caller."""
+        run.who = _authenticate(self.backend.auth, headers, address)
+        if thumbnails:
+            LINK_TOKEN.set(link_signer(self.backend.files.signer))
+        if run.key:
+            run.state, run.claim = self.backend.auth.claim(run.who[0], run.key, run.request_hash,  # type: ignore[union-attr]
+                                                           claim_lifetime(self.backend.timeout))  # fmt: skip
+            if run.state is not KeyState.CLAIMED:
+                return
+        self._run(run)
+
+    def _run(self, run: _Run) -> None:
+        """The batch as the user the credentials named (the backend reads their name and roles afresh);
+        with a claimed key, its answer kept in the batch's own transaction."""
+        user_id, username, how = run.who  # type: ignore[misc]
+        key, claim = run.key, run.claim
+
+        def keep(connection: Any, results: list[Any]) -> None:
+            # In the batch's own transaction: a batch is never stored without its answer, so a
+            # retry after any failure between the two cannot run it again. Written once: the
+            # same text answers now and, for a retry, later.
+            run.written.append(json.dumps(results))
+            if not self.backend.auth.settle(user_id, key, claim, run.written[-1], connection=connection):  # type: ignore[union-attr,arg-type]
+                raise _TakenOver()  # another request runs the batch now: not this one too
+
+        try:
+            run.result, run.text = self._executed(run.actions, run.base, run.batch, username, keep if key else None,
+                                                  user_id, how)  # fmt: skip
+        except _TakenOver:
+            run.taken_over = True
+        except Exception:
+            if claim is not None:
+                self.backend.auth.release(user_id, key, claim)  # type: ignore[union-attr,arg-type]
+            raise
 
     def _executed(self, actions: list[Any], base: str, *args: Any) -> tuple[Any, bytes | None]:
         """``backend.execute(*args)`` and what this server adds to its information; in the same thread,
@@ -232,6 +292,29 @@ async def _claim(backend: Backend, user_id: str, key: str, request_hash: str, wa
 
 class _TakenOver(Exception):
     """The claim on a batch's key went to another request (this one was thought dead)."""
+
+
+class _Run:
+    """One ``POST /api`` batch on its way: what it is, who sends it, its key's claim, and how it went."""
+
+    __slots__ = ("actions", "base", "batch", "claim", "key", "request_hash", "result", "state", "taken_over", "text",
+                 "who", "written")  # fmt: skip
+
+    def __init__(self, actions: list[Any], base: str, batch: list[Any], key: str | None, request_hash: str) -> None:
+        self.actions, self.base, self.batch, self.key, self.request_hash = actions, base, batch, key, request_hash
+        self.who: tuple[str, str, dict[str, Any]] | None = None  # (user id, username, the events' source)
+        self.state: KeyState | None = None  # what claiming the key found (None: no key, or not claimed yet)
+        self.claim: str | None = None
+        self.result: Any = None
+        self.text: bytes | None = None
+        self.written: list[str] = []  # the answer as kept with the key
+        self.taken_over = False
+
+
+def _small(headers: Any) -> bool:
+    """Whether a request declares a body of at most :data:`INLINE_BODY` bytes, not gzipped."""
+    declared = headers.get("content-length", "")
+    return declared.isdigit() and int(declared) <= INLINE_BODY and not headers.get("content-encoding")
 
 
 def _authenticate(auth: Any, headers: Any, address: str) -> tuple[str, str, dict[str, Any]]:
