@@ -31,6 +31,18 @@ settings.register_profile(
 settings.load_profile("ci" if os.environ.get("CI") else "dev")
 
 
+def pytest_collection_modifyitems(items):
+    """Modules marked ``long`` run first, the longest first (``long(minutes)``; the order is otherwise kept):
+    spread over workers a module at a time (``.ci/run``: ``-n auto --dist loadfile``), a three-minute module
+    started last would leave the other workers idle while it runs."""
+
+    def minutes(item):
+        marker = item.get_closest_marker("long")
+        return -(marker.args[0] if marker and marker.args else 1) if marker else 0
+
+    items.sort(key=minutes)
+
+
 DATABASES = [name.strip() for name in os.environ.get("FTRACK_LIKE_TEST_DATABASES", "sqlite,postgresql").split(",")]
 POSTGRES = os.environ.get("FTRACK_LIKE_TEST_POSTGRES")
 

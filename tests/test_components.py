@@ -19,6 +19,9 @@ from ftrack_like_api.server.files.stores import store_for
 from ftrack_like_api.structure import StandardStructure
 from ftrack_like_api.symbol import ORIGIN_LOCATION_ID, SERVER_LOCATION_ID
 
+#: Minutes long: started first when the suite runs on several workers (tests/conftest.py).
+pytestmark = pytest.mark.long
+
 pytest.importorskip("sqlalchemy", reason="the server extra is not installed")
 
 

@@ -28,6 +28,9 @@ import platformdirs
 import pytest
 import requests
 
+#: Minutes long: started first when the suite runs on several workers (tests/conftest.py).
+pytestmark = pytest.mark.long(3)
+
 pytest.importorskip("uvicorn", reason="the server extra is not installed")
 
 BENCHMARKS = pathlib.Path(__file__).resolve().parent.parent / "benchmarks"

@@ -16,6 +16,9 @@ pytest.importorskip("uvicorn", reason="the server extra is not installed")
 
 from ftrack_like_api.server import Backend  # noqa: E402
 
+#: Minutes long: started first when the suite runs on several workers (tests/conftest.py).
+pytestmark = pytest.mark.long
+
 NO_CONTENT = textwrap.dedent(
     """
     import datetime, json, sys

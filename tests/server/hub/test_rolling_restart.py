@@ -21,6 +21,9 @@ from ftrack_like_api import Session  # noqa: E402
 from ftrack_like_api.event.base import Event  # noqa: E402
 from ftrack_like_api.server import Backend  # noqa: E402
 
+#: Minutes long: started first when the suite runs on several workers (tests/conftest.py).
+pytestmark = pytest.mark.long
+
 NGINX = shutil.which("nginx") or ("/usr/sbin/nginx" if os.path.exists("/usr/sbin/nginx") else None)
 
 BALANCER = """
