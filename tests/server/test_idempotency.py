@@ -166,6 +166,34 @@ def test_a_claim_left_by_a_dead_worker_is_taken_over(backend, server, admin_key)
     assert count(backend, "Priority", f'name is "{tag}"') == 1
 
 
+def test_a_batch_run_once_a_dead_workers_claim_is_taken_over_signs_its_thumbnail_links(backend, server, admin_key):
+    """The batch then runs in a later thread hop than the one that read the link signer: its links still carry
+    their token (a plain GET of them works, as ftrack's do)."""
+    auth, tag = backend.auth, uuid.uuid4().hex[:8]
+    made = backend.execute([{"action": "create", "entity_type": "FileComponent", "entity_data": {"name": f"thumb-{tag}"}}], "admin")
+    component = made[0]["data"]["id"]
+    user = backend.execute([{"action": "query", "expression": "select id from User where username is admin"}], "admin")
+    backend.execute([{"action": "update", "entity_type": "User", "entity_key": [user[0]["data"][0]["id"]],
+                      "entity_data": {"thumbnail_id": component}}], "admin")  # fmt: skip
+    batch = [{"action": "create", "entity_type": "Priority", "entity_data": {"name": tag}},
+             {"action": "query", "expression": "select thumbnail_url from User where username is admin"}]  # fmt: skip
+    with backend.engine.connect() as connection:
+        user_id = auth.user_id(connection, "admin")
+    auth.claim(user_id, f"dead-{tag}", hashlib.sha256(json.dumps(batch).encode()).hexdigest())
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        # The request finds the claim held and waits for it (the server's 5 s), asking again now and then …
+        sent = pool.submit(post, server, batch, admin_key, f"dead-{tag}", come_back=False)
+        time.sleep(0.5)
+        # … until the claim is seen to be a dead worker's: it takes it over and runs the batch in that later hop.
+        long_ago = datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None) - datetime.timedelta(hours=2)
+        with backend.engine.begin() as connection:
+            connection.execute(auth.answers.update().where(auth.answers.c.key == f"dead-{tag}").values(created_at=long_ago))
+        answer = sent.result()
+    assert answer.status_code == 200, answer.text
+    url = answer.json()[1]["data"][0]["thumbnail_url"]["url"]
+    assert f"id={component}" in url and "&token=" in url
+
+
 def test_a_new_key_is_claimed_in_one_statement_on_postgresql(backend):
     """The claim is its own transaction, committed at once: on PostgreSQL one round trip (no BEGIN, SET,
     COMMIT of their own), and the claim is there for every other connection as soon as it returns."""

@@ -79,3 +79,17 @@ def test_a_read_with_a_deadline_of_its_own_keeps_its_transaction(database):
         assert answer[0]["data"] and all(seen[1:]), "its SET LOCAL statement_timeout needs a transaction"
     finally:
         backend.close()
+
+
+def test_an_action_registered_to_read_keeps_its_transaction(single):
+    """A registered read (ShotGrid's find, Aquarium's, a plugin's) may lock or write on the way — ShotGrid's
+    EventLogEntry numbering takes ``pg_advisory_xact_lock`` then inserts, which in autocommit would hold the lock
+    for its one statement only and number two readers' events alike: it keeps its transaction, and so does a
+    batch mixing it with a query."""
+    inside = []
+    single.register_action("test_locking_read", lambda batch, operation: inside.append(batch.connection.in_transaction()))
+    answer, seen = states(single, {"action": "test_locking_read"})
+    assert inside == [True] and seen and all(seen[1:])
+    answer, seen = states(single, {"action": "query", "expression": "select name from Status limit 1"},
+                          {"action": "test_locking_read"})  # fmt: skip
+    assert inside == [True, True] and all(seen[1:])

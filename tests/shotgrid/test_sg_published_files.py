@@ -74,7 +74,9 @@ FIND = textwrap.dedent(
     url, key = sys.argv[1:3]
     sg = shotgun_api3.Shotgun(url, script_name="publisher", api_key=key)
     found = sg.find("PublishedFile", [["code", "is", "sh010_denoise"]], ["code", "path", "entity", "version_number"])
-    print(json.dumps({"found": found, "attachments": [a["display_name"] for a in sg.find("Attachment", [], ["display_name"])]}))
+    attachments = [a["display_name"] for a in sg.find("Attachment", [], ["display_name"])]
+    sg.update("PublishedFile", found[0]["id"], {"path": {"local_path": "/mnt/jobs/denoised/sh010_denoise.exr"}})
+    print(json.dumps({"found": found, "attachments": attachments}))
     """
 )
 
@@ -104,11 +106,18 @@ def test_a_published_file_is_a_component_outside_the_server_location(shotgun_pyt
             # And what our Session publishes where it lies is a PublishedFile to a ShotGrid script.
             version_of_ours = session.query("AssetVersion where asset.parent.name is 'sh010'").one()
             unmanaged = session.query("Location where name is 'ftrack.unmanaged'").one()
-            session.create_component(str(denoised), {"version": version_of_ours, "name": "sh010_denoise"}, location=unmanaged)
+            denoise = session.create_component(str(denoised), {"version": version_of_ours, "name": "sh010_denoise"},
+                                               location=unmanaged)  # fmt: skip
+            origin = session.query("Location where name is 'ftrack.origin'").one()
+            session.create("ComponentLocation", {"component": denoise, "location": origin, "resource_identifier": "/ingest/denoise.exr"})
             session.commit()
-        found = subprocess.run([shotgun_python, "-c", FIND, url, key], capture_output=True, text=True, timeout=600)
-        assert found.returncode == 0, found.stderr[-3000:]
-        theirs = json.loads(found.stdout.strip().splitlines()[-1])
+            found = subprocess.run([shotgun_python, "-c", FIND, url, key], capture_output=True, text=True, timeout=600)
+            assert found.returncode == 0, found.stderr[-3000:]
+            theirs = json.loads(found.stdout.strip().splitlines()[-1])
+            # The script's new path replaced the file's place in ftrack.unmanaged; where else ours keeps it stays.
+            places = session.query(f"select location.name, resource_identifier from ComponentLocation "
+                                   f"where component_id is '{denoise['id']}'").all()  # fmt: skip
+            kept = sorted((p["location"]["name"], p["resource_identifier"]) for p in places)
     published, version, shot, task, project = (said[k] for k in ("published", "version", "shot", "task", "project"))
     path = "/mnt/jobs/publishes/sh010/comp/sh010_comp_v001.%04d.exr"
     assert published == {
@@ -146,3 +155,4 @@ def test_a_published_file_is_a_component_outside_the_server_location(shotgun_pyt
     assert [(f["code"], f["path"]["local_path"], f["entity"]["name"], f["version_number"]) for f in theirs["found"]] == [
         ("sh010_denoise", str(denoised), "sh010", 1)]
     assert theirs["attachments"] == ["sh010_comp_v001"]  # the movie (its display_name is our name: the stem)
+    assert kept == [("ftrack.origin", "/ingest/denoise.exr"), ("ftrack.unmanaged", "/mnt/jobs/denoised/sh010_denoise.exr")]

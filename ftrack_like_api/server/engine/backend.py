@@ -39,7 +39,7 @@ from ..events.updates import Updates
 from ..files import Files
 from .batch import BatchContext
 from .compiler import Compiler
-from .diagnosis import broken_constraint
+from .diagnosis import diagnose
 from .dialects import Dialect, check_folder, dialect_for, open_failure
 from .install import install
 from .integrity import Integrity
@@ -47,7 +47,7 @@ from .listings import MAX_TOKEN, Listings
 from .notes import complete_notes
 from ..auth.permissions import PermissionDenied, Permissions, Roles
 from .reader import Reader
-from .refusals import DuplicateEntry, database_failed, error_answer, error_object, kind_of, malformed, refused
+from .refusals import database_failed, error_answer, error_object, kind_of, malformed
 from .storage import Storage
 from .writer import Writer
 
@@ -56,6 +56,9 @@ __all__ = ["Backend", "load_schema"]
 log = logging.getLogger(__name__)
 
 WRITE_ACTIONS = frozenset({"create", "update", "delete", "reset_remote"})
+#: Actions that only read, with no lock nor setting of their own: a batch of nothing else may run without a
+#: transaction on PostgreSQL (:meth:`.Storage.batch_connection`). A registered action never does: it may lock or write.
+BARE_READS = frozenset({"query_server_information", "query_schemas", "query"})
 #: The ftrack server version whose protocol this server speaks, as ``query_server_information``
 #: reports it: clients check it (the official one wants 3.3.11 or later). Our own version comes
 #: when asked for: ``{"action": "query_server_information", "values": ["ftrack_like_api_version"]}``.
@@ -275,7 +278,10 @@ class Backend:
         source: Mapping[str, Any] | None = None,
     ) -> list[Any] | dict[str, Any]:
         here = not writes and self.query_timeout is not None  # a read's own deadline (SET LOCAL: a transaction)
-        with self.storage.batch_connection(self.engine, writes, here and deadline is not None) as connection:
+        bare = not writes and not (here and deadline is not None) and all(
+            isinstance(o, Mapping) and o.get("action") in BARE_READS for o in operations
+        )
+        with self.storage.batch_connection(self.engine, writes, bare) as connection:
             transaction = connection.begin()
             try:
                 with self.storage.time_limit(connection, deadline, here=here):
@@ -320,7 +326,7 @@ class Backend:
                 if grouped:
                     # A multi-row insert failed: run the batch again one row at a time to find the operation.
                     return self._run(operations, user, writes, deadline, before_commit, grouped=False, source=source)
-                return error_object(self._diagnose(operations, user, failed, error))
+                return error_object(diagnose(self, operations, user, failed, error))
             except BaseException:
                 transaction.rollback()
                 raise
@@ -458,34 +464,6 @@ class Backend:
         # On the batch's connection: part of its transaction, and no second writer waiting on SQLite's lock.
         self.auth.revoke(username, "api_key", batch.connection)
         return self.auth.create_key(username, "api_key", batch.connection)
-
-    # --- when the database refuses ------------------------------------------------------------
-
-    def _diagnose(
-        self, operations: Sequence[Mapping[str, Any]], user: tuple[str, str | None], index: int | None,
-        error: sa.exc.IntegrityError,
-    ) -> ValidationError:
-        """Why operation ``index`` broke a constraint: replay what came before it, then look."""
-        if index is None:
-            return refused(error, "The database refused the batch")
-        operation = operations[index]
-        place = (index, operation.get("action"), operation.get("entity_type"), operation.get("entity_key"))
-        with self.engine.connect().execution_options(ftrack_writes=True) as connection:
-            transaction = connection.begin()
-            try:
-                principal = self.permissions.principal(connection, *user)
-                batch = BatchContext(connection, principal)
-                with self.compiler.scoped(principal.readable):
-                    for earlier in range(index):
-                        self._operation(batch, earlier, operations[earlier])
-                    problem = broken_constraint(batch, operation, self.schema, self.storage, self.writer)
-            finally:
-                transaction.rollback()
-        if problem is None:
-            return refused(error, "the database refused it").at(*place)
-        code, reason = problem
-        refusal = DuplicateEntry if code in ("duplicate_key", "duplicate_value") else ValidationError
-        return refusal(reason, code).at(*place)
 
 
 class _TimedOut(Exception):

@@ -1,26 +1,29 @@
 """Which constraint an operation broke, once the database refused a batch: what the backend tells the client.
 
 The database names a constraint (or not even that); the client wants to hear which
-operation and why. The backend replays the batch up to the failing operation and asks
+operation and why. :func:`diagnose` replays the batch up to the failing operation and asks
 :func:`broken_constraint` about it.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Mapping
+from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 import sqlalchemy as sa
 
+from ...exceptions import ValidationError
 from ...wire import decode_value
+from .batch import BatchContext
+from .refusals import DuplicateEntry, refused
 from .values import coerce_value
 
 if TYPE_CHECKING:
     from ...schema import Schema
-    from .batch import BatchContext
+    from .backend import Backend
     from .storage import Storage
     from .writer import Writer
 
-__all__ = ["broken_constraint"]
+__all__ = ["broken_constraint", "diagnose"]
 
 
 def broken_constraint(
@@ -74,3 +77,30 @@ def broken_constraint(
             if hit is not None:
                 return "duplicate_value", f"IntegrityError: a {entity_type.name} with {name} {value!r} exists already"
     return None
+
+
+def diagnose(
+    backend: Backend, operations: Sequence[Mapping[str, Any]], user: tuple[str, str | None], index: int | None,
+    error: sa.exc.IntegrityError,
+) -> ValidationError:
+    """Why operation ``index`` broke a constraint: replay what came before it, then look."""
+    if index is None:
+        return refused(error, "The database refused the batch")
+    operation = operations[index]
+    place = (index, operation.get("action"), operation.get("entity_type"), operation.get("entity_key"))
+    with backend.engine.connect().execution_options(ftrack_writes=True) as connection:
+        transaction = connection.begin()
+        try:
+            principal = backend.permissions.principal(connection, *user)
+            batch = BatchContext(connection, principal)
+            with backend.compiler.scoped(principal.readable):
+                for earlier in range(index):
+                    backend._operation(batch, earlier, operations[earlier])
+                problem = broken_constraint(batch, operation, backend.schema, backend.storage, backend.writer)
+        finally:
+            transaction.rollback()
+    if problem is None:
+        return refused(error, "the database refused it").at(*place)
+    code, reason = problem
+    refusal = DuplicateEntry if code in ("duplicate_key", "duplicate_value") else ValidationError
+    return refusal(reason, code).at(*place)

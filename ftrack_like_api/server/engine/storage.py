@@ -161,16 +161,18 @@ class Storage:
             sa.event.listen(engine, "connect", _statement_timeout(max(1, int(timeout * 1000))))
         return engine
 
-    def batch_connection(self, engine: sa.Engine, writes: bool, settings: bool) -> sa.Connection:
-        """A connection for one batch (``settings``: it sets something for its transaction, ``SET LOCAL``).
+    def batch_connection(self, engine: sa.Engine, writes: bool, bare: bool = False) -> sa.Connection:
+        """A connection for one batch (``bare``: it only reads, and takes no lock, writes nothing and
+        sets nothing for a transaction — ``SET LOCAL``, ``pg_advisory_xact_lock`` — on the way).
 
-        On PostgreSQL a batch that only reads and sets nothing runs without a transaction: in READ
-        COMMITTED each statement sees what it would see inside one, and the server is spared a
-        ``BEGIN`` and a ``COMMIT`` (two round trips of five for a one-row read). SQLite's reads keep
-        theirs: there a transaction is one snapshot for all its statements.
+        On PostgreSQL a bare batch runs without a transaction: in READ COMMITTED each of its
+        statements sees what it would see inside one, and the server is spared a ``BEGIN`` and a
+        ``COMMIT`` (two round trips of five for a one-row read). Anything else keeps its transaction
+        (a lock taken in autocommit would end with its statement). SQLite's reads keep theirs:
+        there a transaction is one snapshot for all its statements.
         """
         connection = engine.connect().execution_options(ftrack_writes=writes)
-        if not writes and not settings and self.dialect.name == "postgresql":
+        if bare and not writes and self.dialect.name == "postgresql":
             connection = connection.execution_options(isolation_level="AUTOCOMMIT")
         return connection
 

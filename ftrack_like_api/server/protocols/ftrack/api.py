@@ -15,7 +15,7 @@ import json
 import logging
 import time
 import zlib
-from typing import Any
+from typing import Any, Callable
 
 import anyio
 from starlette.concurrency import run_in_threadpool
@@ -152,11 +152,15 @@ class FtrackApi:
         seen["actions"] = actions
         try:
             if who is None:
-                await self.database(self._at_once, run, headers, address, thumbnails)
+                try:
+                    await self.database(self._at_once, run, headers, address, thumbnails)
+                finally:  # who sent it is logged, even when the batch failed (a 500)
+                    if run.who is not None:
+                        seen["user"] = run.who[1]
             else:
                 run.who = who
                 if thumbnails:
-                    LINK_TOKEN.set(await self.database(link_signer, self.backend.files.signer))
+                    run.sign = await self.database(link_signer, self.backend.files.signer)
                 if not key:
                     await self.database(self._run, run)
             if run.who is not None:
@@ -204,7 +208,7 @@ class FtrackApi:
         batch, in that order. A key another request holds (or answered) leaves the batch to the caller."""
         run.who = _authenticate(self.backend.auth, headers, address)
         if thumbnails:
-            LINK_TOKEN.set(link_signer(self.backend.files.signer))
+            run.sign = link_signer(self.backend.files.signer)
         if run.key:
             run.state, run.claim = self.backend.auth.claim(run.who[0], run.key, run.request_hash,  # type: ignore[union-attr]
                                                            claim_lifetime(self.backend.timeout))  # fmt: skip
@@ -217,6 +221,8 @@ class FtrackApi:
         with a claimed key, its answer kept in the batch's own transaction."""
         user_id, username, how = run.who  # type: ignore[misc]
         key, claim = run.key, run.claim
+        if run.sign is not None:  # in this thread's context: the batch may run in a later hop than the signer's read
+            LINK_TOKEN.set(run.sign)
 
         def keep(connection: Any, results: list[Any]) -> None:
             # In the batch's own transaction: a batch is never stored without its answer, so a
@@ -297,8 +303,8 @@ class _TakenOver(Exception):
 class _Run:
     """One ``POST /api`` batch on its way: what it is, who sends it, its key's claim, and how it went."""
 
-    __slots__ = ("actions", "base", "batch", "claim", "key", "request_hash", "result", "state", "taken_over", "text",
-                 "who", "written")  # fmt: skip
+    __slots__ = ("actions", "base", "batch", "claim", "key", "request_hash", "result", "sign", "state", "taken_over",
+                 "text", "who", "written")  # fmt: skip
 
     def __init__(self, actions: list[Any], base: str, batch: list[Any], key: str | None, request_hash: str) -> None:
         self.actions, self.base, self.batch, self.key, self.request_hash = actions, base, batch, key, request_hash
@@ -309,6 +315,7 @@ class _Run:
         self.text: bytes | None = None
         self.written: list[str] = []  # the answer as kept with the key
         self.taken_over = False
+        self.sign: Callable[[str], str] | None = None  # signs the answer's thumbnail links (LINK_TOKEN), if it has any
 
 
 def _small(headers: Any) -> bool:

@@ -74,7 +74,7 @@ class EventLogEntries:
         """
         numbers, log = self.numbers, self.table
         if connection.dialect.name == "postgresql":
-            connection.execute(sa.text("SELECT pg_advisory_xact_lock(hashtext('ftrack_like_api shotgrid events'))"))
+            connection.execute(sa.text("SELECT pg_advisory_xact_lock(hashtext('ftrack_like_api shotgrid events ' || current_schema()))"))
         last_seq, next_number = connection.execute(
             sa.select(sa.func.max(numbers.c.seq), sa.func.max(numbers.c.first + numbers.c.count))).one()
         since = max((last_seq or 0) - LOOKBACK, 0)

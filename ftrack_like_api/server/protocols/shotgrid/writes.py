@@ -142,11 +142,13 @@ class Writes:
 
     def path(self, batch: BatchContext, field: Field, key: str, value: Any, creating: bool, where: str) -> None:
         """A component's file where it lies (``Values._path``): its resource identifier in a location of ours, the one
-        a ``relative_path`` is within or ``field.key`` (``ftrack.unmanaged``). An update replaces where it was in every
-        location but the server's; None removes it."""
+        a ``relative_path`` is within or ``field.key`` (``ftrack.unmanaged``). An update replaces where it was in the
+        places a path can name (``field.key`` and the locations with a root); the server's, ``ftrack.origin``,
+        ``ftrack.review`` and a studio's own locations keep theirs. None removes it from those places."""
         writer = self.backend.writer
         if not creating:
-            condition = ast.And((_is("component_id", key), ast.Not(_is("location_id", SERVER_LOCATION_ID))))
+            places = tuple(ast.Literal(place) for place in sorted({str(field.key), *self.roots(batch)}))
+            condition = ast.And((_is("component_id", key), ast.Membership(ast.Path.of("location_id"), places)))
             for row in self.rows(batch, ast.Query("ComponentLocation", (ast.Path.of("id"),), condition)):
                 self.check(batch, "delete", "ComponentLocation")
                 writer.delete(batch, "ComponentLocation", row["id"])
