@@ -36,7 +36,7 @@ class IntegerIds:
 
     def give(self, connection: sa.Connection, entities: Mapping[str, str]) -> dict[str, int]:
         """Numbers for ``entities`` (uuid: our type) that had none when read (one another worker gives meanwhile is
-        kept), in the order given."""
+        kept), numbered in the order given; the answer is by uuid."""
         rows = [{"entity_id": uuid, "entity_type": kind} for uuid, kind in entities.items()]
         insert = (postgresql.insert if connection.dialect.name == "postgresql" else sqlite.insert)(self.table)
         for start in range(0, len(rows), CHUNK):
