@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import threading
 import uuid
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import TYPE_CHECKING, Any, Iterator, Mapping
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Mapping
 
 from .exceptions import MultipleResultsFoundError, NoResultFoundError
 from .query import ast, render
@@ -23,6 +24,12 @@ GROWTH = 4
 #: and the largest page asked for (what ``ftrack-like serve`` allows by default, ``--max-rows``;
 #: a server allowing fewer answers fewer and says where to go on): every page of ``all()``.
 LARGEST_PAGE = 10_000
+
+
+def _asking(started: threading.Event, ask: Callable[..., Mapping[str, Any]], *arguments: Any) -> Mapping[str, Any]:
+    """``ask(*arguments)`` in the reading thread, ``started`` set first (see :meth:`QueryResult._pages`)."""
+    started.set()
+    return ask(*arguments)
 
 
 class QueryResult:
@@ -89,7 +96,11 @@ class QueryResult:
                     query = self.query.page(following, wanted if remaining is None else min(wanted, remaining))
                     if ahead:
                         background = background or ThreadPoolExecutor(1)
-                        pending = background.submit(loader.ask, query, after, named)
+                        started = threading.Event()
+                        pending = background.submit(_asking, started, loader.ask, query, after, named)
+                        # The request leaves before this page is merged: merging holds the GIL, and a
+                        # full collection in it (tens of ms, nothing else runs) would hold the request too.
+                        started.wait()
                 yield from loader.read(asked, answer, listing).entities
                 if done:
                     return

@@ -9,6 +9,7 @@ the same JSON as the standard library's.
 import json
 import math
 import threading
+import types
 import uuid
 
 import pytest
@@ -155,6 +156,35 @@ def test_all_asks_for_the_next_page_before_merging_this_one(capped, admin_key, p
         assert overlapped == [True, True]  # pages 1 and 2 merged while 2 and 3 were asked for
         assert most[0] == 1  # never two batches at once
         assert transport.rows[-3:] == [1_000] * 3
+
+
+def test_all_merges_a_page_only_once_the_next_is_being_asked_for(capped, admin_key, project, monkeypatch):
+    """The reading thread has begun asking for page n + 1 (the request leaves before the merge, which
+    holds the GIL, as does a full collection in it) before page n is merged; the last page waits for
+    nothing."""
+    import ftrack_like_api.query_result as query_result
+
+    events = []
+
+    class Noted(threading.Event):
+        def set(self):  # noted before whoever waits for it can go on
+            events.append("asking")
+            super().set()
+
+    monkeypatch.setattr(query_result, "threading", types.SimpleNamespace(Event=Noted))  # its own only
+    session, _ = session_on(capped, admin_key)
+    with session:
+        _ = session.types
+        read = session.loader.read
+
+        def reading(query, answer, listing=None):
+            events.append("merging")
+            return read(query, answer, listing)
+
+        session.loader.read = reading
+        tasks = session.query(f"select name from Task where project_id is {project}").all()
+        assert len(tasks) == TASKS
+        assert events == ["asking", "merging", "asking", "merging", "merging"]  # three pages of 1,000
 
 
 def test_a_reference_written_on_every_page_is_merged_once_per_all(capped, admin_key, project):
