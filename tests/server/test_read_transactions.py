@@ -89,7 +89,7 @@ def test_an_action_registered_to_read_keeps_its_transaction(single):
     inside = []
     single.register_action("test_locking_read", lambda batch, operation: inside.append(batch.connection.in_transaction()))
     answer, seen = states(single, {"action": "test_locking_read"})
-    assert inside == [True] and seen and all(seen[1:])
+    assert answer == [None] and inside == [True] and seen and all(seen[1:])
     answer, seen = states(single, {"action": "query", "expression": "select name from Status limit 1"},
                           {"action": "test_locking_read"})  # fmt: skip
-    assert inside == [True, True] and all(seen[1:])
+    assert answer[0]["data"] and inside == [True, True] and all(seen[1:])
