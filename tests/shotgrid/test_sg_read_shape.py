@@ -255,3 +255,31 @@ def test_a_page_of_version_links_reads_their_codes_in_the_statement_that_tells_t
             assert len(codes) == 1, seen  # the linked versions' metadata (their codes with it), once for the page
             counts.append(len(seen))
         assert counts[0] == counts[1], counts  # not a statement per row
+
+
+def test_a_page_of_the_event_log_names_its_versions_in_one_statement(fresh_database):
+    """The EventLogEntry rows of Versions are linked by their codes: one statement reads them for the page."""
+    with Backend.from_url(fresh_database) as backend:
+        Calls(backend, load_mapping())
+
+        def call(method, params):
+            action = "shotgrid_read" if method == "read" else "shotgrid_write"
+            result = backend.execute([{"action": action, "method": method, "params": params}], "admin")
+            assert isinstance(result, list), result
+            return result[0]
+
+        def fields(**values):
+            return [{"field_name": k, "value": v} for k, v in values.items()]
+
+        project = call("create", {"type": "Project", "fields": fields(name="Logged")})
+        for count in (3, 20):
+            call("batch", [{"request_type": "create", "type": "Version", "fields": fields(code=f"v{i:02d}", project=project)}
+                           for i in range(count)])  # fmt: skip
+            query = {"type": "EventLogEntry", "return_fields": ["entity", "event_type"],
+                     "paging": {"entities_per_page": 500, "current_page": 1}}  # fmt: skip
+            call("read", query)  # the new events numbered
+            with _statements(backend) as seen:
+                found = call("read", query)["entities"]
+            versions = [e["entity"] for e in found if e["event_type"] == "Shotgun_Version_New"]
+            assert [v["name"] for v in versions][-count:] == [f"v{i:02d}" for i in range(count)]
+            assert len([s for s in seen if "metadata.value" in s]) == 1, seen  # the codes: once for the page

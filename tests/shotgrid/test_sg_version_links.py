@@ -1,5 +1,6 @@
 """A link to a ``Version`` is named by the Version's ``code`` (kept in its metadata), as ShotGrid names it: in a
-find's fields, a deep field, a multi-entity field, the answers of create and update, and a summary's groups.
+find's fields, a deep field, a multi-entity field, the answers of create and update, a summary's groups, and the
+event log's ``entity`` and ``meta``.
 Through ``shotgun_api3``, unchanged, against ``ftrack-like serve`` on SQLite and PostgreSQL.
 """
 
@@ -50,6 +51,12 @@ SCRIPT = textwrap.dedent(
     said["groups"] = sorted(([g["group_name"], g["group_value"], g["summaries"]["id"]] for g in grouped["groups"]), key=str)
     sg.update("Version", anim["id"], {"code": "sh010_anim_v004"})
     said["renamed"] = sg.find_one("PublishedFile", [["code", "is", "anim.abc"]], ["version"])["version"]
+    bare = sg.find_one("PublishedFile", [["code", "is", "bare.exr"]])
+    said["moved"] = sg.update("PublishedFile", bare["id"], {"version": light})["version"]
+    events = sg.find("EventLogEntry", [], ["event_type", "entity", "attribute_name", "meta"])
+    said["version_events"] = [e["entity"] for e in events if e["event_type"] == "Shotgun_Version_New"]
+    said["version_changes"] = [[e["meta"]["old_value"], e["meta"]["new_value"]] for e in events
+                               if e["event_type"] == "Shotgun_PublishedFile_Change" and e["attribute_name"] == "version"]
     print(json.dumps(said))
     """
 )
@@ -81,4 +88,9 @@ def test_a_version_link_is_named_by_the_versions_code(shotgun_python, studio, se
     assert said["deep_version"] == [["anim.abc", "sh010_anim_v003"], ["anim_cam.abc", "sh010_anim_v003"], ["bare.exr", None],
                                     ["light.exr", "sh010_light_v001"]]  # fmt: skip
     assert said["groups"] == sorted([["sh010_anim_v003", anim, 2], ["sh010_light_v001", light, 1], [None, unnamed, 1]], key=str)
-    assert said["renamed"] == {**anim, "name": "sh010_anim_v004"}  # read where the code is kept, not remembered
+    renamed = {**anim, "name": "sh010_anim_v004"}
+    assert said["renamed"] == renamed  # read where the code is kept, not remembered
+    assert said["moved"] == light
+    # The event log names them too (by their codes now): the Versions made, and a PublishedFile's version changed.
+    assert said["version_events"] == [renamed, light, unnamed]
+    assert said["version_changes"] == [[unnamed, light]]

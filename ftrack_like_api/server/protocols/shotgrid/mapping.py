@@ -167,6 +167,13 @@ class SgType:
         return self.where is None or (row.get(self.where[0]) is None) == self.where[1]
 
     @property
+    def named_by_metadata(self) -> Field | None:
+        """The metadata field that names a link to this type, when its metadata is read with its links anyway (to tell
+        it, a ``marked`` part): a Version's ``code``. A Note's subject is not: its links would cost a statement."""
+        named = self.fields.get(self.name_field)
+        return named if named is not None and named.kind == "metadata" and self.marked is not None else None
+
+    @property
     def told_by(self) -> str | None:
         """What tells this part of a type of ours from the others: our attribute, or ``component_locations``."""
         if self.marked is not None:

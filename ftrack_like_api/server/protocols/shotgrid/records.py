@@ -111,7 +111,7 @@ class Records:
         """Our attributes that give a link to ``sg_type`` its ``name`` (a HumanUser's first and last names, and its login;
         a Version's metadata, where its ``code`` is kept — read in the statement that reads the metadata telling it)."""
         named, told = sg_type.fields.get(sg_type.name_field), self.mapping.discriminators(sg_type.ours)
-        if _named_by_metadata(sg_type, named):
+        if sg_type.named_by_metadata is not None:
             return tuple(dict.fromkeys(("metadata.key", "metadata.value", *told)))
         if named is not None and named.kind == "scalar":
             return (named.attr, *told)  # type: ignore[return-value, arg-type]
@@ -123,7 +123,7 @@ class Records:
         """The ``name`` of a link to ``row``, an entity of ``sg_type`` (None for a Task with no content; a Version's
         ``code``, from its metadata)."""
         named = sg_type.fields.get(sg_type.name_field)
-        if named is None or (named.kind not in ("scalar", "full_name") and not _named_by_metadata(sg_type, named)):
+        if named is None or (named.kind not in ("scalar", "full_name") and sg_type.named_by_metadata is None):
             return None
         return self.value(named, row, {})
 
@@ -270,12 +270,6 @@ class Records:
         if target is None:
             return None
         return {"type": target.name, "id": numbers.get(linked.get("id")), "name": self.link_name(target, linked)}  # type: ignore[arg-type]
-
-
-def _named_by_metadata(sg_type: SgType, named: Field | None) -> bool:
-    """Whether a link to ``sg_type`` is named by a metadata entry read anyway: a Version's ``code``, where the metadata
-    telling a Version from a publish's version is read (a Note's subject is not: it would cost its links a statement)."""
-    return named is not None and named.kind == "metadata" and sg_type.marked is not None
 
 
 def _none(row: dict[str, Any], numbers: dict[str, int]) -> None:
