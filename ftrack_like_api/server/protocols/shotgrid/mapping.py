@@ -5,7 +5,9 @@ A field is of one *kind*:
 - ``id``: the entity's integer id (:mod:`.ids`)
 - ``scalar``: one attribute of ours (``code`` is ``name``)
 - ``status``: ``status`` by ShotGrid's short code (``ip`` is "In progress")
-- ``entity``: a reference, answered as ``{"type", "id", "name"}``
+- ``entity``: a reference, answered as ``{"type", "id", "name"}`` (``name``: the linked type's ``name`` field, a
+  scalar or full_name, or a metadata entry when the metadata is read with the link anyway — a Version's ``code``:
+  :attr:`SgType.named_by_metadata`)
 - ``named``: a reference ShotGrid gives as a name (``sg_asset_type: "Character"``)
 - ``metadata``: what our model has no place for, kept under a key of the entity's metadata
 - ``thumbnail``: ``image``, read as a signed link to the entity's thumbnail
