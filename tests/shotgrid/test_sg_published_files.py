@@ -124,7 +124,7 @@ def test_a_published_file_is_a_component_outside_the_server_location(shotgun_pyt
         "type": "PublishedFile", "id": published["id"], "code": "sh010_comp_v001.exr",
         "path": {"local_path": path, "url": "file://" + path.replace("%", "%25"), "name": "sh010_comp_v001.%04d.exr",
                  "content_type": mimetypes.guess_type(path)[0], "link_type": "local"},
-        "version": {"type": "Version", "id": version["id"], "name": None},  # a Version's code is in metadata
+        "version": {"type": "Version", "id": version["id"], "name": "sh010_comp_v001"},  # its code, as ShotGrid names a Version link
         "entity": {"type": "Shot", "id": shot["id"], "name": "sh010"},
         "task": {"type": "Task", "id": task["id"], "name": "comp"},
         "published_file_type": {"type": "PublishedFileType", "id": published["published_file_type"]["id"], "name": "Upload"},

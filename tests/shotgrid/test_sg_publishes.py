@@ -220,7 +220,7 @@ def test_tk_cores_register_publish_runs_unchanged_with_no_version(shotgun_python
     assert said["stored"]["version_number"] == 1
     assert said["web"] == {"url": "https://example.com/ref/board.pdf", "name": "board.pdf",
                            "content_type": mimetypes.guess_type("board.pdf")[0], "link_type": "web"}  # fmt: skip
-    assert said["versioned"]["version"] == {"type": "Version", "id": ids["version"], "name": None}
+    assert said["versioned"]["version"] == {"type": "Version", "id": ids["version"], "name": "sh010_layout_v001"}
     assert said["versioned_back"]["version"]["id"] == ids["version"] and said["versioned_back"]["code"] == "scene.v002.ma"
     assert "PublishedFile.version_number" in said["renumbered"] and "set when it is made" in said["renumbered"]
     assert "PublishedFile.version_number is its version's" in said["other_number"]
@@ -236,7 +236,7 @@ def test_tk_cores_register_publish_runs_unchanged_with_no_version(shotgun_python
     assert said["in_no_storage"] == ["cut.v001.edl"]
     assert said["versions"] == [ids["version"]]  # the review Version alone: none of the versions made for publishes
     assert said["review_files"] == [{"type": "PublishedFile", "id": said["editorial"]["id"], "name": "cut.v001.edl"}]
-    assert said["editorial_version"] == {"type": "Version", "id": said["review_id"], "name": None}
+    assert said["editorial_version"] == {"type": "Version", "id": said["review_id"], "name": "cut_review"}
     assert said["versions_with"] == [said["review_id"]] and "files are set or added here" in said["unfiled"]
     assert ids["first"] in said["unversioned"] and ids["second"] not in said["unversioned"]
     assert [e for e in said["events"] if e[0].startswith("Shotgun_Version_")] == [["Shotgun_Version_New", ids["version"]]]

@@ -213,3 +213,73 @@ def test_a_scripts_key_is_checked_without_a_transaction_around_each_statement_on
         assert username == "admin" and source == {"apiKey": {"name": "pipeline"}}
         expected = "AUTOCOMMIT" if backend.engine.dialect.name == "postgresql" else None
         assert levels == [expected, expected], levels  # the owner by the script's name, then the key itself
+
+
+def test_a_page_of_version_links_reads_their_codes_in_the_statement_that_tells_them_versions(fresh_database):
+    """A link to a Version is named by its code, kept in its metadata: read in the one statement that reads the linked
+    versions' metadata (which tells a Version from a publish's version) for the whole page, whatever its size."""
+    with Backend.from_url(fresh_database) as backend:
+        Calls(backend, load_mapping())
+
+        def call(method, params):
+            action = "shotgrid_read" if method == "read" else "shotgrid_write"
+            result = backend.execute([{"action": action, "method": method, "params": params}], "admin")
+            assert isinstance(result, list), result
+            return result[0]
+
+        def fields(**values):
+            return [{"field_name": k, "value": v} for k, v in values.items()]
+
+        project = call("create", {"type": "Project", "fields": fields(name="Named")})
+        versions = call("batch", [{"request_type": "create", "type": "Version", "fields": fields(code=f"v{i:02d}", project=project)}
+                                  for i in range(4)])  # fmt: skip
+        call("batch", [{"request_type": "create", "type": "PublishedFile",
+                        "fields": fields(code=f"f{i:02d}", project=project, version=versions[i % 4],
+                                         path={"local_path": f"/mnt/f{i:02d}.exr"})} for i in range(30)])  # fmt: skip
+
+        def page(size):
+            return call("read", {"type": "PublishedFile", "return_fields": ["code", "version"],
+                                 "paging": {"entities_per_page": size, "current_page": 1}})["entities"]  # fmt: skip
+
+        page(2)  # the statements' first build, the custom fields read
+        counts = []
+        for size in (5, 25):
+            with _statements(backend) as seen:
+                found = page(size)
+            assert len(found) == size
+            for entity in found:
+                number = int(entity["code"][1:])
+                version = versions[number % 4]
+                assert entity["version"] == {"type": "Version", "id": version["id"], "name": f"v{number % 4:02d}"}
+            codes = [s for s in seen if "FROM metadata" in s]
+            assert len(codes) == 1, seen  # the linked versions' metadata (their codes with it), once for the page
+            counts.append(len(seen))
+        assert counts[0] == counts[1], counts  # not a statement per row
+
+
+def test_a_page_of_the_event_log_names_its_versions_in_one_statement(fresh_database):
+    """The EventLogEntry rows of Versions are linked by their codes: one statement reads them for the page."""
+    with Backend.from_url(fresh_database) as backend:
+        Calls(backend, load_mapping())
+
+        def call(method, params):
+            action = "shotgrid_read" if method == "read" else "shotgrid_write"
+            result = backend.execute([{"action": action, "method": method, "params": params}], "admin")
+            assert isinstance(result, list), result
+            return result[0]
+
+        def fields(**values):
+            return [{"field_name": k, "value": v} for k, v in values.items()]
+
+        project = call("create", {"type": "Project", "fields": fields(name="Logged")})
+        for count in (3, 20):
+            call("batch", [{"request_type": "create", "type": "Version", "fields": fields(code=f"v{i:02d}", project=project)}
+                           for i in range(count)])  # fmt: skip
+            query = {"type": "EventLogEntry", "return_fields": ["entity", "event_type"],
+                     "paging": {"entities_per_page": 500, "current_page": 1}}  # fmt: skip
+            call("read", query)  # the new events numbered
+            with _statements(backend) as seen:
+                found = call("read", query)["entities"]
+            versions = [e["entity"] for e in found if e["event_type"] == "Shotgun_Version_New"]
+            assert [v["name"] for v in versions][-count:] == [f"v{i:02d}" for i in range(count)]
+            assert len([s for s in seen if "metadata.value" in s]) == 1, seen  # the codes: once for the page

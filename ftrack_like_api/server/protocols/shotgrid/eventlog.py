@@ -29,7 +29,7 @@ import sqlalchemy as sa
 from ....exceptions import ValidationError
 from ....schema import Schema
 from ...events.updates import LEGACY_KEYS, TOPIC, legacy_type
-from .mapping import Field, Mapping
+from .mapping import Field, Mapping, SgType
 
 __all__ = ["EventLogEntries", "FIELDS", "LOOKBACK", "NUMBER_AT_ONCE"]
 
@@ -306,17 +306,23 @@ def finish(
     numbers: Any,
     known: Any,
     status_names: Any,
+    link_names: Any = None,
 ) -> list[dict[str, Any]]:
     """``rows`` as ShotGrid answers them: links with integer ids, ``meta`` in the fields' values.
 
     ``numbers({uuid: our type})`` gives (or makes) integer ids, ``known(uuids)`` those that
-    exist, ``status_names(uuids)`` our statuses' names.
+    exist, ``status_names(uuids)`` our statuses' names, ``link_names({uuid: ShotGrid type})`` the names of links to
+    the types named by a metadata entry (a Version's ``code``: one statement for the page; None: not named).
     """
     wanted: dict[str, str] = {}
     values: set[str] = set()
     statuses: set[str] = set()
+    named: dict[str, SgType] = {}
     for row in rows:
-        wanted[row["entity_id"]] = mapping.type(row["sg_type"]).ours
+        sg_type = mapping.type(row["sg_type"])
+        wanted[row["entity_id"]] = sg_type.ours
+        if sg_type.named_by_metadata is not None:
+            named[row["entity_id"]] = sg_type
         if row["project_id"]:
             wanted[row["project_id"]] = "Project"
         if row["script"] and row["user_id"]:
@@ -327,16 +333,20 @@ def finish(
         if meta["type"] == "attribute_change" and meta["field"].kind in ("entity", "status"):
             target = statuses if meta["field"].kind == "status" else values
             target.update(v for v in (meta["old"], meta["new"]) if isinstance(v, str))
+            linked = _named_link(mapping, meta["field"])
+            if linked is not None:
+                named.update((v, linked) for v in (meta["old"], meta["new"]) if isinstance(v, str))
     found = numbers(wanted)
     found.update(known(values - set(found)))
     names = status_names(statuses) if statuses else {}
+    link_name = link_names(named) if named and link_names is not None else {}
     answered = []
     for row in rows:
         meta = row["meta_raw"]
-        entity = {"type": row["sg_type"], "id": found.get(row["entity_id"]), "name": None}
+        entity = {"type": row["sg_type"], "id": found.get(row["entity_id"]), "name": link_name.get(row["entity_id"])}
         if meta["type"] == "attribute_change":
             field: Field = meta["field"]
-            old, new = (_value(mapping, field, v, found, names) for v in (meta["old"], meta["new"]))
+            old, new = (_value(mapping, field, v, found, names, link_name) for v in (meta["old"], meta["new"]))
             shown = {"type": "attribute_change", "attribute_name": field.name, "entity_type": row["sg_type"],
                      "entity_id": entity["id"], "field_data_type": field.sg_data_type, "old_value": old, "new_value": new,
                      "in_create": False}  # fmt: skip
@@ -360,7 +370,16 @@ def _api_user(row: dict[str, Any]) -> str:
     return f"apikey:{row['user_id']}:{row['script']}"
 
 
-def _value(mapping: Mapping, field: Field, value: Any, found: dict[str, int], names: dict[str, str]) -> Any:
+def _named_link(mapping: Mapping, field: Field) -> SgType | None:
+    """The type an entity field links to when a link to it is named by a metadata entry (a PublishedFile's ``version``)."""
+    if field.kind != "entity" or len(field.types) != 1:
+        return None
+    linked = mapping.types.get(field.types[0])
+    return linked if linked is not None and linked.named_by_metadata is not None else None
+
+
+def _value(mapping: Mapping, field: Field, value: Any, found: dict[str, int], names: dict[str, str],
+           link_names: dict[str, Any]) -> Any:  # fmt: skip
     if value is None:
         return None
     if field.kind == "status":
@@ -368,6 +387,8 @@ def _value(mapping: Mapping, field: Field, value: Any, found: dict[str, int], na
         return mapping.status_codes.get(name, name) if name is not None else None  # type: ignore[arg-type]
     if field.kind == "entity":
         number = found.get(value)
+        if number is not None and _named_link(mapping, field) is not None:  # a Version's: named by its code
+            return {"type": field.types[0], "id": number, "name": link_names.get(value)}
         return {"type": field.types[0], "id": number} if number is not None and len(field.types) == 1 else number
     if field.values:
         truth = {"1": True, "0": False, "true": True, "false": False}.get(str(value).lower(), value)

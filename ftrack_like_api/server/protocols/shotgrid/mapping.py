@@ -5,7 +5,9 @@ A field is of one *kind*:
 - ``id``: the entity's integer id (:mod:`.ids`)
 - ``scalar``: one attribute of ours (``code`` is ``name``)
 - ``status``: ``status`` by ShotGrid's short code (``ip`` is "In progress")
-- ``entity``: a reference, answered as ``{"type", "id", "name"}``
+- ``entity``: a reference, answered as ``{"type", "id", "name"}`` (``name``: the linked type's ``name`` field, a
+  scalar or full_name, or a metadata entry when the metadata is read with the link anyway — a Version's ``code``:
+  :attr:`SgType.named_by_metadata`)
 - ``named``: a reference ShotGrid gives as a name (``sg_asset_type: "Character"``)
 - ``metadata``: what our model has no place for, kept under a key of the entity's metadata
 - ``thumbnail``: ``image``, read as a signed link to the entity's thumbnail
@@ -165,6 +167,13 @@ class SgType:
             marks = row.get("metadata") or ()
             return any(isinstance(m, dict) and m.get("key") == self.marked[0] for m in marks) == self.marked[1]
         return self.where is None or (row.get(self.where[0]) is None) == self.where[1]
+
+    @property
+    def named_by_metadata(self) -> Field | None:
+        """The metadata field that names a link to this type, when its metadata is read with its links anyway (to tell
+        it, a ``marked`` part): a Version's ``code``. A Note's subject is not: its links would cost a statement."""
+        named = self.fields.get(self.name_field)
+        return named if named is not None and named.kind == "metadata" and self.marked is not None else None
 
     @property
     def told_by(self) -> str | None:

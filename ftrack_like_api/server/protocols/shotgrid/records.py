@@ -108,8 +108,11 @@ class Records:
         return [field.attr]  # type: ignore[list-item]
 
     def name_attrs(self, sg_type: SgType) -> tuple[str, ...]:
-        """Our attributes that give a link to ``sg_type`` its ``name`` (a HumanUser's first and last names, and its login)."""
+        """Our attributes that give a link to ``sg_type`` its ``name`` (a HumanUser's first and last names, and its login;
+        a Version's metadata, where its ``code`` is kept — read in the statement that reads the metadata telling it)."""
         named, told = sg_type.fields.get(sg_type.name_field), self.mapping.discriminators(sg_type.ours)
+        if sg_type.named_by_metadata is not None:
+            return tuple(dict.fromkeys(("metadata.key", "metadata.value", *told)))
         if named is not None and named.kind == "scalar":
             return (named.attr, *told)  # type: ignore[return-value, arg-type]
         if named is not None and named.kind == "full_name":
@@ -117,9 +120,10 @@ class Records:
         return told
 
     def link_name(self, sg_type: SgType, row: dict[str, Any]) -> Any:
-        """The ``name`` of a link to ``row``, an entity of ``sg_type`` (None for a Task with no content)."""
+        """The ``name`` of a link to ``row``, an entity of ``sg_type`` (None for a Task with no content; a Version's
+        ``code``, from its metadata)."""
         named = sg_type.fields.get(sg_type.name_field)
-        if named is None or named.kind not in ("scalar", "full_name"):
+        if named is None or (named.kind not in ("scalar", "full_name") and sg_type.named_by_metadata is None):
             return None
         return self.value(named, row, {})
 

@@ -57,9 +57,19 @@ class Searches:
             query = ast.Query("Status", (ast.Path.of("name"),), among(sorted(keys)))
             return {row["id"]: row["name"] for row in self.backend.reader.query(batch.connection, render(query))["data"]}
 
+        def link_names(named: dict[str, SgType]) -> dict[str, Any]:  # a Version's code: one statement per key named by
+            found: dict[str, Any] = {}
+            for key in sorted({str(t.named_by_metadata.key) for t in named.values() if t.named_by_metadata is not None}):
+                among_them = ast.Membership(ast.Path.of("parent_id"), tuple(ast.Literal(k) for k in sorted(named)))
+                keyed = ast.Comparison(ast.Path.of("key"), ast.Operator.IS, ast.Literal(key))
+                query = ast.Query("Metadata", (ast.Path.of("parent_id"), ast.Path.of("value")), ast.And((keyed, among_them)))
+                for row in self.backend.reader.query(batch.connection, render(query))["data"]:
+                    found[row["parent_id"]] = row["value"]
+            return found
+
         def resolve(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
             return finish(self.mapping, rows, lambda wanted: self.ids.numbers(batch.connection, wanted),
-                          lambda keys: self.ids.known(batch.connection, keys), status_names)  # fmt: skip
+                          lambda keys: self.ids.known(batch.connection, keys), status_names, link_names)  # fmt: skip
 
         entities, more = self.events.page(batch.connection, batch.principal, params.get("filters"), fields, descending,
                                           per_page, page, resolve, lambda wanted: self.ids.uuids(batch.connection, wanted))  # fmt: skip
