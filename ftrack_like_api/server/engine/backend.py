@@ -279,7 +279,7 @@ class Backend:
     ) -> list[Any] | dict[str, Any]:
         here = not writes and self.query_timeout is not None  # a read's own deadline (SET LOCAL: a transaction)
         bare = not writes and not (here and deadline is not None) and all(
-            isinstance(o, Mapping) and o.get("action") in BARE_READS for o in operations
+            isinstance(o, Mapping) and isinstance(o.get("action"), str) and o["action"] in BARE_READS for o in operations
         )
         with self.storage.batch_connection(self.engine, writes, bare) as connection:
             transaction = connection.begin()
