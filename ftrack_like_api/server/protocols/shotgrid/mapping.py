@@ -97,7 +97,7 @@ class Field:
         """ShotGrid's data type of the field (``schema_field_read``)."""
         if self.kind in ("entity", "publish", "storage"):
             return "entity"
-        if self.kind == "publishes":
+        if self.kind in ("publishes", "note_links"):
             return "multi_entity"
         if self.kind == "status":
             return "status_list"
