@@ -26,6 +26,7 @@ from .custom import CustomFields
 from .filters import FilterCompiler
 from .ids import IntegerIds
 from .mapping import Mapping, SgType
+from .notes import fill_note_links, moved, placed_on
 from .pages import Pages
 from .publishes import Publishing
 from .records import Records
@@ -205,6 +206,10 @@ class Calls(Searches, Publishing):
         files = {key: kind for key, kind in self.records.files(sg_type, rows, fields).items() if key not in numbers}
         if files:
             numbers.update(self.ids.numbers(batch.connection, files))
+        numbers.update(fill_note_links(self.mapping, sg_type, rows, fields,
+                                       lambda text: self.backend.reader.query(batch.connection, text)["data"],
+                                       self.records.name_attrs, self.records.link_name,
+                                       lambda found: self.ids.numbers(batch.connection, found)))  # fmt: skip
         record = self.records.recorder(sg_type, fields)
         return rows, [record(row, numbers) for row in rows], metadata
 
@@ -247,7 +252,12 @@ class Calls(Searches, Publishing):
         sg_type = self.typed(batch, params.get("type"))
         key = self._existing(batch, sg_type, params.get("id"))
         data, modes = _fields(params.get("fields"))
-        entity, metadata, later = self._ours(batch, sg_type, self._publish(batch, sg_type, data, creating=False)[0], creating=False)
+        query = lambda text: self.backend.reader.query(batch.connection, text)["data"]  # noqa: E731
+        move = moved(sg_type, data, modes.get("note_links") or "set", lambda: placed_on(sg_type, key, query),
+                     lambda linked, number: self._existing(batch, linked, number), self.mapping)  # a note's one parent
+        given = {n: v for n, v in data.items() if n != "note_links"} if move is not None else data
+        entity, metadata, later = self._ours(batch, sg_type, self._publish(batch, sg_type, given, creating=False)[0], creating=False)
+        entity.update(move or {})
         self._keep_parent(batch, sg_type, key, data, entity)
         if entity:
             self._check(batch, "update", sg_type.ours)

@@ -142,6 +142,8 @@ class FilterCompiler:
             return self._entity(field, relation, value, where, sg_type.ours)
         if kind == "multi_entity":
             return self._multi(field, relation, value, where)
+        if kind == "note_links":
+            return self._note_links(field, relation, value, where)
         if kind in ("publish", "publishes"):
             return self._published(field, relation, value, where)
         if kind == "storage":  # the LocalStorage the file lies in: is one (its location holds it), or None
@@ -288,6 +290,24 @@ class FilterCompiler:
             return ast.Relation(ast.Path.of(field.attr), ast.Quantifier.ANY, inner)  # type: ignore[arg-type]
         raise ValidationError(f"{where}: the relation {relation!r} is not served for multi-entity fields", "bad_filter")
 
+    def _note_links(self, field: Field, relation: str, value: Any, where: str) -> ast.Expression:
+        """A Note's ``note_links`` (its parent, unless a project): ``is`` an entity, ``is`` None, ``type_is``."""
+        linked_types = tuple(_lit(self.mapping.type(t).ours) for t in field.types)
+        if relation == "is" and value is None:
+            return ast.Not(ast.Membership(ast.Path.of("parent_type"), linked_types))
+        if relation == "is":
+            if not isinstance(value, dict) or "id" not in value or "type" not in value:
+                raise ValidationError(f"{where}: takes {{'type', 'id'}} or None, not {value!r}", "bad_filter")
+            if value["type"] not in field.types:
+                return ast.Membership(ast.Path.of("id"), ())
+            return _is(ast.Path.of("parent_id"), self._uuid(value["id"], where) or NOTHING)
+        if relation == "type_is":
+            if value not in field.types:
+                self.mapping.type(value)  # an unknown type is an error naming it; another type, nothing
+                return ast.Membership(ast.Path.of("id"), ())
+            return _is(ast.Path.of("parent_type"), self.mapping.type(value).ours)
+        raise ValidationError(f"{where}: the relation {relation!r} is not served for note_links", "bad_filter")
+
     def _published(self, field: Field, relation: str, value: Any, where: str) -> ast.Expression:
         """A link to the PublishedFile of a version (``publish``) or to those of versions (``publishes``): ``is`` one
         (a version named has it), ``is`` None (no version named has one)."""
@@ -354,6 +374,11 @@ class FilterCompiler:
             if value["type"] not in field.types:
                 return ast.Membership(ast.Path.of("id"), ())  # a link of another type: nothing
             key = self._uuid(value["id"], where)
+            if field.through:  # a note's project: its parent, or its parent's project (:mod:`.notes`)
+                return _any([_is(ast.Path.of(f"{attr}_id"), key), *(
+                    ast.Membership(ast.Path.of(f"{attr}_id"), ast.Subquery(ast.Path.of("id"), ours_type,
+                                                                         _is(ast.Path.of(f"{path}.id"), key)))
+                    for ours_type, path in field.through.items())])
             if field.fallback:  # the link read when the field's own is empty (a Version right under its project)
                 return ast.Or((_is(ast.Path.of(f"{attr}.id"), key), _is(ast.Path.of(f"{field.fallback}.id"), key)))
             # The key the row holds, compared as it is: ``project_id is X and project_id is_not None`` holds

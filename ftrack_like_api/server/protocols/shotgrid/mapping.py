@@ -32,6 +32,10 @@ A field is of one *kind*:
   ``uses_versions``) — ftrack links versions, not components (:mod:`.publishes`)
 - ``storage``: the LocalStorage (a location of ours with a root) a component's file lies in
   (``path_cache_storage``): :mod:`.paths`
+- ``note_links``: a Note's linked entities as ftrack keeps them, its one ``parent`` (``parent_id`` and
+  ``parent_type``): set to the one entity given, read as it unless it is a project (:mod:`.notes`); an
+  ``entity`` field with ``through`` (a Note's ``project``) is the parent when a project, else read and
+  filtered through the parent (our type: the path to its project)
 - ``unserved``: a field ShotGrid has and we keep nothing for: it reads None, and takes no value
 
 A type may be a part of one of ours: ``"where": {"attr": …, "none": true|false}`` on its entry
@@ -97,7 +101,7 @@ class Field:
         """ShotGrid's data type of the field (``schema_field_read``)."""
         if self.kind in ("entity", "publish", "storage"):
             return "entity"
-        if self.kind == "publishes":
+        if self.kind in ("publishes", "note_links"):
             return "multi_entity"
         if self.kind == "status":
             return "status_list"

@@ -19,6 +19,7 @@ from ...engine.computed import BASE_URL, LINK_TOKEN
 from ....exceptions import ValidationError
 from . import paths
 from .mapping import Field, Mapping, SgType
+from .notes import NOTE_LINK
 from .publishes import published, published_paths
 
 __all__ = ["Records", "attachment_url", "attribute", "deep_fields", "entity_mentions", "sg_value"]
@@ -102,9 +103,12 @@ class Records:
             prefix = f"{field.attr}.{field.link}." if field.link else f"{field.attr}."
             names = {n for t in field.types for n in self.name_attrs(self.mapping.type(t))}
             return [prefix + n for n in ("id", *sorted(names))]
+        if field.kind == "note_links":
+            return ["parent_id", "parent_type"]
         if field.kind == "entity":
             names = {n for t in field.types for n in self.name_attrs(self.mapping.type(t))}
-            return [f"{attr}.{n}" for attr in (field.attr, field.fallback) if attr for n in ("id", *sorted(names))]
+            read = [f"{attr}.{n}" for attr in (field.attr, field.fallback) if attr for n in ("id", *sorted(names))]
+            return [*read, "parent_id", "parent_type"] if field.through else read  # a note's project: through its parent
         return [field.attr]  # type: ignore[list-item]
 
     def name_attrs(self, sg_type: SgType) -> tuple[str, ...]:
@@ -249,6 +253,9 @@ class Records:
             items = [self.link(item.get(field.link) if field.link and isinstance(item, dict) else item, numbers)
                      for item in row.get(field.attr) or ()]  # type: ignore[arg-type]  # fmt: skip
             return [item for item in items if item is not None and item["type"] in field.types]
+        if field.kind == "note_links":  # the note's parent, unless a project: found after the page (:mod:`.notes`)
+            linked = row.get(NOTE_LINK)
+            return [] if linked is None else [linked]
         if field.kind == "entity":
             for attr in (field.attr, field.fallback):
                 linked = self.link(attribute(row, attr), numbers) if attr else None

@@ -54,6 +54,7 @@ class Values:
         later: dict[str, tuple[Any, Any]] = {}
         parent_set = False
         project_parent: Any = None
+        note_parent: dict[str, Any] = {}
         for name, value in data.items():
             field = sg_type.field(name)
             where = f"{sg_type.name}.{name}"
@@ -85,6 +86,9 @@ class Values:
                 if not isinstance(value, list):
                     raise ValidationError(f"{where} takes a list of {{'type', 'id'}}, not {value!r}", "bad_value")
                 later[name] = (field, [self._link(field, v, uuid_of, where) for v in value])
+            elif field.kind == "note_links":  # ftrack's note has one parent: the first link is it
+                note_parent = self._note_parent(field, value, uuid_of, where)
+                parent_set = parent_set or bool(note_parent)
             elif field.kind == "publish":  # the version of the PublishedFile named (ftrack links versions)
                 component = self._link(field, value, uuid_of, where)
                 holding = ast.Relation(ast.Path.of("components"), ast.Quantifier.ANY,
@@ -125,6 +129,7 @@ class Values:
             for field in sg_type.fields.values():
                 if field.blank is not None and field.attr not in entity:
                     entity[field.attr] = field.blank  # type: ignore[index]
+        entity.update(note_parent)  # after the loop: a ``project`` given beside it sets no parent_type over it
         if project_parent is not None and not parent_set:
             entity[ASSET_PARENT if sg_type.asset else "parent_id"] = project_parent
         if creating:
@@ -153,6 +158,20 @@ class Values:
             return {"location": None, "resource_identifier": local or url, "local": local is not None}
         raise ValidationError(f"{where} takes {{'local_path'}}, {{'relative_path', 'local_storage'}}, {{'url'}} or None, "
                               f"not {value!r}", "bad_value")  # fmt: skip
+
+    def _note_parent(self, field: Field, value: Any, uuid_of: Callable[[SgType, Any], str], where: str) -> dict[str, Any]:
+        """A Note's ``note_links`` as its parent: the one entity linked (none: the note stays on its project)."""
+        if value is None:
+            value = []
+        if not isinstance(value, list):
+            raise ValidationError(f"{where} takes a list of {{'type', 'id'}}, not {value!r}", "bad_value")
+        if len(value) > 1:
+            raise ValidationError(f"{where} holds one entity here (a note has one parent, as ftrack's), not {len(value)}: "
+                                  "link the others from a note of their own", "bad_value")  # fmt: skip
+        if not value:
+            return {}
+        linked = self._link(field, value[0], uuid_of, where)
+        return {"parent_id": linked, "parent_type": self.mapping.type(value[0]["type"]).ours}
 
     def _column(self, sg_type: SgType, field: Field) -> str:
         attribute = self.schema[sg_type.ours].attributes[field.attr]  # type: ignore[index]
