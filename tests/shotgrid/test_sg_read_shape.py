@@ -33,6 +33,23 @@ def _statements(backend):
         sa.event.remove(backend.engine, "before_cursor_execute", note)
 
 
+def _caller(backend):
+    """``call(method, params)``: one ShotGrid call as the endpoint's HTTP route runs it, its result."""
+
+    def call(method, params):
+        action = "shotgrid_read" if method == "read" else "shotgrid_write"
+        result = backend.execute([{"action": action, "method": method, "params": params}], "admin")
+        assert isinstance(result, list), result
+        return result[0]
+
+    return call
+
+
+def fields(**values):
+    """A create's or update's fields, as shotgun_api3 sends them."""
+    return [{"field_name": k, "value": v} for k, v in values.items()]
+
+
 def _numbers_looked_up(statements):
     """The statements looking uuids up in shotgrid_id (the second statement per page the numbers once cost)."""
     return [s for s in statements if "FROM shotgrid_id" in s and "shotgrid_id.entity_id IN" in s]
@@ -42,14 +59,7 @@ def test_a_page_of_shots_with_deep_fields_reads_their_ids_in_its_own_statements(
     with Backend.from_url(fresh_database) as backend:
         Calls(backend, load_mapping())
 
-        def call(method, params):
-            action = "shotgrid_read" if method == "read" else "shotgrid_write"
-            result = backend.execute([{"action": action, "method": method, "params": params}], "admin")
-            assert isinstance(result, list), result
-            return result[0]
-
-        def fields(**values):
-            return [{"field_name": k, "value": v} for k, v in values.items()]
+        call = _caller(backend)
 
         project = call("create", {"type": "Project", "fields": fields(name="Shape")})
         sequences = [call("create", {"type": "Sequence", "fields": fields(code=f"sq{i}", description=f"seq {i}",
@@ -106,14 +116,7 @@ def test_a_deep_field_is_worked_out_once_per_entity_a_page_links_not_once_per_ro
     with Backend.from_url(fresh_database) as backend:
         calls = Calls(backend, load_mapping())
 
-        def call(method, params):
-            action = "shotgrid_read" if method == "read" else "shotgrid_write"
-            result = backend.execute([{"action": action, "method": method, "params": params}], "admin")
-            assert isinstance(result, list), result
-            return result[0]
-
-        def fields(**values):
-            return [{"field_name": k, "value": v} for k, v in values.items()]
+        call = _caller(backend)
 
         project = call("create", {"type": "Project", "fields": fields(name="Deep")})
         sequences = [call("create", {"type": "Sequence", "fields": fields(code=f"sq{i}", project=project, sg_status_list=status)})
@@ -167,14 +170,7 @@ def test_a_link_compared_by_the_key_the_row_holds_keeps_is_not_and_not_in_for_ro
     with Backend.from_url(fresh_database) as backend:
         Calls(backend, load_mapping())
 
-        def call(method, params):
-            action = "shotgrid_read" if method == "read" else "shotgrid_write"
-            result = backend.execute([{"action": action, "method": method, "params": params}], "admin")
-            assert isinstance(result, list), result
-            return result[0]
-
-        def fields(**values):
-            return [{"field_name": k, "value": v} for k, v in values.items()]
+        call = _caller(backend)
 
         project = call("create", {"type": "Project", "fields": fields(name="Links")})
         shot = call("create", {"type": "Shot", "fields": fields(code="sh1", project=project)})
@@ -221,14 +217,7 @@ def test_a_page_of_version_links_reads_their_codes_in_the_statement_that_tells_t
     with Backend.from_url(fresh_database) as backend:
         Calls(backend, load_mapping())
 
-        def call(method, params):
-            action = "shotgrid_read" if method == "read" else "shotgrid_write"
-            result = backend.execute([{"action": action, "method": method, "params": params}], "admin")
-            assert isinstance(result, list), result
-            return result[0]
-
-        def fields(**values):
-            return [{"field_name": k, "value": v} for k, v in values.items()]
+        call = _caller(backend)
 
         project = call("create", {"type": "Project", "fields": fields(name="Named")})
         versions = call("batch", [{"request_type": "create", "type": "Version", "fields": fields(code=f"v{i:02d}", project=project)}
@@ -262,14 +251,7 @@ def test_a_page_of_the_event_log_names_its_versions_in_one_statement(fresh_datab
     with Backend.from_url(fresh_database) as backend:
         Calls(backend, load_mapping())
 
-        def call(method, params):
-            action = "shotgrid_read" if method == "read" else "shotgrid_write"
-            result = backend.execute([{"action": action, "method": method, "params": params}], "admin")
-            assert isinstance(result, list), result
-            return result[0]
-
-        def fields(**values):
-            return [{"field_name": k, "value": v} for k, v in values.items()]
+        call = _caller(backend)
 
         project = call("create", {"type": "Project", "fields": fields(name="Logged")})
         for count in (3, 20):
