@@ -24,7 +24,7 @@ from typing import Any, Callable
 
 import sqlalchemy as sa
 
-from ..engine.storage import writing
+from ..engine.storage import one_statement, writing
 from ...exceptions import ValidationError
 from .tables import hashed, utcnow
 from .throttle import FAILURE_WINDOW, MAX_FAILURES, Refusal, Throttling
@@ -158,11 +158,7 @@ class ApiKeys(Throttling):
             return None
         digest = hashed(secret)
         statement = self._find_key_and_failures if with_failures else self._find_key
-        connecting = self.engine.connect()
-        if self.engine.dialect.name == "postgresql":
-            # One statement: no transaction around it (a BEGIN and a ROLLBACK, two round trips, on every request).
-            connecting = connecting.execution_options(isolation_level="AUTOCOMMIT")
-        with connecting as connection:
+        with one_statement(self.engine) as connection:
             row = connection.execute(
                 statement, {"digest": digest, "username": username, "address": address, "since": utcnow() - FAILURE_WINDOW}
             ).first()

@@ -28,7 +28,7 @@ from ..protocols.shotgrid.tables import define_tables as define_shotgrid_tables
 from .dialects import Dialect, engine_url
 from .folding import folded_indexes, folds
 
-__all__ = ["SCHEMA_VERSION", "Storage", "insert_rows", "writing"]
+__all__ = ["SCHEMA_VERSION", "Storage", "insert_rows", "one_statement", "writing"]
 
 log = logging.getLogger(__name__)
 
@@ -251,6 +251,15 @@ def writing(engine: sa.Engine) -> Iterator[sa.Connection]:
     """
     with engine.connect().execution_options(ftrack_writes=True) as connection, connection.begin():
         yield connection
+
+
+def one_statement(engine: sa.Engine) -> sa.Connection:
+    """A connection for a single read: on PostgreSQL with no transaction around it (no ``BEGIN`` and ``ROLLBACK``,
+    two round trips, on every request that checks a key); elsewhere as usual."""
+    connection = engine.connect()
+    if engine.dialect.name == "postgresql":
+        connection = connection.execution_options(isolation_level="AUTOCOMMIT")
+    return connection
 
 
 def insert_rows(connection: sa.Connection, table: sa.Table, rows: list[dict[str, Any]], rows_per_insert: int) -> None:

@@ -36,7 +36,7 @@ from ....exceptions import ValidationError
 from ....version import __version__
 from ...auth.credentials import TOKEN_LIFETIME
 from ...auth.tables import hashed, utcnow
-from ...engine.storage import writing
+from ...engine.storage import one_statement, writing
 from ...engine.computed import BASE_URL, LINK_TOKEN
 from ...files.thumbnails import link_signer
 from ...auth.throttle import Refusal
@@ -202,10 +202,8 @@ class ShotgridApi:
 
     def _key_owner(self, name: str, secret: str) -> str | None:
         """The username whose live key is ``secret`` and is called ``name`` (the key itself is checked by auth)."""
-        keys, connecting = self.backend.auth, self.backend.engine.connect()
-        if connecting.dialect.name == "postgresql":  # one statement: no BEGIN and ROLLBACK round trips around it
-            connecting = connecting.execution_options(isolation_level="AUTOCOMMIT")
-        with connecting as connection:
+        keys = self.backend.auth
+        with one_statement(self.backend.engine) as connection:
             return connection.execute(
                 keys.keys.select().with_only_columns(keys.users.c.username)
                 .join(keys.users, keys.users.c.id == keys.keys.c.user_id)

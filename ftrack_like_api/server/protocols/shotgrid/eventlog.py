@@ -156,9 +156,10 @@ class EventLogEntries:
         an ``add`` set or a ``remove`` held, or (an ``update``) the row's now, or as it was retired — its first type
         if it is gone otherwise (deleted through ftrack's API before its events were numbered)."""
         if self.mapping.told_by(ours) == "component_locations":
-            return self._located(connection, item["entityId"])
+            return self._related(connection, item["entityId"], "ComponentLocation", "component_id", "location_id",
+                                 "component_locations")  # fmt: skip
         if self.mapping.told_by(ours) == "metadata":
-            return self._marks(connection, item["entityId"])
+            return self._related(connection, item["entityId"], "Metadata", "parent_id", "key", "metadata")
         attr = self.mapping.discriminators(ours)
         if not attr:
             return None
@@ -177,29 +178,19 @@ class EventLogEntries:
         rows = [row for _, row in json.loads(kept or "[]") if row.get("id") == item["entityId"] and attr[0] in row]
         return {attr[0]: rows[0][attr[0]]} if rows else None
 
-    def _located(self, connection: sa.Connection, key: str) -> dict[str, Any] | None:
-        """A component's locations (``{"component_locations": [{"location_id"}, …]}``): its rows now, or as retired."""
+    def _related(self, connection: sa.Connection, key: str, kind: str, parent: str, column: str,
+                 answer: str) -> dict[str, Any] | None:  # fmt: skip
+        """The rows of ``kind`` whose ``parent`` column is ``key`` (their ``column`` only, as ``{answer: [{column}, …]}``):
+        those there now, or as they were retired with the entity — a component's locations, an entity's metadata keys."""
         if self.tables is None:
             return None
-        table = self.tables("ComponentLocation")
-        places = [{"location_id": row[0]} for row in connection.execute(sa.select(table.c.location_id).where(table.c.component_id == key))]
-        if not places and self.retired is not None:
+        table = self.tables(kind)
+        rows = [{column: row[0]} for row in connection.execute(sa.select(table.c[column]).where(table.c[parent] == key))]
+        if not rows and self.retired is not None:
             kept = connection.execute(sa.select(self.retired.c.rows).where(self.retired.c.entity_id == key)).scalar()
-            places = [{"location_id": row.get("location_id")} for name, row in json.loads(kept or "[]")
-                      if name == table.name and row.get("component_id") == key]  # fmt: skip
-        return {"component_locations": places}
-
-    def _marks(self, connection: sa.Connection, key: str) -> dict[str, Any] | None:
-        """An entity's metadata keys (``{"metadata": [{"key"}, …]}``): its rows now, or as retired."""
-        if self.tables is None:
-            return None
-        table = self.tables("Metadata")
-        marks = [{"key": row[0]} for row in connection.execute(sa.select(table.c.key).where(table.c.parent_id == key))]
-        if not marks and self.retired is not None:
-            kept = connection.execute(sa.select(self.retired.c.rows).where(self.retired.c.entity_id == key)).scalar()
-            marks = [{"key": row.get("key")} for name, row in json.loads(kept or "[]")
-                     if name == table.name and row.get("parent_id") == key]  # fmt: skip
-        return {"metadata": marks}
+            rows = [{column: row.get(column)} for name, row in json.loads(kept or "[]")
+                    if name == table.name and row.get(parent) == key]  # fmt: skip
+        return {answer: rows}
 
     def _expand(self, event: Any, first: int, connection: sa.Connection) -> Iterator[dict[str, Any]]:
         """The ShotGrid rows of one ``ftrack.update`` event, numbered from ``first``."""
