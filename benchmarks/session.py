@@ -31,32 +31,8 @@ import tracemalloc
 from typing import Any
 
 from ftrack_like_api import Session
-from ftrack_like_api.transport import LocalTransport, Transport
-
-
-class Replay(Transport):
-    """Answers each batch with the JSON text recorded for it, decoded with json.loads."""
-
-    def __init__(self, recorded: dict[str, str]) -> None:
-        self.recorded = recorded
-        self.calls = 0
-
-    def handle(self, batch: Any) -> list[Any]:
-        self.calls += 1
-        return json.loads(self.recorded[json.dumps(batch, sort_keys=True)])
-
-
-class Recording(LocalTransport):
-    """A LocalTransport that keeps the JSON text of every answer, keyed by its batch."""
-
-    def __init__(self, url: str) -> None:
-        super().__init__(url, "admin")
-        self.recorded: dict[str, str] = {}
-
-    def handle(self, batch: Any) -> list[Any]:
-        answer = super().handle(batch)
-        self.recorded[json.dumps(list(batch), sort_keys=True)] = json.dumps(answer)
-        return answer
+from ftrack_like_api.transport import Transport
+from replay import Recording, Replay
 
 
 def median_time(function: Any, repeat: int) -> float:

@@ -34,9 +34,9 @@ class IdentityMap:
     def __init__(self) -> None:
         self._types: dict[str, dict[Any, weakref.ref[Entity]]] = {}
         self._strong: dict[Identity, Entity] = {}
-        self._count = 0  # keys in self._types, dead or alive
         self._dead = 0  # references known dead since the last sweep
-        self._died = self._one_died  # one bound method for every reference's callback
+        #: The callback of every weak reference in the map (one bound method for all).
+        self.died = self._one_died
 
     def _one_died(self, reference: weakref.ref[Entity]) -> None:
         # Runs wherever the collector frees the entity, any thread: count only, sweep later.
@@ -74,26 +74,26 @@ class IdentityMap:
         if entities is None:
             entities = self._types[entity_type] = {}
         reference = entities.get(bare)
-        if reference is None:
-            self._count += 1
-        else:
+        if reference is not None:
             known = reference()
             if known is entity:
                 return
             if known is not None:
                 raise ValueError(f"{known!r} is in this session already; a second object for {entity_type} {key} is refused")
-        entities[bare] = weakref.ref(entity, self._died)
-        if self._dead > _SWEEP_AFTER and self._dead * 2 > self._count:
-            self._sweep()
+        entities[bare] = weakref.ref(entity, self.died)
+        self.grew()
 
-    def put(self, entities: dict[Any, weakref.ref[Entity]], bare: Any, entity: Entity, new_key: bool) -> None:
+    def put(self, entities: dict[Any, weakref.ref[Entity]], bare: Any, entity: Entity) -> None:
         """Hold ``entity`` weakly under ``bare`` in ``entities`` (what :meth:`of_type` gave for its
-        type), where the caller found no live entity: the merge's :meth:`add`, its look-up done
-        (``new_key``: the key was not there at all, not even dead)."""
-        if new_key:
-            self._count += 1
-        entities[bare] = weakref.ref(entity, self._died)
-        if self._dead > _SWEEP_AFTER and self._dead * 2 > self._count:
+        type), where the caller found no live entity: the merge's :meth:`add`, its look-up done."""
+        entities[bare] = weakref.ref(entity, self.died)
+        self.grew()
+
+    def grew(self) -> None:
+        """After keys were put: sweep the dead references out once there are many (a caller
+        may also put ``weakref.ref(entity, self.died)`` straight into a dict :meth:`of_type`
+        gave, then call this once; a sweep keeps those dicts, so they stay the map's)."""
+        if self._dead > _SWEEP_AFTER and self._dead * 2 > sum(map(len, self._types.values())):
             self._sweep()
 
     def hold(self, entity: Entity) -> None:
@@ -113,19 +113,21 @@ class IdentityMap:
         self._strong.pop(identity, None)
         entities = self._types.get(identity[0])
         key = identity[1]
-        if entities is not None and entities.pop(key[0] if len(key) == 1 else key, None) is not None:
-            self._count -= 1
+        if entities is not None:
+            entities.pop(key[0] if len(key) == 1 else key, None)
 
     def clear(self) -> None:
         self._types.clear()
         self._strong.clear()
-        self._count = self._dead = 0
+        self._dead = 0
 
     def _sweep(self) -> None:
-        """Drop the keys of entities that are gone: each type's dict made anew (a dict never shrinks)."""
-        for entity_type, entities in list(self._types.items()):
-            self._types[entity_type] = {key: reference for key, reference in list(entities.items()) if reference() is not None}
-        self._count = sum(len(entities) for entities in self._types.values())
+        """Drop the keys of entities that are gone. Each type's dict is emptied and filled again,
+        in place (a dict shrinks only when cleared; a merge may hold it)."""
+        for entities in list(self._types.values()):
+            alive = {key: reference for key, reference in list(entities.items()) if reference() is not None}
+            entities.clear()
+            entities.update(alive)
         self._dead = 0
 
     def __contains__(self, identity: object) -> bool:
@@ -134,7 +136,7 @@ class IdentityMap:
     def __len__(self) -> int:
         """How many entities are alive in the map (dead keys are swept out first)."""
         self._sweep()
-        return self._count
+        return sum(map(len, self._types.values()))
 
     def __iter__(self) -> Iterator[Entity]:
         alive = (reference() for entities in list(self._types.values()) for reference in list(entities.values()))

@@ -13,7 +13,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Mapping, NamedTuple
 
+from weakref import ref as weakref
+
 from .entity import EntityState
+from .entity.state import NO_LOCAL
 from .entity.layout import Layout, Shape
 from .exceptions import TransportError
 from .schema import Kind
@@ -119,7 +122,7 @@ class Merger:
         entities are referred to by their places, not sent again).
         """
         answer = _Answer(listing, included, base)
-        merged = [self.merge(item, answer) for item in items]
+        merged = self._merge_rows(items, answer)
         placed = answer.placed
         if placed is not None:  # the next pages may refer to this one's included entities by their places
             made, start = answer.made, answer.base
@@ -134,6 +137,82 @@ class Merger:
             for entity_type in (self._plan(name).cls.entity_type,) for key in keys
         ]  # fmt: skip
         return merged, changed  # type: ignore[return-value]
+
+    def _merge_rows(self, items: list[Mapping[str, Any]], answer: _Answer) -> list[Entity]:
+        """:meth:`merge` of each of ``items``, the rows of one answer, in order.
+
+        The rows of a large answer come with the same fields, in the same order, and most are
+        entities the session does not hold yet: for those, what :meth:`merge` works out per row
+        (plan, row, key, shape, group, the identity map's dict) is worked out once per run of
+        rows alike, and a reference to an entity of the answer's ``included`` merged already is
+        found in place. Any other row goes through :meth:`merge`.
+        """
+        merged: list[Entity] = []
+        keep = merged.append
+        merge = self.merge
+        fields: tuple[str, ...] | None = None
+        fast = False
+        strings = answer.strings
+        share = strings.setdefault
+        made, base = answer.made, answer.base
+        known = len(made)
+        included = self._included
+        reference_of = self._reference
+        identity_map = self.session.identity_map
+        died = identity_map.died
+        try:
+            for data in items:
+                if type(data) is not dict:
+                    keep(merge(data, answer))
+                    continue
+                these = tuple(data)
+                if these != fields:  # a run of rows alike begins (the fields' names are one object each: quick)
+                    fields = these
+                    name = data.get("__entity_type__")
+                    plan = self._plans.get(name) or self._plan(name)
+                    row = plan.rows.get(these) or self._row(plan, these)
+                    fast = row.straight and len(plan.key_names) == 1 and plan.key_names[0] in these
+                    if fast:
+                        at = these.index(plan.key_names[0])
+                        cls, scalars, references = plan.cls, row.scalars, row.references
+                        entities = identity_map.of_type(cls.entity_type)
+                        group, shapes = answer.types.get(name) or answer.types.setdefault(name, ([], {}))
+                        shape = shapes.get(row.layout) or shapes.setdefault(row.layout, Shape(self.session, row.layout, group))
+                        joined = group.append
+                if not fast:
+                    keep(merge(data, answer))
+                    continue
+                values = list(data.values())
+                bare = values[at]
+                reference = entities.get(bare)
+                if bare is None or (reference is not None and reference() is not None):
+                    keep(merge(data, answer))  # held already: its values merged into it, as merge() does
+                    continue
+                for position in scalars:
+                    value = values[position]
+                    if type(value) is str:
+                        if len(value) <= _SHARE_UP_TO:
+                            values[position] = share(value, value)
+                    elif type(value) is dict:
+                        values[position] = decode_value(value)
+                for position in references:
+                    value = values[position]
+                    if type(value) is int:
+                        local = value - base
+                        entity = made[local] if 0 <= local < known else None
+                        values[position] = entity if entity is not None else included(value, answer)
+                    elif value is not None:
+                        values[position] = reference_of(value, answer)
+                entity = cls.__new__(cls)  # as EntityState.new makes one, without the call
+                values[0] = shape
+                entity._data = tuple(values)
+                entity._local = NO_LOCAL
+                entities[bare] = weakref(entity, died)
+                joined(bare)
+                keep(entity)
+        finally:  # the identity map told of the keys put straight into it, a row failing or not
+            identity_map.grew()
+        return merged
 
     def _plan(self, name: Any) -> _Plan:
         plan = self._plans.get(name)
@@ -284,7 +363,7 @@ class Merger:
         if entity is None:  # most of a large answer: one tuple of values, its layout shared
             values[0] = shape if shape is not None else self.loose.moved(layout)
             entity = EntityState.new(cls, tuple(values))
-            identity_map.put(entities, bare, entity, reference is None)
+            identity_map.put(entities, bare, entity)
             if group is not None:
                 group.append(bare)
             return entity

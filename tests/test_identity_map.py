@@ -2,6 +2,7 @@
 
 import gc
 import uuid
+import weakref
 
 import pytest
 from hypothesis import settings
@@ -147,6 +148,26 @@ def test_keys_of_dropped_entities_are_swept_out_as_entities_are_added(session):
         for _ in range(1000):
             identity_map.add(shots(session, {"id": str(uuid.uuid4())}))  # dropped at once: nobody holds it
     assert sum(len(keys) for keys in identity_map._types.values()) < 2000  # not the 3,000 keys it saw
+
+
+def test_a_sweep_keeps_the_dicts_a_merge_holds(session):
+    """A merge puts weak references straight into the dict of_type() gave, then calls grew(): a
+    sweep in between (another put's) empties and refills that dict in place, so what the merge
+    puts afterwards is still the map's."""
+    shots, identity_map = session.types["Shot"], session.identity_map
+    held = identity_map.of_type("Shot")
+    kept = [shots(session, {"id": str(uuid.uuid4())}) for _ in range(10)]
+    for entity in kept:
+        identity_map.add(entity)
+    for _ in range(3000):
+        identity_map.add(shots(session, {"id": str(uuid.uuid4())}))  # dropped at once: swept out as they go
+    assert identity_map.of_type("Shot") is held and len(held) < 2000
+    late = shots(session, {"id": str(uuid.uuid4())})
+    held[late["id"]] = weakref.ref(late, identity_map.died)
+    identity_map.grew()
+    assert identity_map.lookup("Shot", late["id"]) is late
+    assert all(identity_map.lookup("Shot", entity["id"]) is entity for entity in kept)
+    assert len(identity_map) == 11
 
 
 # --- against a plain model ---------------------------------------------------------------------

@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 
 from ftrack_like_api.entity import EntityState
 from ftrack_like_api.exceptions import TransportError
+from ftrack_like_api.merge import _Answer
 from ftrack_like_api.session import Session
 from ftrack_like_api.symbol import NOT_SET
 
@@ -86,6 +87,53 @@ def test_entities_of_one_answer_form_a_group_of_keys(session):
     del tasks[1]
     gc.collect()
     assert [t["id"] for t in session.loader.siblings(tasks[0])] == [keys[0], keys[2]]  # the dropped one is gone
+
+
+def remote_values(entity):
+    """What an entity holds from the server: its values, each entity among them by its identity."""
+    def plain(value):
+        if isinstance(value, tuple):
+            return tuple(plain(item) for item in value)
+        return value.identity if hasattr(value, "identity") else value
+
+    return {name: plain(value) for name, value in EntityState(entity).remote.items()}
+
+
+def test_a_page_merged_in_one_pass_holds_what_merging_its_rows_one_by_one_holds(url):
+    """merge_all() merges runs of rows alike in one pass and hands the rest to merge(): a page
+    mixing new entities, one the session holds (changed here, too), rows of other fields, an
+    encoded datetime, a collection, nested and compact references ends the same both ways."""
+    shot, known, later = str(uuid.uuid4()), str(uuid.uuid4()), str(uuid.uuid4())
+    keys = [str(uuid.uuid4()) for _ in range(6)]
+    stamp = {"__type__": "datetime", "value": "2024-03-01T12:30:00Z"}
+    included = [{"__entity_type__": "Shot", "id": shot, "name": "sh010"}, {"__entity_type__": "Status", "id": "s1", "name": "WIP"}]
+    page = [
+        task_data(keys[0], name="a", parent=0, status=1),
+        task_data(keys[1], name="b", parent=0, status=None),
+        task_data(known, name="from the server", parent=0, status=1),  # held by the session: merged into
+        task_data(keys[2], name="c", parent=0, status=1),
+        {"name": "d", "__entity_type__": "Task", "id": keys[3], "parent": 0},  # other fields, other order
+        task_data(keys[4], name="e", parent={"__entity_type__": "Shot", "id": later, "name": "sh020"}, status=1),
+        task_data(keys[5], name="f", parent=0, status=1, start_date=stamp),
+        {"__entity_type__": "Shot", "id": later, "name": "sh020, again", "children": [task_data(keys[0])]},
+        task_data(keys[0], name="a, again", parent=0, status=1),  # the same entity twice in one page
+    ]
+    held = []
+    for one_pass in (True, False):
+        with Session(server_url=url, api_user="admin") as session:
+            merger = session.loader.merger
+            task = session.merge(task_data(known, name="before", description="kept"))
+            task["name"] = "changed here"
+            held.append(task)
+            if one_pass:
+                merged = merger.merge_all(page, included=included)[0]
+            else:  # each row by merge(), as the one pass does for rows it does not take itself
+                answer = _Answer(None, included)
+                merged = [merger.merge(row, answer) for row in page]
+            assert merged[2] is task and task["name"] == "changed here"
+            held.append([(entity.identity, remote_values(entity)) for entity in merged])
+    assert held[1] == held[3]
+    assert dict(held[1])[("Task", (known,))]["description"] == "kept"
 
 
 def listing_pages(shots, tasks, pages):
