@@ -5,6 +5,9 @@ garbage cycles; with the collector on, its full collections walk every live obje
 again and again (40% of a 75,000-row answer on the server, and the slow outliers of a
 client merge). Reference counting still frees everything meanwhile. Threads share one
 pause: the collector comes back when the last one ends, as it was before the first.
+
+The client pauses only stretches of its own Python work of some size (:data:`PAUSE_FROM`
+rows or operations: a few milliseconds and more), never while it waits on the network.
 """
 
 from __future__ import annotations
@@ -14,7 +17,10 @@ import gc
 import threading
 from typing import Iterator
 
-__all__ = ["paused"]
+__all__ = ["PAUSE_FROM", "paused", "paused_for"]
+
+#: The rows of an answer, or operations of a commit, from which the client pauses the collector.
+PAUSE_FROM = 1_000
 
 _lock = threading.Lock()
 _users = 0
@@ -37,3 +43,9 @@ def paused() -> Iterator[None]:
             _users -= 1
             if _users == 0 and _was_enabled:
                 gc.enable()
+
+
+def paused_for(size: int, wanted: bool = True) -> contextlib.AbstractContextManager[None]:
+    """:func:`paused` for work on ``size`` rows or operations when ``wanted`` and ``size`` is
+    :data:`PAUSE_FROM` or more; nothing otherwise (a small merge is over before the collector would run)."""
+    return paused() if wanted and size >= PAUSE_FROM else contextlib.nullcontext()

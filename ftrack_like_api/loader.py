@@ -9,7 +9,6 @@ one round trip), and keeps the server values of what it merged in the session's
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import threading
 from typing import TYPE_CHECKING, Any, Iterable, Mapping, NamedTuple, Sequence
@@ -162,7 +161,7 @@ class Loader:
         if any(isinstance(projection, ast.Aggregate) for projection in query.projections):
             rows = [{key: decode_value(value) for key, value in row.items()} for row in answer["data"]]
             return Page(rows, offset, cursor)  # type: ignore[arg-type]
-        with self._lock, collector.paused() if self.session.pause_gc else contextlib.nullcontext():
+        with self._lock, collector.paused_for(len(answer["data"]), self.session.pause_gc):
             cache = self.session.cache is not None
             entities, touched = self.merger.merge_all(
                 answer["data"], listing, touched=cache, included=answer.get("included"), base=answer.get("included_base")

@@ -144,8 +144,8 @@ class Merger:
         The rows of a large answer come with the same fields, in the same order, and most are
         entities the session does not hold yet: for those, what :meth:`merge` works out per row
         (plan, row, key, shape, group, the identity map's dict) is worked out once per run of
-        rows alike, and a reference to an entity of the answer's ``included`` merged already is
-        found in place. Any other row goes through :meth:`merge`.
+        rows alike, and a compact reference is looked up once per entity referred to, not per row.
+        Any other row goes through :meth:`merge`.
         """
         merged: list[Entity] = []
         keep = merged.append
@@ -154,8 +154,7 @@ class Merger:
         fast = False
         strings = answer.strings
         share = strings.setdefault
-        made, base = answer.made, answer.base
-        known = len(made)
+        found: dict[int, Entity] = {}  # a compact reference -> its entity, once met (this page's or an earlier one's)
         included = self._included
         reference_of = self._reference
         identity_map = self.session.identity_map
@@ -175,6 +174,7 @@ class Merger:
                     if fast:
                         at = these.index(plan.key_names[0])
                         cls, scalars, references = plan.cls, row.scalars, row.references
+                        new = cls.__new__
                         entities = identity_map.of_type(cls.entity_type)
                         group, shapes = answer.types.get(name) or answer.types.setdefault(name, ([], {}))
                         shape = shapes.get(row.layout) or shapes.setdefault(row.layout, Shape(self.session, row.layout, group))
@@ -198,12 +198,13 @@ class Merger:
                 for position in references:
                     value = values[position]
                     if type(value) is int:
-                        local = value - base
-                        entity = made[local] if 0 <= local < known else None
-                        values[position] = entity if entity is not None else included(value, answer)
+                        entity = found.get(value)
+                        if entity is None:
+                            entity = found[value] = included(value, answer)
+                        values[position] = entity
                     elif value is not None:
                         values[position] = reference_of(value, answer)
-                entity = cls.__new__(cls)  # as EntityState.new makes one, without the call
+                entity = new(cls)  # as EntityState.new makes one, without the call
                 values[0] = shape
                 entity._data = tuple(values)
                 entity._local = NO_LOCAL

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import uuid
+from itertools import chain
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, Callable, Iterator, Mapping
 
@@ -60,8 +61,8 @@ class QueryResult:
     def expression(self) -> str:
         return render(self.query)
 
-    def _pages(self, ahead: bool = False) -> Iterator[Entity]:
-        """The entities, page after page. ``ahead`` (``all()``: every page will be read and kept):
+    def _pages(self, ahead: bool = False) -> Iterator[list[Entity]]:
+        """The entities, a page's list at a time. ``ahead`` (``all()``: every page will be read and kept):
         the pages share the references written in full (merged once, see
         :meth:`.Merger.merge_all`), and over a transport that can (``overlaps``) the next page
         is asked for before this one is merged, so that the server works on it meanwhile."""
@@ -101,7 +102,7 @@ class QueryResult:
                         # The request leaves before this page is merged: merging holds the GIL, and a
                         # full collection in it (tens of ms, nothing else runs) would hold the request too.
                         started.wait()
-                yield from loader.read(asked, answer, listing).entities
+                yield loader.read(asked, answer, listing).entities
                 if done:
                     return
         finally:
@@ -111,12 +112,15 @@ class QueryResult:
     def __iter__(self) -> Iterator[Entity]:
         if self._all is not None:
             return iter(list(self._all))
-        return self._pages()
+        return chain.from_iterable(self._pages())
 
     def all(self) -> list[Entity]:
         """Every entity found (fetched once, then remembered)."""
         if self._all is None:
-            self._all = list(self._pages(ahead=True))
+            found: list[Entity] = []
+            for page in self._pages(ahead=True):
+                found += page
+            self._all = found
         return list(self._all)
 
     def first(self) -> Entity | None:

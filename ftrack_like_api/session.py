@@ -78,11 +78,13 @@ class Session(SessionAccount, SessionFiles):
     splits a large commit into batches of that many operations (each atomic on its own).
     With ``check_conflicts``, a commit fails with :class:`~ftrack_like_api.exceptions.ConflictError`
     instead of overwriting a value someone changed since this session read it (our server
-    only; off by default, as ftrack has no such check). With ``pause_gc``, Python's cyclic
-    garbage collector is paused while a query's answer is merged and while a commit plans,
-    sends and settles its batches — for the whole process,
-    every thread of it: faster merges of big answers in a script that owns its process,
-    never what a plugin inside Maya or Nuke should do (off by default). With
+    only; off by default, as ftrack has no such check). With ``pause_gc`` (the default),
+    Python's cyclic garbage collector is paused while the session merges an answer of 1,000
+    rows or more, plans a commit or settles a batch of as many operations — stretches of its
+    own Python work, tens of milliseconds for 10,000 rows, never while it waits on the
+    network; the collector is the process's, so another thread goes without it for as long
+    (it runs little meanwhile: the merge holds the GIL). ``pause_gc=False`` never touches it
+    (see docs/howto/open-session.rst). With
     ``auto_connect_event_hub``, ``event_hub`` connects to the server's event log in the
     background (see :mod:`ftrack_like_api.event.hub`). Given no key nor token, a session on a
     server uses the sign-in ``ftrack-like login`` kept (with no ``server_url``: the server
@@ -108,7 +110,7 @@ class Session(SessionAccount, SessionFiles):
         chunk_size: int | None = None,
         check_conflicts: bool = False,
         auto_connect_event_hub: bool = False,
-        pause_gc: bool = False,
+        pause_gc: bool = True,
         reauthenticate: Callable[[Session], Any] | None = None,
         proxy: str | None = None,
     ) -> None:
@@ -379,8 +381,9 @@ class Session(SessionAccount, SessionFiles):
         ``check_conflicts``, a value changed on the server since this session read it is a
         ConflictError: read it again, set it, and commit.
         """
-        with self._lock, collector.paused() if self.pause_gc else contextlib.nullcontext():
-            batch = self.recorded_operations.plan(wire.encode_value, expect=self.check_conflicts)
+        with self._lock:
+            with collector.paused_for(len(self.recorded_operations), self.pause_gc):
+                batch = self.recorded_operations.plan(wire.encode_value, expect=self.check_conflicts)
             if not batch:
                 return
             chunks = chunked(batch, *batch_limits(self.server_information, self.chunk_size))
@@ -395,9 +398,10 @@ class Session(SessionAccount, SessionFiles):
                                         "pending", index + 1, len(chunks), sum(map(len, chunks[:index])),
                                         sum(map(len, chunks[index:])))  # fmt: skip
                         raise
-                    touched = self._committed(chunk, results, settled)
-                    if self.cache is not None:
-                        self.loader.keep(touched)  # what changed, not the whole session: cost follows the change
+                    with collector.paused_for(len(chunk), self.pause_gc):  # not while the batch was on the wire
+                        touched = self._committed(chunk, results, settled)
+                        if self.cache is not None:
+                            self.loader.keep(touched)  # what changed, not the whole session: cost follows the change
             finally:
                 # Once for the whole commit, however many batches: cost follows its size.
                 self.recorded_operations.discard(settled)

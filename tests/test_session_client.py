@@ -132,8 +132,11 @@ def test_no_schema_cache_when_told_not_to(tmp_path, monkeypatch):
     assert session.schema_cache_path is None and list(tmp_path.iterdir()) == []
 
 
-def test_merging_leaves_the_garbage_collector_alone_unless_told(monkeypatch):
-    """Pausing it touches every thread of the process (Maya's, Nuke's): only with pause_gc."""
+def test_the_collector_is_paused_only_while_large_answers_are_merged_never_on_the_wire():
+    """By default the cyclic collector is paused while an answer of 1,000 rows or more is merged
+    and while a commit of as many operations is planned and settled — the session's own Python
+    work, never a wait on the network; a small answer leaves it alone; pause_gc=False never
+    touches it (every thread of the process shares it: Maya's, Nuke's)."""
     import gc
 
     from ftrack_like_api.cache import MemoryCache
@@ -143,16 +146,31 @@ def test_merging_leaves_the_garbage_collector_alone_unless_told(monkeypatch):
             super().__init__()
             self.collector_on = []
 
-        def update(self, other=(), /, **kwargs):  # called inside the merge of a query's answer
+        def update(self, other=(), /, **kwargs):  # called inside the merge of a query's answer, and a commit's settling
             self.collector_on.append(gc.isenabled())
             super().update(other, **kwargs)
 
+    many = [{**SHOT, "id": f"s{n}", "name": f"sh{n}"} for n in range(1000)]
+    on_the_wire = []
+
+    def answer(operation):
+        on_the_wire.append(gc.isenabled())
+        if operation["action"] == "query":
+            return rows(SHOT) if "sh150" in operation["expression"] else rows(*many)
+        return shots(operation)
+
     assert gc.isenabled()
-    for pause_gc, expected in ((False, [True]), (True, [False])):
-        cache = Watching()
-        on_mock(Server(lambda operation: rows(SHOT)), cache=cache, pause_gc=pause_gc).query("Shot").all()
-        assert cache.collector_on == expected
-    assert gc.isenabled()
+    for options, paused in (({}, True), ({"pause_gc": True}, True), ({"pause_gc": False}, False)):
+        cache, on_the_wire[:] = Watching(), []
+        session = on_mock(Server(answer), cache=cache, **options)
+        session.query('Shot where name is "sh150"').all()
+        session.query("Shot").all()
+        assert cache.collector_on == [True, not paused]  # the small answer, then the large one
+        for n in range(1000):
+            session.create("Shot", {"id": f"new{n}", "name": f"new{n}"})
+        cache.collector_on[:] = []
+        session.commit()
+        assert cache.collector_on == [not paused] and all(on_the_wire) and gc.isenabled()
 
 
 def test_schemas_are_kept_in_the_users_cache_folder_not_a_shared_temporary_one(tmp_path, monkeypatch):
