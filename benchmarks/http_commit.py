@@ -8,7 +8,8 @@ whole and in two parts: the HTTP calls (sending, the server's transaction, the a
 coming back, decoding it) and the rest, the client's (planning the batch, splitting it,
 settling and merging the answers), and the CPU time the client and the server process
 spent on it (which a busy machine disturbs far less than the wall clock). Each run is timed with Python's cyclic garbage
-collector on (the default) and with ``Session(pause_gc=True)``. ``--creates 60000``
+collector left running (``Session(pause_gc=False)``) and paused while the commit plans and
+settles (``pause_gc=True``, the default). ``--creates 60000``
 commits more than the server takes in one batch (50,000): the commit goes as two.
 Medians to the terminal and to benchmarks/results/http_commit.json.
 """
