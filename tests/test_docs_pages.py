@@ -15,7 +15,7 @@ def blocks(page):
     return [textwrap.dedent(b) for b in re.findall(r"\.\. code-block:: python\n\n((?:    .*\n|\n)+)", (DOCS / page).read_text())]
 
 
-@pytest.mark.parametrize("page", ["howto/testing.rst"])
+@pytest.mark.parametrize("page", ["howto/testing.rst", "howto/open-session.rst"])
 def test_the_python_of_the_page_runs(page, tmp_path):
     pytest.importorskip("sqlalchemy", reason="the pages record from an embedded studio")
     found = blocks(page)
