@@ -134,9 +134,9 @@ class IdentityMap:
         return isinstance(identity, tuple) and self.get(identity) is not None  # type: ignore[arg-type]
 
     def __len__(self) -> int:
-        """How many entities are alive in the map (dead keys are swept out first)."""
-        self._sweep()
-        return sum(map(len, self._types.values()))
+        """How many entities are alive in the map (counted, nothing changed: a merge may be putting
+        keys into it from another thread meanwhile)."""
+        return sum(1 for entities in list(self._types.values()) for reference in list(entities.values()) if reference() is not None)
 
     def __iter__(self) -> Iterator[Entity]:
         alive = (reference() for entities in list(self._types.values()) for reference in list(entities.values()))

@@ -18,6 +18,7 @@ from .cache import SchemaFileCache
 from .entity import Entity, EntityState, build_types
 from .event.base import Event
 from .query import ast, bind, parse, render
+from .exceptions import TransportError
 from .schema import Kind, Schema
 from .symbol import NOT_SET, State
 from .wire import decode_value, encode_value
@@ -139,7 +140,7 @@ class Loader:
             operation["compact"] = True
             if listing is not None and information.get("compact_listings") is True:
                 operation["listing"], operation["known"] = listing
-        return self.session.call([operation])[0]  # type: ignore[no-any-return]
+        return _checked(self.session.call([operation])[0])
 
     def listed(self, listing: tuple[str, int], answer: Mapping[str, Any]) -> tuple[str, int]:
         """``listing`` once its client holds ``answer`` too: the referenced entities it included counted."""
@@ -157,6 +158,7 @@ class Loader:
     def read(self, query: ast.Query, answer: Mapping[str, Any], listing: Listing | None = None) -> Page:
         """The :class:`Page` of ``answer``, the answer to a page of ``query``: its entities merged
         (``listing``: shared by the pages of one listing, see :meth:`.Merger.merge_all`)."""
+        _checked(answer)
         offset, cursor = self.following(answer)
         if any(isinstance(projection, ast.Aggregate) for projection in query.projections):
             rows = [{key: decode_value(value) for key, value in row.items()} for row in answer["data"]]
@@ -267,3 +269,13 @@ class Loader:
         data = {"__entity_type__": entity.entity_type}
         data.update((name, encode_value(value)) for name, value in EntityState(entity).remote.items())
         return data
+
+
+def _checked(answer: Any) -> Mapping[str, Any]:
+    """``answer``, an answer to a query, if it has what a page needs: its rows and where the next starts."""
+    if not isinstance(answer, Mapping) or not isinstance(answer.get("data"), list):
+        raise TransportError(f"The server's answer to a query holds no list of rows: {answer!r:.80}")
+    following = answer.get("metadata")
+    if not isinstance(following, Mapping) or not isinstance(following.get("next"), Mapping):
+        raise TransportError(f"The server's answer to a query says nothing of the next page: {answer!r:.80}")
+    return answer

@@ -151,6 +151,7 @@ class Merger:
         keep = merged.append
         merge = self.merge
         fields: tuple[str, ...] | None = None
+        name: Any = None
         fast = False
         strings = answer.strings
         share = strings.setdefault
@@ -162,12 +163,13 @@ class Merger:
         try:
             for data in items:
                 if type(data) is not dict:
+                    if not isinstance(data, Mapping):
+                        raise TransportError(f"The server sent {type(data).__name__} {data!r:.60} where an entity goes")
                     keep(merge(data, answer))
                     continue
-                these = tuple(data)
-                if these != fields:  # a run of rows alike begins (the fields' names are one object each: quick)
-                    fields = these
-                    name = data.get("__entity_type__")
+                these, kind = tuple(data), data.get("__entity_type__")
+                if these != fields or kind != name:  # a run of rows alike begins (the names are one object each: quick)
+                    fields, name = these, kind
                     plan = self._plans.get(name) or self._plan(name)
                     row = plan.rows.get(these) or self._row(plan, these)
                     fast = row.straight and len(plan.key_names) == 1 and plan.key_names[0] in these
@@ -204,6 +206,9 @@ class Merger:
                         values[position] = entity
                     elif value is not None:
                         values[position] = reference_of(value, answer)
+                if references and entities.get(bare) is not reference:  # a reference brought this very entity in
+                    keep(merge(data, answer))
+                    continue
                 entity = new(cls)  # as EntityState.new makes one, without the call
                 values[0] = shape
                 entity._data = tuple(values)

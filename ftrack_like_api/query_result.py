@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import threading
 import uuid
-from itertools import chain
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, Callable, Iterator, Mapping
 
@@ -112,7 +111,11 @@ class QueryResult:
     def __iter__(self) -> Iterator[Entity]:
         if self._all is not None:
             return iter(list(self._all))
-        return chain.from_iterable(self._pages())
+        return self._each()
+
+    def _each(self) -> Iterator[Entity]:
+        for page in self._pages():  # a generator of its own: close() ends the pages' too
+            yield from page
 
     def all(self) -> list[Entity]:
         """Every entity found (fetched once, then remembered)."""

@@ -102,9 +102,10 @@ def remote_values(entity):
 def test_a_page_merged_in_one_pass_holds_what_merging_its_rows_one_by_one_holds(url):
     """merge_all() merges runs of rows alike in one pass and hands the rest to merge(): a page
     mixing new entities, one the session holds (changed here, too), rows of other fields, an
-    encoded datetime, a collection, nested and compact references ends the same both ways."""
+    encoded datetime, a collection, nested and compact references, a row of another type with
+    the same fields, and a row whose own reference brings it in first ends the same both ways."""
     shot, known, later = str(uuid.uuid4()), str(uuid.uuid4()), str(uuid.uuid4())
-    keys = [str(uuid.uuid4()) for _ in range(6)]
+    keys = [str(uuid.uuid4()) for _ in range(10)]
     stamp = {"__type__": "datetime", "value": "2024-03-01T12:30:00Z"}
     included = [{"__entity_type__": "Shot", "id": shot, "name": "sh010"}, {"__entity_type__": "Status", "id": "s1", "name": "WIP"}]
     page = [
@@ -117,6 +118,10 @@ def test_a_page_merged_in_one_pass_holds_what_merging_its_rows_one_by_one_holds(
         task_data(keys[5], name="f", parent=0, status=1, start_date=stamp),
         {"__entity_type__": "Shot", "id": later, "name": "sh020, again", "children": [task_data(keys[0])]},
         task_data(keys[0], name="a, again", parent=0, status=1),  # the same entity twice in one page
+        task_data(keys[6], name="g", parent=0, status=1),
+        {"__entity_type__": "Shot", "id": keys[7], "name": "sh030", "parent": 0, "status": 1},  # the fields of a Task row
+        task_data(keys[8], name="row", parent={"__entity_type__": "Shot", "id": keys[9], "name": "sh040",
+                                               "children": [task_data(keys[8], name="from its shot")]}),  # fmt: skip
     ]
     held = []
     for one_pass in (True, False):
@@ -131,6 +136,8 @@ def test_a_page_merged_in_one_pass_holds_what_merging_its_rows_one_by_one_holds(
                 answer = _Answer(None, included)
                 merged = [merger.merge(row, answer) for row in page]
             assert merged[2] is task and task["name"] == "changed here"
+            assert [entity.entity_type for entity in merged[-3:]] == ["Task", "Shot", "Task"]
+            assert merged[-1]["parent"]["children"][0] is merged[-1] is session.get("Task", keys[8])
             held.append([(entity.identity, remote_values(entity)) for entity in merged])
     assert held[1] == held[3]
     assert dict(held[1])[("Task", (known,))]["description"] == "kept"

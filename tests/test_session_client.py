@@ -4,12 +4,14 @@ The handler answers as a real ftrack server did: its server information and its 
 entity schemas (tests/fixtures/ftrack-wire), then what each test gives for the rest.
 """
 
+import gc
 import json
 import sys
 import pathlib
 
 import pytest
 
+from ftrack_like_api.exceptions import TransportError
 from ftrack_like_api.session import Session
 from ftrack_like_api.symbol import State
 from ftrack_like_api.transport import MockTransport
@@ -171,6 +173,28 @@ def test_the_collector_is_paused_only_while_large_answers_are_merged_never_on_th
         cache.collector_on[:] = []
         session.commit()
         assert cache.collector_on == [not paused] and all(on_the_wire) and gc.isenabled()
+
+
+@pytest.mark.parametrize("data", [None, 5, {"x": 1}, "missing", ["x"], [None] * 1000])
+def test_a_malformed_answer_to_a_query_is_a_transport_error(data):
+    def answer(operation):
+        made = {"action": "query", "metadata": {"next": {"offset": None}}}
+        if data != "missing":
+            made["data"] = data
+        return made
+
+    session = on_mock(Server(answer))
+    for read in (lambda found: found.first(), lambda found: found.all(), lambda found: list(found)):
+        with pytest.raises(TransportError):
+            read(session.query("Shot"))
+    assert gc.isenabled()
+
+
+def test_iterating_a_query_can_be_closed_early():
+    session = on_mock(Server(shots))
+    found = iter(session.query("Shot"))
+    assert next(found)["name"] == "sh150"
+    found.close()
 
 
 def test_schemas_are_kept_in_the_users_cache_folder_not_a_shared_temporary_one(tmp_path, monkeypatch):
