@@ -238,12 +238,9 @@ class Reader:
         rows = rows[:limit] if limit is not None else rows
         cursor = keys.cursor(rows[-1], index) if more and rows else None
         registry: Registry = {}
-        data, parents = [], []
-        encode = self.encoding.encoder(entity_type, tree, registry, index, extra)
-        for row in rows:
-            canonical, written = encode(row)
-            data.append(written)
-            parents.append((canonical, row))
+        # A query's rows are distinct entities, and the first an answer writes: each in full.
+        data = self.encoding.new_rows(entity_type, tree, registry, index, rows, extra)
+        parents = list(zip(data, rows))
         self.loader.load(connection, entity_type, parents, index, tree, registry, text, included, extra=extra)
         return data, more, cursor
 
