@@ -9,6 +9,7 @@ entity met again is a reference to its first encoding.
 
 from __future__ import annotations
 
+import operator
 from typing import Any
 
 import sqlalchemy as sa
@@ -23,6 +24,9 @@ from .encoding import rows as _rows
 from .statements import Prepared, StatementCache
 
 __all__ = ["Loader"]
+
+#: At most this many distinct references are each found in the rows by a scan from the start.
+FEW = 64
 
 
 class Loader:
@@ -83,19 +87,24 @@ class Loader:
                     means[concrete] = self.schema[concrete].attributes.get(name) == attribute
                 owners = [(c, row) for c, row in parents if means[c["__entity_type__"]]]
             if attribute.kind is Kind.REFERENCE:
-                via = index[attribute.via[0]]
-                wanted = {row[via] for _, row in owners} - {None}
+                # Many rows, few targets (a listing's statuses): the work is done once per distinct key,
+                # in the order the rows first meet them; each row then only gets its key's value.
+                met = list(map(operator.itemgetter(index[attribute.via[0]]), map(operator.itemgetter(1), owners)))
+                distinct = dict.fromkeys(met)  # in the order the rows first meet them
+                wanted = set(distinct)
+                wanted.discard(None)
                 if not wanted:  # every one is null (a project's parent): nothing to fetch, nor to go on from
                     for canonical, _ in owners:
                         canonical[name] = None
                     continue
                 at = (*path, name)
-                # Sent by the listing's earlier pages: written as their places (repeats), not fetched again.
-                repeats: dict[Any, dict[str, Any] | int | None] = {}
+                # What a row meeting a key again gets: a listing's earlier pages sent some (written as
+                # their places, neither fetched nor encoded again); an unknown key or none gets None.
+                later: dict[Any, Any] = {None: None}
                 known = included.known(at) if included is not None else None
                 if known:
-                    repeats = {key: known[key] for key in wanted if key in known}
-                    wanted.difference_update(repeats)
+                    later.update((key, known[key]) for key in wanted if key in known)
+                    wanted.difference_update(later)
                 found: dict[Any, Row] = {}
                 found_index: Index = {}
                 if wanted:
@@ -104,26 +113,33 @@ class Loader:
                     found = {hit[key_position]: hit for hit in hits}
                     encode = self.encoding.encoder(target, subtree, registry, found_index, extra)
                 memory = included.memory(at, len(found)) if included is not None else None
-                for canonical, row in owners:
-                    key = row[via]
-                    if key in repeats:  # many rows, few targets: write the reference, skip the work
-                        canonical[name] = repeats[key]
+                first: dict[Any, dict[str, Any]] = {}  # ftrack's form: in full where the answer first meets it
+                for key in distinct:
+                    if key in later:
                         continue
                     hit = found.get(key)
                     if hit is None:
-                        canonical[name] = repeats[key] = None
+                        later[key] = None
                         continue
                     child, written = encode(hit)
+                    children[id(child)] = (child, hit)
                     if included is not None:
-                        canonical[name] = repeats[key] = place = included.place(child)
+                        later[key] = place = included.place(child)
                         if memory is not None:
                             memory[key] = place
-                        children[id(child)] = (child, hit)
                         continue
-                    canonical[name] = written
+                    first[key] = written
                     # Met again: a reference, as the encoding writes one (the first place has it in full).
-                    repeats[key] = {"__entity_type__": child["__entity_type__"], target.primary_key[0]: key}
-                    children[id(child)] = (child, hit)
+                    later[key] = {"__entity_type__": child["__entity_type__"], target.primary_key[0]: key}
+                for (canonical, _), value in zip(owners, map(later.__getitem__, met)):
+                    canonical[name] = value
+                if len(first) > FEW:
+                    at_first = dict(zip(reversed(met), range(len(met) - 1, -1, -1)))  # the lowest position wins
+                    for key, written in first.items():
+                        owners[at_first[key]][0][name] = written
+                else:  # a few keys (statuses): each first met near the start
+                    for key, written in first.items():
+                        owners[met.index(key)][0][name] = written
             else:
                 parent_key = index[entity_type.primary_key[0]]
                 keys = {row[parent_key] for _, row in owners}

@@ -237,7 +237,7 @@ class Reader:
         more = limit is not None and len(rows) > limit
         rows = rows[:limit] if limit is not None else rows
         cursor = keys.cursor(rows[-1], index) if more and rows else None
-        registry: Registry = {}
+        registry = Registry()
         # A query's rows are distinct entities, and the first an answer writes: each in full.
         data = self.encoding.new_rows(entity_type, tree, registry, index, rows, extra)
         parents = list(zip(data, rows))
