@@ -13,10 +13,14 @@ import operator
 from typing import Any, Callable, Sequence
 
 import sqlalchemy as sa
+from sqlalchemy.engine.cursor import CursorFetchStrategy
 
 from ...schema import Attribute, EntityType, Kind, Schema
 from .computed import Computed
 from .values import CONVERTERS
+
+#: How SQLAlchemy reads a result's rows when it reads them straight from the driver's cursor.
+_DIRECT = CursorFetchStrategy
 
 __all__ = ["Encoding", "Extra", "Index", "Registry", "Row", "Tree", "rows"]
 
@@ -250,4 +254,19 @@ class _Plans:
 def rows(result: sa.CursorResult[Any]) -> tuple[Index, list[Row]]:
     """Every row of a result, and where each column is in a row."""
     index = {name: position for position, name in enumerate(result.keys())}
+    if _plain(result):  # nothing for SQLAlchemy to convert (psycopg makes every value): the driver's own tuples
+        found = result.cursor.fetchall()
+        result.close()
+        return index, found  # type: ignore[return-value]
     return index, result.fetchall()  # type: ignore[return-value]
+
+
+def _plain(result: sa.CursorResult[Any]) -> bool:
+    """Whether ``result``'s rows are the driver's as they are: SQLAlchemy converts no value of theirs (as it does
+    SQLite's datetimes and booleans), leaves out no column, and holds none of them back in a buffer."""
+    metadata = result._metadata
+    return (
+        getattr(metadata, "_tuplefilter", True) is None
+        and not any(getattr(metadata, "_processors", (True,)))
+        and type(result.cursor_strategy) is _DIRECT
+    )
