@@ -9,7 +9,6 @@ entity met again is a reference to its first encoding.
 
 from __future__ import annotations
 
-import operator
 from typing import Any
 
 import sqlalchemy as sa
@@ -89,7 +88,8 @@ class Loader:
             if attribute.kind is Kind.REFERENCE:
                 # Many rows, few targets (a listing's statuses): the work is done once per distinct key,
                 # in the order the rows first meet them; each row then only gets its key's value.
-                met = list(map(operator.itemgetter(index[attribute.via[0]]), map(operator.itemgetter(1), owners)))
+                via = index[attribute.via[0]]
+                met = [row[via] for _, row in owners]
                 distinct = dict.fromkeys(met)  # in the order the rows first meet them
                 wanted = set(distinct)
                 wanted.discard(None)
