@@ -182,7 +182,8 @@ class Encoding:
         plans = _Plans(self, entity_type, tree, index, extra)
         if not rows:
             return []
-        if any(len(set(map(operator.itemgetter(index[c]), rows))) > 1 for c in plans.columns):
+        _, family, _ = self._family(entity_type)
+        if len(family) > 1 and any(len(set(map(operator.itemgetter(index[c]), rows))) > 1 for c in plans.columns):
             # Several concrete types (a TypedContext's rows): row by row.
             encode = self.encoder(entity_type, tree, registry, index, extra)
             return [encode(row)[0] for row in rows]

@@ -9,6 +9,7 @@ entity met again is a reference to its first encoding.
 
 from __future__ import annotations
 
+import itertools
 from typing import Any
 
 import sqlalchemy as sa
@@ -51,7 +52,8 @@ class Loader:
         self,
         connection: sa.Connection,
         entity_type: EntityType,
-        parents: list[tuple[dict[str, Any], Row]],
+        parents: list[dict[str, Any]],
+        rows: list[Row],
         index: Index,
         tree: Tree,
         registry: Registry,
@@ -60,15 +62,16 @@ class Loader:
         path: tuple[str, ...] = (),
         extra: Extra | None = None,
     ) -> None:
-        """Fill the reference and collection projections of ``parents``, one query per attribute
-        (``included``: a compact answer's, where each reference is written as its place; ``path``:
-        the projection ``parents`` were reached by — a listing's earlier pages sent some references
-        at each path, which are written as their places and neither fetched nor encoded again; ``extra``:
-        a value more of each entity, read with it, see :class:`.Extra`)."""
+        """Fill the reference and collection projections of ``parents`` (encoded entities, each written
+        from the row at the same place in ``rows``), one query per attribute (``included``: a compact
+        answer's, where each reference is written as its place; ``path``: the projection ``parents``
+        were reached by — a listing's earlier pages sent some references at each path, which are
+        written as their places and neither fetched nor encoded again; ``extra``: a value more of each
+        entity, read with it, see :class:`.Extra`)."""
         for attribute, _ in tree.values():
             if attribute.computed and not self.computed.is_column(attribute) and parents:
                 key = index[entity_type.primary_key[0]]
-                self.computed.fill(connection, entity_type, attribute, [(c, row[key]) for c, row in parents])
+                self.computed.fill(connection, entity_type, attribute, [(c, row[key]) for c, row in zip(parents, rows)])
         for name, (attribute, subtree) in tree.items():
             if attribute.kind is Kind.SCALAR or not parents:
                 continue
@@ -79,22 +82,23 @@ class Loader:
             children: dict[int, tuple[dict[str, Any], Row]] = {}
             # Through a polymorphic type, a subtype's meaning of the name (TypedContext.status beside
             # Project.status): the rows of other subtypes do not get it.
-            owners = parents
+            owners, owned = parents, rows
             if name not in entity_type.attributes:
                 means: dict[str, bool] = {}  # per concrete type: whether its `name` is this attribute
-                for concrete in {c["__entity_type__"] for c, _ in parents}:
+                for concrete in {c["__entity_type__"] for c in parents}:
                     means[concrete] = self.schema[concrete].attributes.get(name) == attribute
-                owners = [(c, row) for c, row in parents if means[c["__entity_type__"]]]
+                kept = [means[c["__entity_type__"]] for c in parents]
+                owners, owned = list(itertools.compress(parents, kept)), list(itertools.compress(rows, kept))
             if attribute.kind is Kind.REFERENCE:
                 # Many rows, few targets (a listing's statuses): the work is done once per distinct key,
                 # in the order the rows first meet them; each row then only gets its key's value.
                 via = index[attribute.via[0]]
-                met = [row[via] for _, row in owners]
+                met = [row[via] for row in owned]
                 distinct = dict.fromkeys(met)  # in the order the rows first meet them
                 wanted = set(distinct)
                 wanted.discard(None)
                 if not wanted:  # every one is null (a project's parent): nothing to fetch, nor to go on from
-                    for canonical, _ in owners:
+                    for canonical in owners:
                         canonical[name] = None
                     continue
                 at = (*path, name)
@@ -131,18 +135,18 @@ class Loader:
                     first[key] = written
                     # Met again: a reference, as the encoding writes one (the first place has it in full).
                     later[key] = {"__entity_type__": child["__entity_type__"], target.primary_key[0]: key}
-                for (canonical, _), value in zip(owners, map(later.__getitem__, met)):
+                for canonical, value in zip(owners, map(later.__getitem__, met)):
                     canonical[name] = value
                 if len(first) > FEW:
                     at_first = dict(zip(reversed(met), range(len(met) - 1, -1, -1)))  # the lowest position wins
                     for key, written in first.items():
-                        owners[at_first[key]][0][name] = written
+                        owners[at_first[key]][name] = written
                 else:  # a few keys (statuses): each first met near the start
                     for key, written in first.items():
-                        owners[met.index(key)][0][name] = written
+                        owners[met.index(key)][name] = written
             else:
                 parent_key = index[entity_type.primary_key[0]]
-                keys = {row[parent_key] for _, row in owners}
+                keys = {row[parent_key] for row in owned}
                 grouped: dict[Any, list[Row]] = {}
                 columns = self.encoding.columns(target, table, subtree, extra)
                 found_index, hits = self._fetch_members(
@@ -153,22 +157,24 @@ class Loader:
                 for hit in hits:
                     grouped.setdefault(hit[owner], []).append(hit)
                 if attribute.kind is Kind.MAPPED and self.custom.holds(target):
-                    self._add_unstored_values(connection, target, owners, index, parent_key, found_index, grouped)
-                for canonical, row in owners:
+                    self._add_unstored_values(connection, target, owners, owned, index, parent_key, found_index, grouped)
+                for canonical, row in zip(owners, owned):
                     items = []
                     for hit in grouped.get(row[parent_key], ()):
                         child, written = encode(hit)
                         items.append(written if included is None else included.place(child))
                         children[id(child)] = (child, hit)
                     canonical[name] = items
-            self.load(connection, target, list(children.values()), found_index, subtree, registry, text, included,
+            found_entities, found_rows = [c for c, _ in children.values()], [h for _, h in children.values()]
+            self.load(connection, target, found_entities, found_rows, found_index, subtree, registry, text, included,
                       (*path, name), extra)  # fmt: skip
 
     def _add_unstored_values(
         self,
         connection: sa.Connection,
         target: EntityType,
-        parents: list[tuple[dict[str, Any], Row]],
+        parents: list[dict[str, Any]],
+        rows: list[Row],
         index: Index,
         owner_key: int,
         found_index: Index,
@@ -179,7 +185,7 @@ class Loader:
         project = index.get("project_id")
         configuration = found_index["configuration_id"]
         owners = []
-        for canonical, row in parents:
+        for canonical, row in zip(parents, rows):
             concrete = self.schema[canonical["__entity_type__"]]
             key = row[owner_key]
             project_id = row[project] if project is not None else (key if concrete.name == "Project" else None)

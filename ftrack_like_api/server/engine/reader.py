@@ -240,8 +240,7 @@ class Reader:
         registry = Registry()
         # A query's rows are distinct entities, and the first an answer writes: each in full.
         data = self.encoding.new_rows(entity_type, tree, registry, index, rows, extra)
-        parents = list(zip(data, rows))
-        self.loader.load(connection, entity_type, parents, index, tree, registry, text, included, extra=extra)
+        self.loader.load(connection, entity_type, data, rows, index, tree, registry, text, included, extra=extra)
         return data, more, cursor
 
     def _tree(self, entity_type: EntityType, paths: Iterable[ast.Path], text: str) -> Tree:
