@@ -90,3 +90,15 @@ def test_a_reference_to_a_row_of_the_page_is_a_reference_to_it(call, project):
     for task in tasks:
         assert sorted(task["parent"]) == ["__entity_type__", "id"] and task["parent"]["id"] in shots
     assert all(shot["name"].startswith("sh") for shot in shots.values())
+
+
+def test_the_function_writing_a_row_is_made_once_per_shape(call, project):
+    """Compiling it costs what writing a page of 100 rows does: a query of a shape seen before makes none."""
+    from ftrack_like_api.server.engine import encoding
+
+    expression = f"select name, status.name from Task where project_id is {project} limit 10"
+    call.query(expression)
+    made = encoding._builder.cache_info().misses
+    call.query(expression.replace("limit 10", "limit 20"))
+    call({"action": "query", "expression": expression, "compact": True})
+    assert encoding._builder.cache_info().misses == made
