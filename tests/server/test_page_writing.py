@@ -13,9 +13,8 @@ import sqlalchemy as sa
 
 from ftrack_like_api.query import ast
 from ftrack_like_api.server.engine.encoding import Registry, rows
-from ftrack_like_api.server.engine.loading import FEW
 
-SHOTS, PER_SHOT = FEW + 6, 2
+SHOTS, PER_SHOT = 70, 2
 
 
 @pytest.fixture(scope="module")
@@ -61,7 +60,7 @@ def test_a_querys_rows_in_one_pass_are_what_the_encoder_writes_row_by_row(backen
         assert again.table(table_name)[entity["id"]] == entity
 
 
-@pytest.mark.parametrize("path", ["status", "parent"])  # three statuses; more shots than FEW
+@pytest.mark.parametrize("path", ["status", "parent"])  # three statuses; 70 shots
 def test_a_reference_is_in_full_where_the_answer_first_meets_it_and_a_reference_after(call, project, path):
     data = call.query(f"select name, {path}.name from Task where project_id is {project}")
     assert len(data) == SHOTS * PER_SHOT

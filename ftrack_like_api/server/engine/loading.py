@@ -25,9 +25,6 @@ from .statements import Prepared, StatementCache
 
 __all__ = ["Loader"]
 
-#: At most this many distinct references are each found in the rows by a scan from the start.
-FEW = 64
-
 
 class Loader:
     """Fills the related projections of encoded entities; the keyed reads it keeps go in ``statements``."""
@@ -137,13 +134,13 @@ class Loader:
                     later[key] = {"__entity_type__": child["__entity_type__"], target.primary_key[0]: key}
                 for canonical, value in zip(owners, map(later.__getitem__, met)):
                     canonical[name] = value
-                if len(first) > FEW:
-                    at_first = dict(zip(reversed(met), range(len(met) - 1, -1, -1)))  # the lowest position wins
-                    for key, written in first.items():
-                        owners[at_first[key]][name] = written
-                else:  # a few keys (statuses): each first met near the start
-                    for key, written in first.items():
-                        owners[met.index(key)][name] = written
+                if first:  # the rows up to where the last of them is first met (near the start, most often)
+                    for position, key in enumerate(met):
+                        whole = first.pop(key, None)
+                        if whole is not None:
+                            owners[position][name] = whole
+                            if not first:
+                                break
             else:
                 parent_key = index[entity_type.primary_key[0]]
                 keys = {row[parent_key] for row in owned}
@@ -157,7 +154,9 @@ class Loader:
                 for hit in hits:
                     grouped.setdefault(hit[owner], []).append(hit)
                 if attribute.kind is Kind.MAPPED and self.custom.holds(target):
-                    self._add_unstored_values(connection, target, owners, owned, index, parent_key, found_index, grouped)
+                    self._add_unstored_values(
+                        connection, target, owners, owned, index, parent_key, found_index, grouped
+                    )
                 for canonical, row in zip(owners, owned):
                     items = []
                     for hit in grouped.get(row[parent_key], ()):
