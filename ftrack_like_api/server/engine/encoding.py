@@ -3,7 +3,9 @@
 A projection tree (:data:`Tree`) says which attributes are read; :meth:`Encoding.columns`
 gives the columns a select needs for it, and :meth:`Encoding.encoder` a function that
 writes each row (a tuple) as ftrack writes an entity: in full the first time it appears
-in an answer, as a reference after that.
+in an answer, as a reference after that. A query's own rows, distinct and the first an
+answer writes, are written in one pass (:meth:`Encoding.new_rows`), by a function made
+once per shape of row.
 """
 
 from __future__ import annotations
@@ -60,7 +62,11 @@ class Registry:
         self, name: str | None, key_of: Callable[[Row], Any], rows: list[Row], encoded: list[dict[str, Any]]
     ) -> None:
         """Note ``encoded``, the entities of ``rows`` of table ``name`` (``key_of`` a row gives its key)."""
-        self._rows.setdefault(name, []).append((key_of, rows, encoded))
+        entities = self._tables.get(name)
+        if entities is not None:  # looked up already: its readers hold this dict
+            entities.update(zip(map(key_of, rows), encoded))
+        else:
+            self._rows.setdefault(name, []).append((key_of, rows, encoded))
 
 
 @dataclasses.dataclass(frozen=True)
