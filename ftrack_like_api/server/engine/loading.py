@@ -9,6 +9,7 @@ entity met again is a reference to its first encoding.
 
 from __future__ import annotations
 
+import itertools
 from typing import Any
 
 import sqlalchemy as sa
@@ -48,7 +49,8 @@ class Loader:
         self,
         connection: sa.Connection,
         entity_type: EntityType,
-        parents: list[tuple[dict[str, Any], Row]],
+        parents: list[dict[str, Any]],
+        rows: list[Row],
         index: Index,
         tree: Tree,
         registry: Registry,
@@ -57,15 +59,16 @@ class Loader:
         path: tuple[str, ...] = (),
         extra: Extra | None = None,
     ) -> None:
-        """Fill the reference and collection projections of ``parents``, one query per attribute
-        (``included``: a compact answer's, where each reference is written as its place; ``path``:
-        the projection ``parents`` were reached by — a listing's earlier pages sent some references
-        at each path, which are written as their places and neither fetched nor encoded again; ``extra``:
-        a value more of each entity, read with it, see :class:`.Extra`)."""
+        """Fill the reference and collection projections of ``parents`` (encoded entities, each written
+        from the row at the same place in ``rows``), one query per attribute (``included``: a compact
+        answer's, where each reference is written as its place; ``path``: the projection ``parents``
+        were reached by — a listing's earlier pages sent some references at each path, which are
+        written as their places and neither fetched nor encoded again; ``extra``: a value more of each
+        entity, read with it, see :class:`.Extra`)."""
         for attribute, _ in tree.values():
             if attribute.computed and not self.computed.is_column(attribute) and parents:
                 key = index[entity_type.primary_key[0]]
-                self.computed.fill(connection, entity_type, attribute, [(c, row[key]) for c, row in parents])
+                self.computed.fill(connection, entity_type, attribute, [(c, row[key]) for c, row in zip(parents, rows)])
         for name, (attribute, subtree) in tree.items():
             if attribute.kind is Kind.SCALAR or not parents:
                 continue
@@ -76,26 +79,33 @@ class Loader:
             children: dict[int, tuple[dict[str, Any], Row]] = {}
             # Through a polymorphic type, a subtype's meaning of the name (TypedContext.status beside
             # Project.status): the rows of other subtypes do not get it.
-            owners = parents
+            owners, owned = parents, rows
             if name not in entity_type.attributes:
                 means: dict[str, bool] = {}  # per concrete type: whether its `name` is this attribute
-                for concrete in {c["__entity_type__"] for c, _ in parents}:
+                for concrete in {c["__entity_type__"] for c in parents}:
                     means[concrete] = self.schema[concrete].attributes.get(name) == attribute
-                owners = [(c, row) for c, row in parents if means[c["__entity_type__"]]]
+                kept = [means[c["__entity_type__"]] for c in parents]
+                owners, owned = list(itertools.compress(parents, kept)), list(itertools.compress(rows, kept))
             if attribute.kind is Kind.REFERENCE:
+                # Many rows, few targets (a listing's statuses): the work is done once per distinct key,
+                # in the order the rows first meet them; each row then only gets its key's value.
                 via = index[attribute.via[0]]
-                wanted = {row[via] for _, row in owners} - {None}
+                met = [row[via] for row in owned]
+                distinct = dict.fromkeys(met)  # in the order the rows first meet them
+                wanted = set(distinct)
+                wanted.discard(None)
                 if not wanted:  # every one is null (a project's parent): nothing to fetch, nor to go on from
-                    for canonical, _ in owners:
+                    for canonical in owners:
                         canonical[name] = None
                     continue
                 at = (*path, name)
-                # Sent by the listing's earlier pages: written as their places (repeats), not fetched again.
-                repeats: dict[Any, dict[str, Any] | int | None] = {}
+                # What a row meeting a key again gets: a listing's earlier pages sent some (written as
+                # their places, neither fetched nor encoded again); an unknown key or none gets None.
+                later: dict[Any, Any] = {None: None}
                 known = included.known(at) if included is not None else None
                 if known:
-                    repeats = {key: known[key] for key in wanted if key in known}
-                    wanted.difference_update(repeats)
+                    later.update((key, known[key]) for key in wanted if key in known)
+                    wanted.difference_update(later)
                 found: dict[Any, Row] = {}
                 found_index: Index = {}
                 if wanted:
@@ -104,29 +114,36 @@ class Loader:
                     found = {hit[key_position]: hit for hit in hits}
                     encode = self.encoding.encoder(target, subtree, registry, found_index, extra)
                 memory = included.memory(at, len(found)) if included is not None else None
-                for canonical, row in owners:
-                    key = row[via]
-                    if key in repeats:  # many rows, few targets: write the reference, skip the work
-                        canonical[name] = repeats[key]
+                first: dict[Any, dict[str, Any]] = {}  # ftrack's form: in full where the answer first meets it
+                for key in distinct:
+                    if key in later:
                         continue
                     hit = found.get(key)
                     if hit is None:
-                        canonical[name] = repeats[key] = None
+                        later[key] = None
                         continue
                     child, written = encode(hit)
+                    children[id(child)] = (child, hit)
                     if included is not None:
-                        canonical[name] = repeats[key] = place = included.place(child)
+                        later[key] = place = included.place(child)
                         if memory is not None:
                             memory[key] = place
-                        children[id(child)] = (child, hit)
                         continue
-                    canonical[name] = written
+                    first[key] = written
                     # Met again: a reference, as the encoding writes one (the first place has it in full).
-                    repeats[key] = {"__entity_type__": child["__entity_type__"], target.primary_key[0]: key}
-                    children[id(child)] = (child, hit)
+                    later[key] = {"__entity_type__": child["__entity_type__"], target.primary_key[0]: key}
+                for canonical, value in zip(owners, map(later.__getitem__, met)):
+                    canonical[name] = value
+                if first:  # the rows up to where the last of them is first met (near the start, most often)
+                    for position, key in enumerate(met):
+                        whole = first.pop(key, None)
+                        if whole is not None:
+                            owners[position][name] = whole
+                            if not first:
+                                break
             else:
                 parent_key = index[entity_type.primary_key[0]]
-                keys = {row[parent_key] for _, row in owners}
+                keys = {row[parent_key] for row in owned}
                 grouped: dict[Any, list[Row]] = {}
                 columns = self.encoding.columns(target, table, subtree, extra)
                 found_index, hits = self._fetch_members(
@@ -137,22 +154,26 @@ class Loader:
                 for hit in hits:
                     grouped.setdefault(hit[owner], []).append(hit)
                 if attribute.kind is Kind.MAPPED and self.custom.holds(target):
-                    self._add_unstored_values(connection, target, owners, index, parent_key, found_index, grouped)
-                for canonical, row in owners:
+                    self._add_unstored_values(
+                        connection, target, owners, owned, index, parent_key, found_index, grouped
+                    )
+                for canonical, row in zip(owners, owned):
                     items = []
                     for hit in grouped.get(row[parent_key], ()):
                         child, written = encode(hit)
                         items.append(written if included is None else included.place(child))
                         children[id(child)] = (child, hit)
                     canonical[name] = items
-            self.load(connection, target, list(children.values()), found_index, subtree, registry, text, included,
+            found_entities, found_rows = [c for c, _ in children.values()], [h for _, h in children.values()]
+            self.load(connection, target, found_entities, found_rows, found_index, subtree, registry, text, included,
                       (*path, name), extra)  # fmt: skip
 
     def _add_unstored_values(
         self,
         connection: sa.Connection,
         target: EntityType,
-        parents: list[tuple[dict[str, Any], Row]],
+        parents: list[dict[str, Any]],
+        rows: list[Row],
         index: Index,
         owner_key: int,
         found_index: Index,
@@ -163,7 +184,7 @@ class Loader:
         project = index.get("project_id")
         configuration = found_index["configuration_id"]
         owners = []
-        for canonical, row in parents:
+        for canonical, row in zip(parents, rows):
             concrete = self.schema[canonical["__entity_type__"]]
             key = row[owner_key]
             project_id = row[project] if project is not None else (key if concrete.name == "Project" else None)

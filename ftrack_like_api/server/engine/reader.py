@@ -237,14 +237,10 @@ class Reader:
         more = limit is not None and len(rows) > limit
         rows = rows[:limit] if limit is not None else rows
         cursor = keys.cursor(rows[-1], index) if more and rows else None
-        registry: Registry = {}
-        data, parents = [], []
-        encode = self.encoding.encoder(entity_type, tree, registry, index, extra)
-        for row in rows:
-            canonical, written = encode(row)
-            data.append(written)
-            parents.append((canonical, row))
-        self.loader.load(connection, entity_type, parents, index, tree, registry, text, included, extra=extra)
+        registry = Registry()
+        # A query's rows are distinct entities, and the first an answer writes: each in full.
+        data = self.encoding.new_rows(entity_type, tree, registry, index, rows, extra)
+        self.loader.load(connection, entity_type, data, rows, index, tree, registry, text, included, extra=extra)
         return data, more, cursor
 
     def _tree(self, entity_type: EntityType, paths: Iterable[ast.Path], text: str) -> Tree:
