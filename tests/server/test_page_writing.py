@@ -101,3 +101,36 @@ def test_the_function_writing_a_row_is_made_once_per_shape(call, project):
     call.query(expression.replace("limit 10", "limit 20"))
     call({"action": "query", "expression": expression, "compact": True})
     assert encoding._builder.cache_info().misses == made
+
+
+@pytest.mark.parametrize("compact", [False, True])
+def test_an_entity_that_is_a_row_and_a_reference_has_its_fields_in_the_order_rows_meet_it(call, project, compact):
+    """A shot is a row of the page (with its own ``parent``) and the tasks' parent (with ``name``): its
+    fields come in the order writing row by row gives them — its reference first if its row comes
+    before the first task meeting it, its name first otherwise — so the answer's bytes are the same."""
+    answer = call({"action": "query", "compact": compact,
+                   "expression": f"select parent, parent.name from TypedContext where project_id is {project}"})[0]  # fmt: skip
+    data, included = answer["data"], answer.get("included")
+    where = {row["id"]: position for position, row in enumerate(data)}
+    first_met = {}
+    for position, row in enumerate(data):
+        if row["__entity_type__"] == "Task":
+            parent = included[row["parent"]]["id"] if compact else row["parent"]["id"]
+            first_met.setdefault(parent, position)
+    shots = [row for row in data if row["__entity_type__"] == "Shot"]
+    assert len(shots) == SHOTS and set(first_met) == {shot["id"] for shot in shots}
+    for shot in shots:
+        expected = ["parent", "name"] if where[shot["id"]] < first_met[shot["id"]] else ["name", "parent"]
+        assert list(shot)[-2:] == expected, list(shot)
+
+
+def test_the_drivers_own_rows_are_read_on_postgresql_only(backend):
+    """A bare fetch raises the driver's own error: on SQLite the statement runs as its rows are fetched, and a
+    time limit stopping it there must come as SQLAlchemy's DBAPIError (the batch then answers "timeout")."""
+    from ftrack_like_api.server.engine.encoding import _plain
+
+    context = backend.storage.tables["context"]
+    with backend.engine.connect() as connection:
+        result = connection.execute(sa.select(context.c.name).limit(1))
+        assert _plain(result) is (backend.engine.dialect.name == "postgresql")
+        result.close()

@@ -277,10 +277,14 @@ def rows(result: sa.CursorResult[Any]) -> tuple[Index, list[Row]]:
 
 def _plain(result: sa.CursorResult[Any]) -> bool:
     """Whether ``result``'s rows are the driver's as they are: SQLAlchemy converts no value of theirs (as it does
-    SQLite's datetimes and booleans), leaves out no column, and holds none of them back in a buffer."""
+    SQLite's datetimes and booleans), leaves out no column, and holds none of them back in a buffer. PostgreSQL's
+    only: psycopg has every row by the time the statement returns, so fetching them raises no database error
+    (SQLite runs the statement as its rows are fetched, and a time limit stops it there: SQLAlchemy's fetch
+    turns that into the DBAPIError a batch's time limit answers; a bare fetch would not)."""
     metadata = result._metadata
     return (
-        getattr(metadata, "_tuplefilter", True) is None
+        result.dialect.name == "postgresql"
+        and getattr(metadata, "_tuplefilter", True) is None
         and not any(getattr(metadata, "_processors", (True,)))
         and type(result.cursor_strategy) is _DIRECT
     )

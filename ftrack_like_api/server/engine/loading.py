@@ -87,12 +87,11 @@ class Loader:
                 kept = [means[c["__entity_type__"]] for c in parents]
                 owners, owned = list(itertools.compress(parents, kept)), list(itertools.compress(rows, kept))
             if attribute.kind is Kind.REFERENCE:
-                # Many rows, few targets (a listing's statuses): the work is done once per distinct key,
-                # in the order the rows first meet them; each row then only gets its key's value.
+                # Many rows, few targets (a listing's statuses): the targets fetched at once, the work done
+                # once per distinct key; each row meeting a key again only gets its value.
                 via = index[attribute.via[0]]
                 met = [row[via] for row in owned]
-                distinct = dict.fromkeys(met)  # in the order the rows first meet them
-                wanted = set(distinct)
+                wanted = set(met)
                 wanted.discard(None)
                 if not wanted:  # every one is null (a project's parent): nothing to fetch, nor to go on from
                     for canonical in owners:
@@ -114,33 +113,26 @@ class Loader:
                     found = {hit[key_position]: hit for hit in hits}
                     encode = self.encoding.encoder(target, subtree, registry, found_index, extra)
                 memory = included.memory(at, len(found)) if included is not None else None
-                first: dict[Any, dict[str, Any]] = {}  # ftrack's form: in full where the answer first meets it
-                for key in distinct:
+                # The rows in order, the work once per distinct key at the row that first meets it (ftrack's
+                # form: in full there, a reference after): the fields an owner gets from being a target too
+                # then land where writing row by row puts them, so the answer's bytes are the same.
+                for canonical, key in zip(owners, met):
                     if key in later:
+                        canonical[name] = later[key]
                         continue
                     hit = found.get(key)
                     if hit is None:
-                        later[key] = None
+                        canonical[name] = later[key] = None
                         continue
                     child, written = encode(hit)
                     children[id(child)] = (child, hit)
                     if included is not None:
-                        later[key] = place = included.place(child)
+                        canonical[name] = later[key] = place = included.place(child)
                         if memory is not None:
                             memory[key] = place
                         continue
-                    first[key] = written
-                    # Met again: a reference, as the encoding writes one (the first place has it in full).
+                    canonical[name] = written
                     later[key] = {"__entity_type__": child["__entity_type__"], target.primary_key[0]: key}
-                for canonical, value in zip(owners, map(later.__getitem__, met)):
-                    canonical[name] = value
-                if first:  # the rows up to where the last of them is first met (near the start, most often)
-                    for position, key in enumerate(met):
-                        whole = first.pop(key, None)
-                        if whole is not None:
-                            owners[position][name] = whole
-                            if not first:
-                                break
             else:
                 parent_key = index[entity_type.primary_key[0]]
                 keys = {row[parent_key] for row in owned}
