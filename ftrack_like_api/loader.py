@@ -158,8 +158,7 @@ class Loader:
     def read(self, query: ast.Query, answer: Mapping[str, Any], listing: Listing | None = None) -> Page:
         """The :class:`Page` of ``answer``, the answer to a page of ``query``: its entities merged
         (``listing``: shared by the pages of one listing, see :meth:`.Merger.merge_all`)."""
-        _checked(answer)
-        offset, cursor = self.following(answer)
+        offset, cursor = self.following(answer)  # an answer :meth:`ask` gave: checked there
         if any(isinstance(projection, ast.Aggregate) for projection in query.projections):
             rows = [{key: decode_value(value) for key, value in row.items()} for row in answer["data"]]
             return Page(rows, offset, cursor)  # type: ignore[arg-type]

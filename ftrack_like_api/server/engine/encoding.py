@@ -186,15 +186,14 @@ class Encoding:
         """Each of ``rows`` written in full, in order, and noted in ``registry``: what :meth:`encoder`'s
         function gives for rows of distinct entities that ``registry`` does not hold yet (a query's own
         rows, the first thing an answer writes), made in one pass per concrete type rather than row by row."""
-        plans = _Plans(self, entity_type, tree, index, extra)
         if not rows:
             return []
-        _, family, _ = self._family(entity_type)
-        if len(family) > 1 and any(len(set(map(operator.itemgetter(index[c]), rows))) > 1 for c in plans.columns):
+        columns, family, _ = self._family(entity_type)
+        if len(family) > 1 and any(len(set(map(operator.itemgetter(index[c]), rows))) > 1 for c in columns):
             # Several concrete types (a TypedContext's rows): row by row.
             encode = self.encoder(entity_type, tree, registry, index, extra)
             return [encode(row)[0] for row in rows]
-        plan = plans.of(rows[0])
+        plan = _Plans(self, entity_type, tree, index, extra).of(rows[0])
         encoded = list(map(plan.build, rows))
         registry.add_rows(plan.table, plan.key_of, rows, encoded)
         return encoded
